@@ -1,0 +1,39 @@
+import type { CloseCode } from './close-codes.js';
+
+/** Internal error codes: stable, documented in docs/protocol.md, never reused. */
+export const AgentcastErrorCode = {
+  /** Configuration is invalid; the message lists every problem. Exit code 2. */
+  ConfigInvalid: 'AC_ERR_CONFIG_INVALID',
+  /** The engine (Redis) cannot be reached. */
+  EngineUnavailable: 'AC_ERR_ENGINE_UNAVAILABLE',
+  /** The engine was used after close(). */
+  EngineClosed: 'AC_ERR_ENGINE_CLOSED',
+  /** A published event failed validation. */
+  EventInvalid: 'AC_ERR_EVENT_INVALID',
+  /** An agent was used wrongly (unknown agent name, bad definition). */
+  AgentInvalid: 'AC_ERR_AGENT_INVALID',
+} as const;
+
+export type AgentcastErrorCode = (typeof AgentcastErrorCode)[keyof typeof AgentcastErrorCode];
+
+/** Options for {@link AgentcastError}. */
+export interface AgentcastErrorOptions {
+  readonly httpStatus?: number;
+  readonly closeCode?: CloseCode;
+  readonly cause?: unknown;
+}
+
+/** The base class of every error agentcast throws on purpose. */
+export class AgentcastError extends Error {
+  readonly code: AgentcastErrorCode;
+  readonly httpStatus: number | undefined;
+  readonly closeCode: CloseCode | undefined;
+
+  constructor(code: AgentcastErrorCode, message: string, options: AgentcastErrorOptions = {}) {
+    super(message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'AgentcastError';
+    this.code = code;
+    this.httpStatus = options.httpStatus;
+    this.closeCode = options.closeCode;
+  }
+}
