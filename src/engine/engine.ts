@@ -20,7 +20,12 @@ export interface LogHead {
  * `complete`), or a reset because the gap cannot be filled (PROTOCOL.md §4).
  */
 export type HistoryResult =
-  | { readonly kind: 'ok'; readonly head: LogHead; readonly events: readonly StoredEvent[]; readonly complete: boolean }
+  | {
+      readonly kind: 'ok';
+      readonly head: LogHead;
+      readonly events: readonly StoredEvent[];
+      readonly complete: boolean;
+    }
   | { readonly kind: 'reset'; readonly head: LogHead; readonly reason: ResetReason };
 
 /** Why a resume cannot be served from history. */
@@ -40,7 +45,9 @@ export interface HistoryQuery {
 export type EngineHealth = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
 /** The outcome of claiming an idempotency key: `claimed`, or the value stored by the first claim. */
-export type IdempotencyClaim = { readonly claimed: true } | { readonly claimed: false; readonly value: string };
+export type IdempotencyClaim =
+  | { readonly claimed: true }
+  | { readonly claimed: false; readonly value: string };
 
 /**
  * Storage and fan-out of per-user event logs (ARCHITECTURE.md). Implementations: `MemoryEngine` for one
@@ -52,7 +59,9 @@ export interface Engine {
   /** Stores one event for a user and fans it out to the user's subscribers on every node. */
   append(userId: string, event: NewEvent): Promise<StoredEvent>;
   /** Stores many events (in order per user), e.g. one publish batch. Results are in input order. */
-  appendBatch(items: readonly { readonly userId: string; readonly event: NewEvent }[]): Promise<StoredEvent[]>;
+  appendBatch(
+    items: readonly { readonly userId: string; readonly event: NewEvent }[],
+  ): Promise<StoredEvent[]>;
   /** The user's current epoch and latest seq. */
   head(userId: string): Promise<LogHead>;
   /** Events of a user after `since`, or a reset (PROTOCOL.md §4). */

@@ -59,7 +59,11 @@ const agentCompletedData = z
 export const eventDataSchemas: Readonly<Record<KnownEventType, z.ZodType<JsonObject>>> = {
   agent_started: z.looseObject({ agent_name: z.string().min(1), task_description: z.string() }),
   agent_thinking: z.looseObject({ reasoning: z.string() }),
-  tool_executing: z.looseObject({ tool_name: z.string().min(1), tool_args: jsonObject, execution_id: idSchema }),
+  tool_executing: z.looseObject({
+    tool_name: z.string().min(1),
+    tool_args: jsonObject,
+    execution_id: idSchema,
+  }),
   tool_completed: z.looseObject({
     tool_name: z.string().min(1),
     execution_id: idSchema,
@@ -105,7 +109,9 @@ export const newEventSchema = z
   });
 
 /** Result of validating an event: a typed value or a message naming every failing field. */
-export type ParseOutcome<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly message: string };
+export type ParseOutcome<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly message: string };
 
 /** Validates one event an agent yields or a backend publishes (PROTOCOL.md §3). */
 export function parseNewEvent(input: unknown, pathPrefix = ''): ParseOutcome<NewEvent> {

@@ -1,6 +1,6 @@
 import { z } from 'zod';
 import { canonicalFrameType } from './compat.js';
-import { type ErrorCode, ErrorCode as Codes } from './error-codes.js';
+import { ErrorCode as Codes, type ErrorCode } from './error-codes.js';
 import { idSchema } from './events.js';
 import { formatIssues } from './issues.js';
 
@@ -29,7 +29,11 @@ const clientFrameSchemas = {
       agent: z.string().min(1).max(64).optional(),
     }),
   }),
-  cancel: z.object({ type: z.literal('cancel'), id: idSchema.optional(), data: z.object({ run_id: idSchema }) }),
+  cancel: z.object({
+    type: z.literal('cancel'),
+    id: idSchema.optional(),
+    data: z.object({ run_id: idSchema }),
+  }),
 } as const;
 
 export type AuthFrame = z.infer<typeof clientFrameSchemas.auth>;
@@ -62,7 +66,8 @@ export function parseClientFrame(text: string): FrameParseResult {
     id === undefined ? { ok: false, code, message } : { ok: false, code, message, id };
   if (typeof record.type !== 'string') return fail(Codes.InvalidMessage, 'type: required string');
   const type = canonicalFrameType(record.type);
-  if (!Object.hasOwn(clientFrameSchemas, type)) return fail(Codes.UnknownType, `unknown frame type "${clientTypeLabel(record.type)}"`);
+  if (!Object.hasOwn(clientFrameSchemas, type))
+    return fail(Codes.UnknownType, `unknown frame type "${clientTypeLabel(record.type)}"`);
   const schema = clientFrameSchemas[type as ClientFrameType];
   const parsed = schema.safeParse(type === record.type ? record : { ...record, type });
   if (!parsed.success) return fail(Codes.InvalidMessage, formatIssues(parsed.error));

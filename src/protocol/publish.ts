@@ -1,7 +1,7 @@
 import { z } from 'zod';
+import type { ParseOutcome } from './events.js';
 import { idSchema, MAX_BATCH_EVENTS, type NewEvent, newEventSchema } from './events.js';
 import { formatIssues } from './issues.js';
-import type { ParseOutcome } from './events.js';
 
 /** One event addressed to one user, as `POST /v1/publish` takes it (PROTOCOL.md §8). */
 export interface PublishItem {

@@ -1,0 +1,43 @@
+import { type Logger as PinoLogger, pino } from 'pino';
+
+/** The structured logger every module takes as a dependency (pino). */
+export type Logger = PinoLogger;
+
+/** Options for {@link createLogger}. */
+export interface LoggerOptions {
+  readonly level?: string;
+  /** Where lines go; defaults to stdout. Tests pass a stream to read what was logged. */
+  readonly destination?: NodeJS.WritableStream;
+}
+
+/**
+ * Paths that may carry secrets; pino replaces them with "[redacted]" wherever a caller logs them by
+ * mistake. The rule is still: never log tokens, keys or event data (STYLE.md §14).
+ */
+const REDACT_PATHS = [
+  'token',
+  '*.token',
+  'authorization',
+  '*.authorization',
+  'headers.authorization',
+  'req.headers.authorization',
+  'req.headers["sec-websocket-protocol"]',
+  'apiKey',
+  'api_key',
+  '*.apiKey',
+  'jwtSecret',
+  '*.jwtSecret',
+  'agentSecret',
+  '*.agentSecret',
+];
+
+/** Builds a pino logger with secret redaction. No global logger exists: the gateway owns its own. */
+export function createLogger(options: LoggerOptions = {}): Logger {
+  const opts = { level: options.level ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
+  return options.destination === undefined ? pino(opts) : pino(opts, options.destination);
+}
+
+/** A logger that writes nothing; for tests and embedding. */
+export function silentLogger(): Logger {
+  return pino({ level: 'silent' });
+}

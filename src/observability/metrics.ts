@@ -1,0 +1,125 @@
+import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+
+/**
+ * Every Prometheus metric of one gateway instance, registered on its own Registry so two gateways
+ * in one process never share counters (STYLE.md §5).
+ */
+export class Metrics {
+  readonly registry: Registry;
+  readonly connections: Gauge;
+  readonly users: Gauge;
+  readonly connectionsOpened: Counter;
+  readonly closes: Counter<'code'>;
+  readonly authFailures: Counter<'reason'>;
+  readonly upgradeRejections: Counter<'reason'>;
+  readonly originRejections: Counter<'reason'>;
+  readonly blockedIps: Gauge;
+  readonly eventsPublished: Counter<'source'>;
+  readonly eventsDelivered: Counter;
+  readonly publishToSend: Histogram;
+  readonly framesReceived: Counter;
+  readonly frameErrors: Counter<'code'>;
+  readonly runsStarted: Counter<'agent'>;
+  readonly runsEnded: Counter<'agent' | 'status'>;
+  readonly runsActive: Gauge;
+  readonly engineUp: Gauge;
+
+  constructor(registry: Registry = new Registry()) {
+    this.registry = registry;
+    const registers = [registry];
+    this.connections = new Gauge({
+      name: 'agentcast_connections',
+      help: 'Open authenticated WebSocket connections',
+      registers,
+    });
+    this.users = new Gauge({
+      name: 'agentcast_users',
+      help: 'Users with at least one open connection on this node',
+      registers,
+    });
+    this.connectionsOpened = new Counter({
+      name: 'agentcast_connections_opened_total',
+      help: 'WebSocket upgrades accepted',
+      registers,
+    });
+    this.closes = new Counter({
+      name: 'agentcast_connections_closed_total',
+      help: 'Connections closed, by close code',
+      labelNames: ['code'],
+      registers,
+    });
+    this.authFailures = new Counter({
+      name: 'agentcast_auth_failures_total',
+      help: 'Failed authentications, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.upgradeRejections = new Counter({
+      name: 'agentcast_upgrade_rejections_total',
+      help: 'Upgrade requests refused before the handshake, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.originRejections = new Counter({
+      name: 'agentcast_origin_rejections_total',
+      help: 'Requests refused by the origin policy, by reason',
+      labelNames: ['reason'],
+      registers,
+    });
+    this.blockedIps = new Gauge({
+      name: 'agentcast_blocked_ips',
+      help: 'Client IPs blocked for repeated origin violations',
+      registers,
+    });
+    this.eventsPublished = new Counter({
+      name: 'agentcast_events_published_total',
+      help: 'Events stored, by source (http, api, agent)',
+      labelNames: ['source'],
+      registers,
+    });
+    this.eventsDelivered = new Counter({
+      name: 'agentcast_events_delivered_total',
+      help: 'Event frames written to connections',
+      registers,
+    });
+    this.publishToSend = new Histogram({
+      name: 'agentcast_publish_to_send_seconds',
+      help: 'Time from an event being stored to its frame being written to a local connection',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1],
+      registers,
+    });
+    this.framesReceived = new Counter({
+      name: 'agentcast_frames_received_total',
+      help: 'Client frames received',
+      registers,
+    });
+    this.frameErrors = new Counter({
+      name: 'agentcast_frame_errors_total',
+      help: 'Error frames sent, by code',
+      labelNames: ['code'],
+      registers,
+    });
+    this.runsStarted = new Counter({
+      name: 'agentcast_runs_started_total',
+      help: 'Agent runs started, by agent',
+      labelNames: ['agent'],
+      registers,
+    });
+    this.runsEnded = new Counter({
+      name: 'agentcast_runs_ended_total',
+      help: 'Agent runs ended, by agent and status',
+      labelNames: ['agent', 'status'],
+      registers,
+    });
+    this.runsActive = new Gauge({
+      name: 'agentcast_runs_active',
+      help: 'Agent runs in progress on this node',
+      registers,
+    });
+    this.engineUp = new Gauge({
+      name: 'agentcast_engine_up',
+      help: '1 when the engine (Redis) is reachable, else 0',
+      registers,
+    });
+  }
+}
