@@ -35,7 +35,11 @@ export type ResetReason = 'epoch_changed' | 'expired' | 'ahead';
 export interface HistoryQuery {
   /** Last seq the client saw; events with seq > since are returned. */
   readonly since: number;
-  /** The epoch the client's `since` belongs to; when given and different, the answer is a reset. */
+  /**
+   * The epoch the client's `since` belongs to; when given and different, the answer is a reset. When left
+   * out, `since` must be 0: a `since > 0` of an unnamed epoch is an unknown epoch (§4) and is answered
+   * with reset `epoch_changed`, because seqs of different epochs are unrelated.
+   */
   readonly epoch?: string | undefined;
   /** At most this many events (oldest first). */
   readonly limit: number;

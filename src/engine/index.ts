@@ -1,0 +1,5 @@
+export * from './engine.js';
+export * from './epoch.js';
+export * from './history-ring.js';
+export * from './memory-engine.js';
+export * from './replay-buffer.js';

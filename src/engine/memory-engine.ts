@@ -1,0 +1,224 @@
+import { type Logger, silentLogger } from '../observability/logger.js';
+import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
+import type { NewEvent, StoredEvent } from '../protocol/events.js';
+import type {
+  Engine,
+  EngineHealth,
+  EventListener,
+  HistoryQuery,
+  HistoryResult,
+  IdempotencyClaim,
+  LogHead,
+  Unsubscribe,
+} from './engine.js';
+import { newEpoch } from './epoch.js';
+import { UserLog } from './user-log.js';
+
+/** Options for {@link MemoryEngine}. */
+export interface MemoryEngineOptions {
+  /** Events kept per user (PROTOCOL.md §4: default 1000). */
+  readonly historySize?: number;
+  /** Age after which an event is gone (PROTOCOL.md §4: default 300 s). */
+  readonly historyTtlMs?: number;
+  /** How often idle logs and expired idempotency keys are dropped; default min(historyTtlMs, 60 s). */
+  readonly sweepIntervalMs?: number;
+  /** The clock, in ms since the epoch. */
+  readonly now?: () => number;
+  /** Makes epoch ids; injected by tests that want stable ones. */
+  readonly newEpoch?: () => string;
+  /** Where a throwing event listener is reported; silent by default. */
+  readonly logger?: Logger;
+}
+
+const DEFAULT_HISTORY_SIZE = 1000;
+const DEFAULT_HISTORY_TTL_MS = 300_000;
+const MAX_SWEEP_INTERVAL_MS = 60_000;
+
+const HEALTHY: EngineHealth = { ok: true };
+
+/**
+ * The engine for one process: per-user logs, idempotency keys and connection slots in memory
+ * (ARCHITECTURE.md). Everything is lost on restart; §4: a restarted process makes new epochs, so resuming
+ * clients are told `reset`.
+ *
+ * Memory stays bounded: each history is a ring of at most `historySize` events no older than
+ * `historyTtlMs`, and a sweep drops logs with no subscriber whose last append is older than
+ * `historyTtlMs` (nothing in them could be replayed any more; their next resume is a `reset`, as §4 wants
+ * after a loss), plus expired idempotency keys. The sweep runs on one unref'd interval, never per user.
+ */
+export class MemoryEngine implements Engine {
+  readonly kind = 'memory';
+  readonly #historySize: number;
+  readonly #historyTtlMs: number;
+  readonly #now: () => number;
+  readonly #newEpoch: () => string;
+  readonly #logger: Logger;
+  readonly #logs = new Map<string, UserLog>();
+  /** Insertion order is claim order; lets a claim prune the oldest expired keys cheaply. */
+  readonly #claims = new Map<string, { readonly value: string; readonly expiresAt: number }>();
+  readonly #slots = new Map<string, Set<string>>();
+  readonly #sweepTimer: NodeJS.Timeout;
+  #closed = false;
+
+  constructor(options: MemoryEngineOptions = {}) {
+    this.#historySize = options.historySize ?? DEFAULT_HISTORY_SIZE;
+    this.#historyTtlMs = options.historyTtlMs ?? DEFAULT_HISTORY_TTL_MS;
+    if (!Number.isInteger(this.#historySize) || this.#historySize < 1) {
+      throw new TypeError(`MemoryEngine: historySize must be an integer >= 1, got ${this.#historySize}`);
+    }
+    if (!Number.isFinite(this.#historyTtlMs) || this.#historyTtlMs <= 0) {
+      throw new TypeError(`MemoryEngine: historyTtlMs must be a number > 0, got ${this.#historyTtlMs}`);
+    }
+    const sweepIntervalMs = options.sweepIntervalMs ?? Math.min(this.#historyTtlMs, MAX_SWEEP_INTERVAL_MS);
+    if (!Number.isFinite(sweepIntervalMs) || sweepIntervalMs <= 0) {
+      throw new TypeError(`MemoryEngine: sweepIntervalMs must be a number > 0, got ${sweepIntervalMs}`);
+    }
+    this.#now = options.now ?? Date.now;
+    this.#newEpoch = options.newEpoch ?? (() => newEpoch());
+    this.#logger = options.logger ?? silentLogger();
+    this.#sweepTimer = setInterval(() => this.sweep(), sweepIntervalMs);
+    // The sweep only frees memory; it must not keep a finished process alive.
+    this.#sweepTimer.unref();
+  }
+
+  /** Users whose log is held right now (for /v1/stats and tests of the memory bound). */
+  get userCount(): number {
+    return this.#logs.size;
+  }
+
+  /** Idempotency keys held right now, expired ones included until pruned. */
+  get idempotencyKeyCount(): number {
+    return this.#claims.size;
+  }
+
+  async append(userId: string, event: NewEvent): Promise<StoredEvent> {
+    this.#assertOpen();
+    // No await before this line: seq is read and incremented in the same synchronous step (§3).
+    return this.#log(userId).append(event, this.#now());
+  }
+
+  async appendBatch(
+    items: readonly { readonly userId: string; readonly event: NewEvent }[],
+  ): Promise<StoredEvent[]> {
+    this.#assertOpen();
+    const now = this.#now();
+    return items.map(({ userId, event }) => this.#log(userId).append(event, now));
+  }
+
+  async head(userId: string): Promise<LogHead> {
+    this.#assertOpen();
+    return this.#log(userId).head;
+  }
+
+  async history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
+    this.#assertOpen();
+    return this.#log(userId).history(query, this.#now());
+  }
+
+  async subscribe(userId: string, listener: EventListener): Promise<Unsubscribe> {
+    this.#assertOpen();
+    const stop = this.#log(userId).subscribe(listener);
+    return async () => stop();
+  }
+
+  async claimIdempotency(key: string, value: string, ttlMs: number): Promise<IdempotencyClaim> {
+    this.#assertOpen();
+    const now = this.#now();
+    this.#pruneOldestClaims(now);
+    const held = this.#claims.get(key);
+    if (held !== undefined && held.expiresAt > now) return { claimed: false, value: held.value };
+    // Delete first so a re-claimed key moves to the end of the insertion order.
+    this.#claims.delete(key);
+    this.#claims.set(key, { value, expiresAt: now + ttlMs });
+    return { claimed: true };
+  }
+
+  async acquireConnectionSlot(userId: string, connectionId: string, limit: number): Promise<boolean> {
+    this.#assertOpen();
+    let held = this.#slots.get(userId);
+    if (held?.has(connectionId)) return true;
+    if ((held?.size ?? 0) >= limit) return false;
+    if (held === undefined) {
+      held = new Set();
+      this.#slots.set(userId, held);
+    }
+    held.add(connectionId);
+    return true;
+  }
+
+  /** A no-op after close(): releasing is cleanup, and cleanup during shutdown must not throw. */
+  async releaseConnectionSlot(userId: string, connectionId: string): Promise<void> {
+    const held = this.#slots.get(userId);
+    if (held === undefined) return;
+    held.delete(connectionId);
+    if (held.size === 0) this.#slots.delete(userId);
+  }
+
+  /** Always ok: memory cannot become unreachable. */
+  health(): EngineHealth {
+    return HEALTHY;
+  }
+
+  /** Health never changes, so the listener is never called. */
+  onHealthChange(_listener: (health: EngineHealth) => void): () => void {
+    return () => undefined;
+  }
+
+  /**
+   * Drops idle logs (no subscriber, last append older than historyTtlMs), ages out events of the others
+   * and removes expired idempotency keys. Runs on the engine's interval; callable directly with an
+   * injected clock.
+   */
+  sweep(): void {
+    const now = this.#now();
+    for (const [userId, log] of this.#logs) {
+      if (log.subscriberCount === 0 && now - log.touchedAt > this.#historyTtlMs) {
+        this.#logs.delete(userId);
+      } else {
+        log.expire(now);
+      }
+    }
+    for (const [key, claim] of this.#claims) {
+      if (claim.expiresAt <= now) this.#claims.delete(key);
+    }
+  }
+
+  async close(): Promise<void> {
+    if (this.#closed) return;
+    this.#closed = true;
+    clearInterval(this.#sweepTimer);
+    this.#logs.clear();
+    this.#claims.clear();
+    this.#slots.clear();
+  }
+
+  #log(userId: string): UserLog {
+    let log = this.#logs.get(userId);
+    if (log === undefined) {
+      const options = {
+        userId,
+        epoch: this.#newEpoch(),
+        historySize: this.#historySize,
+        historyTtlMs: this.#historyTtlMs,
+        logger: this.#logger,
+      };
+      log = new UserLog(options, this.#now());
+      this.#logs.set(userId, log);
+    }
+    return log;
+  }
+
+  /** Claims usually share one ttl, so expired keys sit at the front: prune there, amortised O(1). */
+  #pruneOldestClaims(now: number): void {
+    for (const [key, claim] of this.#claims) {
+      if (claim.expiresAt > now) return;
+      this.#claims.delete(key);
+    }
+  }
+
+  #assertOpen(): void {
+    if (this.#closed) {
+      throw new AgentcastError(AgentcastErrorCode.EngineClosed, 'the engine was used after close()');
+    }
+  }
+}

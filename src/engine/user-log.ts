@@ -1,0 +1,153 @@
+import type { Logger } from '../observability/logger.js';
+import { encodeEvent, type NewEvent, type StoredEvent } from '../protocol/events.js';
+import type { EventListener, HistoryQuery, HistoryResult, LogHead } from './engine.js';
+import { HistoryRing } from './history-ring.js';
+
+/** Options for {@link UserLog}. */
+export interface UserLogOptions {
+  readonly userId: string;
+  readonly epoch: string;
+  readonly historySize: number;
+  readonly historyTtlMs: number;
+  /** Where a throwing listener is reported. */
+  readonly logger: Logger;
+}
+
+/** One subscription; `active` turns false on unsubscribe so a delivery loop in progress skips it. */
+interface Subscription {
+  readonly listener: EventListener;
+  active: boolean;
+}
+
+/**
+ * One user's log inside one process: epoch, gap-free seq, bounded history and local subscribers
+ * (PROTOCOL.md §3, §4). No I/O and no timers; time comes in as arguments.
+ */
+export class UserLog {
+  /** §4: one epoch per lifetime of this log; a new UserLog (process restart, eviction) is a new epoch. */
+  readonly epoch: string;
+  readonly #userId: string;
+  readonly #ring: HistoryRing;
+  readonly #logger: Logger;
+  #seq = 0;
+  /** Time of the last append, or of creation; drives eviction of idle logs. */
+  #touchedAt: number;
+  /** Copy-on-write: a delivery loop keeps iterating the array it started with. */
+  #subscriptions: readonly Subscription[] = [];
+  /** Events appended by a listener while a delivery is running, delivered after it (keeps seq order). */
+  #pending: StoredEvent[] | undefined;
+
+  constructor(options: UserLogOptions, nowMs: number) {
+    this.epoch = options.epoch;
+    this.#userId = options.userId;
+    this.#logger = options.logger;
+    this.#ring = new HistoryRing({ capacity: options.historySize, ttlMs: options.historyTtlMs });
+    this.#touchedAt = nowMs;
+  }
+
+  /** Where the log stands. */
+  get head(): LogHead {
+    return { epoch: this.epoch, seq: this.#seq };
+  }
+
+  /** Local subscriber count; a log with subscribers is never evicted. */
+  get subscriberCount(): number {
+    return this.#subscriptions.length;
+  }
+
+  /** When the log last changed (append or creation). */
+  get touchedAt(): number {
+    return this.#touchedAt;
+  }
+
+  /**
+   * Stores `event` with the next seq and delivers it. §3: seq is taken and incremented in one synchronous
+   * step, so concurrent appends can neither repeat nor skip a seq.
+   */
+  append(event: NewEvent, nowMs: number): StoredEvent {
+    this.#seq += 1;
+    const stored: StoredEvent = {
+      type: event.type,
+      ...(event.run_id === undefined ? {} : { run_id: event.run_id }),
+      data: event.data,
+      seq: this.#seq,
+      epoch: this.epoch,
+      ts: new Date(nowMs).toISOString(),
+    };
+    this.#ring.push(stored, nowMs);
+    this.#touchedAt = nowMs;
+    this.#deliver(stored);
+    return stored;
+  }
+
+  /** Adds a listener for events appended from now on. The returned function is idempotent. */
+  subscribe(listener: EventListener): () => void {
+    const subscription: Subscription = { listener, active: true };
+    this.#subscriptions = [...this.#subscriptions, subscription];
+    return () => {
+      if (!subscription.active) return;
+      subscription.active = false;
+      this.#subscriptions = this.#subscriptions.filter((s) => s !== subscription);
+    };
+  }
+
+  /**
+   * Events after `query.since`, or a reset (PROTOCOL.md §4). Checked in this order:
+   * 1. an epoch is given and differs: `epoch_changed`;
+   * 2. no epoch but `since > 0`: the client's position belongs to an epoch it did not name, and seq
+   *    numbers of different epochs are unrelated; serving them could hand it a silent gap, so §4's
+   *    "unknown epoch" applies: `epoch_changed`. (`since = 0` needs no epoch: it means "everything".)
+   * 3. `since` beyond the latest seq: `ahead`;
+   * 4. `since` equal to the latest seq: ok, nothing to send;
+   * 5. seq `since + 1` no longer held (aged out or evicted by count): `expired`.
+   */
+  history(query: HistoryQuery, nowMs: number): HistoryResult {
+    const head = this.head;
+    if (query.epoch === undefined ? query.since > 0 : query.epoch !== this.epoch) {
+      return { kind: 'reset', head, reason: 'epoch_changed' };
+    }
+    if (query.since > head.seq) return { kind: 'reset', head, reason: 'ahead' };
+    if (query.since === head.seq) return { kind: 'ok', head, events: [], complete: true };
+    this.#ring.expire(nowMs);
+    const events = this.#ring.after(query.since, query.limit);
+    if (events === undefined) return { kind: 'reset', head, reason: 'expired' };
+    return { kind: 'ok', head, events, complete: query.since + events.length === head.seq };
+  }
+
+  /** Frees events past their age; the sweep calls it so idle rings do not hold memory. */
+  expire(nowMs: number): void {
+    this.#ring.expire(nowMs);
+  }
+
+  #deliver(event: StoredEvent): void {
+    if (this.#subscriptions.length === 0) return;
+    if (this.#pending !== undefined) {
+      // A listener appended to this same user from inside a delivery: deliver it after the current event
+      // reached every listener, or later listeners would see seq N+1 before N (§3).
+      this.#pending.push(event);
+      return;
+    }
+    this.#pending = [];
+    let next: StoredEvent | undefined = event;
+    while (next !== undefined) {
+      this.#fanOut(next);
+      next = this.#pending.shift();
+    }
+    this.#pending = undefined;
+  }
+
+  #fanOut(event: StoredEvent): void {
+    // Built once per event, shared by every connection of the user (ARCHITECTURE.md hot path).
+    const frame = encodeEvent(event);
+    for (const subscription of this.#subscriptions) {
+      if (!subscription.active) continue;
+      try {
+        subscription.listener(event, frame);
+      } catch (error) {
+        // A listener is gateway code; its bug must not cost other connections their events nor fail the
+        // append, whose event is already stored. Reported once here, where it is handled.
+        this.#logger.error({ err: error, user_id: this.#userId, seq: event.seq }, 'event listener threw');
+      }
+    }
+  }
+}

@@ -1,0 +1,538 @@
+import fc from 'fast-check';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { Engine } from '../../src/engine/engine.js';
+import { AgentcastErrorCode } from '../../src/protocol/agentcast-error.js';
+import { encodeEvent, type NewEvent, type StoredEvent } from '../../src/protocol/events.js';
+
+/** What the suite asks of an engine it builds; every engine must honour both figures. */
+export interface EngineContractConfig {
+  readonly historySize: number;
+  readonly historyTtlMs: number;
+}
+
+/** One engine under test. */
+export interface EngineFixture {
+  readonly engine: Engine;
+  /** Extra teardown after `engine.close()` (e.g. deleting Redis keys). */
+  readonly cleanup?: () => Promise<void>;
+  /**
+   * Moves the engine's injected clock forward. Engines whose time is not injectable (Redis keeps its own)
+   * leave it out; the suite then waits in real time for ttls it keeps small, polling with vi.waitFor.
+   */
+  readonly advanceClock?: (ms: number) => void;
+}
+
+/** Builds a fresh, isolated engine: its users, keys and slots must not be seen by any other fixture. */
+export type MakeEngine = (config: EngineContractConfig) => Promise<EngineFixture> | EngineFixture;
+
+const DEFAULT_CONFIG: EngineContractConfig = { historySize: 1000, historyTtlMs: 60_000 };
+/** Real-time ttls used where the clock cannot be injected: long enough to observe, short enough to wait. */
+const SHORT_TTL_MS = 250;
+const WAIT = { timeout: 5_000, interval: 5 } as const;
+
+function event(n: number, extra: Partial<NewEvent> = {}): NewEvent {
+  return { type: 'notification', data: { n }, ...extra };
+}
+
+/** Subscribes and records everything delivered. */
+async function record(engine: Engine, userId: string) {
+  const events: StoredEvent[] = [];
+  const frames: string[] = [];
+  const unsubscribe = await engine.subscribe(userId, (ev, frame) => {
+    events.push(ev);
+    frames.push(frame);
+  });
+  return { events, frames, unsubscribe, seqs: () => events.map((e) => e.seq) };
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: Math.max(0, to - from + 1) }, (_, i) => from + i);
+}
+
+/**
+ * The behaviour every Engine implementation must show (src/engine/engine.ts, PROTOCOL.md §3, §4, §5, §6).
+ * Registers vitest blocks; call it from a test file with a factory for the engine under test.
+ */
+export function describeEngineContract(name: string, makeEngine: MakeEngine): void {
+  describe(`Engine contract: ${name}`, () => {
+    const open: EngineFixture[] = [];
+
+    afterEach(async () => {
+      for (const fixture of open.splice(0)) {
+        await fixture.engine.close();
+        await fixture.cleanup?.();
+      }
+    });
+
+    async function setup(config: Partial<EngineContractConfig> = {}) {
+      const fixture = await makeEngine({ ...DEFAULT_CONFIG, ...config });
+      open.push(fixture);
+      const elapse = (ms: number) => fixture.advanceClock?.(ms);
+      return { engine: fixture.engine, elapse };
+    }
+
+    describe('#append', () => {
+      it('numbers each user’s events 1, 2, 3… independently of other users', async () => {
+        const { engine } = await setup();
+        const a1 = await engine.append('alice', event(1));
+        const b1 = await engine.append('bob', event(2));
+        const a2 = await engine.append('alice', event(3));
+        const a3 = await engine.append('alice', event(4));
+        expect([a1.seq, a2.seq, a3.seq]).toEqual([1, 2, 3]);
+        expect(b1.seq).toBe(1);
+        expect(new Set([a1.epoch, a2.epoch, a3.epoch]).size).toBe(1);
+      });
+
+      it('stores type, run_id and data, and sets epoch and an ISO ts', async () => {
+        const { engine } = await setup();
+        const before = Date.now();
+        const stored = await engine.append('alice', {
+          type: 'agent_thinking',
+          run_id: 'r_1',
+          data: { reasoning: 'because', nested: { a: [1, 2] } },
+        });
+        expect(stored).toMatchObject({
+          type: 'agent_thinking',
+          run_id: 'r_1',
+          data: { reasoning: 'because', nested: { a: [1, 2] } },
+          seq: 1,
+        });
+        expect(stored.epoch).toMatch(/^e_[A-Za-z0-9_-]{8,}$/);
+        expect(stored.ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
+        expect(new Date(stored.ts).toISOString()).toBe(stored.ts);
+        const head = await engine.head('alice');
+        expect(head).toEqual({ epoch: stored.epoch, seq: 1 });
+        // A real or injected clock: both are near now, not at 1970.
+        expect(Math.abs(Date.parse(stored.ts) - before)).toBeLessThan(24 * 3600_000);
+      });
+
+      it('leaves run_id out when none was given', async () => {
+        const { engine } = await setup();
+        const stored = await engine.append('alice', event(1));
+        expect(stored.run_id).toBeUndefined();
+        expect(JSON.parse(encodeEvent(stored))).not.toHaveProperty('run_id');
+      });
+
+      it('gives 500 concurrent appends to one user exactly seqs 1..500, delivered in order', async () => {
+        const { engine } = await setup();
+        const sub = await record(engine, 'alice');
+        const stored = await Promise.all(range(1, 500).map((n) => engine.append('alice', event(n))));
+        expect(stored.map((e) => e.seq).sort((x, y) => x - y)).toEqual(range(1, 500));
+        await vi.waitFor(() => expect(sub.events.length).toBe(500), WAIT);
+        expect(sub.seqs()).toEqual(range(1, 500));
+        expect((await engine.head('alice')).seq).toBe(500);
+      });
+    });
+
+    describe('#appendBatch', () => {
+      it('returns results in input order, seqs in order per user', async () => {
+        const { engine } = await setup();
+        await engine.append('bob', event(0));
+        const sub = await record(engine, 'alice');
+        const results = await engine.appendBatch([
+          { userId: 'alice', event: event(1) },
+          { userId: 'bob', event: event(2) },
+          { userId: 'alice', event: event(3, { run_id: 'r_9' }) },
+          { userId: 'carol', event: event(4) },
+          { userId: 'alice', event: event(5) },
+        ]);
+        expect(results.map((r) => [r.seq, r.data.n])).toEqual([
+          [1, 1],
+          [2, 2],
+          [2, 3],
+          [1, 4],
+          [3, 5],
+        ]);
+        expect(results[2]?.run_id).toBe('r_9');
+        await vi.waitFor(() => expect(sub.events.length).toBe(3), WAIT);
+        expect(sub.events.map((e) => e.data.n)).toEqual([1, 3, 5]);
+        const history = await engine.history('bob', { since: 0, limit: 10 });
+        expect(history.kind === 'ok' && history.events.map((e) => e.data.n)).toEqual([0, 2]);
+      });
+
+      it('stores nothing for an empty batch', async () => {
+        const { engine } = await setup();
+        expect(await engine.appendBatch([])).toEqual([]);
+      });
+    });
+
+    describe('#head', () => {
+      it('is seq 0 with an epoch for a user never seen, and that epoch is kept', async () => {
+        const { engine } = await setup();
+        const head = await engine.head('nobody');
+        expect(head.seq).toBe(0);
+        expect(head.epoch).toMatch(/^e_/);
+        expect(await engine.head('nobody')).toEqual(head);
+        const stored = await engine.append('nobody', event(1));
+        expect(stored.epoch).toBe(head.epoch);
+      });
+    });
+
+    describe('#subscribe', () => {
+      it('delivers only its user’s events, in seq order, with frame = encodeEvent(event)', async () => {
+        const { engine } = await setup();
+        const alice = await record(engine, 'alice');
+        const bob = await record(engine, 'bob');
+        for (let n = 1; n <= 5; n += 1) {
+          await engine.append('alice', event(n));
+          if (n % 2 === 0) await engine.append('bob', event(100 + n));
+        }
+        await vi.waitFor(() => expect([alice.events.length, bob.events.length]).toEqual([5, 2]), WAIT);
+        expect(alice.seqs()).toEqual([1, 2, 3, 4, 5]);
+        expect(alice.events.map((e) => e.data.n)).toEqual([1, 2, 3, 4, 5]);
+        expect(bob.events.map((e) => e.data.n)).toEqual([102, 104]);
+        for (const [i, ev] of alice.events.entries()) expect(alice.frames[i]).toBe(encodeEvent(ev));
+        const history = await engine.history('alice', { since: 0, limit: 10 });
+        expect(history.kind === 'ok' && history.events).toEqual(alice.events);
+      });
+
+      it('does not deliver events appended before it resolved', async () => {
+        const { engine } = await setup();
+        await engine.append('alice', event(1));
+        const sub = await record(engine, 'alice');
+        await engine.append('alice', event(2));
+        await vi.waitFor(() => expect(sub.events.length).toBeGreaterThan(0), WAIT);
+        expect(sub.seqs()).toEqual([2]);
+      });
+
+      it('delivers to every subscriber of the user, each once', async () => {
+        const { engine } = await setup();
+        const first = await record(engine, 'alice');
+        const second = await record(engine, 'alice');
+        await engine.append('alice', event(1));
+        await engine.append('alice', event(2));
+        await vi.waitFor(
+          () =>
+            expect([first.seqs(), second.seqs()]).toEqual([
+              [1, 2],
+              [1, 2],
+            ]),
+          WAIT,
+        );
+      });
+
+      it('stops delivery on unsubscribe, which is idempotent', async () => {
+        const { engine } = await setup();
+        const leaving = await record(engine, 'alice');
+        const staying = await record(engine, 'alice');
+        await engine.append('alice', event(1));
+        await vi.waitFor(() => expect(leaving.seqs()).toEqual([1]), WAIT);
+        await leaving.unsubscribe();
+        await leaving.unsubscribe();
+        await engine.append('alice', event(2));
+        await engine.append('alice', event(3));
+        // `staying` is a barrier: once it has seq 3, anything meant for `leaving` would have arrived too.
+        await vi.waitFor(() => expect(staying.seqs()).toEqual([1, 2, 3]), WAIT);
+        expect(leaving.seqs()).toEqual([1]);
+      });
+
+      it('resumes delivery for a user subscribed again after everyone left', async () => {
+        const { engine } = await setup();
+        const first = await record(engine, 'alice');
+        await first.unsubscribe();
+        await engine.append('alice', event(1));
+        const second = await record(engine, 'alice');
+        await engine.append('alice', event(2));
+        await vi.waitFor(() => expect(second.seqs()).toEqual([2]), WAIT);
+        expect(first.seqs()).toEqual([]);
+      });
+    });
+
+    describe('#history', () => {
+      async function seeded(count: number, config: Partial<EngineContractConfig> = {}) {
+        const ctx = await setup(config);
+        for (let n = 1; n <= count; n += 1) await ctx.engine.append('alice', event(n));
+        const head = await ctx.engine.head('alice');
+        return { ...ctx, head };
+      }
+
+      it('returns every event after since, oldest first, complete', async () => {
+        const { engine, head } = await seeded(5);
+        const result = await engine.history('alice', { since: 2, epoch: head.epoch, limit: 100 });
+        expect(result).toMatchObject({ kind: 'ok', head, complete: true });
+        expect(result.kind === 'ok' && result.events.map((e) => [e.seq, e.data.n])).toEqual([
+          [3, 3],
+          [4, 4],
+          [5, 5],
+        ]);
+      });
+
+      it('serves since=0 without an epoch (a client that has seen nothing)', async () => {
+        const { engine, head } = await seeded(3);
+        const result = await engine.history('alice', { since: 0, limit: 100 });
+        expect(result.kind === 'ok' && result.events.map((e) => e.seq)).toEqual([1, 2, 3]);
+        expect(result.head).toEqual(head);
+      });
+
+      it('stops at limit and says the answer is not complete', async () => {
+        const { engine, head } = await seeded(5);
+        const result = await engine.history('alice', { since: 1, epoch: head.epoch, limit: 2 });
+        expect(result).toMatchObject({ kind: 'ok', complete: false });
+        expect(result.kind === 'ok' && result.events.map((e) => e.seq)).toEqual([2, 3]);
+        const exact = await engine.history('alice', { since: 1, epoch: head.epoch, limit: 4 });
+        expect(exact).toMatchObject({ kind: 'ok', complete: true });
+      });
+
+      it('answers ok with no events when since is the head', async () => {
+        const { engine, head } = await seeded(4);
+        expect(await engine.history('alice', { since: 4, epoch: head.epoch, limit: 10 })).toEqual({
+          kind: 'ok',
+          head,
+          events: [],
+          complete: true,
+        });
+      });
+
+      it('answers ok with no events for a user never seen, since=0', async () => {
+        const { engine } = await setup();
+        const result = await engine.history('nobody', { since: 0, limit: 10 });
+        expect(result).toMatchObject({ kind: 'ok', events: [], complete: true, head: { seq: 0 } });
+        expect(result.head.epoch).toBe((await engine.head('nobody')).epoch);
+      });
+
+      it('resets with "ahead" when since is beyond the head', async () => {
+        const { engine, head } = await seeded(3);
+        expect(await engine.history('alice', { since: 4, epoch: head.epoch, limit: 10 })).toEqual({
+          kind: 'reset',
+          head,
+          reason: 'ahead',
+        });
+      });
+
+      it('resets with "epoch_changed" when the epoch differs, even if since is available', async () => {
+        const { engine, head } = await seeded(3);
+        expect(await engine.history('alice', { since: 1, epoch: 'e_other', limit: 10 })).toEqual({
+          kind: 'reset',
+          head,
+          reason: 'epoch_changed',
+        });
+        expect(await engine.history('alice', { since: 0, epoch: 'e_other', limit: 10 })).toMatchObject({
+          kind: 'reset',
+          reason: 'epoch_changed',
+        });
+      });
+
+      it('resets with "epoch_changed" when since > 0 comes without an epoch (unknown epoch, §4)', async () => {
+        const { engine, head } = await seeded(3);
+        expect(await engine.history('alice', { since: 1, limit: 10 })).toEqual({
+          kind: 'reset',
+          head,
+          reason: 'epoch_changed',
+        });
+        expect(await engine.history('nobody', { since: 5, limit: 10 })).toMatchObject({
+          kind: 'reset',
+          reason: 'epoch_changed',
+          head: { seq: 0 },
+        });
+      });
+
+      it('resets with "expired" when events after since were evicted by count', async () => {
+        const { engine, head } = await seeded(8, { historySize: 5 });
+        expect(await engine.history('alice', { since: 2, epoch: head.epoch, limit: 10 })).toEqual({
+          kind: 'reset',
+          head,
+          reason: 'expired',
+        });
+        const kept = await engine.history('alice', { since: 3, epoch: head.epoch, limit: 10 });
+        expect(kept.kind === 'ok' && kept.events.map((e) => e.seq)).toEqual([4, 5, 6, 7, 8]);
+        expect(await engine.history('alice', { since: 0, limit: 10 })).toMatchObject({
+          kind: 'reset',
+          reason: 'expired',
+        });
+      });
+
+      it('resets with "expired" once events are older than historyTtlMs, but since=head stays ok', async () => {
+        const { engine, head, elapse } = await seeded(2, { historyTtlMs: SHORT_TTL_MS });
+        elapse(SHORT_TTL_MS + 1);
+        await vi.waitFor(async () => {
+          expect(await engine.history('alice', { since: 1, epoch: head.epoch, limit: 10 })).toEqual({
+            kind: 'reset',
+            head,
+            reason: 'expired',
+          });
+        }, WAIT);
+        expect(await engine.history('alice', { since: 2, epoch: head.epoch, limit: 10 })).toEqual({
+          kind: 'ok',
+          head,
+          events: [],
+          complete: true,
+        });
+        const third = await engine.append('alice', event(3));
+        expect(third).toMatchObject({ seq: 3, epoch: head.epoch });
+        const after = await engine.history('alice', { since: 2, epoch: head.epoch, limit: 10 });
+        expect(after.kind === 'ok' && after.events).toEqual([third]);
+      });
+    });
+
+    describe('#claimIdempotency', () => {
+      it('lets the first claim win and answers later claims with its value', async () => {
+        const { engine } = await setup();
+        expect(await engine.claimIdempotency('u1:m1', 'r_first', 60_000)).toEqual({ claimed: true });
+        expect(await engine.claimIdempotency('u1:m1', 'r_second', 60_000)).toEqual({
+          claimed: false,
+          value: 'r_first',
+        });
+        expect(await engine.claimIdempotency('u1:m2', 'r_other', 60_000)).toEqual({ claimed: true });
+      });
+
+      it('frees the key once its ttl has passed', async () => {
+        const { engine, elapse } = await setup();
+        expect(await engine.claimIdempotency('k', 'v1', SHORT_TTL_MS)).toEqual({ claimed: true });
+        expect(await engine.claimIdempotency('k', 'v2', SHORT_TTL_MS)).toEqual({
+          claimed: false,
+          value: 'v1',
+        });
+        elapse(SHORT_TTL_MS + 1);
+        await vi.waitFor(
+          async () => expect(await engine.claimIdempotency('k', 'v3', 60_000)).toEqual({ claimed: true }),
+          WAIT,
+        );
+        expect(await engine.claimIdempotency('k', 'v4', 60_000)).toEqual({ claimed: false, value: 'v3' });
+      });
+    });
+
+    describe('#acquireConnectionSlot / #releaseConnectionSlot', () => {
+      it('grants up to limit slots per user and refuses the next', async () => {
+        const { engine } = await setup();
+        expect(await engine.acquireConnectionSlot('alice', 'c1', 2)).toBe(true);
+        expect(await engine.acquireConnectionSlot('alice', 'c2', 2)).toBe(true);
+        expect(await engine.acquireConnectionSlot('alice', 'c3', 2)).toBe(false);
+        expect(await engine.acquireConnectionSlot('bob', 'c4', 2)).toBe(true);
+      });
+
+      it('counts a connection once, however often it acquires', async () => {
+        const { engine } = await setup();
+        expect(await engine.acquireConnectionSlot('alice', 'c1', 2)).toBe(true);
+        expect(await engine.acquireConnectionSlot('alice', 'c1', 2)).toBe(true);
+        expect(await engine.acquireConnectionSlot('alice', 'c2', 2)).toBe(true);
+        expect(await engine.acquireConnectionSlot('alice', 'c3', 2)).toBe(false);
+      });
+
+      it('gives a slot back exactly once per release, idempotently', async () => {
+        const { engine } = await setup();
+        await engine.acquireConnectionSlot('alice', 'c1', 2);
+        await engine.acquireConnectionSlot('alice', 'c2', 2);
+        await engine.releaseConnectionSlot('alice', 'c1');
+        await engine.releaseConnectionSlot('alice', 'c1');
+        await engine.releaseConnectionSlot('alice', 'never-held');
+        await engine.releaseConnectionSlot('nobody', 'c1');
+        expect(await engine.acquireConnectionSlot('alice', 'c3', 2)).toBe(true);
+        expect(await engine.acquireConnectionSlot('alice', 'c4', 2)).toBe(false);
+        await engine.releaseConnectionSlot('alice', 'c2');
+        await engine.releaseConnectionSlot('alice', 'c3');
+        expect(await engine.acquireConnectionSlot('alice', 'c5', 2)).toBe(true);
+        expect(await engine.acquireConnectionSlot('alice', 'c6', 2)).toBe(true);
+        expect(await engine.acquireConnectionSlot('alice', 'c7', 2)).toBe(false);
+      });
+
+      it('never grants more than limit to concurrent acquires', async () => {
+        const { engine } = await setup();
+        const granted = await Promise.all(
+          range(1, 25).map((i) => engine.acquireConnectionSlot('alice', `c${i}`, 10)),
+        );
+        expect(granted.filter(Boolean).length).toBe(10);
+      });
+    });
+
+    describe('#health / #close', () => {
+      it('is healthy when open and gives a remover for health listeners', async () => {
+        const { engine } = await setup();
+        expect(engine.health()).toEqual({ ok: true });
+        const remove = engine.onHealthChange(() => undefined);
+        expect(remove()).toBeUndefined();
+      });
+
+      it('closes idempotently, then rejects use with AC_ERR_ENGINE_CLOSED', async () => {
+        const { engine } = await setup();
+        const sub = await record(engine, 'alice');
+        await engine.close();
+        await engine.close();
+        const closed = { code: AgentcastErrorCode.EngineClosed };
+        await expect(engine.append('alice', event(1))).rejects.toMatchObject(closed);
+        await expect(engine.appendBatch([{ userId: 'a', event: event(1) }])).rejects.toMatchObject(closed);
+        await expect(engine.head('alice')).rejects.toMatchObject(closed);
+        await expect(engine.history('alice', { since: 0, limit: 1 })).rejects.toMatchObject(closed);
+        await expect(engine.subscribe('alice', () => undefined)).rejects.toMatchObject(closed);
+        await expect(engine.claimIdempotency('k', 'v', 1000)).rejects.toMatchObject(closed);
+        await expect(engine.acquireConnectionSlot('alice', 'c', 1)).rejects.toMatchObject(closed);
+        // Cleanup after close must not throw: connections release while the gateway shuts down.
+        await expect(sub.unsubscribe()).resolves.toBeUndefined();
+        await expect(engine.releaseConnectionSlot('alice', 'c')).resolves.toBeUndefined();
+      });
+    });
+
+    describe('property', () => {
+      type Command =
+        | { readonly t: 'append'; readonly user: number; readonly count: number }
+        | { readonly t: 'subscribe'; readonly user: number }
+        | { readonly t: 'unsubscribe'; readonly pick: number };
+
+      const USERS = 3;
+      const command: fc.Arbitrary<Command> = fc.oneof(
+        fc.record({
+          t: fc.constant('append' as const),
+          user: fc.nat(USERS - 1),
+          count: fc.integer({ min: 1, max: 6 }),
+        }),
+        fc.record({ t: fc.constant('subscribe' as const), user: fc.nat(USERS - 1) }),
+        fc.record({ t: fc.constant('unsubscribe' as const), pick: fc.nat() }),
+      );
+
+      it('delivers to each subscriber exactly its user’s events appended while subscribed, gap-free', async () => {
+        const { engine } = await setup();
+        let run = 0;
+        await fc.assert(
+          fc.asyncProperty(fc.array(command, { minLength: 1, maxLength: 25 }), async (commands) => {
+            run += 1;
+            const users = range(0, USERS - 1).map((i) => `prop${run}-u${i}`);
+            const appended = users.map(() => 0);
+            const subs: {
+              user: number;
+              from: number;
+              to: number | undefined;
+              sub: Awaited<ReturnType<typeof record>>;
+            }[] = [];
+            // Waits until every open subscription holds everything its user has so far (a no-op for
+            // in-process engines), so "appended while subscribed" is well defined for async fan-out.
+            const settle = () =>
+              vi.waitFor(() => {
+                for (const s of subs) {
+                  if (s.to === undefined) expect(s.sub.events.length).toBe(appended[s.user]! - s.from);
+                }
+              }, WAIT);
+            for (const c of commands) {
+              if (c.t === 'append') {
+                const user = users[c.user]!;
+                await Promise.all(
+                  range(1, c.count).map((n) =>
+                    engine.append(user, { type: 'notification', data: { user, n } }),
+                  ),
+                );
+                appended[c.user]! += c.count;
+              } else if (c.t === 'subscribe') {
+                const from = appended[c.user]!;
+                subs.push({ user: c.user, from, to: undefined, sub: await record(engine, users[c.user]!) });
+              } else if (subs.length > 0) {
+                const s = subs[c.pick % subs.length]!;
+                if (s.to === undefined) {
+                  await settle();
+                  await s.sub.unsubscribe();
+                  s.to = appended[s.user]!;
+                }
+              }
+            }
+            await settle();
+            for (const s of subs) {
+              const to = s.to ?? appended[s.user]!;
+              expect(s.sub.seqs()).toEqual(range(s.from + 1, to));
+              expect(s.sub.events.every((e) => e.data.user === users[s.user])).toBe(true);
+              expect(s.sub.frames).toEqual(s.sub.events.map(encodeEvent));
+              await s.sub.unsubscribe();
+            }
+          }),
+          { numRuns: 50 },
+        );
+      });
+    });
+  });
+}

@@ -1,0 +1,134 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it } from 'vitest';
+import { UserLog } from '../../../src/engine/user-log.js';
+import { createLogger, silentLogger } from '../../../src/observability/logger.js';
+import type { StoredEvent } from '../../../src/protocol/events.js';
+
+function makeLog(overrides: { historySize?: number; lines?: string[] } = {}) {
+  const lines = overrides.lines;
+  const logger =
+    lines === undefined
+      ? silentLogger()
+      : createLogger({
+          destination: new Writable({
+            write(chunk, _enc, done) {
+              lines.push(String(chunk));
+              done();
+            },
+          }),
+        });
+  return new UserLog(
+    { userId: 'alice', epoch: 'e_a', historySize: overrides.historySize ?? 10, historyTtlMs: 1000, logger },
+    0,
+  );
+}
+
+const note = (n: number) => ({ type: 'notification', data: { n } });
+
+describe('UserLog', () => {
+  it('stamps seq, epoch and ts from the given time', () => {
+    const log = makeLog();
+    expect(log.append(note(1), 0)).toEqual({
+      type: 'notification',
+      data: { n: 1 },
+      seq: 1,
+      epoch: 'e_a',
+      ts: '1970-01-01T00:00:00.000Z',
+    });
+    expect(log.append({ ...note(2), run_id: 'r_1' }, 1500)).toMatchObject({
+      run_id: 'r_1',
+      seq: 2,
+      ts: '1970-01-01T00:00:01.500Z',
+    });
+    expect(log.head).toEqual({ epoch: 'e_a', seq: 2 });
+    expect(log.touchedAt).toBe(1500);
+  });
+
+  it('keeps delivering to the other listeners when one throws, and logs it without the event data', () => {
+    const lines: string[] = [];
+    const log = makeLog({ lines });
+    const seen: number[] = [];
+    log.subscribe(() => {
+      throw new Error('listener bug');
+    });
+    log.subscribe((event) => seen.push(event.seq));
+    expect(log.append(note(1), 0).seq).toBe(1);
+    expect(log.append(note(2), 0).seq).toBe(2);
+    expect(seen).toEqual([1, 2]);
+    expect(lines).toHaveLength(2);
+    const first = JSON.parse(lines[0]!);
+    expect(first).toMatchObject({ level: 50, msg: 'event listener threw', user_id: 'alice', seq: 1 });
+    expect(first.err.message).toBe('listener bug');
+    expect(lines[0]).not.toContain('"n":1');
+  });
+
+  it('delivers an event appended by a listener after the current one reached every listener', () => {
+    const log = makeLog();
+    const first: number[] = [];
+    const second: number[] = [];
+    log.subscribe((event) => {
+      first.push(event.seq);
+      if (event.seq < 3) log.append(note(event.seq + 1), 0);
+    });
+    log.subscribe((event) => second.push(event.seq));
+    log.append(note(1), 0);
+    expect(first).toEqual([1, 2, 3]);
+    expect(second).toEqual([1, 2, 3]);
+    expect(log.head.seq).toBe(3);
+  });
+
+  it('does not hand the current event to a listener unsubscribed or subscribed during its delivery', () => {
+    const log = makeLog();
+    const late: number[] = [];
+    const removed: number[] = [];
+    let unsubscribeRemoved: () => void = () => undefined;
+    log.subscribe((event) => {
+      if (event.seq === 1) {
+        unsubscribeRemoved();
+        log.subscribe((e) => late.push(e.seq));
+      }
+    });
+    unsubscribeRemoved = log.subscribe((event) => removed.push(event.seq));
+    log.append(note(1), 0);
+    log.append(note(2), 0);
+    expect(removed).toEqual([]);
+    expect(late).toEqual([2]);
+    expect(log.subscriberCount).toBe(2);
+  });
+
+  it('passes the same frame object to every listener', () => {
+    const log = makeLog();
+    const frames: string[] = [];
+    const events: StoredEvent[] = [];
+    log.subscribe((event, frame) => {
+      events.push(event);
+      frames.push(frame);
+    });
+    log.subscribe((_event, frame) => frames.push(frame));
+    log.append(note(1), 0);
+    expect(frames[0]).toBe(frames[1]);
+    expect(JSON.parse(frames[0]!)).toEqual({
+      type: 'notification',
+      seq: 1,
+      epoch: 'e_a',
+      ts: '1970-01-01T00:00:00.000Z',
+      data: { n: 1 },
+    });
+  });
+
+  it('ages out events on expire so an old since becomes expired', () => {
+    const log = makeLog();
+    log.append(note(1), 0);
+    log.append(note(2), 600);
+    log.expire(1001);
+    expect(log.history({ since: 0, limit: 10 }, 1001)).toMatchObject({ kind: 'reset', reason: 'expired' });
+    expect(log.history({ since: 1, epoch: 'e_a', limit: 10 }, 1001)).toMatchObject({
+      kind: 'ok',
+      complete: true,
+    });
+    expect(log.history({ since: 1, epoch: 'e_a', limit: 10 }, 1601)).toMatchObject({
+      kind: 'reset',
+      reason: 'expired',
+    });
+  });
+});
