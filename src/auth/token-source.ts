@@ -1,0 +1,45 @@
+import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../protocol/frames.js';
+
+/** Where a token was found (PROTOCOL.md §2, in order of preference). */
+export type TokenSource = 'header' | 'subprotocol' | 'query' | 'frame';
+
+/** What the upgrade request offers. */
+export interface UpgradeCredentials {
+  readonly authorization?: string | undefined;
+  /** Offered subprotocols, already split and trimmed. */
+  readonly subprotocols: readonly string[];
+  readonly queryToken?: string | null | undefined;
+  readonly allowQueryToken: boolean;
+}
+
+/**
+ * Picks the token from the upgrade request, in PROTOCOL.md §2 order: `Authorization: Bearer`, then
+ * the `bearer.<jwt>` subprotocol, then `?token=` when allowed. `undefined` means "wait for an auth
+ * frame".
+ */
+export function tokenFromUpgrade(
+  creds: UpgradeCredentials,
+): { token: string; source: TokenSource } | undefined {
+  const header = creds.authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  if (header !== undefined) return { token: header, source: 'header' };
+  const bearer = creds.subprotocols.find(
+    (p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX) && p.length > BEARER_SUBPROTOCOL_PREFIX.length,
+  );
+  if (bearer !== undefined)
+    return { token: bearer.slice(BEARER_SUBPROTOCOL_PREFIX.length), source: 'subprotocol' };
+  if (creds.allowQueryToken && typeof creds.queryToken === 'string' && creds.queryToken !== '') {
+    return { token: creds.queryToken, source: 'query' };
+  }
+  return undefined;
+}
+
+/**
+ * The subprotocol the server selects (PROTOCOL.md §1): `agentcast.v1` when offered; never the
+ * `bearer.` one, which would echo the token back. `false` means: offered some, none acceptable (400).
+ * `null` means none was offered.
+ */
+export function selectSubprotocol(offered: readonly string[]): string | false | null {
+  if (offered.length === 0) return null;
+  if (offered.includes(SUBPROTOCOL)) return SUBPROTOCOL;
+  return offered.some((p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX)) ? null : false;
+}

@@ -1,0 +1,133 @@
+import { createPublicKey, type KeyObject } from 'node:crypto';
+import { readFileSync } from 'node:fs';
+import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
+import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
+import { ID_MAX_LENGTH } from '../protocol/events.js';
+
+/** A verified token: who it is for and when it stops being valid. */
+export interface VerifiedToken {
+  readonly userId: string;
+  /** `exp` in milliseconds since the epoch. */
+  readonly expiresAtMs: number;
+}
+
+/** Why a token was refused: `expired` closes with 4002, everything else with 4001 (PROTOCOL.md §2). */
+export type TokenRejection =
+  | 'expired'
+  | 'invalid_signature'
+  | 'invalid_claims'
+  | 'malformed'
+  | 'wrong_algorithm';
+
+export type TokenVerification =
+  | { readonly ok: true; readonly token: VerifiedToken }
+  | { readonly ok: false; readonly reason: TokenRejection };
+
+/** Where the verification key comes from: exactly one of the three. */
+export type TokenKeySource =
+  | { readonly kind: 'secret'; readonly secret: string }
+  | { readonly kind: 'publicKey'; readonly pem: string }
+  | { readonly kind: 'jwks'; readonly jwks: JSONWebKeySet };
+
+/** Options for {@link TokenVerifier}. */
+export interface TokenVerifierOptions {
+  readonly key: TokenKeySource;
+  readonly issuer?: string | undefined;
+  readonly audience?: string | undefined;
+}
+
+/**
+ * Verifies client JWTs (PROTOCOL.md §2) with jose. The accepted algorithms are fixed by the key kind,
+ * never read from the token: HS256 for a secret, RS256 or ES256 for public keys. That rules out
+ * `alg: none` and HS/RS confusion (an RS public key used as an HMAC secret).
+ */
+export class TokenVerifier {
+  readonly #key: Uint8Array | KeyObject | JWTVerifyGetKey;
+  readonly #algorithms: string[];
+  readonly #issuer: string | undefined;
+  readonly #audience: string | undefined;
+
+  constructor(options: TokenVerifierOptions) {
+    this.#issuer = options.issuer;
+    this.#audience = options.audience;
+    const { key } = options;
+    if (key.kind === 'secret') {
+      if (key.secret.length === 0) throw new TypeError('TokenVerifier: the JWT secret must not be empty');
+      this.#key = new TextEncoder().encode(key.secret);
+      this.#algorithms = ['HS256'];
+    } else if (key.kind === 'publicKey') {
+      const publicKey = createPublicKey(key.pem);
+      this.#key = publicKey;
+      this.#algorithms = publicKey.asymmetricKeyType === 'ec' ? ['ES256'] : ['RS256'];
+    } else {
+      this.#key = createLocalJWKSet(key.jwks);
+      this.#algorithms = ['RS256', 'ES256'];
+    }
+  }
+
+  /** Verifies signature, `exp` (required), `sub` (1..128 chars) and, when configured, `iss` and `aud`. */
+  async verify(token: string): Promise<TokenVerification> {
+    try {
+      const { payload } = await jwtVerify(token, this.#key as Uint8Array, {
+        algorithms: this.#algorithms,
+        issuer: this.#issuer,
+        audience: this.#audience,
+        requiredClaims: ['exp', 'sub'],
+      });
+      const sub = payload.sub;
+      if (
+        typeof sub !== 'string' ||
+        sub.length === 0 ||
+        sub.length > ID_MAX_LENGTH ||
+        typeof payload.exp !== 'number'
+      ) {
+        return { ok: false, reason: 'invalid_claims' };
+      }
+      return { ok: true, token: { userId: sub, expiresAtMs: payload.exp * 1000 } };
+    } catch (err) {
+      return { ok: false, reason: rejectionOf(err) };
+    }
+  }
+}
+
+function rejectionOf(err: unknown): TokenRejection {
+  if (err instanceof errors.JWTExpired) return 'expired';
+  if (err instanceof errors.JWTClaimValidationFailed) return 'invalid_claims';
+  if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported)
+    return 'wrong_algorithm';
+  if (err instanceof errors.JWSSignatureVerificationFailed || err instanceof errors.JWKSNoMatchingKey) {
+    return 'invalid_signature';
+  }
+  return 'malformed';
+}
+
+/** Reads the key material named by the config into a {@link TokenKeySource}. */
+export function readTokenKeySource(options: {
+  readonly jwtSecret?: string | undefined;
+  readonly jwtPublicKey?: string | undefined;
+  readonly jwks?: string | undefined;
+}): TokenKeySource | undefined {
+  try {
+    if (options.jwtSecret !== undefined) return { kind: 'secret', secret: options.jwtSecret };
+    if (options.jwtPublicKey !== undefined)
+      return { kind: 'publicKey', pem: readFileSync(options.jwtPublicKey, 'utf8') };
+    if (options.jwks !== undefined) {
+      const jwks: unknown = JSON.parse(readFileSync(options.jwks, 'utf8'));
+      if (typeof jwks !== 'object' || jwks === null || !Array.isArray((jwks as { keys?: unknown }).keys)) {
+        throw new Error('not a JSON Web Key Set (needs a "keys" array)');
+      }
+      return { kind: 'jwks', jwks: jwks as JSONWebKeySet };
+    }
+    return undefined;
+  } catch (err) {
+    const which =
+      options.jwtPublicKey !== undefined
+        ? `--jwt-public-key ${options.jwtPublicKey}`
+        : `--jwks ${options.jwks}`;
+    throw new AgentcastError(
+      AgentcastErrorCode.ConfigInvalid,
+      `invalid configuration:\n  - ${which}: ${String(err instanceof Error ? err.message : err)}`,
+      { cause: err },
+    );
+  }
+}

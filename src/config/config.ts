@@ -1,0 +1,53 @@
+import type { Environment } from './options.js';
+
+/**
+ * The validated, frozen configuration of one gateway. Built by `loadConfig` (from flags, env and a
+ * JSON file) or by `defineConfig` (from code and tests). Field names follow options.ts.
+ */
+export interface Config {
+  readonly host: string;
+  readonly port: number;
+  readonly env: Environment;
+  readonly serverId: string;
+  readonly demo: boolean;
+  readonly drainTimeoutMs: number;
+  readonly jwtSecret: string | undefined;
+  readonly jwtPublicKey: string | undefined;
+  readonly jwks: string | undefined;
+  readonly jwtIssuer: string | undefined;
+  readonly jwtAudience: string | undefined;
+  readonly apiKey: string | undefined;
+  readonly authTimeoutMs: number;
+  readonly allowQueryToken: boolean;
+  readonly origins: readonly string[] | undefined;
+  readonly requireOrigin: boolean;
+  readonly allowInsecureOrigins: boolean;
+  readonly trustProxy: readonly string[];
+  readonly violationLimit: number;
+  readonly violationWindowS: number;
+  readonly blockS: number;
+  readonly exposeApiToBrowsers: boolean;
+  readonly maxPayload: number;
+  readonly maxConnections: number;
+  readonly maxConnectionsPerUser: number;
+  readonly rateLimit: number;
+  readonly rateBurst: number;
+  readonly rateLimitStrikes: number;
+  readonly maxBadFrames: number;
+  readonly badFrameWindowS: number;
+  readonly maxBufferedBytes: number;
+  readonly maxPublishBytes: number;
+  readonly heartbeatMs: number;
+  readonly historySize: number;
+  readonly historyTtlS: number;
+  readonly runTimeoutMs: number;
+  readonly maxRunsPerUser: number;
+  readonly defaultAgent: string;
+  readonly demoDelayMs: number;
+  readonly agentUrl: string | undefined;
+  readonly agentSecret: string | undefined;
+  readonly agentStallTimeoutMs: number;
+  readonly redis: string | undefined;
+  readonly metricsPort: number | undefined;
+  readonly logLevel: string;
+}

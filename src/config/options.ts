@@ -1,0 +1,402 @@
+/**
+ * The one table of every configuration option: its key, flag, environment variable, type, default
+ * and help text. `--help`, the loader and docs/configuration.md are all derived from it.
+ */
+
+/** The deployment environments (PROTOCOL.md §5). */
+export const ENVIRONMENTS = ['development', 'test', 'staging', 'production'] as const;
+export type Environment = (typeof ENVIRONMENTS)[number];
+
+/** The value kinds an option can take. */
+export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'enum';
+
+/** One row of the option table. */
+export interface OptionSpec {
+  /** Key in the typed Config and in a JSON config file. */
+  readonly key: string;
+  readonly kind: OptionKind;
+  readonly help: string;
+  /** Group heading in --help. */
+  readonly group:
+    | 'server'
+    | 'auth'
+    | 'origins'
+    | 'limits'
+    | 'history'
+    | 'agents'
+    | 'engine'
+    | 'observability';
+  /** Default value; `undefined` means unset. Env-dependent defaults are resolved in load-config.ts. */
+  readonly default?: string | number | boolean | readonly string[];
+  /** Inclusive bounds for ints. */
+  readonly min?: number;
+  readonly max?: number;
+  /** Allowed values for enums. */
+  readonly values?: readonly string[];
+  /** Secrets are never echoed in errors or logs. */
+  readonly secret?: boolean;
+  /** Text shown for an env-dependent default. */
+  readonly defaultText?: string;
+}
+
+/** Every option. Flags are `--<kebab-key>`, env vars `AGENTCAST_<UPPER_SNAKE_KEY>`. */
+export const OPTION_SPECS: readonly OptionSpec[] = [
+  {
+    key: 'host',
+    kind: 'string',
+    group: 'server',
+    help: 'Address to listen on',
+    defaultText: '127.0.0.1 in development/test, 0.0.0.0 otherwise',
+  },
+  {
+    key: 'port',
+    kind: 'int',
+    group: 'server',
+    default: 8080,
+    min: 0,
+    max: 65535,
+    help: 'TCP port (0 picks a free one)',
+  },
+  {
+    key: 'env',
+    kind: 'enum',
+    group: 'server',
+    default: 'development',
+    values: ENVIRONMENTS,
+    help: 'Environment: picks origin defaults and how strict startup checks are',
+  },
+  {
+    key: 'serverId',
+    kind: 'string',
+    group: 'server',
+    help: 'Name of this node in welcome frames and /v1/stats',
+    defaultText: '<hostname>-<pid>',
+  },
+  {
+    key: 'demo',
+    kind: 'bool',
+    group: 'server',
+    help: 'Serve the demo page at / and a dev token at /demo/token (development only)',
+    defaultText: 'true in development, else false',
+  },
+  {
+    key: 'drainTimeoutMs',
+    kind: 'int',
+    group: 'server',
+    default: 10_000,
+    min: 0,
+    max: 600_000,
+    help: 'On SIGTERM, how long running agent runs may take to finish (PROTOCOL §9)',
+  },
+  {
+    key: 'jwtSecret',
+    kind: 'string',
+    group: 'auth',
+    secret: true,
+    help: 'HS256 secret for client JWTs (generated, dev-only, when absent in development)',
+  },
+  {
+    key: 'jwtPublicKey',
+    kind: 'string',
+    group: 'auth',
+    help: 'File with a PEM public key (SPKI) for RS256/ES256 client JWTs',
+  },
+  {
+    key: 'jwks',
+    kind: 'string',
+    group: 'auth',
+    help: 'File with a JSON Web Key Set for RS256/ES256 client JWTs',
+  },
+  { key: 'jwtIssuer', kind: 'string', group: 'auth', help: 'Required `iss` claim, when set' },
+  { key: 'jwtAudience', kind: 'string', group: 'auth', help: 'Required `aud` claim, when set' },
+  {
+    key: 'apiKey',
+    kind: 'string',
+    group: 'auth',
+    secret: true,
+    help: 'Bearer key for the HTTP API (/v1/*); required outside development',
+  },
+  {
+    key: 'authTimeoutMs',
+    kind: 'int',
+    group: 'auth',
+    default: 5000,
+    min: 1,
+    max: 600_000,
+    help: 'Time a connection has to send its auth frame (4003 after it)',
+  },
+  {
+    key: 'allowQueryToken',
+    kind: 'bool',
+    group: 'auth',
+    default: false,
+    help: 'Accept ?token=<jwt> in the URL (tokens in URLs end up in access logs)',
+  },
+  {
+    key: 'origins',
+    kind: 'list',
+    group: 'origins',
+    help: 'Allowed browser origins, comma separated (see docs/security.md)',
+    defaultText: 'localhost on any port in development/test, none otherwise',
+  },
+  {
+    key: 'requireOrigin',
+    kind: 'bool',
+    group: 'origins',
+    default: false,
+    help: 'Refuse upgrades without an Origin header (non-browser clients)',
+  },
+  {
+    key: 'allowInsecureOrigins',
+    kind: 'bool',
+    group: 'origins',
+    default: false,
+    help: 'Allow http://, IP-literal and tunnel origins in production',
+  },
+  {
+    key: 'trustProxy',
+    kind: 'list',
+    group: 'origins',
+    default: [],
+    help: 'Proxies whose X-Forwarded-For/Forwarded are believed: addresses, CIDRs, loopback, private',
+  },
+  {
+    key: 'violationLimit',
+    kind: 'int',
+    group: 'origins',
+    default: 5,
+    min: 1,
+    max: 1_000_000,
+    help: 'Origin violations from one IP within the window that block it',
+  },
+  {
+    key: 'violationWindowS',
+    kind: 'int',
+    group: 'origins',
+    default: 60,
+    min: 1,
+    max: 86_400,
+    help: 'Window for counting origin violations, seconds',
+  },
+  {
+    key: 'blockS',
+    kind: 'int',
+    group: 'origins',
+    default: 300,
+    min: 1,
+    max: 86_400,
+    help: 'How long a blocked IP gets 429, seconds',
+  },
+  {
+    key: 'exposeApiToBrowsers',
+    kind: 'bool',
+    group: 'origins',
+    default: false,
+    help: 'Answer CORS for /v1/* from allowed origins (the API key would then live in a browser)',
+  },
+  {
+    key: 'maxPayload',
+    kind: 'int',
+    group: 'limits',
+    default: 65_536,
+    min: 256,
+    max: 16_777_216,
+    help: 'Largest inbound WebSocket frame in bytes (1009 above it)',
+  },
+  {
+    key: 'maxConnections',
+    kind: 'int',
+    group: 'limits',
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+    help: 'Open connections on this node (503 on upgrade above it)',
+  },
+  {
+    key: 'maxConnectionsPerUser',
+    kind: 'int',
+    group: 'limits',
+    default: 10,
+    min: 1,
+    max: 100_000,
+    help: 'Connections one user may hold across all nodes (4009 above it)',
+  },
+  {
+    key: 'rateLimit',
+    kind: 'int',
+    group: 'limits',
+    default: 20,
+    min: 1,
+    max: 1_000_000,
+    help: 'Inbound frames per second per connection (token bucket rate)',
+  },
+  {
+    key: 'rateBurst',
+    kind: 'int',
+    group: 'limits',
+    default: 40,
+    min: 1,
+    max: 1_000_000,
+    help: 'Inbound frame burst per connection (token bucket size)',
+  },
+  {
+    key: 'rateLimitStrikes',
+    kind: 'int',
+    group: 'limits',
+    default: 3,
+    min: 1,
+    max: 1000,
+    help: 'Consecutive seconds with rate-limited frames before closing with 4029',
+  },
+  {
+    key: 'maxBadFrames',
+    kind: 'int',
+    group: 'limits',
+    default: 10,
+    min: 1,
+    max: 100_000,
+    help: 'Malformed frames within the window before closing with 4008',
+  },
+  {
+    key: 'badFrameWindowS',
+    kind: 'int',
+    group: 'limits',
+    default: 60,
+    min: 1,
+    max: 86_400,
+    help: 'Window for counting malformed frames, seconds',
+  },
+  {
+    key: 'maxBufferedBytes',
+    kind: 'int',
+    group: 'limits',
+    default: 1_048_576,
+    min: 1024,
+    max: 1_073_741_824,
+    help: 'Unsent bytes a connection may queue before closing with 4013',
+  },
+  {
+    key: 'maxPublishBytes',
+    kind: 'int',
+    group: 'limits',
+    default: 1_048_576,
+    min: 1024,
+    max: 67_108_864,
+    help: 'Largest HTTP publish body in bytes (413 above it)',
+  },
+  {
+    key: 'heartbeatMs',
+    kind: 'int',
+    group: 'limits',
+    default: 25_000,
+    min: 100,
+    max: 600_000,
+    help: 'Interval of WebSocket pings; two unanswered pings close the connection',
+  },
+  {
+    key: 'historySize',
+    kind: 'int',
+    group: 'history',
+    default: 1000,
+    min: 1,
+    max: 1_000_000,
+    help: 'Events kept per user for resume',
+  },
+  {
+    key: 'historyTtlS',
+    kind: 'int',
+    group: 'history',
+    default: 300,
+    min: 1,
+    max: 604_800,
+    help: 'Longest time an event is kept for resume, seconds',
+  },
+  {
+    key: 'runTimeoutMs',
+    kind: 'int',
+    group: 'agents',
+    default: 120_000,
+    min: 1,
+    max: 86_400_000,
+    help: 'A run still going after this ends with agent_completed timed_out',
+  },
+  {
+    key: 'maxRunsPerUser',
+    kind: 'int',
+    group: 'agents',
+    default: 3,
+    min: 1,
+    max: 10_000,
+    help: 'Concurrent agent runs per user (RATE_LIMITED above it)',
+  },
+  {
+    key: 'defaultAgent',
+    kind: 'string',
+    group: 'agents',
+    default: 'demo',
+    help: 'Agent for user messages that name none (demo or webhook)',
+  },
+  {
+    key: 'demoDelayMs',
+    kind: 'int',
+    group: 'agents',
+    default: 400,
+    min: 0,
+    max: 60_000,
+    help: "Pause between the demo agent's steps",
+  },
+  {
+    key: 'agentUrl',
+    kind: 'string',
+    group: 'agents',
+    help: 'Backend URL the webhook agent POSTs user messages to (enables the webhook agent)',
+  },
+  {
+    key: 'agentSecret',
+    kind: 'string',
+    group: 'agents',
+    secret: true,
+    help: "Shared secret for the webhook agent's HMAC signature",
+  },
+  {
+    key: 'agentStallTimeoutMs',
+    kind: 'int',
+    group: 'agents',
+    default: 30_000,
+    min: 1,
+    max: 3_600_000,
+    help: 'Webhook stream silent for this long ends the run failed',
+  },
+  {
+    key: 'redis',
+    kind: 'string',
+    group: 'engine',
+    help: 'Redis URL (redis://host:port/db); the in-memory engine is used when absent',
+  },
+  {
+    key: 'metricsPort',
+    kind: 'int',
+    group: 'observability',
+    min: 0,
+    max: 65535,
+    help: 'Serve /metrics on this port instead of the main one',
+  },
+  {
+    key: 'logLevel',
+    kind: 'enum',
+    group: 'observability',
+    default: 'info',
+    values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
+    help: 'Log level',
+  },
+];
+
+/** `jwtSecret` -> `jwt-secret`. */
+export function flagName(key: string): string {
+  return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
+}
+
+/** `jwtSecret` -> `AGENTCAST_JWT_SECRET`. */
+export function envName(key: string): string {
+  return `AGENTCAST_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+}

@@ -1,0 +1,49 @@
+import type { TokenVerifier } from '../auth/token-verifier.js';
+import type { Config } from '../config/config.js';
+import type { Engine } from '../engine/engine.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { ErrorCode } from '../protocol/error-codes.js';
+import type { Connection } from './connection.js';
+import type { UserHub } from './user-hub.js';
+
+/** What a connection asks of the agent runtime: start and cancel runs for its user. */
+export interface RunController {
+  start(
+    userId: string,
+    message: {
+      readonly messageId: string;
+      readonly text: string;
+      readonly threadId?: string | undefined;
+      readonly agent?: string | undefined;
+    },
+  ): Promise<{ readonly ok: true; readonly runId: string; readonly duplicate: boolean } | RunRefusal>;
+  cancel(
+    userId: string,
+    runId: string,
+  ): Promise<{ readonly ok: true } | RunRefusal> | ({ readonly ok: true } | RunRefusal);
+}
+
+/** Why the runtime refused a start or cancel; becomes an error frame. */
+export interface RunRefusal {
+  readonly ok: false;
+  readonly code: ErrorCode;
+  readonly message: string;
+}
+
+/**
+ * Everything connections share, held once by the gateway; each connection keeps one reference to it,
+ * so per-connection state stays a few small fields (ARCHITECTURE.md, hot path).
+ */
+export interface ConnectionContext {
+  readonly config: Config;
+  readonly verifier: TokenVerifier;
+  readonly engine: Engine;
+  readonly hub: UserHub<Connection>;
+  readonly runs: RunController;
+  readonly log: Logger;
+  readonly metrics: Metrics;
+  readonly now: () => number;
+  /** Called once when a connection has fully closed. */
+  readonly onClosed: (connection: Connection) => void;
+}

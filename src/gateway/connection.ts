@@ -1,0 +1,329 @@
+import type { Socket } from 'node:net';
+import type { RawData, WebSocket } from 'ws';
+import { ReplayBuffer } from '../engine/replay-buffer.js';
+import type { Logger } from '../observability/logger.js';
+import { CloseCode } from '../protocol/close-codes.js';
+import { ErrorCode as Codes, type ErrorCode } from '../protocol/error-codes.js';
+import type { StoredEvent } from '../protocol/events.js';
+import { type ClientFrame, encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
+import { BadFrameCounter } from '../security/bad-frame-counter.js';
+import { FrameRateLimiter } from '../security/frame-rate-limiter.js';
+import type { ConnectionContext } from './connection-context.js';
+import { routeFrame } from './frame-router.js';
+import { joinUser, type ResumeRequest } from './join-user.js';
+
+/**
+ * The lifecycle of one WebSocket (PROTOCOL.md §2):
+ * `authenticating → joining → open → closed`.
+ * Parsing, policy and resume live elsewhere; this file moves a connection between states.
+ */
+export type ConnectionState = 'authenticating' | 'joining' | 'open' | 'closed';
+
+/** What the upgrade learned before the socket became a WebSocket. */
+export interface UpgradeInfo {
+  readonly id: string;
+  readonly ip: string;
+  readonly token?: string | undefined;
+  readonly resume: ResumeRequest;
+}
+
+/** One client connection. Per-connection state is kept to a few small fields (ARCHITECTURE.md, hot path). */
+export class Connection {
+  readonly id: string;
+  readonly ip: string;
+  #state: ConnectionState = 'authenticating';
+  #userId = '';
+  /** When the current token expires (ms since the epoch); 4002 after it (§2). */
+  expiresAtMs = Number.POSITIVE_INFINITY;
+  /** Holds live events during the replay, then guards the live stream: each seq once, in order (§3, §4). */
+  #replay: ReplayBuffer | undefined;
+  /** Unanswered protocol pings; the heartbeat closes the connection at 2 (§6). */
+  pingsUnanswered = 0;
+  readonly #ws: WebSocket;
+  readonly #socket: Socket;
+  readonly #ctx: ConnectionContext;
+  readonly #rate: FrameRateLimiter;
+  readonly #badFrames: BadFrameCounter;
+  #authTimer: NodeJS.Timeout | undefined;
+  #corked = false;
+  #hasSlot = false;
+  #log: Logger | undefined;
+
+  constructor(ws: WebSocket, socket: Socket, ctx: ConnectionContext, info: UpgradeInfo) {
+    this.id = info.id;
+    this.ip = info.ip;
+    this.#ws = ws;
+    this.#socket = socket;
+    this.#ctx = ctx;
+    const { config } = ctx;
+    const now = ctx.now();
+    this.#rate = new FrameRateLimiter(
+      { ratePerSec: config.rateLimit, burst: config.rateBurst, strikes: config.rateLimitStrikes },
+      now,
+    );
+    this.#badFrames = new BadFrameCounter({
+      limit: config.maxBadFrames,
+      windowMs: config.badFrameWindowS * 1000,
+    });
+    ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
+    ws.on('pong', () => {
+      this.pingsUnanswered = 0;
+    });
+    ws.on('close', (code) => this.#onClose(code));
+    // ws reports protocol errors (e.g. a frame over maxPayload) here, then closes with the matching
+    // code (1009); the close handler does the bookkeeping, so the error only needs a debug line.
+    ws.on('error', (err) => this.log.debug({ err: err.message }, 'websocket error'));
+    if (info.token !== undefined) {
+      this.#authenticate(info.token, info.resume);
+    } else {
+      // §2: without a token on the upgrade, the first frame must be `auth` within auth_timeout_ms.
+      this.#authTimer = setTimeout(
+        () => this.close(CloseCode.AuthTimeout, 'no auth frame in time'),
+        config.authTimeoutMs,
+      );
+    }
+  }
+
+  get state(): ConnectionState {
+    return this.#state;
+  }
+
+  /** A method, not a getter, so checks after an await are not narrowed away by the compiler. */
+  isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  get userId(): string {
+    return this.#userId;
+  }
+
+  /** Child logger bound to this connection, created on first use so idle connections carry none. */
+  get log(): Logger {
+    this.#log ??= this.#ctx.log.child({
+      conn_id: this.id,
+      ...(this.#userId === '' ? {} : { user_id: this.#userId }),
+    });
+    return this.#log;
+  }
+
+  /**
+   * Takes one event of this connection's user from the hub. While joining, it is held until the
+   * replay is written; afterwards each seq is written once, in order; a gap closes the connection so
+   * the client resumes from history rather than silently missing an event (§3, §4).
+   */
+  deliver(event: StoredEvent, frame: string): void {
+    const replay = this.#replay;
+    if (replay === undefined) return;
+    switch (replay.push(event, frame)) {
+      case 'send':
+        this.send(frame);
+        this.#ctx.metrics.eventsDelivered.inc();
+        return;
+      case 'overflow':
+        this.close(CloseCode.SlowConsumer, 'too many events during the replay; resume');
+        return;
+      case 'gap':
+        this.close(CloseCode.InternalError, 'gap in the live stream; resume');
+        return;
+      default: // buffered, skip (already sent), failed (already closing)
+        return;
+    }
+  }
+
+  /**
+   * Writes one frame. Frames written in the same tick share one corked write. A connection whose
+   * unsent bytes exceed max_buffered_bytes is closed with 4013; it resumes and loses nothing (§5).
+   */
+  send(frame: string): void {
+    if (this.#ws.readyState !== this.#ws.OPEN) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      this.#socket.cork();
+      process.nextTick(() => {
+        this.#corked = false;
+        this.#socket.uncork();
+      });
+    }
+    this.#ws.send(frame);
+    if (this.#ws.bufferedAmount > this.#ctx.config.maxBufferedBytes) {
+      this.close(CloseCode.SlowConsumer, 'slow consumer');
+    }
+  }
+
+  /** Sends an error frame; errors never close by themselves (§6). */
+  sendError(code: ErrorCode, message: string, id?: string | number): void {
+    this.#ctx.metrics.frameErrors.inc({ code });
+    this.send(encodeServerFrame.error(code, message, id));
+  }
+
+  /** Closes with a code from the §7 table. Idempotent. */
+  close(code: CloseCode, reason: string): void {
+    if (this.#state === 'closed') return;
+    this.#enterClosed();
+    this.log.info({ close_code: code, reason }, 'closing connection');
+    this.#ws.close(code, reason);
+  }
+
+  /** Drops the connection without a closing handshake (dead peer). */
+  terminate(): void {
+    this.#enterClosed();
+    this.#ws.terminate();
+  }
+
+  /** Sends a protocol ping; called by the heartbeat sweep. */
+  ping(): void {
+    this.pingsUnanswered++;
+    this.#ws.ping();
+  }
+
+  #enterClosed(): void {
+    this.#state = 'closed';
+    this.#replay = undefined;
+    clearTimeout(this.#authTimer);
+  }
+
+  #onMessage(data: RawData, isBinary: boolean): void {
+    const { metrics, now } = this.#ctx;
+    metrics.framesReceived.inc();
+    if (this.#state === 'closed') return;
+    const decision = this.#rate.check(now());
+    if (decision !== 'accept') {
+      if (decision === 'close') this.close(CloseCode.RateLimited, 'rate limited');
+      else
+        this.sendError(
+          Codes.RateLimited,
+          `more than ${this.#ctx.config.rateLimit} frames per second; slow down`,
+        );
+      return;
+    }
+    if (isBinary) {
+      this.#badFrame(Codes.InvalidMessage, 'binary frames are not accepted; send JSON text frames');
+      return;
+    }
+    const parsed = parseClientFrame(data.toString());
+    if (!parsed.ok) {
+      this.#badFrame(parsed.code, parsed.message, parsed.id);
+      return;
+    }
+    this.#onFrame(parsed.frame);
+  }
+
+  #onFrame(frame: ClientFrame): void {
+    if (this.#state === 'authenticating') {
+      // §2: before auth succeeds, any frame but `auth` closes with 4001.
+      if (frame.type !== 'auth') this.close(CloseCode.Unauthorized, 'authenticate first');
+      else this.#authenticate(frame.token, { since: frame.since, epoch: frame.epoch });
+      return;
+    }
+    routeFrame(this, frame, this.#ctx);
+  }
+
+  #badFrame(code: ErrorCode, message: string, id?: string | number): void {
+    if (this.#state === 'authenticating') {
+      this.close(CloseCode.Unauthorized, 'authenticate first');
+      return;
+    }
+    this.sendError(code, message, id);
+    if (this.#badFrames.record(this.#ctx.now()))
+      this.close(CloseCode.TooManyBadFrames, 'too many malformed frames');
+  }
+
+  /** Verifies the token, takes a connection slot, then joins the user (§2, §4). */
+  #authenticate(token: string, resume: ResumeRequest): void {
+    clearTimeout(this.#authTimer);
+    this.#state = 'joining';
+    // Frames that follow the auth frame wait until the welcome is out, so they are answered in order.
+    this.#ws.pause();
+    this.#join(token, resume).catch((err: unknown) => {
+      this.log.error({ err }, 'join failed');
+      this.close(CloseCode.InternalError, 'internal error');
+    });
+  }
+
+  async #join(token: string, resume: ResumeRequest): Promise<void> {
+    const { verifier, metrics, now } = this.#ctx;
+    const verified = await verifier.verify(token);
+    if (this.isClosed()) return;
+    if (!verified.ok) {
+      metrics.authFailures.inc({ reason: verified.reason });
+      if (verified.reason === 'expired') this.close(CloseCode.TokenExpired, 'token expired');
+      else this.close(CloseCode.Unauthorized, 'invalid token');
+      return;
+    }
+    this.#userId = verified.token.userId;
+    this.expiresAtMs = verified.token.expiresAtMs;
+    this.#log = undefined;
+    if (this.expiresAtMs <= now()) {
+      this.close(CloseCode.TokenExpired, 'token expired');
+      return;
+    }
+    if (!(await this.#takeSlot())) return;
+    const replay = new ReplayBuffer({ maxBuffered: this.#ctx.config.historySize });
+    this.#replay = replay;
+    const position = await joinUser(this, this.#ctx, resume);
+    if (this.isClosed() || position === null) return;
+    const outcome = replay.finish(position);
+    if (outcome.kind !== 'ok') {
+      this.log.warn({ outcome: outcome.kind }, 'replay could not be completed');
+      this.close(
+        outcome.kind === 'overflow' ? CloseCode.SlowConsumer : CloseCode.InternalError,
+        'replay incomplete; resume',
+      );
+      return;
+    }
+    for (const frame of outcome.frames) this.send(frame);
+    this.#ctx.metrics.eventsDelivered.inc(outcome.frames.length);
+    this.#state = 'open';
+    this.#ws.resume();
+  }
+
+  /** §5: a user holds at most max_connections_per_user connections, across nodes (4009). */
+  async #takeSlot(): Promise<boolean> {
+    const { engine, config } = this.#ctx;
+    const taken = await engine.acquireConnectionSlot(this.#userId, this.id, config.maxConnectionsPerUser);
+    if (!taken) {
+      this.close(CloseCode.TooManyConnections, 'too many connections for this user');
+      return false;
+    }
+    this.#hasSlot = true;
+    if (!this.isClosed()) return true;
+    this.#releaseSlot(); // closed while the slot was being taken
+    return false;
+  }
+
+  #releaseSlot(): void {
+    if (!this.#hasSlot) return;
+    this.#hasSlot = false;
+    this.#ctx.engine
+      .releaseConnectionSlot(this.#userId, this.id)
+      .catch((err: unknown) => this.log.warn({ err }, 'could not release connection slot'));
+  }
+
+  /** Accepts a refreshed token for the same user (§2); anything else closes. */
+  async refreshToken(token: string): Promise<void> {
+    const verified = await this.#ctx.verifier.verify(token);
+    if (this.#state !== 'open') return;
+    if (!verified.ok) {
+      this.#ctx.metrics.authFailures.inc({ reason: verified.reason });
+      this.close(
+        verified.reason === 'expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized,
+        'refresh token refused',
+      );
+    } else if (verified.token.userId !== this.#userId) {
+      this.#ctx.metrics.authFailures.inc({ reason: 'sub_mismatch' });
+      this.close(CloseCode.Unauthorized, 'refresh token is for another user');
+    } else {
+      this.expiresAtMs = verified.token.expiresAtMs;
+      this.send(encodeServerFrame.authOk());
+    }
+  }
+
+  #onClose(code: number): void {
+    const wasAuthenticated = this.#userId !== '';
+    this.#enterClosed();
+    this.#ctx.metrics.closes.inc({ code: String(code) });
+    if (wasAuthenticated) this.#ctx.hub.leave(this);
+    this.#releaseSlot();
+    this.#ctx.onClosed(this);
+  }
+}

@@ -1,0 +1,254 @@
+import { createHash, timingSafeEqual } from 'node:crypto';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Config } from '../config/config.js';
+import type { Engine } from '../engine/engine.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
+import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
+import { ID_MAX_LENGTH } from '../protocol/events.js';
+import { parsePublishBody } from '../protocol/publish.js';
+import type { CorsDecision } from '../security/cors-policy.js';
+import { readBody } from './read-body.js';
+
+/** Readiness as /readyz reports it (PROTOCOL.md §8). */
+export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
+
+/** What the HTTP API needs from the gateway. */
+export interface HttpApiContext {
+  readonly config: Config;
+  readonly engine: Engine;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+  readonly readiness: () => Readiness;
+  readonly stats: () => Record<string, unknown>;
+  /** The CORS answer for a request (security/cors-policy.ts through the gateway's OriginGuard). */
+  readonly cors: (req: IncomingMessage, path: string) => CorsDecision;
+  /** Routes served only with the demo on: `/`, `/demo/token`, static assets. */
+  readonly demo?: ((req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>) | undefined;
+}
+
+/** Writes a JSON answer. */
+export function sendJson(
+  res: ServerResponse,
+  status: number,
+  body: unknown,
+  headers: Record<string, string> = {},
+): void {
+  const text = JSON.stringify(body);
+  res.writeHead(status, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    ...headers,
+  });
+  res.end(text);
+}
+
+/** Writes the error body of PROTOCOL.md §8: `{"error":{"code","message"}}`. */
+export function sendError(
+  res: ServerResponse,
+  status: number,
+  code: string,
+  message: string,
+  headers?: Record<string, string>,
+): void {
+  sendJson(res, status, { error: { code, message } }, headers);
+}
+
+/**
+ * The HTTP routes of PROTOCOL.md §8. Every failure is a JSON error with a documented code; nothing
+ * throws out of here.
+ */
+export async function handleHttp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpApiContext,
+): Promise<void> {
+  const url = new URL(req.url ?? '/', 'http://localhost');
+  const path = url.pathname;
+  try {
+    const cors = ctx.cors(req, path);
+    if (cors.action === 'preflight') {
+      res.writeHead(cors.status, cors.headers);
+      res.end();
+      return;
+    }
+    if (cors.action === 'refuse') {
+      return sendError(
+        res,
+        cors.status,
+        HttpErrorCode.Forbidden,
+        `cross-origin request refused (${cors.reason})`,
+        cors.headers,
+      );
+    }
+    for (const [name, value] of Object.entries(cors.headers)) res.setHeader(name, value);
+    if (path === '/healthz') return only(req, res, 'GET', () => sendJson(res, 200, { status: 'ok' }));
+    if (path === '/readyz') return only(req, res, 'GET', () => sendReadiness(res, ctx.readiness()));
+    if (path === '/metrics' && ctx.config.metricsPort === undefined)
+      return await serveMetrics(req, res, ctx.metrics);
+    if (path.startsWith('/v1/')) return await handleApi(req, res, ctx, url);
+    if (ctx.demo !== undefined && (await ctx.demo(req, res, path))) return;
+    sendError(res, 404, HttpErrorCode.NotFound, `no route ${req.method} ${path}`);
+  } catch (err) {
+    ctx.log.error({ err, path }, 'http handler failed');
+    if (!res.headersSent) sendError(res, 500, ErrorCode.Internal, 'internal error');
+    else res.destroy();
+  }
+}
+
+/** Serves /metrics in Prometheus text format. */
+export async function serveMetrics(
+  req: IncomingMessage,
+  res: ServerResponse,
+  metrics: Metrics,
+): Promise<void> {
+  if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+  const text = await metrics.registry.metrics();
+  res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+  res.end(text);
+}
+
+function sendReadiness(res: ServerResponse, readiness: Readiness): void {
+  if (readiness.ready) sendJson(res, 200, { status: 'ready' });
+  else sendJson(res, 503, { status: 'unavailable', reason: readiness.reason });
+}
+
+function only(req: IncomingMessage, res: ServerResponse, method: string, handler: () => void): void {
+  if (req.method === method || (method === 'GET' && req.method === 'HEAD')) handler();
+  else methodNotAllowed(res, method);
+}
+
+function methodNotAllowed(res: ServerResponse, allow: string): void {
+  sendError(res, 405, HttpErrorCode.MethodNotAllowed, `use ${allow}`, { Allow: allow });
+}
+
+async function handleApi(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpApiContext,
+  url: URL,
+): Promise<void> {
+  if (!apiKeyMatches(req.headers.authorization, ctx.config.apiKey)) {
+    return sendError(
+      res,
+      401,
+      HttpErrorCode.Unauthorized,
+      'missing or wrong API key; send Authorization: Bearer <api key>',
+      {
+        'WWW-Authenticate': 'Bearer',
+      },
+    );
+  }
+  const path = url.pathname;
+  if (path === '/v1/publish') {
+    if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+    return publish(req, res, ctx);
+  }
+  if (path === '/v1/stats') return only(req, res, 'GET', () => sendJson(res, 200, ctx.stats()));
+  const history = /^\/v1\/users\/([^/]+)\/history$/.exec(path);
+  if (history !== null) {
+    if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+    return userHistory(res, ctx, decodeURIComponent(history[1] as string), url.searchParams);
+  }
+  sendError(res, 404, HttpErrorCode.NotFound, `no route ${req.method} ${path}`);
+}
+
+/**
+ * Compares API keys in constant time: both sides are hashed first so neither the length nor the
+ * content of the configured key leaks through timing.
+ */
+export function apiKeyMatches(authorization: string | undefined, apiKey: string | undefined): boolean {
+  if (apiKey === undefined) return false;
+  const given = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  if (given === undefined) return false;
+  const a = createHash('sha256').update(given).digest();
+  const b = createHash('sha256').update(apiKey).digest();
+  return timingSafeEqual(a, b);
+}
+
+/** POST /v1/publish: validate everything first, store all or nothing, 202 only for what was stored. */
+async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiContext): Promise<void> {
+  const body = await readBody(req, ctx.config.maxPublishBytes);
+  if (!body.ok) {
+    if (body.reason === 'too_large') {
+      return sendError(
+        res,
+        413,
+        HttpErrorCode.PayloadTooLarge,
+        `body exceeds ${ctx.config.maxPublishBytes} bytes (max_publish_bytes)`,
+      );
+    }
+    return; // the client went away mid-body; there is no one to answer
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body.text);
+  } catch {
+    return sendError(res, 400, ErrorCode.InvalidJson, 'body is not valid JSON');
+  }
+  const parsed = parsePublishBody(json);
+  if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
+  try {
+    const stored = await ctx.engine.appendBatch(parsed.value);
+    ctx.metrics.eventsPublished.inc({ source: 'http' }, stored.length);
+    sendJson(res, 202, { results: stored.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
+  } catch (err) {
+    if (err instanceof AgentcastError && err.code === AgentcastErrorCode.EngineUnavailable) {
+      return sendError(
+        res,
+        503,
+        ErrorCode.Unavailable,
+        'the engine is unavailable; nothing was stored, retry later',
+        { 'Retry-After': '1' },
+      );
+    }
+    throw err;
+  }
+}
+
+async function userHistory(
+  res: ServerResponse,
+  ctx: HttpApiContext,
+  userId: string,
+  query: URLSearchParams,
+): Promise<void> {
+  if (userId.length === 0 || userId.length > ID_MAX_LENGTH) {
+    return sendError(res, 400, ErrorCode.InvalidMessage, `user_id: must be 1..${ID_MAX_LENGTH} characters`);
+  }
+  const since = intParam(query, 'since', 0, Number.MAX_SAFE_INTEGER);
+  const limit = intParam(query, 'limit', ctx.config.historySize, ctx.config.historySize);
+  if (typeof since === 'string') return sendError(res, 400, ErrorCode.InvalidMessage, since);
+  if (typeof limit === 'string') return sendError(res, 400, ErrorCode.InvalidMessage, limit);
+  try {
+    const result = await ctx.engine.history(userId, { since, limit });
+    if (result.kind === 'ok') {
+      return sendJson(res, 200, {
+        epoch: result.head.epoch,
+        seq: result.head.seq,
+        complete: result.complete,
+        events: result.events,
+      });
+    }
+    sendJson(res, 200, {
+      epoch: result.head.epoch,
+      seq: result.head.seq,
+      complete: false,
+      reset: result.reason,
+      events: [],
+    });
+  } catch (err) {
+    if (err instanceof AgentcastError && err.code === AgentcastErrorCode.EngineUnavailable) {
+      return sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later');
+    }
+    throw err;
+  }
+}
+
+function intParam(query: URLSearchParams, name: string, fallback: number, max: number): number | string {
+  const text = query.get(name);
+  if (text === null || text === '') return fallback;
+  if (!/^\d+$/.test(text)) return `${name}: must be a non-negative integer`;
+  const n = Number(text);
+  return n > max ? `${name}: must be at most ${max}` : n;
+}

@@ -1,0 +1,70 @@
+import type { IncomingMessage } from 'node:http';
+import { selectSubprotocol } from '../auth/token-source.js';
+import type { ResumeRequest } from './join-user.js';
+import type { UpgradeRejection } from './upgrade-rejection.js';
+
+/**
+ * The checks of PROTOCOL.md §1, each a function returning a rejection or null. The gateway runs them
+ * in the order of the table: 429 and 403 (OriginGuard), 503 and 400 (here).
+ */
+
+/** 503 while draining or at max_connections (§1, §9). */
+export function checkCapacity(state: {
+  readonly draining: boolean;
+  readonly connections: number;
+  readonly maxConnections: number;
+}): UpgradeRejection | null {
+  if (state.draining)
+    return {
+      status: 503,
+      reason: 'draining',
+      message: 'this node is shutting down; connect to another',
+      headers: { 'Retry-After': '1' },
+    };
+  if (state.connections >= state.maxConnections) {
+    return {
+      status: 503,
+      reason: 'at_capacity',
+      message: 'this node is at max_connections; retry later',
+      headers: { 'Retry-After': '1' },
+    };
+  }
+  return null;
+}
+
+/** Subprotocols offered with the request, split and trimmed. */
+export function offeredSubprotocols(req: IncomingMessage): string[] {
+  const header = req.headers['sec-websocket-protocol'];
+  if (header === undefined) return [];
+  return header
+    .split(',')
+    .map((p) => p.trim())
+    .filter((p) => p !== '');
+}
+
+/** 400 when subprotocols are offered but none is ours (§1), or the resume query is malformed (§4). */
+export function checkRequest(req: IncomingMessage, url: URL): UpgradeRejection | null {
+  if (selectSubprotocol(offeredSubprotocols(req)) === false) {
+    return {
+      status: 400,
+      reason: 'bad_subprotocol',
+      message: 'offer the agentcast.v1 subprotocol (and bearer.<jwt> to carry a token)',
+    };
+  }
+  const since = url.searchParams.get('since');
+  if (since !== null && !/^\d{1,15}$/.test(since)) {
+    return { status: 400, reason: 'bad_since', message: 'since: must be a non-negative integer' };
+  }
+  const epoch = url.searchParams.get('epoch');
+  if (epoch !== null && (epoch.length === 0 || epoch.length > 128)) {
+    return { status: 400, reason: 'bad_epoch', message: 'epoch: must be 1..128 characters' };
+  }
+  return null;
+}
+
+/** The resume request carried in the query (§4); the auth frame may carry one instead. */
+export function resumeFromQuery(url: URL): ResumeRequest {
+  const since = url.searchParams.get('since');
+  const epoch = url.searchParams.get('epoch');
+  return { since: since === null ? undefined : Number(since), epoch: epoch ?? undefined };
+}

@@ -1,0 +1,106 @@
+import type { Engine, Unsubscribe } from '../engine/engine.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import type { StoredEvent } from '../protocol/events.js';
+
+/** What the hub needs from a connection: its user and a way to hand it an event. */
+export interface HubMember {
+  readonly userId: string;
+  /** Receives every event of the member's user, in seq order, with the shared wire frame. */
+  deliver(event: StoredEvent, frame: string): void;
+}
+
+interface UserEntry<M extends HubMember> {
+  readonly members: Set<M>;
+  /** Resolves when the engine delivers this user's events to the entry. */
+  readonly subscribed: Promise<Unsubscribe>;
+}
+
+/**
+ * user -> local connections. Holds one engine subscription per user with connections on this node
+ * (subscribe on the first, unsubscribe after the last), and hands every event of a user to all of that
+ * user's connections and to no one else (PROTOCOL.md §3).
+ */
+export class UserHub<M extends HubMember = HubMember> {
+  readonly #users = new Map<string, UserEntry<M>>();
+  readonly #engine: Engine;
+  readonly #log: Logger;
+  readonly #metrics: Metrics;
+  #members = 0;
+
+  constructor(options: { readonly engine: Engine; readonly log: Logger; readonly metrics: Metrics }) {
+    this.#engine = options.engine;
+    this.#log = options.log;
+    this.#metrics = options.metrics;
+  }
+
+  /**
+   * Adds a member and resolves once the user's events are flowing to it. §4: the member is added
+   * before the subscription is confirmed, so it sees every event stored after this resolves; the
+   * caller reads history only afterwards.
+   */
+  async join(member: M): Promise<void> {
+    let entry = this.#users.get(member.userId);
+    if (entry === undefined) {
+      const members = new Set<M>();
+      const subscribed = this.#engine.subscribe(member.userId, (event, frame) => {
+        for (const m of members) m.deliver(event, frame);
+      });
+      entry = { members, subscribed };
+      this.#users.set(member.userId, entry);
+      this.#metrics.users.set(this.#users.size);
+      // A failed subscribe is reported to every joiner by the await below; drop the entry so the
+      // next join tries again instead of waiting on a dead promise.
+      subscribed.catch(() => this.#dropIfCurrent(member.userId, entry as UserEntry<M>));
+    }
+    entry.members.add(member);
+    this.#members++;
+    try {
+      await entry.subscribed;
+    } catch (err) {
+      this.leave(member);
+      throw err;
+    }
+  }
+
+  /** Removes a member; the user's subscription ends with its last member. Idempotent. */
+  leave(member: M): void {
+    const entry = this.#users.get(member.userId);
+    if (entry === undefined || !entry.members.delete(member)) return;
+    this.#members--;
+    if (entry.members.size > 0) return;
+    this.#dropIfCurrent(member.userId, entry);
+    entry.subscribed
+      .then(
+        (unsubscribe) => unsubscribe(),
+        () => undefined, // the subscribe failure was already reported to the joiner
+      )
+      .catch((err: unknown) => this.#log.warn({ err, user_id: member.userId }, 'unsubscribe failed'));
+  }
+
+  #dropIfCurrent(userId: string, entry: UserEntry<M>): void {
+    if (this.#users.get(userId) !== entry) return;
+    this.#users.delete(userId);
+    this.#metrics.users.set(this.#users.size);
+  }
+
+  /** Members of one user on this node (a copy). */
+  membersOf(userId: string): M[] {
+    return [...(this.#users.get(userId)?.members ?? [])];
+  }
+
+  /** Every member, for sweeps (heartbeat, token expiry, drain). */
+  *members(): IterableIterator<M> {
+    for (const entry of this.#users.values()) yield* entry.members;
+  }
+
+  /** Users with at least one member on this node. */
+  get userCount(): number {
+    return this.#users.size;
+  }
+
+  /** Members on this node. */
+  get memberCount(): number {
+    return this.#members;
+  }
+}
