@@ -1,0 +1,259 @@
+import type { Engine } from '../engine/engine.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
+import type { NewEvent, RunStatus } from '../protocol/events.js';
+import { EventType } from '../protocol/events.js';
+import { admitAgentEvent } from './admit-agent-event.js';
+import type { AgentContext, AgentDefinition, AgentEventStream, AgentInput } from './define-agent.js';
+import { clip, errorMessage, failedEnd, type RunEnd, runEndEvent } from './run-end.js';
+import { RunErrorCode } from './run-error-code.js';
+import { runTool } from './run-tool.js';
+
+/** `agent_started.data.task_description` is the user's text, cut to this many characters. */
+export const TASK_DESCRIPTION_MAX = 200;
+/** Streamed text kept for a final response the agent did not give, in characters. */
+const FINAL_TEXT_MAX = 65_536;
+
+/** Everything one run needs; built by `AgentRuntime`. */
+export interface AgentRunOptions {
+  readonly engine: Engine;
+  readonly agent: AgentDefinition;
+  readonly userId: string;
+  readonly runId: string;
+  readonly input: AgentInput;
+  readonly timeoutMs: number;
+  readonly log: Logger;
+  readonly metrics?: Metrics | undefined;
+  readonly now: () => number;
+  /** A fresh `execution_id` for `ctx.tool()`. */
+  readonly executionId: () => string;
+}
+
+/** What the pump hands to the end of the run: the terminal event, ready to store. */
+interface Terminal {
+  readonly event: NewEvent;
+  readonly status: RunStatus;
+  readonly errorCode?: string | undefined;
+}
+
+type Step =
+  | { readonly kind: 'next'; readonly result: IteratorResult<unknown, unknown> }
+  | { readonly kind: 'throw'; readonly error: unknown }
+  | { readonly kind: 'stop'; readonly end: RunEnd };
+
+/**
+ * One agent run, from `agent_started` to its one `agent_completed` (PROTOCOL.md §3).
+ * `pending → running → ending → done`: events are stored strictly one after another through
+ * `engine.append`; once the run is ending nothing the agent yields is stored.
+ */
+export class AgentRun {
+  readonly runId: string;
+  readonly userId: string;
+  readonly messageId: string;
+  readonly agentName: string;
+  /** Resolves with the run's status once its terminal event was appended (or given up on). Never rejects. */
+  readonly done: Promise<RunStatus>;
+  readonly #options: AgentRunOptions;
+  readonly #log: Logger;
+  readonly #controller = new AbortController();
+  readonly #stopped: Promise<RunEnd>;
+  #resolveStop: (end: RunEnd) => void = () => undefined;
+  #stop: RunEnd | undefined;
+  #timer: NodeJS.Timeout | undefined;
+  #streamed = '';
+
+  constructor(options: AgentRunOptions) {
+    this.#options = options;
+    this.runId = options.runId;
+    this.userId = options.userId;
+    this.messageId = options.input.messageId;
+    this.agentName = options.agent.name;
+    this.#log = options.log.child({ run_id: options.runId, agent: options.agent.name });
+    this.#stopped = new Promise<RunEnd>((resolve) => {
+      this.#resolveStop = resolve;
+    });
+    // The timeout counts from acceptance, so a slow engine cannot stretch a run past run_timeout_ms.
+    this.#timer = setTimeout(() => {
+      this.stop(failedEnd('timed_out', RunErrorCode.Timeout, `run exceeded ${options.timeoutMs} ms`));
+    }, options.timeoutMs);
+    this.#timer.unref();
+    // Deferred to a later macrotask so the gateway's ack (sent right after `start()` resolves) reaches
+    // the client before the run's first event (PROTOCOL.md §6: ack, then the run's events).
+    this.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#drive());
+  }
+
+  /** True once the run was asked to stop (cancel, timeout, drain) or its agent finished. */
+  get ending(): boolean {
+    return this.#stop !== undefined;
+  }
+
+  /**
+   * Ends the run with `end` as soon as any append in flight finishes, and aborts the agent's signal.
+   * Returns false when the run was already ending (the first reason wins).
+   */
+  stop(end: RunEnd): boolean {
+    if (this.#stop !== undefined) return false;
+    this.#stop = end;
+    this.#resolveStop(end);
+    this.#controller.abort(
+      new DOMException(end.status === 'succeeded' ? 'run ended' : end.error.message, 'AbortError'),
+    );
+    return true;
+  }
+
+  async #drive(): Promise<RunStatus> {
+    const terminal = await this.#pump();
+    // From here the run is over for its agent: anything it still yields is dropped.
+    this.stop({ status: 'succeeded', finalResponse: null });
+    clearTimeout(this.#timer);
+    try {
+      await this.#append(terminal.event);
+    } catch (error) {
+      // Best effort (docs/agents.md): the engine is down, so the terminal event is lost; an operator
+      // must look at the engine. Clients see the run end when they next resume after a reset.
+      this.#log.error({ status: terminal.status, err_code: errorCode(error) }, 'run terminal event lost');
+    }
+    this.#options.metrics?.runsEnded.inc({ agent: this.agentName, status: terminal.status });
+    this.#log.info({ status: terminal.status, error_code: terminal.errorCode }, 'run ended');
+    return terminal.status;
+  }
+
+  async #pump(): Promise<Terminal> {
+    const { agent, input, runId, userId } = this.#options;
+    try {
+      await this.#append({
+        type: EventType.AgentStarted,
+        run_id: runId,
+        data: {
+          agent_name: agent.name,
+          task_description: clip(input.text, TASK_DESCRIPTION_MAX),
+          message_id: input.messageId,
+          ...(input.threadId === undefined ? {} : { thread_id: input.threadId }),
+        },
+      });
+    } catch (error) {
+      return this.#engineFailure(error);
+    }
+    if (this.#stop !== undefined) return this.#byRuntime(this.#stop);
+    let stream: AgentEventStream;
+    try {
+      stream = agent.run(input, this.#context(userId, runId));
+    } catch (error) {
+      return this.#agentError(error);
+    }
+    return this.#consume(stream);
+  }
+
+  async #consume(stream: AgentEventStream): Promise<Terminal> {
+    for (;;) {
+      const step = this.#stop !== undefined ? stopStep(this.#stop) : await this.#next(stream);
+      if (step.kind === 'stop') {
+        release(stream, this.#log);
+        return this.#byRuntime(step.end);
+      }
+      if (step.kind === 'throw') return this.#agentError(step.error);
+      if (step.result.done === true) return this.#byRuntime(this.#returned(step.result.value));
+      const admission = admitAgentEvent(step.result.value, this.runId);
+      if (admission.kind === 'drop') {
+        this.#log.debug({ reason: admission.reason }, 'agent event dropped');
+        continue;
+      }
+      if (admission.kind === 'invalid') {
+        release(stream, this.#log);
+        this.#log.warn({ reason: admission.message }, 'agent yielded an invalid event');
+        return this.#byRuntime(failedEnd('failed', RunErrorCode.InvalidEvent, admission.message));
+      }
+      if (admission.kind === 'end') {
+        release(stream, this.#log);
+        return { event: admission.event, status: admission.status, errorCode: admission.errorCode };
+      }
+      try {
+        await this.#append(admission.event);
+      } catch (error) {
+        release(stream, this.#log);
+        return this.#engineFailure(error);
+      }
+      if (admission.event.type === EventType.StreamChunk) this.#remember(admission.event);
+    }
+  }
+
+  /** §3: a hung agent must not hold up its terminal event, so its next() races the stop. */
+  #next(stream: AgentEventStream): Promise<Step> {
+    return Promise.race([
+      stream.next().then(
+        (result): Step => ({ kind: 'next', result }),
+        (error: unknown): Step => ({ kind: 'throw', error }),
+      ),
+      this.#stopped.then(stopStep),
+    ]);
+  }
+
+  #context(userId: string, runId: string): AgentContext {
+    const { executionId, now } = this.#options;
+    const signal = this.#controller.signal;
+    return {
+      signal,
+      userId,
+      runId,
+      tool: (name, args, fn) => runTool(name, args, fn, { signal, executionId, now }),
+    };
+  }
+
+  async #append(event: NewEvent): Promise<void> {
+    await this.#options.engine.append(this.userId, event);
+    this.#options.metrics?.eventsPublished.inc({ source: 'agent' });
+  }
+
+  #remember(event: NewEvent): void {
+    if (this.#streamed.length < FINAL_TEXT_MAX) {
+      this.#streamed = clip(this.#streamed + String(event.data.text), FINAL_TEXT_MAX);
+    }
+  }
+
+  /** An agent that returns without `agent_completed` succeeded; its string return value is the answer. */
+  #returned(value: unknown): RunEnd {
+    if (typeof value === 'string') return { status: 'succeeded', finalResponse: value };
+    return { status: 'succeeded', finalResponse: this.#streamed === '' ? null : this.#streamed };
+  }
+
+  #agentError(error: unknown): Terminal {
+    this.#log.warn({ err_message: clip(errorMessage(error), 512) }, 'agent failed');
+    return this.#byRuntime(failedEnd('failed', RunErrorCode.AgentError, errorMessage(error)));
+  }
+
+  #engineFailure(error: unknown): Terminal {
+    this.#log.warn({ err_code: errorCode(error) }, 'engine failed during run');
+    const message = `the engine could not store the run's events: ${errorMessage(error)}`;
+    return this.#byRuntime(failedEnd('failed', RunErrorCode.Unavailable, message));
+  }
+
+  #byRuntime(end: RunEnd): Terminal {
+    const partial = end.finalResponse ?? (this.#streamed === '' ? null : this.#streamed);
+    return {
+      event: runEndEvent(this.runId, { ...end, finalResponse: partial }),
+      status: end.status,
+      errorCode: end.status === 'succeeded' ? undefined : end.error.code,
+    };
+  }
+}
+
+function stopStep(end: RunEnd): Step {
+  return { kind: 'stop', end };
+}
+
+/**
+ * Lets the agent's `finally` blocks run (close sockets, readers). Not awaited: a hung agent never
+ * answers, and the run's end must not wait for it.
+ */
+function release(stream: AgentEventStream, log: Logger): void {
+  stream.return(undefined).catch((error: unknown) => {
+    // Expected when the agent throws from a finally block after its run ended; nothing to publish.
+    log.debug({ err_message: clip(errorMessage(error), 512) }, 'agent cleanup failed');
+  });
+}
+
+function errorCode(error: unknown): string {
+  if (error instanceof AgentcastError) return error.code;
+  return AgentcastErrorCode.EngineUnavailable;
+}

@@ -1,0 +1,277 @@
+import type { Engine } from '../engine/engine.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { AgentRun } from './agent-run.js';
+import type { AgentDefinition } from './define-agent.js';
+import { type IdPrefix, randomId } from './random-id.js';
+import { errorMessage, failedEnd } from './run-end.js';
+import { RunErrorCode } from './run-error-code.js';
+
+/** Options of {@link AgentRuntime}; defaults follow the flags in docs/agents.md. */
+export interface AgentRuntimeOptions {
+  readonly engine: Engine;
+  /** The agents users may pick by `user_message.data.agent`. Names must be unique. */
+  readonly agents: readonly AgentDefinition[];
+  /** The agent of messages that name none (`--default-agent`, default `demo`). Must be in `agents`. */
+  readonly defaultAgent?: string;
+  /** `--run-timeout-ms`: a run still going after this ends `timed_out`. Default 120000. */
+  readonly runTimeoutMs?: number;
+  /** `--max-runs-per-user`: concurrent runs per user on this node. Default 3. */
+  readonly maxRunsPerUser?: number;
+  /** How long a `user_message.id` is remembered (PROTOCOL.md §6: 10 minutes). Default 600000. */
+  readonly idempotencyTtlMs?: number;
+  readonly log: Logger;
+  readonly metrics?: Metrics | undefined;
+  /** The clock, in milliseconds (tool `duration_ms`). Default `Date.now`. */
+  readonly now?: () => number;
+  /** Makes run (`r`) and execution (`x`) ids. Default: 96 random bits, base64url. */
+  readonly newId?: (prefix: IdPrefix) => string;
+}
+
+/** What the gateway needs to start a run from a `user_message` frame (PROTOCOL.md §6). */
+export interface StartRequest {
+  /** `user_message.id`, the idempotency key. */
+  readonly messageId: string;
+  readonly text: string;
+  readonly threadId?: string | undefined;
+  /** `user_message.data.agent`; the default agent when absent. */
+  readonly agent?: string | undefined;
+}
+
+/** The answer to `start()`: an `ack` (`run_id`, `duplicate`) or an `error` frame (PROTOCOL.md §6). */
+export type StartResult =
+  | { readonly ok: true; readonly runId: string; readonly duplicate: boolean }
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
+
+/** The answer to `cancel()`. */
+export type CancelResult =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly code: 'NOT_FOUND'; readonly message: string };
+
+/**
+ * Starts, tracks and ends agent runs on this node (PROTOCOL.md §3, §6, §9): one `agent_started`, then the
+ * agent's events, then exactly one `agent_completed`, all through `engine.append`.
+ * `open → draining → closed`: once draining, `start()` answers `UNAVAILABLE`.
+ */
+export class AgentRuntime {
+  readonly #engine: Engine;
+  readonly #agents: ReadonlyMap<string, AgentDefinition>;
+  readonly #defaultAgent: string;
+  readonly #runTimeoutMs: number;
+  readonly #maxRunsPerUser: number;
+  readonly #idempotencyTtlMs: number;
+  readonly #log: Logger;
+  readonly #metrics: Metrics | undefined;
+  readonly #now: () => number;
+  readonly #newId: (prefix: IdPrefix) => string;
+  /** Runs not yet done, by run id. */
+  readonly #runs = new Map<string, AgentRun>();
+  /** Runs not yet done, by idempotency key: a retry at the run limit is still a duplicate, not RATE_LIMITED. */
+  readonly #runByKey = new Map<string, string>();
+  /** Runs and starts in progress per user: what max_runs_per_user counts. */
+  readonly #perUser = new Map<string, number>();
+  /** Starts awaiting their idempotency claim, so a concurrent duplicate on this node waits for the first. */
+  readonly #starting = new Map<string, Promise<StartResult>>();
+  #draining: Promise<void> | undefined;
+
+  constructor(options: AgentRuntimeOptions) {
+    this.#engine = options.engine;
+    this.#agents = agentMap(options.agents);
+    this.#defaultAgent = options.defaultAgent ?? 'demo';
+    if (!this.#agents.has(this.#defaultAgent)) {
+      throw new TypeError(
+        `AgentRuntime: defaultAgent "${this.#defaultAgent}" is not one of the agents (${[...this.#agents.keys()].join(', ')})`,
+      );
+    }
+    this.#runTimeoutMs = positiveInt('runTimeoutMs', options.runTimeoutMs, 120_000);
+    this.#maxRunsPerUser = positiveInt('maxRunsPerUser', options.maxRunsPerUser, 3);
+    this.#idempotencyTtlMs = positiveInt('idempotencyTtlMs', options.idempotencyTtlMs, 600_000);
+    this.#log = options.log;
+    this.#metrics = options.metrics;
+    this.#now = options.now ?? Date.now;
+    this.#newId = options.newId ?? randomId;
+  }
+
+  /**
+   * Starts a run for `userId`, or returns the run an earlier `user_message` with the same id started
+   * (within `idempotencyTtlMs`, on any node sharing the engine) with `duplicate: true`. Never throws.
+   * Errors: `NOT_FOUND` unknown agent, `RATE_LIMITED` max_runs_per_user reached, `UNAVAILABLE` engine
+   * down or draining. The run's events are appended after this resolves (ack first, §6).
+   */
+  start(userId: string, request: StartRequest): Promise<StartResult> {
+    const key = idempotencyKey(userId, request.messageId);
+    const inFlight = this.#starting.get(key);
+    if (inFlight !== undefined) return inFlight.then(asDuplicate);
+    const started = this.#start(userId, key, request).finally(() => this.#starting.delete(key));
+    this.#starting.set(key, started);
+    return started;
+  }
+
+  /**
+   * Asks a run to end with `cancelled` / `CANCELLED` (PROTOCOL.md §6). Resolves at once; the terminal
+   * event follows. Another user's run, an unknown or a finished run is `NOT_FOUND`.
+   */
+  cancel(userId: string, runId: string): CancelResult {
+    const run = this.#runs.get(runId);
+    // §6: a user may not cancel another user's run, and must not learn that it exists.
+    if (run === undefined || run.userId !== userId) {
+      return { ok: false, code: ErrorCode.NotFound, message: `no active run ${runId} for this user` };
+    }
+    if (run.stop(failedEnd('cancelled', RunErrorCode.Cancelled, 'cancelled by the user'))) {
+      this.#log.info({ run_id: runId, user_id: userId }, 'run cancel requested');
+    }
+    return { ok: true };
+  }
+
+  /**
+   * Stops accepting runs, lets running ones finish for up to `timeoutMs`, then ends the rest with
+   * `cancelled` / `SHUTDOWN` (PROTOCOL.md §9). Resolves when every run's terminal event was appended.
+   * Calling it again returns the first drain.
+   */
+  drain(timeoutMs: number): Promise<void> {
+    this.#draining ??= this.#drain(timeoutMs);
+    return this.#draining;
+  }
+
+  /** Runs on this node that have not yet stored their terminal event. */
+  activeRuns(): number {
+    return this.#runs.size;
+  }
+
+  /** Ends every run now with `cancelled` / `SHUTDOWN` and waits for their terminal events. Idempotent. */
+  close(): Promise<void> {
+    return this.drain(0);
+  }
+
+  async #start(userId: string, key: string, request: StartRequest): Promise<StartResult> {
+    const running = this.#runByKey.get(key);
+    if (running !== undefined) return { ok: true, runId: running, duplicate: true };
+    if (this.#draining !== undefined) {
+      return {
+        ok: false,
+        code: ErrorCode.Unavailable,
+        message: 'the gateway is shutting down; retry on another node',
+      };
+    }
+    const agentName = request.agent ?? this.#defaultAgent;
+    const agent = this.#agents.get(agentName);
+    if (agent === undefined) {
+      return { ok: false, code: ErrorCode.NotFound, message: `no agent named "${agentName}"` };
+    }
+    const active = this.#perUser.get(userId) ?? 0;
+    if (active >= this.#maxRunsPerUser) {
+      return {
+        ok: false,
+        code: ErrorCode.RateLimited,
+        message: `at most ${this.#maxRunsPerUser} runs at once per user; wait for one to end or cancel one`,
+      };
+    }
+    const health = this.#engine.health();
+    if (!health.ok)
+      return { ok: false, code: ErrorCode.Unavailable, message: `engine unavailable: ${health.reason}` };
+    // Reserve the slot before the await, so concurrent starts cannot overshoot max_runs_per_user.
+    this.#perUser.set(userId, active + 1);
+    const runId = this.#newId('r');
+    let claim: Awaited<ReturnType<Engine['claimIdempotency']>>;
+    try {
+      claim = await this.#engine.claimIdempotency(key, runId, this.#idempotencyTtlMs);
+    } catch (error) {
+      this.#release(userId);
+      this.#log.warn({ user_id: userId, err_message: errorMessage(error) }, 'idempotency claim failed');
+      return { ok: false, code: ErrorCode.Unavailable, message: 'engine unavailable; retry later' };
+    }
+    if (!claim.claimed) {
+      this.#release(userId);
+      return { ok: true, runId: claim.value, duplicate: true };
+    }
+    if (this.#draining !== undefined) {
+      this.#release(userId);
+      return {
+        ok: false,
+        code: ErrorCode.Unavailable,
+        message: 'the gateway is shutting down; retry on another node',
+      };
+    }
+    this.#launch(userId, key, runId, agent, request);
+    return { ok: true, runId, duplicate: false };
+  }
+
+  #launch(userId: string, key: string, runId: string, agent: AgentDefinition, request: StartRequest): void {
+    const run = new AgentRun({
+      engine: this.#engine,
+      agent,
+      userId,
+      runId,
+      input: { text: request.text, messageId: request.messageId, threadId: request.threadId },
+      timeoutMs: this.#runTimeoutMs,
+      log: this.#log.child({ user_id: userId }),
+      metrics: this.#metrics,
+      now: this.#now,
+      executionId: () => this.#newId('x'),
+    });
+    this.#runs.set(runId, run);
+    this.#runByKey.set(key, runId);
+    this.#metrics?.runsStarted.inc({ agent: agent.name });
+    this.#metrics?.runsActive.inc();
+    this.#log.info({ run_id: runId, user_id: userId, agent: agent.name }, 'run started');
+    void run.done.then(() => {
+      this.#runs.delete(runId);
+      this.#runByKey.delete(key);
+      this.#release(userId);
+      this.#metrics?.runsActive.dec();
+    });
+  }
+
+  #release(userId: string): void {
+    const left = (this.#perUser.get(userId) ?? 1) - 1;
+    if (left <= 0) this.#perUser.delete(userId);
+    else this.#perUser.set(userId, left);
+  }
+
+  async #drain(timeoutMs: number): Promise<void> {
+    // Starts already past their checks finish first, so their runs are drained too.
+    await Promise.allSettled([...this.#starting.values()]);
+    const all = () => Promise.all([...this.#runs.values()].map((run) => run.done));
+    let timer: NodeJS.Timeout | undefined;
+    const deadline = new Promise<'deadline'>((resolve) => {
+      timer = setTimeout(() => resolve('deadline'), timeoutMs);
+    });
+    const outcome = await Promise.race([all(), deadline]);
+    clearTimeout(timer);
+    if (outcome === 'deadline') {
+      for (const run of this.#runs.values()) {
+        run.stop(
+          failedEnd('cancelled', RunErrorCode.Shutdown, 'the gateway shut down before the run finished'),
+        );
+      }
+      await all();
+    }
+  }
+}
+
+function asDuplicate(result: StartResult): StartResult {
+  return result.ok ? { ok: true, runId: result.runId, duplicate: true } : result;
+}
+
+/** The engine key of one user's message id; length-prefixed so no two (user, id) pairs collide. */
+function idempotencyKey(userId: string, messageId: string): string {
+  return `user_message:${userId.length}:${userId}:${messageId}`;
+}
+
+function agentMap(agents: readonly AgentDefinition[]): ReadonlyMap<string, AgentDefinition> {
+  const map = new Map<string, AgentDefinition>();
+  for (const agent of agents) {
+    if (map.has(agent.name)) throw new TypeError(`AgentRuntime: two agents are named "${agent.name}"`);
+    map.set(agent.name, agent);
+  }
+  return map;
+}
+
+function positiveInt(name: string, value: number | undefined, fallback: number): number {
+  const v = value ?? fallback;
+  if (!Number.isSafeInteger(v) || v < 1) {
+    throw new TypeError(`AgentRuntime: ${name} must be a positive integer, got ${String(value)}`);
+  }
+  return v;
+}

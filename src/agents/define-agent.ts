@@ -1,0 +1,91 @@
+import type { JsonObject } from '../protocol/events.js';
+
+/**
+ * One event an agent yields: `{ type, data }` as in PROTOCOL.md §3. The runtime adds `run_id` (any
+ * `run_id` the agent sets is replaced), validates it with the protocol schema and stores it.
+ */
+export interface AgentEvent {
+  readonly type: string;
+  readonly data: JsonObject;
+}
+
+/** What started the run: the user's message (PROTOCOL.md §6 `user_message`). */
+export interface AgentInput {
+  /** The message text. */
+  readonly text: string;
+  /** The client's idempotency key of the message (`user_message.id`). */
+  readonly messageId: string;
+  /** `user_message.data.thread_id`, when the client sent one. */
+  readonly threadId?: string | undefined;
+}
+
+/**
+ * A tool body for {@link AgentContext.tool}. It gets the run's signal: abort work when it fires.
+ * Its return value becomes `tool_completed.data.results` (`undefined` is sent as `null`).
+ */
+export type ToolFn<T> = (signal: AbortSignal) => T | Promise<T>;
+
+/** The stream of events an agent produces; its return value (a string) may be the final response. */
+export type AgentEventStream = AsyncGenerator<AgentEvent, unknown, undefined>;
+
+/** What the runtime gives each run. */
+export interface AgentContext {
+  /**
+   * Aborted when the run is cancelled, times out or the gateway drains. The run's terminal event is
+   * published without waiting for the agent, so an agent that ignores it only wastes its own work.
+   */
+  readonly signal: AbortSignal;
+  /** The user the run belongs to (the JWT `sub`). */
+  readonly userId: string;
+  /** The run's id (`r_…`), on every event of the run. */
+  readonly runId: string;
+  /**
+   * Runs `fn` as a tool call, framed by `tool_executing` and `tool_completed` (with an `execution_id`
+   * it assigns, `duration_ms` and `success`). Delegate to it with `yield*`, which also hands back the
+   * tool's result:
+   * ```ts
+   * const hits = yield* ctx.tool('web_search', { query }, (signal) => search(query, signal));
+   * ```
+   * When `fn` throws, `tool_completed` carries `success: false`, `results: null` and
+   * `error: { code: 'TOOL_ERROR', message }`, then the error is rethrown: catch it to carry on, or let it
+   * end the run as `failed` / `AGENT_ERROR`.
+   */
+  tool<T>(name: string, args: JsonObject, fn: ToolFn<T>): AsyncGenerator<AgentEvent, T, undefined>;
+}
+
+/**
+ * An agent: a name users pick it by (`user_message.data.agent`) and an async generator of events.
+ * The runtime publishes `agent_started` itself before calling `run`, and ends the run with exactly one
+ * `agent_completed`: the one the agent yields, or one the runtime builds (PROTOCOL.md §3).
+ */
+export interface AgentDefinition {
+  readonly name: string;
+  run(input: AgentInput, ctx: AgentContext): AgentEventStream;
+}
+
+/** Agent names: what `user_message.data.agent` may carry (1..64 characters). */
+const AGENT_NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
+
+/**
+ * Declares an agent. Throws a `TypeError` naming the problem when the definition is malformed.
+ * ```ts
+ * const echo = defineAgent({
+ *   name: 'echo',
+ *   async *run(input) {
+ *     yield { type: 'stream_chunk', data: { text: input.text } };
+ *     return input.text; // becomes agent_completed.final_response
+ *   },
+ * });
+ * ```
+ */
+export function defineAgent(definition: AgentDefinition): AgentDefinition {
+  if (typeof definition.name !== 'string' || !AGENT_NAME.test(definition.name)) {
+    throw new TypeError(
+      `defineAgent: name ${JSON.stringify(definition.name)} must match ${AGENT_NAME.source}`,
+    );
+  }
+  if (typeof definition.run !== 'function') {
+    throw new TypeError(`defineAgent: agent "${definition.name}" needs a run(input, ctx) async generator`);
+  }
+  return Object.freeze({ name: definition.name, run: definition.run.bind(definition) });
+}

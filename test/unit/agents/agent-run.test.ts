@@ -1,0 +1,433 @@
+import { Writable } from 'node:stream';
+import { afterEach, describe, expect, it } from 'vitest';
+import type { AgentRuntime } from '../../../src/agents/agent-runtime.js';
+import { type AgentDefinition, defineAgent } from '../../../src/agents/define-agent.js';
+import type { Engine } from '../../../src/engine/engine.js';
+import { createLogger } from '../../../src/observability/logger.js';
+import type { StoredEvent } from '../../../src/protocol/events.js';
+import { FakeEngine } from './support/fake-engine.js';
+import { harness, metricValue } from './support/harness.js';
+import { deferred, runEvents } from './support/run-events.js';
+
+const open: AgentRuntime[] = [];
+afterEach(async () => {
+  await Promise.all(open.splice(0).map((r) => r.close()));
+});
+
+function agentOf(run: AgentDefinition['run']): AgentDefinition {
+  return defineAgent({ name: 'subject', run });
+}
+
+async function runOnce(
+  agent: AgentDefinition,
+  options: { engine?: Engine; runTimeoutMs?: number; log?: ReturnType<typeof createLogger> } = {},
+): Promise<{ events: StoredEvent[]; runtime: AgentRuntime; engine: Engine }> {
+  const h = harness({ ...options, agents: [agent], defaultAgent: 'subject' });
+  open.push(h.runtime);
+  const result = await h.runtime.start('u1', { messageId: 'm1', text: 'task' });
+  if (!result.ok) throw new Error(result.message);
+  const events = await runEvents(h.engine, 'u1', result.runId);
+  return { events, runtime: h.runtime, engine: h.engine };
+}
+
+function terminal(events: readonly StoredEvent[]) {
+  const completed = events.filter((e) => e.type === 'agent_completed');
+  expect(completed).toHaveLength(1);
+  expect(events.at(-1)?.type).toBe('agent_completed');
+  return completed[0]?.data;
+}
+
+function logLines(): { log: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
+  const lines: Record<string, unknown>[] = [];
+  const destination = new Writable({
+    write(chunk, _encoding, done) {
+      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
+      done();
+    },
+  });
+  return { log: createLogger({ level: 'debug', destination }), lines };
+}
+
+describe('AgentRun', () => {
+  describe('agent failures', () => {
+    it('ends failed / AGENT_ERROR when the agent throws mid-tool, after a failed tool_completed', async () => {
+      const { events } = await runOnce(
+        agentOf(async function* (_input, ctx) {
+          yield* ctx.tool('explode', { n: 1 }, () => {
+            throw new Error('boom');
+          });
+        }),
+      );
+      expect(events.map((e) => e.type)).toEqual([
+        'agent_started',
+        'tool_executing',
+        'tool_completed',
+        'agent_completed',
+      ]);
+      expect(events[2]?.data).toEqual({
+        tool_name: 'explode',
+        execution_id: 'x_1',
+        success: false,
+        results: null,
+        duration_ms: expect.any(Number),
+        error: { code: 'TOOL_ERROR', message: 'boom' },
+      });
+      expect(terminal(events)).toEqual({
+        status: 'failed',
+        final_response: null,
+        error: { code: 'AGENT_ERROR', message: 'boom' },
+      });
+    });
+
+    it('reports a thrown non-Error and an Error without message by what they are, never a stack', async () => {
+      const { events } = await runOnce(
+        agentOf(async function* () {
+          yield { type: 'stream_chunk', data: { text: 'a' } };
+          throw 'plain string';
+        }),
+      );
+      expect(terminal(events)).toEqual({
+        status: 'failed',
+        final_response: 'a',
+        error: { code: 'AGENT_ERROR', message: 'plain string' },
+      });
+      const second = await runOnce(
+        agentOf(async function* () {
+          yield* [];
+          throw new TypeError();
+        }),
+      );
+      expect(terminal(second.events)).toMatchObject({ error: { code: 'AGENT_ERROR', message: 'TypeError' } });
+    });
+
+    it('ends failed / AGENT_ERROR when run() itself throws before producing a stream', async () => {
+      const agent = agentOf(() => {
+        throw new Error('not a generator');
+      });
+      const { events } = await runOnce(agent);
+      expect(events.map((e) => e.type)).toEqual(['agent_started', 'agent_completed']);
+      expect(terminal(events)).toMatchObject({ error: { code: 'AGENT_ERROR', message: 'not a generator' } });
+    });
+
+    it('ends failed / INVALID_EVENT naming the failing field, and stops the agent', async () => {
+      const cleaned = deferred();
+      const { events } = await runOnce(
+        agentOf(async function* () {
+          try {
+            yield { type: 'tool_executing', data: { tool_args: {}, execution_id: 'x' } };
+            yield { type: 'stream_chunk', data: { text: 'never' } };
+          } finally {
+            cleaned.resolve();
+          }
+        }),
+      );
+      await cleaned.promise;
+      expect(events.map((e) => e.type)).toEqual(['agent_started', 'agent_completed']);
+      expect(terminal(events)).toEqual({
+        status: 'failed',
+        final_response: null,
+        error: {
+          code: 'INVALID_EVENT',
+          message:
+            'agent yielded an invalid tool_executing event: data.tool_name: Invalid input: expected string, received undefined',
+        },
+      });
+    });
+
+    it.each([
+      ['null', null, 'agent yielded a value that is not an event object { type, data }'],
+      ['an array', [1], 'agent yielded a value that is not an event object { type, data }'],
+      [
+        'a bad type',
+        { type: 'Bad Type', data: {} },
+        'agent yielded an invalid Bad Type event: type: must match',
+      ],
+      ['a type that is no string', { type: 7, data: {} }, 'agent yielded an invalid event: type:'],
+      [
+        'an agent_completed without error',
+        { type: 'agent_completed', data: { status: 'failed', final_response: null } },
+        'agent yielded an invalid agent_completed event: data.error: required when status is not succeeded',
+      ],
+    ])('ends failed / INVALID_EVENT when the agent yields %s', async (_label, value, message) => {
+      const { events } = await runOnce(
+        agentOf(async function* () {
+          yield value as never;
+        }),
+      );
+      const data = terminal(events);
+      expect(data?.status).toBe('failed');
+      expect(data?.error).toMatchObject({ code: 'INVALID_EVENT' });
+      expect(JSON.stringify(data?.error)).toContain(message.replaceAll('"', '\\"'));
+    });
+
+    it('ends timed_out / TIMEOUT when the agent hangs past runTimeoutMs, and drops what it yields later', async () => {
+      const wake = deferred();
+      const cleaned = deferred();
+      const { events, engine } = await runOnce(
+        agentOf(async function* (_input, ctx) {
+          try {
+            yield { type: 'agent_thinking', data: { reasoning: 'hmm' } };
+            await wake.promise;
+            expect(ctx.signal.aborted).toBe(true);
+            yield { type: 'stream_chunk', data: { text: 'late' } };
+            yield { type: 'agent_completed', data: { status: 'succeeded', final_response: 'late' } };
+          } finally {
+            cleaned.resolve();
+          }
+        }),
+        { runTimeoutMs: 20 },
+      );
+      expect(events.map((e) => e.type)).toEqual(['agent_started', 'agent_thinking', 'agent_completed']);
+      expect(terminal(events)).toEqual({
+        status: 'timed_out',
+        final_response: null,
+        error: { code: 'TIMEOUT', message: 'run exceeded 20 ms' },
+      });
+      wake.resolve();
+      await cleaned.promise;
+      expect((await engine.head('u1')).seq).toBe(3);
+    });
+  });
+
+  describe('agent-chosen ends', () => {
+    it('ends with the agent_completed the agent yields and drops everything after it', async () => {
+      const cleaned = deferred();
+      const { events, engine } = await runOnce(
+        agentOf(async function* () {
+          try {
+            yield {
+              type: 'agent_completed',
+              data: { status: 'failed', final_response: 'x', error: { code: 'MINE', message: 'm' } },
+            };
+            yield { type: 'stream_chunk', data: { text: 'after' } };
+          } finally {
+            cleaned.resolve();
+          }
+        }),
+      );
+      await cleaned.promise;
+      expect(terminal(events)).toEqual({
+        status: 'failed',
+        final_response: 'x',
+        error: { code: 'MINE', message: 'm' },
+      });
+      expect((await engine.head('u1')).seq).toBe(2);
+    });
+
+    it('drops an agent_started yielded by the agent: the runtime already sent the one', async () => {
+      const { events } = await runOnce(
+        agentOf(async function* () {
+          yield { type: 'agent_started', data: { agent_name: 'x', task_description: 'y' } };
+          yield { type: 'notification', data: { level: 'info' } };
+        }),
+      );
+      expect(events.map((e) => e.type)).toEqual(['agent_started', 'notification', 'agent_completed']);
+      expect(events[0]?.data.agent_name).toBe('subject');
+    });
+
+    it('uses a string return value as final_response, else the streamed text', async () => {
+      const returned = await runOnce(
+        agentOf(async function* () {
+          yield { type: 'stream_chunk', data: { text: 'ignored ' } };
+          return 'the answer';
+        }),
+      );
+      expect(terminal(returned.events)).toEqual({ status: 'succeeded', final_response: 'the answer' });
+      const streamed = await runOnce(
+        agentOf(async function* () {
+          yield { type: 'stream_chunk', data: { text: 'Hel' } };
+          yield { type: 'stream_chunk', data: { text: 'lo' } };
+          return 42;
+        }),
+      );
+      expect(terminal(streamed.events)).toEqual({ status: 'succeeded', final_response: 'Hello' });
+    });
+
+    it('replaces a run_id the agent sets with its own', async () => {
+      const { events } = await runOnce(
+        agentOf(async function* () {
+          yield { type: 'stream_chunk', run_id: 'r_forged', data: { text: 'a' } } as never;
+        }),
+      );
+      expect(events.map((e) => e.run_id)).toEqual(['r_1', 'r_1', 'r_1']);
+    });
+
+    it('gives tools the clock for duration_ms and sends undefined results as null', async () => {
+      let t = 1_000;
+      const h = harness({
+        now: () => t,
+        agents: [
+          agentOf(async function* (_input, ctx) {
+            const value = yield* ctx.tool('tick', {}, () => {
+              t += 250;
+            });
+            expect(value).toBeUndefined();
+          }),
+        ],
+        defaultAgent: 'subject',
+      });
+      open.push(h.runtime);
+      await h.runtime.start('u1', { messageId: 'm1', text: 'x' });
+      const events = await runEvents(h.engine, 'u1', 'r_1');
+      expect(events[2]?.data).toEqual({
+        tool_name: 'tick',
+        execution_id: 'x_1',
+        success: true,
+        results: null,
+        duration_ms: 250,
+      });
+    });
+  });
+
+  describe('engine failures', () => {
+    it('stores events strictly one after another', async () => {
+      const engine = new FakeEngine();
+      const { events } = await runOnce(
+        agentOf(async function* () {
+          for (let i = 0; i < 20; i += 1) yield { type: 'stream_chunk', data: { text: String(i) } };
+        }),
+        { engine },
+      );
+      expect(events).toHaveLength(22);
+      expect(engine.overlaps).toBe(0);
+    });
+
+    it('ends failed / UNAVAILABLE when an append fails mid-run, storing the terminal event if it can', async () => {
+      const engine = new FakeEngine();
+      engine.failAppends = true;
+      engine.failAt = new Set([3]);
+      const { events } = await runOnce(
+        agentOf(async function* () {
+          yield { type: 'stream_chunk', data: { text: 'a' } };
+          yield { type: 'stream_chunk', data: { text: 'b' } };
+          yield { type: 'stream_chunk', data: { text: 'c' } };
+        }),
+        { engine },
+      );
+      expect(events.map((e) => e.type)).toEqual(['agent_started', 'stream_chunk', 'agent_completed']);
+      expect(terminal(events)).toEqual({
+        status: 'failed',
+        final_response: 'a',
+        error: { code: 'UNAVAILABLE', message: "the engine could not store the run's events: redis is down" },
+      });
+    });
+
+    it('ends failed / UNAVAILABLE when agent_started cannot be stored', async () => {
+      const engine = new FakeEngine();
+      engine.failAppends = true;
+      engine.failAt = new Set([1]);
+      const { events } = await runOnce(
+        agentOf(async function* () {
+          yield { type: 'stream_chunk', data: { text: 'a' } };
+        }),
+        { engine },
+      );
+      expect(events.map((e) => e.type)).toEqual(['agent_completed']);
+      expect(terminal(events)).toMatchObject({ status: 'failed', error: { code: 'UNAVAILABLE' } });
+    });
+
+    it('logs an error and still ends the run when even the terminal event cannot be stored', async () => {
+      const engine = new FakeEngine();
+      engine.failAppends = true;
+      engine.failAt = new Set([2, 3]);
+      const { log, lines } = logLines();
+      const h = harness({
+        engine,
+        log,
+        defaultAgent: 'subject',
+        agents: [
+          agentOf(async function* () {
+            yield { type: 'stream_chunk', data: { text: 'a' } };
+          }),
+        ],
+      });
+      open.push(h.runtime);
+      await h.runtime.start('u1', { messageId: 'm1', text: 'x' });
+      await h.runtime.drain(5_000);
+      expect(h.runtime.activeRuns()).toBe(0);
+      expect(engine.eventsOf('u1').map((e) => e.type)).toEqual(['agent_started']);
+      const lost = lines.find((l) => l.msg === 'run terminal event lost');
+      expect(lost).toMatchObject({
+        level: 50,
+        status: 'failed',
+        err_code: 'AC_ERR_ENGINE_UNAVAILABLE',
+        run_id: 'r_1',
+      });
+      expect(
+        await metricValue(h.metrics, 'agentcast_runs_ended_total', { agent: 'subject', status: 'failed' }),
+      ).toBe(1);
+    });
+
+    it('reports a non-agentcast engine error as engine unavailable', async () => {
+      const engine = new FakeEngine();
+      const append = engine.append.bind(engine);
+      let calls = 0;
+      engine.append = (userId, event) => {
+        calls += 1;
+        return calls === 2 ? Promise.reject(new Error('socket closed')) : append(userId, event);
+      };
+      const { log, lines } = logLines();
+      const { events } = await runOnce(
+        agentOf(async function* () {
+          yield { type: 'stream_chunk', data: { text: 'a' } };
+        }),
+        { engine, log },
+      );
+      expect(terminal(events)).toMatchObject({
+        error: { code: 'UNAVAILABLE', message: "the engine could not store the run's events: socket closed" },
+      });
+      expect(lines.find((l) => l.msg === 'engine failed during run')).toMatchObject({
+        level: 40,
+        err_code: 'AC_ERR_ENGINE_UNAVAILABLE',
+      });
+    });
+  });
+
+  describe('logging', () => {
+    it('logs start and end with run_id, user_id and agent but never event data', async () => {
+      const { log, lines } = logLines();
+      await runOnce(
+        agentOf(async function* () {
+          yield { type: 'stream_chunk', data: { text: 'secret answer' } };
+          yield { type: 'agent_started', data: { agent_name: 'x', task_description: 'y' } };
+        }),
+        { log },
+      );
+      await expect.poll(() => lines.some((l) => l.msg === 'run ended')).toBe(true);
+      expect(lines.find((l) => l.msg === 'run started')).toMatchObject({
+        run_id: 'r_1',
+        user_id: 'u1',
+        agent: 'subject',
+      });
+      expect(lines.find((l) => l.msg === 'run ended')).toMatchObject({
+        run_id: 'r_1',
+        user_id: 'u1',
+        status: 'succeeded',
+      });
+      expect(lines.find((l) => l.msg === 'agent event dropped')).toMatchObject({
+        reason: 'agent_started is published by the runtime',
+      });
+      expect(JSON.stringify(lines)).not.toContain('secret answer');
+    });
+
+    it('logs at debug when an agent fails in its cleanup after the run ended', async () => {
+      const { log, lines } = logLines();
+      await runOnce(
+        agentOf(async function* () {
+          try {
+            yield { type: 'agent_completed', data: { status: 'succeeded', final_response: null } };
+          } finally {
+            // biome-ignore lint/correctness/noUnsafeFinally: the test needs a cleanup that throws.
+            throw new Error('cleanup broke');
+          }
+        }),
+        { log },
+      );
+      await expect.poll(() => lines.some((l) => l.msg === 'agent cleanup failed')).toBe(true);
+      expect(lines.find((l) => l.msg === 'agent cleanup failed')).toMatchObject({
+        level: 20,
+        err_message: 'cleanup broke',
+      });
+    });
+  });
+});

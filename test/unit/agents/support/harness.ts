@@ -1,0 +1,46 @@
+import { AgentRuntime, type AgentRuntimeOptions } from '../../../../src/agents/agent-runtime.js';
+import type { Engine } from '../../../../src/engine/engine.js';
+import { MemoryEngine } from '../../../../src/engine/memory-engine.js';
+import { silentLogger } from '../../../../src/observability/logger.js';
+import { Metrics } from '../../../../src/observability/metrics.js';
+
+/** A runtime on a fresh engine with counting ids (`r_1`, `x_1`, …) and its own metrics. */
+export interface Harness<E extends Engine> {
+  readonly engine: E;
+  readonly runtime: AgentRuntime;
+  readonly metrics: Metrics;
+}
+
+/** Builds a runtime; `engine` defaults to a real MemoryEngine. Close it with `harness.runtime.close()`. */
+export function harness<E extends Engine = MemoryEngine>(
+  options: Partial<Omit<AgentRuntimeOptions, 'engine'>> & { engine?: E } = {},
+): Harness<E> {
+  const engine = options.engine ?? (new MemoryEngine() as unknown as E);
+  const metrics = new Metrics();
+  const counters = { r: 0, x: 0 };
+  const runtime = new AgentRuntime({
+    log: silentLogger(),
+    metrics,
+    newId: (prefix) => {
+      counters[prefix] += 1;
+      return `${prefix}_${counters[prefix]}`;
+    },
+    ...options,
+    agents: options.agents ?? [],
+    engine,
+  });
+  return { engine, runtime, metrics };
+}
+
+/** The value of a counter or gauge for one label set (0 when never set). */
+export async function metricValue(
+  metrics: Metrics,
+  name: string,
+  labels: Record<string, string> = {},
+): Promise<number> {
+  const metric = metrics.registry.getSingleMetric(name);
+  if (metric === undefined) throw new Error(`no metric ${name}`);
+  const { values } = await metric.get();
+  const match = values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
+  return match?.value ?? 0;
+}
