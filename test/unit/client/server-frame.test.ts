@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import { parseServerFrame } from '../../../src/client/server-frame.js';
+import { encodeEvent } from '../../../src/protocol/events.js';
+import { encodeServerFrame } from '../../../src/protocol/frames.js';
+
+const welcomeData = {
+  connection_id: 'c_1',
+  user_id: 'u1',
+  server_id: 'node-a',
+  epoch: 'e_1',
+  seq: 42,
+  heartbeat_ms: 25_000,
+  resume: 'ok',
+} as const;
+
+describe('parseServerFrame', () => {
+  it('reads the welcome frame the gateway encodes', () => {
+    expect(parseServerFrame(encodeServerFrame.welcome(welcomeData))).toEqual({
+      kind: 'welcome',
+      welcome: welcomeData,
+    });
+  });
+
+  it('reads an unknown resume outcome as "none" and fills missing optional welcome fields', () => {
+    const text = JSON.stringify({ type: 'welcome', data: { epoch: 'e', seq: 0, resume: 'later' } });
+    expect(parseServerFrame(text)).toEqual({
+      kind: 'welcome',
+      welcome: {
+        connection_id: '',
+        user_id: '',
+        server_id: '',
+        epoch: 'e',
+        seq: 0,
+        heartbeat_ms: 0,
+        resume: 'none',
+      },
+    });
+  });
+
+  it('reads an event the gateway encodes, with and without run_id', () => {
+    const stored = {
+      type: 'agent_thinking',
+      seq: 43,
+      epoch: 'e_1',
+      ts: '2026-01-01T00:00:00.000Z',
+      data: { reasoning: 'x' },
+    };
+    expect(parseServerFrame(encodeEvent({ ...stored, run_id: 'r_1' }))).toEqual({
+      kind: 'event',
+      event: { ...stored, run_id: 'r_1' },
+    });
+    expect(parseServerFrame(encodeEvent(stored))).toEqual({ kind: 'event', event: stored });
+  });
+
+  it('tells an event named like a frame type ("error") from an error frame by its seq', () => {
+    const text = JSON.stringify({ type: 'error', seq: 1, epoch: 'e', ts: 't', data: { code: 'X' } });
+    expect(parseServerFrame(text)).toMatchObject({ kind: 'event', event: { type: 'error', seq: 1 } });
+  });
+
+  it('reads acks (duplicate defaults to false), errors, pongs and auth_ok', () => {
+    expect(parseServerFrame(encodeServerFrame.ack('m1', { run_id: 'r1', duplicate: true }))).toEqual({
+      kind: 'ack',
+      id: 'm1',
+      runId: 'r1',
+      duplicate: true,
+    });
+    expect(parseServerFrame(encodeServerFrame.ack('c1', { run_id: 'r1' }))).toMatchObject({
+      duplicate: false,
+    });
+    expect(parseServerFrame(encodeServerFrame.error('NOT_FOUND', 'no such run', 'c1'))).toEqual({
+      kind: 'error',
+      id: 'c1',
+      code: 'NOT_FOUND',
+      message: 'no such run',
+    });
+    expect(parseServerFrame(encodeServerFrame.error('INVALID_JSON', 'bad'))).toMatchObject({ id: undefined });
+    expect(parseServerFrame('{"type":"error"}')).toEqual({
+      kind: 'error',
+      id: undefined,
+      code: '',
+      message: '',
+    });
+    expect(parseServerFrame(encodeServerFrame.pong(1, 'now'))).toEqual({ kind: 'pong' });
+    expect(parseServerFrame(encodeServerFrame.authOk())).toEqual({ kind: 'auth_ok' });
+  });
+
+  it('passes frame types it does not know as "unknown", so newer servers can add some', () => {
+    expect(parseServerFrame('{"type":"presence","data":{}}')).toEqual({ kind: 'unknown', type: 'presence' });
+  });
+
+  it.each([
+    ['not JSON', 'nope'],
+    ['an array', '[]'],
+    ['null', 'null'],
+    ['no type', '{"seq":1}'],
+    ['an event without epoch', '{"type":"x","seq":1,"data":{}}'],
+    ['an event without data', '{"type":"x","seq":1,"epoch":"e"}'],
+    ['an event whose data is an array', '{"type":"x","seq":1,"epoch":"e","data":[]}'],
+    ['a welcome without data', '{"type":"welcome"}'],
+    ['a welcome without seq', '{"type":"welcome","data":{"epoch":"e"}}'],
+    ['an ack without id', '{"type":"ack","data":{"run_id":"r"}}'],
+    ['an ack without run_id', '{"type":"ack","id":"m1","data":{}}'],
+  ])('returns undefined for %s', (_name, text) => {
+    expect(parseServerFrame(text)).toBeUndefined();
+  });
+});
