@@ -161,6 +161,9 @@ export class Connection {
     if (this.#state === 'closed') return;
     this.#enterClosed();
     this.log.info({ close_code: code, reason }, 'closing connection');
+    // A paused socket (mid-join) would never read the peer's closing frame and hang for ws's 30 s
+    // close timeout; reading again is safe, frames of a closed connection are ignored.
+    if (this.#ws.isPaused) this.#ws.resume();
     this.#ws.close(code, reason);
   }
 

@@ -37,6 +37,14 @@ export interface GatewayDeps {
   readonly agents?: readonly AgentDefinition[];
 }
 
+/** Where a gateway listens. */
+export interface GatewayAddresses {
+  readonly host: string;
+  readonly port: number;
+  /** Set when /metrics is served on its own port. */
+  readonly metricsPort?: number;
+}
+
 /** `starting → running → draining → closed`. */
 export type GatewayState = 'starting' | 'running' | 'draining' | 'closed';
 
@@ -100,7 +108,7 @@ export class Gateway {
       issuer: config.jwtIssuer,
       audience: config.jwtAudience,
     });
-    this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics });
+    this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now: this.#now });
     this.runtime = new AgentRuntime({
       engine: this.engine,
       agents: [createDemoAgent({ delayMs: config.demoDelayMs }), ...(deps.agents ?? [])],
@@ -158,8 +166,19 @@ export class Gateway {
     return this.#state;
   }
 
-  /** Starts listening; resolves with the bound address (port 0 picks a free port). */
-  async listen(): Promise<{ host: string; port: number; metricsPort?: number }> {
+  /** Where the gateway listens, once listen() resolved. */
+  addresses(): GatewayAddresses {
+    const main = this.#server.address() as AddressInfo | null;
+    const metrics = this.#metricsServer?.address() as AddressInfo | null | undefined;
+    return {
+      host: main?.address ?? '',
+      port: main?.port ?? 0,
+      ...(metrics ? { metricsPort: metrics.port } : {}),
+    };
+  }
+
+  /** Starts listening; resolves with the bound addresses (port 0 picks a free port). */
+  async listen(): Promise<GatewayAddresses> {
     await listenOn(this.#server, this.config.port, this.config.host);
     const metricsPort =
       this.#metricsServer === undefined
@@ -358,12 +377,12 @@ export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   return new Gateway(config, deps);
 }
 
-function listenOn(server: Server, port: number, host: string): Promise<number> {
+function listenOn(server: Server, port: number, host: string): Promise<void> {
   return new Promise((resolve, reject) => {
     server.once('error', reject);
     server.listen(port, host, () => {
       server.off('error', reject);
-      resolve((server.address() as AddressInfo).port);
+      resolve();
     });
   });
 }

@@ -221,7 +221,9 @@ async function userHistory(
   if (typeof since === 'string') return sendError(res, 400, ErrorCode.InvalidMessage, since);
   if (typeof limit === 'string') return sendError(res, 400, ErrorCode.InvalidMessage, limit);
   try {
-    const result = await ctx.engine.history(userId, { since, limit });
+    // Without an epoch, `since` is read in the user's current epoch (an operator's query, not a resume).
+    const epoch = query.get('epoch') ?? (await ctx.engine.head(userId)).epoch;
+    const result = await ctx.engine.history(userId, { since, limit, epoch });
     if (result.kind === 'ok') {
       return sendJson(res, 200, {
         epoch: result.head.epoch,

@@ -26,10 +26,17 @@ export class UserHub<M extends HubMember = HubMember> {
   readonly #engine: Engine;
   readonly #log: Logger;
   readonly #metrics: Metrics;
+  readonly #now: () => number;
   #members = 0;
 
-  constructor(options: { readonly engine: Engine; readonly log: Logger; readonly metrics: Metrics }) {
+  constructor(options: {
+    readonly engine: Engine;
+    readonly log: Logger;
+    readonly metrics: Metrics;
+    readonly now: () => number;
+  }) {
     this.#engine = options.engine;
+    this.#now = options.now;
     this.#log = options.log;
     this.#metrics = options.metrics;
   }
@@ -45,6 +52,8 @@ export class UserHub<M extends HubMember = HubMember> {
       const members = new Set<M>();
       const subscribed = this.#engine.subscribe(member.userId, (event, frame) => {
         for (const m of members) m.deliver(event, frame);
+        // Once per event, not per connection: time from storing to the frame being written.
+        this.#metrics.publishToSend.observe((this.#now() - Date.parse(event.ts)) / 1000);
       });
       entry = { members, subscribed };
       this.#users.set(member.userId, entry);

@@ -1,0 +1,133 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { HistoryQuery, HistoryResult } from '../../src/engine/engine.js';
+import { MemoryEngine } from '../../src/engine/memory-engine.js';
+import { DelegatingEngine } from '../helpers/delegating-engine.js';
+import { Client, type Harness, startGateway } from '../helpers/gateway-harness.js';
+
+async function publishMany(h: Harness, user: string, from: number, count: number): Promise<void> {
+  const events = Array.from({ length: count }, (_, i) => ({
+    user_id: user,
+    type: 'notification',
+    data: { n: from + i },
+  }));
+  const res = await h.publish({ events });
+  expect(res.status).toBe(202);
+}
+
+describe('resume (PROTOCOL §4)', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  it('replays everything after since, then live events, with no gap and no duplicate', async () => {
+    h = await startGateway();
+    const first = await h.connect('u1');
+    await publishMany(h, 'u1', 1, 30);
+    const seen = await first.events(30);
+    const welcome = first.frames[0];
+    const epoch = (welcome?.data as { epoch: string }).epoch;
+    // Disconnect mid-stream: the client saw up to seq 12 when it dropped.
+    first.ws.terminate();
+    await publishMany(h, 'u1', 31, 20);
+    const again = await h.connect('u1', { query: `?since=12&epoch=${epoch}` });
+    expect(again.frames[0]).toMatchObject({ type: 'welcome', data: { resume: 'ok', seq: 50, epoch } });
+    await publishMany(h, 'u1', 51, 10);
+    const replayed = await again.events(48);
+    expect(replayed.map((f) => f.seq)).toEqual(Array.from({ length: 48 }, (_, i) => i + 13));
+    expect(
+      seen
+        .slice(0, 12)
+        .concat(replayed)
+        .map((f) => (f.data as { n: number }).n),
+    ).toEqual(Array.from({ length: 60 }, (_, i) => i + 1));
+  });
+
+  it('stays exact while events are published concurrently with the replay', async () => {
+    h = await startGateway({ historySize: 5000 });
+    await publishMany(h, 'u1', 1, 500);
+    const epoch = (await h.gateway.engine.head('u1')).epoch;
+    const token = await h.token('u1');
+    // Publish 500 more while the client resumes from seq 100.
+    const client = Client.open(`${h.wsUrl}?since=100&epoch=${epoch}`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    const publishing = (async () => {
+      for (let i = 0; i < 50; i++) await publishMany(h, 'u1', 501 + i * 10, 10);
+    })();
+    await publishing;
+    expect(await client.next('welcome')).toMatchObject({ data: { resume: 'ok' } });
+    const events = await client.events(900);
+    expect(events.map((f) => f.seq)).toEqual(Array.from({ length: 900 }, (_, i) => i + 101));
+  });
+
+  it.each([
+    ['an unknown epoch', 5, 'e_not-the-epoch', 'reset'],
+    ['a since beyond the latest seq', 99, undefined, 'reset'],
+    ['a since older than the history kept', 1, undefined, 'reset'],
+    ['the latest seq', 20, undefined, 'ok'],
+  ])('answers %s with the matching resume outcome', async (_name, since, epochOverride, expected) => {
+    h = await startGateway({ historySize: 10 });
+    await publishMany(h, 'u1', 1, 20);
+    const epoch = epochOverride ?? (await h.gateway.engine.head('u1')).epoch;
+    const client = await h.connect('u1', { query: `?since=${since}&epoch=${epoch}` });
+    expect(client.frames[0]).toMatchObject({ type: 'welcome', data: { resume: expected, seq: 20 } });
+    // After a reset nothing is replayed; live events continue from the head.
+    await publishMany(h, 'u1', 21, 1);
+    const [next] = await client.events(1);
+    expect(next?.seq).toBe(21);
+  });
+
+  it('takes since and epoch from the auth frame', async () => {
+    h = await startGateway();
+    await publishMany(h, 'u1', 1, 5);
+    const { epoch } = await h.gateway.engine.head('u1');
+    const client = Client.open(h.wsUrl);
+    await client.opened();
+    client.send({ type: 'auth', token: await h.token('u1'), since: 3, epoch });
+    expect(await client.next('welcome')).toMatchObject({ data: { resume: 'ok', seq: 5 } });
+    expect((await client.events(2)).map((f) => f.seq)).toEqual([4, 5]);
+  });
+
+  it('says resume "none" and replays nothing without since', async () => {
+    h = await startGateway();
+    await publishMany(h, 'u1', 1, 5);
+    const client = await h.connect('u1');
+    expect(client.frames[0]).toMatchObject({ type: 'welcome', data: { resume: 'none', seq: 5 } });
+    await publishMany(h, 'u1', 6, 1);
+    expect((await client.events(1)).map((f) => f.seq)).toEqual([6]);
+  });
+});
+
+describe('resume races, made deterministic with an engine that publishes inside history()', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  it.each([
+    ['before the history is read (events in history and buffer)', 'before'],
+    ['after the history is read (events only in the buffer)', 'after'],
+  ] as const)('is exact when events are stored %s', async (_name, when) => {
+    const engine = new MemoryEngine({ historySize: 100, historyTtlMs: 60_000 });
+    let inject = false;
+    const publishFive = async (userId: string) => {
+      for (let i = 0; i < 5; i++) await engine.append(userId, { type: 'notification', data: { raced: i } });
+    };
+    const racing = new (class extends DelegatingEngine {
+      override async history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
+        const injecting = inject;
+        inject = false;
+        if (injecting && when === 'before') await publishFive(userId);
+        const result = await engine.history(userId, query);
+        if (injecting && when === 'after') await publishFive(userId);
+        return result;
+      }
+    })(engine);
+    h = await startGateway({}, { engine: racing });
+    for (let i = 0; i < 10; i++) await engine.append('u1', { type: 'notification', data: { i } });
+    const { epoch } = await engine.head('u1');
+    inject = true;
+    const client = await h.connect('u1', { query: `?since=4&epoch=${epoch}` });
+    await engine.append('u1', { type: 'notification', data: { last: true } });
+    const events = await client.events(12);
+    expect(events.map((f) => f.seq)).toEqual(Array.from({ length: 12 }, (_, i) => i + 5));
+    await engine.close();
+  });
+});

@@ -1,0 +1,178 @@
+import { describe, expect, it } from 'vitest';
+import { helpText } from '../../../src/config/help-text.js';
+import { loadConfig } from '../../../src/config/load-config.js';
+import { envName, flagName, OPTION_SPECS } from '../../../src/config/options.js';
+
+function problems(fn: () => unknown): string {
+  try {
+    fn();
+  } catch (err) {
+    expect(err).toMatchObject({ code: 'AC_ERR_CONFIG_INVALID' });
+    return (err as Error).message;
+  }
+  throw new Error('expected loadConfig to throw');
+}
+
+describe('loadConfig', () => {
+  it('uses the documented defaults', () => {
+    const config = loadConfig();
+    expect(config).toMatchObject({
+      port: 8080,
+      env: 'development',
+      host: '127.0.0.1',
+      demo: true,
+      authTimeoutMs: 5000,
+      historySize: 1000,
+      historyTtlS: 300,
+      maxPayload: 65536,
+      maxConnectionsPerUser: 10,
+      rateLimit: 20,
+      rateBurst: 40,
+      heartbeatMs: 25000,
+      drainTimeoutMs: 10000,
+      allowQueryToken: false,
+      violationLimit: 5,
+      violationWindowS: 60,
+      blockS: 300,
+      runTimeoutMs: 120000,
+      maxRunsPerUser: 3,
+      defaultAgent: 'demo',
+    });
+    expect(Object.isFrozen(config)).toBe(true);
+  });
+
+  it('reads flags in both forms, negated booleans, and lists', () => {
+    const config = loadConfig({
+      argv: [
+        '--port',
+        '9000',
+        '--history-size=50',
+        '--no-demo',
+        '--allow-query-token',
+        '--origins',
+        'https://a.example.com, https://b.example.com',
+      ],
+    });
+    expect(config).toMatchObject({
+      port: 9000,
+      historySize: 50,
+      demo: false,
+      allowQueryToken: true,
+      origins: ['https://a.example.com', 'https://b.example.com'],
+    });
+  });
+
+  it('takes flags over env over file', () => {
+    const file = JSON.stringify({ port: 1, historySize: 2, heartbeatMs: 3000 });
+    const config = loadConfig({
+      argv: ['--config', 'c.json', '--port', '7'],
+      env: { AGENTCAST_PORT: '5', AGENTCAST_HISTORY_SIZE: '6' },
+      readFile: () => file,
+    });
+    expect(config).toMatchObject({ port: 7, historySize: 6, heartbeatMs: 3000 });
+  });
+
+  it('has a flag and an env var for every option, named by one rule', () => {
+    for (const spec of OPTION_SPECS) {
+      expect(flagName(spec.key)).toMatch(/^[a-z][a-z0-9-]*$/);
+      expect(envName(spec.key)).toMatch(/^AGENTCAST_[A-Z0-9_]+$/);
+      expect(helpText()).toContain(`--${flagName(spec.key)}`);
+      expect(helpText()).toContain(envName(spec.key));
+    }
+    expect(envName('maxConnectionsPerUser')).toBe('AGENTCAST_MAX_CONNECTIONS_PER_USER');
+    expect(flagName('maxConnectionsPerUser')).toBe('max-connections-per-user');
+  });
+
+  it('lists every problem at once, naming the field and the source', () => {
+    const message = problems(() =>
+      loadConfig({
+        argv: ['--port', 'eighty', '--heartbeat-ms', '5', '--bogus'],
+        env: { AGENTCAST_ENV: 'prod' },
+      }),
+    );
+    expect(message).toContain('--port "eighty": must be a whole number');
+    expect(message).toContain('--heartbeat-ms "5": must be between 100 and 600000');
+    expect(message).toContain('unknown flag --bogus');
+    expect(message).toContain('AGENTCAST_ENV "prod": must be one of development, test, staging, production');
+  });
+
+  it('never echoes a secret in an error', () => {
+    const message = problems(() =>
+      loadConfig({ argv: ['--env', 'production', '--jwt-secret', 'short-secret', '--api-key', 'k'] }),
+    );
+    expect(message).not.toContain('short-secret');
+    expect(message).toContain('--jwt-secret "[redacted]": must be at least 32 characters in production');
+    expect(message).toContain('--api-key "[redacted]": must be at least 16 characters in production');
+  });
+
+  it.each(['staging', 'production'])('refuses %s without a JWT key and an API key', (env) => {
+    const message = problems(() => loadConfig({ argv: ['--env', env] }));
+    expect(message).toContain('needs client token verification');
+    expect(message).toContain('needs an API key');
+  });
+
+  it('refuses the demo outside development and several JWT key sources at once', () => {
+    const message = problems(() =>
+      loadConfig({
+        argv: [
+          '--env',
+          'staging',
+          '--demo',
+          '--jwt-secret',
+          'x'.repeat(40),
+          '--jwks',
+          'k.json',
+          '--api-key',
+          'y'.repeat(20),
+        ],
+      }),
+    );
+    expect(message).toContain('--demo is for development only');
+    expect(message).toContain('only one of --jwt-secret, --jwt-public-key, --jwks');
+  });
+
+  it('needs a secret for the webhook agent and a real URL', () => {
+    expect(problems(() => loadConfig({ argv: ['--agent-url', 'ftp://x'] }))).toMatch(
+      /must be http:\/\/ or https:\/\/[\s\S]*needs --agent-secret/,
+    );
+    expect(
+      problems(() => loadConfig({ argv: ['--agent-url', 'not a url', '--agent-secret', 's'] })),
+    ).toContain('not a URL');
+  });
+
+  it.each([
+    ['a file that is not JSON', '{nope', 'cannot read a JSON object'],
+    ['a JSON array', '[1]', 'must contain a JSON object'],
+    ['an unknown key', '{"histroySize": 5}', 'unknown option "histroySize"'],
+    ['a wrong type', '{"historySize": "many"}', 'historySize "many": must be a whole number'],
+  ])('refuses a config file with %s', (_name, text, expected) => {
+    expect(problems(() => loadConfig({ argv: ['--config', 'c.json'], readFile: () => text }))).toContain(
+      expected,
+    );
+  });
+
+  it('reports flags missing their value and stray arguments', () => {
+    const message = problems(() => loadConfig({ argv: ['stray', '--port'] }));
+    expect(message).toContain('unexpected argument "stray"');
+    expect(message).toContain('--port needs a value');
+  });
+
+  it('defaults host and demo by environment', () => {
+    expect(
+      loadConfig({
+        argv: ['--env', 'production', '--jwt-secret', 'x'.repeat(40), '--api-key', 'y'.repeat(20)],
+      }),
+    ).toMatchObject({
+      host: '0.0.0.0',
+      demo: false,
+    });
+  });
+
+  it('accepts boolean words from env and refuses others', () => {
+    expect(loadConfig({ env: { AGENTCAST_REQUIRE_ORIGIN: 'yes' } }).requireOrigin).toBe(true);
+    expect(loadConfig({ env: { AGENTCAST_REQUIRE_ORIGIN: 'off' } }).requireOrigin).toBe(false);
+    expect(problems(() => loadConfig({ env: { AGENTCAST_REQUIRE_ORIGIN: 'maybe' } }))).toContain(
+      'must be true or false',
+    );
+  });
+});
