@@ -39,9 +39,9 @@ describe('per-user isolation', () => {
     for (const [i, res] of responses.entries()) {
       expect(res.status).toBe(202);
       const results = (res.json as { results: { seq: number }[] }).results;
-      (batches[i] as typeof events).forEach((ev, j) =>
-        published.get(ev.user_id)?.push((results[j] as { seq: number }).seq),
-      );
+      for (const [j, ev] of (batches[i] as typeof events).entries()) {
+        published.get(ev.user_id)?.push((results[j] as { seq: number }).seq);
+      }
     }
 
     for (const user of users) {

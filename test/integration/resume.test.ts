@@ -23,8 +23,7 @@ describe('resume (PROTOCOL §4)', () => {
     const first = await h.connect('u1');
     await publishMany(h, 'u1', 1, 30);
     const seen = await first.events(30);
-    const welcome = first.frames[0];
-    const epoch = (welcome?.data as { epoch: string }).epoch;
+    const epoch = (first.frames[0]?.data as { epoch: string } | undefined)?.epoch;
     // Disconnect mid-stream: the client saw up to seq 12 when it dropped.
     first.ws.terminate();
     await publishMany(h, 'u1', 31, 20);
