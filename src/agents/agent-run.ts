@@ -5,6 +5,7 @@ import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.
 import type { NewEvent, RunStatus } from '../protocol/events.js';
 import { EventType } from '../protocol/events.js';
 import { admitAgentEvent } from './admit-agent-event.js';
+import { AgentRunError } from './agent-run-error.js';
 import type { AgentContext, AgentDefinition, AgentEventStream, AgentInput } from './define-agent.js';
 import { clip, errorMessage, failedEnd, type RunEnd, runEndEvent } from './run-end.js';
 import { RunErrorCode } from './run-error-code.js';
@@ -218,8 +219,9 @@ export class AgentRun {
   }
 
   #agentError(error: unknown): Terminal {
-    this.#log.warn({ err_message: clip(errorMessage(error), 512) }, 'agent failed');
-    return this.#byRuntime(failedEnd('failed', RunErrorCode.AgentError, errorMessage(error)));
+    const code = error instanceof AgentRunError ? error.code : RunErrorCode.AgentError;
+    this.#log.warn({ error_code: code, err_message: clip(errorMessage(error), 512) }, 'agent failed');
+    return this.#byRuntime(failedEnd('failed', code, errorMessage(error)));
   }
 
   #engineFailure(error: unknown): Terminal {
