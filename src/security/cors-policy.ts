@@ -1,0 +1,103 @@
+import type { OriginPolicy, OriginRejectionReason } from './origin-policy.js';
+
+/** Input of {@link corsDecision}: one HTTP request (not the WebSocket upgrade, which has no CORS). */
+export interface CorsRequest {
+  readonly policy: OriginPolicy;
+  readonly method: string;
+  /** The request path; a query string is ignored. */
+  readonly path: string;
+  /** The Origin header as Node delivers it (`req.headersDistinct.origin` or `req.headers.origin`). */
+  readonly origin: string | readonly string[] | undefined;
+  /** `Access-Control-Request-Method`; with OPTIONS it makes the request a preflight. */
+  readonly accessControlRequestMethod?: string | undefined;
+  /** `--expose-api-to-browsers`: give /v1/* routes CORS headers too. Default off. */
+  readonly exposeApiToBrowsers: boolean;
+}
+
+/** Response headers to set, by canonical name. */
+export type CorsHeaders = Readonly<Record<string, string>>;
+
+/**
+ * Why a browser request was refused with 403: the origin policy's reason, or
+ * - `api_not_exposed`: a preflight for a route browsers may not call (/v1/* unless exposed, unknown paths);
+ * - `method_not_allowed`: a preflight asking for a method the route does not serve cross-origin.
+ */
+export type CorsRefusalReason = OriginRejectionReason | 'api_not_exposed' | 'method_not_allowed';
+
+/**
+ * What to do with a request:
+ * - `continue`: route it as usual and add `headers`;
+ * - `preflight`: answer 204 with `headers` and no body;
+ * - `refuse`: answer 403 (`FORBIDDEN`) with `headers`, without running the route.
+ */
+export type CorsDecision =
+  | { readonly action: 'continue'; readonly headers: CorsHeaders }
+  | { readonly action: 'preflight'; readonly status: 204; readonly headers: CorsHeaders }
+  | {
+      readonly action: 'refuse';
+      readonly status: 403;
+      readonly reason: CorsRefusalReason;
+      readonly headers: CorsHeaders;
+    };
+
+/** The GET routes browsers may read from allowed origins (PROTOCOL.md §8). */
+export const PUBLIC_CORS_PATHS: readonly string[] = ['/', '/healthz', '/readyz', '/metrics'];
+/** Headers a cross-origin request may send: the API key or token, and a JSON body. */
+export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type';
+/** How long a browser may cache a preflight answer, in seconds (browsers cap it at 2 h or less). */
+export const CORS_MAX_AGE_S = 600;
+
+const PUBLIC_METHODS = ['GET', 'HEAD'];
+const API_METHODS = ['GET', 'POST'];
+const VARY = { Vary: 'Origin' } as const;
+
+/**
+ * Decides CORS for one HTTP request. Rules:
+ * - a request without Origin (curl, Prometheus, backends, same-origin GET) gets no CORS headers, even
+ *   with requireOrigin (which applies to WebSocket upgrades);
+ * - an Origin refused by the policy (also an empty one) gets 403 on every route, preflight or not;
+ * - the public GET routes get `Access-Control-Allow-Origin: <the origin>` and `Vary: Origin`;
+ * - /v1/* (and every other path) gets no CORS headers and a refused preflight, unless
+ *   `exposeApiToBrowsers`; then it is treated like the public routes, with GET and POST;
+ * - the allowed origin is echoed, never `*`, and `Access-Control-Allow-Credentials` is never sent:
+ *   credentials travel in the Authorization header, not in cookies.
+ */
+export function corsDecision(request: CorsRequest): CorsDecision {
+  const queryAt = request.path.indexOf('?');
+  const path = queryAt === -1 ? request.path : request.path.slice(0, queryAt);
+  const isPublic = PUBLIC_CORS_PATHS.includes(path);
+  const exposed = isPublic || request.exposeApiToBrowsers;
+  // Vary on every response a CORS header could appear on, so a cache never serves one origin's answer to another.
+  const vary = exposed ? VARY : {};
+  const checked = request.policy.check(request.origin);
+  if (!checked.ok) {
+    // requireOrigin guards upgrades only: HTTP clients without Origin (curl, Prometheus, backends) are fine.
+    return checked.reason === 'missing_origin'
+      ? { action: 'continue', headers: vary }
+      : { action: 'refuse', status: 403, reason: checked.reason, headers: vary };
+  }
+  if (checked.origin === undefined) return { action: 'continue', headers: vary };
+  // A preflight is OPTIONS with Access-Control-Request-Method; any other OPTIONS goes to the router.
+  const requested = request.method === 'OPTIONS' ? request.accessControlRequestMethod : undefined;
+  if (!exposed) {
+    return requested === undefined
+      ? { action: 'continue', headers: {} }
+      : { action: 'refuse', status: 403, reason: 'api_not_exposed', headers: {} };
+  }
+  const allowOrigin = { 'Access-Control-Allow-Origin': checked.origin, ...VARY };
+  if (requested === undefined) return { action: 'continue', headers: allowOrigin };
+  const methods = isPublic ? PUBLIC_METHODS : API_METHODS;
+  if (!methods.includes(requested)) {
+    return { action: 'refuse', status: 403, reason: 'method_not_allowed', headers: vary };
+  }
+  return {
+    action: 'preflight',
+    status: 204,
+    headers: {
+      ...allowOrigin,
+      'Access-Control-Allow-Methods': methods.join(', '),
+      'Access-Control-Allow-Headers': CORS_ALLOW_HEADERS,
+      'Access-Control-Max-Age': String(CORS_MAX_AGE_S),
+    },
+  };
+}

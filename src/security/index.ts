@@ -1,0 +1,13 @@
+export * from './client-ip.js';
+export * from './cors-policy.js';
+export * from './default-origins.js';
+export * from './ip-address.js';
+export * from './log-throttle.js';
+export * from './normalize-origin.js';
+export * from './origin-pattern.js';
+export * from './origin-policy.js';
+export * from './token-bucket.js';
+export * from './trusted-proxies.js';
+export * from './tunnel-hosts.js';
+export { type OriginEntryRules, validateOriginEntries } from './validate-origin-entries.js';
+export * from './violation-tracker.js';
