@@ -6,6 +6,7 @@ import { WebSocketServer } from 'ws';
 import { AgentRuntime } from '../agents/agent-runtime.js';
 import type { AgentDefinition } from '../agents/define-agent.js';
 import { createDemoAgent } from '../agents/demo-agent.js';
+import { createWebhookAgent } from '../agents/webhook-agent.js';
 import { generateDevSecret } from '../auth/dev-token.js';
 import { tokenFromUpgrade } from '../auth/token-source.js';
 import { readTokenKeySource, TokenVerifier } from '../auth/token-verifier.js';
@@ -111,7 +112,7 @@ export class Gateway {
     this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now: this.#now });
     this.runtime = new AgentRuntime({
       engine: this.engine,
-      agents: [createDemoAgent({ delayMs: config.demoDelayMs }), ...(deps.agents ?? [])],
+      agents: [...builtInAgents(config), ...(deps.agents ?? [])],
       defaultAgent: config.defaultAgent,
       runTimeoutMs: config.runTimeoutMs,
       maxRunsPerUser: config.maxRunsPerUser,
@@ -367,6 +368,22 @@ export class Gateway {
         conn.close(CloseCode.TokenExpired, 'token expired');
     }
   }
+}
+
+/** The demo agent always; the webhook agent when `--agent-url` is set. */
+function builtInAgents(config: Config): AgentDefinition[] {
+  const agents = [createDemoAgent({ delayMs: config.demoDelayMs })];
+  if (config.agentUrl !== undefined && config.agentSecret !== undefined) {
+    agents.push(
+      createWebhookAgent({
+        url: config.agentUrl,
+        secret: config.agentSecret,
+        timeoutMs: config.runTimeoutMs,
+        stallTimeoutMs: config.agentStallTimeoutMs,
+      }),
+    );
+  }
+  return agents;
 }
 
 /** How long closing connections get to finish the closing handshake before they are dropped. */
