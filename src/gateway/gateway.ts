@@ -21,6 +21,7 @@ import type { NewEvent, StoredEvent } from '../protocol/events.js';
 import { parseNewEvent } from '../protocol/events.js';
 import { Connection } from './connection.js';
 import type { ConnectionContext } from './connection-context.js';
+import { createDemoRoutes } from './demo-routes.js';
 import { handleHttp, type Readiness, serveMetrics } from './http-api.js';
 import { OriginGuard } from './origin-guard.js';
 import { checkCapacity, checkRequest, offeredSubprotocols, resumeFromQuery } from './upgrade-checks.js';
@@ -141,8 +142,10 @@ export class Gateway {
       perMessageDeflate: false,
       handleProtocols: (protocols) => (protocols.has('agentcast.v1') ? 'agentcast.v1' : false),
     });
+    const demo = config.demo ? createDemoRoutes({ secret: this.devSecret ?? config.jwtSecret }) : undefined;
     this.#server = createServer((req, res) => {
       void handleHttp(req, res, {
+        demo,
         config,
         engine: this.engine,
         metrics: this.metrics,
