@@ -19,7 +19,7 @@ import { encodeEvent } from '../../../../src/protocol/events.js';
 export class FakeEngine implements Engine {
   readonly kind = 'fake';
   readonly stored: { readonly userId: string; readonly event: StoredEvent }[] = [];
-  /** Appends made concurrently with another one (must stay 0: §3 strict order per run). */
+  /** Appends made while another append of the same run was in flight (must stay 0: §3 strict order). */
   overlaps = 0;
   /** With `failAppends`, the 1-based numbers of the appends that throw AC_ERR_ENGINE_UNAVAILABLE. */
   failAt: ReadonlySet<number> = new Set();
@@ -29,12 +29,13 @@ export class FakeEngine implements Engine {
   readonly #listeners = new Map<string, Set<EventListener>>();
   readonly #claims = new Map<string, string>();
   readonly #seq = new Map<string, number>();
-  #inFlight = 0;
+  readonly #inFlight = new Map<string, number>();
   #appends = 0;
 
   async append(userId: string, event: NewEvent): Promise<StoredEvent> {
-    this.#inFlight += 1;
-    if (this.#inFlight > 1) this.overlaps += 1;
+    const run = `${userId}/${event.run_id ?? ''}`;
+    this.#inFlight.set(run, (this.#inFlight.get(run) ?? 0) + 1);
+    if ((this.#inFlight.get(run) ?? 0) > 1) this.overlaps += 1;
     try {
       await Promise.resolve();
       this.#appends += 1;
@@ -49,7 +50,7 @@ export class FakeEngine implements Engine {
       for (const listener of this.#listeners.get(userId) ?? []) listener(stored, frame);
       return stored;
     } finally {
-      this.#inFlight -= 1;
+      this.#inFlight.set(run, (this.#inFlight.get(run) ?? 1) - 1);
     }
   }
 

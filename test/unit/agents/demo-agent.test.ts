@@ -1,0 +1,106 @@
+import { describe, expect, it } from 'vitest';
+import type { AgentContext, AgentEvent } from '../../../src/agents/define-agent.js';
+import { chunk, createDemoAgent, findExpression } from '../../../src/agents/demo-agent.js';
+import { runTool } from '../../../src/agents/run-tool.js';
+
+/** Runs the demo agent bare, with no runtime, and collects what it yields. */
+async function collect(
+  text: string,
+  options: Parameters<typeof createDemoAgent>[0] = {},
+  signal?: AbortSignal,
+) {
+  const controller = new AbortController();
+  const ctx: AgentContext = {
+    signal: signal ?? controller.signal,
+    userId: 'u1',
+    runId: 'r_1',
+    tool: (name, args, fn) =>
+      runTool(name, args, fn, { signal: ctx.signal, executionId: () => 'x', now: () => 0 }),
+  };
+  const events: AgentEvent[] = [];
+  for await (const event of createDemoAgent({ delayMs: 0, ...options }).run({ text, messageId: 'm' }, ctx)) {
+    events.push(event);
+  }
+  return events;
+}
+
+describe('createDemoAgent', () => {
+  it('is deterministic: the same seed and question give the same events', async () => {
+    expect(await collect('What is 2 + 2?', { seed: 3 })).toEqual(
+      await collect('What is 2 + 2?', { seed: 3 }),
+    );
+  });
+
+  it('answers differently for another seed or question', async () => {
+    const base = JSON.stringify(await collect('Tell me something', { seed: 1 }));
+    const seeds = await Promise.all([2, 3, 4, 5].map((seed) => collect('Tell me something', { seed })));
+    expect(seeds.some((s) => JSON.stringify(s) !== base)).toBe(true);
+  });
+
+  it('computes a seeded product when the question holds no arithmetic', async () => {
+    const events = await collect('Tell me a story');
+    const calc = events.find((e) => e.type === 'tool_executing' && e.data.tool_name === 'calculator');
+    const expression = String(
+      calc?.data.tool_args && (calc.data.tool_args as { expression: string }).expression,
+    );
+    expect(expression).toMatch(/^\d{1,2} \* \d{1,2}$/);
+    const [a, b] = expression.split(' * ').map(Number);
+    const done = events.find((e) => e.type === 'tool_completed' && e.data.tool_name === 'calculator');
+    expect(done?.data.results).toBe((a ?? 0) * (b ?? 0));
+  });
+
+  it('reports a calculator failure as a failed tool call and says so in the answer', async () => {
+    const events = await collect('What is 1/0?');
+    const done = events.filter((e) => e.type === 'tool_completed');
+    expect(done[1]?.data).toMatchObject({
+      tool_name: 'calculator',
+      success: false,
+      error: { message: 'division by zero' },
+    });
+    const final = events.at(-1);
+    expect(final?.type).toBe('agent_completed');
+    expect(String(final?.data.final_response)).toContain('I could not compute 1/0: division by zero.');
+  });
+
+  it('streams an answer whose chunks join to final_response', async () => {
+    const events = await collect('What is 6*7?');
+    const text = events
+      .filter((e) => e.type === 'stream_chunk')
+      .map((e) => e.data.text)
+      .join('');
+    expect(events.at(-1)?.data).toEqual({ status: 'succeeded', final_response: text });
+    expect(text).toMatch(/^I found 2 sources: ".+" and ".+"\. 6\*7 = 42\. /);
+  });
+
+  it('stops at once when its signal is already aborted, even with a delay', async () => {
+    const controller = new AbortController();
+    controller.abort(new Error('cancelled'));
+    await expect(collect('x', { delayMs: 10_000 }, controller.signal)).rejects.toThrow('cancelled');
+  });
+
+  it('is named demo unless told otherwise', () => {
+    expect(createDemoAgent().name).toBe('demo');
+    expect(createDemoAgent({ name: 'demo2' }).name).toBe('demo2');
+  });
+});
+
+describe('findExpression', () => {
+  it.each([
+    ['What is 17 * 23?', '17 * 23'],
+    ['2+2 or (3*4)^2?', '(3*4)^2'],
+    ['compute 10 - 3', '10 - 3'],
+    ['What is -5 + 2', '-5 + 2'],
+    ['version 1.2 and 3', undefined],
+    ['no numbers here', undefined],
+    ['just 42', undefined],
+  ])('finds the arithmetic in %j', (text, expected) => {
+    expect(findExpression(text)).toBe(expected);
+  });
+});
+
+describe('chunk', () => {
+  it('splits into three-word chunks that join back exactly', () => {
+    expect(chunk('a b c d e f g')).toEqual(['a b c ', 'd e f ', 'g']);
+    expect(chunk('one')).toEqual(['one']);
+  });
+});

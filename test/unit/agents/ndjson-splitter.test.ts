@@ -1,0 +1,68 @@
+import { describe, expect, it } from 'vitest';
+import { NdjsonSplitter } from '../../../src/agents/ndjson-splitter.js';
+
+const bytes = (text: string) => new TextEncoder().encode(text);
+
+describe('NdjsonSplitter', () => {
+  it('returns complete lines with their numbers and keeps the rest for the next chunk', () => {
+    const s = new NdjsonSplitter();
+    expect(s.push(bytes('{"a":1}\n{"b"'))).toEqual({ ok: true, lines: [{ number: 1, text: '{"a":1}' }] });
+    expect(s.push(bytes(':2}\n'))).toEqual({ ok: true, lines: [{ number: 2, text: '{"b":2}' }] });
+    expect(s.finish()).toEqual({ ok: true, lines: [] });
+  });
+
+  it('drops the CR of CRLF, skips blank and whitespace-only lines but counts them', () => {
+    const s = new NdjsonSplitter();
+    expect(s.push(bytes('a\r\n\r\n  \nb\n'))).toEqual({
+      ok: true,
+      lines: [
+        { number: 1, text: 'a' },
+        { number: 4, text: 'b' },
+      ],
+    });
+  });
+
+  it('keeps a CR that is not before a newline', () => {
+    expect(new NdjsonSplitter().push(bytes('a\rb\n'))).toEqual({
+      ok: true,
+      lines: [{ number: 1, text: 'a\rb' }],
+    });
+  });
+
+  it('reassembles a multi-byte character split across chunks', () => {
+    const s = new NdjsonSplitter();
+    const all = bytes('"€"\n');
+    expect(s.push(all.subarray(0, 2))).toEqual({ ok: true, lines: [] });
+    expect(s.push(all.subarray(2))).toEqual({ ok: true, lines: [{ number: 1, text: '"€"' }] });
+  });
+
+  it('returns a last line without a trailing newline on finish', () => {
+    const s = new NdjsonSplitter();
+    expect(s.push(bytes('x\ny'))).toEqual({ ok: true, lines: [{ number: 1, text: 'x' }] });
+    expect(s.finish()).toEqual({ ok: true, lines: [{ number: 2, text: 'y' }] });
+  });
+
+  it('accepts a line of exactly maxLineLength and refuses one character more', () => {
+    expect(new NdjsonSplitter(3).push(bytes('abc\n'))).toEqual({
+      ok: true,
+      lines: [{ number: 1, text: 'abc' }],
+    });
+    expect(new NdjsonSplitter(3).push(bytes('ok\nabcd\n'))).toEqual({
+      ok: false,
+      message: 'line 2 is longer than 3 characters',
+    });
+  });
+
+  it('refuses an unterminated line as soon as it outgrows maxLineLength', () => {
+    const s = new NdjsonSplitter(4);
+    expect(s.push(bytes('ab\nabcd'))).toEqual({ ok: true, lines: [{ number: 1, text: 'ab' }] });
+    expect(s.push(bytes('e'))).toEqual({ ok: false, message: 'line 2 is longer than 4 characters' });
+  });
+
+  it('does not count a CRLF against the limit', () => {
+    expect(new NdjsonSplitter(3).push(bytes('abc\r\n'))).toEqual({
+      ok: true,
+      lines: [{ number: 1, text: 'abc' }],
+    });
+  });
+});
