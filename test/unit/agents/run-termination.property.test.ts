@@ -88,8 +88,9 @@ describe('run termination (property)', () => {
           else if (cancelAt !== undefined) {
             let seen = 0;
             await engine.subscribe(plan.user, (event) => {
-              if (event.run_id === result.runId && (seen += 1) === cancelAt)
-                runtime.cancel(plan.user, result.runId);
+              if (event.run_id !== result.runId) return;
+              seen += 1;
+              if (seen === cancelAt) runtime.cancel(plan.user, result.runId);
             });
           }
         }
