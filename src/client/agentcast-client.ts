@@ -3,6 +3,7 @@ import type { WelcomeData } from '../protocol/frames.js';
 import type { AgentEvent, EventOf } from './agent-event.js';
 import { ClientError, ClientErrorCode } from './client-error.js';
 import type { ResolvedOptions } from './client-options.js';
+import { buildConnectionRequest } from './connection-request.js';
 import { Emitter, type Unsubscribe } from './emitter.js';
 import { Heartbeat } from './heartbeat.js';
 import type { ClientState, LifecycleEvents } from './lifecycle-events.js';
@@ -14,9 +15,6 @@ import type { TimerHandle } from './timers.js';
 import { TokenSource } from './token-source.js';
 import type { WebSocketLike } from './web-socket-like.js';
 
-/** Mirrors `SUBPROTOCOL` and `BEARER_SUBPROTOCOL_PREFIX` of protocol/frames.ts, which the bundle cannot import (zod). */
-const SUBPROTOCOL = 'agentcast.v1';
-const BEARER_PREFIX = 'bearer.';
 /** What browsers report when a connection died without a close frame; the client uses it for its own drops. */
 const ABNORMAL_CLOSURE = 1006;
 /** After a failed token refresh, try again this much later (the old token may still be valid). */
@@ -211,20 +209,15 @@ export class AgentcastClient {
       return;
     }
     if (attempt !== this.#attempt) return;
-    const position = this.#tracker.position();
-    const url = new URL(this.#o.url);
-    const bySubprotocol = this.#o.tokenTransport === 'subprotocol';
-    if (bySubprotocol && position !== undefined) {
-      // §4: resume from the last delivered event on every reconnect.
-      url.searchParams.set('since', String(position.seq));
-      url.searchParams.set('epoch', position.epoch);
-    }
+    const request = buildConnectionRequest(
+      this.#o.url,
+      this.#o.tokenTransport,
+      token,
+      this.#tracker.position(),
+    );
     let ws: WebSocketLike;
     try {
-      ws = new this.#o.WebSocket(
-        url.href,
-        bySubprotocol ? [SUBPROTOCOL, BEARER_PREFIX + token] : [SUBPROTOCOL],
-      );
+      ws = new this.#o.WebSocket(request.url, request.protocols);
     } catch (error) {
       // The URL was checked up front, so the token is what the constructor refused (a character that a
       // subprotocol cannot carry): handle it as an auth refusal, which fetches a fresh token.
@@ -232,9 +225,9 @@ export class AgentcastClient {
       return;
     }
     this.#ws = ws;
+    const { authFrame } = request;
     ws.onopen = () => {
-      if (!bySubprotocol)
-        ws.send(JSON.stringify({ type: 'auth', token, since: position?.seq, epoch: position?.epoch }));
+      if (authFrame !== undefined) ws.send(authFrame);
     };
     ws.onmessage = (event) => this.#onFrame(event.data);
     ws.onclose = (event) => {

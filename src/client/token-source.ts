@@ -1,5 +1,11 @@
 import { decodeJwtExp } from './decode-jwt-exp.js';
 
+/**
+ * The longest delay setTimeout honours (2^31 - 1 ms, about 24.8 days); browsers and Node run longer ones
+ * at once, which would turn a long-lived token into a refresh loop.
+ */
+export const MAX_TIMER_DELAY_MS = 2_147_483_647;
+
 /** Options of {@link TokenSource}. */
 export interface TokenSourceOptions {
   readonly getToken: () => string | Promise<string>;
@@ -45,13 +51,14 @@ export class TokenSource {
    * When to refresh the cached token: `refreshBeforeExpiryMs` before it expires, but never sooner than
    * half its remaining lifetime, so a token that lives less than `refreshBeforeExpiryMs` cannot cause a
    * refresh loop. Undefined when there is nothing to refresh (no token, no `exp`, already expired:
-   * the server will close with 4002 and the reconnect fetches a new one).
+   * the server will close with 4002 and the reconnect fetches a new one). Capped at
+   * {@link MAX_TIMER_DELAY_MS}: a token valid for months is refreshed after about 24.8 days.
    */
   refreshDelay(): number | undefined {
     if (this.#token === undefined) return undefined;
     const left = this.#msLeft(this.#token);
     if (left <= 0 || left === Number.POSITIVE_INFINITY) return undefined;
-    return Math.max(left - this.#options.refreshBeforeExpiryMs, left / 2);
+    return Math.min(MAX_TIMER_DELAY_MS, Math.max(left - this.#options.refreshBeforeExpiryMs, left / 2));
   }
 
   #msLeft(token: string): number {

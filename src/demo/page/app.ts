@@ -1,7 +1,8 @@
 /**
  * The demo page: a chat box and a live timeline of the demo agent's runs, over the client SDK.
  * Served by the gateway at `/` with `--demo`; gets a short-lived dev token from `GET /demo/token` and
- * connects to `ws(s)://<host>/ws`. Add `?agent=<name>` to the page URL to pick an agent.
+ * connects to `ws(s)://<host>/ws`. Page URL options: `?agent=<name>` picks an agent, `?user=<id>` asks
+ * /demo/token for another user (two tabs, two users).
  */
 import { type AgentcastClient, type ClientState, connect } from '../../client/index.js';
 import { ChatView } from './chat-view.js';
@@ -16,8 +17,12 @@ function byTestId<T extends HTMLElement>(id: string): T {
   return el;
 }
 
-async function fetchDemoToken(): Promise<string> {
-  const res = await fetch('/demo/token', { cache: 'no-store', headers: { accept: 'application/json' } });
+async function fetchDemoToken(user: string | null): Promise<string> {
+  const query = user === null ? '' : `?user=${encodeURIComponent(user)}`;
+  const res = await fetch(`/demo/token${query}`, {
+    cache: 'no-store',
+    headers: { accept: 'application/json' },
+  });
   if (!res.ok) throw new Error(`GET /demo/token answered ${res.status}`);
   const body: unknown = await res.json();
   if (typeof body !== 'object' || body === null || !('token' in body) || typeof body.token !== 'string') {
@@ -42,10 +47,12 @@ function start(): AgentcastClient {
   const outage = byTestId<HTMLButtonElement>('disconnect-button');
   const timeline = new TimelineView(byTestId<HTMLOListElement>('timeline'));
   const chat = new ChatView(byTestId<HTMLOListElement>('messages'));
-  const agent = new URLSearchParams(location.search).get('agent') ?? undefined;
+  const params = new URLSearchParams(location.search);
+  const agent = params.get('agent') ?? undefined;
+  const user = params.get('user');
 
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const client = connect({ url: `${scheme}://${location.host}/ws`, getToken: fetchDemoToken });
+  const client = connect({ url: `${scheme}://${location.host}/ws`, getToken: () => fetchDemoToken(user) });
   const showPosition = () => {
     position.textContent = `epoch ${client.epoch ?? '–'} · seq ${client.lastSeq}`;
   };

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { TokenSource } from '../../../src/client/token-source.js';
+import { MAX_TIMER_DELAY_MS, TokenSource } from '../../../src/client/token-source.js';
 import { makeJwt } from './fake-web-socket.js';
 
 const NOW = 1_800_000_000_000;
@@ -58,10 +58,19 @@ describe('TokenSource', () => {
       ['refreshBeforeExpiryMs before exp', 600, 570_000],
       ['half the lifetime left when that is later (short-lived token)', 40, 20_000],
       ['half the lifetime left when it expires within refreshBeforeExpiryMs', 10, 5_000],
+      [
+        'capped at the longest delay setTimeout honours (else it would fire at once)',
+        50 * 86_400,
+        2_147_483_647,
+      ],
     ])('is %s', async (_name, secondsLeft, delay) => {
       const { tokens } = source([jwt(secondsLeft)]);
       await tokens.current();
       expect(tokens.refreshDelay()).toBe(delay);
+    });
+
+    it('caps at MAX_TIMER_DELAY_MS, 2^31 - 1', () => {
+      expect(MAX_TIMER_DELAY_MS).toBe(2 ** 31 - 1);
     });
 
     it('is undefined without a token or with an expired one (4002 will follow)', async () => {
