@@ -22,9 +22,20 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startGateway(overrides: Partial<Config> = {}, deps: GatewayDeps = {}): Promise<Harness> {
+export async function startGateway(
+  overrides: Partial<Config> = {},
+  deps: GatewayDeps = {},
+): Promise<Harness> {
   const config = loadConfig({
-    overrides: { env: 'test', port: 0, host: '127.0.0.1', jwtSecret: TEST_SECRET, apiKey: TEST_API_KEY, demoDelayMs: 0, ...overrides },
+    overrides: {
+      env: 'test',
+      port: 0,
+      host: '127.0.0.1',
+      jwtSecret: TEST_SECRET,
+      apiKey: TEST_API_KEY,
+      demoDelayMs: 0,
+      ...overrides,
+    },
   });
   const gateway = createGateway(config, { log: silentLogger(), ...deps });
   const { port } = await gateway.listen();
@@ -39,7 +50,9 @@ export async function startGateway(overrides: Partial<Config> = {}, deps: Gatewa
     token: (userId, ttlS = 3600) => signToken(config.jwtSecret ?? TEST_SECRET, userId, ttlS),
     async connect(userId, options = {}) {
       const token = await harness.token(userId);
-      const client = Client.open(`${wsUrl}${options.query ?? ''}`, { headers: { Authorization: `Bearer ${token}`, ...options.headers } });
+      const client = Client.open(`${wsUrl}${options.query ?? ''}`, {
+        headers: { Authorization: `Bearer ${token}`, ...options.headers },
+      });
       clients.push(client);
       await client.next('welcome');
       return client;
@@ -119,7 +132,8 @@ export class Client {
         const frame = this.frames[this.#read++] as Frame;
         if (type === undefined || frame.type === type) return frame;
       }
-      if (this.closeCode !== undefined) throw new Error(`waited for ${type ?? 'a frame'} but the socket closed with ${this.closeCode}`);
+      if (this.closeCode !== undefined)
+        throw new Error(`waited for ${type ?? 'a frame'} but the socket closed with ${this.closeCode}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms waiting for ${type ?? 'a frame'}`);
       await new Promise<void>((resolve) => {
@@ -138,7 +152,8 @@ export class Client {
     for (;;) {
       const events = this.frames.filter((f) => typeof f.seq === 'number');
       if (events.length >= count) return events;
-      if (this.closeCode !== undefined) throw new Error(`waited for ${count} events, have ${events.length}; closed with ${this.closeCode}`);
+      if (this.closeCode !== undefined)
+        throw new Error(`waited for ${count} events, have ${events.length}; closed with ${this.closeCode}`);
       const left = deadline - Date.now();
       if (left <= 0) throw new Error(`timed out waiting for ${count} events, have ${events.length}`);
       await new Promise<void>((resolve) => {
@@ -164,7 +179,10 @@ export class Client {
   async closedWith(timeoutMs = 5000): Promise<number> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new Error(`timed out after ${timeoutMs} ms waiting for close`)), timeoutMs);
+      timer = setTimeout(
+        () => reject(new Error(`timed out after ${timeoutMs} ms waiting for close`)),
+        timeoutMs,
+      );
     });
     try {
       return await Promise.race([this.closed, timeout]);
