@@ -86,17 +86,15 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
       it('stores type, run_id and data, and sets epoch and an ISO ts', async () => {
         const { engine } = await setup();
         const before = Date.now();
-        const stored = await engine.append('alice', {
-          type: 'agent_thinking',
-          run_id: 'r_1',
-          data: { reasoning: 'because', nested: { a: [1, 2] } },
-        });
-        expect(stored).toMatchObject({
-          type: 'agent_thinking',
-          run_id: 'r_1',
-          data: { reasoning: 'because', nested: { a: [1, 2] } },
-          seq: 1,
-        });
+        const sub = await record(engine, 'alice');
+        // JSON-hostile text: the frame must still be byte for byte encodeEvent(event).
+        const data = { reasoning: 'say "hi" </script> \\ \u2028 é 😀', nested: { a: [1, 2.5, null] } };
+        const stored = await engine.append('alice', { type: 'agent_thinking', run_id: 'r_"1"/', data });
+        expect(stored).toMatchObject({ type: 'agent_thinking', run_id: 'r_"1"/', data, seq: 1 });
+        await vi.waitFor(() => expect(sub.frames).toEqual([encodeEvent(stored)]), WAIT);
+        expect(sub.events).toEqual([stored]);
+        const history = await engine.history('alice', { since: 0, limit: 1 });
+        expect(history.kind === 'ok' && history.events).toEqual([stored]);
         expect(stored.epoch).toMatch(/^e_[A-Za-z0-9_-]{8,}$/);
         expect(stored.ts).toMatch(/^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$/);
         expect(new Date(stored.ts).toISOString()).toBe(stored.ts);
@@ -193,6 +191,16 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
         await engine.append('alice', event(2));
         await vi.waitFor(() => expect(sub.events.length).toBeGreaterThan(0), WAIT);
         expect(sub.seqs()).toEqual([2]);
+      });
+
+      it('does not hand a joining subscriber events appended before it subscribed', async () => {
+        const { engine } = await setup();
+        const first = await record(engine, 'alice');
+        await Promise.all(range(1, 20).map((n) => engine.append('alice', event(n))));
+        const joining = await record(engine, 'alice');
+        await engine.append('alice', event(21));
+        await vi.waitFor(() => expect(first.seqs()).toEqual(range(1, 21)), WAIT);
+        await vi.waitFor(() => expect(joining.seqs()).toEqual([21]), WAIT);
       });
 
       it('delivers to every subscriber of the user, each once', async () => {

@@ -1,0 +1,195 @@
+import type { Logger } from '../observability/logger.js';
+import type { StoredEvent } from '../protocol/events.js';
+import type { EventListener } from './engine.js';
+import type { RedisKeys } from './redis-keys.js';
+import { parseStoredFrame } from './stored-frame.js';
+
+/** The subscriber side of one Redis connection in subscriber mode (ioredis satisfies it). */
+export interface PubSubConnection {
+  subscribe(...channels: string[]): Promise<unknown>;
+  unsubscribe(...channels: string[]): Promise<unknown>;
+  ping(): Promise<unknown>;
+}
+
+/** Options for {@link RedisFanout}. */
+export interface RedisFanoutOptions {
+  readonly connection: PubSubConnection;
+  readonly keys: RedisKeys;
+  readonly logger: Logger;
+}
+
+/** Where a held user's delivery stands: the last event handed to local listeners. */
+export interface FanoutPosition {
+  readonly userId: string;
+  readonly epoch: string;
+  readonly seq: number;
+}
+
+/** `pending → live → removed` (or `pending → removed` when subscribing failed). */
+interface Subscription {
+  readonly listener: EventListener;
+  state: 'pending' | 'live' | 'removed';
+}
+
+/** One user with local listeners: one Redis channel subscription, whatever their number. */
+interface HeldUser {
+  readonly channel: string;
+  /** Copy-on-write: a delivery in progress keeps the array it started with. */
+  subscriptions: readonly Subscription[];
+  /** Settles when Redis answered the SUBSCRIBE; later listeners of the user wait on it too. */
+  subscribed: Promise<unknown>;
+  /** The last event delivered (0 before any), so a replayed copy is never delivered twice. */
+  lastEpoch: string;
+  lastSeq: number;
+}
+
+/** Re-subscribing many users after a reconnect is sent in chunks of this many channels. */
+const RESUBSCRIBE_CHUNK = 500;
+
+/**
+ * Fan-out from Redis pub/sub to the listeners of this node (ARCHITECTURE.md): one subscriber connection
+ * per node, subscribed only to users with local listeners, reference counted (SUBSCRIBE on the first,
+ * UNSUBSCRIBE on the last). Each frame is parsed once per node and handed to every listener.
+ */
+export class RedisFanout {
+  readonly #connection: PubSubConnection;
+  readonly #keys: RedisKeys;
+  readonly #logger: Logger;
+  readonly #users = new Map<string, HeldUser>();
+  /** channel → user id, for incoming messages. */
+  readonly #channels = new Map<string, string>();
+
+  constructor(options: RedisFanoutOptions) {
+    this.#connection = options.connection;
+    this.#keys = options.keys;
+    this.#logger = options.logger;
+  }
+
+  /** Users with at least one local listener (= channels subscribed). */
+  get userCount(): number {
+    return this.#users.size;
+  }
+
+  /**
+   * Adds a listener; resolves once Redis confirmed the user's channel subscription, so every event
+   * published after that reaches it. Rejects (with the Redis error) when the subscription failed.
+   */
+  async subscribe(userId: string, listener: EventListener): Promise<() => Promise<void>> {
+    let held = this.#users.get(userId);
+    const joining = held !== undefined;
+    if (held === undefined) {
+      const channel = this.#keys.channel(userId);
+      held = {
+        channel,
+        subscriptions: [],
+        subscribed: this.#connection.subscribe(channel),
+        lastEpoch: '',
+        lastSeq: 0,
+      };
+      this.#users.set(userId, held);
+      this.#channels.set(channel, userId);
+    }
+    const subscription: Subscription = { listener, state: 'pending' };
+    // Counted before the await, so a concurrent last unsubscribe cannot drop the channel under us.
+    held.subscriptions = [...held.subscriptions, subscription];
+    try {
+      await held.subscribed;
+      // Joining a channel already subscribed: frames of events appended before this call may still be on
+      // their way. A PING answered on the same connection comes after them, so once it is back, what
+      // arrives was published after subscribe() was called.
+      if (joining) await this.#connection.ping();
+    } catch (error) {
+      // Never subscribed: only the local bookkeeping is undone (no UNSUBSCRIBE to send).
+      this.#remove(userId, held, subscription);
+      throw error;
+    }
+    if (subscription.state === 'pending') subscription.state = 'live';
+    const owner = held;
+    return () => this.#unsubscribe(userId, owner, subscription);
+  }
+
+  /** A message from the subscriber connection. */
+  onMessage(channel: string, frame: string): void {
+    const userId = this.#channels.get(channel);
+    if (userId === undefined) return; // a late message for a user just unsubscribed
+    const event = parseStoredFrame(frame);
+    if (event === undefined) {
+      // Something other than the append script wrote to our channel: an operator must look.
+      this.#logger.error({ channel }, 'unreadable frame on a user channel');
+      return;
+    }
+    this.deliver(userId, event, frame);
+  }
+
+  /**
+   * Hands one event to the user's local listeners, unless it was delivered already (same epoch, seq not
+   * past the last one): a catch-up read after a reconnect may overlap live messages. Never reorders: an
+   * older event arriving after a newer one is dropped, and the connection's ReplayBuffer sees the gap.
+   */
+  deliver(userId: string, event: StoredEvent, frame: string): void {
+    const held = this.#users.get(userId);
+    if (held === undefined) return;
+    if (event.epoch === held.lastEpoch && event.seq <= held.lastSeq) return;
+    held.lastEpoch = event.epoch;
+    held.lastSeq = event.seq;
+    for (const subscription of held.subscriptions) {
+      if (subscription.state !== 'live') continue;
+      try {
+        subscription.listener(event, frame);
+      } catch (error) {
+        // A listener is gateway code; its bug must not cost other connections their events.
+        this.#logger.error({ err: error, user_id: userId, seq: event.seq }, 'event listener threw');
+      }
+    }
+  }
+
+  /**
+   * Subscribes every held user again: called when the subscriber connection is ready after a (re)connect.
+   * A new connection has no subscriptions, and only users held now are subscribed, so nothing leaks.
+   */
+  async resubscribeAll(): Promise<void> {
+    const channels = [...this.#users.values()].map((held) => held.channel);
+    for (let i = 0; i < channels.length; i += RESUBSCRIBE_CHUNK) {
+      await this.#connection.subscribe(...channels.slice(i, i + RESUBSCRIBE_CHUNK));
+    }
+  }
+
+  /** Held users that already received events: where a catch-up read after an outage starts. */
+  positions(): FanoutPosition[] {
+    const out: FanoutPosition[] = [];
+    for (const [userId, held] of this.#users) {
+      if (held.lastSeq > 0) out.push({ userId, epoch: held.lastEpoch, seq: held.lastSeq });
+    }
+    return out;
+  }
+
+  /** Forgets every listener (engine closing); their unsubscribe functions become no-ops. */
+  clear(): void {
+    for (const held of this.#users.values()) {
+      for (const subscription of held.subscriptions) subscription.state = 'removed';
+    }
+    this.#users.clear();
+    this.#channels.clear();
+  }
+
+  async #unsubscribe(userId: string, held: HeldUser, subscription: Subscription): Promise<void> {
+    if (!this.#remove(userId, held, subscription)) return;
+    try {
+      await this.#connection.unsubscribe(held.channel);
+    } catch {
+      // The connection is down: the subscription died with it, and resubscribeAll will not restore it
+      // because the user is no longer held. Safe to drop.
+    }
+  }
+
+  /** Removes one subscription; true when it was the user's last and the channel should be left. */
+  #remove(userId: string, held: HeldUser, subscription: Subscription): boolean {
+    if (subscription.state === 'removed') return false;
+    subscription.state = 'removed';
+    held.subscriptions = held.subscriptions.filter((s) => s !== subscription);
+    if (held.subscriptions.length > 0 || this.#users.get(userId) !== held) return false;
+    this.#users.delete(userId);
+    this.#channels.delete(held.channel);
+    return true;
+  }
+}

@@ -1,0 +1,45 @@
+/**
+ * Names of everything the Redis engine stores. A user's keys share the hash tag `{u:<user_id>}`, so they
+ * live in one Redis Cluster slot and one Lua script may touch them all (ARCHITECTURE.md).
+ */
+export class RedisKeys {
+  readonly #prefix: string;
+
+  /** `prefix` separates deployments (and test runs) sharing one Redis; it must not contain braces. */
+  constructor(prefix: string) {
+    if (/[{}]/.test(prefix)) {
+      throw new TypeError(`RedisEngine: keyPrefix must not contain "{" or "}" (hash tags), got "${prefix}"`);
+    }
+    this.#prefix = prefix;
+  }
+
+  /** Hash {epoch, seq} of the user's log. */
+  meta(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:meta`;
+  }
+
+  /** Stream of the user's recent events (entries {s: seq, f: wire frame}). */
+  log(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:log`;
+  }
+
+  /** Sorted set of the user's connection ids, scored by lease end. */
+  slots(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:conns`;
+  }
+
+  /** Pub/sub channel that carries the user's wire frames to every node. */
+  channel(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:events`;
+  }
+
+  /** One idempotency key (PROTOCOL.md §6). */
+  idempotency(key: string): string {
+    return `${this.#prefix}idem:${key}`;
+  }
+
+  /** Pattern matching every key of this prefix (tests clean up with it). */
+  get pattern(): string {
+    return `${this.#prefix}*`;
+  }
+}

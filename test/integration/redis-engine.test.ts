@@ -1,0 +1,297 @@
+import { Writable } from 'node:stream';
+import { Redis } from 'ioredis';
+import { afterEach, describe, expect, it, vi } from 'vitest';
+import type { EngineHealth } from '../../src/engine/engine.js';
+import { RedisEngine, type RedisEngineOptions } from '../../src/engine/redis-engine.js';
+import { createLogger } from '../../src/observability/logger.js';
+import { AgentcastErrorCode } from '../../src/protocol/agentcast-error.js';
+import type { StoredEvent } from '../../src/protocol/events.js';
+import {
+  deleteKeys,
+  PrivateRedis,
+  REDIS_URL,
+  REQUIRE_REDIS,
+  requireRedis,
+  uniquePrefix,
+} from '../engine-contract/redis-fixture.js';
+
+const sharedAvailable = await requireRedis(REDIS_URL, 'RedisEngine integration (shared Redis)');
+const privateAvailable = await PrivateRedis.available();
+if (!privateAvailable) {
+  const message = 'RedisEngine restart tests: no redis-server binary to start a private Redis';
+  if (REQUIRE_REDIS) throw new Error(`${message} and REQUIRE_REDIS=1`);
+  console.warn(`\n*** SKIPPING ${message}. ***\n`);
+}
+
+const WAIT = { timeout: 10_000, interval: 10 } as const;
+const note = (n: number) => ({ type: 'notification', data: { n } });
+
+/** Resolves with the next health the engine reports whose `ok` matches. */
+function nextHealth(engine: RedisEngine, ok: boolean): Promise<EngineHealth> {
+  return new Promise((resolve) => {
+    const stop = engine.onHealthChange((health) => {
+      if (health.ok !== ok) return;
+      stop();
+      resolve(health);
+    });
+  });
+}
+
+function logLines() {
+  const lines: string[] = [];
+  const logger = createLogger({
+    destination: new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(String(chunk));
+        done();
+      },
+    }),
+  });
+  const messages = () => lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
+  return { logger, messages };
+}
+
+describe('RedisEngine', () => {
+  const engines: RedisEngine[] = [];
+  const servers: PrivateRedis[] = [];
+  const prefixes: string[] = [];
+
+  afterEach(async () => {
+    for (const engine of engines.splice(0)) await engine.close();
+    for (const server of servers.splice(0)) await server.stop();
+    for (const prefix of prefixes.splice(0)) await deleteKeys(REDIS_URL, `${prefix}*`);
+  });
+
+  function make(options: RedisEngineOptions): RedisEngine {
+    const engine = new RedisEngine({ reconnectDelayMs: { min: 20, max: 200 }, ...options });
+    engines.push(engine);
+    return engine;
+  }
+
+  function shared(options: Partial<RedisEngineOptions> = {}, prefix = uniquePrefix('integration')) {
+    prefixes.push(prefix);
+    return make({ url: REDIS_URL, keyPrefix: prefix, ...options });
+  }
+
+  async function privateRedis(): Promise<PrivateRedis> {
+    const server = await PrivateRedis.start();
+    servers.push(server);
+    return server;
+  }
+
+  describe.skipIf(!sharedAvailable)('on the shared Redis', () => {
+    it('refuses options that cannot work, naming them', () => {
+      expect(() => new RedisEngine({ url: REDIS_URL, historySize: 0 })).toThrow(
+        new TypeError('RedisEngine: historySize must be an integer > 0, got 0'),
+      );
+      expect(() => new RedisEngine({ url: REDIS_URL, commandTimeoutMs: -5 })).toThrow(
+        new TypeError('RedisEngine: commandTimeoutMs must be a number > 0, got -5'),
+      );
+      expect(() => new RedisEngine({ url: REDIS_URL, keyPrefix: 'a{b}' })).toThrow(
+        /keyPrefix must not contain/,
+      );
+    });
+
+    it('shares one ordered log per user between two nodes', async () => {
+      const prefix = uniquePrefix('two-nodes');
+      const a = shared({ name: 'node-a' }, prefix);
+      const b = shared({ name: 'node-b' }, prefix);
+      await Promise.all([a.ready(), b.ready()]);
+      const onA: StoredEvent[] = [];
+      const onB: StoredEvent[] = [];
+      await a.subscribe('alice', (event) => onA.push(event));
+      await b.subscribe('alice', (event) => onB.push(event));
+      const stored = await Promise.all(
+        Array.from({ length: 200 }, (_, i) => (i % 2 === 0 ? a : b).append('alice', note(i))),
+      );
+      expect(stored.map((e) => e.seq).sort((x, y) => x - y)).toEqual(
+        Array.from({ length: 200 }, (_, i) => i + 1),
+      );
+      await vi.waitFor(() => expect([onA.length, onB.length]).toEqual([200, 200]), WAIT);
+      expect(onA).toEqual(onB);
+      expect(onA.map((e) => e.seq)).toEqual(Array.from({ length: 200 }, (_, i) => i + 1));
+      expect(await a.head('alice')).toEqual(await b.head('alice'));
+    });
+
+    it('subscribes a channel once per node and leaves it with the last listener', async () => {
+      const engine = shared();
+      await engine.ready();
+      const first = await engine.subscribe('alice', () => undefined);
+      const second = await engine.subscribe('alice', () => undefined);
+      await engine.subscribe('bob', () => undefined);
+      expect(engine.subscribedUserCount).toBe(2);
+      await first();
+      expect(engine.subscribedUserCount).toBe(2);
+      await second();
+      await second();
+      expect(engine.subscribedUserCount).toBe(1);
+    });
+
+    it('frees the slots of a node that stopped renewing them once their lease ends', async () => {
+      const prefix = uniquePrefix('lease');
+      const crashed = shared({ slotLeaseMs: 300 }, prefix);
+      const survivor = shared({ slotLeaseMs: 300 }, prefix);
+      await Promise.all([crashed.ready(), survivor.ready()]);
+      expect(await crashed.acquireConnectionSlot('alice', 'c1', 1)).toBe(true);
+      await crashed.close(); // no release: like a crash, the lease is simply not renewed any more
+      expect(await survivor.acquireConnectionSlot('alice', 'c2', 1)).toBe(false);
+      await vi.waitFor(
+        async () => expect(await survivor.acquireConnectionSlot('alice', 'c2', 1)).toBe(true),
+        WAIT,
+      );
+    });
+
+    it('renews the leases of its live connections', async () => {
+      const prefix = uniquePrefix('renew');
+      const engine = shared({ slotLeaseMs: 300 }, prefix);
+      await engine.ready();
+      await engine.acquireConnectionSlot('alice', 'c1', 1);
+      const raw = new Redis(REDIS_URL);
+      try {
+        const key = `${prefix}{u:alice}:conns`;
+        const first = Number(await raw.zscore(key, 'c1'));
+        await vi.waitFor(
+          async () => expect(Number(await raw.zscore(key, 'c1'))).toBeGreaterThan(first),
+          WAIT,
+        );
+        await engine.releaseConnectionSlot('alice', 'c1');
+        expect(await raw.zscore(key, 'c1')).toBeNull();
+      } finally {
+        raw.disconnect();
+      }
+    });
+  });
+
+  describe.skipIf(!privateAvailable)('on a private Redis that stops and restarts', () => {
+    it('turns unhealthy when Redis stops, and rejects at once with AC_ERR_ENGINE_UNAVAILABLE', async () => {
+      const server = await privateRedis();
+      const engine = make({ url: server.url, keyPrefix: 'p:' });
+      await engine.ready();
+      await engine.append('alice', note(1));
+      const down = nextHealth(engine, false);
+      await server.stop();
+      expect(await down).toEqual({ ok: false, reason: expect.stringMatching(/^redis unreachable: /) });
+      expect(engine.health()).toEqual(await down);
+      const started = Date.now();
+      const unavailable = { code: AgentcastErrorCode.EngineUnavailable, httpStatus: 503 };
+      await expect(engine.append('alice', note(2))).rejects.toMatchObject(unavailable);
+      await expect(engine.appendBatch([{ userId: 'alice', event: note(3) }])).rejects.toMatchObject(
+        unavailable,
+      );
+      await expect(engine.head('alice')).rejects.toMatchObject(unavailable);
+      await expect(engine.history('alice', { since: 0, limit: 1 })).rejects.toMatchObject(unavailable);
+      await expect(engine.subscribe('alice', () => undefined)).rejects.toMatchObject(unavailable);
+      await expect(engine.claimIdempotency('k', 'v', 1000)).rejects.toMatchObject(unavailable);
+      await expect(engine.acquireConnectionSlot('alice', 'c', 1)).rejects.toMatchObject(unavailable);
+      await expect(engine.releaseConnectionSlot('alice', 'c')).resolves.toBeUndefined();
+      expect(Date.now() - started).toBeLessThan(500);
+    });
+
+    it('comes back empty with a new epoch: a resume with the old epoch is reset, old subscribers get new events', async () => {
+      const server = await privateRedis();
+      const { logger, messages } = logLines();
+      const engine = make({ url: server.url, keyPrefix: 'p:', logger });
+      await engine.ready();
+      const received: StoredEvent[] = [];
+      await engine.subscribe('alice', (event) => received.push(event));
+      const before = await engine.append('alice', note(1));
+      await vi.waitFor(() => expect(received).toHaveLength(1), WAIT);
+
+      const down = nextHealth(engine, false);
+      await server.stop();
+      await down;
+      for (let i = 0; i < 5; i += 1) await expect(engine.append('alice', note(i))).rejects.toThrow();
+      const up = nextHealth(engine, true);
+      await server.start();
+      expect(await up).toEqual({ ok: true });
+
+      const after = await engine.append('alice', note(2));
+      expect(after.seq).toBe(1);
+      expect(after.epoch).not.toBe(before.epoch);
+      expect(await engine.history('alice', { since: 1, epoch: before.epoch, limit: 10 })).toEqual({
+        kind: 'reset',
+        head: { epoch: after.epoch, seq: 1 },
+        reason: 'epoch_changed',
+      });
+      // Subscriptions were restored on the new connection.
+      await vi.waitFor(
+        () =>
+          expect(received.map((e) => [e.epoch, e.seq])).toEqual([
+            [before.epoch, 1],
+            [after.epoch, 1],
+          ]),
+        WAIT,
+      );
+      // Said once that Redis is down and once that it is back, not once per failed call.
+      expect(messages().filter((m) => m.startsWith('redis'))).toEqual([
+        'redis connected',
+        'redis unreachable',
+        'redis reachable again',
+      ]);
+    });
+
+    it('starts degraded when Redis is not there yet, then recovers', async () => {
+      const server = await privateRedis();
+      await server.stop();
+      const engine = make({ url: server.url, keyPrefix: 'p:' });
+      await vi.waitFor(
+        () => expect(engine.health()).toMatchObject({ reason: expect.stringMatching(/ECONNREFUSED/) }),
+        WAIT,
+      );
+      await expect(engine.append('alice', note(1))).rejects.toMatchObject({
+        code: AgentcastErrorCode.EngineUnavailable,
+      });
+      await server.start();
+      await engine.ready();
+      expect((await engine.append('alice', note(1))).seq).toBe(1);
+    });
+
+    it('delivers what another node published while its subscriber was away (catch-up)', async () => {
+      const server = await privateRedis();
+      const a = make({
+        url: server.url,
+        keyPrefix: 'p:',
+        name: 'node-a',
+        reconnectDelayMs: { min: 300, max: 300 },
+      });
+      const b = make({ url: server.url, keyPrefix: 'p:', name: 'node-b' });
+      await Promise.all([a.ready(), b.ready()]);
+      const received: number[] = [];
+      await a.subscribe('alice', (event) => received.push(event.seq));
+      await b.append('alice', note(1));
+      await vi.waitFor(() => expect(received).toEqual([1]), WAIT);
+
+      const admin = new Redis(server.url);
+      try {
+        const down = nextHealth(a, false);
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub', 'SKIPME', 'yes');
+        // Only node A's subscriber holds a subscription; node B has none.
+        await down;
+        await b.append('alice', note(2));
+        await b.append('alice', note(3));
+        await a.ready();
+        await vi.waitFor(() => expect(received).toEqual([1, 2, 3]), WAIT);
+        await b.append('alice', note(4));
+        await vi.waitFor(() => expect(received).toEqual([1, 2, 3, 4]), WAIT);
+      } finally {
+        admin.disconnect();
+      }
+    });
+
+    it('closes promptly while Redis is down', async () => {
+      const server = await privateRedis();
+      const engine = make({ url: server.url, keyPrefix: 'p:' });
+      await engine.ready();
+      const down = nextHealth(engine, false);
+      await server.stop();
+      await down;
+      const started = Date.now();
+      await engine.close();
+      await engine.close();
+      expect(Date.now() - started).toBeLessThan(500);
+      await expect(engine.append('alice', note(1))).rejects.toMatchObject({
+        code: AgentcastErrorCode.EngineClosed,
+      });
+    });
+  });
+});
