@@ -219,6 +219,16 @@ export class Gateway {
     return stored;
   }
 
+  /**
+   * Closes every connection of a user on this node (e.g. after revoking their access, or to test
+   * resume). With the default 1012 their clients reconnect and resume; returns how many were closed.
+   */
+  disconnectUser(userId: string, code: CloseCode = CloseCode.ServiceRestart, reason = 'disconnected by the server'): number {
+    const members = this.#hub.membersOf(userId);
+    for (const conn of members) conn.close(code, reason);
+    return members.length;
+  }
+
   /** `/readyz`: ready while running with a healthy engine (PROTOCOL.md §8). */
   readiness(): Readiness {
     if (this.#state !== 'running') return { ready: false, reason: this.#state };
