@@ -84,11 +84,6 @@ export class AgentRun {
     this.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#drive());
   }
 
-  /** True once the run was asked to stop (cancel, timeout, drain) or its agent finished. */
-  get ending(): boolean {
-    return this.#stop !== undefined;
-  }
-
   /**
    * Ends the run with `end` as soon as any append in flight finishes, and aborts the agent's signal.
    * Returns false when the run was already ending (the first reason wins).
