@@ -223,7 +223,11 @@ export class Gateway {
    * Closes every connection of a user on this node (e.g. after revoking their access, or to test
    * resume). With the default 1012 their clients reconnect and resume; returns how many were closed.
    */
-  disconnectUser(userId: string, code: CloseCode = CloseCode.ServiceRestart, reason = 'disconnected by the server'): number {
+  disconnectUser(
+    userId: string,
+    code: CloseCode = CloseCode.ServiceRestart,
+    reason = 'disconnected by the server',
+  ): number {
     const members = this.#hub.membersOf(userId);
     for (const conn of members) conn.close(code, reason);
     return members.length;

@@ -181,7 +181,10 @@ describe('README configuration table', () => {
   it('documents exactly the options the loader knows, with their env vars', async () => {
     const { readFileSync } = await import('node:fs');
     const readme = readFileSync(new URL('../../../README.md', import.meta.url), 'utf8');
-    const rows = [...readme.matchAll(/^\| `--([a-z0-9-]+)` \| `(AGENTCAST_[A-Z0-9_]+)` \|/gm)].map((m) => [m[1], m[2]]);
+    const rows = [...readme.matchAll(/^\| `--([a-z0-9-]+)` \| `(AGENTCAST_[A-Z0-9_]+)` \|/gm)].map((m) => [
+      m[1],
+      m[2],
+    ]);
     expect(rows.sort()).toEqual(OPTION_SPECS.map((s) => [flagName(s.key), envName(s.key)]).sort());
   });
 });
