@@ -8,6 +8,9 @@ import { type IdPrefix, randomId } from './random-id.js';
 import { errorMessage, failedEnd } from './run-end.js';
 import { RunErrorCode } from './run-error-code.js';
 
+/** How many ended runs are remembered for idempotent cancels. */
+const ENDED_RUNS_REMEMBERED = 10_000;
+
 /** Options of {@link AgentRuntime}; defaults follow the flags in docs/agents.md. */
 export interface AgentRuntimeOptions {
   readonly engine: Engine;
@@ -67,6 +70,8 @@ export class AgentRuntime {
   readonly #newId: (prefix: IdPrefix) => string;
   /** Runs not yet done, by run id. */
   readonly #runs = new Map<string, AgentRun>();
+  /** Recently ended runs: run id -> user id. */
+  readonly #ended = new Map<string, string>();
   /** Runs not yet done, by idempotency key: a retry at the run limit is still a duplicate, not RATE_LIMITED. */
   readonly #runByKey = new Map<string, string>();
   /** Runs and starts in progress per user: what max_runs_per_user counts. */
@@ -114,6 +119,9 @@ export class AgentRuntime {
    */
   cancel(userId: string, runId: string): CancelResult {
     const run = this.#runs.get(runId);
+    // A resent cancel (the client SDK resends unacked frames after a reconnect) for a run of this user
+    // that has ended meanwhile is acked: the run is over, which is what the cancel asked for.
+    if (run === undefined && this.#ended.get(runId) === userId) return { ok: true };
     // §6: a user may not cancel another user's run, and must not learn that it exists.
     if (run === undefined || run.userId !== userId) {
       return { ok: false, code: ErrorCode.NotFound, message: `no active run ${runId} for this user` };
@@ -217,10 +225,20 @@ export class AgentRuntime {
     this.#log.info({ run_id: runId, user_id: userId, agent: agent.name }, 'run started');
     void run.done.then(() => {
       this.#runs.delete(runId);
+      this.#rememberEnded(runId, userId);
       this.#runByKey.delete(key);
       this.#release(userId);
       this.#metrics?.runsActive.dec();
     });
+  }
+
+  /** Remembers recently ended runs (bounded, oldest forgotten first) so a resent cancel is acked. */
+  #rememberEnded(runId: string, userId: string): void {
+    this.#ended.set(runId, userId);
+    if (this.#ended.size > ENDED_RUNS_REMEMBERED) {
+      const oldest = this.#ended.keys().next().value;
+      if (oldest !== undefined) this.#ended.delete(oldest);
+    }
   }
 
   #release(userId: string): void {

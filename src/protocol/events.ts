@@ -1,5 +1,5 @@
 import { z } from 'zod';
-import { formatIssues } from './issues.js';
+import { formatIssues, issueMessage } from './issues.js';
 
 /** Event types published outside the golden path must match this (PROTOCOL.md §3). */
 export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_.]{0,63}$/;
@@ -103,7 +103,7 @@ export const newEventSchema = z
     const parsed = dataSchema.safeParse(ev.data);
     if (!parsed.success) {
       for (const issue of parsed.error.issues) {
-        ctx.addIssue({ code: 'custom', message: issue.message, path: ['data', ...issue.path] });
+        ctx.addIssue({ code: 'custom', message: issueMessage(issue), path: ['data', ...issue.path] });
       }
     }
   });

@@ -10,7 +10,11 @@ export function formatIssues(error: z.ZodError, prefix = ''): string {
 
 function formatIssue(issue: z.core.$ZodIssue, prefix: string): string {
   const path = [prefix, ...issue.path.map(String)].filter((p) => p !== '').join('.');
-  const required = issue.code === 'invalid_type' && /received undefined/.test(issue.message);
-  const message = required ? 'required' : issue.message;
+  const message = issueMessage(issue);
   return path === '' ? message : `${path}: ${message}`;
+}
+
+/** The message of one issue, with zod's "expected string, received undefined" said as `required`. */
+export function issueMessage(issue: z.core.$ZodIssue): string {
+  return issue.code === 'invalid_type' && /received undefined/.test(issue.message) ? 'required' : issue.message;
 }

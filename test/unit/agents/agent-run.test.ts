@@ -129,7 +129,7 @@ describe('AgentRun', () => {
         error: {
           code: 'INVALID_EVENT',
           message:
-            'agent yielded an invalid tool_executing event: data.tool_name: Invalid input: expected string, received undefined',
+            'agent yielded an invalid tool_executing event: data.tool_name: required',
         },
       });
     });

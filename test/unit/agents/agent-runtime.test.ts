@@ -378,7 +378,7 @@ describe('AgentRuntime', () => {
       expect((await engine.head('u1')).seq).toBe(3);
     });
 
-    it('answers NOT_FOUND for another user, an unknown run and a finished run', async () => {
+    it('answers NOT_FOUND for another user and an unknown run, and acks a resent cancel of its own finished run', async () => {
       const { agent, gate } = gated();
       const { runtime, engine } = setup({ agents: [agent], defaultAgent: 'gated' });
       const runId = await started(runtime, 'u1', 'x', 'm1');
@@ -393,7 +393,9 @@ describe('AgentRuntime', () => {
       const events = await runEvents(engine, 'u1', runId);
       expect(events.at(-1)?.data.status).toBe('succeeded');
       await expect.poll(() => runtime.activeRuns()).toBe(0);
-      expect(runtime.cancel('u1', runId)).toEqual(notFound);
+      expect(runtime.cancel('u1', runId)).toEqual({ ok: true });
+      expect(runtime.cancel('u2', runId)).toEqual(notFound);
+      expect((await runEvents(engine, 'u1', runId)).filter((e) => e.type === 'agent_completed')).toHaveLength(1);
     });
 
     it('keeps the text streamed before the cancel as final_response', async () => {
