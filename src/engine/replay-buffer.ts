@@ -1,5 +1,8 @@
 import type { StoredEvent } from '../protocol/events.js';
 
+/** A frame as the caller holds it: the wire text, or its bytes shared across connections. */
+export type WireFrame = string | Uint8Array;
+
 /** Options for {@link ReplayBuffer}. */
 export interface ReplayBufferOptions {
   /**
@@ -41,7 +44,7 @@ export interface ReplayPosition {
  *   data during the replay): close with 1011, the client resumes and is told `reset`.
  */
 export type ReplayOutcome =
-  | { readonly kind: 'ok'; readonly frames: readonly string[]; readonly lastSeq: number }
+  | { readonly kind: 'ok'; readonly frames: readonly WireFrame[]; readonly lastSeq: number }
   | { readonly kind: 'gap'; readonly expectedSeq: number; readonly bufferedSeq: number | undefined }
   | { readonly kind: 'overflow'; readonly maxBuffered: number }
   | { readonly kind: 'epoch_changed'; readonly historyEpoch: string; readonly liveEpoch: string };
@@ -61,7 +64,7 @@ export class ReplayBuffer {
   readonly #maxBuffered: number;
   #state: ReplayState = 'replaying';
   #events: StoredEvent[] = [];
-  #frames: string[] = [];
+  #frames: WireFrame[] = [];
   #epoch = '';
   #lastSeq = 0;
   #finished = false;
@@ -89,7 +92,7 @@ export class ReplayBuffer {
   }
 
   /** Takes one live event (with its shared wire frame) and says what to do with it. */
-  push(event: StoredEvent, frame: string): ReplayPush {
+  push(event: StoredEvent, frame: WireFrame): ReplayPush {
     switch (this.#state) {
       case 'failed':
         return 'failed';
@@ -116,7 +119,7 @@ export class ReplayBuffer {
     // Before finish, the only way to fail is to overflow while replaying.
     if (this.#state === 'failed') return { kind: 'overflow', maxBuffered: this.#maxBuffered };
     let last = position.lastSentSeq;
-    const frames: string[] = [];
+    const frames: WireFrame[] = [];
     for (let i = 0; i < this.#events.length; i += 1) {
       const event = this.#events[i] as StoredEvent;
       if (event.epoch !== position.epoch) {
@@ -129,7 +132,7 @@ export class ReplayBuffer {
         this.#fail();
         return { kind: 'gap', expectedSeq: last + 1, bufferedSeq: event.seq };
       }
-      frames.push(this.#frames[i] as string);
+      frames.push(this.#frames[i] as WireFrame);
       last = event.seq;
     }
     // History stopped short of the head, and no buffered event continues it: events in between were

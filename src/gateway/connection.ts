@@ -1,6 +1,6 @@
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
-import { ReplayBuffer } from '../engine/replay-buffer.js';
+import { ReplayBuffer, type WireFrame } from '../engine/replay-buffer.js';
 import type { Logger } from '../observability/logger.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode as Codes, type ErrorCode } from '../protocol/error-codes.js';
@@ -111,7 +111,7 @@ export class Connection {
    * replay is written; afterwards each seq is written once, in order; a gap closes the connection so
    * the client resumes from history rather than silently missing an event (§3, §4).
    */
-  deliver(event: StoredEvent, frame: string): void {
+  deliver(event: StoredEvent, frame: Buffer): void {
     const replay = this.#replay;
     if (replay === undefined) return;
     switch (replay.push(event, frame)) {
@@ -134,7 +134,7 @@ export class Connection {
    * Writes one frame. Frames written in the same tick share one corked write. A connection whose
    * unsent bytes exceed max_buffered_bytes is closed with 4013; it resumes and loses nothing (§5).
    */
-  send(frame: string): void {
+  send(frame: WireFrame): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
     if (!this.#corked) {
       this.#corked = true;

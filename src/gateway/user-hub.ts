@@ -6,8 +6,11 @@ import type { StoredEvent } from '../protocol/events.js';
 /** What the hub needs from a connection: its user and a way to hand it an event. */
 export interface HubMember {
   readonly userId: string;
-  /** Receives every event of the member's user, in seq order, with the shared wire frame. */
-  deliver(event: StoredEvent, frame: string): void;
+  /**
+   * Receives every event of the member's user, in seq order, with the wire frame as bytes: encoded
+   * once per event and shared by every connection (ws writes a Buffer without copying it).
+   */
+  deliver(event: StoredEvent, frame: Buffer): void;
 }
 
 interface UserEntry<M extends HubMember> {
@@ -51,7 +54,8 @@ export class UserHub<M extends HubMember = HubMember> {
     if (entry === undefined) {
       const members = new Set<M>();
       const subscribed = this.#engine.subscribe(member.userId, (event, frame) => {
-        for (const m of members) m.deliver(event, frame);
+        const bytes = Buffer.from(frame);
+        for (const m of members) m.deliver(event, bytes);
         // Once per event, not per connection: time from storing to the frame being written.
         this.#metrics.publishToSend.observe((this.#now() - Date.parse(event.ts)) / 1000);
       });

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ReplayBuffer, type ReplayPush } from '../../../src/engine/replay-buffer.js';
+import { ReplayBuffer, type ReplayPush, type WireFrame } from '../../../src/engine/replay-buffer.js';
 import { encodeEvent, type StoredEvent } from '../../../src/protocol/events.js';
 
 const EPOCH = 'e_current';
@@ -215,7 +215,7 @@ describe('ReplayBuffer', () => {
       fc.assert(
         fc.property(scenario, ({ n, since, h, arrivals, split }) => {
           const buffer = new ReplayBuffer({ maxBuffered: 100 });
-          const sent: string[] = [];
+          const sent: WireFrame[] = [];
           const before = arrivals.slice(0, split);
           const after = arrivals.slice(split);
           for (const s of before) expect(buffer.push(ev(s), frame(s))).toBe('buffered');
