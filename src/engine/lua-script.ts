@@ -24,4 +24,18 @@ export class LuaScript {
   static load(name: LuaScriptName): LuaScript {
     return new LuaScript(name, readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8'));
   }
+
+  /** Every script of the engine. Read per engine instance, never at import time. */
+  static loadAll(): LuaScripts {
+    return {
+      append: LuaScript.load('append'),
+      head: LuaScript.load('head'),
+      history: LuaScript.load('history'),
+      claim: LuaScript.load('claim'),
+      'acquire-slot': LuaScript.load('acquire-slot'),
+    };
+  }
 }
+
+/** The engine's scripts by name. */
+export type LuaScripts = Readonly<Record<LuaScriptName, LuaScript>>;

@@ -1,5 +1,5 @@
-import { Redis, type RedisOptions } from 'ioredis';
-import { type Logger, silentLogger } from '../observability/logger.js';
+import { Redis } from 'ioredis';
+import type { Logger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import type { NewEvent, StoredEvent } from '../protocol/events.js';
 import type {
@@ -10,73 +10,29 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
-  ResetReason,
   Unsubscribe,
 } from './engine.js';
-import { newEpoch } from './epoch.js';
-import { LuaScript, type LuaScriptName } from './lua-script.js';
+import { LuaScript, type LuaScriptName, type LuaScripts } from './lua-script.js';
+import {
+  type RedisEngineOptions,
+  redisConnectionOptions,
+  resolveRedisEngineOptions,
+} from './redis-engine-options.js';
 import { RedisFanout } from './redis-fanout.js';
 import { type RedisConnectionRole, RedisHealth } from './redis-health.js';
 import { RedisKeys } from './redis-keys.js';
-import { frameParts, parseStoredFrame } from './stored-frame.js';
+import {
+  type HistoryReply,
+  parseAppendReply,
+  parseClaimReply,
+  parseHeadReply,
+  parseHistoryReply,
+  parseSlotReply,
+} from './script-replies.js';
+import { frameParts } from './stored-frame.js';
 
-/** Options for {@link RedisEngine}. */
-export interface RedisEngineOptions {
-  /** `redis://[user:password@]host:port[/db]` or `rediss://…`. */
-  readonly url: string;
-  /** Names this node's connections in Redis `CLIENT LIST` (`<name>` and `<name>:subscriber`). Default `agentcast`. */
-  readonly name?: string;
-  /** Prefix of every key and channel; separates deployments sharing one Redis. Default `agentcast:`. */
-  readonly keyPrefix?: string;
-  /** Events kept per user (PROTOCOL.md §4: default 1000). */
-  readonly historySize?: number;
-  /** Age after which an event is gone (PROTOCOL.md §4: default 300 s). */
-  readonly historyTtlMs?: number;
-  /** How long an idle user's epoch and seq survive in Redis; after that a new epoch starts. Default 24 h. */
-  readonly metaTtlMs?: number;
-  /** Lease of a connection slot; renewed every third of it while the connection lives. Default 30 s. */
-  readonly slotLeaseMs?: number;
-  /** A command without a reply in this time fails with AC_ERR_ENGINE_UNAVAILABLE. Default 2000. */
-  readonly commandTimeoutMs?: number;
-  /** Reconnect backoff: doubles from `min` up to `max` ms, plus up to 10% jitter. Default 50..2000. */
-  readonly reconnectDelayMs?: { readonly min: number; readonly max: number };
-  /** The clock for event `ts`, in ms since the epoch. */
-  readonly now?: () => number;
-  /** Makes epoch ids; injected by tests that want stable ones. */
-  readonly newEpoch?: () => string;
-  /** Reports Redis going down and coming back, once each. */
-  readonly logger?: Logger;
-}
-
-const SCRIPT_NAMES: readonly LuaScriptName[] = ['append', 'head', 'history', 'claim', 'acquire-slot'];
-const RESET_REASONS: ReadonlySet<string> = new Set<ResetReason>(['epoch_changed', 'ahead', 'expired']);
-
-function positive(name: string, value: number, integer = false): number {
-  if (!Number.isFinite(value) || value <= 0 || (integer && !Number.isInteger(value))) {
-    throw new TypeError(
-      `RedisEngine: ${name} must be ${integer ? 'an integer' : 'a number'} > 0, got ${value}`,
-    );
-  }
-  return value;
-}
-
-function replyArray(reply: unknown): unknown[] {
-  if (!Array.isArray(reply)) throw new TypeError(`RedisEngine: unexpected script reply ${String(reply)}`);
-  return reply;
-}
-
-function replyString(value: unknown): string {
-  if (typeof value !== 'string')
-    throw new TypeError(`RedisEngine: expected a string reply, got ${String(value)}`);
-  return value;
-}
-
-function replyInteger(value: unknown): number {
-  const n = typeof value === 'string' ? Number(value) : value;
-  if (typeof n !== 'number' || !Number.isSafeInteger(n)) {
-    throw new TypeError(`RedisEngine: expected an integer reply, got ${String(value)}`);
-  }
-  return n;
+function isNoScript(error: unknown): boolean {
+  return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
 /**
@@ -103,7 +59,7 @@ export class RedisEngine implements Engine {
   readonly #health: RedisHealth;
   readonly #fanout: RedisFanout;
   readonly #logger: Logger;
-  readonly #scripts: Readonly<Record<LuaScriptName, LuaScript>>;
+  readonly #scripts: LuaScripts;
   readonly #historySize: number;
   readonly #historyTtlMs: number;
   readonly #metaTtlMs: number;
@@ -119,43 +75,24 @@ export class RedisEngine implements Engine {
   #closed = false;
 
   constructor(options: RedisEngineOptions) {
-    this.#historySize = positive('historySize', options.historySize ?? 1000, true);
-    this.#historyTtlMs = positive('historyTtlMs', options.historyTtlMs ?? 300_000, true);
-    this.#metaTtlMs = positive('metaTtlMs', options.metaTtlMs ?? 86_400_000, true);
-    this.#slotLeaseMs = positive('slotLeaseMs', options.slotLeaseMs ?? 30_000, true);
-    const commandTimeout = positive('commandTimeoutMs', options.commandTimeoutMs ?? 2000);
-    const delay = options.reconnectDelayMs ?? { min: 50, max: 2000 };
-    positive('reconnectDelayMs.min', delay.min);
-    positive('reconnectDelayMs.max', delay.max);
-    this.#keys = new RedisKeys(options.keyPrefix ?? 'agentcast:');
-    this.#now = options.now ?? Date.now;
-    this.#newEpoch = options.newEpoch ?? (() => newEpoch());
-    this.#logger = options.logger ?? silentLogger();
-    this.#scripts = Object.fromEntries(SCRIPT_NAMES.map((name) => [name, LuaScript.load(name)])) as Record<
-      LuaScriptName,
-      LuaScript
-    >;
+    const resolved = resolveRedisEngineOptions(options);
+    this.#historySize = resolved.historySize;
+    this.#historyTtlMs = resolved.historyTtlMs;
+    this.#metaTtlMs = resolved.metaTtlMs;
+    this.#slotLeaseMs = resolved.slotLeaseMs;
+    this.#keys = new RedisKeys(resolved.keyPrefix);
+    this.#now = resolved.now;
+    this.#newEpoch = resolved.newEpoch;
+    this.#logger = resolved.logger;
+    this.#scripts = LuaScript.loadAll();
     this.#health = new RedisHealth(this.#logger);
 
-    const redisOptions: RedisOptions = {
-      // Fail fast while disconnected instead of queueing: a publish must get its 503 now, not run later.
-      enableOfflineQueue: false,
-      // Commands in flight when the connection drops fail, and are never resent: an append that may have
-      // run must not run twice.
-      maxRetriesPerRequest: 0,
-      autoResendUnfulfilledCommands: false,
-      // The fan-out re-subscribes exactly the users held at reconnect time (no stale channels).
-      autoResubscribe: false,
-      commandTimeout,
-      connectTimeout: Math.max(commandTimeout, 1000),
-      retryStrategy: (times) => {
-        const base = Math.min(delay.max, delay.min * 2 ** Math.min(times - 1, 20));
-        return Math.round(base + Math.random() * base * 0.1);
-      },
-    };
-    const name = options.name ?? 'agentcast';
-    this.#command = new Redis(options.url, { ...redisOptions, connectionName: name });
-    this.#subscriber = new Redis(options.url, { ...redisOptions, connectionName: `${name}:subscriber` });
+    const redisOptions = redisConnectionOptions(resolved);
+    this.#command = new Redis(resolved.url, { ...redisOptions, connectionName: resolved.name });
+    this.#subscriber = new Redis(resolved.url, {
+      ...redisOptions,
+      connectionName: `${resolved.name}:subscriber`,
+    });
     this.#fanout = new RedisFanout({ connection: this.#subscriber, keys: this.#keys, logger: this.#logger });
     this.#subscriber.on('message', (channel: string, frame: string) =>
       this.#fanout.onMessage(channel, frame),
@@ -212,8 +149,12 @@ export class RedisEngine implements Engine {
     const results = await this.#call(() => pipeline.exec());
     return items.map(({ event }, i) => {
       const [error, reply] = results?.[i] ?? [new Error('no reply'), undefined];
-      // Some events of the batch may be stored: the caller answers 503 and the publisher retries.
-      if (error) throw this.#unavailable(error);
+      if (error) {
+        // Redis lost its scripts (SCRIPT FLUSH): reload them so the next batch works. Either way some
+        // events of this batch may be stored: the caller answers 503 and the publisher retries.
+        if (isNoScript(error)) void this.#loadScripts().catch(() => undefined);
+        throw this.#unavailable(error);
+      }
       return this.#stored(event, ts, reply);
     });
   }
@@ -221,10 +162,9 @@ export class RedisEngine implements Engine {
   async head(userId: string): Promise<LogHead> {
     this.#assertUsable();
     const keys = [this.#keys.meta(userId), this.#keys.log(userId)];
-    const reply = replyArray(
+    return parseHeadReply(
       await this.#call(() => this.#eval('head', [...keys, this.#newEpoch(), this.#metaTtlMs])),
     );
-    return { epoch: replyString(reply[0]), seq: replyInteger(reply[1]) };
   }
 
   async history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
@@ -238,20 +178,14 @@ export class RedisEngine implements Engine {
 
   async claimIdempotency(key: string, value: string, ttlMs: number): Promise<IdempotencyClaim> {
     this.#assertUsable();
-    const reply = replyArray(
-      await this.#call(() =>
-        this.#eval('claim', [this.#keys.idempotency(key), value, Math.max(1, Math.ceil(ttlMs))]),
-      ),
-    );
-    return replyInteger(reply[0]) === 1
-      ? { claimed: true }
-      : { claimed: false, value: replyString(reply[1]) };
+    const args = [this.#keys.idempotency(key), value, Math.max(1, Math.ceil(ttlMs))];
+    return parseClaimReply(await this.#call(() => this.#eval('claim', args)));
   }
 
   async acquireConnectionSlot(userId: string, connectionId: string, limit: number): Promise<boolean> {
     this.#assertUsable();
     const args = [this.#keys.slots(userId), connectionId, limit, this.#slotLeaseMs];
-    const granted = replyInteger(await this.#call(() => this.#eval('acquire-slot', args))) === 1;
+    const granted = parseSlotReply(await this.#call(() => this.#eval('acquire-slot', args)));
     if (granted) this.#slots.set(`${userId}\0${connectionId}`, { userId, connectionId, limit });
     return granted;
   }
@@ -288,10 +222,7 @@ export class RedisEngine implements Engine {
     await Promise.all([this.#disconnect(this.#command), this.#disconnect(this.#subscriber)]);
   }
 
-  async #readHistory(
-    userId: string,
-    query: HistoryQuery,
-  ): Promise<{ result: HistoryResult; frames: readonly string[] }> {
+  async #readHistory(userId: string, query: HistoryQuery): Promise<HistoryReply> {
     this.#assertUsable();
     const args = [
       this.#keys.meta(userId),
@@ -303,24 +234,10 @@ export class RedisEngine implements Engine {
       query.limit,
       this.#historyTtlMs,
     ];
-    const reply = replyArray(await this.#call(() => this.#eval('history', args)));
-    const head = { epoch: replyString(reply[0]), seq: replyInteger(reply[1]) };
-    const verdict = replyString(reply[2]);
-    if (RESET_REASONS.has(verdict)) {
-      return { result: { kind: 'reset', head, reason: verdict as ResetReason }, frames: [] };
-    }
-    const frames = reply.slice(3).map(replyString);
-    const events: StoredEvent[] = [];
-    for (const frame of frames) {
-      const event = parseStoredFrame(frame);
-      if (event === undefined) {
-        // A stored frame we cannot read cannot be replayed: the gap cannot be filled (§4).
-        this.#logger.error({ user_id: userId }, 'unreadable frame in history');
-        return { result: { kind: 'reset', head, reason: 'expired' }, frames: [] };
-      }
-      events.push(event);
-    }
-    return { result: { kind: 'ok', head, events, complete: verdict === 'ok' }, frames };
+    const reply = parseHistoryReply(await this.#call(() => this.#eval('history', args)));
+    // Something other than the append script wrote this user's stream: an operator must look.
+    if (reply.unreadable) this.#logger.error({ user_id: userId }, 'unreadable frame in history');
+    return reply;
   }
 
   #appendArgs(userId: string, event: NewEvent, ts: string): (string | number)[] {
@@ -340,22 +257,25 @@ export class RedisEngine implements Engine {
   }
 
   #stored(event: NewEvent, ts: string, reply: unknown): StoredEvent {
-    const [seq, epoch] = replyArray(reply);
-    const stored = { seq: replyInteger(seq), epoch: replyString(epoch), ts };
+    const stored = { ...parseAppendReply(reply), ts };
     return event.run_id === undefined
       ? { type: event.type, data: event.data, ...stored }
       : { type: event.type, run_id: event.run_id, data: event.data, ...stored };
   }
 
-  /** Runs a script by SHA; if Redis lost it (SCRIPT FLUSH), once more with its source. */
+  /**
+   * Runs a script by SHA. If Redis lost its scripts (SCRIPT FLUSH), NOSCRIPT means it did not run: load
+   * them all again and run it once more.
+   */
   async #eval(name: LuaScriptName, keysAndArgs: readonly (string | number)[]): Promise<unknown> {
     const script = this.#scripts[name];
     const keyCount = name === 'claim' || name === 'acquire-slot' ? 1 : 2;
     try {
       return await this.#command.evalsha(script.sha, keyCount, ...keysAndArgs);
     } catch (error) {
-      if (!(error instanceof Error) || !error.message.startsWith('NOSCRIPT')) throw error;
-      return await this.#command.eval(script.source, keyCount, ...keysAndArgs);
+      if (!isNoScript(error)) throw error;
+      await this.#loadScripts();
+      return await this.#command.evalsha(script.sha, keyCount, ...keysAndArgs);
     }
   }
 

@@ -85,10 +85,12 @@ async function freePort(): Promise<number> {
  */
 export class PrivateRedis {
   readonly port: number;
+  readonly #extraArgs: readonly string[];
   #child: ChildProcess | undefined;
 
-  private constructor(port: number) {
+  private constructor(port: number, extraArgs: readonly string[]) {
     this.port = port;
+    this.#extraArgs = extraArgs;
   }
 
   /** Whether a redis-server binary can be started here. */
@@ -98,8 +100,9 @@ export class PrivateRedis {
     return code === 0;
   }
 
-  static async start(): Promise<PrivateRedis> {
-    const redis = new PrivateRedis(await freePort());
+  /** `extraArgs` are more redis-server options, e.g. `['--enable-debug-command', 'yes']`. */
+  static async start(extraArgs: readonly string[] = []): Promise<PrivateRedis> {
+    const redis = new PrivateRedis(await freePort(), extraArgs);
     await redis.start();
     return redis;
   }
@@ -114,7 +117,10 @@ export class PrivateRedis {
 
   /** Starts (or restarts, empty) the server; resolves when it accepts connections. */
   async start(): Promise<void> {
-    const args = ['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'];
+    const args = [
+      ...['--port', String(this.port), '--bind', '127.0.0.1', '--save', '', '--appendonly', 'no'],
+      ...this.#extraArgs,
+    ];
     const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
     this.#child = child;
     let output = '';

@@ -2,7 +2,8 @@ import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EngineHealth } from '../../src/engine/engine.js';
-import { RedisEngine, type RedisEngineOptions } from '../../src/engine/redis-engine.js';
+import { RedisEngine } from '../../src/engine/redis-engine.js';
+import type { RedisEngineOptions } from '../../src/engine/redis-engine-options.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { AgentcastErrorCode } from '../../src/protocol/agentcast-error.js';
 import type { StoredEvent } from '../../src/protocol/events.js';
@@ -73,8 +74,8 @@ describe('RedisEngine', () => {
     return make({ url: REDIS_URL, keyPrefix: prefix, ...options });
   }
 
-  async function privateRedis(): Promise<PrivateRedis> {
-    const server = await PrivateRedis.start();
+  async function privateRedis(extraArgs: readonly string[] = []): Promise<PrivateRedis> {
+    const server = await PrivateRedis.start(extraArgs);
     servers.push(server);
     return server;
   }
@@ -139,6 +140,27 @@ describe('RedisEngine', () => {
         async () => expect(await survivor.acquireConnectionSlot('alice', 'c2', 1)).toBe(true),
         WAIT,
       );
+    });
+
+    it('answers expired, and says so in the log, when a stored frame cannot be read', async () => {
+      const prefix = uniquePrefix('corrupt');
+      const { logger, messages } = logLines();
+      const engine = shared({ logger }, prefix);
+      await engine.ready();
+      const first = await engine.append('alice', note(1));
+      const raw = new Redis(REDIS_URL);
+      try {
+        await raw.hset(`${prefix}{u:alice}:meta`, 'seq', 2);
+        await raw.xadd(`${prefix}{u:alice}:log`, '*', 's', '2', 'f', 'not a frame');
+      } finally {
+        raw.disconnect();
+      }
+      expect(await engine.history('alice', { since: 0, limit: 10 })).toEqual({
+        kind: 'reset',
+        head: { epoch: first.epoch, seq: 2 },
+        reason: 'expired',
+      });
+      expect(messages()).toContain('unreadable frame in history');
     });
 
     it('renews the leases of its live connections', async () => {
@@ -276,6 +298,58 @@ describe('RedisEngine', () => {
       } finally {
         admin.disconnect();
       }
+    });
+
+    it('rejects with AC_ERR_ENGINE_UNAVAILABLE when Redis does not answer within commandTimeoutMs', async () => {
+      const server = await privateRedis();
+      const engine = make({ url: server.url, keyPrefix: 'p:', commandTimeoutMs: 200 });
+      await engine.ready();
+      await engine.ready();
+      const admin = new Redis(server.url);
+      try {
+        // Redis keeps the connections open but answers nothing for 600 ms: a hung server, not a lost one.
+        await admin.call('CLIENT', 'PAUSE', '600', 'ALL');
+        const started = Date.now();
+        const unavailable = {
+          code: AgentcastErrorCode.EngineUnavailable,
+          message: 'redis engine unavailable: Command timed out',
+        };
+        await expect(engine.append('alice', note(1))).rejects.toMatchObject(unavailable);
+        await expect(engine.appendBatch([{ userId: 'alice', event: note(2) }])).rejects.toMatchObject(
+          unavailable,
+        );
+        expect(Date.now() - started).toBeLessThan(550);
+      } finally {
+        admin.disconnect();
+      }
+    });
+
+    it('loads its scripts again when Redis lost them (SCRIPT FLUSH)', async () => {
+      const server = await privateRedis();
+      const engine = make({ url: server.url, keyPrefix: 'p:' });
+      await engine.ready();
+      const admin = new Redis(server.url);
+      try {
+        await admin.script('FLUSH');
+        expect((await engine.append('alice', note(1))).seq).toBe(1);
+        await admin.script('FLUSH');
+        const batch = [{ userId: 'alice', event: note(2) }];
+        // The batch found no script, so nothing of it ran; the scripts are loaded for the next one.
+        await expect(engine.appendBatch(batch)).rejects.toMatchObject({
+          message: expect.stringMatching(/NOSCRIPT/),
+        });
+        await vi.waitFor(async () => expect((await engine.appendBatch(batch))[0]?.seq).toBe(2), WAIT);
+      } finally {
+        admin.disconnect();
+      }
+    });
+
+    it('stays unhealthy and says why when Redis refuses to load its scripts', async () => {
+      const server = await privateRedis(['--rename-command', 'SCRIPT', '']);
+      const { logger, messages } = logLines();
+      const engine = make({ url: server.url, keyPrefix: 'p:', logger });
+      await vi.waitFor(() => expect(messages()).toContain('redis connection could not be prepared'), WAIT);
+      expect(engine.health()).toMatchObject({ ok: false });
     });
 
     it('closes promptly while Redis is down', async () => {

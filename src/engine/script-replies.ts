@@ -1,0 +1,84 @@
+import type { StoredEvent } from '../protocol/events.js';
+import type { HistoryResult, IdempotencyClaim, LogHead, ResetReason } from './engine.js';
+import { parseStoredFrame } from './stored-frame.js';
+
+/**
+ * Decoders of the replies of the Lua scripts in `lua/`. A reply of an unexpected shape means the scripts
+ * and this code disagree (a deployment mix-up or a bug): a TypeError, never a guess.
+ */
+
+function array(reply: unknown): unknown[] {
+  if (!Array.isArray(reply)) throw new TypeError(`RedisEngine: unexpected script reply ${String(reply)}`);
+  return reply;
+}
+
+function string(value: unknown): string {
+  if (typeof value !== 'string')
+    throw new TypeError(`RedisEngine: expected a string reply, got ${String(value)}`);
+  return value;
+}
+
+function integer(value: unknown): number {
+  if (typeof value !== 'number' || !Number.isSafeInteger(value)) {
+    throw new TypeError(`RedisEngine: expected an integer reply, got ${String(value)}`);
+  }
+  return value;
+}
+
+const RESET_REASONS: ReadonlySet<string> = new Set<ResetReason>(['epoch_changed', 'ahead', 'expired']);
+
+function isResetReason(verdict: string): verdict is ResetReason {
+  return RESET_REASONS.has(verdict);
+}
+
+/** `head.lua`: {epoch, seq}. */
+export function parseHeadReply(reply: unknown): LogHead {
+  const [epoch, seq] = array(reply);
+  return { epoch: string(epoch), seq: integer(seq) };
+}
+
+/** `append.lua`: {seq, epoch} of the stored event. */
+export function parseAppendReply(reply: unknown): LogHead {
+  const [seq, epoch] = array(reply);
+  return { epoch: string(epoch), seq: integer(seq) };
+}
+
+/** `claim.lua`: {1} or {0, value}. */
+export function parseClaimReply(reply: unknown): IdempotencyClaim {
+  const [claimed, value] = array(reply);
+  return integer(claimed) === 1 ? { claimed: true } : { claimed: false, value: string(value) };
+}
+
+/** `acquire-slot.lua`: 1 granted, 0 refused. */
+export function parseSlotReply(reply: unknown): boolean {
+  return integer(reply) === 1;
+}
+
+/** A decoded `history.lua` reply, with the frames as stored (to deliver without re-encoding). */
+export interface HistoryReply {
+  readonly result: HistoryResult;
+  readonly frames: readonly string[];
+  /** A stored frame could not be read; the result is then a reset (the gap cannot be filled, §4). */
+  readonly unreadable: boolean;
+}
+
+/** `history.lua`: {epoch, seq, verdict, frame...}. */
+export function parseHistoryReply(reply: unknown): HistoryReply {
+  const parts = array(reply);
+  const head = { epoch: string(parts[0]), seq: integer(parts[1]) };
+  const verdict = string(parts[2]);
+  if (isResetReason(verdict))
+    return { result: { kind: 'reset', head, reason: verdict }, frames: [], unreadable: false };
+  if (verdict !== 'ok' && verdict !== 'partial')
+    throw new TypeError(`RedisEngine: unknown history verdict ${verdict}`);
+  const frames = parts.slice(3).map(string);
+  const events: StoredEvent[] = [];
+  for (const frame of frames) {
+    const event = parseStoredFrame(frame);
+    if (event === undefined) {
+      return { result: { kind: 'reset', head, reason: 'expired' }, frames: [], unreadable: true };
+    }
+    events.push(event);
+  }
+  return { result: { kind: 'ok', head, events, complete: verdict === 'ok' }, frames, unreadable: false };
+}

@@ -1,0 +1,94 @@
+import { Writable } from 'node:stream';
+import { describe, expect, it, vi } from 'vitest';
+import { RedisHealth } from '../../../src/engine/redis-health.js';
+import { createLogger } from '../../../src/observability/logger.js';
+
+function make() {
+  const lines: { level: number; msg: string; reason?: string }[] = [];
+  const logger = createLogger({
+    destination: new Writable({
+      write(chunk, _encoding, done) {
+        lines.push(JSON.parse(String(chunk)));
+        done();
+      },
+    }),
+  });
+  return { health: new RedisHealth(logger), lines };
+}
+
+describe('RedisHealth', () => {
+  it('starts not ok, connecting', () => {
+    expect(make().health.current).toEqual({ ok: false, reason: 'connecting to redis' });
+  });
+
+  it('turns ok only when both connections are up, and says so once', () => {
+    const { health, lines } = make();
+    const listener = vi.fn();
+    health.onChange(listener);
+    health.up('command');
+    expect(health.current.ok).toBe(false);
+    health.up('command');
+    health.up('subscriber');
+    expect(health.current).toEqual({ ok: true });
+    health.up('subscriber');
+    expect(listener.mock.calls).toEqual([[{ ok: true }]]);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([[30, 'redis connected']]);
+  });
+
+  it('reports an outage once, with the first reason, and the recovery once', () => {
+    const { health, lines } = make();
+    const listener = vi.fn();
+    health.up('command');
+    health.up('subscriber');
+    health.onChange(listener);
+    health.down('subscriber', 'subscriber connection lost (ECONNRESET)');
+    health.down('command', 'command connection lost (ECONNREFUSED)');
+    health.down('command', 'again');
+    expect(health.current).toEqual({
+      ok: false,
+      reason: 'redis unreachable: subscriber connection lost (ECONNRESET)',
+    });
+    health.up('command');
+    expect(health.current.ok).toBe(false);
+    health.up('subscriber');
+    expect(listener.mock.calls).toEqual([
+      [{ ok: false, reason: 'redis unreachable: subscriber connection lost (ECONNRESET)' }],
+      [{ ok: true }],
+    ]);
+    expect(lines.map((l) => [l.level, l.msg, l.reason])).toEqual([
+      [30, 'redis connected', undefined],
+      [40, 'redis unreachable', 'subscriber connection lost (ECONNRESET)'],
+      [30, 'redis reachable again', undefined],
+    ]);
+  });
+
+  it('logs a failed first connect once, without notifying (it was never ok)', () => {
+    const { health, lines } = make();
+    const listener = vi.fn();
+    health.onChange(listener);
+    health.down('command', 'command connection lost (ECONNREFUSED)');
+    health.down('subscriber', 'subscriber connection lost (ECONNREFUSED)');
+    expect(health.current).toEqual({
+      ok: false,
+      reason: 'redis unreachable: command connection lost (ECONNREFUSED)',
+    });
+    expect(listener).not.toHaveBeenCalled();
+    expect(lines.map((l) => l.msg)).toEqual(['redis unreachable']);
+  });
+
+  it('stops calling a removed listener and survives a throwing one', () => {
+    const { health, lines } = make();
+    const removed = vi.fn();
+    const after = vi.fn();
+    health.onChange(() => {
+      throw new Error('bug');
+    });
+    health.onChange(removed)();
+    health.onChange(after);
+    health.up('command');
+    health.up('subscriber');
+    expect(removed).not.toHaveBeenCalled();
+    expect(after).toHaveBeenCalledWith({ ok: true });
+    expect(lines.map((l) => [l.level, l.msg])).toContainEqual([50, 'health listener threw']);
+  });
+});

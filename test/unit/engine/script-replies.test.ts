@@ -1,0 +1,74 @@
+import { describe, expect, it } from 'vitest';
+import {
+  parseAppendReply,
+  parseClaimReply,
+  parseHeadReply,
+  parseHistoryReply,
+  parseSlotReply,
+} from '../../../src/engine/script-replies.js';
+import { encodeEvent } from '../../../src/protocol/events.js';
+
+const event = { type: 'x', seq: 3, epoch: 'e_a', ts: '2026-01-01T00:00:00.000Z', data: { n: 3 } };
+
+describe('script replies', () => {
+  it('decodes head, append, claim and slot replies', () => {
+    expect(parseHeadReply(['e_a', 4])).toEqual({ epoch: 'e_a', seq: 4 });
+    expect(parseAppendReply([5, 'e_a'])).toEqual({ epoch: 'e_a', seq: 5 });
+    expect(parseClaimReply([1])).toEqual({ claimed: true });
+    expect(parseClaimReply([0, 'r_1'])).toEqual({ claimed: false, value: 'r_1' });
+    expect(parseSlotReply(1)).toBe(true);
+    expect(parseSlotReply(0)).toBe(false);
+  });
+
+  it.each([
+    ['not an array', () => parseHeadReply('OK'), 'RedisEngine: unexpected script reply OK'],
+    ['a string seq', () => parseHeadReply(['e_a', '4']), 'RedisEngine: expected an integer reply, got 4'],
+    ['a numeric epoch', () => parseAppendReply([1, 2]), 'RedisEngine: expected a string reply, got 2'],
+    [
+      'a fractional seq',
+      () => parseAppendReply([1.5, 'e']),
+      'RedisEngine: expected an integer reply, got 1.5',
+    ],
+    [
+      'a claim without value',
+      () => parseClaimReply([0]),
+      'RedisEngine: expected a string reply, got undefined',
+    ],
+    [
+      'an unknown verdict',
+      () => parseHistoryReply(['e', 1, 'maybe']),
+      'RedisEngine: unknown history verdict maybe',
+    ],
+  ])('throws a TypeError on %s', (_what, parse, message) => {
+    expect(parse).toThrow(new TypeError(message));
+  });
+
+  describe('parseHistoryReply', () => {
+    it.each(['epoch_changed', 'ahead', 'expired'] as const)('decodes the reset %s', (reason) => {
+      expect(parseHistoryReply(['e_a', 7, reason])).toEqual({
+        result: { kind: 'reset', head: { epoch: 'e_a', seq: 7 }, reason },
+        frames: [],
+        unreadable: false,
+      });
+    });
+
+    it('decodes events, complete or cut by the limit', () => {
+      const frame = encodeEvent(event);
+      expect(parseHistoryReply(['e_a', 3, 'ok', frame])).toEqual({
+        result: { kind: 'ok', head: { epoch: 'e_a', seq: 3 }, events: [event], complete: true },
+        frames: [frame],
+        unreadable: false,
+      });
+      expect(parseHistoryReply(['e_a', 9, 'partial', frame]).result).toMatchObject({ complete: false });
+      expect(parseHistoryReply(['e_a', 3, 'ok']).result).toMatchObject({ events: [], complete: true });
+    });
+
+    it('turns an unreadable stored frame into an expired reset', () => {
+      expect(parseHistoryReply(['e_a', 3, 'ok', encodeEvent(event), '{oops'])).toEqual({
+        result: { kind: 'reset', head: { epoch: 'e_a', seq: 3 }, reason: 'expired' },
+        frames: [],
+        unreadable: true,
+      });
+    });
+  });
+});
