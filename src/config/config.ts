@@ -48,6 +48,7 @@ export interface Config {
   readonly agentSecret: string | undefined;
   readonly agentStallTimeoutMs: number;
   readonly redis: string | undefined;
+  readonly redisKeyPrefix: string;
   readonly metricsPort: number | undefined;
   readonly logLevel: string;
 }

@@ -37,6 +37,8 @@ export interface OptionSpec {
   readonly secret?: boolean;
   /** Text shown for an env-dependent default. */
   readonly defaultText?: string;
+  /** The environment variable, when it is not `AGENTCAST_<UPPER_SNAKE_KEY>`. */
+  readonly env?: string;
 }
 
 /** Every option. Flags are `--<kebab-key>`, env vars `AGENTCAST_<UPPER_SNAKE_KEY>`. */
@@ -369,9 +371,17 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
   },
   {
     key: 'redis',
+    env: 'AGENTCAST_REDIS_URL',
     kind: 'string',
     group: 'engine',
     help: 'Redis URL (redis://host:port/db); the in-memory engine is used when absent',
+  },
+  {
+    key: 'redisKeyPrefix',
+    kind: 'string',
+    group: 'engine',
+    default: 'agentcast:',
+    help: 'Prefix of every Redis key and channel; separates deployments sharing one Redis',
   },
   {
     key: 'metricsPort',
@@ -396,7 +406,10 @@ export function flagName(key: string): string {
   return key.replace(/[A-Z]/g, (c) => `-${c.toLowerCase()}`);
 }
 
-/** `jwtSecret` -> `AGENTCAST_JWT_SECRET`. */
+/** `jwtSecret` -> `AGENTCAST_JWT_SECRET` (`redis` -> `AGENTCAST_REDIS_URL`, as the URL it is). */
 export function envName(key: string): string {
-  return `AGENTCAST_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`;
+  return (
+    OPTION_SPECS.find((s) => s.key === key)?.env ??
+    `AGENTCAST_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`
+  );
 }

@@ -13,6 +13,7 @@ import { readTokenKeySource, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
 import type { Engine } from '../engine/engine.js';
 import { MemoryEngine } from '../engine/memory-engine.js';
+import { RedisEngine } from '../engine/redis-engine.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
@@ -86,9 +87,6 @@ export class Gateway {
     this.log = deps.log ?? createLogger({ level: config.logLevel });
     this.metrics = deps.metrics ?? new Metrics();
     this.#ownsEngine = deps.engine === undefined;
-    this.engine =
-      deps.engine ??
-      new MemoryEngine({ historySize: config.historySize, historyTtlMs: config.historyTtlS * 1000 });
     this.#origins = new OriginGuard(config, { log: this.log, metrics: this.metrics, now: this.#now });
     let keySource = readTokenKeySource(config);
     if (keySource === undefined) {
@@ -102,9 +100,7 @@ export class Gateway {
       keySource = { kind: 'secret', secret: this.devSecret };
     }
     this.#ownsEngine = deps.engine === undefined;
-    this.engine =
-      deps.engine ??
-      new MemoryEngine({ historySize: config.historySize, historyTtlMs: config.historyTtlS * 1000 });
+    this.engine = deps.engine ?? createEngine(config, this.log);
     const verifier = new TokenVerifier({
       key: keySource,
       issuer: config.jwtIssuer,
@@ -385,6 +381,19 @@ export class Gateway {
         conn.close(CloseCode.TokenExpired, 'token expired');
     }
   }
+}
+
+/** The engine the config asks for: Redis when `--redis` is set, else in-memory. */
+function createEngine(config: Config, log: Logger): Engine {
+  const history = { historySize: config.historySize, historyTtlMs: config.historyTtlS * 1000 };
+  if (config.redis === undefined) return new MemoryEngine({ ...history, logger: log });
+  return new RedisEngine({
+    ...history,
+    url: config.redis,
+    keyPrefix: config.redisKeyPrefix,
+    name: config.serverId,
+    logger: log,
+  });
 }
 
 /** The demo agent always; the webhook agent when `--agent-url` is set. */
