@@ -1,0 +1,20 @@
+import type { Config } from '../config/config.js';
+import type { AgentDefinition } from './define-agent.js';
+import { createDemoAgent } from './demo-agent.js';
+import { createWebhookAgent } from './webhook-agent.js';
+
+/** The agents a gateway runs without code: `demo` always, `webhook` when `--agent-url` is set. */
+export function builtInAgents(config: Config): AgentDefinition[] {
+  const agents = [createDemoAgent({ delayMs: config.demoDelayMs })];
+  if (config.agentUrl !== undefined && config.agentSecret !== undefined) {
+    agents.push(
+      createWebhookAgent({
+        url: config.agentUrl,
+        secret: config.agentSecret,
+        timeoutMs: config.runTimeoutMs,
+        stallTimeoutMs: config.agentStallTimeoutMs,
+      }),
+    );
+  }
+  return agents;
+}

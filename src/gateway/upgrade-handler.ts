@@ -1,0 +1,90 @@
+import { randomBytes } from 'node:crypto';
+import type { IncomingMessage } from 'node:http';
+import type { Socket } from 'node:net';
+import type { WebSocketServer } from 'ws';
+import { tokenFromUpgrade } from '../auth/token-source.js';
+import type { Config } from '../config/config.js';
+import type { Metrics } from '../observability/metrics.js';
+import { Connection } from './connection.js';
+import type { ConnectionContext } from './connection-context.js';
+import type { ConnectionRegistry } from './connection-registry.js';
+import type { OriginGuard } from './origin-guard.js';
+import { checkCapacity, checkRequest, offeredSubprotocols, resumeFromQuery } from './upgrade-checks.js';
+import { rejectUpgrade, type UpgradeRejection } from './upgrade-rejection.js';
+
+/** What the upgrade path needs from its gateway. */
+export interface UpgradeHandlerDeps {
+  readonly config: Config;
+  readonly wss: WebSocketServer;
+  readonly origins: OriginGuard;
+  readonly registry: ConnectionRegistry;
+  readonly ctx: ConnectionContext;
+  readonly metrics: Metrics;
+  /** False once the gateway drains or closes: new upgrades get 503. */
+  readonly accepting: () => boolean;
+}
+
+/**
+ * The WebSocket upgrade path (PROTOCOL.md §1): runs the checks in the order of the table (429, 503,
+ * 403, 400), answers a refusal over plain HTTP, and turns an accepted socket into a Connection.
+ */
+export class UpgradeHandler {
+  readonly #deps: UpgradeHandlerDeps;
+  /** Upgrades accepted by the checks whose handshake has not finished; they count against max_connections. */
+  #pending = 0;
+
+  constructor(deps: UpgradeHandlerDeps) {
+    this.#deps = deps;
+  }
+
+  handle(req: IncomingMessage, socket: Socket, head: Buffer): void {
+    const { config, origins, registry, wss, ctx } = this.#deps;
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    if (url.pathname !== '/ws') {
+      this.#reject(socket, { status: 400, reason: 'bad_path', message: 'the WebSocket endpoint is /ws' });
+      return;
+    }
+    const ip = origins.clientIp(req);
+    const rejection =
+      origins.checkBlocked(ip) ??
+      checkCapacity({
+        draining: !this.#deps.accepting(),
+        connections: registry.size + this.#pending,
+        maxConnections: config.maxConnections,
+      }) ??
+      origins.checkOrigin(req, ip) ??
+      checkRequest(req, url);
+    if (rejection !== null) {
+      this.#reject(socket, rejection);
+      return;
+    }
+    const token = tokenFromUpgrade({
+      authorization: req.headers.authorization,
+      subprotocols: offeredSubprotocols(req),
+      queryToken: url.searchParams.get('token'),
+      allowQueryToken: config.allowQueryToken,
+    });
+    const resume = resumeFromQuery(url);
+    // handleUpgrade answers a bad handshake (400) itself and never calls back: the upgrade is settled
+    // on either path, so max_connections stays honest.
+    let settled = false;
+    const settle = (): void => {
+      if (settled) return;
+      settled = true;
+      this.#pending--;
+    };
+    this.#pending++;
+    socket.once('close', settle);
+    wss.handleUpgrade(req, socket, head, (ws) => {
+      settle();
+      socket.off('close', settle);
+      const id = `c_${randomBytes(9).toString('base64url')}`;
+      registry.add(new Connection(ws, socket, ctx, { id, ip, token: token?.token, resume }));
+    });
+  }
+
+  #reject(socket: Socket, rejection: UpgradeRejection): void {
+    this.#deps.metrics.upgradeRejections.inc({ reason: rejection.reason });
+    rejectUpgrade(socket, rejection);
+  }
+}
