@@ -21,6 +21,8 @@ export interface ClientIpInput {
 // X-Forwarded-For hops may carry a port ("203.0.113.9:4711", "[2001:db8::1]:4711"), as some proxies add.
 const BRACKETED = /^\[([^\]]*)\](?::[0-9]{1,5})?$/;
 const IPV4_WITH_PORT = /^([0-9.]+):[0-9]{1,5}$/;
+// RFC 7239 §4: `for=node`, the node optionally quoted (it must be, when it holds ":" or "[").
+const FOR_PAIR = /^\s*for\s*=\s*"?([^"]*)"?\s*$/i;
 
 /**
  * The client's IP address for abuse limits (PROTOCOL.md §5): the socket address, unless the socket peer is
@@ -42,8 +44,8 @@ export function clientIp(input: ClientIpInput): string | undefined {
   const hops =
     input.proxyHeader === 'forwarded' ? forwardedHops(input.forwarded) : listItems(input.forwardedFor);
   let last = peer.address;
-  for (let i = hops.length - 1; i >= 0; i--) {
-    const hop = parseHop(hops[i]);
+  for (const item of hops.reverse()) {
+    const hop = parseHop(item);
     if (hop === undefined) return last;
     if (!trusted.has(hop)) return hop;
     last = hop;
@@ -51,33 +53,29 @@ export function clientIp(input: ClientIpInput): string | undefined {
   return last;
 }
 
-/** Items of a comma-separated header, repeated headers concatenated in order (RFC 9110 §5.3). */
+/**
+ * Items of a comma-separated header, repeated headers concatenated in order (RFC 9110 §5.3). A missing
+ * or empty header gives one empty item, which as a hop is malformed: the walk stops at the peer.
+ */
 function listItems(header: string | readonly string[] | undefined): string[] {
-  if (header === undefined) return [];
-  const joined = typeof header === 'string' ? header : header.join(',');
-  return joined === '' ? [] : joined.split(',').map((item) => item.trim());
+  const joined = typeof header === 'string' ? header : (header ?? []).join(',');
+  return joined.split(',').map((item) => item.trim());
 }
 
 /**
- * The `for=` value of each element of RFC 7239 `Forwarded`, undefined for an element without one.
+ * The `for=` value of each element of RFC 7239 `Forwarded`, unquoted; '' for an element without one.
  * Split on commas without honouring quotes: a client's unbalanced quote on the left must not swallow
  * the elements the proxies append on the right.
  */
-function forwardedHops(header: string | readonly string[] | undefined): (string | undefined)[] {
+function forwardedHops(header: string | readonly string[] | undefined): string[] {
   return listItems(header).map((element) => {
-    for (const pair of element.split(';')) {
-      const eq = pair.indexOf('=');
-      if (eq === -1 || pair.slice(0, eq).trim().toLowerCase() !== 'for') continue;
-      const value = pair.slice(eq + 1).trim();
-      return value.length >= 2 && value.startsWith('"') && value.endsWith('"') ? value.slice(1, -1) : value;
-    }
-    return undefined;
+    const values = element.split(';').map((pair) => FOR_PAIR.exec(pair)?.[1]);
+    return values.find((value) => value !== undefined) ?? '';
   });
 }
 
 /** A hop's canonical address, or undefined for `unknown`, obfuscated ids (`_abc`), garbage or nothing. */
-function parseHop(hop: string | undefined): string | undefined {
-  if (hop === undefined) return undefined;
+function parseHop(hop: string): string | undefined {
   const address = BRACKETED.exec(hop)?.[1] ?? IPV4_WITH_PORT.exec(hop)?.[1] ?? hop;
   return parseIp(address)?.address;
 }

@@ -1,3 +1,4 @@
+import { isIPv4 } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { canonicalIPv6 } from './ip-address.js';
 
@@ -56,12 +57,6 @@ const BAD_CHARACTER = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Z}\s]/u;
 const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
 const PORT = /^[0-9]{1,5}$/;
 const DNS_LABEL = /^[a-z0-9_-]{1,63}$/;
-// WHATWG URL reads a host whose last label is a number as IPv4 ("0x7f.1", "2130706433"); only the
-// canonical dotted quad is accepted here, so one address has one spelling.
-const NUMERIC_LABEL = /^(?:0x[0-9a-f]*|[0-9]+)$/;
-const DOTTED_QUAD =
-  /^(?:(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])\.){3}(?:25[0-5]|2[0-4][0-9]|1[0-9]{2}|[1-9]?[0-9])$/;
-
 const fail = (reason: OriginParseFailure): NormalizeOriginResult => ({ ok: false, reason });
 
 /**
@@ -99,23 +94,11 @@ function tailFailure(tail: string): OriginParseFailure | undefined {
 }
 
 function parseAuthority(scheme: OriginScheme, authority: string): NormalizeOriginResult {
-  let hostText = authority;
-  let portText: string | undefined;
-  if (authority.startsWith('[')) {
-    const close = authority.indexOf(']');
-    const after = authority.slice(close + 1);
-    if (close === -1 || (after !== '' && !after.startsWith(':'))) return fail('malformed');
-    hostText = authority.slice(0, close + 1);
-    portText = after === '' ? undefined : after.slice(1);
-  } else {
-    const colon = authority.indexOf(':');
-    if (colon !== -1) {
-      hostText = authority.slice(0, colon);
-      portText = authority.slice(colon + 1);
-    }
-  }
-  const port = parsePort(portText, scheme);
-  const host = normalizeHost(hostText);
+  // The port follows the last colon, unless that colon is inside the brackets of an IPv6 literal.
+  const colon = authority.lastIndexOf(':');
+  const hasPort = colon > authority.lastIndexOf(']');
+  const port = parsePort(hasPort ? authority.slice(colon + 1) : undefined, scheme);
+  const host = normalizeHost(hasPort ? authority.slice(0, colon) : authority);
   if (port === undefined || host === undefined) return fail('malformed');
   const serialized = `${scheme}://${host.host}${port === DEFAULT_PORTS[scheme] ? '' : `:${port}`}`;
   // Punycode can make a short international name longer than the limit.
@@ -132,6 +115,7 @@ function parsePort(text: string | undefined, scheme: OriginScheme): number | und
 
 function normalizeHost(text: string): { host: string; kind: HostKind } | undefined {
   if (text.startsWith('[')) {
+    // canonicalIPv6 refuses brackets, so "[::1]x" or "[[::1]]" cannot pass as "[::1]".
     const v6 = canonicalIPv6(text.slice(1, -1));
     return v6 === undefined ? undefined : { host: `[${v6}]`, kind: 'ipv6' };
   }
@@ -140,9 +124,9 @@ function normalizeHost(text: string): { host: string; kind: HostKind } | undefin
   // domainToASCII (UTS #46, what browsers apply) lower-cases, maps full-width forms and returns punycode,
   // or '' when the name is invalid. Look-alikes such as a Cyrillic "е" stay distinct (xn--…).
   const host = domainToASCII(text);
-  const labels = host.split('.');
-  if (!labels.every((label) => DNS_LABEL.test(label))) return undefined;
-  if (!NUMERIC_LABEL.test(host.slice(host.lastIndexOf('.') + 1))) return { host, kind: 'dns' };
-  // domainToASCII rewrites "0x7f.1" and "2130706433" to 127.0.0.1; only the canonical spelling is taken.
-  return DOTTED_QUAD.test(host) && host === text ? { host, kind: 'ipv4' } : undefined;
+  // Like a URL parser, domainToASCII reads a name ending in a number as IPv4 and rewrites "0x7f.1",
+  // "2130706433", "127.1" and "127.0.0.1." to 127.0.0.1 (or fails with ''). Only the canonical spelling
+  // is taken, so one address has one spelling.
+  if (isIPv4(host)) return host === text ? { host, kind: 'ipv4' } : undefined;
+  return host.split('.').every((label) => DNS_LABEL.test(label)) ? { host, kind: 'dns' } : undefined;
 }

@@ -58,9 +58,9 @@ const PARSE_ERRORS: Readonly<Record<OriginParseFailure, string>> = {
 export function parseOriginPattern(entry: string): ParseOriginPatternResult {
   if (entry === '*') return { ok: true, pattern: { kind: 'any', source: entry } };
   const schemeEnd = entry.indexOf('://');
-  // ":*" becomes the default port for parsing; normalizeOrigin then still allows one trailing slash.
+  // ":*" (and one trailing slash after it) is cut off; the rest parses as an origin on the default port.
   const anyPort = /:\*\/?$/.exec(entry);
-  let body = anyPort === null ? entry : `${entry.slice(0, anyPort.index)}${entry.endsWith('/') ? '/' : ''}`;
+  let body = anyPort === null ? entry : entry.slice(0, anyPort.index);
   const wildcard = schemeEnd !== -1 && body.startsWith('*.', schemeEnd + 3);
   if (wildcard) body = body.slice(0, schemeEnd + 3) + body.slice(schemeEnd + 5);
   if (body.includes('*')) {

@@ -105,6 +105,26 @@ describe('clientIp', () => {
       ],
       ['stops at an empty hop', { remoteAddress: '10.0.0.2', forwardedFor: '198.51.100.7,,' }, '10.0.0.2'],
       [
+        'stops at text after a bracketed hop',
+        { remoteAddress: '10.0.0.2', forwardedFor: '[2001:db8:1::5]x' },
+        '10.0.0.2',
+      ],
+      [
+        'stops at text before a bracketed hop',
+        { remoteAddress: '10.0.0.2', forwardedFor: 'x[2001:db8:1::5]' },
+        '10.0.0.2',
+      ],
+      [
+        'stops at text after a port',
+        { remoteAddress: '10.0.0.2', forwardedFor: '198.51.100.7:80x' },
+        '10.0.0.2',
+      ],
+      [
+        'stops at a long port',
+        { remoteAddress: '10.0.0.2', forwardedFor: '198.51.100.7:123456' },
+        '10.0.0.2',
+      ],
+      [
         'stops at a hop with leading zeros',
         { remoteAddress: '10.0.0.2', forwardedFor: '198.051.100.7' },
         '10.0.0.2',
@@ -128,6 +148,10 @@ describe('clientIp', () => {
     it.each<[string, string | string[], string]>([
       ['takes for= of the right-most element', 'for=1.1.1.1, for=198.51.100.7', '198.51.100.7'],
       ['reads for= among other pairs, any case', 'by=10.0.0.2;FOR=198.51.100.7;proto=https', '198.51.100.7'],
+      ['allows whitespace around for= and its value', 'proto=https; for = 198.51.100.7 ', '198.51.100.7'],
+      ['does not read a key that only ends in "for"', 'xfor=198.51.100.7', '10.0.0.2'],
+      ['does not read a key that only starts with "for"', 'forx=198.51.100.7', '10.0.0.2'],
+      ['refuses a quote inside the value', 'for="198.51"100.7"', '10.0.0.2'],
       ['unquotes an IPv6 value with a port', 'for="[2001:db8:1::5]:4711"', '2001:db8:1::5'],
       ['unquotes an IPv4 value with a port', 'for="198.51.100.7:4711"', '198.51.100.7'],
       ['skips trusted elements', 'for=198.51.100.7, for=10.5.5.5', '198.51.100.7'],

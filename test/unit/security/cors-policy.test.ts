@@ -107,6 +107,16 @@ describe('corsDecision', () => {
       { action: 'continue', headers: allow },
     ],
     [
+      'a GET with Access-Control-Request-Method is not a preflight',
+      { accessControlRequestMethod: 'GET' },
+      { action: 'continue', headers: allow },
+    ],
+    [
+      'a GET to /v1 with Access-Control-Request-Method is not a preflight',
+      { path: '/v1/stats', accessControlRequestMethod: 'GET' },
+      { action: 'continue', headers: {} },
+    ],
+    [
       'a preflight from an unlisted origin is refused',
       { method: 'OPTIONS', accessControlRequestMethod: 'GET', origin: 'https://evil.net' },
       { action: 'refuse', status: 403, reason: 'not_allowed', headers: { Vary: 'Origin' } },
@@ -134,7 +144,7 @@ describe('corsDecision', () => {
       { action: 'continue', headers: {} },
     ],
   ])('%s', (_name, request, expected) => {
-    expect(decide(request)).toEqual(expected);
+    expect(decide(request)).toStrictEqual(expected);
   });
 
   describe('with exposeApiToBrowsers', () => {
@@ -166,18 +176,18 @@ describe('corsDecision', () => {
         { action: 'refuse', status: 403, reason: 'not_allowed', headers: { Vary: 'Origin' } },
       ],
     ])('%s', (_name, request, expected) => {
-      expect(decide({ ...request, exposeApiToBrowsers: true })).toEqual(expected);
+      expect(decide({ ...request, exposeApiToBrowsers: true })).toStrictEqual(expected);
     });
   });
 
   it('lets requests without Origin through when requireOrigin is off, and refuses an empty Origin', () => {
     const lax = new OriginPolicy({ env: 'production', origins: [APP] });
     const base = { policy: lax, method: 'GET', path: '/healthz', exposeApiToBrowsers: false };
-    expect(corsDecision({ ...base, origin: undefined })).toEqual({
+    expect(corsDecision({ ...base, origin: undefined })).toStrictEqual({
       action: 'continue',
       headers: { Vary: 'Origin' },
     });
-    expect(corsDecision({ ...base, origin: '' })).toEqual({
+    expect(corsDecision({ ...base, origin: '' })).toStrictEqual({
       action: 'refuse',
       status: 403,
       reason: 'malformed',

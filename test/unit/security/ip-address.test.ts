@@ -13,6 +13,8 @@ describe('parseIp', () => {
     ['::ffff:255.254.253.252', { kind: 'ipv4', address: '255.254.253.252' }],
     ['::ffff:0:1.2.3.4', { kind: 'ipv6', address: '::ffff:0:102:304' }],
     ['64:ff9b::1.2.3.4', { kind: 'ipv6', address: '64:ff9b::102:304' }],
+    ['1::ffff:102:304', { kind: 'ipv6', address: '1::ffff:102:304' }],
+    ['::ffff:102:304:1', { kind: 'ipv6', address: '::ffff:102:304:1' }],
   ])('%s -> %j', (text, expected) => {
     expect(parseIp(text)).toEqual(expected);
   });

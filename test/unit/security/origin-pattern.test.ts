@@ -198,6 +198,7 @@ describe('parseOriginPattern', () => {
     ['*://app.example.com', '"*" may only be the whole entry'],
     ['https://*', '"*" may only be the whole entry'],
     ['**', '"*" may only be the whole entry'],
+    ['ab*.example.com', '"*" may only be the whole entry'],
     ['https://app.example.com:*:*', '"*" may only be the whole entry'],
     [
       'https://*.com',
