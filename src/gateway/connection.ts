@@ -131,22 +131,30 @@ export class Connection {
   }
 
   /**
-   * Writes one frame. Frames written in the same tick share one corked write. A connection whose
-   * unsent bytes exceed max_buffered_bytes is closed with 4013; it resumes and loses nothing (§5).
+   * Writes one frame. Frames written in the same tick share one corked write, flushed on the next
+   * tick; the slow-consumer check runs after that flush (§5).
    */
   send(frame: WireFrame): void {
     if (this.#ws.readyState !== this.#ws.OPEN) return;
     if (!this.#corked) {
       this.#corked = true;
       this.#socket.cork();
-      process.nextTick(() => {
-        this.#corked = false;
-        this.#socket.uncork();
-      });
+      process.nextTick(Connection.#flush, this);
     }
     this.#ws.send(frame);
-    if (this.#ws.bufferedAmount > this.#ctx.config.maxBufferedBytes) {
-      this.close(CloseCode.SlowConsumer, 'slow consumer');
+  }
+
+  /**
+   * Uncorks the tick's writes, then applies §5: a connection whose unsent bytes still exceed
+   * max_buffered_bytes once the kernel took what it could is closed with 4013; it resumes and loses
+   * nothing. Checking while corked would count a burst the peer reads at once as unsent.
+   * Static, with the connection as argument, so no closure is allocated per tick.
+   */
+  static #flush(conn: Connection): void {
+    conn.#corked = false;
+    conn.#socket.uncork();
+    if (conn.#ws.bufferedAmount > conn.#ctx.config.maxBufferedBytes) {
+      conn.close(CloseCode.SlowConsumer, 'slow consumer');
     }
   }
 

@@ -25,7 +25,7 @@ export const UPGRADE_ERROR_CODES = {
 export function rejectUpgrade(socket: Duplex, rejection: UpgradeRejection): void {
   if (socket.destroyed) return;
   const body = JSON.stringify({
-    error: { code: rejection.reason.toUpperCase(), message: rejection.message },
+    error: { code: UPGRADE_ERROR_CODES[rejection.status], message: rejection.message },
   });
   const headers: Record<string, string | number> = {
     Connection: 'close',

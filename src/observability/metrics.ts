@@ -29,7 +29,7 @@ export class Metrics {
     const registers = [registry];
     this.connections = new Gauge({
       name: 'agentcast_connections',
-      help: 'Open authenticated WebSocket connections',
+      help: 'Open WebSocket connections on this node, authenticated or not yet',
       registers,
     });
     this.users = new Gauge({
