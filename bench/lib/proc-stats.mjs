@@ -1,0 +1,43 @@
+import { readFileSync } from 'node:fs';
+import os from 'node:os';
+
+/** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on every Linux we run on). */
+const TICKS_PER_S = 100;
+
+/** CPU seconds (user + system) a process has used so far, from /proc/<pid>/stat. */
+export function cpuSeconds(pid) {
+  const text = readFileSync(`/proc/${pid}/stat`, 'utf8');
+  // Fields after the command name, which is in parentheses and may contain spaces.
+  const fields = text.slice(text.lastIndexOf(')') + 2).split(' ');
+  const utime = Number(fields[11]);
+  const stime = Number(fields[12]);
+  return (utime + stime) / TICKS_PER_S;
+}
+
+/** Resident set size in bytes, from /proc/<pid>/status (VmRSS). */
+export function rssBytes(pid) {
+  const match = /VmRSS:\s+(\d+) kB/.exec(readFileSync(`/proc/${pid}/status`, 'utf8'));
+  return match === null ? Number.NaN : Number(match[1]) * 1024;
+}
+
+/** A CPU meter for one process: call `start`, then `stop` returns the share of one core used in between. */
+export function cpuMeter(pid) {
+  let cpu0 = 0;
+  let t0 = 0n;
+  return {
+    start() {
+      cpu0 = cpuSeconds(pid);
+      t0 = process.hrtime.bigint();
+    },
+    stop() {
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      const used = cpuSeconds(pid) - cpu0;
+      return { cpuSeconds: used, wallSeconds: seconds, cores: used / seconds };
+    },
+  };
+}
+
+/** The 1-minute load average, a noise indicator recorded with every measurement. */
+export function loadAverage() {
+  return Math.round(os.loadavg()[0] * 100) / 100;
+}

@@ -1,0 +1,470 @@
+import { writeFileSync } from 'node:fs';
+import { analysis } from './analysis.mjs';
+import { SERVER_KINDS, SERVER_LABELS } from './servers.mjs';
+import { barChart, PALETTE, percentileChart } from './svg.mjs';
+
+/**
+ * BENCHMARKS.md and its SVG charts, regenerated from one results JSON (bench/run.mjs, or
+ * `node bench/report.mjs bench/results/<date>.json`). Every figure in the page comes from that file.
+ */
+
+const COLORS = { agentcast: PALETTE[0], 'bare-ws': PALETTE[1], socketio: PALETTE[2] };
+
+/** The ok result of a scenario for a server, or undefined. */
+export function ok(results, scenario, kind) {
+  const r = results.scenarios?.[scenario]?.[kind];
+  return r?.status === 'ok' ? r : undefined;
+}
+
+const int = (v) =>
+  v === undefined || v === null || !Number.isFinite(v) ? 'n/a' : Math.round(v).toLocaleString('en-US');
+const kb = (bytes) => (Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : 'n/a');
+const ms = (v) => (Number.isFinite(v) ? (v < 10 ? v.toFixed(2) : v.toFixed(1)) : 'n/a');
+const pct = (cores) => (Number.isFinite(cores) ? `${Math.round(cores * 100)} %` : 'n/a');
+
+function ratio(a, b) {
+  return Number.isFinite(a) && Number.isFinite(b) && b !== 0 ? a / b : undefined;
+}
+
+const fmtRatio = (x) => (x === undefined ? 'n/a' : `${x.toFixed(2)}x`);
+
+/** The issue's targets, as ratios of agentcast to the baselines measured in the same run. */
+export function evaluateTargets(results) {
+  const a = (s) => ok(results, s, 'agentcast');
+  const b = (s) => ok(results, s, 'bare-ws');
+  const s = (s0) => ok(results, s0, 'socketio');
+  const rows = [
+    [
+      'Idle RSS per connection vs bare ws',
+      ratio(a('idle_memory')?.rss_per_conn_bytes, b('idle_memory')?.rss_per_conn_bytes),
+      '<=',
+      1.5,
+    ],
+    [
+      'Idle RSS per connection vs Socket.IO',
+      ratio(a('idle_memory')?.rss_per_conn_bytes, s('idle_memory')?.rss_per_conn_bytes),
+      '<=',
+      0.7,
+    ],
+    [
+      'Idle heap per connection vs bare ws',
+      ratio(a('idle_memory')?.heap_per_conn_bytes, b('idle_memory')?.heap_per_conn_bytes),
+      '<=',
+      1.5,
+    ],
+    [
+      'Idle heap per connection vs Socket.IO',
+      ratio(a('idle_memory')?.heap_per_conn_bytes, s('idle_memory')?.heap_per_conn_bytes),
+      '<=',
+      0.7,
+    ],
+    [
+      'Fan-out events/s vs bare ws',
+      ratio(a('fanout')?.delivered_per_s, b('fanout')?.delivered_per_s),
+      '>=',
+      0.8,
+    ],
+    [
+      'Fan-out events/s vs Socket.IO',
+      ratio(a('fanout')?.delivered_per_s, s('fanout')?.delivered_per_s),
+      '>=',
+      1.5,
+    ],
+    ['p99 latency at the fixed rate vs bare ws', ratio(a('latency')?.p99_ms, b('latency')?.p99_ms), '<=', 2],
+  ];
+  return rows.map(([name, value, op, target]) => ({
+    name,
+    value,
+    op,
+    target,
+    met: value === undefined ? undefined : op === '<=' ? value <= target : value >= target,
+  }));
+}
+
+function table(header, rows) {
+  return [
+    `| ${header.join(' | ')} |`,
+    `|${header.map(() => '---').join('|')}|`,
+    ...rows.map((r) => `| ${r.join(' | ')} |`),
+  ].join('\n');
+}
+
+function failures(results, scenario) {
+  return SERVER_KINDS.map((k) => [k, results.scenarios?.[scenario]?.[k]])
+    .filter(([, r]) => r !== undefined && r.status !== 'ok')
+    .map(([k, r]) => `\n> ${SERVER_LABELS[k]}: **${r.status}**: ${r.error ?? r.reason}`)
+    .join('');
+}
+
+/** A row per server with `cells(result)` and the ratio of `metric` to bare ws and to Socket.IO. */
+function scenarioRows(results, scenario, cells, metric) {
+  const base = ok(results, scenario, 'bare-ws');
+  const sio = ok(results, scenario, 'socketio');
+  return SERVER_KINDS.filter((k) => results.scenarios?.[scenario]?.[k] !== undefined).map((k) => {
+    const r = ok(results, scenario, k);
+    if (r === undefined) return [SERVER_LABELS[k], ...cells(undefined).map(() => 'failed'), 'n/a', 'n/a'];
+    return [
+      k === 'agentcast' ? `**${SERVER_LABELS[k]}**` : SERVER_LABELS[k],
+      ...cells(r),
+      fmtRatio(ratio(metric(r), base && metric(base))),
+      fmtRatio(ratio(metric(r), sio && metric(sio))),
+    ];
+  });
+}
+
+function charts(results) {
+  const kinds = SERVER_KINDS.filter((k) => results.settings.servers.includes(k));
+  const series = (scenario, metric, scale = 1) =>
+    kinds.map((k) => {
+      const r = ok(results, scenario, k);
+      return {
+        name: SERVER_LABELS[k],
+        color: COLORS[k],
+        values: [r === undefined ? null : metric(r) / scale],
+      };
+    });
+  const flat = (scenario, metric) => {
+    const s = series(scenario, metric);
+    return { categories: s.map((x) => x.name), series: [{ name: '', values: s.map((x) => x.values[0]) }] };
+  };
+  const out = {};
+  out['memory.svg'] = barChart({
+    title: 'Idle memory per authenticated connection (lower is better)',
+    subtitle: `${int(ok(results, 'idle_memory', 'agentcast')?.connections)} idle connections, after a full GC`,
+    unit: 'KB per connection',
+    categories: ['RSS', 'JS heap'],
+    series: kinds.map((k) => {
+      const r = ok(results, 'idle_memory', k);
+      return {
+        name: SERVER_LABELS[k],
+        color: COLORS[k],
+        values: r ? [r.rss_per_conn_bytes / 1024, r.heap_per_conn_bytes / 1024] : [null, null],
+      };
+    }),
+    format: (v) => v.toFixed(1),
+  });
+  out['throughput.svg'] = barChart({
+    title: 'Fan-out throughput (higher is better)',
+    subtitle: `${results.settings.scale.users} users x 1 connection, ~200-byte events, counted at the receivers`,
+    unit: 'events delivered per second',
+    ...flat('fanout', (r) => r.delivered_per_s),
+    format: (v) => int(v),
+  });
+  out['latency.svg'] = percentileChart({
+    title: `Publish -> receive latency at ${int(results.settings.scale.latencyRate)} events/s (lower is better)`,
+    subtitle: `${results.settings.scale.users} connections, one histogram per server (HdrHistogram), log scale`,
+    series: kinds
+      .map((k) => ({ k, r: ok(results, 'latency', k) }))
+      .filter(({ r }) => r !== undefined)
+      .map(({ k, r }) => ({ name: SERVER_LABELS[k], color: COLORS[k], points: r.curve })),
+  });
+  out['storm.svg'] = barChart({
+    title: 'Connection storm: JWT-verified connects per second (higher is better)',
+    subtitle: `${int(results.settings.scale.stormConnections)} connects, ${results.settings.scale.stormConcurrency} in flight`,
+    unit: 'connects per second',
+    ...flat('storm', (r) => r.connects_per_s),
+    format: (v) => int(v),
+  });
+  const engines = results.agentcast_only?.engines;
+  if (engines !== undefined) {
+    const rows = Object.values(engines);
+    out['engines.svg'] = barChart({
+      title: 'agentcast engines: fan-out throughput (higher is better)',
+      subtitle: 'publishes to node A; with two nodes the receivers are split over A and B',
+      unit: 'events delivered per second',
+      categories: rows.map((r) => r.label),
+      series: [
+        { name: '', values: rows.map((r) => (r.status === 'ok' ? r.throughput.delivered_per_s : null)) },
+      ],
+      format: (v) => int(v),
+    });
+  }
+  return out;
+}
+
+function markdown(results, jsonName) {
+  const m = results.machine;
+  const sc = results.settings.scale;
+  const pins = results.settings.pinning;
+  const targets = evaluateTargets(results);
+  const lines = [];
+  lines.push('# Benchmarks: agentcast vs bare `ws` vs Socket.IO');
+  lines.push('');
+  lines.push(
+    `Generated by \`npm run bench\` (bench/run.mjs) from [\`bench/results/${jsonName}\`](bench/results/${jsonName}); do not edit by hand, re-run the bench. ` +
+      `Run ${results.mode === 'quick' ? '**in quick mode (small sizes, short windows: indicative only)**' : 'at full size'}, ${results.started_at.slice(0, 16).replace('T', ' ')} UTC, agentcast commit \`${m.agentcast_commit}\`.`,
+  );
+  lines.push('');
+  lines.push(
+    table(
+      ['machine', ''],
+      [
+        ['CPU', `${m.cpu_model}, ${m.cores} cores`],
+        ['memory', `${m.memory_gb} GB`],
+        ['OS / Node', `${m.os} / ${m.node}`],
+        ['libraries', `ws ${m.versions.ws}, socket.io ${m.versions['socket.io']}, jose ${m.versions.jose}`],
+        [
+          'CPU pinning',
+          pins.pinned
+            ? `server under test on CPU ${pins.serverCpus}, load generators on CPU ${pins.loadCpus} (taskset)`
+            : 'none',
+        ],
+        ['load average (1 min) at start / end', `${m.load_average_at_start[0]} / ${m.load_average_at_end}`],
+      ],
+    ),
+  );
+  lines.push('');
+  lines.push(
+    'All three servers run as separate processes on 127.0.0.1, started the same way (`node --expose-gc --require bench/lib/mem-probe.cjs`), ' +
+      'a fresh process for every scenario. The load generators are other processes: 2–4 client workers speaking the same minimal ' +
+      'WebSocket client to all three servers (bench/load/raw-ws-client.mjs) and one HTTP publisher posting the same ' +
+      '`POST /v1/publish` `{"events":[…]}` body to all three. Every server verifies an HS256 JWT (jose) for every connection. ' +
+      'What each server does: **agentcast** `dist/cli.js serve` with the memory engine (seq per user, history ring, resume, limits, metrics, zod validation); ' +
+      '**bare ws** (bench/servers/bare-ws.mjs) a Map user -> sockets, one `JSON.stringify` per event, nothing else; ' +
+      '**Socket.IO 4.8** (bench/servers/socketio.mjs) WebSocket transport only, one room per user, `io.to(user).emit()`.',
+  );
+  lines.push('');
+  lines.push(
+    `On a 2-core machine the load generators and the kernel's loopback work compete with the server, so the absolute figures are ` +
+      'lower than a dedicated load box would show; the ratios, measured in the same run under the same conditions, are the point. ' +
+      'A load average well above the core count means other work shared the machine: treat such a run as noisy.',
+  );
+  lines.push('');
+  lines.push('## Targets');
+  lines.push('');
+  lines.push(
+    table(
+      ['target (agentcast as a ratio)', 'measured', 'target', 'met'],
+      targets.map((t) => [
+        t.name,
+        fmtRatio(t.value),
+        `${t.op} ${t.target}x`,
+        t.met === undefined ? 'n/a' : t.met ? 'yes' : '**no**',
+      ]),
+    ),
+  );
+  lines.push('');
+  lines.push('## 1. Idle memory');
+  lines.push('');
+  lines.push(
+    `${int(sc.idleConnections)} authenticated idle connections (one user each) from ${sc.idleWorkers} client processes. ` +
+      'Per connection = (after − before) / open connections, where both are read after a full GC: RSS from /proc/<pid>/status (VmRSS), heap from `process.memoryUsage().heapUsed`.',
+  );
+  lines.push('');
+  lines.push(
+    table(
+      [
+        'server',
+        'connections',
+        'RSS / conn (KB)',
+        'heap / conn (KB)',
+        'external / conn (KB)',
+        'RSS vs bare ws',
+        'RSS vs Socket.IO',
+      ],
+      scenarioRows(
+        results,
+        'idle_memory',
+        (r) =>
+          r
+            ? [
+                int(r.connections),
+                kb(r.rss_per_conn_bytes),
+                kb(r.heap_per_conn_bytes),
+                kb(r.external_per_conn_bytes),
+              ]
+            : [0, 0, 0, 0],
+        (r) => r.rss_per_conn_bytes,
+      ),
+    ) + failures(results, 'idle_memory'),
+  );
+  lines.push('');
+  lines.push('![idle memory](bench/results/memory.svg)');
+  lines.push('');
+  lines.push('## 2. Fan-out throughput');
+  lines.push('');
+  lines.push(
+    `${sc.users} users x 1 connection; the publisher keeps 16 requests of 100 events in flight (so the server always has work queued), back to back, for ${sc.warmupMs / 1000} s of warm-up and ${sc.fanoutMs / 1000} s measured. ` +
+      "Events are ~200 bytes on the wire, users round-robin. Delivered events are counted at the receivers; CPU is the server process's utime+stime over the window (/proc/<pid>/stat). " +
+      '"per CPU-second" divides by that CPU, which removes most of the noise of a shared machine.',
+  );
+  lines.push('');
+  lines.push(
+    table(
+      [
+        'server',
+        'delivered events/s',
+        'server CPU',
+        'events per CPU-second',
+        'delivered / published',
+        'vs bare ws',
+        'vs Socket.IO',
+      ],
+      scenarioRows(
+        results,
+        'fanout',
+        (r) =>
+          r
+            ? [
+                int(r.delivered_per_s),
+                pct(r.server_cpu_cores),
+                int(r.delivered_per_cpu_s),
+                `${int(r.delivered_total)} / ${int(r.published_total)}`,
+              ]
+            : [0, 0, 0, 0],
+        (r) => r.delivered_per_s,
+      ),
+    ) + failures(results, 'fanout'),
+  );
+  lines.push('');
+  lines.push('![fan-out throughput](bench/results/throughput.svg)');
+  lines.push('');
+  lines.push('## 3. Latency at a fixed rate');
+  lines.push('');
+  lines.push(
+    `${sc.users} connections; the publisher sends ${int(sc.latencyRate)} events/s (a batch every 5 ms) for ${sc.warmupMs / 1000} s of warm-up, then ${sc.latencyMs / 1000} s measured. ` +
+      'Each event carries the CLOCK_MONOTONIC time at which its batch was built, so HTTP, queueing and delivery all count; HdrHistogram, 3 significant digits.',
+  );
+  lines.push('');
+  lines.push(
+    table(
+      [
+        'server',
+        'events',
+        'p50 (ms)',
+        'p99 (ms)',
+        'p99.9 (ms)',
+        'max (ms)',
+        'server CPU',
+        'p99 vs bare ws',
+        'p99 vs Socket.IO',
+      ],
+      scenarioRows(
+        results,
+        'latency',
+        (r) =>
+          r
+            ? [int(r.count), ms(r.p50_ms), ms(r.p99_ms), ms(r.p999_ms), ms(r.max_ms), pct(r.server_cpu_cores)]
+            : [0, 0, 0, 0, 0, 0],
+        (r) => r.p99_ms,
+      ),
+    ) + failures(results, 'latency'),
+  );
+  lines.push('');
+  lines.push('![latency distribution](bench/results/latency.svg)');
+  lines.push('');
+  lines.push('## 4. Connection storm');
+  lines.push('');
+  lines.push(
+    `${int(sc.stormConnections)} connections opened as fast as the server completes them (${sc.stormConcurrency} in flight over ${sc.clientWorkers} processes), each with a JWT the server verifies; ` +
+      'a connect counts when the first application message arrives (welcome / Socket.IO CONNECT).',
+  );
+  lines.push('');
+  lines.push(
+    table(
+      ['server', 'connected', 'failed', 'seconds', 'connects/s', 'server CPU', 'vs bare ws', 'vs Socket.IO'],
+      scenarioRows(
+        results,
+        'storm',
+        (r) =>
+          r
+            ? [
+                int(r.connections),
+                int(r.failed),
+                r.seconds.toFixed(2),
+                int(r.connects_per_s),
+                pct(r.server_cpu_cores),
+              ]
+            : [0, 0, 0, 0, 0],
+        (r) => r.connects_per_s,
+      ),
+    ) + failures(results, 'storm'),
+  );
+  lines.push('');
+  lines.push('![connection storm](bench/results/storm.svg)');
+  lines.push('');
+  lines.push('## 5. agentcast only');
+  lines.push('');
+  const origin = results.agentcast_only?.origin_checks;
+  if (origin !== undefined) {
+    lines.push(
+      origin.status === 'ok'
+        ? `**Origin checks**: \`OriginPolicy.check\` (dist/security/origin-policy.js), production policy with an exact and a wildcard entry, a mix of ${origin.mix.length} headers (allowed, hostile look-alikes, malformed, absent): ` +
+            `**${int(origin.checksPerSecond)} checks/s** on one core (${int(origin.checks)} checks in ${origin.seconds.toFixed(2)} s), i.e. ${(1e6 / origin.checksPerSecond).toFixed(2)} µs per upgrade or browser request.`
+        : `**Origin checks**: ${origin.status}: ${origin.error}`,
+    );
+    lines.push('');
+  }
+  const engines = results.agentcast_only?.engines;
+  if (engines !== undefined) {
+    lines.push(
+      `**Engines**: the same fan-out (${sc.engineMs / 1000} s measured) and fixed-rate latency (${int(sc.latencyRate)} events/s) runs, with ${sc.users} connections, against the memory engine, ` +
+        'the Redis engine on one node, and two nodes sharing one Redis (all publishes go to node A; connections alternate between A and B, so half the events cross Redis pub/sub to B). ' +
+        `Redis is the local Redis 7 (db from \`${results.settings.redis_url}\`, flushed before each run). Server CPU is the sum over the nodes.`,
+    );
+    lines.push('');
+    const memory = engines.memory?.status === 'ok' ? engines.memory : undefined;
+    lines.push(
+      table(
+        [
+          'setup',
+          'delivered events/s',
+          'server CPU',
+          'vs memory engine',
+          'p50 (ms)',
+          'p99 (ms)',
+          'p99.9 (ms)',
+        ],
+        Object.values(engines).map((e) =>
+          e.status === 'ok'
+            ? [
+                e.label,
+                int(e.throughput.delivered_per_s),
+                pct(e.throughput.server_cpu_cores),
+                fmtRatio(ratio(e.throughput.delivered_per_s, memory?.throughput.delivered_per_s)),
+                ms(e.latency.p50_ms),
+                ms(e.latency.p99_ms),
+                ms(e.latency.p999_ms),
+              ]
+            : [e.label, `**${e.status}**: ${e.error ?? e.reason}`, '', '', '', '', ''],
+        ),
+      ),
+    );
+    lines.push('');
+    lines.push('![engines](bench/results/engines.svg)');
+    lines.push('');
+  }
+  lines.push(analysis(results, { ok, ratio, evaluateTargets }));
+  lines.push('');
+  lines.push('## Reproduce');
+  lines.push('');
+  lines.push('```sh');
+  lines.push('npm run build');
+  lines.push('npm run bench            # full run, about 8 minutes on 2 cores; rewrites this file');
+  lines.push('npm run bench:quick      # small sizes, 5 s windows: for working on the harness');
+  lines.push(
+    'npm run bench:redis      # only the engine comparison (needs Redis at 127.0.0.1:6379; uses db 5)',
+  );
+  lines.push('node bench/report.mjs bench/results/<date>.json   # rebuild this page from a results file');
+  lines.push('```');
+  lines.push('');
+  lines.push(
+    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines`, `--servers agentcast,bare-ws,socketio`, ' +
+      '`--redis-url redis://127.0.0.1:6379/5`, `--no-pin`, `--report` (write this page after a quick run), `--profile` (CPU profiles of every server into /tmp/agentcast-bench-profiles/<server>/, read them with `node bench/profile-summary.mjs <file>`).',
+  );
+  lines.push('');
+  return lines.join('\n');
+}
+
+/** Writes BENCHMARKS.md and the charts; returns the paths written (relative to the root). */
+export function writeReport(results, { root, jsonPath }) {
+  const jsonName = jsonPath.split('/').pop();
+  const written = [];
+  for (const [name, svg] of Object.entries(charts(results))) {
+    writeFileSync(`${root}bench/results/${name}`, svg);
+    written.push(`bench/results/${name}`);
+  }
+  writeFileSync(`${root}BENCHMARKS.md`, markdown(results, jsonName));
+  written.push('BENCHMARKS.md');
+  return written;
+}

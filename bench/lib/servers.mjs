@@ -1,0 +1,106 @@
+import { createServer } from 'node:net';
+import { fileURLToPath } from 'node:url';
+import { spawnNode } from './children.mjs';
+import { sleep } from './clock.mjs';
+import { rssBytes } from './proc-stats.mjs';
+
+const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
+export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
+export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
+export const API_KEY = 'bench-api-key';
+
+/** The servers under test, in the order tables show them. */
+export const SERVER_KINDS = ['agentcast', 'bare-ws', 'socketio'];
+export const SERVER_LABELS = { agentcast: 'agentcast', 'bare-ws': 'bare ws', socketio: 'Socket.IO 4.8' };
+
+/** A free loopback port (the kernel picks it; it is released right before the server binds it). */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', reject);
+    probe.listen(0, '127.0.0.1', () => {
+      const { port } = probe.address();
+      probe.close(() => resolve(port));
+    });
+  });
+}
+
+function agentcastArgs(port, redis) {
+  return [
+    `${ROOT}dist/cli.js`,
+    'serve',
+    '--env',
+    'test',
+    '--host',
+    '127.0.0.1',
+    '--port',
+    String(port),
+    '--jwt-secret',
+    JWT_SECRET,
+    '--api-key',
+    API_KEY,
+    '--max-connections',
+    '20000',
+    '--rate-limit',
+    '1000',
+    '--rate-burst',
+    '1000',
+    '--heartbeat-ms',
+    '60000',
+    '--log-level',
+    'warn',
+    ...(redis === undefined ? [] : ['--redis', redis]),
+  ];
+}
+
+/**
+ * Starts one server under test in its own process (pinned to `cpus` when given), with the same memory probe
+ * preloaded into all three, and resolves once /healthz answers.
+ */
+export async function startServer(kind, { cpus, redis, cpuProfDir, serverId } = {}) {
+  const port = await freePort();
+  const probe = ['--expose-gc', '--require', `${BENCH_DIR}lib/mem-probe.cjs`];
+  const prof = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir];
+  const script = kind === 'agentcast' ? agentcastArgs(port, redis) : [`${BENCH_DIR}servers/${kind}.mjs`];
+  const env = {
+    PORT: String(port),
+    JWT_SECRET,
+    API_KEY,
+    ...(serverId ? { AGENTCAST_SERVER_ID: serverId } : {}),
+  };
+  const proc = spawnNode([...probe, ...prof, ...script], { cpus, env, label: `${kind} server` });
+  const base = `http://127.0.0.1:${port}`;
+  const deadline = Date.now() + 15_000;
+  for (;;) {
+    if (!proc.alive) throw new Error(`${kind} server exited at start: ${proc.tail()}`);
+    try {
+      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) });
+      if (res.ok) break;
+    } catch {
+      // not listening yet: retry until the deadline
+    }
+    if (Date.now() > deadline) {
+      await proc.stop();
+      throw new Error(`${kind} server did not answer /healthz in 15 s: ${proc.tail()}`);
+    }
+    await sleep(100);
+  }
+  return {
+    kind,
+    proc,
+    port,
+    base,
+    wsBase: `ws://127.0.0.1:${port}`,
+    pid: proc.pid,
+    /** process.memoryUsage() after a full GC, plus VmRSS read from /proc. */
+    async memory() {
+      const mem = await proc.call('bench:mem', {}, 30_000);
+      return { ...mem, vmrss: rssBytes(proc.pid) };
+    },
+    async stats() {
+      const res = await fetch(`${base}/v1/stats`, { headers: { Authorization: `Bearer ${API_KEY}` } });
+      return res.ok ? res.json() : undefined;
+    },
+    stop: () => proc.stop(),
+  };
+}
