@@ -1,0 +1,36 @@
+import { existsSync } from 'node:fs';
+import { type Browser, chromium } from 'playwright-core';
+
+/** Debian's Chromium; CI installs it (.ci/run). Browsers are never downloaded. */
+export const CHROMIUM_PATH = '/usr/bin/chromium';
+
+/** Headless, sandbox-free (containers), and quiet: no update checks, sync or first-run pages. */
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--no-first-run',
+  '--disable-sync',
+];
+
+/**
+ * Whether the browser tests should be skipped: only when Chromium is missing outside CI. In CI (`CI` set)
+ * they never skip, so a missing browser fails the run instead of hiding it. Warns when it skips.
+ */
+export function skipBrowserTests(): boolean {
+  if (existsSync(CHROMIUM_PATH)) return false;
+  if (process.env.CI !== undefined) return false;
+  console.warn(
+    `SKIPPING browser tests: ${CHROMIUM_PATH} does not exist (apt-get install chromium). In CI they fail instead.`,
+  );
+  return true;
+}
+
+/** Launches the system Chromium headless; throws a clear error when it is missing. */
+export async function launchChromium(): Promise<Browser> {
+  if (!existsSync(CHROMIUM_PATH))
+    throw new Error(`${CHROMIUM_PATH} is missing: install Debian's chromium (CI does it in .ci/run)`);
+  return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+}
