@@ -27,6 +27,9 @@ export interface UpgradeInfo {
   readonly resume: ResumeRequest;
 }
 
+/** Send options for every frame: text, even when the frame is a Buffer shared across connections. */
+const TEXT_FRAME = Object.freeze({ binary: false });
+
 /** One client connection. Per-connection state is kept to a few small fields (ARCHITECTURE.md, hot path). */
 export class Connection {
   readonly id: string;
@@ -141,7 +144,8 @@ export class Connection {
       this.#socket.cork();
       process.nextTick(Connection.#flush, this);
     }
-    this.#ws.send(frame);
+    // Every frame is UTF-8 JSON text (PROTOCOL.md): a shared Buffer must still go out as a text frame.
+    this.#ws.send(frame, TEXT_FRAME);
   }
 
   /**

@@ -101,9 +101,7 @@ describe.skipIf(skipBrowserTests())('demo page in Chromium', () => {
     await browser?.close();
   });
 
-  // it.fails: the gateway sends live events as binary frames, which the page's SDK skips (known gateway
-  // bug, see test/integration/client/client-sdk.test.ts); turn back into it.each once fixed.
-  it.fails.each([
+  it.each([
     { code: CloseCode.ServiceRestart, label: '1012 (restart)', screenshot: 'demo-run.png' },
     { code: CloseCode.InternalError, label: '1011 (internal error)', screenshot: 'demo-run-1011.png' },
   ])('renders a run cut by $label exactly once, complete, with the answer', async ({ code, screenshot }) => {

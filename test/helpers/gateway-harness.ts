@@ -99,8 +99,9 @@ export class Client {
 
   private constructor(ws: WebSocket) {
     this.ws = ws;
-    ws.on('message', (data) => {
-      this.frames.push(JSON.parse(data.toString()) as Frame);
+    ws.on('message', (data, isBinary) => {
+      // The protocol sends only text frames; a binary one is recorded as such so assertions fail.
+      this.frames.push(isBinary ? { type: 'BINARY_FRAME' } : (JSON.parse(data.toString()) as Frame));
       this.#wake();
     });
     this.closed = new Promise((resolve) => {

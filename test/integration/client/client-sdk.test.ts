@@ -31,13 +31,6 @@ const FAST: Partial<ConnectOptions> = {
   backoff: { initialMs: 20, maxMs: 200 },
   restartJitterMs: 50,
 };
-/*
- * KNOWN GATEWAY BUG, so the tests that need live events are `it.fails` for now: since c42cec8 the gateway
- * sends live events as *binary* WebSocket frames (src/gateway/connection.ts, `send()` passes the shared
- * Buffer from user-hub.ts to `ws.send()` without `{ binary: false }`), while PROTOCOL.md says every frame
- * is a UTF-8 JSON text frame. The SDK rightly skips them as AC_CLIENT_BAD_FRAME. Replayed events are
- * strings and still go out as text. When the gateway is fixed, turn each `it.fails` back into `it`.
- */
 /** Generous: two shared cores, other suites running. Only reached when something is broken. */
 const WAIT_MS = 15_000;
 
@@ -224,7 +217,7 @@ describe('client SDK against a real gateway', () => {
   };
 
   describe('across server restarts', () => {
-    it.fails('surfaces reset when the killed gateway process comes back empty, then delivers new events', async () => {
+    it('surfaces reset when the killed gateway process comes back empty, then delivers new events', async () => {
       const port = await freePort();
       const args = ['--port', String(port), '--env', 'test', '--jwt-secret', SECRET, '--api-key', API_KEY];
       const httpUrl = `http://127.0.0.1:${port}`;
@@ -268,7 +261,7 @@ describe('client SDK against a real gateway', () => {
       expect(obs.client.state).toBe('open');
     });
 
-    it.fails('resumes on the next gateway after a 1012 drain with nothing lost or repeated when history survives', async () => {
+    it('resumes on the next gateway after a 1012 drain with nothing lost or repeated when history survives', async () => {
       const engine = new MemoryEngine();
       cleanups.push(() => engine.close());
       const a = await gateway({}, { engine });
@@ -304,7 +297,7 @@ describe('client SDK against a real gateway', () => {
     const TOTAL = 1000;
     const CUTS = 20;
 
-    it.fails(`delivers ${TOTAL} events exactly once, in order, across ${CUTS} random cuts (seed 0x${SEED.toString(16)})`, async () => {
+    it(`delivers ${TOTAL} events exactly once, in order, across ${CUTS} random cuts (seed 0x${SEED.toString(16)})`, async () => {
       const rng = seeded(SEED);
       const gw = await gateway();
       const proxy = await proxyTo(gw.port);
@@ -338,7 +331,7 @@ describe('client SDK against a real gateway', () => {
       expect(proxy.connections).toBeGreaterThanOrEqual(CUTS + 1);
     });
 
-    it.fails.each([
+    it.each([
       { stalled: 'down', when: 'the gateway started the run but its ack was lost', duplicate: true },
       { stalled: 'up', when: 'the message never reached the gateway', duplicate: false },
     ] as const)(
@@ -380,7 +373,7 @@ describe('client SDK against a real gateway', () => {
   });
 
   describe('authentication', () => {
-    it.fails('refreshes a short-lived token over the open connection and outlives its expiry without 4002', async () => {
+    it('refreshes a short-lived token over the open connection and outlives its expiry without 4002', async () => {
       const gw = await gateway();
       const getToken = vi.fn(() => signToken(TEST_SECRET, 'u1', 2));
       const obs = observe({ url: gw.wsUrl, getToken, refreshBeforeExpiryMs: 1500 });
