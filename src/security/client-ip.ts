@@ -22,7 +22,7 @@ export interface ClientIpInput {
 const BRACKETED = /^\[([^\]]*)\](?::[0-9]{1,5})?$/;
 const IPV4_WITH_PORT = /^([0-9.]+):[0-9]{1,5}$/;
 // RFC 7239 §4: `for=node`, the node optionally quoted (it must be, when it holds ":" or "[").
-const FOR_PAIR = /^\s*for\s*=\s*"?([^"]*)"?\s*$/i;
+const FOR_PAIR = /^\s*for\s*=\s*"?([^"\s]*)"?\s*$/i;
 
 /**
  * The client's IP address for abuse limits (PROTOCOL.md §5): the socket address, unless the socket peer is

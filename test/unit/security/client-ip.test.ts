@@ -149,6 +149,8 @@ describe('clientIp', () => {
       ['takes for= of the right-most element', 'for=1.1.1.1, for=198.51.100.7', '198.51.100.7'],
       ['reads for= among other pairs, any case', 'by=10.0.0.2;FOR=198.51.100.7;proto=https', '198.51.100.7'],
       ['allows whitespace around for= and its value', 'proto=https; for = 198.51.100.7 ', '198.51.100.7'],
+      ['allows whitespace before the next pair', 'for=198.51.100.7 ;proto=https', '198.51.100.7'],
+      ['refuses text after a quoted value', 'for="198.51.100.7"x', '10.0.0.2'],
       ['does not read a key that only ends in "for"', 'xfor=198.51.100.7', '10.0.0.2'],
       ['does not read a key that only starts with "for"', 'forx=198.51.100.7', '10.0.0.2'],
       ['refuses a quote inside the value', 'for="198.51"100.7"', '10.0.0.2'],

@@ -178,6 +178,16 @@ describe('ViolationTracker', () => {
       expect(tracker.record('b').blocked).toBe(false); // b was forgotten: this is its 1st violation again
     });
 
+    it('evicts nothing when an IP already tracked violates again at capacity', () => {
+      const { tracker } = setup({ limit: 3, maxTrackedIps: 2 });
+      tracker.record('a');
+      tracker.record('b');
+      tracker.record('b');
+      expect(tracker.trackedCount()).toBe(2);
+      expect(tracker.record('a')).toEqual({ blocked: false }); // a kept its 1st violation: this is its 2nd
+      expect(tracker.record('a')).toEqual({ blocked: true, retryAfterS: 300 });
+    });
+
     it('touching an IP makes it the most recent', () => {
       const { tracker } = setup({ limit: 3, maxTrackedIps: 2 });
       tracker.record('a');
