@@ -51,6 +51,8 @@ export type GatewayState = 'starting' | 'running' | 'draining' | 'closed';
 
 /** How long closing connections get to finish the closing handshake before they are dropped. */
 const CLOSE_GRACE_MS = 2000;
+/** How often expired origin violations and IP blocks are forgotten. */
+const PRUNE_INTERVAL_MS = 60_000;
 
 /**
  * One agentcast node: HTTP API, WebSocket upgrades, connections, the user hub, agent runs and
@@ -70,6 +72,8 @@ export class Gateway {
   readonly #server: Server;
   readonly #metricsServer: Server | undefined;
   readonly #wss: WebSocketServer;
+  readonly #origins: OriginGuard;
+  #pruneTimer: NodeJS.Timeout | undefined;
   #state: GatewayState = 'starting';
   #draining: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -81,6 +85,7 @@ export class Gateway {
     this.metrics = deps.metrics ?? new Metrics();
     // Everything that can refuse the config runs before anything that holds a resource.
     const origins = new OriginGuard(config, { log: this.log, metrics: this.metrics, now });
+    this.#origins = origins;
     const key = this.#tokenKey(config);
     this.devSecret = key.kind === 'secret' && config.jwtSecret === undefined ? key.secret : undefined;
     this.#ownsEngine = deps.engine === undefined;
@@ -182,6 +187,7 @@ export class Gateway {
     }
     this.#state = 'running';
     this.#registry.start();
+    this.#pruneTimer = setInterval(() => this.#origins.prune(), PRUNE_INTERVAL_MS).unref();
     const addresses = this.addresses();
     this.log.info(
       { ...addresses, env: this.config.env, engine: this.engine.kind, server_id: this.config.serverId },
@@ -261,6 +267,7 @@ export class Gateway {
   async #close(): Promise<void> {
     this.#state = 'closed';
     this.#registry.stop();
+    clearInterval(this.#pruneTimer);
     await this.runtime.close();
     await this.#registry.closeAll(
       CloseCode.ServiceRestart,

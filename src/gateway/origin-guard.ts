@@ -111,6 +111,12 @@ export class OriginGuard {
     };
   }
 
+  /** Forgets expired violations and blocks; the gateway calls it once a minute. */
+  prune(): void {
+    this.#tracker.prune();
+    this.#metrics.blockedIps.set(this.#tracker.blockedCount());
+  }
+
   /** The CORS answer for one HTTP request (never for the upgrade). */
   cors(req: IncomingMessage, path: string): CorsDecision {
     return corsDecision({
