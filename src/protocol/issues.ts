@@ -16,5 +16,7 @@ function formatIssue(issue: z.core.$ZodIssue, prefix: string): string {
 
 /** The message of one issue, with zod's "expected string, received undefined" said as `required`. */
 export function issueMessage(issue: z.core.$ZodIssue): string {
-  return issue.code === 'invalid_type' && /received undefined/.test(issue.message) ? 'required' : issue.message;
+  return issue.code === 'invalid_type' && /received undefined/.test(issue.message)
+    ? 'required'
+    : issue.message;
 }

@@ -128,8 +128,7 @@ describe('AgentRun', () => {
         final_response: null,
         error: {
           code: 'INVALID_EVENT',
-          message:
-            'agent yielded an invalid tool_executing event: data.tool_name: required',
+          message: 'agent yielded an invalid tool_executing event: data.tool_name: required',
         },
       });
     });

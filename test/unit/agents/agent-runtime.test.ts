@@ -395,7 +395,9 @@ describe('AgentRuntime', () => {
       await expect.poll(() => runtime.activeRuns()).toBe(0);
       expect(runtime.cancel('u1', runId)).toEqual({ ok: true });
       expect(runtime.cancel('u2', runId)).toEqual(notFound);
-      expect((await runEvents(engine, 'u1', runId)).filter((e) => e.type === 'agent_completed')).toHaveLength(1);
+      expect((await runEvents(engine, 'u1', runId)).filter((e) => e.type === 'agent_completed')).toHaveLength(
+        1,
+      );
     });
 
     it('keeps the text streamed before the cancel as final_response', async () => {
