@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import { ReplayBuffer, type WireFrame } from '../engine/replay-buffer.js';
 import type { Logger } from '../observability/logger.js';
+import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { ErrorCode as Codes, type ErrorCode } from '../protocol/error-codes.js';
 import type { StoredEvent } from '../protocol/events.js';
@@ -250,6 +251,13 @@ export class Connection {
     // Frames that follow the auth frame wait until the welcome is out, so they are answered in order.
     this.#ws.pause();
     this.#join(token, resume).catch((err: unknown) => {
+      // An unreachable engine is already logged once by the engine (a degraded dependency, not a bug);
+      // repeating it per connection attempt would flood the log during an outage.
+      if (err instanceof AgentcastError && err.code === AgentcastErrorCode.EngineUnavailable) {
+        this.log.debug('join refused: engine unavailable');
+        this.close(CloseCode.InternalError, 'engine unavailable; retry later');
+        return;
+      }
       this.log.error({ err }, 'join failed');
       this.close(CloseCode.InternalError, 'internal error');
     });
