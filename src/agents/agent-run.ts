@@ -13,6 +13,10 @@ import { runTool } from './run-tool.js';
 
 /** `agent_started.data.task_description` is the user's text, cut to this many characters. */
 export const TASK_DESCRIPTION_MAX = 200;
+/** How long a run keeps trying to store its terminal event while the engine is unavailable. */
+const TERMINAL_RETRY_MS = 60_000;
+/** Longest pause between two tries (a recovery of the engine wakes the run sooner). */
+const TERMINAL_RETRY_STEP_MS = 1000;
 /** Streamed text kept for a final response the agent did not give, in characters. */
 const FINAL_TEXT_MAX = 65_536;
 
@@ -63,6 +67,9 @@ export class AgentRun {
   #stop: RunEnd | undefined;
   #timer: NodeJS.Timeout | undefined;
   #streamed = '';
+  #gaveUp = false;
+  /** Ends the current wait for the engine, if any. */
+  #wake: () => void = () => undefined;
 
   constructor(options: AgentRunOptions) {
     this.#options = options;
@@ -104,10 +111,10 @@ export class AgentRun {
     this.stop({ status: 'succeeded', finalResponse: null });
     clearTimeout(this.#timer);
     try {
-      await this.#append(terminal.event);
+      await this.#appendTerminal(terminal.event);
     } catch (error) {
-      // Best effort (docs/agents.md): the engine is down, so the terminal event is lost; an operator
-      // must look at the engine. Clients see the run end when they next resume after a reset.
+      // The engine stayed down for TERMINAL_RETRY_MS (or the gateway shut down meanwhile), so the
+      // terminal event is lost; an operator must look at the engine (docs/agents.md).
       this.#log.error({ status: terminal.status, err_code: errorCode(error) }, 'run terminal event lost');
     }
     this.#options.metrics?.runsEnded.inc({ agent: this.agentName, status: terminal.status });
@@ -194,6 +201,43 @@ export class AgentRun {
       runId,
       tool: (name, args, fn) => runTool(name, args, fn, { signal, executionId, now }),
     };
+  }
+
+  /**
+   * §3: every run ends with exactly one agent_completed, whatever happens: while the engine is
+   * unavailable (e.g. Redis restarting) the terminal event is retried, waking on the engine's
+   * recovery, for up to TERMINAL_RETRY_MS or until the runtime gives up (shutdown).
+   */
+  async #appendTerminal(event: NewEvent): Promise<void> {
+    const { engine, now } = this.#options;
+    const deadline = now() + TERMINAL_RETRY_MS;
+    for (;;) {
+      try {
+        await this.#append(event);
+        return;
+      } catch (error) {
+        const unavailable =
+          error instanceof AgentcastError && error.code === AgentcastErrorCode.EngineUnavailable;
+        if (!unavailable || this.#gaveUp || now() >= deadline) throw error;
+        this.#log.warn('engine unavailable; retrying the terminal event');
+        await new Promise<void>((resolve) => {
+          const timer = setTimeout(finish, Math.min(TERMINAL_RETRY_STEP_MS, Math.max(0, deadline - now())));
+          const stopListening = engine.onHealthChange((health) => health.ok && finish());
+          this.#wake = finish;
+          function finish(): void {
+            clearTimeout(timer);
+            stopListening();
+            resolve();
+          }
+        });
+      }
+    }
+  }
+
+  /** Stops waiting for the engine to store the terminal event (the gateway is shutting down). */
+  giveUp(): void {
+    this.#gaveUp = true;
+    this.#wake();
   }
 
   async #append(event: NewEvent): Promise<void> {

@@ -262,6 +262,7 @@ export class AgentRuntime {
         run.stop(
           failedEnd('cancelled', RunErrorCode.Shutdown, 'the gateway shut down before the run finished'),
         );
+        run.giveUp();
       }
       await all();
     }

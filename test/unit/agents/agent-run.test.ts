@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AgentRuntime } from '../../../src/agents/agent-runtime.js';
 import { type AgentDefinition, defineAgent } from '../../../src/agents/define-agent.js';
 import type { Engine } from '../../../src/engine/engine.js';
@@ -325,10 +325,33 @@ describe('AgentRun', () => {
       expect(terminal(events)).toMatchObject({ status: 'failed', error: { code: 'UNAVAILABLE' } });
     });
 
-    it('logs an error and still ends the run when even the terminal event cannot be stored', async () => {
+    it('retries the terminal event while the engine is down and stores it once the engine is back', async () => {
       const engine = new FakeEngine();
       engine.failAppends = true;
       engine.failAt = new Set([2, 3]);
+      const h = harness({
+        engine,
+        defaultAgent: 'subject',
+        agents: [
+          agentOf(async function* () {
+            yield { type: 'stream_chunk', data: { text: 'a' } };
+          }),
+        ],
+      });
+      open.push(h.runtime);
+      await h.runtime.start('u1', { messageId: 'm1', text: 'x' });
+      await vi.waitFor(() => expect(engine.stored).toHaveLength(1)); // agent_started; chunk and first terminal try failed
+      engine.setHealth({ ok: true });
+      await h.runtime.drain(5_000);
+      const events = engine.eventsOf('u1');
+      expect(events.map((e) => e.type)).toEqual(['agent_started', 'agent_completed']);
+      expect(terminal(events)).toMatchObject({ status: 'failed', error: { code: 'UNAVAILABLE' } });
+    });
+
+    it('logs an error and still ends the run when the terminal event cannot be stored before shutdown', async () => {
+      const engine = new FakeEngine();
+      engine.failAppends = true;
+      engine.failAt = new Set(Array.from({ length: 1000 }, (_, i) => i + 2));
       const { log, lines } = logLines();
       const h = harness({
         engine,
@@ -342,7 +365,10 @@ describe('AgentRun', () => {
       });
       open.push(h.runtime);
       await h.runtime.start('u1', { messageId: 'm1', text: 'x' });
-      await h.runtime.drain(5_000);
+      await vi.waitFor(() =>
+        expect(lines.some((l) => l.msg === 'engine unavailable; retrying the terminal event')).toBe(true),
+      );
+      await h.runtime.drain(50);
       expect(h.runtime.activeRuns()).toBe(0);
       expect(engine.eventsOf('u1').map((e) => e.type)).toEqual(['agent_started']);
       const lost = lines.find((l) => l.msg === 'run terminal event lost');

@@ -99,8 +99,17 @@ export class FakeEngine implements Engine {
     return this.healthy;
   }
 
-  onHealthChange(): () => void {
-    return () => undefined;
+  readonly #healthListeners = new Set<(health: EngineHealth) => void>();
+
+  onHealthChange(listener: (health: EngineHealth) => void): () => void {
+    this.#healthListeners.add(listener);
+    return () => this.#healthListeners.delete(listener);
+  }
+
+  /** Switches health and tells the listeners, as a real engine does when Redis goes and comes back. */
+  setHealth(health: EngineHealth): void {
+    this.healthy = health;
+    for (const listener of [...this.#healthListeners]) listener(health);
   }
 
   async close(): Promise<void> {}
