@@ -36,13 +36,21 @@ export function analysis(results, { ok, ratio, evaluateTargets }) {
           '.',
   );
   lines.push('');
+  const load = results.machine.load_average_at_start?.[0];
+  if (load !== undefined && load > results.machine.cores) {
+    lines.push(
+      `> **Noisy run:** the load average was ${load} at the start (and ${results.machine.load_average_at_end} at the end) on ${results.machine.cores} cores: other work shared the machine, ` +
+        'so throughput and especially latency tails here say more about the scheduler than about the servers. Memory per connection and events per CPU-second are the robust figures; re-run on a quiet machine for the rest.',
+    );
+    lines.push('');
+  }
   if (cpu.a !== undefined && cpu.b !== undefined) {
     const bareIdle = cpu.b.server_cpu_cores < 0.9;
     lines.push(
       `- **Throughput is bounded by the machine as much as by the servers.** The server under test has one core; the publisher, the ` +
         `receivers and the kernel's loopback TCP work share the other. In this run bare ws used ${Math.round(cpu.b.server_cpu_cores * 100)} % of its core` +
         (bareIdle
-          ? ', i.e. it was waiting on the load generators part of the time, so its delivered events/s is a floor of what it can do and the ratio flatters nobody in particular. '
+          ? ', i.e. it was waiting on the load generators (or on other processes sharing the machine) part of the time, so its delivered events/s is a floor of what it can do and the events/s ratios flatter agentcast: read the per-CPU-second rows of the targets table. '
           : '. ') +
         `Per CPU-second of the server, agentcast delivers ${fmt(cpu.vsBare)} of bare ws and ${fmt(cpu.vsSio)} of Socket.IO: that is the cost of its work per event, independent of who waited for whom.`,
     );
