@@ -359,9 +359,12 @@ export class RedisEngine implements Engine {
           epoch,
           limit: this.#historySize,
         });
-        if (result.kind !== 'ok') continue;
-        for (const [i, event] of result.events.entries())
-          this.#fanout.deliver(userId, event, frames[i] ?? '');
+        if (result.kind === 'ok') {
+          for (const [i, event] of result.events.entries())
+            this.#fanout.deliver(userId, event, frames[i] ?? '');
+        }
+        // A reset cannot be filled from here: the connections' ReplayBuffers see the gap and resume.
+        this.#fanout.endCatchUp(userId);
       } catch {
         // Redis went away again: health already reports it, and recovery runs another catch-up.
         return;

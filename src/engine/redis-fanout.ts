@@ -45,6 +45,8 @@ interface HeldUser {
 
 /** Re-subscribing many users after a reconnect is sent in chunks of this many channels. */
 const RESUBSCRIBE_CHUNK = 500;
+/** Live events held for one user while its catch-up read is pending; past it they flow (and a gap may close connections). */
+const MAX_HELD_DURING_CATCH_UP = 10_000;
 
 /**
  * Fan-out from Redis pub/sub to the listeners of this node (ARCHITECTURE.md): one subscriber connection
@@ -58,6 +60,12 @@ export class RedisFanout {
   readonly #users = new Map<string, HeldUser>();
   /** channel → user id, for incoming messages. */
   readonly #channels = new Map<string, string>();
+  /**
+   * Users whose catch-up read after a reconnect has not been merged yet, with the live events that
+   * arrived meanwhile. Holding them keeps order: a live seq k+2 must not overtake a missed k+1 that the
+   * catch-up is about to deliver (the connection would see a gap and have to reconnect).
+   */
+  readonly #catchingUp = new Map<string, Array<readonly [StoredEvent, string]>>();
 
   constructor(options: RedisFanoutOptions) {
     this.#connection = options.connection;
@@ -118,7 +126,23 @@ export class RedisFanout {
       this.#logger.error({ channel }, 'unreadable frame on a user channel');
       return;
     }
+    const pending = this.#catchingUp.get(userId);
+    if (pending !== undefined) {
+      if (pending.length < MAX_HELD_DURING_CATCH_UP) {
+        pending.push([event, frame]);
+        return;
+      }
+      this.endCatchUp(userId);
+    }
     this.deliver(userId, event, frame);
+  }
+
+  /** The catch-up read of `userId` was delivered (or cannot be): release its held live events, in order. */
+  endCatchUp(userId: string): void {
+    const pending = this.#catchingUp.get(userId);
+    if (pending === undefined) return;
+    this.#catchingUp.delete(userId);
+    for (const [event, frame] of pending) this.deliver(userId, event, frame);
   }
 
   /**
@@ -148,6 +172,11 @@ export class RedisFanout {
    * A new connection has no subscriptions, and only users held now are subscribed, so nothing leaks.
    */
   async resubscribeAll(): Promise<void> {
+    // Users that already had events may have missed some: hold their live events until the engine's
+    // catch-up read for them is merged (endCatchUp).
+    for (const [userId, held] of this.#users) {
+      if (held.lastSeq > 0 && !this.#catchingUp.has(userId)) this.#catchingUp.set(userId, []);
+    }
     const channels = [...this.#users.values()].map((held) => held.channel);
     for (let i = 0; i < channels.length; i += RESUBSCRIBE_CHUNK) {
       await this.#connection.subscribe(...channels.slice(i, i + RESUBSCRIBE_CHUNK));
@@ -170,6 +199,7 @@ export class RedisFanout {
     }
     this.#users.clear();
     this.#channels.clear();
+    this.#catchingUp.clear();
   }
 
   async #unsubscribe(userId: string, held: HeldUser, subscription: Subscription): Promise<void> {
@@ -190,6 +220,7 @@ export class RedisFanout {
     if (held.subscriptions.length > 0 || this.#users.get(userId) !== held) return false;
     this.#users.delete(userId);
     this.#channels.delete(held.channel);
+    this.#catchingUp.delete(userId);
     return true;
   }
 }

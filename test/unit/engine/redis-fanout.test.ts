@@ -80,6 +80,54 @@ function collector() {
 }
 
 describe('RedisFanout', () => {
+  describe('#resubscribeAll and #endCatchUp', () => {
+    it('holds live events after a reconnect until the catch-up is merged, so a missed seq is not overtaken', async () => {
+      const { fanout, publish } = make();
+      const a = collector();
+      const fresh = collector();
+      await fanout.subscribe('alice', a.listener);
+      await fanout.subscribe('bob', fresh.listener);
+      publish('alice', ev(1));
+      await fanout.resubscribeAll(); // the subscriber came back; alice may have missed seq 2
+      publish('alice', ev(3)); // live, but seq 2 is still being read back
+      publish('bob', ev(1)); // bob had no events yet: nothing to catch up, nothing held
+      expect(a.seqs).toEqual([1]);
+      expect(fresh.seqs).toEqual([1]);
+      fanout.deliver('alice', ev(2), encodeEvent(ev(2))); // the catch-up read
+      fanout.endCatchUp('alice');
+      expect(a.seqs).toEqual([1, 2, 3]);
+      publish('alice', ev(4));
+      expect(a.seqs).toEqual([1, 2, 3, 4]);
+      fanout.endCatchUp('alice'); // idempotent
+      expect(a.seqs).toEqual([1, 2, 3, 4]);
+    });
+
+    it('releases held events in order and drops the ones the catch-up already delivered', async () => {
+      const { fanout, publish } = make();
+      const a = collector();
+      await fanout.subscribe('alice', a.listener);
+      publish('alice', ev(1));
+      await fanout.resubscribeAll();
+      publish('alice', ev(2));
+      publish('alice', ev(3));
+      for (const seq of [2, 3]) fanout.deliver('alice', ev(seq), encodeEvent(ev(seq)));
+      fanout.endCatchUp('alice');
+      expect(a.seqs).toEqual([1, 2, 3]);
+    });
+
+    it('forgets a held user that unsubscribes during the catch-up', async () => {
+      const { fanout, publish } = make();
+      const a = collector();
+      const stop = await fanout.subscribe('alice', a.listener);
+      publish('alice', ev(1));
+      await fanout.resubscribeAll();
+      publish('alice', ev(2));
+      await stop();
+      fanout.endCatchUp('alice');
+      expect(a.seqs).toEqual([1]);
+    });
+  });
+
   it('subscribes a user’s channel on the first listener and leaves it with the last', async () => {
     const { connection, fanout } = make();
     const first = await fanout.subscribe('alice', () => undefined);
