@@ -16,7 +16,7 @@ import { COMMON_SCENARIOS } from './scenarios/common.mjs';
  * `npm run bench`: agentcast, bare ws and Socket.IO 4.8 side by side, in one run, on loopback.
  * Servers and load generators are separate processes (pinned to different CPUs when taskset exists);
  * every scenario has a time limit and every child is killed on exit, error or Ctrl-C. Writes
- * bench/results/<date>.json and regenerates BENCHMARKS.md with its SVG charts (full runs, or --report).
+ * bench/results/<date>.json and regenerates BENCHMARKS.md with its SVG charts (complete full runs, or --report).
  *
  *   node bench/run.mjs [--quick] [--only idle_memory,fanout,latency,storm,origin,engines]
  *                      [--servers agentcast,bare-ws,socketio] [--redis-url redis://127.0.0.1:6379/5]
@@ -229,7 +229,8 @@ const date = startedAt.toISOString().slice(0, 10);
 const jsonPath = `${ROOT}bench/results/${date}${mode === 'quick' ? '-quick' : ''}.json`;
 writeFileSync(jsonPath, `${JSON.stringify(results, null, 1)}\n`);
 process.stderr.write(`results: ${jsonPath.slice(ROOT.length)}\n`);
-if (mode === 'full' || args.report) {
+// Only a complete full run replaces BENCHMARKS.md by default; a partial or quick run needs --report.
+if ((mode === 'full' && only === undefined && args.servers === undefined) || args.report) {
   const written = writeReport(results, { root: ROOT, jsonPath });
   process.stderr.write(`report: ${written.join(', ')}\n`);
 }
