@@ -226,11 +226,12 @@ await stopAll();
 
 mkdirSync(`${ROOT}bench/results`, { recursive: true });
 const date = startedAt.toISOString().slice(0, 10);
-const jsonPath = `${ROOT}bench/results/${date}${mode === 'quick' ? '-quick' : ''}.json`;
+const partial = only !== undefined || args.servers !== undefined;
+const jsonPath = `${ROOT}bench/results/${date}${mode === 'quick' ? '-quick' : ''}${partial ? '-partial' : ''}.json`;
 writeFileSync(jsonPath, `${JSON.stringify(results, null, 1)}\n`);
 process.stderr.write(`results: ${jsonPath.slice(ROOT.length)}\n`);
 // Only a complete full run replaces BENCHMARKS.md by default; a partial or quick run needs --report.
-if ((mode === 'full' && only === undefined && args.servers === undefined) || args.report) {
+if ((mode === 'full' && !partial) || args.report) {
   const written = writeReport(results, { root: ROOT, jsonPath });
   process.stderr.write(`report: ${written.join(', ')}\n`);
 }
