@@ -48,6 +48,8 @@ const HEALTHY: EngineHealth = { ok: true };
  */
 export class MemoryEngine implements Engine {
   readonly kind = 'memory';
+  #lastTsMs = Number.NaN;
+  #lastTs = '';
   readonly #historySize: number;
   readonly #historyTtlMs: number;
   readonly #now: () => number;
@@ -94,7 +96,17 @@ export class MemoryEngine implements Engine {
   async append(userId: string, event: NewEvent): Promise<StoredEvent> {
     this.#assertOpen();
     // No await before this line: seq is read and incremented in the same synchronous step (§3).
-    return this.#log(userId).append(event, this.#now());
+    const now = this.#now();
+    return this.#log(userId).append(event, now, this.#isoTime(now));
+  }
+
+  /** `ts` of events stored at `nowMs`: formatted once per millisecond, not once per event. */
+  #isoTime(nowMs: number): string {
+    if (nowMs !== this.#lastTsMs) {
+      this.#lastTsMs = nowMs;
+      this.#lastTs = new Date(nowMs).toISOString();
+    }
+    return this.#lastTs;
   }
 
   async appendBatch(
@@ -102,7 +114,8 @@ export class MemoryEngine implements Engine {
   ): Promise<StoredEvent[]> {
     this.#assertOpen();
     const now = this.#now();
-    return items.map(({ userId, event }) => this.#log(userId).append(event, now));
+    const ts = this.#isoTime(now);
+    return items.map(({ userId, event }) => this.#log(userId).append(event, now, ts));
   }
 
   async head(userId: string): Promise<LogHead> {

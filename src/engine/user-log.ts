@@ -64,15 +64,17 @@ export class UserLog {
    * Stores `event` with the next seq and delivers it. §3: seq is taken and incremented in one synchronous
    * step, so concurrent appends can neither repeat nor skip a seq.
    */
-  append(event: NewEvent, nowMs: number): StoredEvent {
+  append(event: NewEvent, nowMs: number, ts: string = new Date(nowMs).toISOString()): StoredEvent {
     this.#seq += 1;
+    // One object shape for every stored event (run_id present, possibly undefined): no temporary
+    // spread object per event, and monomorphic property access downstream.
     const stored: StoredEvent = {
       type: event.type,
-      ...(event.run_id === undefined ? {} : { run_id: event.run_id }),
+      run_id: event.run_id,
       data: event.data,
       seq: this.#seq,
       epoch: this.epoch,
-      ts: new Date(nowMs).toISOString(),
+      ts,
     };
     this.#ring.push(stored, nowMs);
     this.#touchedAt = nowMs;

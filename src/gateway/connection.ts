@@ -115,22 +115,21 @@ export class Connection {
    * replay is written; afterwards each seq is written once, in order; a gap closes the connection so
    * the client resumes from history rather than silently missing an event (§3, §4).
    */
-  deliver(event: StoredEvent, frame: Buffer): void {
+  deliver(event: StoredEvent, frame: Buffer): boolean {
     const replay = this.#replay;
-    if (replay === undefined) return;
+    if (replay === undefined) return false;
     switch (replay.push(event, frame)) {
       case 'send':
         this.send(frame);
-        this.#ctx.metrics.eventsDelivered.inc();
-        return;
+        return true;
       case 'overflow':
         this.close(CloseCode.SlowConsumer, 'too many events during the replay; resume');
-        return;
+        return false;
       case 'gap':
         this.close(CloseCode.InternalError, 'gap in the live stream; resume');
-        return;
+        return false;
       default: // buffered, skip (already sent), failed (already closing)
-        return;
+        return false;
     }
   }
 

@@ -3,14 +3,18 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { StoredEvent } from '../protocol/events.js';
 
+/** One event in this many is timed for the publish->send latency histogram. */
+const LATENCY_SAMPLE_EVERY = 8;
+
 /** What the hub needs from a connection: its user and a way to hand it an event. */
 export interface HubMember {
   readonly userId: string;
   /**
    * Receives every event of the member's user, in seq order, with the wire frame as bytes: encoded
-   * once per event and shared by every connection (ws writes a Buffer without copying it).
+   * once per event and shared by every connection (ws writes a Buffer without copying it). True when
+   * the frame was written (not held for a replay, not a duplicate).
    */
-  deliver(event: StoredEvent, frame: Buffer): void;
+  deliver(event: StoredEvent, frame: Buffer): boolean;
 }
 
 interface UserEntry<M extends HubMember> {
@@ -31,6 +35,7 @@ export class UserHub<M extends HubMember = HubMember> {
   readonly #metrics: Metrics;
   readonly #now: () => number;
   #members = 0;
+  #sampled = 0;
 
   constructor(options: {
     readonly engine: Engine;
@@ -55,8 +60,12 @@ export class UserHub<M extends HubMember = HubMember> {
       const members = new Set<M>();
       const subscribed = this.#engine.subscribe(member.userId, (event, frame) => {
         const bytes = Buffer.from(frame);
-        for (const m of members) m.deliver(event, bytes);
-        // Once per event, not per connection: time from storing to the frame being written.
+        let written = 0;
+        for (const m of members) if (m.deliver(event, bytes)) written++;
+        if (written > 0) this.#metrics.eventsDelivered.inc(written);
+        // Sampled (1 event in LATENCY_SAMPLE_EVERY): a histogram observation per event costs more
+        // than the rest of the fan-out of a small event.
+        if (++this.#sampled % LATENCY_SAMPLE_EVERY !== 0) return;
         this.#metrics.publishToSend.observe((this.#now() - Date.parse(event.ts)) / 1000);
       });
       entry = { members, subscribed };

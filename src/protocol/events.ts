@@ -91,22 +91,29 @@ export interface StoredEvent extends NewEvent {
   readonly ts: string;
 }
 
-export const newEventSchema = z
-  .object({
-    type: z.string().regex(EVENT_TYPE_PATTERN, `must match ${EVENT_TYPE_PATTERN.source}`),
-    run_id: idSchema.optional(),
-    data: jsonObject.default({}),
-  })
-  .superRefine((ev, ctx) => {
-    const dataSchema = (eventDataSchemas as Record<string, z.ZodType<JsonObject> | undefined>)[ev.type];
-    if (dataSchema === undefined) return;
-    const parsed = dataSchema.safeParse(ev.data);
-    if (!parsed.success) {
-      for (const issue of parsed.error.issues) {
-        ctx.addIssue({ code: 'custom', message: issueMessage(issue), path: ['data', ...issue.path] });
-      }
+/** The fields of an event; publish bodies extend them with `user_id` (one object schema, no intersection). */
+export const eventFields = {
+  type: z.string().regex(EVENT_TYPE_PATTERN, `must match ${EVENT_TYPE_PATTERN.source}`),
+  run_id: idSchema.optional(),
+  data: jsonObject.default({}),
+};
+
+/** §3: golden-path types must carry their `data` fields; checked after the common fields parsed. */
+export function refineEventData(
+  ev: { readonly type: string; readonly data: JsonObject },
+  ctx: z.RefinementCtx,
+): void {
+  const dataSchema = (eventDataSchemas as Record<string, z.ZodType<JsonObject> | undefined>)[ev.type];
+  if (dataSchema === undefined) return;
+  const parsed = dataSchema.safeParse(ev.data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      ctx.addIssue({ code: 'custom', message: issueMessage(issue), path: ['data', ...issue.path] });
     }
-  });
+  }
+}
+
+export const newEventSchema = z.object(eventFields).superRefine(refineEventData);
 
 /** Result of validating an event: a typed value or a message naming every failing field. */
 export type ParseOutcome<T> =
