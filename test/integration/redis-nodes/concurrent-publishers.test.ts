@@ -1,7 +1,7 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../../src/gateway/gateway.js';
-import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../engine-contract/redis-fixture.js';
-import { type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { REDIS_URL, requireRedis } from '../../engine-contract/redis-fixture.js';
+import type { Harness } from '../../helpers/gateway-harness.js';
+import { useTwoNodes } from './two-nodes.js';
 
 // Issue #7: many publishers hammering one user from both nodes -> seq strictly 1..N with no gaps.
 const available = await requireRedis(REDIS_URL, 'redis-nodes concurrent-publishers');
@@ -10,39 +10,12 @@ const PUBLISHERS = 10;
 const EACH = 200;
 const TOTAL = PUBLISHERS * EACH;
 
-/** Resolves when the gateway's engine is healthy (both Redis connections ready, scripts loaded). */
-function engineReady(gateway: Gateway, timeoutMs = 5000): Promise<void> {
-  if (gateway.engine.health().ok) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`engine of ${gateway.config.serverId} not ready in ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const stop = gateway.engine.onHealthChange((health) => {
-      if (!health.ok) return;
-      clearTimeout(timer);
-      stop();
-      resolve();
-    });
-  });
-}
-
 describe.skipIf(!available)('concurrent publishers on two nodes', () => {
-  let prefix: string;
+  const nodes = useTwoNodes('concurrent-publishers');
   let nodeA: Harness;
   let nodeB: Harness;
-
-  beforeEach(async () => {
-    prefix = uniquePrefix('concurrent-publishers');
-    const shared = { redis: REDIS_URL, redisKeyPrefix: prefix };
-    nodeA = await startGateway({ ...shared, serverId: 'node-a' });
-    nodeB = await startGateway({ ...shared, serverId: 'node-b' });
-    await Promise.all([engineReady(nodeA.gateway), engineReady(nodeB.gateway)]);
-  });
-
-  afterEach(async () => {
-    await Promise.all([nodeA.close(), nodeB.close()]);
-    await deleteKeys(REDIS_URL, `${prefix}*`);
+  beforeEach(() => {
+    ({ nodeA, nodeB } = nodes.current());
   });
 
   it(`gives one user seqs 1..${TOTAL} without gap or repeat when ${PUBLISHERS} publishers on both nodes publish ${EACH} events each at once`, async () => {

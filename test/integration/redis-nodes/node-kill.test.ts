@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../../src/gateway/gateway.js';
 import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../engine-contract/redis-fixture.js';
 import {
   Client,
@@ -10,28 +9,12 @@ import {
   TEST_SECRET,
 } from '../../helpers/gateway-harness.js';
 import { type GatewayProcess, spawnGateway } from '../../helpers/gateway-process.js';
+import { engineReady } from './two-nodes.js';
 
 // Issue #7: kill one gateway node (SIGKILL); its clients reconnect to the other node and resume with
 // nothing lost. Node A is a child process (`node dist/cli.js serve --redis …`; `npm run build` first),
 // node B runs in this process.
 const available = await requireRedis(REDIS_URL, 'redis-nodes node-kill');
-
-/** Resolves when the gateway's engine is healthy (both Redis connections ready, scripts loaded). */
-function engineReady(gateway: Gateway, timeoutMs = 5000): Promise<void> {
-  if (gateway.engine.health().ok) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`engine of ${gateway.config.serverId} not ready in ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const stop = gateway.engine.onHealthChange((health) => {
-      if (!health.ok) return;
-      clearTimeout(timer);
-      stop();
-      resolve();
-    });
-  });
-}
 
 /** Resolves once the child logged `msg` (already or later); the timeout names what was awaited. */
 function logged(gw: GatewayProcess, msg: string, timeoutMs = 5000): Promise<void> {

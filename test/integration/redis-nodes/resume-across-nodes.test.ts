@@ -1,47 +1,20 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
-import type { Gateway } from '../../../src/gateway/gateway.js';
-import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../engine-contract/redis-fixture.js';
-import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { beforeEach, describe, expect, it } from 'vitest';
+import { REDIS_URL, requireRedis } from '../../engine-contract/redis-fixture.js';
+import { Client, type Harness } from '../../helpers/gateway-harness.js';
+import { useTwoNodes } from './two-nodes.js';
 
 // Issue #7: disconnect from node A, reconnect to node B with since/epoch, nothing missed (PROTOCOL.md §4).
 const available = await requireRedis(REDIS_URL, 'redis-nodes resume-across-nodes');
-
-/** Resolves when the gateway's engine is healthy (both Redis connections ready, scripts loaded). */
-function engineReady(gateway: Gateway, timeoutMs = 5000): Promise<void> {
-  if (gateway.engine.health().ok) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`engine of ${gateway.config.serverId} not ready in ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const stop = gateway.engine.onHealthChange((health) => {
-      if (!health.ok) return;
-      clearTimeout(timer);
-      stop();
-      resolve();
-    });
-  });
-}
 
 const note = (n: number) => ({ user_id: 'alice', type: 'notification', data: { n } });
 const range = (from: number, to: number) => Array.from({ length: to - from + 1 }, (_, i) => from + i);
 
 describe.skipIf(!available)('resume on the other node', () => {
-  let prefix: string;
+  const nodes = useTwoNodes('resume-across-nodes');
   let nodeA: Harness;
   let nodeB: Harness;
-
-  beforeEach(async () => {
-    prefix = uniquePrefix('resume-across-nodes');
-    const shared = { redis: REDIS_URL, redisKeyPrefix: prefix };
-    nodeA = await startGateway({ ...shared, serverId: 'node-a' });
-    nodeB = await startGateway({ ...shared, serverId: 'node-b' });
-    await Promise.all([engineReady(nodeA.gateway), engineReady(nodeB.gateway)]);
-  });
-
-  afterEach(async () => {
-    await Promise.all([nodeA.close(), nodeB.close()]);
-    await deleteKeys(REDIS_URL, `${prefix}*`);
+  beforeEach(() => {
+    ({ nodeA, nodeB } = nodes.current());
   });
 
   /** Connects alice to node A, publishes 1..5 and returns the epoch once she saw them. */

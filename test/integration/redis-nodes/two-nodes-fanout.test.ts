@@ -1,8 +1,8 @@
-import { afterEach, beforeEach, describe, expect, it } from 'vitest';
+import { beforeEach, describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../../src/agents/seeded-random.js';
-import type { Gateway } from '../../../src/gateway/gateway.js';
-import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../engine-contract/redis-fixture.js';
-import { type Client, type Frame, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { REDIS_URL, requireRedis } from '../../engine-contract/redis-fixture.js';
+import type { Client, Frame, Harness } from '../../helpers/gateway-harness.js';
+import { useTwoNodes } from './two-nodes.js';
 
 // Issue #7: two gateway nodes on one Redis; a user's connections are spread over both nodes.
 const available = await requireRedis(REDIS_URL, 'redis-nodes two-nodes-fanout');
@@ -25,23 +25,6 @@ interface Batch {
   readonly events: readonly Published[];
 }
 
-/** Resolves when the gateway's engine is healthy (both Redis connections ready, scripts loaded). */
-function engineReady(gateway: Gateway, timeoutMs = 5000): Promise<void> {
-  if (gateway.engine.health().ok) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`engine of ${gateway.config.serverId} not ready in ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const stop = gateway.engine.onHealthChange((health) => {
-      if (!health.ok) return;
-      clearTimeout(timer);
-      stop();
-      resolve();
-    });
-  });
-}
-
 /** Runs `work` over `items` with at most `limit` in flight; results keep the items' order. */
 async function inParallel<T, R>(items: readonly T[], limit: number, work: (item: T) => Promise<R>) {
   const results: R[] = new Array(items.length);
@@ -58,21 +41,11 @@ async function inParallel<T, R>(items: readonly T[], limit: number, work: (item:
 }
 
 describe.skipIf(!available)('two gateway nodes on one Redis', () => {
-  let prefix: string;
+  const nodes = useTwoNodes('two-nodes-fanout');
   let nodeA: Harness;
   let nodeB: Harness;
-
-  beforeEach(async () => {
-    prefix = uniquePrefix('two-nodes-fanout');
-    const shared = { redis: REDIS_URL, redisKeyPrefix: prefix };
-    nodeA = await startGateway({ ...shared, serverId: 'node-a' });
-    nodeB = await startGateway({ ...shared, serverId: 'node-b' });
-    await Promise.all([engineReady(nodeA.gateway), engineReady(nodeB.gateway)]);
-  });
-
-  afterEach(async () => {
-    await Promise.all([nodeA.close(), nodeB.close()]);
-    await deleteKeys(REDIS_URL, `${prefix}*`);
+  beforeEach(() => {
+    ({ nodeA, nodeB } = nodes.current());
   });
 
   it(`delivers ${EVENTS} events published to random nodes to exactly their user's connections on both nodes, in seq order (seed ${SEED})`, async () => {
