@@ -1,17 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import { SeededRandom } from '../../src/agents/seeded-random.js';
 import { type Client, type Frame, type Harness, startGateway } from '../helpers/gateway-harness.js';
-
-/** A deterministic PRNG so a failure can be replayed (seed printed in the test name). */
-function mulberry32(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
 
 describe('per-user isolation', () => {
   let h: Harness;
@@ -26,10 +15,10 @@ describe('per-user isolation', () => {
       users.map(async (u) => clients.set(u, await Promise.all([h.connect(u), h.connect(u)]))),
     );
 
-    const random = mulberry32(SEED);
+    const random = new SeededRandom(SEED);
     const published = new Map<string, number[]>(users.map((u) => [u, []]));
     const events = Array.from({ length: 2000 }, (_, i) => {
-      const user = users[Math.floor(random() * users.length)] as string;
+      const user = users[Math.floor(random.next() * users.length)] as string;
       return { user_id: user, type: 'notification', data: { n: i, for: user } };
     });
     // Concurrent batches over HTTP, as several backends would publish.

@@ -1,6 +1,7 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
+import { SeededRandom } from '../../../src/agents/seeded-random.js';
 import { signToken } from '../../../src/auth/dev-token.js';
 import {
   type AgentcastClient,
@@ -137,16 +138,10 @@ class Observed {
   }
 }
 
-/** Mulberry32: a tiny seeded PRNG, so a failing run can be replayed from the seed in the test name. */
+/** A seeded PRNG as a function, so a failing run can be replayed from the seed in the test name. */
 function seeded(seed: number): () => number {
-  let a = seed >>> 0;
-  return () => {
-    a = (a + 0x6d2b79f5) >>> 0;
-    let t = a;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4_294_967_296;
-  };
+  const random = new SeededRandom(seed);
+  return () => random.next();
 }
 
 /** A loopback port that was free a moment ago (listen on 0, close). */
