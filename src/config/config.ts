@@ -48,6 +48,7 @@ export interface Config {
   readonly agentSecret: string | undefined;
   readonly agentStallTimeoutMs: number;
   readonly redis: string | undefined;
+  readonly redisCluster: boolean;
   readonly redisKeyPrefix: string;
   readonly metricsPort: number | undefined;
   readonly logLevel: string;

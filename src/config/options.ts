@@ -377,6 +377,13 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     help: 'Redis URL (redis://host:port/db); the in-memory engine is used when absent',
   },
   {
+    key: 'redisCluster',
+    kind: 'bool',
+    group: 'engine',
+    default: false,
+    help: 'Treat --redis as one node of a Redis Cluster (database 0); the others are discovered',
+  },
+  {
     key: 'redisKeyPrefix',
     kind: 'string',
     group: 'engine',

@@ -1,4 +1,4 @@
-import type { RedisOptions } from 'ioredis';
+import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { type Logger, silentLogger } from '../observability/logger.js';
 import { newEpoch } from './epoch.js';
 import { type ReconnectDelayBounds, reconnectDelay } from './reconnect-delay.js';
@@ -7,6 +7,12 @@ import { type ReconnectDelayBounds, reconnectDelay } from './reconnect-delay.js'
 export interface RedisEngineOptions {
   /** `redis://[user:password@]host:port[/db]` or `rediss://…`. */
   readonly url: string;
+  /**
+   * `url` names one node of a Redis Cluster (any master or replica; the others are discovered): commands
+   * are routed by hash slot through an ioredis `Cluster` client (docs/redis.md, "Redis Cluster"). The URL
+   * must then name database 0, the only one a cluster has. Default false: one Redis.
+   */
+  readonly cluster?: boolean;
   /** Names this node's connections in Redis `CLIENT LIST` (`<name>`, `<name>:subscriber`). Default `agentcast`. */
   readonly name?: string;
   /** Prefix of every key and channel; separates deployments sharing one Redis. Default `agentcast:`. */
@@ -36,6 +42,7 @@ export type ResolvedRedisEngineOptions = Required<RedisEngineOptions>;
 
 /** The defaults, in one table. */
 export const REDIS_ENGINE_DEFAULTS = {
+  cluster: false,
   name: 'agentcast',
   keyPrefix: 'agentcast:',
   historySize: 1000,
@@ -63,8 +70,11 @@ export function resolveRedisEngineOptions(options: RedisEngineOptions): Resolved
   if (!(delay.max >= delay.min)) {
     throw new TypeError(`RedisEngine: reconnectDelayMs.max must be >= min (${delay.min}), got ${delay.max}`);
   }
+  const cluster = options.cluster ?? d.cluster;
+  if (cluster) clusterSeed(options.url);
   return Object.freeze({
     url: options.url,
+    cluster,
     name: options.name ?? d.name,
     keyPrefix: options.keyPrefix ?? d.keyPrefix,
     historySize: positive('historySize', options.historySize ?? d.historySize, true),
@@ -79,11 +89,9 @@ export function resolveRedisEngineOptions(options: RedisEngineOptions): Resolved
   });
 }
 
-/** The ioredis options both connections use; each choice serves degraded mode (issue #7). */
-export function redisConnectionOptions(options: ResolvedRedisEngineOptions): RedisOptions {
+/** What every connection needs, plain or inside a cluster; each choice serves degraded mode (issue #7). */
+function perConnectionOptions(options: ResolvedRedisEngineOptions) {
   return {
-    // Fail fast while disconnected instead of queueing: a publish must get its 503 now, not run later.
-    enableOfflineQueue: false,
     // Commands in flight when the connection drops fail, and are never resent: an append that may have
     // run must not run twice.
     maxRetriesPerRequest: 0,
@@ -92,6 +100,79 @@ export function redisConnectionOptions(options: ResolvedRedisEngineOptions): Red
     autoResubscribe: false,
     commandTimeout: options.commandTimeoutMs,
     connectTimeout: Math.max(options.commandTimeoutMs, 1000),
+  } as const;
+}
+
+/** The ioredis options of a plain connection (both connections on one Redis, the cluster's subscriber). */
+export function redisConnectionOptions(options: ResolvedRedisEngineOptions): RedisOptions {
+  return {
+    // Fail fast while disconnected instead of queueing: a publish must get its 503 now, not run later.
+    enableOfflineQueue: false,
+    ...perConnectionOptions(options),
     retryStrategy: (attempt) => reconnectDelay(attempt, options.reconnectDelayMs),
+  };
+}
+
+/** Where a cluster client starts: host and port of the URL, and the credentials every node shares. */
+export interface ClusterSeed {
+  readonly host: string;
+  readonly port: number;
+  readonly username?: string;
+  readonly password?: string;
+  readonly tls: boolean;
+}
+
+/** Reads the seed node of `--redis` for a cluster; throws a TypeError for a URL a cluster cannot use. */
+export function clusterSeed(url: string): ClusterSeed {
+  let parsed: URL;
+  try {
+    parsed = new URL(url);
+  } catch {
+    throw new TypeError(`RedisEngine: url must be redis://host:port or rediss://host:port, got "${url}"`);
+  }
+  if (parsed.protocol !== 'redis:' && parsed.protocol !== 'rediss:') {
+    throw new TypeError(`RedisEngine: url must be redis://host:port or rediss://host:port, got "${url}"`);
+  }
+  const db = parsed.pathname.replace(/^\//, '');
+  if (db !== '' && db !== '0') {
+    throw new TypeError(`RedisEngine: a Redis Cluster has only database 0; remove "/${db}" from the url`);
+  }
+  const username = decodeURIComponent(parsed.username);
+  const password = decodeURIComponent(parsed.password);
+  return {
+    // new URL keeps the brackets of an IPv6 host; sockets want the bare address.
+    host: parsed.hostname.replace(/^\[(.*)\]$/, '$1'),
+    port: parsed.port === '' ? 6379 : Number(parsed.port),
+    ...(username === '' ? {} : { username }),
+    ...(password === '' ? {} : { password }),
+    tls: parsed.protocol === 'rediss:',
+  };
+}
+
+/**
+ * The ioredis options of the command client on a cluster: the same fail-fast rules as a plain connection,
+ * plus the cluster's own retries, kept only where Redis says the command did not run.
+ */
+export function clusterConnectionOptions(options: ResolvedRedisEngineOptions): ClusterOptions {
+  const seed = clusterSeed(options.url);
+  return {
+    // No offline queue: while no node is reachable, a publish gets its 503 now.
+    enableOfflineQueue: false,
+    clusterRetryStrategy: (attempt) => reconnectDelay(attempt, options.reconnectDelayMs),
+    // MOVED and ASK (a slot moved), TRYAGAIN and CLUSTERDOWN (a failover in progress) mean the command
+    // was refused, so ioredis may send it again, up to maxRedirections times: a failover that ends
+    // within about 16 × 100 ms is invisible to callers. A connection closed under a command is different:
+    // it may have run, so it is not resent (retryDelayOnFailover 0) and the caller gets a 503.
+    retryDelayOnFailover: 0,
+    retryDelayOnClusterDown: 100,
+    retryDelayOnTryAgain: 100,
+    maxRedirections: 16,
+    redisOptions: {
+      ...perConnectionOptions(options),
+      connectionName: options.name,
+      ...(seed.username === undefined ? {} : { username: seed.username }),
+      ...(seed.password === undefined ? {} : { password: seed.password }),
+      ...(seed.tls ? { tls: {} } : {}),
+    },
   };
 }

@@ -1,7 +1,8 @@
-import { Redis } from 'ioredis';
+import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import type { NewEvent, StoredEvent } from '../protocol/events.js';
+import { groupBySlot } from './cluster-slot.js';
 import type {
   Engine,
   EngineHealth,
@@ -13,12 +14,9 @@ import type {
   Unsubscribe,
 } from './engine.js';
 import { LuaScript, type LuaScriptName, type LuaScripts } from './lua-script.js';
-import {
-  type RedisEngineOptions,
-  redisConnectionOptions,
-  resolveRedisEngineOptions,
-} from './redis-engine-options.js';
-import { RedisFanout } from './redis-fanout.js';
+import { type CommandClient, RedisConnections } from './redis-connections.js';
+import { type RedisEngineOptions, resolveRedisEngineOptions } from './redis-engine-options.js';
+import { type FanoutFloor, RedisFanout } from './redis-fanout.js';
 import { type RedisConnectionRole, RedisHealth } from './redis-health.js';
 import { RedisKeys } from './redis-keys.js';
 import {
@@ -53,7 +51,8 @@ function isNoScript(error: unknown): boolean {
  */
 export class RedisEngine implements Engine {
   readonly kind = 'redis';
-  readonly #command: Redis;
+  readonly #connections: RedisConnections;
+  readonly #command: CommandClient;
   readonly #subscriber: Redis;
   readonly #keys: RedisKeys;
   readonly #health: RedisHealth;
@@ -87,13 +86,15 @@ export class RedisEngine implements Engine {
     this.#scripts = LuaScript.loadAll();
     this.#health = new RedisHealth(this.#logger);
 
-    const redisOptions = redisConnectionOptions(resolved);
-    this.#command = new Redis(resolved.url, { ...redisOptions, connectionName: resolved.name });
-    this.#subscriber = new Redis(resolved.url, {
-      ...redisOptions,
-      connectionName: `${resolved.name}:subscriber`,
+    this.#connections = new RedisConnections(resolved);
+    this.#command = this.#connections.command;
+    this.#subscriber = this.#connections.subscriber;
+    this.#fanout = new RedisFanout({
+      connection: this.#subscriber,
+      keys: this.#keys,
+      logger: this.#logger,
+      ...(this.#connections.cluster ? { readFloor: (userId: string) => this.#readFloor(userId) } : {}),
     });
-    this.#fanout = new RedisFanout({ connection: this.#subscriber, keys: this.#keys, logger: this.#logger });
     this.#subscriber.on('message', (channel: string, frame: string) =>
       this.#fanout.onMessage(channel, frame),
     );
@@ -141,14 +142,11 @@ export class RedisEngine implements Engine {
     if (items.length === 0) return [];
     const ts = new Date(this.#now()).toISOString();
     const script = this.#scripts.append;
-    // One pipeline: one round trip, executed in order, so each user's events keep the batch order.
-    const pipeline = this.#command.pipeline();
-    for (const { userId, event } of items) {
-      pipeline.evalsha(script.sha, 2, ...this.#appendArgs(userId, event, ts));
-    }
-    const results = await this.#call(() => pipeline.exec());
+    const calls = items.map(({ userId, event }) => this.#appendArgs(userId, event, ts));
+    // One pipeline (one per slot on a cluster), executed in order, so each user's events keep the batch order.
+    const results = await this.#call(() => this.#pipelineEvalsha(script.sha, 2, calls));
     return items.map(({ event }, i) => {
-      const [error, reply] = results?.[i] ?? [new Error('no reply'), undefined];
+      const [error, reply] = results[i] ?? [new Error('no reply'), undefined];
       if (error) {
         // Redis lost its scripts (SCRIPT FLUSH): reload them so the next batch works. Either way some
         // events of this batch may be stored: the caller answers 503 and the publisher retries.
@@ -308,7 +306,7 @@ export class RedisEngine implements Engine {
   }
 
   /** Feeds one connection's lifecycle into health; `prepare` runs on each ready before it counts as up. */
-  #watch(redis: Redis, role: RedisConnectionRole, prepare: () => Promise<unknown>): void {
+  #watch(redis: CommandClient, role: RedisConnectionRole, prepare: () => Promise<unknown>): void {
     let lastError: string | undefined;
     // Without an 'error' listener ioredis errors would crash the process; they are reported via health.
     redis.on('error', (error: Error) => {
@@ -336,13 +334,54 @@ export class RedisEngine implements Engine {
     });
   }
 
+  /**
+   * Loads every script on the one Redis, or on every master of the cluster: each has its own script
+   * cache. A restarted Redis (or a replica promoted by a failover) has an empty one: load before
+   * reporting ready, so EVALSHA succeeds; a master that appears later answers NOSCRIPT once (#eval).
+   */
   async #loadScripts(): Promise<void> {
-    // A restarted Redis has an empty script cache: load before reporting ready, so EVALSHA succeeds.
-    const pipeline = this.#command.pipeline();
-    for (const script of Object.values(this.#scripts)) pipeline.script('LOAD', script.source);
-    const results = await pipeline.exec();
-    const failed = results?.find(([error]) => error !== null);
-    if (failed?.[0]) throw failed[0];
+    await Promise.all(
+      this.#connections.scriptTargets().map(async (target) => {
+        const pipeline = target.pipeline();
+        for (const script of Object.values(this.#scripts)) pipeline.script('LOAD', script.source);
+        const results = await pipeline.exec();
+        const failed = results?.find(([error]) => error !== null);
+        if (failed?.[0]) throw failed[0];
+      }),
+    );
+  }
+
+  /**
+   * Runs one EVALSHA per call in pipelines and gives the replies in call order. On one Redis: one
+   * pipeline. On a cluster a pipeline must target one node, so the calls are grouped by the slot of
+   * their first key (a user's keys share one); groups run in parallel, each in call order.
+   */
+  async #pipelineEvalsha(
+    sha: string,
+    keyCount: number,
+    calls: readonly (readonly (string | number)[])[],
+  ): Promise<[Error | null, unknown][]> {
+    const groups = this.#connections.cluster
+      ? [...groupBySlot(calls, (call) => String(call[0])).values()]
+      : [calls.map((_, i) => i)];
+    const replies: [Error | null, unknown][] = [];
+    await Promise.all(
+      groups.map(async (indexes) => {
+        const pipeline = this.#command.pipeline();
+        for (const i of indexes) pipeline.evalsha(sha, keyCount, ...(calls[i] ?? []));
+        const results = await pipeline.exec();
+        for (const [j, i] of indexes.entries()) {
+          replies[i] = results?.[j] ?? [new Error('no reply'), undefined];
+        }
+      }),
+    );
+    return replies;
+  }
+
+  /** Cluster only: where a new listener starts (RedisFanoutOptions.readFloor); read on the owning master. */
+  async #readFloor(userId: string): Promise<FanoutFloor> {
+    const [epoch, seq] = await this.#command.hmget(this.#keys.meta(userId), 'epoch', 'seq');
+    return { epoch: epoch ?? '', seq: Number(seq ?? 0) };
   }
 
   /**
@@ -375,18 +414,20 @@ export class RedisEngine implements Engine {
   async #renewSlots(): Promise<void> {
     if (this.#slots.size === 0 || !this.#health.current.ok) return;
     const script = this.#scripts['acquire-slot'];
-    const pipeline = this.#command.pipeline();
-    for (const { userId, connectionId, limit } of this.#slots.values()) {
-      pipeline.evalsha(script.sha, 1, this.#keys.slots(userId), connectionId, limit, this.#slotLeaseMs);
-    }
+    const calls = [...this.#slots.values()].map(({ userId, connectionId, limit }) => [
+      this.#keys.slots(userId),
+      connectionId,
+      limit,
+      this.#slotLeaseMs,
+    ]);
     try {
-      await pipeline.exec();
+      await this.#pipelineEvalsha(script.sha, 1, calls);
     } catch {
       // Redis went away: health reports it; leases renew at the next tick after recovery.
     }
   }
 
-  async #disconnect(redis: Redis): Promise<void> {
+  async #disconnect(redis: CommandClient): Promise<void> {
     if (redis.status === 'ready') {
       try {
         await redis.quit();

@@ -11,11 +11,27 @@ export interface PubSubConnection {
   ping(): Promise<unknown>;
 }
 
+/** A user's log position: events at or before it (same epoch) are not delivered to a new listener. */
+export interface FanoutFloor {
+  readonly epoch: string;
+  readonly seq: number;
+}
+
 /** Options for {@link RedisFanout}. */
 export interface RedisFanoutOptions {
   readonly connection: PubSubConnection;
   readonly keys: RedisKeys;
   readonly logger: Logger;
+  /**
+   * Redis Cluster only: reads the user's head from the master that owns it, once the subscription is
+   * confirmed. A classic PUBLISH reaches a subscriber on another node over the cluster bus, later than
+   * its append returned, so neither a confirmed SUBSCRIBE nor a PING on the subscriber connection proves
+   * that earlier events have all arrived. A head read after SUBSCRIBE does: an event with a higher seq
+   * was appended after it, hence published after the subscription existed; anything at or below it is
+   * not delivered to this listener (its reader gets it from history). Absent on one Redis, where the
+   * SUBSCRIBE reply and PING order the connection.
+   */
+  readonly readFloor?: (userId: string) => Promise<FanoutFloor>;
 }
 
 /** Where a held user's delivery stands: the last event handed to local listeners. */
@@ -29,6 +45,8 @@ export interface FanoutPosition {
 interface Subscription {
   readonly listener: EventListener;
   state: 'pending' | 'live' | 'removed';
+  /** Events at or before this position (same epoch) predate the listener (cluster only). */
+  floor: FanoutFloor | undefined;
 }
 
 /** One user with local listeners: one Redis channel subscription, whatever their number. */
@@ -48,6 +66,11 @@ const RESUBSCRIBE_CHUNK = 500;
 /** Live events held for one user while its catch-up read is pending; past it they flow (and a gap may close connections). */
 const MAX_HELD_DURING_CATCH_UP = 10_000;
 
+/** Whether `event` is at or before `floor` in the same epoch (then the listener must not get it). */
+function predates(event: StoredEvent, floor: FanoutFloor | undefined): boolean {
+  return floor !== undefined && event.epoch === floor.epoch && event.seq <= floor.seq;
+}
+
 /**
  * Fan-out from Redis pub/sub to the listeners of this node (ARCHITECTURE.md): one subscriber connection
  * per node, subscribed only to users with local listeners, reference counted (SUBSCRIBE on the first,
@@ -57,6 +80,7 @@ export class RedisFanout {
   readonly #connection: PubSubConnection;
   readonly #keys: RedisKeys;
   readonly #logger: Logger;
+  readonly #readFloor: ((userId: string) => Promise<FanoutFloor>) | undefined;
   readonly #users = new Map<string, HeldUser>();
   /** channel → user id, for incoming messages. */
   readonly #channels = new Map<string, string>();
@@ -71,6 +95,7 @@ export class RedisFanout {
     this.#connection = options.connection;
     this.#keys = options.keys;
     this.#logger = options.logger;
+    this.#readFloor = options.readFloor;
   }
 
   /** Users with at least one local listener (= channels subscribed). */
@@ -97,18 +122,25 @@ export class RedisFanout {
       this.#users.set(userId, held);
       this.#channels.set(channel, userId);
     }
-    const subscription: Subscription = { listener, state: 'pending' };
+    const subscription: Subscription = { listener, state: 'pending', floor: undefined };
     // Counted before the await, so a concurrent last unsubscribe cannot drop the channel under us.
     held.subscriptions = [...held.subscriptions, subscription];
     try {
       await held.subscribed;
-      // Joining a channel already subscribed: frames of events appended before this call may still be on
-      // their way. A PING answered on the same connection comes after them, so once it is back, what
-      // arrives was published after subscribe() was called.
-      if (joining) await this.#connection.ping();
     } catch (error) {
       // Never subscribed: only the local bookkeeping is undone (no UNSUBSCRIBE to send).
       this.#remove(userId, held, subscription);
+      throw error;
+    }
+    try {
+      if (this.#readFloor !== undefined) subscription.floor = await this.#readFloor(userId);
+      // Joining a channel already subscribed: frames of events appended before this call may still be on
+      // their way. A PING answered on the same connection comes after them, so once it is back, what
+      // arrives was published after subscribe() was called.
+      else if (joining) await this.#connection.ping();
+    } catch (error) {
+      // Subscribed, but this listener cannot start: leave the channel too if it was the last one.
+      await this.#unsubscribe(userId, held, subscription);
       throw error;
     }
     if (subscription.state === 'pending') subscription.state = 'live';
@@ -157,7 +189,7 @@ export class RedisFanout {
     held.lastEpoch = event.epoch;
     held.lastSeq = event.seq;
     for (const subscription of held.subscriptions) {
-      if (subscription.state !== 'live') continue;
+      if (subscription.state !== 'live' || predates(event, subscription.floor)) continue;
       try {
         subscription.listener(event, frame);
       } catch (error) {

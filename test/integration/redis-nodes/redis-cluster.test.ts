@@ -1,16 +1,20 @@
 import { once } from 'node:events';
 import { Cluster, Redis } from 'ioredis';
-import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
+import { clusterSlot } from '../../../src/engine/cluster-slot.js';
 import { LuaScript } from '../../../src/engine/lua-script.js';
 import { RedisEngine } from '../../../src/engine/redis-engine.js';
+import type { RedisEngineOptions } from '../../../src/engine/redis-engine-options.js';
 import { RedisKeys } from '../../../src/engine/redis-keys.js';
 import { parseAppendReply, parseHistoryReply } from '../../../src/engine/script-replies.js';
 import { frameParts } from '../../../src/engine/stored-frame.js';
-import { REQUIRE_REDIS } from '../../engine-contract/redis-fixture.js';
+import { REQUIRE_REDIS, uniquePrefix } from '../../engine-contract/redis-fixture.js';
 import { RedisCluster } from '../../helpers/redis-cluster.js';
 
 // Issue #7: "Redis Cluster: works against a cluster for the commands used". A private 3-master cluster on
-// free loopback ports (test/helpers/redis-cluster.ts); what works and what does not is in docs/redis.md.
+// free loopback ports (test/helpers/redis-cluster.ts): what the cluster itself does with the engine's
+// keys, scripts and channels, then the engine on it (`cluster: true`); docs/redis.md, "Redis Cluster".
+// The engine contract on the cluster is test/integration/redis-cluster-contract.test.ts.
 const available = await RedisCluster.available();
 if (!available) {
   const message = 'redis-nodes redis-cluster: no redis-server / redis-cli binaries to start a cluster';
@@ -20,6 +24,15 @@ if (!available) {
 
 const PREFIX = 'cluster:';
 const keys = new RedisKeys(PREFIX);
+const WAIT = { timeout: 10_000, interval: 10 } as const;
+
+function note(n: number) {
+  return { type: 'notification', data: { n } };
+}
+
+function range(from: number, to: number): number[] {
+  return Array.from({ length: to - from + 1 }, (_, i) => from + i);
+}
 
 /** Port of the master that owns `slot`, from CLUSTER SLOTS. */
 async function ownerOf(admin: Redis, slot: number): Promise<number> {
@@ -45,14 +58,23 @@ function appendArgs(userId: string, n: number): (string | number)[] {
 describe.skipIf(!available)('the Redis engine against a 3-master Redis Cluster', () => {
   let cluster: RedisCluster;
   let admin: Redis;
+  /** Reads any key wherever it lives, for assertions. */
+  let reader: Cluster;
+  const engines: RedisEngine[] = [];
 
   beforeAll(async () => {
     cluster = await RedisCluster.start(3);
     admin = new Redis(cluster.ports[0] as number, '127.0.0.1');
+    reader = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
   }, 30_000);
+
+  afterEach(async () => {
+    for (const engine of engines.splice(0)) await engine.close();
+  });
 
   afterAll(async () => {
     admin?.disconnect();
+    reader?.disconnect();
     await cluster?.stop();
   });
 
@@ -180,20 +202,153 @@ describe.skipIf(!available)('the Redis engine against a 3-master Redis Cluster',
     }
   });
 
-  // The engine uses one plain ioredis `Redis` client (redis-engine.ts): against a cluster it reaches one
-  // master only, so users owned by the other masters get MOVED (AC_ERR_ENGINE_UNAVAILABLE). What it
-  // would take is in docs/redis.md ("Redis Cluster").
-  it.fails('serves users owned by every master (the engine needs an ioredis Cluster client)', async () => {
-    const engine = new RedisEngine({ url: cluster.urls[0] as string, keyPrefix: 'engine:' });
+  /**
+   * An engine on the cluster, seeded by master `seed` (its subscriber connects there), with its own key
+   * prefix; closed after the test.
+   */
+  function engineOn(seed: number, options: Partial<RedisEngineOptions> = {}) {
+    const keyPrefix = options.keyPrefix ?? uniquePrefix('cluster-engine');
+    const engine = new RedisEngine({
+      url: cluster.urls[seed] as string,
+      cluster: true,
+      reconnectDelayMs: { min: 20, max: 200 },
+      ...options,
+      keyPrefix,
+    });
+    engines.push(engine);
+    return { engine, keys: new RedisKeys(keyPrefix) };
+  }
+
+  /** Runs `use` with a plain connection to the node on `port`. */
+  async function withNode<T>(port: number, use: (node: Redis) => Promise<T>): Promise<T> {
+    const node = new Redis(port, '127.0.0.1');
     try {
-      await engine.ready();
-      const users = [...(await usersOnEveryMaster()).values()];
-      const stored = await Promise.all(
-        users.map((userId) => engine.append(userId, { type: 'notification', data: {} })),
-      );
-      expect(stored.map((e) => e.seq)).toEqual(users.map(() => 1));
+      return await use(node);
     } finally {
-      await engine.close();
+      node.disconnect();
     }
+  }
+
+  /**
+   * Moves `slot` and its keys from one master to another, as `redis-cli --cluster reshard` does
+   * (Redis Cluster specification, "Live reconfiguration"): IMPORTING/MIGRATING, MIGRATE, then NODE
+   * on every master.
+   */
+  async function migrateSlot(slot: number, from: number, to: number): Promise<void> {
+    const id = (port: number) => withNode(port, async (node) => String(await node.call('CLUSTER', 'MYID')));
+    const [fromId, toId] = await Promise.all([id(from), id(to)]);
+    await withNode(to, (node) => node.call('CLUSTER', 'SETSLOT', slot, 'IMPORTING', fromId));
+    await withNode(from, async (node) => {
+      await node.call('CLUSTER', 'SETSLOT', slot, 'MIGRATING', toId);
+      const inSlot = (await node.call('CLUSTER', 'GETKEYSINSLOT', slot, 1000)) as string[];
+      if (inSlot.length > 0) {
+        await node.call('MIGRATE', '127.0.0.1', to, '', 0, 5000, 'KEYS', ...inSlot);
+      }
+    });
+    for (const port of cluster.ports) {
+      await withNode(port, (node) => node.call('CLUSTER', 'SETSLOT', slot, 'NODE', toId));
+    }
+  }
+
+  /** Engine users with one user owned by each master. */
+  async function engineUsers(): Promise<string[]> {
+    return [...(await usersOnEveryMaster()).values()];
+  }
+
+  it('computes the slot CLUSTER KEYSLOT gives, for the engine keys and hostile ones', async () => {
+    const probes = [
+      ...['alice', 'a}b', '{', 'ü-ñ', '😀', ''].flatMap((u) => [keys.meta(u), keys.idempotency(u)]),
+      ...['foo', '{}x', 'x{}{y}', 'a{{b}}c', 'a{b}{c}', '{a', 'a}', '}{', '', 'é{é}é'],
+    ];
+    for (const key of probes) expect([key, clusterSlot(key)]).toEqual([key, await keySlot(admin, key)]);
+  });
+
+  it('serves users owned by every master: append, batch in request order, head and history', async () => {
+    const { engine } = engineOn(0);
+    await engine.ready();
+    const users = await engineUsers();
+    const stored = await Promise.all(users.map((userId) => engine.append(userId, note(0))));
+    expect(stored.map((e) => e.seq)).toEqual([1, 1, 1]);
+    // Interleaved users: one pipeline per slot, replies back in request order, each user's order kept.
+    const batch = Array.from({ length: 30 }, (_, n) => ({
+      userId: users[n % 3] as string,
+      event: note(n + 1),
+    }));
+    const results = await engine.appendBatch(batch);
+    expect(results.map((e) => e.data.n)).toEqual(batch.map((item) => item.event.data.n));
+    expect(results.map((e) => e.seq)).toEqual(batch.map((_, n) => 2 + Math.floor(n / 3)));
+    for (const userId of users) {
+      expect((await engine.head(userId)).seq).toBe(11);
+      const history = await engine.history(userId, { since: 0, limit: 100 });
+      expect(history.kind === 'ok' && history.events.map((e) => e.seq)).toEqual(range(1, 11));
+    }
+  });
+
+  it('delivers events appended on one node to a subscriber on another, in order, for users on every master', async () => {
+    // Different seeds: the two subscriber connections sit on different masters.
+    const prefix = uniquePrefix('cluster-two-nodes');
+    const [publisher, receiver] = [
+      engineOn(0, { keyPrefix: prefix }).engine,
+      engineOn(1, { keyPrefix: prefix }).engine,
+    ];
+    await Promise.all([publisher.ready(), receiver.ready()]);
+    const users = await engineUsers();
+    const received = new Map(users.map((userId) => [userId, [] as number[]]));
+    for (const userId of users) {
+      await receiver.subscribe(userId, (event) => received.get(userId)?.push(event.seq));
+    }
+    for (let round = 0; round < 10; round += 1) {
+      await Promise.all(users.map((userId) => publisher.append(userId, note(round))));
+      await publisher.appendBatch(users.flatMap((userId) => [1, 2].map((n) => ({ userId, event: note(n) }))));
+    }
+    await vi.waitFor(() => {
+      for (const userId of users) expect([userId, received.get(userId)]).toEqual([userId, range(1, 30)]);
+    }, WAIT);
+  });
+
+  it('loads its scripts again on every master after SCRIPT FLUSH (NOSCRIPT, then EVALSHA)', async () => {
+    const { engine } = engineOn(0);
+    await engine.ready();
+    const users = await engineUsers();
+    await Promise.all(users.map((userId) => engine.append(userId, note(1))));
+    await Promise.all(cluster.ports.map((port) => withNode(port, (node) => node.script('FLUSH'))));
+    // The first call per master gets NOSCRIPT, loads every script on every master, and runs again.
+    const stored = await Promise.all(users.map((userId) => engine.append(userId, note(2))));
+    expect(stored.map((e) => e.seq)).toEqual([2, 2, 2]);
+    const batch = await engine.appendBatch(users.map((userId) => ({ userId, event: note(3) })));
+    expect(batch.map((e) => e.seq)).toEqual([3, 3, 3]);
+  });
+
+  it('renews connection slot leases on every master', async () => {
+    const { engine, keys: engineKeys } = engineOn(0, { slotLeaseMs: 600 });
+    await engine.ready();
+    const users = await engineUsers();
+    for (const userId of users) expect(await engine.acquireConnectionSlot(userId, 'c1', 1)).toBe(true);
+    const leaseEnds = () =>
+      Promise.all(users.map(async (userId) => Number(await reader.zscore(engineKeys.slots(userId), 'c1'))));
+    const first = await leaseEnds();
+    // Renewal runs every third of the lease: wait until every lease end moved forward.
+    await vi.waitFor(async () => {
+      for (const [i, end] of (await leaseEnds()).entries()) expect(end).toBeGreaterThan(first[i] as number);
+    }, WAIT);
+    for (const userId of users) expect(await engine.acquireConnectionSlot(userId, 'c2', 1)).toBe(false);
+  });
+
+  it('follows a user whose slot moves to another master (MOVED), staying healthy, with the same log', async () => {
+    const { engine, keys: engineKeys } = engineOn(0);
+    await engine.ready();
+    const [userId] = await engineUsers();
+    const user = userId as string;
+    for (let n = 1; n <= 3; n += 1) await engine.append(user, note(n));
+    const slot = await keySlot(admin, engineKeys.meta(user));
+    const from = await ownerOf(admin, slot);
+    const to = cluster.ports.find((port) => port !== from) as number;
+    await migrateSlot(slot, from, to);
+    expect(await ownerOf(admin, slot)).toBe(to);
+    const moved = await engine.append(user, note(4));
+    expect(moved.seq).toBe(4);
+    expect(engine.health()).toEqual({ ok: true });
+    const history = await engine.history(user, { since: 0, limit: 10 });
+    expect(history.kind === 'ok' && history.events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
   });
 });

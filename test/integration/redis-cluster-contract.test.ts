@@ -1,0 +1,39 @@
+import { afterAll, beforeAll, describe } from 'vitest';
+import { RedisEngine } from '../../src/engine/redis-engine.js';
+import { describeEngineContract } from '../engine-contract/describe-engine-contract.js';
+import { REQUIRE_REDIS, uniquePrefix } from '../engine-contract/redis-fixture.js';
+import { RedisCluster } from '../helpers/redis-cluster.js';
+
+// Issue #7, "Redis Cluster": the whole engine contract against a private 3-master cluster, through its
+// first master as the seed. Every fixture has its own key prefix; the cluster is killed in afterAll.
+const available = await RedisCluster.available();
+if (!available) {
+  const message = 'RedisEngine cluster contract: no redis-server / redis-cli binaries to start a cluster';
+  if (REQUIRE_REDIS) throw new Error(`${message} and REQUIRE_REDIS=1`);
+  console.warn(`\n*** SKIPPING ${message}. ***\n`);
+}
+
+describe.skipIf(!available)('RedisEngine on a Redis Cluster', () => {
+  let cluster: RedisCluster | undefined;
+
+  beforeAll(async () => {
+    cluster = await RedisCluster.start(3);
+  }, 30_000);
+
+  afterAll(async () => {
+    await cluster?.stop();
+  });
+
+  describeEngineContract('RedisEngine (cluster)', async (config) => {
+    if (cluster === undefined) throw new Error('the cluster did not start (see beforeAll)');
+    const engine = new RedisEngine({
+      url: cluster.urls[0] as string,
+      cluster: true,
+      keyPrefix: uniquePrefix('cluster-contract'),
+      ...config,
+    });
+    await engine.ready();
+    // No key cleanup: the cluster is private to this file and dies with it.
+    return { engine };
+  });
+});
