@@ -2,12 +2,14 @@ import { once } from 'node:events';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
 import { clusterSlot } from '../../../src/engine/cluster-slot.js';
+import type { EngineHealth } from '../../../src/engine/engine.js';
 import { LuaScript } from '../../../src/engine/lua-script.js';
 import { RedisEngine } from '../../../src/engine/redis-engine.js';
 import type { RedisEngineOptions } from '../../../src/engine/redis-engine-options.js';
 import { RedisKeys } from '../../../src/engine/redis-keys.js';
 import { parseAppendReply, parseHistoryReply } from '../../../src/engine/script-replies.js';
 import { frameParts } from '../../../src/engine/stored-frame.js';
+import { AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
 import { REQUIRE_REDIS, uniquePrefix } from '../../engine-contract/redis-fixture.js';
 import { RedisCluster } from '../../helpers/redis-cluster.js';
 
@@ -351,4 +353,31 @@ describe.skipIf(!available)('the Redis engine against a 3-master Redis Cluster',
     const history = await engine.history(user, { since: 0, limit: 10 });
     expect(history.kind === 'ok' && history.events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);
   });
+
+  it('fails fast with AC_ERR_ENGINE_UNAVAILABLE once the cluster is unreachable (no offline queue)', async () => {
+    // A cluster of this test only: the one of the file serves the other tests.
+    const doomed = await RedisCluster.start(3);
+    try {
+      const engine = new RedisEngine({ url: doomed.urls[0] as string, cluster: true, keyPrefix: 'doomed:' });
+      engines.push(engine);
+      await engine.ready();
+      const down = new Promise<EngineHealth>((resolve) => {
+        const stop = engine.onHealthChange((health) => {
+          stop();
+          resolve(health);
+        });
+      });
+      await doomed.stop();
+      expect(await down).toMatchObject({ ok: false, reason: expect.stringMatching(/^redis unreachable: /) });
+      const started = Date.now();
+      await expect(engine.append('alice', note(1))).rejects.toMatchObject({
+        code: AgentcastErrorCode.EngineUnavailable,
+        httpStatus: 503,
+      });
+      // Far below commandTimeoutMs (2000): refused at once, not queued or timed out.
+      expect(Date.now() - started).toBeLessThan(500);
+    } finally {
+      await doomed.stop();
+    }
+  }, 30_000);
 });
