@@ -6,8 +6,8 @@ import { propertyParameters } from './support/property-parameters.js';
 
 /**
  * PROTOCOL.md §3, §4, §6 as a model-based property through a real gateway (memory engine, port 0):
- * random interleavings of publishes, connects, resumes, disconnects, agent runs and cancels over 2–4
- * users. After the commands, every run has ended and a sentinel event fixes each user's head N; then
+ * random interleavings of publishes, connects, resumes (also while events are being published),
+ * client and server (1012) disconnects, agent runs and cancels over 2–4 users. After the commands, every run has ended and a sentinel event fixes each user's head N; then
  * - isolation: every event a connection saw belongs to its user (published for it, or a run it started);
  * - one stream: the same seq is the same event on every connection of a user, and the published events
  *   sit at the seqs the publish answered with;
@@ -225,6 +225,52 @@ class Resume implements fc.AsyncCommand<World, World> {
   }
   toString(): string {
     return `resume(#${this.pick}, ${this.via})`;
+  }
+}
+
+/** §4: a resume while events are being published must still be exact (subscribe before reading history). */
+class ResumeDuringPublish implements fc.AsyncCommand<World, World> {
+  constructor(
+    readonly user: number,
+    readonly count: number,
+  ) {}
+  check(w: World): boolean {
+    return openOf(w, this.user % w.users.length).length < MAX_OPEN_PER_USER;
+  }
+  async run(_m: World, w: World): Promise<void> {
+    const user = this.user % w.users.length;
+    const state = w.users[user] as UserState;
+    const latest = Math.max(0, ...w.conns.filter((c) => c.user === user).map(lastSeq));
+    const request = state.epoch === undefined ? { since: 0 } : { since: latest, epoch: state.epoch };
+    const [opened] = await Promise.all([
+      openConnection(w, user, request, 'query'),
+      new Publish(user, this.count, 'api').run(w, w),
+    ]);
+    expect(opened.welcome.data).toMatchObject({ resume: 'ok' });
+    record(w, user, opened.client, opened.welcome, request.since);
+  }
+  toString(): string {
+    return `resume_during_publish(u${this.user}, ${this.count})`;
+  }
+}
+
+/** The server closes every connection of a user with 1012 (Gateway.disconnectUser); they resume later. */
+class ServerDisconnect implements fc.AsyncCommand<World, World> {
+  constructor(readonly user: number) {}
+  check(w: World): boolean {
+    return openOf(w, this.user % w.users.length).length > 0;
+  }
+  async run(_m: World, w: World): Promise<void> {
+    const user = this.user % w.users.length;
+    const conns = openOf(w, user);
+    expect(w.h.gateway.disconnectUser((w.users[user] as UserState).id)).toBe(conns.length);
+    for (const conn of conns) {
+      conn.closedByUs = true;
+      expect(await conn.client.closedWith()).toBe(1012);
+    }
+  }
+  toString(): string {
+    return `server_disconnect(u${this.user})`;
   }
 }
 
