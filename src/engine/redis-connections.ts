@@ -1,10 +1,15 @@
 import { Cluster, Redis } from 'ioredis';
+import { groupBySlot } from './cluster-slot.js';
+import type { LuaScript } from './lua-script.js';
 import {
   clusterConnectionOptions,
   clusterSeed,
   type ResolvedRedisEngineOptions,
   redisConnectionOptions,
 } from './redis-engine-options.js';
+
+/** One pipelined command's outcome, as ioredis reports it: an error, or the reply. */
+export type PipelineReply = [Error | null, unknown];
 
 /** The client that carries commands: one Redis, or an ioredis `Cluster` that routes each by hash slot. */
 export type CommandClient = Redis | Cluster;
@@ -33,10 +38,48 @@ export class RedisConnections {
   }
 
   /**
-   * Where the engine's scripts must be loaded: the one Redis, or every master the cluster client knows
-   * now (each master has its own script cache; EVALSHA runs on the master that owns the key).
+   * Loads `scripts` on the one Redis, or on every master the cluster client knows now: each has its own
+   * script cache, and EVALSHA runs on the master that owns the key. A restarted Redis (or a replica
+   * promoted by a failover) has an empty cache: the engine loads before reporting ready, so EVALSHA
+   * succeeds; a master that appears later answers NOSCRIPT once, and the engine loads again.
    */
-  scriptTargets(): Redis[] {
-    return this.command instanceof Cluster ? this.command.nodes('master') : [this.command];
+  async loadScripts(scripts: readonly LuaScript[]): Promise<void> {
+    const targets = this.command instanceof Cluster ? this.command.nodes('master') : [this.command];
+    await Promise.all(
+      targets.map(async (target) => {
+        const pipeline = target.pipeline();
+        for (const script of scripts) pipeline.script('LOAD', script.source);
+        const results = await pipeline.exec();
+        const failed = results?.find(([error]) => error !== null);
+        if (failed?.[0]) throw failed[0];
+      }),
+    );
+  }
+
+  /**
+   * Runs one EVALSHA per call in pipelines and gives the replies in call order. On one Redis: one
+   * pipeline, one round trip. On a cluster a pipeline must target one node, so the calls are grouped by
+   * the slot of their first key (a user's keys share one); groups run in parallel, each in call order.
+   */
+  async pipelineEvalsha(
+    sha: string,
+    keyCount: number,
+    calls: readonly (readonly (string | number)[])[],
+  ): Promise<PipelineReply[]> {
+    const groups = this.cluster
+      ? [...groupBySlot(calls, (call) => String(call[0])).values()]
+      : [calls.map((_, i) => i)];
+    const replies: PipelineReply[] = [];
+    await Promise.all(
+      groups.map(async (indexes) => {
+        const pipeline = this.command.pipeline();
+        for (const i of indexes) pipeline.evalsha(sha, keyCount, ...(calls[i] ?? []));
+        const results = await pipeline.exec();
+        for (const [j, i] of indexes.entries()) {
+          replies[i] = results?.[j] ?? [new Error('no reply'), undefined];
+        }
+      }),
+    );
+    return replies;
   }
 }

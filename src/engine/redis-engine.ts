@@ -2,7 +2,6 @@ import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import type { NewEvent, StoredEvent } from '../protocol/events.js';
-import { groupBySlot } from './cluster-slot.js';
 import type {
   Engine,
   EngineHealth,
@@ -144,7 +143,7 @@ export class RedisEngine implements Engine {
     const script = this.#scripts.append;
     const calls = items.map(({ userId, event }) => this.#appendArgs(userId, event, ts));
     // One pipeline (one per slot on a cluster), executed in order, so each user's events keep the batch order.
-    const results = await this.#call(() => this.#pipelineEvalsha(script.sha, 2, calls));
+    const results = await this.#call(() => this.#connections.pipelineEvalsha(script.sha, 2, calls));
     return items.map(({ event }, i) => {
       const [error, reply] = results[i] ?? [new Error('no reply'), undefined];
       if (error) {
@@ -334,48 +333,9 @@ export class RedisEngine implements Engine {
     });
   }
 
-  /**
-   * Loads every script on the one Redis, or on every master of the cluster: each has its own script
-   * cache. A restarted Redis (or a replica promoted by a failover) has an empty one: load before
-   * reporting ready, so EVALSHA succeeds; a master that appears later answers NOSCRIPT once (#eval).
-   */
-  async #loadScripts(): Promise<void> {
-    await Promise.all(
-      this.#connections.scriptTargets().map(async (target) => {
-        const pipeline = target.pipeline();
-        for (const script of Object.values(this.#scripts)) pipeline.script('LOAD', script.source);
-        const results = await pipeline.exec();
-        const failed = results?.find(([error]) => error !== null);
-        if (failed?.[0]) throw failed[0];
-      }),
-    );
-  }
-
-  /**
-   * Runs one EVALSHA per call in pipelines and gives the replies in call order. On one Redis: one
-   * pipeline. On a cluster a pipeline must target one node, so the calls are grouped by the slot of
-   * their first key (a user's keys share one); groups run in parallel, each in call order.
-   */
-  async #pipelineEvalsha(
-    sha: string,
-    keyCount: number,
-    calls: readonly (readonly (string | number)[])[],
-  ): Promise<[Error | null, unknown][]> {
-    const groups = this.#connections.cluster
-      ? [...groupBySlot(calls, (call) => String(call[0])).values()]
-      : [calls.map((_, i) => i)];
-    const replies: [Error | null, unknown][] = [];
-    await Promise.all(
-      groups.map(async (indexes) => {
-        const pipeline = this.#command.pipeline();
-        for (const i of indexes) pipeline.evalsha(sha, keyCount, ...(calls[i] ?? []));
-        const results = await pipeline.exec();
-        for (const [j, i] of indexes.entries()) {
-          replies[i] = results?.[j] ?? [new Error('no reply'), undefined];
-        }
-      }),
-    );
-    return replies;
+  /** Loads every script where EVALSHA may run (RedisConnections#loadScripts). */
+  #loadScripts(): Promise<void> {
+    return this.#connections.loadScripts(Object.values(this.#scripts));
   }
 
   /** Cluster only: where a new listener starts (RedisFanoutOptions.readFloor); read on the owning master. */
@@ -421,7 +381,7 @@ export class RedisEngine implements Engine {
       this.#slotLeaseMs,
     ]);
     try {
-      await this.#pipelineEvalsha(script.sha, 1, calls);
+      await this.#connections.pipelineEvalsha(script.sha, 1, calls);
     } catch {
       // Redis went away: health reports it; leases renew at the next tick after recovery.
     }
