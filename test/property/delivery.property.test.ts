@@ -263,7 +263,8 @@ class ServerDisconnect implements fc.AsyncCommand<World, World> {
   async run(_m: World, w: World): Promise<void> {
     const user = this.user % w.users.length;
     const conns = openOf(w, user);
-    expect(w.h.gateway.disconnectUser((w.users[user] as UserState).id)).toBe(conns.length);
+    // At least the open ones: a connection the client just dropped may not have reached the server yet.
+    expect(w.h.gateway.disconnectUser((w.users[user] as UserState).id)).toBeGreaterThanOrEqual(conns.length);
     for (const conn of conns) {
       conn.closedByUs = true;
       expect(await conn.client.closedWith()).toBe(1012);
@@ -373,6 +374,8 @@ const commands = [
     .tuple(fc.nat(9), fc.constantFrom('what is 6 * 7?', 'hello', 'search resume streams'), fc.boolean())
     .map(([pick, text, repeat]) => new UserMessage(pick, text, repeat)),
   fc.tuple(fc.nat(9), fc.nat(9), fc.boolean()).map(([run, conn, cross]) => new Cancel(run, conn, cross)),
+  fc.tuple(fc.nat(3), fc.integer({ min: 1, max: 6 })).map(([u, n]) => new ResumeDuringPublish(u, n)),
+  fc.nat(3).map((u) => new ServerDisconnect(u)),
 ];
 
 /** The identity of an event on the wire: equal on every connection that received that seq. */

@@ -88,7 +88,7 @@ describe('MemoryEngine against a model (property)', () => {
               }));
               const stored =
                 step.count === 1
-                  ? [await engine.append(user, items[0]!.event)]
+                  ? [await engine.append(user, (items[0] as (typeof items)[number]).event)]
                   : await engine.appendBatch(items);
               for (const [j, event] of stored.entries()) {
                 expect(event.seq).toBe(events.length + 1);
