@@ -28,6 +28,18 @@ export interface UpgradeInfo {
   readonly resume: ResumeRequest;
 }
 
+/**
+ * §4: `since`/`epoch` of the auth frame win; the upgrade URL's apply when the frame carries neither.
+ */
+function resumeOf(
+  frame: { readonly since?: number; readonly epoch?: string },
+  query: ResumeRequest | undefined,
+): ResumeRequest {
+  if (frame.since !== undefined || frame.epoch !== undefined)
+    return { since: frame.since, epoch: frame.epoch };
+  return query ?? {};
+}
+
 /** Send options for every frame: text, even when the frame is a Buffer shared across connections. */
 const TEXT_FRAME = Object.freeze({ binary: false });
 
@@ -51,6 +63,8 @@ export class Connection {
   #authTimer: NodeJS.Timeout | undefined;
   #corked = false;
   #hasSlot = false;
+  /** The resume request of the upgrade URL, kept only until the auth frame arrives. */
+  #queryResume: ResumeRequest | undefined;
   #log: Logger | undefined;
 
   constructor(ws: WebSocket, socket: Socket, ctx: ConnectionContext, info: UpgradeInfo) {
@@ -80,6 +94,7 @@ export class Connection {
     if (info.token !== undefined) {
       this.#authenticate(info.token, info.resume);
     } else {
+      this.#queryResume = info.resume;
       // §2: without a token on the upgrade, the first frame must be `auth` within auth_timeout_ms.
       this.#authTimer = setTimeout(
         () => this.close(CloseCode.AuthTimeout, 'no auth frame in time'),
@@ -227,7 +242,7 @@ export class Connection {
     if (this.#state === 'authenticating') {
       // §2: before auth succeeds, any frame but `auth` closes with 4001.
       if (frame.type !== 'auth') this.close(CloseCode.Unauthorized, 'authenticate first');
-      else this.#authenticate(frame.token, { since: frame.since, epoch: frame.epoch });
+      else this.#authenticate(frame.token, resumeOf(frame, this.#queryResume));
       return;
     }
     routeFrame(this, frame, this.#ctx);
@@ -246,6 +261,7 @@ export class Connection {
   /** Verifies the token, takes a connection slot, then joins the user (§2, §4). */
   #authenticate(token: string, resume: ResumeRequest): void {
     clearTimeout(this.#authTimer);
+    this.#queryResume = undefined;
     this.#state = 'joining';
     // Frames that follow the auth frame wait until the welcome is out, so they are answered in order.
     this.#ws.pause();

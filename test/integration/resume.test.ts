@@ -130,3 +130,30 @@ describe('resume races, made deterministic with an engine that publishes inside 
     await engine.close();
   });
 });
+
+describe('resume request sources', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  it('uses the query since/epoch when the auth frame carries none', async () => {
+    h = await startGateway();
+    await publishMany(h, 'u1', 1, 5);
+    const { epoch } = await h.gateway.engine.head('u1');
+    const client = Client.open(`${h.wsUrl}?since=2&epoch=${epoch}`);
+    await client.opened();
+    client.send({ type: 'auth', token: await h.token('u1') });
+    expect(await client.next('welcome')).toMatchObject({ data: { resume: 'ok', seq: 5 } });
+    expect((await client.events(3)).map((f) => f.seq)).toEqual([3, 4, 5]);
+  });
+
+  it('lets the auth frame since/epoch win over the query', async () => {
+    h = await startGateway();
+    await publishMany(h, 'u1', 1, 5);
+    const { epoch } = await h.gateway.engine.head('u1');
+    const client = Client.open(`${h.wsUrl}?since=1&epoch=${epoch}`);
+    await client.opened();
+    client.send({ type: 'auth', token: await h.token('u1'), since: 4, epoch });
+    expect(await client.next('welcome')).toMatchObject({ data: { resume: 'ok' } });
+    expect((await client.events(1)).map((f) => f.seq)).toEqual([5]);
+  });
+});
