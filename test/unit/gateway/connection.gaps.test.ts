@@ -1,0 +1,130 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EventListener, HistoryQuery, HistoryResult, Unsubscribe } from '../../../src/engine/engine.js';
+import { MemoryEngine } from '../../../src/engine/memory-engine.js';
+import { AgentcastError, AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
+import { CloseCode } from '../../../src/protocol/close-codes.js';
+import type { StoredEvent } from '../../../src/protocol/events.js';
+import { DelegatingEngine } from '../../helpers/delegating-engine.js';
+import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { eventsOf, eventWithSeq } from '../../property/support/frame-wait.js';
+
+/**
+ * Connection (PROTOCOL.md §2, §4, §5) where the engine misbehaves at an exact point: a join refused by an
+ * engine outage or failing unexpectedly closes with 1011 and leaves nothing behind; a replay that more
+ * live events overtake than it may hold closes with 4013; a gap in the live stream closes with 1011 rather
+ * than skipping an event, and the resume that follows fills it.
+ */
+
+class FaultyEngine extends DelegatingEngine {
+  slotError: Error | undefined;
+  subscribeError: Error | undefined;
+  /** Events with these seqs are not handed to listeners (a lost pub/sub message). */
+  readonly dropLive = new Set<number>();
+  /** While set, history calls `reached` and waits for `until`. */
+  historyGate: { readonly until: Promise<void>; readonly reached: () => void } | undefined;
+
+  constructor() {
+    super(new MemoryEngine());
+  }
+  override acquireConnectionSlot(userId: string, connectionId: string, limit: number): Promise<boolean> {
+    return this.slotError
+      ? Promise.reject(this.slotError)
+      : super.acquireConnectionSlot(userId, connectionId, limit);
+  }
+  override subscribe(userId: string, listener: EventListener): Promise<Unsubscribe> {
+    if (this.subscribeError) return Promise.reject(this.subscribeError);
+    return super.subscribe(userId, (event: StoredEvent, frame: string) => {
+      if (!this.dropLive.has(event.seq)) listener(event, frame);
+    });
+  }
+  override async history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
+    const gate = this.historyGate;
+    if (gate !== undefined) {
+      gate.reached();
+      await gate.until;
+    }
+    return super.history(userId, query);
+  }
+}
+
+describe('Connection under engine faults', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  function open(g: Harness, token: string, query = ''): Client {
+    return Client.open(`${g.wsUrl}${query}`, { headers: { Authorization: `Bearer ${token}` } });
+  }
+
+  it.each([
+    [
+      'an engine outage',
+      new AgentcastError(AgentcastErrorCode.EngineUnavailable, 'down'),
+      'engine unavailable; retry later',
+    ],
+    ['an unexpected engine error', new Error('boom'), 'internal error'],
+  ])('closes a join refused by %s with 1011, and the next join succeeds', async (_name, error, reason) => {
+    const engine = new FaultyEngine();
+    h = await startGateway({}, { engine });
+    engine.slotError = error;
+    const refused = open(h, await h.token('u1'));
+    expect(await refused.closedWith()).toBe(CloseCode.InternalError);
+    expect(refused.closeReason).toBe(reason);
+    expect(refused.frames).toEqual([]);
+    engine.slotError = undefined;
+    const client = await h.connect('u1');
+    expect(client.frames[0]).toMatchObject({ type: 'welcome' });
+  });
+
+  it('closes with 1011 when subscribing fails, drops the failed subscription, and subscribes afresh next time', async () => {
+    const engine = new FaultyEngine();
+    h = await startGateway({}, { engine });
+    engine.subscribeError = new Error('subscribe failed');
+    const refused = open(h, await h.token('u1'));
+    expect(await refused.closedWith()).toBe(CloseCode.InternalError);
+    expect(h.gateway.stats()).toMatchObject({ users: 0 });
+    engine.subscribeError = undefined;
+    const client = await h.connect('u1');
+    await h.gateway.publish('u1', { type: 'notification', data: {} });
+    await eventWithSeq(client, 1, 'an event through the fresh subscription');
+  });
+
+  it('closes with 4013 when more live events arrive during the replay than history_size allows', async () => {
+    const engine = new FaultyEngine();
+    h = await startGateway({ historySize: 5 }, { engine });
+    let release = (): void => undefined;
+    let reached = (): void => undefined;
+    const historyReached = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    engine.historyGate = {
+      until: new Promise<void>((resolve) => {
+        release = resolve;
+      }),
+      reached,
+    };
+    const client = open(h, await h.token('u1'), '?since=0');
+    await historyReached;
+    // Subscribed, history held: every publish now is a live event the replay must hold.
+    for (let i = 0; i < 6; i++) await h.gateway.publish('u1', { type: 'notification', data: { i } });
+    release();
+    expect(await client.closedWith()).toBe(CloseCode.SlowConsumer);
+  });
+
+  it('closes with 1011 on a gap in the live stream instead of skipping the event, and the resume fills it', async () => {
+    const engine = new FaultyEngine();
+    h = await startGateway({}, { engine });
+    const client = await h.connect('u1');
+    const epoch = String(client.frames[0]?.data?.epoch);
+    engine.dropLive.add(2);
+    for (let i = 0; i < 3; i++) await h.gateway.publish('u1', { type: 'notification', data: { i } });
+    expect(await client.closedWith()).toBe(CloseCode.InternalError);
+    expect(eventsOf(client).map((f) => f.seq)).toEqual([1]);
+    engine.dropLive.clear();
+    const resumed = await h.connect('u1', { query: `?since=1&epoch=${epoch}` });
+    await eventWithSeq(resumed, 3, 'the resumed events');
+    expect(eventsOf(resumed).map((f) => f.seq)).toEqual([2, 3]);
+  });
+});
