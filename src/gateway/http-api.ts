@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import { bearerCredential } from '../auth/token-source.js';
 import type { Config } from '../config/config.js';
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../observability/logger.js';
@@ -160,7 +161,7 @@ async function handleApi(
  */
 export function apiKeyMatches(authorization: string | undefined, apiKey: string | undefined): boolean {
   if (apiKey === undefined) return false;
-  const given = authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  const given = bearerCredential(authorization);
   if (given === undefined) return false;
   const a = createHash('sha256').update(given).digest();
   const b = createHash('sha256').update(apiKey).digest();
