@@ -12,6 +12,11 @@ export interface UpgradeCredentials {
   readonly allowQueryToken: boolean;
 }
 
+/** The credential of an `Authorization: Bearer <credential>` header (scheme case-insensitive, RFC 9110 §11.1). */
+export function bearerCredential(authorization: string | undefined): string | undefined {
+  return authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+}
+
 /**
  * Picks the token from the upgrade request, in PROTOCOL.md §2 order: `Authorization: Bearer`, then
  * the `bearer.<jwt>` subprotocol, then `?token=` when allowed. `undefined` means "wait for an auth
@@ -20,7 +25,7 @@ export interface UpgradeCredentials {
 export function tokenFromUpgrade(
   creds: UpgradeCredentials,
 ): { token: string; source: TokenSource } | undefined {
-  const header = creds.authorization?.match(/^Bearer\s+(\S+)\s*$/i)?.[1];
+  const header = bearerCredential(creds.authorization);
   if (header !== undefined) return { token: header, source: 'header' };
   const bearer = creds.subprotocols.find(
     (p) => p.startsWith(BEARER_SUBPROTOCOL_PREFIX) && p.length > BEARER_SUBPROTOCOL_PREFIX.length,
