@@ -1,3 +1,4 @@
+import type { HistoryResult, LogHead } from '../engine/engine.js';
 import type { ReplayPosition } from '../engine/replay-buffer.js';
 import { CloseCode } from '../protocol/close-codes.js';
 import { encodeEvent } from '../protocol/events.js';
@@ -22,18 +23,31 @@ export async function joinUser(
   ctx: ConnectionContext,
   request: ResumeRequest,
 ): Promise<ReplayPosition | null> {
-  const { engine, hub, config } = ctx;
+  const { engine, hub } = ctx;
   await hub.join(conn);
   if (conn.isClosed()) return null;
-  const since = request.since;
-  let result = await engine.history(conn.userId, {
-    since: since ?? 0,
+  const { since } = request;
+  if (since === undefined) {
+    // No resume asked: only the head is needed, never the history itself.
+    const head = await engine.head(conn.userId);
+    if (conn.isClosed()) return null;
+    sendWelcome(conn, ctx, head, 'none');
+    return { epoch: head.epoch, lastSentSeq: head.seq, complete: true };
+  }
+  const first = await engine.history(conn.userId, {
+    since,
     epoch: request.epoch,
-    limit: config.historySize,
+    limit: ctx.config.historySize,
   });
   if (conn.isClosed()) return null;
-  const head = result.head;
-  const resume: ResumeOutcome = since === undefined ? 'none' : result.kind === 'ok' ? 'ok' : 'reset';
+  const { head } = first;
+  sendWelcome(conn, ctx, head, first.kind === 'ok' ? 'ok' : 'reset');
+  if (first.kind === 'reset') return { epoch: head.epoch, lastSentSeq: head.seq, complete: true };
+  return replay(conn, ctx, first, since);
+}
+
+function sendWelcome(conn: Connection, ctx: ConnectionContext, head: LogHead, resume: ResumeOutcome): void {
+  const { config } = ctx;
   conn.send(
     encodeServerFrame.welcome({
       connection_id: conn.id,
@@ -45,29 +59,35 @@ export async function joinUser(
       resume,
     }),
   );
-  if (resume !== 'ok') return { epoch: head.epoch, lastSentSeq: head.seq, complete: true };
-  let lastSeq = since ?? 0;
-  let complete = false;
-  // Page through the history until it is complete; live events keep being held meanwhile.
-  while (result.kind === 'ok') {
-    for (const event of result.events) {
+}
+
+/** Writes the history after `since`, page by page, while live events keep being held. */
+async function replay(
+  conn: Connection,
+  ctx: ConnectionContext,
+  first: Extract<HistoryResult, { kind: 'ok' }>,
+  since: number,
+): Promise<ReplayPosition | null> {
+  const { engine, config } = ctx;
+  const epoch = first.head.epoch;
+  let page = first;
+  let lastSeq = since;
+  for (;;) {
+    for (const event of page.events) {
       conn.send(encodeEvent(event));
       lastSeq = event.seq;
     }
-    ctx.metrics.eventsDelivered.inc(result.events.length);
-    complete = result.complete;
-    if (complete || result.events.length === 0 || conn.isClosed()) break;
-    result = await engine.history(conn.userId, {
-      since: lastSeq,
-      epoch: head.epoch,
-      limit: config.historySize,
-    });
-    if (result.kind === 'reset') {
+    ctx.metrics.eventsDelivered.inc(page.events.length);
+    if (page.complete || page.events.length === 0 || conn.isClosed()) {
+      return { epoch, lastSentSeq: lastSeq, complete: page.complete };
+    }
+    const next = await engine.history(conn.userId, { since: lastSeq, epoch, limit: config.historySize });
+    if (next.kind === 'reset') {
       // The rest expired between two pages: the replay can no longer be exact, so end the connection;
       // its next resume is answered with `reset`.
       conn.close(CloseCode.InternalError, 'history changed during replay; resume again');
       return null;
     }
+    page = next;
   }
-  return { epoch: head.epoch, lastSentSeq: lastSeq, complete };
 }

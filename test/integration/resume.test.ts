@@ -157,3 +157,25 @@ describe('resume request sources', () => {
     expect((await client.events(1)).map((f) => f.seq)).toEqual([5]);
   });
 });
+
+describe('joining without a resume', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  it('reads only the head, never the history, for a connection that asks no resume', async () => {
+    const engine = new MemoryEngine();
+    let historyReads = 0;
+    const counting = new (class extends DelegatingEngine {
+      override history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
+        historyReads++;
+        return super.history(userId, query);
+      }
+    })(engine);
+    h = await startGateway({}, { engine: counting });
+    await publishMany(h, 'u1', 1, 50);
+    const client = await h.connect('u1');
+    expect(client.frames[0]).toMatchObject({ data: { resume: 'none', seq: 50 } });
+    expect(historyReads).toBe(0);
+    await engine.close();
+  });
+});

@@ -109,7 +109,9 @@ describe('joinUser', () => {
       const held = gate();
       const reached = gate();
       engine.hold = { on, until: held.promise, reached: reached.open };
-      const client = Client.open(h.wsUrl, { headers: { Authorization: `Bearer ${await h.token('u1')}` } });
+      // History is read only for a resume; a plain connect reads the head alone.
+      const url = on === 'history' ? `${h.wsUrl}?since=0` : h.wsUrl;
+      const client = Client.open(url, { headers: { Authorization: `Bearer ${await h.token('u1')}` } });
       await reached.promise;
       client.ws.terminate();
       await client.closed;
