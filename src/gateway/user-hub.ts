@@ -80,7 +80,10 @@ export class UserHub<M extends HubMember = HubMember> {
     try {
       await entry.subscribed;
     } catch (err) {
-      this.leave(member);
+      // The entry may already be gone from the map (dropped by the catch above), so undo this
+      // member's bookkeeping on the entry itself rather than through leave().
+      if (entry.members.delete(member)) this.#members--;
+      this.#dropIfCurrent(member.userId, entry);
       throw err;
     }
   }

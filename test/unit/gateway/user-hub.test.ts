@@ -1,0 +1,123 @@
+import { describe, expect, it } from 'vitest';
+import type { EventListener, Unsubscribe } from '../../../src/engine/engine.js';
+import { MemoryEngine } from '../../../src/engine/memory-engine.js';
+import { type HubMember, UserHub } from '../../../src/gateway/user-hub.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { Metrics } from '../../../src/observability/metrics.js';
+import type { StoredEvent } from '../../../src/protocol/events.js';
+import { DelegatingEngine } from '../../helpers/delegating-engine.js';
+
+/** Counts subscriptions, and can make the next subscribe fail. */
+class CountingEngine extends DelegatingEngine {
+  subscribes = 0;
+  unsubscribes = 0;
+  failNextSubscribe = false;
+  override async subscribe(userId: string, listener: EventListener): Promise<Unsubscribe> {
+    this.subscribes++;
+    if (this.failNextSubscribe) {
+      this.failNextSubscribe = false;
+      throw new Error('subscribe failed');
+    }
+    const stop = await super.subscribe(userId, listener);
+    return async () => {
+      this.unsubscribes++;
+      await stop();
+    };
+  }
+}
+
+class Member implements HubMember {
+  readonly seqs: number[] = [];
+  constructor(
+    readonly userId: string,
+    readonly writes = true,
+  ) {}
+  deliver(event: StoredEvent, frame: Buffer): boolean {
+    expect(JSON.parse(frame.toString())).toMatchObject({ seq: event.seq });
+    this.seqs.push(event.seq);
+    return this.writes;
+  }
+}
+
+function setup() {
+  const engine = new CountingEngine(new MemoryEngine());
+  const metrics = new Metrics();
+  const hub = new UserHub<Member>({ engine, log: silentLogger(), metrics, now: Date.now });
+  const value = async (name: string) =>
+    (await metrics.registry.getSingleMetric(name)?.get())?.values.reduce((sum, v) => sum + v.value, 0) ?? 0;
+  const publish = (userId: string) => engine.append(userId, { type: 'notification', data: {} });
+  return { engine, metrics, hub, value, publish };
+}
+
+describe('UserHub', () => {
+  it('holds one engine subscription per user: on the first member, until the last one leaves', async () => {
+    const { engine, hub, value } = setup();
+    const [a, b, c] = [new Member('u1'), new Member('u1'), new Member('u2')];
+    await hub.join(a);
+    await hub.join(b);
+    await hub.join(c);
+    expect(engine.subscribes).toBe(2);
+    expect([hub.userCount, hub.memberCount, await value('agentcast_users')]).toEqual([2, 3, 2]);
+    expect(hub.membersOf('u1')).toEqual([a, b]);
+    expect([...hub.members()]).toEqual([a, b, c]);
+    hub.leave(a);
+    hub.leave(a); // idempotent
+    expect([hub.userCount, hub.memberCount, engine.unsubscribes]).toEqual([2, 2, 0]);
+    hub.leave(b);
+    await expect.poll(() => engine.unsubscribes).toBe(1);
+    expect([hub.userCount, hub.memberCount, await value('agentcast_users')]).toEqual([1, 1, 1]);
+    expect(hub.membersOf('u1')).toEqual([]);
+    hub.leave(new Member('nobody')); // never joined
+    expect(hub.memberCount).toBe(1);
+  });
+
+  it("hands every event of a user to all of that user's members and to no one else", async () => {
+    const { hub, publish } = setup();
+    const [a, b, other] = [new Member('u1'), new Member('u1'), new Member('u2')];
+    for (const m of [a, b, other]) await hub.join(m);
+    await publish('u1');
+    await publish('u1');
+    await publish('u2');
+    expect([a.seqs, b.seqs, other.seqs]).toEqual([[1, 2], [1, 2], [1]]);
+  });
+
+  it('counts as delivered only the frames its members actually wrote', async () => {
+    const { hub, publish, value } = setup();
+    await hub.join(new Member('u1', true));
+    await hub.join(new Member('u1', false)); // e.g. still replaying, or a duplicate
+    await publish('u1');
+    await publish('u1');
+    expect(await value('agentcast_events_delivered_total')).toBe(2);
+    await hub.join(new Member('u2', false));
+    await publish('u2');
+    expect(await value('agentcast_events_delivered_total')).toBe(2);
+  });
+
+  it('times one event in eight for the publish->send histogram', async () => {
+    const { hub, publish, metrics } = setup();
+    await hub.join(new Member('u1'));
+    const count = async () =>
+      (await metrics.publishToSend.get()).values.find(
+        (v) => v.metricName === 'agentcast_publish_to_send_seconds_count',
+      )?.value;
+    for (let i = 0; i < 7; i++) await publish('u1');
+    expect(await count()).toBe(0);
+    await publish('u1');
+    expect(await count()).toBe(1);
+    for (let i = 0; i < 8; i++) await publish('u1');
+    expect(await count()).toBe(2);
+  });
+
+  it('reports a failed subscribe to the joiner, forgets the user, and subscribes afresh on the next join', async () => {
+    const { engine, hub, publish } = setup();
+    engine.failNextSubscribe = true;
+    const first = new Member('u1');
+    await expect(hub.join(first)).rejects.toThrow('subscribe failed');
+    expect([hub.userCount, hub.memberCount]).toEqual([0, 0]);
+    const second = new Member('u1');
+    await hub.join(second);
+    expect(engine.subscribes).toBe(2);
+    await publish('u1');
+    expect([first.seqs, second.seqs]).toEqual([[], [1]]);
+  });
+});
