@@ -30,10 +30,3 @@ export const CloseCode = {
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
-
-/** Close codes after which a client must not reconnect without a fresh token. */
-export const AUTH_CLOSE_CODES: ReadonlySet<number> = new Set([
-  CloseCode.Unauthorized,
-  CloseCode.TokenExpired,
-  CloseCode.TooManyConnections,
-]);
