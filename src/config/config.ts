@@ -1,4 +1,4 @@
-import type { Environment } from './options.js';
+import type { Environment, ProxyHeader } from './options.js';
 
 /**
  * The validated, frozen configuration of one gateway. Built by `loadConfig` (from flags, env and a
@@ -23,6 +23,8 @@ export interface Config {
   readonly requireOrigin: boolean;
   readonly allowInsecureOrigins: boolean;
   readonly trustProxy: readonly string[];
+  /** Which forwarding header `trustProxy` proxies write; the other is ignored. */
+  readonly proxyHeader: ProxyHeader;
   readonly violationLimit: number;
   readonly violationWindowS: number;
   readonly blockS: number;

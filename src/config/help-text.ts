@@ -22,7 +22,7 @@ export function helpText(): string {
     '  agentcast --help                 this text',
     '',
     'Every option can also be set with an environment variable (shown on the right) or in a JSON',
-    'file given with --config FILE (keys as in docs/configuration.md). Flags win over env, env over file.',
+    'file given with --config FILE (camelCase keys, e.g. "historySize"). Flags win over env, env over file.',
   ];
   for (const group of Object.keys(GROUP_TITLES) as OptionSpec['group'][]) {
     lines.push('', `${GROUP_TITLES[group]}:`);

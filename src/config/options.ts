@@ -1,11 +1,15 @@
 /**
  * The one table of every configuration option: its key, flag, environment variable, type, default
- * and help text. `--help`, the loader and docs/configuration.md are all derived from it.
+ * and help text. `--help`, the loader and the README configuration table are all derived from it.
  */
 
 /** The deployment environments (PROTOCOL.md §5). */
 export const ENVIRONMENTS = ['development', 'test', 'staging', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
+
+/** The forwarding headers a trusted proxy may write; the gateway reads exactly one (docs/security.md). */
+export const PROXY_HEADERS = ['x-forwarded-for', 'forwarded'] as const;
+export type ProxyHeader = (typeof PROXY_HEADERS)[number];
 
 /** The value kinds an option can take. */
 export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'enum';
@@ -161,6 +165,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     group: 'origins',
     default: [],
     help: 'Proxies whose X-Forwarded-For/Forwarded are believed: addresses, CIDRs, loopback, private',
+  },
+  {
+    key: 'proxyHeader',
+    kind: 'enum',
+    group: 'origins',
+    default: 'x-forwarded-for',
+    values: PROXY_HEADERS,
+    help: 'The one forwarding header the trusted proxies write: x-forwarded-for or forwarded (RFC 7239)',
   },
   {
     key: 'violationLimit',

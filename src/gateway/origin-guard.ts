@@ -3,7 +3,7 @@ import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
-import { clientIp } from '../security/client-ip.js';
+import { clientIp, type ProxyHeader } from '../security/client-ip.js';
 import { type CorsDecision, corsDecision } from '../security/cors-policy.js';
 import { LogThrottle } from '../security/log-throttle.js';
 import { OriginPolicy } from '../security/origin-policy.js';
@@ -21,6 +21,7 @@ export class OriginGuard {
   readonly #policy: OriginPolicy;
   readonly #tracker: ViolationTracker;
   readonly #trusted: TrustedProxies;
+  readonly #proxyHeader: ProxyHeader;
   readonly #exposeApi: boolean;
   readonly #log: Logger;
   readonly #metrics: Metrics;
@@ -52,6 +53,7 @@ export class OriginGuard {
       allowInsecureOrigins: config.allowInsecureOrigins,
     });
     this.#trusted = new TrustedProxies(config.trustProxy);
+    this.#proxyHeader = config.proxyHeader;
     this.#tracker = new ViolationTracker({
       limit: config.violationLimit,
       windowMs: config.violationWindowS * 1000,
@@ -72,6 +74,7 @@ export class OriginGuard {
         forwardedFor: req.headers['x-forwarded-for'],
         forwarded: req.headers.forwarded,
         trustProxy: this.#trusted,
+        proxyHeader: this.#proxyHeader,
       }) ?? 'unknown'
     );
   }
