@@ -1,10 +1,8 @@
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { EngineHealth } from '../../src/engine/engine.js';
 import { RedisEngine } from '../../src/engine/redis-engine.js';
 import type { RedisEngineOptions } from '../../src/engine/redis-engine-options.js';
-import { createLogger } from '../../src/observability/logger.js';
 import { AgentcastErrorCode } from '../../src/protocol/agentcast-error.js';
 import type { StoredEvent } from '../../src/protocol/events.js';
 import {
@@ -15,6 +13,7 @@ import {
   requireRedis,
   uniquePrefix,
 } from '../engine-contract/redis-fixture.js';
+import { captureLog } from '../helpers/log-capture.js';
 
 const sharedAvailable = await requireRedis(REDIS_URL, 'RedisEngine integration (shared Redis)');
 const privateAvailable = await PrivateRedis.available();
@@ -39,17 +38,8 @@ function nextHealth(engine: RedisEngine, ok: boolean): Promise<EngineHealth> {
 }
 
 function logLines() {
-  const lines: string[] = [];
-  const logger = createLogger({
-    destination: new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    }),
-  });
-  const messages = () => lines.map((line) => (JSON.parse(line) as { msg: string }).msg);
-  return { logger, messages };
+  const { log, lines } = captureLog('info');
+  return { logger: log, messages: () => lines.map((line) => line.msg) };
 }
 
 describe('RedisEngine', () => {

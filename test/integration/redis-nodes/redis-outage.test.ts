@@ -1,14 +1,14 @@
 import { mkdtemp, rm } from 'node:fs/promises';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { Writable } from 'node:stream';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EngineHealth } from '../../../src/engine/engine.js';
 import type { Gateway } from '../../../src/gateway/gateway.js';
-import { createLogger, type Logger } from '../../../src/observability/logger.js';
+import type { Logger } from '../../../src/observability/logger.js';
 import { PrivateRedis, REQUIRE_REDIS } from '../../engine-contract/redis-fixture.js';
 import { Client, type Frame, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { captureLog, type LogLine } from '../../helpers/log-capture.js';
 
 // Issue #7 degraded mode, at the gateway: Redis stopped and restarted under a running gateway. Always a
 // private redis-server on a free port (test/engine-contract/redis-fixture.ts), never the shared one.
@@ -19,24 +19,10 @@ if (!available) {
   console.warn(`\n*** SKIPPING ${message}. ***\n`);
 }
 
-interface LogEntry {
-  readonly level: number;
-  readonly msg: string;
-}
-
 /** A pino logger whose lines the test reads back. */
-function capturedLog(): { readonly logger: Logger; readonly entries: () => LogEntry[] } {
-  const lines: string[] = [];
-  const logger = createLogger({
-    level: 'debug',
-    destination: new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(String(chunk));
-        done();
-      },
-    }),
-  });
-  return { logger, entries: () => lines.map((line) => JSON.parse(line) as LogEntry) };
+function capturedLog(): { readonly logger: Logger; readonly entries: () => readonly LogLine[] } {
+  const { log, lines } = captureLog();
+  return { logger: log, entries: () => lines };
 }
 
 /** Resolves with the next engine health whose `ok` matches; the timeout names what was awaited. */

@@ -1,10 +1,10 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { AgentRuntime } from '../../../src/agents/agent-runtime.js';
 import { type AgentDefinition, defineAgent } from '../../../src/agents/define-agent.js';
 import type { Engine } from '../../../src/engine/engine.js';
-import { createLogger } from '../../../src/observability/logger.js';
+import type { Logger } from '../../../src/observability/logger.js';
 import type { StoredEvent } from '../../../src/protocol/events.js';
+import { captureLog } from '../../helpers/log-capture.js';
 import { FakeEngine } from './support/fake-engine.js';
 import { harness, metricValue } from './support/harness.js';
 import { deferred, runEvents } from './support/run-events.js';
@@ -20,7 +20,7 @@ function agentOf(run: AgentDefinition['run']): AgentDefinition {
 
 async function runOnce(
   agent: AgentDefinition,
-  options: { engine?: Engine; runTimeoutMs?: number; log?: ReturnType<typeof createLogger> } = {},
+  options: { engine?: Engine; runTimeoutMs?: number; log?: Logger } = {},
 ): Promise<{ events: StoredEvent[]; runtime: AgentRuntime; engine: Engine }> {
   const h = harness({ ...options, agents: [agent], defaultAgent: 'subject' });
   open.push(h.runtime);
@@ -35,17 +35,6 @@ function terminal(events: readonly StoredEvent[]) {
   expect(completed).toHaveLength(1);
   expect(events.at(-1)?.type).toBe('agent_completed');
   return completed[0]?.data;
-}
-
-function logLines(): { log: ReturnType<typeof createLogger>; lines: Record<string, unknown>[] } {
-  const lines: Record<string, unknown>[] = [];
-  const destination = new Writable({
-    write(chunk, _encoding, done) {
-      lines.push(JSON.parse(String(chunk)) as Record<string, unknown>);
-      done();
-    },
-  });
-  return { log: createLogger({ level: 'debug', destination }), lines };
 }
 
 describe('AgentRun', () => {
@@ -352,7 +341,7 @@ describe('AgentRun', () => {
       const engine = new FakeEngine();
       engine.failAppends = true;
       engine.failAt = new Set(Array.from({ length: 1000 }, (_, i) => i + 2));
-      const { log, lines } = logLines();
+      const { log, lines } = captureLog();
       const h = harness({
         engine,
         log,
@@ -391,7 +380,7 @@ describe('AgentRun', () => {
         calls += 1;
         return calls === 2 ? Promise.reject(new Error('socket closed')) : append(userId, event);
       };
-      const { log, lines } = logLines();
+      const { log, lines } = captureLog();
       const { events } = await runOnce(
         agentOf(async function* () {
           yield { type: 'stream_chunk', data: { text: 'a' } };
@@ -410,7 +399,7 @@ describe('AgentRun', () => {
 
   describe('logging', () => {
     it('logs start and end with run_id, user_id and agent but never event data', async () => {
-      const { log, lines } = logLines();
+      const { log, lines } = captureLog();
       await runOnce(
         agentOf(async function* () {
           yield { type: 'stream_chunk', data: { text: 'secret answer' } };
@@ -436,7 +425,7 @@ describe('AgentRun', () => {
     });
 
     it('logs at debug when an agent fails in its cleanup after the run ended', async () => {
-      const { log, lines } = logLines();
+      const { log, lines } = captureLog();
       await runOnce(
         agentOf(async function* () {
           try {

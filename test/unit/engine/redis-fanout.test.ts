@@ -1,9 +1,8 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { type PubSubConnection, RedisFanout } from '../../../src/engine/redis-fanout.js';
 import { RedisKeys } from '../../../src/engine/redis-keys.js';
-import { createLogger } from '../../../src/observability/logger.js';
 import { encodeEvent, type StoredEvent } from '../../../src/protocol/events.js';
+import { captureLog } from '../../helpers/log-capture.js';
 
 /** A pub/sub connection that records calls; `hold` makes the next call of a kind wait for release. */
 class FakeConnection implements PubSubConnection {
@@ -52,15 +51,7 @@ function ev(seq: number, epoch = 'e_a'): StoredEvent {
 
 function make() {
   const connection = new FakeConnection();
-  const logs: { msg: string }[] = [];
-  const logger = createLogger({
-    destination: new Writable({
-      write(chunk, _encoding, done) {
-        logs.push(JSON.parse(String(chunk)));
-        done();
-      },
-    }),
-  });
+  const { log: logger, lines: logs } = captureLog('info');
   const fanout = new RedisFanout({ connection, keys, logger });
   const publish = (user: string, event: StoredEvent) => fanout.onMessage(channel(user), encodeEvent(event));
   return { connection, fanout, logs, publish };

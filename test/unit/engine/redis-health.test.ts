@@ -1,19 +1,10 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it, vi } from 'vitest';
 import { RedisHealth } from '../../../src/engine/redis-health.js';
-import { createLogger } from '../../../src/observability/logger.js';
+import { captureLog } from '../../helpers/log-capture.js';
 
 function make() {
-  const lines: { level: number; msg: string; reason?: string }[] = [];
-  const logger = createLogger({
-    destination: new Writable({
-      write(chunk, _encoding, done) {
-        lines.push(JSON.parse(String(chunk)));
-        done();
-      },
-    }),
-  });
-  return { health: new RedisHealth(logger), lines };
+  const { log, lines } = captureLog('info');
+  return { health: new RedisHealth(log), lines };
 }
 
 describe('RedisHealth', () => {

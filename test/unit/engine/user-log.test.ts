@@ -1,22 +1,11 @@
-import { Writable } from 'node:stream';
 import { describe, expect, it } from 'vitest';
 import { UserLog } from '../../../src/engine/user-log.js';
-import { createLogger, silentLogger } from '../../../src/observability/logger.js';
+import { type Logger, silentLogger } from '../../../src/observability/logger.js';
 import type { StoredEvent } from '../../../src/protocol/events.js';
+import { captureLog } from '../../helpers/log-capture.js';
 
-function makeLog(overrides: { historySize?: number; lines?: string[] } = {}) {
-  const lines = overrides.lines;
-  const logger =
-    lines === undefined
-      ? silentLogger()
-      : createLogger({
-          destination: new Writable({
-            write(chunk, _enc, done) {
-              lines.push(String(chunk));
-              done();
-            },
-          }),
-        });
+function makeLog(overrides: { historySize?: number; logger?: Logger } = {}) {
+  const logger = overrides.logger ?? silentLogger();
   return new UserLog(
     { userId: 'alice', epoch: 'e_a', historySize: overrides.historySize ?? 10, historyTtlMs: 1000, logger },
     0,
@@ -45,8 +34,8 @@ describe('UserLog', () => {
   });
 
   it('keeps delivering to the other listeners when one throws, and logs it without the event data', () => {
-    const lines: string[] = [];
-    const log = makeLog({ lines });
+    const { log: logger, lines } = captureLog('info');
+    const log = makeLog({ logger });
     const seen: number[] = [];
     log.subscribe(() => {
       throw new Error('listener bug');
@@ -56,10 +45,14 @@ describe('UserLog', () => {
     expect(log.append(note(2), 0).seq).toBe(2);
     expect(seen).toEqual([1, 2]);
     expect(lines).toHaveLength(2);
-    const first = JSON.parse(lines[0]!);
-    expect(first).toMatchObject({ level: 50, msg: 'event listener threw', user_id: 'alice', seq: 1 });
-    expect(first.err.message).toBe('listener bug');
-    expect(lines[0]).not.toContain('"n":1');
+    expect(lines[0]).toMatchObject({
+      level: 50,
+      msg: 'event listener threw',
+      user_id: 'alice',
+      seq: 1,
+      err: { message: 'listener bug' },
+    });
+    expect(JSON.stringify(lines[0])).not.toContain('"n":1');
   });
 
   it('delivers an event appended by a listener after the current one reached every listener', () => {
