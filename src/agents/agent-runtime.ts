@@ -3,7 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import { AgentRun } from './agent-run.js';
-import type { AgentDefinition } from './define-agent.js';
+import { type AgentDefinition, agentInvalid } from './define-agent.js';
 import { type IdPrefix, randomId } from './random-id.js';
 import { errorMessage, failedEnd } from './run-end.js';
 import { RunErrorCode } from './run-error-code.js';
@@ -85,7 +85,7 @@ export class AgentRuntime {
     this.#agents = agentMap(options.agents);
     this.#defaultAgent = options.defaultAgent ?? 'demo';
     if (!this.#agents.has(this.#defaultAgent)) {
-      throw new TypeError(
+      throw agentInvalid(
         `AgentRuntime: defaultAgent "${this.#defaultAgent}" is not one of the agents (${[...this.#agents.keys()].join(', ')})`,
       );
     }
@@ -281,7 +281,7 @@ function idempotencyKey(userId: string, messageId: string): string {
 function agentMap(agents: readonly AgentDefinition[]): ReadonlyMap<string, AgentDefinition> {
   const map = new Map<string, AgentDefinition>();
   for (const agent of agents) {
-    if (map.has(agent.name)) throw new TypeError(`AgentRuntime: two agents are named "${agent.name}"`);
+    if (map.has(agent.name)) throw agentInvalid(`AgentRuntime: two agents are named "${agent.name}"`);
     map.set(agent.name, agent);
   }
   return map;

@@ -1,3 +1,4 @@
+import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import type { JsonObject } from '../protocol/events.js';
 
 /**
@@ -67,7 +68,7 @@ export interface AgentDefinition {
 const AGENT_NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
 
 /**
- * Declares an agent. Throws a `TypeError` naming the problem when the definition is malformed.
+ * Declares an agent. Throws AC_ERR_AGENT_INVALID naming the problem when the definition is malformed.
  * ```ts
  * const echo = defineAgent({
  *   name: 'echo',
@@ -80,12 +81,17 @@ const AGENT_NAME = /^[a-z][a-z0-9_.-]{0,63}$/;
  */
 export function defineAgent(definition: AgentDefinition): AgentDefinition {
   if (typeof definition.name !== 'string' || !AGENT_NAME.test(definition.name)) {
-    throw new TypeError(
+    throw agentInvalid(
       `defineAgent: name ${JSON.stringify(definition.name)} must match ${AGENT_NAME.source}`,
     );
   }
   if (typeof definition.run !== 'function') {
-    throw new TypeError(`defineAgent: agent "${definition.name}" needs a run(input, ctx) async generator`);
+    throw agentInvalid(`defineAgent: agent "${definition.name}" needs a run(input, ctx) async generator`);
   }
   return Object.freeze({ name: definition.name, run: definition.run.bind(definition) });
+}
+
+/** The error of a malformed agent definition or registration: AC_ERR_AGENT_INVALID (docs/protocol.md). */
+export function agentInvalid(message: string): AgentcastError {
+  return new AgentcastError(AgentcastErrorCode.AgentInvalid, message);
 }

@@ -1,7 +1,13 @@
 import { EventType } from '../protocol/events.js';
 import { AgUiMapper } from './ag-ui-mapping.js';
 import { AgentRunError } from './agent-run-error.js';
-import { type AgentContext, type AgentDefinition, type AgentEvent, defineAgent } from './define-agent.js';
+import {
+  type AgentContext,
+  type AgentDefinition,
+  type AgentEvent,
+  agentInvalid,
+  defineAgent,
+} from './define-agent.js';
 import { ExchangeGuard } from './exchange-guard.js';
 import { NDJSON_LINE_MAX, NdjsonSplitter } from './ndjson-splitter.js';
 import { parseWebhookLine } from './parse-webhook-line.js';
@@ -36,11 +42,12 @@ export interface WebhookAgentOptions {
  * with no terminal event) ends the run with `agent_completed` / `failed` and a `WEBHOOK_*` code.
  */
 export function createWebhookAgent(options: WebhookAgentOptions): AgentDefinition {
+  if (!URL.canParse(options.url)) throw agentInvalid('createWebhookAgent: url is not a valid URL');
   const url = new URL(options.url);
   if (url.protocol !== 'http:' && url.protocol !== 'https:') {
-    throw new TypeError(`createWebhookAgent: url must be http:// or https://, got ${url.protocol}`);
+    throw agentInvalid(`createWebhookAgent: url must be http:// or https://, got ${url.protocol}`);
   }
-  if (options.secret === '') throw new TypeError('createWebhookAgent: secret must not be empty');
+  if (options.secret === '') throw agentInvalid('createWebhookAgent: secret must not be empty');
   const settings = {
     url: url.href,
     secret: options.secret,

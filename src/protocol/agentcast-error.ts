@@ -10,7 +10,7 @@ export const AgentcastErrorCode = {
   EngineClosed: 'AC_ERR_ENGINE_CLOSED',
   /** A published event failed validation. */
   EventInvalid: 'AC_ERR_EVENT_INVALID',
-  /** An agent was used wrongly (unknown agent name, bad definition). */
+  /** An agent definition or the agent list is malformed (bad name, no run, duplicate name, unknown default). */
   AgentInvalid: 'AC_ERR_AGENT_INVALID',
 } as const;
 

@@ -6,6 +6,7 @@ import type { Engine } from '../../../src/engine/engine.js';
 import type { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { parseNewEvent, type StoredEvent } from '../../../src/protocol/events.js';
+import { agentInvalid } from './support/agent-invalid.js';
 import { FakeEngine } from './support/fake-engine.js';
 import { harness, metricValue } from './support/harness.js';
 import { deferred, runEvents } from './support/run-events.js';
@@ -489,10 +490,16 @@ describe('AgentRuntime', () => {
     const base = { engine: new FakeEngine(), log: silentLogger(), agents: [createDemoAgent()] };
     it.each([
       [{ defaultAgent: 'ghost' }, 'AgentRuntime: defaultAgent "ghost" is not one of the agents (demo)'],
+      [{ agents: [createDemoAgent(), createDemoAgent()] }, 'AgentRuntime: two agents are named "demo"'],
+    ])('throws AC_ERR_AGENT_INVALID for a bad agent list %j', async (bad, message) => {
+      const { AgentRuntime } = await import('../../../src/agents/agent-runtime.js');
+      expect(() => new AgentRuntime({ ...base, ...(bad as object) })).toThrow(agentInvalid(message));
+    });
+
+    it.each([
       [{ runTimeoutMs: 0 }, 'AgentRuntime: runTimeoutMs must be a positive integer, got 0'],
       [{ maxRunsPerUser: 1.5 }, 'AgentRuntime: maxRunsPerUser must be a positive integer, got 1.5'],
       [{ idempotencyTtlMs: -1 }, 'AgentRuntime: idempotencyTtlMs must be a positive integer, got -1'],
-      [{ agents: [createDemoAgent(), createDemoAgent()] }, 'AgentRuntime: two agents are named "demo"'],
     ])('throws a TypeError naming the bad option %j', async (bad, message) => {
       const { AgentRuntime } = await import('../../../src/agents/agent-runtime.js');
       expect(() => new AgentRuntime({ ...base, ...(bad as object) })).toThrow(new TypeError(message));

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { type AgentDefinition, defineAgent } from '../../../src/agents/define-agent.js';
+import { agentInvalid } from './support/agent-invalid.js';
 
 describe('defineAgent', () => {
   it('returns a frozen definition whose run keeps its this', async () => {
@@ -21,9 +22,9 @@ describe('defineAgent', () => {
     ['Demo', 'defineAgent: name "Demo" must match ^[a-z][a-z0-9_.-]{0,63}$'],
     ['a'.repeat(65), `defineAgent: name "${'a'.repeat(65)}" must match ^[a-z][a-z0-9_.-]{0,63}$`],
     [7, 'defineAgent: name 7 must match ^[a-z][a-z0-9_.-]{0,63}$'],
-  ])('throws a TypeError for the name %j', (name, message) => {
+  ])('throws AC_ERR_AGENT_INVALID for the name %j', (name, message) => {
     expect(() => defineAgent({ name, async *run() {} } as unknown as AgentDefinition)).toThrow(
-      new TypeError(message),
+      agentInvalid(message),
     );
   });
 
@@ -31,9 +32,9 @@ describe('defineAgent', () => {
     expect(defineAgent({ name: 'a'.repeat(64), async *run() {} }).name).toHaveLength(64);
   });
 
-  it('throws a TypeError without run', () => {
+  it('throws AC_ERR_AGENT_INVALID without run', () => {
     expect(() => defineAgent({ name: 'x' } as unknown as AgentDefinition)).toThrow(
-      new TypeError('defineAgent: agent "x" needs a run(input, ctx) async generator'),
+      agentInvalid('defineAgent: agent "x" needs a run(input, ctx) async generator'),
     );
   });
 });

@@ -1,19 +1,22 @@
 import { describe, expect, it } from 'vitest';
 import { randomId } from '../../../src/agents/random-id.js';
 import { createWebhookAgent } from '../../../src/agents/webhook-agent.js';
+import { agentInvalid } from './support/agent-invalid.js';
 
 describe('createWebhookAgent', () => {
-  it('throws a TypeError for a URL that is not http(s)', () => {
+  it('throws AC_ERR_AGENT_INVALID for a URL that is not http(s)', () => {
     expect(() => createWebhookAgent({ url: 'ftp://x/', secret: 's' })).toThrow(
-      new TypeError('createWebhookAgent: url must be http:// or https://, got ftp:'),
+      agentInvalid('createWebhookAgent: url must be http:// or https://, got ftp:'),
     );
   });
 
-  it('throws for an empty secret and for a malformed URL', () => {
+  it('throws AC_ERR_AGENT_INVALID for an empty secret and for a malformed URL', () => {
     expect(() => createWebhookAgent({ url: 'http://x/', secret: '' })).toThrow(
-      new TypeError('createWebhookAgent: secret must not be empty'),
+      agentInvalid('createWebhookAgent: secret must not be empty'),
     );
-    expect(() => createWebhookAgent({ url: 'not a url', secret: 's' })).toThrow(TypeError);
+    expect(() => createWebhookAgent({ url: 'not a url', secret: 's' })).toThrow(
+      agentInvalid('createWebhookAgent: url is not a valid URL'),
+    );
   });
 
   it('is named webhook unless told otherwise', () => {
