@@ -1,5 +1,5 @@
 import type { Metrics } from '../observability/metrics.js';
-import { CloseCode } from '../protocol/close-codes.js';
+import { CloseCode, CloseReason } from '../protocol/close-codes.js';
 import type { Connection } from './connection.js';
 
 /** Options of {@link ConnectionRegistry}. */
@@ -80,7 +80,7 @@ export class ConnectionRegistry {
     const now = this.#now();
     for (const conn of this.#connections) {
       if (conn.state === 'open' && conn.expiresAtMs <= now)
-        conn.close(CloseCode.TokenExpired, 'token expired');
+        conn.close(CloseCode.TokenExpired, CloseReason.TokenExpired);
     }
   }
 

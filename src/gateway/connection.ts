@@ -3,7 +3,7 @@ import type { RawData, WebSocket } from 'ws';
 import { ReplayBuffer, type WireFrame } from '../engine/replay-buffer.js';
 import type { Logger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
-import { CloseCode } from '../protocol/close-codes.js';
+import { CloseCode, CloseReason } from '../protocol/close-codes.js';
 import { ErrorCode as Codes, type ErrorCode } from '../protocol/error-codes.js';
 import type { StoredEvent } from '../protocol/events.js';
 import { type ClientFrame, encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
@@ -97,7 +97,7 @@ export class Connection {
       this.#queryResume = info.resume;
       // §2: without a token on the upgrade, the first frame must be `auth` within auth_timeout_ms.
       this.#authTimer = setTimeout(
-        () => this.close(CloseCode.AuthTimeout, 'no auth frame in time'),
+        () => this.close(CloseCode.AuthTimeout, CloseReason.AuthTimeout),
         config.authTimeoutMs,
       );
     }
@@ -138,10 +138,10 @@ export class Connection {
         this.send(frame);
         return true;
       case 'overflow':
-        this.close(CloseCode.SlowConsumer, 'too many events during the replay; resume');
+        this.close(CloseCode.SlowConsumer, CloseReason.ReplayOverflow);
         return false;
       case 'gap':
-        this.close(CloseCode.InternalError, 'gap in the live stream; resume');
+        this.close(CloseCode.InternalError, CloseReason.LiveGap);
         return false;
       default: // buffered, skip (already sent), failed (already closing)
         return false;
@@ -173,7 +173,7 @@ export class Connection {
     conn.#corked = false;
     conn.#socket.uncork();
     if (conn.#ws.bufferedAmount > conn.#ctx.config.maxBufferedBytes) {
-      conn.close(CloseCode.SlowConsumer, 'slow consumer');
+      conn.close(CloseCode.SlowConsumer, CloseReason.SlowConsumer);
     }
   }
 
@@ -218,7 +218,7 @@ export class Connection {
     if (this.#state === 'closed') return;
     const decision = this.#rate.check(now());
     if (decision !== 'accept') {
-      if (decision === 'close') this.close(CloseCode.RateLimited, 'rate limited');
+      if (decision === 'close') this.close(CloseCode.RateLimited, CloseReason.RateLimited);
       else
         this.sendError(
           Codes.RateLimited,
@@ -241,7 +241,7 @@ export class Connection {
   #onFrame(frame: ClientFrame): void {
     if (this.#state === 'authenticating') {
       // §2: before auth succeeds, any frame but `auth` closes with 4001.
-      if (frame.type !== 'auth') this.close(CloseCode.Unauthorized, 'authenticate first');
+      if (frame.type !== 'auth') this.close(CloseCode.Unauthorized, CloseReason.AuthenticateFirst);
       else this.#authenticate(frame.token, resumeOf(frame, this.#queryResume));
       return;
     }
@@ -250,12 +250,12 @@ export class Connection {
 
   #badFrame(code: ErrorCode, message: string, id?: string | number): void {
     if (this.#state === 'authenticating') {
-      this.close(CloseCode.Unauthorized, 'authenticate first');
+      this.close(CloseCode.Unauthorized, CloseReason.AuthenticateFirst);
       return;
     }
     this.sendError(code, message, id);
     if (this.#badFrames.record(this.#ctx.now()))
-      this.close(CloseCode.TooManyBadFrames, 'too many malformed frames');
+      this.close(CloseCode.TooManyBadFrames, CloseReason.TooManyBadFrames);
   }
 
   /** Verifies the token, takes a connection slot, then joins the user (§2, §4). */
@@ -270,11 +270,11 @@ export class Connection {
       // repeating it per connection attempt would flood the log during an outage.
       if (err instanceof AgentcastError && err.code === AgentcastErrorCode.EngineUnavailable) {
         this.log.debug('join refused: engine unavailable');
-        this.close(CloseCode.InternalError, 'engine unavailable; retry later');
+        this.close(CloseCode.InternalError, CloseReason.EngineUnavailable);
         return;
       }
       this.log.error({ err }, 'join failed');
-      this.close(CloseCode.InternalError, 'internal error');
+      this.close(CloseCode.InternalError, CloseReason.Internal);
     });
   }
 
@@ -284,15 +284,15 @@ export class Connection {
     if (this.isClosed()) return;
     if (!verified.ok) {
       metrics.authFailures.inc({ reason: verified.reason });
-      if (verified.reason === 'expired') this.close(CloseCode.TokenExpired, 'token expired');
-      else this.close(CloseCode.Unauthorized, 'invalid token');
+      if (verified.reason === 'expired') this.close(CloseCode.TokenExpired, CloseReason.TokenExpired);
+      else this.close(CloseCode.Unauthorized, CloseReason.InvalidToken);
       return;
     }
     this.#userId = verified.token.userId;
     this.expiresAtMs = verified.token.expiresAtMs;
     this.#log = undefined;
     if (this.expiresAtMs <= now()) {
-      this.close(CloseCode.TokenExpired, 'token expired');
+      this.close(CloseCode.TokenExpired, CloseReason.TokenExpired);
       return;
     }
     if (!(await this.#takeSlot())) return;
@@ -305,7 +305,7 @@ export class Connection {
       this.log.warn({ outcome: outcome.kind }, 'replay could not be completed');
       this.close(
         outcome.kind === 'overflow' ? CloseCode.SlowConsumer : CloseCode.InternalError,
-        'replay incomplete; resume',
+        CloseReason.ReplayIncomplete,
       );
       return;
     }
@@ -320,7 +320,7 @@ export class Connection {
     const { engine, config } = this.#ctx;
     const taken = await engine.acquireConnectionSlot(this.#userId, this.id, config.maxConnectionsPerUser);
     if (!taken) {
-      this.close(CloseCode.TooManyConnections, 'too many connections for this user');
+      this.close(CloseCode.TooManyConnections, CloseReason.TooManyConnections);
       return false;
     }
     this.#hasSlot = true;
@@ -345,11 +345,11 @@ export class Connection {
       this.#ctx.metrics.authFailures.inc({ reason: verified.reason });
       this.close(
         verified.reason === 'expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized,
-        'refresh token refused',
+        CloseReason.RefreshRefused,
       );
     } else if (verified.token.userId !== this.#userId) {
       this.#ctx.metrics.authFailures.inc({ reason: 'sub_mismatch' });
-      this.close(CloseCode.Unauthorized, 'refresh token is for another user');
+      this.close(CloseCode.Unauthorized, CloseReason.RefreshOtherUser);
     } else {
       this.expiresAtMs = verified.token.expiresAtMs;
       this.send(encodeServerFrame.authOk());

@@ -13,7 +13,7 @@ import type { Engine } from '../engine/engine.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
-import { CloseCode } from '../protocol/close-codes.js';
+import { CloseCode, CloseReason } from '../protocol/close-codes.js';
 import { type NewEvent, parseNewEvent, type StoredEvent } from '../protocol/events.js';
 import { SUBPROTOCOL } from '../protocol/frames.js';
 import type { Connection } from './connection.js';
@@ -213,7 +213,7 @@ export class Gateway {
   disconnectUser(
     userId: string,
     code: CloseCode = CloseCode.ServiceRestart,
-    reason = 'disconnected by the server',
+    reason: string = CloseReason.Disconnected,
   ): number {
     const members = this.#hub.membersOf(userId);
     for (const conn of members) conn.close(code, reason);
@@ -269,11 +269,7 @@ export class Gateway {
     this.#registry.stop();
     clearInterval(this.#pruneTimer);
     await this.runtime.close();
-    await this.#registry.closeAll(
-      CloseCode.ServiceRestart,
-      'server draining; reconnect and resume',
-      CLOSE_GRACE_MS,
-    );
+    await this.#registry.closeAll(CloseCode.ServiceRestart, CloseReason.Draining, CLOSE_GRACE_MS);
     this.#wss.close();
     await Promise.all([closeServer(this.#server), this.#metricsServer && closeServer(this.#metricsServer)]);
     if (this.#ownsEngine) await this.engine.close();

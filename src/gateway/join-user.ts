@@ -1,6 +1,6 @@
 import type { HistoryResult, LogHead } from '../engine/engine.js';
 import type { ReplayPosition } from '../engine/replay-buffer.js';
-import { CloseCode } from '../protocol/close-codes.js';
+import { CloseCode, CloseReason } from '../protocol/close-codes.js';
 import { encodeEvent } from '../protocol/events.js';
 import { encodeServerFrame, type ResumeOutcome } from '../protocol/frames.js';
 import type { Connection } from './connection.js';
@@ -85,7 +85,7 @@ async function replay(
     if (next.kind === 'reset') {
       // The rest expired between two pages: the replay can no longer be exact, so end the connection;
       // its next resume is answered with `reset`.
-      conn.close(CloseCode.InternalError, 'history changed during replay; resume again');
+      conn.close(CloseCode.InternalError, CloseReason.HistoryChanged);
       return null;
     }
     page = next;

@@ -30,3 +30,49 @@ export const CloseCode = {
 } as const;
 
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
+
+/**
+ * The reason text of every close the gateway initiates, by what happened (docs/protocol.md, "Close
+ * reasons"). Reasons are for people reading DevTools and logs; clients act on the code. Each fits the
+ * 123 bytes a close frame allows.
+ */
+export const CloseReason = {
+  /** 4003 */
+  AuthTimeout: 'no auth frame in time',
+  /** 4001: a frame other than `auth` (or a malformed one) before authentication. */
+  AuthenticateFirst: 'authenticate first',
+  /** 4001 */
+  InvalidToken: 'invalid token',
+  /** 4002: on connect, or when the expiry sweep finds the token expired. */
+  TokenExpired: 'token expired',
+  /** 4001 or 4002: a refresh `auth` frame whose token does not verify. */
+  RefreshRefused: 'refresh token refused',
+  /** 4001 */
+  RefreshOtherUser: 'refresh token is for another user',
+  /** 4008 */
+  TooManyBadFrames: 'too many malformed frames',
+  /** 4009 */
+  TooManyConnections: 'too many connections for this user',
+  /** 4029 */
+  RateLimited: 'rate limited',
+  /** 4013: unsent bytes over max_buffered_bytes. */
+  SlowConsumer: 'slow consumer',
+  /** 4013: more live events arrived during the replay than the replay may hold. */
+  ReplayOverflow: 'too many events during the replay; resume',
+  /** 4013 or 1011: the replay could not be joined to the live stream. */
+  ReplayIncomplete: 'replay incomplete; resume',
+  /** 1011: a seq is missing from the live stream. */
+  LiveGap: 'gap in the live stream; resume',
+  /** 1011: the user's history was reset or trimmed while the replay was read. */
+  HistoryChanged: 'history changed during replay; resume again',
+  /** 1011: the engine (Redis) could not be reached while joining. */
+  EngineUnavailable: 'engine unavailable; retry later',
+  /** 1011: an unexpected failure while joining. */
+  Internal: 'internal error',
+  /** 1012: drain or shutdown (§9). */
+  Draining: 'server draining; reconnect and resume',
+  /** 1012 by default: `gateway.disconnectUser()`, unless the caller gives its own reason. */
+  Disconnected: 'disconnected by the server',
+} as const;
+
+export type CloseReason = (typeof CloseReason)[keyof typeof CloseReason];

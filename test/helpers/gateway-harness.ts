@@ -176,6 +176,12 @@ export class Client {
     await once(this.ws, 'open');
   }
 
+  /** Waits for the close; its code and reason (docs/protocol.md, "Close reasons"). */
+  async closure(timeoutMs = 5000): Promise<{ readonly code: number; readonly reason: string }> {
+    const code = await this.closedWith(timeoutMs);
+    return { code, reason: this.closeReason };
+  }
+
   /** Waits for the close and returns its code. */
   async closedWith(timeoutMs = 5000): Promise<number> {
     let timer: NodeJS.Timeout | undefined;

@@ -2,7 +2,7 @@ import type { JWTPayload } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
 import type { Config } from '../../src/config/config.js';
-import { CloseCode } from '../../src/protocol/close-codes.js';
+import { CloseCode, CloseReason } from '../../src/protocol/close-codes.js';
 import {
   claimsFor,
   expSoon,
@@ -192,7 +192,7 @@ describe('authentication (PROTOCOL.md §2)', () => {
         expect(welcome.data?.connection_id).toMatch(/^c_/);
         expect(client.frames).toHaveLength(1);
       } else {
-        expect(await client.closedWith()).toBe(outcome);
+        expect(await client.closure()).toEqual({ code: outcome, reason: CloseReason.AuthTimeout });
         expect(client.frames).toEqual([]);
       }
       await expectStillServing(g, await g.token('bystander'), 'bystander');
@@ -388,7 +388,10 @@ describe('authentication (PROTOCOL.md §2)', () => {
     it.each(refusals)('closes with $code for $name ($config) before any welcome', async (refusal) => {
       const g = await start(keyConfigs[refusal.config]);
       const client = openWithToken(g, await refusal.token());
-      expect(await client.closedWith()).toBe(refusal.code);
+      expect(await client.closure()).toEqual({
+        code: refusal.code,
+        reason: refusal.code === CloseCode.TokenExpired ? CloseReason.TokenExpired : CloseReason.InvalidToken,
+      });
       expect(client.frames).toEqual([]);
       await expectStillServing(g, await validToken(refusal.config, 'bystander'), 'bystander');
     });
@@ -445,7 +448,7 @@ describe('authentication (PROTOCOL.md §2)', () => {
   });
 
   describe('before authentication', () => {
-    const frames: { name: string; frame: string | Buffer }[] = [
+    const frames: { name: string; frame: string | Buffer; reason?: string }[] = [
       { name: 'a ping frame', frame: JSON.stringify({ type: 'ping', id: 'p1' }) },
       {
         name: 'a user_message frame',
@@ -454,16 +457,23 @@ describe('authentication (PROTOCOL.md §2)', () => {
       { name: 'malformed JSON', frame: '{"type":"auth","token":' },
       { name: 'a frame of an unknown type', frame: JSON.stringify({ type: 'subscribe', channel: '*' }) },
       { name: 'an auth frame with an empty token', frame: JSON.stringify({ type: 'auth', token: '' }) },
-      { name: 'an auth frame with a forged token', frame: JSON.stringify({ type: 'auth', token: 'a.b.c' }) },
+      {
+        name: 'an auth frame with a forged token',
+        frame: JSON.stringify({ type: 'auth', token: 'a.b.c' }),
+        reason: CloseReason.InvalidToken,
+      },
       { name: 'a binary frame', frame: Buffer.from(JSON.stringify({ type: 'auth', token: 'x' })) },
     ];
 
-    it.each(frames)('closes with 4001 when the first frame is $name', async ({ frame }) => {
+    it.each(frames)('closes with 4001 when the first frame is $name', async ({ frame, reason }) => {
       const g = await start();
       const client = open(g.wsUrl);
       await client.opened();
       client.ws.send(frame);
-      expect(await client.closedWith()).toBe(CloseCode.Unauthorized);
+      expect(await client.closure()).toEqual({
+        code: CloseCode.Unauthorized,
+        reason: reason ?? CloseReason.AuthenticateFirst,
+      });
       expect(client.frames).toEqual([]);
       await expectStillServing(g, await g.token('bystander'), 'bystander');
     });
@@ -472,7 +482,10 @@ describe('authentication (PROTOCOL.md §2)', () => {
       const g = await start({ authTimeoutMs: FAST_AUTH_TIMEOUT_MS });
       const openedAt = Date.now();
       const client = open(g.wsUrl);
-      expect(await client.closedWith()).toBe(CloseCode.AuthTimeout);
+      expect(await client.closure()).toEqual({
+        code: CloseCode.AuthTimeout,
+        reason: CloseReason.AuthTimeout,
+      });
       expect(Date.now() - openedAt).toBeGreaterThanOrEqual(FAST_AUTH_TIMEOUT_MS - 5);
       expect(client.frames).toEqual([]);
       await expectStillServing(g, await g.token('bystander'), 'bystander');
@@ -500,35 +513,51 @@ describe('authentication (PROTOCOL.md §2)', () => {
       expect(await client.next()).toMatchObject({ type: 'pong', id: 1 });
     });
 
-    const refusedRefreshes: { name: string; token: () => Promise<string> | string; code: number }[] = [
+    const refusedRefreshes: {
+      name: string;
+      token: () => Promise<string> | string;
+      code: number;
+      reason: string;
+    }[] = [
       {
         name: 'another sub',
         token: () => signHs256(TEST_SECRET, claimsFor('u2')),
         code: CloseCode.Unauthorized,
+        reason: CloseReason.RefreshOtherUser,
       },
       {
         name: 'a forged signature',
         token: () => signHs256('not-the-gateway-secret-at-all!!!!', claimsFor('u1')),
         code: CloseCode.Unauthorized,
+        reason: CloseReason.RefreshRefused,
       },
-      { name: 'alg: none', token: () => unsignedToken(claimsFor('u1')), code: CloseCode.Unauthorized },
+      {
+        name: 'alg: none',
+        token: () => unsignedToken(claimsFor('u1')),
+        code: CloseCode.Unauthorized,
+        reason: CloseReason.RefreshRefused,
+      },
       {
         name: 'an expired token',
         token: () => signHs256(TEST_SECRET, { sub: 'u1', exp: nowS() - 60 }),
         code: CloseCode.TokenExpired,
+        reason: CloseReason.RefreshRefused,
       },
     ];
 
-    it.each(refusedRefreshes)('closes with $code when a refresh carries $name', async ({ token, code }) => {
-      const g = await start();
-      const bystander = await g.connect('bystander');
-      const client = await g.connect('u1');
-      client.send({ type: 'auth', token: await token() });
-      expect(await client.closedWith()).toBe(code);
-      expect(client.frames.map((f) => f.type)).toEqual(['welcome']);
-      await g.publish({ user_id: 'bystander', type: 'notification', data: {} });
-      expect(await bystander.events(1)).toHaveLength(1);
-    });
+    it.each(refusedRefreshes)(
+      'closes with $code when a refresh carries $name',
+      async ({ token, code, reason }) => {
+        const g = await start();
+        const bystander = await g.connect('bystander');
+        const client = await g.connect('u1');
+        client.send({ type: 'auth', token: await token() });
+        expect(await client.closure()).toEqual({ code, reason });
+        expect(client.frames.map((f) => f.type)).toEqual(['welcome']);
+        await g.publish({ user_id: 'bystander', type: 'notification', data: {} });
+        expect(await bystander.events(1)).toHaveLength(1);
+      },
+    );
 
     it('closes with 4002 when the token expires while connected', async () => {
       const g = await start({ heartbeatMs: 100 });
@@ -536,7 +565,10 @@ describe('authentication (PROTOCOL.md §2)', () => {
       const bystander = await g.connect('bystander');
       const client = openWithToken(g, await signHs256(TEST_SECRET, { sub: 'u1', exp }));
       await client.next('welcome');
-      expect(await client.closedWith(4000)).toBe(CloseCode.TokenExpired);
+      expect(await client.closure(4000)).toEqual({
+        code: CloseCode.TokenExpired,
+        reason: CloseReason.TokenExpired,
+      });
       expect(Date.now()).toBeGreaterThanOrEqual(exp * 1000);
       expect(bystander.closeCode).toBeUndefined();
     });

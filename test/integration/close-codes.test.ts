@@ -6,7 +6,7 @@ import { MemoryEngine } from '../../src/engine/memory-engine.js';
 import type { GatewayDeps } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../../src/protocol/agentcast-error.js';
-import { CloseCode } from '../../src/protocol/close-codes.js';
+import { CloseCode, CloseReason } from '../../src/protocol/close-codes.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
 import type { NewEvent } from '../../src/protocol/events.js';
 import { Client, type Frame, type Harness, startGateway } from '../helpers/gateway-harness.js';
@@ -178,7 +178,10 @@ describe('limits, close codes and error frames (PROTOCOL.md §5–§7)', () => {
           if (client.closeCode === undefined) throw err;
         }
       }
-      expect(await client.closedWith()).toBe(CloseCode.RateLimited);
+      expect(await client.closure()).toEqual({
+        code: CloseCode.RateLimited,
+        reason: CloseReason.RateLimited,
+      });
       expect(client.frames.some((f) => f.type === 'error' && f.data?.code === ErrorCode.RateLimited)).toBe(
         true,
       );
@@ -266,7 +269,10 @@ describe('limits, close codes and error frames (PROTOCOL.md §5–§7)', () => {
       const codes = [];
       for (let i = 0; i < sent.length; i++) codes.push((await client.next()).data?.code);
       expect(codes).toEqual(sent.map((m) => m.code));
-      expect(await client.closedWith()).toBe(CloseCode.TooManyBadFrames);
+      expect(await client.closure()).toEqual({
+        code: CloseCode.TooManyBadFrames,
+        reason: CloseReason.TooManyBadFrames,
+      });
       await expectDelivers(g, bystander, 'bystander');
     });
 
@@ -280,7 +286,10 @@ describe('limits, close codes and error frames (PROTOCOL.md §5–§7)', () => {
       }
       client.send('not json');
       await client.next('error');
-      expect(await client.closedWith()).toBe(CloseCode.TooManyBadFrames);
+      expect(await client.closure()).toEqual({
+        code: CloseCode.TooManyBadFrames,
+        reason: CloseReason.TooManyBadFrames,
+      });
     });
   });
 
@@ -290,7 +299,10 @@ describe('limits, close codes and error frames (PROTOCOL.md §5–§7)', () => {
       const first = await Promise.all([g.connect('u1'), g.connect('u1'), g.connect('u1')]);
       const extra = Client.open(g.wsUrl, { headers: { Authorization: `Bearer ${await g.token('u1')}` } });
       cleanups.push(async () => extra.ws.terminate());
-      expect(await extra.closedWith()).toBe(CloseCode.TooManyConnections);
+      expect(await extra.closure()).toEqual({
+        code: CloseCode.TooManyConnections,
+        reason: CloseReason.TooManyConnections,
+      });
       expect(extra.frames).toEqual([]);
       const other = await g.connect('u2');
       await g.publish({
@@ -323,7 +335,10 @@ describe('limits, close codes and error frames (PROTOCOL.md §5–§7)', () => {
       await log.whenClosing(CloseCode.SlowConsumer);
       // The server sent its close frame behind the queued events; read on to see it.
       stalled.ws.resume();
-      expect(await stalled.closedWith()).toBe(CloseCode.SlowConsumer);
+      expect(await stalled.closure()).toEqual({
+        code: CloseCode.SlowConsumer,
+        reason: CloseReason.SlowConsumer,
+      });
       // The reading connection of the same user got every event, in order.
       const events = await reader.events(published);
       expect(events.map((e) => e.seq)).toEqual(Array.from({ length: published }, (_, i) => i + 1));
@@ -465,7 +480,12 @@ describe('limits, close codes and error frames (PROTOCOL.md §5–§7)', () => {
       const g = await start();
       const clients = await Promise.all([g.connect('u1'), g.connect('u1'), g.connect('u2')]);
       await g.gateway.drain();
-      for (const client of clients) expect(await client.closedWith()).toBe(CloseCode.ServiceRestart);
+      for (const client of clients) {
+        expect(await client.closure()).toEqual({
+          code: CloseCode.ServiceRestart,
+          reason: CloseReason.Draining,
+        });
+      }
       expect(g.gateway.state).toBe('closed');
     });
   });

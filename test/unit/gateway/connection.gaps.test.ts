@@ -2,7 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EventListener, HistoryQuery, HistoryResult, Unsubscribe } from '../../../src/engine/engine.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { AgentcastError, AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
-import { CloseCode } from '../../../src/protocol/close-codes.js';
+import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
 import type { StoredEvent } from '../../../src/protocol/events.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
@@ -62,16 +62,15 @@ describe('Connection under engine faults', () => {
     [
       'an engine outage',
       new AgentcastError(AgentcastErrorCode.EngineUnavailable, 'down'),
-      'engine unavailable; retry later',
+      CloseReason.EngineUnavailable,
     ],
-    ['an unexpected engine error', new Error('boom'), 'internal error'],
+    ['an unexpected engine error', new Error('boom'), CloseReason.Internal],
   ])('closes a join refused by %s with 1011, and the next join succeeds', async (_name, error, reason) => {
     const engine = new FaultyEngine();
     h = await startGateway({}, { engine });
     engine.slotError = error;
     const refused = open(h, await h.token('u1'));
-    expect(await refused.closedWith()).toBe(CloseCode.InternalError);
-    expect(refused.closeReason).toBe(reason);
+    expect(await refused.closure()).toEqual({ code: CloseCode.InternalError, reason });
     expect(refused.frames).toEqual([]);
     engine.slotError = undefined;
     const client = await h.connect('u1');
@@ -83,7 +82,7 @@ describe('Connection under engine faults', () => {
     h = await startGateway({}, { engine });
     engine.subscribeError = new Error('subscribe failed');
     const refused = open(h, await h.token('u1'));
-    expect(await refused.closedWith()).toBe(CloseCode.InternalError);
+    expect(await refused.closure()).toEqual({ code: CloseCode.InternalError, reason: CloseReason.Internal });
     expect(h.gateway.stats()).toMatchObject({ users: 0 });
     engine.subscribeError = undefined;
     const client = await h.connect('u1');
@@ -110,7 +109,10 @@ describe('Connection under engine faults', () => {
     // Subscribed, history held: every publish now is a live event the replay must hold.
     for (let i = 0; i < 6; i++) await h.gateway.publish('u1', { type: 'notification', data: { i } });
     release();
-    expect(await client.closedWith()).toBe(CloseCode.SlowConsumer);
+    expect(await client.closure()).toEqual({
+      code: CloseCode.SlowConsumer,
+      reason: CloseReason.ReplayOverflow,
+    });
   });
 
   it('closes with 1011 on a gap in the live stream instead of skipping the event, and the resume fills it', async () => {
@@ -120,7 +122,7 @@ describe('Connection under engine faults', () => {
     const epoch = String(client.frames[0]?.data?.epoch);
     engine.dropLive.add(2);
     for (let i = 0; i < 3; i++) await h.gateway.publish('u1', { type: 'notification', data: { i } });
-    expect(await client.closedWith()).toBe(CloseCode.InternalError);
+    expect(await client.closure()).toEqual({ code: CloseCode.InternalError, reason: CloseReason.LiveGap });
     expect(eventsOf(client).map((f) => f.seq)).toEqual([1]);
     engine.dropLive.clear();
     const resumed = await h.connect('u1', { query: `?since=1&epoch=${epoch}` });

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventListener, HistoryQuery, HistoryResult, Unsubscribe } from '../../../src/engine/engine.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
-import { CloseCode } from '../../../src/protocol/close-codes.js';
+import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { eventsOf, eventWithSeq } from '../../property/support/frame-wait.js';
@@ -96,7 +96,10 @@ describe('joinUser', () => {
     const client = Client.open(`${h.wsUrl}?since=0&epoch=${epoch}`, {
       headers: { Authorization: `Bearer ${await h.token('u1')}` },
     });
-    expect(await client.closedWith()).toBe(CloseCode.InternalError);
+    expect(await client.closure()).toEqual({
+      code: CloseCode.InternalError,
+      reason: CloseReason.HistoryChanged,
+    });
     // What did arrive was exact: the first page, in order.
     expect(eventsOf(client).map((f) => f.seq)).toEqual([1, 2, 3]);
   });

@@ -3,7 +3,7 @@ import { describe, expect, it } from 'vitest';
 import { RunErrorCode } from '../../../src/agents/run-error-code.js';
 import { UPGRADE_ERROR_CODES } from '../../../src/gateway/upgrade-rejection.js';
 import { AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
-import { CloseCode } from '../../../src/protocol/close-codes.js';
+import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
 import { ErrorCode, HttpErrorCode } from '../../../src/protocol/error-codes.js';
 
 const doc = readFileSync(new URL('../../../docs/protocol.md', import.meta.url), 'utf8');
@@ -17,7 +17,8 @@ function tableColumn(heading: string): string[] {
   for (const line of rest) {
     if (line.startsWith('### ')) break;
     const cell = /^\|\s*`?([^`|]+?)`?\s*\|/.exec(line)?.[1];
-    if (cell !== undefined && !/^-+$/.test(cell) && cell !== 'code') rows.push(cell.trim());
+    if (cell !== undefined && !/^-+$/.test(cell) && cell !== 'code' && cell !== 'reason')
+      rows.push(cell.trim());
   }
   return rows;
 }
@@ -27,6 +28,12 @@ describe('docs/protocol.md catalogue', () => {
     const documented = tableColumn('Close codes').map(Number);
     expect(documented.sort()).toEqual(Object.values(CloseCode).sort());
     for (const [name, code] of Object.entries(CloseCode)) expect(doc).toContain(`| ${code} | \`${name}\` |`);
+  });
+
+  it('lists exactly the close reasons, each fitting a close frame (123 bytes)', () => {
+    expect(tableColumn('Close reasons').sort()).toEqual(Object.values(CloseReason).sort());
+    for (const reason of Object.values(CloseReason))
+      expect(Buffer.byteLength(reason)).toBeLessThanOrEqual(123);
   });
 
   it('lists exactly the error frame codes', () => {
