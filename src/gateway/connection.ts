@@ -301,12 +301,10 @@ export class Connection {
     const position = await joinUser(this, this.#ctx, resume);
     if (this.isClosed() || position === null) return;
     const outcome = replay.finish(position);
+    // An overflow never gets here: deliver() closed the connection when the buffer overflowed.
     if (outcome.kind !== 'ok') {
       this.log.warn({ outcome: outcome.kind }, 'replay could not be completed');
-      this.close(
-        outcome.kind === 'overflow' ? CloseCode.SlowConsumer : CloseCode.InternalError,
-        CloseReason.ReplayIncomplete,
-      );
+      this.close(CloseCode.InternalError, CloseReason.ReplayIncomplete);
       return;
     }
     for (const frame of outcome.frames) this.send(frame);

@@ -59,7 +59,7 @@ export const CloseReason = {
   SlowConsumer: 'slow consumer',
   /** 4013: more live events arrived during the replay than the replay may hold. */
   ReplayOverflow: 'too many events during the replay; resume',
-  /** 4013 or 1011: the replay could not be joined to the live stream. */
+  /** 1011: the replay could not be joined to the live stream (a gap, or a new epoch, at its end). */
   ReplayIncomplete: 'replay incomplete; resume',
   /** 1011: a seq is missing from the live stream. */
   LiveGap: 'gap in the live stream; resume',

@@ -5,6 +5,7 @@ import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import type { Gateway } from '../../../src/gateway/gateway.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { metricValue } from '../../helpers/metric-value.js';
 
 /** An engine whose health the test switches, telling listeners as Redis going away would. */
 class SwitchableHealth extends DelegatingEngine {
@@ -23,9 +24,7 @@ class SwitchableHealth extends DelegatingEngine {
   }
 }
 
-async function gauge(gateway: Gateway, name: string): Promise<number | undefined> {
-  return (await gateway.metrics.registry.getSingleMetric(name)?.get())?.values[0]?.value;
-}
+const gauge = (gateway: Gateway, name: string) => metricValue(gateway.metrics, name);
 
 describe('Gateway', () => {
   let h: Harness | undefined;

@@ -6,6 +6,7 @@ import { silentLogger } from '../../../src/observability/logger.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import type { StoredEvent } from '../../../src/protocol/events.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
+import { metricValue } from '../../helpers/metric-value.js';
 
 /** Counts subscriptions, and can make the next subscribe fail. */
 class CountingEngine extends DelegatingEngine {
@@ -43,8 +44,7 @@ function setup() {
   const engine = new CountingEngine(new MemoryEngine());
   const metrics = new Metrics();
   const hub = new UserHub<Member>({ engine, log: silentLogger(), metrics, now: Date.now });
-  const value = async (name: string) =>
-    (await metrics.registry.getSingleMetric(name)?.get())?.values.reduce((sum, v) => sum + v.value, 0) ?? 0;
+  const value = (name: string) => metricValue(metrics, name);
   const publish = (userId: string) => engine.append(userId, { type: 'notification', data: {} });
   return { engine, metrics, hub, value, publish };
 }

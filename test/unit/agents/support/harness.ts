@@ -32,15 +32,4 @@ export function harness<E extends Engine = MemoryEngine>(
   return { engine, runtime, metrics };
 }
 
-/** The value of a counter or gauge for one label set (0 when never set). */
-export async function metricValue(
-  metrics: Metrics,
-  name: string,
-  labels: Record<string, string> = {},
-): Promise<number> {
-  const metric = metrics.registry.getSingleMetric(name);
-  if (metric === undefined) throw new Error(`no metric ${name}`);
-  const { values } = await metric.get();
-  const match = values.find((v) => Object.entries(labels).every(([k, val]) => v.labels[k] === val));
-  return match?.value ?? 0;
-}
+export { metricValue } from '../../../helpers/metric-value.js';

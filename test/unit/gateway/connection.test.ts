@@ -1,0 +1,217 @@
+import { afterEach, describe, expect, it } from 'vitest';
+import type { EventListener, HistoryQuery, HistoryResult, Unsubscribe } from '../../../src/engine/engine.js';
+import { MemoryEngine } from '../../../src/engine/memory-engine.js';
+import { AgentcastError, AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
+import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
+import type { StoredEvent } from '../../../src/protocol/events.js';
+import { DelegatingEngine } from '../../helpers/delegating-engine.js';
+import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { captureLog } from '../../helpers/log-capture.js';
+import { metricValue } from '../../helpers/metric-value.js';
+import { eventsOf, eventWithSeq } from '../../property/support/frame-wait.js';
+
+/**
+ * Connection (PROTOCOL.md §2–§5) as an operator sees it: what it logs and counts, and the joins that go
+ * wrong at their very end. The close paths themselves are in test/integration/close-codes.test.ts.
+ */
+
+/** Reads history at once but answers only when released; can lose live events and hold slot requests. */
+class TimingEngine extends DelegatingEngine {
+  readonly dropLive = new Set<number>();
+  staleHistory: { readonly until: Promise<void>; readonly reached: () => void } | undefined;
+  slotGate: { readonly until: Promise<void>; readonly reached: () => void } | undefined;
+  releases = 0;
+
+  constructor() {
+    super(new MemoryEngine());
+  }
+  override subscribe(userId: string, listener: EventListener): Promise<Unsubscribe> {
+    return super.subscribe(userId, (event: StoredEvent, frame: string) => {
+      if (!this.dropLive.has(event.seq)) listener(event, frame);
+    });
+  }
+  override async history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
+    const result = await super.history(userId, query);
+    const stale = this.staleHistory;
+    if (stale !== undefined) {
+      stale.reached();
+      await stale.until;
+    }
+    return result;
+  }
+  override async acquireConnectionSlot(
+    userId: string,
+    connectionId: string,
+    limit: number,
+  ): Promise<boolean> {
+    const gate = this.slotGate;
+    if (gate !== undefined) {
+      gate.reached();
+      await gate.until;
+    }
+    return super.acquireConnectionSlot(userId, connectionId, limit);
+  }
+  override releaseConnectionSlot(userId: string, connectionId: string): Promise<void> {
+    this.releases++;
+    return super.releaseConnectionSlot(userId, connectionId);
+  }
+}
+
+function gate(): { until: Promise<void>; reached: () => void; open: () => void; wasReached: Promise<void> } {
+  let open = (): void => undefined;
+  let reached = (): void => undefined;
+  const wasReached = new Promise<void>((resolve) => {
+    reached = resolve;
+  });
+  const until = new Promise<void>((resolve) => {
+    open = resolve;
+  });
+  return { until, reached, open, wasReached };
+}
+
+describe('Connection', () => {
+  let h: Harness | undefined;
+  afterEach(async () => {
+    await h?.close();
+    h = undefined;
+  });
+
+  function open(g: Harness, token: string, query = ''): Client {
+    return Client.open(`${g.wsUrl}${query}`, { headers: { Authorization: `Bearer ${token}` } });
+  }
+
+  it('logs each close with its connection, user, code and reason, and counts it by code', async () => {
+    const { log, lines } = captureLog();
+    h = await startGateway({}, { log });
+    const client = await h.connect('u1');
+    const connectionId = client.frames[0]?.data?.connection_id;
+    expect(h.gateway.disconnectUser('u1')).toBe(1);
+    expect(await client.closure()).toEqual({
+      code: CloseCode.ServiceRestart,
+      reason: CloseReason.Disconnected,
+    });
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 30,
+        msg: 'closing connection',
+        conn_id: connectionId,
+        user_id: 'u1',
+        close_code: CloseCode.ServiceRestart,
+        reason: CloseReason.Disconnected,
+      }),
+    );
+    await expect
+      .poll(() => metricValue(h!.gateway.metrics, 'agentcast_connections_closed_total', { code: '1012' }))
+      .toBe(1);
+  });
+
+  it('counts the replayed events it delivers', async () => {
+    h = await startGateway();
+    for (let i = 0; i < 3; i++) await h.gateway.publish('u1', { type: 'notification', data: { i } });
+    const client = await h.connect('u1', { query: '?since=0' });
+    await eventWithSeq(client, 3, 'the replay');
+    expect(await metricValue(h.gateway.metrics, 'agentcast_events_delivered_total')).toBe(3);
+  });
+
+  it('counts a refresh token for another user as an auth failure of reason sub_mismatch', async () => {
+    h = await startGateway();
+    const client = await h.connect('u1');
+    client.send({ type: 'auth', token: await h.token('u2') });
+    expect(await client.closure()).toEqual({
+      code: CloseCode.Unauthorized,
+      reason: CloseReason.RefreshOtherUser,
+    });
+    expect(
+      await metricValue(h.gateway.metrics, 'agentcast_auth_failures_total', { reason: 'sub_mismatch' }),
+    ).toBe(1);
+  });
+
+  it('logs what the WebSocket library reports, at debug, without the frame', async () => {
+    const { log, lines } = captureLog();
+    h = await startGateway({ maxPayload: 256 }, { log });
+    const client = await h.connect('u1');
+    client.send(JSON.stringify({ type: 'ping', id: 'x'.repeat(300) }));
+    expect(await client.closedWith()).toBe(CloseCode.FrameTooLarge);
+    const line = lines.find((l) => l.msg === 'websocket error');
+    expect(line).toMatchObject({ level: 20, user_id: 'u1', err: expect.stringMatching(/max payload/i) });
+    expect(JSON.stringify(line)).not.toContain('xxxx');
+  });
+
+  it('logs an engine outage during a join at debug, and an unexpected join failure at error', async () => {
+    const { log, lines } = captureLog();
+    const engine = new TimingEngine();
+    h = await startGateway({}, { engine, log });
+    engine.history = () => Promise.reject(new Error('disk on fire'));
+    const refused = open(h, await h.token('u1'), '?since=0');
+    expect(await refused.closure()).toEqual({ code: CloseCode.InternalError, reason: CloseReason.Internal });
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 50,
+        msg: 'join failed',
+        user_id: 'u1',
+        err: expect.objectContaining({ message: 'disk on fire' }),
+      }),
+    );
+    engine.history = () => Promise.reject(new AgentcastError(AgentcastErrorCode.EngineUnavailable, 'down'));
+    const outage = open(h, await h.token('u2'), '?since=0');
+    expect(await outage.closure()).toEqual({
+      code: CloseCode.InternalError,
+      reason: CloseReason.EngineUnavailable,
+    });
+    expect(lines.filter((l) => l.user_id === 'u2').map((l) => [l.level, l.msg])).toEqual([
+      [20, 'join refused: engine unavailable'],
+      [30, 'closing connection'],
+    ]);
+  });
+
+  it('closes with 1011 when the replay cannot be joined to the live stream, and the resume fills the gap', async () => {
+    const { log, lines } = captureLog();
+    const engine = new TimingEngine();
+    h = await startGateway({}, { engine, log });
+    const stale = gate();
+    engine.staleHistory = stale;
+    engine.dropLive.add(1);
+    const client = open(h, await h.token('u1'), '?since=0');
+    await stale.wasReached;
+    // History was read empty; live event 1 is lost, so the replay ends at 0 with 2 buffered: a gap.
+    await h.gateway.publish('u1', { type: 'notification', data: { n: 1 } });
+    await h.gateway.publish('u1', { type: 'notification', data: { n: 2 } });
+    stale.open();
+    expect(await client.closure()).toEqual({
+      code: CloseCode.InternalError,
+      reason: CloseReason.ReplayIncomplete,
+    });
+    expect(eventsOf(client)).toEqual([]);
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 40,
+        msg: 'replay could not be completed',
+        outcome: 'gap',
+        user_id: 'u1',
+      }),
+    );
+    engine.staleHistory = undefined;
+    const epoch = String(client.frames[0]?.data?.epoch ?? (await engine.head('u1')).epoch);
+    const resumed = await h.connect('u1', { query: `?since=0&epoch=${epoch}` });
+    await eventWithSeq(resumed, 2, 'the resumed replay');
+    expect(eventsOf(resumed).map((f) => f.seq)).toEqual([1, 2]);
+  });
+
+  it('gives back a connection slot taken after the client had already gone', async () => {
+    const engine = new TimingEngine();
+    h = await startGateway({ maxConnectionsPerUser: 1 }, { engine });
+    const slot = gate();
+    engine.slotGate = slot;
+    const gone = open(h, await h.token('u1'));
+    await slot.wasReached;
+    gone.ws.terminate();
+    // The gateway has seen the close (the slot request is still pending).
+    await expect.poll(() => h?.gateway.stats().connections).toBe(0);
+    expect(engine.releases).toBe(0);
+    engine.slotGate = undefined;
+    slot.open();
+    await expect.poll(() => engine.releases).toBe(1);
+    const next = await h.connect('u1');
+    expect(next.frames[0]).toMatchObject({ type: 'welcome' });
+  });
+});
