@@ -52,6 +52,8 @@ export interface Config {
   readonly redis: string | undefined;
   readonly redisCluster: boolean;
   readonly redisKeyPrefix: string;
+  /** Lease of a Redis connection slot, renewed every third of it while the connection lives. */
+  readonly redisSlotLeaseS: number;
   readonly metricsPort: number | undefined;
   readonly logLevel: string;
 }

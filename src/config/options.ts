@@ -403,6 +403,15 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     help: 'Prefix of every Redis key and channel; separates deployments sharing one Redis',
   },
   {
+    key: 'redisSlotLeaseS',
+    kind: 'int',
+    group: 'engine',
+    default: 30,
+    min: 3,
+    max: 3600,
+    help: "How long a crashed node's connections still count against max-connections-per-user, seconds",
+  },
+  {
     key: 'metricsPort',
     kind: 'int',
     group: 'observability',

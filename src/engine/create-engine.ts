@@ -16,6 +16,7 @@ export function createEngine(config: Config, log: Logger): Engine {
     url: config.redis,
     cluster: config.redisCluster,
     keyPrefix: config.redisKeyPrefix,
+    slotLeaseMs: config.redisSlotLeaseS * 1000,
     name: config.serverId,
     logger: log,
   });

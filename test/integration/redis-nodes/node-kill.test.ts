@@ -59,13 +59,17 @@ describe.skipIf(!available)('a gateway node killed with SIGKILL', () => {
     await deleteKeys(REDIS_URL, `${prefix}*`);
   });
 
-  async function startNodes(maxConnectionsPerUser: number): Promise<{ a: GatewayProcess; b: Harness }> {
+  async function startNodes(
+    maxConnectionsPerUser: number,
+    slotLeaseS = 30,
+  ): Promise<{ a: GatewayProcess; b: Harness }> {
     prefix = uniquePrefix('node-kill');
     nodeA = await spawnGateway([
       ...['--port', '0', '--env', 'test', '--server-id', 'node-a', '--no-demo'],
       ...['--redis', REDIS_URL, '--redis-key-prefix', prefix],
       ...['--jwt-secret', TEST_SECRET, '--api-key', TEST_API_KEY],
       ...['--max-connections-per-user', String(maxConnectionsPerUser)],
+      ...['--redis-slot-lease-s', String(slotLeaseS)],
     ]);
     nodeB = await startGateway({
       redis: REDIS_URL,
@@ -153,9 +157,10 @@ describe.skipIf(!available)('a gateway node killed with SIGKILL', () => {
   });
 
   it('refuses with 4009, while the killed node’s slot leases last, a user who was at max_connections_per_user', async () => {
-    // Slots are leases (slotLeaseMs, 30 s by default): a crashed node cannot release its connections'
-    // slots, so for up to one lease they still count against the user's limit across nodes.
-    const { a, b } = await startNodes(2);
+    // Slots are leases (--redis-slot-lease-s, 30 s by default): a crashed node cannot release its
+    // connections' slots, so for up to one lease they still count against the user's limit across nodes.
+    const { a, b } = await startNodes(2, 3);
+    const killedAt = Date.now();
     await connect(a.port, 'carol');
     await connect(a.port, 'carol');
     a.child.kill('SIGKILL');
@@ -167,5 +172,16 @@ describe.skipIf(!available)('a gateway node killed with SIGKILL', () => {
     expect(await refused.closedWith()).toBe(4009);
     // A user below the limit is not affected.
     await connect(b.port, 'dave');
+    // Once the lease has run out (renewed every second, so 2 to 3 s after the kill), carol gets in again.
+    const welcomed = async (): Promise<boolean> => {
+      const retry = Client.open(b.wsUrl, { headers: { Authorization: `Bearer ${token}` } });
+      clients.push(retry);
+      return retry.next('welcome', 2000).then(
+        () => true,
+        () => false,
+      );
+    };
+    await expect.poll(welcomed, { timeout: 8000, interval: 250 }).toBe(true);
+    expect(Date.now() - killedAt).toBeGreaterThanOrEqual(2000);
   });
 });
