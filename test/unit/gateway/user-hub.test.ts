@@ -2,10 +2,11 @@ import { describe, expect, it } from 'vitest';
 import type { EventListener, Unsubscribe } from '../../../src/engine/engine.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { type HubMember, UserHub } from '../../../src/gateway/user-hub.js';
-import { silentLogger } from '../../../src/observability/logger.js';
+import { type Logger, silentLogger } from '../../../src/observability/logger.js';
 import { Metrics } from '../../../src/observability/metrics.js';
 import type { StoredEvent } from '../../../src/protocol/events.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
+import { captureLog } from '../../helpers/log-capture.js';
 import { metricValue } from '../../helpers/metric-value.js';
 
 /** Counts subscriptions, and can make the next subscribe fail. */
@@ -13,6 +14,7 @@ class CountingEngine extends DelegatingEngine {
   subscribes = 0;
   unsubscribes = 0;
   failNextSubscribe = false;
+  failUnsubscribe = false;
   override async subscribe(userId: string, listener: EventListener): Promise<Unsubscribe> {
     this.subscribes++;
     if (this.failNextSubscribe) {
@@ -22,6 +24,7 @@ class CountingEngine extends DelegatingEngine {
     const stop = await super.subscribe(userId, listener);
     return async () => {
       this.unsubscribes++;
+      if (this.failUnsubscribe) throw new Error('unsubscribe failed');
       await stop();
     };
   }
@@ -40,10 +43,15 @@ class Member implements HubMember {
   }
 }
 
-function setup() {
-  const engine = new CountingEngine(new MemoryEngine());
+function setup(options: { now?: () => number; log?: Logger; engineNow?: () => number } = {}) {
+  const engine = new CountingEngine(new MemoryEngine({ now: options.engineNow ?? Date.now }));
   const metrics = new Metrics();
-  const hub = new UserHub<Member>({ engine, log: silentLogger(), metrics, now: Date.now });
+  const hub = new UserHub<Member>({
+    engine,
+    log: options.log ?? silentLogger(),
+    metrics,
+    now: options.now ?? Date.now,
+  });
   const value = (name: string) => metricValue(metrics, name);
   const publish = (userId: string) => engine.append(userId, { type: 'notification', data: {} });
   return { engine, metrics, hub, value, publish };
@@ -119,5 +127,38 @@ describe('UserHub', () => {
     expect(engine.subscribes).toBe(2);
     await publish('u1');
     expect([first.seqs, second.seqs]).toEqual([[], [1]]);
+  });
+
+  it('observes the time from the event being stored to it being handed out, in seconds', async () => {
+    const storedAt = 1_700_000_000_000;
+    const { hub, metrics, publish } = setup({ engineNow: () => storedAt, now: () => storedAt + 250 });
+    await hub.join(new Member('u1'));
+    for (let i = 0; i < 8; i++) await publish('u1');
+    const sum = (await metrics.publishToSend.get()).values.find(
+      (v) => v.metricName === 'agentcast_publish_to_send_seconds_sum',
+    )?.value;
+    expect(sum).toBe(0.25);
+  });
+
+  it('rejects every member joining while the subscribe fails, leaving no member counted', async () => {
+    const { engine, hub } = setup();
+    engine.failNextSubscribe = true;
+    const joins = [hub.join(new Member('u1')), hub.join(new Member('u1'))];
+    const results = await Promise.allSettled(joins);
+    expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
+    expect([hub.userCount, hub.memberCount, engine.subscribes]).toEqual([0, 0, 1]);
+  });
+
+  it('logs a failed unsubscribe with the user, and forgets the user all the same', async () => {
+    const { log, lines } = captureLog();
+    const { engine, hub } = setup({ log });
+    const member = new Member('u1');
+    await hub.join(member);
+    engine.failUnsubscribe = true;
+    hub.leave(member);
+    expect(hub.userCount).toBe(0);
+    await expect
+      .poll(() => lines.find((l) => l.msg === 'unsubscribe failed'))
+      .toMatchObject({ level: 40, user_id: 'u1', err: { message: 'unsubscribe failed' } });
   });
 });
