@@ -150,7 +150,11 @@ async function handleApi(
   const history = /^\/v1\/users\/([^/]+)\/history$/.exec(path);
   if (history !== null) {
     if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
-    return userHistory(res, ctx, decodeURIComponent(history[1] as string), url.searchParams);
+    const userId = decodedSegment(history[1] as string);
+    if (userId === undefined) {
+      return sendError(res, 400, ErrorCode.InvalidMessage, 'user_id: not valid percent-encoded UTF-8');
+    }
+    return userHistory(res, ctx, userId, url.searchParams);
   }
   sendError(res, 404, HttpErrorCode.NotFound, `no route ${req.method} ${path}`);
 }
@@ -222,8 +226,10 @@ async function userHistory(
   if (typeof since === 'string') return sendError(res, 400, ErrorCode.InvalidMessage, since);
   if (typeof limit === 'string') return sendError(res, 400, ErrorCode.InvalidMessage, limit);
   try {
-    // Without an epoch, `since` is read in the user's current epoch (an operator's query, not a resume).
-    const epoch = query.get('epoch') ?? (await ctx.engine.head(userId)).epoch;
+    // Without an epoch (or with an empty one, like since= and limit=), `since` is read in the user's
+    // current epoch: an operator's query, not a resume.
+    const given = query.get('epoch');
+    const epoch = given === null || given === '' ? (await ctx.engine.head(userId)).epoch : given;
     const result = await ctx.engine.history(userId, { since, limit, epoch });
     if (result.kind === 'ok') {
       return sendJson(res, 200, {
@@ -242,9 +248,20 @@ async function userHistory(
     });
   } catch (err) {
     if (err instanceof AgentcastError && err.code === AgentcastErrorCode.EngineUnavailable) {
-      return sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later');
+      return sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later', {
+        'Retry-After': '1',
+      });
     }
     throw err;
+  }
+}
+
+/** A percent-decoded path segment, or undefined when its encoding is malformed (`%E0%A4%A`, `%zz`). */
+function decodedSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
   }
 }
 

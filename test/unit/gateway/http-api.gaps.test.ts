@@ -98,15 +98,41 @@ describe('HTTP API edges (PROTOCOL.md §8)', () => {
 
   describe('GET /v1/users/:user_id/history', () => {
     it.each([
-      ['a user id over 128 characters', `/v1/users/${'u'.repeat(129)}/history`, 'user_id'],
-      ['a non-numeric since', '/v1/users/u1/history?since=abc', 'since'],
-      ['a limit above history_size', '/v1/users/u1/history?limit=1000000', 'limit'],
-    ])('refuses %s with 400 naming the field', async (_name, path, field) => {
-      h = await startGateway();
+      [
+        'a user id over 128 characters',
+        `/v1/users/${'u'.repeat(129)}/history`,
+        'user_id: must be 1..128 characters',
+      ],
+      [
+        'malformed percent-encoding',
+        '/v1/users/%E0%A4%A/history',
+        'user_id: not valid percent-encoded UTF-8',
+      ],
+      ['a non-numeric since', '/v1/users/u1/history?since=abc', 'since: must be a non-negative integer'],
+      ['a negative limit', '/v1/users/u1/history?limit=-1', 'limit: must be a non-negative integer'],
+      ['a limit above history_size', '/v1/users/u1/history?limit=1001', 'limit: must be at most 1000'],
+      [
+        'a since above 2^53',
+        '/v1/users/u1/history?since=9007199254740992',
+        'since: must be at most 9007199254740991',
+      ],
+    ])('refuses %s with 400 naming the field', async (_name, path, message) => {
+      h = await startGateway({ historySize: 1000 });
       const res = await call(path);
-      expect(res.status).toBe(400);
-      expect(res.json).toMatchObject({ error: { code: 'INVALID_MESSAGE' } });
-      expect(JSON.stringify(res.json)).toContain(field);
+      expect(res).toMatchObject({ status: 400, json: { error: { code: 'INVALID_MESSAGE', message } } });
+    });
+
+    it('reads since, limit and an empty parameter as given, and a user id percent-decoded', async () => {
+      h = await startGateway({ historySize: 1000 });
+      for (let i = 0; i < 5; i++) await h.publish({ user_id: 'a b', type: 'notification', data: { i } });
+      const res = await call('/v1/users/a%20b/history?since=1&limit=2&epoch=');
+      expect(res.status).toBe(200);
+      const body = res.json as { seq: number; complete: boolean; events: { seq: number }[] };
+      expect(body.events.map((e) => e.seq)).toEqual([2, 3]);
+      expect([body.seq, body.complete]).toEqual([5, false]);
+      const all = await call('/v1/users/a%20b/history?since=&limit=');
+      expect((all.json as { events: unknown[]; complete: boolean }).events).toHaveLength(5);
+      expect((all.json as { complete: boolean }).complete).toBe(true);
     });
 
     it('answers an unknown epoch with reset and no events', async () => {
@@ -125,8 +151,11 @@ describe('HTTP API edges (PROTOCOL.md §8)', () => {
       h = await startGateway({}, { engine });
       engine.failing = unavailable();
       const res = await call('/v1/users/u1/history');
-      expect(res.status).toBe(503);
-      expect(res.json).toMatchObject({ error: { code: 'UNAVAILABLE' } });
+      expect(res).toMatchObject({
+        status: 503,
+        json: { error: { code: 'UNAVAILABLE', message: 'the engine is unavailable; retry later' } },
+      });
+      expect(res.headers.get('retry-after')).toBe('1');
     });
 
     it.each([
@@ -139,8 +168,10 @@ describe('HTTP API edges (PROTOCOL.md §8)', () => {
         h = await startGateway({}, { engine });
         engine.failing = new Error('disk on fire');
         const res = await call(path, body === undefined ? {} : { method: 'POST', body });
-        expect(res.status).toBe(500);
-        expect(res.json).toMatchObject({ error: { code: 'INTERNAL' } });
+        expect(res).toMatchObject({
+          status: 500,
+          json: { error: { code: 'INTERNAL', message: 'internal error' } },
+        });
         expect(JSON.stringify(res.json)).not.toContain('disk on fire');
         engine.failing = undefined;
         expect((await call('/v1/users/u1/history')).status).toBe(200);
