@@ -6,7 +6,7 @@ import { AgentRuntime } from '../agents/agent-runtime.js';
 import { builtInAgents } from '../agents/built-in-agents.js';
 import type { AgentDefinition } from '../agents/define-agent.js';
 import { generateDevSecret } from '../auth/dev-token.js';
-import { readTokenKeySource, type TokenKeySource, TokenVerifier } from '../auth/token-verifier.js';
+import { readTokenKeySource, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
 import { createEngine } from '../engine/create-engine.js';
 import type { Engine } from '../engine/engine.js';
@@ -86,8 +86,13 @@ export class Gateway {
     // Everything that can refuse the config runs before anything that holds a resource.
     const origins = new OriginGuard(config, { log: this.log, metrics: this.metrics, now });
     this.#origins = origins;
-    const key = this.#tokenKey(config);
-    this.devSecret = key.kind === 'secret' && config.jwtSecret === undefined ? key.secret : undefined;
+    let key = readTokenKeySource(config);
+    if (key === undefined) {
+      this.devSecret = developmentSecret(config);
+      key = { kind: 'secret', secret: this.devSecret };
+    } else {
+      this.devSecret = undefined;
+    }
     this.#ownsEngine = deps.engine === undefined;
     this.engine = deps.engine ?? createEngine(config, this.log);
     this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now });
@@ -149,19 +154,6 @@ export class Gateway {
         : createServer((req, res) => void serveMetrics(req, res, this.metrics));
     this.engine.onHealthChange((health) => this.metrics.engineUp.set(health.ok ? 1 : 0));
     this.metrics.engineUp.set(this.engine.health().ok ? 1 : 0);
-  }
-
-  /** The configured verification key; in development/test without one, a generated dev-only secret. */
-  #tokenKey(config: Config): TokenKeySource {
-    const key = readTokenKeySource(config);
-    if (key !== undefined) return key;
-    if (config.env !== 'development' && config.env !== 'test') {
-      throw new AgentcastError(
-        AgentcastErrorCode.ConfigInvalid,
-        `invalid configuration:\n  - ${config.env} needs --jwt-secret, --jwt-public-key or --jwks`,
-      );
-    }
-    return { kind: 'secret', secret: generateDevSecret() };
   }
 
   get state(): GatewayState {
@@ -275,6 +267,20 @@ export class Gateway {
     if (this.#ownsEngine) await this.engine.close();
     this.log.info('gateway closed');
   }
+}
+
+/**
+ * The HS256 secret a gateway without a configured key generates: development and test only (tokens for
+ * it come from the demo page or `agentcast token`). Any other environment must be given a key.
+ */
+function developmentSecret(config: Config): string {
+  if (config.env !== 'development' && config.env !== 'test') {
+    throw new AgentcastError(
+      AgentcastErrorCode.ConfigInvalid,
+      `invalid configuration:\n  - ${config.env} needs --jwt-secret, --jwt-public-key or --jwks`,
+    );
+  }
+  return generateDevSecret();
 }
 
 /** Builds a gateway from a validated config. */

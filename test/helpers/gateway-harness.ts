@@ -22,11 +22,9 @@ export interface Harness {
   close(): Promise<void>;
 }
 
-export async function startGateway(
-  overrides: Partial<Config> = {},
-  deps: GatewayDeps = {},
-): Promise<Harness> {
-  const config = loadConfig({
+/** The configuration of a test gateway: env test, loopback, port 0, the test secret and API key. */
+export function testConfig(overrides: Partial<Config> = {}): Config {
+  return loadConfig({
     overrides: {
       env: 'test',
       port: 0,
@@ -37,6 +35,13 @@ export async function startGateway(
       ...overrides,
     },
   });
+}
+
+export async function startGateway(
+  overrides: Partial<Config> = {},
+  deps: GatewayDeps = {},
+): Promise<Harness> {
+  const config = testConfig(overrides);
   const gateway = createGateway(config, { log: silentLogger(), ...deps });
   const { port } = await gateway.listen();
   const wsUrl = `ws://127.0.0.1:${port}/ws`;

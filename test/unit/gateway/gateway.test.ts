@@ -1,11 +1,25 @@
+import type { AddressInfo } from 'node:net';
+import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signToken } from '../../../src/auth/dev-token.js';
 import type { EngineHealth } from '../../../src/engine/engine.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
-import type { Gateway } from '../../../src/gateway/gateway.js';
+import { createGateway, type Gateway } from '../../../src/gateway/gateway.js';
+import { silentLogger } from '../../../src/observability/logger.js';
+import { AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
-import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { Client, type Harness, startGateway, testConfig } from '../../helpers/gateway-harness.js';
+import { captureLog } from '../../helpers/log-capture.js';
 import { metricValue } from '../../helpers/metric-value.js';
+
+/** A port free on loopback right now (bound and released). */
+async function freePort(): Promise<number> {
+  const server = createServer();
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const { port } = server.address() as AddressInfo;
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+  return port;
+}
 
 /** An engine whose health the test switches, telling listeners as Redis going away would. */
 class SwitchableHealth extends DelegatingEngine {
@@ -97,11 +111,95 @@ describe('Gateway', () => {
   });
 
   it('drains once, however often drain() is called, and a drain after close is a no-op', async () => {
-    h = await startGateway();
+    const { log, lines } = captureLog();
+    h = await startGateway({}, { log });
+    await h.connect('u1');
     const first = h.gateway.drain();
     expect(h.gateway.drain()).toBe(first);
     await first;
     expect(h.gateway.state).toBe('closed');
+    expect(lines.filter((l) => l.msg === 'draining')).toEqual([
+      expect.objectContaining({ level: 30, connections: 1, runs: 0 }),
+    ]);
+    expect(lines.at(-1)).toMatchObject({ level: 30, msg: 'gateway closed' });
+
+    const closedFirst = await startGateway({}, { log });
+    await closedFirst.close();
+    const before = lines.length;
+    await closedFirst.gateway.drain();
+    expect(lines.slice(before)).toEqual([]);
     h = undefined;
+  });
+
+  it('is starting, not ready and has no address until it listens', () => {
+    const gateway = createGateway(testConfig(), { log: silentLogger() });
+    expect(gateway.state).toBe('starting');
+    expect(gateway.readiness()).toEqual({ ready: false, reason: 'starting' });
+    expect(gateway.addresses()).toEqual({ host: '', port: 0 });
+  });
+
+  it('logs where it listens, on which engine and as which node', async () => {
+    const { log, lines } = captureLog();
+    h = await startGateway({ serverId: 'node-7' }, { log });
+    expect(lines).toContainEqual(
+      expect.objectContaining({
+        level: 30,
+        msg: 'gateway listening',
+        host: '127.0.0.1',
+        port: h.port,
+        env: 'test',
+        engine: 'memory',
+        server_id: 'node-7',
+      }),
+    );
+    expect(h.gateway.addresses()).not.toHaveProperty('metricsPort');
+  });
+
+  it('rejects listen() when its port is taken, and serves /metrics on the exact --metrics-port', async () => {
+    h = await startGateway();
+    const second = createGateway(testConfig({ port: h.port }), { log: silentLogger() });
+    await expect(second.listen()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await second.close();
+    const metricsPort = await freePort();
+    const third = createGateway(testConfig({ metricsPort }), { log: silentLogger() });
+    try {
+      expect((await third.listen()).metricsPort).toBe(metricsPort);
+    } finally {
+      await third.close();
+    }
+  });
+
+  it('refuses to start outside development and test without a token key', () => {
+    const config = { ...testConfig(), env: 'staging' as const, jwtSecret: undefined };
+    expect(() => createGateway(config, { log: silentLogger() })).toThrow(
+      expect.objectContaining({
+        code: AgentcastErrorCode.ConfigInvalid,
+        message: 'invalid configuration:\n  - staging needs --jwt-secret, --jwt-public-key or --jwks',
+      }),
+    );
+  });
+
+  it('refuses an invalid event published from code with AC_ERR_EVENT_INVALID and HTTP status 400', async () => {
+    h = await startGateway();
+    await expect(h.gateway.publish('u1', { type: 'Not A Type', data: {} })).rejects.toMatchObject({
+      code: AgentcastErrorCode.EventInvalid,
+      httpStatus: 400,
+    });
+    expect(await h.gateway.engine.head('u1')).toMatchObject({ seq: 0 });
+  });
+
+  it('hands out demo tokens signed with the dev secret, or with the configured one', async () => {
+    h = await startGateway({ demo: true, jwtSecret: undefined });
+    const res = await fetch(`${h.httpUrl}/demo/token?user=alice`);
+    const { token } = (await res.json()) as { token: string };
+    const client = Client.open(h.wsUrl, { headers: { Authorization: `Bearer ${token}` } });
+    expect(await client.next('welcome')).toMatchObject({ data: { user_id: 'alice' } });
+    client.ws.terminate();
+    await h.close();
+    h = await startGateway({ demo: true });
+    const configured = (await (await fetch(`${h.httpUrl}/demo/token?user=bob`)).json()) as { token: string };
+    const bob = Client.open(h.wsUrl, { headers: { Authorization: `Bearer ${configured.token}` } });
+    expect(await bob.next('welcome')).toMatchObject({ data: { user_id: 'bob' } });
+    bob.ws.terminate();
   });
 });
