@@ -4,6 +4,7 @@ import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { metricValue } from '../../helpers/metric-value.js';
 import { eventsOf, eventWithSeq } from '../../property/support/frame-wait.js';
 
 /**
@@ -111,16 +112,23 @@ describe('joinUser', () => {
       h = await startGateway({ maxConnectionsPerUser: 1 }, { engine });
       const held = gate();
       const reached = gate();
+      await publish(3);
       engine.hold = { on, until: held.promise, reached: reached.open };
-      // History is read only for a resume; a plain connect reads the head alone.
-      const url = on === 'history' ? `${h.wsUrl}?since=0` : h.wsUrl;
-      const client = Client.open(url, { headers: { Authorization: `Bearer ${await h.token('u1')}` } });
+      const client = Client.open(`${h.wsUrl}?since=0`, {
+        headers: { Authorization: `Bearer ${await h.token('u1')}` },
+      });
       await reached.promise;
       client.ws.terminate();
-      await client.closed;
+      // The gateway has seen the close while the engine call is still pending.
+      await expect.poll(() => h?.gateway.stats().connections).toBe(0);
       engine.hold = undefined;
       held.open();
       expect(client.frames).toEqual([]);
+      // Nothing more is read or counted for a connection that is gone: no history after a held
+      // subscribe, no replay after a held history read.
+      await expect.poll(() => h?.gateway.stats().users).toBe(0);
+      expect(engine.calls).toBe(on === 'subscribe' ? 0 : 1);
+      expect(await metricValue(h.gateway.metrics, 'agentcast_events_delivered_total')).toBe(0);
       // The slot and the hub entry are gone: the one allowed connection can be opened again.
       const again = await h.connect('u1');
       expect(again.frames[0]).toMatchObject({ type: 'welcome' });
