@@ -6,6 +6,7 @@ import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
 import type { StoredEvent } from '../../../src/protocol/events.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { metricValue } from '../../helpers/metric-value.js';
 import { eventsOf, eventWithSeq } from '../../property/support/frame-wait.js';
 
 /**
@@ -113,6 +114,8 @@ describe('Connection under engine faults', () => {
       code: CloseCode.SlowConsumer,
       reason: CloseReason.ReplayOverflow,
     });
+    // Nothing was written, so nothing counts as delivered.
+    expect(await metricValue(h.gateway.metrics, 'agentcast_events_delivered_total')).toBe(0);
   });
 
   it('closes with 1011 on a gap in the live stream instead of skipping the event, and the resume fills it', async () => {
@@ -124,6 +127,7 @@ describe('Connection under engine faults', () => {
     for (let i = 0; i < 3; i++) await h.gateway.publish('u1', { type: 'notification', data: { i } });
     expect(await client.closure()).toEqual({ code: CloseCode.InternalError, reason: CloseReason.LiveGap });
     expect(eventsOf(client).map((f) => f.seq)).toEqual([1]);
+    expect(await metricValue(h.gateway.metrics, 'agentcast_events_delivered_total')).toBe(1);
     engine.dropLive.clear();
     const resumed = await h.connect('u1', { query: `?since=1&epoch=${epoch}` });
     await eventWithSeq(resumed, 3, 'the resumed events');

@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { EventListener, HistoryQuery, HistoryResult, Unsubscribe } from '../../../src/engine/engine.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
+import type { Metrics } from '../../../src/observability/metrics.js';
 import { AgentcastError, AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
 import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
+import { ErrorCode } from '../../../src/protocol/error-codes.js';
 import type { StoredEvent } from '../../../src/protocol/events.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
@@ -213,5 +215,76 @@ describe('Connection', () => {
     await expect.poll(() => engine.releases).toBe(1);
     const next = await h.connect('u1');
     expect(next.frames[0]).toMatchObject({ type: 'welcome' });
+  });
+
+  it('logs an unauthenticated close without a user, and gives back no slot it never took', async () => {
+    const { log, lines } = captureLog();
+    const engine = new TimingEngine();
+    h = await startGateway({ authTimeoutMs: 50 }, { engine, log });
+    const anonymous = Client.open(h.wsUrl);
+    expect(await anonymous.closure()).toEqual({
+      code: CloseCode.AuthTimeout,
+      reason: CloseReason.AuthTimeout,
+    });
+    const closing = lines.find((l) => l.msg === 'closing connection');
+    expect(closing).toMatchObject({
+      conn_id: expect.stringMatching(/^c_/),
+      close_code: CloseCode.AuthTimeout,
+    });
+    expect(closing).not.toHaveProperty('user_id');
+    await expect.poll(() => h?.gateway.stats().connections).toBe(0);
+    expect([engine.releases, h.gateway.stats().users]).toEqual([0, 0]);
+  });
+
+  it('resumes from an auth frame that carries only since: 0, which needs no epoch', async () => {
+    h = await startGateway();
+    for (let i = 0; i < 2; i++) await h.gateway.publish('u1', { type: 'notification', data: { i } });
+    const client = Client.open(h.wsUrl);
+    await client.opened();
+    client.send({ type: 'auth', token: await h.token('u1'), since: 0 });
+    expect(await client.next('welcome')).toMatchObject({ data: { resume: 'ok', seq: 2 } });
+    await eventWithSeq(client, 2, 'the replay after since=0');
+    expect(eventsOf(client).map((f) => f.seq)).toEqual([1, 2]);
+  });
+
+  it('counts error frames by code, and says why a binary frame is refused', async () => {
+    h = await startGateway();
+    const client = await h.connect('u1');
+    client.ws.send(Buffer.from('{"type":"ping","id":1}'));
+    expect(await client.next('error')).toMatchObject({
+      data: {
+        code: ErrorCode.InvalidMessage,
+        message: 'binary frames are not accepted; send JSON text frames',
+      },
+    });
+    client.send('not json');
+    await client.next('error');
+    const errors = (code: string) =>
+      metricValue(h?.gateway.metrics as Metrics, 'agentcast_frame_errors_total', { code });
+    expect([await errors(ErrorCode.InvalidMessage), await errors(ErrorCode.InvalidJson)]).toEqual([1, 1]);
+  });
+
+  it('closes once, however often it is asked to', async () => {
+    const { log, lines } = captureLog();
+    h = await startGateway({}, { log });
+    const client = await h.connect('u1');
+    h.gateway.disconnectUser('u1');
+    h.gateway.disconnectUser('u1', CloseCode.Normal, 'second');
+    expect(await client.closure()).toEqual({
+      code: CloseCode.ServiceRestart,
+      reason: CloseReason.Disconnected,
+    });
+    expect(lines.filter((l) => l.msg === 'closing connection')).toHaveLength(1);
+  });
+
+  it("judges token expiry by the gateway's clock: a token it deems expired closes with 4002 on connect", async () => {
+    const hourAhead = () => Date.now() + 3_600_000;
+    h = await startGateway({}, { now: hourAhead });
+    const client = open(h, await h.token('u1', 60));
+    expect(await client.closure()).toEqual({
+      code: CloseCode.TokenExpired,
+      reason: CloseReason.TokenExpired,
+    });
+    expect(client.frames).toEqual([]);
   });
 });
