@@ -218,7 +218,8 @@ async function userHistory(
   userId: string,
   query: URLSearchParams,
 ): Promise<void> {
-  if (userId.length === 0 || userId.length > ID_MAX_LENGTH) {
+  // Never empty: the route's `([^/]+)` takes at least one character, and decoding keeps at least one.
+  if (userId.length > ID_MAX_LENGTH) {
     return sendError(res, 400, ErrorCode.InvalidMessage, `user_id: must be 1..${ID_MAX_LENGTH} characters`);
   }
   const since = intParam(query, 'since', 0, Number.MAX_SAFE_INTEGER);

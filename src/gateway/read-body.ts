@@ -18,12 +18,8 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyRe
   return new Promise((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    let done = false;
-    const finish = (result: BodyResult): void => {
-      if (done) return;
-      done = true;
-      resolve(result);
-    };
+    // The first result wins: a promise settles once, so a later 'end' or 'close' changes nothing.
+    const finish = (result: BodyResult): void => resolve(result);
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) {

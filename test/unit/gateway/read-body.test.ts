@@ -1,3 +1,4 @@
+import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
@@ -40,6 +41,28 @@ describe('readBody', () => {
     req.write('de');
     expect(await body).toEqual({ ok: false, reason: 'too_large' });
     req.end('more after the refusal');
+  });
+
+  it('stops listening for the body once refused, and lets the rest drain', async () => {
+    const req = request();
+    const body = readBody(asRequest(req), 4);
+    req.write('abcde');
+    expect(await body).toEqual({ ok: false, reason: 'too_large' });
+    expect(req.listenerCount('data')).toBe(0);
+    expect(req.readableFlowing).toBe(true);
+    const ended = once(req, 'end');
+    req.end('x'.repeat(64 * 1024));
+    await ended;
+  });
+
+  it('reports an error as aborted without waiting for the stream to close', async () => {
+    const req = request();
+    const body = readBody(asRequest(req), 100);
+    req.write('par');
+    req.emit('error', new Error('socket hang up'));
+    // Only the error was emitted: the result is settled by the time the next macrotask runs.
+    const pending = new Promise<'pending'>((resolve) => setImmediate(() => resolve('pending')));
+    expect(await Promise.race([body, pending])).toEqual({ ok: false, reason: 'aborted' });
   });
 
   it('reports a body cut off by an error or a close as aborted, once', async () => {
