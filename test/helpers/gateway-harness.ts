@@ -16,6 +16,8 @@ export interface Harness {
   readonly wsUrl: string;
   readonly httpUrl: string;
   token(userId: string, ttlS?: number): Promise<string>;
+  /** Opens a connection with `token` in the Authorization header; waits for nothing. */
+  open(token: string, query?: string): Client;
   /** Opens an authenticated connection (token in the Authorization header) and waits for its welcome. */
   connect(userId: string, options?: { query?: string; headers?: Record<string, string> }): Promise<Client>;
   publish(body: unknown): Promise<{ status: number; json: unknown }>;
@@ -53,6 +55,11 @@ export async function startGateway(
     wsUrl,
     httpUrl,
     token: (userId, ttlS = 3600) => signToken(config.jwtSecret ?? TEST_SECRET, userId, ttlS),
+    open(token, query = '') {
+      const client = Client.open(`${wsUrl}${query}`, { headers: { Authorization: `Bearer ${token}` } });
+      clients.push(client);
+      return client;
+    },
     async connect(userId, options = {}) {
       const token = await harness.token(userId);
       const client = Client.open(`${wsUrl}${options.query ?? ''}`, {

@@ -4,8 +4,9 @@ import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { AgentcastError, AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
 import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
 import type { StoredEvent } from '../../../src/protocol/events.js';
+import { gate, type Hold } from '../../helpers/deferred.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
-import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { metricValue } from '../../helpers/metric-value.js';
 import { eventsOf, eventWithSeq } from '../../property/support/frame-wait.js';
 
@@ -22,7 +23,7 @@ class FaultyEngine extends DelegatingEngine {
   /** Events with these seqs are not handed to listeners (a lost pub/sub message). */
   readonly dropLive = new Set<number>();
   /** While set, history calls `reached` and waits for `until`. */
-  historyGate: { readonly until: Promise<void>; readonly reached: () => void } | undefined;
+  historyGate: Hold | undefined;
 
   constructor() {
     super(new MemoryEngine());
@@ -55,10 +56,6 @@ describe('Connection under engine faults', () => {
     h = undefined;
   });
 
-  function open(g: Harness, token: string, query = ''): Client {
-    return Client.open(`${g.wsUrl}${query}`, { headers: { Authorization: `Bearer ${token}` } });
-  }
-
   it.each([
     [
       'an engine outage',
@@ -70,7 +67,7 @@ describe('Connection under engine faults', () => {
     const engine = new FaultyEngine();
     h = await startGateway({}, { engine });
     engine.slotError = error;
-    const refused = open(h, await h.token('u1'));
+    const refused = h.open(await h.token('u1'));
     expect(await refused.closure()).toEqual({ code: CloseCode.InternalError, reason });
     expect(refused.frames).toEqual([]);
     engine.slotError = undefined;
@@ -82,7 +79,7 @@ describe('Connection under engine faults', () => {
     const engine = new FaultyEngine();
     h = await startGateway({}, { engine });
     engine.subscribeError = new Error('subscribe failed');
-    const refused = open(h, await h.token('u1'));
+    const refused = h.open(await h.token('u1'));
     expect(await refused.closure()).toEqual({ code: CloseCode.InternalError, reason: CloseReason.Internal });
     expect(h.gateway.stats()).toMatchObject({ users: 0 });
     engine.subscribeError = undefined;
@@ -94,22 +91,13 @@ describe('Connection under engine faults', () => {
   it('closes with 4013 when more live events arrive during the replay than history_size allows', async () => {
     const engine = new FaultyEngine();
     h = await startGateway({ historySize: 5 }, { engine });
-    let release = (): void => undefined;
-    let reached = (): void => undefined;
-    const historyReached = new Promise<void>((resolve) => {
-      reached = resolve;
-    });
-    engine.historyGate = {
-      until: new Promise<void>((resolve) => {
-        release = resolve;
-      }),
-      reached,
-    };
-    const client = open(h, await h.token('u1'), '?since=0');
-    await historyReached;
+    const history = gate();
+    engine.historyGate = history;
+    const client = h.open(await h.token('u1'), '?since=0');
+    await history.wasReached;
     // Subscribed, history held: every publish now is a live event the replay must hold.
     for (let i = 0; i < 6; i++) await h.gateway.publish('u1', { type: 'notification', data: { i } });
-    release();
+    history.open();
     expect(await client.closure()).toEqual({
       code: CloseCode.SlowConsumer,
       reason: CloseReason.ReplayOverflow,

@@ -6,6 +6,7 @@ import { AgentcastError, AgentcastErrorCode } from '../../../src/protocol/agentc
 import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
 import { ErrorCode } from '../../../src/protocol/error-codes.js';
 import type { StoredEvent } from '../../../src/protocol/events.js';
+import { gate, type Hold } from '../../helpers/deferred.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { captureLog } from '../../helpers/log-capture.js';
@@ -20,8 +21,8 @@ import { eventsOf, eventWithSeq } from '../../property/support/frame-wait.js';
 /** Reads history at once but answers only when released; can lose live events and hold slot requests. */
 class TimingEngine extends DelegatingEngine {
   readonly dropLive = new Set<number>();
-  staleHistory: { readonly until: Promise<void>; readonly reached: () => void } | undefined;
-  slotGate: { readonly until: Promise<void>; readonly reached: () => void } | undefined;
+  staleHistory: Hold | undefined;
+  slotGate: Hold | undefined;
   releases = 0;
 
   constructor() {
@@ -59,28 +60,12 @@ class TimingEngine extends DelegatingEngine {
   }
 }
 
-function gate(): { until: Promise<void>; reached: () => void; open: () => void; wasReached: Promise<void> } {
-  let open = (): void => undefined;
-  let reached = (): void => undefined;
-  const wasReached = new Promise<void>((resolve) => {
-    reached = resolve;
-  });
-  const until = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { until, reached, open, wasReached };
-}
-
 describe('Connection', () => {
   let h: Harness | undefined;
   afterEach(async () => {
     await h?.close();
     h = undefined;
   });
-
-  function open(g: Harness, token: string, query = ''): Client {
-    return Client.open(`${g.wsUrl}${query}`, { headers: { Authorization: `Bearer ${token}` } });
-  }
 
   it('logs each close with its connection, user, code and reason, and counts it by code', async () => {
     const { log, lines } = captureLog();
@@ -144,7 +129,7 @@ describe('Connection', () => {
     const engine = new TimingEngine();
     h = await startGateway({}, { engine, log });
     engine.history = () => Promise.reject(new Error('disk on fire'));
-    const refused = open(h, await h.token('u1'), '?since=0');
+    const refused = h.open(await h.token('u1'), '?since=0');
     expect(await refused.closure()).toEqual({ code: CloseCode.InternalError, reason: CloseReason.Internal });
     expect(lines).toContainEqual(
       expect.objectContaining({
@@ -155,7 +140,7 @@ describe('Connection', () => {
       }),
     );
     engine.history = () => Promise.reject(new AgentcastError(AgentcastErrorCode.EngineUnavailable, 'down'));
-    const outage = open(h, await h.token('u2'), '?since=0');
+    const outage = h.open(await h.token('u2'), '?since=0');
     expect(await outage.closure()).toEqual({
       code: CloseCode.InternalError,
       reason: CloseReason.EngineUnavailable,
@@ -173,7 +158,7 @@ describe('Connection', () => {
     const stale = gate();
     engine.staleHistory = stale;
     engine.dropLive.add(1);
-    const client = open(h, await h.token('u1'), '?since=0');
+    const client = h.open(await h.token('u1'), '?since=0');
     await stale.wasReached;
     // History was read empty; live event 1 is lost, so the replay ends at 0 with 2 buffered: a gap.
     await h.gateway.publish('u1', { type: 'notification', data: { n: 1 } });
@@ -204,7 +189,7 @@ describe('Connection', () => {
     h = await startGateway({ maxConnectionsPerUser: 1 }, { engine });
     const slot = gate();
     engine.slotGate = slot;
-    const gone = open(h, await h.token('u1'));
+    const gone = h.open(await h.token('u1'));
     await slot.wasReached;
     gone.ws.terminate();
     // The gateway has seen the close (the slot request is still pending).
@@ -280,7 +265,7 @@ describe('Connection', () => {
   it("judges token expiry by the gateway's clock: a token it deems expired closes with 4002 on connect", async () => {
     const hourAhead = () => Date.now() + 3_600_000;
     h = await startGateway({}, { now: hourAhead });
-    const client = open(h, await h.token('u1', 60));
+    const client = h.open(await h.token('u1', 60));
     expect(await client.closure()).toEqual({
       code: CloseCode.TokenExpired,
       reason: CloseReason.TokenExpired,

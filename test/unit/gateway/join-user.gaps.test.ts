@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EventListener, HistoryQuery, HistoryResult, Unsubscribe } from '../../../src/engine/engine.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
+import { gate, type Hold } from '../../helpers/deferred.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { metricValue } from '../../helpers/metric-value.js';
@@ -19,9 +20,7 @@ class PagingEngine extends DelegatingEngine {
   resetOnCall = Number.POSITIVE_INFINITY;
   calls = 0;
   /** While set, subscribe or history waits for it. */
-  hold:
-    | { readonly on: 'subscribe' | 'history'; readonly until: Promise<void>; readonly reached: () => void }
-    | undefined;
+  hold: (Hold & { readonly on: 'subscribe' | 'history' }) | undefined;
 
   constructor() {
     super(new MemoryEngine());
@@ -47,14 +46,6 @@ class PagingEngine extends DelegatingEngine {
     if (this.calls >= this.resetOnCall) return { kind: 'reset', head: result.head, reason: 'expired' };
     return result;
   }
-}
-
-function gate(): { promise: Promise<void>; open: () => void } {
-  let open = (): void => undefined;
-  const promise = new Promise<void>((resolve) => {
-    open = resolve;
-  });
-  return { promise, open };
 }
 
 describe('joinUser', () => {
@@ -111,13 +102,12 @@ describe('joinUser', () => {
       const engine = new PagingEngine();
       h = await startGateway({ maxConnectionsPerUser: 1 }, { engine });
       const held = gate();
-      const reached = gate();
       await publish(3);
-      engine.hold = { on, until: held.promise, reached: reached.open };
+      engine.hold = { on, ...held };
       const client = Client.open(`${h.wsUrl}?since=0`, {
         headers: { Authorization: `Bearer ${await h.token('u1')}` },
       });
-      await reached.promise;
+      await held.wasReached;
       client.ws.terminate();
       // The gateway has seen the close while the engine call is still pending.
       await expect.poll(() => h?.gateway.stats().connections).toBe(0);

@@ -41,10 +41,4 @@ export async function runEvents(
 }
 
 /** A promise with its resolve function, for agents that must wait on the test. */
-export function deferred<T = void>(): { promise: Promise<T>; resolve: (value: T) => void } {
-  let resolve: (value: T) => void = () => undefined;
-  const promise = new Promise<T>((r) => {
-    resolve = r;
-  });
-  return { promise, resolve };
-}
+export { deferred } from '../../../helpers/deferred.js';
