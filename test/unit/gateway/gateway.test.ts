@@ -131,11 +131,12 @@ describe('Gateway', () => {
     h = undefined;
   });
 
-  it('is starting, not ready and has no address until it listens', () => {
+  it('is starting, not ready and has no address until it listens', async () => {
     const gateway = createGateway(testConfig(), { log: silentLogger() });
     expect(gateway.state).toBe('starting');
     expect(gateway.readiness()).toEqual({ ready: false, reason: 'starting' });
     expect(gateway.addresses()).toEqual({ host: '', port: 0 });
+    await gateway.close();
   });
 
   it('logs where it listens, on which engine and as which node', async () => {
@@ -167,6 +168,14 @@ describe('Gateway', () => {
     } finally {
       await third.close();
     }
+  });
+
+  it('generates its dev secret in development as in test', async () => {
+    const gateway = createGateway(testConfig({ env: 'development', jwtSecret: undefined }), {
+      log: silentLogger(),
+    });
+    expect(gateway.devSecret).toEqual(expect.any(String));
+    await gateway.close();
   });
 
   it('refuses to start outside development and test without a token key', () => {
