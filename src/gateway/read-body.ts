@@ -15,23 +15,22 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyRe
     req.resume(); // discard, so the connection can answer
     return Promise.resolve({ ok: false, reason: 'too_large' });
   }
-  return new Promise((resolve) => {
+  // The first result wins: a promise settles once, so a later 'end' or 'close' changes nothing.
+  return new Promise<BodyResult>((resolve) => {
     const chunks: Buffer[] = [];
     let size = 0;
-    // The first result wins: a promise settles once, so a later 'end' or 'close' changes nothing.
-    const finish = (result: BodyResult): void => resolve(result);
     req.on('data', (chunk: Buffer) => {
       size += chunk.length;
       if (size > maxBytes) {
-        finish({ ok: false, reason: 'too_large' });
+        resolve({ ok: false, reason: 'too_large' });
         req.removeAllListeners('data');
         req.resume();
         return;
       }
       chunks.push(chunk);
     });
-    req.on('end', () => finish({ ok: true, text: Buffer.concat(chunks).toString('utf8') }));
-    req.on('error', () => finish({ ok: false, reason: 'aborted' }));
-    req.on('close', () => finish({ ok: false, reason: 'aborted' }));
+    req.on('end', () => resolve({ ok: true, text: Buffer.concat(chunks).toString('utf8') }));
+    req.on('error', () => resolve({ ok: false, reason: 'aborted' }));
+    req.on('close', () => resolve({ ok: false, reason: 'aborted' }));
   });
 }
