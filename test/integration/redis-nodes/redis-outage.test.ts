@@ -7,6 +7,7 @@ import type { EngineHealth } from '../../../src/engine/engine.js';
 import type { Gateway } from '../../../src/gateway/gateway.js';
 import type { Logger } from '../../../src/observability/logger.js';
 import { PrivateRedis, REQUIRE_REDIS } from '../../engine-contract/redis-fixture.js';
+import { healthIs } from '../../helpers/engine-health.js';
 import { Client, type Frame, type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { captureLog, type LogLine } from '../../helpers/log-capture.js';
 
@@ -27,19 +28,7 @@ function capturedLog(): { readonly logger: Logger; readonly entries: () => reado
 
 /** Resolves with the next engine health whose `ok` matches; the timeout names what was awaited. */
 function nextHealth(gateway: Gateway, ok: boolean, timeoutMs = 8000): Promise<EngineHealth> {
-  if (gateway.engine.health().ok === ok) return Promise.resolve(gateway.engine.health());
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`engine of ${gateway.config.serverId} not ok=${ok} in ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const stop = gateway.engine.onHealthChange((health) => {
-      if (health.ok !== ok) return;
-      clearTimeout(timer);
-      stop();
-      resolve(health);
-    });
-  });
+  return healthIs(gateway.engine, ok, `engine of ${gateway.config.serverId}`, timeoutMs);
 }
 
 async function readyz(node: Harness): Promise<{ status: number; body: unknown }> {

@@ -1,23 +1,12 @@
 import { afterEach, beforeEach } from 'vitest';
 import type { Gateway } from '../../../src/gateway/gateway.js';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../../engine-contract/redis-fixture.js';
+import { healthIs } from '../../helpers/engine-health.js';
 import { type Harness, startGateway } from '../../helpers/gateway-harness.js';
 
 /** Resolves when the gateway's engine is healthy (both Redis connections ready, scripts loaded). */
-export function engineReady(gateway: Gateway, timeoutMs = 5000): Promise<void> {
-  if (gateway.engine.health().ok) return Promise.resolve();
-  return new Promise((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`engine of ${gateway.config.serverId} not ready in ${timeoutMs} ms`)),
-      timeoutMs,
-    );
-    const stop = gateway.engine.onHealthChange((health) => {
-      if (!health.ok) return;
-      clearTimeout(timer);
-      stop();
-      resolve();
-    });
-  });
+export async function engineReady(gateway: Gateway, timeoutMs = 5000): Promise<void> {
+  await healthIs(gateway.engine, true, `engine of ${gateway.config.serverId}`, timeoutMs);
 }
 
 /** Two in-process gateways on the shared Redis, with a key prefix of their own. */
