@@ -22,6 +22,8 @@ describe('defineAgent', () => {
     ['Demo', 'defineAgent: name "Demo" must match ^[a-z][a-z0-9_.-]{0,63}$'],
     ['a'.repeat(65), `defineAgent: name "${'a'.repeat(65)}" must match ^[a-z][a-z0-9_.-]{0,63}$`],
     [7, 'defineAgent: name 7 must match ^[a-z][a-z0-9_.-]{0,63}$'],
+    // Not a string, though the regex alone would accept what it turns into.
+    [{ toString: () => 'echo' }, 'defineAgent: name {} must match ^[a-z][a-z0-9_.-]{0,63}$'],
   ])('throws AC_ERR_AGENT_INVALID for the name %j', (name, message) => {
     expect(() => defineAgent({ name, async *run() {} } as unknown as AgentDefinition)).toThrow(
       agentInvalid(message),
