@@ -227,10 +227,8 @@ async function userHistory(
   if (typeof since === 'string') return sendError(res, 400, ErrorCode.InvalidMessage, since);
   if (typeof limit === 'string') return sendError(res, 400, ErrorCode.InvalidMessage, limit);
   try {
-    // Without an epoch (or with an empty one, like since= and limit=), `since` is read in the user's
-    // current epoch: an operator's query, not a resume.
-    const given = query.get('epoch');
-    const epoch = given === null || given === '' ? (await ctx.engine.head(userId)).epoch : given;
+    // Without an epoch, `since` is read in the user's current epoch: an operator's query, not a resume.
+    const epoch = param(query, 'epoch') ?? (await ctx.engine.head(userId)).epoch;
     const result = await ctx.engine.history(userId, { since, limit, epoch });
     if (result.kind === 'ok') {
       return sendJson(res, 200, {
@@ -266,9 +264,15 @@ function decodedSegment(segment: string): string | undefined {
   }
 }
 
-function intParam(query: URLSearchParams, name: string, fallback: number, max: number): number | string {
+/** A query parameter's value; an empty one (`since=`) counts as absent, like a missing one. */
+function param(query: URLSearchParams, name: string): string | undefined {
   const text = query.get(name);
-  if (text === null || text === '') return fallback;
+  return text === null || text === '' ? undefined : text;
+}
+
+function intParam(query: URLSearchParams, name: string, fallback: number, max: number): number | string {
+  const text = param(query, name);
+  if (text === undefined) return fallback;
   if (!/^\d+$/.test(text)) return `${name}: must be a non-negative integer`;
   const n = Number(text);
   return n > max ? `${name}: must be at most ${max}` : n;

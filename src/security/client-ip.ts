@@ -1,8 +1,9 @@
+import type { ProxyHeader } from '../config/options.js';
 import { parseIp } from './ip-address.js';
 import { TrustedProxies } from './trusted-proxies.js';
 
-/** Which forwarding header the trusted proxies write; the other one is ignored (see {@link clientIp}). */
-export type ProxyHeader = 'x-forwarded-for' | 'forwarded';
+/** Which forwarding header the trusted proxies write (`--proxy-header`); the other is ignored. */
+export type { ProxyHeader };
 
 /** Input of {@link clientIp}: the socket peer and the forwarding headers as Node delivers them. */
 export interface ClientIpInput {
