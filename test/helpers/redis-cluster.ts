@@ -5,6 +5,7 @@ import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
+import { freePort } from './free-port.js';
 
 /** Redis Cluster puts each node's bus on its port + 10000. */
 const BUS_OFFSET = 10_000;
@@ -27,14 +28,7 @@ async function bindable(port: number): Promise<boolean> {
 /** A free loopback port whose cluster bus port (port + 10000) is free too; at most 20 tries. */
 async function freeClusterPort(taken: ReadonlySet<number>): Promise<number> {
   for (let attempt = 0; attempt < 20; attempt += 1) {
-    const server = createServer();
-    server.listen(0, '127.0.0.1');
-    await once(server, 'listening');
-    const address = server.address();
-    server.close();
-    await once(server, 'close');
-    if (address === null || typeof address === 'string') continue;
-    const port = address.port;
+    const port = await freePort();
     if (port + BUS_OFFSET > 65_535 || taken.has(port)) continue;
     if (await bindable(port + BUS_OFFSET)) return port;
   }

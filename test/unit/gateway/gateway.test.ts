@@ -1,5 +1,3 @@
-import type { AddressInfo } from 'node:net';
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signToken } from '../../../src/auth/dev-token.js';
 import type { EngineHealth } from '../../../src/engine/engine.js';
@@ -8,18 +6,10 @@ import { createGateway, type Gateway } from '../../../src/gateway/gateway.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
+import { freePort } from '../../helpers/free-port.js';
 import { Client, type Harness, startGateway, testConfig } from '../../helpers/gateway-harness.js';
 import { captureLog } from '../../helpers/log-capture.js';
 import { metricValue } from '../../helpers/metric-value.js';
-
-/** A port free on loopback right now (bound and released). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as AddressInfo;
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  return port;
-}
 
 /** An engine whose health the test switches, telling listeners as Redis going away would. */
 class SwitchableHealth extends DelegatingEngine {
