@@ -32,11 +32,15 @@ export interface Config {
   readonly maxPayload: number;
   readonly maxConnections: number;
   readonly maxConnectionsPerUser: number;
+  /** Connections from one client IP still authenticating or joining (docs/protocol.md C). */
+  readonly maxHandshakesPerIp: number;
   readonly rateLimit: number;
   readonly rateBurst: number;
   readonly rateLimitStrikes: number;
   readonly maxBadFrames: number;
   readonly badFrameWindowS: number;
+  /** Frames held between `auth` and the welcome, answered after it (docs/protocol.md A). */
+  readonly maxEarlyFrames: number;
   readonly maxBufferedBytes: number;
   readonly maxPublishBytes: number;
   readonly heartbeatMs: number;

@@ -236,6 +236,15 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     help: 'Connections one user may hold across all nodes (4009 above it)',
   },
   {
+    key: 'maxHandshakesPerIp',
+    kind: 'int',
+    group: 'limits',
+    default: 64,
+    min: 1,
+    max: 1_000_000,
+    help: 'Connections from one client IP not yet past auth (429 on upgrade above it); raise it behind NAT',
+  },
+  {
     key: 'rateLimit',
     kind: 'int',
     group: 'limits',
@@ -279,6 +288,15 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     min: 1,
     max: 86_400,
     help: 'Window for counting malformed frames, seconds',
+  },
+  {
+    key: 'maxEarlyFrames',
+    kind: 'int',
+    group: 'limits',
+    default: 16,
+    min: 0,
+    max: 1000,
+    help: 'Frames a connection may send between auth and the welcome; answered after it, in order (4029 above it)',
   },
   {
     key: 'maxBufferedBytes',

@@ -4,6 +4,7 @@ import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ErrorCode } from '../protocol/error-codes.js';
+import type { HandshakeLimiter } from '../security/handshake-limiter.js';
 import type { Connection } from './connection.js';
 import type { UserHub } from './user-hub.js';
 
@@ -44,6 +45,8 @@ export interface ConnectionContext {
   readonly log: Logger;
   readonly metrics: Metrics;
   readonly now: () => number;
+  /** Handshakes per client IP; a connection releases its one when it opens or closes before that. */
+  readonly handshakes: HandshakeLimiter;
   /** Called once when a connection has fully closed. */
   readonly onClosed: (connection: Connection) => void;
 }

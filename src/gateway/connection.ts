@@ -6,7 +6,7 @@ import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.
 import { CloseCode, CloseReason } from '../protocol/close-codes.js';
 import { ErrorCode as Codes, type ErrorCode } from '../protocol/error-codes.js';
 import type { StoredEvent } from '../protocol/events.js';
-import { type ClientFrame, encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
+import { encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
 import { BadFrameCounter } from '../security/bad-frame-counter.js';
 import { FrameRateLimiter } from '../security/frame-rate-limiter.js';
 import type { ConnectionContext } from './connection-context.js';
@@ -40,6 +40,12 @@ function resumeOf(
   return query ?? {};
 }
 
+/** A frame that arrived before the welcome, kept raw: it is parsed only once the connection is open. */
+interface EarlyFrame {
+  readonly data: RawData;
+  readonly isBinary: boolean;
+}
+
 /** Send options for every frame: text, even when the frame is a Buffer shared across connections. */
 const TEXT_FRAME = Object.freeze({ binary: false });
 
@@ -65,6 +71,8 @@ export class Connection {
   #hasSlot = false;
   /** The resume request of the upgrade URL, kept only until the auth frame arrives. */
   #queryResume: ResumeRequest | undefined;
+  /** Frames received between `auth` and the welcome; undefined on almost every connection. */
+  #early: EarlyFrame[] | undefined;
   #log: Logger | undefined;
 
   constructor(ws: WebSocket, socket: Socket, ctx: ConnectionContext, info: UpgradeInfo) {
@@ -183,8 +191,14 @@ export class Connection {
     this.send(encodeServerFrame.error(code, message, id));
   }
 
-  /** Closes with a code from the §7 table. Idempotent. */
+  /**
+   * Closes with a code from the §7 table. Idempotent. An open connection gets the closing handshake; one
+   * that never got its welcome gets the close frame and then loses its socket at once (docs/protocol.md
+   * C): waiting up to ws's 30 s for a peer that never authenticated to answer would let it hold a slot
+   * of max_connections for free.
+   */
   close(code: CloseCode, reason: string): void {
+    const wasOpen = this.#state === 'open';
     if (this.#state === 'closed') return;
     this.#enterClosed();
     this.log.info({ close_code: code, reason }, 'closing connection');
@@ -192,6 +206,8 @@ export class Connection {
     // close timeout; reading again is safe, frames of a closed connection are ignored.
     if (this.#ws.isPaused) this.#ws.resume();
     this.#ws.close(code, reason);
+    // end() flushes the close frame (uncorking if needed), then the socket is destroyed.
+    if (!wasOpen) this.#socket.end(() => this.#socket.destroy());
   }
 
   /** Drops the connection without a closing handshake (dead peer). */
@@ -207,16 +223,55 @@ export class Connection {
   }
 
   #enterClosed(): void {
+    if (this.#state === 'authenticating' || this.#state === 'joining') this.#ctx.handshakes.release(this.ip);
     this.#state = 'closed';
     this.#replay = undefined;
+    this.#early = undefined;
     clearTimeout(this.#authTimer);
   }
 
+  /**
+   * docs/protocol.md A: until the welcome is out, no frame but the first `auth` is processed. ws parses
+   * every frame of a TCP chunk before `pause()` can act, so frames pipelined behind `auth` still arrive
+   * here while joining: they are held (at most max_early_frames) and handled after the welcome, in order.
+   * A connection whose token fails verification is closed without ever answering them.
+   */
   #onMessage(data: RawData, isBinary: boolean): void {
-    const { metrics, now } = this.#ctx;
-    metrics.framesReceived.inc();
-    if (this.#state === 'closed') return;
-    const decision = this.#rate.check(now());
+    this.#ctx.metrics.framesReceived.inc();
+    switch (this.#state) {
+      case 'open':
+        this.#onOpenMessage(data, isBinary);
+        return;
+      case 'authenticating':
+        this.#onFirstMessage(data, isBinary);
+        return;
+      case 'joining':
+        this.#hold(data, isBinary);
+        return;
+      default: // closed: frames still parsed from the socket are ignored
+        return;
+    }
+  }
+
+  /** §2: the first frame must be a well-formed `auth`; anything else closes with 4001, unanswered. */
+  #onFirstMessage(data: RawData, isBinary: boolean): void {
+    const parsed = isBinary ? undefined : parseClientFrame(data.toString());
+    if (parsed?.ok === true && parsed.frame.type === 'auth')
+      this.#authenticate(parsed.frame.token, resumeOf(parsed.frame, this.#queryResume));
+    else this.close(CloseCode.Unauthorized, CloseReason.AuthenticateFirst);
+  }
+
+  #hold(data: RawData, isBinary: boolean): void {
+    this.#early ??= [];
+    if (this.#early.length >= this.#ctx.config.maxEarlyFrames) {
+      this.close(CloseCode.RateLimited, CloseReason.TooManyEarlyFrames);
+      return;
+    }
+    this.#early.push({ data, isBinary });
+  }
+
+  #onOpenMessage(data: RawData, isBinary: boolean): void {
+    const decision = this.#rate.check(this.#ctx.now());
     if (decision !== 'accept') {
       if (decision === 'close') this.close(CloseCode.RateLimited, CloseReason.RateLimited);
       else
@@ -235,24 +290,10 @@ export class Connection {
       this.#badFrame(parsed.code, parsed.message, parsed.id);
       return;
     }
-    this.#onFrame(parsed.frame);
-  }
-
-  #onFrame(frame: ClientFrame): void {
-    if (this.#state === 'authenticating') {
-      // §2: before auth succeeds, any frame but `auth` closes with 4001.
-      if (frame.type !== 'auth') this.close(CloseCode.Unauthorized, CloseReason.AuthenticateFirst);
-      else this.#authenticate(frame.token, resumeOf(frame, this.#queryResume));
-      return;
-    }
-    routeFrame(this, frame, this.#ctx);
+    routeFrame(this, parsed.frame, this.#ctx);
   }
 
   #badFrame(code: ErrorCode, message: string, id?: string | number): void {
-    if (this.#state === 'authenticating') {
-      this.close(CloseCode.Unauthorized, CloseReason.AuthenticateFirst);
-      return;
-    }
     this.sendError(code, message, id);
     if (this.#badFrames.record(this.#ctx.now()))
       this.close(CloseCode.TooManyBadFrames, CloseReason.TooManyBadFrames);
@@ -310,6 +351,15 @@ export class Connection {
     for (const frame of outcome.frames) this.send(frame);
     this.#ctx.metrics.eventsDelivered.inc(outcome.frames.length);
     this.#state = 'open';
+    this.#ctx.handshakes.release(this.ip);
+    // Frames that arrived between `auth` and the welcome, in the order they came (docs/protocol.md A).
+    const early = this.#early;
+    this.#early = undefined;
+    if (early !== undefined)
+      for (const frame of early) {
+        if (this.#state !== 'open') return;
+        this.#onOpenMessage(frame.data, frame.isBinary);
+      }
     this.#ws.resume();
   }
 

@@ -16,6 +16,7 @@ import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.
 import { CloseCode, CloseReason } from '../protocol/close-codes.js';
 import { type NewEvent, parseNewEvent, type StoredEvent } from '../protocol/events.js';
 import { SUBPROTOCOL } from '../protocol/frames.js';
+import { HandshakeLimiter } from '../security/handshake-limiter.js';
 import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { createDemoRoutes } from './demo-routes.js';
@@ -130,6 +131,7 @@ export class Gateway {
         log: this.log,
         metrics: this.metrics,
         now,
+        handshakes: new HandshakeLimiter(config.maxHandshakesPerIp),
         onClosed: (conn) => this.#registry.delete(conn),
       },
     });

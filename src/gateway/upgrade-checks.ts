@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { selectSubprotocol } from '../auth/token-source.js';
+import type { HandshakeLimiter } from '../security/handshake-limiter.js';
 import type { ResumeRequest } from './join-user.js';
 import type { UpgradeRejection } from './upgrade-rejection.js';
 
@@ -30,6 +31,24 @@ export function checkCapacity(state: {
     };
   }
   return null;
+}
+
+/**
+ * 429 when the client IP already holds max_handshakes_per_ip connections that have not got past auth
+ * (docs/protocol.md C). Not a violation: many users behind one NAT may reconnect at once.
+ */
+export function checkHandshakes(
+  handshakes: HandshakeLimiter,
+  ip: string,
+  limit: number,
+): UpgradeRejection | null {
+  if (handshakes.heldBy(ip) < limit) return null;
+  return {
+    status: 429,
+    reason: 'too_many_handshakes',
+    message: `this address has ${limit} connections that have not authenticated yet; authenticate them or retry later`,
+    headers: { 'Retry-After': '1' },
+  };
 }
 
 /** Subprotocols offered with the request, split and trimmed. */

@@ -9,7 +9,13 @@ import { Connection } from './connection.js';
 import type { ConnectionContext } from './connection-context.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import type { OriginGuard } from './origin-guard.js';
-import { checkCapacity, checkRequest, offeredSubprotocols, resumeFromQuery } from './upgrade-checks.js';
+import {
+  checkCapacity,
+  checkHandshakes,
+  checkRequest,
+  offeredSubprotocols,
+  resumeFromQuery,
+} from './upgrade-checks.js';
 import { rejectUpgrade, type UpgradeRejection } from './upgrade-rejection.js';
 
 /** What the upgrade path needs from its gateway. */
@@ -25,8 +31,8 @@ export interface UpgradeHandlerDeps {
 }
 
 /**
- * The WebSocket upgrade path (PROTOCOL.md §1): runs the checks in the order of the table (429, 503,
- * 403, 400), answers a refusal over plain HTTP, and turns an accepted socket into a Connection.
+ * The WebSocket upgrade path (PROTOCOL.md §1): runs the checks in the order of the table (429 blocked,
+ * 429 too many handshakes, 503, 403, 400), answers a refusal over plain HTTP, and turns an accepted socket into a Connection.
  */
 export class UpgradeHandler {
   readonly #deps: UpgradeHandlerDeps;
@@ -47,6 +53,7 @@ export class UpgradeHandler {
     const ip = origins.clientIp(req);
     const rejection =
       origins.checkBlocked(ip) ??
+      checkHandshakes(ctx.handshakes, ip, config.maxHandshakesPerIp) ??
       checkCapacity({
         draining: !this.#deps.accepting(),
         connections: registry.size + this.#pending,
@@ -67,17 +74,25 @@ export class UpgradeHandler {
     const resume = resumeFromQuery(url);
     // handleUpgrade answers a bad handshake (400) itself and never calls back: the upgrade is settled
     // on either path, so max_connections stays honest.
+    // The handshake taken here is released by the Connection (welcome or close), or here when the
+    // WebSocket handshake itself fails.
+    ctx.handshakes.tryAcquire(ip);
     let settled = false;
     const settle = (): void => {
       if (settled) return;
       settled = true;
       this.#pending--;
     };
+    const failed = (): void => {
+      if (settled) return;
+      settle();
+      ctx.handshakes.release(ip);
+    };
     this.#pending++;
-    socket.once('close', settle);
+    socket.once('close', failed);
     wss.handleUpgrade(req, socket, head, (ws) => {
       settle();
-      socket.off('close', settle);
+      socket.off('close', failed);
       const id = `c_${randomBytes(9).toString('base64url')}`;
       registry.add(new Connection(ws, socket, ctx, { id, ip, token: token?.token, resume }));
     });

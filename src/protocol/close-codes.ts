@@ -55,6 +55,8 @@ export const CloseReason = {
   TooManyConnections: 'too many connections for this user',
   /** 4029 */
   RateLimited: 'rate limited',
+  /** 4029: more than max_early_frames frames between `auth` and the welcome. */
+  TooManyEarlyFrames: 'too many frames before the welcome',
   /** 4013: unsent bytes over max_buffered_bytes. */
   SlowConsumer: 'slow consumer',
   /** 4013: more live events arrived during the replay than the replay may hold. */

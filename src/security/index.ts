@@ -1,6 +1,7 @@
 export * from './client-ip.js';
 export * from './cors-policy.js';
 export * from './default-origins.js';
+export * from './handshake-limiter.js';
 export * from './ip-address.js';
 export * from './log-throttle.js';
 export * from './normalize-origin.js';

@@ -2,10 +2,10 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../src/observability/logger.js';
 import { CloseCode } from '../../src/protocol/close-codes.js';
 import { Client, type Harness, startGateway } from '../helpers/gateway-harness.js';
+import { RawWsReader } from '../helpers/raw-ws.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { eventsOf, eventWithSeq } from '../property/support/frame-wait.js';
 import { CloseLog } from './support/close-log.js';
-import { RawWsReader } from './support/raw-ws-reader.js';
 
 /**
  * Network faults between a user and a real gateway, judged by what the user sees (PROTOCOL.md §4–§6):

@@ -5,11 +5,30 @@ import { connect, type Socket } from 'node:net';
 /** A server frame as read off the wire: a text message, or the close frame with its code. */
 export type RawFrame = { readonly text: string } | { readonly close: number };
 
+/** A masked text frame. */
+function textFrame(text: string): Buffer {
+  return maskedFrame(0x1, Buffer.from(text, 'utf8'));
+}
+
+/** One masked client frame (RFC 6455 §5.2, §5.3): FIN set, `opcode`, `payload`. */
+export function maskedFrame(opcode: number, payload: Buffer): Buffer {
+  if (payload.length > 0xffff) throw new Error('maskedFrame: payloads over 64 KiB are not needed here');
+  const mask = randomBytes(4);
+  const header =
+    payload.length < 126
+      ? Buffer.from([0x80 | opcode, 0x80 | payload.length])
+      : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  const masked = Buffer.alloc(payload.length);
+  for (let i = 0; i < payload.length; i++) masked[i] = (payload[i] as number) ^ (mask[i % 4] as number);
+  return Buffer.concat([header, mask, masked]);
+}
+
 /**
- * A WebSocket client on a bare TCP socket, for slow-reader tests: after the handshake it can stop
- * reading altogether (`pause()`: the kernel buffers fill and the server's writes back up, as with a
- * stalled phone), then read again and decode every frame the server managed to send. Server frames are
- * unmasked (RFC 6455 §5.1); only the opcodes the gateway sends are decoded.
+ * A WebSocket client on a bare TCP socket, for what a `ws` client cannot do: stop reading altogether
+ * (`pause()`: the kernel buffers fill and the server's writes back up, as with a stalled phone), or
+ * write several frames in one TCP segment (`sendTexts`), as an attacker pipelining frames behind `auth`
+ * would. It decodes every frame the server sent. Server frames are unmasked (RFC 6455 §5.1); only the
+ * opcodes the gateway sends are decoded.
  */
 export class RawWsReader {
   readonly socket: Socket;
@@ -22,8 +41,16 @@ export class RawWsReader {
     this.socket = socket;
   }
 
-  /** Connects, sends the upgrade with `headers`, and resolves after the 101 answer. */
-  static async open(port: number, path: string, headers: Record<string, string>): Promise<RawWsReader> {
+  /**
+   * Connects, sends the upgrade with `headers`, and resolves after the 101 answer. `early` text frames
+   * go out in the same TCP write as the upgrade request, before any answer.
+   */
+  static async open(
+    port: number,
+    path: string,
+    headers: Record<string, string>,
+    early: readonly string[] = [],
+  ): Promise<RawWsReader> {
     const socket = connect({ port, host: '127.0.0.1' });
     await once(socket, 'connect');
     const key = randomBytes(16).toString('base64');
@@ -41,7 +68,7 @@ export class RawWsReader {
     socket.on('error', () => undefined);
     // One listener from the start, so no byte is emitted while nobody listens.
     socket.on('data', (chunk: Buffer) => reader.#onData(chunk));
-    socket.write(`${lines.join('\r\n')}\r\n\r\n`);
+    socket.write(Buffer.concat([Buffer.from(`${lines.join('\r\n')}\r\n\r\n`), ...early.map(textFrame)]));
     await new Promise<void>((resolve, reject) => {
       reader.#upgraded = resolve;
       socket.once('close', () => reject(new Error('socket closed before the upgrade')));
@@ -60,6 +87,47 @@ export class RawWsReader {
     return undefined;
   }
 
+  /** Writes `texts` as text frames in one TCP write, so the server parses them from one chunk. */
+  sendTexts(texts: readonly string[]): void {
+    this.socket.write(Buffer.concat(texts.map(textFrame)));
+  }
+
+  /**
+   * Resolves with the messages read so far once `done(messages)` holds; rejects when the socket closes
+   * first or after `timeoutMs`.
+   */
+  async until(
+    done: (messages: Record<string, unknown>[]) => boolean,
+    timeoutMs = 5000,
+  ): Promise<Record<string, unknown>[]> {
+    const deadline = Date.now() + timeoutMs;
+    for (;;) {
+      const messages = this.messages();
+      if (done(messages)) return messages;
+      if (this.socket.destroyed || this.closeCode() !== undefined)
+        throw new Error(`socket closed (${this.closeCode() ?? 1006}) after ${JSON.stringify(messages)}`);
+      const left = deadline - Date.now();
+      if (left <= 0) throw new Error(`timed out after ${timeoutMs} ms with ${JSON.stringify(messages)}`);
+      await new Promise<void>((resolve) => {
+        const wake = (): void => {
+          clearTimeout(timer);
+          this.socket.off('data', wake);
+          this.socket.off('close', wake);
+          resolve();
+        };
+        const timer = setTimeout(wake, left);
+        this.socket.on('data', wake);
+        this.socket.on('close', wake);
+      });
+    }
+  }
+
+  /** Resolves once the server's close frame was read (or the socket ended without one: 1006). */
+  async closed(): Promise<number> {
+    if (!this.socket.destroyed && this.closeCode() === undefined) await once(this.socket, 'close');
+    return this.closeCode() ?? 1006;
+  }
+
   /** Stops reading: from now on the server's bytes pile up in the kernel buffers, then in its own. */
   pause(): void {
     this.socket.pause();
@@ -70,12 +138,9 @@ export class RawWsReader {
    * the server ends the TCP connection at once instead of after its closing timeout.
    */
   #answerClose(code: number): void {
-    const mask = randomBytes(4);
     const payload = Buffer.alloc(2);
     payload.writeUInt16BE(code);
-    for (let i = 0; i < payload.length; i++) payload[i] = (payload[i] as number) ^ (mask[i % 4] as number);
-    if (!this.socket.destroyed)
-      this.socket.end(Buffer.concat([Buffer.from([0x88, 0x80 | 2]), mask, payload]));
+    if (!this.socket.destroyed) this.socket.end(maskedFrame(0x8, payload));
   }
 
   /** Reads again, and resolves once the socket has ended (after everything it carried was decoded). */
