@@ -3,7 +3,7 @@ import type { RawData, WebSocket } from 'ws';
 import { ReplayBuffer, type WireFrame } from '../engine/replay-buffer.js';
 import type { Logger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
-import { CloseCode, CloseReason } from '../protocol/close-codes.js';
+import { CloseCode, CloseReason, closeCodeLabel } from '../protocol/close-codes.js';
 import { ErrorCode as Codes, type ErrorCode } from '../protocol/error-codes.js';
 import type { StoredEvent } from '../protocol/events.js';
 import { encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
@@ -407,7 +407,7 @@ export class Connection {
   #onClose(code: number): void {
     const wasAuthenticated = this.#userId !== '';
     this.#enterClosed();
-    this.#ctx.metrics.closes.inc({ code: String(code) });
+    this.#ctx.metrics.closes.inc({ code: closeCodeLabel(code) });
     if (wasAuthenticated) this.#ctx.hub.leave(this);
     this.#releaseSlot();
     this.#ctx.onClosed(this);

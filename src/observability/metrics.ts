@@ -44,7 +44,7 @@ export class Metrics {
     });
     this.closes = new Counter({
       name: 'agentcast_connections_closed_total',
-      help: 'Connections closed, by close code',
+      help: 'Connections closed, by close code (codes the gateway does not define count as "other")',
       labelNames: ['code'],
       registers,
     });

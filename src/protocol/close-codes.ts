@@ -32,6 +32,21 @@ export const CloseCode = {
 export type CloseCode = (typeof CloseCode)[keyof typeof CloseCode];
 
 /**
+ * The close codes a metrics label may name: the gateway's own, plus 1005 (a close frame without a code)
+ * and 1006 (no close frame at all), which the WebSocket library reports for peers.
+ */
+const LABELLED_CLOSE_CODES: ReadonlySet<number> = new Set<number>([...Object.values(CloseCode), 1005, 1006]);
+
+/**
+ * The `code` label of `agentcast_connections_closed_total`. A client may close with any code from
+ * 3000–4999; each would otherwise become a series of its own, so codes the gateway does not define are
+ * counted as `other` (a label set bounded by this table, whatever clients send).
+ */
+export function closeCodeLabel(code: number): string {
+  return LABELLED_CLOSE_CODES.has(code) ? String(code) : 'other';
+}
+
+/**
  * The reason text of every close the gateway initiates, by what happened (docs/protocol.md, "Close
  * reasons"). Reasons are for people reading DevTools and logs; clients act on the code. Each fits the
  * 123 bytes a close frame allows.

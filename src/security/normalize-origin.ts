@@ -57,6 +57,8 @@ const BAD_CHARACTER = /[\p{Cc}\p{Cf}\p{Cs}\p{Co}\p{Z}\s]/u;
 const SCHEME = /^[a-zA-Z][a-zA-Z0-9+.-]*:/;
 const PORT = /^[0-9]{1,5}$/;
 const DNS_LABEL = /^[a-z0-9_-]{1,63}$/;
+/** WHATWG URL's forbidden host code points, and '%' (whitespace and controls are refused earlier). */
+const FORBIDDEN_HOST_CHARACTER = /[#%/:<>?@[\\\]^|]/;
 const fail = (reason: OriginParseFailure): NormalizeOriginResult => ({ ok: false, reason });
 
 /**
@@ -115,12 +117,16 @@ function parsePort(text: string | undefined, scheme: OriginScheme): number | und
 
 function normalizeHost(text: string): { host: string; kind: HostKind } | undefined {
   if (text.startsWith('[')) {
-    // canonicalIPv6 refuses brackets, so "[::1]x" or "[[::1]]" cannot pass as "[::1]".
+    // The closing bracket must be there: "[::1x" is not "[::1]". canonicalIPv6 refuses brackets inside,
+    // so "[::1]x" or "[[::1]]" cannot pass as "[::1]" either.
+    if (!text.endsWith(']')) return undefined;
     const v6 = canonicalIPv6(text.slice(1, -1));
     return v6 === undefined ? undefined : { host: `[${v6}]`, kind: 'ipv6' };
   }
-  // '%' is refused before IDNA mapping, which would percent-decode it ("ex%61mple.com" -> example.com).
-  if (text.includes('%')) return undefined;
+  // WHATWG forbidden host code points are refused before IDNA mapping, which would act on them: '%' is
+  // percent-decoded ("ex%61mple.com" -> example.com), and '\\' ends the host like '/', so
+  // "app.example.com\\.evil.net" would come back as app.example.com.
+  if (FORBIDDEN_HOST_CHARACTER.test(text)) return undefined;
   // domainToASCII (UTS #46, what browsers apply) lower-cases, maps full-width forms and returns punycode,
   // or '' when the name is invalid. Look-alikes such as a Cyrillic "е" stay distinct (xn--…).
   const host = domainToASCII(text);

@@ -46,6 +46,11 @@ const host = fc.oneof(
       'example.com.',
       'ex%61mple.com',
       '*.example.com',
+      // What a URL parser repairs into another host (issue 13, finding 9).
+      'app.example.com\\.evil.net',
+      'app.example.com^.evil.net',
+      'app.example.com|evil.net',
+      '[::1x',
       '',
     ),
     weight: 2,
@@ -142,6 +147,11 @@ describe('normalizeOrigin and OriginPolicy.check (fuzz)', () => {
           expect(origin.port).toBeLessThanOrEqual(65_535);
           expect(origin.serialized).not.toMatch(new RegExp(`:${origin.scheme === 'http' ? 80 : 443}$`));
           expect(origin.serialized.slice(origin.scheme.length + 3)).not.toMatch(/[/?#@]/);
+          // Nothing that ends or escapes a host in a URL parser was in the accepted text, and an IPv6
+          // literal was closed: the text named this host and no other.
+          const authority = text.slice(text.indexOf('//') + 2).replace(/\/$/, '');
+          expect(authority).not.toMatch(/[\\^|<>%]/);
+          expect(authority.startsWith('[')).toBe(authority.includes(']'));
         } else {
           expect(REASONS).toContain(parsed.reason);
         }

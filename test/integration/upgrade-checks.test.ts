@@ -173,6 +173,9 @@ describe('upgrade checks (PROTOCOL.md §1)', () => {
       ['https://app.example.com/path', 'has path'],
       ['https://app.example.com?q=1', 'has query'],
       [`https://${'a'.repeat(250)}.example.com`, 'too long'],
+      // Issue 13, finding 9: a URL parser repairs these into an allowed origin; the policy must not.
+      ['https://app.example.com\\.evil.net', 'malformed'],
+      ['http://[::1x:3000', 'malformed'],
     ].map(
       ([origin, reason]): Refusal => ({
         name: `Origin ${origin?.slice(0, 60)}`,
