@@ -2,13 +2,27 @@ import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { RedisEngine } from '../../../src/engine/redis-engine.js';
 import { RedisKeys } from '../../../src/engine/redis-keys.js';
+import { AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
 import { encodeEvent, type StoredEvent } from '../../../src/protocol/events.js';
-import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../engine-contract/redis-fixture.js';
+import {
+  deleteKeys,
+  PrivateRedis,
+  REDIS_URL,
+  REQUIRE_REDIS,
+  requireRedis,
+  uniquePrefix,
+} from '../../engine-contract/redis-fixture.js';
 
 // The byte accounting of append.lua beyond the engine contract: what it keeps in Redis, and how it
 // recovers when the stream and its accounting disagree (a stream written before byte accounting existed,
 // a log that expired while the user's meta survived).
 const available = await requireRedis(REDIS_URL, 'RedisEngine history bytes');
+const privateAvailable = await PrivateRedis.available();
+if (!privateAvailable) {
+  const message = 'RedisEngine maxmemory test: no redis-server binary to start a private Redis';
+  if (REQUIRE_REDIS) throw new Error(`${message} and REQUIRE_REDIS=1`);
+  console.warn(`\n*** SKIPPING ${message}. ***\n`);
+}
 
 const bytes = (e: StoredEvent) => Buffer.byteLength(encodeEvent(e));
 const padded = (n: number) => ({ type: 'notification', data: { n, pad: 'ü'.repeat(50) } });
@@ -111,4 +125,37 @@ describe.skipIf(!available)('RedisEngine history bytes (append.lua)', () => {
       total: bytes(third),
     });
   });
+
+  it.skipIf(!privateAvailable)(
+    'is refused whole, storing nothing, by a Redis at its maxmemory with noeviction (docs/redis.md, "Memory")',
+    async () => {
+      const redis = await PrivateRedis.start(['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction']);
+      const engine = new RedisEngine({ url: redis.url, keyPrefix: 'oom:', historyMaxBytes: 1_000_000 });
+      try {
+        await engine.ready();
+        const big = { type: 'notification', data: { pad: 'x'.repeat(20_000) } };
+        let stored = 0;
+        let refusal: unknown;
+        // 2 MB of maxmemory holds fewer than 100 such events; stop at the first refusal.
+        for (let n = 0; n < 200 && refusal === undefined; n += 1) {
+          try {
+            await engine.append(`u${n % 4}`, big);
+            stored += 1;
+          } catch (error) {
+            refusal = error;
+          }
+        }
+        expect(refusal).toMatchObject({ code: AgentcastErrorCode.EngineUnavailable });
+        expect(String((refusal as Error).message)).toContain('OOM');
+        // Nothing of the refused event: the seqs handed out add up to the appends that succeeded.
+        let seqs = 0;
+        for (let u = 0; u < 4; u += 1) seqs += (await engine.head(`u${u}`)).seq;
+        expect(seqs).toBe(stored);
+        expect(engine.health()).toEqual({ ok: true });
+      } finally {
+        await engine.close();
+        await redis.stop();
+      }
+    },
+  );
 });
