@@ -46,6 +46,10 @@ export interface Config {
   readonly heartbeatMs: number;
   readonly historySize: number;
   readonly historyTtlS: number;
+  /** Bytes of wire frames kept per user (both engines); the oldest go first, never the newest. */
+  readonly historyMaxBytes: number;
+  /** Bytes of wire frames kept for all users of this process (memory engine only). */
+  readonly historyMemoryBytes: number;
   readonly runTimeoutMs: number;
   readonly maxRunsPerUser: number;
   readonly defaultAgent: string;

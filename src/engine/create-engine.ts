@@ -6,11 +6,18 @@ import { RedisEngine } from './redis-engine.js';
 
 /**
  * The engine a config asks for: Redis when `--redis` is set (a Redis Cluster reached through that node
- * with `--redis-cluster`), otherwise in-memory.
+ * with `--redis-cluster`), otherwise in-memory. `--history-memory-bytes` bounds the memory engine only:
+ * on Redis the histories live in Redis (docs/redis.md, "Memory").
  */
 export function createEngine(config: Config, log: Logger): Engine {
-  const history = { historySize: config.historySize, historyTtlMs: config.historyTtlS * 1000 };
-  if (config.redis === undefined) return new MemoryEngine({ ...history, logger: log });
+  const history = {
+    historySize: config.historySize,
+    historyTtlMs: config.historyTtlS * 1000,
+    historyMaxBytes: config.historyMaxBytes,
+  };
+  if (config.redis === undefined) {
+    return new MemoryEngine({ ...history, historyMemoryBytes: config.historyMemoryBytes, logger: log });
+  }
   return new RedisEngine({
     ...history,
     url: config.redis,

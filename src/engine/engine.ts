@@ -60,6 +60,11 @@ export type IdempotencyClaim =
 export interface Engine {
   /** `memory` or `redis`, for logs and /v1/stats. */
   readonly kind: string;
+  /**
+   * Bytes of history held in this process (`agentcast_history_bytes`); left out by engines whose
+   * histories live elsewhere (Redis).
+   */
+  readonly historyBytes?: number;
   /** Stores one event for a user and fans it out to the user's subscribers on every node. */
   append(userId: string, event: NewEvent): Promise<StoredEvent>;
   /** Stores many events (in order per user), e.g. one publish batch. Results are in input order. */

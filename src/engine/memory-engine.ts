@@ -12,6 +12,7 @@ import type {
   Unsubscribe,
 } from './engine.js';
 import { newEpoch } from './epoch.js';
+import { HistoryBudget } from './history-budget.js';
 import { UserLog } from './user-log.js';
 
 /** Options for {@link MemoryEngine}. */
@@ -20,6 +21,13 @@ export interface MemoryEngineOptions {
   readonly historySize?: number;
   /** Age after which an event is gone (PROTOCOL.md §4: default 300 s). */
   readonly historyTtlMs?: number;
+  /** Bytes of wire frames kept per user, oldest evicted first (`--history-max-bytes`, default 8 MiB). */
+  readonly historyMaxBytes?: number;
+  /**
+   * Bytes of wire frames kept for all users of the process, oldest (by append) evicted first across
+   * users (`--history-memory-bytes`, default 256 MiB).
+   */
+  readonly historyMemoryBytes?: number;
   /** How often idle logs and expired idempotency keys are dropped; default min(historyTtlMs, 60 s). */
   readonly sweepIntervalMs?: number;
   /** The clock, in ms since the epoch. */
@@ -32,6 +40,8 @@ export interface MemoryEngineOptions {
 
 const DEFAULT_HISTORY_SIZE = 1000;
 const DEFAULT_HISTORY_TTL_MS = 300_000;
+const DEFAULT_HISTORY_MAX_BYTES = 8 * 1024 * 1024;
+const DEFAULT_HISTORY_MEMORY_BYTES = 256 * 1024 * 1024;
 const MAX_SWEEP_INTERVAL_MS = 60_000;
 
 const HEALTHY: EngineHealth = { ok: true };
@@ -41,10 +51,13 @@ const HEALTHY: EngineHealth = { ok: true };
  * (ARCHITECTURE.md). Everything is lost on restart; §4: a restarted process makes new epochs, so resuming
  * clients are told `reset`.
  *
- * Memory stays bounded: each history is a ring of at most `historySize` events no older than
- * `historyTtlMs`, and a sweep drops logs with no subscriber whose last append is older than
- * `historyTtlMs` (nothing in them could be replayed any more; their next resume is a `reset`, as §4 wants
- * after a loss), plus expired idempotency keys. The sweep runs on one unref'd interval, never per user.
+ * Memory stays bounded: each history is a ring of at most `historySize` events and `historyMaxBytes`
+ * bytes of wire frames, none older than `historyTtlMs`; all histories together hold at most
+ * `historyMemoryBytes`, the oldest events of any user going first (history-budget.ts); and a sweep drops
+ * logs with no subscriber whose last append is older than `historyTtlMs` (nothing in them could be
+ * replayed any more; their next resume is a `reset`, as §4 wants after a loss), plus expired idempotency
+ * keys. The sweep runs on one unref'd interval, never per user. An event evicted by either byte budget is
+ * gone as if trimmed by count: a resume that needs it gets `reset` (`expired`).
  */
 export class MemoryEngine implements Engine {
   readonly kind = 'memory';
@@ -52,6 +65,8 @@ export class MemoryEngine implements Engine {
   #lastTs = '';
   readonly #historySize: number;
   readonly #historyTtlMs: number;
+  readonly #historyMaxBytes: number;
+  readonly #budget: HistoryBudget<UserLog>;
   readonly #now: () => number;
   readonly #newEpoch: () => string;
   readonly #logger: Logger;
@@ -71,6 +86,13 @@ export class MemoryEngine implements Engine {
     if (!Number.isFinite(this.#historyTtlMs) || this.#historyTtlMs <= 0) {
       throw new TypeError(`MemoryEngine: historyTtlMs must be a number > 0, got ${this.#historyTtlMs}`);
     }
+    this.#historyMaxBytes = positiveInteger(
+      'historyMaxBytes',
+      options.historyMaxBytes ?? DEFAULT_HISTORY_MAX_BYTES,
+    );
+    this.#budget = new HistoryBudget(
+      positiveInteger('historyMemoryBytes', options.historyMemoryBytes ?? DEFAULT_HISTORY_MEMORY_BYTES),
+    );
     const sweepIntervalMs = options.sweepIntervalMs ?? Math.min(this.#historyTtlMs, MAX_SWEEP_INTERVAL_MS);
     if (!Number.isFinite(sweepIntervalMs) || sweepIntervalMs <= 0) {
       throw new TypeError(`MemoryEngine: sweepIntervalMs must be a number > 0, got ${sweepIntervalMs}`);
@@ -88,6 +110,21 @@ export class MemoryEngine implements Engine {
     return this.#logs.size;
   }
 
+  /** Bytes of wire frames held in every user's history right now (`agentcast_history_bytes`). */
+  get historyBytes(): number {
+    return this.#budget.heldBytes;
+  }
+
+  /** The per-user byte bound in force. */
+  get historyMaxBytes(): number {
+    return this.#historyMaxBytes;
+  }
+
+  /** The process-wide byte bound in force. */
+  get historyMemoryBytes(): number {
+    return this.#budget.maxBytes;
+  }
+
   /** Idempotency keys held right now, expired ones included until pruned. */
   get idempotencyKeyCount(): number {
     return this.#claims.size;
@@ -97,7 +134,15 @@ export class MemoryEngine implements Engine {
     this.#assertOpen();
     // No await before this line: seq is read and incremented in the same synchronous step (§3).
     const now = this.#now();
-    return this.#log(userId).append(event, now, this.#isoTime(now));
+    return this.#append(this.#log(userId), event, now, this.#isoTime(now));
+  }
+
+  /** Appends, then charges the bytes to the global budget, which may evict other users' oldest events. */
+  #append(log: UserLog, event: NewEvent, now: number, ts: string): StoredEvent {
+    const before = log.historyBytes;
+    const stored = log.append(event, now, ts, this.#budget.nextOrder());
+    this.#budget.changed(log, log.historyBytes - before);
+    return stored;
   }
 
   /** `ts` of events stored at `nowMs`: formatted once per millisecond, not once per event. */
@@ -115,7 +160,7 @@ export class MemoryEngine implements Engine {
     this.#assertOpen();
     const now = this.#now();
     const ts = this.#isoTime(now);
-    return items.map(({ userId, event }) => this.#log(userId).append(event, now, ts));
+    return items.map(({ userId, event }) => this.#append(this.#log(userId), event, now, ts));
   }
 
   async head(userId: string): Promise<LogHead> {
@@ -125,7 +170,12 @@ export class MemoryEngine implements Engine {
 
   async history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
     this.#assertOpen();
-    return this.#log(userId).history(query, this.#now());
+    const log = this.#log(userId);
+    const before = log.historyBytes;
+    // Reading expires events past their age, which frees bytes.
+    const result = log.history(query, this.#now());
+    this.#budget.changed(log, log.historyBytes - before);
+    return result;
   }
 
   async subscribe(userId: string, listener: EventListener): Promise<Unsubscribe> {
@@ -187,10 +237,15 @@ export class MemoryEngine implements Engine {
     for (const [userId, log] of this.#logs) {
       if (log.subscriberCount === 0 && now - log.touchedAt > this.#historyTtlMs) {
         this.#logs.delete(userId);
+        this.#budget.changed(log, -log.clearHistory());
       } else {
+        const before = log.historyBytes;
         log.expire(now);
+        this.#budget.changed(log, log.historyBytes - before);
       }
     }
+    // Entries of dropped and emptied logs leave the budget's queue, so it never outgrows the live logs.
+    this.#budget.rebuild(this.#logs.values());
     for (const [key, claim] of this.#claims) {
       if (claim.expiresAt <= now) this.#claims.delete(key);
     }
@@ -201,6 +256,7 @@ export class MemoryEngine implements Engine {
     this.#closed = true;
     clearInterval(this.#sweepTimer);
     this.#logs.clear();
+    this.#budget.clear();
     this.#claims.clear();
     this.#slots.clear();
   }
@@ -213,6 +269,7 @@ export class MemoryEngine implements Engine {
         epoch: this.#newEpoch(),
         historySize: this.#historySize,
         historyTtlMs: this.#historyTtlMs,
+        historyMaxBytes: this.#historyMaxBytes,
         logger: this.#logger,
       };
       log = new UserLog(options, this.#now());
@@ -234,4 +291,11 @@ export class MemoryEngine implements Engine {
       throw new AgentcastError(AgentcastErrorCode.EngineClosed, 'the engine was used after close()');
     }
   }
+}
+
+function positiveInteger(name: string, value: number): number {
+  if (!Number.isSafeInteger(value) || value < 1) {
+    throw new TypeError(`MemoryEngine: ${name} must be an integer >= 1, got ${value}`);
+  }
+  return value;
 }

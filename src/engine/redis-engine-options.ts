@@ -21,6 +21,8 @@ export interface RedisEngineOptions {
   readonly historySize?: number;
   /** Age after which an event is gone (PROTOCOL.md §4: default 300 s). */
   readonly historyTtlMs?: number;
+  /** Bytes of wire frames kept per user, oldest trimmed first, never the newest (default 8 MiB). */
+  readonly historyMaxBytes?: number;
   /** How long an idle user's epoch and seq survive in Redis; after that a new epoch starts. Default 24 h. */
   readonly metaTtlMs?: number;
   /** Lease of a connection slot; renewed every third of it while the connection lives. Default 30 s. */
@@ -47,6 +49,7 @@ export const REDIS_ENGINE_DEFAULTS = {
   keyPrefix: 'agentcast:',
   historySize: 1000,
   historyTtlMs: 300_000,
+  historyMaxBytes: 8 * 1024 * 1024,
   metaTtlMs: 86_400_000,
   slotLeaseMs: 30_000,
   commandTimeoutMs: 2000,
@@ -79,6 +82,7 @@ export function resolveRedisEngineOptions(options: RedisEngineOptions): Resolved
     keyPrefix: options.keyPrefix ?? d.keyPrefix,
     historySize: positive('historySize', options.historySize ?? d.historySize, true),
     historyTtlMs: positive('historyTtlMs', options.historyTtlMs ?? d.historyTtlMs, true),
+    historyMaxBytes: positive('historyMaxBytes', options.historyMaxBytes ?? d.historyMaxBytes, true),
     metaTtlMs: positive('metaTtlMs', options.metaTtlMs ?? d.metaTtlMs, true),
     slotLeaseMs: positive('slotLeaseMs', options.slotLeaseMs ?? d.slotLeaseMs, true),
     commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs ?? d.commandTimeoutMs),

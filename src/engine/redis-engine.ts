@@ -28,15 +28,25 @@ import {
 } from './script-replies.js';
 import { frameParts } from './stored-frame.js';
 
+/** How many of a script's arguments are keys (the rest are ARGV); see each `lua/<name>.lua`. */
+const KEY_COUNTS: Readonly<Record<LuaScriptName, number>> = {
+  append: 3,
+  head: 2,
+  history: 2,
+  claim: 1,
+  'acquire-slot': 1,
+};
+const APPEND_KEY_COUNT = KEY_COUNTS.append;
+
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
 /**
  * The engine for many gateway nodes sharing one Redis (issue #7, ARCHITECTURE.md). Per user, keys with
- * the hash tag `{u:<id>}`: a hash {epoch, seq}, a stream of recent wire frames, a sorted set of connection
- * slots, and a pub/sub channel. One Lua script per publish takes the seq, stores and trims, and publishes,
- * atomically (lua/append.lua).
+ * the hash tag `{u:<id>}`: a hash {epoch, seq, bytes}, a stream of recent wire frames with a list of their
+ * sizes, a sorted set of connection slots, and a pub/sub channel. One Lua script per publish takes the
+ * seq, stores and trims (by count, age and bytes), and publishes, atomically (lua/append.lua).
  *
  * Degraded mode: while Redis is unreachable, `health()` is `{ ok: false }`, every call except cleanup
  * rejects at once with AC_ERR_ENGINE_UNAVAILABLE (no offline queue: a publish must never wait minutes,
@@ -60,6 +70,7 @@ export class RedisEngine implements Engine {
   readonly #scripts: LuaScripts;
   readonly #historySize: number;
   readonly #historyTtlMs: number;
+  readonly #historyMaxBytes: number;
   readonly #metaTtlMs: number;
   readonly #slotLeaseMs: number;
   readonly #now: () => number;
@@ -76,6 +87,7 @@ export class RedisEngine implements Engine {
     const resolved = resolveRedisEngineOptions(options);
     this.#historySize = resolved.historySize;
     this.#historyTtlMs = resolved.historyTtlMs;
+    this.#historyMaxBytes = resolved.historyMaxBytes;
     this.#metaTtlMs = resolved.metaTtlMs;
     this.#slotLeaseMs = resolved.slotLeaseMs;
     this.#keys = new RedisKeys(resolved.keyPrefix);
@@ -143,7 +155,9 @@ export class RedisEngine implements Engine {
     const script = this.#scripts.append;
     const calls = items.map(({ userId, event }) => this.#appendArgs(userId, event, ts));
     // One pipeline (one per slot on a cluster), executed in order, so each user's events keep the batch order.
-    const results = await this.#call(() => this.#connections.pipelineEvalsha(script.sha, 2, calls));
+    const results = await this.#call(() =>
+      this.#connections.pipelineEvalsha(script.sha, APPEND_KEY_COUNT, calls),
+    );
     return items.map(({ event }, i) => {
       const [error, reply] = results[i] ?? [new Error('no reply'), undefined];
       if (error) {
@@ -242,6 +256,7 @@ export class RedisEngine implements Engine {
     return [
       this.#keys.meta(userId),
       this.#keys.log(userId),
+      this.#keys.sizes(userId),
       // A fresh candidate per call: an epoch must never be reused across a loss of the user's data (§4).
       this.#newEpoch(),
       this.#historySize,
@@ -250,6 +265,7 @@ export class RedisEngine implements Engine {
       this.#keys.channel(userId),
       parts.head,
       parts.tail,
+      this.#historyMaxBytes,
     ];
   }
 
@@ -266,7 +282,7 @@ export class RedisEngine implements Engine {
    */
   async #eval(name: LuaScriptName, keysAndArgs: readonly (string | number)[]): Promise<unknown> {
     const script = this.#scripts[name];
-    const keyCount = name === 'claim' || name === 'acquire-slot' ? 1 : 2;
+    const keyCount = KEY_COUNTS[name];
     try {
       return await this.#command.evalsha(script.sha, keyCount, ...keysAndArgs);
     } catch (error) {

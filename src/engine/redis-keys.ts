@@ -13,7 +13,7 @@ export class RedisKeys {
     this.#prefix = prefix;
   }
 
-  /** Hash {epoch, seq} of the user's log. */
+  /** Hash {epoch, seq, bytes} of the user's log (bytes: what its stream holds). */
   meta(userId: string): string {
     return `${this.#prefix}{u:${userId}}:meta`;
   }
@@ -21,6 +21,11 @@ export class RedisKeys {
   /** Stream of the user's recent events (entries {s: seq, f: wire frame}). */
   log(userId: string): string {
     return `${this.#prefix}{u:${userId}}:log`;
+  }
+
+  /** List of the byte sizes of the stream's entries, in stream order (lua/append.lua trims by bytes). */
+  sizes(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:sizes`;
   }
 
   /** Sorted set of the user's connection ids, scored by lease end. */

@@ -9,6 +9,8 @@ export interface UserLogOptions {
   readonly epoch: string;
   readonly historySize: number;
   readonly historyTtlMs: number;
+  /** Bytes of wire frames kept (`--history-max-bytes`); default: no byte bound. */
+  readonly historyMaxBytes?: number;
   /** Where a throwing listener is reported. */
   readonly logger: Logger;
 }
@@ -35,13 +37,17 @@ export class UserLog {
   /** Copy-on-write: a delivery loop keeps iterating the array it started with. */
   #subscriptions: readonly Subscription[] = [];
   /** Events appended by a listener while a delivery is running, delivered after it (keeps seq order). */
-  #pending: StoredEvent[] | undefined;
+  #pending: { readonly event: StoredEvent; readonly frame: string }[] | undefined;
 
   constructor(options: UserLogOptions, nowMs: number) {
     this.epoch = options.epoch;
     this.#userId = options.userId;
     this.#logger = options.logger;
-    this.#ring = new HistoryRing({ capacity: options.historySize, ttlMs: options.historyTtlMs });
+    this.#ring = new HistoryRing({
+      capacity: options.historySize,
+      ttlMs: options.historyTtlMs,
+      ...(options.historyMaxBytes === undefined ? {} : { maxBytes: options.historyMaxBytes }),
+    });
     this.#touchedAt = nowMs;
   }
 
@@ -60,11 +66,32 @@ export class UserLog {
     return this.#touchedAt;
   }
 
+  /** Bytes of the events held: the UTF-8 length of their wire frames. */
+  get historyBytes(): number {
+    return this.#ring.bytes;
+  }
+
+  /** Append order (the `order` given to `append`) of the oldest event held; undefined when none. */
+  get oldestOrder(): number | undefined {
+    return this.#ring.oldestOrder;
+  }
+
+  /** Drops the oldest event held (the memory engine's global budget); returns its bytes. */
+  evictOldest(): number {
+    return this.#ring.evictOldest();
+  }
+
+  /** Drops every event held (the log is being dropped); returns the bytes freed. Head and epoch stay. */
+  clearHistory(): number {
+    return this.#ring.clear();
+  }
+
   /**
    * Stores `event` with the next seq and delivers it. §3: seq is taken and incremented in one synchronous
-   * step, so concurrent appends can neither repeat nor skip a seq.
+   * step, so concurrent appends can neither repeat nor skip a seq. `order` is the event's append order
+   * across every user of the engine (its global budget evicts the lowest first).
    */
-  append(event: NewEvent, nowMs: number, ts: string = new Date(nowMs).toISOString()): StoredEvent {
+  append(event: NewEvent, nowMs: number, ts: string = new Date(nowMs).toISOString(), order = 0): StoredEvent {
     this.#seq += 1;
     // One object shape for every stored event (run_id present, possibly undefined): no temporary
     // spread object per event, and monomorphic property access downstream.
@@ -76,9 +103,12 @@ export class UserLog {
       epoch: this.epoch,
       ts,
     };
-    this.#ring.push(stored, nowMs);
+    // Built once per event (ARCHITECTURE.md hot path): it sizes the event for the byte budgets and is the
+    // frame every connection of the user is sent.
+    const frame = encodeEvent(stored);
+    this.#ring.push(stored, nowMs, Buffer.byteLength(frame), order);
     this.#touchedAt = nowMs;
-    this.#deliver(stored);
+    this.#deliver(stored, frame);
     return stored;
   }
 
@@ -121,26 +151,24 @@ export class UserLog {
     this.#ring.expire(nowMs);
   }
 
-  #deliver(event: StoredEvent): void {
+  #deliver(event: StoredEvent, frame: string): void {
     if (this.#subscriptions.length === 0) return;
     if (this.#pending !== undefined) {
       // A listener appended to this same user from inside a delivery: deliver it after the current event
       // reached every listener, or later listeners would see seq N+1 before N (§3).
-      this.#pending.push(event);
+      this.#pending.push({ event, frame });
       return;
     }
     this.#pending = [];
-    let next: StoredEvent | undefined = event;
-    while (next !== undefined) {
-      this.#fanOut(next);
-      next = this.#pending.shift();
+    this.#fanOut(event, frame);
+    for (let next = this.#pending.shift(); next !== undefined; next = this.#pending.shift()) {
+      this.#fanOut(next.event, next.frame);
     }
     this.#pending = undefined;
   }
 
-  #fanOut(event: StoredEvent): void {
-    // Built once per event, shared by every connection of the user (ARCHITECTURE.md hot path).
-    const frame = encodeEvent(event);
+  /** `frame` is built once per event (in append), shared by every connection of the user. */
+  #fanOut(event: StoredEvent, frame: string): void {
     for (const subscription of this.#subscriptions) {
       if (!subscription.active) continue;
       try {

@@ -156,6 +156,7 @@ export class Gateway {
         : createServer((req, res) => void serveMetrics(req, res, this.metrics));
     this.engine.onHealthChange((health) => this.metrics.engineUp.set(health.ok ? 1 : 0));
     this.metrics.engineUp.set(this.engine.health().ok ? 1 : 0);
+    this.metrics.historyBytesSource = () => this.engine.historyBytes ?? 0;
   }
 
   get state(): GatewayState {

@@ -23,6 +23,12 @@ export class Metrics {
   readonly runsEnded: Counter<'agent' | 'status'>;
   readonly runsActive: Gauge;
   readonly engineUp: Gauge;
+  readonly historyBytes: Gauge;
+  /**
+   * Read at every scrape into `agentcast_history_bytes`; the gateway points it at its engine (the memory
+   * engine's histories; 0 on Redis, whose histories live in Redis).
+   */
+  historyBytesSource: () => number = () => 0;
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -120,6 +126,15 @@ export class Metrics {
       name: 'agentcast_engine_up',
       help: '1 when the engine (Redis) is reachable, else 0',
       registers,
+    });
+    const readHistoryBytes = () => this.historyBytesSource();
+    this.historyBytes = new Gauge({
+      name: 'agentcast_history_bytes',
+      help: 'Bytes of events (their wire frames) held for resume in this process, all users (memory engine; 0 on Redis)',
+      registers,
+      collect() {
+        this.set(readHistoryBytes());
+      },
     });
   }
 }

@@ -4,10 +4,12 @@ import type { Engine } from '../../src/engine/engine.js';
 import { AgentcastErrorCode } from '../../src/protocol/agentcast-error.js';
 import { encodeEvent, type NewEvent, type StoredEvent } from '../../src/protocol/events.js';
 
-/** What the suite asks of an engine it builds; every engine must honour both figures. */
+/** What the suite asks of an engine it builds; every engine must honour all three bounds. */
 export interface EngineContractConfig {
   readonly historySize: number;
   readonly historyTtlMs: number;
+  /** Bytes of wire frames kept per user (`--history-max-bytes`). */
+  readonly historyMaxBytes: number;
 }
 
 /** One engine under test. */
@@ -25,7 +27,11 @@ export interface EngineFixture {
 /** Builds a fresh, isolated engine: its users, keys and slots must not be seen by any other fixture. */
 export type MakeEngine = (config: EngineContractConfig) => Promise<EngineFixture> | EngineFixture;
 
-const DEFAULT_CONFIG: EngineContractConfig = { historySize: 1000, historyTtlMs: 60_000 };
+const DEFAULT_CONFIG: EngineContractConfig = {
+  historySize: 1000,
+  historyTtlMs: 60_000,
+  historyMaxBytes: 8 * 1024 * 1024,
+};
 /** Real-time ttls used where the clock cannot be injected: long enough to observe, short enough to wait. */
 const SHORT_TTL_MS = 250;
 const WAIT = { timeout: 5_000, interval: 5 } as const;
@@ -346,6 +352,89 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
         expect(await engine.history('alice', { since: 0, limit: 10 })).toMatchObject({
           kind: 'reset',
           reason: 'expired',
+        });
+      });
+
+      describe('byte budget (historyMaxBytes: the UTF-8 bytes of the wire frames, per user)', () => {
+        // Every frame of these events has the same size for seqs 1..9: one-digit seq, an epoch of fixed
+        // length, an ISO ts. The padding is non-ASCII so that bytes, not characters, must be counted.
+        const PAD = 'é'.repeat(60) + 'x'.repeat(40);
+        const padded = (n: number, repeat = 1) => event(n, { data: { n, pad: PAD.repeat(repeat) } });
+        const bytes = (stored: StoredEvent) => Buffer.byteLength(encodeEvent(stored));
+        /** The frame size of padded(n) for a one-digit seq, measured on a probe engine. */
+        async function frameSize(): Promise<number> {
+          const probe = await setup();
+          return bytes(await probe.engine.append('probe', padded(1)));
+        }
+
+        it('evicts the oldest events first once a user’s frames pass it; a resume past them is reset "expired"', async () => {
+          const size = await frameSize();
+          const { engine } = await setup({ historyMaxBytes: 3 * size });
+          for (let n = 1; n <= 8; n += 1) {
+            const stored = await engine.append('alice', padded(n));
+            expect(bytes(stored)).toBe(size);
+          }
+          await engine.append('bob', padded(1));
+          await engine.append('bob', padded(2));
+          const head = await engine.head('alice');
+          expect(head.seq).toBe(8);
+          // Exactly three frames fit (a total equal to the budget is kept), and no more.
+          const kept = await engine.history('alice', { since: 5, epoch: head.epoch, limit: 10 });
+          expect(kept).toMatchObject({ kind: 'ok', complete: true });
+          expect(kept.kind === 'ok' && kept.events.map((e) => e.data.n)).toEqual([6, 7, 8]);
+          for (const since of [0, 4]) {
+            expect(await engine.history('alice', { since, epoch: head.epoch, limit: 10 })).toEqual({
+              kind: 'reset',
+              head,
+              reason: 'expired',
+            });
+          }
+          expect(await engine.history('alice', { since: 8, epoch: head.epoch, limit: 10 })).toMatchObject({
+            kind: 'ok',
+            events: [],
+          });
+          // Another user's history is its own.
+          const bob = await engine.history('bob', { since: 0, limit: 10 });
+          expect(bob.kind === 'ok' && bob.events.map((e) => e.seq)).toEqual([1, 2]);
+        });
+
+        it('stores and delivers an event larger than the budget, kept alone until the next one', async () => {
+          const size = await frameSize();
+          const { engine } = await setup({ historyMaxBytes: 3 * size });
+          const sub = await record(engine, 'alice');
+          await engine.append('alice', padded(1));
+          await engine.append('alice', padded(2));
+          const big = await engine.append('alice', padded(3, 10));
+          expect(bytes(big)).toBeGreaterThan(3 * size);
+          await vi.waitFor(() => expect(sub.frames).toHaveLength(3), WAIT);
+          expect(sub.frames[2]).toBe(encodeEvent(big));
+          const { epoch } = big;
+          const alone = await engine.history('alice', { since: 2, epoch, limit: 10 });
+          expect(alone.kind === 'ok' && alone.events).toEqual([big]);
+          expect(await engine.history('alice', { since: 1, epoch, limit: 10 })).toMatchObject({
+            kind: 'reset',
+            reason: 'expired',
+          });
+          const next = await engine.append('alice', padded(4));
+          expect(await engine.history('alice', { since: 2, epoch, limit: 10 })).toMatchObject({
+            kind: 'reset',
+            reason: 'expired',
+          });
+          const after = await engine.history('alice', { since: 3, epoch, limit: 10 });
+          expect(after.kind === 'ok' && after.events).toEqual([next]);
+        });
+
+        it('applies with trimming by count: whichever bound is tighter wins', async () => {
+          const size = await frameSize();
+          const { engine } = await setup({ historyMaxBytes: 4 * size, historySize: 2 });
+          for (let n = 1; n <= 5; n += 1) await engine.append('alice', padded(n));
+          const { epoch } = await engine.head('alice');
+          const byCount = await engine.history('alice', { since: 3, epoch, limit: 10 });
+          expect(byCount.kind === 'ok' && byCount.events.map((e) => e.seq)).toEqual([4, 5]);
+          expect(await engine.history('alice', { since: 2, epoch, limit: 10 })).toMatchObject({
+            kind: 'reset',
+            reason: 'expired',
+          });
         });
       });
 

@@ -52,8 +52,8 @@ async function keySlot(admin: Redis, key: string): Promise<number> {
 function appendArgs(userId: string, n: number): (string | number)[] {
   const parts = frameParts({ type: 'notification', data: { n } }, new Date(0).toISOString());
   return [
-    ...[keys.meta(userId), keys.log(userId), `e_cluster-${userId}`],
-    ...[1000, 300_000, 86_400_000, keys.channel(userId), parts.head, parts.tail],
+    ...[keys.meta(userId), keys.log(userId), keys.sizes(userId), `e_cluster-${userId}`],
+    ...[1000, 300_000, 86_400_000, keys.channel(userId), parts.head, parts.tail, 8_388_608],
   ];
 }
 
@@ -95,9 +95,13 @@ describe.skipIf(!available)('the Redis engine against a 3-master Redis Cluster',
     'puts every key and the channel of user %j in one slot (hash tag {u:<id>})',
     async (userId) => {
       const slots = await Promise.all(
-        [keys.meta(userId), keys.log(userId), keys.slots(userId), keys.channel(userId)].map((key) =>
-          keySlot(admin, key),
-        ),
+        [
+          keys.meta(userId),
+          keys.log(userId),
+          keys.sizes(userId),
+          keys.slots(userId),
+          keys.channel(userId),
+        ].map((key) => keySlot(admin, key)),
       );
       expect(new Set(slots).size).toBe(1);
     },
@@ -108,10 +112,10 @@ describe.skipIf(!available)('the Redis engine against a 3-master Redis Cluster',
     const client = new Cluster(cluster.ports.map((port) => ({ host: '127.0.0.1', port })));
     try {
       for (const [owner, userId] of await usersOnEveryMaster()) {
-        // EVAL routes by its first key; both keys share the slot, so the script may touch them both.
-        const first = parseAppendReply(await client.eval(scripts.append.source, 2, ...appendArgs(userId, 1)));
+        // EVAL routes by its first key; all its keys share the slot, so the script may touch them all.
+        const first = parseAppendReply(await client.eval(scripts.append.source, 3, ...appendArgs(userId, 1)));
         const second = parseAppendReply(
-          await client.eval(scripts.append.source, 2, ...appendArgs(userId, 2)),
+          await client.eval(scripts.append.source, 3, ...appendArgs(userId, 2)),
         );
         expect([first, second]).toEqual([
           { seq: 1, epoch: `e_cluster-${userId}` },
@@ -163,7 +167,7 @@ describe.skipIf(!available)('the Redis engine against a 3-master Redis Cluster',
           if (channel === keys.channel(userId) && frame.includes('"data":{"n":7}')) resolve(frame);
         });
       });
-      await onOwner.eval(scripts.append.source, 2, ...appendArgs(userId, 7));
+      await onOwner.eval(scripts.append.source, 3, ...appendArgs(userId, 7));
       expect(JSON.parse(await message)).toMatchObject({ type: 'notification', data: { n: 7 } });
     } finally {
       subscriber.disconnect();
@@ -181,7 +185,7 @@ describe.skipIf(!available)('the Redis engine against a 3-master Redis Cluster',
     try {
       await subscriber.ssubscribe(keys.channel(userId));
       const message = once(subscriber, 'smessage');
-      await onOwner.eval(source, 2, ...appendArgs(userId, 8));
+      await onOwner.eval(source, 3, ...appendArgs(userId, 8));
       const [channel, frame] = (await message) as [string, string];
       expect(channel).toBe(keys.channel(userId));
       expect(JSON.parse(frame)).toMatchObject({ data: { n: 8 } });
@@ -196,7 +200,7 @@ describe.skipIf(!available)('the Redis engine against a 3-master Redis Cluster',
     const [owner, userId] = [...(await usersOnEveryMaster()).entries()][0] as [number, string];
     const other = new Redis(cluster.ports.find((port) => port !== owner) as number, '127.0.0.1');
     try {
-      await expect(other.eval(scripts.append.source, 2, ...appendArgs(userId, 1))).rejects.toThrow(
+      await expect(other.eval(scripts.append.source, 3, ...appendArgs(userId, 1))).rejects.toThrow(
         new RegExp(`^MOVED \\d+ 127\\.0\\.0\\.1:${owner}$`),
       );
     } finally {

@@ -2,6 +2,7 @@ import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createEngine } from '../../../src/engine/create-engine.js';
 import type { Engine } from '../../../src/engine/engine.js';
+import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { silentLogger } from '../../../src/observability/logger.js';
 import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../engine-contract/redis-fixture.js';
 import { healthIs } from '../../helpers/engine-health.js';
@@ -19,6 +20,16 @@ describe('createEngine', () => {
   it('is the memory engine without --redis', () => {
     engine = createEngine(testConfig(), silentLogger());
     expect(engine.kind).toBe('memory');
+  });
+
+  it('gives the memory engine both history byte bounds', () => {
+    const memory = createEngine(
+      testConfig({ historyMaxBytes: 5000, historyMemoryBytes: 70_000 }),
+      silentLogger(),
+    ) as MemoryEngine;
+    engine = memory;
+    expect(memory).toBeInstanceOf(MemoryEngine);
+    expect([memory.historyMaxBytes, memory.historyMemoryBytes]).toEqual([5000, 70_000]);
   });
 
   it.runIf(redisAvailable)(

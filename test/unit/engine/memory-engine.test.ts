@@ -1,5 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { MemoryEngine, type MemoryEngineOptions } from '../../../src/engine/memory-engine.js';
+import { encodeEvent, type StoredEvent } from '../../../src/protocol/events.js';
 
 const note = (n: number) => ({ type: 'notification', data: { n } });
 
@@ -29,6 +30,13 @@ describe('MemoryEngine', () => {
     ],
     [{ sweepIntervalMs: -1 }, 'MemoryEngine: sweepIntervalMs must be a number > 0, got -1'],
     [{ sweepIntervalMs: Number.NaN }, 'MemoryEngine: sweepIntervalMs must be a number > 0, got NaN'],
+    [{ historyMaxBytes: 0 }, 'MemoryEngine: historyMaxBytes must be an integer >= 1, got 0'],
+    [{ historyMaxBytes: 1.5 }, 'MemoryEngine: historyMaxBytes must be an integer >= 1, got 1.5'],
+    [{ historyMemoryBytes: 0 }, 'MemoryEngine: historyMemoryBytes must be an integer >= 1, got 0'],
+    [
+      { historyMemoryBytes: Number.POSITIVE_INFINITY },
+      'MemoryEngine: historyMemoryBytes must be an integer >= 1, got Infinity',
+    ],
   ])('refuses %o', (options, message) => {
     expect(() => new MemoryEngine(options)).toThrow(new TypeError(message));
   });
@@ -192,6 +200,121 @@ describe('MemoryEngine', () => {
       await engine.claimIdempotency('c', 'v', 1000);
       expect(engine.idempotencyKeyCount).toBe(2);
       expect(await engine.claimIdempotency('a', 'v3', 10)).toEqual({ claimed: false, value: 'v2' });
+    });
+  });
+
+  describe('history bytes (historyMaxBytes per user, historyMemoryBytes for the process)', () => {
+    /** Frame bytes of an event, as the engine counts them: its wire frame, UTF-8. */
+    const bytes = (e: StoredEvent) => Buffer.byteLength(encodeEvent(e));
+    const sum = (events: readonly StoredEvent[]) => events.reduce((s, e) => s + bytes(e), 0);
+    const sized = (n: number) => ({ type: 'notification', data: { n, pad: 'p'.repeat(200) } });
+
+    /** The events a user's history holds: the answer to the lowest since that is not a reset. */
+    async function keptEvents(engine: MemoryEngine, userId: string): Promise<readonly StoredEvent[]> {
+      const { epoch, seq } = await engine.head(userId);
+      for (let since = 0; since < seq; since += 1) {
+        const result = await engine.history(userId, { since, epoch, limit: 1000 });
+        if (result.kind === 'ok') return result.events;
+      }
+      return [];
+    }
+
+    async function kept(engine: MemoryEngine, userId: string): Promise<number[] | string> {
+      const events = await keptEvents(engine, userId);
+      return events.length === 0 ? 'none' : events.map((e) => e.seq);
+    }
+
+    it('defaults to 8 MiB per user and 256 MiB per process', () => {
+      const engine = make();
+      expect(engine.historyMemoryBytes).toBe(256 * 1024 * 1024);
+      expect(engine.historyMaxBytes).toBe(8 * 1024 * 1024);
+    });
+
+    it('counts the wire-frame bytes of every event held, of every user', async () => {
+      const engine = make();
+      expect(engine.historyBytes).toBe(0);
+      const stored = [
+        await engine.append('alice', note(1)),
+        await engine.append('bob', { type: 'notification', run_id: 'r_1', data: { text: 'é😀' } }),
+        ...(await engine.appendBatch([
+          { userId: 'alice', event: note(2) },
+          { userId: 'carol', event: note(3) },
+        ])),
+      ];
+      expect(engine.historyBytes).toBe(sum(stored));
+    });
+
+    it('evicts the oldest events of all users first once the process total passes historyMemoryBytes', async () => {
+      const first = await make().append('probe', sized(1));
+      const size = bytes(first);
+      const engine = make({ historyMemoryBytes: 4 * size });
+      await engine.append('alice', sized(1)); // order 1
+      await engine.append('bob', sized(1)); // 2
+      await engine.append('alice', sized(2)); // 3
+      await engine.append('carol', sized(1)); // 4: 4 frames, exactly the budget
+      expect(engine.historyBytes).toBe(4 * size);
+      expect([await kept(engine, 'alice'), await kept(engine, 'bob')]).toEqual([[1, 2], [1]]);
+      await engine.append('carol', sized(2)); // 5: alice's seq 1 (order 1) goes
+      expect(await kept(engine, 'alice')).toEqual([2]);
+      await engine.appendBatch([
+        { userId: 'carol', event: sized(3) }, // 6: bob's seq 1 goes, bob holds nothing
+        { userId: 'carol', event: sized(4) }, // 7: alice's seq 2 goes
+      ]);
+      expect(engine.historyBytes).toBe(4 * size);
+      expect(await kept(engine, 'carol')).toEqual([1, 2, 3, 4]);
+      const bob = await engine.head('bob');
+      expect(await engine.history('bob', { since: 0, epoch: bob.epoch, limit: 10 })).toEqual({
+        kind: 'reset',
+        head: bob,
+        reason: 'expired',
+      });
+      // Nothing else changes for a user emptied by the budget: since = head is ok, the epoch and seq go on.
+      expect(await engine.history('bob', { since: 1, epoch: bob.epoch, limit: 10 })).toMatchObject({
+        kind: 'ok',
+        events: [],
+      });
+      expect(await engine.append('bob', sized(2))).toMatchObject({ seq: 2, epoch: bob.epoch });
+      expect(engine.historyBytes).toBe(4 * size);
+    });
+
+    it('delivers live an event the budget evicts at once (larger than the whole budget)', async () => {
+      const engine = make({ historyMemoryBytes: 1024 });
+      const seen: string[] = [];
+      await engine.subscribe('alice', (_event, frame) => seen.push(frame));
+      const big = await engine.append('alice', { type: 'notification', data: { pad: 'x'.repeat(2000) } });
+      expect(seen).toEqual([encodeEvent(big)]);
+      expect(engine.historyBytes).toBe(0);
+      expect(await kept(engine, 'alice')).toBe('none');
+    });
+
+    it('keeps its total exact through trimming by count, by per-user bytes and by age, the sweep and close', async () => {
+      const size = bytes(await make().append('probe', sized(1)));
+      const engine = make({ historySize: 3, historyMaxBytes: 2 * size, historyTtlMs: 1000 });
+      // A subscribed log is never dropped by the sweep, only aged.
+      await engine.subscribe('bob', () => undefined);
+      for (let n = 1; n <= 5; n += 1) await engine.append('alice', sized(n));
+      const bobEvents: StoredEvent[] = [];
+      for (let n = 1; n <= 5; n += 1) bobEvents.push(await engine.append('bob', note(n)));
+      expect(await kept(engine, 'alice')).toEqual([4, 5]); // per-user bytes
+      expect(await kept(engine, 'bob')).toEqual([3, 4, 5]); // count
+      const bobBytes = sum(bobEvents.slice(2));
+      expect(engine.historyBytes).toBe(2 * size + bobBytes);
+      clock += 600;
+      const carol = await engine.append('carol', note(1));
+      clock += 401; // alice's and bob's events are now older than the ttl
+      expect(await kept(engine, 'alice')).toBe('none'); // reading alice's history aged hers out
+      expect(engine.historyBytes).toBe(bobBytes + bytes(carol));
+      engine.sweep(); // drops alice (idle, unsubscribed), ages out bob's events
+      expect(engine.userCount).toBe(2);
+      expect(engine.historyBytes).toBe(bytes(carol));
+      clock += 600;
+      engine.sweep(); // carol is idle now: dropped, and her bytes with her
+      expect(engine.userCount).toBe(1);
+      expect(engine.historyBytes).toBe(0);
+      await engine.append('alice', note(9));
+      expect(engine.historyBytes).toBeGreaterThan(0);
+      await engine.close();
+      expect(engine.historyBytes).toBe(0);
     });
   });
 

@@ -14,12 +14,15 @@ describe('resolveRedisEngineOptions', () => {
     expect(resolved.now).toBe(Date.now);
     expect(resolved.newEpoch()).toMatch(/^e_/);
     expect(Object.isFrozen(resolved)).toBe(true);
+    expect(resolved.historyMaxBytes).toBe(8 * 1024 * 1024);
   });
 
   it.each([
     [{ historySize: 0 }, 'RedisEngine: historySize must be an integer > 0, got 0'],
     [{ historySize: 2.5 }, 'RedisEngine: historySize must be an integer > 0, got 2.5'],
     [{ historyTtlMs: -1 }, 'RedisEngine: historyTtlMs must be an integer > 0, got -1'],
+    [{ historyMaxBytes: 0 }, 'RedisEngine: historyMaxBytes must be an integer > 0, got 0'],
+    [{ historyMaxBytes: 1.5 }, 'RedisEngine: historyMaxBytes must be an integer > 0, got 1.5'],
     [{ metaTtlMs: Number.NaN }, 'RedisEngine: metaTtlMs must be an integer > 0, got NaN'],
     [{ slotLeaseMs: 0 }, 'RedisEngine: slotLeaseMs must be an integer > 0, got 0'],
     [{ commandTimeoutMs: 0 }, 'RedisEngine: commandTimeoutMs must be a number > 0, got 0'],

@@ -14,6 +14,7 @@ describe('RedisKeys', () => {
   it('names every key of a user under the hash tag {u:<id>}', () => {
     expect(keys.meta('alice')).toBe('ac:{u:alice}:meta');
     expect(keys.log('alice')).toBe('ac:{u:alice}:log');
+    expect(keys.sizes('alice')).toBe('ac:{u:alice}:sizes');
     expect(keys.slots('alice')).toBe('ac:{u:alice}:conns');
     expect(keys.channel('alice')).toBe('ac:{u:alice}:events');
     expect(keys.idempotency('alice:m1')).toBe('ac:idem:alice:m1');
@@ -21,7 +22,7 @@ describe('RedisKeys', () => {
   });
 
   it.each(['alice', 'a}b', 'x{y', 'ünï', ''])('keeps the keys of user %j in one cluster slot', (user) => {
-    const tags = new Set([keys.meta(user), keys.log(user), keys.slots(user)].map(hashTag));
+    const tags = new Set([keys.meta(user), keys.log(user), keys.sizes(user), keys.slots(user)].map(hashTag));
     expect(tags.size).toBe(1);
   });
 

@@ -124,4 +124,35 @@ describe('UserLog', () => {
       reason: 'expired',
     });
   });
+  it('counts each event as the UTF-8 bytes of the frame its listeners get, and trims by historyMaxBytes', () => {
+    const log = new UserLog(
+      {
+        userId: 'alice',
+        epoch: 'e_a',
+        historySize: 10,
+        historyTtlMs: 1000,
+        historyMaxBytes: 250,
+        logger: silentLogger(),
+      },
+      0,
+    );
+    const frames: string[] = [];
+    log.subscribe((_event, frame) => frames.push(frame));
+    log.append({ type: 'notification', data: { text: 'é'.repeat(40) } }, 0, undefined, 7);
+    expect(log.historyBytes).toBe(Buffer.byteLength(frames[0] as string));
+    expect(log.oldestOrder).toBe(7);
+    log.append({ type: 'notification', data: { text: 'é'.repeat(40) } }, 0, undefined, 9);
+    // Two frames of about 150 bytes pass 250: the first goes.
+    expect(log.historyBytes).toBe(Buffer.byteLength(frames[1] as string));
+    expect(log.oldestOrder).toBe(9);
+    expect(log.history({ since: 0, epoch: 'e_a', limit: 10 }, 0)).toMatchObject({
+      kind: 'reset',
+      reason: 'expired',
+    });
+    expect(log.evictOldest()).toBe(Buffer.byteLength(frames[1] as string));
+    expect([log.historyBytes, log.oldestOrder]).toEqual([0, undefined]);
+    log.append(note(3), 0, undefined, 11);
+    expect(log.clearHistory()).toBe(Buffer.byteLength(frames[2] as string));
+    expect(log.head).toEqual({ epoch: 'e_a', seq: 3 });
+  });
 });
