@@ -45,7 +45,13 @@ export function sendJson(
   res.end(text);
 }
 
-/** Writes the error body of PROTOCOL.md §8: `{"error":{"code","message"}}`. */
+/**
+ * Writes the error body of PROTOCOL.md §8: `{"error":{"code","message"}}`, with `Connection: close`
+ * (docs/protocol.md D). A refused request's body may still be arriving, a byte at a time: Node would
+ * read and discard it on a kept-alive socket for as long as the peer likes, so the socket is closed
+ * once the answer is written (Node ends and destroys it after `Connection: close`) and the rest of
+ * the body is never read.
+ */
 export function sendError(
   res: ServerResponse,
   status: number,
@@ -53,7 +59,7 @@ export function sendError(
   message: string,
   headers?: Record<string, string>,
 ): void {
-  sendJson(res, status, { error: { code, message } }, headers);
+  sendJson(res, status, { error: { code, message } }, { ...headers, Connection: 'close' });
 }
 
 /**
