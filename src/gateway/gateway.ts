@@ -233,11 +233,16 @@ export class Gateway {
     return members.length;
   }
 
-  /** `/readyz`: ready while running with a healthy engine (PROTOCOL.md §8). */
+  /**
+   * `/readyz`: ready while running with a healthy engine (PROTOCOL.md §8). The reason is a stable word;
+   * the engine's own reason, which may name internal addresses, is only the detail (docs/protocol.md D).
+   */
   readiness(): Readiness {
     if (this.#state !== 'running') return { ready: false, reason: this.#state };
     const health = this.engine.health();
-    return health.ok ? { ready: true } : { ready: false, reason: `engine: ${health.reason}` };
+    return health.ok
+      ? { ready: true }
+      : { ready: false, reason: 'engine_unavailable', detail: health.reason };
   }
 
   /** `/v1/stats`: this node's figures. */

@@ -71,7 +71,11 @@ describe('Gateway', () => {
     expect(await gauge(h.gateway, 'agentcast_engine_up')).toBe(1);
     engine.set({ ok: false, reason: 'redis unreachable' });
     expect(await gauge(h.gateway, 'agentcast_engine_up')).toBe(0);
-    expect(h.gateway.readiness()).toEqual({ ready: false, reason: 'engine: redis unreachable' });
+    expect(h.gateway.readiness()).toEqual({
+      ready: false,
+      reason: 'engine_unavailable',
+      detail: 'redis unreachable',
+    });
     engine.set({ ok: true });
     expect(await gauge(h.gateway, 'agentcast_engine_up')).toBe(1);
     expect(h.gateway.readiness()).toEqual({ ready: true });
