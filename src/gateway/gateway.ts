@@ -20,7 +20,7 @@ import { TrustedProxies } from '../security/trusted-proxies.js';
 import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { createDemoRoutes } from './demo-routes.js';
-import { handleHttp, type Readiness, serveMetrics } from './http-api.js';
+import { handleHttp, handleMetricsPort, type Readiness } from './http-api.js';
 import { HttpSocketLimit } from './http-socket-limit.js';
 import { OriginGuard } from './origin-guard.js';
 import { UpgradeHandler } from './upgrade-handler.js';
@@ -171,7 +171,7 @@ export class Gateway {
     this.#metricsServer =
       config.metricsPort === undefined
         ? undefined
-        : createServer(httpServerOptions(config), (req, res) => void serveMetrics(req, res, this.metrics));
+        : createServer(httpServerOptions(config), (req, res) => void handleMetricsPort(req, res, this));
     this.#metricsServer?.on('connection', (socket: Socket) => sockets.admit(socket));
     this.engine.onHealthChange((health) => this.metrics.engineUp.set(health.ok ? 1 : 0));
     this.metrics.engineUp.set(this.engine.health().ok ? 1 : 0);

@@ -116,6 +116,24 @@ export async function handleHttp(
   }
 }
 
+/**
+ * The metrics port (`--metrics-port`): /metrics, and a generic 500 when collecting fails (a collector
+ * that throws must neither crash the process nor show its error text).
+ */
+export async function handleMetricsPort(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: Pick<HttpApiContext, 'metrics' | 'log'>,
+): Promise<void> {
+  try {
+    await serveMetrics(req, res, ctx.metrics);
+  } catch (err) {
+    ctx.log.error({ err, path: req.url }, 'http handler failed');
+    if (!res.headersSent) sendError(res, 500, ErrorCode.Internal, 'internal error');
+    else res.destroy();
+  }
+}
+
 /** Serves /metrics in Prometheus text format. */
 export async function serveMetrics(
   req: IncomingMessage,
