@@ -116,6 +116,9 @@ async function startGateway(probeFile) {
       '20',
       '--max-connections-per-user',
       String(Math.max(10, Math.ceil((2 * CLIENTS) / USERS))),
+      // Up to 500 clients (re)connect from 127.0.0.1 at once: room for all their handshakes.
+      '--max-http-sockets-per-ip',
+      '1024',
       '--rate-limit',
       '100',
       '--rate-burst',

@@ -41,6 +41,11 @@ function agentcastArgs(port, redis) {
     API_KEY,
     '--max-connections',
     '20000',
+    // The load generator opens up to 200 handshakes at once from each of a few loopback addresses.
+    '--max-http-sockets',
+    '20000',
+    '--max-http-sockets-per-ip',
+    '5000',
     '--rate-limit',
     '1000',
     '--rate-burst',

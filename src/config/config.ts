@@ -43,6 +43,15 @@ export interface Config {
   readonly maxEarlyFrames: number;
   readonly maxBufferedBytes: number;
   readonly maxPublishBytes: number;
+  /** Node's `headersTimeout` of the HTTP server: also bounds WebSocket upgrade requests. */
+  readonly httpHeadersTimeoutMs: number;
+  /** Node's `requestTimeout`: the whole request, body included; never below `httpHeadersTimeoutMs`. */
+  readonly httpRequestTimeoutMs: number;
+  readonly httpKeepAliveTimeoutMs: number;
+  /** Sockets not (yet) upgraded to WebSocket, on the main and the metrics port together. */
+  readonly maxHttpSockets: number;
+  /** The same per socket address; peers in `trustProxy` are exempt. */
+  readonly maxHttpSocketsPerIp: number;
   readonly heartbeatMs: number;
   readonly historySize: number;
   readonly historyTtlS: number;

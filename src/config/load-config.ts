@@ -214,6 +214,11 @@ function checkCombinations(v: Record<string, unknown>, problems: string[]): void
     problems.push(`--api-key "[redacted]": must be at least 16 characters in ${v.env}`);
   }
   if (strict && v.demo === true) problems.push(`--demo is for development only; remove it in ${v.env}`);
+  if (Number(v.httpHeadersTimeoutMs) > Number(v.httpRequestTimeoutMs)) {
+    problems.push(
+      `--http-headers-timeout-ms ${v.httpHeadersTimeoutMs} must not exceed --http-request-timeout-ms ${v.httpRequestTimeoutMs} (the request timeout covers the headers too)`,
+    );
+  }
   if (v.agentUrl !== undefined) {
     try {
       const url = new URL(String(v.agentUrl));

@@ -12,6 +12,7 @@ import type {
   LogHead,
   Unsubscribe,
 } from './engine.js';
+import { EngineUnavailableError } from './engine-unavailable.js';
 import { LuaScript, type LuaScriptName, type LuaScripts } from './lua-script.js';
 import { type CommandClient, RedisConnections } from './redis-connections.js';
 import { type RedisEngineOptions, resolveRedisEngineOptions } from './redis-engine-options.js';
@@ -42,6 +43,27 @@ function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
 }
 
+/** ioredis gave up waiting for the reply (commandTimeout): the command was sent and may still run. */
+function isTimeout(error: unknown): boolean {
+  return error instanceof Error && error.message === 'Command timed out';
+}
+
+/**
+ * Whether a failed command is known not to have run: ioredis refused to send it (the connection is not
+ * writable and the offline queue is off), or Redis refused the script by SHA (NOSCRIPT runs nothing).
+ */
+function didNotRun(error: unknown): boolean {
+  if (!(error instanceof Error)) return false;
+  return (
+    isNoScript(error) ||
+    error.message.startsWith("Stream isn't writeable and enableOfflineQueue") ||
+    error.message.startsWith("Cluster isn't ready and enableOfflineQueue")
+  );
+}
+
+/** Between probes of a stalled Redis whose last probe failed without timing out (e.g. LOADING). */
+const STALL_PROBE_RETRY_MS = 500;
+
 /**
  * The engine for many gateway nodes sharing one Redis (issue #7, ARCHITECTURE.md). Per user, keys with
  * the hash tag `{u:<id>}`: a hash {epoch, seq, bytes}, a stream of recent wire frames with a list of their
@@ -56,7 +78,11 @@ function isNoScript(error: unknown): boolean {
  * ReplayBuffer reports, so the client resumes (or is reset if Redis lost the data).
  *
  * A command that timed out may still have run in Redis: the caller sees UNAVAILABLE for an event that
- * may be delivered. The reverse (success reported for an event not stored) cannot happen.
+ * may be delivered, as an EngineUnavailableError with `nothingApplied: false`; only a call refused before
+ * it was sent says `nothingApplied: true` (issue 13). The reverse (success reported for an event not
+ * stored) cannot happen. A timeout also marks the engine stalled (health not ok, so /readyz is 503 and
+ * calls are refused at once) until Redis answers again: a PING probe, queued behind whatever froze Redis,
+ * ends the stall as soon as Redis replies, with no traffic needed.
  */
 export class RedisEngine implements Engine {
   readonly kind = 'redis';
@@ -81,7 +107,12 @@ export class RedisEngine implements Engine {
     { readonly userId: string; readonly connectionId: string; readonly limit: number }
   >();
   readonly #leaseTimer: NodeJS.Timeout;
+  readonly #commandTimeoutMs: number;
   #closed = false;
+  /** A connection was lost since the last catch-up: the next recovery reads back what it missed. */
+  #catchUpDue = false;
+  /** A PING probe of a stalled Redis is under way. */
+  #probing = false;
 
   constructor(options: RedisEngineOptions) {
     const resolved = resolveRedisEngineOptions(options);
@@ -90,6 +121,7 @@ export class RedisEngine implements Engine {
     this.#historyMaxBytes = resolved.historyMaxBytes;
     this.#metaTtlMs = resolved.metaTtlMs;
     this.#slotLeaseMs = resolved.slotLeaseMs;
+    this.#commandTimeoutMs = resolved.commandTimeoutMs;
     this.#keys = new RedisKeys(resolved.keyPrefix);
     this.#now = resolved.now;
     this.#newEpoch = resolved.newEpoch;
@@ -112,7 +144,10 @@ export class RedisEngine implements Engine {
     this.#watch(this.#command, 'command', () => this.#loadScripts());
     this.#watch(this.#subscriber, 'subscriber', () => this.#fanout.resubscribeAll());
     this.#health.onChange((health) => {
-      if (health.ok) void this.#catchUp();
+      // After a stall nothing was missed: the subscriber stayed connected and Redis sends what it holds.
+      if (!health.ok || !this.#catchUpDue) return;
+      this.#catchUpDue = false;
+      void this.#catchUp();
     });
     this.#leaseTimer = setInterval(
       () => void this.#renewSlots(),
@@ -158,13 +193,17 @@ export class RedisEngine implements Engine {
     const results = await this.#call(() =>
       this.#connections.pipelineEvalsha(script.sha, APPEND_KEY_COUNT, calls),
     );
+    const failures = results.filter(([error]) => error !== null).map(([error]) => error);
+    if (failures.some(isTimeout)) this.#timedOut();
+    // Stored nothing only if no call of the pipeline ran.
+    const noneRan = failures.length === results.length && failures.every(didNotRun);
     return items.map(({ event }, i) => {
       const [error, reply] = results[i] ?? [new Error('no reply'), undefined];
       if (error) {
         // Redis lost its scripts (SCRIPT FLUSH): reload them so the next batch works. Either way some
-        // events of this batch may be stored: the caller answers 503 and the publisher retries.
+        // events of this batch may be stored: the caller answers 503 and says so.
         if (isNoScript(error)) void this.#loadScripts().catch(() => undefined);
-        throw this.#unavailable(error);
+        throw this.#unavailable(error, noneRan);
       }
       return this.#stored(event, ts, reply);
     });
@@ -292,21 +331,55 @@ export class RedisEngine implements Engine {
     }
   }
 
-  /** Runs a Redis call; any failure becomes AC_ERR_ENGINE_UNAVAILABLE (HTTP 503, PROTOCOL.md §8). */
+  /**
+   * Runs a Redis call; any failure becomes AC_ERR_ENGINE_UNAVAILABLE (HTTP 503, PROTOCOL.md §8). A
+   * timeout marks the engine stalled; an answer ends a stall.
+   */
   async #call<T>(run: () => Promise<T>): Promise<T> {
+    let result: T;
     try {
-      return await run();
+      result = await run();
     } catch (error) {
+      if (isTimeout(error)) this.#timedOut();
       throw this.#unavailable(error);
     }
+    this.#health.answered();
+    return result;
   }
 
-  #unavailable(cause: unknown): AgentcastError {
+  #unavailable(cause: unknown, nothingApplied = didNotRun(cause)): EngineUnavailableError {
     const detail = cause instanceof Error ? cause.message : String(cause);
-    return new AgentcastError(AgentcastErrorCode.EngineUnavailable, `redis engine unavailable: ${detail}`, {
-      httpStatus: 503,
-      cause,
-    });
+    return new EngineUnavailableError(`redis engine unavailable: ${detail}`, { nothingApplied, cause });
+  }
+
+  /** A command got no reply in time on a ready connection: stalled until Redis answers the probe. */
+  #timedOut(): void {
+    this.#health.timedOut(`a command got no reply within ${this.#commandTimeoutMs} ms`);
+    void this.#probe();
+  }
+
+  /**
+   * PINGs a stalled Redis until it answers (then the stall ends) or the stall ends otherwise: a lost
+   * connection turns it into an outage, whose recovery ends it. One probe at a time; each PING waits
+   * up to the command timeout, so a frozen Redis is asked once per timeout.
+   */
+  async #probe(): Promise<void> {
+    if (this.#probing) return;
+    this.#probing = true;
+    try {
+      while (!this.#closed && this.#health.stalled) {
+        try {
+          await this.#command.ping();
+          this.#health.answered();
+        } catch (error) {
+          if (isTimeout(error)) continue;
+          // Refused or failed at once (not writable, LOADING): ask again shortly, not in a busy loop.
+          await new Promise((resolve) => setTimeout(resolve, STALL_PROBE_RETRY_MS).unref());
+        }
+      }
+    } finally {
+      this.#probing = false;
+    }
   }
 
   #assertUsable(): void {
@@ -314,10 +387,9 @@ export class RedisEngine implements Engine {
       throw new AgentcastError(AgentcastErrorCode.EngineClosed, 'the engine was used after close()');
     }
     const health = this.#health.current;
-    // Degraded mode: answer at once rather than wait for a command timeout.
-    if (!health.ok) {
-      throw new AgentcastError(AgentcastErrorCode.EngineUnavailable, health.reason, { httpStatus: 503 });
-    }
+    // Degraded mode: answer at once rather than wait for a command timeout. Nothing is sent, so nothing
+    // of this call can be applied.
+    if (!health.ok) throw new EngineUnavailableError(health.reason, { nothingApplied: true });
   }
 
   /** Feeds one connection's lifecycle into health; `prepare` runs on each ready before it counts as up. */
@@ -328,7 +400,9 @@ export class RedisEngine implements Engine {
       lastError = error.message;
     });
     redis.on('close', () => {
-      if (!this.#closed) this.#health.down(role, `${role} connection lost (${lastError ?? 'closed'})`);
+      if (this.#closed) return;
+      this.#catchUpDue = true;
+      this.#health.down(role, `${role} connection lost (${lastError ?? 'closed'})`);
     });
     redis.on('ready', () => {
       prepare().then(

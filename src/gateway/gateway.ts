@@ -1,4 +1,4 @@
-import { createServer, type IncomingMessage, type Server } from 'node:http';
+import { createServer, type IncomingMessage, type Server, type ServerOptions } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -17,10 +17,12 @@ import { CloseCode, CloseReason } from '../protocol/close-codes.js';
 import { type NewEvent, parseNewEvent, type StoredEvent } from '../protocol/events.js';
 import { SUBPROTOCOL } from '../protocol/frames.js';
 import { HandshakeLimiter } from '../security/handshake-limiter.js';
+import { TrustedProxies } from '../security/trusted-proxies.js';
 import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { createDemoRoutes } from './demo-routes.js';
-import { handleHttp, type Readiness, serveMetrics } from './http-api.js';
+import { handleHttp, handleMetricsPort, type Readiness } from './http-api.js';
+import { HttpSocketLimit } from './http-socket-limit.js';
 import { OriginGuard } from './origin-guard.js';
 import { UpgradeHandler } from './upgrade-handler.js';
 import { UserHub } from './user-hub.js';
@@ -54,6 +56,9 @@ export type GatewayState = 'starting' | 'running' | 'draining' | 'closed';
 const CLOSE_GRACE_MS = 2000;
 /** How often expired origin violations and IP blocks are forgotten. */
 const PRUNE_INTERVAL_MS = 60_000;
+/** Bounds of how often Node looks for HTTP requests past their headers or request timeout. */
+const MIN_CONNECTIONS_CHECK_MS = 25;
+const MAX_CONNECTIONS_CHECK_MS = 1000;
 
 /**
  * One agentcast node: HTTP API, WebSocket upgrades, connections, the user hub, agent runs and
@@ -146,14 +151,30 @@ export class Gateway {
       stats: () => this.stats(),
       cors: (req: IncomingMessage, path: string) => origins.cors(req, path),
     };
-    this.#server = createServer((req, res) => void handleHttp(req, res, httpContext));
-    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) =>
-      upgrades.handle(req, socket as Socket, head),
+    // One budget of plain HTTP sockets for both ports: file descriptors are the process's.
+    const trusted = new TrustedProxies(config.trustProxy);
+    const sockets = new HttpSocketLimit({
+      maxSockets: config.maxHttpSockets,
+      maxPerIp: config.maxHttpSocketsPerIp,
+      exempt: (address) => trusted.has(address),
+      log: this.log,
+      now,
+    });
+    this.#server = createServer(
+      httpServerOptions(config),
+      (req, res) => void handleHttp(req, res, httpContext),
     );
+    this.#server.on('connection', (socket: Socket) => sockets.admit(socket));
+    this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
+      // From here the socket is a WebSocket candidate, bounded by --max-connections, not an HTTP socket.
+      sockets.release(socket as Socket);
+      upgrades.handle(req, socket as Socket, head);
+    });
     this.#metricsServer =
       config.metricsPort === undefined
         ? undefined
-        : createServer((req, res) => void serveMetrics(req, res, this.metrics));
+        : createServer(httpServerOptions(config), (req, res) => void handleMetricsPort(req, res, this));
+    this.#metricsServer?.on('connection', (socket: Socket) => sockets.admit(socket));
     this.engine.onHealthChange((health) => this.metrics.engineUp.set(health.ok ? 1 : 0));
     this.metrics.engineUp.set(this.engine.health().ok ? 1 : 0);
     this.metrics.historyBytesSource = () => this.engine.historyBytes ?? 0;
@@ -215,11 +236,16 @@ export class Gateway {
     return members.length;
   }
 
-  /** `/readyz`: ready while running with a healthy engine (PROTOCOL.md §8). */
+  /**
+   * `/readyz`: ready while running with a healthy engine (PROTOCOL.md §8). The reason is a stable word;
+   * the engine's own reason, which may name internal addresses, is only the detail (docs/protocol.md D).
+   */
   readiness(): Readiness {
     if (this.#state !== 'running') return { ready: false, reason: this.#state };
     const health = this.engine.health();
-    return health.ok ? { ready: true } : { ready: false, reason: `engine: ${health.reason}` };
+    return health.ok
+      ? { ready: true }
+      : { ready: false, reason: 'engine_unavailable', detail: health.reason };
   }
 
   /** `/v1/stats`: this node's figures. */
@@ -289,6 +315,26 @@ function developmentSecret(config: Config): string {
 /** Builds a gateway from a validated config. */
 export function createGateway(config: Config, deps: GatewayDeps = {}): Gateway {
   return new Gateway(config, deps);
+}
+
+/**
+ * The slow-peer bounds of an HTTP server (issue 13): a request must send its headers within
+ * `httpHeadersTimeoutMs` and arrive whole within `httpRequestTimeoutMs` (else Node answers 408 and
+ * closes), and an idle keep-alive socket is closed after `httpKeepAliveTimeoutMs`. Node checks the first
+ * two on a timer, every 30 s by default, so a limit of 10 s could take 40 s; checking every quarter of
+ * the headers timeout (at most once a second) cuts a peer within 1.25 × the timeout, at most 1 s late.
+ * Sockets upgraded to WebSocket leave Node's HTTP bookkeeping, so these never touch them.
+ */
+export function httpServerOptions(config: Config): ServerOptions {
+  return {
+    headersTimeout: config.httpHeadersTimeoutMs,
+    requestTimeout: config.httpRequestTimeoutMs,
+    keepAliveTimeout: config.httpKeepAliveTimeoutMs,
+    connectionsCheckingInterval: Math.max(
+      MIN_CONNECTIONS_CHECK_MS,
+      Math.min(MAX_CONNECTIONS_CHECK_MS, Math.floor(config.httpHeadersTimeoutMs / 4)),
+    ),
+  };
 }
 
 function listenOn(server: Server, port: number, host: string): Promise<void> {

@@ -3,6 +3,7 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { bearerCredential } from '../auth/token-source.js';
 import type { Config } from '../config/config.js';
 import type { Engine } from '../engine/engine.js';
+import { provesNothingApplied } from '../engine/engine-unavailable.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
@@ -12,8 +13,16 @@ import { parsePublishBody } from '../protocol/publish.js';
 import type { CorsDecision } from '../security/cors-policy.js';
 import { readBody } from './read-body.js';
 
+/**
+ * Why a gateway is not ready: a stable word, safe to show anyone (docs/protocol.md D). The engine's own
+ * reason (a Redis error, an address) is the `detail`, shown only to a caller with the API key.
+ */
+export type NotReadyReason = 'starting' | 'draining' | 'closed' | 'engine_unavailable';
+
 /** Readiness as /readyz reports it (PROTOCOL.md §8). */
-export type Readiness = { readonly ready: true } | { readonly ready: false; readonly reason: string };
+export type Readiness =
+  | { readonly ready: true }
+  | { readonly ready: false; readonly reason: NotReadyReason; readonly detail?: string };
 
 /** What the HTTP API needs from the gateway. */
 export interface HttpApiContext {
@@ -45,7 +54,13 @@ export function sendJson(
   res.end(text);
 }
 
-/** Writes the error body of PROTOCOL.md §8: `{"error":{"code","message"}}`. */
+/**
+ * Writes the error body of PROTOCOL.md §8: `{"error":{"code","message"}}`, with `Connection: close`
+ * (docs/protocol.md D). A refused request's body may still be arriving, a byte at a time: Node would
+ * read and discard it on a kept-alive socket for as long as the peer likes, so the socket is closed
+ * once the answer is written (Node ends and destroys it after `Connection: close`) and the rest of
+ * the body is never read.
+ */
 export function sendError(
   res: ServerResponse,
   status: number,
@@ -53,7 +68,7 @@ export function sendError(
   message: string,
   headers?: Record<string, string>,
 ): void {
-  sendJson(res, status, { error: { code, message } }, headers);
+  sendJson(res, status, { error: { code, message } }, { ...headers, Connection: 'close' });
 }
 
 /**
@@ -85,7 +100,10 @@ export async function handleHttp(
     }
     for (const [name, value] of Object.entries(cors.headers)) res.setHeader(name, value);
     if (path === '/healthz') return only(req, res, 'GET', () => sendJson(res, 200, { status: 'ok' }));
-    if (path === '/readyz') return only(req, res, 'GET', () => sendReadiness(res, ctx.readiness()));
+    if (path === '/readyz')
+      return only(req, res, 'GET', () =>
+        sendReadiness(res, ctx.readiness(), apiKeyMatches(req.headers.authorization, ctx.config.apiKey)),
+      );
     if (path === '/metrics' && ctx.config.metricsPort === undefined)
       return await serveMetrics(req, res, ctx.metrics);
     if (path.startsWith('/v1/')) return await handleApi(req, res, ctx, url);
@@ -93,6 +111,24 @@ export async function handleHttp(
     sendError(res, 404, HttpErrorCode.NotFound, `no route ${req.method} ${path}`);
   } catch (err) {
     ctx.log.error({ err, path }, 'http handler failed');
+    if (!res.headersSent) sendError(res, 500, ErrorCode.Internal, 'internal error');
+    else res.destroy();
+  }
+}
+
+/**
+ * The metrics port (`--metrics-port`): /metrics, and a generic 500 when collecting fails (a collector
+ * that throws must neither crash the process nor show its error text).
+ */
+export async function handleMetricsPort(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: Pick<HttpApiContext, 'metrics' | 'log'>,
+): Promise<void> {
+  try {
+    await serveMetrics(req, res, ctx.metrics);
+  } catch (err) {
+    ctx.log.error({ err, path: req.url }, 'http handler failed');
     if (!res.headersSent) sendError(res, 500, ErrorCode.Internal, 'internal error');
     else res.destroy();
   }
@@ -110,9 +146,21 @@ export async function serveMetrics(
   res.end(text);
 }
 
-function sendReadiness(res: ServerResponse, readiness: Readiness): void {
-  if (readiness.ready) sendJson(res, 200, { status: 'ready' });
-  else sendJson(res, 503, { status: 'unavailable', reason: readiness.reason });
+/**
+ * `/readyz`: 200 `{"status":"ready"}`, or 503 `{"status":"unavailable","reason":<word>}`. The detail
+ * (the engine's error, which may name Redis addresses) is added only for a caller with the API key.
+ */
+function sendReadiness(res: ServerResponse, readiness: Readiness, operator: boolean): void {
+  if (readiness.ready) {
+    sendJson(res, 200, { status: 'ready' });
+    return;
+  }
+  const body = { status: 'unavailable', reason: readiness.reason };
+  sendJson(
+    res,
+    503,
+    operator && readiness.detail !== undefined ? { ...body, detail: readiness.detail } : body,
+  );
 }
 
 function only(req: IncomingMessage, res: ServerResponse, method: string, handler: () => void): void {
@@ -200,16 +248,26 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
     sendJson(res, 202, { results: stored.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
   } catch (err) {
     if (err instanceof AgentcastError && err.code === AgentcastErrorCode.EngineUnavailable) {
-      return sendError(
-        res,
-        503,
-        ErrorCode.Unavailable,
-        'the engine is unavailable; nothing was stored, retry later',
-        { 'Retry-After': '1' },
-      );
+      return sendError(res, 503, ErrorCode.Unavailable, unstoredMessage(err, parsed.value.length), {
+        'Retry-After': '1',
+      });
     }
     throw err;
   }
+}
+
+/**
+ * The 503 message of a publish the engine failed (docs/protocol.md D), true to what is known: "nothing
+ * was stored" only when the engine refused before sending anything; otherwise the write may have run
+ * in Redis after its timeout, and a blind retry could store the event twice.
+ */
+export function unstoredMessage(error: unknown, events: number): string {
+  if (provesNothingApplied(error)) return 'the engine is unavailable; nothing was stored, retry later';
+  const what =
+    events === 1
+      ? 'the event may or may not have been stored, and a retry may store it twice'
+      : 'none, some or all of the events may have been stored, and a retry may store them twice';
+  return `the engine did not confirm the write: ${what} (POST /v1/publish has no idempotency key yet; GET /v1/users/:user_id/history shows what was stored)`;
 }
 
 async function userHistory(

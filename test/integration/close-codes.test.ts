@@ -2,10 +2,10 @@ import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../src/config/config.js';
 import type { Engine, EngineHealth, EventListener, HistoryQuery } from '../../src/engine/engine.js';
+import { EngineUnavailableError } from '../../src/engine/engine-unavailable.js';
 import { MemoryEngine } from '../../src/engine/memory-engine.js';
 import type { GatewayDeps } from '../../src/gateway/gateway.js';
 import { createLogger } from '../../src/observability/logger.js';
-import { AgentcastError, AgentcastErrorCode } from '../../src/protocol/agentcast-error.js';
 import { CloseCode, CloseReason } from '../../src/protocol/close-codes.js';
 import { ErrorCode } from '../../src/protocol/error-codes.js';
 import type { NewEvent } from '../../src/protocol/events.js';
@@ -22,7 +22,8 @@ class WriteFailingEngine implements Engine {
   readonly #inner = new MemoryEngine();
 
   #unavailable(): never {
-    throw new AgentcastError(AgentcastErrorCode.EngineUnavailable, 'engine unavailable (test double)');
+    // Down, as the Redis engine is when it knows Redis is unreachable: refused before anything is sent.
+    throw new EngineUnavailableError('engine unavailable (test double)', { nothingApplied: true });
   }
   async append(_userId: string, _event: NewEvent): Promise<never> {
     this.#unavailable();

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
+import type { EngineHealth } from '../../src/engine/engine.js';
+import { EngineUnavailableError } from '../../src/engine/engine-unavailable.js';
 import { MemoryEngine } from '../../src/engine/memory-engine.js';
 import { AgentcastError, AgentcastErrorCode } from '../../src/protocol/agentcast-error.js';
 import type { NewEvent, StoredEvent } from '../../src/protocol/events.js';
@@ -205,6 +207,70 @@ describe('HTTP API (PROTOCOL §8)', () => {
     const res = await post(h, { user_id: 'u', type: 'notification', data: {} });
     expect(res).toMatchObject({ status: 503, body: { error: { code: 'UNAVAILABLE' } } });
     await down.close();
+  });
+
+  it('says "nothing was stored" only when the engine refused before sending; otherwise that the events may have been stored', async () => {
+    let failure: unknown;
+    const failing = new (class extends DelegatingEngine {
+      override appendBatch(_items: readonly { userId: string; event: NewEvent }[]): Promise<StoredEvent[]> {
+        return Promise.reject(failure);
+      }
+    })(new MemoryEngine());
+    h = await startGateway({}, { engine: failing });
+    const one = { user_id: 'u', type: 'notification', data: {} };
+    const messageOf = async (body: unknown) =>
+      ((await post(h, body)).body as { error: { message: string } }).error.message;
+    failure = new EngineUnavailableError('redis unreachable: 10.0.0.5:6379', { nothingApplied: true });
+    expect(await messageOf(one)).toBe('the engine is unavailable; nothing was stored, retry later');
+    failure = new EngineUnavailableError('Command timed out', { nothingApplied: false });
+    expect(await messageOf(one)).toMatch(
+      /^the engine did not confirm the write: the event may or may not have been stored, and a retry may store it twice/,
+    );
+    expect(await messageOf({ events: [one, one] })).toMatch(
+      /none, some or all of the events may have been stored/,
+    );
+    // An unavailable error that does not say nothing was applied is not taken to mean it.
+    failure = new AgentcastError(AgentcastErrorCode.EngineUnavailable, 'redis is down');
+    expect(await messageOf(one)).toMatch(/may or may not have been stored/);
+    for (const m of [await messageOf(one)]) expect(m).not.toMatch(/10\.0\.0\.5|timed out|redis/);
+    await failing.close();
+  });
+
+  it('answers /readyz without the API key with a stable reason word only; the detail needs the key', async () => {
+    const engine = new (class extends DelegatingEngine {
+      override health(): EngineHealth {
+        return {
+          ok: false,
+          reason: 'redis unreachable: command connection lost (connect ECONNREFUSED 10.0.0.5:6379)',
+        };
+      }
+    })(new MemoryEngine());
+    h = await startGateway({}, { engine });
+    const anonymous = await call(h, '/readyz');
+    expect(anonymous).toMatchObject({
+      status: 503,
+      body: { status: 'unavailable', reason: 'engine_unavailable' },
+    });
+    expect(Object.keys(anonymous.body as object).sort()).toEqual(['reason', 'status']);
+    expect(
+      await call(h, '/readyz', { headers: { Authorization: 'Bearer wrong-key-0123456789' } }),
+    ).toMatchObject({
+      body: { status: 'unavailable', reason: 'engine_unavailable' },
+    });
+    expect(
+      (await call(h, '/readyz', { headers: { Authorization: 'Bearer wrong-key-0123456789' } })).body,
+    ).not.toHaveProperty('detail');
+    expect(await call(h, '/readyz', { headers: auth })).toEqual({
+      status: 503,
+      headers: expect.anything(),
+      body: {
+        status: 'unavailable',
+        reason: 'engine_unavailable',
+        detail: 'redis unreachable: command connection lost (connect ECONNREFUSED 10.0.0.5:6379)',
+      },
+    });
+    await h.close();
+    await engine.close();
   });
 
   it('publishes from code through gateway.publish with the same validation', async () => {

@@ -13,6 +13,7 @@ import {
   requireRedis,
   uniquePrefix,
 } from '../engine-contract/redis-fixture.js';
+import { healthIs } from '../helpers/engine-health.js';
 import { captureLog } from '../helpers/log-capture.js';
 
 const sharedAvailable = await requireRedis(REDIS_URL, 'RedisEngine integration (shared Redis)');
@@ -290,7 +291,7 @@ describe('RedisEngine', () => {
       }
     });
 
-    it('rejects with AC_ERR_ENGINE_UNAVAILABLE when Redis does not answer within commandTimeoutMs', async () => {
+    it('rejects with AC_ERR_ENGINE_UNAVAILABLE when Redis does not answer within commandTimeoutMs, and is stalled until Redis answers again', async () => {
       const server = await privateRedis();
       const engine = make({ url: server.url, keyPrefix: 'p:', commandTimeoutMs: 200 });
       await engine.ready();
@@ -300,15 +301,26 @@ describe('RedisEngine', () => {
         // Redis keeps the connections open but answers nothing for 600 ms: a hung server, not a lost one.
         await admin.call('CLIENT', 'PAUSE', '600', 'ALL');
         const started = Date.now();
-        const unavailable = {
+        // Sent, then timed out: it may still run, so it does not claim that nothing was applied.
+        await expect(engine.append('alice', note(1))).rejects.toMatchObject({
           code: AgentcastErrorCode.EngineUnavailable,
           message: 'redis engine unavailable: Command timed out',
-        };
-        await expect(engine.append('alice', note(1))).rejects.toMatchObject(unavailable);
-        await expect(engine.appendBatch([{ userId: 'alice', event: note(2) }])).rejects.toMatchObject(
-          unavailable,
-        );
+          nothingApplied: false,
+        });
+        expect(engine.health()).toEqual({
+          ok: false,
+          reason: 'redis not answering: a command got no reply within 200 ms',
+        });
+        // Stalled: refused at once, before anything is sent.
+        await expect(engine.appendBatch([{ userId: 'alice', event: note(2) }])).rejects.toMatchObject({
+          code: AgentcastErrorCode.EngineUnavailable,
+          message: 'redis not answering: a command got no reply within 200 ms',
+          nothingApplied: true,
+        });
         expect(Date.now() - started).toBeLessThan(550);
+        // The engine's PING probe ends the stall once Redis answers; the timed-out append ran then.
+        await healthIs(engine, true, 'the engine after CLIENT PAUSE', 5000);
+        expect((await engine.append('alice', note(3))).seq).toBe(2);
       } finally {
         admin.disconnect();
       }

@@ -8,7 +8,13 @@ import type { Gateway } from '../../../src/gateway/gateway.js';
 import type { Logger } from '../../../src/observability/logger.js';
 import { PrivateRedis, REQUIRE_REDIS } from '../../engine-contract/redis-fixture.js';
 import { healthIs } from '../../helpers/engine-health.js';
-import { Client, type Frame, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import {
+  Client,
+  type Frame,
+  type Harness,
+  startGateway,
+  TEST_API_KEY,
+} from '../../helpers/gateway-harness.js';
 import { captureLog, type LogLine } from '../../helpers/log-capture.js';
 
 // Issue #7 degraded mode, at the gateway: Redis stopped and restarted under a running gateway. Always a
@@ -31,8 +37,11 @@ function nextHealth(gateway: Gateway, ok: boolean, timeoutMs = 8000): Promise<En
   return healthIs(gateway.engine, ok, `engine of ${gateway.config.serverId}`, timeoutMs);
 }
 
-async function readyz(node: Harness): Promise<{ status: number; body: unknown }> {
-  const res = await fetch(`${node.httpUrl}/readyz`);
+async function readyz(
+  node: Harness,
+  headers: Record<string, string> = {},
+): Promise<{ status: number; body: unknown }> {
+  const res = await fetch(`${node.httpUrl}/readyz`, { headers });
   return { status: res.status, body: await res.json() };
 }
 
@@ -88,9 +97,18 @@ describe.skipIf(!available)('a gateway whose Redis stops and restarts', () => {
     // Open connections stay open and keep answering.
     open.send({ type: 'ping', id: 'p1' });
     expect(await open.next('pong')).toMatchObject({ id: 'p1' });
+    // The reason anyone sees is a word; the Redis error (with its address) only with the API key.
     expect(await readyz(node)).toEqual({
       status: 503,
-      body: { status: 'unavailable', reason: expect.stringMatching(/^engine: redis unreachable: /) },
+      body: { status: 'unavailable', reason: 'engine_unavailable' },
+    });
+    expect(await readyz(node, { Authorization: `Bearer ${TEST_API_KEY}` })).toEqual({
+      status: 503,
+      body: {
+        status: 'unavailable',
+        reason: 'engine_unavailable',
+        detail: expect.stringMatching(/^redis unreachable: /),
+      },
     });
     // Never 202 for an event that was not stored.
     expect(await node.publish(note(99))).toEqual({

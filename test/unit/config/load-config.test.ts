@@ -140,6 +140,24 @@ describe('loadConfig', () => {
     ).toContain('not a URL');
   });
 
+  it('bounds slow HTTP peers by default, and refuses a headers timeout longer than the request timeout', () => {
+    expect(loadConfig()).toMatchObject({
+      httpHeadersTimeoutMs: 10_000,
+      httpRequestTimeoutMs: 30_000,
+      httpKeepAliveTimeoutMs: 5000,
+      maxHttpSockets: 1024,
+      maxHttpSocketsPerIp: 128,
+    });
+    expect(
+      problems(() =>
+        loadConfig({ argv: ['--http-headers-timeout-ms', '5000', '--http-request-timeout-ms', '4000'] }),
+      ),
+    ).toContain('--http-headers-timeout-ms 5000 must not exceed --http-request-timeout-ms 4000');
+    expect(
+      loadConfig({ argv: ['--http-headers-timeout-ms', '4000', '--http-request-timeout-ms', '4000'] }),
+    ).toMatchObject({ httpHeadersTimeoutMs: 4000, httpRequestTimeoutMs: 4000 });
+  });
+
   it.each([
     ['a file that is not JSON', '{nope', 'cannot read a JSON object'],
     ['a JSON array', '[1]', 'must contain a JSON object'],

@@ -67,6 +67,55 @@ describe('RedisHealth', () => {
     expect(lines.map((l) => l.msg)).toEqual(['redis unreachable']);
   });
 
+  it('is not ok while commands time out on ready connections, until one is answered; logged once each way', () => {
+    const { health, lines } = make();
+    const listener = vi.fn();
+    health.up('command');
+    health.up('subscriber');
+    health.onChange(listener);
+    health.answered(); // nothing to end
+    health.timedOut('a command got no reply within 2000 ms');
+    health.timedOut('again');
+    expect(health.stalled).toBe(true);
+    expect(health.current).toEqual({
+      ok: false,
+      reason: 'redis not answering: a command got no reply within 2000 ms',
+    });
+    health.answered();
+    health.answered();
+    expect(health.stalled).toBe(false);
+    expect(health.current).toEqual({ ok: true });
+    expect(listener.mock.calls).toEqual([
+      [{ ok: false, reason: 'redis not answering: a command got no reply within 2000 ms' }],
+      [{ ok: true }],
+    ]);
+    expect(lines.map((l) => [l.level, l.msg])).toEqual([
+      [30, 'redis connected'],
+      [40, 'redis not answering'],
+      [30, 'redis answering again'],
+    ]);
+  });
+
+  it('leaves a timeout during an outage to the outage, and a lost connection ends a stall', () => {
+    const { health } = make();
+    health.timedOut('before the first connect');
+    expect(health.stalled).toBe(false);
+    expect(health.current).toEqual({ ok: false, reason: 'connecting to redis' });
+    health.up('command');
+    health.up('subscriber');
+    health.timedOut('stalled');
+    health.down('command', 'command connection lost (ECONNRESET)');
+    expect(health.stalled).toBe(false);
+    expect(health.current).toEqual({
+      ok: false,
+      reason: 'redis unreachable: command connection lost (ECONNRESET)',
+    });
+    health.answered(); // a late reply on the other connection does not end the outage
+    expect(health.current.ok).toBe(false);
+    health.up('command');
+    expect(health.current).toEqual({ ok: true });
+  });
+
   it('stops calling a removed listener and survives a throwing one', () => {
     const { health, lines } = make();
     const removed = vi.fn();

@@ -1,9 +1,11 @@
+import { Gauge } from 'prom-client';
 import { afterEach, describe, expect, it } from 'vitest';
 import { signToken } from '../../../src/auth/dev-token.js';
 import type { EngineHealth } from '../../../src/engine/engine.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { createGateway, type Gateway } from '../../../src/gateway/gateway.js';
 import { silentLogger } from '../../../src/observability/logger.js';
+import { Metrics } from '../../../src/observability/metrics.js';
 import { AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { freePort } from '../../helpers/free-port.js';
@@ -71,13 +73,40 @@ describe('Gateway', () => {
     expect(await gauge(h.gateway, 'agentcast_engine_up')).toBe(1);
     engine.set({ ok: false, reason: 'redis unreachable' });
     expect(await gauge(h.gateway, 'agentcast_engine_up')).toBe(0);
-    expect(h.gateway.readiness()).toEqual({ ready: false, reason: 'engine: redis unreachable' });
+    expect(h.gateway.readiness()).toEqual({
+      ready: false,
+      reason: 'engine_unavailable',
+      detail: 'redis unreachable',
+    });
     engine.set({ ok: true });
     expect(await gauge(h.gateway, 'agentcast_engine_up')).toBe(1);
     expect(h.gateway.readiness()).toEqual({ ready: true });
     await h.close();
     h = undefined;
     await engine.close();
+  });
+
+  it('answers a failing /metrics with a generic 500 on either port, never the error text', async () => {
+    const { log, lines } = captureLog();
+    for (const metricsPort of [0, undefined]) {
+      const metrics = new Metrics();
+      new Gauge({
+        name: 'broken_gauge',
+        help: 'a collect callback that throws',
+        registers: [metrics.registry],
+        collect() {
+          throw new Error('cannot reach 10.0.0.5:9100');
+        },
+      });
+      h = await startGateway({ metricsPort }, { metrics, log });
+      const port = h.gateway.addresses().metricsPort ?? h.port;
+      const res = await fetch(`http://127.0.0.1:${port}/metrics`, { signal: AbortSignal.timeout(3000) });
+      expect(res.status).toBe(500);
+      expect(await res.json()).toEqual({ error: { code: 'INTERNAL', message: 'internal error' } });
+      await h.close();
+      h = undefined;
+    }
+    expect(lines.filter((l) => l.level === 50).length).toBe(2); // the detail is logged for the operator
   });
 
   it('counts events published from code as source "api"', async () => {

@@ -3,6 +3,7 @@ import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../src/config/load-config.js';
 import type { HistoryQuery, HistoryResult, LogHead } from '../../../src/engine/engine.js';
+import { EngineUnavailableError } from '../../../src/engine/engine-unavailable.js';
 import { MemoryEngine } from '../../../src/engine/memory-engine.js';
 import { type HttpApiContext, handleHttp } from '../../../src/gateway/http-api.js';
 import { Metrics } from '../../../src/observability/metrics.js';
@@ -316,7 +317,10 @@ describe('HTTP API edges (PROTOCOL.md §8)', () => {
     it('answers 503 UNAVAILABLE with Retry-After on publish while the engine is down', async () => {
       const engine = new FailingEngine();
       h = await startGateway({}, { engine });
-      engine.failing = unavailable();
+      // Down: the engine refuses before sending anything, and says so.
+      engine.failing = new EngineUnavailableError('engine unavailable (test double)', {
+        nothingApplied: true,
+      });
       const res = await call('/v1/publish', { method: 'POST', body: PUBLISH_BODY });
       expect(res).toMatchObject({
         status: 503,
