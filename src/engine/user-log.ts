@@ -129,18 +129,35 @@ export class UserLog {
       this.#pending.push(event);
       return;
     }
-    this.#pending = [];
-    let next: StoredEvent | undefined = event;
-    while (next !== undefined) {
-      this.#fanOut(next);
-      next = this.#pending.shift();
+    const pending: StoredEvent[] = [];
+    this.#pending = pending;
+    try {
+      let next: StoredEvent | undefined = event;
+      while (next !== undefined) {
+        this.#fanOut(next);
+        next = pending.shift();
+      }
+    } finally {
+      // Whatever escaped (only a throwing logger can), the next append must deliver again: a delivery
+      // left marked as running would queue every later event of this user forever.
+      this.#pending = undefined;
     }
-    this.#pending = undefined;
   }
 
   #fanOut(event: StoredEvent): void {
     // Built once per event, shared by every connection of the user (ARCHITECTURE.md hot path).
-    const frame = encodeEvent(event);
+    let frame: string;
+    try {
+      frame = encodeEvent(event);
+    } catch (error) {
+      // Validation before the engine keeps such events out (docs/protocol.md B); should one get here, it
+      // stays stored, is not delivered live, and must not stop the events after it.
+      this.#logger.error(
+        { err: error, user_id: this.#userId, seq: event.seq },
+        'event could not be encoded; not delivered live',
+      );
+      return;
+    }
     for (const subscription of this.#subscriptions) {
       if (!subscription.active) continue;
       try {
