@@ -1,11 +1,21 @@
 import { z } from 'zod';
 import { formatIssues, issueMessage } from './issues.js';
+import { RESERVED_EVENT_TYPES } from './server-frame-type.js';
 
 /** Event types published outside the golden path must match this (PROTOCOL.md §3). */
 export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_.]{0,63}$/;
 
 /** Users, runs and idempotency keys are 1..128 characters (PROTOCOL.md §2, §6). */
 export const ID_MAX_LENGTH = 128;
+
+/**
+ * Event `data` nests objects and arrays at most this deep, `data` itself being level 1 (docs/protocol.md
+ * B). Far above any real payload, far below the depth at which serialising overflows the stack.
+ */
+export const MAX_DATA_DEPTH = 64;
+
+/** Why an id with a lone surrogate is refused (docs/protocol.md B). */
+export const ILL_FORMED_ID_MESSAGE = 'must be well-formed UTF-16 (no lone surrogates)';
 
 /** At most this many events in one `POST /v1/publish` batch (PROTOCOL.md §8). */
 export const MAX_BATCH_EVENTS = 500;
@@ -36,8 +46,55 @@ export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
 /** A JSON object; event `data` is always one. */
 export type JsonObject = { [key: string]: unknown };
 
-export const idSchema = z.string().min(1).max(ID_MAX_LENGTH);
+/**
+ * Whether `text` is well-formed UTF-16: no lone surrogate. Ids become Redis keys, and ioredis writes a
+ * lone surrogate as U+FFFD, so `victim\ud800` and `victim\ufffd` would share one user's keys.
+ * (`String.prototype.isWellFormed` is ES2024, in Node since 20; the project's lib is ES2023.)
+ */
+export function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** Users, runs, threads, message and idempotency keys: 1..128 characters, well-formed (docs/protocol.md B). */
+export const idSchema = z.string().min(1).max(ID_MAX_LENGTH).refine(isWellFormed, ILL_FORMED_ID_MESSAGE);
 const jsonObject = z.record(z.string(), z.unknown());
+
+/**
+ * Whether `value` nests objects or arrays more than `levels` deep (an object or array `value` is level 1).
+ * Bounded recursion: at most `levels + 1` frames whatever the input, so it cannot overflow the stack
+ * itself; it stops at the first branch that is too deep (a cycle counts as too deep). Only own
+ * enumerable keys are visited, as JSON.stringify does.
+ */
+export function nestsDeeperThan(value: unknown, levels: number): boolean {
+  if (typeof value !== 'object' || value === null) return false;
+  if (levels === 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value) if (nestsDeeperThan(item, levels - 1)) return true;
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (Object.hasOwn(record, key) && nestsDeeperThan(record[key], levels - 1)) return true;
+  }
+  return false;
+}
+
+/** `data`: a JSON object at most {@link MAX_DATA_DEPTH} levels deep, `{}` when absent. */
+const eventData = jsonObject.default({}).superRefine((data, ctx) => {
+  if (nestsDeeperThan(data, MAX_DATA_DEPTH)) {
+    ctx.addIssue({ code: 'custom', message: `nested deeper than ${MAX_DATA_DEPTH} levels` });
+  }
+});
+
+/** Event types a publisher may use: the pattern of PROTOCOL.md §3, minus the server's own frame types. */
+const eventType = z
+  .string()
+  .regex(EVENT_TYPE_PATTERN, `must match ${EVENT_TYPE_PATTERN.source}`)
+  .superRefine((type, ctx) => {
+    if (RESERVED_EVENT_TYPES.has(type)) {
+      ctx.addIssue({ code: 'custom', message: `"${type}" is reserved for the gateway's own frames` });
+    }
+  });
 const present = z.unknown().refine((v) => v !== undefined, { message: 'required' });
 
 /** Why a run did not succeed; set on `agent_completed` whenever status is not `succeeded`. */
@@ -93,9 +150,9 @@ export interface StoredEvent extends NewEvent {
 
 /** The fields of an event; publish bodies extend them with `user_id` (one object schema, no intersection). */
 export const eventFields = {
-  type: z.string().regex(EVENT_TYPE_PATTERN, `must match ${EVENT_TYPE_PATTERN.source}`),
+  type: eventType,
   run_id: idSchema.optional(),
-  data: jsonObject.default({}),
+  data: eventData,
 };
 
 /** §3: golden-path types must carry their `data` fields; checked after the common fields parsed. */
