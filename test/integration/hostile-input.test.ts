@@ -182,9 +182,9 @@ describe.each(engines)('hostile input on the $name engine', ({ redis }) => {
         code: AgentcastErrorCode.EventInvalid,
         message: 'data: nested deeper than 64 levels',
       });
-      await expect(h.gateway.publish('api-user', { type: 'notification', data: { n: 1 } })).resolves.toMatchObject(
-        { seq: 1 },
-      );
+      await expect(
+        h.gateway.publish('api-user', { type: 'notification', data: { n: 1 } }),
+      ).resolves.toMatchObject({ seq: 1 });
       expect(await client.next('notification')).toMatchObject({ seq: 1 });
     });
 
@@ -269,12 +269,12 @@ describe.each(engines)('hostile input on the $name engine', ({ redis }) => {
 
     it('refuses gateway.publish() for a user id with a lone surrogate', async () => {
       const h = await start();
-      await expect(
-        h.gateway.publish(SURROGATE_ID, { type: 'notification', data: {} }),
-      ).rejects.toMatchObject({
-        code: AgentcastErrorCode.EventInvalid,
-        message: 'user_id: must be well-formed UTF-16 (no lone surrogates)',
-      });
+      await expect(h.gateway.publish(SURROGATE_ID, { type: 'notification', data: {} })).rejects.toMatchObject(
+        {
+          code: AgentcastErrorCode.EventInvalid,
+          message: 'user_id: must be well-formed UTF-16 (no lone surrogates)',
+        },
+      );
       expect((await history(h, 'victim\ufffd')).json).toMatchObject({ seq: 0 });
     });
 
@@ -313,21 +313,24 @@ describe.each(engines)('hostile input on the $name engine', ({ redis }) => {
   });
 
   describe.skipIf(redis && !redisAvailable)('(finding 13) reserved event types', () => {
-    it.each(RESERVED)('refuses a publish of type "%s" with 400 naming the type; nothing reaches the user', async (type) => {
-      const h = await start();
-      const client = await h.connect('reserved-user');
-      const reserved = `type: "${type}" is reserved for the gateway's own frames`;
-      const single = { user_id: 'reserved-user', type, data: {} };
-      expect(await post(h, JSON.stringify(single))).toEqual(invalid(reserved));
-      const batch = { events: [note('reserved-user', 0), single] };
-      expect(await post(h, JSON.stringify(batch))).toEqual(invalid(`events.1.${reserved}`));
-      await expect(h.gateway.publish('reserved-user', { type, data: {} })).rejects.toMatchObject({
-        code: AgentcastErrorCode.EventInvalid,
-        message: reserved,
-      });
-      await deliveredLive(h, client, 'reserved-user', 1);
-      expect(client.frames.filter((f) => f.type === type)).toHaveLength(type === 'welcome' ? 1 : 0);
-    });
+    it.each(RESERVED)(
+      'refuses a publish of type "%s" with 400 naming the type; nothing reaches the user',
+      async (type) => {
+        const h = await start();
+        const client = await h.connect('reserved-user');
+        const reserved = `type: "${type}" is reserved for the gateway's own frames`;
+        const single = { user_id: 'reserved-user', type, data: {} };
+        expect(await post(h, JSON.stringify(single))).toEqual(invalid(reserved));
+        const batch = { events: [note('reserved-user', 0), single] };
+        expect(await post(h, JSON.stringify(batch))).toEqual(invalid(`events.1.${reserved}`));
+        await expect(h.gateway.publish('reserved-user', { type, data: {} })).rejects.toMatchObject({
+          code: AgentcastErrorCode.EventInvalid,
+          message: reserved,
+        });
+        await deliveredLive(h, client, 'reserved-user', 1);
+        expect(client.frames.filter((f) => f.type === type)).toHaveLength(type === 'welcome' ? 1 : 0);
+      },
+    );
 
     it('ends the run of an agent that yields a welcome with INVALID_EVENT; no second welcome is sent', async () => {
       const h = await start([yielding('impostor', { type: 'welcome', data: { resume: 'reset' } })]);
