@@ -65,25 +65,26 @@ describe('UserLog', () => {
   it.each([
     { what: 'a BigInt', data: () => ({ n: 1n }) },
     { what: '20,000 levels of nesting', data: tooDeep },
-  ])('stores an event whose frame cannot be encoded ($what), logs it, and delivers the next events', ({
-    data,
-  }) => {
-    const { log: logger, lines } = captureLog('info');
-    const log = makeLog({ logger });
-    const seen: number[] = [];
-    log.subscribe((event) => seen.push(event.seq));
-    expect(log.append({ type: 'notification', data: data() }, 0).seq).toBe(1);
-    expect(log.append(note(2), 0).seq).toBe(2);
-    expect(log.append(note(3), 0).seq).toBe(3);
-    expect(seen).toEqual([2, 3]);
-    expect(lines).toHaveLength(1);
-    expect(lines[0]).toMatchObject({
-      level: 50,
-      msg: 'event could not be encoded; not delivered live',
-      user_id: 'alice',
-      seq: 1,
-    });
-  });
+  ])(
+    'stores an event whose frame cannot be encoded ($what), logs it, and delivers the next events',
+    ({ data }) => {
+      const { log: logger, lines } = captureLog('info');
+      const log = makeLog({ logger });
+      const seen: number[] = [];
+      log.subscribe((event) => seen.push(event.seq));
+      expect(log.append({ type: 'notification', data: data() }, 0).seq).toBe(1);
+      expect(log.append(note(2), 0).seq).toBe(2);
+      expect(log.append(note(3), 0).seq).toBe(3);
+      expect(seen).toEqual([2, 3]);
+      expect(lines).toHaveLength(1);
+      expect(lines[0]).toMatchObject({
+        level: 50,
+        msg: 'event could not be encoded; not delivered live',
+        user_id: 'alice',
+        seq: 1,
+      });
+    },
+  );
 
   it('keeps delivering after an event a listener appended cannot be encoded', () => {
     const log = makeLog();
