@@ -62,39 +62,30 @@ const jsonObject = z.record(z.string(), z.unknown());
 /**
  * Whether `value` nests objects or arrays more than `levels` deep (an object or array `value` is level 1).
  * Bounded recursion: at most `levels + 1` frames whatever the input, so it cannot overflow the stack
- * itself; it stops at the first branch that is too deep (a cycle counts as too deep). Only own
- * enumerable keys are visited, as JSON.stringify does.
+ * itself; it stops at the first branch that is too deep (a cycle counts as too deep). It visits every
+ * enumerable key, inherited ones too: never fewer values than JSON.stringify serialises. Runs on every
+ * event: primitives are skipped without a call.
  */
 export function nestsDeeperThan(value: unknown, levels: number): boolean {
-  if (typeof value !== 'object' || value === null) return false;
+  return typeof value === 'object' && value !== null && deeperThan(value, levels);
+}
+
+function deeperThan(value: object, levels: number): boolean {
   if (levels === 0) return true;
   if (Array.isArray(value)) {
-    for (const item of value) if (nestsDeeperThan(item, levels - 1)) return true;
+    for (const item of value as unknown[]) {
+      if (typeof item === 'object' && item !== null && deeperThan(item, levels - 1)) return true;
+    }
     return false;
   }
   const record = value as Record<string, unknown>;
   for (const key in record) {
-    if (Object.hasOwn(record, key) && nestsDeeperThan(record[key], levels - 1)) return true;
+    const item = record[key];
+    if (typeof item === 'object' && item !== null && deeperThan(item, levels - 1)) return true;
   }
   return false;
 }
 
-/** `data`: a JSON object at most {@link MAX_DATA_DEPTH} levels deep, `{}` when absent. */
-const eventData = jsonObject.default({}).superRefine((data, ctx) => {
-  if (nestsDeeperThan(data, MAX_DATA_DEPTH)) {
-    ctx.addIssue({ code: 'custom', message: `nested deeper than ${MAX_DATA_DEPTH} levels` });
-  }
-});
-
-/** Event types a publisher may use: the pattern of PROTOCOL.md §3, minus the server's own frame types. */
-const eventType = z
-  .string()
-  .regex(EVENT_TYPE_PATTERN, `must match ${EVENT_TYPE_PATTERN.source}`)
-  .superRefine((type, ctx) => {
-    if (RESERVED_EVENT_TYPES.has(type)) {
-      ctx.addIssue({ code: 'custom', message: `"${type}" is reserved for the gateway's own frames` });
-    }
-  });
 const present = z.unknown().refine((v) => v !== undefined, { message: 'required' });
 
 /** Why a run did not succeed; set on `agent_completed` whenever status is not `succeeded`. */
@@ -150,16 +141,32 @@ export interface StoredEvent extends NewEvent {
 
 /** The fields of an event; publish bodies extend them with `user_id` (one object schema, no intersection). */
 export const eventFields = {
-  type: eventType,
+  type: z.string().regex(EVENT_TYPE_PATTERN, `must match ${EVENT_TYPE_PATTERN.source}`),
   run_id: idSchema.optional(),
-  data: eventData,
+  data: jsonObject.default({}),
 };
 
-/** §3: golden-path types must carry their `data` fields; checked after the common fields parsed. */
+/**
+ * Checked once the common fields parsed (an event with a failing field is refused anyway): the type is not
+ * one of the server's own frame types (docs/protocol.md §3), `data` is at most {@link MAX_DATA_DEPTH}
+ * levels deep (B), and golden-path types carry their `data` fields (§3). One check for all three: it runs
+ * on every published event.
+ */
 export function refineEventData(
   ev: { readonly type: string; readonly data: JsonObject },
   ctx: z.RefinementCtx,
 ): void {
+  if (RESERVED_EVENT_TYPES.has(ev.type)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${ev.type}" is reserved for the gateway's own frames`,
+      path: ['type'],
+    });
+  }
+  if (nestsDeeperThan(ev.data, MAX_DATA_DEPTH)) {
+    ctx.addIssue({ code: 'custom', message: `nested deeper than ${MAX_DATA_DEPTH} levels`, path: ['data'] });
+    return; // its fields are not worth reading
+  }
   const dataSchema = (eventDataSchemas as Record<string, z.ZodType<JsonObject> | undefined>)[ev.type];
   if (dataSchema === undefined) return;
   const parsed = dataSchema.safeParse(ev.data);

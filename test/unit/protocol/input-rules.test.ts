@@ -56,9 +56,10 @@ describe('nestsDeeperThan', () => {
     expect(nestsDeeperThan(cycle, MAX_DATA_DEPTH)).toBe(true);
   });
 
-  it('visits only own keys, as JSON.stringify does', () => {
+  it('visits inherited enumerable keys too: never fewer values than JSON.stringify serialises', () => {
     const inherited = Object.create({ deep: nested(100) }) as Record<string, unknown>;
-    expect(nestsDeeperThan(inherited, 1)).toBe(false);
+    expect(nestsDeeperThan(inherited, 64)).toBe(true);
+    expect(nestsDeeperThan(Object.create({ shallow: { a: 1 } }), 2)).toBe(false);
   });
 });
 
