@@ -167,8 +167,10 @@ export function refineEventData(
     ctx.addIssue({ code: 'custom', message: `nested deeper than ${MAX_DATA_DEPTH} levels`, path: ['data'] });
     return; // its fields are not worth reading
   }
-  const dataSchema = (eventDataSchemas as Record<string, z.ZodType<JsonObject> | undefined>)[ev.type];
-  if (dataSchema === undefined) return;
+  // Own keys only: `constructor` is a valid custom type, and `toString` reaches here too (zod runs this
+  // refinement even when the type failed its pattern); neither may find Object.prototype's members.
+  if (typeof ev.type !== 'string' || !Object.hasOwn(eventDataSchemas, ev.type)) return;
+  const dataSchema = eventDataSchemas[ev.type as KnownEventType];
   const parsed = dataSchema.safeParse(ev.data);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

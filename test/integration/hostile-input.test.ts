@@ -312,6 +312,35 @@ describe.each(engines)('hostile input on the $name engine', ({ redis }) => {
     });
   });
 
+  describe.skipIf(redis && !redisAvailable)('(found by the publish fuzzer) names of Object.prototype', () => {
+    it('stores an event of type "constructor" like any custom type and refuses "toString" and "__proto__" by the pattern', async () => {
+      const h = await start();
+      const client = await h.connect('proto-user');
+      const pattern = 'type: must match ^[a-z][a-z0-9_.]{0,63}$';
+      for (const type of ['toString', '__proto__', 'hasOwnProperty']) {
+        const body = `{"user_id":"proto-user","type":${JSON.stringify(type)},"data":{}}`;
+        expect(await post(h, body)).toEqual(invalid(pattern));
+      }
+      const res = await h.publish({ user_id: 'proto-user', type: 'constructor', data: { n: 1 } });
+      expect(res).toEqual({ status: 202, json: { results: [{ seq: 1, epoch: expect.any(String) }] } });
+      expect(await client.next('constructor')).toMatchObject({ seq: 1, data: { n: 1 } });
+      await expect(h.gateway.publish('proto-user', { type: 'constructor', data: {} })).resolves.toMatchObject(
+        {
+          seq: 2,
+        },
+      );
+    });
+
+    it('publishes an agent event of type "constructor" and ends the run normally', async () => {
+      const h = await start([yielding('proto', { type: 'constructor', data: { n: 1 } })]);
+      const client = await h.connect('proto-agent-user');
+      const runId = await ask(client, 'm1', 'proto');
+      const done = await completed(client, runId);
+      expect(done.data).toMatchObject({ status: 'succeeded' });
+      expect(client.frames.filter((f) => f.type === 'constructor')).toHaveLength(1);
+    });
+  });
+
   describe.skipIf(redis && !redisAvailable)('(finding 13) reserved event types', () => {
     it.each(RESERVED)(
       'refuses a publish of type "%s" with 400 naming the type; nothing reaches the user',
