@@ -2,7 +2,7 @@ import { createPublicKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
-import { ID_MAX_LENGTH } from '../protocol/events.js';
+import { ID_MAX_LENGTH, isWellFormed } from '../protocol/events.js';
 
 /** A verified token: who it is for and when it stops being valid. */
 export interface VerifiedToken {
@@ -65,7 +65,10 @@ export class TokenVerifier {
     }
   }
 
-  /** Verifies signature, `exp` (required), `sub` (1..128 chars) and, when configured, `iss` and `aud`. */
+  /**
+   * Verifies signature, `exp` (required), `sub` (1..128 chars, well-formed UTF-16: a lone surrogate would
+   * share Redis keys with the user whose id has U+FFFD there) and, when configured, `iss` and `aud`.
+   */
   async verify(token: string): Promise<TokenVerification> {
     try {
       const { payload } = await jwtVerify(token, this.#key as Uint8Array, {
@@ -79,6 +82,7 @@ export class TokenVerifier {
         typeof sub !== 'string' ||
         sub.length === 0 ||
         sub.length > ID_MAX_LENGTH ||
+        !isWellFormed(sub) ||
         typeof payload.exp !== 'number'
       ) {
         return { ok: false, reason: 'invalid_claims' };

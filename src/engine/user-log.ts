@@ -15,6 +15,12 @@ export interface UserLogOptions {
   readonly logger: Logger;
 }
 
+/** An event appended by a listener during a delivery, with its frame, delivered after it. */
+interface PendingDelivery {
+  readonly event: StoredEvent;
+  readonly frame: string;
+}
+
 /** One subscription; `active` turns false on unsubscribe so a delivery loop in progress skips it. */
 interface Subscription {
   readonly listener: EventListener;
@@ -37,7 +43,7 @@ export class UserLog {
   /** Copy-on-write: a delivery loop keeps iterating the array it started with. */
   #subscriptions: readonly Subscription[] = [];
   /** Events appended by a listener while a delivery is running, delivered after it (keeps seq order). */
-  #pending: { readonly event: StoredEvent; readonly frame: string }[] | undefined;
+  #pending: PendingDelivery[] | undefined;
 
   constructor(options: UserLogOptions, nowMs: number) {
     this.epoch = options.epoch;
@@ -105,7 +111,15 @@ export class UserLog {
     };
     // Built once per event (ARCHITECTURE.md hot path): it sizes the event for the byte budgets and is the
     // frame every connection of the user is sent.
-    const frame = encodeEvent(stored);
+    let frame: string;
+    try {
+      frame = encodeEvent(stored);
+    } catch (error) {
+      // Validation before the engine keeps such events out (docs/protocol.md B). Should one get here, the
+      // seq is given back and nothing is stored: a taken seq without its event would be a gap forever.
+      this.#seq -= 1;
+      throw error;
+    }
     this.#ring.push(stored, nowMs, Buffer.byteLength(frame), order);
     this.#touchedAt = nowMs;
     this.#deliver(stored, frame);
@@ -159,12 +173,18 @@ export class UserLog {
       this.#pending.push({ event, frame });
       return;
     }
-    this.#pending = [];
-    this.#fanOut(event, frame);
-    for (let next = this.#pending.shift(); next !== undefined; next = this.#pending.shift()) {
-      this.#fanOut(next.event, next.frame);
+    const pending: PendingDelivery[] = [];
+    this.#pending = pending;
+    try {
+      this.#fanOut(event, frame);
+      for (let next = pending.shift(); next !== undefined; next = pending.shift()) {
+        this.#fanOut(next.event, next.frame);
+      }
+    } finally {
+      // Whatever escaped (only a throwing logger can), the next append must deliver again: a delivery
+      // left marked as running would queue every later event of this user forever.
+      this.#pending = undefined;
     }
-    this.#pending = undefined;
   }
 
   /** `frame` is built once per event (in append), shared by every connection of the user. */

@@ -14,8 +14,9 @@ import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import { CloseCode, CloseReason } from '../protocol/close-codes.js';
-import { type NewEvent, parseNewEvent, type StoredEvent } from '../protocol/events.js';
+import type { NewEvent, StoredEvent } from '../protocol/events.js';
 import { SUBPROTOCOL } from '../protocol/frames.js';
+import { parsePublishItem } from '../protocol/publish.js';
 import { HandshakeLimiter } from '../security/handshake-limiter.js';
 import { TrustedProxies } from '../security/trusted-proxies.js';
 import type { Connection } from './connection.js';
@@ -214,10 +215,10 @@ export class Gateway {
 
   /** Publishes an event for a user from code (the TypeScript API), validated like an HTTP publish. */
   async publish(userId: string, event: NewEvent): Promise<StoredEvent> {
-    const parsed = parseNewEvent(event);
+    const parsed = parsePublishItem(userId, event);
     if (!parsed.ok)
       throw new AgentcastError(AgentcastErrorCode.EventInvalid, parsed.message, { httpStatus: 400 });
-    const stored = await this.engine.append(userId, parsed.value);
+    const stored = await this.engine.append(parsed.value.userId, parsed.value.event);
     this.metrics.eventsPublished.inc({ source: 'api' });
     return stored;
   }

@@ -1,11 +1,21 @@
 import { z } from 'zod';
 import { formatIssues, issueMessage } from './issues.js';
+import { RESERVED_EVENT_TYPES } from './server-frame-type.js';
 
 /** Event types published outside the golden path must match this (PROTOCOL.md §3). */
 export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_.]{0,63}$/;
 
 /** Users, runs and idempotency keys are 1..128 characters (PROTOCOL.md §2, §6). */
 export const ID_MAX_LENGTH = 128;
+
+/**
+ * Event `data` nests objects and arrays at most this deep, `data` itself being level 1 (docs/protocol.md
+ * B). Far above any real payload, far below the depth at which serialising overflows the stack.
+ */
+export const MAX_DATA_DEPTH = 64;
+
+/** Why an id with a lone surrogate is refused (docs/protocol.md B). */
+export const ILL_FORMED_ID_MESSAGE = 'must be well-formed UTF-16 (no lone surrogates)';
 
 /** At most this many events in one `POST /v1/publish` batch (PROTOCOL.md §8). */
 export const MAX_BATCH_EVENTS = 500;
@@ -36,8 +46,46 @@ export type RunStatus = (typeof RunStatus)[keyof typeof RunStatus];
 /** A JSON object; event `data` is always one. */
 export type JsonObject = { [key: string]: unknown };
 
-export const idSchema = z.string().min(1).max(ID_MAX_LENGTH);
+/**
+ * Whether `text` is well-formed UTF-16: no lone surrogate. Ids become Redis keys, and ioredis writes a
+ * lone surrogate as U+FFFD, so `victim\ud800` and `victim\ufffd` would share one user's keys.
+ * (`String.prototype.isWellFormed` is ES2024, in Node since 20; the project's lib is ES2023.)
+ */
+export function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** Users, runs, threads, message and idempotency keys: 1..128 characters, well-formed (docs/protocol.md B). */
+export const idSchema = z.string().min(1).max(ID_MAX_LENGTH).refine(isWellFormed, ILL_FORMED_ID_MESSAGE);
 const jsonObject = z.record(z.string(), z.unknown());
+
+/**
+ * Whether `value` nests objects or arrays more than `levels` deep (an object or array `value` is level 1).
+ * Bounded recursion: at most `levels + 1` frames whatever the input, so it cannot overflow the stack
+ * itself; it stops at the first branch that is too deep (a cycle counts as too deep). It visits every
+ * enumerable key, inherited ones too: never fewer values than JSON.stringify serialises. Runs on every
+ * event: primitives are skipped without a call.
+ */
+export function nestsDeeperThan(value: unknown, levels: number): boolean {
+  return typeof value === 'object' && value !== null && deeperThan(value, levels);
+}
+
+function deeperThan(value: object, levels: number): boolean {
+  if (levels === 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) {
+      if (typeof item === 'object' && item !== null && deeperThan(item, levels - 1)) return true;
+    }
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    const item = record[key];
+    if (typeof item === 'object' && item !== null && deeperThan(item, levels - 1)) return true;
+  }
+  return false;
+}
+
 const present = z.unknown().refine((v) => v !== undefined, { message: 'required' });
 
 /** Why a run did not succeed; set on `agent_completed` whenever status is not `succeeded`. */
@@ -98,13 +146,31 @@ export const eventFields = {
   data: jsonObject.default({}),
 };
 
-/** §3: golden-path types must carry their `data` fields; checked after the common fields parsed. */
+/**
+ * Checked once the common fields parsed (an event with a failing field is refused anyway): the type is not
+ * one of the server's own frame types (docs/protocol.md §3), `data` is at most {@link MAX_DATA_DEPTH}
+ * levels deep (B), and golden-path types carry their `data` fields (§3). One check for all three: it runs
+ * on every published event.
+ */
 export function refineEventData(
   ev: { readonly type: string; readonly data: JsonObject },
   ctx: z.RefinementCtx,
 ): void {
-  const dataSchema = (eventDataSchemas as Record<string, z.ZodType<JsonObject> | undefined>)[ev.type];
-  if (dataSchema === undefined) return;
+  if (RESERVED_EVENT_TYPES.has(ev.type)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${ev.type}" is reserved for the gateway's own frames`,
+      path: ['type'],
+    });
+  }
+  if (nestsDeeperThan(ev.data, MAX_DATA_DEPTH)) {
+    ctx.addIssue({ code: 'custom', message: `nested deeper than ${MAX_DATA_DEPTH} levels`, path: ['data'] });
+    return; // its fields are not worth reading
+  }
+  // Own keys only: `constructor` is a valid custom type, and `toString` reaches here too (zod runs this
+  // refinement even when the type failed its pattern); neither may find Object.prototype's members.
+  if (typeof ev.type !== 'string' || !Object.hasOwn(eventDataSchemas, ev.type)) return;
+  const dataSchema = eventDataSchemas[ev.type as KnownEventType];
   const parsed = dataSchema.safeParse(ev.data);
   if (!parsed.success) {
     for (const issue of parsed.error.issues) {

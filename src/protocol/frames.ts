@@ -3,6 +3,7 @@ import { canonicalFrameType } from './compat.js';
 import { ErrorCode as Codes, type ErrorCode } from './error-codes.js';
 import { idSchema } from './events.js';
 import { formatIssues } from './issues.js';
+import { ServerFrameType } from './server-frame-type.js';
 
 /** The WebSocket subprotocol of this version of the wire protocol (PROTOCOL.md §1). */
 export const SUBPROTOCOL = 'agentcast.v1';
@@ -91,13 +92,19 @@ export interface WelcomeData {
   readonly resume: ResumeOutcome;
 }
 
-/** Server frames that are not events (PROTOCOL.md §2, §6). Encoded here so the wire shape lives in one file. */
+const AUTH_OK_FRAME = JSON.stringify({ type: ServerFrameType.AuthOk });
+
+/**
+ * Server frames that are not events (PROTOCOL.md §2, §6). Encoded here so the wire shape lives in one
+ * file; their types are {@link ServerFrameType}, which no event may use.
+ */
 export const encodeServerFrame = {
-  welcome: (data: WelcomeData): string => JSON.stringify({ type: 'welcome', data }),
-  authOk: (): string => '{"type":"auth_ok"}',
-  pong: (id: string | number | undefined, ts: string): string => JSON.stringify({ type: 'pong', id, ts }),
+  welcome: (data: WelcomeData): string => JSON.stringify({ type: ServerFrameType.Welcome, data }),
+  authOk: (): string => AUTH_OK_FRAME,
+  pong: (id: string | number | undefined, ts: string): string =>
+    JSON.stringify({ type: ServerFrameType.Pong, id, ts }),
   ack: (id: string | undefined, data: { run_id: string; duplicate?: boolean }): string =>
-    JSON.stringify({ type: 'ack', id, data }),
+    JSON.stringify({ type: ServerFrameType.Ack, id, data }),
   error: (code: ErrorCode, message: string, id?: string | number): string =>
-    JSON.stringify({ type: 'error', id, data: { code, message } }),
+    JSON.stringify({ type: ServerFrameType.Error, id, data: { code, message } }),
 };

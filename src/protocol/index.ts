@@ -6,3 +6,4 @@ export * from './events.js';
 export * from './frames.js';
 export * from './issues.js';
 export * from './publish.js';
+export * from './server-frame-type.js';

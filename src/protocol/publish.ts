@@ -1,6 +1,13 @@
 import { z } from 'zod';
 import type { ParseOutcome } from './events.js';
-import { eventFields, idSchema, MAX_BATCH_EVENTS, type NewEvent, refineEventData } from './events.js';
+import {
+  eventFields,
+  idSchema,
+  MAX_BATCH_EVENTS,
+  type NewEvent,
+  parseNewEvent,
+  refineEventData,
+} from './events.js';
 import { formatIssues } from './issues.js';
 
 /** One event addressed to one user, as `POST /v1/publish` takes it (PROTOCOL.md §8). */
@@ -34,4 +41,15 @@ export function parsePublishBody(body: unknown): ParseOutcome<PublishItem[]> {
   return parsed.success
     ? { ok: true, value: [toItem(parsed.data)] }
     : { ok: false, message: formatIssues(parsed.error) };
+}
+
+/**
+ * Validates one event for one user given from code (`gateway.publish()`), by the rules of one HTTP publish:
+ * the user id first (`user_id: …`), then the event.
+ */
+export function parsePublishItem(userId: unknown, event: unknown): ParseOutcome<PublishItem> {
+  const user = idSchema.safeParse(userId);
+  if (!user.success) return { ok: false, message: formatIssues(user.error, 'user_id') };
+  const parsed = parseNewEvent(event);
+  return parsed.ok ? { ok: true, value: { userId: user.data, event: parsed.value } } : parsed;
 }

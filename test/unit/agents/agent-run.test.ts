@@ -30,6 +30,13 @@ async function runOnce(
   return { events, runtime: h.runtime, engine: h.engine };
 }
 
+/** An object that contains itself: JSON.stringify would throw on it. */
+function cyclic(): Record<string, unknown> {
+  const data: Record<string, unknown> = {};
+  data.self = data;
+  return data;
+}
+
 function terminal(events: readonly StoredEvent[]) {
   const completed = events.filter((e) => e.type === 'agent_completed');
   expect(completed).toHaveLength(1);
@@ -135,6 +142,21 @@ describe('AgentRun', () => {
         'an agent_completed without error',
         { type: 'agent_completed', data: { status: 'failed', final_response: null } },
         'agent yielded an invalid agent_completed event: data.error: required when status is not succeeded',
+      ],
+      [
+        'a type reserved for server frames',
+        { type: 'welcome', data: {} },
+        `agent yielded an invalid welcome event: type: "welcome" is reserved for the gateway's own frames`,
+      ],
+      [
+        'data nested 65 levels',
+        { type: 'notification', data: JSON.parse(`${'{"a":'.repeat(64)}{}${'}'.repeat(64)}`) },
+        'agent yielded an invalid notification event: data: nested deeper than 64 levels',
+      ],
+      [
+        'a cyclic data object',
+        { type: 'notification', data: cyclic() },
+        'agent yielded an invalid notification event: data: nested deeper than 64 levels',
       ],
     ])('ends failed / INVALID_EVENT when the agent yields %s', async (_label, value, message) => {
       const { events } = await runOnce(

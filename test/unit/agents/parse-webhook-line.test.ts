@@ -29,6 +29,18 @@ describe('parseWebhookLine', () => {
     expect(parse(text)).toEqual({ ok: false, message });
   });
 
+  it('refuses a line nested deeper than 64 levels, and an event type reserved for server frames', () => {
+    const deep = `${'{"a":'.repeat(20_000)}{}${'}'.repeat(20_000)}`;
+    expect(parse(`{"type":"notification","data":${deep}}`)).toEqual({
+      ok: false,
+      message: 'line 3: data: nested deeper than 64 levels',
+    });
+    expect(parse('{"type":"ack","data":{"run_id":"r_x"}}')).toEqual({
+      ok: false,
+      message: `line 3: type: "ack" is reserved for the gateway's own frames`,
+    });
+  });
+
   it('names the field of an invalid agentcast event', () => {
     const outcome = parse('{"type":"tool_completed","data":{"tool_name":"t"}}');
     expect(outcome.ok).toBe(false);

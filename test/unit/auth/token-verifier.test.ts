@@ -42,6 +42,11 @@ describe('TokenVerifier', () => {
       expect(result.ok).toBe(true);
     });
 
+    it('accepts a sub with a surrogate pair (an astral character is well-formed)', async () => {
+      const result = await verifier.verify(await signHs256(SECRET, claimsFor('u\ud83d\ude00')));
+      expect(result).toMatchObject({ ok: true, token: { userId: 'u😀' } });
+    });
+
     const hs = (claims: JWTPayload) => signHs256(SECRET, claims);
     const refusals: { name: string; token: () => Promise<string> | string; reason: TokenRejection }[] = [
       { name: 'an expired token', token: () => hs({ sub: 'u1', exp: nowS() - 1 }), reason: 'expired' },
@@ -62,6 +67,17 @@ describe('TokenVerifier', () => {
       {
         name: 'a sub of 129 characters',
         token: () => hs(claimsFor('u'.repeat(129))),
+        reason: 'invalid_claims',
+      },
+      // ioredis writes a lone surrogate as U+FFFD: this sub would share the keys of "victim\ufffd".
+      {
+        name: 'a sub with a lone high surrogate',
+        token: () => hs(claimsFor('victim\ud800')),
+        reason: 'invalid_claims',
+      },
+      {
+        name: 'a sub with a lone low surrogate',
+        token: () => hs(claimsFor('\udc00victim')),
         reason: 'invalid_claims',
       },
       { name: 'no exp', token: () => hs({ sub: 'u1' }), reason: 'invalid_claims' },

@@ -55,6 +55,65 @@ describe('UserLog', () => {
     expect(JSON.stringify(lines[0])).not.toContain('"n":1');
   });
 
+  /** 20,000 levels: JSON.stringify overflows the stack on it (built without recursion). */
+  function tooDeep(): Record<string, unknown> {
+    let value: Record<string, unknown> = {};
+    for (let i = 0; i < 20_000; i++) value = { a: value };
+    return value;
+  }
+
+  it.each([
+    { what: 'a BigInt', data: () => ({ n: 1n }) },
+    { what: '20,000 levels of nesting', data: tooDeep },
+  ])(
+    'refuses an event whose frame cannot be encoded ($what): it throws, takes no seq, stores nothing, and the next events are delivered',
+    ({ data }) => {
+      const log = makeLog();
+      const seen: number[] = [];
+      log.subscribe((event) => seen.push(event.seq));
+      expect(() => log.append({ type: 'notification', data: data() }, 0)).toThrow();
+      expect(log.head.seq).toBe(0);
+      expect(log.append(note(1), 0).seq).toBe(1);
+      expect(log.append(note(2), 0).seq).toBe(2);
+      expect(seen).toEqual([1, 2]);
+      const history = log.history({ since: 0, limit: 10, epoch: log.epoch }, 0);
+      expect(history.kind === 'ok' ? history.events.map((e) => e.seq) : history).toEqual([1, 2]);
+    },
+  );
+
+  it('keeps delivering in order after a listener appended an event that cannot be encoded', () => {
+    const log = makeLog();
+    const seen: number[] = [];
+    log.subscribe((event) => {
+      seen.push(event.seq);
+      if (event.seq === 1) {
+        expect(() => log.append({ type: 'notification', data: { n: 2n } }, 0)).toThrow();
+        log.append(note(2), 0);
+      }
+    });
+    log.append(note(1), 0);
+    log.append(note(3), 0);
+    expect(seen).toEqual([1, 2, 3]);
+  });
+
+  it('is not wedged when a delivery fails in a way it cannot contain (the logger itself throws)', () => {
+    const logger = silentLogger();
+    logger.error = () => {
+      throw new Error('log sink broken');
+    };
+    const log = makeLog({ logger });
+    const seen: number[] = [];
+    let fail = true;
+    log.subscribe(() => {
+      if (fail) throw new Error('listener bug');
+    });
+    log.subscribe((event) => seen.push(event.seq));
+    expect(() => log.append(note(1), 0)).toThrow('log sink broken');
+    fail = false;
+    log.append(note(2), 0);
+    expect(seen).toEqual([2]);
+  });
+
   it('delivers an event appended by a listener after the current one reached every listener', () => {
     const log = makeLog();
     const first: number[] = [];
