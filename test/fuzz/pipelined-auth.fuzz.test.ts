@@ -51,7 +51,9 @@ describe('frames pipelined behind auth, fuzzed (issue 13, finding 1)', () => {
       fc.asyncProperty(cases, async (frames) => {
         const { messages, close } = await pipeline(g, forged, frames);
         expect(messages).toEqual([]);
-        expect(close).toBe(CloseCode.Unauthorized);
+        // A frame over max_payload is refused by the WebSocket layer itself (1009) before the token's
+        // verdict; either way the only answer is the close.
+        expect([CloseCode.Unauthorized, CloseCode.FrameTooLarge]).toContain(close);
       }),
       { numRuns: CASES, seed: SEED },
     );
@@ -65,10 +67,13 @@ describe('frames pipelined behind auth, fuzzed (issue 13, finding 1)', () => {
     await fc.assert(
       fc.asyncProperty(cases, async (frames) => {
         const { messages, close } = await pipeline(g, await g.token(`user-${n++}`), frames);
-        // A pipelined refresh `auth` with a junk token may close the connection: that is documented.
-        if (close !== undefined) expect([CloseCode.Unauthorized, CloseCode.TokenExpired]).toContain(close);
-        expect(messages[0]).toMatchObject({ type: 'welcome' });
-        expect(messages.filter((m) => m.type === 'welcome')).toHaveLength(1);
+        // A pipelined refresh `auth` with a junk token may close the connection, and so may a frame over
+        // max_payload (1009, possibly before the welcome): both documented. What came, came after a welcome.
+        if (close !== undefined)
+          expect([CloseCode.Unauthorized, CloseCode.TokenExpired, CloseCode.FrameTooLarge]).toContain(close);
+        if (close !== CloseCode.FrameTooLarge || messages.length > 0)
+          expect(messages[0]).toMatchObject({ type: 'welcome' });
+        expect(messages.filter((m) => m.type === 'welcome').length).toBeLessThanOrEqual(1);
       }),
       { numRuns: CASES, seed: SEED },
     );

@@ -12,12 +12,18 @@ function textFrame(text: string): Buffer {
 
 /** One masked client frame (RFC 6455 §5.2, §5.3): FIN set, `opcode`, `payload`. */
 export function maskedFrame(opcode: number, payload: Buffer): Buffer {
-  if (payload.length > 0xffff) throw new Error('maskedFrame: payloads over 64 KiB are not needed here');
   const mask = randomBytes(4);
-  const header =
-    payload.length < 126
-      ? Buffer.from([0x80 | opcode, 0x80 | payload.length])
-      : Buffer.from([0x80 | opcode, 0x80 | 126, payload.length >> 8, payload.length & 0xff]);
+  let header: Buffer;
+  if (payload.length < 126) header = Buffer.from([0x80 | opcode, 0x80 | payload.length]);
+  else if (payload.length <= 0xffff) {
+    header = Buffer.from([0x80 | opcode, 0x80 | 126, 0, 0]);
+    header.writeUInt16BE(payload.length, 2);
+  } else {
+    header = Buffer.alloc(10);
+    header[0] = 0x80 | opcode;
+    header[1] = 0x80 | 127;
+    header.writeBigUInt64BE(BigInt(payload.length), 2);
+  }
   const masked = Buffer.alloc(payload.length);
   for (let i = 0; i < payload.length; i++) masked[i] = (payload[i] as number) ^ (mask[i % 4] as number);
   return Buffer.concat([header, mask, masked]);
