@@ -160,8 +160,8 @@ process.on('uncaughtException', (err) => {
   process.exit(1);
 });
 
-if (!existsSync(`${ROOT}dist/cli.js`)) {
-  process.stderr.write('dist/cli.js is missing: run "npm run build" first\n');
+if (!existsSync(`${ROOT}packages/server/dist/cli.js`)) {
+  process.stderr.write('packages/server/dist/cli.js is missing: run "npm run build" first\n');
   process.exit(2);
 }
 

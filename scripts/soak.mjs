@@ -1,5 +1,5 @@
 #!/usr/bin/env node
-// Soak test (issue #9; not in CI): runs the built gateway (`node dist/cli.js serve`, memory engine, loopback
+// Soak test (issue #9; not in CI): runs the built gateway (`node packages/server/dist/cli.js serve`, memory engine, loopback
 // only) under mixed load for a while and reports memory growth per hour and leaked handles, timers,
 // connections and subscriptions.
 //
@@ -22,7 +22,7 @@ import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 import { parseArgs } from 'node:util';
 import WebSocket from 'ws';
-import { signToken } from '../dist/auth/dev-token.js';
+import { signToken } from '../packages/server/dist/auth/dev-token.js';
 
 const { values: args } = parseArgs({
   options: {
@@ -46,7 +46,7 @@ const HISTORY_TTL_S = 60;
 const WARM_UP_MS = (HISTORY_TTL_S + 30) * 1000;
 const SECRET = 'soak-secret-that-is-long-enough-for-hs256!';
 const API_KEY = 'soak-api-key-0123456789';
-const CLI = fileURLToPath(new URL('../dist/cli.js', import.meta.url));
+const CLI = fileURLToPath(new URL('../packages/server/dist/cli.js', import.meta.url));
 
 /** A seeded PRNG (mulberry32) so a soak's load can be replayed. */
 function prng(seed) {

@@ -232,7 +232,7 @@ function markdown(results, jsonName) {
       'a fresh process for every scenario. The load generators are other processes: 2–4 client workers speaking the same minimal ' +
       'WebSocket client to all three servers (bench/load/raw-ws-client.mjs) and one HTTP publisher posting the same ' +
       '`POST /v1/publish` `{"events":[…]}` body to all three. Every server verifies an HS256 JWT (jose) for every connection. ' +
-      'What each server does: **agentcast** `dist/cli.js serve` with the memory engine (seq per user, history ring, resume, limits, metrics, zod validation); ' +
+      'What each server does: **agentcast** `packages/server/dist/cli.js serve` with the memory engine (seq per user, history ring, resume, limits, metrics, zod validation); ' +
       '**bare ws** (bench/servers/bare-ws.mjs) a Map user -> sockets, one `JSON.stringify` per event, nothing else; ' +
       '**Socket.IO 4.8** (bench/servers/socketio.mjs) WebSocket transport only, one room per user, `io.to(user).emit()`.',
   );
@@ -402,7 +402,7 @@ function markdown(results, jsonName) {
   if (origin !== undefined) {
     lines.push(
       origin.status === 'ok'
-        ? `**Origin checks**: \`OriginPolicy.check\` (dist/security/origin-policy.js), production policy with an exact and a wildcard entry, a mix of ${origin.mix.length} headers (allowed, hostile look-alikes, malformed, absent): ` +
+        ? `**Origin checks**: \`OriginPolicy.check\` (packages/server/dist/security/origin-policy.js), production policy with an exact and a wildcard entry, a mix of ${origin.mix.length} headers (allowed, hostile look-alikes, malformed, absent): ` +
             `**${int(origin.checksPerSecond)} checks/s** on one core (${int(origin.checks)} checks in ${origin.seconds.toFixed(2)} s), i.e. ${(1e6 / origin.checksPerSecond).toFixed(2)} µs per upgrade or browser request.`
         : `**Origin checks**: ${origin.status}: ${origin.error}`,
     );

@@ -27,7 +27,7 @@ export function freePort() {
 
 function agentcastArgs(port, redis) {
   return [
-    `${ROOT}dist/cli.js`,
+    `${ROOT}packages/server/dist/cli.js`,
     'serve',
     '--env',
     'test',

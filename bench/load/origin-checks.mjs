@@ -2,7 +2,7 @@ import { pathToFileURL } from 'node:url';
 import { serveRpc } from '../lib/worker-rpc.mjs';
 
 /**
- * Micro-benchmark of agentcast's OriginPolicy.check (dist/security/origin-policy.js), in its own process:
+ * Micro-benchmark of agentcast's OriginPolicy.check (packages/server/dist/security/origin-policy.js), in its own process:
  * a production policy with an exact and a wildcard entry, fed a fixed mix of allowed, refused and malformed
  * headers. Bounded by time and by count.
  */

@@ -3,10 +3,14 @@ import { connectAll, userIds } from '../lib/load.mjs';
 import { ROOT } from '../lib/servers.mjs';
 import { measureFanout, measureLatency } from './measure.mjs';
 
-/** 5a. Origin checks per second: OriginPolicy.check from dist/security, in its own process. */
+/** 5a. Origin checks per second: OriginPolicy.check from packages/server/dist/security, in its own process. */
 export async function originChecks({ scope, scale }) {
   const worker = scope.worker('origin-checks');
-  return worker.call('run', { distDir: `${ROOT}dist`, durationMs: scale.originMs }, scale.originMs + 30_000);
+  return worker.call(
+    'run',
+    { distDir: `${ROOT}packages/server/dist`, durationMs: scale.originMs },
+    scale.originMs + 30_000,
+  );
 }
 
 async function flushBenchDb(url) {

@@ -2,8 +2,8 @@ import { mkdirSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import type { AgentcastClient } from '../../src/client/index.js';
-import { CloseCode } from '../../src/protocol/close-codes.js';
+import type { AgentcastClient } from '../../packages/client/src/index.js';
+import { CloseCode } from '../../packages/server/src/protocol/close-codes.js';
 import { launchChromium, skipBrowserTests } from '../helpers/browser.js';
 import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 

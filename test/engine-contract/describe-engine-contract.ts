@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Engine } from '../../src/engine/engine.js';
-import { AgentcastErrorCode } from '../../src/protocol/agentcast-error.js';
-import { encodeEvent, type NewEvent, type StoredEvent } from '../../src/protocol/events.js';
+import type { Engine } from '../../packages/server/src/engine/engine.js';
+import { AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
+import { encodeEvent, type NewEvent, type StoredEvent } from '../../packages/server/src/protocol/events.js';
 
 /** What the suite asks of an engine it builds; every engine must honour all three bounds. */
 export interface EngineContractConfig {

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { createLogger } from '../../src/observability/logger.js';
-import { CloseCode } from '../../src/protocol/close-codes.js';
+import { createLogger } from '../../packages/server/src/observability/logger.js';
+import { CloseCode } from '../../packages/server/src/protocol/close-codes.js';
 import { Client, type Harness, startGateway } from '../helpers/gateway-harness.js';
 import { RawWsReader } from '../helpers/raw-ws.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';

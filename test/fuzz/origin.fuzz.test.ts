@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MAX_ORIGIN_LENGTH, normalizeOrigin } from '../../src/security/normalize-origin.js';
-import { ORIGIN_REJECTION_REASONS, OriginPolicy } from '../../src/security/origin-policy.js';
+import { MAX_ORIGIN_LENGTH, normalizeOrigin } from '../../packages/server/src/security/normalize-origin.js';
+import { ORIGIN_REJECTION_REASONS, OriginPolicy } from '../../packages/server/src/security/origin-policy.js';
 import { propertyParameters } from '../property/support/property-parameters.js';
 
 /**

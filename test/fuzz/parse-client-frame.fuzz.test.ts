@@ -1,8 +1,8 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ErrorCode } from '../../src/protocol/error-codes.js';
-import { ILL_FORMED_ID_MESSAGE, isWellFormed } from '../../src/protocol/events.js';
-import { parseClientFrame } from '../../src/protocol/frames.js';
+import { ErrorCode } from '../../packages/server/src/protocol/error-codes.js';
+import { ILL_FORMED_ID_MESSAGE, isWellFormed } from '../../packages/server/src/protocol/events.js';
+import { parseClientFrame } from '../../packages/server/src/protocol/frames.js';
 import { propertyParameters } from '../property/support/property-parameters.js';
 import { frameText } from './support/frame-arbitraries.js';
 

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { signToken } from '../../src/auth/dev-token.js';
-import { CloseCode } from '../../src/protocol/close-codes.js';
+import { signToken } from '../../packages/server/src/auth/dev-token.js';
+import { CloseCode } from '../../packages/server/src/protocol/close-codes.js';
 import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 import { metricValue } from '../helpers/metric-value.js';
 import { RawWsReader } from '../helpers/raw-ws.js';

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { frameParts } from '../../src/engine/stored-frame.js';
+import { frameParts } from '../../packages/server/src/engine/stored-frame.js';
 import {
   EVENT_TYPE_PATTERN,
   encodeEvent,
@@ -8,9 +8,9 @@ import {
   ILL_FORMED_ID_MESSAGE,
   isWellFormed,
   MAX_DATA_DEPTH,
-} from '../../src/protocol/events.js';
-import { parsePublishBody } from '../../src/protocol/publish.js';
-import { RESERVED_EVENT_TYPES } from '../../src/protocol/server-frame-type.js';
+} from '../../packages/server/src/protocol/events.js';
+import { parsePublishBody } from '../../packages/server/src/protocol/publish.js';
+import { RESERVED_EVENT_TYPES } from '../../packages/server/src/protocol/server-frame-type.js';
 import { propertyParameters } from '../property/support/property-parameters.js';
 import { deepJsonText, loneSurrogateString } from './support/frame-arbitraries.js';
 

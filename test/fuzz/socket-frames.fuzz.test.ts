@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CloseCode } from '../../src/protocol/close-codes.js';
-import { ErrorCode } from '../../src/protocol/error-codes.js';
+import { CloseCode } from '../../packages/server/src/protocol/close-codes.js';
+import { ErrorCode } from '../../packages/server/src/protocol/error-codes.js';
 import { type Client, type Harness, startGateway } from '../helpers/gateway-harness.js';
 import { eventWithSeq, frameWhere } from '../property/support/frame-wait.js';
 import { frameText } from './support/frame-arbitraries.js';

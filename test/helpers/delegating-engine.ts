@@ -7,8 +7,8 @@ import type {
   IdempotencyClaim,
   LogHead,
   Unsubscribe,
-} from '../../src/engine/engine.js';
-import type { NewEvent, StoredEvent } from '../../src/protocol/events.js';
+} from '../../packages/server/src/engine/engine.js';
+import type { NewEvent, StoredEvent } from '../../packages/server/src/protocol/events.js';
 
 /**
  * An Engine that forwards every call to a real one; tests subclass it and override one method to

@@ -1,4 +1,4 @@
-import type { Engine, EngineHealth } from '../../src/engine/engine.js';
+import type { Engine, EngineHealth } from '../../packages/server/src/engine/engine.js';
 
 /**
  * Resolves with the engine's health once its `ok` is `ok`: at once when it already is, else at the

@@ -1,10 +1,10 @@
 import { once } from 'node:events';
 import WebSocket from 'ws';
-import { signToken } from '../../src/auth/dev-token.js';
-import type { Config } from '../../src/config/config.js';
-import { loadConfig } from '../../src/config/load-config.js';
-import { createGateway, type Gateway, type GatewayDeps } from '../../src/gateway/gateway.js';
-import { silentLogger } from '../../src/observability/logger.js';
+import { signToken } from '../../packages/server/src/auth/dev-token.js';
+import type { Config } from '../../packages/server/src/config/config.js';
+import { loadConfig } from '../../packages/server/src/config/load-config.js';
+import { createGateway, type Gateway, type GatewayDeps } from '../../packages/server/src/gateway/gateway.js';
+import { silentLogger } from '../../packages/server/src/observability/logger.js';
 
 export const TEST_SECRET = 'test-secret-that-is-long-enough-for-hs256!';
 export const TEST_API_KEY = 'test-api-key-0123456789';

@@ -4,9 +4,9 @@ import { existsSync } from 'node:fs';
 import { createInterface } from 'node:readline';
 import { fileURLToPath } from 'node:url';
 
-export const CLI_PATH = fileURLToPath(new URL('../../dist/cli.js', import.meta.url));
+export const CLI_PATH = fileURLToPath(new URL('../../packages/server/dist/cli.js', import.meta.url));
 
-/** A gateway running as a real child process (`node dist/cli.js serve`). */
+/** A gateway running as a real child process (`node packages/server/dist/cli.js serve`). */
 export interface GatewayProcess {
   readonly child: ChildProcess;
   readonly port: number;

@@ -1,5 +1,5 @@
 import { Writable } from 'node:stream';
-import { createLogger, type Logger } from '../../src/observability/logger.js';
+import { createLogger, type Logger } from '../../packages/server/src/observability/logger.js';
 
 /** One parsed pino line: `msg`, `level` and the bound fields. */
 export type LogLine = Record<string, unknown> & { readonly msg: string; readonly level: number };

@@ -1,4 +1,4 @@
-import type { Metrics } from '../../src/observability/metrics.js';
+import type { Metrics } from '../../packages/server/src/observability/metrics.js';
 
 /** The value of a counter or gauge for one label set (0 when never set); throws for an unknown metric. */
 export async function metricValue(

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AgentDefinition, defineAgent } from '../../src/agents/define-agent.js';
+import { type AgentDefinition, defineAgent } from '../../packages/server/src/agents/define-agent.js';
 import { type Client, type Frame, type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 /** Frames of one run, in the order the socket delivered them. */

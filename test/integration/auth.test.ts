@@ -1,8 +1,8 @@
 import type { JWTPayload } from 'jose';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type WebSocket from 'ws';
-import type { Config } from '../../src/config/config.js';
-import { CloseCode, CloseReason } from '../../src/protocol/close-codes.js';
+import type { Config } from '../../packages/server/src/config/config.js';
+import { CloseCode, CloseReason } from '../../packages/server/src/protocol/close-codes.js';
 import {
   claimsFor,
   expSoon,

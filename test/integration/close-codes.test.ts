@@ -1,14 +1,19 @@
 import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config/config.js';
-import type { Engine, EngineHealth, EventListener, HistoryQuery } from '../../src/engine/engine.js';
-import { EngineUnavailableError } from '../../src/engine/engine-unavailable.js';
-import { MemoryEngine } from '../../src/engine/memory-engine.js';
-import type { GatewayDeps } from '../../src/gateway/gateway.js';
-import { createLogger } from '../../src/observability/logger.js';
-import { CloseCode, CloseReason } from '../../src/protocol/close-codes.js';
-import { ErrorCode } from '../../src/protocol/error-codes.js';
-import type { NewEvent } from '../../src/protocol/events.js';
+import type { Config } from '../../packages/server/src/config/config.js';
+import type {
+  Engine,
+  EngineHealth,
+  EventListener,
+  HistoryQuery,
+} from '../../packages/server/src/engine/engine.js';
+import { EngineUnavailableError } from '../../packages/server/src/engine/engine-unavailable.js';
+import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
+import type { GatewayDeps } from '../../packages/server/src/gateway/gateway.js';
+import { createLogger } from '../../packages/server/src/observability/logger.js';
+import { CloseCode, CloseReason } from '../../packages/server/src/protocol/close-codes.js';
+import { ErrorCode } from '../../packages/server/src/protocol/error-codes.js';
+import type { NewEvent } from '../../packages/server/src/protocol/events.js';
 import { Client, type Frame, type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 /**

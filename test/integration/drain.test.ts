@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { signToken } from '../../src/auth/dev-token.js';
+import { signToken } from '../../packages/server/src/auth/dev-token.js';
 import { Client } from '../helpers/gateway-harness.js';
 import { type GatewayProcess, spawnGateway } from '../helpers/gateway-process.js';
 

@@ -1,9 +1,9 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AgentDefinition, defineAgent } from '../../src/agents/define-agent.js';
-import { createWebhookAgent } from '../../src/agents/webhook-agent.js';
-import { signToken } from '../../src/auth/dev-token.js';
-import { AgentcastErrorCode } from '../../src/protocol/agentcast-error.js';
+import { type AgentDefinition, defineAgent } from '../../packages/server/src/agents/define-agent.js';
+import { createWebhookAgent } from '../../packages/server/src/agents/webhook-agent.js';
+import { signToken } from '../../packages/server/src/auth/dev-token.js';
+import { AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
 import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../engine-contract/redis-fixture.js';
 import { healthIs } from '../helpers/engine-health.js';
 import {

@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EngineHealth } from '../../src/engine/engine.js';
-import { EngineUnavailableError } from '../../src/engine/engine-unavailable.js';
-import { MemoryEngine } from '../../src/engine/memory-engine.js';
-import { AgentcastError, AgentcastErrorCode } from '../../src/protocol/agentcast-error.js';
-import type { NewEvent, StoredEvent } from '../../src/protocol/events.js';
+import type { EngineHealth } from '../../packages/server/src/engine/engine.js';
+import { EngineUnavailableError } from '../../packages/server/src/engine/engine-unavailable.js';
+import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
+import { AgentcastError, AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
+import type { NewEvent, StoredEvent } from '../../packages/server/src/protocol/events.js';
 import { DelegatingEngine } from '../helpers/delegating-engine.js';
 import { type Harness, startGateway, TEST_API_KEY } from '../helpers/gateway-harness.js';
 

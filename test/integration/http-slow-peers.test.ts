@@ -1,6 +1,6 @@
 import { spawnSync } from 'node:child_process';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { Config } from '../../src/config/config.js';
+import type { Config } from '../../packages/server/src/config/config.js';
 import { type Harness, startGateway, TEST_API_KEY } from '../helpers/gateway-harness.js';
 import { type GatewayProcess, spawnGateway } from '../helpers/gateway-process.js';
 import { type RawPeer, rawPeer, within } from '../helpers/raw-peer.js';

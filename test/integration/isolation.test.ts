@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { SeededRandom } from '../../src/agents/seeded-random.js';
+import { SeededRandom } from '../../packages/server/src/agents/seeded-random.js';
 import { type Client, type Frame, type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 describe('per-user isolation', () => {

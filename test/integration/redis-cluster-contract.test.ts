@@ -1,5 +1,5 @@
 import { afterAll, beforeAll, describe } from 'vitest';
-import { RedisEngine } from '../../src/engine/redis-engine.js';
+import { RedisEngine } from '../../packages/server/src/engine/redis-engine.js';
 import { describeEngineContract } from '../engine-contract/describe-engine-contract.js';
 import { REQUIRE_REDIS, uniquePrefix } from '../engine-contract/redis-fixture.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';

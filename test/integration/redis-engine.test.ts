@@ -1,10 +1,10 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { EngineHealth } from '../../src/engine/engine.js';
-import { RedisEngine } from '../../src/engine/redis-engine.js';
-import type { RedisEngineOptions } from '../../src/engine/redis-engine-options.js';
-import { AgentcastErrorCode } from '../../src/protocol/agentcast-error.js';
-import type { StoredEvent } from '../../src/protocol/events.js';
+import type { EngineHealth } from '../../packages/server/src/engine/engine.js';
+import { RedisEngine } from '../../packages/server/src/engine/redis-engine.js';
+import type { RedisEngineOptions } from '../../packages/server/src/engine/redis-engine-options.js';
+import { AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
+import type { StoredEvent } from '../../packages/server/src/protocol/events.js';
 import {
   deleteKeys,
   PrivateRedis,

@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HistoryQuery, HistoryResult } from '../../src/engine/engine.js';
-import { MemoryEngine } from '../../src/engine/memory-engine.js';
+import type { HistoryQuery, HistoryResult } from '../../packages/server/src/engine/engine.js';
+import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
 import { DelegatingEngine } from '../helpers/delegating-engine.js';
 import { Client, type Harness, startGateway } from '../helpers/gateway-harness.js';
 

@@ -1,9 +1,9 @@
 import { randomBytes } from 'node:crypto';
 import { type IncomingHttpHeaders, request } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineAgent } from '../../src/agents/define-agent.js';
-import type { Config } from '../../src/config/config.js';
-import type { GatewayDeps } from '../../src/gateway/gateway.js';
+import { defineAgent } from '../../packages/server/src/agents/define-agent.js';
+import type { Config } from '../../packages/server/src/config/config.js';
+import type { GatewayDeps } from '../../packages/server/src/gateway/gateway.js';
 import { Client, type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 /**

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { MemoryEngine } from '../../src/engine/memory-engine.js';
-import type { StoredEvent } from '../../src/protocol/events.js';
+import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
+import type { StoredEvent } from '../../packages/server/src/protocol/events.js';
 import { propertyParameters } from './support/property-parameters.js';
 
 /**

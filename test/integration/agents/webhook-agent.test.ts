@@ -1,9 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentRuntime } from '../../../src/agents/agent-runtime.js';
-import { createWebhookAgent, type WebhookAgentOptions } from '../../../src/agents/webhook-agent.js';
-import { verifyWebhook } from '../../../src/agents/webhook-signature.js';
-import type { MemoryEngine } from '../../../src/engine/memory-engine.js';
-import { runErrorSchema, type StoredEvent } from '../../../src/protocol/events.js';
+import type { AgentRuntime } from '../../../packages/server/src/agents/agent-runtime.js';
+import {
+  createWebhookAgent,
+  type WebhookAgentOptions,
+} from '../../../packages/server/src/agents/webhook-agent.js';
+import { verifyWebhook } from '../../../packages/server/src/agents/webhook-signature.js';
+import type { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
+import { runErrorSchema, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
 import { harness } from '../../unit/agents/support/harness.js';
 import { deferred, runEvents } from '../../unit/agents/support/run-events.js';
 import { type LocalBackend, line, localBackend } from './local-backend.js';

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { CloseCode } from '../../../src/protocol/close-codes.js';
+import { CloseCode } from '../../../packages/server/src/protocol/close-codes.js';
 import { type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { metricValue } from '../../helpers/metric-value.js';
 

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { defineAgent } from '../../../src/agents/define-agent.js';
-import { signToken } from '../../../src/auth/dev-token.js';
-import { CloseCode } from '../../../src/protocol/close-codes.js';
+import { defineAgent } from '../../../packages/server/src/agents/define-agent.js';
+import { signToken } from '../../../packages/server/src/auth/dev-token.js';
+import { CloseCode } from '../../../packages/server/src/protocol/close-codes.js';
 import { type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { metricValue } from '../../helpers/metric-value.js';
 import { RawWsReader } from '../../helpers/raw-ws.js';

@@ -1,8 +1,6 @@
 import { createServer } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
-import { SeededRandom } from '../../../src/agents/seeded-random.js';
-import { signToken } from '../../../src/auth/dev-token.js';
 import {
   type AgentcastClient,
   type AgentEvent,
@@ -11,9 +9,11 @@ import {
   type LifecycleEvents,
   type Timers,
   type WebSocketConstructor,
-} from '../../../src/client/index.js';
-import { MemoryEngine } from '../../../src/engine/memory-engine.js';
-import { CloseCode } from '../../../src/protocol/close-codes.js';
+} from '../../../packages/client/src/index.js';
+import { SeededRandom } from '../../../packages/server/src/agents/seeded-random.js';
+import { signToken } from '../../../packages/server/src/auth/dev-token.js';
+import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
+import { CloseCode } from '../../../packages/server/src/protocol/close-codes.js';
 import { type Harness, startGateway, TEST_API_KEY, TEST_SECRET } from '../../helpers/gateway-harness.js';
 import { type GatewayProcess, spawnGateway } from '../../helpers/gateway-process.js';
 import { TcpProxy } from '../../helpers/tcp-proxy.js';

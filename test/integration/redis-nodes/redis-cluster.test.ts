@@ -1,15 +1,15 @@
 import { once } from 'node:events';
 import { Cluster, Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it, vi } from 'vitest';
-import { clusterSlot } from '../../../src/engine/cluster-slot.js';
-import type { EngineHealth } from '../../../src/engine/engine.js';
-import { LuaScript } from '../../../src/engine/lua-script.js';
-import { RedisEngine } from '../../../src/engine/redis-engine.js';
-import type { RedisEngineOptions } from '../../../src/engine/redis-engine-options.js';
-import { RedisKeys } from '../../../src/engine/redis-keys.js';
-import { parseAppendReply, parseHistoryReply } from '../../../src/engine/script-replies.js';
-import { frameParts } from '../../../src/engine/stored-frame.js';
-import { AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
+import { clusterSlot } from '../../../packages/server/src/engine/cluster-slot.js';
+import type { EngineHealth } from '../../../packages/server/src/engine/engine.js';
+import { LuaScript } from '../../../packages/server/src/engine/lua-script.js';
+import { RedisEngine } from '../../../packages/server/src/engine/redis-engine.js';
+import type { RedisEngineOptions } from '../../../packages/server/src/engine/redis-engine-options.js';
+import { RedisKeys } from '../../../packages/server/src/engine/redis-keys.js';
+import { parseAppendReply, parseHistoryReply } from '../../../packages/server/src/engine/script-replies.js';
+import { frameParts } from '../../../packages/server/src/engine/stored-frame.js';
+import { AgentcastErrorCode } from '../../../packages/server/src/protocol/agentcast-error.js';
 import { REQUIRE_REDIS, uniquePrefix } from '../../engine-contract/redis-fixture.js';
 import { RedisCluster } from '../../helpers/redis-cluster.js';
 

@@ -3,9 +3,9 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EngineHealth } from '../../../src/engine/engine.js';
-import type { Gateway } from '../../../src/gateway/gateway.js';
-import type { Logger } from '../../../src/observability/logger.js';
+import type { EngineHealth } from '../../../packages/server/src/engine/engine.js';
+import type { Gateway } from '../../../packages/server/src/gateway/gateway.js';
+import type { Logger } from '../../../packages/server/src/observability/logger.js';
 import { PrivateRedis, REQUIRE_REDIS } from '../../engine-contract/redis-fixture.js';
 import { healthIs } from '../../helpers/engine-health.js';
 import {

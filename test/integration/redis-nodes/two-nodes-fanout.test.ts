@@ -1,5 +1,5 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { SeededRandom } from '../../../src/agents/seeded-random.js';
+import { SeededRandom } from '../../../packages/server/src/agents/seeded-random.js';
 import { REDIS_URL, requireRedis } from '../../engine-contract/redis-fixture.js';
 import type { Client, Frame, Harness } from '../../helpers/gateway-harness.js';
 import { useTwoNodes } from './two-nodes.js';

@@ -1,5 +1,5 @@
 import { afterEach, beforeEach } from 'vitest';
-import type { Gateway } from '../../../src/gateway/gateway.js';
+import type { Gateway } from '../../../packages/server/src/gateway/gateway.js';
 import { deleteKeys, REDIS_URL, uniquePrefix } from '../../engine-contract/redis-fixture.js';
 import { healthIs } from '../../helpers/engine-health.js';
 import { type Harness, startGateway } from '../../helpers/gateway-harness.js';

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { abortableSleep } from '../../../src/agents/abortable-sleep.js';
+import { abortableSleep } from '../../../packages/server/src/agents/abortable-sleep.js';
 
 afterEach(() => {
   vi.useRealTimers();

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AgUiEvent, AgUiMapper } from '../../../src/agents/ag-ui-mapping.js';
+import { type AgUiEvent, AgUiMapper } from '../../../packages/server/src/agents/ag-ui-mapping.js';
 
 function mapper(clock = { t: 0 }) {
   return new AgUiMapper(() => clock.t);

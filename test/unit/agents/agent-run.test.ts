@@ -1,9 +1,9 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { AgentRuntime } from '../../../src/agents/agent-runtime.js';
-import { type AgentDefinition, defineAgent } from '../../../src/agents/define-agent.js';
-import type { Engine } from '../../../src/engine/engine.js';
-import type { Logger } from '../../../src/observability/logger.js';
-import type { StoredEvent } from '../../../src/protocol/events.js';
+import type { AgentRuntime } from '../../../packages/server/src/agents/agent-runtime.js';
+import { type AgentDefinition, defineAgent } from '../../../packages/server/src/agents/define-agent.js';
+import type { Engine } from '../../../packages/server/src/engine/engine.js';
+import type { Logger } from '../../../packages/server/src/observability/logger.js';
+import type { StoredEvent } from '../../../packages/server/src/protocol/events.js';
 import { captureLog } from '../../helpers/log-capture.js';
 import { FakeEngine } from './support/fake-engine.js';
 import { harness, metricValue } from './support/harness.js';

@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentRuntime } from '../../../src/agents/agent-runtime.js';
-import { defineAgent } from '../../../src/agents/define-agent.js';
-import { createDemoAgent } from '../../../src/agents/demo-agent.js';
-import type { Engine } from '../../../src/engine/engine.js';
-import type { MemoryEngine } from '../../../src/engine/memory-engine.js';
-import { silentLogger } from '../../../src/observability/logger.js';
-import { parseNewEvent, type StoredEvent } from '../../../src/protocol/events.js';
+import type { AgentRuntime } from '../../../packages/server/src/agents/agent-runtime.js';
+import { defineAgent } from '../../../packages/server/src/agents/define-agent.js';
+import { createDemoAgent } from '../../../packages/server/src/agents/demo-agent.js';
+import type { Engine } from '../../../packages/server/src/engine/engine.js';
+import type { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
+import { silentLogger } from '../../../packages/server/src/observability/logger.js';
+import { parseNewEvent, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
 import { agentInvalid } from './support/agent-invalid.js';
 import { FakeEngine } from './support/fake-engine.js';
 import { harness, metricValue } from './support/harness.js';
@@ -492,7 +492,7 @@ describe('AgentRuntime', () => {
       [{ defaultAgent: 'ghost' }, 'AgentRuntime: defaultAgent "ghost" is not one of the agents (demo)'],
       [{ agents: [createDemoAgent(), createDemoAgent()] }, 'AgentRuntime: two agents are named "demo"'],
     ])('throws AC_ERR_AGENT_INVALID for a bad agent list %j', async (bad, message) => {
-      const { AgentRuntime } = await import('../../../src/agents/agent-runtime.js');
+      const { AgentRuntime } = await import('../../../packages/server/src/agents/agent-runtime.js');
       expect(() => new AgentRuntime({ ...base, ...(bad as object) })).toThrow(agentInvalid(message));
     });
 
@@ -501,7 +501,7 @@ describe('AgentRuntime', () => {
       [{ maxRunsPerUser: 1.5 }, 'AgentRuntime: maxRunsPerUser must be a positive integer, got 1.5'],
       [{ idempotencyTtlMs: -1 }, 'AgentRuntime: idempotencyTtlMs must be a positive integer, got -1'],
     ])('throws a TypeError naming the bad option %j', async (bad, message) => {
-      const { AgentRuntime } = await import('../../../src/agents/agent-runtime.js');
+      const { AgentRuntime } = await import('../../../packages/server/src/agents/agent-runtime.js');
       expect(() => new AgentRuntime({ ...base, ...(bad as object) })).toThrow(new TypeError(message));
     });
   });

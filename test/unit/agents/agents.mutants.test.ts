@@ -1,12 +1,12 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { AgentRuntime } from '../../../src/agents/agent-runtime.js';
-import { builtInAgents } from '../../../src/agents/built-in-agents.js';
-import { defineAgent } from '../../../src/agents/define-agent.js';
-import { createDemoAgent } from '../../../src/agents/demo-agent.js';
-import { evaluateArithmetic } from '../../../src/agents/evaluate-arithmetic.js';
-import { signWebhook, verifyWebhook } from '../../../src/agents/webhook-signature.js';
-import type { Config } from '../../../src/config/config.js';
-import { loadConfig } from '../../../src/config/load-config.js';
+import type { AgentRuntime } from '../../../packages/server/src/agents/agent-runtime.js';
+import { builtInAgents } from '../../../packages/server/src/agents/built-in-agents.js';
+import { defineAgent } from '../../../packages/server/src/agents/define-agent.js';
+import { createDemoAgent } from '../../../packages/server/src/agents/demo-agent.js';
+import { evaluateArithmetic } from '../../../packages/server/src/agents/evaluate-arithmetic.js';
+import { signWebhook, verifyWebhook } from '../../../packages/server/src/agents/webhook-signature.js';
+import type { Config } from '../../../packages/server/src/config/config.js';
+import { loadConfig } from '../../../packages/server/src/config/load-config.js';
 import { harness } from './support/harness.js';
 import { deferred, runEvents } from './support/run-events.js';
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { type AgentDefinition, defineAgent } from '../../../src/agents/define-agent.js';
+import { type AgentDefinition, defineAgent } from '../../../packages/server/src/agents/define-agent.js';
 import { agentInvalid } from './support/agent-invalid.js';
 
 describe('defineAgent', () => {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import type { AgentContext, AgentEvent } from '../../../src/agents/define-agent.js';
-import { chunk, createDemoAgent, findExpression } from '../../../src/agents/demo-agent.js';
-import { runTool } from '../../../src/agents/run-tool.js';
+import type { AgentContext, AgentEvent } from '../../../packages/server/src/agents/define-agent.js';
+import { chunk, createDemoAgent, findExpression } from '../../../packages/server/src/agents/demo-agent.js';
+import { runTool } from '../../../packages/server/src/agents/run-tool.js';
 
 /** Runs the demo agent bare, with no runtime, and collects what it yields. */
 async function collect(

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { evaluateArithmetic } from '../../../src/agents/evaluate-arithmetic.js';
+import { evaluateArithmetic } from '../../../packages/server/src/agents/evaluate-arithmetic.js';
 
 describe('evaluateArithmetic', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NdjsonSplitter } from '../../../src/agents/ndjson-splitter.js';
+import { NdjsonSplitter } from '../../../packages/server/src/agents/ndjson-splitter.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { AgUiMapper } from '../../../src/agents/ag-ui-mapping.js';
-import { parseWebhookLine } from '../../../src/agents/parse-webhook-line.js';
+import { AgUiMapper } from '../../../packages/server/src/agents/ag-ui-mapping.js';
+import { parseWebhookLine } from '../../../packages/server/src/agents/parse-webhook-line.js';
 
 const parse = (text: string, number = 3) => parseWebhookLine({ number, text }, new AgUiMapper(() => 0));
 

@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { AgentRunError } from '../../../src/agents/agent-run-error.js';
-import { clip, errorMessage, failedEnd, runEndEvent } from '../../../src/agents/run-end.js';
-import { webhookHttpCode } from '../../../src/agents/run-error-code.js';
-import { parseNewEvent } from '../../../src/protocol/events.js';
+import { AgentRunError } from '../../../packages/server/src/agents/agent-run-error.js';
+import { clip, errorMessage, failedEnd, runEndEvent } from '../../../packages/server/src/agents/run-end.js';
+import { webhookHttpCode } from '../../../packages/server/src/agents/run-error-code.js';
+import { parseNewEvent } from '../../../packages/server/src/protocol/events.js';
 
 describe('runEndEvent', () => {
   it('builds a valid agent_completed for success, without error', () => {

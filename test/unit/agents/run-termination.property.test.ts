@@ -1,6 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type AgentContext, type AgentEvent, defineAgent } from '../../../src/agents/define-agent.js';
+import {
+  type AgentContext,
+  type AgentEvent,
+  defineAgent,
+} from '../../../packages/server/src/agents/define-agent.js';
 import { FakeEngine } from './support/fake-engine.js';
 import { harness } from './support/harness.js';
 import { deferred } from './support/run-events.js';

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { SeededRandom } from '../../../src/agents/seeded-random.js';
+import { SeededRandom } from '../../../packages/server/src/agents/seeded-random.js';
 
 describe('SeededRandom', () => {
   it('repeats its sequence for the same seed and differs for another', () => {

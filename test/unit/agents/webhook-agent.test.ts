@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { randomId } from '../../../src/agents/random-id.js';
-import { createWebhookAgent } from '../../../src/agents/webhook-agent.js';
+import { randomId } from '../../../packages/server/src/agents/random-id.js';
+import { createWebhookAgent } from '../../../packages/server/src/agents/webhook-agent.js';
 import { agentInvalid } from './support/agent-invalid.js';
 
 describe('createWebhookAgent', () => {

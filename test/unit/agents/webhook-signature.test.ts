@@ -1,6 +1,6 @@
 import { createHmac } from 'node:crypto';
 import { describe, expect, it } from 'vitest';
-import { signWebhook, verifyWebhook } from '../../../src/agents/webhook-signature.js';
+import { signWebhook, verifyWebhook } from '../../../packages/server/src/agents/webhook-signature.js';
 
 const body = '{"run_id":"r_1"}';
 const signature = signWebhook('k', '1700000000', body);

@@ -3,7 +3,7 @@ import {
   selectSubprotocol,
   tokenFromUpgrade,
   type UpgradeCredentials,
-} from '../../../src/auth/token-source.js';
+} from '../../../packages/server/src/auth/token-source.js';
 
 const JWT = 'eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiJ1MSJ9.c2ln';
 

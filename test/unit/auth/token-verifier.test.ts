@@ -1,7 +1,11 @@
 import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
-import { readTokenKeySource, type TokenRejection, TokenVerifier } from '../../../src/auth/token-verifier.js';
-import { AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
+import {
+  readTokenKeySource,
+  type TokenRejection,
+  TokenVerifier,
+} from '../../../packages/server/src/auth/token-verifier.js';
+import { AgentcastErrorCode } from '../../../packages/server/src/protocol/agentcast-error.js';
 import {
   claimsFor,
   generateSigningKey,

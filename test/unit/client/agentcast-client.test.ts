@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ClientErrorCode } from '../../../src/client/client-error.js';
-import { CloseCode } from '../../../src/protocol/close-codes.js';
-import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../../../src/protocol/frames.js';
+import { ClientErrorCode } from '../../../packages/client/src/client-error.js';
+import { CloseCode } from '../../../packages/server/src/protocol/close-codes.js';
+import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../../../packages/server/src/protocol/frames.js';
 import { flush, NOW, startClient, TOKEN } from './client-harness.js';
 import { makeJwt } from './fake-web-socket.js';
 
@@ -308,19 +308,27 @@ describe('AgentcastClient', () => {
   });
 
   describe('auth refusals', () => {
-    it.each([
-      CloseCode.Unauthorized,
-      CloseCode.TokenExpired,
-      CloseCode.AuthTimeout,
-      CloseCode.TooManyConnections,
-    ])('fetches a fresh token before reconnecting after %i', async (code) => {
-      const fresh = makeJwt({ sub: 'u1', exp: NOW / 1000 + 7200 });
-      const getToken = vi.fn<() => Promise<string>>().mockResolvedValueOnce(TOKEN).mockResolvedValue(fresh);
+    it.each([CloseCode.Unauthorized, CloseCode.TokenExpired, CloseCode.AuthTimeout])(
+      'fetches a fresh token before reconnecting after %i',
+      async (code) => {
+        const fresh = makeJwt({ sub: 'u1', exp: NOW / 1000 + 7200 });
+        const getToken = vi.fn<() => Promise<string>>().mockResolvedValueOnce(TOKEN).mockResolvedValue(fresh);
+        const h = await startClient({ getToken });
+        h.sockets.last.serverClose(code);
+        await vi.advanceTimersByTimeAsync(250);
+        expect(getToken).toHaveBeenCalledTimes(2);
+        expect(h.sockets.last.protocols[1]).toBe(`bearer.${fresh}`);
+      },
+    );
+
+    it('reconnects with the same token after 4009: the token is fine, another connection must close', async () => {
+      const getToken = vi.fn<() => Promise<string>>().mockResolvedValue(TOKEN);
       const h = await startClient({ getToken });
-      h.sockets.last.serverClose(code);
+      h.sockets.last.serverClose(CloseCode.TooManyConnections);
       await vi.advanceTimersByTimeAsync(250);
-      expect(getToken).toHaveBeenCalledTimes(2);
-      expect(h.sockets.last.protocols[1]).toBe(`bearer.${fresh}`);
+      expect(h.sockets.all).toHaveLength(2);
+      expect(getToken).toHaveBeenCalledTimes(1);
+      expect(h.sockets.last.protocols[1]).toBe(`bearer.${TOKEN}`);
     });
 
     it('stops after maxAuthFailures refusals in a row, rejects pending requests and reports why', async () => {

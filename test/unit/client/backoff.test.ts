@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { Backoff, backoffDelay } from '../../../src/client/backoff.js';
+import { Backoff, backoffDelay } from '../../../packages/client/src/backoff.js';
 
 const options = { initialMs: 500, maxMs: 30_000 };
 

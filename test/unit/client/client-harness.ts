@@ -1,9 +1,9 @@
 import { vi } from 'vitest';
-import type { AgentEvent } from '../../../src/client/agent-event.js';
-import type { AgentcastClient } from '../../../src/client/agentcast-client.js';
-import type { ConnectOptions } from '../../../src/client/client-options.js';
-import { connect } from '../../../src/client/connect.js';
-import type { LifecycleEvents } from '../../../src/client/lifecycle-events.js';
+import type { AgentEvent } from '../../../packages/client/src/agent-event.js';
+import type { AgentcastClient } from '../../../packages/client/src/agentcast-client.js';
+import type { ConnectOptions } from '../../../packages/client/src/client-options.js';
+import { connect } from '../../../packages/client/src/connect.js';
+import type { LifecycleEvents } from '../../../packages/client/src/lifecycle-events.js';
 import { FakeSockets, makeJwt } from './fake-web-socket.js';
 
 /** Fake "now" for every client test (ms). */

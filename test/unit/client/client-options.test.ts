@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type ConnectOptions, resolveOptions } from '../../../src/client/client-options.js';
-import { systemTimers } from '../../../src/client/timers.js';
+import { type ConnectOptions, resolveOptions } from '../../../packages/client/src/client-options.js';
+import { systemTimers } from '../../../packages/client/src/timers.js';
 import { FakeSockets } from './fake-web-socket.js';
 
 const base: ConnectOptions = {

@@ -3,11 +3,11 @@ import {
   BEARER_PREFIX,
   buildConnectionRequest,
   SUBPROTOCOL,
-} from '../../../src/client/connection-request.js';
+} from '../../../packages/client/src/connection-request.js';
 import {
   BEARER_SUBPROTOCOL_PREFIX,
   SUBPROTOCOL as PROTOCOL_SUBPROTOCOL,
-} from '../../../src/protocol/frames.js';
+} from '../../../packages/server/src/protocol/frames.js';
 
 const base = new URL('wss://gw.example/ws?tenant=a');
 

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { decodeJwtExp } from '../../../src/client/decode-jwt-exp.js';
+import { decodeJwtExp } from '../../../packages/client/src/decode-jwt-exp.js';
 import { makeJwt } from './fake-web-socket.js';
 
 const b64url = (s: string) => Buffer.from(s).toString('base64url');

@@ -1,5 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { Emitter } from '../../../src/client/emitter.js';
+import { Emitter } from '../../../packages/client/src/emitter.js';
 
 interface Events {
   a: number;

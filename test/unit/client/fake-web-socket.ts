@@ -1,4 +1,4 @@
-import type { WebSocketConstructor, WebSocketLike } from '../../../src/client/web-socket-like.js';
+import type { WebSocketConstructor, WebSocketLike } from '../../../packages/client/src/web-socket-like.js';
 
 type Frame = Record<string, unknown>;
 

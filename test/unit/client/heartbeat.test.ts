@@ -1,6 +1,6 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { Heartbeat } from '../../../src/client/heartbeat.js';
-import { systemTimers } from '../../../src/client/timers.js';
+import { Heartbeat } from '../../../packages/client/src/heartbeat.js';
+import { systemTimers } from '../../../packages/client/src/timers.js';
 
 describe('Heartbeat', () => {
   const sendPing = vi.fn();

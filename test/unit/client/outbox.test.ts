@@ -1,7 +1,7 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import { ClientError, ClientErrorCode } from '../../../src/client/client-error.js';
-import { Outbox } from '../../../src/client/outbox.js';
-import { systemTimers } from '../../../src/client/timers.js';
+import { ClientError, ClientErrorCode } from '../../../packages/client/src/client-error.js';
+import { Outbox } from '../../../packages/client/src/outbox.js';
+import { systemTimers } from '../../../packages/client/src/timers.js';
 
 describe('Outbox', () => {
   let outbox: Outbox;

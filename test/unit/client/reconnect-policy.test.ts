@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { ClientErrorCode } from '../../../src/client/client-error.js';
-import { ReconnectPolicy } from '../../../src/client/reconnect-policy.js';
-import { CloseCode } from '../../../src/protocol/close-codes.js';
+import { ClientErrorCode } from '../../../packages/client/src/client-error.js';
+import { ReconnectPolicy } from '../../../packages/client/src/reconnect-policy.js';
+import { CloseCode } from '../../../packages/server/src/protocol/close-codes.js';
 
 const options = { initialMs: 500, maxMs: 30_000, maxAuthFailures: 3, restartJitterMs: 1_000 };
 const policy = (random = () => 0.5) => new ReconnectPolicy(options, random);
@@ -27,10 +27,19 @@ describe('ReconnectPolicy', () => {
       ['unauthorized', CloseCode.Unauthorized],
       ['token expired', CloseCode.TokenExpired],
       ['auth timeout', CloseCode.AuthTimeout],
-      ['too many connections', CloseCode.TooManyConnections],
     ])('asks for a fresh token and counts an auth failure after %s (%i)', (_name, code) => {
       const p = policy();
       expect(p.afterClose(code)).toEqual({ action: 'retry', delayMs: 250, freshToken: true });
+      expect(p.authFailures).toBe(1);
+    });
+
+    it('keeps the token after too many connections (4009), which still counts as a refusal', () => {
+      const p = policy();
+      expect(p.afterClose(CloseCode.TooManyConnections)).toEqual({
+        action: 'retry',
+        delayMs: 250,
+        freshToken: false,
+      });
       expect(p.authFailures).toBe(1);
     });
 

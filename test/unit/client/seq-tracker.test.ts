@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { SeqTracker } from '../../../src/client/seq-tracker.js';
+import { SeqTracker } from '../../../packages/client/src/seq-tracker.js';
 
 const ev = (seq: number, epoch = 'e1') => ({ seq, epoch });
 

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { parseServerFrame } from '../../../src/client/server-frame.js';
-import { encodeEvent } from '../../../src/protocol/events.js';
-import { encodeServerFrame } from '../../../src/protocol/frames.js';
+import { parseServerFrame } from '../../../packages/client/src/server-frame.js';
+import { encodeEvent } from '../../../packages/server/src/protocol/events.js';
+import { encodeServerFrame } from '../../../packages/server/src/protocol/frames.js';
 
 const welcomeData = {
   connection_id: 'c_1',

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { MAX_TIMER_DELAY_MS, TokenSource } from '../../../src/client/token-source.js';
+import { MAX_TIMER_DELAY_MS, TokenSource } from '../../../packages/client/src/token-source.js';
 import { makeJwt } from './fake-web-socket.js';
 
 const NOW = 1_800_000_000_000;

@@ -1,9 +1,9 @@
 import type { AddressInfo } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import WebSocket, { WebSocketServer } from 'ws';
-import type { AgentEvent } from '../../../src/client/agent-event.js';
-import type { AgentcastClient } from '../../../src/client/agentcast-client.js';
-import { connect } from '../../../src/client/connect.js';
+import type { AgentEvent } from '../../../packages/client/src/agent-event.js';
+import type { AgentcastClient } from '../../../packages/client/src/agentcast-client.js';
+import { connect } from '../../../packages/client/src/connect.js';
 import { TOKEN } from './client-harness.js';
 
 /**

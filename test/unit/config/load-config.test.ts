@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { helpText } from '../../../src/config/help-text.js';
-import { loadConfig } from '../../../src/config/load-config.js';
-import { envName, flagName, OPTION_SPECS } from '../../../src/config/options.js';
+import { helpText } from '../../../packages/server/src/config/help-text.js';
+import { loadConfig } from '../../../packages/server/src/config/load-config.js';
+import { envName, flagName, OPTION_SPECS } from '../../../packages/server/src/config/options.js';
 
 function problems(fn: () => unknown): string {
   try {

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { CLUSTER_SLOTS, clusterSlot, groupBySlot } from '../../../src/engine/cluster-slot.js';
-import { RedisKeys } from '../../../src/engine/redis-keys.js';
+import { CLUSTER_SLOTS, clusterSlot, groupBySlot } from '../../../packages/server/src/engine/cluster-slot.js';
+import { RedisKeys } from '../../../packages/server/src/engine/redis-keys.js';
 
 describe('clusterSlot', () => {
   // Values from the Redis Cluster specification and CLUSTER KEYSLOT (Redis 7.0); the integration test

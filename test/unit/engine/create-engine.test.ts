@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createEngine } from '../../../src/engine/create-engine.js';
-import type { Engine } from '../../../src/engine/engine.js';
-import { MemoryEngine } from '../../../src/engine/memory-engine.js';
-import { silentLogger } from '../../../src/observability/logger.js';
+import { createEngine } from '../../../packages/server/src/engine/create-engine.js';
+import type { Engine } from '../../../packages/server/src/engine/engine.js';
+import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
+import { silentLogger } from '../../../packages/server/src/observability/logger.js';
 import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../engine-contract/redis-fixture.js';
 import { healthIs } from '../../helpers/engine-health.js';
 import { testConfig } from '../../helpers/gateway-harness.js';

@@ -1,7 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { clusterSlot } from '../../../src/engine/cluster-slot.js';
-import { MemoryEngine } from '../../../src/engine/memory-engine.js';
-import { parseStoredFrame } from '../../../src/engine/stored-frame.js';
+import { clusterSlot } from '../../../packages/server/src/engine/cluster-slot.js';
+import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
+import { parseStoredFrame } from '../../../packages/server/src/engine/stored-frame.js';
 
 /**
  * Cases that kill mutants which survived `npx stryker run --mutate 'src/engine/**\/*.ts'`; TESTING.md

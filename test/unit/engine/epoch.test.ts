@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { EPOCH_RANDOM_BYTES, newEpoch } from '../../../src/engine/epoch.js';
+import { EPOCH_RANDOM_BYTES, newEpoch } from '../../../packages/server/src/engine/epoch.js';
 
 describe('newEpoch', () => {
   it('is e_ followed by the base64url of 12 random bytes', () => {

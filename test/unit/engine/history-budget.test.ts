@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type BudgetedHistory, HistoryBudget } from '../../../src/engine/history-budget.js';
+import { type BudgetedHistory, HistoryBudget } from '../../../packages/server/src/engine/history-budget.js';
 
 /** A user's history reduced to what the budget sees: events of (append order, bytes), oldest first. */
 class FakeHistory implements BudgetedHistory {

@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { HistoryRing } from '../../../src/engine/history-ring.js';
-import type { StoredEvent } from '../../../src/protocol/events.js';
+import { HistoryRing } from '../../../packages/server/src/engine/history-ring.js';
+import type { StoredEvent } from '../../../packages/server/src/protocol/events.js';
 
 function ev(seq: number): StoredEvent {
   return { type: 'notification', data: {}, seq, epoch: 'e_x', ts: '2026-01-01T00:00:00.000Z' };

@@ -1,14 +1,17 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LuaScript } from '../../../src/engine/lua-script.js';
+import { LuaScript } from '../../../packages/server/src/engine/lua-script.js';
 
 describe('LuaScript', () => {
   it('loads every script from src/engine/lua with its SHA1', () => {
     const scripts = LuaScript.loadAll();
     expect(Object.keys(scripts).sort()).toEqual(['acquire-slot', 'append', 'claim', 'head', 'history']);
     for (const [name, script] of Object.entries(scripts)) {
-      const source = readFileSync(new URL(`../../../src/engine/lua/${name}.lua`, import.meta.url), 'utf8');
+      const source = readFileSync(
+        new URL(`../../../packages/server/src/engine/lua/${name}.lua`, import.meta.url),
+        'utf8',
+      );
       expect(script.name).toBe(name);
       expect(script.source).toBe(source);
       expect(script.sha).toBe(createHash('sha1').update(source).digest('hex'));

@@ -1,4 +1,4 @@
-import { MemoryEngine } from '../../../src/engine/memory-engine.js';
+import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import { describeEngineContract } from '../../engine-contract/describe-engine-contract.js';
 
 describeEngineContract('MemoryEngine', (config) => {

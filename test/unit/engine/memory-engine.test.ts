@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { MemoryEngine, type MemoryEngineOptions } from '../../../src/engine/memory-engine.js';
-import { encodeEvent, type StoredEvent } from '../../../src/protocol/events.js';
+import { MemoryEngine, type MemoryEngineOptions } from '../../../packages/server/src/engine/memory-engine.js';
+import { encodeEvent, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
 
 const note = (n: number) => ({ type: 'notification', data: { n } });
 

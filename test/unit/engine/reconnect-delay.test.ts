@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { reconnectDelay } from '../../../src/engine/reconnect-delay.js';
+import { reconnectDelay } from '../../../packages/server/src/engine/reconnect-delay.js';
 
 describe('reconnectDelay', () => {
   const bounds = { min: 50, max: 2000 };

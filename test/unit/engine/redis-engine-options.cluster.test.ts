@@ -3,7 +3,7 @@ import {
   clusterConnectionOptions,
   clusterSeed,
   resolveRedisEngineOptions,
-} from '../../../src/engine/redis-engine-options.js';
+} from '../../../packages/server/src/engine/redis-engine-options.js';
 
 describe('clusterSeed', () => {
   it.each([

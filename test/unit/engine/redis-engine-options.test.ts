@@ -3,7 +3,7 @@ import {
   REDIS_ENGINE_DEFAULTS,
   redisConnectionOptions,
   resolveRedisEngineOptions,
-} from '../../../src/engine/redis-engine-options.js';
+} from '../../../packages/server/src/engine/redis-engine-options.js';
 
 const url = 'redis://127.0.0.1:6379';
 

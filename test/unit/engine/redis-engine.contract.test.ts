@@ -1,5 +1,5 @@
 import { describe } from 'vitest';
-import { RedisEngine } from '../../../src/engine/redis-engine.js';
+import { RedisEngine } from '../../../packages/server/src/engine/redis-engine.js';
 import { describeEngineContract } from '../../engine-contract/describe-engine-contract.js';
 import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../engine-contract/redis-fixture.js';
 

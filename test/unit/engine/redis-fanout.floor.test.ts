@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import { type FanoutFloor, type PubSubConnection, RedisFanout } from '../../../src/engine/redis-fanout.js';
-import { RedisKeys } from '../../../src/engine/redis-keys.js';
-import { silentLogger } from '../../../src/observability/logger.js';
-import { encodeEvent, type StoredEvent } from '../../../src/protocol/events.js';
+import {
+  type FanoutFloor,
+  type PubSubConnection,
+  RedisFanout,
+} from '../../../packages/server/src/engine/redis-fanout.js';
+import { RedisKeys } from '../../../packages/server/src/engine/redis-keys.js';
+import { silentLogger } from '../../../packages/server/src/observability/logger.js';
+import { encodeEvent, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
 
 /** A pub/sub connection that answers at once and records what it was asked. */
 class InstantConnection implements PubSubConnection {

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { type PubSubConnection, RedisFanout } from '../../../src/engine/redis-fanout.js';
-import { RedisKeys } from '../../../src/engine/redis-keys.js';
-import { encodeEvent, type StoredEvent } from '../../../src/protocol/events.js';
+import { type PubSubConnection, RedisFanout } from '../../../packages/server/src/engine/redis-fanout.js';
+import { RedisKeys } from '../../../packages/server/src/engine/redis-keys.js';
+import { encodeEvent, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
 import { captureLog } from '../../helpers/log-capture.js';
 
 /** A pub/sub connection that records calls; `hold` makes the next call of a kind wait for release. */

@@ -1,5 +1,5 @@
 import { describe, expect, it, vi } from 'vitest';
-import { RedisHealth } from '../../../src/engine/redis-health.js';
+import { RedisHealth } from '../../../packages/server/src/engine/redis-health.js';
 import { captureLog } from '../../helpers/log-capture.js';
 
 function make() {

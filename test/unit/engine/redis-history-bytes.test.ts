@@ -1,9 +1,9 @@
 import { Redis } from 'ioredis';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { RedisEngine } from '../../../src/engine/redis-engine.js';
-import { RedisKeys } from '../../../src/engine/redis-keys.js';
-import { AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
-import { encodeEvent, type StoredEvent } from '../../../src/protocol/events.js';
+import { RedisEngine } from '../../../packages/server/src/engine/redis-engine.js';
+import { RedisKeys } from '../../../packages/server/src/engine/redis-keys.js';
+import { AgentcastErrorCode } from '../../../packages/server/src/protocol/agentcast-error.js';
+import { encodeEvent, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
 import {
   deleteKeys,
   PrivateRedis,

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { RedisKeys } from '../../../src/engine/redis-keys.js';
+import { RedisKeys } from '../../../packages/server/src/engine/redis-keys.js';
 
 /** The hash tag Redis Cluster hashes: the text between the first `{` and the next `}`. */
 function hashTag(key: string): string {

@@ -1,7 +1,11 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ReplayBuffer, type ReplayPush, type WireFrame } from '../../../src/engine/replay-buffer.js';
-import { encodeEvent, type StoredEvent } from '../../../src/protocol/events.js';
+import {
+  ReplayBuffer,
+  type ReplayPush,
+  type WireFrame,
+} from '../../../packages/server/src/engine/replay-buffer.js';
+import { encodeEvent, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
 
 const EPOCH = 'e_current';
 

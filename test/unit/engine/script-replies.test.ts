@@ -5,8 +5,8 @@ import {
   parseHeadReply,
   parseHistoryReply,
   parseSlotReply,
-} from '../../../src/engine/script-replies.js';
-import { encodeEvent } from '../../../src/protocol/events.js';
+} from '../../../packages/server/src/engine/script-replies.js';
+import { encodeEvent } from '../../../packages/server/src/protocol/events.js';
 
 const event = { type: 'x', seq: 3, epoch: 'e_a', ts: '2026-01-01T00:00:00.000Z', data: { n: 3 } };
 

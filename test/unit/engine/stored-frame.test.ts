@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { frameParts, parseStoredFrame } from '../../../src/engine/stored-frame.js';
-import { encodeEvent, type StoredEvent } from '../../../src/protocol/events.js';
+import { frameParts, parseStoredFrame } from '../../../packages/server/src/engine/stored-frame.js';
+import { encodeEvent, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
 
 /** What append.lua does with the parts. */
 function join(head: string, seq: number, epoch: string, tail: string): string {

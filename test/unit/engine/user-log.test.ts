@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
-import { UserLog } from '../../../src/engine/user-log.js';
-import { type Logger, silentLogger } from '../../../src/observability/logger.js';
-import type { StoredEvent } from '../../../src/protocol/events.js';
+import { UserLog } from '../../../packages/server/src/engine/user-log.js';
+import { type Logger, silentLogger } from '../../../packages/server/src/observability/logger.js';
+import type { StoredEvent } from '../../../packages/server/src/protocol/events.js';
 import { captureLog } from '../../helpers/log-capture.js';
 
 function makeLog(overrides: { historySize?: number; logger?: Logger } = {}) {

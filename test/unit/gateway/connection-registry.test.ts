@@ -1,9 +1,9 @@
 import { afterEach, beforeEach, describe, expect, it, vi } from 'vitest';
-import type { Connection, ConnectionState } from '../../../src/gateway/connection.js';
-import { ConnectionRegistry } from '../../../src/gateway/connection-registry.js';
-import type { Logger } from '../../../src/observability/logger.js';
-import { Metrics } from '../../../src/observability/metrics.js';
-import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
+import type { Connection, ConnectionState } from '../../../packages/server/src/gateway/connection.js';
+import { ConnectionRegistry } from '../../../packages/server/src/gateway/connection-registry.js';
+import type { Logger } from '../../../packages/server/src/observability/logger.js';
+import { Metrics } from '../../../packages/server/src/observability/metrics.js';
+import { CloseCode, CloseReason } from '../../../packages/server/src/protocol/close-codes.js';
 import { captureLog, type LogLine } from '../../helpers/log-capture.js';
 import { metricValue } from '../../helpers/metric-value.js';
 

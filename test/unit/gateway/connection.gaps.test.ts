@@ -1,9 +1,14 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { EventListener, HistoryQuery, HistoryResult, Unsubscribe } from '../../../src/engine/engine.js';
-import { MemoryEngine } from '../../../src/engine/memory-engine.js';
-import { AgentcastError, AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
-import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
-import type { StoredEvent } from '../../../src/protocol/events.js';
+import type {
+  EventListener,
+  HistoryQuery,
+  HistoryResult,
+  Unsubscribe,
+} from '../../../packages/server/src/engine/engine.js';
+import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
+import { AgentcastError, AgentcastErrorCode } from '../../../packages/server/src/protocol/agentcast-error.js';
+import { CloseCode, CloseReason } from '../../../packages/server/src/protocol/close-codes.js';
+import type { StoredEvent } from '../../../packages/server/src/protocol/events.js';
 import { gate, type Hold } from '../../helpers/deferred.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { type Harness, startGateway } from '../../helpers/gateway-harness.js';

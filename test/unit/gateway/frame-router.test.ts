@@ -1,8 +1,8 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { type AgentInput, defineAgent } from '../../../src/agents/define-agent.js';
-import type { EngineHealth } from '../../../src/engine/engine.js';
-import { MemoryEngine } from '../../../src/engine/memory-engine.js';
-import { ErrorCode } from '../../../src/protocol/error-codes.js';
+import { type AgentInput, defineAgent } from '../../../packages/server/src/agents/define-agent.js';
+import type { EngineHealth } from '../../../packages/server/src/engine/engine.js';
+import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
+import { ErrorCode } from '../../../packages/server/src/protocol/error-codes.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { captureLog } from '../../helpers/log-capture.js';

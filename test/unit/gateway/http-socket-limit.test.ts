@@ -1,6 +1,9 @@
 import { EventEmitter } from 'node:events';
 import { describe, expect, it } from 'vitest';
-import { HttpSocketLimit, type LimitedSocket } from '../../../src/gateway/http-socket-limit.js';
+import {
+  HttpSocketLimit,
+  type LimitedSocket,
+} from '../../../packages/server/src/gateway/http-socket-limit.js';
 import { captureLog } from '../../helpers/log-capture.js';
 
 /** A socket that records what the limit wrote and whether it was destroyed. */

@@ -1,10 +1,10 @@
 import type { IncomingMessage } from 'node:http';
 import { describe, expect, it } from 'vitest';
-import type { Config } from '../../../src/config/config.js';
-import { loadConfig } from '../../../src/config/load-config.js';
-import { OriginGuard } from '../../../src/gateway/origin-guard.js';
-import { Metrics } from '../../../src/observability/metrics.js';
-import { AgentcastError, AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
+import type { Config } from '../../../packages/server/src/config/config.js';
+import { loadConfig } from '../../../packages/server/src/config/load-config.js';
+import { OriginGuard } from '../../../packages/server/src/gateway/origin-guard.js';
+import { Metrics } from '../../../packages/server/src/observability/metrics.js';
+import { AgentcastError, AgentcastErrorCode } from '../../../packages/server/src/protocol/agentcast-error.js';
 import { captureLog } from '../../helpers/log-capture.js';
 import { metricValue } from '../../helpers/metric-value.js';
 

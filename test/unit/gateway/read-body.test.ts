@@ -2,7 +2,7 @@ import { once } from 'node:events';
 import type { IncomingMessage } from 'node:http';
 import { PassThrough } from 'node:stream';
 import { describe, expect, it } from 'vitest';
-import { readBody } from '../../../src/gateway/read-body.js';
+import { readBody } from '../../../packages/server/src/gateway/read-body.js';
 
 /** A request body stream with the headers readBody looks at. */
 function request(contentLength?: number): PassThrough & { headers: Record<string, string> } {

@@ -6,7 +6,7 @@ import {
   checkRequest,
   offeredSubprotocols,
   resumeFromQuery,
-} from '../../../src/gateway/upgrade-checks.js';
+} from '../../../packages/server/src/gateway/upgrade-checks.js';
 
 /** A real IncomingMessage carrying only the given headers (no I/O happens on its socket). */
 function upgradeRequest(headers: IncomingHttpHeaders = {}): IncomingMessage {

@@ -2,7 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { once } from 'node:events';
 import { connect, createServer, type Server, type Socket } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
-import { rejectUpgrade } from '../../../src/gateway/upgrade-rejection.js';
+import { rejectUpgrade } from '../../../packages/server/src/gateway/upgrade-rejection.js';
 import { type Harness, startGateway, TEST_API_KEY } from '../../helpers/gateway-harness.js';
 import { metricValue } from '../../helpers/metric-value.js';
 

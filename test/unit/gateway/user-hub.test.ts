@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { EventListener, Unsubscribe } from '../../../src/engine/engine.js';
-import { MemoryEngine } from '../../../src/engine/memory-engine.js';
-import { type HubMember, UserHub } from '../../../src/gateway/user-hub.js';
-import { type Logger, silentLogger } from '../../../src/observability/logger.js';
-import { Metrics } from '../../../src/observability/metrics.js';
-import type { StoredEvent } from '../../../src/protocol/events.js';
+import type { EventListener, Unsubscribe } from '../../../packages/server/src/engine/engine.js';
+import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
+import { type HubMember, UserHub } from '../../../packages/server/src/gateway/user-hub.js';
+import { type Logger, silentLogger } from '../../../packages/server/src/observability/logger.js';
+import { Metrics } from '../../../packages/server/src/observability/metrics.js';
+import type { StoredEvent } from '../../../packages/server/src/protocol/events.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { captureLog } from '../../helpers/log-capture.js';
 import { metricValue } from '../../helpers/metric-value.js';

@@ -1,10 +1,10 @@
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { RunErrorCode } from '../../../src/agents/run-error-code.js';
-import { UPGRADE_ERROR_CODES } from '../../../src/gateway/upgrade-rejection.js';
-import { AgentcastErrorCode } from '../../../src/protocol/agentcast-error.js';
-import { CloseCode, CloseReason } from '../../../src/protocol/close-codes.js';
-import { ErrorCode, HttpErrorCode } from '../../../src/protocol/error-codes.js';
+import { RunErrorCode } from '../../../packages/server/src/agents/run-error-code.js';
+import { UPGRADE_ERROR_CODES } from '../../../packages/server/src/gateway/upgrade-rejection.js';
+import { AgentcastErrorCode } from '../../../packages/server/src/protocol/agentcast-error.js';
+import { CloseCode, CloseReason } from '../../../packages/server/src/protocol/close-codes.js';
+import { ErrorCode, HttpErrorCode } from '../../../packages/server/src/protocol/error-codes.js';
 
 const doc = readFileSync(new URL('../../../docs/protocol.md', import.meta.url), 'utf8');
 

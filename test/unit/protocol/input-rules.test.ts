@@ -6,10 +6,13 @@ import {
   MAX_DATA_DEPTH,
   nestsDeeperThan,
   parseNewEvent,
-} from '../../../src/protocol/events.js';
-import { encodeServerFrame, parseClientFrame } from '../../../src/protocol/frames.js';
-import { parsePublishBody, parsePublishItem } from '../../../src/protocol/publish.js';
-import { RESERVED_EVENT_TYPES, ServerFrameType } from '../../../src/protocol/server-frame-type.js';
+} from '../../../packages/server/src/protocol/events.js';
+import { encodeServerFrame, parseClientFrame } from '../../../packages/server/src/protocol/frames.js';
+import { parsePublishBody, parsePublishItem } from '../../../packages/server/src/protocol/publish.js';
+import {
+  RESERVED_EVENT_TYPES,
+  ServerFrameType,
+} from '../../../packages/server/src/protocol/server-frame-type.js';
 
 /**
  * The input rules of docs/protocol.md B that keep one user's bad input from hurting the gateway or

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { BadFrameCounter } from '../../../src/security/bad-frame-counter.js';
+import { BadFrameCounter } from '../../../packages/server/src/security/bad-frame-counter.js';
 
 /** Records bad frames at the given times (ms) and returns each verdict (true = close with 4008). */
 function record(counter: BadFrameCounter, times: readonly number[]): boolean[] {

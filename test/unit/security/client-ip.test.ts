@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { type ClientIpInput, clientIp } from '../../../src/security/client-ip.js';
-import { TrustedProxies } from '../../../src/security/trusted-proxies.js';
+import { type ClientIpInput, clientIp } from '../../../packages/server/src/security/client-ip.js';
+import { TrustedProxies } from '../../../packages/server/src/security/trusted-proxies.js';
 
 const proxies = new TrustedProxies(['10.0.0.0/8', '2001:db8:ffff::/48', 'loopback']);
 

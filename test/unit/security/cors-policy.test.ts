@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
-import { type CorsRequest, corsDecision } from '../../../src/security/cors-policy.js';
-import { OriginPolicy } from '../../../src/security/origin-policy.js';
+import { type CorsRequest, corsDecision } from '../../../packages/server/src/security/cors-policy.js';
+import { OriginPolicy } from '../../../packages/server/src/security/origin-policy.js';
 
 const policy = new OriginPolicy({
   env: 'production',

@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { FrameRateLimiter, type RateDecision } from '../../../src/security/frame-rate-limiter.js';
+import {
+  FrameRateLimiter,
+  type RateDecision,
+} from '../../../packages/server/src/security/frame-rate-limiter.js';
 
 /** Feeds frames at the given times (ms) and returns each decision. */
 function decide(limiter: FrameRateLimiter, times: readonly number[]): RateDecision[] {

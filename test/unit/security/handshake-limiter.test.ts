@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { HandshakeLimiter } from '../../../src/security/handshake-limiter.js';
+import { HandshakeLimiter } from '../../../packages/server/src/security/handshake-limiter.js';
 
 describe('HandshakeLimiter', () => {
   it('grants each address up to the limit, independently of other addresses', () => {

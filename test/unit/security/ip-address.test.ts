@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalIPv6, parseIp } from '../../../src/security/ip-address.js';
+import { canonicalIPv6, parseIp } from '../../../packages/server/src/security/ip-address.js';
 
 describe('parseIp', () => {
   it.each([

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { LogThrottle } from '../../../src/security/log-throttle.js';
+import { LogThrottle } from '../../../packages/server/src/security/log-throttle.js';
 
 describe('LogThrottle', () => {
   it('allows a burst of 10 lines, then 1/s, counting what it dropped (defaults)', () => {

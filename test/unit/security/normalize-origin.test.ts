@@ -4,7 +4,7 @@ import {
   MAX_ORIGIN_LENGTH,
   normalizeOrigin,
   type OriginParseFailure,
-} from '../../../src/security/normalize-origin.js';
+} from '../../../packages/server/src/security/normalize-origin.js';
 
 describe('normalizeOrigin', () => {
   describe('accepted origins and their normal form', () => {

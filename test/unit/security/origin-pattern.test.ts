@@ -1,7 +1,10 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { normalizeOrigin } from '../../../src/security/normalize-origin.js';
-import { matchesOriginPattern, parseOriginPattern } from '../../../src/security/origin-pattern.js';
+import { normalizeOrigin } from '../../../packages/server/src/security/normalize-origin.js';
+import {
+  matchesOriginPattern,
+  parseOriginPattern,
+} from '../../../packages/server/src/security/origin-pattern.js';
 
 /** Whether `origin` (an Origin header value) is allowed by the single entry `entry`. */
 function matches(entry: string, origin: string): boolean {

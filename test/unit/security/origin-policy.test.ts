@@ -4,9 +4,12 @@ import {
   defaultOriginEntries,
   ENVIRONMENTS,
   type Environment,
-} from '../../../src/security/default-origins.js';
-import { normalizeOrigin } from '../../../src/security/normalize-origin.js';
-import { ORIGIN_REJECTION_REASONS, OriginPolicy } from '../../../src/security/origin-policy.js';
+} from '../../../packages/server/src/security/default-origins.js';
+import { normalizeOrigin } from '../../../packages/server/src/security/normalize-origin.js';
+import {
+  ORIGIN_REJECTION_REASONS,
+  OriginPolicy,
+} from '../../../packages/server/src/security/origin-policy.js';
 
 describe('OriginPolicy', () => {
   describe('environment defaults (§5)', () => {

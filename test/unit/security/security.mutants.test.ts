@@ -1,8 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { BadFrameCounter } from '../../../src/security/bad-frame-counter.js';
-import { FrameRateLimiter } from '../../../src/security/frame-rate-limiter.js';
-import { OriginPolicy } from '../../../src/security/origin-policy.js';
-import { ViolationTracker } from '../../../src/security/violation-tracker.js';
+import { BadFrameCounter } from '../../../packages/server/src/security/bad-frame-counter.js';
+import { FrameRateLimiter } from '../../../packages/server/src/security/frame-rate-limiter.js';
+import { OriginPolicy } from '../../../packages/server/src/security/origin-policy.js';
+import { ViolationTracker } from '../../../packages/server/src/security/violation-tracker.js';
 
 /**
  * Cases that kill mutants which survived `npx stryker run --mutate 'src/security/**\/*.ts'` (TESTING.md

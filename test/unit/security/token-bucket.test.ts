@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { TokenBucket } from '../../../src/security/token-bucket.js';
+import { TokenBucket } from '../../../packages/server/src/security/token-bucket.js';
 
 /** How many of `count` takes at `nowMs` succeed. */
 function takeMany(bucket: TokenBucket, count: number, nowMs: number): number {

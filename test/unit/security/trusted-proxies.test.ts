@@ -1,5 +1,8 @@
 import { describe, expect, it } from 'vitest';
-import { TrustedProxies, validateTrustProxyEntries } from '../../../src/security/trusted-proxies.js';
+import {
+  TrustedProxies,
+  validateTrustProxyEntries,
+} from '../../../packages/server/src/security/trusted-proxies.js';
 
 describe('TrustedProxies', () => {
   it.each<[string[], string, boolean]>([

@@ -1,10 +1,10 @@
 import { describe, expect, it } from 'vitest';
-import type { Environment } from '../../../src/security/default-origins.js';
-import { TUNNEL_HOST_SUFFIXES, tunnelDomainOf } from '../../../src/security/tunnel-hosts.js';
+import type { Environment } from '../../../packages/server/src/security/default-origins.js';
+import { TUNNEL_HOST_SUFFIXES, tunnelDomainOf } from '../../../packages/server/src/security/tunnel-hosts.js';
 import {
   analyzeOriginEntries,
   validateOriginEntries,
-} from '../../../src/security/validate-origin-entries.js';
+} from '../../../packages/server/src/security/validate-origin-entries.js';
 
 const prod = { env: 'production', allowInsecureOrigins: false } as const;
 

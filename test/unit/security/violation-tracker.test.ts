@@ -1,6 +1,9 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { ViolationTracker, type ViolationTrackerOptions } from '../../../src/security/violation-tracker.js';
+import {
+  ViolationTracker,
+  type ViolationTrackerOptions,
+} from '../../../packages/server/src/security/violation-tracker.js';
 
 /** A tracker on a manual clock. */
 function setup(options: Partial<Omit<ViolationTrackerOptions, 'now'>> = {}) {

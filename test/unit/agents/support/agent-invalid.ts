@@ -1,5 +1,5 @@
 import { expect } from 'vitest';
-import { AgentcastErrorCode } from '../../../../src/protocol/agentcast-error.js';
+import { AgentcastErrorCode } from '../../../../packages/server/src/protocol/agentcast-error.js';
 
 /** Matches the AgentcastError AC_ERR_AGENT_INVALID with exactly this message. */
 export function agentInvalid(message: string): unknown {

@@ -7,10 +7,13 @@ import type {
   IdempotencyClaim,
   LogHead,
   Unsubscribe,
-} from '../../../../src/engine/engine.js';
-import { AgentcastError, AgentcastErrorCode } from '../../../../src/protocol/agentcast-error.js';
-import type { NewEvent, StoredEvent } from '../../../../src/protocol/events.js';
-import { encodeEvent } from '../../../../src/protocol/events.js';
+} from '../../../../packages/server/src/engine/engine.js';
+import {
+  AgentcastError,
+  AgentcastErrorCode,
+} from '../../../../packages/server/src/protocol/agentcast-error.js';
+import type { NewEvent, StoredEvent } from '../../../../packages/server/src/protocol/events.js';
+import { encodeEvent } from '../../../../packages/server/src/protocol/events.js';
 
 /**
  * A small in-memory Engine for the agents tests, with switches to make appends fail or hang. Used where

@@ -1,8 +1,11 @@
-import { AgentRuntime, type AgentRuntimeOptions } from '../../../../src/agents/agent-runtime.js';
-import type { Engine } from '../../../../src/engine/engine.js';
-import { MemoryEngine } from '../../../../src/engine/memory-engine.js';
-import { silentLogger } from '../../../../src/observability/logger.js';
-import { Metrics } from '../../../../src/observability/metrics.js';
+import {
+  AgentRuntime,
+  type AgentRuntimeOptions,
+} from '../../../../packages/server/src/agents/agent-runtime.js';
+import type { Engine } from '../../../../packages/server/src/engine/engine.js';
+import { MemoryEngine } from '../../../../packages/server/src/engine/memory-engine.js';
+import { silentLogger } from '../../../../packages/server/src/observability/logger.js';
+import { Metrics } from '../../../../packages/server/src/observability/metrics.js';
 
 /** A runtime on a fresh engine with counting ids (`r_1`, `x_1`, …) and its own metrics. */
 export interface Harness<E extends Engine> {

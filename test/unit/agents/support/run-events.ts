@@ -1,5 +1,5 @@
-import type { Engine } from '../../../../src/engine/engine.js';
-import type { StoredEvent } from '../../../../src/protocol/events.js';
+import type { Engine } from '../../../../packages/server/src/engine/engine.js';
+import type { StoredEvent } from '../../../../packages/server/src/protocol/events.js';
 
 /**
  * Resolves with every event of `runId` (oldest first) once its `agent_completed` is stored. Subscribes

@@ -1,0 +1,42 @@
+#!/usr/bin/env node
+// Bundles the client SDK (src/index.ts, read as TypeScript by esbuild, so it runs with or without a
+// prior `tsc`) into one minified ES module for browsers, dist/agentcast-client.min.js, and prints its
+// size minified and minified+gzipped. The budget is 6 KB min+gzip (issue 6); going over it fails the build.
+import { mkdirSync, readFileSync } from 'node:fs';
+import { dirname, join, relative } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { gzipSync } from 'node:zlib';
+import { build } from 'esbuild';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '..');
+const outfile = join(root, 'dist/agentcast-client.min.js');
+const BUDGET_BYTES = 6 * 1024;
+
+mkdirSync(dirname(outfile), { recursive: true });
+await build({
+  entryPoints: [join(root, 'src/index.ts')],
+  outfile,
+  bundle: true,
+  format: 'esm',
+  platform: 'browser',
+  // es2022, not es2020: the SDK uses #private fields (STYLE.md), which es2020 would rewrite into WeakMaps and
+  // helpers (+3 KB min, +0.9 KB gzip). Every browser since 2021 runs them natively (Chrome 91, Firefox 90, Safari 15).
+  target: 'es2022',
+  minify: true,
+  sourcemap: true,
+  legalComments: 'none',
+  logLevel: 'warning',
+});
+
+const code = readFileSync(outfile);
+const gzipped = gzipSync(code, { level: 9 }).length;
+const kb = (n) => `${(n / 1024).toFixed(2)} KB`;
+console.log(
+  `${relative(root, outfile)}: ${kb(code.length)} min, ${kb(gzipped)} min+gzip (budget ${kb(BUDGET_BYTES)})`,
+);
+if (gzipped > BUDGET_BYTES) {
+  console.error(
+    `client bundle over budget by ${gzipped - BUDGET_BYTES} bytes: keep zod and Node APIs out of the client`,
+  );
+  process.exit(1);
+}

@@ -1,0 +1,402 @@
+import type { AgentEvent, EventOf } from './agent-event.js';
+import { ClientError, ClientErrorCode } from './client-error.js';
+import type { ResolvedOptions } from './client-options.js';
+import { buildConnectionRequest } from './connection-request.js';
+import { Emitter, type Unsubscribe } from './emitter.js';
+import { Heartbeat } from './heartbeat.js';
+import type { ClientState, LifecycleEvents } from './lifecycle-events.js';
+import { type Ack, Outbox } from './outbox.js';
+import { CloseCode } from './protocol/close-codes.js';
+import type { WelcomeData } from './protocol/wire.js';
+import { type ReconnectPlan, ReconnectPolicy } from './reconnect-policy.js';
+import { SeqTracker } from './seq-tracker.js';
+import { parseServerFrame } from './server-frame.js';
+import type { TimerHandle } from './timers.js';
+import { TokenSource } from './token-source.js';
+import type { WebSocketLike } from './web-socket-like.js';
+
+/** What browsers report when a connection died without a close frame; the client uses it for its own drops. */
+const ABNORMAL_CLOSURE = 1006;
+/** After a failed token refresh, try again this much later (the old token may still be valid). */
+const REFRESH_RETRY_MS = 5_000;
+
+/** Options of {@link AgentcastClient.sendMessage}. */
+export interface SendMessageOptions {
+  /** Which agent should answer (PROTOCOL.md §6). */
+  readonly agent?: string;
+  readonly threadId?: string;
+  /** Idempotency id; default a random UUID. Reuse it to retry a message that timed out. */
+  readonly id?: string;
+}
+
+/**
+ * A connection to the gateway that survives network blinks: it reconnects with backoff, resumes from the
+ * last seq it delivered, drops duplicates, surfaces resets, resends unacked messages and refreshes its
+ * token. Create it with `connect()`; like `new WebSocket()`, constructing it starts connecting.
+ */
+export class AgentcastClient {
+  readonly #o: ResolvedOptions;
+  readonly #events: Emitter<Record<string, AgentEvent>>;
+  readonly #lifecycle: Emitter<LifecycleEvents>;
+  readonly #tracker: SeqTracker;
+  readonly #outbox: Outbox;
+  readonly #policy: ReconnectPolicy;
+  readonly #heartbeat: Heartbeat | undefined;
+  readonly #tokens: TokenSource;
+  #state: ClientState = 'connecting';
+  #everOpen = false;
+  #closedByApp = false;
+  /** Bumped by every attempt, close() and reconnect(): a token that arrives for an older attempt is dropped. */
+  #attempt = 0;
+  #ws: WebSocketLike | undefined;
+  /** The welcome arrived on #ws: frames may be sent. */
+  #ready = false;
+  #retryTimer: TimerHandle | undefined;
+  #welcomeTimer: TimerHandle | undefined;
+  #refreshTimer: TimerHandle | undefined;
+  #stableTimer: TimerHandle | undefined;
+
+  constructor(options: ResolvedOptions) {
+    this.#o = options;
+    this.#events = new Emitter(options.onListenerError);
+    this.#lifecycle = new Emitter(options.onListenerError);
+    this.#tracker = new SeqTracker(options.resumeFrom);
+    this.#tokens = new TokenSource(options);
+    this.#outbox = new Outbox({ timeoutMs: options.ackTimeoutMs, timers: options.timers });
+    const { initialMs, maxMs } = options.backoff;
+    const { maxAuthFailures, restartJitterMs } = options;
+    this.#policy = new ReconnectPolicy(
+      { initialMs, maxMs, maxAuthFailures, restartJitterMs },
+      options.random,
+    );
+    this.#heartbeat =
+      options.heartbeat === false
+        ? undefined
+        : new Heartbeat(options.heartbeat, options.timers, {
+            sendPing: () => this.#ws?.send('{"type":"ping"}'),
+            onDead: () => this.#drop('no frame after ping (heartbeat timeout)'),
+          });
+    void this.#connect();
+  }
+
+  /** The connection state. */
+  get state(): ClientState {
+    return this.#state;
+  }
+
+  /** The seq of the last event delivered to handlers (0 before any) in {@link epoch}. */
+  get lastSeq(): number {
+    return this.#tracker.lastSeq;
+  }
+
+  /** The user's current epoch (PROTOCOL.md §4), known after the first welcome. */
+  get epoch(): string | undefined {
+    return this.#tracker.epoch;
+  }
+
+  /**
+   * Calls `handler` for each event of `type` (`'*'`: every event), once per seq, in seq order.
+   * Returns a function that unsubscribes.
+   */
+  on<T extends string>(type: T, handler: (event: EventOf<T>) => void): Unsubscribe {
+    // Event types are typed per name; the emitter stores them all as AgentEvent.
+    return this.#events.on(type, handler as (event: AgentEvent) => void);
+  }
+
+  /**
+   * Subscribes to a client lifecycle event. Kept apart from {@link on} because published event types may
+   * be any `^[a-z][a-z0-9_.]*$` name, including `reset` or `error`.
+   */
+  onLifecycle<K extends keyof LifecycleEvents>(
+    name: K,
+    handler: (payload: LifecycleEvents[K]) => void,
+  ): Unsubscribe {
+    return this.#lifecycle.on(name, handler);
+  }
+
+  /**
+   * Sends a chat message to start an agent run (PROTOCOL.md §6). It is resent after every reconnect until
+   * acked; the server starts one run per id. Rejects with a {@link ClientError}: `AC_CLIENT_ACK_TIMEOUT`
+   * after `ackTimeoutMs`, `AC_CLIENT_SERVER_ERROR` on an error frame, `AC_CLIENT_CLOSED` on close().
+   */
+  sendMessage(text: string, options: SendMessageOptions = {}): Promise<Ack> {
+    if (typeof text !== 'string' || text === '') {
+      return Promise.reject(new TypeError('sendMessage(text): text must be a non-empty string'));
+    }
+    const id = options.id ?? this.#o.generateId();
+    const data = { text, thread_id: options.threadId, agent: options.agent };
+    return this.#request(id, JSON.stringify({ type: 'user_message', id, data }));
+  }
+
+  /** Cancels a run (PROTOCOL.md §6); resent after reconnects until acked, like {@link sendMessage}. */
+  cancel(runId: string): Promise<Ack> {
+    const id = this.#o.generateId();
+    return this.#request(id, JSON.stringify({ type: 'cancel', id, data: { run_id: runId } }));
+  }
+
+  /**
+   * Drops the current connection (if any) and connects again after `delayMs`, resuming where it left off.
+   * Also restarts a client that stopped after auth failures or a 4008/1009. Use it when the network
+   * comes back (`online` event), or to show that resume works. Throws after close().
+   */
+  reconnect(options: { readonly delayMs?: number } = {}): void {
+    if (this.#closedByApp)
+      throw new ClientError(ClientErrorCode.Closed, 'reconnect() after close(): call connect() again');
+    const delayMs = options.delayMs ?? 0;
+    if (this.#state === 'closed') this.#policy.reset();
+    this.#attempt += 1; // a token fetch in flight belongs to the old attempt
+    this.#clear(this.#retryTimer);
+    const ws = this.#detach();
+    if (ws !== undefined) {
+      ws.close(CloseCode.Normal);
+      this.#lifecycle.emit('disconnect', {
+        code: CloseCode.Normal,
+        reason: 'reconnect requested',
+        retryInMs: delayMs,
+      });
+    }
+    this.#setState(this.#everOpen ? 'reconnecting' : 'connecting');
+    this.#retryTimer = this.#o.timers.setTimeout(() => void this.#connect(), delayMs);
+  }
+
+  /** Closes the connection for good: no reconnect, pending requests are rejected. Idempotent. */
+  close(): Promise<void> {
+    if (this.#closedByApp) return Promise.resolve();
+    this.#closedByApp = true;
+    this.#attempt += 1;
+    this.#clear(this.#retryTimer);
+    this.#detach()?.close(CloseCode.Normal);
+    this.#outbox.rejectAll(
+      new ClientError(ClientErrorCode.Closed, 'the client was closed before an ack arrived'),
+    );
+    this.#setState('closed');
+    return Promise.resolve();
+  }
+
+  #request(id: string, frame: string): Promise<Ack> {
+    if (this.#state === 'closed') {
+      return Promise.reject(
+        new ClientError(ClientErrorCode.Closed, 'the client is closed; call reconnect() or connect()'),
+      );
+    }
+    if (new TextEncoder().encode(frame).length > this.#o.maxFrameBytes) {
+      const message = `the frame for ${id} exceeds maxFrameBytes (${this.#o.maxFrameBytes}); the server would close with 1009`;
+      return Promise.reject(new ClientError(ClientErrorCode.TooLarge, message));
+    }
+    const known = this.#outbox.has(id);
+    const promise = this.#outbox.add(id, frame);
+    // Not ready: the welcome handler sends everything pending. Known: it was sent already.
+    if (this.#ready && !known) this.#ws?.send(frame);
+    return promise;
+  }
+
+  async #connect(): Promise<void> {
+    const attempt = ++this.#attempt;
+    let token: string;
+    try {
+      token = await this.#tokens.current();
+    } catch (cause) {
+      if (attempt !== this.#attempt) return;
+      this.#lifecycle.emit(
+        'error',
+        new ClientError(ClientErrorCode.TokenUnavailable, 'getToken() failed', { cause }),
+      );
+      this.#schedule(
+        { action: 'retry', delayMs: this.#policy.nextDelay(), freshToken: true },
+        ABNORMAL_CLOSURE,
+        'no token',
+      );
+      return;
+    }
+    if (attempt !== this.#attempt) return;
+    const request = buildConnectionRequest(
+      this.#o.url,
+      this.#o.tokenTransport,
+      token,
+      this.#tracker.position(),
+    );
+    let ws: WebSocketLike;
+    try {
+      ws = new this.#o.WebSocket(request.url, request.protocols);
+    } catch (error) {
+      // The URL was checked up front, so the token is what the constructor refused (a character that a
+      // subprotocol cannot carry): handle it as an auth refusal, which fetches a fresh token.
+      this.#afterClose(CloseCode.Unauthorized, String(error));
+      return;
+    }
+    this.#ws = ws;
+    const { authFrame } = request;
+    ws.onopen = () => {
+      if (authFrame !== undefined) ws.send(authFrame);
+    };
+    ws.onmessage = (event) => this.#onFrame(event.data);
+    ws.onclose = (event) => {
+      this.#detach();
+      this.#afterClose(event.code, event.reason);
+    };
+    ws.onerror = ignoreSocketError;
+    this.#welcomeTimer = this.#o.timers.setTimeout(
+      () => this.#drop(`no welcome within ${this.#o.connectTimeoutMs} ms`),
+      this.#o.connectTimeoutMs,
+    );
+  }
+
+  #onFrame(data: unknown): void {
+    const frame = typeof data === 'string' ? parseServerFrame(data) : undefined;
+    if (frame === undefined) {
+      this.#lifecycle.emit(
+        'error',
+        new ClientError(ClientErrorCode.BadFrame, 'skipped a frame that is not a server frame'),
+      );
+      return;
+    }
+    this.#heartbeat?.alive();
+    switch (frame.kind) {
+      case 'welcome':
+        this.#onWelcome(frame.welcome);
+        break;
+      case 'event':
+        this.#onEvent(frame.event);
+        break;
+      case 'ack':
+        this.#outbox.ack({ id: frame.id, runId: frame.runId, duplicate: frame.duplicate });
+        break;
+      case 'error': {
+        const message = `${frame.code}: ${frame.message}`;
+        const error = new ClientError(ClientErrorCode.Server, message, { serverCode: frame.code });
+        if (frame.id === undefined || !this.#outbox.reject(frame.id, error))
+          this.#lifecycle.emit('error', error);
+        break;
+      }
+      case 'auth_ok':
+        this.#scheduleRefresh();
+        break;
+      case 'pong':
+      case 'unknown':
+        break;
+    }
+  }
+
+  #onWelcome(welcome: WelcomeData): void {
+    const ws = this.#ws;
+    this.#clear(this.#welcomeTimer);
+    this.#policy.connected();
+    const verdict = this.#tracker.welcome(welcome);
+    this.#ready = true;
+    this.#everOpen = true;
+    this.#lifecycle.emit('welcome', welcome);
+    if (verdict.kind === 'reset') {
+      const { reason, previous } = verdict;
+      this.#lifecycle.emit('reset', { reason, epoch: welcome.epoch, seq: welcome.seq, previous });
+    }
+    // Handlers may have closed or reconnected the client; then this socket is no longer ours.
+    if (this.#ws === ws) this.#setState('open');
+    if (this.#ws !== ws || ws === undefined) return;
+    for (const frame of this.#outbox.frames()) ws.send(frame);
+    this.#heartbeat?.start();
+    this.#scheduleRefresh();
+    this.#stableTimer = this.#o.timers.setTimeout(() => this.#policy.stable(), this.#o.backoff.resetAfterMs);
+  }
+
+  #onEvent(event: AgentEvent): void {
+    const verdict = this.#tracker.accept(event);
+    if (verdict.kind === 'duplicate') return;
+    if (verdict.kind === 'gap') {
+      // §3 promises no gaps; if frames were lost anyway, resume from lastSeq to get them in order.
+      this.#drop(`seq gap: expected ${verdict.expected}, got ${event.seq}`);
+      return;
+    }
+    if (verdict.kind === 'reset') {
+      const { previous } = verdict;
+      this.#lifecycle.emit('reset', {
+        reason: 'epoch_changed',
+        epoch: event.epoch,
+        seq: event.seq - 1,
+        previous,
+      });
+    }
+    this.#events.emit(event.type, event);
+    this.#events.emit('*', event);
+  }
+
+  #scheduleRefresh(): void {
+    this.#clear(this.#refreshTimer);
+    const delay = this.#tokens.refreshDelay();
+    if (delay !== undefined)
+      this.#refreshTimer = this.#o.timers.setTimeout(() => void this.#refresh(), delay);
+  }
+
+  async #refresh(): Promise<void> {
+    const ws = this.#ws;
+    try {
+      const token = await this.#tokens.fresh();
+      // §2: the server answers auth_ok, which schedules the next refresh.
+      if (this.#ws === ws && this.#ready) ws?.send(JSON.stringify({ type: 'auth', token }));
+    } catch (cause) {
+      if (this.#ws !== ws) return;
+      const error = new ClientError(ClientErrorCode.TokenUnavailable, 'token refresh failed', { cause });
+      this.#lifecycle.emit('error', error);
+      this.#refreshTimer = this.#o.timers.setTimeout(() => void this.#refresh(), REFRESH_RETRY_MS);
+    }
+  }
+
+  /** Abandons the connection without waiting for a close handshake that may never come, then reconnects. */
+  #drop(reason: string): void {
+    this.#detach()?.close(CloseCode.Normal);
+    this.#afterClose(ABNORMAL_CLOSURE, reason);
+  }
+
+  #afterClose(code: number, reason: string): void {
+    if (this.#closedByApp) return;
+    this.#schedule(this.#policy.afterClose(code), code, reason);
+  }
+
+  #schedule(plan: ReconnectPlan, code: number, reason: string): void {
+    if (plan.action === 'stop') {
+      this.#lifecycle.emit('disconnect', { code, reason, retryInMs: undefined });
+      this.#outbox.rejectAll(plan.error);
+      this.#setState('closed');
+      this.#lifecycle.emit('error', plan.error);
+      return;
+    }
+    if (plan.freshToken) this.#tokens.invalidate();
+    this.#lifecycle.emit('disconnect', { code, reason, retryInMs: plan.delayMs });
+    this.#setState(this.#everOpen ? 'reconnecting' : 'connecting');
+    this.#retryTimer = this.#o.timers.setTimeout(() => void this.#connect(), plan.delayMs);
+  }
+
+  /** Forgets the current socket and every timer tied to it; returns the socket so the caller may close it. */
+  #detach(): WebSocketLike | undefined {
+    const ws = this.#ws;
+    this.#ws = undefined;
+    this.#ready = false;
+    this.#clear(this.#welcomeTimer);
+    this.#clear(this.#refreshTimer);
+    this.#clear(this.#stableTimer);
+    this.#heartbeat?.stop();
+    if (ws !== undefined) {
+      ws.onopen = null;
+      ws.onmessage = null;
+      ws.onclose = null;
+      ws.onerror = ignoreSocketError;
+    }
+    return ws;
+  }
+
+  #clear(handle: TimerHandle | undefined): void {
+    if (handle !== undefined) this.#o.timers.clearTimeout(handle);
+  }
+
+  #setState(state: ClientState): void {
+    const previous = this.#state;
+    if (previous === state) return;
+    this.#state = state;
+    this.#lifecycle.emit('statechange', { state, previous });
+  }
+}
+
+/**
+ * A close event always follows a socket error and carries what the client acts on. The handler must stay
+ * set even on abandoned sockets: `ws` (Node) throws an unhandled 'error' when a connecting socket is closed.
+ */
+function ignoreSocketError(): void {}

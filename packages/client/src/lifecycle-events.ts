@@ -1,0 +1,28 @@
+import type { ClientError } from './client-error.js';
+import type { WelcomeData } from './protocol/wire.js';
+import type { ResetReason, StreamPosition } from './seq-tracker.js';
+
+/** `connecting` (never open yet) → `open` ⇄ `reconnecting` → `closed` (from any state). */
+export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
+
+/** Client lifecycle events and their payloads (`client.onLifecycle(name, handler)`). */
+export interface LifecycleEvents {
+  /** The state changed. */
+  statechange: { readonly state: ClientState; readonly previous: ClientState };
+  /** The server accepted a connection (PROTOCOL.md §2). */
+  welcome: WelcomeData;
+  /**
+   * Events were lost for good (history expired, or the server lost it): reload the app's state. Emitted
+   * before any later event; the events that follow are those with seq > `seq` in `epoch`.
+   */
+  reset: {
+    readonly reason: ResetReason;
+    readonly epoch: string;
+    readonly seq: number;
+    readonly previous: StreamPosition;
+  };
+  /** A connection ended; `retryInMs` is undefined when the client will not reconnect. */
+  disconnect: { readonly code: number; readonly reason: string; readonly retryInMs: number | undefined };
+  /** An `error` frame not tied to a request, a failed getToken(), a bad frame, or why the client stopped. */
+  error: ClientError;
+}

@@ -1,0 +1,89 @@
+import type { AgentEvent } from './agent-event.js';
+import type { ResumeOutcome, WelcomeData } from './protocol/wire.js';
+
+/** A server frame, read just far enough to route it. */
+export type ServerFrame =
+  | { readonly kind: 'event'; readonly event: AgentEvent }
+  | { readonly kind: 'welcome'; readonly welcome: WelcomeData }
+  | { readonly kind: 'ack'; readonly id: string; readonly runId: string; readonly duplicate: boolean }
+  | {
+      readonly kind: 'error';
+      readonly id: string | undefined;
+      readonly code: string;
+      readonly message: string;
+    }
+  | { readonly kind: 'pong' }
+  | { readonly kind: 'auth_ok' }
+  /** A frame type this client does not know: skipped, so newer servers can add frames. */
+  | { readonly kind: 'unknown'; readonly type: string };
+
+type Obj = { readonly [key: string]: unknown };
+
+const isObject = (value: unknown): value is Obj =>
+  typeof value === 'object' && value !== null && !Array.isArray(value);
+
+const str = (value: unknown): string => (typeof value === 'string' ? value : '');
+
+const isResumeOutcome = (value: unknown): value is ResumeOutcome =>
+  value === 'none' || value === 'ok' || value === 'reset';
+
+function parseWelcome(data: Obj | undefined): ServerFrame | undefined {
+  if (data === undefined || typeof data.epoch !== 'string' || typeof data.seq !== 'number') return undefined;
+  // An unknown outcome from a newer server is read as "none": the tracker then checks seq and epoch itself.
+  const resume = isResumeOutcome(data.resume) ? data.resume : 'none';
+  const welcome: WelcomeData = {
+    connection_id: str(data.connection_id),
+    user_id: str(data.user_id),
+    server_id: str(data.server_id),
+    epoch: data.epoch,
+    seq: data.seq,
+    heartbeat_ms: typeof data.heartbeat_ms === 'number' ? data.heartbeat_ms : 0,
+    resume,
+  };
+  return { kind: 'welcome', welcome };
+}
+
+/**
+ * Reads one text frame from the server (PROTOCOL.md §2, §3, §6), or returns undefined when it is not a frame
+ * this protocol could send. The client trusts the server's validation of event payloads and checks only
+ * the fields it acts on, to keep the browser bundle small. Events are told apart from other frames by
+ * their numeric `seq`: only events carry one.
+ */
+export function parseServerFrame(text: string): ServerFrame | undefined {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return undefined; // not JSON: the caller reports a bad frame
+  }
+  if (!isObject(raw) || typeof raw.type !== 'string') return undefined;
+  const data = isObject(raw.data) ? raw.data : undefined;
+  if (typeof raw.seq === 'number') {
+    if (typeof raw.epoch !== 'string' || data === undefined) return undefined;
+    const event: AgentEvent = { type: raw.type, seq: raw.seq, epoch: raw.epoch, ts: str(raw.ts), data };
+    return {
+      kind: 'event',
+      event: typeof raw.run_id === 'string' ? { ...event, run_id: raw.run_id } : event,
+    };
+  }
+  switch (raw.type) {
+    case 'welcome':
+      return parseWelcome(data);
+    case 'ack':
+      if (typeof raw.id !== 'string' || typeof data?.run_id !== 'string') return undefined;
+      return { kind: 'ack', id: raw.id, runId: data.run_id, duplicate: data.duplicate === true };
+    case 'error':
+      return {
+        kind: 'error',
+        id: typeof raw.id === 'string' ? raw.id : undefined,
+        code: str(data?.code),
+        message: str(data?.message),
+      };
+    case 'pong':
+      return { kind: 'pong' };
+    case 'auth_ok':
+      return { kind: 'auth_ok' };
+    default:
+      return { kind: 'unknown', type: raw.type };
+  }
+}

@@ -1,0 +1,118 @@
+#!/usr/bin/env node
+import { readFileSync } from 'node:fs';
+import { signToken } from './auth/dev-token.js';
+import { helpText } from './config/help-text.js';
+import { loadConfigFromProcess } from './config/load-config.js';
+import { createGateway } from './gateway/gateway.js';
+import { AgentcastError, AgentcastErrorCode } from './protocol/agentcast-error.js';
+
+/** Exit codes: 0 clean (also after a drain), 1 crash, 2 invalid configuration or usage. */
+const EXIT_CONFIG = 2;
+
+async function main(argv: readonly string[]): Promise<number> {
+  const [command, ...rest] = argv;
+  if (
+    command === undefined ||
+    command === '--help' ||
+    command === '-h' ||
+    command === 'help' ||
+    rest.includes('--help')
+  ) {
+    process.stdout.write(helpText());
+    return command === undefined ? EXIT_CONFIG : 0;
+  }
+  if (command === '--version' || command === '-v' || command === 'version') {
+    process.stdout.write(`${packageVersion()}\n`);
+    return 0;
+  }
+  if (command === 'serve') return serve(rest);
+  if (command === 'token') return token(rest);
+  process.stderr.write(`agentcast: unknown command "${command}"; try agentcast --help\n`);
+  return EXIT_CONFIG;
+}
+
+/** The version of @agentcast/server: its package.json sits one folder above src/ and dist/ alike. */
+function packageVersion(): string {
+  const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
+    version: string;
+  };
+  return manifest.version;
+}
+
+async function serve(args: readonly string[]): Promise<number> {
+  const config = loadConfigFromProcess(args);
+  const gateway = createGateway(config);
+  const address = await gateway.listen();
+  const base = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  if (gateway.devSecret !== undefined) {
+    const devToken = await signToken(gateway.devSecret, 'demo', 24 * 3600);
+    process.stderr.write(
+      [
+        '',
+        '  *** DEVELOPMENT ONLY: no --jwt-secret was given, so a random one was generated. ***',
+        '  *** Tokens below stop working when this process exits. Never run like this in production. ***',
+        '',
+        `  dev token for user "demo" (24 h):`,
+        `  ${devToken}`,
+        '',
+        `  try: websocat -H 'Authorization: Bearer <token>' ${base.replace('http', 'ws')}/ws`,
+        config.demo ? `  demo page: ${base}/` : '',
+        '',
+      ].join('\n'),
+    );
+  }
+  await new Promise<void>((resolve) => {
+    let signals = 0;
+    const onSignal = (signal: NodeJS.Signals): void => {
+      signals++;
+      if (signals > 1) {
+        gateway.log.warn({ signal }, 'second signal: exiting without waiting for the drain');
+        process.exit(1);
+      }
+      gateway.log.info({ signal }, 'signal received; draining');
+      gateway.drain().then(resolve, (err: unknown) => {
+        gateway.log.error({ err }, 'drain failed');
+        resolve();
+      });
+    };
+    process.on('SIGTERM', onSignal);
+    process.on('SIGINT', onSignal);
+  });
+  return 0;
+}
+
+async function token(args: readonly string[]): Promise<number> {
+  const [userId, ...rest] = args;
+  if (userId === undefined || userId.startsWith('--')) {
+    process.stderr.write('usage: agentcast token <user> --jwt-secret <secret> [--ttl-s 3600]\n');
+    return EXIT_CONFIG;
+  }
+  const ttlIndex = rest.indexOf('--ttl-s');
+  const ttl = ttlIndex === -1 ? 3600 : Number(rest[ttlIndex + 1]);
+  const flags = ttlIndex === -1 ? rest : rest.filter((_, i) => i !== ttlIndex && i !== ttlIndex + 1);
+  const config = loadConfigFromProcess(flags);
+  if (config.jwtSecret === undefined || !Number.isSafeInteger(ttl) || ttl <= 0) {
+    process.stderr.write(
+      'agentcast token: needs --jwt-secret (or AGENTCAST_JWT_SECRET) and a positive --ttl-s\n',
+    );
+    return EXIT_CONFIG;
+  }
+  const claims = {
+    ...(config.jwtIssuer ? { iss: config.jwtIssuer } : {}),
+    ...(config.jwtAudience ? { aud: config.jwtAudience } : {}),
+  };
+  process.stdout.write(`${await signToken(config.jwtSecret, userId, ttl, claims)}\n`);
+  return 0;
+}
+
+main(process.argv.slice(2)).then(
+  (code) => process.exit(code),
+  (err: unknown) => {
+    if (err instanceof AgentcastError && err.code === AgentcastErrorCode.ConfigInvalid) {
+      process.stderr.write(`agentcast: ${err.message}\n`);
+      process.exit(EXIT_CONFIG);
+    }
+    process.stderr.write(`agentcast: ${err instanceof Error ? (err.stack ?? err.message) : String(err)}\n`);
+    process.exit(1);
+  },
+);

@@ -1,0 +1,199 @@
+import type { JsonObject } from '@agentcast/client';
+import { z } from 'zod';
+import { formatIssues, issueMessage } from './issues.js';
+import { RESERVED_EVENT_TYPES } from './server-frame-type.js';
+
+/** Event types published outside the golden path must match this (PROTOCOL.md §3). */
+export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_.]{0,63}$/;
+
+/** Users, runs and idempotency keys are 1..128 characters (PROTOCOL.md §2, §6). */
+export const ID_MAX_LENGTH = 128;
+
+/**
+ * Event `data` nests objects and arrays at most this deep, `data` itself being level 1 (docs/protocol.md
+ * B). Far above any real payload, far below the depth at which serialising overflows the stack.
+ */
+export const MAX_DATA_DEPTH = 64;
+
+/** Why an id with a lone surrogate is refused (docs/protocol.md B). */
+export const ILL_FORMED_ID_MESSAGE = 'must be well-formed UTF-16 (no lone surrogates)';
+
+/** At most this many events in one `POST /v1/publish` batch (PROTOCOL.md §8). */
+export const MAX_BATCH_EVENTS = 500;
+
+/** The event types with a required `data` shape (PROTOCOL.md §3). */
+export const EventType = {
+  AgentStarted: 'agent_started',
+  AgentThinking: 'agent_thinking',
+  ToolExecuting: 'tool_executing',
+  ToolCompleted: 'tool_completed',
+  AgentCompleted: 'agent_completed',
+  StreamChunk: 'stream_chunk',
+  Notification: 'notification',
+} as const;
+
+export type KnownEventType = (typeof EventType)[keyof typeof EventType];
+
+export { type JsonObject, RunStatus } from '@agentcast/client';
+
+/**
+ * Whether `text` is well-formed UTF-16: no lone surrogate. Ids become Redis keys, and ioredis writes a
+ * lone surrogate as U+FFFD, so `victim\ud800` and `victim\ufffd` would share one user's keys.
+ * (`String.prototype.isWellFormed` is ES2024, in Node since 20; the project's lib is ES2023.)
+ */
+export function isWellFormed(text: string): boolean {
+  return (text as string & { isWellFormed(): boolean }).isWellFormed();
+}
+
+/** Users, runs, threads, message and idempotency keys: 1..128 characters, well-formed (docs/protocol.md B). */
+export const idSchema = z.string().min(1).max(ID_MAX_LENGTH).refine(isWellFormed, ILL_FORMED_ID_MESSAGE);
+const jsonObject = z.record(z.string(), z.unknown());
+
+/**
+ * Whether `value` nests objects or arrays more than `levels` deep (an object or array `value` is level 1).
+ * Bounded recursion: at most `levels + 1` frames whatever the input, so it cannot overflow the stack
+ * itself; it stops at the first branch that is too deep (a cycle counts as too deep). It visits every
+ * enumerable key, inherited ones too: never fewer values than JSON.stringify serialises. Runs on every
+ * event: primitives are skipped without a call.
+ */
+export function nestsDeeperThan(value: unknown, levels: number): boolean {
+  return typeof value === 'object' && value !== null && deeperThan(value, levels);
+}
+
+function deeperThan(value: object, levels: number): boolean {
+  if (levels === 0) return true;
+  if (Array.isArray(value)) {
+    for (const item of value as unknown[]) {
+      if (typeof item === 'object' && item !== null && deeperThan(item, levels - 1)) return true;
+    }
+    return false;
+  }
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    const item = record[key];
+    if (typeof item === 'object' && item !== null && deeperThan(item, levels - 1)) return true;
+  }
+  return false;
+}
+
+const present = z.unknown().refine((v) => v !== undefined, { message: 'required' });
+
+/** Why a run did not succeed; set on `agent_completed` whenever status is not `succeeded`. */
+export const runErrorSchema = z.object({ code: z.string().min(1).max(64), message: z.string().max(4096) });
+export type RunError = z.infer<typeof runErrorSchema>;
+
+const agentCompletedData = z
+  .looseObject({
+    status: z.enum(['succeeded', 'failed', 'cancelled', 'timed_out']),
+    final_response: z.string().nullable(),
+    error: runErrorSchema.optional(),
+  })
+  .refine((d) => d.status === 'succeeded' || d.error !== undefined, {
+    message: 'required when status is not succeeded',
+    path: ['error'],
+  });
+
+/** `data` schemas of the golden-path types; other types only need `data` to be an object. */
+export const eventDataSchemas: Readonly<Record<KnownEventType, z.ZodType<JsonObject>>> = {
+  agent_started: z.looseObject({ agent_name: z.string().min(1), task_description: z.string() }),
+  agent_thinking: z.looseObject({ reasoning: z.string() }),
+  tool_executing: z.looseObject({
+    tool_name: z.string().min(1),
+    tool_args: jsonObject,
+    execution_id: idSchema,
+  }),
+  tool_completed: z.looseObject({
+    tool_name: z.string().min(1),
+    execution_id: idSchema,
+    success: z.boolean(),
+    results: present,
+    duration_ms: z.number().nonnegative(),
+  }),
+  agent_completed: agentCompletedData,
+  stream_chunk: z.looseObject({ text: z.string() }),
+  notification: jsonObject,
+};
+
+/** An event before the engine stored it: what publishers and agents produce. */
+export interface NewEvent {
+  readonly type: string;
+  readonly run_id?: string | undefined;
+  readonly data: JsonObject;
+}
+
+/** An event as stored and delivered: `seq` is per user, gap-free within `epoch` (PROTOCOL.md §3, §4). */
+export interface StoredEvent extends NewEvent {
+  readonly seq: number;
+  readonly epoch: string;
+  /** ISO-8601 time the engine stored it. */
+  readonly ts: string;
+}
+
+/** The fields of an event; publish bodies extend them with `user_id` (one object schema, no intersection). */
+export const eventFields = {
+  type: z.string().regex(EVENT_TYPE_PATTERN, `must match ${EVENT_TYPE_PATTERN.source}`),
+  run_id: idSchema.optional(),
+  data: jsonObject.default({}),
+};
+
+/**
+ * Checked once the common fields parsed (an event with a failing field is refused anyway): the type is not
+ * one of the server's own frame types (docs/protocol.md §3), `data` is at most {@link MAX_DATA_DEPTH}
+ * levels deep (B), and golden-path types carry their `data` fields (§3). One check for all three: it runs
+ * on every published event.
+ */
+export function refineEventData(
+  ev: { readonly type: string; readonly data: JsonObject },
+  ctx: z.RefinementCtx,
+): void {
+  if (RESERVED_EVENT_TYPES.has(ev.type)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${ev.type}" is reserved for the gateway's own frames`,
+      path: ['type'],
+    });
+  }
+  if (nestsDeeperThan(ev.data, MAX_DATA_DEPTH)) {
+    ctx.addIssue({ code: 'custom', message: `nested deeper than ${MAX_DATA_DEPTH} levels`, path: ['data'] });
+    return; // its fields are not worth reading
+  }
+  // Own keys only: `constructor` is a valid custom type, and `toString` reaches here too (zod runs this
+  // refinement even when the type failed its pattern); neither may find Object.prototype's members.
+  if (typeof ev.type !== 'string' || !Object.hasOwn(eventDataSchemas, ev.type)) return;
+  const dataSchema = eventDataSchemas[ev.type as KnownEventType];
+  const parsed = dataSchema.safeParse(ev.data);
+  if (!parsed.success) {
+    for (const issue of parsed.error.issues) {
+      ctx.addIssue({ code: 'custom', message: issueMessage(issue), path: ['data', ...issue.path] });
+    }
+  }
+}
+
+export const newEventSchema = z.object(eventFields).superRefine(refineEventData);
+
+/** Result of validating an event: a typed value or a message naming every failing field. */
+export type ParseOutcome<T> =
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly message: string };
+
+/** Validates one event an agent yields or a backend publishes (PROTOCOL.md §3). */
+export function parseNewEvent(input: unknown, pathPrefix = ''): ParseOutcome<NewEvent> {
+  const parsed = newEventSchema.safeParse(input);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  return { ok: false, message: formatIssues(parsed.error, pathPrefix) };
+}
+
+/**
+ * The wire form of an event (PROTOCOL.md §3). Built once per event and shared by every
+ * connection of the user: never serialise per connection.
+ */
+export function encodeEvent(ev: StoredEvent): string {
+  return JSON.stringify({
+    type: ev.type,
+    seq: ev.seq,
+    epoch: ev.epoch,
+    ts: ev.ts,
+    run_id: ev.run_id,
+    data: ev.data,
+  });
+}

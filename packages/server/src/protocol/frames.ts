@@ -1,0 +1,101 @@
+import { z } from 'zod';
+import { canonicalFrameType } from './compat.js';
+import { ErrorCode as Codes, type ErrorCode } from './error-codes.js';
+import { idSchema } from './events.js';
+import { formatIssues } from './issues.js';
+import { ServerFrameType } from './server-frame-type.js';
+
+/** The WebSocket subprotocol of this version of the wire protocol (PROTOCOL.md §1). */
+export const SUBPROTOCOL = 'agentcast.v1';
+/** Prefix of the subprotocol that carries a token from browsers (PROTOCOL.md §1, §2). */
+export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
+
+const sinceSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
+const pingIdSchema = z.union([z.string().max(128), z.number()]);
+
+const clientFrameSchemas = {
+  auth: z.object({
+    type: z.literal('auth'),
+    token: z.string().min(1).max(16384),
+    since: sinceSchema.optional(),
+    epoch: z.string().min(1).max(128).optional(),
+  }),
+  ping: z.object({ type: z.literal('ping'), id: pingIdSchema.optional() }),
+  user_message: z.object({
+    type: z.literal('user_message'),
+    id: idSchema,
+    data: z.object({
+      text: z.string().min(1),
+      thread_id: idSchema.optional(),
+      agent: z.string().min(1).max(64).optional(),
+    }),
+  }),
+  cancel: z.object({
+    type: z.literal('cancel'),
+    id: idSchema.optional(),
+    data: z.object({ run_id: idSchema }),
+  }),
+} as const;
+
+export type AuthFrame = z.infer<typeof clientFrameSchemas.auth>;
+export type PingFrame = z.infer<typeof clientFrameSchemas.ping>;
+export type UserMessageFrame = z.infer<typeof clientFrameSchemas.user_message>;
+export type CancelFrame = z.infer<typeof clientFrameSchemas.cancel>;
+/** Every frame a client may send (PROTOCOL.md §6), legacy aliases already mapped. */
+export type ClientFrame = AuthFrame | PingFrame | UserMessageFrame | CancelFrame;
+export type ClientFrameType = ClientFrame['type'];
+
+/** A parsed frame, or the error frame to answer with (errors never close by themselves, §6). */
+export type FrameParseResult =
+  | { readonly ok: true; readonly frame: ClientFrame }
+  | { readonly ok: false; readonly code: ErrorCode; readonly message: string; readonly id?: string | number };
+
+/** Parses one inbound text frame. Pure: no I/O, never throws. */
+export function parseClientFrame(text: string): FrameParseResult {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch {
+    return { ok: false, code: Codes.InvalidJson, message: 'frame is not valid JSON' };
+  }
+  if (typeof raw !== 'object' || raw === null || Array.isArray(raw)) {
+    return { ok: false, code: Codes.InvalidMessage, message: 'frame must be a JSON object' };
+  }
+  const record = raw as Record<string, unknown>;
+  const id = typeof record.id === 'string' || typeof record.id === 'number' ? record.id : undefined;
+  const fail = (code: ErrorCode, message: string): FrameParseResult =>
+    id === undefined ? { ok: false, code, message } : { ok: false, code, message, id };
+  if (typeof record.type !== 'string') return fail(Codes.InvalidMessage, 'type: required string');
+  const type = canonicalFrameType(record.type);
+  if (!Object.hasOwn(clientFrameSchemas, type))
+    return fail(Codes.UnknownType, `unknown frame type "${clientTypeLabel(record.type)}"`);
+  const schema = clientFrameSchemas[type as ClientFrameType];
+  const parsed = schema.safeParse(type === record.type ? record : { ...record, type });
+  if (!parsed.success) return fail(Codes.InvalidMessage, formatIssues(parsed.error));
+  return { ok: true, frame: parsed.data };
+}
+
+function clientTypeLabel(type: string): string {
+  return type.length > 64 ? `${type.slice(0, 64)}…` : type;
+}
+
+export type { ResumeOutcome, WelcomeData } from '@agentcast/client';
+
+import type { WelcomeData } from '@agentcast/client';
+
+const AUTH_OK_FRAME = JSON.stringify({ type: ServerFrameType.AuthOk });
+
+/**
+ * Server frames that are not events (PROTOCOL.md §2, §6). Encoded here so the wire shape lives in one
+ * file; their types are {@link ServerFrameType}, which no event may use.
+ */
+export const encodeServerFrame = {
+  welcome: (data: WelcomeData): string => JSON.stringify({ type: ServerFrameType.Welcome, data }),
+  authOk: (): string => AUTH_OK_FRAME,
+  pong: (id: string | number | undefined, ts: string): string =>
+    JSON.stringify({ type: ServerFrameType.Pong, id, ts }),
+  ack: (id: string | undefined, data: { run_id: string; duplicate?: boolean }): string =>
+    JSON.stringify({ type: ServerFrameType.Ack, id, data }),
+  error: (code: ErrorCode, message: string, id?: string | number): string =>
+    JSON.stringify({ type: ServerFrameType.Error, id, data: { code, message } }),
+};
