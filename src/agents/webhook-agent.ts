@@ -38,8 +38,9 @@ export interface WebhookAgentOptions {
 /**
  * The built-in `webhook` agent (docs/agents.md): POSTs `{run_id, user_id, message}` to a backend, signed
  * with HMAC-SHA256, and streams the response body back as NDJSON, one agentcast or AG-UI event per line,
- * each published as it arrives. Whatever goes wrong (non-2xx, bad line, stall, drop, timeout, a response
- * with no terminal event) ends the run with `agent_completed` / `failed` and a `WEBHOOK_*` code.
+ * each published as it arrives. Whatever goes wrong (non-2xx, a redirect, bad line, stall, drop, timeout,
+ * a response with no terminal event) ends the run with `agent_completed` / `failed` and a `WEBHOOK_*`
+ * code.
  */
 export function createWebhookAgent(options: WebhookAgentOptions): AgentDefinition {
   if (!URL.canParse(options.url)) throw agentInvalid('createWebhookAgent: url is not a valid URL');
@@ -92,6 +93,9 @@ async function* exchange(
         },
         body,
         signal: guard.signal,
+        // A redirect is never followed: that would re-send the signed message wherever the backend
+        // points. A 3xx is an answer like any other non-2xx and ends the run WEBHOOK_HTTP_<status>.
+        redirect: 'manual',
       });
     } catch (error) {
       throw guard.failure(RunErrorCode.WebhookUnreachable, `backend unreachable: ${cause(error)}`, error);
