@@ -2,7 +2,9 @@ import type { NewEvent, RunError, RunStatus } from '../protocol/events.js';
 import { EventType } from '../protocol/events.js';
 
 /** The longest `error.message` the protocol schema accepts (`runErrorSchema`). */
-const ERROR_MESSAGE_MAX = 4096;
+export const ERROR_MESSAGE_MAX = 4096;
+/** Error texts written to the log are cut to this many characters (a stack to four times it). */
+export const LOGGED_TEXT_MAX = 512;
 
 /** How a run ended: what its one `agent_completed` carries (PROTOCOL.md §3). */
 export type RunEnd =
@@ -41,4 +43,11 @@ export function errorMessage(error: unknown): string {
 /** Cuts `text` to at most `max` characters, marking the cut with an ellipsis. */
 export function clip(text: string, max: number): string {
   return text.length <= max ? text : `${text.slice(0, max - 1)}…`;
+}
+
+/** The innermost message of an error's `cause` chain (`TypeError: fetch failed` hides `ECONNREFUSED`). */
+export function innermostMessage(error: unknown): string {
+  let current: unknown = error;
+  while (current instanceof Error && current.cause !== undefined) current = current.cause;
+  return errorMessage(current);
 }

@@ -11,7 +11,6 @@ import {
 import { ExchangeGuard } from './exchange-guard.js';
 import { NDJSON_LINE_MAX, NdjsonSplitter } from './ndjson-splitter.js';
 import { parseWebhookLine } from './parse-webhook-line.js';
-import { errorMessage } from './run-end.js';
 import { RunErrorCode, webhookHttpCode } from './run-error-code.js';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook-signature.js';
 
@@ -98,7 +97,7 @@ async function* exchange(
         redirect: 'manual',
       });
     } catch (error) {
-      throw guard.failure(RunErrorCode.WebhookUnreachable, `backend unreachable: ${cause(error)}`, error);
+      throw guard.failure(RunErrorCode.WebhookUnreachable, error);
     }
     guard.disarm();
     if (!response.ok || response.body === null) {
@@ -114,11 +113,7 @@ async function* exchange(
       try {
         chunk = await reader.read();
       } catch (error) {
-        throw guard.failure(
-          RunErrorCode.WebhookDisconnected,
-          `connection lost mid-stream: ${cause(error)}`,
-          error,
-        );
+        throw guard.failure(RunErrorCode.WebhookDisconnected, error);
       }
       guard.disarm();
       const split = chunk.done ? splitter.finish() : splitter.push(chunk.value);
@@ -144,11 +139,4 @@ async function* exchange(
       // The body already failed or ended; cancelling it has nothing left to release.
     });
   }
-}
-
-/** The innermost message of a fetch error (`TypeError: fetch failed` hides `ECONNREFUSED` in `cause`). */
-function cause(error: unknown): string {
-  let current: unknown = error;
-  while (current instanceof Error && current.cause !== undefined) current = current.cause;
-  return errorMessage(current);
 }

@@ -1,7 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWebhookAgent, type WebhookAgentOptions } from '../../../src/agents/webhook-agent.js';
 import { type Logger, silentLogger } from '../../../src/observability/logger.js';
-import type { StoredEvent } from '../../../src/protocol/events.js';
+import { runErrorSchema, type StoredEvent } from '../../../src/protocol/events.js';
+import { type Client, type Frame, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { captureLog } from '../../helpers/log-capture.js';
 import { harness } from '../../unit/agents/support/harness.js';
 import { runEvents } from '../../unit/agents/support/run-events.js';
 import { type LocalBackend, line, localBackend } from './local-backend.js';
@@ -80,5 +82,73 @@ describe('webhook agent against a hostile backend: redirects', () => {
     const events = await runAgainst(first.url);
     expect(ending(events)).toMatchObject({ status: 'failed', error: { code: `WEBHOOK_HTTP_${status}` } });
     expect(target.requests).toHaveLength(0);
+  });
+});
+
+let h: Harness | undefined;
+afterEach(async () => {
+  await h?.close();
+  h = undefined;
+});
+
+/** Sends a user_message through the real gateway and returns its run's agent_completed frame. */
+async function ask(client: Client, text = 'hello', id = 'm1'): Promise<Frame> {
+  client.send({ type: 'user_message', id, data: { text } });
+  const ack = await client.next('ack');
+  const runId = (ack.data as { run_id: string }).run_id;
+  for (;;) {
+    const frame = await client.next('agent_completed', 10_000);
+    if (frame.run_id === runId) return frame;
+  }
+}
+
+describe('webhook agent against a hostile backend: users see no internal detail', () => {
+  it('answers a user whose backend is unreachable without its address, and logs the detail with the run id', async () => {
+    const closedPort = await localBackend(() => undefined);
+    const url = closedPort.url;
+    await closedPort.close();
+    const port = new URL(url).port;
+    const { log, lines } = captureLog();
+    h = await startGateway(
+      { agentUrl: url, agentSecret: 'webhook-secret-never-logged', defaultAgent: 'webhook' },
+      { log },
+    );
+    const client = await h.connect('u1');
+    const done = await ask(client);
+    expect(done.data).toEqual({
+      status: 'failed',
+      final_response: null,
+      error: { code: 'WEBHOOK_UNREACHABLE', message: 'the agent backend could not be reached' },
+    });
+    expect(JSON.stringify(done)).not.toContain(port);
+    expect(JSON.stringify(done)).not.toContain('127.0.0.1');
+    const failed = lines.find((l) => l.msg === 'agent failed');
+    expect(failed).toMatchObject({
+      run_id: done.run_id,
+      error_code: 'WEBHOOK_UNREACHABLE',
+      err_cause: `connect ECONNREFUSED 127.0.0.1:${port}`,
+    });
+    expect(JSON.stringify(lines)).not.toContain('webhook-secret-never-logged');
+  });
+
+  it('answers a user whose backend drops mid-body without the socket error, and logs it', async () => {
+    const b = await backend((_request, res) => {
+      res.writeHead(200);
+      res.write(line({ type: 'stream_chunk', data: { text: 'partial' } }), () => {
+        res.socket?.destroy();
+      });
+    });
+    const { log, lines } = captureLog();
+    const events = await runAgainst(b.url, {}, log);
+    const data = ending(events);
+    expect(runErrorSchema.parse(data.error)).toEqual({
+      code: 'WEBHOOK_DISCONNECTED',
+      message: 'the connection to the agent backend was lost',
+    });
+    expect(lines.find((l) => l.msg === 'agent failed')).toMatchObject({
+      run_id: events[0]?.run_id,
+      error_code: 'WEBHOOK_DISCONNECTED',
+      err_cause: expect.any(String),
+    });
   });
 });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import { AgentRunError } from '../../../src/agents/agent-run-error.js';
-import { clip, errorMessage, failedEnd, runEndEvent } from '../../../src/agents/run-end.js';
+import { clip, errorMessage, failedEnd, innermostMessage, runEndEvent } from '../../../src/agents/run-end.js';
 import { webhookHttpCode } from '../../../src/agents/run-error-code.js';
 import { parseNewEvent } from '../../../src/protocol/events.js';
 
@@ -37,6 +37,15 @@ describe('clip', () => {
   it('keeps text up to max and marks a cut with an ellipsis', () => {
     expect(clip('abc', 3)).toBe('abc');
     expect(clip('abcd', 3)).toBe('ab…');
+  });
+});
+
+describe('innermostMessage', () => {
+  it('follows the cause chain to its end', () => {
+    const inner = new Error('connect ECONNREFUSED 127.0.0.1:1');
+    expect(innermostMessage(new TypeError('fetch failed', { cause: inner }))).toBe(inner.message);
+    expect(innermostMessage(new Error('top'))).toBe('top');
+    expect(innermostMessage('text')).toBe('text');
   });
 });
 

@@ -65,7 +65,8 @@ describe('createWebhookAgent', () => {
     const ctx = { signal: controller.signal, userId: 'u', runId: 'r_1', tool: () => never() };
     await expect(agent.run({ text: 't', messageId: 'm' }, ctx).next()).rejects.toMatchObject({
       code: 'WEBHOOK_UNREACHABLE',
-      message: 'backend unreachable: cancelled',
+      message: 'the agent backend could not be reached',
+      cause: controller.signal.reason,
     });
   });
 });
