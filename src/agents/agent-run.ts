@@ -8,6 +8,7 @@ import { admitAgentEvent } from './admit-agent-event.js';
 import { AgentRunError } from './agent-run-error.js';
 import type { AgentContext, AgentDefinition, AgentEventStream, AgentInput } from './define-agent.js';
 import {
+  appendFinalText,
   clip,
   errorMessage,
   failedEnd,
@@ -25,8 +26,6 @@ export const TASK_DESCRIPTION_MAX = 200;
 const TERMINAL_RETRY_MS = 60_000;
 /** Longest pause between two tries (a recovery of the engine wakes the run sooner). */
 const TERMINAL_RETRY_STEP_MS = 1000;
-/** Streamed text kept for a final response the agent did not give, in characters. */
-const FINAL_TEXT_MAX = 65_536;
 
 /** Everything one run needs; built by `AgentRuntime`. */
 export interface AgentRunOptions {
@@ -254,9 +253,7 @@ export class AgentRun {
   }
 
   #remember(event: NewEvent): void {
-    if (this.#streamed.length < FINAL_TEXT_MAX) {
-      this.#streamed = clip(this.#streamed + String(event.data.text), FINAL_TEXT_MAX);
-    }
+    this.#streamed = appendFinalText(this.#streamed, String(event.data.text));
   }
 
   /** An agent that returns without `agent_completed` succeeded; its string return value is the answer. */

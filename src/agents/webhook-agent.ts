@@ -1,5 +1,5 @@
 import { EventType } from '../protocol/events.js';
-import { AgUiMapper } from './ag-ui-mapping.js';
+import { AG_UI_LIMITS, AgUiMapper } from './ag-ui-mapping.js';
 import { AgentRunError } from './agent-run-error.js';
 import {
   type AgentContext,
@@ -24,8 +24,12 @@ export interface WebhookAgentOptions {
   readonly timeoutMs?: number;
   /** `--agent-stall-timeout-ms`: the backend may stay silent this long (before headers or between bytes). Default 30000. */
   readonly stallTimeoutMs?: number;
-  /** Longest response line, in characters. Default 1 MiB. */
+  /** `--agent-max-line-length`: longest response line, in characters. Default 1 MiB. */
   readonly maxLineLength?: number;
+  /** `--agent-max-tool-call-length`: characters of one AG-UI tool call's name and arguments. Default 65536. */
+  readonly maxToolCallLength?: number;
+  /** `--agent-max-open-tool-calls`: AG-UI tool calls open at once (started, no result yet). Default 32. */
+  readonly maxOpenToolCalls?: number;
   /** Defaults to the global fetch. */
   readonly fetch?: typeof fetch;
   /** The clock in milliseconds (signature timestamp, AG-UI tool durations). Default `Date.now`. */
@@ -39,7 +43,7 @@ export interface WebhookAgentOptions {
  * with HMAC-SHA256, and streams the response body back as NDJSON, one agentcast or AG-UI event per line,
  * each published as it arrives. Whatever goes wrong (non-2xx, a redirect, bad line, stall, drop, timeout,
  * a response with no terminal event) ends the run with `agent_completed` / `failed` and a `WEBHOOK_*`
- * code.
+ * code. What a run holds is bounded: one line, 64 KiB of text, and the AG-UI tool-call limits.
  */
 export function createWebhookAgent(options: WebhookAgentOptions): AgentDefinition {
   if (!URL.canParse(options.url)) throw agentInvalid('createWebhookAgent: url is not a valid URL');
@@ -54,6 +58,8 @@ export function createWebhookAgent(options: WebhookAgentOptions): AgentDefinitio
     timeoutMs: options.timeoutMs ?? 120_000,
     stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
     maxLineLength: options.maxLineLength ?? NDJSON_LINE_MAX,
+    maxToolCallLength: options.maxToolCallLength ?? AG_UI_LIMITS.maxToolCallLength,
+    maxOpenToolCalls: options.maxOpenToolCalls ?? AG_UI_LIMITS.maxOpenToolCalls,
     fetch: options.fetch ?? globalThis.fetch,
     now: options.now ?? Date.now,
   };
@@ -106,7 +112,7 @@ async function* exchange(
     }
     reader = response.body.getReader();
     const splitter = new NdjsonSplitter(settings.maxLineLength);
-    const mapper = new AgUiMapper(settings.now);
+    const mapper = new AgUiMapper(settings.now, settings);
     for (;;) {
       guard.arm();
       let chunk: ReadableStreamReadResult<Uint8Array>;

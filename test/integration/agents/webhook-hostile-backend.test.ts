@@ -1,3 +1,4 @@
+import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { createWebhookAgent, type WebhookAgentOptions } from '../../../src/agents/webhook-agent.js';
 import { type Logger, silentLogger } from '../../../src/observability/logger.js';
@@ -50,6 +51,115 @@ function ending(events: readonly StoredEvent[]) {
   return events.at(-1)?.data as Record<string, unknown>;
 }
 
+/** Resolves when the gateway closed the backend's connection. */
+function closedBy(res: ServerResponse): Promise<void> {
+  return new Promise((resolve) => res.on('close', () => resolve()));
+}
+
+const KIB = 1024;
+const runStarted = { type: 'RUN_STARTED', threadId: 't', runId: 'r' };
+
+describe('webhook agent against a hostile backend: what the gateway holds is bounded', () => {
+  it.each([
+    ['RUN_FINISHED', { type: 'RUN_FINISHED', threadId: 't', runId: 'r' }, 'succeeded'],
+    ['RUN_ERROR', { type: 'RUN_ERROR', message: 'gave up', code: 'GAVE_UP' }, 'failed'],
+  ])(
+    'keeps final_response to 64 KiB however much AG-UI text precedes %s',
+    async (_label, terminal, status) => {
+      // 40 deltas of 8 KiB: 320 KiB of text, five times what final_response may hold.
+      const delta = 'x'.repeat(8 * KIB);
+      const b = await backend((_request, res) => {
+        res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+        res.write(line(runStarted));
+        for (let i = 0; i < 40; i++) {
+          res.write(line({ type: 'TEXT_MESSAGE_CONTENT', messageId: 'a', delta }));
+        }
+        res.end(line(terminal));
+      });
+      const events = await runAgainst(b.url);
+      expect(events.filter((e) => e.type === 'stream_chunk')).toHaveLength(40);
+      const data = ending(events);
+      expect(data.status).toBe(status);
+      const finalResponse = String(data.final_response);
+      expect(finalResponse.length).toBe(64 * KIB);
+      expect(finalResponse.endsWith('x…')).toBe(true);
+    },
+  );
+
+  it('ends failed / WEBHOOK_INVALID_LINE once one tool call streams more than 64 KiB of arguments, without waiting for the rest', async () => {
+    let closed: Promise<void> | undefined;
+    const b = await backend((_request, res) => {
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.write(line(runStarted));
+      res.write(line({ type: 'TOOL_CALL_START', toolCallId: 'c1', toolCallName: 'search' }));
+      // 9 deltas of 8 KiB (72 KiB; the 8th, on line 10, passes 64 KiB with the name), then the backend
+      // holds the connection open: the gateway must end the run on its own, not wait for a stall.
+      for (let i = 0; i < 9; i++) {
+        res.write(line({ type: 'TOOL_CALL_ARGS', toolCallId: 'c1', delta: 'a'.repeat(8 * KIB) }));
+      }
+      closed = closedBy(res);
+    });
+    const events = await runAgainst(b.url, { stallTimeoutMs: 30_000 });
+    expect(events.map((e) => e.type)).toEqual(['agent_started', 'agent_completed']);
+    expect(ending(events)).toEqual({
+      status: 'failed',
+      final_response: null,
+      error: {
+        code: 'WEBHOOK_INVALID_LINE',
+        message: 'line 10: tool call c1: name and arguments longer than 65536 characters',
+      },
+    });
+    await closed;
+  });
+
+  it('ends failed / WEBHOOK_INVALID_LINE at the 33rd tool call open at once', async () => {
+    let closed: Promise<void> | undefined;
+    const b = await backend((_request, res) => {
+      res.writeHead(200);
+      res.write(line(runStarted));
+      for (let i = 1; i <= 33; i++) {
+        res.write(line({ type: 'TOOL_CALL_START', toolCallId: `c${i}`, toolCallName: 'search' }));
+      }
+      closed = closedBy(res);
+    });
+    const events = await runAgainst(b.url, { stallTimeoutMs: 30_000 });
+    expect(ending(events)).toEqual({
+      status: 'failed',
+      final_response: null,
+      error: {
+        code: 'WEBHOOK_INVALID_LINE',
+        message: 'line 34: TOOL_CALL_START of c33: more than 32 tool calls open at once',
+      },
+    });
+    await closed;
+  });
+
+  it('ends failed / WEBHOOK_INVALID_LINE on a toolCallId longer than an execution_id may be (128)', async () => {
+    const id = 'i'.repeat(129);
+    const b = await backend((_request, res) => {
+      res.writeHead(200);
+      res.end(
+        [
+          runStarted,
+          { type: 'TOOL_CALL_START', toolCallId: id, toolCallName: 'search' },
+          { type: 'TOOL_CALL_END', toolCallId: id },
+          { type: 'RUN_FINISHED', threadId: 't', runId: 'r' },
+        ]
+          .map(line)
+          .join(''),
+      );
+    });
+    const events = await runAgainst(b.url);
+    expect(ending(events)).toMatchObject({
+      status: 'failed',
+      error: {
+        code: 'WEBHOOK_INVALID_LINE',
+        message: 'line 2: TOOL_CALL_START toolCallId: longer than 128 characters',
+      },
+    });
+  });
+});
+
 describe('webhook agent against a hostile backend: redirects', () => {
   it('does not follow a 307: the run ends failed / WEBHOOK_HTTP_307 and the target receives nothing', async () => {
     const target = await backend((_request, res) => {
@@ -101,6 +211,49 @@ async function ask(client: Client, text = 'hello', id = 'm1'): Promise<Frame> {
     if (frame.run_id === runId) return frame;
   }
 }
+
+describe('webhook agent limits are flags of the gateway', () => {
+  it('applies --agent-max-line-length, --agent-max-tool-call-length and --agent-max-open-tool-calls', async () => {
+    const answers: Record<string, unknown[]> = {
+      line: [{ type: 'stream_chunk', data: { text: 'x'.repeat(100) } }],
+      args: [
+        { type: 'TOOL_CALL_START', toolCallId: 'c1', toolCallName: 'search' },
+        { type: 'TOOL_CALL_ARGS', toolCallId: 'c1', delta: '{"q":"cats"}' },
+      ],
+      open: [
+        { type: 'TOOL_CALL_START', toolCallId: 'c1', toolCallName: 'a' },
+        { type: 'TOOL_CALL_START', toolCallId: 'c2', toolCallName: 'b' },
+      ],
+    };
+    const b = await backend(({ body }, res) => {
+      const text = (JSON.parse(body) as { message: { text: string } }).message.text;
+      res.writeHead(200);
+      res.end((answers[text] ?? []).map(line).join(''));
+    });
+    h = await startGateway({
+      agentUrl: b.url,
+      agentSecret: SECRET,
+      defaultAgent: 'webhook',
+      agentMaxLineLength: 80,
+      agentMaxToolCallLength: 10,
+      agentMaxOpenToolCalls: 1,
+    });
+    const client = await h.connect('u1');
+    // The AG-UI lines below are about 70 characters: under the line limit, over the tool-call limit.
+    expect((await ask(client, 'line', 'm1')).data?.error).toEqual({
+      code: 'WEBHOOK_INVALID_LINE',
+      message: 'line 1 is longer than 80 characters',
+    });
+    expect((await ask(client, 'args', 'm2')).data?.error).toEqual({
+      code: 'WEBHOOK_INVALID_LINE',
+      message: 'line 2: tool call c1: name and arguments longer than 10 characters',
+    });
+    expect((await ask(client, 'open', 'm3')).data?.error).toEqual({
+      code: 'WEBHOOK_INVALID_LINE',
+      message: 'line 2: TOOL_CALL_START of c2: more than 1 tool calls open at once',
+    });
+  });
+});
 
 describe('webhook agent against a hostile backend: users see no internal detail', () => {
   it('answers a user whose backend is unreachable without its address, and logs the detail with the run id', async () => {

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { AG_UI_LIMITS } from '../../../src/agents/ag-ui-mapping.js';
+import { NDJSON_LINE_MAX } from '../../../src/agents/ndjson-splitter.js';
 import { randomId } from '../../../src/agents/random-id.js';
 import { createWebhookAgent } from '../../../src/agents/webhook-agent.js';
+import { loadConfig } from '../../../src/config/load-config.js';
 import { agentInvalid } from './support/agent-invalid.js';
 
 describe('createWebhookAgent', () => {
@@ -68,6 +71,15 @@ describe('createWebhookAgent', () => {
       message: 'the agent backend could not be reached',
       cause: controller.signal.reason,
     });
+  });
+});
+
+describe('webhook agent flags', () => {
+  it("default to the agent's own limits", () => {
+    const config = loadConfig({ overrides: { env: 'test', jwtSecret: 'x'.repeat(40) } });
+    expect(config.agentMaxLineLength).toBe(NDJSON_LINE_MAX);
+    expect(config.agentMaxToolCallLength).toBe(AG_UI_LIMITS.maxToolCallLength);
+    expect(config.agentMaxOpenToolCalls).toBe(AG_UI_LIMITS.maxOpenToolCalls);
   });
 });
 
