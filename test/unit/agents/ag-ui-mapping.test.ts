@@ -226,3 +226,121 @@ describe('AgUiMapper', () => {
     });
   });
 });
+
+describe('AgUiMapper limits: what it holds between events is bounded', () => {
+  const KIB = 1024;
+  const finished = ev({ type: 'RUN_FINISHED', threadId: 't', runId: 'r' });
+
+  function finalResponse(outcome: ReturnType<AgUiMapper['map']>): string {
+    if (!outcome.ok) throw new Error(outcome.message);
+    return String(outcome.events[0]?.data.final_response);
+  }
+
+  it('keeps at most 64 KiB of text for final_response, marking the cut, while every delta still streams', () => {
+    const m = mapper();
+    const delta = 'y'.repeat(40 * KIB);
+    for (let i = 0; i < 5; i++) {
+      expect(m.map(ev({ type: 'TEXT_MESSAGE_CONTENT', messageId: 'm', delta }))).toEqual({
+        ok: true,
+        events: [{ type: 'stream_chunk', data: { text: delta } }],
+      });
+    }
+    const text = finalResponse(m.map(finished));
+    expect(text).toHaveLength(64 * KIB);
+    expect(text.endsWith('y…')).toBe(true);
+  });
+
+  it('keeps text of exactly 64 KiB whole', () => {
+    const m = mapper();
+    m.map(ev({ type: 'TEXT_MESSAGE_CHUNK', messageId: 'm', delta: 'z'.repeat(64 * KIB) }));
+    expect(finalResponse(m.map(finished))).toBe('z'.repeat(64 * KIB));
+  });
+
+  it('refuses arguments that take a tool call past maxToolCallLength, counting its name', () => {
+    const m = new AgUiMapper(() => 0, { maxToolCallLength: 10, maxOpenToolCalls: 4 });
+    expect(m.map(ev({ type: 'TOOL_CALL_START', toolCallId: 'c1', toolCallName: 'calc' }))).toEqual({
+      ok: true,
+      events: [],
+    });
+    expect(m.map(ev({ type: 'TOOL_CALL_ARGS', toolCallId: 'c1', delta: '{"a":1}' }))).toEqual({
+      ok: false,
+      message: 'tool call c1: name and arguments longer than 10 characters',
+    });
+  });
+
+  it('accepts a tool call of exactly maxToolCallLength', () => {
+    const m = new AgUiMapper(() => 0, { maxToolCallLength: 10, maxOpenToolCalls: 4 });
+    m.map(ev({ type: 'TOOL_CALL_START', toolCallId: 'c1', toolCallName: 'sum' }));
+    expect(m.map(ev({ type: 'TOOL_CALL_ARGS', toolCallId: 'c1', delta: '{"a":' }))).toEqual({
+      ok: true,
+      events: [],
+    });
+    expect(m.map(ev({ type: 'TOOL_CALL_ARGS', toolCallId: 'c1', delta: '1}' }))).toEqual({
+      ok: true,
+      events: [],
+    });
+    expect(m.map(ev({ type: 'TOOL_CALL_END', toolCallId: 'c1' }))).toMatchObject({
+      ok: true,
+      events: [{ type: 'tool_executing', data: { tool_args: { a: 1 } } }],
+    });
+  });
+
+  it('applies the limit to TOOL_CALL_CHUNK streams from their first chunk', () => {
+    const m = new AgUiMapper(() => 0, { maxToolCallLength: 10, maxOpenToolCalls: 4 });
+    expect(
+      m.map(ev({ type: 'TOOL_CALL_CHUNK', toolCallId: 'c1', toolCallName: 'calculator', delta: '{}' })),
+    ).toEqual({ ok: false, message: 'tool call c1: name and arguments longer than 10 characters' });
+  });
+
+  it('refuses a tool call past maxOpenToolCalls open at once, and counts a finished one as closed', () => {
+    const m = new AgUiMapper(() => 0, { maxToolCallLength: 100, maxOpenToolCalls: 2 });
+    const start = (id: string) => m.map(ev({ type: 'TOOL_CALL_START', toolCallId: id, toolCallName: 't' }));
+    expect(start('c1')).toEqual({ ok: true, events: [] });
+    expect(start('c2')).toEqual({ ok: true, events: [] });
+    expect(start('c3')).toEqual({
+      ok: false,
+      message: 'TOOL_CALL_START of c3: more than 2 tool calls open at once',
+    });
+    expect(
+      m.map(ev({ type: 'TOOL_CALL_RESULT', messageId: 'r', toolCallId: 'c1', content: 'ok' })),
+    ).toMatchObject({
+      ok: true,
+    });
+    expect(start('c3')).toEqual({ ok: true, events: [] });
+  });
+
+  it('refuses a toolCallId longer than an execution_id may be', () => {
+    expect(
+      mapper().map(ev({ type: 'TOOL_CALL_START', toolCallId: 'i'.repeat(129), toolCallName: 't' })),
+    ).toEqual({ ok: false, message: 'TOOL_CALL_START toolCallId: longer than 128 characters' });
+    expect(
+      mapper().map(ev({ type: 'TOOL_CALL_CHUNK', toolCallId: 'i'.repeat(129), toolCallName: 't' })),
+    ).toEqual({ ok: false, message: 'TOOL_CALL_CHUNK toolCallId: longer than 128 characters' });
+    expect(
+      mapper().map(ev({ type: 'TOOL_CALL_START', toolCallId: 'i'.repeat(128), toolCallName: 't' })),
+    ).toEqual({ ok: true, events: [] });
+  });
+
+  it('defaults to 64 KiB per tool call and 32 open tool calls', () => {
+    const m = mapper();
+    m.map(ev({ type: 'TOOL_CALL_START', toolCallId: 'c0', toolCallName: 'ab' }));
+    expect(m.map(ev({ type: 'TOOL_CALL_ARGS', toolCallId: 'c0', delta: 'x'.repeat(64 * KIB - 2) }))).toEqual({
+      ok: true,
+      events: [],
+    });
+    expect(m.map(ev({ type: 'TOOL_CALL_ARGS', toolCallId: 'c0', delta: 'x' }))).toEqual({
+      ok: false,
+      message: 'tool call c0: name and arguments longer than 65536 characters',
+    });
+    for (let i = 1; i < 32; i++) {
+      expect(m.map(ev({ type: 'TOOL_CALL_START', toolCallId: `c${i}`, toolCallName: 't' }))).toEqual({
+        ok: true,
+        events: [],
+      });
+    }
+    expect(m.map(ev({ type: 'TOOL_CALL_START', toolCallId: 'c32', toolCallName: 't' }))).toEqual({
+      ok: false,
+      message: 'TOOL_CALL_START of c32: more than 32 tool calls open at once',
+    });
+  });
+});

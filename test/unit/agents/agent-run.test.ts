@@ -1,4 +1,5 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
+import { AgentRunError } from '../../../packages/server/src/agents/agent-run-error.js';
 import type { AgentRuntime } from '../../../packages/server/src/agents/agent-runtime.js';
 import { type AgentDefinition, defineAgent } from '../../../packages/server/src/agents/define-agent.js';
 import type { Engine } from '../../../packages/server/src/engine/engine.js';
@@ -47,12 +48,14 @@ function terminal(events: readonly StoredEvent[]) {
 describe('AgentRun', () => {
   describe('agent failures', () => {
     it('ends failed / AGENT_ERROR when the agent throws mid-tool, after a failed tool_completed', async () => {
+      const { log, lines } = captureLog();
       const { events } = await runOnce(
         agentOf(async function* (_input, ctx) {
           yield* ctx.tool('explode', { n: 1 }, () => {
-            throw new Error('boom');
+            throw new Error('boom at 10.0.0.1:5432');
           });
         }),
+        { log },
       );
       expect(events.map((e) => e.type)).toEqual([
         'agent_started',
@@ -66,34 +69,105 @@ describe('AgentRun', () => {
         success: false,
         results: null,
         duration_ms: expect.any(Number),
-        error: { code: 'TOOL_ERROR', message: 'boom' },
+        error: { code: 'TOOL_ERROR', message: 'the tool failed' },
       });
       expect(terminal(events)).toEqual({
         status: 'failed',
         final_response: null,
-        error: { code: 'AGENT_ERROR', message: 'boom' },
+        error: { code: 'AGENT_ERROR', message: 'the agent failed' },
+      });
+      expect(JSON.stringify(events)).not.toContain('10.0.0.1');
+      // The detail is for operators: logged with the run, the tool and its execution id.
+      expect(lines.find((l) => l.msg === 'tool failed')).toMatchObject({
+        level: 40,
+        run_id: 'r_1',
+        tool_name: 'explode',
+        execution_id: 'x_1',
+        err_message: 'boom at 10.0.0.1:5432',
+      });
+      expect(lines.find((l) => l.msg === 'agent failed')).toMatchObject({
+        run_id: 'r_1',
+        error_code: 'AGENT_ERROR',
+        err_message: 'boom at 10.0.0.1:5432',
       });
     });
 
-    it('reports a thrown non-Error and an Error without message by what they are, never a stack', async () => {
+    it('shows the user a generic message for a plain Error and logs its detail with the run id', async () => {
+      const { log, lines } = captureLog();
+      const { events } = await runOnce(
+        agentOf(async function* () {
+          yield { type: 'stream_chunk', data: { text: 'a' } };
+          throw new Error('secret at 10.0.0.1');
+        }),
+        { log },
+      );
+      expect(terminal(events)).toEqual({
+        status: 'failed',
+        final_response: 'a',
+        error: { code: 'AGENT_ERROR', message: 'the agent failed' },
+      });
+      expect(JSON.stringify(events)).not.toContain('10.0.0.1');
+      const failed = lines.find((l) => l.msg === 'agent failed');
+      expect(failed).toMatchObject({
+        level: 40,
+        run_id: 'r_1',
+        user_id: 'u1',
+        agent: 'subject',
+        error_code: 'AGENT_ERROR',
+        err_message: 'secret at 10.0.0.1',
+      });
+      expect(String(failed?.err_stack)).toContain('Error: secret at 10.0.0.1\n    at ');
+    });
+
+    it('keeps the message of an AgentRunError, thrown by the agent or by a tool: its author meant it for users', async () => {
+      const { events } = await runOnce(
+        agentOf(async function* (_input, ctx) {
+          try {
+            yield* ctx.tool('quota', {}, () => {
+              throw new AgentRunError('QUOTA', 'daily quota used up');
+            });
+          } catch {
+            throw new AgentRunError('QUOTA_EXCEEDED', 'you used up your daily quota');
+          }
+        }),
+      );
+      expect(events[2]?.data).toMatchObject({
+        success: false,
+        error: { code: 'TOOL_ERROR', message: 'daily quota used up' },
+      });
+      expect(terminal(events)).toEqual({
+        status: 'failed',
+        final_response: null,
+        error: { code: 'QUOTA_EXCEEDED', message: 'you used up your daily quota' },
+      });
+    });
+
+    it('logs a thrown non-Error and an Error without message by what they are; the user gets the generic message', async () => {
+      const { log, lines } = captureLog();
       const { events } = await runOnce(
         agentOf(async function* () {
           yield { type: 'stream_chunk', data: { text: 'a' } };
           throw 'plain string';
         }),
+        { log },
       );
       expect(terminal(events)).toEqual({
         status: 'failed',
         final_response: 'a',
-        error: { code: 'AGENT_ERROR', message: 'plain string' },
+        error: { code: 'AGENT_ERROR', message: 'the agent failed' },
       });
+      expect(lines.find((l) => l.msg === 'agent failed')).toMatchObject({ err_message: 'plain string' });
       const second = await runOnce(
         agentOf(async function* () {
           yield* [];
           throw new TypeError();
         }),
+        { log },
       );
-      expect(terminal(second.events)).toMatchObject({ error: { code: 'AGENT_ERROR', message: 'TypeError' } });
+      expect(terminal(second.events)).toMatchObject({
+        error: { code: 'AGENT_ERROR', message: 'the agent failed' },
+      });
+      expect(lines.filter((l) => l.msg === 'agent failed')[1]).toMatchObject({ err_message: 'TypeError' });
     });
 
     it('ends failed / AGENT_ERROR when run() itself throws before producing a stream', async () => {
@@ -102,7 +176,7 @@ describe('AgentRun', () => {
       });
       const { events } = await runOnce(agent);
       expect(events.map((e) => e.type)).toEqual(['agent_started', 'agent_completed']);
-      expect(terminal(events)).toMatchObject({ error: { code: 'AGENT_ERROR', message: 'not a generator' } });
+      expect(terminal(events)).toMatchObject({ error: { code: 'AGENT_ERROR', message: 'the agent failed' } });
     });
 
     it('ends failed / INVALID_EVENT naming the failing field, and stops the agent', async () => {
@@ -318,7 +392,7 @@ describe('AgentRun', () => {
       expect(terminal(events)).toEqual({
         status: 'failed',
         final_response: 'a',
-        error: { code: 'UNAVAILABLE', message: "the engine could not store the run's events: redis is down" },
+        error: { code: 'UNAVAILABLE', message: "the gateway could not store the run's events" },
       });
     });
 
@@ -410,11 +484,14 @@ describe('AgentRun', () => {
         { engine, log },
       );
       expect(terminal(events)).toMatchObject({
-        error: { code: 'UNAVAILABLE', message: "the engine could not store the run's events: socket closed" },
+        error: { code: 'UNAVAILABLE', message: "the gateway could not store the run's events" },
       });
+      // The engine's own words (a Redis error, an address) are for the log only.
       expect(lines.find((l) => l.msg === 'engine failed during run')).toMatchObject({
         level: 40,
+        run_id: 'r_1',
         err_code: 'AC_ERR_ENGINE_UNAVAILABLE',
+        err_message: 'socket closed',
       });
     });
   });

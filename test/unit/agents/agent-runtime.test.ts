@@ -183,12 +183,13 @@ describe('AgentRuntime', () => {
 
     it('answers UNAVAILABLE when the engine reports itself down', async () => {
       const engine = new FakeEngine();
-      engine.healthy = { ok: false, reason: 'redis unreachable' };
+      // The engine's reason may name Redis and its address: for the logs, not for users.
+      engine.healthy = { ok: false, reason: 'redis unreachable: connect ECONNREFUSED 10.0.0.7:6379' };
       const { runtime } = setup({ engine, agents: [createDemoAgent()] });
       expect(await runtime.start('u1', { messageId: 'm1', text: 'x' })).toEqual({
         ok: false,
         code: 'UNAVAILABLE',
-        message: 'engine unavailable: redis unreachable',
+        message: 'engine unavailable; retry later',
       });
     });
 

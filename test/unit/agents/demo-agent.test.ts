@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest';
 import type { AgentContext, AgentEvent } from '../../../packages/server/src/agents/define-agent.js';
 import { chunk, createDemoAgent, findExpression } from '../../../packages/server/src/agents/demo-agent.js';
 import { runTool } from '../../../packages/server/src/agents/run-tool.js';
+import { silentLogger } from '../../../packages/server/src/observability/logger.js';
 
 /** Runs the demo agent bare, with no runtime, and collects what it yields. */
 async function collect(
@@ -15,7 +16,12 @@ async function collect(
     userId: 'u1',
     runId: 'r_1',
     tool: (name, args, fn) =>
-      runTool(name, args, fn, { signal: ctx.signal, executionId: () => 'x', now: () => 0 }),
+      runTool(name, args, fn, {
+        signal: ctx.signal,
+        executionId: () => 'x',
+        now: () => 0,
+        log: silentLogger(),
+      }),
   };
   const events: AgentEvent[] = [];
   for await (const event of createDemoAgent({ delayMs: 0, ...options }).run({ text, messageId: 'm' }, ctx)) {

@@ -65,4 +65,28 @@ describe('NdjsonSplitter', () => {
       lines: [{ number: 1, text: 'abc' }],
     });
   });
+
+  it('keeps a CR that may start a CRLF out of the limit while the line is still open', () => {
+    const s = new NdjsonSplitter(3);
+    expect(s.push(bytes('abc\r'))).toEqual({ ok: true, lines: [] });
+    expect(s.push(bytes('\n'))).toEqual({ ok: true, lines: [{ number: 1, text: 'abc' }] });
+    expect(new NdjsonSplitter(3).push(bytes('abcd\r'))).toEqual({
+      ok: false,
+      message: 'line 1 is longer than 3 characters',
+    });
+  });
+
+  // A backend that dribbles a long line a byte at a time must cost the gateway work in proportion to
+  // the bytes, not to their square: rescanning everything held for each byte took a minute for 1 MiB.
+  it('takes a 1 MiB line fed one byte at a time in linear time', { timeout: 20_000 }, () => {
+    const s = new NdjsonSplitter();
+    const x = bytes('x');
+    const started = performance.now();
+    for (let i = 0; i < 1_048_576; i++) {
+      const outcome = s.push(x);
+      if (!outcome.ok || outcome.lines.length > 0) throw new Error(`unexpected outcome at byte ${i}`);
+    }
+    expect(s.push(bytes('\n'))).toEqual({ ok: true, lines: [{ number: 1, text: 'x'.repeat(1_048_576) }] });
+    expect(performance.now() - started).toBeLessThan(10_000);
+  });
 });

@@ -1,6 +1,14 @@
 import { describe, expect, it } from 'vitest';
 import { AgentRunError } from '../../../packages/server/src/agents/agent-run-error.js';
-import { clip, errorMessage, failedEnd, runEndEvent } from '../../../packages/server/src/agents/run-end.js';
+import {
+  appendFinalText,
+  clip,
+  errorMessage,
+  FINAL_TEXT_MAX,
+  failedEnd,
+  innermostMessage,
+  runEndEvent,
+} from '../../../packages/server/src/agents/run-end.js';
 import { webhookHttpCode } from '../../../packages/server/src/agents/run-error-code.js';
 import { parseNewEvent } from '../../../packages/server/src/protocol/events.js';
 
@@ -37,6 +45,39 @@ describe('clip', () => {
   it('keeps text up to max and marks a cut with an ellipsis', () => {
     expect(clip('abc', 3)).toBe('abc');
     expect(clip('abcd', 3)).toBe('ab…');
+  });
+});
+
+describe('appendFinalText (the one rule for final_response built from streamed text)', () => {
+  it('is 64 KiB', () => {
+    expect(FINAL_TEXT_MAX).toBe(65_536);
+  });
+
+  it('appends until full, then cuts with an ellipsis and drops the rest', () => {
+    expect(appendFinalText('ab', 'cd')).toBe('abcd');
+    const cut = appendFinalText('a'.repeat(FINAL_TEXT_MAX - 1), 'bcd');
+    expect(cut).toBe(`${'a'.repeat(FINAL_TEXT_MAX - 1)}…`);
+    expect(appendFinalText(cut, 'more')).toBe(cut);
+  });
+
+  it('marks the cut also when the text filled it exactly before more came', () => {
+    const full = appendFinalText('', 'z'.repeat(FINAL_TEXT_MAX));
+    expect(full).toBe('z'.repeat(FINAL_TEXT_MAX));
+    expect(appendFinalText(full, '')).toBe(full);
+    expect(appendFinalText(full, 'more')).toBe(`${'z'.repeat(FINAL_TEXT_MAX - 1)}…`);
+  });
+
+  it('copies only what fits of a huge delta', () => {
+    expect(appendFinalText('x', 'y'.repeat(10 * FINAL_TEXT_MAX))).toHaveLength(FINAL_TEXT_MAX);
+  });
+});
+
+describe('innermostMessage', () => {
+  it('follows the cause chain to its end', () => {
+    const inner = new Error('connect ECONNREFUSED 127.0.0.1:1');
+    expect(innermostMessage(new TypeError('fetch failed', { cause: inner }))).toBe(inner.message);
+    expect(innermostMessage(new Error('top'))).toBe('top');
+    expect(innermostMessage('text')).toBe('text');
   });
 });
 

@@ -1,6 +1,9 @@
 import { describe, expect, it } from 'vitest';
+import { AG_UI_LIMITS } from '../../../packages/server/src/agents/ag-ui-mapping.js';
+import { NDJSON_LINE_MAX } from '../../../packages/server/src/agents/ndjson-splitter.js';
 import { randomId } from '../../../packages/server/src/agents/random-id.js';
 import { createWebhookAgent } from '../../../packages/server/src/agents/webhook-agent.js';
+import { loadConfig } from '../../../packages/server/src/config/load-config.js';
 import { agentInvalid } from './support/agent-invalid.js';
 
 describe('createWebhookAgent', () => {
@@ -65,8 +68,18 @@ describe('createWebhookAgent', () => {
     const ctx = { signal: controller.signal, userId: 'u', runId: 'r_1', tool: () => never() };
     await expect(agent.run({ text: 't', messageId: 'm' }, ctx).next()).rejects.toMatchObject({
       code: 'WEBHOOK_UNREACHABLE',
-      message: 'backend unreachable: cancelled',
+      message: 'the agent backend could not be reached',
+      cause: controller.signal.reason,
     });
+  });
+});
+
+describe('webhook agent flags', () => {
+  it("default to the agent's own limits", () => {
+    const config = loadConfig({ overrides: { env: 'test', jwtSecret: 'x'.repeat(40) } });
+    expect(config.agentMaxLineLength).toBe(NDJSON_LINE_MAX);
+    expect(config.agentMaxToolCallLength).toBe(AG_UI_LIMITS.maxToolCallLength);
+    expect(config.agentMaxOpenToolCalls).toBe(AG_UI_LIMITS.maxOpenToolCalls);
   });
 });
 

@@ -1,8 +1,8 @@
 import type { EventSchema } from '@ag-ui/core/schemas';
 import type { z } from 'zod';
-import { EventType } from '../protocol/events.js';
+import { EventType, ID_MAX_LENGTH } from '../protocol/events.js';
 import type { AgentEvent } from './define-agent.js';
-import { clip } from './run-end.js';
+import { appendFinalText, clip, ERROR_MESSAGE_MAX } from './run-end.js';
 import { RunErrorCode } from './run-error-code.js';
 
 /** One AG-UI event, validated by `@ag-ui/core`'s schema. */
@@ -24,20 +24,37 @@ interface OpenToolCall {
 /** `RUN_ERROR.code` is passed on when it fits `agent_completed.error.code` (1..64 characters). */
 const ERROR_CODE_MAX = 64;
 
+/**
+ * What one run's mapper may hold between events (docs/agents.md, flags `--agent-max-tool-call-length`
+ * and `--agent-max-open-tool-calls`). Past either, the stream is refused.
+ */
+export interface AgUiLimits {
+  /** Characters of one tool call's name and streamed arguments together. */
+  readonly maxToolCallLength: number;
+  /** Tool calls started and not yet given their TOOL_CALL_RESULT. */
+  readonly maxOpenToolCalls: number;
+}
+
+/** The defaults of {@link AgUiLimits}; the flags' defaults in src/config/options.ts are the same. */
+export const AG_UI_LIMITS: AgUiLimits = { maxToolCallLength: 65_536, maxOpenToolCalls: 32 };
+
 const none: MapOutcome = { ok: true, events: [] };
 
 /**
  * Maps AG-UI events onto agentcast events (docs/agents.md has the table), one at a time, keeping what
  * spans events: tool-call arguments streamed in deltas and the text that becomes `final_response`.
- * Pure apart from `now`, which times tool calls for `duration_ms`.
+ * Both are bounded: the text to FINAL_TEXT_MAX (later text still streams, it is just not kept), the
+ * tool calls by `limits`. Pure apart from `now`, which times tool calls for `duration_ms`.
  */
 export class AgUiMapper {
   readonly #now: () => number;
+  readonly #limits: AgUiLimits;
   readonly #calls = new Map<string, OpenToolCall>();
   #text = '';
 
-  constructor(now: () => number) {
+  constructor(now: () => number, limits: AgUiLimits = AG_UI_LIMITS) {
     this.#now = now;
+    this.#limits = limits;
   }
 
   map(event: AgUiEvent): MapOutcome {
@@ -59,7 +76,7 @@ export class AgUiMapper {
       case 'REASONING_MESSAGE_CHUNK':
         return thinking(event.delta);
       case 'TOOL_CALL_START':
-        return this.#open(event.toolCallId, event.toolCallName, '');
+        return this.#open(event.type, event.toolCallId, event.toolCallName, '');
       case 'TOOL_CALL_CHUNK':
         return this.#chunk(event.toolCallId, event.toolCallName, event.delta ?? '');
       case 'TOOL_CALL_ARGS':
@@ -79,11 +96,23 @@ export class AgUiMapper {
 
   #textDelta(delta: string | undefined): MapOutcome {
     if (delta === undefined || delta === '') return none;
-    this.#text += delta;
+    this.#text = appendFinalText(this.#text, delta);
     return { ok: true, events: [{ type: EventType.StreamChunk, data: { text: delta } }] };
   }
 
-  #open(id: string, name: string, args: string): MapOutcome {
+  #open(type: string, id: string, name: string, args: string): MapOutcome {
+    // The id becomes tool_executing's execution_id; refused here, before the call is held.
+    if (id.length > ID_MAX_LENGTH) {
+      return { ok: false, message: `${type} toolCallId: longer than ${ID_MAX_LENGTH} characters` };
+    }
+    const { maxOpenToolCalls } = this.#limits;
+    if (!this.#calls.has(id) && this.#calls.size >= maxOpenToolCalls) {
+      return {
+        ok: false,
+        message: `${type} of ${id}: more than ${maxOpenToolCalls} tool calls open at once`,
+      };
+    }
+    if (name.length + args.length > this.#limits.maxToolCallLength) return this.#tooLong(id);
     this.#calls.set(id, { name, args, startedAt: this.#now(), announced: false });
     return none;
   }
@@ -93,14 +122,22 @@ export class AgUiMapper {
     if (this.#calls.has(id)) return this.#args(id, delta);
     if (name === undefined)
       return { ok: false, message: `first TOOL_CALL_CHUNK of ${id} has no toolCallName` };
-    return this.#open(id, name, delta);
+    return this.#open('TOOL_CALL_CHUNK', id, name, delta);
   }
 
   #args(id: string, delta: string): MapOutcome {
     const call = this.#calls.get(id);
     if (call === undefined) return unknownCall('TOOL_CALL_ARGS', id);
+    if (call.name.length + call.args.length + delta.length > this.#limits.maxToolCallLength) {
+      return this.#tooLong(id);
+    }
     call.args += delta;
     return none;
+  }
+
+  #tooLong(id: string): MapOutcome {
+    const max = this.#limits.maxToolCallLength;
+    return { ok: false, message: `tool call ${id}: name and arguments longer than ${max} characters` };
   }
 
   /** TOOL_CALL_END: the arguments are complete, so the one tool_executing goes out now. */
@@ -116,6 +153,8 @@ export class AgUiMapper {
     if (args === undefined)
       return { ok: false, message: `arguments of tool call ${id} are not a JSON object` };
     call.announced = true;
+    // Published; the text is no longer needed while the call waits for its result.
+    call.args = '';
     return {
       ok: true,
       events: [
@@ -160,7 +199,10 @@ export class AgUiMapper {
 
   #failed(code: string | undefined, message: string): MapOutcome {
     const usable = code !== undefined && code.length >= 1 && code.length <= ERROR_CODE_MAX;
-    const error = { code: usable ? code : RunErrorCode.AgentError, message: clip(message, 4096) };
+    const error = {
+      code: usable ? code : RunErrorCode.AgentError,
+      message: clip(message, ERROR_MESSAGE_MAX),
+    };
     return {
       ok: true,
       events: [

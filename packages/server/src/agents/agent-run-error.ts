@@ -1,7 +1,9 @@
 /**
  * Thrown by an agent to end its run as `failed` with a code of its choosing instead of `AGENT_ERROR`
  * (e.g. the webhook agent's `WEBHOOK_STALLED`). `code` must fit `agent_completed.error.code`
- * (1..64 characters); the message is shown to the user, so it must not carry secrets.
+ * (1..64 characters). The message is shown to the user (in `agent_completed`, or in `tool_completed`
+ * when a tool throws it), so it must not carry secrets; put internal detail in `cause`, which is only
+ * logged. Any other error is shown only as a fixed message (docs/agents.md).
  */
 export class AgentRunError extends Error {
   readonly code: string;

@@ -7,8 +7,17 @@ import { EventType } from '../protocol/events.js';
 import { admitAgentEvent } from './admit-agent-event.js';
 import { AgentRunError } from './agent-run-error.js';
 import type { AgentContext, AgentDefinition, AgentEventStream, AgentInput } from './define-agent.js';
-import { clip, errorMessage, failedEnd, type RunEnd, runEndEvent } from './run-end.js';
-import { RunErrorCode } from './run-error-code.js';
+import {
+  appendFinalText,
+  clip,
+  errorMessage,
+  failedEnd,
+  innermostMessage,
+  LOGGED_TEXT_MAX,
+  type RunEnd,
+  runEndEvent,
+} from './run-end.js';
+import { RunErrorCode, RunErrorMessage } from './run-error-code.js';
 import { runTool } from './run-tool.js';
 
 /** `agent_started.data.task_description` is the user's text, cut to this many characters. */
@@ -17,8 +26,6 @@ export const TASK_DESCRIPTION_MAX = 200;
 const TERMINAL_RETRY_MS = 60_000;
 /** Longest pause between two tries (a recovery of the engine wakes the run sooner). */
 const TERMINAL_RETRY_STEP_MS = 1000;
-/** Streamed text kept for a final response the agent did not give, in characters. */
-const FINAL_TEXT_MAX = 65_536;
 
 /** Everything one run needs; built by `AgentRuntime`. */
 export interface AgentRunOptions {
@@ -199,7 +206,7 @@ export class AgentRun {
       signal,
       userId,
       runId,
-      tool: (name, args, fn) => runTool(name, args, fn, { signal, executionId, now }),
+      tool: (name, args, fn) => runTool(name, args, fn, { signal, executionId, now, log: this.#log }),
     };
   }
 
@@ -246,9 +253,7 @@ export class AgentRun {
   }
 
   #remember(event: NewEvent): void {
-    if (this.#streamed.length < FINAL_TEXT_MAX) {
-      this.#streamed = clip(this.#streamed + String(event.data.text), FINAL_TEXT_MAX);
-    }
+    this.#streamed = appendFinalText(this.#streamed, String(event.data.text));
   }
 
   /** An agent that returns without `agent_completed` succeeded; its string return value is the answer. */
@@ -257,15 +262,42 @@ export class AgentRun {
     return { status: 'succeeded', finalResponse: this.#streamed === '' ? null : this.#streamed };
   }
 
+  /**
+   * An AgentRunError's message was written for users and is shown; anything else the agent threw may
+   * carry hosts, ports or secrets, so the user reads only the generic AGENT_ERROR message and the
+   * error goes to the log (message, stack, innermost cause), bound to the run.
+   */
   #agentError(error: unknown): Terminal {
-    const code = error instanceof AgentRunError ? error.code : RunErrorCode.AgentError;
-    this.#log.warn({ error_code: code, err_message: clip(errorMessage(error), 512) }, 'agent failed');
-    return this.#byRuntime(failedEnd('failed', code, errorMessage(error)));
+    const fields = {
+      err_message: clip(errorMessage(error), LOGGED_TEXT_MAX),
+      ...(error instanceof Error && error.cause !== undefined
+        ? { err_cause: clip(innermostMessage(error.cause), LOGGED_TEXT_MAX) }
+        : {}),
+    };
+    if (error instanceof AgentRunError) {
+      this.#log.warn({ error_code: error.code, ...fields }, 'agent failed');
+      return this.#byRuntime(failedEnd('failed', error.code, error.message));
+    }
+    const stack = error instanceof Error && error.stack !== undefined ? error.stack : undefined;
+    this.#log.warn(
+      {
+        error_code: RunErrorCode.AgentError,
+        ...fields,
+        ...(stack === undefined ? {} : { err_stack: clip(stack, 4 * LOGGED_TEXT_MAX) }),
+      },
+      'agent failed',
+    );
+    const message = RunErrorMessage[RunErrorCode.AgentError];
+    return this.#byRuntime(failedEnd('failed', RunErrorCode.AgentError, message));
   }
 
+  /** The engine's error (a Redis error, its address) is for the log; the user reads a fixed message. */
   #engineFailure(error: unknown): Terminal {
-    this.#log.warn({ err_code: errorCode(error) }, 'engine failed during run');
-    const message = `the engine could not store the run's events: ${errorMessage(error)}`;
+    this.#log.warn(
+      { err_code: errorCode(error), err_message: clip(errorMessage(error), LOGGED_TEXT_MAX) },
+      'engine failed during run',
+    );
+    const message = RunErrorMessage[RunErrorCode.Unavailable];
     return this.#byRuntime(failedEnd('failed', RunErrorCode.Unavailable, message));
   }
 
@@ -290,7 +322,7 @@ function stopStep(end: RunEnd): Step {
 function release(stream: AgentEventStream, log: Logger): void {
   stream.return(undefined).catch((error: unknown) => {
     // Expected when the agent throws from a finally block after its run ended; nothing to publish.
-    log.debug({ err_message: clip(errorMessage(error), 512) }, 'agent cleanup failed');
+    log.debug({ err_message: clip(errorMessage(error), LOGGED_TEXT_MAX) }, 'agent cleanup failed');
   });
 }
 

@@ -10,6 +10,11 @@ import { RunErrorCode } from './run-error-code.js';
 
 /** How many ended runs are remembered for idempotent cancels. */
 const ENDED_RUNS_REMEMBERED = 10_000;
+/**
+ * `UNAVAILABLE` when the engine is down. The engine's own reason (a Redis error, often with its address)
+ * is not for users: the engine logs it when it goes down.
+ */
+const ENGINE_UNAVAILABLE = 'engine unavailable; retry later';
 
 /** Options of {@link AgentRuntime}; defaults follow the flags in docs/agents.md. */
 export interface AgentRuntimeOptions {
@@ -176,8 +181,7 @@ export class AgentRuntime {
       };
     }
     const health = this.#engine.health();
-    if (!health.ok)
-      return { ok: false, code: ErrorCode.Unavailable, message: `engine unavailable: ${health.reason}` };
+    if (!health.ok) return { ok: false, code: ErrorCode.Unavailable, message: ENGINE_UNAVAILABLE };
     // Reserve the slot before the await, so concurrent starts cannot overshoot max_runs_per_user.
     this.#perUser.set(userId, active + 1);
     const runId = this.#newId('r');
@@ -187,7 +191,7 @@ export class AgentRuntime {
     } catch (error) {
       this.#release(userId);
       this.#log.warn({ user_id: userId, err_message: errorMessage(error) }, 'idempotency claim failed');
-      return { ok: false, code: ErrorCode.Unavailable, message: 'engine unavailable; retry later' };
+      return { ok: false, code: ErrorCode.Unavailable, message: ENGINE_UNAVAILABLE };
     }
     if (!claim.claimed) {
       this.#release(userId);

@@ -13,6 +13,9 @@ export function builtInAgents(config: Config): AgentDefinition[] {
         secret: config.agentSecret,
         timeoutMs: config.runTimeoutMs,
         stallTimeoutMs: config.agentStallTimeoutMs,
+        maxLineLength: config.agentMaxLineLength,
+        maxToolCallLength: config.agentMaxToolCallLength,
+        maxOpenToolCalls: config.agentMaxOpenToolCalls,
       }),
     );
   }

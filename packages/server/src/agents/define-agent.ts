@@ -49,7 +49,8 @@ export interface AgentContext {
    * ```
    * When `fn` throws, `tool_completed` carries `success: false`, `results: null` and
    * `error: { code: 'TOOL_ERROR', message }`, then the error is rethrown: catch it to carry on, or let it
-   * end the run as `failed` / `AGENT_ERROR`.
+   * end the run as `failed` / `AGENT_ERROR`. The message is `the tool failed` (the error is logged) unless
+   * `fn` threw an `AgentRunError`, whose message is meant for users.
    */
   tool<T>(name: string, args: JsonObject, fn: ToolFn<T>): AsyncGenerator<AgentEvent, T, undefined>;
 }

@@ -1,5 +1,6 @@
 import { EventType } from '../protocol/events.js';
 import { abortableSleep } from './abortable-sleep.js';
+import { AgentRunError } from './agent-run-error.js';
 import { type AgentDefinition, defineAgent } from './define-agent.js';
 import { evaluateArithmetic } from './evaluate-arithmetic.js';
 import { clip, errorMessage } from './run-end.js';
@@ -86,7 +87,7 @@ export function createDemoAgent(options: DemoAgentOptions = {}): AgentDefinition
       await pause(delayMs);
       let computed: string;
       try {
-        const value = yield* ctx.tool('calculator', { expression }, () => evaluateArithmetic(expression));
+        const value = yield* ctx.tool('calculator', { expression }, () => calculate(expression));
         computed = `${expression} = ${value}.`;
       } catch (error) {
         computed = `I could not compute ${expression}: ${errorMessage(error)}.`;
@@ -99,6 +100,18 @@ export function createDemoAgent(options: DemoAgentOptions = {}): AgentDefinition
       yield { type: EventType.AgentCompleted, data: { status: 'succeeded', final_response: answer } };
     },
   });
+}
+
+/**
+ * The calculator tool. What `evaluateArithmetic` refuses (`division by zero`) is said for the user, so it
+ * is thrown as an AgentRunError: its message, unlike a plain error's, is shown in `tool_completed`.
+ */
+function calculate(expression: string): number {
+  try {
+    return evaluateArithmetic(expression);
+  } catch (error) {
+    throw new AgentRunError('CALCULATOR_ERROR', errorMessage(error));
+  }
 }
 
 /** The longest run of arithmetic in `text` with an operator between two numbers (`17 * 23`), trimmed. */

@@ -1,5 +1,5 @@
 import { AgentRunError } from './agent-run-error.js';
-import { RunErrorCode } from './run-error-code.js';
+import { RunErrorCode, RunErrorMessage } from './run-error-code.js';
 
 /** Why the guard itself aborted the exchange. */
 type Cut = 'stalled' | 'timeout';
@@ -40,8 +40,14 @@ export class ExchangeGuard {
     clearTimeout(this.#stall);
   }
 
-  /** The error that ends the run after an I/O error: a stall or timeout the guard caused, else `code`. */
-  failure(code: string, message: string, cause: unknown): AgentRunError {
+  /**
+   * The error that ends the run after an I/O error: a stall or timeout the guard caused, else `code` with
+   * its fixed message; the I/O error (which names hosts and ports) is only its `cause`, for the log.
+   */
+  failure(
+    code: typeof RunErrorCode.WebhookUnreachable | typeof RunErrorCode.WebhookDisconnected,
+    cause: unknown,
+  ): AgentRunError {
     if (this.#cut === 'stalled') {
       return new AgentRunError(
         RunErrorCode.WebhookStalled,
@@ -54,7 +60,7 @@ export class ExchangeGuard {
         `backend exchange exceeded ${this.#timeoutMs} ms`,
       );
     }
-    return new AgentRunError(code, message, { cause });
+    return new AgentRunError(code, RunErrorMessage[code], { cause });
   }
 
   close(): void {

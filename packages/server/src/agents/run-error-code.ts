@@ -4,7 +4,7 @@
  * docs/protocol.md, never reused. Webhook-specific codes are built by {@link webhookHttpCode}.
  */
 export const RunErrorCode = {
-  /** The agent threw (or a tool it ran threw and the agent did not catch it). Status `failed`. */
+  /** The agent threw (or a tool it ran threw and the agent did not catch it), not an AgentRunError. Status `failed`. */
   AgentError: 'AGENT_ERROR',
   /** The agent yielded an event that fails the protocol schema. Status `failed`. */
   InvalidEvent: 'INVALID_EVENT',
@@ -33,6 +33,20 @@ export const RunErrorCode = {
 } as const;
 
 export type RunErrorCode = (typeof RunErrorCode)[keyof typeof RunErrorCode];
+
+/**
+ * The fixed `error.message` of the codes whose cause is internal: an exception of the agent's code, a
+ * system or engine error. Users read only this (an exception's text may name hosts, ports, Redis or
+ * secrets); the cause is logged with the run (docs/protocol.md, run error codes). An `AgentRunError`
+ * keeps its own message: its author wrote it for users.
+ */
+export const RunErrorMessage = {
+  [RunErrorCode.AgentError]: 'the agent failed',
+  [RunErrorCode.Unavailable]: "the gateway could not store the run's events",
+  [RunErrorCode.ToolError]: 'the tool failed',
+  [RunErrorCode.WebhookUnreachable]: 'the agent backend could not be reached',
+  [RunErrorCode.WebhookDisconnected]: 'the connection to the agent backend was lost',
+} as const satisfies Partial<Record<RunErrorCode, string>>;
 
 /** `WEBHOOK_HTTP_<status>`: the webhook backend answered with a non-2xx status. */
 export function webhookHttpCode(status: number): string {

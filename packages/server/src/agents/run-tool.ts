@@ -1,8 +1,10 @@
+import type { Logger } from '../observability/logger.js';
 import type { JsonObject } from '../protocol/events.js';
 import { EventType } from '../protocol/events.js';
+import { AgentRunError } from './agent-run-error.js';
 import type { AgentEvent, ToolFn } from './define-agent.js';
-import { errorMessage } from './run-end.js';
-import { RunErrorCode } from './run-error-code.js';
+import { clip, ERROR_MESSAGE_MAX, errorMessage, LOGGED_TEXT_MAX } from './run-end.js';
+import { RunErrorCode, RunErrorMessage } from './run-error-code.js';
 
 /** What a tool call needs from its run. */
 export interface ToolDeps {
@@ -11,12 +13,15 @@ export interface ToolDeps {
   readonly executionId: () => string;
   /** Milliseconds, for `duration_ms`; injected so tests control time. */
   readonly now: () => number;
+  /** The run's logger: a failed tool's error is logged here, not shown to the user. */
+  readonly log: Logger;
 }
 
 /**
  * The body of `ctx.tool()`: yields `tool_executing`, runs `fn`, yields `tool_completed` and returns the
  * result (PROTOCOL.md §3: both events carry the same `execution_id`). A throwing `fn` is reported as
- * `success: false` and rethrown, so the agent decides whether the run goes on.
+ * `success: false` and rethrown, so the agent decides whether the run goes on. The user sees the
+ * message of an `AgentRunError` and otherwise only `the tool failed`; the error itself is logged.
  */
 export async function* runTool<T>(
   name: string,
@@ -34,6 +39,13 @@ export async function* runTool<T>(
   try {
     result = await fn(deps.signal);
   } catch (error) {
+    // A tool cut short by the run's end (cancel, timeout, drain) is expected: no warning for it.
+    const level = deps.signal.aborted ? 'debug' : 'warn';
+    deps.log[level](
+      { tool_name: name, execution_id: executionId, err_message: clip(errorMessage(error), LOGGED_TEXT_MAX) },
+      'tool failed',
+    );
+    const message = error instanceof AgentRunError ? error.message : RunErrorMessage[RunErrorCode.ToolError];
     yield {
       type: EventType.ToolCompleted,
       data: {
@@ -42,7 +54,7 @@ export async function* runTool<T>(
         success: false,
         results: null,
         duration_ms: Math.max(0, deps.now() - started),
-        error: { code: RunErrorCode.ToolError, message: errorMessage(error) },
+        error: { code: RunErrorCode.ToolError, message: clip(message, ERROR_MESSAGE_MAX) },
       },
     };
     throw error;

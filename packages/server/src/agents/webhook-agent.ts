@@ -1,5 +1,5 @@
 import { EventType } from '../protocol/events.js';
-import { AgUiMapper } from './ag-ui-mapping.js';
+import { AG_UI_LIMITS, AgUiMapper } from './ag-ui-mapping.js';
 import { AgentRunError } from './agent-run-error.js';
 import {
   type AgentContext,
@@ -11,7 +11,6 @@ import {
 import { ExchangeGuard } from './exchange-guard.js';
 import { NDJSON_LINE_MAX, NdjsonSplitter } from './ndjson-splitter.js';
 import { parseWebhookLine } from './parse-webhook-line.js';
-import { errorMessage } from './run-end.js';
 import { RunErrorCode, webhookHttpCode } from './run-error-code.js';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook-signature.js';
 
@@ -25,8 +24,12 @@ export interface WebhookAgentOptions {
   readonly timeoutMs?: number;
   /** `--agent-stall-timeout-ms`: the backend may stay silent this long (before headers or between bytes). Default 30000. */
   readonly stallTimeoutMs?: number;
-  /** Longest response line, in characters. Default 1 MiB. */
+  /** `--agent-max-line-length`: longest response line, in characters. Default 1 MiB. */
   readonly maxLineLength?: number;
+  /** `--agent-max-tool-call-length`: characters of one AG-UI tool call's name and arguments. Default 65536. */
+  readonly maxToolCallLength?: number;
+  /** `--agent-max-open-tool-calls`: AG-UI tool calls open at once (started, no result yet). Default 32. */
+  readonly maxOpenToolCalls?: number;
   /** Defaults to the global fetch. */
   readonly fetch?: typeof fetch;
   /** The clock in milliseconds (signature timestamp, AG-UI tool durations). Default `Date.now`. */
@@ -38,8 +41,9 @@ export interface WebhookAgentOptions {
 /**
  * The built-in `webhook` agent (docs/agents.md): POSTs `{run_id, user_id, message}` to a backend, signed
  * with HMAC-SHA256, and streams the response body back as NDJSON, one agentcast or AG-UI event per line,
- * each published as it arrives. Whatever goes wrong (non-2xx, bad line, stall, drop, timeout, a response
- * with no terminal event) ends the run with `agent_completed` / `failed` and a `WEBHOOK_*` code.
+ * each published as it arrives. Whatever goes wrong (non-2xx, a redirect, bad line, stall, drop, timeout,
+ * a response with no terminal event) ends the run with `agent_completed` / `failed` and a `WEBHOOK_*`
+ * code. What a run holds is bounded: one line, 64 KiB of text, and the AG-UI tool-call limits.
  */
 export function createWebhookAgent(options: WebhookAgentOptions): AgentDefinition {
   if (!URL.canParse(options.url)) throw agentInvalid('createWebhookAgent: url is not a valid URL');
@@ -54,6 +58,8 @@ export function createWebhookAgent(options: WebhookAgentOptions): AgentDefinitio
     timeoutMs: options.timeoutMs ?? 120_000,
     stallTimeoutMs: options.stallTimeoutMs ?? 30_000,
     maxLineLength: options.maxLineLength ?? NDJSON_LINE_MAX,
+    maxToolCallLength: options.maxToolCallLength ?? AG_UI_LIMITS.maxToolCallLength,
+    maxOpenToolCalls: options.maxOpenToolCalls ?? AG_UI_LIMITS.maxOpenToolCalls,
     fetch: options.fetch ?? globalThis.fetch,
     now: options.now ?? Date.now,
   };
@@ -92,9 +98,12 @@ async function* exchange(
         },
         body,
         signal: guard.signal,
+        // A redirect is never followed: that would re-send the signed message wherever the backend
+        // points. A 3xx is an answer like any other non-2xx and ends the run WEBHOOK_HTTP_<status>.
+        redirect: 'manual',
       });
     } catch (error) {
-      throw guard.failure(RunErrorCode.WebhookUnreachable, `backend unreachable: ${cause(error)}`, error);
+      throw guard.failure(RunErrorCode.WebhookUnreachable, error);
     }
     guard.disarm();
     if (!response.ok || response.body === null) {
@@ -103,18 +112,14 @@ async function* exchange(
     }
     reader = response.body.getReader();
     const splitter = new NdjsonSplitter(settings.maxLineLength);
-    const mapper = new AgUiMapper(settings.now);
+    const mapper = new AgUiMapper(settings.now, settings);
     for (;;) {
       guard.arm();
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
         chunk = await reader.read();
       } catch (error) {
-        throw guard.failure(
-          RunErrorCode.WebhookDisconnected,
-          `connection lost mid-stream: ${cause(error)}`,
-          error,
-        );
+        throw guard.failure(RunErrorCode.WebhookDisconnected, error);
       }
       guard.disarm();
       const split = chunk.done ? splitter.finish() : splitter.push(chunk.value);
@@ -140,11 +145,4 @@ async function* exchange(
       // The body already failed or ended; cancelling it has nothing left to release.
     });
   }
-}
-
-/** The innermost message of a fetch error (`TypeError: fetch failed` hides `ECONNREFUSED` in `cause`). */
-function cause(error: unknown): string {
-  let current: unknown = error;
-  while (current instanceof Error && current.cause !== undefined) current = current.cause;
-  return errorMessage(current);
 }

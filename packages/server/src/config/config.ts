@@ -66,6 +66,12 @@ export interface Config {
   readonly agentUrl: string | undefined;
   readonly agentSecret: string | undefined;
   readonly agentStallTimeoutMs: number;
+  /** Longest webhook response line, in characters. */
+  readonly agentMaxLineLength: number;
+  /** Characters of one AG-UI tool call's name and arguments from the webhook. */
+  readonly agentMaxToolCallLength: number;
+  /** AG-UI tool calls a webhook run may have open at once. */
+  readonly agentMaxOpenToolCalls: number;
   readonly redis: string | undefined;
   readonly redisCluster: boolean;
   readonly redisKeyPrefix: string;
