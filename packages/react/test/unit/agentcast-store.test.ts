@@ -60,7 +60,12 @@ function setup(options: { maxEvents?: number; maxRuns?: number } = {}) {
 
 /** Counts how often a listener is called. */
 function counter() {
-  const c = { calls: 0, listener: () => void (c.calls += 1) };
+  const c = {
+    calls: 0,
+    listener: () => {
+      c.calls += 1;
+    },
+  };
   return c;
 }
 
