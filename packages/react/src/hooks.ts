@@ -1,0 +1,76 @@
+import { useCallback, useContext, useMemo, useSyncExternalStore } from 'react';
+import {
+  type AgentcastStore,
+  type ConnectionStatus,
+  type EventFilter,
+  SERVER_EVENTS,
+  SERVER_STATUS,
+} from './agentcast-store.js';
+import type { Ack, AgentEvent, SendMessageOptions } from './client-like.js';
+import { AgentcastContext } from './provider.js';
+import { pendingRun, type RunView } from './run-view.js';
+
+function useStore(hook: string): AgentcastStore {
+  const store = useContext(AgentcastContext);
+  if (store === null) throw new Error(`${hook}() must be used inside <AgentcastProvider>`);
+  return store;
+}
+
+const serverStatus = (): ConnectionStatus => SERVER_STATUS;
+const serverEvents = (): readonly AgentEvent[] => SERVER_EVENTS;
+const NO_RUN = pendingRun('');
+const noRun = (): RunView => NO_RUN;
+const subscribeNothing = () => () => undefined;
+
+/**
+ * The connection: `{ state, client, role, lastSeq, epoch }`. Re-renders when the state, the client or the
+ * role changes, never per event; `lastSeq` and `epoch` are read live when accessed.
+ */
+export function useAgentcast(): ConnectionStatus {
+  const store = useStore('useAgentcast');
+  return useSyncExternalStore(store.subscribeStatus, store.getStatus, serverStatus);
+}
+
+/**
+ * The events so far that match `filter` (a type, several types, `'*'` or omitted for all, or a predicate),
+ * oldest first. The array keeps its identity until a matching event arrives; only those re-render. A
+ * predicate is a dependency: pass a stable one (module-level or `useCallback`), or each render starts a
+ * new view that rescans the log.
+ */
+export function useEvents(filter?: EventFilter): readonly AgentEvent[] {
+  const store = useStore('useEvents');
+  // Views of types are cached in the store, so an inline ['a', 'b'] finds the same view every render.
+  const view = useMemo(() => store.events(filter), [store, filter]);
+  return useSyncExternalStore(view.subscribe, view.getSnapshot, serverEvents);
+}
+
+/**
+ * One run, assembled from its events: `{ status, events, text, tools, error, agent, finalResponse }`.
+ * `status` is `pending` until an event of the run arrives (and for `runId` undefined). Re-renders only
+ * for events of this run.
+ */
+export function useRun(runId: string | undefined): RunView {
+  const store = useStore('useRun');
+  const subscribe = useCallback(
+    (listener: () => void) => (runId === undefined ? () => undefined : store.subscribeRun(runId, listener)),
+    [store, runId],
+  );
+  const getSnapshot = useCallback(() => (runId === undefined ? NO_RUN : store.run(runId)), [store, runId]);
+  return useSyncExternalStore(
+    runId === undefined ? subscribeNothing : subscribe,
+    getSnapshot,
+    runId === undefined ? noRun : getSnapshot,
+  );
+}
+
+/** What {@link useSendMessage} returns; the same object for the provider's life. */
+export interface SendMessageApi {
+  /** `client.sendMessage`; waits for the client if called before it exists (a child's mount effect). */
+  readonly send: (text: string, options?: SendMessageOptions) => Promise<Ack>;
+  readonly cancel: (runId: string) => Promise<Ack>;
+}
+
+export function useSendMessage(): SendMessageApi {
+  const store = useStore('useSendMessage');
+  return useMemo(() => ({ send: store.sendMessage, cancel: store.cancel }), [store]);
+}
