@@ -1,18 +1,29 @@
 import { fileURLToPath } from 'node:url';
 import { defineConfig } from 'vitest/config';
 
+const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
+
+/** Tests run against the packages' sources: the server and the React binding import the client by name. */
+const alias = {
+  '@agentcast/client': here('./packages/client/src/index.ts'),
+  '@agentcast/react': here('./packages/react/src/index.ts'),
+};
+
 export default defineConfig({
-  resolve: {
-    // Tests run against the packages' sources: the server imports the client by its package name.
-    alias: {
-      '@agentcast/client': fileURLToPath(new URL('./packages/client/src/index.ts', import.meta.url)),
-    },
-  },
+  resolve: { alias },
   test: {
-    include: ['test/**/*.test.ts'],
     testTimeout: 20_000,
     hookTimeout: 20_000,
     pool: 'forks',
+    projects: [
+      // The gateway, the client SDK and their cross-package tests (test/).
+      { extends: true, test: { name: 'agentcast', include: ['test/**/*.test.ts'] } },
+      // @agentcast/react's own tests (packages/react/test), with its JSX.
+      {
+        extends: true,
+        test: { name: 'react', include: ['packages/react/test/**/*.test.{ts,tsx}'] },
+      },
+    ],
     coverage: {
       provider: 'v8',
       include: ['packages/*/src/**/*.{ts,tsx}'],

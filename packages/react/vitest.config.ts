@@ -4,15 +4,15 @@ import { defineConfig } from 'vitest/config';
 const here = (path: string): string => fileURLToPath(new URL(path, import.meta.url));
 
 /**
- * @agentcast/react's tests: `npx vitest run --config packages/react/vitest.config.ts` from the repo root.
- * "@agentcast/client" resolves to the SDK's source, as in tsconfig.json's "paths"; after the workspace split
- * it points at packages/client (or the alias goes and node_modules resolves it).
+ * @agentcast/react's tests alone: `npx vitest run --config packages/react/vitest.config.ts` from the repo
+ * root (the root `npm test` runs them too). "@agentcast/client" resolves to the SDK's source, as in
+ * tsconfig.json's "paths".
  */
 export default defineConfig({
   root: here('.'),
   resolve: {
     alias: {
-      '@agentcast/client': here('../../src/client/index.ts'),
+      '@agentcast/client': here('../client/src/index.ts'),
       '@agentcast/react': here('./src/index.ts'),
     },
   },
