@@ -1,4 +1,5 @@
 import { spawnSync } from 'node:child_process';
+import { readFileSync } from 'node:fs';
 import { afterEach, describe, expect, it } from 'vitest';
 import { Client } from '../helpers/gateway-harness.js';
 import { CLI_PATH, type GatewayProcess, spawnGateway } from '../helpers/gateway-process.js';
@@ -39,6 +40,17 @@ describe('agentcast CLI', () => {
     });
     expect(res.status).toBe(2);
     expect(res.stderr).toContain('http://app.example.com');
+  });
+
+  it('prints the version of @agentcast/server with --version, -v and version', () => {
+    const { version } = JSON.parse(
+      readFileSync(new URL('../../packages/server/package.json', import.meta.url), 'utf8'),
+    ) as { version: string };
+    for (const flag of ['--version', '-v', 'version']) {
+      const res = run([flag]);
+      expect(res.status).toBe(0);
+      expect(res.stdout).toBe(`${version}\n`);
+    }
   });
 
   it('exits 2 on an unknown command', () => {
