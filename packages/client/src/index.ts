@@ -8,7 +8,7 @@ export { AgentcastClient, type SendMessageOptions } from './agentcast-client.js'
 export { ClientError, ClientErrorCode } from './client-error.js';
 export type { ConnectOptions, TokenTransport } from './client-options.js';
 export { connect } from './connect.js';
-export type { Unsubscribe } from './emitter.js';
+export { Emitter, type ListenerErrorReporter, type Unsubscribe } from './emitter.js';
 export type { ClientState, LifecycleEvents } from './lifecycle-events.js';
 export type { Ack } from './outbox.js';
 export {

@@ -1,3 +1,4 @@
+import type { Unsubscribe } from '@agentcast/client';
 import { ClientError, ClientErrorCode, type Timers } from '@agentcast/client';
 import type {
   Ack,
@@ -8,7 +9,6 @@ import type {
   SendMessageOptions,
   StreamPosition,
 } from './client-like.js';
-import type { Unsubscribe } from './emitter.js';
 import { pendingRun, RunAccumulator, type RunView } from './run-view.js';
 import { SharedClient } from './tabs/shared-client.js';
 

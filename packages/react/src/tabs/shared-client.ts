@@ -1,4 +1,11 @@
-import { ClientError, ClientErrorCode, type ResetReason, type Timers } from '@agentcast/client';
+import {
+  ClientError,
+  ClientErrorCode,
+  Emitter,
+  type ResetReason,
+  type Timers,
+  type Unsubscribe,
+} from '@agentcast/client';
 import type {
   Ack,
   AgentcastClientLike,
@@ -9,7 +16,6 @@ import type {
   SendMessageOptions,
   StreamPosition,
 } from '../client-like.js';
-import { Emitter, type Unsubscribe } from '../emitter.js';
 import { DeliveryTracker } from './delivery-tracker.js';
 import { EventHistory } from './event-history.js';
 import {

@@ -4,13 +4,14 @@ import {
   ClientError,
   ClientErrorCode,
   type ClientState,
+  Emitter,
   type EventOf,
   type LifecycleEvents,
   type SendMessageOptions,
   type StreamPosition,
+  type Unsubscribe,
 } from '@agentcast/client';
 import type { AgentcastClientLike } from '../../src/client-like.js';
-import { Emitter, type Unsubscribe } from '../../src/emitter.js';
 
 interface Request {
   readonly op: 'send' | 'cancel';
