@@ -5,7 +5,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ErrorCode } from '../protocol/error-codes.js';
 import type { HandshakeLimiter } from '../security/handshake-limiter.js';
-import type { Connection } from './connection.js';
+import type { Session } from './session.js';
 import type { UserHub } from './user-hub.js';
 
 /** What a connection asks of the agent runtime: start and cancel runs for its user. */
@@ -34,13 +34,14 @@ export interface RunRefusal {
 
 /**
  * Everything connections share, held once by the gateway; each connection keeps one reference to it,
- * so per-connection state stays a few small fields (ARCHITECTURE.md, hot path).
+ * so per-connection state stays a few small fields (ARCHITECTURE.md, hot path). `Conn` is the type
+ * handed to onClosed (the Connection class), a parameter so that this file needs no import of it.
  */
-export interface ConnectionContext {
+export interface ConnectionContext<Conn extends Session = Session> {
   readonly config: Config;
   readonly verifier: TokenVerifier;
   readonly engine: Engine;
-  readonly hub: UserHub<Connection>;
+  readonly hub: UserHub<Session>;
   readonly runs: RunController;
   readonly log: Logger;
   readonly metrics: Metrics;
@@ -48,5 +49,5 @@ export interface ConnectionContext {
   /** Handshakes per client IP; a connection releases its one when it opens or closes before that. */
   readonly handshakes: HandshakeLimiter;
   /** Called once when a connection has fully closed. */
-  readonly onClosed: (connection: Connection) => void;
+  readonly onClosed: (connection: Conn) => void;
 }

@@ -7,11 +7,13 @@ import { CloseCode, CloseReason, closeCodeLabel } from '../protocol/close-codes.
 import { ErrorCode as Codes, type ErrorCode } from '../protocol/error-codes.js';
 import type { StoredEvent } from '../protocol/events.js';
 import { encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
+import type { ResumeRequest } from '../protocol/resume-request.js';
 import { BadFrameCounter } from '../security/bad-frame-counter.js';
 import { FrameRateLimiter } from '../security/frame-rate-limiter.js';
 import type { ConnectionContext } from './connection-context.js';
 import { routeFrame } from './frame-router.js';
-import { joinUser, type ResumeRequest } from './join-user.js';
+import { joinUser } from './join-user.js';
+import type { Session } from './session.js';
 
 /**
  * The lifecycle of one WebSocket (PROTOCOL.md §2):
@@ -50,7 +52,7 @@ interface EarlyFrame {
 const TEXT_FRAME = Object.freeze({ binary: false });
 
 /** One client connection. Per-connection state is kept to a few small fields (ARCHITECTURE.md, hot path). */
-export class Connection {
+export class Connection implements Session {
   readonly id: string;
   readonly ip: string;
   #state: ConnectionState = 'authenticating';
@@ -63,7 +65,7 @@ export class Connection {
   pingsUnanswered = 0;
   readonly #ws: WebSocket;
   readonly #socket: Socket;
-  readonly #ctx: ConnectionContext;
+  readonly #ctx: ConnectionContext<Connection>;
   readonly #rate: FrameRateLimiter;
   readonly #badFrames: BadFrameCounter;
   #authTimer: NodeJS.Timeout | undefined;
@@ -75,7 +77,7 @@ export class Connection {
   #early: EarlyFrame[] | undefined;
   #log: Logger | undefined;
 
-  constructor(ws: WebSocket, socket: Socket, ctx: ConnectionContext, info: UpgradeInfo) {
+  constructor(ws: WebSocket, socket: Socket, ctx: ConnectionContext<Connection>, info: UpgradeInfo) {
     this.id = info.id;
     this.ip = info.ip;
     this.#ws = ws;

@@ -1,10 +1,13 @@
 import { ErrorCode } from '../protocol/error-codes.js';
 import { type ClientFrame, encodeServerFrame } from '../protocol/frames.js';
-import type { Connection } from './connection.js';
 import type { ConnectionContext } from './connection-context.js';
+import type { Session } from './session.js';
+
+/** What the router uses of the context every connection shares: the agent runtime and the clock. */
+export type RouterContext = Pick<ConnectionContext, 'runs' | 'now'>;
 
 /** Answers one frame of an authenticated connection (PROTOCOL.md §6). Never throws: failures become error frames. */
-export function routeFrame(conn: Connection, frame: ClientFrame, ctx: ConnectionContext): void {
+export function routeFrame(conn: Session, frame: ClientFrame, ctx: RouterContext): void {
   switch (frame.type) {
     case 'auth':
       void guard(conn, undefined, conn.refreshToken(frame.token));
@@ -24,9 +27,9 @@ export function routeFrame(conn: Connection, frame: ClientFrame, ctx: Connection
 }
 
 async function startRun(
-  conn: Connection,
+  conn: Session,
   frame: Extract<ClientFrame, { type: 'user_message' }>,
-  ctx: ConnectionContext,
+  ctx: RouterContext,
 ): Promise<void> {
   const { data } = frame;
   const outcome = await ctx.runs.start(conn.userId, {
@@ -41,9 +44,9 @@ async function startRun(
 }
 
 async function cancelRun(
-  conn: Connection,
+  conn: Session,
   frame: Extract<ClientFrame, { type: 'cancel' }>,
-  ctx: ConnectionContext,
+  ctx: RouterContext,
 ): Promise<void> {
   const runId = frame.data.run_id;
   const outcome = await ctx.runs.cancel(conn.userId, runId);
@@ -52,7 +55,7 @@ async function cancelRun(
 }
 
 /** Turns an unexpected failure of a handler into an INTERNAL error frame (nothing throws across the socket). */
-async function guard(conn: Connection, id: string | undefined, work: Promise<void>): Promise<void> {
+async function guard(conn: Session, id: string | undefined, work: Promise<void>): Promise<void> {
   try {
     await work;
   } catch (err) {

@@ -19,12 +19,12 @@ import { SUBPROTOCOL } from '../protocol/frames.js';
 import { parsePublishItem } from '../protocol/publish.js';
 import { HandshakeLimiter } from '../security/handshake-limiter.js';
 import { TrustedProxies } from '../security/trusted-proxies.js';
-import type { Connection } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { createDemoRoutes } from './demo-routes.js';
 import { handleHttp, handleMetricsPort, type Readiness } from './http-api.js';
 import { HttpSocketLimit } from './http-socket-limit.js';
 import { OriginGuard } from './origin-guard.js';
+import type { Session } from './session.js';
 import { UpgradeHandler } from './upgrade-handler.js';
 import { UserHub } from './user-hub.js';
 
@@ -74,7 +74,7 @@ export class Gateway {
   /** The HS256 secret generated for development when none was configured; undefined otherwise. */
   readonly devSecret: string | undefined;
   readonly #ownsEngine: boolean;
-  readonly #hub: UserHub<Connection>;
+  readonly #hub: UserHub<Session>;
   readonly #registry: ConnectionRegistry;
   readonly #server: Server;
   readonly #metricsServer: Server | undefined;

@@ -1,15 +1,20 @@
-import type { HistoryResult, LogHead } from '../engine/engine.js';
+import type { Config } from '../config/config.js';
+import type { Engine, HistoryResult, LogHead } from '../engine/engine.js';
 import type { ReplayPosition } from '../engine/replay-buffer.js';
+import type { Metrics } from '../observability/metrics.js';
 import { CloseCode, CloseReason } from '../protocol/close-codes.js';
 import { encodeEvent } from '../protocol/events.js';
 import { encodeServerFrame, type ResumeOutcome } from '../protocol/frames.js';
-import type { Connection } from './connection.js';
-import type { ConnectionContext } from './connection-context.js';
+import type { ResumeRequest } from '../protocol/resume-request.js';
+import type { Session } from './session.js';
+import type { UserHub } from './user-hub.js';
 
-/** A client's resume request: the last seq it saw and that seq's epoch (PROTOCOL.md §4). */
-export interface ResumeRequest {
-  readonly since?: number | undefined;
-  readonly epoch?: string | undefined;
+/** What the join uses of the context every connection shares (a ConnectionContext is one). */
+export interface JoinContext {
+  readonly engine: Pick<Engine, 'head' | 'history'>;
+  readonly hub: Pick<UserHub<Session>, 'join'>;
+  readonly config: Pick<Config, 'historySize' | 'serverId' | 'heartbeatMs'>;
+  readonly metrics: Pick<Metrics, 'eventsDelivered'>;
 }
 
 /**
@@ -19,8 +24,8 @@ export interface ResumeRequest {
  * Returns null when the connection closed meanwhile.
  */
 export async function joinUser(
-  conn: Connection,
-  ctx: ConnectionContext,
+  conn: Session,
+  ctx: JoinContext,
   request: ResumeRequest,
 ): Promise<ReplayPosition | null> {
   const { engine, hub } = ctx;
@@ -46,7 +51,7 @@ export async function joinUser(
   return replay(conn, ctx, first, since);
 }
 
-function sendWelcome(conn: Connection, ctx: ConnectionContext, head: LogHead, resume: ResumeOutcome): void {
+function sendWelcome(conn: Session, ctx: JoinContext, head: LogHead, resume: ResumeOutcome): void {
   const { config } = ctx;
   conn.send(
     encodeServerFrame.welcome({
@@ -63,8 +68,8 @@ function sendWelcome(conn: Connection, ctx: ConnectionContext, head: LogHead, re
 
 /** Writes the history after `since`, page by page, while live events keep being held. */
 async function replay(
-  conn: Connection,
-  ctx: ConnectionContext,
+  conn: Session,
+  ctx: JoinContext,
   first: Extract<HistoryResult, { kind: 'ok' }>,
   since: number,
 ): Promise<ReplayPosition | null> {

@@ -1,7 +1,7 @@
 import type { IncomingMessage } from 'node:http';
 import { selectSubprotocol } from '../auth/token-source.js';
+import type { ResumeRequest } from '../protocol/resume-request.js';
 import type { HandshakeLimiter } from '../security/handshake-limiter.js';
-import type { ResumeRequest } from './join-user.js';
 import type { UpgradeRejection } from './upgrade-rejection.js';
 
 /**

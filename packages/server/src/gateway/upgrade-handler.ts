@@ -24,7 +24,7 @@ export interface UpgradeHandlerDeps {
   readonly wss: WebSocketServer;
   readonly origins: OriginGuard;
   readonly registry: ConnectionRegistry;
-  readonly ctx: ConnectionContext;
+  readonly ctx: ConnectionContext<Connection>;
   readonly metrics: Metrics;
   /** False once the gateway drains or closes: new upgrades get 503. */
   readonly accepting: () => boolean;

@@ -6,4 +6,5 @@ export * from './events.js';
 export * from './frames.js';
 export * from './issues.js';
 export * from './publish.js';
+export * from './resume-request.js';
 export * from './server-frame-type.js';
