@@ -3,6 +3,8 @@
  * and help text. `--help`, the loader and the README configuration table are all derived from it.
  */
 
+import { ENGINE_DEFAULTS } from '../engine/engine-defaults.js';
+
 /** The deployment environments (PROTOCOL.md §5). */
 export const ENVIRONMENTS = ['development', 'test', 'staging', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -374,7 +376,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     key: 'historySize',
     kind: 'int',
     group: 'history',
-    default: 1000,
+    default: ENGINE_DEFAULTS.historySize,
     min: 1,
     max: 1_000_000,
     help: 'Events kept per user for resume',
@@ -383,7 +385,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     key: 'historyTtlS',
     kind: 'int',
     group: 'history',
-    default: 300,
+    default: ENGINE_DEFAULTS.historyTtlMs / 1000,
     min: 1,
     max: 604_800,
     help: 'Longest time an event is kept for resume, seconds',
@@ -392,7 +394,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     key: 'historyMaxBytes',
     kind: 'int',
     group: 'history',
-    default: 8_388_608,
+    default: ENGINE_DEFAULTS.historyMaxBytes,
     min: 1024,
     max: 1_073_741_824,
     help: "Bytes of events (their wire frames) kept per user for resume; the oldest go first, never the user's newest",
@@ -401,7 +403,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     key: 'historyMemoryBytes',
     kind: 'int',
     group: 'history',
-    default: 268_435_456,
+    default: ENGINE_DEFAULTS.historyMemoryBytes,
     min: 1024,
     max: 68_719_476_736,
     help: 'Bytes of events kept for resume by all users of one process (memory engine); the oldest go first',
@@ -507,14 +509,14 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     key: 'redisKeyPrefix',
     kind: 'string',
     group: 'engine',
-    default: 'agentcast:',
+    default: ENGINE_DEFAULTS.keyPrefix,
     help: 'Prefix of every Redis key and channel; separates deployments sharing one Redis',
   },
   {
     key: 'redisSlotLeaseS',
     kind: 'int',
     group: 'engine',
-    default: 30,
+    default: ENGINE_DEFAULTS.slotLeaseMs / 1000,
     min: 3,
     max: 3600,
     help: "How long a crashed node's connections still count against max-connections-per-user, seconds",
