@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { describe, expect, it } from 'vitest';
-import { LuaScript } from '../../../packages/server/src/engine/lua-script.js';
+import { evalshaArgs, LuaScript } from '../../../packages/server/src/engine/lua-script.js';
 
 describe('LuaScript', () => {
   it('loads every script from src/engine/lua with its SHA1', () => {
@@ -16,5 +16,18 @@ describe('LuaScript', () => {
       expect(script.source).toBe(source);
       expect(script.sha).toBe(createHash('sha1').update(source).digest('hex'));
     }
+  });
+
+  it('gives EVALSHA the number of keys the call holds, then its keys, then its other arguments', () => {
+    const script = new LuaScript('claim', 'return 1');
+    expect(evalshaArgs(script, { keys: ['k1', 'k2'], args: ['a', 3] })).toEqual([
+      script.sha,
+      2,
+      'k1',
+      'k2',
+      'a',
+      3,
+    ]);
+    expect(evalshaArgs(script, { keys: ['k'], args: [] })).toEqual([script.sha, 1, 'k']);
   });
 });

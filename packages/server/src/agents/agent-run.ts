@@ -1,7 +1,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
+import { AgentcastError, AgentcastErrorCode, isEngineUnavailable } from '../protocol/agentcast-error.js';
 import type { NewEvent, RunStatus } from '../protocol/events.js';
 import { EventType } from '../protocol/events.js';
 import { admitAgentEvent } from './admit-agent-event.js';
@@ -223,9 +223,7 @@ export class AgentRun {
         await this.#append(event);
         return;
       } catch (error) {
-        const unavailable =
-          error instanceof AgentcastError && error.code === AgentcastErrorCode.EngineUnavailable;
-        if (!unavailable || this.#gaveUp || now() >= deadline) throw error;
+        if (!isEngineUnavailable(error) || this.#gaveUp || now() >= deadline) throw error;
         this.#log.warn('engine unavailable; retrying the terminal event');
         await new Promise<void>((resolve) => {
           const timer = setTimeout(finish, Math.min(TERMINAL_RETRY_STEP_MS, Math.max(0, deadline - now())));

@@ -1,5 +1,8 @@
 import { envName, flagName, OPTION_SPECS, type OptionSpec } from './options.js';
 
+/** The rows as plain OptionSpecs, for code that reads any field of any row. */
+const SPECS: readonly OptionSpec[] = OPTION_SPECS;
+
 const GROUP_TITLES: Record<OptionSpec['group'], string> = {
   server: 'Server',
   auth: 'Authentication',
@@ -27,7 +30,7 @@ export function helpText(): string {
   ];
   for (const group of Object.keys(GROUP_TITLES) as OptionSpec['group'][]) {
     lines.push('', `${GROUP_TITLES[group]}:`);
-    for (const spec of OPTION_SPECS.filter((s) => s.group === group)) {
+    for (const spec of SPECS.filter((s) => s.group === group)) {
       const flag = `--${flagName(spec.key)}${spec.kind === 'bool' ? '' : ` <${spec.kind === 'list' ? 'a,b' : spec.kind === 'int' ? 'n' : 'value'}>`}`;
       const dflt =
         spec.defaultText ??

@@ -1,7 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
-import type { Config } from './config.js';
+import type { Config, DerivedDefaultKey } from './config.js';
 import { envName, flagName, OPTION_SPECS, type OptionSpec } from './options.js';
 
 /** Where a value came from, for error messages. */
@@ -20,8 +20,22 @@ export interface ConfigSources {
 
 type Raw = { value: unknown; source: Source; label: string };
 
-const SPEC_BY_KEY = new Map<string, OptionSpec>(OPTION_SPECS.map((s) => [s.key, s]));
-const SPEC_BY_FLAG = new Map<string, OptionSpec>(OPTION_SPECS.map((s) => [flagName(s.key), s]));
+/** The rows as plain OptionSpecs, for code that reads any field of any row. */
+const SPECS: readonly OptionSpec[] = OPTION_SPECS;
+const SPEC_BY_KEY = new Map<string, OptionSpec>(SPECS.map((s) => [s.key, s]));
+const SPEC_BY_FLAG = new Map<string, OptionSpec>(SPECS.map((s) => [flagName(s.key), s]));
+
+/**
+ * The defaults that depend on other options: one for each row with `derivedDefault`, no more, no fewer
+ * (the type says so). Each reads the values loaded so far; `env` always has one.
+ */
+const DERIVED_DEFAULTS: {
+  readonly [K in DerivedDefaultKey]: (values: Readonly<Record<string, unknown>>) => Config[K];
+} = {
+  host: (v) => (v.env === 'development' || v.env === 'test' ? '127.0.0.1' : '0.0.0.0'),
+  demo: (v) => v.env === 'development',
+  serverId: () => `${hostname()}-${process.pid}`,
+};
 
 /**
  * Builds a Config from defaults, then a JSON file (`--config`), then `AGENTCAST_*` env vars, then
@@ -34,7 +48,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   const flags = parseArgv(sources.argv ?? [], problems);
   const configPath = flags.get('config')?.value ?? sources.env?.AGENTCAST_CONFIG;
   if (typeof configPath === 'string') readConfigFile(configPath, sources.readFile, raw, problems);
-  for (const spec of OPTION_SPECS) {
+  for (const spec of SPECS) {
     const value = sources.env?.[envName(spec.key)];
     if (value !== undefined && value !== '')
       raw.set(spec.key, { value, source: 'env', label: envName(spec.key) });
@@ -44,7 +58,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     if (value !== undefined) raw.set(key, { value, source: 'code', label: key });
   }
   const values: Record<string, unknown> = {};
-  for (const spec of OPTION_SPECS) {
+  for (const spec of SPECS) {
     const given = raw.get(spec.key);
     if (given === undefined) {
       values[spec.key] = spec.default;
@@ -54,7 +68,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     if (coerced.ok) values[spec.key] = coerced.value;
     else problems.push(`${given.label} ${show(spec, given.value)}: ${coerced.message}`);
   }
-  applyEnvironmentDefaults(values);
+  for (const [key, derive] of Object.entries(DERIVED_DEFAULTS)) values[key] ??= derive(values);
   checkCombinations(values, problems);
   if (problems.length > 0) {
     throw new AgentcastError(
@@ -62,7 +76,9 @@ export function loadConfig(sources: ConfigSources = {}): Config {
       `invalid configuration:\n  - ${problems.join('\n  - ')}`,
     );
   }
-  return Object.freeze(values) as unknown as Config;
+  // Every row of OPTION_SPECS set its key above (a value, its default, or undefined when it may be
+  // unset), each value checked against its row's kind: that is the Config type, field by field.
+  return Object.freeze(values) as Config;
 }
 
 /** `--port 0`, `--port=0`, `--demo`, `--no-demo`. Unknown flags are problems, not silently ignored. */
@@ -181,13 +197,6 @@ function show(spec: OptionSpec, value: unknown): string {
   if (spec.secret === true) return '"[redacted]"';
   const text = typeof value === 'string' ? value : JSON.stringify(value);
   return `"${text.length > 80 ? `${text.slice(0, 80)}…` : text}"`;
-}
-
-function applyEnvironmentDefaults(values: Record<string, unknown>): void {
-  const dev = values.env === 'development' || values.env === 'test';
-  values.host ??= dev ? '127.0.0.1' : '0.0.0.0';
-  values.demo ??= values.env === 'development';
-  values.serverId ??= `${hostname()}-${process.pid}`;
 }
 
 /** Rules that involve several options; each message says how to fix it. */

@@ -3,6 +3,8 @@
  * and help text. `--help`, the loader and the README configuration table are all derived from it.
  */
 
+import { ENGINE_DEFAULTS } from '../engine/engine-defaults.js';
+
 /** The deployment environments (PROTOCOL.md §5). */
 export const ENVIRONMENTS = ['development', 'test', 'staging', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
@@ -30,8 +32,16 @@ export interface OptionSpec {
     | 'agents'
     | 'engine'
     | 'observability';
-  /** Default value; `undefined` means unset. Env-dependent defaults are resolved in load-config.ts. */
+  /**
+   * Default value. Without one (and without `derivedDefault`) the option may be unset: its Config field
+   * is then `T | undefined`.
+   */
   readonly default?: string | number | boolean | readonly string[];
+  /**
+   * The default depends on other options (the environment) and is filled in by load-config.ts
+   * (DERIVED_DEFAULTS), so the Config field is never undefined; `defaultText` says what it is.
+   */
+  readonly derivedDefault?: true;
   /** Inclusive bounds for ints. */
   readonly min?: number;
   readonly max?: number;
@@ -45,13 +55,17 @@ export interface OptionSpec {
   readonly env?: string;
 }
 
-/** Every option. Flags are `--<kebab-key>`, env vars `AGENTCAST_<UPPER_SNAKE_KEY>`. */
-export const OPTION_SPECS: readonly OptionSpec[] = [
+/**
+ * Every option. Flags are `--<kebab-key>`, env vars `AGENTCAST_<UPPER_SNAKE_KEY>`. The `Config` type is
+ * derived from this table (config.ts), so adding an option is adding a row.
+ */
+export const OPTION_SPECS = [
   {
     key: 'host',
     kind: 'string',
     group: 'server',
     help: 'Address to listen on',
+    derivedDefault: true,
     defaultText: '127.0.0.1 in development/test, 0.0.0.0 otherwise',
   },
   {
@@ -76,6 +90,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     kind: 'string',
     group: 'server',
     help: 'Name of this node in welcome frames and /v1/stats',
+    derivedDefault: true,
     defaultText: '<hostname>-<pid>',
   },
   {
@@ -83,6 +98,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     kind: 'bool',
     group: 'server',
     help: 'Serve the demo page at / and a dev token at /demo/token (development only)',
+    derivedDefault: true,
     defaultText: 'true in development, else false',
   },
   {
@@ -166,6 +182,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     default: [],
     help: 'Proxies whose X-Forwarded-For/Forwarded are believed: addresses, CIDRs, loopback, private',
   },
+  // Which forwarding header `trustProxy` proxies write; the other is ignored.
   {
     key: 'proxyHeader',
     kind: 'enum',
@@ -235,6 +252,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     max: 100_000,
     help: 'Connections one user may hold across all nodes (4009 above it)',
   },
+  // Connections from one client IP still authenticating or joining (docs/protocol.md C).
   {
     key: 'maxHandshakesPerIp',
     kind: 'int',
@@ -289,6 +307,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     max: 86_400,
     help: 'Window for counting malformed frames, seconds',
   },
+  // Frames held between `auth` and the welcome, answered after it (docs/protocol.md A).
   {
     key: 'maxEarlyFrames',
     kind: 'int',
@@ -316,6 +335,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     max: 67_108_864,
     help: 'Largest HTTP publish body in bytes (413 above it)',
   },
+  // Node's `headersTimeout` of the HTTP server: also bounds WebSocket upgrade requests.
   {
     key: 'httpHeadersTimeoutMs',
     kind: 'int',
@@ -325,6 +345,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     max: 600_000,
     help: 'Time an HTTP request or WebSocket upgrade has to send its headers (408 and close after it)',
   },
+  // Node's `requestTimeout`: the whole request, body included; never below `httpHeadersTimeoutMs`.
   {
     key: 'httpRequestTimeoutMs',
     kind: 'int',
@@ -343,6 +364,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     max: 600_000,
     help: 'How long an idle keep-alive HTTP socket stays open',
   },
+  // Sockets not (yet) upgraded to WebSocket, on the main and the metrics port together.
   {
     key: 'maxHttpSockets',
     kind: 'int',
@@ -352,6 +374,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     max: 10_000_000,
     help: 'Plain HTTP sockets open at once on this node; WebSockets are not counted (503 and close above it)',
   },
+  // The same per socket address; peers in `trustProxy` are exempt.
   {
     key: 'maxHttpSocketsPerIp',
     kind: 'int',
@@ -374,7 +397,7 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     key: 'historySize',
     kind: 'int',
     group: 'history',
-    default: 1000,
+    default: ENGINE_DEFAULTS.historySize,
     min: 1,
     max: 1_000_000,
     help: 'Events kept per user for resume',
@@ -383,25 +406,27 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     key: 'historyTtlS',
     kind: 'int',
     group: 'history',
-    default: 300,
+    default: ENGINE_DEFAULTS.historyTtlMs / 1000,
     min: 1,
     max: 604_800,
     help: 'Longest time an event is kept for resume, seconds',
   },
+  // Bytes of wire frames kept per user (both engines); the oldest go first, never the newest.
   {
     key: 'historyMaxBytes',
     kind: 'int',
     group: 'history',
-    default: 8_388_608,
+    default: ENGINE_DEFAULTS.historyMaxBytes,
     min: 1024,
     max: 1_073_741_824,
     help: "Bytes of events (their wire frames) kept per user for resume; the oldest go first, never the user's newest",
   },
+  // Bytes of wire frames kept for all users of this process (memory engine only).
   {
     key: 'historyMemoryBytes',
     kind: 'int',
     group: 'history',
-    default: 268_435_456,
+    default: ENGINE_DEFAULTS.historyMemoryBytes,
     min: 1024,
     max: 68_719_476_736,
     help: 'Bytes of events kept for resume by all users of one process (memory engine); the oldest go first',
@@ -507,14 +532,15 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     key: 'redisKeyPrefix',
     kind: 'string',
     group: 'engine',
-    default: 'agentcast:',
+    default: ENGINE_DEFAULTS.keyPrefix,
     help: 'Prefix of every Redis key and channel; separates deployments sharing one Redis',
   },
+  // Lease of a Redis connection slot, renewed every third of it while the connection lives.
   {
     key: 'redisSlotLeaseS',
     kind: 'int',
     group: 'engine',
-    default: 30,
+    default: ENGINE_DEFAULTS.slotLeaseMs / 1000,
     min: 3,
     max: 3600,
     help: "How long a crashed node's connections still count against max-connections-per-user, seconds",
@@ -535,7 +561,10 @@ export const OPTION_SPECS: readonly OptionSpec[] = [
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level',
   },
-];
+] as const satisfies readonly OptionSpec[];
+
+/** The rows as plain OptionSpecs, for code that reads any field of any row. */
+const SPECS: readonly OptionSpec[] = OPTION_SPECS;
 
 /** `jwtSecret` -> `jwt-secret`. */
 export function flagName(key: string): string {
@@ -545,7 +574,7 @@ export function flagName(key: string): string {
 /** `jwtSecret` -> `AGENTCAST_JWT_SECRET` (`redis` -> `AGENTCAST_REDIS_URL`, as the URL it is). */
 export function envName(key: string): string {
   return (
-    OPTION_SPECS.find((s) => s.key === key)?.env ??
+    SPECS.find((s) => s.key === key)?.env ??
     `AGENTCAST_${key.replace(/[A-Z]/g, (c) => `_${c}`).toUpperCase()}`
   );
 }

@@ -37,5 +37,23 @@ export class LuaScript {
   }
 }
 
+/**
+ * One run of a script: the keys it touches (its KEYS; all of one user, so one cluster slot) and its other
+ * arguments (its ARGV), in the order its `lua/<name>.lua` header lists them. EVALSHA's key count is
+ * `keys.length` ({@link evalshaArgs}), so keys and count cannot disagree.
+ */
+export interface ScriptCall {
+  readonly keys: readonly string[];
+  readonly args: readonly (string | number)[];
+}
+
+/** The arguments of `EVALSHA` for one call of `script`: sha, key count, keys, then the other arguments. */
+export function evalshaArgs(
+  script: LuaScript,
+  call: ScriptCall,
+): [sha: string, keyCount: number, ...keysAndArgs: (string | number)[]] {
+  return [script.sha, call.keys.length, ...call.keys, ...call.args];
+}
+
 /** The engine's scripts by name. */
 export type LuaScripts = Readonly<Record<LuaScriptName, LuaScript>>;

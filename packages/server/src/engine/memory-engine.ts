@@ -11,6 +11,7 @@ import type {
   LogHead,
   Unsubscribe,
 } from './engine.js';
+import { ENGINE_DEFAULTS } from './engine-defaults.js';
 import { newEpoch } from './epoch.js';
 import { HistoryBudget } from './history-budget.js';
 import { UserLog } from './user-log.js';
@@ -38,10 +39,6 @@ export interface MemoryEngineOptions {
   readonly logger?: Logger;
 }
 
-const DEFAULT_HISTORY_SIZE = 1000;
-const DEFAULT_HISTORY_TTL_MS = 300_000;
-const DEFAULT_HISTORY_MAX_BYTES = 8 * 1024 * 1024;
-const DEFAULT_HISTORY_MEMORY_BYTES = 256 * 1024 * 1024;
 const MAX_SWEEP_INTERVAL_MS = 60_000;
 
 const HEALTHY: EngineHealth = { ok: true };
@@ -78,8 +75,8 @@ export class MemoryEngine implements Engine {
   #closed = false;
 
   constructor(options: MemoryEngineOptions = {}) {
-    this.#historySize = options.historySize ?? DEFAULT_HISTORY_SIZE;
-    this.#historyTtlMs = options.historyTtlMs ?? DEFAULT_HISTORY_TTL_MS;
+    this.#historySize = options.historySize ?? ENGINE_DEFAULTS.historySize;
+    this.#historyTtlMs = options.historyTtlMs ?? ENGINE_DEFAULTS.historyTtlMs;
     if (!Number.isInteger(this.#historySize) || this.#historySize < 1) {
       throw new TypeError(`MemoryEngine: historySize must be an integer >= 1, got ${this.#historySize}`);
     }
@@ -88,10 +85,10 @@ export class MemoryEngine implements Engine {
     }
     this.#historyMaxBytes = positiveInteger(
       'historyMaxBytes',
-      options.historyMaxBytes ?? DEFAULT_HISTORY_MAX_BYTES,
+      options.historyMaxBytes ?? ENGINE_DEFAULTS.historyMaxBytes,
     );
     this.#budget = new HistoryBudget(
-      positiveInteger('historyMemoryBytes', options.historyMemoryBytes ?? DEFAULT_HISTORY_MEMORY_BYTES),
+      positiveInteger('historyMemoryBytes', options.historyMemoryBytes ?? ENGINE_DEFAULTS.historyMemoryBytes),
     );
     const sweepIntervalMs = options.sweepIntervalMs ?? Math.min(this.#historyTtlMs, MAX_SWEEP_INTERVAL_MS);
     if (!Number.isFinite(sweepIntervalMs) || sweepIntervalMs <= 0) {

@@ -1,6 +1,6 @@
 import { Cluster, Redis } from 'ioredis';
 import { groupBySlot } from './cluster-slot.js';
-import type { LuaScript } from './lua-script.js';
+import { evalshaArgs, type LuaScript, type ScriptCall } from './lua-script.js';
 import {
   clusterConnectionOptions,
   clusterSeed,
@@ -57,23 +57,20 @@ export class RedisConnections {
   }
 
   /**
-   * Runs one EVALSHA per call in pipelines and gives the replies in call order. On one Redis: one
-   * pipeline, one round trip. On a cluster a pipeline must target one node, so the calls are grouped by
-   * the slot of their first key (a user's keys share one); groups run in parallel, each in call order.
+   * Runs `script` once per call in pipelines (EVALSHA) and gives the replies in call order. On one Redis:
+   * one pipeline, one round trip. On a cluster a pipeline must target one node, so the calls are grouped
+   * by the slot of their first key (a user's keys share one); groups run in parallel, each in call order.
    */
-  async pipelineEvalsha(
-    sha: string,
-    keyCount: number,
-    calls: readonly (readonly (string | number)[])[],
-  ): Promise<PipelineReply[]> {
+  async pipelineEvalsha(script: LuaScript, calls: readonly ScriptCall[]): Promise<PipelineReply[]> {
     const groups = this.cluster
-      ? [...groupBySlot(calls, (call) => String(call[0])).values()]
+      ? [...groupBySlot(calls, (call) => call.keys[0] ?? '').values()]
       : [calls.map((_, i) => i)];
     const replies: PipelineReply[] = [];
     await Promise.all(
       groups.map(async (indexes) => {
         const pipeline = this.command.pipeline();
-        for (const i of indexes) pipeline.evalsha(sha, keyCount, ...(calls[i] ?? []));
+        // Every index is in range; the fallback only satisfies noUncheckedIndexedAccess.
+        for (const i of indexes) pipeline.evalsha(...evalshaArgs(script, calls[i] ?? { keys: [], args: [] }));
         const results = await pipeline.exec();
         for (const [j, i] of indexes.entries()) {
           replies[i] = results?.[j] ?? [new Error('no reply'), undefined];

@@ -1,5 +1,6 @@
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { type Logger, silentLogger } from '../observability/logger.js';
+import { ENGINE_DEFAULTS } from './engine-defaults.js';
 import { newEpoch } from './epoch.js';
 import { type ReconnectDelayBounds, reconnectDelay } from './reconnect-delay.js';
 
@@ -42,16 +43,16 @@ export interface RedisEngineOptions {
 /** {@link RedisEngineOptions} with every default applied and every value checked. */
 export type ResolvedRedisEngineOptions = Required<RedisEngineOptions>;
 
-/** The defaults, in one table. */
+/** The defaults, in one table: those shared with the memory engine and the config come from engine-defaults.ts. */
 export const REDIS_ENGINE_DEFAULTS = {
   cluster: false,
   name: 'agentcast',
-  keyPrefix: 'agentcast:',
-  historySize: 1000,
-  historyTtlMs: 300_000,
-  historyMaxBytes: 8 * 1024 * 1024,
+  keyPrefix: ENGINE_DEFAULTS.keyPrefix,
+  historySize: ENGINE_DEFAULTS.historySize,
+  historyTtlMs: ENGINE_DEFAULTS.historyTtlMs,
+  historyMaxBytes: ENGINE_DEFAULTS.historyMaxBytes,
   metaTtlMs: 86_400_000,
-  slotLeaseMs: 30_000,
+  slotLeaseMs: ENGINE_DEFAULTS.slotLeaseMs,
   commandTimeoutMs: 2000,
   reconnectDelayMs: { min: 50, max: 2000 },
 } as const;

@@ -13,7 +13,13 @@ import type {
   Unsubscribe,
 } from './engine.js';
 import { EngineUnavailableError } from './engine-unavailable.js';
-import { LuaScript, type LuaScriptName, type LuaScripts } from './lua-script.js';
+import {
+  evalshaArgs,
+  LuaScript,
+  type LuaScriptName,
+  type LuaScripts,
+  type ScriptCall,
+} from './lua-script.js';
 import { type CommandClient, RedisConnections } from './redis-connections.js';
 import { type RedisEngineOptions, resolveRedisEngineOptions } from './redis-engine-options.js';
 import { type FanoutFloor, RedisFanout } from './redis-fanout.js';
@@ -28,16 +34,6 @@ import {
   parseSlotReply,
 } from './script-replies.js';
 import { frameParts } from './stored-frame.js';
-
-/** How many of a script's arguments are keys (the rest are ARGV); see each `lua/<name>.lua`. */
-const KEY_COUNTS: Readonly<Record<LuaScriptName, number>> = {
-  append: 3,
-  head: 2,
-  history: 2,
-  claim: 1,
-  'acquire-slot': 1,
-};
-const APPEND_KEY_COUNT = KEY_COUNTS.append;
 
 function isNoScript(error: unknown): boolean {
   return error instanceof Error && error.message.startsWith('NOSCRIPT');
@@ -177,7 +173,7 @@ export class RedisEngine implements Engine {
   async append(userId: string, event: NewEvent): Promise<StoredEvent> {
     this.#assertUsable();
     const ts = new Date(this.#now()).toISOString();
-    const reply = await this.#call(() => this.#eval('append', this.#appendArgs(userId, event, ts)));
+    const reply = await this.#call(() => this.#eval('append', this.#appendCall(userId, event, ts)));
     return this.#stored(event, ts, reply);
   }
 
@@ -187,12 +183,9 @@ export class RedisEngine implements Engine {
     this.#assertUsable();
     if (items.length === 0) return [];
     const ts = new Date(this.#now()).toISOString();
-    const script = this.#scripts.append;
-    const calls = items.map(({ userId, event }) => this.#appendArgs(userId, event, ts));
+    const calls = items.map(({ userId, event }) => this.#appendCall(userId, event, ts));
     // One pipeline (one per slot on a cluster), executed in order, so each user's events keep the batch order.
-    const results = await this.#call(() =>
-      this.#connections.pipelineEvalsha(script.sha, APPEND_KEY_COUNT, calls),
-    );
+    const results = await this.#call(() => this.#connections.pipelineEvalsha(this.#scripts.append, calls));
     const failures = results.filter(([error]) => error !== null).map(([error]) => error);
     if (failures.some(isTimeout)) this.#timedOut();
     // Stored nothing only if no call of the pipeline ran.
@@ -211,10 +204,11 @@ export class RedisEngine implements Engine {
 
   async head(userId: string): Promise<LogHead> {
     this.#assertUsable();
-    const keys = [this.#keys.meta(userId), this.#keys.log(userId)];
-    return parseHeadReply(
-      await this.#call(() => this.#eval('head', [...keys, this.#newEpoch(), this.#metaTtlMs])),
-    );
+    const call = {
+      keys: [this.#keys.meta(userId), this.#keys.log(userId)],
+      args: [this.#newEpoch(), this.#metaTtlMs],
+    };
+    return parseHeadReply(await this.#call(() => this.#eval('head', call)));
   }
 
   async history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
@@ -228,14 +222,15 @@ export class RedisEngine implements Engine {
 
   async claimIdempotency(key: string, value: string, ttlMs: number): Promise<IdempotencyClaim> {
     this.#assertUsable();
-    const args = [this.#keys.idempotency(key), value, Math.max(1, Math.ceil(ttlMs))];
-    return parseClaimReply(await this.#call(() => this.#eval('claim', args)));
+    const call = { keys: [this.#keys.idempotency(key)], args: [value, Math.max(1, Math.ceil(ttlMs))] };
+    return parseClaimReply(await this.#call(() => this.#eval('claim', call)));
   }
 
   async acquireConnectionSlot(userId: string, connectionId: string, limit: number): Promise<boolean> {
     this.#assertUsable();
-    const args = [this.#keys.slots(userId), connectionId, limit, this.#slotLeaseMs];
-    const granted = parseSlotReply(await this.#call(() => this.#eval('acquire-slot', args)));
+    const granted = parseSlotReply(
+      await this.#call(() => this.#eval('acquire-slot', this.#slotCall(userId, connectionId, limit))),
+    );
     if (granted) this.#slots.set(`${userId}\0${connectionId}`, { userId, connectionId, limit });
     return granted;
   }
@@ -274,38 +269,44 @@ export class RedisEngine implements Engine {
 
   async #readHistory(userId: string, query: HistoryQuery): Promise<HistoryReply> {
     this.#assertUsable();
-    const args = [
-      this.#keys.meta(userId),
-      this.#keys.log(userId),
-      this.#newEpoch(),
-      this.#metaTtlMs,
-      query.since,
-      query.epoch ?? '',
-      query.limit,
-      this.#historyTtlMs,
-    ];
-    const reply = parseHistoryReply(await this.#call(() => this.#eval('history', args)));
+    const call = {
+      keys: [this.#keys.meta(userId), this.#keys.log(userId)],
+      args: [
+        this.#newEpoch(),
+        this.#metaTtlMs,
+        query.since,
+        query.epoch ?? '',
+        query.limit,
+        this.#historyTtlMs,
+      ],
+    };
+    const reply = parseHistoryReply(await this.#call(() => this.#eval('history', call)));
     // Something other than the append script wrote this user's stream: an operator must look.
     if (reply.unreadable) this.#logger.error({ user_id: userId }, 'unreadable frame in history');
     return reply;
   }
 
-  #appendArgs(userId: string, event: NewEvent, ts: string): (string | number)[] {
+  #appendCall(userId: string, event: NewEvent, ts: string): ScriptCall {
     const parts = frameParts(event, ts);
-    return [
-      this.#keys.meta(userId),
-      this.#keys.log(userId),
-      this.#keys.sizes(userId),
-      // A fresh candidate per call: an epoch must never be reused across a loss of the user's data (§4).
-      this.#newEpoch(),
-      this.#historySize,
-      this.#historyTtlMs,
-      this.#metaTtlMs,
-      this.#keys.channel(userId),
-      parts.head,
-      parts.tail,
-      this.#historyMaxBytes,
-    ];
+    return {
+      keys: [this.#keys.meta(userId), this.#keys.log(userId), this.#keys.sizes(userId)],
+      args: [
+        // A fresh candidate per call: an epoch must never be reused across a loss of the user's data (§4).
+        this.#newEpoch(),
+        this.#historySize,
+        this.#historyTtlMs,
+        this.#metaTtlMs,
+        this.#keys.channel(userId),
+        parts.head,
+        parts.tail,
+        this.#historyMaxBytes,
+      ],
+    };
+  }
+
+  /** lua/acquire-slot.lua for one connection: takes its slot, or renews the lease of the slot it holds. */
+  #slotCall(userId: string, connectionId: string, limit: number): ScriptCall {
+    return { keys: [this.#keys.slots(userId)], args: [connectionId, limit, this.#slotLeaseMs] };
   }
 
   #stored(event: NewEvent, ts: string, reply: unknown): StoredEvent {
@@ -319,15 +320,14 @@ export class RedisEngine implements Engine {
    * Runs a script by SHA. If Redis lost its scripts (SCRIPT FLUSH), NOSCRIPT means it did not run: load
    * them all again and run it once more.
    */
-  async #eval(name: LuaScriptName, keysAndArgs: readonly (string | number)[]): Promise<unknown> {
-    const script = this.#scripts[name];
-    const keyCount = KEY_COUNTS[name];
+  async #eval(name: LuaScriptName, call: ScriptCall): Promise<unknown> {
+    const args = evalshaArgs(this.#scripts[name], call);
     try {
-      return await this.#command.evalsha(script.sha, keyCount, ...keysAndArgs);
+      return await this.#command.evalsha(...args);
     } catch (error) {
       if (!isNoScript(error)) throw error;
       await this.#loadScripts();
-      return await this.#command.evalsha(script.sha, keyCount, ...keysAndArgs);
+      return await this.#command.evalsha(...args);
     }
   }
 
@@ -463,15 +463,11 @@ export class RedisEngine implements Engine {
 
   async #renewSlots(): Promise<void> {
     if (this.#slots.size === 0 || !this.#health.current.ok) return;
-    const script = this.#scripts['acquire-slot'];
-    const calls = [...this.#slots.values()].map(({ userId, connectionId, limit }) => [
-      this.#keys.slots(userId),
-      connectionId,
-      limit,
-      this.#slotLeaseMs,
-    ]);
+    const calls = [...this.#slots.values()].map(({ userId, connectionId, limit }) =>
+      this.#slotCall(userId, connectionId, limit),
+    );
     try {
-      await this.#connections.pipelineEvalsha(script.sha, 1, calls);
+      await this.#connections.pipelineEvalsha(this.#scripts['acquire-slot'], calls);
     } catch {
       // Redis went away: health reports it; leases renew at the next tick after recovery.
     }

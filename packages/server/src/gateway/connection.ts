@@ -2,7 +2,7 @@ import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
 import { ReplayBuffer, type WireFrame } from '../engine/replay-buffer.js';
 import type { Logger } from '../observability/logger.js';
-import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
+import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { CloseCode, CloseReason, closeCodeLabel } from '../protocol/close-codes.js';
 import { ErrorCode as Codes, type ErrorCode } from '../protocol/error-codes.js';
 import type { StoredEvent } from '../protocol/events.js';
@@ -311,7 +311,7 @@ export class Connection implements Session {
     this.#join(token, resume).catch((err: unknown) => {
       // An unreachable engine is already logged once by the engine (a degraded dependency, not a bug);
       // repeating it per connection attempt would flood the log during an outage.
-      if (err instanceof AgentcastError && err.code === AgentcastErrorCode.EngineUnavailable) {
+      if (isEngineUnavailable(err)) {
         this.log.debug('join refused: engine unavailable');
         this.close(CloseCode.InternalError, CloseReason.EngineUnavailable);
         return;

@@ -6,7 +6,7 @@ import type { Engine } from '../engine/engine.js';
 import { provesNothingApplied } from '../engine/engine-unavailable.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
+import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
 import { ID_MAX_LENGTH } from '../protocol/events.js';
 import { parsePublishBody } from '../protocol/publish.js';
@@ -247,7 +247,7 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
     ctx.metrics.eventsPublished.inc({ source: 'http' }, stored.length);
     sendJson(res, 202, { results: stored.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
   } catch (err) {
-    if (err instanceof AgentcastError && err.code === AgentcastErrorCode.EngineUnavailable) {
+    if (isEngineUnavailable(err)) {
       return sendError(res, 503, ErrorCode.Unavailable, unstoredMessage(err, parsed.value.length), {
         'Retry-After': '1',
       });
@@ -304,7 +304,7 @@ async function userHistory(
       events: [],
     });
   } catch (err) {
-    if (err instanceof AgentcastError && err.code === AgentcastErrorCode.EngineUnavailable) {
+    if (isEngineUnavailable(err)) {
       return sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later', {
         'Retry-After': '1',
       });

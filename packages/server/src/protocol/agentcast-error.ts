@@ -37,3 +37,12 @@ export class AgentcastError extends Error {
     this.closeCode = options.closeCode;
   }
 }
+
+/**
+ * Whether `error` is AC_ERR_ENGINE_UNAVAILABLE: the engine (Redis) could not be reached, a degraded
+ * dependency rather than a bug (HTTP 503, close 1011). Any AgentcastError with that code counts, an
+ * `EngineUnavailableError` (engine/engine-unavailable.ts) or not.
+ */
+export function isEngineUnavailable(error: unknown): error is AgentcastError {
+  return error instanceof AgentcastError && error.code === AgentcastErrorCode.EngineUnavailable;
+}

@@ -1,0 +1,20 @@
+/**
+ * The defaults both engines share, in one place: the engines apply them to options left out, and the
+ * matching configuration options (config/options.ts: `--history-size`, `--history-ttl-s`,
+ * `--history-max-bytes`, `--history-memory-bytes`, `--redis-key-prefix`, `--redis-slot-lease-s`) show and
+ * use the same values. Durations are in ms here; the options that take seconds divide by 1000.
+ */
+export const ENGINE_DEFAULTS = {
+  /** Events kept per user (PROTOCOL.md §4). */
+  historySize: 1000,
+  /** Age after which an event is gone (PROTOCOL.md §4: 300 s). */
+  historyTtlMs: 300_000,
+  /** Bytes of wire frames kept per user (8 MiB). */
+  historyMaxBytes: 8 * 1024 * 1024,
+  /** Bytes of wire frames kept for all users of one process, memory engine only (256 MiB). */
+  historyMemoryBytes: 256 * 1024 * 1024,
+  /** Prefix of every Redis key and channel (Redis engine). */
+  keyPrefix: 'agentcast:',
+  /** Lease of a Redis connection slot, renewed every third of it (Redis engine). */
+  slotLeaseMs: 30_000,
+} as const;
