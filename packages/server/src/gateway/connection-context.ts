@@ -34,7 +34,7 @@ export interface RunRefusal {
 
 /**
  * Everything connections share, held once by the gateway; each connection keeps one reference to it,
- * so per-connection state stays a few small fields (ARCHITECTURE.md, hot path).
+ * so per-connection state stays a few small fields (docs/architecture.md, "Hot path").
  */
 export interface ConnectionContext {
   readonly config: Config;

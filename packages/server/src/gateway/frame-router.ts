@@ -3,7 +3,10 @@ import { type ClientFrame, encodeServerFrame } from '../protocol/frames.js';
 import type { Connection } from './connection.js';
 import type { ConnectionContext } from './connection-context.js';
 
-/** Answers one frame of an authenticated connection (PROTOCOL.md §6). Never throws: failures become error frames. */
+/**
+ * Answers one frame of an authenticated connection (docs/protocol.md §6). Never throws: failures become
+ * error frames.
+ */
 export function routeFrame(conn: Connection, frame: ClientFrame, ctx: ConnectionContext): void {
   switch (frame.type) {
     case 'auth':

@@ -6,14 +6,14 @@ import { encodeServerFrame, type ResumeOutcome } from '../protocol/frames.js';
 import type { Connection } from './connection.js';
 import type { ConnectionContext } from './connection-context.js';
 
-/** A client's resume request: the last seq it saw and that seq's epoch (PROTOCOL.md §4). */
+/** A client's resume request: the last seq it saw and that seq's epoch (docs/protocol.md §4). */
 export interface ResumeRequest {
   readonly since?: number | undefined;
   readonly epoch?: string | undefined;
 }
 
 /**
- * Joins an authenticated connection to its user and writes the welcome and the replay (PROTOCOL.md
+ * Joins an authenticated connection to its user and writes the welcome and the replay (docs/protocol.md
  * §2, §4). §4: subscribe before reading history, or events published in between are lost; the
  * connection's ReplayBuffer holds live events until this returns the position the replay reached.
  * Returns null when the connection closed meanwhile.
