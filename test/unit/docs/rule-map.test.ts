@@ -1,6 +1,7 @@
 import { existsSync, readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { describe, expect, it } from 'vitest';
+import { CloseCode, CloseReason } from '../../../packages/server/src/protocol/close-codes.js';
 
 /**
  * docs/architecture.md's rule map names, for each protocol rule, the file and function that enforce it and
@@ -49,25 +50,17 @@ describe('docs/architecture.md rule map', () => {
     .filter((line) => line.startsWith('| ') && !line.startsWith('| code and reason'));
   const ruleRows = rows.filter((line) => !line.startsWith('| rule |'));
 
-  it('has a row for every close code of the catalogue and every rule it promises', () => {
-    for (const code of [
-      '1000',
-      '1001',
-      '1009',
-      '1011',
-      '1012',
-      '4001',
-      '4002',
-      '4003',
-      '4008',
-      '4009',
-      '4013',
-      '4029',
-    ])
+  it('has a row for every close code and close reason of the catalogue, and every rule it promises', () => {
+    for (const code of Object.values(CloseCode)) {
+      const row = ruleRows.some((r) => r.startsWith(`| ${code}`) || r.includes(`, ${code} `));
+      expect(row, `a row for close code ${code}`).toBe(true);
+    }
+    for (const reason of Object.values(CloseReason)) {
       expect(
-        ruleRows.some((row) => row.startsWith(`| ${code}`) || row.includes(`, ${code} `)),
-        code,
+        ruleRows.some((r) => r.includes(`\`${reason}\``)),
+        `a row for "${reason}"`,
       ).toBe(true);
+    }
     for (const rule of [
       'Resume `reset`',
       'Origin wildcard',
