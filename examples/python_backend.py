@@ -13,7 +13,7 @@ Two ways to send a user's agent events through the gateway:
 
    ``--format ag-ui`` streams the same run as AG-UI events instead; the gateway maps them.
 
-2. ``publish``: push a whole run yourself with ``POST /v1/publish`` (PROTOCOL.md section 8)::
+2. ``publish``: push a whole run yourself with ``POST /v1/publish`` (docs/protocol.md §8)::
 
        python3 examples/python_backend.py publish --gateway http://127.0.0.1:8080 \\
            --api-key dev-key --user u1 --text "What is 6 * 7?"
@@ -68,7 +68,7 @@ def word_count(text: str) -> dict:
 
 
 def agentcast_events(text: str) -> Iterator[dict]:
-    """A golden-path run as agentcast events (PROTOCOL.md section 3); the gateway adds run_id."""
+    """A golden-path run as agentcast events (docs/protocol.md §3); the gateway adds run_id."""
     yield {"type": "agent_thinking", "data": {"reasoning": f'Counting the words of "{text[:60]}".'}}
     yield {"type": "tool_executing",
            "data": {"tool_name": "word_count", "tool_args": {"text": text}, "execution_id": "x_py_1"}}

@@ -78,7 +78,7 @@ export function analysis(results, { ok, ratio, evaluateTargets }) {
     "- **Latency** at 5,000 events/s is far from any server's capacity, so p50 is mostly the HTTP round trip and the 5 ms batching of the publisher; the p99/p99.9 tail on a shared 2-core machine is dominated by scheduling (other processes on the same cores) and GC pauses. Compare the tails within one run only.",
   );
   lines.push(
-    '- **Connection storm**: every server verifies an HS256 JWT with jose (WebCrypto, an async job per token), the same code and cost in the three. agentcast does more per connect after that: the upgrade checks of PROTOCOL §1 (IP block, capacity, origin), a per-user connection slot in the engine, ' +
+    '- **Connection storm**: every server verifies an HS256 JWT with jose (WebCrypto, an async job per token), the same code and cost in the three. agentcast does more per connect after that: the upgrade checks of docs/protocol.md §1 (IP block, capacity, origin), a per-user connection slot in the engine, ' +
       "the engine subscription and a read of the user's head for the welcome (a resume reads history too; a plain connect does not), the welcome frame, and a random connection id. Bare ws answers with the 101 and a welcome right after the verify.",
   );
   lines.push('');

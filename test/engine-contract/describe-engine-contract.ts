@@ -56,8 +56,9 @@ function range(from: number, to: number): number[] {
 }
 
 /**
- * The behaviour every Engine implementation must show (src/engine/engine.ts, PROTOCOL.md §3, §4, §5, §6).
- * Registers vitest blocks; call it from a test file with a factory for the engine under test.
+ * The behaviour every Engine implementation must show (src/engine/engine.ts,
+ * docs/protocol.md §3, §4, §5, §6). Registers vitest blocks; call it from a test file with a factory for
+ * the engine under test.
  */
 export function describeEngineContract(name: string, makeEngine: MakeEngine): void {
   describe(`Engine contract: ${name}`, () => {

@@ -4,7 +4,7 @@ import { once } from 'node:events';
 import { Redis } from 'ioredis';
 import { freePort } from '../helpers/free-port.js';
 
-/** The shared Redis of the test run (STYLE.md §17). Never stopped by tests. */
+/** The shared Redis of the test run (TESTING.md). Never stopped by tests. */
 export const REDIS_URL = process.env.REDIS_URL ?? 'redis://127.0.0.1:6379';
 
 /** CI sets REQUIRE_REDIS=1: there a missing Redis fails the run instead of skipping. */

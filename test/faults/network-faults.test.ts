@@ -8,7 +8,7 @@ import { eventsOf, eventWithSeq } from '../property/support/frame-wait.js';
 import { CloseLog } from './support/close-log.js';
 
 /**
- * Network faults between a user and a real gateway, judged by what the user sees (PROTOCOL.md §4–§6):
+ * Network faults between a user and a real gateway, judged by what the user sees (docs/protocol.md §4–§6):
  * a stalled path delivers everything once it flows again; a path cut during a stall loses nothing after
  * a resume; a silent (half-open) peer is dropped by the heartbeat and its connection slot comes back; a
  * reader that stops reading is closed with 4013 and loses nothing after a resume. Cuts during a stream

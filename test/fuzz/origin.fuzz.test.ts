@@ -5,7 +5,7 @@ import { ORIGIN_REJECTION_REASONS, OriginPolicy } from '../../packages/server/sr
 import { propertyParameters } from '../property/support/property-parameters.js';
 
 /**
- * PROTOCOL.md §5 for the origin parser and policy, over 100,000 random and mutated origins:
+ * docs/protocol.md §5 for the origin parser and policy, over 100,000 random and mutated origins:
  * `normalizeOrigin` and `OriginPolicy.check` never throw and always answer with a documented reason;
  * what they accept is in normal form (normalising it again changes nothing), and a production policy
  * admits only what its entries name: never `example.com` for `https://*.example.com`, never another
@@ -14,7 +14,7 @@ import { propertyParameters } from '../property/support/property-parameters.js';
 
 const ORIGINS = 100_000;
 
-// Pieces origins are made of, including the hostile ones §5 and the tests of STYLE.md §19 name.
+// Pieces origins are made of, including the hostile ones §5 and docs/architecture.md ("Style") name.
 const scheme = fc.constantFrom('http', 'https', 'HTTPS', 'ws', 'file', 'chrome-extension', 'javascript', '');
 const separator = fc.constantFrom('://', ':/', ':', '//', ':\\\\', '');
 const label = fc.oneof(

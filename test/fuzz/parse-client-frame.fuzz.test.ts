@@ -7,8 +7,8 @@ import { propertyParameters } from '../property/support/property-parameters.js';
 import { frameText } from './support/frame-arbitraries.js';
 
 /**
- * PROTOCOL.md §6 for the inbound parser, over 100,000 random and mutated frames: `parseClientFrame` never
- * throws; it either returns a frame of a documented type with its required fields, or one of the three
+ * docs/protocol.md §6 for the inbound parser, over 100,000 random and mutated frames: `parseClientFrame`
+ * never throws; it either returns a frame of a documented type with its required fields, or one of the three
  * parse error codes, each for its own reason, echoing the frame's `id` when it had one. Among them are
  * frames nested up to 20,000 levels deep and ids with lone surrogates (docs/protocol.md B): a parsed frame
  * never carries an id that is not well-formed UTF-16.

@@ -15,7 +15,7 @@ import { propertyParameters } from '../property/support/property-parameters.js';
 import { deepJsonText, loneSurrogateString } from './support/frame-arbitraries.js';
 
 /**
- * PROTOCOL.md §8 and docs/protocol.md B for `POST /v1/publish` bodies, over 20,000 random and mutated
+ * docs/protocol.md §8 and docs/protocol.md B for `POST /v1/publish` bodies, over 20,000 random and mutated
  * bodies (single events and batches, every event type, reserved types, ids with lone surrogates, data
  * nested up to 20,000 levels, any JSON): `parsePublishBody` never throws, and whatever it accepts is safe
  * to store and send: ids 1..128 well-formed characters, a type that matches §3 and is not a server frame

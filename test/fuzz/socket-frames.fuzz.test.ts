@@ -7,7 +7,7 @@ import { eventWithSeq, frameWhere } from '../property/support/frame-wait.js';
 import { frameText } from './support/frame-arbitraries.js';
 
 /**
- * PROTOCOL.md §5–§7 through a real socket: 2,000 random and mutated frames (some binary, some over
+ * docs/protocol.md §5–§7 through a real socket: 2,000 random and mutated frames (some binary, some over
  * max_payload) sent to a real gateway. Nothing crashes and no promise is left rejected; every answer is a
  * documented server frame (error frames carry a documented code); every close is a documented code; and
  * another user's connection receives every event published meanwhile, in order, and stays open.

@@ -5,7 +5,7 @@ import { join } from 'node:path';
 import { exportJWK, type JWK, type JWTPayload, SignJWT } from 'jose';
 
 /**
- * Token factories for auth tests (PROTOCOL.md §2): HS256, RS256 and ES256 tokens with exactly the claims
+ * Token factories for auth tests (docs/protocol.md §2): HS256, RS256 and ES256 tokens with exactly the claims
  * a test asks for (no `sub` or `exp` is added behind its back), plus the hostile shapes the gateway must
  * refuse: `alg: none`, a payload swapped under a valid signature, HS256 signed with a public key.
  */

@@ -39,7 +39,7 @@ function misbehaving(mode: 'throw' | 'invalid' | 'hang'): AgentDefinition {
   });
 }
 
-describe('agent runs over a real socket (PROTOCOL §3, §6)', () => {
+describe('agent runs over a real socket (docs/protocol.md §3, §6)', () => {
   let h: Harness;
   afterEach(async () => h?.close());
 

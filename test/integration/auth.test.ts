@@ -18,7 +18,7 @@ import {
 import { Client, type Harness, startGateway, TEST_SECRET } from '../helpers/gateway-harness.js';
 
 /**
- * PROTOCOL.md §2 against a real gateway: where a token may come from, which tokens are refused and with
+ * docs/protocol.md §2 against a real gateway: where a token may come from, which tokens are refused and with
  * which close code, the auth frame, refresh, and the close at expiry. Every refusal is followed by proof
  * that the gateway still serves everyone else.
  */
@@ -68,7 +68,7 @@ function validToken(config: KeyConfig, sub: string, ttlS = 3600): Promise<string
   }
 }
 
-describe('authentication (PROTOCOL.md §2)', () => {
+describe('authentication (docs/protocol.md §2)', () => {
   let h: Harness | undefined;
   const clients: Client[] = [];
 

@@ -17,7 +17,7 @@ import type { NewEvent } from '../../packages/server/src/protocol/events.js';
 import { Client, type Frame, type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 /**
- * PROTOCOL.md §5–§7 against a real gateway: every per-connection limit closes with its code, every error
+ * docs/protocol.md §5–§7 against a real gateway: every per-connection limit closes with its code, every error
  * frame carries its code, and none of it disturbs anyone else's connection.
  */
 
@@ -92,7 +92,7 @@ class CloseLog extends Writable {
   }
 }
 
-describe('limits, close codes and error frames (PROTOCOL.md §5–§7)', () => {
+describe('limits, close codes and error frames (docs/protocol.md §5–§7)', () => {
   let h: Harness | undefined;
   const cleanups: (() => Promise<void>)[] = [];
 

@@ -5,7 +5,7 @@ import { type GatewayProcess, spawnGateway } from '../helpers/gateway-process.js
 
 const SECRET = 'drain-test-secret-drain-test-secret!!';
 
-describe('graceful drain on SIGTERM (PROTOCOL §9)', () => {
+describe('graceful drain on SIGTERM (docs/protocol.md §9)', () => {
   let gw: GatewayProcess | undefined;
   afterEach(() => {
     gw?.child.kill('SIGKILL');

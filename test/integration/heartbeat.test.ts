@@ -3,7 +3,7 @@ import type WebSocket from 'ws';
 import { Client, type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 /**
- * PROTOCOL.md §6, liveness: the server pings every heartbeat_ms and drops a connection that answered
+ * docs/protocol.md §6, liveness: the server pings every heartbeat_ms and drops a connection that answered
  * none of the last two pings. Time passes by awaiting the server's own pings, never by sleeping.
  */
 
@@ -29,7 +29,7 @@ function pings(ws: WebSocket, count: number, timeoutMs = 5000): Promise<void> {
   });
 }
 
-describe('heartbeat (PROTOCOL.md §6)', () => {
+describe('heartbeat (docs/protocol.md §6)', () => {
   let h: Harness | undefined;
   const opened: Client[] = [];
 

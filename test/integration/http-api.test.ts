@@ -33,7 +33,7 @@ function post(h: Harness, body: unknown, headers: Record<string, string> = auth)
   });
 }
 
-describe('HTTP API (PROTOCOL §8)', () => {
+describe('HTTP API (docs/protocol.md §8)', () => {
   let h: Harness;
   afterEach(async () => h?.close());
 

@@ -14,7 +14,7 @@ async function publishMany(h: Harness, user: string, from: number, count: number
   expect(res.status).toBe(202);
 }
 
-describe('resume (PROTOCOL §4)', () => {
+describe('resume (docs/protocol.md §4)', () => {
   let h: Harness;
   afterEach(async () => h?.close());
 

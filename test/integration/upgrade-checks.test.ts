@@ -7,8 +7,8 @@ import type { GatewayDeps } from '../../packages/server/src/gateway/gateway.js';
 import { Client, type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 /**
- * PROTOCOL.md §1 with raw `node:http` upgrade requests: refused upgrades get a plain HTTP answer (never a
- * WebSocket) with the exact status, headers and JSON body, and the checks answer in the order of the
+ * docs/protocol.md §1 with raw `node:http` upgrade requests: refused upgrades get a plain HTTP answer (never
+ * a WebSocket) with the exact status, headers and JSON body, and the checks answer in the order of the
  * table: 429, 503, 403, 400.
  */
 
@@ -73,7 +73,7 @@ function errorBody(message: string | RegExp) {
   };
 }
 
-describe('upgrade checks (PROTOCOL.md §1)', () => {
+describe('upgrade checks (docs/protocol.md §1)', () => {
   let h: Harness | undefined;
   const clients: Client[] = [];
 

@@ -5,7 +5,7 @@ import { eventsOf, eventWithSeq, frameWhere } from './support/frame-wait.js';
 import { propertyParameters } from './support/property-parameters.js';
 
 /**
- * PROTOCOL.md §3, §4, §6 as a model-based property through a real gateway (memory engine, port 0):
+ * docs/protocol.md §3, §4, §6 as a model-based property through a real gateway (memory engine, port 0):
  * random interleavings of publishes, connects, resumes (also while events are being published),
  * client and server (1012) disconnects, agent runs and cancels over 2–4 users. After the commands, every run has ended and a sentinel event fixes each user's head N; then
  * - isolation: every event a connection saw belongs to its user (published for it, or a run it started);

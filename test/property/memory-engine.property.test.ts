@@ -5,7 +5,7 @@ import type { StoredEvent } from '../../packages/server/src/protocol/events.js';
 import { propertyParameters } from './support/property-parameters.js';
 
 /**
- * PROTOCOL.md §3–§4 for the memory engine against a model, with an injected clock: for any sequence of
+ * docs/protocol.md §3–§4 for the memory engine against a model, with an injected clock: for any sequence of
  * appends (single and batched, several users, time moving on) and history queries (any since, limit and
  * epoch), `history` answers exactly what the model says — the events after since that are still held
  * (the last historySize, none older than the ttl), `complete` when they reach the head, or the reset

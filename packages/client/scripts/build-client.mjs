@@ -19,8 +19,9 @@ await build({
   bundle: true,
   format: 'esm',
   platform: 'browser',
-  // es2022, not es2020: the SDK uses #private fields (STYLE.md), which es2020 would rewrite into WeakMaps and
-  // helpers (+3 KB min, +0.9 KB gzip). Every browser since 2021 runs them natively (Chrome 91, Firefox 90, Safari 15).
+  // es2022, not es2020: the SDK uses #private fields (docs/architecture.md, "Style"), which es2020 would
+  // rewrite into WeakMaps and helpers (+3 KB min, +0.9 KB gzip). Every browser since 2021 runs them natively
+  // (Chrome 91, Firefox 90, Safari 15).
   target: 'es2022',
   minify: true,
   sourcemap: true,

@@ -1,7 +1,7 @@
 import type { JsonObject, RunStatus } from './protocol/wire.js';
 
 /**
- * An event as the server delivers it (PROTOCOL.md §3): snake_case, exactly as on the wire. `seq` is per
+ * An event as the server delivers it (docs/protocol.md §3): snake_case, exactly as on the wire. `seq` is per
  * user and gap-free within `epoch`; `run_id` is present on agent-run events.
  */
 export interface AgentEvent<Data extends JsonObject = JsonObject> {
@@ -14,7 +14,10 @@ export interface AgentEvent<Data extends JsonObject = JsonObject> {
   readonly data: Data;
 }
 
-/** The required `data` fields of the golden-path event types (PROTOCOL.md §3); more fields may be present. */
+/**
+ * The required `data` fields of the golden-path event types (docs/protocol.md §3); more fields may be
+ * present.
+ */
 export interface EventDataMap {
   agent_started: { agent_name: string; task_description: string } & JsonObject;
   agent_thinking: { reasoning: string } & JsonObject;

@@ -22,7 +22,7 @@ const REFRESH_RETRY_MS = 5_000;
 
 /** Options of {@link AgentcastClient.sendMessage}. */
 export interface SendMessageOptions {
-  /** Which agent should answer (PROTOCOL.md §6). */
+  /** Which agent should answer (docs/protocol.md §6). */
   readonly agent?: string;
   readonly threadId?: string;
   /** Idempotency id; default a random UUID. Reuse it to retry a message that timed out. */
@@ -89,7 +89,7 @@ export class AgentcastClient {
     return this.#tracker.lastSeq;
   }
 
-  /** The user's current epoch (PROTOCOL.md §4), known after the first welcome. */
+  /** The user's current epoch (docs/protocol.md §4), known after the first welcome. */
   get epoch(): string | undefined {
     return this.#tracker.epoch;
   }
@@ -115,9 +115,10 @@ export class AgentcastClient {
   }
 
   /**
-   * Sends a chat message to start an agent run (PROTOCOL.md §6). It is resent after every reconnect until
-   * acked; the server starts one run per id. Rejects with a {@link ClientError}: `AC_CLIENT_ACK_TIMEOUT`
-   * after `ackTimeoutMs`, `AC_CLIENT_SERVER_ERROR` on an error frame, `AC_CLIENT_CLOSED` on close().
+   * Sends a chat message to start an agent run (docs/protocol.md §6). It is resent after every reconnect
+   * until acked; the server starts one run per id. Rejects with a {@link ClientError}:
+   * `AC_CLIENT_ACK_TIMEOUT` after `ackTimeoutMs`, `AC_CLIENT_SERVER_ERROR` on an error frame,
+   * `AC_CLIENT_CLOSED` on close().
    */
   sendMessage(text: string, options: SendMessageOptions = {}): Promise<Ack> {
     if (typeof text !== 'string' || text === '') {
@@ -128,7 +129,7 @@ export class AgentcastClient {
     return this.#request(id, JSON.stringify({ type: 'user_message', id, data }));
   }
 
-  /** Cancels a run (PROTOCOL.md §6); resent after reconnects until acked, like {@link sendMessage}. */
+  /** Cancels a run (docs/protocol.md §6); resent after reconnects until acked, like {@link sendMessage}. */
   cancel(runId: string): Promise<Ack> {
     const id = this.#o.generateId();
     return this.#request(id, JSON.stringify({ type: 'cancel', id, data: { run_id: runId } }));

@@ -12,11 +12,11 @@ export const ClientErrorCode = {
   Rejected: 'AC_CLIENT_REJECTED',
   /** `getToken()` threw or returned no token; the client retries with backoff. */
   TokenUnavailable: 'AC_CLIENT_TOKEN_UNAVAILABLE',
-  /** The server answered with an `error` frame (`serverCode` says which, PROTOCOL.md §6). */
+  /** The server answered with an `error` frame (`serverCode` says which, docs/protocol.md §6). */
   Server: 'AC_CLIENT_SERVER_ERROR',
   /** A frame the server sent could not be read; it was skipped. */
   BadFrame: 'AC_CLIENT_BAD_FRAME',
-  /** The message is larger than `maxFrameBytes`; the server would close with 1009 (PROTOCOL.md §5). */
+  /** The message is larger than `maxFrameBytes`; the server would close with 1009 (docs/protocol.md §5). */
   TooLarge: 'AC_CLIENT_TOO_LARGE',
 } as const;
 

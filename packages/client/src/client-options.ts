@@ -2,7 +2,7 @@ import type { StreamPosition } from './seq-tracker.js';
 import { systemTimers, type Timers } from './timers.js';
 import type { WebSocketConstructor } from './web-socket-like.js';
 
-/** How the token reaches the server (PROTOCOL.md §2). */
+/** How the token reaches the server (docs/protocol.md §2). */
 export type TokenTransport =
   /** Offer `bearer.<jwt>` as a second subprotocol; resume via `?since=&epoch=`. Keeps tokens out of URLs. */
   | 'subprotocol'

@@ -17,7 +17,7 @@ export interface ConnectionRequest {
 }
 
 /**
- * Builds the URL, subprotocols and auth frame of one connection attempt (PROTOCOL.md §1, §2, §4). Pure.
+ * Builds the URL, subprotocols and auth frame of one connection attempt (docs/protocol.md §1, §2, §4). Pure.
  * The token never goes into the URL. The resume point goes where the token goes: query parameters next
  * to the bearer subprotocol, or fields of the auth frame.
  */

@@ -1,6 +1,6 @@
 /**
  * Reads `exp` (seconds since the epoch) from a JWT's payload, without verifying anything: the client only
- * needs to know when to fetch a fresh token (PROTOCOL.md §2). Returns undefined when the token is not a
+ * needs to know when to fetch a fresh token (docs/protocol.md §2). Returns undefined when the token is not a
  * JWT or has no numeric `exp`; the client then never refreshes it and relies on 4002 instead.
  */
 export function decodeJwtExp(token: string): number | undefined {

@@ -2,14 +2,14 @@ import type { TimerHandle, Timers } from './timers.js';
 
 /** Heartbeat timing. */
 export interface HeartbeatOptions {
-  /** Send a `ping` frame after this long without a ping (PROTOCOL.md §6). */
+  /** Send a `ping` frame after this long without a ping (docs/protocol.md §6). */
   readonly intervalMs: number;
   /** Declare the connection dead when nothing at all arrives this long after a ping. */
   readonly timeoutMs: number;
 }
 
 /**
- * Application-level liveness for clients that cannot see protocol pings (browsers, PROTOCOL.md §6).
+ * Application-level liveness for clients that cannot see protocol pings (browsers, docs/protocol.md §6).
  * Every `intervalMs` it sends a ping; if no frame of any kind arrives within `timeoutMs` after it, the
  * connection is dead (a laptop woke up, a NAT dropped the mapping) and `onDead` runs. Any inbound frame
  * counts as a sign of life, so a pong stuck behind a burst of events does not kill a busy connection.

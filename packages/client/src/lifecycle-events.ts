@@ -9,7 +9,7 @@ export type ClientState = 'connecting' | 'open' | 'reconnecting' | 'closed';
 export interface LifecycleEvents {
   /** The state changed. */
   statechange: { readonly state: ClientState; readonly previous: ClientState };
-  /** The server accepted a connection (PROTOCOL.md §2). */
+  /** The server accepted a connection (docs/protocol.md §2). */
   welcome: WelcomeData;
   /**
    * Events were lost for good (history expired, or the server lost it): reload the app's state. Emitted

@@ -1,7 +1,7 @@
 import { ClientError, ClientErrorCode } from './client-error.js';
 import type { TimerHandle, Timers } from './timers.js';
 
-/** The server's answer to a `user_message` or `cancel` (PROTOCOL.md §6). */
+/** The server's answer to a `user_message` or `cancel` (docs/protocol.md §6). */
 export interface Ack {
   /** The idempotency id the request was sent with. */
   readonly id: string;
@@ -21,7 +21,7 @@ interface Pending {
 
 /**
  * Requests sent but not yet acked, keyed by their idempotency id. The client resends every pending frame
- * after each welcome; the server deduplicates by id (PROTOCOL.md §6), so a message is acted on once
+ * after each welcome; the server deduplicates by id (docs/protocol.md §6), so a message is acted on once
  * however many times it crossed the wire. Each entry is rejected after `timeoutMs` and then forgotten.
  */
 export class Outbox {

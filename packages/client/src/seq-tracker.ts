@@ -9,9 +9,9 @@ export interface StreamPosition {
 
 /** Why the app must reload its state. */
 export type ResetReason =
-  /** The welcome said `resume: "reset"`: history cannot fill the gap (PROTOCOL.md §4). */
+  /** The welcome said `resume: "reset"`: history cannot fill the gap (docs/protocol.md §4). */
   | 'resume_reset'
-  /** An event arrived in another epoch: the server lost this user's history (PROTOCOL.md §4). */
+  /** An event arrived in another epoch: the server lost this user's history (docs/protocol.md §4). */
   | 'epoch_changed'
   /** A welcome without resume showed events this client never saw. */
   | 'missed_events';
@@ -32,7 +32,7 @@ export type WelcomeVerdict =
   | { readonly kind: 'continue' }
   | { readonly kind: 'reset'; readonly reason: ResetReason; readonly previous: StreamPosition };
 
-/** The welcome fields that matter for ordering (PROTOCOL.md §2). */
+/** The welcome fields that matter for ordering (docs/protocol.md §2). */
 export interface WelcomePosition {
   readonly epoch: string;
   readonly seq: number;
@@ -40,7 +40,7 @@ export interface WelcomePosition {
 }
 
 /**
- * Tracks `epoch` and the last delivered `seq` and judges each welcome and event (PROTOCOL.md §3, §4).
+ * Tracks `epoch` and the last delivered `seq` and judges each welcome and event (docs/protocol.md §3, §4).
  * Pure. The guarantee it gives the app: within an epoch, handlers see seq 1, 2, 3… each exactly once, in
  * order; when that cannot hold, a reset comes first.
  *

@@ -44,8 +44,8 @@ function parseWelcome(data: Obj | undefined): ServerFrame | undefined {
 }
 
 /**
- * Reads one text frame from the server (PROTOCOL.md §2, §3, §6), or returns undefined when it is not a frame
- * this protocol could send. The client trusts the server's validation of event payloads and checks only
+ * Reads one text frame from the server (docs/protocol.md §2, §3, §6), or returns undefined when it is not a
+ * frame this protocol could send. The client trusts the server's validation of event payloads and checks only
  * the fields it acts on, to keep the browser bundle small. Events are told apart from other frames by
  * their numeric `seq`: only events carry one.
  */

@@ -16,7 +16,7 @@ export interface TokenSourceOptions {
 
 /**
  * The app's token, cached between connections and replaced when the server refuses it or when it is
- * about to expire (PROTOCOL.md §2). Knows nothing about sockets.
+ * about to expire (docs/protocol.md §2). Knows nothing about sockets.
  */
 export class TokenSource {
   readonly #options: TokenSourceOptions;

@@ -1,6 +1,7 @@
 /**
- * agentcast's public TypeScript API (ARCHITECTURE.md): build a gateway, plug in an engine, define agents,
- * and use the protocol's types. The browser/Node client is the separate `agentcast/client` export.
+ * agentcast's public TypeScript API (docs/architecture.md, "Modules"): build a gateway, plug in an engine,
+ * define agents, and use the protocol's types. The browser/Node client is the separate `agentcast/client`
+ * export.
  */
 export {
   AgentRuntime,

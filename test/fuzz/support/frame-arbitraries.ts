@@ -1,7 +1,7 @@
 import fc from 'fast-check';
 
 /**
- * Inbound frames for fuzzing (PROTOCOL.md §6): valid frames of every type, the same frames with one
+ * Inbound frames for fuzzing (docs/protocol.md §6): valid frames of every type, the same frames with one
  * field removed, retyped or replaced by an arbitrary value, truncated or with a byte flipped, JSON that is
  * not an object, and arbitrary text. Most inputs are near-misses of valid frames, which is where a
  * schema has its edges.

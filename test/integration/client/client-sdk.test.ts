@@ -154,7 +154,7 @@ async function freePort(): Promise<number> {
   return address.port;
 }
 
-/** Publishes `notification` events carrying `n` over HTTP, in one batch (≤ 500, PROTOCOL §8). */
+/** Publishes `notification` events carrying `n` over HTTP, in one batch (≤ 500, docs/protocol.md §8). */
 async function publishOverHttp(baseUrl: string, apiKey: string, userId: string, ns: number[]): Promise<void> {
   const res = await fetch(`${baseUrl}/v1/publish`, {
     method: 'POST',

@@ -48,7 +48,7 @@ async function keySlot(admin: Redis, key: string): Promise<number> {
   return Number(await admin.call('CLUSTER', 'KEYSLOT', key));
 }
 
-/** The append script's arguments, as RedisEngine#appendArgs builds them. */
+/** The append script's arguments, as RedisEngine#appendCall builds them. */
 function appendArgs(userId: string, n: number): (string | number)[] {
   const parts = frameParts({ type: 'notification', data: { n } }, new Date(0).toISOString());
   return [

@@ -144,7 +144,7 @@ describe.skipIf(!available)('a gateway whose Redis stops and restarts', () => {
     expect(stored?.seq).toBe(1);
     expect(stored?.epoch).not.toBe(epoch);
 
-    // The open connection was re-subscribed and gets the new epoch's events from seq 1 (PROTOCOL.md §4).
+    // The open connection was re-subscribed and gets the new epoch's events from seq 1 (docs/protocol.md §4).
     const events = await open.events(4);
     expect(events.map((e) => [e.seq, e.epoch, e.data?.n])).toEqual([
       [1, epoch, 1],
@@ -169,7 +169,7 @@ describe.skipIf(!available)('a gateway whose Redis stops and restarts', () => {
       'redis unreachable',
       'redis reachable again',
     ]);
-    expect(redisLines[1]?.level).toBe(40); // warn: a degraded dependency (STYLE.md §14)
+    expect(redisLines[1]?.level).toBe(40); // warn: a degraded dependency (docs/architecture.md, "Style")
   });
 
   it('replays what a client missed when Redis restarts with its data (AOF), and the open connection continues the same epoch', async () => {
@@ -223,7 +223,7 @@ describe.skipIf(!available)('a gateway whose Redis stops and restarts', () => {
     expect((await nodeB.publish(note(7))).status).toBe(202);
     // Node A reads back what it missed (catch-up) once both connections are ready. A live event that
     // reaches the re-subscribed channel before that read jumps over the missed ones: the connection then
-    // sees the gap and closes with 1011 rather than deliver past it (PROTOCOL.md §3), and the client
+    // sees the gap and closes with 1011 rather than deliver past it (docs/protocol.md §3, B), and the client
     // resumes. Either way nothing is lost and nothing is delivered out of order.
     const received = await onA.events(7).then(
       (events) => events,
@@ -260,7 +260,8 @@ describe.skipIf(!available)('a gateway whose Redis stops and restarts', () => {
       // The client is told to come back later (1011, it reconnects with backoff).
       expect(await client.closedWith()).toBe(1011);
     }
-    // STYLE.md §14 and issue #7: a degraded dependency is logged once (warn), not once per request.
+    // docs/architecture.md ("Style") and issue #7: a degraded dependency is logged once (warn), not once per
+    // request.
     expect(log.entries().filter((e) => e.level >= 50)).toEqual([]);
   });
 });

@@ -3,7 +3,8 @@ import { REDIS_URL, requireRedis } from '../../engine-contract/redis-fixture.js'
 import { Client, type Harness } from '../../helpers/gateway-harness.js';
 import { useTwoNodes } from './two-nodes.js';
 
-// Issue #7: disconnect from node A, reconnect to node B with since/epoch, nothing missed (PROTOCOL.md §4).
+// Issue #7: disconnect from node A, reconnect to node B with since/epoch, nothing missed
+// (docs/protocol.md §4).
 const available = await requireRedis(REDIS_URL, 'redis-nodes resume-across-nodes');
 
 const note = (n: number) => ({ user_id: 'alice', type: 'notification', data: { n } });
@@ -50,7 +51,7 @@ describe.skipIf(!available)('resume on the other node', () => {
     await client.closedWith();
     expect((await nodeA.publish({ events: range(6, 50).map(note) })).status).toBe(202);
 
-    // The token goes in the auth frame with since/epoch (PROTOCOL.md §2, §4) while publishing continues.
+    // The token goes in the auth frame with since/epoch (docs/protocol.md §2, §4) while publishing continues.
     const publishing = (async () => {
       for (const n of range(51, 150)) expect((await nodeA.publish(note(n))).status).toBe(202);
     })();

@@ -10,7 +10,7 @@ const available = await requireRedis(REDIS_URL, 'redis-nodes two-nodes-fanout');
 const SEED = 0x7a11;
 const USERS = 20;
 const EVENTS = 5000;
-/** Largest HTTP batch (PROTOCOL.md §8 allows 500) and how many batches are in flight at once. */
+/** Largest HTTP batch (docs/protocol.md §8 allows 500) and how many batches are in flight at once. */
 const MAX_BATCH = 100;
 const IN_FLIGHT = 4;
 

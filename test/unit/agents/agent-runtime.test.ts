@@ -259,7 +259,7 @@ describe('AgentRuntime', () => {
     });
   });
 
-  describe('idempotency (PROTOCOL §6)', () => {
+  describe('idempotency (docs/protocol.md §6)', () => {
     it('answers a repeated message id with the first run id and duplicate: true, starting no second run', async () => {
       const { runtime, engine } = setup({ agents: [createDemoAgent({ delayMs: 0 })] });
       expect(await runtime.start('u1', { messageId: 'm1', text: 'What is 1+1?' })).toEqual({

@@ -16,8 +16,8 @@ import { metricValue } from '../../helpers/metric-value.js';
 import { eventsOf, eventWithSeq } from '../../property/support/frame-wait.js';
 
 /**
- * Connection (PROTOCOL.md §2, §4, §5) where the engine misbehaves at an exact point: a join refused by an
- * engine outage or failing unexpectedly closes with 1011 and leaves nothing behind; a replay that more
+ * Connection (docs/protocol.md §2, §4, §5) where the engine misbehaves at an exact point: a join refused by
+ * an engine outage or failing unexpectedly closes with 1011 and leaves nothing behind; a replay that more
  * live events overtake than it may hold closes with 4013; a gap in the live stream closes with 1011 rather
  * than skipping an event, and the resume that follows fills it.
  */

@@ -19,7 +19,7 @@ import { metricValue } from '../../helpers/metric-value.js';
 import { eventsOf, eventWithSeq } from '../../property/support/frame-wait.js';
 
 /**
- * Connection (PROTOCOL.md §2–§5) as an operator sees it: what it logs and counts, and the joins that go
+ * Connection (docs/protocol.md §2–§5) as an operator sees it: what it logs and counts, and the joins that go
  * wrong at their very end. The close paths themselves are in test/integration/close-codes.test.ts.
  */
 

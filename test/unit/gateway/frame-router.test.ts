@@ -33,7 +33,7 @@ function recordingAgent() {
   return { agent, inputs };
 }
 
-describe('frame router (PROTOCOL.md §6)', () => {
+describe('frame router (docs/protocol.md §6)', () => {
   let h: Harness | undefined;
   afterEach(async () => {
     await h?.close();

@@ -14,7 +14,7 @@ import { type Harness, startGateway, TEST_API_KEY } from '../../helpers/gateway-
 import { captureLog } from '../../helpers/log-capture.js';
 
 /**
- * PROTOCOL.md §8 edges of the HTTP API that the main integration test leaves out: CORS preflights and
+ * docs/protocol.md §8 edges of the HTTP API that the main integration test leaves out: CORS preflights and
  * refusals, 405 on every route, 404 under /v1/, history query errors and resets, and what an engine
  * failure looks like (503 for an outage, 500 INTERNAL for anything else, never a hung request).
  */
@@ -41,7 +41,7 @@ const PUBLISH_BODY = JSON.stringify({ user_id: 'u1', type: 'notification', data:
 const unavailable = (): AgentcastError =>
   new AgentcastError(AgentcastErrorCode.EngineUnavailable, 'engine unavailable (test double)');
 
-describe('HTTP API edges (PROTOCOL.md §8)', () => {
+describe('HTTP API edges (docs/protocol.md §8)', () => {
   let h: Harness | undefined;
   afterEach(async () => {
     await h?.close();
@@ -425,7 +425,7 @@ describe('handleHttp when a route fails after its headers went out', () => {
     const res = await fetch(`http://127.0.0.1:${port}/stream`);
     expect(res.status).toBe(200);
     expect(handled).toHaveLength(1);
-    // handleHttp never throws out (PROTOCOL.md §8): it settles, having destroyed the half-sent answer.
+    // handleHttp never throws out (docs/protocol.md §8): it settles, having destroyed the half-sent answer.
     await expect(handled[0]).resolves.toBeUndefined();
     await expect(res.text()).rejects.toThrow('terminated');
     expect(lines.filter((l) => l.msg === 'http handler failed')).toMatchObject([

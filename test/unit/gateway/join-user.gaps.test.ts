@@ -14,7 +14,7 @@ import { metricValue } from '../../helpers/metric-value.js';
 import { eventsOf, eventWithSeq } from '../../property/support/frame-wait.js';
 
 /**
- * joinUser (PROTOCOL.md §4) on the paths the memory engine never takes by itself: a history read in
+ * joinUser (docs/protocol.md §4) on the paths the memory engine never takes by itself: a history read in
  * several pages, a history that resets between two pages, and a connection that goes away while it is
  * subscribing or reading history. Faults are injected at exact points by a DelegatingEngine.
  */

@@ -10,7 +10,7 @@ import { ViolationTracker } from '../../../packages/server/src/security/violatio
  */
 
 describe('BadFrameCounter', () => {
-  it('starts its window at the first bad frame, not at time 0 (PROTOCOL.md §5: 10 in 60 s)', () => {
+  it('starts its window at the first bad frame, not at time 0 (docs/protocol.md §5: 10 in 60 s)', () => {
     const counter = new BadFrameCounter({ limit: 2, windowMs: 60_000 });
     expect(counter.record(50_000)).toBe(false);
     // 50 s after the first bad frame: still the same window, so this is the second of two.
@@ -31,7 +31,7 @@ describe('FrameRateLimiter', () => {
 });
 
 describe('OriginPolicy', () => {
-  it('allows a request without an Origin header when requireOrigin is not given (PROTOCOL.md §5)', () => {
+  it('allows a request without an Origin header when requireOrigin is not given (docs/protocol.md §5)', () => {
     expect(new OriginPolicy({ env: 'test' }).check(undefined)).toEqual({ ok: true });
     expect(
       new OriginPolicy({ env: 'production', origins: ['https://app.example.com'] }).check(undefined),

@@ -5,7 +5,7 @@ import { EventType, parseNewEvent, RunStatus as RunStatuses, runErrorSchema } fr
 export type Admission =
   /** Store it. */
   | { readonly kind: 'publish'; readonly event: NewEvent }
-  /** Store it and end the run: it is the run's one `agent_completed` (PROTOCOL.md §3). */
+  /** Store it and end the run: it is the run's one `agent_completed` (docs/protocol.md §3). */
   | {
       readonly kind: 'end';
       readonly event: NewEvent;
@@ -19,7 +19,7 @@ export type Admission =
 
 /**
  * Decides what happens to a value an agent yielded. Pure. Validates it with the protocol schema
- * (PROTOCOL.md §3) after stamping the run's `run_id`, so an agent can neither forget nor forge it.
+ * (docs/protocol.md §3) after stamping the run's `run_id`, so an agent can neither forget nor forge it.
  * `agent_started` is dropped: the runtime already published the run's one `agent_started`.
  */
 export function admitAgentEvent(value: unknown, runId: string): Admission {

@@ -55,7 +55,7 @@ type Step =
   | { readonly kind: 'stop'; readonly end: RunEnd };
 
 /**
- * One agent run, from `agent_started` to its one `agent_completed` (PROTOCOL.md §3).
+ * One agent run, from `agent_started` to its one `agent_completed` (docs/protocol.md §3).
  * `pending → running → ending → done`: events are stored strictly one after another through
  * `engine.append`; once the run is ending nothing the agent yields is stored.
  */
@@ -94,7 +94,7 @@ export class AgentRun {
     }, options.timeoutMs);
     this.#timer.unref();
     // Deferred to a later macrotask so the gateway's ack (sent right after `start()` resolves) reaches
-    // the client before the run's first event (PROTOCOL.md §6: ack, then the run's events).
+    // the client before the run's first event (docs/protocol.md §6: ack, then the run's events).
     this.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#drive());
   }
 

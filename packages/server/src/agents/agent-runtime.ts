@@ -27,7 +27,7 @@ export interface AgentRuntimeOptions {
   readonly runTimeoutMs?: number;
   /** `--max-runs-per-user`: concurrent runs per user on this node. Default 3. */
   readonly maxRunsPerUser?: number;
-  /** How long a `user_message.id` is remembered (PROTOCOL.md §6: 10 minutes). Default 600000. */
+  /** How long a `user_message.id` is remembered (docs/protocol.md §6: 10 minutes). Default 600000. */
   readonly idempotencyTtlMs?: number;
   readonly log: Logger;
   readonly metrics?: Metrics | undefined;
@@ -37,7 +37,7 @@ export interface AgentRuntimeOptions {
   readonly newId?: (prefix: IdPrefix) => string;
 }
 
-/** What the gateway needs to start a run from a `user_message` frame (PROTOCOL.md §6). */
+/** What the gateway needs to start a run from a `user_message` frame (docs/protocol.md §6). */
 export interface StartRequest {
   /** `user_message.id`, the idempotency key. */
   readonly messageId: string;
@@ -47,7 +47,7 @@ export interface StartRequest {
   readonly agent?: string | undefined;
 }
 
-/** The answer to `start()`: an `ack` (`run_id`, `duplicate`) or an `error` frame (PROTOCOL.md §6). */
+/** The answer to `start()`: an `ack` (`run_id`, `duplicate`) or an `error` frame (docs/protocol.md §6). */
 export type StartResult =
   | { readonly ok: true; readonly runId: string; readonly duplicate: boolean }
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
@@ -58,8 +58,8 @@ export type CancelResult =
   | { readonly ok: false; readonly code: 'NOT_FOUND'; readonly message: string };
 
 /**
- * Starts, tracks and ends agent runs on this node (PROTOCOL.md §3, §6, §9): one `agent_started`, then the
- * agent's events, then exactly one `agent_completed`, all through `engine.append`.
+ * Starts, tracks and ends agent runs on this node (docs/protocol.md §3, §6, §9): one `agent_started`, then
+ * the agent's events, then exactly one `agent_completed`, all through `engine.append`.
  * `open → draining → closed`: once draining, `start()` answers `UNAVAILABLE`.
  */
 export class AgentRuntime {
@@ -119,7 +119,7 @@ export class AgentRuntime {
   }
 
   /**
-   * Asks a run to end with `cancelled` / `CANCELLED` (PROTOCOL.md §6). Resolves at once; the terminal
+   * Asks a run to end with `cancelled` / `CANCELLED` (docs/protocol.md §6). Resolves at once; the terminal
    * event follows. Another user's run, an unknown or a finished run is `NOT_FOUND`.
    */
   cancel(userId: string, runId: string): CancelResult {
@@ -139,7 +139,7 @@ export class AgentRuntime {
 
   /**
    * Stops accepting runs, lets running ones finish for up to `timeoutMs`, then ends the rest with
-   * `cancelled` / `SHUTDOWN` (PROTOCOL.md §9). Resolves when every run's terminal event was appended.
+   * `cancelled` / `SHUTDOWN` (docs/protocol.md §9). Resolves when every run's terminal event was appended.
    * Calling it again returns the first drain.
    */
   drain(timeoutMs: number): Promise<void> {

@@ -2,7 +2,7 @@ import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.
 import type { JsonObject } from '../protocol/events.js';
 
 /**
- * One event an agent yields: `{ type, data }` as in PROTOCOL.md §3. The runtime adds `run_id` (any
+ * One event an agent yields: `{ type, data }` as in docs/protocol.md §3. The runtime adds `run_id` (any
  * `run_id` the agent sets is replaced), validates it with the protocol schema and stores it.
  */
 export interface AgentEvent {
@@ -10,7 +10,7 @@ export interface AgentEvent {
   readonly data: JsonObject;
 }
 
-/** What started the run: the user's message (PROTOCOL.md §6 `user_message`). */
+/** What started the run: the user's message (docs/protocol.md §6 `user_message`). */
 export interface AgentInput {
   /** The message text. */
   readonly text: string;
@@ -58,7 +58,7 @@ export interface AgentContext {
 /**
  * An agent: a name users pick it by (`user_message.data.agent`) and an async generator of events.
  * The runtime publishes `agent_started` itself before calling `run`, and ends the run with exactly one
- * `agent_completed`: the one the agent yields, or one the runtime builds (PROTOCOL.md §3).
+ * `agent_completed`: the one the agent yields, or one the runtime builds (docs/protocol.md §3).
  */
 export interface AgentDefinition {
   readonly name: string;

@@ -4,7 +4,7 @@ import { formatIssues } from '../protocol/issues.js';
 import type { AgUiMapper, MapOutcome } from './ag-ui-mapping.js';
 import type { NdjsonLine } from './ndjson-splitter.js';
 
-/** AG-UI event types are upper case (`RUN_STARTED`); agentcast types are lower case (PROTOCOL.md §3). */
+/** AG-UI event types are upper case (`RUN_STARTED`); agentcast types are lower case (docs/protocol.md §3). */
 const AG_UI_TYPE = /^[A-Z][A-Z0-9_]*$/;
 /** AG-UI before 1.0 called reasoning "thinking"; its content events still map to agent_thinking. */
 const LEGACY_THINKING_CONTENT = 'THINKING_TEXT_MESSAGE_CONTENT';

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 
-/** Prefixes of the ids the runtime makes: `r_…` runs, `x_…` tool executions (PROTOCOL.md §3). */
+/** Prefixes of the ids the runtime makes: `r_…` runs, `x_…` tool executions (docs/protocol.md §3). */
 export type IdPrefix = 'r' | 'x';
 
 /** A fresh unguessable id: the prefix, `_`, then 16 base64url characters (96 random bits). */

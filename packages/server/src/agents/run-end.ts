@@ -11,7 +11,7 @@ export const LOGGED_TEXT_MAX = 512;
  */
 export const FINAL_TEXT_MAX = 65_536;
 
-/** How a run ended: what its one `agent_completed` carries (PROTOCOL.md §3). */
+/** How a run ended: what its one `agent_completed` carries (docs/protocol.md §3). */
 export type RunEnd =
   | { readonly status: 'succeeded'; readonly finalResponse: string | null }
   | {

@@ -1,5 +1,5 @@
 /**
- * Codes carried in `agent_completed.data.error.code` when a run does not succeed (PROTOCOL.md §3:
+ * Codes carried in `agent_completed.data.error.code` when a run does not succeed (docs/protocol.md §3:
  * `error` is required whenever status is not `succeeded`). Stable: documented in docs/agents.md and
  * docs/protocol.md, never reused. Webhook-specific codes are built by {@link webhookHttpCode}.
  */

@@ -19,7 +19,7 @@ export interface ToolDeps {
 
 /**
  * The body of `ctx.tool()`: yields `tool_executing`, runs `fn`, yields `tool_completed` and returns the
- * result (PROTOCOL.md §3: both events carry the same `execution_id`). A throwing `fn` is reported as
+ * result (docs/protocol.md §3: both events carry the same `execution_id`). A throwing `fn` is reported as
  * `success: false` and rethrown, so the agent decides whether the run goes on. The user sees the
  * message of an `AgentRunError` and otherwise only `the tool failed`; the error itself is logged.
  */

@@ -1,6 +1,6 @@
 import { BEARER_SUBPROTOCOL_PREFIX, SUBPROTOCOL } from '../protocol/frames.js';
 
-/** Where a token was found (PROTOCOL.md §2, in order of preference). */
+/** Where a token was found (docs/protocol.md §2, in order of preference). */
 export type TokenSource = 'header' | 'subprotocol' | 'query' | 'frame';
 
 /** What the upgrade request offers. */
@@ -18,7 +18,7 @@ export function bearerCredential(authorization: string | undefined): string | un
 }
 
 /**
- * Picks the token from the upgrade request, in PROTOCOL.md §2 order: `Authorization: Bearer`, then
+ * Picks the token from the upgrade request, in docs/protocol.md §2 order: `Authorization: Bearer`, then
  * the `bearer.<jwt>` subprotocol, then `?token=` when allowed. `undefined` means "wait for an auth
  * frame".
  */
@@ -39,7 +39,7 @@ export function tokenFromUpgrade(
 }
 
 /**
- * The subprotocol the server selects (PROTOCOL.md §1): `agentcast.v1` when offered; never the
+ * The subprotocol the server selects (docs/protocol.md §1): `agentcast.v1` when offered; never the
  * `bearer.` one, which would echo the token back. `false` means: offered some, none acceptable (400).
  * `null` means none was offered.
  */

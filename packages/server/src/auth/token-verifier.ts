@@ -11,7 +11,7 @@ export interface VerifiedToken {
   readonly expiresAtMs: number;
 }
 
-/** Why a token was refused: `expired` closes with 4002, everything else with 4001 (PROTOCOL.md §2). */
+/** Why a token was refused: `expired` closes with 4002, everything else with 4001 (docs/protocol.md §2). */
 export type TokenRejection =
   | 'expired'
   | 'invalid_signature'
@@ -37,7 +37,7 @@ export interface TokenVerifierOptions {
 }
 
 /**
- * Verifies client JWTs (PROTOCOL.md §2) with jose. The accepted algorithms are fixed by the key kind,
+ * Verifies client JWTs (docs/protocol.md §2) with jose. The accepted algorithms are fixed by the key kind,
  * never read from the token: HS256 for a secret, RS256 or ES256 for public keys. That rules out
  * `alg: none` and HS/RS confusion (an RS public key used as an HMAC secret).
  */

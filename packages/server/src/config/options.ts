@@ -5,7 +5,7 @@
 
 import { ENGINE_DEFAULTS } from '../engine/engine-defaults.js';
 
-/** The deployment environments (PROTOCOL.md §5). */
+/** The deployment environments (docs/protocol.md §5). */
 export const ENVIRONMENTS = ['development', 'test', 'staging', 'production'] as const;
 export type Environment = (typeof ENVIRONMENTS)[number];
 
@@ -108,7 +108,7 @@ export const OPTION_SPECS = [
     default: 10_000,
     min: 0,
     max: 600_000,
-    help: 'On SIGTERM, how long running agent runs may take to finish (PROTOCOL §9)',
+    help: 'On SIGTERM, how long running agent runs may take to finish (docs/protocol.md §9)',
   },
   {
     key: 'jwtSecret',

@@ -5,9 +5,9 @@
  * use the same values. Durations are in ms here; the options that take seconds divide by 1000.
  */
 export const ENGINE_DEFAULTS = {
-  /** Events kept per user (PROTOCOL.md §4). */
+  /** Events kept per user (docs/protocol.md §4). */
   historySize: 1000,
-  /** Age after which an event is gone (PROTOCOL.md §4: 300 s). */
+  /** Age after which an event is gone (docs/protocol.md §4: 300 s). */
   historyTtlMs: 300_000,
   /** Bytes of wire frames kept per user (8 MiB). */
   historyMaxBytes: 8 * 1024 * 1024,

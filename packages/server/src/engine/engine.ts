@@ -17,7 +17,7 @@ export interface LogHead {
 
 /**
  * The answer to "events after `since`": either the events (oldest first; all of them when
- * `complete`), or a reset because the gap cannot be filled (PROTOCOL.md §4).
+ * `complete`), or a reset because the gap cannot be filled (docs/protocol.md §4).
  */
 export type HistoryResult =
   | {
@@ -54,8 +54,9 @@ export type IdempotencyClaim =
   | { readonly claimed: false; readonly value: string };
 
 /**
- * Storage and fan-out of per-user event logs (ARCHITECTURE.md). Implementations: `MemoryEngine` for one
- * process, `RedisEngine` for many. Seq is assigned atomically per user and is gap-free within an epoch.
+ * Storage and fan-out of per-user event logs (docs/architecture.md, "Engines"). Implementations:
+ * `MemoryEngine` for one process, `RedisEngine` for many. Seq is assigned atomically per user and is gap-free
+ * within an epoch.
  */
 export interface Engine {
   /** `memory` or `redis`, for logs and /v1/stats. */
@@ -73,7 +74,7 @@ export interface Engine {
   ): Promise<StoredEvent[]>;
   /** The user's current epoch and latest seq. */
   head(userId: string): Promise<LogHead>;
-  /** Events of a user after `since`, or a reset (PROTOCOL.md §4). */
+  /** Events of a user after `since`, or a reset (docs/protocol.md §4). */
   history(userId: string, query: HistoryQuery): Promise<HistoryResult>;
   /**
    * Delivers every event appended for `userId` after this resolves, in seq order. §4: callers subscribe
@@ -82,7 +83,7 @@ export interface Engine {
   subscribe(userId: string, listener: EventListener): Promise<Unsubscribe>;
   /**
    * Claims `key` for `ttlMs`, storing `value`. If already claimed and not expired, returns the stored
-   * value instead (idempotent user_message, PROTOCOL.md §6).
+   * value instead (idempotent user_message, docs/protocol.md §6).
    */
   claimIdempotency(key: string, value: string, ttlMs: number): Promise<IdempotencyClaim>;
   /**

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 
-/** Every epoch id starts with this, so epochs are recognisable in frames and logs (PROTOCOL.md §2). */
+/** Every epoch id starts with this, so epochs are recognisable in frames and logs (docs/protocol.md §2). */
 export const EPOCH_PREFIX = 'e_';
 
 /**
  * 96 random bits: two lifetimes of one user's log must never share an epoch, or a client resuming
- * across a data loss would be answered `ok` with the wrong events (PROTOCOL.md §4).
+ * across a data loss would be answered `ok` with the wrong events (docs/protocol.md §4).
  */
 export const EPOCH_RANDOM_BYTES = 12;
 

@@ -13,7 +13,7 @@ export interface BudgetedHistory {
  * only). Whenever the total is over, the oldest events go first across all users, by append order:
  * whoever filled the memory last keeps their newest events, and a quiet user's old events go before a
  * busy user's recent ones. An evicted event is gone exactly as if trimmed by count: a resume that needs
- * it is answered `reset` (`expired`, PROTOCOL.md §4).
+ * it is answered `reset` (`expired`, docs/protocol.md §4).
  *
  * A binary min-heap holds one entry per history, keyed by the append order of its oldest event when the
  * entry was made. Histories also lose events on their own (count, per-user bytes, age), so a key may be

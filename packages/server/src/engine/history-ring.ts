@@ -2,9 +2,9 @@ import type { StoredEvent } from '../protocol/events.js';
 
 /** Options for {@link HistoryRing}. */
 export interface HistoryRingOptions {
-  /** Most events kept (history size, PROTOCOL.md §4: default 1000). */
+  /** Most events kept (history size, docs/protocol.md §4: default 1000). */
   readonly capacity: number;
-  /** Events older than this are gone (PROTOCOL.md §4: default 300 s). */
+  /** Events older than this are gone (docs/protocol.md §4: default 300 s). */
   readonly ttlMs: number;
   /**
    * Most bytes kept (`--history-max-bytes`): the oldest events go while the total is over it, but the
@@ -14,7 +14,7 @@ export interface HistoryRingOptions {
 }
 
 /**
- * The recent events of one user, oldest first, bounded by count, by age and by bytes (PROTOCOL.md §4,
+ * The recent events of one user, oldest first, bounded by count, by age and by bytes (docs/protocol.md §4,
  * part two C). A ring buffer, not a growing array: a full ring overwrites its oldest event. The backing
  * arrays grow lazily up to `capacity` and are released when the ring empties, so an idle user costs a
  * few fields.
@@ -124,7 +124,7 @@ export class HistoryRing {
 
   /**
    * Events with seq > `since`, oldest first, at most `limit`; undefined when seq `since + 1` is no longer
-   * held (expired or evicted), because then the gap cannot be filled (PROTOCOL.md §4). Call `expire`
+   * held (expired or evicted), because then the gap cannot be filled (docs/protocol.md §4). Call `expire`
    * first so age is honoured. An empty array means nothing after `since` is held yet.
    */
   after(since: number, limit: number): StoredEvent[] | undefined {

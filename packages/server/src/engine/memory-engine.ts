@@ -18,9 +18,9 @@ import { UserLog } from './user-log.js';
 
 /** Options for {@link MemoryEngine}. */
 export interface MemoryEngineOptions {
-  /** Events kept per user (PROTOCOL.md §4: default 1000). */
+  /** Events kept per user (docs/protocol.md §4: default 1000). */
   readonly historySize?: number;
-  /** Age after which an event is gone (PROTOCOL.md §4: default 300 s). */
+  /** Age after which an event is gone (docs/protocol.md §4: default 300 s). */
   readonly historyTtlMs?: number;
   /** Bytes of wire frames kept per user, oldest evicted first (`--history-max-bytes`, default 8 MiB). */
   readonly historyMaxBytes?: number;
@@ -45,8 +45,8 @@ const HEALTHY: EngineHealth = { ok: true };
 
 /**
  * The engine for one process: per-user logs, idempotency keys and connection slots in memory
- * (ARCHITECTURE.md). Everything is lost on restart; §4: a restarted process makes new epochs, so resuming
- * clients are told `reset`.
+ * (docs/architecture.md, "Engines"). Everything is lost on restart; §4: a restarted process makes new epochs,
+ * so resuming clients are told `reset`.
  *
  * Memory stays bounded: each history is a ring of at most `historySize` events and `historyMaxBytes`
  * bytes of wire frames, none older than `historyTtlMs`; all histories together hold at most

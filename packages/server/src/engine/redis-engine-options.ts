@@ -18,9 +18,9 @@ export interface RedisEngineOptions {
   readonly name?: string;
   /** Prefix of every key and channel; separates deployments sharing one Redis. Default `agentcast:`. */
   readonly keyPrefix?: string;
-  /** Events kept per user (PROTOCOL.md §4: default 1000). */
+  /** Events kept per user (docs/protocol.md §4: default 1000). */
   readonly historySize?: number;
-  /** Age after which an event is gone (PROTOCOL.md §4: default 300 s). */
+  /** Age after which an event is gone (docs/protocol.md §4: default 300 s). */
   readonly historyTtlMs?: number;
   /** Bytes of wire frames kept per user, oldest trimmed first, never the newest (default 8 MiB). */
   readonly historyMaxBytes?: number;

@@ -61,7 +61,7 @@ function didNotRun(error: unknown): boolean {
 const STALL_PROBE_RETRY_MS = 500;
 
 /**
- * The engine for many gateway nodes sharing one Redis (issue #7, ARCHITECTURE.md). Per user, keys with
+ * The engine for many gateway nodes sharing one Redis (issue #7, docs/redis.md). Per user, keys with
  * the hash tag `{u:<id>}`: a hash {epoch, seq, bytes}, a stream of recent wire frames with a list of their
  * sizes, a sorted set of connection slots, and a pub/sub channel. One Lua script per publish takes the
  * seq, stores and trims (by count, age and bytes), and publishes, atomically (lua/append.lua).
@@ -332,7 +332,7 @@ export class RedisEngine implements Engine {
   }
 
   /**
-   * Runs a Redis call; any failure becomes AC_ERR_ENGINE_UNAVAILABLE (HTTP 503, PROTOCOL.md §8). A
+   * Runs a Redis call; any failure becomes AC_ERR_ENGINE_UNAVAILABLE (HTTP 503, docs/protocol.md §8). A
    * timeout marks the engine stalled; an answer ends a stall.
    */
   async #call<T>(run: () => Promise<T>): Promise<T> {

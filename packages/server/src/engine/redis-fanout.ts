@@ -72,9 +72,9 @@ function predates(event: StoredEvent, floor: FanoutFloor | undefined): boolean {
 }
 
 /**
- * Fan-out from Redis pub/sub to the listeners of this node (ARCHITECTURE.md): one subscriber connection
- * per node, subscribed only to users with local listeners, reference counted (SUBSCRIBE on the first,
- * UNSUBSCRIBE on the last). Each frame is parsed once per node and handed to every listener.
+ * Fan-out from Redis pub/sub to the listeners of this node (docs/architecture.md, "Engines"): one subscriber
+ * connection per node, subscribed only to users with local listeners, reference counted (SUBSCRIBE on the
+ * first, UNSUBSCRIBE on the last). Each frame is parsed once per node and handed to every listener.
  */
 export class RedisFanout {
   readonly #connection: PubSubConnection;

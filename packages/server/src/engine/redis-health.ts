@@ -5,13 +5,13 @@ import type { EngineHealth } from './engine.js';
 export type RedisConnectionRole = 'command' | 'subscriber';
 
 /**
- * The Redis engine's health (PROTOCOL.md §8 /readyz): ok only while both connections are ready and
+ * The Redis engine's health (docs/protocol.md §8 /readyz): ok only while both connections are ready and
  * Redis answers commands. `connecting → ok ⇄ down` (or `connecting → down`), and `ok ⇄ stalled` when a
  * command got no reply in time although its connection is up (issue 13: a Redis frozen by a slow
  * command, `DEBUG SLEEP`, a fork): stalled until a command is answered again. Listeners hear every flip of
- * `ok`, and the log says once that Redis is down (or stalled) and once that it is back (STYLE.md §14: a
- * degraded dependency is `warn`), never once per request. No I/O: the engine feeds it connection events
- * and command outcomes.
+ * `ok`, and the log says once that Redis is down (or stalled) and once that it is back (a degraded
+ * dependency is `warn`: docs/architecture.md, "Style"), never once per request. No I/O: the engine feeds it
+ * connection events and command outcomes.
  */
 export class RedisHealth {
   readonly #logger: Logger;

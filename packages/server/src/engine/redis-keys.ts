@@ -1,6 +1,6 @@
 /**
  * Names of everything the Redis engine stores. A user's keys share the hash tag `{u:<user_id>}`, so they
- * live in one Redis Cluster slot and one Lua script may touch them all (ARCHITECTURE.md).
+ * live in one Redis Cluster slot and one Lua script may touch them all (docs/redis.md, "Redis Cluster").
  */
 export class RedisKeys {
   readonly #prefix: string;
@@ -38,7 +38,7 @@ export class RedisKeys {
     return `${this.#prefix}{u:${userId}}:events`;
   }
 
-  /** One idempotency key (PROTOCOL.md §6). */
+  /** One idempotency key (docs/protocol.md §6). */
   idempotency(key: string): string {
     return `${this.#prefix}idem:${key}`;
   }

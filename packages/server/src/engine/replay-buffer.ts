@@ -53,9 +53,9 @@ export type ReplayOutcome =
 export type ReplayState = 'replaying' | 'live' | 'failed';
 
 /**
- * The exact-resume core of one connection (PROTOCOL.md §4, ARCHITECTURE.md): subscribe first, buffer
- * live events while history is read and sent, then drain the buffer dropping seqs already sent. After
- * that it guards the live stream: every seq once, in order, no gap. Pure: no I/O, no clock.
+ * The exact-resume core of one connection (docs/protocol.md §4; docs/architecture.md, "Data path"): subscribe
+ * first, buffer live events while history is read and sent, then drain the buffer dropping seqs already sent.
+ * After that it guards the live stream: every seq once, in order, no gap. Pure: no I/O, no clock.
  *
  * Recipe: create it, subscribe with a listener that calls `push` (send the frame on `send`), read history,
  * send it, call `finish` with the position reached, send `frames` of an `ok` outcome.

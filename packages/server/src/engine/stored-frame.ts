@@ -1,7 +1,7 @@
 import type { JsonObject, NewEvent, StoredEvent } from '../protocol/events.js';
 
 /**
- * A wire frame (PROTOCOL.md §3) cut around the two fields only the append script knows: seq and epoch.
+ * A wire frame (docs/protocol.md §3) cut around the two fields only the append script knows: seq and epoch.
  * The script joins `head + ,"seq":N,"epoch":"E" + tail`, which is byte for byte `encodeEvent(stored)`, so
  * the frame is built once, in Redis, and shared by every node and connection.
  */

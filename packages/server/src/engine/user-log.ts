@@ -29,7 +29,7 @@ interface Subscription {
 
 /**
  * One user's log inside one process: epoch, gap-free seq, bounded history and local subscribers
- * (PROTOCOL.md §3, §4). No I/O and no timers; time comes in as arguments.
+ * (docs/protocol.md §3, §4). No I/O and no timers; time comes in as arguments.
  */
 export class UserLog {
   /** §4: one epoch per lifetime of this log; a new UserLog (process restart, eviction) is a new epoch. */
@@ -109,8 +109,8 @@ export class UserLog {
       epoch: this.epoch,
       ts,
     };
-    // Built once per event (ARCHITECTURE.md hot path): it sizes the event for the byte budgets and is the
-    // frame every connection of the user is sent.
+    // Built once per event (docs/architecture.md, "Hot path"): it sizes the event for the byte budgets and is
+    // the frame every connection of the user is sent.
     let frame: string;
     try {
       frame = encodeEvent(stored);
@@ -138,7 +138,7 @@ export class UserLog {
   }
 
   /**
-   * Events after `query.since`, or a reset (PROTOCOL.md §4). Checked in this order:
+   * Events after `query.since`, or a reset (docs/protocol.md §4). Checked in this order:
    * 1. an epoch is given and differs: `epoch_changed`;
    * 2. no epoch but `since > 0`: the client's position belongs to an epoch it did not name, and seq
    *    numbers of different epochs are unrelated; serving them could hand it a silent gap, so §4's

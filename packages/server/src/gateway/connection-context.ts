@@ -34,7 +34,7 @@ export interface RunRefusal {
 
 /**
  * Everything connections share, held once by the gateway; each connection keeps one reference to it,
- * so per-connection state stays a few small fields (ARCHITECTURE.md, hot path). `Conn` is the type
+ * so per-connection state stays a few small fields (docs/architecture.md, "Hot path"). `Conn` is the type
  * handed to onClosed (the Connection class), a parameter so that this file needs no import of it.
  */
 export interface ConnectionContext<Conn extends Session = Session> {

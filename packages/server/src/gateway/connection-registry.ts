@@ -14,7 +14,8 @@ const EXPIRY_SWEEP_MS = 1000;
 
 /**
  * Every connection of one gateway, authenticated or not, and the two sweeps that serve them all: one
- * interval for the heartbeat and one for token expiry, never a timer per connection (ARCHITECTURE.md).
+ * interval for the heartbeat and one for token expiry, never a timer per connection (docs/architecture.md,
+ * "Hot path").
  */
 export class ConnectionRegistry {
   readonly #connections = new Set<Connection>();

@@ -16,7 +16,7 @@ import { joinUser } from './join-user.js';
 import type { Session } from './session.js';
 
 /**
- * The lifecycle of one WebSocket (PROTOCOL.md §2):
+ * The lifecycle of one WebSocket (docs/protocol.md §2, A):
  * `authenticating → joining → open → closed`.
  * Parsing, policy and resume live elsewhere; this file moves a connection between states.
  */
@@ -51,7 +51,7 @@ interface EarlyFrame {
 /** Send options for every frame: text, even when the frame is a Buffer shared across connections. */
 const TEXT_FRAME = Object.freeze({ binary: false });
 
-/** One client connection. Per-connection state is kept to a few small fields (ARCHITECTURE.md, hot path). */
+/** One client connection. Per-connection state is kept to a few small fields (docs/architecture.md, "Hot path"). */
 export class Connection implements Session {
   readonly id: string;
   readonly ip: string;
@@ -169,7 +169,7 @@ export class Connection implements Session {
       this.#socket.cork();
       process.nextTick(Connection.#flush, this);
     }
-    // Every frame is UTF-8 JSON text (PROTOCOL.md): a shared Buffer must still go out as a text frame.
+    // Every frame is UTF-8 JSON text (docs/protocol.md): a shared Buffer must still go out as a text frame.
     this.#ws.send(frame, TEXT_FRAME);
   }
 

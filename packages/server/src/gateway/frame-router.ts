@@ -6,7 +6,7 @@ import type { Session } from './session.js';
 /** What the router uses of the context every connection shares: the agent runtime and the clock. */
 export type RouterContext = Pick<ConnectionContext, 'runs' | 'now'>;
 
-/** Answers one frame of an authenticated connection (PROTOCOL.md §6). Never throws: failures become error frames. */
+/** Answers one frame of an authenticated connection (docs/protocol.md §6). Never throws: failures become error frames. */
 export function routeFrame(conn: Session, frame: ClientFrame, ctx: RouterContext): void {
   switch (frame.type) {
     case 'auth':

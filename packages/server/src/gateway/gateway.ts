@@ -238,7 +238,7 @@ export class Gateway {
   }
 
   /**
-   * `/readyz`: ready while running with a healthy engine (PROTOCOL.md §8). The reason is a stable word;
+   * `/readyz`: ready while running with a healthy engine (docs/protocol.md §8). The reason is a stable word;
    * the engine's own reason, which may name internal addresses, is only the detail (docs/protocol.md D).
    */
   readiness(): Readiness {
@@ -264,7 +264,7 @@ export class Gateway {
   }
 
   /**
-   * Graceful drain (PROTOCOL.md §9): stop accepting, /readyz 503, let runs finish within
+   * Graceful drain (docs/protocol.md §9): stop accepting, /readyz 503, let runs finish within
    * drain_timeout_ms (then end them cancelled/SHUTDOWN), close every connection with 1012, close.
    */
   drain(): Promise<void> {

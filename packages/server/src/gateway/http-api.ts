@@ -19,7 +19,7 @@ import { readBody } from './read-body.js';
  */
 export type NotReadyReason = 'starting' | 'draining' | 'closed' | 'engine_unavailable';
 
-/** Readiness as /readyz reports it (PROTOCOL.md §8). */
+/** Readiness as /readyz reports it (docs/protocol.md §8). */
 export type Readiness =
   | { readonly ready: true }
   | { readonly ready: false; readonly reason: NotReadyReason; readonly detail?: string };
@@ -55,7 +55,7 @@ export function sendJson(
 }
 
 /**
- * Writes the error body of PROTOCOL.md §8: `{"error":{"code","message"}}`, with `Connection: close`
+ * Writes the error body of docs/protocol.md §8: `{"error":{"code","message"}}`, with `Connection: close`
  * (docs/protocol.md D). A refused request's body may still be arriving, a byte at a time: Node would
  * read and discard it on a kept-alive socket for as long as the peer likes, so the socket is closed
  * once the answer is written (Node ends and destroys it after `Connection: close`) and the rest of
@@ -72,7 +72,7 @@ export function sendError(
 }
 
 /**
- * The HTTP routes of PROTOCOL.md §8. Every failure is a JSON error with a documented code; nothing
+ * The HTTP routes of docs/protocol.md §8. Every failure is a JSON error with a documented code; nothing
  * throws out of here.
  */
 export async function handleHttp(

@@ -18,7 +18,7 @@ export interface JoinContext {
 }
 
 /**
- * Joins an authenticated connection to its user and writes the welcome and the replay (PROTOCOL.md
+ * Joins an authenticated connection to its user and writes the welcome and the replay (docs/protocol.md
  * §2, §4). §4: subscribe before reading history, or events published in between are lost; the
  * connection's ReplayBuffer holds live events until this returns the position the replay reached.
  * Returns null when the connection closed meanwhile.

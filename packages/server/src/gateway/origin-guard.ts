@@ -15,7 +15,7 @@ import type { UpgradeRejection } from './upgrade-rejection.js';
 /**
  * The gateway's shell around security/: it feeds requests to the pure OriginPolicy, ViolationTracker
  * and client-IP logic, and turns their verdicts into metrics, throttled log lines and rejections
- * (PROTOCOL.md §1, §5). The decisions themselves live in security/.
+ * (docs/protocol.md §1, §5). The decisions themselves live in security/.
  */
 export class OriginGuard {
   readonly #policy: OriginPolicy;

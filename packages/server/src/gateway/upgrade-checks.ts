@@ -5,7 +5,7 @@ import type { HandshakeLimiter } from '../security/handshake-limiter.js';
 import type { UpgradeRejection } from './upgrade-rejection.js';
 
 /**
- * The checks of PROTOCOL.md §1, each a function returning a rejection or null. The gateway runs them
+ * The checks of docs/protocol.md §1, each a function returning a rejection or null. The gateway runs them
  * in the order of the table: 429 and 403 (OriginGuard), 503 and 400 (here).
  */
 

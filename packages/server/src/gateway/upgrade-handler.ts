@@ -31,7 +31,7 @@ export interface UpgradeHandlerDeps {
 }
 
 /**
- * The WebSocket upgrade path (PROTOCOL.md §1): runs the checks in the order of the table (429 blocked,
+ * The WebSocket upgrade path (docs/protocol.md §1): runs the checks in the order of the table (429 blocked,
  * 429 too many handshakes, 503, 403, 400), answers a refusal over plain HTTP, and turns an accepted socket into a Connection.
  */
 export class UpgradeHandler {

@@ -1,7 +1,7 @@
 import { STATUS_CODES } from 'node:http';
 import type { Duplex } from 'node:stream';
 
-/** A refused upgrade: a plain HTTP answer, never a WebSocket (PROTOCOL.md §1). */
+/** A refused upgrade: a plain HTTP answer, never a WebSocket (docs/protocol.md §1). */
 export interface UpgradeRejection {
   readonly status: 400 | 403 | 429 | 503;
   /** Short machine-readable reason, used as the metrics label and the body's error code. */

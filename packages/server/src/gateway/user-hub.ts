@@ -26,7 +26,7 @@ interface UserEntry<M extends HubMember> {
 /**
  * user -> local connections. Holds one engine subscription per user with connections on this node
  * (subscribe on the first, unsubscribe after the last), and hands every event of a user to all of that
- * user's connections and to no one else (PROTOCOL.md §3).
+ * user's connections and to no one else (docs/protocol.md §3).
  */
 export class UserHub<M extends HubMember = HubMember> {
   readonly #users = new Map<string, UserEntry<M>>();

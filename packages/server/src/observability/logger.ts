@@ -12,7 +12,7 @@ export interface LoggerOptions {
 
 /**
  * Paths that may carry secrets; pino replaces them with "[redacted]" wherever a caller logs them by
- * mistake. The rule is still: never log tokens, keys or event data (STYLE.md §14).
+ * mistake. The rule is still: never log tokens, keys or event data (docs/architecture.md, "Style").
  */
 const REDACT_PATHS = [
   'token',

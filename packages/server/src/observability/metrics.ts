@@ -2,7 +2,7 @@ import { Counter, Gauge, Histogram, Registry } from 'prom-client';
 
 /**
  * Every Prometheus metric of one gateway instance, registered on its own Registry so two gateways
- * in one process never share counters (STYLE.md §5).
+ * in one process never share counters (docs/architecture.md, "Style").
  */
 export class Metrics {
   readonly registry: Registry;

@@ -1,12 +1,12 @@
 /**
- * The compatibility surface, in one place (ARCHITECTURE.md). Each alias names what it maps to and why
- * it exists; remove an alias only with a major version.
+ * The compatibility surface, in one place (docs/architecture.md, "Modules"). Each alias names what it maps to
+ * and why it exists; remove an alias only with a major version.
  */
 
 /**
  * Legacy client frame types and the frame type they are read as.
  * `chat_message`: the frame name used by hand-rolled "WebSocket manager" front ends that agentcast
- * replaces (PROTOCOL.md §6); accepted so they can switch gateways without a client release.
+ * replaces (docs/protocol.md §6); accepted so they can switch gateways without a client release.
  */
 export const LEGACY_FRAME_ALIASES: Readonly<Record<string, string>> = { chat_message: 'user_message' };
 

@@ -1,7 +1,7 @@
 /** The codes of `error` frames, shared with the client (docs/protocol.md §6). */
 export { ErrorCode } from '@agentcast/client';
 
-/** HTTP-only error codes (PROTOCOL.md §8). */
+/** HTTP-only error codes (docs/protocol.md §8 and D). */
 export const HttpErrorCode = {
   /** The API key is missing or wrong. */
   Unauthorized: 'UNAUTHORIZED',

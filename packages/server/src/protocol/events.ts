@@ -3,10 +3,10 @@ import { z } from 'zod';
 import { formatIssues, issueMessage } from './issues.js';
 import { RESERVED_EVENT_TYPES } from './server-frame-type.js';
 
-/** Event types published outside the golden path must match this (PROTOCOL.md §3). */
+/** Event types published outside the golden path must match this (docs/protocol.md §3). */
 export const EVENT_TYPE_PATTERN = /^[a-z][a-z0-9_.]{0,63}$/;
 
-/** Users, runs and idempotency keys are 1..128 characters (PROTOCOL.md §2, §6). */
+/** Users, runs and idempotency keys are 1..128 characters (docs/protocol.md §2, §6). */
 export const ID_MAX_LENGTH = 128;
 
 /**
@@ -18,10 +18,10 @@ export const MAX_DATA_DEPTH = 64;
 /** Why an id with a lone surrogate is refused (docs/protocol.md B). */
 export const ILL_FORMED_ID_MESSAGE = 'must be well-formed UTF-16 (no lone surrogates)';
 
-/** At most this many events in one `POST /v1/publish` batch (PROTOCOL.md §8). */
+/** At most this many events in one `POST /v1/publish` batch (docs/protocol.md §8). */
 export const MAX_BATCH_EVENTS = 500;
 
-/** The event types with a required `data` shape (PROTOCOL.md §3). */
+/** The event types with a required `data` shape (docs/protocol.md §3). */
 export const EventType = {
   AgentStarted: 'agent_started',
   AgentThinking: 'agent_thinking',
@@ -121,7 +121,7 @@ export interface NewEvent {
   readonly data: JsonObject;
 }
 
-/** An event as stored and delivered: `seq` is per user, gap-free within `epoch` (PROTOCOL.md §3, §4). */
+/** An event as stored and delivered: `seq` is per user, gap-free within `epoch` (docs/protocol.md §3, §4). */
 export interface StoredEvent extends NewEvent {
   readonly seq: number;
   readonly epoch: string;
@@ -176,7 +176,7 @@ export type ParseOutcome<T> =
   | { readonly ok: true; readonly value: T }
   | { readonly ok: false; readonly message: string };
 
-/** Validates one event an agent yields or a backend publishes (PROTOCOL.md §3). */
+/** Validates one event an agent yields or a backend publishes (docs/protocol.md §3). */
 export function parseNewEvent(input: unknown, pathPrefix = ''): ParseOutcome<NewEvent> {
   const parsed = newEventSchema.safeParse(input);
   if (parsed.success) return { ok: true, value: parsed.data };
@@ -184,7 +184,7 @@ export function parseNewEvent(input: unknown, pathPrefix = ''): ParseOutcome<New
 }
 
 /**
- * The wire form of an event (PROTOCOL.md §3). Built once per event and shared by every
+ * The wire form of an event (docs/protocol.md §3). Built once per event and shared by every
  * connection of the user: never serialise per connection.
  */
 export function encodeEvent(ev: StoredEvent): string {

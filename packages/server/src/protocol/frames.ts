@@ -5,9 +5,9 @@ import { idSchema } from './events.js';
 import { formatIssues } from './issues.js';
 import { ServerFrameType } from './server-frame-type.js';
 
-/** The WebSocket subprotocol of this version of the wire protocol (PROTOCOL.md §1). */
+/** The WebSocket subprotocol of this version of the wire protocol (docs/protocol.md §1). */
 export const SUBPROTOCOL = 'agentcast.v1';
-/** Prefix of the subprotocol that carries a token from browsers (PROTOCOL.md §1, §2). */
+/** Prefix of the subprotocol that carries a token from browsers (docs/protocol.md §1, §2). */
 export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
 
 const sinceSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
@@ -41,7 +41,7 @@ export type AuthFrame = z.infer<typeof clientFrameSchemas.auth>;
 export type PingFrame = z.infer<typeof clientFrameSchemas.ping>;
 export type UserMessageFrame = z.infer<typeof clientFrameSchemas.user_message>;
 export type CancelFrame = z.infer<typeof clientFrameSchemas.cancel>;
-/** Every frame a client may send (PROTOCOL.md §6), legacy aliases already mapped. */
+/** Every frame a client may send (docs/protocol.md §6), legacy aliases already mapped. */
 export type ClientFrame = AuthFrame | PingFrame | UserMessageFrame | CancelFrame;
 export type ClientFrameType = ClientFrame['type'];
 
@@ -86,7 +86,7 @@ import type { WelcomeData } from '@agentcast/client';
 const AUTH_OK_FRAME = JSON.stringify({ type: ServerFrameType.AuthOk });
 
 /**
- * Server frames that are not events (PROTOCOL.md §2, §6). Encoded here so the wire shape lives in one
+ * Server frames that are not events (docs/protocol.md §2, §6). Encoded here so the wire shape lives in one
  * file; their types are {@link ServerFrameType}, which no event may use.
  */
 export const encodeServerFrame = {

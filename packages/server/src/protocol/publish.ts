@@ -10,7 +10,7 @@ import {
 } from './events.js';
 import { formatIssues } from './issues.js';
 
-/** One event addressed to one user, as `POST /v1/publish` takes it (PROTOCOL.md §8). */
+/** One event addressed to one user, as `POST /v1/publish` takes it (docs/protocol.md §8). */
 export interface PublishItem {
   readonly userId: string;
   readonly event: NewEvent;

@@ -1,5 +1,5 @@
 /**
- * The `type` of every server frame that is not an event (PROTOCOL.md §2, §6). These names belong to the
+ * The `type` of every server frame that is not an event (docs/protocol.md §2, §6). These names belong to the
  * gateway: no published or agent event may carry one (docs/protocol.md §3 and B), or a client that routes
  * frames by `type` would take an event for a second welcome, an ack or an error.
  */

@@ -6,7 +6,7 @@ export interface BadFrameCounterOptions {
 }
 
 /**
- * Counts malformed frames of one connection (PROTOCOL.md §5: 10 in 60 s close with 4008). The window
+ * Counts malformed frames of one connection (docs/protocol.md §5: 10 in 60 s close with 4008). The window
  * is fixed and starts at the first bad frame after the previous window ended: two numbers of state.
  */
 export class BadFrameCounter {

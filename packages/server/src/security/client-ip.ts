@@ -26,8 +26,8 @@ const IPV4_WITH_PORT = /^([0-9.]+):[0-9]{1,5}$/;
 const FOR_PAIR = /^\s*for\s*=\s*"?([^"\s]*)"?\s*$/i;
 
 /**
- * The client's IP address for abuse limits (PROTOCOL.md §5): the socket address, unless the socket peer is
- * a trusted proxy. Then the forwarding header is walked from the right (each proxy appends the address
+ * The client's IP address for abuse limits (docs/protocol.md §5): the socket address, unless the socket peer
+ * is a trusted proxy. Then the forwarding header is walked from the right (each proxy appends the address
  * it received the request from), trusted hops are skipped, and the right-most untrusted hop is the
  * client; everything left of it was written by the client and can be forged. A malformed hop stops the
  * walk and the last well-formed hop is the answer. When every hop is trusted the left-most one is.

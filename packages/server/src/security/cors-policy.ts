@@ -40,7 +40,7 @@ export type CorsDecision =
       readonly headers: CorsHeaders;
     };
 
-/** The GET routes browsers may read from allowed origins (PROTOCOL.md §8). */
+/** The GET routes browsers may read from allowed origins (docs/protocol.md §8; docs/security.md, CORS). */
 export const PUBLIC_CORS_PATHS: readonly string[] = ['/', '/healthz', '/readyz', '/metrics'];
 /** Headers a cross-origin request may send: the API key or token, and a JSON body. */
 export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type';

@@ -1,4 +1,4 @@
-/** The deployment environments; each has its own origin defaults and startup rules (PROTOCOL.md §5). */
+/** The deployment environments; each has its own origin defaults and startup rules (docs/protocol.md §5). */
 export type Environment = 'development' | 'test' | 'staging' | 'production';
 
 /** Every environment, in the order the docs list them. */
@@ -15,8 +15,8 @@ const LOCAL_ORIGINS: readonly string[] = [
 ];
 
 /**
- * The allowlist used when none is configured (PROTOCOL.md §5). Staging and production default to nothing:
- * they fail closed, so a forgotten setting refuses browsers instead of admitting all of them.
+ * The allowlist used when none is configured (docs/protocol.md §5). Staging and production default to
+ * nothing: they fail closed, so a forgotten setting refuses browsers instead of admitting all of them.
  */
 export function defaultOriginEntries(env: Environment): readonly string[] {
   return env === 'development' || env === 'test' ? LOCAL_ORIGINS : [];

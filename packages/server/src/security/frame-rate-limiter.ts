@@ -1,6 +1,6 @@
 import { TokenBucket } from './token-bucket.js';
 
-/** What to do with one inbound frame under the rate limit (PROTOCOL.md §5). */
+/** What to do with one inbound frame under the rate limit (docs/protocol.md §5). */
 export type RateDecision = 'accept' | 'limited' | 'close';
 
 /** Options for {@link FrameRateLimiter}. */
@@ -16,7 +16,7 @@ export interface FrameRateLimiterOptions {
 const WINDOW_MS = 1000;
 
 /**
- * Inbound frame rate of one connection (PROTOCOL.md §5): a token bucket (20/s, burst 40); each excess
+ * Inbound frame rate of one connection (docs/protocol.md §5): a token bucket (20/s, burst 40); each excess
  * frame is `limited` (error RATE_LIMITED), and when refusals happen in `strikes` consecutive
  * one-second windows the answer is `close` (4029). A window with no refusal ends the streak.
  */

@@ -2,13 +2,13 @@ import { isIPv4 } from 'node:net';
 import { domainToASCII } from 'node:url';
 import { canonicalIPv6 } from './ip-address.js';
 
-/** The schemes a browser page can have an origin for; anything else is `bad_scheme` (PROTOCOL.md §5). */
+/** The schemes a browser page can have an origin for; anything else is `bad_scheme` (docs/protocol.md §5). */
 export type OriginScheme = 'http' | 'https';
 
-/** What kind of host an origin names; startup rules treat IP literals differently (PROTOCOL.md §5). */
+/** What kind of host an origin names; startup rules treat IP literals differently (docs/protocol.md §5). */
 export type HostKind = 'dns' | 'ipv4' | 'ipv6';
 
-/** An origin in the one form it is compared in (PROTOCOL.md §5). */
+/** An origin in the one form it is compared in (docs/protocol.md §5). */
 export interface NormalizedOrigin {
   readonly scheme: OriginScheme;
   /** Lower-case; punycode (`xn--…`) for international names; IPv6 canonical and in brackets (`[::1]`). */
@@ -62,7 +62,7 @@ const FORBIDDEN_HOST_CHARACTER = /[#%/:<>?@[\\\]^|]/;
 const fail = (reason: OriginParseFailure): NormalizeOriginResult => ({ ok: false, reason });
 
 /**
- * Parses an `Origin` header value (or a configured origin) into its normal form (PROTOCOL.md §5):
+ * Parses an `Origin` header value (or a configured origin) into its normal form (docs/protocol.md §5):
  * scheme and host lower-cased, default port dropped, one trailing slash ignored, international names in
  * punycode. Strict on purpose: it accepts only `scheme://host[:port]`, not what a URL parser would repair
  * (backslashes, percent-escapes, numeric IPv4 forms, empty ports), so no two policies can disagree on it.

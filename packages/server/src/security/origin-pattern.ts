@@ -6,7 +6,7 @@ import {
 } from './normalize-origin.js';
 
 /**
- * One origin allowlist entry, parsed once into a structured matcher (PROTOCOL.md §5). Matching compares
+ * One origin allowlist entry, parsed once into a structured matcher (docs/protocol.md §5). Matching compares
  * strings and never builds a regular expression, so a dot in an entry can never mean "any character".
  * - `any`: the entry `*` (development only, see validateOriginEntries);
  * - `exact`: `https://app.example.com`, `http://localhost:3000`, `http://localhost:*`;
@@ -52,7 +52,7 @@ const PARSE_ERRORS: Readonly<Record<OriginParseFailure, string>> = {
 };
 
 /**
- * Parses one allowlist entry (PROTOCOL.md §5). `*` may be the whole entry, the first label of the host
+ * Parses one allowlist entry (docs/protocol.md §5). `*` may be the whole entry, the first label of the host
  * (`https://*.example.com`) or the port (`http://localhost:*`), nowhere else.
  */
 export function parseOriginPattern(entry: string): ParseOriginPatternResult {
@@ -88,7 +88,7 @@ export function parseOriginPattern(entry: string): ParseOriginPatternResult {
 }
 
 /**
- * Whether a normalised origin matches one entry (PROTOCOL.md §5): same scheme, same port (or `:*`), and
+ * Whether a normalised origin matches one entry (docs/protocol.md §5): same scheme, same port (or `:*`), and
  * the same host, or for `*.base` a host ending in "." + base, which excludes the base itself,
  * `evil-base` and `base.evil.net`.
  */

@@ -56,7 +56,7 @@ export interface OriginPolicyOptions {
 const LIST_SEPARATOR = /[ \t]*,[ \t]*/;
 
 /**
- * The origin allowlist of one gateway (PROTOCOL.md §5). Built once from config; `check` is pure and
+ * The origin allowlist of one gateway (docs/protocol.md §5). Built once from config; `check` is pure and
  * cheap, run on every upgrade and every browser HTTP request. Construction throws a TypeError listing
  * every problem (the same messages as validateOriginEntries), so an unsafe policy cannot exist.
  */

@@ -7,7 +7,7 @@ export interface TokenBucketOptions {
 }
 
 /**
- * A token bucket (PROTOCOL.md §5: inbound frames per connection, 20/s with a burst of 40). It starts
+ * A token bucket (docs/protocol.md §5: inbound frames per connection, 20/s with a burst of 40). It starts
  * full; each `take` spends one token, and tokens come back at `ratePerSec`, up to `burst`. One exists per
  * connection, so its state is two numbers, refilled lazily from the time passed to `take`: no timers.
  */

@@ -32,7 +32,7 @@ export function validateTrustProxyEntries(entries: readonly string[], label = 't
 }
 
 /**
- * The set of proxies whose forwarding headers are believed (PROTOCOL.md §5: X-Forwarded-For only with
+ * The set of proxies whose forwarding headers are believed (docs/protocol.md §5: X-Forwarded-For only with
  * trust_proxy). Built once at startup; `has` is a pure lookup. The constructor throws a TypeError naming
  * every bad entry.
  */

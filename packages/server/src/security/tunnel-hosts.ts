@@ -1,7 +1,7 @@
 /**
  * Domains of public tunnel services, which expose a developer's machine under a public name. An origin
- * under one of them is refused in production (PROTOCOL.md §5): it points at somebody's laptop, and anyone
- * can register a name under the same domain. Matched as the domain itself or any name below it.
+ * under one of them is refused in production (docs/protocol.md §5): it points at somebody's laptop, and
+ * anyone can register a name under the same domain. Matched as the domain itself or any name below it.
  */
 export const TUNNEL_HOST_SUFFIXES: readonly string[] = [
   // ngrok

@@ -22,7 +22,7 @@ const SHOWN_ENTRY_LENGTH = 80;
 
 /**
  * Checks an origin allowlist at startup and returns every problem, one message per rule broken, each
- * naming the entry and the fix (empty = fine). Rules (PROTOCOL.md §5):
+ * naming the entry and the fix (empty = fine). Rules (docs/protocol.md §5):
  * - a malformed entry is refused in every environment;
  * - `*` is refused outside development, whatever the options;
  * - in production, http:// entries, IP-literal hosts, localhost and tunnel hosts are refused unless

@@ -1,4 +1,4 @@
-/** Options of {@link ViolationTracker}; every figure is configurable (PROTOCOL.md §5). */
+/** Options of {@link ViolationTracker}; every figure is configurable (docs/protocol.md §5). */
 export interface ViolationTrackerOptions {
   /** Violations within `windowMs` that block an IP (`--violation-limit`). Default 5. */
   readonly limit?: number;
@@ -21,7 +21,7 @@ const DEFAULTS = { limit: 5, windowMs: 60_000, blockMs: 300_000, maxTrackedIps: 
 
 /**
  * Counts origin violations per client IP and blocks an IP that commits `limit` of them within `windowMs`
- * (PROTOCOL.md §5: 5 in 60 s block for 300 s, answered with 429 and Retry-After).
+ * (docs/protocol.md §5: 5 in 60 s block for 300 s, answered with 429 and Retry-After).
  *
  * The window slides: each IP keeps the times of its last violations (fewer than `limit` numbers), so
  * "5 in 60 s" means any 60 s, with no reset at a window edge to hide behind. A violation at t expires at

@@ -27,7 +27,10 @@ export function compactJson(value: unknown): string {
 
 const str = (value: unknown): string => (typeof value === 'string' ? value : compactJson(value));
 
-/** The title, icon, colour and detail lines of an event (PROTOCOL.md §3 golden path, and anything else). */
+/**
+ * The title, icon, colour and detail lines of an event (docs/protocol.md §3 golden path, and anything
+ * else).
+ */
 export function describeEvent(ev: AgentEvent): EventLook {
   const d = ev.data;
   switch (ev.type) {

@@ -1,4 +1,4 @@
--- Takes or renews one of a user's connection slots (PROTOCOL.md §5: 10 per user across all nodes).
+-- Takes or renews one of a user's connection slots (docs/protocol.md §5: 10 per user across all nodes).
 -- The sorted set scores each connection id by the Redis time its lease ends; nodes renew the leases of
 -- their live connections, so the slots of a crashed node free themselves when their leases run out.
 --

@@ -1,4 +1,4 @@
--- Stores one event of one user and publishes its wire frame, in one atomic step (PROTOCOL.md §3, §4):
+-- Stores one event of one user and publishes its wire frame, in one atomic step (docs/protocol.md §3, §4):
 -- seq is taken, the event stored and trimmed, and the frame published with nothing in between, so every
 -- node sees each user's events in seq order, gap-free.
 --

@@ -1,4 +1,4 @@
--- Claims an idempotency key (PROTOCOL.md §6): the first claim stores its value for ttl ms; later claims
+-- Claims an idempotency key (docs/protocol.md §6): the first claim stores its value for ttl ms; later claims
 -- get that value back. One script so that "read, then set if absent" cannot interleave with another node.
 --
 -- KEYS[1]  `<prefix>idem:<key>`

@@ -1,4 +1,4 @@
--- The user's epoch and latest seq, creating the epoch on first touch (PROTOCOL.md §2 welcome, §4).
+-- The user's epoch and latest seq, creating the epoch on first touch (docs/protocol.md §2 welcome, §4).
 -- The welcome frame announces this epoch, so it must be the one the user's next event gets.
 --
 -- KEYS[1]  meta hash {epoch, seq}

@@ -1,4 +1,4 @@
--- The events of one user after `since`, or why they cannot be served (PROTOCOL.md §4), read atomically
+-- The events of one user after `since`, or why they cannot be served (docs/protocol.md §4), read atomically
 -- with the head so the answer is consistent.
 --
 -- KEYS[1]  meta hash {epoch, seq}
