@@ -1,6 +1,6 @@
 // Mutation testing (issue #9): `npm run mutate`, or one folder at a time, which is how the scores in
 // TESTING.md were measured on 2 shared cores:
-//   npx stryker run --mutate 'src/security/**/*.ts'
+//   npx stryker run --mutate 'packages/server/src/security/**/*.ts'
 // Incremental: results are kept in reports/stryker-incremental.json, so a rerun tests only the mutants
 // whose code or covering tests changed. `--force` rebuilds the file.
 import { readdirSync, readFileSync } from 'node:fs';
@@ -17,6 +17,8 @@ const LEFT_OUT = new Set([
   'test/browser',
   'test/integration/redis-nodes',
   'test/integration/agents/python-backend.test.ts',
+  // Packs and installs the built client from dist/, which is not in the sandbox.
+  'test/integration/packaging.test.ts',
 ]);
 
 /**
@@ -42,12 +44,12 @@ export default {
   vitest: { configFile: 'vitest.config.ts', related: true },
   plugins: ['@stryker-mutator/vitest-runner'],
   mutate: [
-    'src/security/**/*.ts',
-    'src/engine/**/*.ts',
-    'src/gateway/**/*.ts',
-    'src/agents/**/*.ts',
+    'packages/server/src/security/**/*.ts',
+    'packages/server/src/engine/**/*.ts',
+    'packages/server/src/gateway/**/*.ts',
+    'packages/server/src/agents/**/*.ts',
     // Barrels only re-export.
-    '!src/**/index.ts',
+    '!packages/server/src/**/index.ts',
   ],
   testFiles: inProcessTestFiles('test'),
   coverageAnalysis: 'perTest',
@@ -65,7 +67,7 @@ export default {
   // Everything the tests do not read: build output, reports, benchmarks, docs and examples.
   // node_modules is symlinked into the sandbox (symlinkNodeModules, the default), .git is never copied.
   ignorePatterns: [
-    '/dist',
+    'dist',
     '/coverage',
     '/reports',
     '/bench',

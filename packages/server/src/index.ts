@@ -1,7 +1,7 @@
 /**
  * agentcast's public TypeScript API (docs/architecture.md, "Modules"): build a gateway, plug in an engine,
- * define agents, and use the protocol's types. The browser/Node client is the separate `agentcast/client`
- * export.
+ * define agents, and use the protocol's types. The browser/Node client is its own package,
+ * `@agentcast/client`.
  */
 export {
   AgentRuntime,
