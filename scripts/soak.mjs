@@ -119,6 +119,8 @@ async function startGateway(probeFile) {
       // Up to 500 clients (re)connect from 127.0.0.1 at once: room for all their handshakes.
       '--max-http-sockets-per-ip',
       '1024',
+      '--max-handshakes-per-ip',
+      '1024',
       '--rate-limit',
       '100',
       '--rate-burst',

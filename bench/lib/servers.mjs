@@ -46,6 +46,9 @@ function agentcastArgs(port, redis) {
     '20000',
     '--max-http-sockets-per-ip',
     '5000',
+    // ... and authenticates them together: each holds a handshake until its welcome.
+    '--max-handshakes-per-ip',
+    '5000',
     '--rate-limit',
     '1000',
     '--rate-burst',
