@@ -2,6 +2,7 @@ import type { Socket } from 'node:net';
 import type { Logger } from '../observability/logger.js';
 import { parseIp } from '../security/ip-address.js';
 import { LogThrottle } from '../security/log-throttle.js';
+import { PerIpCount } from '../security/per-ip-count.js';
 import { rejectUpgrade } from './upgrade-rejection.js';
 
 /** The part of a socket the limit uses (a net.Socket in the gateway, a fake in unit tests). */
@@ -34,7 +35,7 @@ export type HttpSocketRefusal = 'per_ip' | 'total';
  */
 export class HttpSocketLimit {
   readonly #options: HttpSocketLimitOptions;
-  readonly #perIp = new Map<string, number>();
+  readonly #perIp = new PerIpCount();
   /** Sockets counted now, with the address they count against. */
   readonly #held = new Map<LimitedSocket, string>();
   readonly #refusalLog = new LogThrottle({ perSec: 1, burst: 10 });
@@ -50,7 +51,7 @@ export class HttpSocketLimit {
 
   /** Sockets counted now against `address`. */
   heldBy(address: string): number {
-    return this.#perIp.get(addressKey(address)) ?? 0;
+    return this.#perIp.heldBy(addressKey(address));
   }
 
   /**
@@ -61,7 +62,7 @@ export class HttpSocketLimit {
     const raw = socket.remoteAddress ?? '';
     const key = addressKey(raw);
     const exempt = raw !== '' && this.#options.exempt(raw);
-    const mine = this.#perIp.get(key) ?? 0;
+    const mine = this.#perIp.heldBy(key);
     const refusal: HttpSocketRefusal | undefined =
       this.#held.size >= this.#options.maxSockets
         ? 'total'
@@ -73,7 +74,7 @@ export class HttpSocketLimit {
       return refusal;
     }
     this.#held.set(socket, key);
-    this.#perIp.set(key, mine + 1);
+    this.#perIp.add(key);
     socket.once('close', () => this.release(socket));
     return undefined;
   }
@@ -83,9 +84,7 @@ export class HttpSocketLimit {
     const key = this.#held.get(socket);
     if (key === undefined) return;
     this.#held.delete(socket);
-    const left = (this.#perIp.get(key) ?? 1) - 1;
-    if (left > 0) this.#perIp.set(key, left);
-    else this.#perIp.delete(key);
+    this.#perIp.remove(key);
   }
 
   #refuse(socket: LimitedSocket, key: string, refusal: HttpSocketRefusal): void {

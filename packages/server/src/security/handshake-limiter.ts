@@ -1,3 +1,5 @@
+import { PerIpCount } from './per-ip-count.js';
+
 /**
  * Counts the connections of each client IP that have not yet got past authentication (docs/protocol.md
  * C): from the accepted upgrade until the welcome, or until the connection closes before it. A peer that
@@ -8,7 +10,7 @@
  */
 export class HandshakeLimiter {
   readonly #limit: number;
-  readonly #byIp = new Map<string, number>();
+  readonly #held = new PerIpCount();
 
   constructor(limit: number) {
     this.#limit = limit;
@@ -16,27 +18,23 @@ export class HandshakeLimiter {
 
   /** Takes one handshake for `ip`, or returns false when it already holds `limit`. */
   tryAcquire(ip: string): boolean {
-    const held = this.#byIp.get(ip) ?? 0;
-    if (held >= this.#limit) return false;
-    this.#byIp.set(ip, held + 1);
+    if (this.#held.heldBy(ip) >= this.#limit) return false;
+    this.#held.add(ip);
     return true;
   }
 
   /** Gives one back; an address with none left is forgotten, so the map holds only live handshakes. */
   release(ip: string): void {
-    const held = this.#byIp.get(ip);
-    if (held === undefined) return;
-    if (held <= 1) this.#byIp.delete(ip);
-    else this.#byIp.set(ip, held - 1);
+    this.#held.remove(ip);
   }
 
   /** Handshakes `ip` holds now. */
   heldBy(ip: string): number {
-    return this.#byIp.get(ip) ?? 0;
+    return this.#held.heldBy(ip);
   }
 
   /** Addresses holding at least one handshake. */
   get addresses(): number {
-    return this.#byIp.size;
+    return this.#held.addresses;
   }
 }

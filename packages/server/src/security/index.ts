@@ -7,6 +7,7 @@ export * from './log-throttle.js';
 export * from './normalize-origin.js';
 export * from './origin-pattern.js';
 export * from './origin-policy.js';
+export * from './per-ip-count.js';
 export * from './token-bucket.js';
 export * from './trusted-proxies.js';
 export * from './tunnel-hosts.js';
