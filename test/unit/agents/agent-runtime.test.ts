@@ -43,6 +43,40 @@ function gated(name = 'gated') {
   return { agent, gate, entered, cleaned };
 }
 
+/** An agent whose runs, each named by its text, wait until the test releases that one run. */
+function heldByText() {
+  const gates = new Map<
+    string,
+    { readonly entered: ReturnType<typeof deferred>; readonly go: ReturnType<typeof deferred> }
+  >();
+  const gate = (text: string) => {
+    let g = gates.get(text);
+    if (g === undefined) {
+      g = { entered: deferred(), go: deferred() };
+      gates.set(text, g);
+    }
+    return g;
+  };
+  const agent = defineAgent({
+    name: 'held',
+    async *run(input, ctx) {
+      yield { type: 'agent_thinking', data: { reasoning: 'waiting' } };
+      const g = gate(input.text);
+      g.entered.resolve(undefined);
+      ctx.signal.addEventListener('abort', () => g.go.resolve(undefined), { once: true });
+      await g.go.promise;
+    },
+  });
+  return {
+    agent,
+    /** Lets the run named `text` finish once it is waiting. */
+    async release(text: string): Promise<void> {
+      await gate(text).entered.promise;
+      gate(text).go.resolve(undefined);
+    },
+  };
+}
+
 function types(events: readonly StoredEvent[]): string[] {
   return events.map((e) => e.type);
 }
@@ -239,6 +273,30 @@ describe('AgentRuntime', () => {
       expect(results.filter((r) => !r.ok && r.code === 'RATE_LIMITED')).toHaveLength(2);
     });
 
+    it('counts a user’s runs exactly as they end: one ending frees one slot, not all of them', async () => {
+      const { agent, release } = heldByText();
+      const h = setup({ agents: [agent], defaultAgent: 'held', maxRunsPerUser: 2 });
+      const a = await h.runtime.start('u1', { messageId: 'a', text: 'a' });
+      await h.runtime.start('u1', { messageId: 'b', text: 'b' });
+      const ended = deferred();
+      const runA = (a as { runId: string }).runId;
+      await h.engine.subscribe('u1', (event) => {
+        if (event.type === 'agent_completed' && event.run_id === runA) ended.resolve(undefined);
+      });
+      await release('a');
+      await ended.promise;
+      // The runtime does its bookkeeping once the terminal append resolves, in the microtasks after the
+      // subscriber saw the event; one macrotask later it is done (no timer involved).
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(h.runtime.activeRuns()).toBe(1);
+      expect(await h.runtime.start('u1', { messageId: 'c', text: 'c' })).toMatchObject({ ok: true });
+      // Two running again: the limit holds.
+      expect(await h.runtime.start('u1', { messageId: 'd', text: 'd' })).toMatchObject({
+        ok: false,
+        code: 'RATE_LIMITED',
+      });
+    });
+
     it('answers UNAVAILABLE once draining', async () => {
       const { runtime } = setup({ agents: [createDemoAgent()] });
       await runtime.drain(0);
@@ -315,6 +373,17 @@ describe('AgentRuntime', () => {
         runId: 'r_1',
         duplicate: true,
       });
+    });
+
+    it('answers a duplicate user_message arriving while the first is still starting as a duplicate, even at max_runs_per_user', async () => {
+      const { agent } = heldByText();
+      const h = setup({ agents: [agent], defaultAgent: 'held', maxRunsPerUser: 1 });
+      const [first, second] = await Promise.all([
+        h.runtime.start('u1', { messageId: 'm1', text: 'hi' }),
+        h.runtime.start('u1', { messageId: 'm1', text: 'hi' }),
+      ]);
+      expect(first).toMatchObject({ ok: true, duplicate: false });
+      expect(second).toEqual({ ok: true, runId: (first as { runId: string }).runId, duplicate: true });
     });
 
     it('keys by user: the same message id from another user is a new run', async () => {
