@@ -6,9 +6,9 @@ import type { Engine } from '../../../packages/server/src/engine/engine.js';
 import type { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import { silentLogger } from '../../../packages/server/src/observability/logger.js';
 import { parseNewEvent, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
+import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { agentInvalid } from './support/agent-invalid.js';
-import { FakeEngine } from './support/fake-engine.js';
-import { harness, metricValue } from './support/harness.js';
+import { engineDown, harness, metricValue } from './support/harness.js';
 import { deferred, runEvents } from './support/run-events.js';
 
 const open: AgentRuntime[] = [];
@@ -216,9 +216,9 @@ describe('AgentRuntime', () => {
     });
 
     it('answers UNAVAILABLE when the engine reports itself down', async () => {
-      const engine = new FakeEngine();
+      const engine = new DelegatingEngine();
       // The engine's reason may name Redis and its address: for the logs, not for users.
-      engine.healthy = { ok: false, reason: 'redis unreachable: connect ECONNREFUSED 10.0.0.7:6379' };
+      engine.setHealth({ ok: false, reason: 'redis unreachable: connect ECONNREFUSED 10.0.0.7:6379' });
       const { runtime } = setup({ engine, agents: [createDemoAgent()] });
       expect(await runtime.start('u1', { messageId: 'm1', text: 'x' })).toEqual({
         ok: false,
@@ -228,15 +228,15 @@ describe('AgentRuntime', () => {
     });
 
     it('answers UNAVAILABLE when the idempotency claim fails, and frees the slot', async () => {
-      const engine = new FakeEngine();
-      engine.failClaims = true;
+      const engine = new DelegatingEngine();
+      const recover = engine.fail('claimIdempotency', engineDown);
       const { runtime } = setup({ engine, agents: [createDemoAgent()], maxRunsPerUser: 1 });
       expect(await runtime.start('u1', { messageId: 'm1', text: 'x' })).toEqual({
         ok: false,
         code: 'UNAVAILABLE',
         message: 'engine unavailable; retry later',
       });
-      engine.failClaims = false;
+      recover();
       expect(await runtime.start('u1', { messageId: 'm2', text: 'x' })).toMatchObject({ ok: true });
     });
 
@@ -396,13 +396,12 @@ describe('AgentRuntime', () => {
     });
 
     it('claims with the configured TTL under a key no other (user, id) pair can produce', async () => {
-      const engine = new FakeEngine();
+      const engine = new DelegatingEngine();
       const claims: [string, string, number][] = [];
-      const claim = engine.claimIdempotency.bind(engine);
-      engine.claimIdempotency = (key: string, value: string, ttl: number) => {
+      engine.intercept('claimIdempotency', (next, key, value, ttl) => {
         claims.push([key, value, ttl]);
-        return claim(key, value);
-      };
+        return next(key, value, ttl);
+      });
       const { runtime } = setup({
         engine,
         agents: [createDemoAgent({ delayMs: 0 })],
@@ -557,7 +556,7 @@ describe('AgentRuntime', () => {
   });
 
   describe('constructor', () => {
-    const base = { engine: new FakeEngine(), log: silentLogger(), agents: [createDemoAgent()] };
+    const base = { engine: new DelegatingEngine(), log: silentLogger(), agents: [createDemoAgent()] };
     it.each([
       [{ defaultAgent: 'ghost' }, 'AgentRuntime: defaultAgent "ghost" is not one of the agents (demo)'],
       [{ agents: [createDemoAgent(), createDemoAgent()] }, 'AgentRuntime: two agents are named "demo"'],
