@@ -605,7 +605,8 @@ describe('HTTP API (PROTOCOL §8)', () => {
       h = await startGateway({}, { engine, log });
       engine.fail(httpCalls, new Error('disk on fire'));
       expect((await call(h, '/v1/users/u1/history?since=0', { headers: auth })).status).toBe(500);
-      const failed = lines.filter((l) => l.msg === 'http handler failed');
+      // The failure is the error-level line naming a path.
+      const failed = lines.filter((l) => l.level === 50 && l.path !== undefined);
       expect(failed).toHaveLength(1);
       expect(failed[0]).toMatchObject({
         level: 50,
@@ -651,7 +652,7 @@ describe('handleHttp when a route fails after its headers went out', () => {
     // handleHttp never throws out (PROTOCOL.md §8): it settles, having destroyed the half-sent answer.
     await expect(handled[0]).resolves.toBeUndefined();
     await expect(res.text()).rejects.toThrow('terminated');
-    expect(lines.filter((l) => l.msg === 'http handler failed')).toMatchObject([
+    expect(lines.filter((l) => l.level === 50 && l.path !== undefined)).toMatchObject([
       { level: 50, path: '/stream', err: { message: 'failed mid-answer' } },
     ]);
   });

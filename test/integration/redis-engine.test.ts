@@ -29,7 +29,7 @@ function nextHealth(engine: RedisEngine, ok: boolean): Promise<EngineHealth> {
 
 function logLines() {
   const { log, lines } = captureLog('info');
-  return { logger: log, messages: () => lines.map((line) => line.msg) };
+  return { logger: log, lines, messages: () => lines.map((line) => line.msg) };
 }
 
 describe('RedisEngine', () => {
@@ -124,7 +124,7 @@ describe('RedisEngine', () => {
 
     it('answers expired, and says so in the log, when a stored frame cannot be read', async () => {
       const prefix = uniquePrefix('corrupt');
-      const { logger, messages } = logLines();
+      const { logger, lines } = logLines();
       const engine = shared({ logger }, prefix);
       await engine.ready();
       const first = await engine.append('alice', note(1));
@@ -140,7 +140,8 @@ describe('RedisEngine', () => {
         head: { epoch: first.epoch, seq: 2 },
         reason: 'expired',
       });
-      expect(messages()).toContain('unreadable frame in history');
+      // An operator must look: the error-level line names the user.
+      expect(lines).toContainEqual(expect.objectContaining({ level: 50, user_id: 'alice' }));
     });
 
     it('renews the leases of its live connections', async () => {
@@ -336,9 +337,20 @@ describe('RedisEngine', () => {
 
     it('stays unhealthy and says why when Redis refuses to load its scripts', async () => {
       const server = await privateRedis(['--rename-command', 'SCRIPT', '']);
-      const { logger, messages } = logLines();
+      const { logger, lines } = logLines();
       const engine = make({ url: server.url, keyPrefix: 'p:', logger });
-      await vi.waitFor(() => expect(messages()).toContain('redis connection could not be prepared'), WAIT);
+      // Said at error, naming the connection and Redis's refusal.
+      await vi.waitFor(
+        () =>
+          expect(lines).toContainEqual(
+            expect.objectContaining({
+              level: 50,
+              role: 'command',
+              err: expect.objectContaining({ message: expect.stringMatching(/unknown command 'script'/i) }),
+            }),
+          ),
+        WAIT,
+      );
       expect(engine.health()).toMatchObject({ ok: false });
     });
 

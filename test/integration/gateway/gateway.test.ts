@@ -120,9 +120,11 @@ describe('Gateway', () => {
     expect(h.gateway.drain()).toBe(first);
     await first;
     expect(h.gateway.state).toBe('closed');
-    expect(lines.filter((l) => l.msg === 'draining')).toEqual([
+    // One line saying what the drain had to end (the only one counting runs).
+    expect(lines.filter((l) => l.runs !== undefined)).toEqual([
       expect.objectContaining({ level: 30, connections: 1, runs: 0 }),
     ]);
+    // The last line says the gateway closed; it carries no field, so its message is what tells it apart.
     expect(lines.at(-1)).toMatchObject({ level: 30, msg: 'gateway closed' });
 
     const closedFirst = await startGateway({}, { log });
@@ -147,7 +149,6 @@ describe('Gateway', () => {
     expect(lines).toContainEqual(
       expect.objectContaining({
         level: 30,
-        msg: 'gateway listening',
         host: '127.0.0.1',
         port: h.port,
         env: 'test',

@@ -509,9 +509,13 @@ describe('AgentRun', () => {
         user_id: 'u1',
         status: 'succeeded',
       });
-      expect(lines.find((l) => l.msg === 'agent event dropped')).toMatchObject({
-        reason: 'agent_started is published by the runtime',
-      });
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 20,
+          run_id: 'r_1',
+          reason: 'agent_started is published by the runtime',
+        }),
+      );
       expect(JSON.stringify(lines)).not.toContain('secret answer');
     });
 
@@ -528,11 +532,9 @@ describe('AgentRun', () => {
         }),
         { log },
       );
-      await expect.poll(() => lines.some((l) => l.msg === 'agent cleanup failed')).toBe(true);
-      expect(lines.find((l) => l.msg === 'agent cleanup failed')).toMatchObject({
-        level: 20,
-        err_message: 'cleanup broke',
-      });
+      const cleanup = () => lines.find((l) => l.err_message === 'cleanup broke');
+      await expect.poll(() => cleanup() !== undefined).toBe(true);
+      expect(cleanup()).toMatchObject({ level: 20, run_id: 'r_1', err_message: 'cleanup broke' });
     });
   });
 });
