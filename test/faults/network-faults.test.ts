@@ -1,11 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { createLogger } from '../../packages/server/src/observability/logger.js';
 import { CloseCode } from '../../packages/server/src/protocol/close-codes.js';
+import { CloseLog } from '../helpers/close-log.js';
 import { Client, type Harness, startGateway } from '../helpers/gateway-harness.js';
 import { RawWsReader } from '../helpers/raw-ws.js';
 import { TcpProxy } from '../helpers/tcp-proxy.js';
 import { eventsOf, eventWithSeq } from '../property/support/frame-wait.js';
-import { CloseLog } from './support/close-log.js';
 
 /**
  * Network faults between a user and a real gateway, judged by what the user sees (docs/protocol.md §4–§6):

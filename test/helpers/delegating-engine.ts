@@ -8,53 +8,233 @@ import type {
   LogHead,
   Unsubscribe,
 } from '../../packages/server/src/engine/engine.js';
+import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
 import type { NewEvent, StoredEvent } from '../../packages/server/src/protocol/events.js';
+import type { Hold } from './deferred.js';
+
+/** The engine calls a test can intercept, fail or hold: every method that answers with a promise. */
+export type EngineCall =
+  | 'append'
+  | 'appendBatch'
+  | 'head'
+  | 'history'
+  | 'subscribe'
+  | 'claimIdempotency'
+  | 'acquireConnectionSlot'
+  | 'releaseConnectionSlot';
 
 /**
- * An Engine that forwards every call to a real one; tests subclass it and override one method to
- * inject a fault or a race at an exact point.
+ * Stands in for one engine method: `next` is what the call would have reached without it (the engine
+ * underneath, or the interceptor installed before this one), then come the call's own arguments.
+ */
+export type Interceptor<M extends EngineCall> = (
+  next: Engine[M],
+  ...args: Parameters<Engine[M]>
+) => ReturnType<Engine[M]>;
+
+/** What `fail` rejects with: an error, or a function giving the error for the n-th call (1-based). */
+export type Failure = Error | ((call: number) => Error);
+
+/** An interceptor as stored: told the call's 1-based number, which `fail` uses to pick calls. */
+type Layer = (call: number, next: Call, args: readonly unknown[]) => Promise<unknown>;
+type Call = (...args: unknown[]) => Promise<unknown>;
+
+const CALLS: readonly EngineCall[] = [
+  'append',
+  'appendBatch',
+  'head',
+  'history',
+  'subscribe',
+  'claimIdempotency',
+  'acquireConnectionSlot',
+  'releaseConnectionSlot',
+];
+
+/**
+ * The one configurable engine test double: a real engine underneath (a fresh MemoryEngine unless given
+ * one) whose calls the test can count, intercept, fail or hold at an exact point, whose health it can
+ * switch, and whose live events it can lose. Everything a test does not configure behaves exactly as
+ * the real engine, so a test states only the fault it is about.
+ *
+ * - `fail(calls, error, { calls: [2, 3] })` rejects those calls (all of them, or the numbered ones);
+ * - `hold(calls, gate())` makes them wait at a gate, before the engine is asked or, with `after`,
+ *   with its answer in hand;
+ * - `intercept(call, (next, ...args) => …)` replaces one method for anything else (paging, racing
+ *   appends inside a history read, counting arguments);
+ * - `setHealth(health)` reports another health and tells `onHealthChange` listeners, as an engine
+ *   whose Redis goes and comes back does;
+ * - `lostLive` holds seqs of live events never handed to subscribers (a lost pub/sub message);
+ * - `calls` counts each method's calls, `stored` records every event an append stored.
+ *
+ * Each of `fail`, `hold` and `intercept` returns a function that removes what it installed; the last
+ * one installed runs first. Tests that need more may still subclass and override a method.
  */
 export class DelegatingEngine implements Engine {
   readonly inner: Engine;
-  constructor(inner: Engine) {
+  /** How many times each method was called, failed and held calls included. */
+  readonly calls: Record<EngineCall, number> = Object.fromEntries(CALLS.map((c) => [c, 0])) as Record<
+    EngineCall,
+    number
+  >;
+  /** Every event an append or appendBatch stored, with its user, in the order the answers came. */
+  readonly stored: { readonly userId: string; readonly event: StoredEvent }[] = [];
+  /** Seqs of live events that never reach this engine's subscribers. History still has them. */
+  readonly lostLive = new Set<number>();
+  readonly #layers = new Map<EngineCall, Layer[]>();
+  readonly #healthListeners = new Set<(health: EngineHealth) => void>();
+  #health: EngineHealth | undefined;
+
+  constructor(inner: Engine = new MemoryEngine()) {
     this.inner = inner;
   }
+
   get kind(): string {
     return this.inner.kind;
   }
+
+  /** Replaces `method` until the returned function is called. */
+  intercept<M extends EngineCall>(method: M, interceptor: Interceptor<M>): () => void {
+    const replace = interceptor as unknown as (next: Call, ...args: unknown[]) => Promise<unknown>;
+    return this.#install([method], (_call, next, args) => replace(next, ...args));
+  }
+
+  /**
+   * Rejects calls of `methods` with `failure`: every call, or only those whose 1-based number (counted
+   * per method, from the engine's creation) is in `options.calls`.
+   */
+  fail(
+    methods: EngineCall | readonly EngineCall[],
+    failure: Failure,
+    options: { readonly calls?: Iterable<number> } = {},
+  ): () => void {
+    const only = options.calls === undefined ? undefined : new Set(options.calls);
+    return this.#install(typeof methods === 'string' ? [methods] : methods, (call, next, args) => {
+      if (only !== undefined && !only.has(call)) return next(...args);
+      return Promise.reject(typeof failure === 'function' ? failure(call) : failure);
+    });
+  }
+
+  /**
+   * Makes calls of `methods` call `hold.reached()` and wait for `hold.until`: before the engine is
+   * asked, or with `after`, once its answer is in hand (a stale read answered late).
+   */
+  hold(
+    methods: EngineCall | readonly EngineCall[],
+    hold: Hold,
+    options: { readonly after?: boolean } = {},
+  ): () => void {
+    return this.#install(typeof methods === 'string' ? [methods] : methods, async (_call, next, args) => {
+      if (options.after === true) {
+        const answer = await next(...args);
+        hold.reached();
+        await hold.until;
+        return answer;
+      }
+      hold.reached();
+      await hold.until;
+      return next(...args);
+    });
+  }
+
+  /**
+   * Reports `health` from now on and tells every `onHealthChange` listener; `undefined` goes back to
+   * the engine underneath.
+   */
+  setHealth(health: EngineHealth | undefined): void {
+    this.#health = health;
+    const now = this.health();
+    for (const listener of [...this.#healthListeners]) listener(now);
+  }
+
+  /** Every event stored through this engine for `userId`, oldest first. */
+  eventsOf(userId: string): StoredEvent[] {
+    return this.stored.filter((s) => s.userId === userId).map((s) => s.event);
+  }
+
   append(userId: string, event: NewEvent): Promise<StoredEvent> {
-    return this.inner.append(userId, event);
+    return this.#call('append', [userId, event]).then((stored) => {
+      this.stored.push({ userId, event: stored });
+      return stored;
+    });
   }
   appendBatch(
     items: readonly { readonly userId: string; readonly event: NewEvent }[],
   ): Promise<StoredEvent[]> {
-    return this.inner.appendBatch(items);
+    return this.#call('appendBatch', [items]).then((stored) => {
+      stored.forEach((event, i) => {
+        this.stored.push({ userId: items[i]?.userId ?? '', event });
+      });
+      return stored;
+    });
   }
   head(userId: string): Promise<LogHead> {
-    return this.inner.head(userId);
+    return this.#call('head', [userId]);
   }
   history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
-    return this.inner.history(userId, query);
+    return this.#call('history', [userId, query]);
   }
   subscribe(userId: string, listener: EventListener): Promise<Unsubscribe> {
-    return this.inner.subscribe(userId, listener);
+    return this.#call('subscribe', [
+      userId,
+      (event: StoredEvent, frame: string) => {
+        if (!this.lostLive.has(event.seq)) listener(event, frame);
+      },
+    ]);
   }
   claimIdempotency(key: string, value: string, ttlMs: number): Promise<IdempotencyClaim> {
-    return this.inner.claimIdempotency(key, value, ttlMs);
+    return this.#call('claimIdempotency', [key, value, ttlMs]);
   }
   acquireConnectionSlot(userId: string, connectionId: string, limit: number): Promise<boolean> {
-    return this.inner.acquireConnectionSlot(userId, connectionId, limit);
+    return this.#call('acquireConnectionSlot', [userId, connectionId, limit]);
   }
   releaseConnectionSlot(userId: string, connectionId: string): Promise<void> {
-    return this.inner.releaseConnectionSlot(userId, connectionId);
+    return this.#call('releaseConnectionSlot', [userId, connectionId]);
   }
   health(): EngineHealth {
-    return this.inner.health();
+    return this.#health ?? this.inner.health();
   }
   onHealthChange(listener: (health: EngineHealth) => void): () => void {
-    return this.inner.onHealthChange(listener);
+    this.#healthListeners.add(listener);
+    const stopInner = this.inner.onHealthChange((health) => {
+      if (this.#health === undefined) listener(health);
+    });
+    return () => {
+      this.#healthListeners.delete(listener);
+      stopInner();
+    };
   }
   close(): Promise<void> {
     return this.inner.close();
+  }
+
+  #install(methods: readonly EngineCall[], layer: Layer): () => void {
+    for (const method of methods) this.#layers.set(method, [...(this.#layers.get(method) ?? []), layer]);
+    return () => {
+      for (const method of methods) {
+        this.#layers.set(
+          method,
+          (this.#layers.get(method) ?? []).filter((l) => l !== layer),
+        );
+      }
+    };
+  }
+
+  /** Counts the call, then runs it through the layers (the last installed first) to the engine underneath. */
+  #call<M extends EngineCall>(method: M, args: Parameters<Engine[M]>): ReturnType<Engine[M]> {
+    this.calls[method] += 1;
+    const call = this.calls[method];
+    const inner = this.inner;
+    let next: Call = (...a) => (inner[method] as unknown as Call).apply(inner, a);
+    for (const layer of this.#layers.get(method) ?? []) {
+      const below = next;
+      next = (...a) => {
+        try {
+          return layer(call, below, a);
+        } catch (error) {
+          return Promise.reject(error);
+        }
+      };
+    }
+    return next(...args) as ReturnType<Engine[M]>;
   }
 }

@@ -66,7 +66,8 @@ export async function spawnGateway(
       try {
         const entry = JSON.parse(line) as Record<string, unknown>;
         logs.push(entry);
-        if (entry.msg === 'gateway listening') {
+        // The line that says where it listens: the only one with a port and the engine's kind.
+        if (typeof entry.port === 'number' && typeof entry.engine === 'string') {
           clearTimeout(timer);
           resolve(entry.port as number);
         }

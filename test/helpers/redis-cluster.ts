@@ -1,4 +1,4 @@
-import { type ChildProcess, spawn } from 'node:child_process';
+import { spawn } from 'node:child_process';
 import { once } from 'node:events';
 import { mkdtemp, rm } from 'node:fs/promises';
 import { createServer } from 'node:net';
@@ -6,6 +6,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { Redis } from 'ioredis';
 import { freePort } from './free-port.js';
+import { type RedisServer, startRedisServer } from './redis-server.js';
 
 /** Redis Cluster puts each node's bus on its port + 10000. */
 const BUS_OFFSET = 10_000;
@@ -49,63 +50,21 @@ async function run(command: string, args: readonly string[]): Promise<{ code: nu
   return { code: code ?? -1, output };
 }
 
-/** Starts one cluster-enabled redis-server; resolves once it accepts connections. */
-async function startNode(port: number, dir: string): Promise<ChildProcess> {
-  const args = [
-    ...['--port', String(port), '--bind', '127.0.0.1', '--dir', dir],
-    ...['--cluster-enabled', 'yes', '--cluster-config-file', join(dir, `nodes-${port}.conf`)],
-    ...['--save', '', '--appendonly', 'no'],
-  ];
-  const child = spawn('redis-server', args, { stdio: ['ignore', 'pipe', 'pipe'] });
-  let output = '';
-  await new Promise<void>((resolve, reject) => {
-    const timer = setTimeout(
-      () => reject(new Error(`cluster node ${port} did not start:\n${output}`)),
-      10_000,
-    );
-    child.stdout?.on('data', (chunk: Buffer) => {
-      output += chunk.toString();
-      if (output.includes('Ready to accept connections')) {
-        clearTimeout(timer);
-        resolve();
-      }
-    });
-    child.once('exit', (code) => {
-      clearTimeout(timer);
-      reject(new Error(`cluster node ${port} exited with ${code}:\n${output}`));
-    });
-  });
-  return child;
-}
-
 /**
- * A Redis Cluster of this test only: `masters` cluster-enabled redis-server processes on free loopback
- * ports, in a temporary directory, joined by `redis-cli --cluster create … --cluster-replicas 0`, no
- * persistence. `stop()` kills every node and removes the directory.
+ * A Redis Cluster of this test only: `masters` cluster-enabled redis-servers (test/helpers/redis-server.ts)
+ * on free loopback ports, in a temporary directory, joined by `redis-cli --cluster create …
+ * --cluster-replicas 0`, no persistence. `stop()` kills every node and removes the directory. Whether it
+ * can run here: `requireRedisServer(what, { cli: true })`.
  */
 export class RedisCluster {
   readonly ports: readonly number[];
-  readonly #children: ChildProcess[];
+  readonly #nodes: RedisServer[];
   readonly #dir: string;
 
-  private constructor(ports: readonly number[], children: ChildProcess[], dir: string) {
+  private constructor(ports: readonly number[], nodes: RedisServer[], dir: string) {
     this.ports = ports;
-    this.#children = children;
+    this.#nodes = nodes;
     this.#dir = dir;
-  }
-
-  /** Whether redis-server and redis-cli can be started here. */
-  static async available(): Promise<boolean> {
-    try {
-      const [server, cli] = await Promise.all([
-        run('redis-server', ['--version']),
-        run('redis-cli', ['--version']),
-      ]);
-      return server.code === 0 && cli.code === 0;
-    } catch {
-      // spawn failed (ENOENT): the binaries are not installed, which is what the answer says.
-      return false;
-    }
   }
 
   /** Starts the nodes and creates the cluster; resolves when every node reports cluster_state:ok. */
@@ -113,10 +72,16 @@ export class RedisCluster {
     const dir = await mkdtemp(join(tmpdir(), 'agentcast-cluster-'));
     const ports: number[] = [];
     for (let i = 0; i < masters; i += 1) ports.push(await freeClusterPort(new Set(ports)));
-    const children: ChildProcess[] = [];
-    const cluster = new RedisCluster(ports, children, dir);
+    const nodes: RedisServer[] = [];
+    const cluster = new RedisCluster(ports, nodes, dir);
     try {
-      for (const port of ports) children.push(await startNode(port, dir));
+      for (const port of ports) {
+        const args = [
+          ...['--dir', dir, '--cluster-enabled', 'yes'],
+          ...['--cluster-config-file', join(dir, `nodes-${port}.conf`)],
+        ];
+        nodes.push(await startRedisServer({ port, args }));
+      }
       const created = await run('redis-cli', [
         ...['--cluster', 'create', ...ports.map((port) => `127.0.0.1:${port}`)],
         ...['--cluster-replicas', '0', '--cluster-yes'],
@@ -139,11 +104,7 @@ export class RedisCluster {
 
   /** Kills every node (SIGKILL) and removes the temporary directory. Idempotent. */
   async stop(): Promise<void> {
-    for (const child of this.#children.splice(0)) {
-      if (child.exitCode !== null || child.signalCode !== null) continue;
-      child.kill('SIGKILL');
-      await once(child, 'exit');
-    }
+    for (const node of this.#nodes.splice(0)) await node.stop();
     await rm(this.#dir, { recursive: true, force: true });
   }
 

@@ -1,96 +1,26 @@
-import { Writable } from 'node:stream';
 import { afterEach, describe, expect, it } from 'vitest';
 import type { Config } from '../../packages/server/src/config/config.js';
-import type {
-  Engine,
-  EngineHealth,
-  EventListener,
-  HistoryQuery,
-} from '../../packages/server/src/engine/engine.js';
 import { EngineUnavailableError } from '../../packages/server/src/engine/engine-unavailable.js';
-import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
 import type { GatewayDeps } from '../../packages/server/src/gateway/gateway.js';
 import { createLogger } from '../../packages/server/src/observability/logger.js';
+import { AgentcastError, AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
 import { CloseCode, CloseReason } from '../../packages/server/src/protocol/close-codes.js';
 import { ErrorCode } from '../../packages/server/src/protocol/error-codes.js';
-import type { NewEvent } from '../../packages/server/src/protocol/events.js';
+import { CloseLog } from '../helpers/close-log.js';
+import { gate } from '../helpers/deferred.js';
+import { DelegatingEngine } from '../helpers/delegating-engine.js';
 import { Client, type Frame, type Harness, startGateway } from '../helpers/gateway-harness.js';
+import { metricValue } from '../helpers/metric-value.js';
+import { eventsOf, eventWithSeq } from '../property/support/frame-wait.js';
 
 /**
  * docs/protocol.md §5–§7 against a real gateway: every per-connection limit closes with its code, every error
- * frame carries its code, and none of it disturbs anyone else's connection.
+ * frame carries its code, and none of it disturbs anyone else's connection. Where the engine misbehaves
+ * at an exact point (a DelegatingEngine): a join refused by an engine outage or failing unexpectedly
+ * closes with 1011 and leaves nothing behind; a replay that more live events overtake than it may hold
+ * closes with 4013; a gap in the live stream closes with 1011 rather than skipping an event, and the
+ * resume that follows fills it.
  */
-
-/** An engine whose writes fail as if Redis were unreachable, while reads and subscriptions still work. */
-class WriteFailingEngine implements Engine {
-  readonly kind = 'memory';
-  readonly #inner = new MemoryEngine();
-
-  #unavailable(): never {
-    // Down, as the Redis engine is when it knows Redis is unreachable: refused before anything is sent.
-    throw new EngineUnavailableError('engine unavailable (test double)', { nothingApplied: true });
-  }
-  async append(_userId: string, _event: NewEvent): Promise<never> {
-    this.#unavailable();
-  }
-  async appendBatch(): Promise<never> {
-    this.#unavailable();
-  }
-  async claimIdempotency(): Promise<never> {
-    this.#unavailable();
-  }
-  head(userId: string) {
-    return this.#inner.head(userId);
-  }
-  history(userId: string, query: HistoryQuery) {
-    return this.#inner.history(userId, query);
-  }
-  subscribe(userId: string, listener: EventListener) {
-    return this.#inner.subscribe(userId, listener);
-  }
-  acquireConnectionSlot(userId: string, connectionId: string, limit: number) {
-    return this.#inner.acquireConnectionSlot(userId, connectionId, limit);
-  }
-  releaseConnectionSlot(userId: string, connectionId: string) {
-    return this.#inner.releaseConnectionSlot(userId, connectionId);
-  }
-  health(): EngineHealth {
-    return this.#inner.health();
-  }
-  onHealthChange(listener: (health: EngineHealth) => void) {
-    return this.#inner.onHealthChange(listener);
-  }
-  close() {
-    return this.#inner.close();
-  }
-}
-
-/** A log destination that resolves `whenClosing(code)` when the gateway logs closing a connection with `code`. */
-class CloseLog extends Writable {
-  readonly #codes = new Set<number>();
-  readonly #waiters = new Map<number, () => void>();
-
-  override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
-    for (const line of chunk.toString('utf8').split('\n')) {
-      if (line === '') continue;
-      const entry: { msg?: string; close_code?: number } = JSON.parse(line);
-      if (entry.msg === 'closing connection' && typeof entry.close_code === 'number') {
-        this.#codes.add(entry.close_code);
-        this.#waiters.get(entry.close_code)?.();
-      }
-    }
-    done();
-  }
-
-  seen(code: number): boolean {
-    return this.#codes.has(code);
-  }
-
-  whenClosing(code: number): Promise<void> {
-    if (this.#codes.has(code)) return Promise.resolve();
-    return new Promise((resolve) => this.#waiters.set(code, resolve));
-  }
-}
 
 describe('limits, close codes and error frames (docs/protocol.md §5–§7)', () => {
   let h: Harness | undefined;
@@ -351,6 +281,24 @@ describe('limits, close codes and error frames (docs/protocol.md §5–§7)', ()
       expect(reader.closeCode).toBeUndefined();
     });
 
+    it('closes with 4013 when more live events arrive during the replay than history_size allows', async () => {
+      const engine = new DelegatingEngine();
+      const g = await start({ historySize: 5 }, { engine });
+      const history = gate();
+      engine.hold('history', history);
+      const client = g.open(await g.token('u1'), '?since=0');
+      await history.wasReached;
+      // Subscribed, history held: every publish now is a live event the replay must hold.
+      for (let i = 0; i < 6; i++) await g.gateway.publish('u1', { type: 'notification', data: { i } });
+      history.open();
+      expect(await client.closure()).toEqual({
+        code: CloseCode.SlowConsumer,
+        reason: CloseReason.ReplayOverflow,
+      });
+      // Nothing was written, so nothing counts as delivered.
+      expect(await metricValue(g.gateway.metrics, 'agentcast_events_delivered_total')).toBe(0);
+    });
+
     // BUG (reported): Connection.send corks the socket for the tick and compares ws.bufferedAmount, which
     // counts the corked bytes, with max_buffered_bytes. One publish batch larger than the limit therefore
     // closes every connection of the user with 4013, including ones that read everything at once.
@@ -452,9 +400,68 @@ describe('limits, close codes and error frames (docs/protocol.md §5–§7)', ()
     });
   });
 
+  describe('1011: the engine fails under a connection', () => {
+    it.each([
+      [
+        'an engine outage',
+        new AgentcastError(AgentcastErrorCode.EngineUnavailable, 'down'),
+        CloseReason.EngineUnavailable,
+      ],
+      ['an unexpected engine error', new Error('boom'), CloseReason.Internal],
+    ])('closes a join refused by %s with 1011, and the next join succeeds', async (_name, error, reason) => {
+      const engine = new DelegatingEngine();
+      const g = await start({}, { engine });
+      const recover = engine.fail('acquireConnectionSlot', error);
+      const refused = g.open(await g.token('u1'));
+      expect(await refused.closure()).toEqual({ code: CloseCode.InternalError, reason });
+      expect(refused.frames).toEqual([]);
+      recover();
+      const client = await g.connect('u1');
+      expect(client.frames[0]).toMatchObject({ type: 'welcome' });
+    });
+
+    it('closes with 1011 when subscribing fails, drops the failed subscription, and subscribes afresh next time', async () => {
+      const engine = new DelegatingEngine();
+      const g = await start({}, { engine });
+      const recover = engine.fail('subscribe', new Error('subscribe failed'));
+      const refused = g.open(await g.token('u1'));
+      expect(await refused.closure()).toEqual({
+        code: CloseCode.InternalError,
+        reason: CloseReason.Internal,
+      });
+      expect(g.gateway.stats()).toMatchObject({ users: 0 });
+      recover();
+      const client = await g.connect('u1');
+      await g.gateway.publish('u1', { type: 'notification', data: {} });
+      await eventWithSeq(client, 1, 'an event through the fresh subscription');
+    });
+
+    it('closes with 1011 on a gap in the live stream instead of skipping the event, and the resume fills it', async () => {
+      const engine = new DelegatingEngine();
+      const g = await start({}, { engine });
+      const client = await g.connect('u1');
+      const epoch = String(client.frames[0]?.data?.epoch);
+      engine.lostLive.add(2);
+      for (let i = 0; i < 3; i++) await g.gateway.publish('u1', { type: 'notification', data: { i } });
+      expect(await client.closure()).toEqual({ code: CloseCode.InternalError, reason: CloseReason.LiveGap });
+      expect(eventsOf(client).map((f) => f.seq)).toEqual([1]);
+      expect(await metricValue(g.gateway.metrics, 'agentcast_events_delivered_total')).toBe(1);
+      engine.lostLive.clear();
+      const resumed = await g.connect('u1', { query: `?since=1&epoch=${epoch}` });
+      await eventWithSeq(resumed, 3, 'the resumed events');
+      expect(eventsOf(resumed).map((f) => f.seq)).toEqual([2, 3]);
+    });
+  });
+
   describe('UNAVAILABLE: engine down', () => {
     it('answers user_message with UNAVAILABLE and POST /v1/publish with 503 when the engine cannot write', async () => {
-      const engine = new WriteFailingEngine();
+      // Writes fail as if Redis were unreachable (refused before anything is sent); reads and
+      // subscriptions still work.
+      const engine = new DelegatingEngine();
+      engine.fail(
+        ['append', 'appendBatch', 'claimIdempotency'],
+        () => new EngineUnavailableError('engine unavailable (test double)', { nothingApplied: true }),
+      );
       cleanups.push(() => engine.close());
       const g = await start({}, { engine });
       const client = await g.connect('u1');

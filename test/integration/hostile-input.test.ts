@@ -4,7 +4,6 @@ import { type AgentDefinition, defineAgent } from '../../packages/server/src/age
 import { createWebhookAgent } from '../../packages/server/src/agents/webhook-agent.js';
 import { signToken } from '../../packages/server/src/auth/dev-token.js';
 import { AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
-import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../engine-contract/redis-fixture.js';
 import { healthIs } from '../helpers/engine-health.js';
 import {
   type Client,
@@ -14,6 +13,7 @@ import {
   TEST_API_KEY,
   TEST_SECRET,
 } from '../helpers/gateway-harness.js';
+import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../helpers/redis-fixture.js';
 import { type LocalBackend, localBackend } from './agents/local-backend.js';
 
 /**

@@ -1,17 +1,13 @@
 import { afterAll, beforeAll, describe } from 'vitest';
 import { RedisEngine } from '../../packages/server/src/engine/redis-engine.js';
 import { describeEngineContract } from '../engine-contract/describe-engine-contract.js';
-import { REQUIRE_REDIS, uniquePrefix } from '../engine-contract/redis-fixture.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
+import { uniquePrefix } from '../helpers/redis-fixture.js';
+import { requireRedisServer } from '../helpers/redis-server.js';
 
 // Issue #7, "Redis Cluster": the whole engine contract against a private 3-master cluster, through its
 // first master as the seed. Every fixture has its own key prefix; the cluster is killed in afterAll.
-const available = await RedisCluster.available();
-if (!available) {
-  const message = 'RedisEngine cluster contract: no redis-server / redis-cli binaries to start a cluster';
-  if (REQUIRE_REDIS) throw new Error(`${message} and REQUIRE_REDIS=1`);
-  console.warn(`\n*** SKIPPING ${message}. ***\n`);
-}
+const available = await requireRedisServer('RedisEngine cluster contract', { cli: true });
 
 describe.skipIf(!available)('RedisEngine on a Redis Cluster', () => {
   let cluster: RedisCluster | undefined;

@@ -5,24 +5,13 @@ import { RedisEngine } from '../../packages/server/src/engine/redis-engine.js';
 import type { RedisEngineOptions } from '../../packages/server/src/engine/redis-engine-options.js';
 import { AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
 import type { StoredEvent } from '../../packages/server/src/protocol/events.js';
-import {
-  deleteKeys,
-  PrivateRedis,
-  REDIS_URL,
-  REQUIRE_REDIS,
-  requireRedis,
-  uniquePrefix,
-} from '../engine-contract/redis-fixture.js';
 import { healthIs } from '../helpers/engine-health.js';
 import { captureLog } from '../helpers/log-capture.js';
+import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../helpers/redis-fixture.js';
+import { type RedisServer, requireRedisServer, startRedisServer } from '../helpers/redis-server.js';
 
 const sharedAvailable = await requireRedis(REDIS_URL, 'RedisEngine integration (shared Redis)');
-const privateAvailable = await PrivateRedis.available();
-if (!privateAvailable) {
-  const message = 'RedisEngine restart tests: no redis-server binary to start a private Redis';
-  if (REQUIRE_REDIS) throw new Error(`${message} and REQUIRE_REDIS=1`);
-  console.warn(`\n*** SKIPPING ${message}. ***\n`);
-}
+const privateAvailable = await requireRedisServer('RedisEngine restart tests');
 
 const WAIT = { timeout: 10_000, interval: 10 } as const;
 const note = (n: number) => ({ type: 'notification', data: { n } });
@@ -40,12 +29,12 @@ function nextHealth(engine: RedisEngine, ok: boolean): Promise<EngineHealth> {
 
 function logLines() {
   const { log, lines } = captureLog('info');
-  return { logger: log, messages: () => lines.map((line) => line.msg) };
+  return { logger: log, lines, messages: () => lines.map((line) => line.msg) };
 }
 
 describe('RedisEngine', () => {
   const engines: RedisEngine[] = [];
-  const servers: PrivateRedis[] = [];
+  const servers: RedisServer[] = [];
   const prefixes: string[] = [];
 
   afterEach(async () => {
@@ -65,8 +54,8 @@ describe('RedisEngine', () => {
     return make({ url: REDIS_URL, keyPrefix: prefix, ...options });
   }
 
-  async function privateRedis(extraArgs: readonly string[] = []): Promise<PrivateRedis> {
-    const server = await PrivateRedis.start(extraArgs);
+  async function privateRedis(args: readonly string[] = []): Promise<RedisServer> {
+    const server = await startRedisServer({ args });
     servers.push(server);
     return server;
   }
@@ -135,7 +124,7 @@ describe('RedisEngine', () => {
 
     it('answers expired, and says so in the log, when a stored frame cannot be read', async () => {
       const prefix = uniquePrefix('corrupt');
-      const { logger, messages } = logLines();
+      const { logger, lines } = logLines();
       const engine = shared({ logger }, prefix);
       await engine.ready();
       const first = await engine.append('alice', note(1));
@@ -151,7 +140,8 @@ describe('RedisEngine', () => {
         head: { epoch: first.epoch, seq: 2 },
         reason: 'expired',
       });
-      expect(messages()).toContain('unreadable frame in history');
+      // An operator must look: the error-level line names the user.
+      expect(lines).toContainEqual(expect.objectContaining({ level: 50, user_id: 'alice' }));
     });
 
     it('renews the leases of its live connections', async () => {
@@ -215,7 +205,7 @@ describe('RedisEngine', () => {
       await down;
       for (let i = 0; i < 5; i += 1) await expect(engine.append('alice', note(i))).rejects.toThrow();
       const up = nextHealth(engine, true);
-      await server.start();
+      await server.restart();
       expect(await up).toEqual({ ok: true });
 
       const after = await engine.append('alice', note(2));
@@ -254,7 +244,7 @@ describe('RedisEngine', () => {
       await expect(engine.append('alice', note(1))).rejects.toMatchObject({
         code: AgentcastErrorCode.EngineUnavailable,
       });
-      await server.start();
+      await server.restart();
       await engine.ready();
       expect((await engine.append('alice', note(1))).seq).toBe(1);
     });
@@ -296,10 +286,9 @@ describe('RedisEngine', () => {
       const engine = make({ url: server.url, keyPrefix: 'p:', commandTimeoutMs: 200 });
       await engine.ready();
       await engine.ready();
-      const admin = new Redis(server.url);
+      // Redis keeps the connections open but answers nothing for 600 ms: a hung server, not a lost one.
+      const thawed = server.freeze(600);
       try {
-        // Redis keeps the connections open but answers nothing for 600 ms: a hung server, not a lost one.
-        await admin.call('CLIENT', 'PAUSE', '600', 'ALL');
         const started = Date.now();
         // Sent, then timed out: it may still run, so it does not claim that nothing was applied.
         await expect(engine.append('alice', note(1))).rejects.toMatchObject({
@@ -319,10 +308,10 @@ describe('RedisEngine', () => {
         });
         expect(Date.now() - started).toBeLessThan(550);
         // The engine's PING probe ends the stall once Redis answers; the timed-out append ran then.
-        await healthIs(engine, true, 'the engine after CLIENT PAUSE', 5000);
+        await healthIs(engine, true, 'the engine after the freeze', 5000);
         expect((await engine.append('alice', note(3))).seq).toBe(2);
       } finally {
-        admin.disconnect();
+        await thawed;
       }
     });
 
@@ -348,9 +337,20 @@ describe('RedisEngine', () => {
 
     it('stays unhealthy and says why when Redis refuses to load its scripts', async () => {
       const server = await privateRedis(['--rename-command', 'SCRIPT', '']);
-      const { logger, messages } = logLines();
+      const { logger, lines } = logLines();
       const engine = make({ url: server.url, keyPrefix: 'p:', logger });
-      await vi.waitFor(() => expect(messages()).toContain('redis connection could not be prepared'), WAIT);
+      // Said at error, naming the connection and Redis's refusal.
+      await vi.waitFor(
+        () =>
+          expect(lines).toContainEqual(
+            expect.objectContaining({
+              level: 50,
+              role: 'command',
+              err: expect.objectContaining({ message: expect.stringMatching(/unknown command 'script'/i) }),
+            }),
+          ),
+        WAIT,
+      );
       expect(engine.health()).toMatchObject({ ok: false });
     });
 

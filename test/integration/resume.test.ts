@@ -1,8 +1,19 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type { HistoryQuery, HistoryResult } from '../../packages/server/src/engine/engine.js';
+import type { HistoryResult } from '../../packages/server/src/engine/engine.js';
 import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
+import { CloseCode, CloseReason } from '../../packages/server/src/protocol/close-codes.js';
+import { gate } from '../helpers/deferred.js';
 import { DelegatingEngine } from '../helpers/delegating-engine.js';
 import { Client, type Harness, startGateway } from '../helpers/gateway-harness.js';
+import { metricValue } from '../helpers/metric-value.js';
+import { eventsOf, eventWithSeq } from '../property/support/frame-wait.js';
+
+/**
+ * Resume (docs/protocol.md §4) through a real gateway: the replay after `since`, the resume outcomes, where
+ * since and epoch come from, and the paths the memory engine never takes by itself, with faults injected
+ * at exact points by a DelegatingEngine: races between replay and live events, a history read in pages,
+ * a history that resets between two pages, and a connection that goes away while it joins.
+ */
 
 async function publishMany(h: Harness, user: string, from: number, count: number): Promise<void> {
   const events = Array.from({ length: count }, (_, i) => ({
@@ -109,16 +120,15 @@ describe('resume races, made deterministic with an engine that publishes inside 
     const publishFive = async (userId: string) => {
       for (let i = 0; i < 5; i++) await engine.append(userId, { type: 'notification', data: { raced: i } });
     };
-    const racing = new (class extends DelegatingEngine {
-      override async history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
-        const injecting = inject;
-        inject = false;
-        if (injecting && when === 'before') await publishFive(userId);
-        const result = await engine.history(userId, query);
-        if (injecting && when === 'after') await publishFive(userId);
-        return result;
-      }
-    })(engine);
+    const racing = new DelegatingEngine(engine);
+    racing.intercept('history', async (next, userId, query) => {
+      const injecting = inject;
+      inject = false;
+      if (injecting && when === 'before') await publishFive(userId);
+      const result = await next(userId, query);
+      if (injecting && when === 'after') await publishFive(userId);
+      return result;
+    });
     h = await startGateway({}, { engine: racing });
     for (let i = 0; i < 10; i++) await engine.append('u1', { type: 'notification', data: { i } });
     const { epoch } = await engine.head('u1');
@@ -163,19 +173,95 @@ describe('joining without a resume', () => {
   afterEach(async () => h?.close());
 
   it('reads only the head, never the history, for a connection that asks no resume', async () => {
-    const engine = new MemoryEngine();
-    let historyReads = 0;
-    const counting = new (class extends DelegatingEngine {
-      override history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
-        historyReads++;
-        return super.history(userId, query);
-      }
-    })(engine);
+    const counting = new DelegatingEngine();
     h = await startGateway({}, { engine: counting });
     await publishMany(h, 'u1', 1, 50);
     const client = await h.connect('u1');
     expect(client.frames[0]).toMatchObject({ data: { resume: 'none', seq: 50 } });
-    expect(historyReads).toBe(0);
-    await engine.close();
+    expect(counting.calls.history).toBe(0);
+    await counting.close();
   });
+});
+
+describe('resume from a history read in pages', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  /**
+   * Answers every history read with at most `pageSize` events, as an engine that pages does; from the
+   * `resetFrom`-th read on (counted from now), with a reset instead.
+   */
+  function pageHistory(engine: DelegatingEngine, pageSize: number, resetFrom = Number.POSITIVE_INFINITY) {
+    let reads = 0;
+    engine.intercept('history', async (next, userId, query): Promise<HistoryResult> => {
+      reads += 1;
+      const result = await next(userId, { ...query, limit: Math.min(query.limit, pageSize) });
+      return reads >= resetFrom ? { kind: 'reset', head: result.head, reason: 'expired' } : result;
+    });
+  }
+
+  it('replays a history read in several pages exactly, then goes live', async () => {
+    const engine = new DelegatingEngine();
+    h = await startGateway({}, { engine });
+    await publishMany(h, 'u1', 1, 10);
+    const epoch = (await engine.head('u1')).epoch;
+    pageHistory(engine, 3);
+    const client = await h.connect('u1', { query: `?since=1&epoch=${epoch}` });
+    expect(client.frames[0]?.data).toMatchObject({ resume: 'ok', seq: 10 });
+    await publishMany(h, 'u1', 11, 1);
+    await eventWithSeq(client, 11, 'the live event after the pages');
+    expect(eventsOf(client).map((f) => f.seq)).toEqual([2, 3, 4, 5, 6, 7, 8, 9, 10, 11]);
+  });
+
+  it('closes with 1011 when the history resets between two pages, having sent only the exact first page', async () => {
+    const engine = new DelegatingEngine();
+    h = await startGateway({}, { engine });
+    await publishMany(h, 'u1', 1, 10);
+    const epoch = (await engine.head('u1')).epoch;
+    pageHistory(engine, 3, 2);
+    const client = Client.open(`${h.wsUrl}?since=0&epoch=${epoch}`, {
+      headers: { Authorization: `Bearer ${await h.token('u1')}` },
+    });
+    expect(await client.closure()).toEqual({
+      code: CloseCode.InternalError,
+      reason: CloseReason.HistoryChanged,
+    });
+    // What did arrive was exact: the first page, in order.
+    expect(eventsOf(client).map((f) => f.seq)).toEqual([1, 2, 3]);
+  });
+});
+
+describe('a connection that goes away while it joins', () => {
+  let h: Harness;
+  afterEach(async () => h?.close());
+
+  it.each(['subscribe', 'history'] as const)(
+    'goes without a welcome when it closes while waiting on %s, freeing its slot',
+    async (on) => {
+      const engine = new DelegatingEngine();
+      h = await startGateway({ maxConnectionsPerUser: 1 }, { engine });
+      const held = gate();
+      await publishMany(h, 'u1', 1, 3);
+      const release = engine.hold(on, held);
+      const client = Client.open(`${h.wsUrl}?since=0`, {
+        headers: { Authorization: `Bearer ${await h.token('u1')}` },
+      });
+      await held.wasReached;
+      client.ws.terminate();
+      // The gateway has seen the close while the engine call is still pending.
+      await expect.poll(() => h.gateway.stats().connections).toBe(0);
+      release();
+      held.open();
+      expect(client.frames).toEqual([]);
+      // Nothing more is read or counted for a connection that is gone: no history after a held
+      // subscribe, no replay after a held history read.
+      await expect.poll(() => h.gateway.stats().users).toBe(0);
+      expect(engine.calls.history).toBe(on === 'subscribe' ? 0 : 1);
+      expect(await metricValue(h.gateway.metrics, 'agentcast_events_delivered_total')).toBe(0);
+      // The slot and the hub entry are gone: the one allowed connection can be opened again.
+      const again = await h.connect('u1');
+      expect(again.frames[0]).toMatchObject({ type: 'welcome' });
+      expect(h.gateway.stats()).toMatchObject({ connections: 1, authenticated_connections: 1, users: 1 });
+    },
+  );
 });

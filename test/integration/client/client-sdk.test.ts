@@ -1,4 +1,3 @@
-import { createServer } from 'node:net';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import WebSocket from 'ws';
 import {
@@ -14,6 +13,7 @@ import { SeededRandom } from '../../../packages/server/src/agents/seeded-random.
 import { signToken } from '../../../packages/server/src/auth/dev-token.js';
 import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import { CloseCode } from '../../../packages/server/src/protocol/close-codes.js';
+import { freePort } from '../../helpers/free-port.js';
 import { type Harness, startGateway, TEST_API_KEY, TEST_SECRET } from '../../helpers/gateway-harness.js';
 import { type GatewayProcess, spawnGateway } from '../../helpers/gateway-process.js';
 import { TcpProxy } from '../../helpers/tcp-proxy.js';
@@ -142,16 +142,6 @@ class Observed {
 function seeded(seed: number): () => number {
   const random = new SeededRandom(seed);
   return () => random.next();
-}
-
-/** A loopback port that was free a moment ago (listen on 0, close). */
-async function freePort(): Promise<number> {
-  const server = createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const address = server.address();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
-  if (address === null || typeof address === 'string') throw new Error('no port');
-  return address.port;
 }
 
 /** Publishes `notification` events carrying `n` over HTTP, in one batch (≤ 500, docs/protocol.md §8). */

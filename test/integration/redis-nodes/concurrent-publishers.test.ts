@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { REDIS_URL, requireRedis } from '../../engine-contract/redis-fixture.js';
 import type { Harness } from '../../helpers/gateway-harness.js';
+import { REDIS_URL, requireRedis } from '../../helpers/redis-fixture.js';
 import { useTwoNodes } from './two-nodes.js';
 
 // Issue #7: many publishers hammering one user from both nodes -> seq strictly 1..N with no gaps.

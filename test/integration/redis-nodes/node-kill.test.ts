@@ -1,5 +1,4 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../engine-contract/redis-fixture.js';
 import {
   Client,
   type Frame,
@@ -9,6 +8,7 @@ import {
   TEST_SECRET,
 } from '../../helpers/gateway-harness.js';
 import { type GatewayProcess, spawnGateway } from '../../helpers/gateway-process.js';
+import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../helpers/redis-fixture.js';
 import { engineReady } from './two-nodes.js';
 
 // Issue #7: kill one gateway node (SIGKILL); its clients reconnect to the other node and resume with

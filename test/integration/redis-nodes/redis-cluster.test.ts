@@ -10,19 +10,15 @@ import { RedisKeys } from '../../../packages/server/src/engine/redis-keys.js';
 import { parseAppendReply, parseHistoryReply } from '../../../packages/server/src/engine/script-replies.js';
 import { frameParts } from '../../../packages/server/src/engine/stored-frame.js';
 import { AgentcastErrorCode } from '../../../packages/server/src/protocol/agentcast-error.js';
-import { REQUIRE_REDIS, uniquePrefix } from '../../engine-contract/redis-fixture.js';
 import { RedisCluster } from '../../helpers/redis-cluster.js';
+import { uniquePrefix } from '../../helpers/redis-fixture.js';
+import { requireRedisServer } from '../../helpers/redis-server.js';
 
 // Issue #7: "Redis Cluster: works against a cluster for the commands used". A private 3-master cluster on
 // free loopback ports (test/helpers/redis-cluster.ts): what the cluster itself does with the engine's
 // keys, scripts and channels, then the engine on it (`cluster: true`); docs/redis.md, "Redis Cluster".
 // The engine contract on the cluster is test/integration/redis-cluster-contract.test.ts.
-const available = await RedisCluster.available();
-if (!available) {
-  const message = 'redis-nodes redis-cluster: no redis-server / redis-cli binaries to start a cluster';
-  if (REQUIRE_REDIS) throw new Error(`${message} and REQUIRE_REDIS=1`);
-  console.warn(`\n*** SKIPPING ${message}. ***\n`);
-}
+const available = await requireRedisServer('redis-nodes redis-cluster', { cli: true });
 
 const PREFIX = 'cluster:';
 const keys = new RedisKeys(PREFIX);

@@ -6,7 +6,6 @@ import { afterEach, describe, expect, it } from 'vitest';
 import type { EngineHealth } from '../../../packages/server/src/engine/engine.js';
 import type { Gateway } from '../../../packages/server/src/gateway/gateway.js';
 import type { Logger } from '../../../packages/server/src/observability/logger.js';
-import { PrivateRedis, REQUIRE_REDIS } from '../../engine-contract/redis-fixture.js';
 import { healthIs } from '../../helpers/engine-health.js';
 import {
   Client,
@@ -16,15 +15,11 @@ import {
   TEST_API_KEY,
 } from '../../helpers/gateway-harness.js';
 import { captureLog, type LogLine } from '../../helpers/log-capture.js';
+import { type RedisServer, requireRedisServer, startRedisServer } from '../../helpers/redis-server.js';
 
 // Issue #7 degraded mode, at the gateway: Redis stopped and restarted under a running gateway. Always a
-// private redis-server on a free port (test/engine-contract/redis-fixture.ts), never the shared one.
-const available = await PrivateRedis.available();
-if (!available) {
-  const message = 'redis-nodes redis-outage: no redis-server binary to start a private Redis';
-  if (REQUIRE_REDIS) throw new Error(`${message} and REQUIRE_REDIS=1`);
-  console.warn(`\n*** SKIPPING ${message}. ***\n`);
-}
+// private redis-server on a free port (test/helpers/redis-server.ts), never the shared one.
+const available = await requireRedisServer('redis-nodes redis-outage');
 
 /** A pino logger whose lines the test reads back. */
 function capturedLog(): { readonly logger: Logger; readonly entries: () => readonly LogLine[] } {
@@ -50,7 +45,7 @@ const range = (from: number, to: number) => Array.from({ length: to - from + 1 }
 const resumeQuery = (since: number, epoch: string) => `?since=${since}&epoch=${encodeURIComponent(epoch)}`;
 
 describe.skipIf(!available)('a gateway whose Redis stops and restarts', () => {
-  const servers: PrivateRedis[] = [];
+  const servers: RedisServer[] = [];
   const nodes: Harness[] = [];
   const dirs: string[] = [];
 
@@ -60,13 +55,13 @@ describe.skipIf(!available)('a gateway whose Redis stops and restarts', () => {
     for (const dir of dirs.splice(0)) await rm(dir, { recursive: true, force: true });
   });
 
-  async function privateRedis(extraArgs: readonly string[] = []): Promise<PrivateRedis> {
-    const server = await PrivateRedis.start(extraArgs);
+  async function privateRedis(args: readonly string[] = []): Promise<RedisServer> {
+    const server = await startRedisServer({ args });
     servers.push(server);
     return server;
   }
 
-  async function gatewayOn(server: PrivateRedis, serverId: string, logger?: Logger): Promise<Harness> {
+  async function gatewayOn(server: RedisServer, serverId: string, logger?: Logger): Promise<Harness> {
     const node = await startGateway(
       { redis: server.url, redisKeyPrefix: 'outage:', serverId },
       logger === undefined ? {} : { log: logger },
@@ -80,7 +75,7 @@ describe.skipIf(!available)('a gateway whose Redis stops and restarts', () => {
    * The part every variant shares: alice has an open connection (`open`) and a closed one that saw
    * seq 1..3; Redis is then stopped, and the gateway must degrade without dropping `open`.
    */
-  async function throughAnOutage(server: PrivateRedis, node: Harness) {
+  async function throughAnOutage(server: RedisServer, node: Harness) {
     const open = await node.connect('alice');
     const away = await node.connect('alice');
     expect((await node.publish({ events: range(1, 3).map(note) })).status).toBe(202);
@@ -135,7 +130,7 @@ describe.skipIf(!available)('a gateway whose Redis stops and restarts', () => {
     const { open, epoch } = await throughAnOutage(server, node);
 
     const up = nextHealth(node.gateway, true);
-    await server.start(); // no persistence: Redis comes back empty
+    await server.restart(); // no persistence: Redis comes back empty
     await up;
     expect(await readyz(node)).toEqual({ status: 200, body: { status: 'ready' } });
     const after = await node.publish(note(4));
@@ -180,7 +175,7 @@ describe.skipIf(!available)('a gateway whose Redis stops and restarts', () => {
     const { open, epoch } = await throughAnOutage(server, node);
 
     const up = nextHealth(node.gateway, true);
-    await server.start();
+    await server.restart();
     await up;
     expect(await readyz(node)).toMatchObject({ status: 200 });
     // Published after the restart, while the second client is still away.

@@ -1,18 +1,12 @@
-import { Redis } from 'ioredis';
 import { afterEach, describe, expect, it } from 'vitest';
-import { PrivateRedis, REQUIRE_REDIS } from '../../engine-contract/redis-fixture.js';
 import { healthIs } from '../../helpers/engine-health.js';
 import { type Harness, startGateway, TEST_API_KEY } from '../../helpers/gateway-harness.js';
+import { type RedisServer, requireRedisServer, startRedisServer } from '../../helpers/redis-server.js';
 
 // Issue 13, finding 8: with Redis stalled, a publish was answered 503 "nothing was stored" although the
-// event was stored, and the retry made a duplicate. A private redis-server on a free port, frozen with a
-// bounded DEBUG SLEEP; the shared Redis is never touched.
-const available = await PrivateRedis.available();
-if (!available) {
-  const message = 'redis-nodes redis-stall: no redis-server binary to start a private Redis';
-  if (REQUIRE_REDIS) throw new Error(`${message} and REQUIRE_REDIS=1`);
-  console.warn(`\n*** SKIPPING ${message}. ***\n`);
-}
+// event was stored, and the retry made a duplicate. A private redis-server on a free port, frozen for a
+// bounded time (SIGSTOP, then SIGCONT); the shared Redis is never touched.
+const available = await requireRedisServer('redis-nodes redis-stall');
 
 const note = (n: number) => ({ user_id: 'alice', type: 'notification', data: { n } });
 const auth = { Authorization: `Bearer ${TEST_API_KEY}` };
@@ -23,29 +17,24 @@ async function getJson(url: string, headers: Record<string, string> = {}) {
 }
 
 describe.skipIf(!available)('a gateway whose Redis stalls (issue 13)', () => {
-  let server: PrivateRedis | undefined;
+  let server: RedisServer | undefined;
   let node: Harness | undefined;
-  let admin: Redis | undefined;
 
   afterEach(async () => {
-    admin?.disconnect();
     await node?.close();
     await server?.stop();
-    admin = undefined;
     node = undefined;
     server = undefined;
   });
 
   it('answers a publish whose command timed out "may or may not have been stored", turns /readyz 503 until Redis answers again, and says "nothing was stored" only when nothing was sent', async () => {
-    server = await PrivateRedis.start(['--enable-debug-command', 'yes']);
+    server = await startRedisServer();
     node = await startGateway({ redis: server.url, redisKeyPrefix: 'stall:', serverId: 'node-a' });
     await healthIs(node.gateway.engine, true, 'engine of node-a');
-    admin = new Redis(server.url);
-    expect(await admin.ping()).toBe('PONG');
 
-    // Redis runs one command at a time: the publish's script waits behind the sleep, past the engine's
-    // 2 s command timeout, and runs when Redis wakes up.
-    const sleeping = admin.call('DEBUG', 'SLEEP', '4');
+    // Frozen, Redis reads nothing: the publish's script waits in the socket, past the engine's 2 s
+    // command timeout, and runs when Redis is thawed.
+    const thawed = server.freeze(4000);
     const first = await node.publish(note(1));
     expect(first).toEqual({
       status: 503,
@@ -69,7 +58,7 @@ describe.skipIf(!available)('a gateway whose Redis stalls (issue 13)', () => {
       json: { error: { code: 'UNAVAILABLE', message: expect.stringMatching(/nothing was stored/) } },
     });
 
-    await sleeping;
+    await thawed;
     // Nothing else is sent: the engine's own probe finds Redis answering again.
     await healthIs(node.gateway.engine, true, 'engine of node-a after the stall');
     expect(await getJson(readyz)).toEqual({ status: 200, body: { status: 'ready' } });

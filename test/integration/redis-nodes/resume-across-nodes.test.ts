@@ -1,6 +1,6 @@
 import { beforeEach, describe, expect, it } from 'vitest';
-import { REDIS_URL, requireRedis } from '../../engine-contract/redis-fixture.js';
 import { Client, type Harness } from '../../helpers/gateway-harness.js';
+import { REDIS_URL, requireRedis } from '../../helpers/redis-fixture.js';
 import { useTwoNodes } from './two-nodes.js';
 
 // Issue #7: disconnect from node A, reconnect to node B with since/epoch, nothing missed

@@ -1,7 +1,7 @@
 import { beforeEach, describe, expect, it } from 'vitest';
 import { SeededRandom } from '../../../packages/server/src/agents/seeded-random.js';
-import { REDIS_URL, requireRedis } from '../../engine-contract/redis-fixture.js';
 import type { Client, Frame, Harness } from '../../helpers/gateway-harness.js';
+import { REDIS_URL, requireRedis } from '../../helpers/redis-fixture.js';
 import { useTwoNodes } from './two-nodes.js';
 
 // Issue #7: two gateway nodes on one Redis; a user's connections are spread over both nodes.

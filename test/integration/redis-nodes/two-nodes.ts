@@ -1,8 +1,8 @@
 import { afterEach, beforeEach } from 'vitest';
 import type { Gateway } from '../../../packages/server/src/gateway/gateway.js';
-import { deleteKeys, REDIS_URL, uniquePrefix } from '../../engine-contract/redis-fixture.js';
 import { healthIs } from '../../helpers/engine-health.js';
 import { type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { deleteKeys, REDIS_URL, uniquePrefix } from '../../helpers/redis-fixture.js';
 
 /** Resolves when the gateway's engine is healthy (both Redis connections ready, scripts loaded). */
 export async function engineReady(gateway: Gateway, timeoutMs = 5000): Promise<void> {

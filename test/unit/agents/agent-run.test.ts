@@ -5,9 +5,9 @@ import { type AgentDefinition, defineAgent } from '../../../packages/server/src/
 import type { Engine } from '../../../packages/server/src/engine/engine.js';
 import type { Logger } from '../../../packages/server/src/observability/logger.js';
 import type { StoredEvent } from '../../../packages/server/src/protocol/events.js';
+import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { captureLog } from '../../helpers/log-capture.js';
-import { FakeEngine } from './support/fake-engine.js';
-import { harness, metricValue } from './support/harness.js';
+import { engineDown, harness, metricValue, overlappingAppends } from './support/harness.js';
 import { deferred, runEvents } from './support/run-events.js';
 
 const open: AgentRuntime[] = [];
@@ -365,7 +365,8 @@ describe('AgentRun', () => {
 
   describe('engine failures', () => {
     it('stores events strictly one after another', async () => {
-      const engine = new FakeEngine();
+      const engine = new DelegatingEngine();
+      const overlaps = overlappingAppends(engine);
       const { events } = await runOnce(
         agentOf(async function* () {
           for (let i = 0; i < 20; i += 1) yield { type: 'stream_chunk', data: { text: String(i) } };
@@ -373,13 +374,12 @@ describe('AgentRun', () => {
         { engine },
       );
       expect(events).toHaveLength(22);
-      expect(engine.overlaps).toBe(0);
+      expect(overlaps.count).toBe(0);
     });
 
     it('ends failed / UNAVAILABLE when an append fails mid-run, storing the terminal event if it can', async () => {
-      const engine = new FakeEngine();
-      engine.failAppends = true;
-      engine.failAt = new Set([3]);
+      const engine = new DelegatingEngine();
+      engine.fail('append', engineDown, { calls: [3] });
       const { events } = await runOnce(
         agentOf(async function* () {
           yield { type: 'stream_chunk', data: { text: 'a' } };
@@ -397,9 +397,8 @@ describe('AgentRun', () => {
     });
 
     it('ends failed / UNAVAILABLE when agent_started cannot be stored', async () => {
-      const engine = new FakeEngine();
-      engine.failAppends = true;
-      engine.failAt = new Set([1]);
+      const engine = new DelegatingEngine();
+      engine.fail('append', engineDown, { calls: [1] });
       const { events } = await runOnce(
         agentOf(async function* () {
           yield { type: 'stream_chunk', data: { text: 'a' } };
@@ -411,9 +410,8 @@ describe('AgentRun', () => {
     });
 
     it('retries the terminal event while the engine is down and stores it once the engine is back', async () => {
-      const engine = new FakeEngine();
-      engine.failAppends = true;
-      engine.failAt = new Set([2, 3]);
+      const engine = new DelegatingEngine();
+      engine.fail('append', engineDown, { calls: [2, 3] });
       const h = harness({
         engine,
         defaultAgent: 'subject',
@@ -434,9 +432,8 @@ describe('AgentRun', () => {
     });
 
     it('logs an error and still ends the run when the terminal event cannot be stored before shutdown', async () => {
-      const engine = new FakeEngine();
-      engine.failAppends = true;
-      engine.failAt = new Set(Array.from({ length: 1000 }, (_, i) => i + 2));
+      const engine = new DelegatingEngine();
+      engine.fail('append', engineDown, { calls: Array.from({ length: 1000 }, (_, i) => i + 2) });
       const { log, lines } = captureLog();
       const h = harness({
         engine,
@@ -469,13 +466,8 @@ describe('AgentRun', () => {
     });
 
     it('reports a non-agentcast engine error as engine unavailable', async () => {
-      const engine = new FakeEngine();
-      const append = engine.append.bind(engine);
-      let calls = 0;
-      engine.append = (userId, event) => {
-        calls += 1;
-        return calls === 2 ? Promise.reject(new Error('socket closed')) : append(userId, event);
-      };
+      const engine = new DelegatingEngine();
+      engine.fail('append', new Error('socket closed'), { calls: [2] });
       const { log, lines } = captureLog();
       const { events } = await runOnce(
         agentOf(async function* () {
@@ -517,9 +509,13 @@ describe('AgentRun', () => {
         user_id: 'u1',
         status: 'succeeded',
       });
-      expect(lines.find((l) => l.msg === 'agent event dropped')).toMatchObject({
-        reason: 'agent_started is published by the runtime',
-      });
+      expect(lines).toContainEqual(
+        expect.objectContaining({
+          level: 20,
+          run_id: 'r_1',
+          reason: 'agent_started is published by the runtime',
+        }),
+      );
       expect(JSON.stringify(lines)).not.toContain('secret answer');
     });
 
@@ -536,11 +532,9 @@ describe('AgentRun', () => {
         }),
         { log },
       );
-      await expect.poll(() => lines.some((l) => l.msg === 'agent cleanup failed')).toBe(true);
-      expect(lines.find((l) => l.msg === 'agent cleanup failed')).toMatchObject({
-        level: 20,
-        err_message: 'cleanup broke',
-      });
+      const cleanup = () => lines.find((l) => l.err_message === 'cleanup broke');
+      await expect.poll(() => cleanup() !== undefined).toBe(true);
+      expect(cleanup()).toMatchObject({ level: 20, run_id: 'r_1', err_message: 'cleanup broke' });
     });
   });
 });

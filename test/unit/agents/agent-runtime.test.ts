@@ -6,9 +6,9 @@ import type { Engine } from '../../../packages/server/src/engine/engine.js';
 import type { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import { silentLogger } from '../../../packages/server/src/observability/logger.js';
 import { parseNewEvent, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
+import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { agentInvalid } from './support/agent-invalid.js';
-import { FakeEngine } from './support/fake-engine.js';
-import { harness, metricValue } from './support/harness.js';
+import { engineDown, harness, metricValue } from './support/harness.js';
 import { deferred, runEvents } from './support/run-events.js';
 
 const open: AgentRuntime[] = [];
@@ -41,6 +41,40 @@ function gated(name = 'gated') {
     },
   });
   return { agent, gate, entered, cleaned };
+}
+
+/** An agent whose runs, each named by its text, wait until the test releases that one run. */
+function heldByText() {
+  const gates = new Map<
+    string,
+    { readonly entered: ReturnType<typeof deferred>; readonly go: ReturnType<typeof deferred> }
+  >();
+  const gate = (text: string) => {
+    let g = gates.get(text);
+    if (g === undefined) {
+      g = { entered: deferred(), go: deferred() };
+      gates.set(text, g);
+    }
+    return g;
+  };
+  const agent = defineAgent({
+    name: 'held',
+    async *run(input, ctx) {
+      yield { type: 'agent_thinking', data: { reasoning: 'waiting' } };
+      const g = gate(input.text);
+      g.entered.resolve(undefined);
+      ctx.signal.addEventListener('abort', () => g.go.resolve(undefined), { once: true });
+      await g.go.promise;
+    },
+  });
+  return {
+    agent,
+    /** Lets the run named `text` finish once it is waiting. */
+    async release(text: string): Promise<void> {
+      await gate(text).entered.promise;
+      gate(text).go.resolve(undefined);
+    },
+  };
 }
 
 function types(events: readonly StoredEvent[]): string[] {
@@ -182,9 +216,9 @@ describe('AgentRuntime', () => {
     });
 
     it('answers UNAVAILABLE when the engine reports itself down', async () => {
-      const engine = new FakeEngine();
+      const engine = new DelegatingEngine();
       // The engine's reason may name Redis and its address: for the logs, not for users.
-      engine.healthy = { ok: false, reason: 'redis unreachable: connect ECONNREFUSED 10.0.0.7:6379' };
+      engine.setHealth({ ok: false, reason: 'redis unreachable: connect ECONNREFUSED 10.0.0.7:6379' });
       const { runtime } = setup({ engine, agents: [createDemoAgent()] });
       expect(await runtime.start('u1', { messageId: 'm1', text: 'x' })).toEqual({
         ok: false,
@@ -194,15 +228,15 @@ describe('AgentRuntime', () => {
     });
 
     it('answers UNAVAILABLE when the idempotency claim fails, and frees the slot', async () => {
-      const engine = new FakeEngine();
-      engine.failClaims = true;
+      const engine = new DelegatingEngine();
+      const recover = engine.fail('claimIdempotency', engineDown);
       const { runtime } = setup({ engine, agents: [createDemoAgent()], maxRunsPerUser: 1 });
       expect(await runtime.start('u1', { messageId: 'm1', text: 'x' })).toEqual({
         ok: false,
         code: 'UNAVAILABLE',
         message: 'engine unavailable; retry later',
       });
-      engine.failClaims = false;
+      recover();
       expect(await runtime.start('u1', { messageId: 'm2', text: 'x' })).toMatchObject({ ok: true });
     });
 
@@ -237,6 +271,30 @@ describe('AgentRuntime', () => {
       );
       expect(results.filter((r) => r.ok)).toHaveLength(3);
       expect(results.filter((r) => !r.ok && r.code === 'RATE_LIMITED')).toHaveLength(2);
+    });
+
+    it('counts a user’s runs exactly as they end: one ending frees one slot, not all of them', async () => {
+      const { agent, release } = heldByText();
+      const h = setup({ agents: [agent], defaultAgent: 'held', maxRunsPerUser: 2 });
+      const a = await h.runtime.start('u1', { messageId: 'a', text: 'a' });
+      await h.runtime.start('u1', { messageId: 'b', text: 'b' });
+      const ended = deferred();
+      const runA = (a as { runId: string }).runId;
+      await h.engine.subscribe('u1', (event) => {
+        if (event.type === 'agent_completed' && event.run_id === runA) ended.resolve(undefined);
+      });
+      await release('a');
+      await ended.promise;
+      // The runtime does its bookkeeping once the terminal append resolves, in the microtasks after the
+      // subscriber saw the event; one macrotask later it is done (no timer involved).
+      await new Promise((resolve) => setImmediate(resolve));
+      expect(h.runtime.activeRuns()).toBe(1);
+      expect(await h.runtime.start('u1', { messageId: 'c', text: 'c' })).toMatchObject({ ok: true });
+      // Two running again: the limit holds.
+      expect(await h.runtime.start('u1', { messageId: 'd', text: 'd' })).toMatchObject({
+        ok: false,
+        code: 'RATE_LIMITED',
+      });
     });
 
     it('answers UNAVAILABLE once draining', async () => {
@@ -317,6 +375,17 @@ describe('AgentRuntime', () => {
       });
     });
 
+    it('answers a duplicate user_message arriving while the first is still starting as a duplicate, even at max_runs_per_user', async () => {
+      const { agent } = heldByText();
+      const h = setup({ agents: [agent], defaultAgent: 'held', maxRunsPerUser: 1 });
+      const [first, second] = await Promise.all([
+        h.runtime.start('u1', { messageId: 'm1', text: 'hi' }),
+        h.runtime.start('u1', { messageId: 'm1', text: 'hi' }),
+      ]);
+      expect(first).toMatchObject({ ok: true, duplicate: false });
+      expect(second).toEqual({ ok: true, runId: (first as { runId: string }).runId, duplicate: true });
+    });
+
     it('keys by user: the same message id from another user is a new run', async () => {
       const { runtime } = setup({ agents: [createDemoAgent({ delayMs: 0 })] });
       expect(await runtime.start('u1', { messageId: 'm1', text: 'x' })).toMatchObject({ runId: 'r_1' });
@@ -327,13 +396,12 @@ describe('AgentRuntime', () => {
     });
 
     it('claims with the configured TTL under a key no other (user, id) pair can produce', async () => {
-      const engine = new FakeEngine();
+      const engine = new DelegatingEngine();
       const claims: [string, string, number][] = [];
-      const claim = engine.claimIdempotency.bind(engine);
-      engine.claimIdempotency = (key: string, value: string, ttl: number) => {
+      engine.intercept('claimIdempotency', (next, key, value, ttl) => {
         claims.push([key, value, ttl]);
-        return claim(key, value);
-      };
+        return next(key, value, ttl);
+      });
       const { runtime } = setup({
         engine,
         agents: [createDemoAgent({ delayMs: 0 })],
@@ -488,7 +556,7 @@ describe('AgentRuntime', () => {
   });
 
   describe('constructor', () => {
-    const base = { engine: new FakeEngine(), log: silentLogger(), agents: [createDemoAgent()] };
+    const base = { engine: new DelegatingEngine(), log: silentLogger(), agents: [createDemoAgent()] };
     it.each([
       [{ defaultAgent: 'ghost' }, 'AgentRuntime: defaultAgent "ghost" is not one of the agents (demo)'],
       [{ agents: [createDemoAgent(), createDemoAgent()] }, 'AgentRuntime: two agents are named "demo"'],

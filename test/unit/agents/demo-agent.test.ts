@@ -84,6 +84,19 @@ describe('createDemoAgent', () => {
     await expect(collect('x', { delayMs: 10_000 }, controller.signal)).rejects.toThrow('cancelled');
   });
 
+  it('cites two different canned hits and streams no empty chunk, whatever the question', async () => {
+    for (const text of ['hello', 'what is 6 * 7?', 'search resume streams', 'x', '12 / 4 then?']) {
+      const events = await collect(text);
+      const search = events.find((e) => e.type === 'tool_completed' && e.data.tool_name === 'web_search');
+      const hits = (search?.data.results as { url: string }[] | undefined) ?? [];
+      expect(hits).toHaveLength(2);
+      expect(hits[0]?.url).not.toBe(hits[1]?.url);
+      for (const chunk of events.filter((e) => e.type === 'stream_chunk')) {
+        expect(String(chunk.data.text).trim()).not.toBe('');
+      }
+    }
+  });
+
   it('is named demo unless told otherwise', () => {
     expect(createDemoAgent().name).toBe('demo');
     expect(createDemoAgent({ name: 'demo2' }).name).toBe('demo2');

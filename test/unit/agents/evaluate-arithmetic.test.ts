@@ -16,6 +16,11 @@ describe('evaluateArithmetic', () => {
     ['.5 + 1.25', 1.75],
     ['  42  ', 42],
     ['((((1))))', 1],
+    ['2.25 * 2', 4.5],
+    ['.5 + 1', 1.5],
+    // Multiplying by zero is not a division by zero.
+    ['3 * 0', 0],
+    ['0 * 5', 0],
   ])('evaluates %s to %d', (expression, value) => {
     expect(evaluateArithmetic(expression)).toBe(value);
   });
@@ -23,6 +28,8 @@ describe('evaluateArithmetic', () => {
   it.each([
     ['1 / 0', 'division by zero'],
     ['1 % 0', 'division by zero'],
+    ['4 / 0', 'division by zero'],
+    ['4 % 0', 'division by zero'],
     ['', 'unexpected end of expression'],
     ['1 +', 'unexpected end of expression'],
     ['(1 + 2', 'unexpected end of expression'],

@@ -5,8 +5,8 @@ import {
   type AgentEvent,
   defineAgent,
 } from '../../../packages/server/src/agents/define-agent.js';
-import { FakeEngine } from './support/fake-engine.js';
-import { harness } from './support/harness.js';
+import { DelegatingEngine } from '../../helpers/delegating-engine.js';
+import { engineDown, harness, overlappingAppends } from './support/harness.js';
 import { deferred } from './support/run-events.js';
 
 /** One thing an agent does next. */
@@ -55,9 +55,9 @@ describe('run termination (property)', () => {
   it('every run, whatever its agent does, ends with exactly one agent_completed and nothing after it', async () => {
     await fc.assert(
       fc.asyncProperty(scenario, async ({ runs, failAt, drainAfter }) => {
-        const engine = new FakeEngine();
-        engine.failAppends = true;
-        engine.failAt = new Set(failAt);
+        const engine = new DelegatingEngine();
+        engine.fail('append', engineDown, { calls: failAt });
+        const overlaps = overlappingAppends(engine);
         const release = deferred();
         const finished: Promise<void>[] = [];
         const agents = runs.map((plan, i) =>
@@ -107,7 +107,7 @@ describe('run termination (property)', () => {
         release.resolve();
         await Promise.all(finished);
         expect(engine.stored.length).toBe(before);
-        expect(engine.overlaps).toBe(0);
+        expect(overlaps.count).toBe(0);
 
         for (const { user, runId } of started) {
           const events = engine.eventsOf(user).filter((e) => e.run_id === runId);

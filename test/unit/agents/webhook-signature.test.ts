@@ -30,4 +30,22 @@ describe('verifyWebhook', () => {
   ])('%s', (_label, change, expected) => {
     expect(verifyWebhook({ ...good, ...change })).toBe(expected);
   });
+
+  it.each(['x1700000000', '1700000000x', '1700000000000', ''])(
+    'refuses a timestamp that is not 1 to 12 digits (%j), even with a matching signature',
+    (timestamp) => {
+      const secret = 'webhook-secret-0123456789abcdef';
+      const body = '{"text":"hi"}';
+      const signature = signWebhook(secret, timestamp, body);
+      expect(
+        verifyWebhook({
+          secret,
+          body,
+          signature,
+          timestamp,
+          nowS: Number.parseInt(timestamp.replace(/\D/g, ''), 10) || 0,
+        }),
+      ).toBe(false);
+    },
+  );
 });

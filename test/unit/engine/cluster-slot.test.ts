@@ -20,6 +20,13 @@ describe('clusterSlot', () => {
     expect(clusterSlot(key)).toBe(slot);
   });
 
+  it('hashes the whole key when a } comes without a { before it (Redis Cluster hash tags)', () => {
+    expect(clusterSlot('a}b')).not.toBe(clusterSlot('a'));
+    expect(clusterSlot('a}b')).toBe(clusterSlot('a}b'));
+    // A proper tag hashes only what is inside it.
+    expect(clusterSlot('x{a}y')).toBe(clusterSlot('a'));
+  });
+
   it('hashes UTF-8 bytes, as ioredis sends the key', () => {
     expect(clusterSlot('{é}x')).toBe(clusterSlot('é'));
     expect(clusterSlot('é')).not.toBe(clusterSlot('\u00e9'.normalize('NFD')));

@@ -4,9 +4,9 @@ import { createEngine } from '../../../packages/server/src/engine/create-engine.
 import type { Engine } from '../../../packages/server/src/engine/engine.js';
 import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import { silentLogger } from '../../../packages/server/src/observability/logger.js';
-import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../engine-contract/redis-fixture.js';
 import { healthIs } from '../../helpers/engine-health.js';
 import { testConfig } from '../../helpers/gateway-harness.js';
+import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../helpers/redis-fixture.js';
 
 const redisAvailable = await requireRedis(REDIS_URL, 'createEngine with --redis');
 

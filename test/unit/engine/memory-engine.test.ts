@@ -181,6 +181,15 @@ describe('MemoryEngine', () => {
   });
 
   describe('#claimIdempotency', () => {
+    it('frees a key exactly when its ttl has passed, as Redis PX does', async () => {
+      const engine = make();
+      expect(await engine.claimIdempotency('k', 'r_1', 1000)).toEqual({ claimed: true });
+      clock += 999;
+      expect(await engine.claimIdempotency('k', 'r_2', 1000)).toEqual({ claimed: false, value: 'r_1' });
+      clock += 1;
+      expect(await engine.claimIdempotency('k', 'r_3', 1000)).toEqual({ claimed: true });
+    });
+
     it('prunes expired keys at the front on each claim, so memory stays bounded without a sweep', async () => {
       const engine = make();
       for (let i = 0; i < 100; i += 1) await engine.claimIdempotency(`k${i}`, 'v', 1000);
@@ -200,6 +209,17 @@ describe('MemoryEngine', () => {
       await engine.claimIdempotency('c', 'v', 1000);
       expect(engine.idempotencyKeyCount).toBe(2);
       expect(await engine.claimIdempotency('a', 'v3', 10)).toEqual({ claimed: false, value: 'v2' });
+    });
+  });
+
+  describe('#acquireConnectionSlot', () => {
+    it('answers a connection that asks again for the slot it holds with true, even at the limit', async () => {
+      const engine = make();
+      expect(await engine.acquireConnectionSlot('u1', 'c1', 1)).toBe(true);
+      expect(await engine.acquireConnectionSlot('u1', 'c1', 1)).toBe(true);
+      expect(await engine.acquireConnectionSlot('u1', 'c2', 1)).toBe(false);
+      await engine.releaseConnectionSlot('u1', 'c1');
+      expect(await engine.acquireConnectionSlot('u1', 'c2', 1)).toBe(true);
     });
   });
 

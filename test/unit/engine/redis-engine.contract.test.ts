@@ -1,7 +1,7 @@
 import { describe } from 'vitest';
 import { RedisEngine } from '../../../packages/server/src/engine/redis-engine.js';
 import { describeEngineContract } from '../../engine-contract/describe-engine-contract.js';
-import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../engine-contract/redis-fixture.js';
+import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../helpers/redis-fixture.js';
 
 const available = await requireRedis(REDIS_URL, 'RedisEngine contract');
 

@@ -4,25 +4,14 @@ import { RedisEngine } from '../../../packages/server/src/engine/redis-engine.js
 import { RedisKeys } from '../../../packages/server/src/engine/redis-keys.js';
 import { AgentcastErrorCode } from '../../../packages/server/src/protocol/agentcast-error.js';
 import { encodeEvent, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
-import {
-  deleteKeys,
-  PrivateRedis,
-  REDIS_URL,
-  REQUIRE_REDIS,
-  requireRedis,
-  uniquePrefix,
-} from '../../engine-contract/redis-fixture.js';
+import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../../helpers/redis-fixture.js';
+import { requireRedisServer, startRedisServer } from '../../helpers/redis-server.js';
 
 // The byte accounting of append.lua beyond the engine contract: what it keeps in Redis, and how it
 // recovers when the stream and its accounting disagree (a stream written before byte accounting existed,
 // a log that expired while the user's meta survived).
 const available = await requireRedis(REDIS_URL, 'RedisEngine history bytes');
-const privateAvailable = await PrivateRedis.available();
-if (!privateAvailable) {
-  const message = 'RedisEngine maxmemory test: no redis-server binary to start a private Redis';
-  if (REQUIRE_REDIS) throw new Error(`${message} and REQUIRE_REDIS=1`);
-  console.warn(`\n*** SKIPPING ${message}. ***\n`);
-}
+const privateAvailable = await requireRedisServer('RedisEngine maxmemory test');
 
 const bytes = (e: StoredEvent) => Buffer.byteLength(encodeEvent(e));
 const padded = (n: number) => ({ type: 'notification', data: { n, pad: 'ü'.repeat(50) } });
@@ -129,7 +118,9 @@ describe.skipIf(!available)('RedisEngine history bytes (append.lua)', () => {
   it.skipIf(!privateAvailable)(
     'is refused whole, storing nothing, by a Redis at its maxmemory with noeviction (docs/redis.md, "Memory")',
     async () => {
-      const redis = await PrivateRedis.start(['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction']);
+      const redis = await startRedisServer({
+        args: ['--maxmemory', '2mb', '--maxmemory-policy', 'noeviction'],
+      });
       const engine = new RedisEngine({ url: redis.url, keyPrefix: 'oom:', historyMaxBytes: 1_000_000 });
       try {
         await engine.ready();

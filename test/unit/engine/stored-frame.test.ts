@@ -54,6 +54,16 @@ describe('parseStoredFrame', () => {
     expect(parseStoredFrame(encodeEvent(event))).toEqual(event);
   });
 
+  it('has no run_id key at all when the frame has none', () => {
+    const frame = '{"type":"notification","seq":1,"epoch":"e_1","ts":"2026-01-01T00:00:00.000Z","data":{}}';
+    const parsed = parseStoredFrame(frame);
+    expect(parsed).toBeDefined();
+    expect(Object.keys(parsed ?? {})).not.toContain('run_id');
+    expect(parseStoredFrame(frame.replace('{"type"', '{"run_id":"r_1","type"'))).toMatchObject({
+      run_id: 'r_1',
+    });
+  });
+
   it.each([
     ['not JSON', '{"type":'],
     ['not an object', '[1,2]'],
@@ -65,6 +75,8 @@ describe('parseStoredFrame', () => {
     ['no epoch', '{"type":"x","seq":1,"ts":"t","data":{}}'],
     ['no ts', '{"type":"x","seq":1,"epoch":"e","data":{}}'],
     ['data an array', '{"type":"x","seq":1,"epoch":"e","ts":"t","data":[]}'],
+    ['data a string', '{"type":"x","seq":1,"epoch":"e","ts":"t","data":"text"}'],
+    ['data a number', '{"type":"x","seq":1,"epoch":"e","ts":"t","data":5}'],
     ['run_id a number', '{"type":"x","seq":1,"epoch":"e","ts":"t","run_id":5,"data":{}}'],
   ])('refuses a frame with %s', (_what, frame) => {
     expect(parseStoredFrame(frame)).toBeUndefined();

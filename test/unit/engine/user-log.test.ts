@@ -47,7 +47,6 @@ describe('UserLog', () => {
     expect(lines).toHaveLength(2);
     expect(lines[0]).toMatchObject({
       level: 50,
-      msg: 'event listener threw',
       user_id: 'alice',
       seq: 1,
       err: { message: 'listener bug' },

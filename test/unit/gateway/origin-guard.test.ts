@@ -130,7 +130,6 @@ describe('OriginGuard', () => {
       expect(await metric('agentcast_origin_rejections_total', { reason: 'not_allowed' })).toBe(1);
       expect(lines).toEqual([
         expect.objectContaining({
-          msg: 'origin rejected',
           level: 30,
           reason: 'not_allowed',
           origin: 'https://evil.example',

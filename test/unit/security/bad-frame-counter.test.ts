@@ -30,6 +30,13 @@ describe('BadFrameCounter', () => {
       expect(record(counter, [0, 1, 2])).toEqual([false, true, true]);
     });
 
+    it('starts its window at the first bad frame, not at time 0 (docs/protocol.md §5: 10 in 60 s)', () => {
+      const counter = new BadFrameCounter({ limit: 2, windowMs: 60_000 });
+      expect(counter.record(50_000)).toBe(false);
+      // 50 s after the first bad frame: still the same window, so this is the second of two.
+      expect(counter.record(100_000)).toBe(true);
+    });
+
     it('closes at once with a limit of 1', () => {
       expect(new BadFrameCounter({ limit: 1, windowMs: 1000 }).record(0)).toBe(true);
     });

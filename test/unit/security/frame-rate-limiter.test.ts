@@ -49,6 +49,16 @@ describe('FrameRateLimiter', () => {
       expect(decide(l, [10_000, 10_001, 10_002, 10_003])).toEqual(['accept', 'close', 'close', 'close']);
     });
 
+    it('keeps closing on further excess frames within the window that reached the strikes', () => {
+      // One token, refilled every 10 s: every frame after the first is excess.
+      const l = new FrameRateLimiter({ ratePerSec: 0.1, burst: 1, strikes: 2 }, 0);
+      expect(l.check(0)).toBe('accept');
+      expect(l.check(10)).toBe('limited'); // window 0: strike 1
+      expect(l.check(1010)).toBe('close'); // window 1: strike 2
+      // More excess in the same window does not restart the streak.
+      expect(l.check(1020)).toBe('close');
+    });
+
     it('restarts the streak after a window without refusals', () => {
       const l = limiter(2, 1, 1);
       expect(decide(l, [10_000, 10_001])).toEqual(['accept', 'limited']); // window 10: strike 1

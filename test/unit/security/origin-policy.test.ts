@@ -145,6 +145,13 @@ describe('OriginPolicy', () => {
       expect(policy.check(header)).toEqual(expected);
     });
 
+    it('allows a request without an Origin header when requireOrigin is not given (docs/protocol.md §5)', () => {
+      expect(new OriginPolicy({ env: 'test' }).check(undefined)).toEqual({ ok: true });
+      expect(
+        new OriginPolicy({ env: 'production', origins: ['https://app.example.com'] }).check(undefined),
+      ).toEqual({ ok: true });
+    });
+
     it('refuses a missing Origin when requireOrigin is set', () => {
       expect(strict.check(undefined)).toEqual({ ok: false, reason: 'missing_origin' });
       expect(strict.check([])).toEqual({ ok: false, reason: 'missing_origin' });

@@ -222,6 +222,17 @@ describe('ViolationTracker', () => {
       expect(tracker.blockStatus('c').blocked).toBe(true);
     });
 
+    it('keeps an expired block counted until room is needed, a sweep or blockedCount() drops it', () => {
+      const { clock, tracker } = setup({ limit: 1, windowMs: 1000, blockMs: 1000, maxTrackedIps: 10 });
+      expect(tracker.record('192.0.2.1')).toEqual({ blocked: true, retryAfterS: 1 });
+      clock.t += 5000;
+      // Room is plentiful, so recording another IP does not spend time pruning expired blocks.
+      expect(tracker.record('192.0.2.2')).toEqual({ blocked: true, retryAfterS: 1 });
+      expect(tracker.trackedCount()).toBe(2);
+      expect(tracker.blockedCount()).toBe(1);
+      expect(tracker.trackedCount()).toBe(1);
+    });
+
     it('never tracks more than maxTrackedIps under random IP sprays', () => {
       fc.assert(
         fc.property(

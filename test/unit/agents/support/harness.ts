@@ -6,6 +6,11 @@ import type { Engine } from '../../../../packages/server/src/engine/engine.js';
 import { MemoryEngine } from '../../../../packages/server/src/engine/memory-engine.js';
 import { silentLogger } from '../../../../packages/server/src/observability/logger.js';
 import { Metrics } from '../../../../packages/server/src/observability/metrics.js';
+import {
+  AgentcastError,
+  AgentcastErrorCode,
+} from '../../../../packages/server/src/protocol/agentcast-error.js';
+import type { DelegatingEngine } from '../../../helpers/delegating-engine.js';
 
 /** A runtime on a fresh engine with counting ids (`r_1`, `x_1`, …) and its own metrics. */
 export interface Harness<E extends Engine> {
@@ -14,7 +19,10 @@ export interface Harness<E extends Engine> {
   readonly metrics: Metrics;
 }
 
-/** Builds a runtime; `engine` defaults to a real MemoryEngine. Close it with `harness.runtime.close()`. */
+/**
+ * Builds a runtime; `engine` defaults to a real MemoryEngine (pass a DelegatingEngine to inject faults).
+ * Close it with `harness.runtime.close()`.
+ */
 export function harness<E extends Engine = MemoryEngine>(
   options: Partial<Omit<AgentRuntimeOptions, 'engine'>> & { engine?: E } = {},
 ): Harness<E> {
@@ -36,3 +44,31 @@ export function harness<E extends Engine = MemoryEngine>(
 }
 
 export { metricValue } from '../../../helpers/metric-value.js';
+
+/** What an engine whose Redis is unreachable rejects with (a fresh error per call). */
+export function engineDown(): AgentcastError {
+  return new AgentcastError(AgentcastErrorCode.EngineUnavailable, 'redis is down');
+}
+
+/**
+ * Counts appends of a run made while another append of the same run was still in flight: §3 strict
+ * order says a run stores its events one after another, so `count` must stay 0. Install it after any
+ * `fail`, so that failing appends count as in flight too.
+ */
+export function overlappingAppends(engine: DelegatingEngine): { readonly count: number } {
+  const inFlight = new Map<string, number>();
+  const overlaps = { count: 0 };
+  engine.intercept('append', async (next, userId, event) => {
+    const run = `${userId}/${event.run_id ?? ''}`;
+    inFlight.set(run, (inFlight.get(run) ?? 0) + 1);
+    if ((inFlight.get(run) ?? 0) > 1) overlaps.count += 1;
+    try {
+      // Stay in flight for a tick at least, so an append that does not wait for the previous one shows.
+      await Promise.resolve();
+      return await next(userId, event);
+    } finally {
+      inFlight.set(run, (inFlight.get(run) ?? 1) - 1);
+    }
+  });
+  return overlaps;
+}

@@ -11,8 +11,9 @@ export class CloseLog extends Writable {
   override _write(chunk: Buffer, _encoding: BufferEncoding, done: () => void): void {
     for (const line of chunk.toString('utf8').split('\n')) {
       if (line === '') continue;
-      const entry: { msg?: string; close_code?: number } = JSON.parse(line);
-      if (entry.msg !== 'closing connection' || typeof entry.close_code !== 'number') continue;
+      // A connection being closed is the line with a close_code.
+      const entry: { close_code?: number } = JSON.parse(line);
+      if (typeof entry.close_code !== 'number') continue;
       this.#codes.add(entry.close_code);
       for (const wake of this.#waiters.get(entry.close_code) ?? []) wake();
       this.#waiters.delete(entry.close_code);
