@@ -6,6 +6,8 @@ import type {
   EngineHealth,
   EventListener,
   HistoryQuery,
+  RunRef,
+  RunStart,
 } from '../../packages/server/src/engine/engine.js';
 import { EngineUnavailableError } from '../../packages/server/src/engine/engine-unavailable.js';
 import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
@@ -53,6 +55,18 @@ class WriteFailingEngine implements Engine {
   }
   releaseConnectionSlot(userId: string, connectionId: string) {
     return this.#inner.releaseConnectionSlot(userId, connectionId);
+  }
+  startRun(userId: string, start: RunStart) {
+    return this.#inner.startRun(userId, start);
+  }
+  renewRuns(node: string, runs: readonly RunRef[], leaseMs: number) {
+    return this.#inner.renewRuns(node, runs, leaseMs);
+  }
+  endRun(userId: string, runId: string, node: string) {
+    return this.#inner.endRun(userId, runId, node);
+  }
+  activeRuns(userId: string) {
+    return this.#inner.activeRuns(userId);
   }
   health(): EngineHealth {
     return this.#inner.health();

@@ -1,4 +1,5 @@
 import type {
+  ActiveRun,
   Engine,
   EngineHealth,
   EventListener,
@@ -6,6 +7,7 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  RunReservation,
   Unsubscribe,
 } from '../../../../packages/server/src/engine/engine.js';
 import {
@@ -97,6 +99,23 @@ export class FakeEngine implements Engine {
   }
 
   async releaseConnectionSlot(): Promise<void> {}
+
+  /** The run registry always grants: these tests count runs on one node, which the runtime does itself. */
+  async startRun(): Promise<RunReservation> {
+    return { ok: true };
+  }
+
+  async renewRuns(): Promise<string[]> {
+    return [];
+  }
+
+  async endRun(): Promise<boolean> {
+    return true;
+  }
+
+  async activeRuns(): Promise<ActiveRun[]> {
+    return [];
+  }
 
   health(): EngineHealth {
     return this.healthy;

@@ -1,0 +1,33 @@
+-- Registers one agent run of a user and reserves its place under --max-runs-per-user, across every node,
+-- in one atomic step (docs/agents.md, "Runs across nodes"; docs/redis.md, "Runs"): two nodes starting a
+-- run at once can never both take the user's last place.
+--
+-- KEYS[1]  sorted set of the user's runs, scored by the Redis time their lease ends  `<prefix>{u:<id>}:runs`
+-- KEYS[2]  hash run id -> JSON {agent, node, started_at} of those runs               `<prefix>{u:<id>}:run-info`
+-- ARGV[1]  run id, ARGV[2] agent, ARGV[3] owner node, ARGV[4] limit, ARGV[5] lease in ms,
+-- ARGV[6]  how long a run whose lease lapsed is kept (for the reaper of issue 15) before it is forgotten
+-- Returns 1 when the run is registered (or was already, and is renewed), 0 when the user holds `limit`
+-- runs whose lease has not lapsed.
+redis.replicate_commands() -- Redis 6.x: allow TIME before writes (a no-op from Redis 7)
+
+local runs, info = KEYS[1], KEYS[2]
+local id, limit, lease, retain = ARGV[1], tonumber(ARGV[4]), tonumber(ARGV[5]), tonumber(ARGV[6])
+local time = redis.call('TIME')
+local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+
+-- A lapsed run stops counting at once, but stays listed (score <= now) for `retain` ms, then is forgotten.
+for _, stale in ipairs(redis.call('ZRANGEBYSCORE', runs, '-inf', now_ms - retain)) do
+  redis.call('ZREM', runs, stale)
+  redis.call('HDEL', info, stale)
+end
+
+if not redis.call('ZSCORE', runs, id) then
+  if redis.call('ZCOUNT', runs, '(' .. now_ms, '+inf') >= limit then return 0 end
+  redis.call('HSET', info, id, cjson.encode({ agent = ARGV[2], node = ARGV[3], started_at = now_ms }))
+end
+redis.call('ZADD', runs, now_ms + lease, id)
+-- Only ever lengthen the keys' lives: another node may run with a longer --run-lease-s.
+for _, key in ipairs({ runs, info }) do
+  if redis.call('PTTL', key) < lease + retain then redis.call('PEXPIRE', key, lease + retain) end
+end
+return 1
