@@ -555,6 +555,29 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
         expect(ids(await engine.activeRuns('alice')).sort()).toEqual(['r1', 'r2']);
       });
 
+      it('answers a start at the limit with the active run of the same key, as a duplicate', async () => {
+        const { engine } = await setup();
+        expect(await engine.startRun('alice', { ...start('r1', 'node-a'), key: 'k1' })).toEqual({ ok: true });
+        expect(await engine.startRun('alice', start('r2', 'node-a'))).toEqual({ ok: true });
+        expect(await engine.startRun('alice', { ...start('r3', 'node-b'), key: 'k1' })).toEqual({
+          ok: false,
+          reason: 'duplicate',
+          runId: 'r1',
+        });
+        expect(await engine.startRun('alice', { ...start('r3', 'node-b'), key: 'k2' })).toEqual({
+          ok: false,
+          reason: 'limit',
+        });
+        expect(await engine.startRun('bob', { ...start('r4', 'node-b'), key: 'k1' })).toEqual({ ok: true });
+        // Once that run ended, the key names no active run: at the limit it is refused like any other.
+        await engine.endRun('alice', 'r1', 'node-a');
+        await engine.startRun('alice', start('r5', 'node-a'));
+        expect(await engine.startRun('alice', { ...start('r6', 'node-b'), key: 'k1' })).toEqual({
+          ok: false,
+          reason: 'limit',
+        });
+      });
+
       it('lists active runs with agent, owner node and start time, oldest first, per user', async () => {
         const { engine } = await setup();
         const before = Date.now();

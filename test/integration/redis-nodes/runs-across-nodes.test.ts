@@ -103,6 +103,12 @@ describe.skipIf(!available)('agent runs across two gateway processes on one Redi
         message: `at most ${MAX_RUNS} runs at once per user; wait for one to end or cancel one`,
       },
     });
+    // A retry of a running message is answered with its run, also at the limit and on another node.
+    expect(await ask(onB, 'm1')).toMatchObject({
+      type: 'ack',
+      id: 'm1',
+      data: { run_id: runIds[0], duplicate: true },
+    });
     // Another user is not affected.
     expect(await ask(await connect(b, 'bob'), 'b1')).toMatchObject({ type: 'ack' });
 

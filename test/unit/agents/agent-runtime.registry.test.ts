@@ -132,6 +132,25 @@ describe('AgentRuntime and the run registry', () => {
     await runId(b, 'alice', 'm2');
   });
 
+  it('answers a retry on another node of a running message as a duplicate, also at the limit', async () => {
+    const engine = memoryEngine();
+    const { agent } = gatedAgent();
+    const a = node(engine, 'node-a', agent);
+    const b = node(engine, 'node-b', agent);
+    const first = await runId(a, 'alice', 'm1');
+    await runId(a, 'alice', 'm2');
+    expect(await b.start('alice', { messageId: 'm1', text: 'hi' })).toEqual({
+      ok: true,
+      runId: first,
+      duplicate: true,
+    });
+    expect(b.activeRuns()).toBe(0);
+    expect(await b.start('alice', { messageId: 'm3', text: 'hi' })).toMatchObject({
+      ok: false,
+      code: ErrorCode.RateLimited,
+    });
+  });
+
   it('renews its runs’ leases, so a long run keeps counting; without renewal it stops counting', async () => {
     const { agent } = gatedAgent();
     const renewing = memoryEngine();

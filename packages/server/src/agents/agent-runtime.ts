@@ -218,6 +218,7 @@ export class AgentRuntime {
         node: this.#node,
         limit: this.#maxRunsPerUser,
         leaseMs: this.#runLeaseMs,
+        key,
       });
     } catch (error) {
       this.#release(userId);
@@ -226,6 +227,8 @@ export class AgentRuntime {
     }
     if (!reservation.ok) {
       this.#release(userId);
+      // At the limit, a retry of a message whose run is active (on any node) is still a duplicate.
+      if (reservation.reason === 'duplicate') return { ok: true, runId: reservation.runId, duplicate: true };
       return this.#rateLimited();
     }
     this.#register(userId, runId);

@@ -64,10 +64,21 @@ export interface RunStart {
   readonly limit: number;
   /** How long the run counts without a renewal (`--run-lease-s`). */
   readonly leaseMs: number;
+  /**
+   * The idempotency key of the message that starts it. A start refused at the limit whose key is that of
+   * one of the user's active runs is answered with that run (`duplicate`), as a retried message is.
+   */
+  readonly key?: string | undefined;
 }
 
-/** The answer to {@link Engine.startRun}: reserved, or refused because the user holds `limit` runs. */
-export type RunReservation = { readonly ok: true } | { readonly ok: false; readonly reason: 'limit' };
+/**
+ * The answer to {@link Engine.startRun}: reserved; refused because the user holds `limit` runs; or, at
+ * the limit, the active run already started by the same message (`start.key`).
+ */
+export type RunReservation =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'limit' }
+  | { readonly ok: false; readonly reason: 'duplicate'; readonly runId: string };
 
 /** One registered run whose lease has not lapsed. */
 export interface ActiveRun {

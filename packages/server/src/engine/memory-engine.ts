@@ -48,6 +48,7 @@ const MAX_SWEEP_INTERVAL_MS = 60_000;
 /** One registered run (the memory twin of lua/start-run.lua's records). */
 interface HeldRun {
   readonly agent: string;
+  readonly key: string | undefined;
   readonly node: string;
   readonly startedAt: number;
   /** When its lease ends unless renewed; it counts and is listed while `now < leaseEnd`. */
@@ -239,15 +240,20 @@ export class MemoryEngine implements Engine {
       existing.leaseEnd = now + start.leaseMs;
       return { ok: true };
     }
-    let counted = 0;
-    for (const run of held?.values() ?? []) if (run.leaseEnd > now) counted += 1;
-    if (counted >= start.limit) return { ok: false, reason: 'limit' };
+    const active = [...(held ?? [])].filter(([, run]) => run.leaseEnd > now);
+    if (active.length >= start.limit) {
+      const same = start.key === undefined ? undefined : active.find(([, run]) => run.key === start.key);
+      return same === undefined
+        ? { ok: false, reason: 'limit' }
+        : { ok: false, reason: 'duplicate', runId: same[0] };
+    }
     if (held === undefined) {
       held = new Map();
       this.#runs.set(userId, held);
     }
     held.set(start.runId, {
       agent: start.agent,
+      key: start.key,
       node: start.node,
       startedAt: now,
       leaseEnd: now + start.leaseMs,

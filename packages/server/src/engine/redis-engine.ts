@@ -39,6 +39,7 @@ import {
   parseHistoryReply,
   parseRunReply,
   parseSlotReply,
+  parseStartRunReply,
 } from './script-replies.js';
 import { frameParts } from './stored-frame.js';
 
@@ -268,10 +269,17 @@ export class RedisEngine implements Engine {
     this.#assertUsable();
     const call = {
       keys: [this.#keys.runs(userId), this.#keys.runInfo(userId)],
-      args: [start.runId, start.agent, start.node, start.limit, leaseArg(start.leaseMs), RUN_RETAIN_MS],
+      args: [
+        start.runId,
+        start.agent,
+        start.node,
+        start.limit,
+        leaseArg(start.leaseMs),
+        RUN_RETAIN_MS,
+        start.key ?? '',
+      ],
     };
-    const reserved = parseRunReply(await this.#call(() => this.#eval('start-run', call)));
-    return reserved ? { ok: true } : { ok: false, reason: 'limit' };
+    return parseStartRunReply(await this.#call(() => this.#eval('start-run', call)));
   }
 
   /** One pipeline (one per slot on a cluster) of lua/renew-run.lua calls. */

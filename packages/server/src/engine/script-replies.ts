@@ -1,5 +1,12 @@
 import type { StoredEvent } from '../protocol/events.js';
-import type { ActiveRun, HistoryResult, IdempotencyClaim, LogHead, ResetReason } from './engine.js';
+import type {
+  ActiveRun,
+  HistoryResult,
+  IdempotencyClaim,
+  LogHead,
+  ResetReason,
+  RunReservation,
+} from './engine.js';
 import { parseStoredFrame } from './stored-frame.js';
 
 /**
@@ -54,7 +61,13 @@ export function parseSlotReply(reply: unknown): boolean {
   return integer(reply) === 1;
 }
 
-/** `start-run.lua`, `renew-run.lua`, `end-run.lua`: 1 done, 0 not. */
+/** `start-run.lua`: 1 registered, 0 at the limit, or the id of the active run of the same key. */
+export function parseStartRunReply(reply: unknown): RunReservation {
+  if (typeof reply === 'string') return { ok: false, reason: 'duplicate', runId: reply };
+  return integer(reply) === 1 ? { ok: true } : { ok: false, reason: 'limit' };
+}
+
+/** `renew-run.lua`, `end-run.lua`: 1 done, 0 not. */
 export function parseRunReply(reply: unknown): boolean {
   return integer(reply) === 1;
 }
