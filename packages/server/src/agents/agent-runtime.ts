@@ -106,7 +106,10 @@ export class AgentRuntime {
    * `running`; once over, `ending` while its endRun is under way, `unended` when that failed (retried on
    * the renew timer).
    */
-  readonly #registered = new Map<string, { readonly ref: RunRef; state: 'running' | 'ending' | 'unended' }>();
+  readonly #registered = new Map<
+    string,
+    { readonly ref: RunRef; state: 'running' | 'ending' | 'unended'; retrying?: boolean }
+  >();
   /** endRun calls in flight, so a drain can wait for them. */
   readonly #ending = new Set<Promise<void>>();
   /** Renews leases and retries unregistrations; runs only while `#registered` is not empty. */
@@ -315,6 +318,9 @@ export class AgentRuntime {
       (error: unknown) => {
         // Retried on the next tick; meanwhile its lease, no longer renewed, runs out by itself.
         entry.state = 'unended';
+        // Logged once per run, not on every retry while the engine stays unreachable.
+        if (entry.retrying === true) return;
+        entry.retrying = true;
         this.#log.warn(
           { run_id: runId, user_id: entry.ref.userId, err_message: errorMessage(error) },
           'run registration not ended; retrying',
