@@ -154,9 +154,10 @@ describe('AgentRuntime and the run registry', () => {
   it('renews its runs’ leases, so a long run keeps counting; without renewal it stops counting', async () => {
     const { agent } = gatedAgent();
     const renewing = memoryEngine();
-    const a = node(renewing, 'node-a', agent, 60);
+    // A 300 ms lease, renewed every 100 ms: only a stall of 200 ms could let it lapse.
+    const a = node(renewing, 'node-a', agent, 300);
     await runId(a, 'alice', 'm1');
-    await new Promise((resolve) => setTimeout(resolve, 300));
+    await new Promise((resolve) => setTimeout(resolve, 1_000));
     expect((await renewing.activeRuns('alice')).length).toBe(1);
 
     // The same with renewals lost on the way (a node whose Redis writes fail): the lease lapses.
@@ -166,7 +167,7 @@ describe('AgentRuntime and the run registry', () => {
         return runs.map((r) => r.runId);
       }
     })(inner);
-    const b = node(silent, 'node-b', agent, 60);
+    const b = node(silent, 'node-b', agent, 300);
     await runId(b, 'alice', 'm1');
     await vi.waitFor(async () => expect(await inner.activeRuns('alice')).toEqual([]), WAIT);
   });
