@@ -58,17 +58,18 @@ interface HeldRun {
 const HEALTHY: EngineHealth = { ok: true };
 
 /**
- * The engine for one process: per-user logs, idempotency keys, connection slots and the run registry in memory
- * (docs/architecture.md, "Engines"). Everything is lost on restart; §4: a restarted process makes new epochs,
- * so resuming clients are told `reset`.
+ * The engine for one process: per-user logs, idempotency keys, connection slots and the run registry in
+ * memory (docs/architecture.md, "Engines"). Everything is lost on restart; §4: a restarted process makes
+ * new epochs, so resuming clients are told `reset`.
  *
  * Memory stays bounded: each history is a ring of at most `historySize` events and `historyMaxBytes`
  * bytes of wire frames, none older than `historyTtlMs`; all histories together hold at most
  * `historyMemoryBytes`, the oldest events of any user going first (history-budget.ts); and a sweep drops
  * logs with no subscriber whose last append is older than `historyTtlMs` (nothing in them could be
  * replayed any more; their next resume is a `reset`, as §4 wants after a loss), plus expired idempotency
- * keys and runs whose lease lapsed more than `runRetainMs` ago. The sweep runs on one unref'd interval, never per user. An event evicted by either byte budget is
- * gone as if trimmed by count: a resume that needs it gets `reset` (`expired`).
+ * keys and runs whose lease lapsed more than `runRetainMs` ago. The sweep runs on one unref'd interval,
+ * never per user. An event evicted by either byte budget is gone as if trimmed by count: a resume that
+ * needs it gets `reset` (`expired`).
  */
 export class MemoryEngine implements Engine {
   readonly kind = 'memory';

@@ -79,8 +79,9 @@ const STALL_PROBE_RETRY_MS = 500;
 /**
  * The engine for many gateway nodes sharing one Redis (issue #7, docs/redis.md). Per user, keys with
  * the hash tag `{u:<id>}`: a hash {epoch, seq, bytes}, a stream of recent wire frames with a list of their
- * sizes, a sorted set of connection slots, the run registry (lua/start-run.lua), and a pub/sub channel. One Lua script per publish takes the
- * seq, stores and trims (by count, age and bytes), and publishes, atomically (lua/append.lua).
+ * sizes, a sorted set of connection slots, the run registry (lua/start-run.lua), and a pub/sub channel.
+ * One Lua script per publish takes the seq, stores and trims (by count, age and bytes), and publishes,
+ * atomically (lua/append.lua).
  *
  * Degraded mode: while Redis is unreachable, `health()` is `{ ok: false }`, every call except cleanup
  * rejects at once with AC_ERR_ENGINE_UNAVAILABLE (no offline queue: a publish must never wait minutes,
