@@ -330,7 +330,7 @@ export class MemoryEngine implements Engine {
     for (const [userId, held] of this.#runs) this.#forgetLapsedRuns(userId, held, now);
   }
 
-  /** Forgets the user's runs whose lease lapsed more than runRetainMs ago (lua/start-run.lua does the same). */
+  /** Forgets the user's runs whose lease lapsed over runRetainMs ago (as lua/start-run.lua does). */
   #forgetLapsedRuns(userId: string, held: Map<string, HeldRun>, now: number): void {
     for (const [runId, run] of held) {
       if (run.leaseEnd <= now - ENGINE_DEFAULTS.runRetainMs) held.delete(runId);

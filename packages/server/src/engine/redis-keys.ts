@@ -33,7 +33,7 @@ export class RedisKeys {
     return `${this.#prefix}{u:${userId}}:conns`;
   }
 
-  /** Sorted set of the user's registered runs, scored by the Redis time their lease ends (lua/start-run.lua). */
+  /** Sorted set of the user's registered runs, scored by when their lease ends (lua/start-run.lua). */
   runs(userId: string): string {
     return `${this.#prefix}{u:${userId}}:runs`;
   }

@@ -4,7 +4,7 @@
 -- same atomic step, so that a run ends exactly once.
 --
 -- KEYS[1]  `<prefix>{u:<id>}:runs`, KEYS[2] `<prefix>{u:<id>}:run-info` (as start-run.lua)
--- KEYS[3]  sorted set of the user's ended runs, scored by the Redis time they ended `<prefix>{u:<id>}:runs-ended`
+-- KEYS[3]  `<prefix>{u:<id>}:runs-ended`: sorted set of the user's ended runs, scored by when they ended
 -- ARGV[1]  run id, ARGV[2] node, ARGV[3] how long the ended marker is kept, in ms
 -- Returns 1 when this call ended the run, 0 when it had ended already, is unknown, or is another node's.
 redis.replicate_commands() -- Redis 6.x: allow TIME before writes (a no-op from Redis 7)

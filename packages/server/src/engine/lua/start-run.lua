@@ -2,8 +2,8 @@
 -- in one atomic step (docs/agents.md, "Runs across nodes"; docs/redis.md, "Runs"): two nodes starting a
 -- run at once can never both take the user's last place.
 --
--- KEYS[1]  sorted set of the user's runs, scored by the Redis time their lease ends  `<prefix>{u:<id>}:runs`
--- KEYS[2]  hash run id -> JSON {agent, node, started_at} of those runs               `<prefix>{u:<id>}:run-info`
+-- KEYS[1]  `<prefix>{u:<id>}:runs`: sorted set of the user's runs, scored by the Redis time their lease ends
+-- KEYS[2]  `<prefix>{u:<id>}:run-info`: hash run id -> JSON {agent, node, started_at, key?} of those runs
 -- ARGV[1]  run id, ARGV[2] agent, ARGV[3] owner node, ARGV[4] limit, ARGV[5] lease in ms,
 -- ARGV[6]  how long a run whose lease lapsed is kept (for the reaper of issue 15) before it is forgotten
 -- ARGV[7]  idempotency key of the message that starts the run, or ''
