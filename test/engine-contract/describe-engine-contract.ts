@@ -532,6 +532,146 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
       });
     });
 
+    describe('run registry (#startRun / #renewRuns / #endRun / #activeRuns)', () => {
+      const LEASE_MS = 60_000;
+      const start = (runId: string, node = 'node-a', limit = 2, leaseMs = LEASE_MS) => ({
+        runId,
+        agent: 'demo',
+        node,
+        limit,
+        leaseMs,
+      });
+      const ids = (runs: readonly { readonly runId: string }[]) => runs.map((r) => r.runId);
+
+      it('reserves up to limit runs per user, across nodes, and refuses the next with "limit"', async () => {
+        const { engine } = await setup();
+        expect(await engine.startRun('alice', start('r1', 'node-a'))).toEqual({ ok: true });
+        expect(await engine.startRun('alice', start('r2', 'node-b'))).toEqual({ ok: true });
+        expect(await engine.startRun('alice', start('r3', 'node-a'))).toEqual({ ok: false, reason: 'limit' });
+        expect(await engine.startRun('alice', start('r3', 'node-c'))).toEqual({ ok: false, reason: 'limit' });
+        expect(await engine.startRun('bob', start('r4', 'node-a'))).toEqual({ ok: true });
+        // Registering an active run again renews it: it does not take a second place.
+        expect(await engine.startRun('alice', start('r1', 'node-a'))).toEqual({ ok: true });
+        expect(ids(await engine.activeRuns('alice')).sort()).toEqual(['r1', 'r2']);
+      });
+
+      it('answers a start at the limit with the active run of the same key, as a duplicate', async () => {
+        const { engine } = await setup();
+        expect(await engine.startRun('alice', { ...start('r1', 'node-a'), key: 'k1' })).toEqual({ ok: true });
+        expect(await engine.startRun('alice', start('r2', 'node-a'))).toEqual({ ok: true });
+        expect(await engine.startRun('alice', { ...start('r3', 'node-b'), key: 'k1' })).toEqual({
+          ok: false,
+          reason: 'duplicate',
+          runId: 'r1',
+        });
+        expect(await engine.startRun('alice', { ...start('r3', 'node-b'), key: 'k2' })).toEqual({
+          ok: false,
+          reason: 'limit',
+        });
+        expect(await engine.startRun('bob', { ...start('r4', 'node-b'), key: 'k1' })).toEqual({ ok: true });
+        // Once that run ended, the key names no active run: at the limit it is refused like any other.
+        await engine.endRun('alice', 'r1', 'node-a');
+        await engine.startRun('alice', start('r5', 'node-a'));
+        expect(await engine.startRun('alice', { ...start('r6', 'node-b'), key: 'k1' })).toEqual({
+          ok: false,
+          reason: 'limit',
+        });
+      });
+
+      it('lists active runs with agent, owner node and start time, oldest first, per user', async () => {
+        const { engine } = await setup();
+        const before = Date.now();
+        await engine.startRun('alice', { ...start('r1', 'node-a'), agent: 'webhook' });
+        await engine.startRun('alice', start('r2', 'node-b'));
+        await engine.startRun('bob', start('r3', 'node-a'));
+        const runs = await engine.activeRuns('alice');
+        expect(runs.map(({ runId, agent, node }) => ({ runId, agent, node }))).toEqual([
+          { runId: 'r1', agent: 'webhook', node: 'node-a' },
+          { runId: 'r2', agent: 'demo', node: 'node-b' },
+        ]);
+        for (const run of runs) {
+          expect(Number.isSafeInteger(run.startedAt)).toBe(true);
+          // Engines with an injected clock start from about now as well (the fixtures seed it so).
+          expect(Math.abs(run.startedAt - before)).toBeLessThan(60_000);
+        }
+        expect(await engine.activeRuns('nobody')).toEqual([]);
+      });
+
+      it('never reserves more than limit for concurrent starts', async () => {
+        const { engine } = await setup();
+        const answers = await Promise.all(
+          range(1, 25).map((i) => engine.startRun('alice', start(`r${i}`, `node-${i % 3}`, 4))),
+        );
+        expect(answers.filter((a) => a.ok).length).toBe(4);
+        expect(answers.filter((a) => !a.ok).every((a) => !a.ok && a.reason === 'limit')).toBe(true);
+        expect((await engine.activeRuns('alice')).length).toBe(4);
+      });
+
+      it('ends a run once: it frees its place and leaves the list; ending again is a no-op', async () => {
+        const { engine } = await setup();
+        await engine.startRun('alice', start('r1'));
+        await engine.startRun('alice', start('r2'));
+        expect(await engine.endRun('alice', 'r1', 'node-a')).toBe(true);
+        expect(await engine.endRun('alice', 'r1', 'node-a')).toBe(false);
+        expect(await engine.endRun('alice', 'never', 'node-a')).toBe(false);
+        expect(await engine.endRun('nobody', 'r1', 'node-a')).toBe(false);
+        expect(ids(await engine.activeRuns('alice'))).toEqual(['r2']);
+        expect(await engine.startRun('alice', start('r3'))).toEqual({ ok: true });
+        expect(await engine.startRun('alice', start('r4'))).toEqual({ ok: false, reason: 'limit' });
+      });
+
+      it('lets only the owner node end or renew a run', async () => {
+        const { engine } = await setup();
+        await engine.startRun('alice', start('r1', 'node-a'));
+        expect(await engine.endRun('alice', 'r1', 'node-b')).toBe(false);
+        expect(ids(await engine.activeRuns('alice'))).toEqual(['r1']);
+        expect(
+          await engine.renewRuns(
+            'node-b',
+            [
+              { userId: 'alice', runId: 'r1' },
+              { userId: 'alice', runId: 'unknown' },
+            ],
+            LEASE_MS,
+          ),
+        ).toEqual(['r1', 'unknown']);
+        expect(await engine.renewRuns('node-a', [{ userId: 'alice', runId: 'r1' }], LEASE_MS)).toEqual([]);
+        expect(await engine.renewRuns('node-a', [], LEASE_MS)).toEqual([]);
+        await engine.endRun('alice', 'r1', 'node-a');
+        expect(await engine.renewRuns('node-a', [{ userId: 'alice', runId: 'r1' }], LEASE_MS)).toEqual([
+          'r1',
+        ]);
+      });
+
+      it('stops counting and listing a run whose lease lapsed unrenewed; a renewed one stays', async () => {
+        const { engine, elapse } = await setup();
+        await engine.startRun('alice', start('silent', 'node-a', 2, SHORT_TTL_MS));
+        await engine.startRun('alice', start('renewed', 'node-b', 2, SHORT_TTL_MS));
+        expect(await engine.startRun('alice', start('r3'))).toEqual({ ok: false, reason: 'limit' });
+        // node-b renews its run for long; node-a's lease runs out.
+        expect(await engine.renewRuns('node-b', [{ userId: 'alice', runId: 'renewed' }], LEASE_MS)).toEqual(
+          [],
+        );
+        elapse(SHORT_TTL_MS + 1);
+        await vi.waitFor(
+          async () => expect(ids(await engine.activeRuns('alice'))).toEqual(['renewed']),
+          WAIT,
+        );
+        expect(await engine.startRun('alice', start('r3'))).toEqual({ ok: true });
+        expect(await engine.startRun('alice', start('r4'))).toEqual({ ok: false, reason: 'limit' });
+      });
+
+      it('rejects registering and listing after close; ending after close is a no-op', async () => {
+        const { engine } = await setup();
+        await engine.close();
+        const closed = { code: AgentcastErrorCode.EngineClosed };
+        await expect(engine.startRun('alice', start('r1'))).rejects.toMatchObject(closed);
+        await expect(engine.renewRuns('node-a', [], LEASE_MS)).rejects.toMatchObject(closed);
+        await expect(engine.activeRuns('alice')).rejects.toMatchObject(closed);
+        await expect(engine.endRun('alice', 'r1', 'node-a')).resolves.toBe(false);
+      });
+    });
+
     describe('#health / #close', () => {
       it('is healthy when open and gives a remover for health listeners', async () => {
         const { engine } = await setup();

@@ -1,4 +1,5 @@
 import type {
+  ActiveRun,
   Engine,
   EngineHealth,
   EventListener,
@@ -6,6 +7,9 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  RunRef,
+  RunReservation,
+  RunStart,
   Unsubscribe,
 } from '../../packages/server/src/engine/engine.js';
 import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
@@ -189,6 +193,18 @@ export class DelegatingEngine implements Engine {
   }
   releaseConnectionSlot(userId: string, connectionId: string): Promise<void> {
     return this.#call('releaseConnectionSlot', [userId, connectionId]);
+  }
+  startRun(userId: string, start: RunStart): Promise<RunReservation> {
+    return this.inner.startRun(userId, start);
+  }
+  renewRuns(node: string, runs: readonly RunRef[], leaseMs: number): Promise<string[]> {
+    return this.inner.renewRuns(node, runs, leaseMs);
+  }
+  endRun(userId: string, runId: string, node: string): Promise<boolean> {
+    return this.inner.endRun(userId, runId, node);
+  }
+  activeRuns(userId: string): Promise<ActiveRun[]> {
+    return this.inner.activeRuns(userId);
   }
   health(): EngineHealth {
     return this.#health ?? this.inner.health();

@@ -6,7 +6,17 @@ import { evalshaArgs, LuaScript } from '../../../packages/server/src/engine/lua-
 describe('LuaScript', () => {
   it('loads every script from src/engine/lua with its SHA1', () => {
     const scripts = LuaScript.loadAll();
-    expect(Object.keys(scripts).sort()).toEqual(['acquire-slot', 'append', 'claim', 'head', 'history']);
+    expect(Object.keys(scripts).sort()).toEqual([
+      'acquire-slot',
+      'active-runs',
+      'append',
+      'claim',
+      'end-run',
+      'head',
+      'history',
+      'renew-run',
+      'start-run',
+    ]);
     for (const [name, script] of Object.entries(scripts)) {
       const source = readFileSync(
         new URL(`../../../packages/server/src/engine/lua/${name}.lua`, import.meta.url),

@@ -1,4 +1,5 @@
-import type { Engine } from '../engine/engine.js';
+import type { Engine, RunRef } from '../engine/engine.js';
+import { ENGINE_DEFAULTS } from '../engine/engine-defaults.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { ErrorCode } from '../protocol/error-codes.js';
@@ -25,8 +26,18 @@ export interface AgentRuntimeOptions {
   readonly defaultAgent?: string;
   /** `--run-timeout-ms`: a run still going after this ends `timed_out`. Default 120000. */
   readonly runTimeoutMs?: number;
-  /** `--max-runs-per-user`: concurrent runs per user on this node. Default 3. */
+  /**
+   * `--max-runs-per-user`: concurrent runs per user, counted on this node and, through the engine's run
+   * registry, across every node sharing the engine. Default 3.
+   */
   readonly maxRunsPerUser?: number;
+  /** This node's name in the run registry (`--server-id`). Default `local`. */
+  readonly node?: string;
+  /**
+   * `--run-lease-s` in ms: how long a run counts in the registry without a renewal. The runtime renews
+   * its runs every third of it. Default 10000.
+   */
+  readonly runLeaseMs?: number;
   /** How long a `user_message.id` is remembered (docs/protocol.md §6: 10 minutes). Default 600000. */
   readonly idempotencyTtlMs?: number;
   readonly log: Logger;
@@ -61,6 +72,11 @@ export type CancelResult =
  * Starts, tracks and ends agent runs on this node (docs/protocol.md §3, §6, §9): one `agent_started`, then
  * the agent's events, then exactly one `agent_completed`, all through `engine.append`.
  * `open → draining → closed`: once draining, `start()` answers `UNAVAILABLE`.
+ *
+ * Every run is registered in the engine's run registry (docs/agents.md, "Runs across nodes") before it is
+ * acked: that is where `maxRunsPerUser` is counted across nodes and where any node lists the user's runs.
+ * One timer per runtime renews the leases of this node's registered runs; a run's registration ends
+ * after its terminal event (retried on that timer while the engine is unreachable).
  */
 export class AgentRuntime {
   readonly #engine: Engine;
@@ -83,6 +99,21 @@ export class AgentRuntime {
   readonly #perUser = new Map<string, number>();
   /** Starts awaiting their idempotency claim, so a concurrent duplicate on this node waits for the first. */
   readonly #starting = new Map<string, Promise<StartResult>>();
+  readonly #node: string;
+  readonly #runLeaseMs: number;
+  /**
+   * Runs this node registered in the engine and has not yet unregistered, by run id: renewed while
+   * `running`; once over, `ending` while its endRun is under way, `unended` when that failed (retried on
+   * the renew timer).
+   */
+  readonly #registered = new Map<
+    string,
+    { readonly ref: RunRef; state: 'running' | 'ending' | 'unended'; retrying?: boolean }
+  >();
+  /** endRun calls in flight, so a drain can wait for them. */
+  readonly #ending = new Set<Promise<void>>();
+  /** Renews leases and retries unregistrations; runs only while `#registered` is not empty. */
+  #leaseTimer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
 
   constructor(options: AgentRuntimeOptions) {
@@ -97,6 +128,8 @@ export class AgentRuntime {
     this.#runTimeoutMs = positiveInt('runTimeoutMs', options.runTimeoutMs, 120_000);
     this.#maxRunsPerUser = positiveInt('maxRunsPerUser', options.maxRunsPerUser, 3);
     this.#idempotencyTtlMs = positiveInt('idempotencyTtlMs', options.idempotencyTtlMs, 600_000);
+    this.#runLeaseMs = positiveInt('runLeaseMs', options.runLeaseMs, ENGINE_DEFAULTS.runLeaseMs);
+    this.#node = options.node ?? 'local';
     this.#log = options.log;
     this.#metrics = options.metrics;
     this.#now = options.now ?? Date.now;
@@ -173,32 +206,52 @@ export class AgentRuntime {
       return { ok: false, code: ErrorCode.NotFound, message: `no agent named "${agentName}"` };
     }
     const active = this.#perUser.get(userId) ?? 0;
-    if (active >= this.#maxRunsPerUser) {
-      return {
-        ok: false,
-        code: ErrorCode.RateLimited,
-        message: `at most ${this.#maxRunsPerUser} runs at once per user; wait for one to end or cancel one`,
-      };
-    }
+    if (active >= this.#maxRunsPerUser) return this.#rateLimited();
     const health = this.#engine.health();
     if (!health.ok) return { ok: false, code: ErrorCode.Unavailable, message: ENGINE_UNAVAILABLE };
     // Reserve the slot before the await, so concurrent starts cannot overshoot max_runs_per_user.
     this.#perUser.set(userId, active + 1);
     const runId = this.#newId('r');
+    // Then across nodes, before the idempotency claim: a claimed key must always name a run that runs.
+    let reservation: Awaited<ReturnType<Engine['startRun']>>;
+    try {
+      reservation = await this.#engine.startRun(userId, {
+        runId,
+        agent: agent.name,
+        node: this.#node,
+        limit: this.#maxRunsPerUser,
+        leaseMs: this.#runLeaseMs,
+        key,
+      });
+    } catch (error) {
+      this.#release(userId);
+      this.#log.warn({ user_id: userId, err_message: errorMessage(error) }, 'run registration failed');
+      return { ok: false, code: ErrorCode.Unavailable, message: ENGINE_UNAVAILABLE };
+    }
+    if (!reservation.ok) {
+      this.#release(userId);
+      // At the limit, a retry of a message whose run is active (on any node) is still a duplicate.
+      if (reservation.reason === 'duplicate') return { ok: true, runId: reservation.runId, duplicate: true };
+      return this.#rateLimited();
+    }
+    this.#register(userId, runId);
     let claim: Awaited<ReturnType<Engine['claimIdempotency']>>;
     try {
       claim = await this.#engine.claimIdempotency(key, runId, this.#idempotencyTtlMs);
     } catch (error) {
       this.#release(userId);
+      this.#unregister(runId);
       this.#log.warn({ user_id: userId, err_message: errorMessage(error) }, 'idempotency claim failed');
       return { ok: false, code: ErrorCode.Unavailable, message: ENGINE_UNAVAILABLE };
     }
     if (!claim.claimed) {
       this.#release(userId);
+      this.#unregister(runId);
       return { ok: true, runId: claim.value, duplicate: true };
     }
     if (this.#draining !== undefined) {
       this.#release(userId);
+      this.#unregister(runId);
       return {
         ok: false,
         code: ErrorCode.Unavailable,
@@ -232,8 +285,80 @@ export class AgentRuntime {
       this.#rememberEnded(runId, userId);
       this.#runByKey.delete(key);
       this.#release(userId);
+      this.#unregister(runId);
       this.#metrics?.runsActive.dec();
     });
+  }
+
+  #rateLimited(): StartResult {
+    return {
+      ok: false,
+      code: ErrorCode.RateLimited,
+      message: `at most ${this.#maxRunsPerUser} runs at once per user; wait for one to end or cancel one`,
+    };
+  }
+
+  /** Tracks a run registered in the engine, whose lease this node now renews. */
+  #register(userId: string, runId: string): void {
+    this.#registered.set(runId, { ref: { userId, runId }, state: 'running' });
+    if (this.#leaseTimer === undefined) {
+      this.#leaseTimer = setInterval(() => this.#tick(), Math.max(1, Math.floor(this.#runLeaseMs / 3)));
+      // Renewal only matters while runs exist; it must not keep a finished process alive.
+      this.#leaseTimer.unref();
+    }
+  }
+
+  /** Ends a run's registration (it no longer counts against the limit on any node); retried until done. */
+  #unregister(runId: string): void {
+    const entry = this.#registered.get(runId);
+    if (entry === undefined || entry.state === 'ending') return;
+    entry.state = 'ending';
+    const ending = this.#engine.endRun(entry.ref.userId, runId, this.#node).then(
+      () => this.#forget(runId),
+      (error: unknown) => {
+        // Retried on the next tick; meanwhile its lease, no longer renewed, runs out by itself.
+        entry.state = 'unended';
+        // Logged once per run, not on every retry while the engine stays unreachable.
+        if (entry.retrying === true) return;
+        entry.retrying = true;
+        this.#log.warn(
+          { run_id: runId, user_id: entry.ref.userId, err_message: errorMessage(error) },
+          'run registration not ended; retrying',
+        );
+      },
+    );
+    this.#ending.add(ending);
+    void ending.finally(() => this.#ending.delete(ending));
+  }
+
+  #forget(runId: string): void {
+    this.#registered.delete(runId);
+    if (this.#registered.size === 0 && this.#leaseTimer !== undefined) {
+      clearInterval(this.#leaseTimer);
+      this.#leaseTimer = undefined;
+    }
+  }
+
+  /** One renewal round: renews every running run's lease, and retries failed unregistrations. */
+  #tick(): void {
+    const running: RunRef[] = [];
+    for (const [runId, entry] of this.#registered) {
+      if (entry.state === 'running') running.push(entry.ref);
+      else if (entry.state === 'unended') this.#unregister(runId);
+    }
+    if (running.length === 0 || !this.#engine.health().ok) return;
+    this.#engine.renewRuns(this.#node, running, this.#runLeaseMs).then(
+      (lost) => {
+        for (const runId of lost) {
+          if (this.#registered.get(runId)?.state === 'running') {
+            this.#log.warn({ run_id: runId }, 'run lease could not be renewed; the run no longer counts');
+          }
+        }
+      },
+      () => {
+        // The engine went away: health reports it; leases renew at the next tick after recovery.
+      },
+    );
   }
 
   /** Remembers recently ended runs (bounded, oldest forgotten first) so a resent cancel is acked. */
@@ -270,6 +395,10 @@ export class AgentRuntime {
       }
       await all();
     }
+    // The runs' registrations end too (an engine that cannot be told lets their leases run out).
+    await Promise.allSettled([...this.#ending]);
+    if (this.#leaseTimer !== undefined) clearInterval(this.#leaseTimer);
+    this.#leaseTimer = undefined;
   }
 }
 

@@ -447,7 +447,16 @@ export const OPTION_SPECS = [
     default: 3,
     min: 1,
     max: 10_000,
-    help: 'Concurrent agent runs per user (RATE_LIMITED above it)',
+    help: 'Concurrent agent runs per user, counted across every node (RATE_LIMITED above it)',
+  },
+  {
+    key: 'runLeaseS',
+    kind: 'int',
+    group: 'agents',
+    default: ENGINE_DEFAULTS.runLeaseMs / 1000,
+    min: 3,
+    max: 3600,
+    help: "How long a silent node's runs still count against max-runs-per-user, seconds",
   },
   {
     key: 'defaultAgent',

@@ -1,7 +1,8 @@
 /**
  * The defaults both engines share, in one place: the engines apply them to options left out, and the
  * matching configuration options (config/options.ts: `--history-size`, `--history-ttl-s`,
- * `--history-max-bytes`, `--history-memory-bytes`, `--redis-key-prefix`, `--redis-slot-lease-s`) show and
+ * `--history-max-bytes`, `--history-memory-bytes`, `--redis-key-prefix`, `--redis-slot-lease-s`,
+ * `--run-lease-s`) show and
  * use the same values. Durations are in ms here; the options that take seconds divide by 1000.
  */
 export const ENGINE_DEFAULTS = {
@@ -17,4 +18,11 @@ export const ENGINE_DEFAULTS = {
   keyPrefix: 'agentcast:',
   /** Lease of a Redis connection slot, renewed every third of it (Redis engine). */
   slotLeaseMs: 30_000,
+  /** Lease of a registered agent run, renewed by its owner every third of it (`--run-lease-s`). */
+  runLeaseMs: 10_000,
+  /**
+   * How long the registry keeps an ended run's marker, and a lapsed run's record, before forgetting
+   * them (both engines; not configurable).
+   */
+  runRetainMs: 600_000,
 } as const;

@@ -53,6 +53,49 @@ export type IdempotencyClaim =
   | { readonly claimed: true }
   | { readonly claimed: false; readonly value: string };
 
+/** A run to register (docs/agents.md, "Runs across nodes"). */
+export interface RunStart {
+  readonly runId: string;
+  /** The agent's name, for the run list. */
+  readonly agent: string;
+  /** The node that executes the run and renews its lease (`--server-id`). */
+  readonly node: string;
+  /** `--max-runs-per-user`: runs of the user whose lease has not lapsed, across every node. */
+  readonly limit: number;
+  /** How long the run counts without a renewal (`--run-lease-s`). */
+  readonly leaseMs: number;
+  /**
+   * The idempotency key of the message that starts it. A start refused at the limit whose key is that of
+   * one of the user's active runs is answered with that run (`duplicate`), as a retried message is.
+   */
+  readonly key?: string | undefined;
+}
+
+/**
+ * The answer to {@link Engine.startRun}: reserved; refused because the user holds `limit` runs; or, at
+ * the limit, the active run already started by the same message (`start.key`).
+ */
+export type RunReservation =
+  | { readonly ok: true }
+  | { readonly ok: false; readonly reason: 'limit' }
+  | { readonly ok: false; readonly reason: 'duplicate'; readonly runId: string };
+
+/** One registered run whose lease has not lapsed. */
+export interface ActiveRun {
+  readonly runId: string;
+  readonly agent: string;
+  /** When the run was registered, ms since the epoch (the engine's clock: Redis time on Redis). */
+  readonly startedAt: number;
+  /** The owner node. */
+  readonly node: string;
+}
+
+/** One run whose lease its owner renews. */
+export interface RunRef {
+  readonly userId: string;
+  readonly runId: string;
+}
+
 /**
  * Storage and fan-out of per-user event logs (docs/architecture.md, "Engines"). Implementations:
  * `MemoryEngine` for one process, `RedisEngine` for many. Seq is assigned atomically per user and is gap-free
@@ -93,6 +136,26 @@ export interface Engine {
   acquireConnectionSlot(userId: string, connectionId: string, limit: number): Promise<boolean>;
   /** Gives a slot back. Idempotent. */
   releaseConnectionSlot(userId: string, connectionId: string): Promise<void>;
+  /**
+   * Registers a run of `userId` owned by `start.node`, atomically against `start.limit` runs of the user
+   * across every node sharing the engine: two starts at once never both take the last place. A run counts
+   * until {@link endRun} or until its lease lapses unrenewed (a crashed owner). Registering a run id
+   * that is already active renews it.
+   */
+  startRun(userId: string, start: RunStart): Promise<RunReservation>;
+  /**
+   * Renews for `leaseMs` the leases of runs `node` owns. Returns the ids of the runs that were not renewed:
+   * ended, unknown, or owned by another node.
+   */
+  renewRuns(node: string, runs: readonly RunRef[], leaseMs: number): Promise<string[]>;
+  /**
+   * Ends a run owned by `node`: it stops counting against the limit and leaves the active list, and an
+   * ended marker is kept for a while (so a late renew or end sees it ended). True when this call ended it;
+   * false for a run already ended, unknown, or owned by another node (idempotent).
+   */
+  endRun(userId: string, runId: string, node: string): Promise<boolean>;
+  /** The user's runs whose lease has not lapsed, oldest first. */
+  activeRuns(userId: string): Promise<ActiveRun[]>;
   /** Current health, without I/O. */
   health(): EngineHealth;
   /** Called whenever health changes (e.g. Redis down, then back). Returns a function that stops it. */

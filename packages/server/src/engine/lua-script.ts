@@ -2,7 +2,16 @@ import { createHash } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 
 /** The Lua scripts of the Redis engine, one `.lua` file each in `src/engine/lua/` (copied to dist/ by the build). */
-export type LuaScriptName = 'append' | 'head' | 'history' | 'claim' | 'acquire-slot';
+export type LuaScriptName =
+  | 'append'
+  | 'head'
+  | 'history'
+  | 'claim'
+  | 'acquire-slot'
+  | 'start-run'
+  | 'renew-run'
+  | 'end-run'
+  | 'active-runs';
 
 /**
  * One server-side script: its source and SHA1, so callers send `EVALSHA` (40 bytes) instead of the whole
@@ -33,6 +42,10 @@ export class LuaScript {
       history: LuaScript.load('history'),
       claim: LuaScript.load('claim'),
       'acquire-slot': LuaScript.load('acquire-slot'),
+      'start-run': LuaScript.load('start-run'),
+      'renew-run': LuaScript.load('renew-run'),
+      'end-run': LuaScript.load('end-run'),
+      'active-runs': LuaScript.load('active-runs'),
     };
   }
 }

@@ -2,6 +2,7 @@ import { type Logger, silentLogger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import type { NewEvent, StoredEvent } from '../protocol/events.js';
 import type {
+  ActiveRun,
   Engine,
   EngineHealth,
   EventListener,
@@ -9,6 +10,9 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  RunRef,
+  RunReservation,
+  RunStart,
   Unsubscribe,
 } from './engine.js';
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
@@ -41,20 +45,31 @@ export interface MemoryEngineOptions {
 
 const MAX_SWEEP_INTERVAL_MS = 60_000;
 
+/** One registered run (the memory twin of lua/start-run.lua's records). */
+interface HeldRun {
+  readonly agent: string;
+  readonly key: string | undefined;
+  readonly node: string;
+  readonly startedAt: number;
+  /** When its lease ends unless renewed; it counts and is listed while `now < leaseEnd`. */
+  leaseEnd: number;
+}
+
 const HEALTHY: EngineHealth = { ok: true };
 
 /**
- * The engine for one process: per-user logs, idempotency keys and connection slots in memory
- * (docs/architecture.md, "Engines"). Everything is lost on restart; §4: a restarted process makes new epochs,
- * so resuming clients are told `reset`.
+ * The engine for one process: per-user logs, idempotency keys, connection slots and the run registry in
+ * memory (docs/architecture.md, "Engines"). Everything is lost on restart; §4: a restarted process makes
+ * new epochs, so resuming clients are told `reset`.
  *
  * Memory stays bounded: each history is a ring of at most `historySize` events and `historyMaxBytes`
  * bytes of wire frames, none older than `historyTtlMs`; all histories together hold at most
  * `historyMemoryBytes`, the oldest events of any user going first (history-budget.ts); and a sweep drops
  * logs with no subscriber whose last append is older than `historyTtlMs` (nothing in them could be
  * replayed any more; their next resume is a `reset`, as §4 wants after a loss), plus expired idempotency
- * keys. The sweep runs on one unref'd interval, never per user. An event evicted by either byte budget is
- * gone as if trimmed by count: a resume that needs it gets `reset` (`expired`).
+ * keys and runs whose lease lapsed more than `runRetainMs` ago. The sweep runs on one unref'd interval,
+ * never per user. An event evicted by either byte budget is gone as if trimmed by count: a resume that
+ * needs it gets `reset` (`expired`).
  */
 export class MemoryEngine implements Engine {
   readonly kind = 'memory';
@@ -71,6 +86,8 @@ export class MemoryEngine implements Engine {
   /** Insertion order is claim order; lets a claim prune the oldest expired keys cheaply. */
   readonly #claims = new Map<string, { readonly value: string; readonly expiresAt: number }>();
   readonly #slots = new Map<string, Set<string>>();
+  /** Registered runs: user id -> run id -> run. A lapsed run is kept `runRetainMs`, then forgotten. */
+  readonly #runs = new Map<string, Map<string, HeldRun>>();
   readonly #sweepTimer: NodeJS.Timeout;
   #closed = false;
 
@@ -214,6 +231,70 @@ export class MemoryEngine implements Engine {
     if (held.size === 0) this.#slots.delete(userId);
   }
 
+  async startRun(userId: string, start: RunStart): Promise<RunReservation> {
+    this.#assertOpen();
+    const now = this.#now();
+    let held = this.#runs.get(userId);
+    if (held !== undefined) this.#forgetLapsedRuns(userId, held, now);
+    const existing = held?.get(start.runId);
+    if (existing !== undefined) {
+      existing.leaseEnd = now + start.leaseMs;
+      return { ok: true };
+    }
+    const active = [...(held ?? [])].filter(([, run]) => run.leaseEnd > now);
+    if (active.length >= start.limit) {
+      const same = start.key === undefined ? undefined : active.find(([, run]) => run.key === start.key);
+      return same === undefined
+        ? { ok: false, reason: 'limit' }
+        : { ok: false, reason: 'duplicate', runId: same[0] };
+    }
+    if (held === undefined) {
+      held = new Map();
+      this.#runs.set(userId, held);
+    }
+    held.set(start.runId, {
+      agent: start.agent,
+      key: start.key,
+      node: start.node,
+      startedAt: now,
+      leaseEnd: now + start.leaseMs,
+    });
+    return { ok: true };
+  }
+
+  async renewRuns(node: string, runs: readonly RunRef[], leaseMs: number): Promise<string[]> {
+    this.#assertOpen();
+    const now = this.#now();
+    const lost: string[] = [];
+    for (const { userId, runId } of runs) {
+      const run = this.#runs.get(userId)?.get(runId);
+      if (run === undefined || run.node !== node) lost.push(runId);
+      else run.leaseEnd = now + leaseMs;
+    }
+    return lost;
+  }
+
+  /** A no-op (false) after close(): ending is cleanup, and cleanup during shutdown must not throw. */
+  async endRun(userId: string, runId: string, node: string): Promise<boolean> {
+    if (this.#closed) return false;
+    const held = this.#runs.get(userId);
+    if (held?.get(runId)?.node !== node) return false;
+    held.delete(runId);
+    if (held.size === 0) this.#runs.delete(userId);
+    return true;
+  }
+
+  async activeRuns(userId: string): Promise<ActiveRun[]> {
+    this.#assertOpen();
+    const now = this.#now();
+    const active: ActiveRun[] = [];
+    for (const [runId, run] of this.#runs.get(userId) ?? []) {
+      if (run.leaseEnd > now)
+        active.push({ runId, agent: run.agent, startedAt: run.startedAt, node: run.node });
+    }
+    return active.sort((a, b) => a.startedAt - b.startedAt);
+  }
+
   /** Always ok: memory cannot become unreachable. */
   health(): EngineHealth {
     return HEALTHY;
@@ -246,6 +327,15 @@ export class MemoryEngine implements Engine {
     for (const [key, claim] of this.#claims) {
       if (claim.expiresAt <= now) this.#claims.delete(key);
     }
+    for (const [userId, held] of this.#runs) this.#forgetLapsedRuns(userId, held, now);
+  }
+
+  /** Forgets the user's runs whose lease lapsed over runRetainMs ago (as lua/start-run.lua does). */
+  #forgetLapsedRuns(userId: string, held: Map<string, HeldRun>, now: number): void {
+    for (const [runId, run] of held) {
+      if (run.leaseEnd <= now - ENGINE_DEFAULTS.runRetainMs) held.delete(runId);
+    }
+    if (held.size === 0) this.#runs.delete(userId);
   }
 
   async close(): Promise<void> {
@@ -256,6 +346,7 @@ export class MemoryEngine implements Engine {
     this.#budget.clear();
     this.#claims.clear();
     this.#slots.clear();
+    this.#runs.clear();
   }
 
   #log(userId: string): UserLog {

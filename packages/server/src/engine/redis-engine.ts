@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import type { NewEvent, StoredEvent } from '../protocol/events.js';
 import type {
+  ActiveRun,
   Engine,
   EngineHealth,
   EventListener,
@@ -10,8 +11,12 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  RunRef,
+  RunReservation,
+  RunStart,
   Unsubscribe,
 } from './engine.js';
+import { ENGINE_DEFAULTS } from './engine-defaults.js';
 import { EngineUnavailableError } from './engine-unavailable.js';
 import {
   evalshaArgs,
@@ -27,11 +32,14 @@ import { type RedisConnectionRole, RedisHealth } from './redis-health.js';
 import { RedisKeys } from './redis-keys.js';
 import {
   type HistoryReply,
+  parseActiveRunsReply,
   parseAppendReply,
   parseClaimReply,
   parseHeadReply,
   parseHistoryReply,
+  parseRunReply,
   parseSlotReply,
+  parseStartRunReply,
 } from './script-replies.js';
 import { frameParts } from './stored-frame.js';
 
@@ -57,14 +65,23 @@ function didNotRun(error: unknown): boolean {
   );
 }
 
+/** How long an ended run's marker and a lapsed run's record stay in Redis (lua/start-run.lua, end-run.lua). */
+const RUN_RETAIN_MS = ENGINE_DEFAULTS.runRetainMs;
+
+/** A lease in whole ms, at least 1, as the scripts take it. */
+function leaseArg(leaseMs: number): number {
+  return Math.max(1, Math.ceil(leaseMs));
+}
+
 /** Between probes of a stalled Redis whose last probe failed without timing out (e.g. LOADING). */
 const STALL_PROBE_RETRY_MS = 500;
 
 /**
  * The engine for many gateway nodes sharing one Redis (issue #7, docs/redis.md). Per user, keys with
  * the hash tag `{u:<id>}`: a hash {epoch, seq, bytes}, a stream of recent wire frames with a list of their
- * sizes, a sorted set of connection slots, and a pub/sub channel. One Lua script per publish takes the
- * seq, stores and trims (by count, age and bytes), and publishes, atomically (lua/append.lua).
+ * sizes, a sorted set of connection slots, the run registry (lua/start-run.lua), and a pub/sub channel.
+ * One Lua script per publish takes the seq, stores and trims (by count, age and bytes), and publishes,
+ * atomically (lua/append.lua).
  *
  * Degraded mode: while Redis is unreachable, `health()` is `{ ok: false }`, every call except cleanup
  * rejects at once with AC_ERR_ENGINE_UNAVAILABLE (no offline queue: a publish must never wait minutes,
@@ -247,6 +264,63 @@ export class RedisEngine implements Engine {
     } catch {
       // Redis went away mid-call: the lease, no longer renewed, frees the slot by itself.
     }
+  }
+
+  async startRun(userId: string, start: RunStart): Promise<RunReservation> {
+    this.#assertUsable();
+    const call = {
+      keys: [this.#keys.runs(userId), this.#keys.runInfo(userId)],
+      args: [
+        start.runId,
+        start.agent,
+        start.node,
+        start.limit,
+        leaseArg(start.leaseMs),
+        RUN_RETAIN_MS,
+        start.key ?? '',
+      ],
+    };
+    return parseStartRunReply(await this.#call(() => this.#eval('start-run', call)));
+  }
+
+  /** One pipeline (one per slot on a cluster) of lua/renew-run.lua calls. */
+  async renewRuns(node: string, runs: readonly RunRef[], leaseMs: number): Promise<string[]> {
+    this.#assertUsable();
+    if (runs.length === 0) return [];
+    const calls = runs.map(({ userId, runId }) => ({
+      keys: [this.#keys.runs(userId), this.#keys.runInfo(userId)],
+      args: [runId, node, leaseArg(leaseMs), RUN_RETAIN_MS],
+    }));
+    const results = await this.#call(() =>
+      this.#connections.pipelineEvalsha(this.#scripts['renew-run'], calls),
+    );
+    const failed = results.find(([error]) => error !== null)?.[0];
+    if (failed) {
+      if (isNoScript(failed)) void this.#loadScripts().catch(() => undefined);
+      if (isTimeout(failed)) this.#timedOut();
+      throw this.#unavailable(failed);
+    }
+    return runs.filter((_, i) => !parseRunReply(results[i]?.[1])).map(({ runId }) => runId);
+  }
+
+  /**
+   * After close() a no-op (false): ending is cleanup. While Redis is unreachable it rejects with
+   * AC_ERR_ENGINE_UNAVAILABLE, so the owner can try again; meanwhile the run's lease runs out.
+   */
+  async endRun(userId: string, runId: string, node: string): Promise<boolean> {
+    if (this.#closed) return false;
+    this.#assertUsable();
+    const call = {
+      keys: [this.#keys.runs(userId), this.#keys.runInfo(userId), this.#keys.runsEnded(userId)],
+      args: [runId, node, RUN_RETAIN_MS],
+    };
+    return parseRunReply(await this.#call(() => this.#eval('end-run', call)));
+  }
+
+  async activeRuns(userId: string): Promise<ActiveRun[]> {
+    this.#assertUsable();
+    const call = { keys: [this.#keys.runs(userId), this.#keys.runInfo(userId)], args: [] };
+    return parseActiveRunsReply(await this.#call(() => this.#eval('active-runs', call)));
   }
 
   health(): EngineHealth {

@@ -33,6 +33,21 @@ export class RedisKeys {
     return `${this.#prefix}{u:${userId}}:conns`;
   }
 
+  /** Sorted set of the user's registered runs, scored by when their lease ends (lua/start-run.lua). */
+  runs(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:runs`;
+  }
+
+  /** Hash run id -> JSON {agent, node, started_at} of the runs in {@link runs}. */
+  runInfo(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:run-info`;
+  }
+
+  /** Sorted set of the user's recently ended runs, scored by the Redis time they ended (lua/end-run.lua). */
+  runsEnded(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:runs-ended`;
+  }
+
   /** Pub/sub channel that carries the user's wire frames to every node. */
   channel(userId: string): string {
     return `${this.#prefix}{u:${userId}}:events`;

@@ -1,5 +1,12 @@
 import type { StoredEvent } from '../protocol/events.js';
-import type { HistoryResult, IdempotencyClaim, LogHead, ResetReason } from './engine.js';
+import type {
+  ActiveRun,
+  HistoryResult,
+  IdempotencyClaim,
+  LogHead,
+  ResetReason,
+  RunReservation,
+} from './engine.js';
 import { parseStoredFrame } from './stored-frame.js';
 
 /**
@@ -52,6 +59,37 @@ export function parseClaimReply(reply: unknown): IdempotencyClaim {
 /** `acquire-slot.lua`: 1 granted, 0 refused. */
 export function parseSlotReply(reply: unknown): boolean {
   return integer(reply) === 1;
+}
+
+/** `start-run.lua`: 1 registered, 0 at the limit, or the id of the active run of the same key. */
+export function parseStartRunReply(reply: unknown): RunReservation {
+  if (typeof reply === 'string') return { ok: false, reason: 'duplicate', runId: reply };
+  return integer(reply) === 1 ? { ok: true } : { ok: false, reason: 'limit' };
+}
+
+/** `renew-run.lua`, `end-run.lua`: 1 done, 0 not. */
+export function parseRunReply(reply: unknown): boolean {
+  return integer(reply) === 1;
+}
+
+/** `active-runs.lua`: {run id, JSON {agent, node, started_at}, ...}, oldest first. */
+export function parseActiveRunsReply(reply: unknown): ActiveRun[] {
+  const parts = array(reply);
+  const runs: ActiveRun[] = [];
+  for (let i = 0; i < parts.length; i += 2) {
+    const record: unknown = JSON.parse(string(parts[i + 1]));
+    if (typeof record !== 'object' || record === null) {
+      throw new TypeError(`RedisEngine: unexpected run record ${String(parts[i + 1])}`);
+    }
+    const { agent, node, started_at: startedAt } = record as Record<string, unknown>;
+    runs.push({
+      runId: string(parts[i]),
+      agent: string(agent),
+      node: string(node),
+      startedAt: integer(startedAt),
+    });
+  }
+  return runs.sort((a, b) => a.startedAt - b.startedAt);
 }
 
 /** A decoded `history.lua` reply, with the frames as stored (to deliver without re-encoding). */

@@ -110,6 +110,8 @@ export class Gateway {
       defaultAgent: config.defaultAgent,
       runTimeoutMs: config.runTimeoutMs,
       maxRunsPerUser: config.maxRunsPerUser,
+      node: config.serverId,
+      runLeaseMs: config.runLeaseS * 1000,
       log: this.log,
       metrics: this.metrics,
     });

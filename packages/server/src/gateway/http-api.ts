@@ -204,6 +204,15 @@ async function handleApi(
     }
     return userHistory(res, ctx, userId, url.searchParams);
   }
+  const runs = /^\/v1\/users\/([^/]+)\/runs$/.exec(path);
+  if (runs !== null) {
+    if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
+    const userId = decodedSegment(runs[1] as string);
+    if (userId === undefined) {
+      return sendError(res, 400, ErrorCode.InvalidMessage, 'user_id: not valid percent-encoded UTF-8');
+    }
+    return userRuns(res, ctx, userId);
+  }
   sendError(res, 404, HttpErrorCode.NotFound, `no route ${req.method} ${path}`);
 }
 
@@ -302,6 +311,34 @@ async function userHistory(
       complete: false,
       reset: result.reason,
       events: [],
+    });
+  } catch (err) {
+    if (isEngineUnavailable(err)) {
+      return sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later', {
+        'Retry-After': '1',
+      });
+    }
+    throw err;
+  }
+}
+
+/**
+ * GET /v1/users/:user_id/runs: the user's active runs on every node sharing the engine (its run registry),
+ * oldest first (docs/protocol.md D).
+ */
+async function userRuns(res: ServerResponse, ctx: HttpApiContext, userId: string): Promise<void> {
+  if (userId.length > ID_MAX_LENGTH) {
+    return sendError(res, 400, ErrorCode.InvalidMessage, `user_id: must be 1..${ID_MAX_LENGTH} characters`);
+  }
+  try {
+    const runs = await ctx.engine.activeRuns(userId);
+    sendJson(res, 200, {
+      runs: runs.map((run) => ({
+        run_id: run.runId,
+        agent: run.agent,
+        started_at: new Date(run.startedAt).toISOString(),
+        node: run.node,
+      })),
     });
   } catch (err) {
     if (isEngineUnavailable(err)) {
