@@ -67,11 +67,12 @@ const CALLS: readonly EngineCall[] = [
  *   appends inside a history read, counting arguments);
  * - `setHealth(health)` reports another health and tells `onHealthChange` listeners, as an engine
  *   whose Redis goes and comes back does;
+ * - `breakHealth(error)` makes `health()` itself throw (a bug in a dependency, not an outage);
  * - `lostLive` holds seqs of live events never handed to subscribers (a lost pub/sub message);
  * - `calls` counts each method's calls, `stored` records every event an append stored.
  *
- * Each of `fail`, `hold` and `intercept` returns a function that removes what it installed; the last
- * one installed runs first. Tests that need more may still subclass and override a method.
+ * Each of `fail`, `hold`, `intercept` and `breakHealth` returns a function that removes what it
+ * installed; of several `fail`, `hold` and `intercept` on one call, the last installed runs first. Tests that need more may still subclass and override a method.
  */
 export class DelegatingEngine implements Engine {
   readonly inner: Engine;
@@ -87,6 +88,7 @@ export class DelegatingEngine implements Engine {
   readonly #layers = new Map<EngineCall, Layer[]>();
   readonly #healthListeners = new Set<(health: EngineHealth) => void>();
   #health: EngineHealth | undefined;
+  #healthError: Error | undefined;
 
   constructor(inner: Engine = new MemoryEngine()) {
     this.inner = inner;
@@ -150,6 +152,17 @@ export class DelegatingEngine implements Engine {
     for (const listener of [...this.#healthListeners]) listener(now);
   }
 
+  /**
+   * Makes `health()` throw `error` until the returned function is called: a bug in a dependency, not an
+   * outage, so no `onHealthChange` listener is told.
+   */
+  breakHealth(error: Error): () => void {
+    this.#healthError = error;
+    return () => {
+      if (this.#healthError === error) this.#healthError = undefined;
+    };
+  }
+
   /** Every event stored through this engine for `userId`, oldest first. */
   eventsOf(userId: string): StoredEvent[] {
     return this.stored.filter((s) => s.userId === userId).map((s) => s.event);
@@ -207,6 +220,7 @@ export class DelegatingEngine implements Engine {
     return this.inner.activeRuns(userId);
   }
   health(): EngineHealth {
+    if (this.#healthError !== undefined) throw this.#healthError;
     return this.#health ?? this.inner.health();
   }
   onHealthChange(listener: (health: EngineHealth) => void): () => void {

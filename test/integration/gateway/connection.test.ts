@@ -1,17 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
-import type {
-  EventListener,
-  HistoryQuery,
-  HistoryResult,
-  Unsubscribe,
-} from '../../../packages/server/src/engine/engine.js';
-import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import type { Metrics } from '../../../packages/server/src/observability/metrics.js';
 import { AgentcastError, AgentcastErrorCode } from '../../../packages/server/src/protocol/agentcast-error.js';
 import { CloseCode, CloseReason } from '../../../packages/server/src/protocol/close-codes.js';
 import { ErrorCode } from '../../../packages/server/src/protocol/error-codes.js';
-import type { StoredEvent } from '../../../packages/server/src/protocol/events.js';
-import { gate, type Hold } from '../../helpers/deferred.js';
+import { gate } from '../../helpers/deferred.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { captureLog } from '../../helpers/log-capture.js';
@@ -21,49 +13,9 @@ import { eventsOf, eventWithSeq } from '../../property/support/frame-wait.js';
 /**
  * Connection (docs/protocol.md §2–§5) as an operator sees it: what it logs and counts, and the joins that go
  * wrong at their very end. The close paths themselves are in test/integration/close-codes.test.ts.
+ * A connection's lines carry its conn_id (and user_id once known); the close is the line with a
+ * close_code.
  */
-
-/** Reads history at once but answers only when released; can lose live events and hold slot requests. */
-class TimingEngine extends DelegatingEngine {
-  readonly dropLive = new Set<number>();
-  staleHistory: Hold | undefined;
-  slotGate: Hold | undefined;
-  releases = 0;
-
-  constructor() {
-    super(new MemoryEngine());
-  }
-  override subscribe(userId: string, listener: EventListener): Promise<Unsubscribe> {
-    return super.subscribe(userId, (event: StoredEvent, frame: string) => {
-      if (!this.dropLive.has(event.seq)) listener(event, frame);
-    });
-  }
-  override async history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
-    const result = await super.history(userId, query);
-    const stale = this.staleHistory;
-    if (stale !== undefined) {
-      stale.reached();
-      await stale.until;
-    }
-    return result;
-  }
-  override async acquireConnectionSlot(
-    userId: string,
-    connectionId: string,
-    limit: number,
-  ): Promise<boolean> {
-    const gate = this.slotGate;
-    if (gate !== undefined) {
-      gate.reached();
-      await gate.until;
-    }
-    return super.acquireConnectionSlot(userId, connectionId, limit);
-  }
-  override releaseConnectionSlot(userId: string, connectionId: string): Promise<void> {
-    this.releases++;
-    return super.releaseConnectionSlot(userId, connectionId);
-  }
-}
 
 describe('Connection', () => {
   let h: Harness | undefined;
@@ -85,7 +37,6 @@ describe('Connection', () => {
     expect(lines).toContainEqual(
       expect.objectContaining({
         level: 30,
-        msg: 'closing connection',
         conn_id: connectionId,
         user_id: 'u1',
         close_code: CloseCode.ServiceRestart,
@@ -124,45 +75,49 @@ describe('Connection', () => {
     const client = await h.connect('u1');
     client.send(JSON.stringify({ type: 'ping', id: 'x'.repeat(300) }));
     expect(await client.closedWith()).toBe(CloseCode.FrameTooLarge);
-    const line = lines.find((l) => l.msg === 'websocket error');
+    // The line that carries what ws said (a string err naming the limit it enforced).
+    const line = lines.find((l) => typeof l.err === 'string' && /max payload/i.test(l.err));
     expect(line).toMatchObject({ level: 20, user_id: 'u1', err: expect.stringMatching(/max payload/i) });
     expect(JSON.stringify(line)).not.toContain('xxxx');
   });
 
   it('logs an engine outage during a join at debug, and an unexpected join failure at error', async () => {
     const { log, lines } = captureLog();
-    const engine = new TimingEngine();
+    const engine = new DelegatingEngine();
     h = await startGateway({}, { engine, log });
-    engine.history = () => Promise.reject(new Error('disk on fire'));
+    const mend = engine.fail('history', new Error('disk on fire'));
     const refused = h.open(await h.token('u1'), '?since=0');
     expect(await refused.closure()).toEqual({ code: CloseCode.InternalError, reason: CloseReason.Internal });
     expect(lines).toContainEqual(
       expect.objectContaining({
         level: 50,
-        msg: 'join failed',
         user_id: 'u1',
         err: expect.objectContaining({ message: 'disk on fire' }),
       }),
     );
-    engine.history = () => Promise.reject(new AgentcastError(AgentcastErrorCode.EngineUnavailable, 'down'));
+    mend();
+    engine.fail('history', new AgentcastError(AgentcastErrorCode.EngineUnavailable, 'down'));
     const outage = h.open(await h.token('u2'), '?since=0');
     expect(await outage.closure()).toEqual({
       code: CloseCode.InternalError,
       reason: CloseReason.EngineUnavailable,
     });
-    expect(lines.filter((l) => l.user_id === 'u2').map((l) => [l.level, l.msg])).toEqual([
-      [20, 'join refused: engine unavailable'],
-      [30, 'closing connection'],
+    // Only a debug line (no err: the engine logs its outage once itself), then the close.
+    expect(
+      lines.filter((l) => l.user_id === 'u2').map((l) => [l.level, l.err, l.close_code, l.reason]),
+    ).toEqual([
+      [20, undefined, undefined, undefined],
+      [30, undefined, CloseCode.InternalError, CloseReason.EngineUnavailable],
     ]);
   });
 
   it('closes with 1011 when the replay cannot be joined to the live stream, and the resume fills the gap', async () => {
     const { log, lines } = captureLog();
-    const engine = new TimingEngine();
+    const engine = new DelegatingEngine();
     h = await startGateway({}, { engine, log });
     const stale = gate();
-    engine.staleHistory = stale;
-    engine.dropLive.add(1);
+    const fresh = engine.hold('history', stale, { after: true });
+    engine.lostLive.add(1);
     const client = h.open(await h.token('u1'), '?since=0');
     await stale.wasReached;
     // History was read empty; live event 1 is lost, so the replay ends at 0 with 2 buffered: a gap.
@@ -177,12 +132,11 @@ describe('Connection', () => {
     expect(lines).toContainEqual(
       expect.objectContaining({
         level: 40,
-        msg: 'replay could not be completed',
         outcome: 'gap',
         user_id: 'u1',
       }),
     );
-    engine.staleHistory = undefined;
+    fresh();
     const epoch = String(client.frames[0]?.data?.epoch ?? (await engine.head('u1')).epoch);
     const resumed = await h.connect('u1', { query: `?since=0&epoch=${epoch}` });
     await eventWithSeq(resumed, 2, 'the resumed replay');
@@ -190,40 +144,40 @@ describe('Connection', () => {
   });
 
   it('gives back a connection slot taken after the client had already gone', async () => {
-    const engine = new TimingEngine();
+    const engine = new DelegatingEngine();
     h = await startGateway({ maxConnectionsPerUser: 1 }, { engine });
     const slot = gate();
-    engine.slotGate = slot;
+    const unheld = engine.hold('acquireConnectionSlot', slot);
     const gone = h.open(await h.token('u1'));
     await slot.wasReached;
     gone.ws.terminate();
     // The gateway has seen the close (the slot request is still pending).
     await expect.poll(() => h?.gateway.stats().connections).toBe(0);
-    expect(engine.releases).toBe(0);
-    engine.slotGate = undefined;
+    expect(engine.calls.releaseConnectionSlot).toBe(0);
+    unheld();
     slot.open();
-    await expect.poll(() => engine.releases).toBe(1);
+    await expect.poll(() => engine.calls.releaseConnectionSlot).toBe(1);
     const next = await h.connect('u1');
     expect(next.frames[0]).toMatchObject({ type: 'welcome' });
   });
 
   it('logs an unauthenticated close without a user, and gives back no slot it never took', async () => {
     const { log, lines } = captureLog();
-    const engine = new TimingEngine();
+    const engine = new DelegatingEngine();
     h = await startGateway({ authTimeoutMs: 50 }, { engine, log });
     const anonymous = Client.open(h.wsUrl);
     expect(await anonymous.closure()).toEqual({
       code: CloseCode.AuthTimeout,
       reason: CloseReason.AuthTimeout,
     });
-    const closing = lines.find((l) => l.msg === 'closing connection');
+    const closing = lines.find((l) => l.close_code !== undefined);
     expect(closing).toMatchObject({
       conn_id: expect.stringMatching(/^c_/),
       close_code: CloseCode.AuthTimeout,
     });
     expect(closing).not.toHaveProperty('user_id');
     await expect.poll(() => h?.gateway.stats().connections).toBe(0);
-    expect([engine.releases, h.gateway.stats().users]).toEqual([0, 0]);
+    expect([engine.calls.releaseConnectionSlot, h.gateway.stats().users]).toEqual([0, 0]);
   });
 
   it('resumes from an auth frame that carries only since: 0, which needs no epoch', async () => {
@@ -264,7 +218,7 @@ describe('Connection', () => {
       code: CloseCode.ServiceRestart,
       reason: CloseReason.Disconnected,
     });
-    expect(lines.filter((l) => l.msg === 'closing connection')).toHaveLength(1);
+    expect(lines.filter((l) => l.close_code !== undefined)).toHaveLength(1);
   });
 
   it("judges token expiry by the gateway's clock: a token it deems expired closes with 4002 on connect", async () => {

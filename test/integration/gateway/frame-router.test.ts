@@ -1,23 +1,9 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { type AgentInput, defineAgent } from '../../../packages/server/src/agents/define-agent.js';
-import type { EngineHealth } from '../../../packages/server/src/engine/engine.js';
-import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import { ErrorCode } from '../../../packages/server/src/protocol/error-codes.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { captureLog } from '../../helpers/log-capture.js';
-
-/** An engine whose health() throws while `broken` is set: a bug in a dependency, not an outage. */
-class BrokenHealthEngine extends DelegatingEngine {
-  broken = false;
-  constructor() {
-    super(new MemoryEngine());
-  }
-  override health(): EngineHealth {
-    if (this.broken) throw new Error('health exploded');
-    return super.health();
-  }
-}
 
 /** An agent that records what it was started with and waits until cancelled. */
 function recordingAgent() {
@@ -71,25 +57,27 @@ describe('frame router (docs/protocol.md §6)', () => {
   });
 
   it('turns a handler that throws into an INTERNAL error under the frame id, logs it, and stays open', async () => {
-    const engine = new BrokenHealthEngine();
+    const engine = new DelegatingEngine();
     const { log, lines } = captureLog();
     h = await startGateway({}, { engine, log });
     const client = await h.connect('u1');
-    engine.broken = true;
+    // health() throwing is a bug in a dependency, not an outage: the run's start throws.
+    const mend = engine.breakHealth(new Error('health exploded'));
     client.send({ type: 'user_message', id: 'm3', data: { text: 'hi' } });
     expect(await client.next('error')).toEqual({
       type: 'error',
       id: 'm3',
       data: { code: ErrorCode.Internal, message: 'internal error; nothing accepted before was lost' },
     });
+    // The failure is logged at error with the connection's user and the error that escaped the handler.
     expect(lines).toContainEqual(
       expect.objectContaining({
         level: 50,
-        msg: 'frame handler failed',
+        user_id: 'u1',
         err: expect.objectContaining({ message: 'health exploded' }),
       }),
     );
-    engine.broken = false;
+    mend();
     client.send({ type: 'ping', id: 'after' });
     expect(await client.next('pong')).toMatchObject({ id: 'after' });
   });

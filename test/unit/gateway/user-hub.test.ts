@@ -1,5 +1,4 @@
 import { describe, expect, it } from 'vitest';
-import type { EventListener, Unsubscribe } from '../../../packages/server/src/engine/engine.js';
 import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import { type HubMember, UserHub } from '../../../packages/server/src/gateway/user-hub.js';
 import { type Logger, silentLogger } from '../../../packages/server/src/observability/logger.js';
@@ -8,27 +7,6 @@ import type { StoredEvent } from '../../../packages/server/src/protocol/events.j
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { captureLog } from '../../helpers/log-capture.js';
 import { metricValue } from '../../helpers/metric-value.js';
-
-/** Counts subscriptions, and can make the next subscribe fail. */
-class CountingEngine extends DelegatingEngine {
-  subscribes = 0;
-  unsubscribes = 0;
-  failNextSubscribe = false;
-  failUnsubscribe = false;
-  override async subscribe(userId: string, listener: EventListener): Promise<Unsubscribe> {
-    this.subscribes++;
-    if (this.failNextSubscribe) {
-      this.failNextSubscribe = false;
-      throw new Error('subscribe failed');
-    }
-    const stop = await super.subscribe(userId, listener);
-    return async () => {
-      this.unsubscribes++;
-      if (this.failUnsubscribe) throw new Error('unsubscribe failed');
-      await stop();
-    };
-  }
-}
 
 class Member implements HubMember {
   readonly seqs: number[] = [];
@@ -44,7 +22,18 @@ class Member implements HubMember {
 }
 
 function setup(options: { now?: () => number; log?: Logger; engineNow?: () => number } = {}) {
-  const engine = new CountingEngine(new MemoryEngine({ now: options.engineNow ?? Date.now }));
+  const engine = new DelegatingEngine(new MemoryEngine({ now: options.engineNow ?? Date.now }));
+  // What the hub does with the subscriptions it gets back: how often it ends one, and whether ending
+  // one fails (the engine's Unsubscribe is no engine method, so the double cannot fail it itself).
+  const unsubscribes = { count: 0, fail: false };
+  engine.intercept('subscribe', async (next, userId, listener) => {
+    const stop = await next(userId, listener);
+    return async () => {
+      unsubscribes.count++;
+      if (unsubscribes.fail) throw new Error('unsubscribe failed');
+      await stop();
+    };
+  });
   const metrics = new Metrics();
   const hub = new UserHub<Member>({
     engine,
@@ -54,25 +43,25 @@ function setup(options: { now?: () => number; log?: Logger; engineNow?: () => nu
   });
   const value = (name: string) => metricValue(metrics, name);
   const publish = (userId: string) => engine.append(userId, { type: 'notification', data: {} });
-  return { engine, metrics, hub, value, publish };
+  return { engine, unsubscribes, metrics, hub, value, publish };
 }
 
 describe('UserHub', () => {
   it('holds one engine subscription per user: on the first member, until the last one leaves', async () => {
-    const { engine, hub, value } = setup();
+    const { engine, unsubscribes, hub, value } = setup();
     const [a, b, c] = [new Member('u1'), new Member('u1'), new Member('u2')];
     await hub.join(a);
     await hub.join(b);
     await hub.join(c);
-    expect(engine.subscribes).toBe(2);
+    expect(engine.calls.subscribe).toBe(2);
     expect([hub.userCount, hub.memberCount, await value('agentcast_users')]).toEqual([2, 3, 2]);
     expect(hub.membersOf('u1')).toEqual([a, b]);
     expect([...hub.members()]).toEqual([a, b, c]);
     hub.leave(a);
     hub.leave(a); // idempotent
-    expect([hub.userCount, hub.memberCount, engine.unsubscribes]).toEqual([2, 2, 0]);
+    expect([hub.userCount, hub.memberCount, unsubscribes.count]).toEqual([2, 2, 0]);
     hub.leave(b);
-    await expect.poll(() => engine.unsubscribes).toBe(1);
+    await expect.poll(() => unsubscribes.count).toBe(1);
     expect([hub.userCount, hub.memberCount, await value('agentcast_users')]).toEqual([1, 1, 1]);
     expect(hub.membersOf('u1')).toEqual([]);
     hub.leave(new Member('nobody')); // never joined
@@ -118,13 +107,13 @@ describe('UserHub', () => {
 
   it('reports a failed subscribe to the joiner, forgets the user, and subscribes afresh on the next join', async () => {
     const { engine, hub, publish } = setup();
-    engine.failNextSubscribe = true;
+    engine.fail('subscribe', new Error('subscribe failed'), { calls: [1] });
     const first = new Member('u1');
     await expect(hub.join(first)).rejects.toThrow('subscribe failed');
     expect([hub.userCount, hub.memberCount]).toEqual([0, 0]);
     const second = new Member('u1');
     await hub.join(second);
-    expect(engine.subscribes).toBe(2);
+    expect(engine.calls.subscribe).toBe(2);
     await publish('u1');
     expect([first.seqs, second.seqs]).toEqual([[], [1]]);
   });
@@ -142,23 +131,24 @@ describe('UserHub', () => {
 
   it('rejects every member joining while the subscribe fails, leaving no member counted', async () => {
     const { engine, hub } = setup();
-    engine.failNextSubscribe = true;
+    engine.fail('subscribe', new Error('subscribe failed'), { calls: [1] });
     const joins = [hub.join(new Member('u1')), hub.join(new Member('u1'))];
     const results = await Promise.allSettled(joins);
     expect(results.map((r) => r.status)).toEqual(['rejected', 'rejected']);
-    expect([hub.userCount, hub.memberCount, engine.subscribes]).toEqual([0, 0, 1]);
+    expect([hub.userCount, hub.memberCount, engine.calls.subscribe]).toEqual([0, 0, 1]);
   });
 
   it('logs a failed unsubscribe with the user, and forgets the user all the same', async () => {
     const { log, lines } = captureLog();
-    const { engine, hub } = setup({ log });
+    const { unsubscribes, hub } = setup({ log });
     const member = new Member('u1');
     await hub.join(member);
-    engine.failUnsubscribe = true;
+    unsubscribes.fail = true;
     hub.leave(member);
     expect(hub.userCount).toBe(0);
+    // The failure is the line with an err: a warning naming the user and the engine's error.
     await expect
-      .poll(() => lines.find((l) => l.msg === 'unsubscribe failed'))
+      .poll(() => lines.find((l) => l.err !== undefined))
       .toMatchObject({ level: 40, user_id: 'u1', err: { message: 'unsubscribe failed' } });
   });
 });
