@@ -1,4 +1,4 @@
-import { readdirSync, readFileSync } from 'node:fs';
+import { existsSync, readdirSync } from 'node:fs';
 import { join } from 'node:path';
 
 /**
@@ -30,14 +30,7 @@ export function documentedFiles(root: string): string[] {
   const packages = readdirSync(join(root, 'packages'), { withFileTypes: true })
     .filter((entry) => entry.isDirectory())
     .map((entry) => `packages/${entry.name}/README.md`)
-    .filter((path) => {
-      try {
-        readFileSync(join(root, path));
-        return true;
-      } catch {
-        return false;
-      }
-    });
+    .filter((path) => existsSync(join(root, path)));
   return ['README.md', ...docs.sort(), ...packages.sort()];
 }
 

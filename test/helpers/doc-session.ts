@@ -174,7 +174,7 @@ export class DocSession {
     const [program, ...args] = command.words;
     const words = command.words.join(' ');
     if (program === 'export') {
-      for (const [k, v] of Object.entries(command.env)) this.#env[k] = this.#rewrite(v);
+      for (const [k, v] of Object.entries(command.env)) this.#env[k] = this.substitute(v);
       return { kind: 'setup', command, note: 'exported' };
     }
     if (words === 'npm ci') {
@@ -216,13 +216,9 @@ export class DocSession {
     await Promise.all([...this.#children].map((child) => stop(child)));
   }
 
-  #rewrite(word: string): string {
-    return this.substitute(word);
-  }
-
   #childEnv(command: ShellCommand, extra: Record<string, string> = {}): NodeJS.ProcessEnv {
     const inherited = Object.entries(process.env).filter(([k]) => !k.startsWith('AGENTCAST_'));
-    const own = Object.fromEntries(Object.entries(command.env).map(([k, v]) => [k, this.#rewrite(v)]));
+    const own = Object.fromEntries(Object.entries(command.env).map(([k, v]) => [k, this.substitute(v)]));
     return { ...Object.fromEntries(inherited), ...this.#env, ...own, ...extra };
   }
 
@@ -234,7 +230,7 @@ export class DocSession {
   }
 
   async #runToEnd(command: ShellCommand, program: string, rawArgs: readonly string[]): Promise<DocExit> {
-    const args = rawArgs.map((a) => this.#rewrite(a));
+    const args = rawArgs.map((a) => this.substitute(a));
     const child = this.#spawn(program, args, this.#childEnv(command));
     const stdout = new Lines(child.stdout as NodeJS.ReadableStream);
     const stderr = new Lines(child.stderr as NodeJS.ReadableStream);
@@ -261,7 +257,7 @@ export class DocSession {
     program: string,
     rawArgs: readonly string[],
   ): Promise<DocOutcome> {
-    const args = rawArgs.map((a) => this.#rewrite(a));
+    const args = rawArgs.map((a) => this.substitute(a));
     const extra: Record<string, string> = {};
     const portAt = args.indexOf('--port');
     let docPort: number;

@@ -841,7 +841,13 @@ interface Tls {
 /** A self-signed certificate for 127.0.0.1 (Chromium's context ignores that it is self-signed). */
 async function selfSigned(dir: string): Promise<Tls> {
   const [key, cert] = [join(dir, 'key.pem'), join(dir, 'cert.pem')];
-  await execFileAsync('openssl', [
+  const openssl = (args: string[]) =>
+    execFileAsync('openssl', args).catch((err: Error) => {
+      throw new Error(
+        `openssl makes the HTTPS page of the browser blocks (apt-get install openssl): ${err.message}`,
+      );
+    });
+  await openssl([
     'req',
     '-x509',
     '-newkey',
