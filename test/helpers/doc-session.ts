@@ -104,9 +104,6 @@ export type DocOutcome =
   | { readonly kind: 'exit'; readonly exit: DocExit }
   | { readonly kind: 'setup'; readonly command: ShellCommand; readonly note: string };
 
-/** `npm rebuild …` changes node_modules/.bin: run once per test process, whoever asks first. */
-const once = new Map<string, Promise<DocExit>>();
-
 /** The command as it reads in the doc, for messages. */
 export function show(command: ShellCommand): string {
   const env = Object.entries(command.env).map(([k, v]) => `${k}=${v}`);
@@ -187,14 +184,6 @@ export class DocSession {
       // Not run: `npm test` builds before the tests, and rebuilding would rewrite dist/ under the others.
       requireBuild();
       return { kind: 'setup', command, note: 'dist/ built (npm test builds first)' };
-    }
-    if (program === 'npm' && args[0] === 'rebuild') {
-      let done = once.get(words);
-      if (done === undefined) {
-        done = this.#runToEnd(command, 'npm', args);
-        once.set(words, done);
-      }
-      return { kind: 'exit', exit: await done };
     }
     if (words === 'npm start') return this.#npmStart(command);
     if ((program === 'npx' && args[0] === 'agentcast') || program === 'agentcast') {
@@ -343,7 +332,7 @@ function requireBin(): void {
   if (!existsSync(AGENTCAST_BIN))
     throw new Error(
       `${AGENTCAST_BIN} is missing, so \`npx agentcast\` would fetch the unrelated "agentcast" package from ` +
-        'the registry: after `npm run build`, run `npm rebuild @agentcast/server` (README.md, "Publish from a backend")',
+        'the registry: run `npm ci` (it links packages/server/bin/agentcast.js)',
     );
 }
 
