@@ -484,7 +484,7 @@ describe('AgentRuntime', () => {
       const { runtime, engine } = setup({ agents: [talker], defaultAgent: 'talker' });
       const runId = await started(runtime, 'u1', 'x', 'm1');
       await hang.promise;
-      runtime.cancel('u1', runId);
+      await runtime.cancel('u1', runId);
       const events = await runEvents(engine, 'u1', runId);
       expect(events.at(-1)?.data).toMatchObject({ status: 'cancelled', final_response: 'Hello wor' });
     });
