@@ -226,7 +226,7 @@ export class DelegatingEngine implements Engine {
   requestCancel(userId: string, runId: string): Promise<CancelDelivery> {
     return this.#call('requestCancel', [userId, runId]);
   }
-  onCancelRequest(node: string, listener: CancelListener): () => void {
+  onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
     return this.inner.onCancelRequest(node, listener);
   }
   health(): EngineHealth {

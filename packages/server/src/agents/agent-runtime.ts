@@ -1,4 +1,4 @@
-import type { CancelDelivery, Engine, RunRef } from '../engine/engine.js';
+import type { CancelDelivery, Engine, RunRef, Unsubscribe } from '../engine/engine.js';
 import { ENGINE_DEFAULTS } from '../engine/engine-defaults.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -124,8 +124,8 @@ export class AgentRuntime {
   #draining: Promise<void> | undefined;
   /** Runs cancelled after their registration but before their launch: stopped as they launch. */
   readonly #cancelAtLaunch = new Set<string>();
-  /** Stops listening for cancel requests other nodes send this node (Engine.onCancelRequest). */
-  readonly #stopCancelListener: () => void;
+  /** Listening for cancel requests other nodes send this node (Engine.onCancelRequest). */
+  readonly #cancelListener: Promise<Unsubscribe | undefined>;
 
   constructor(options: AgentRuntimeOptions) {
     this.#engine = options.engine;
@@ -146,9 +146,15 @@ export class AgentRuntime {
     this.#now = options.now ?? Date.now;
     this.#newId = options.newId ?? randomId;
     // A cancel sent on any node for a run of this node arrives here (docs/agents.md, "Runs across nodes").
-    this.#stopCancelListener = this.#engine.onCancelRequest(this.#node, (userId, runId) => {
-      this.#cancelHere(userId, runId);
-    });
+    this.#cancelListener = this.#engine
+      .onCancelRequest(this.#node, (userId, runId) => {
+        this.#cancelHere(userId, runId);
+      })
+      .catch((error: unknown) => {
+        // Only an engine already closed refuses; then no other node can reach this one anyway.
+        this.#log.warn({ err_message: errorMessage(error) }, 'not listening for cancels from other nodes');
+        return undefined;
+      });
   }
 
   /**
@@ -469,8 +475,9 @@ export class AgentRuntime {
     await Promise.allSettled([...this.#ending]);
     if (this.#leaseTimer !== undefined) clearInterval(this.#leaseTimer);
     this.#leaseTimer = undefined;
-    // No run of this node is left to cancel.
-    this.#stopCancelListener();
+    // No run of this node is left to cancel. Not awaited: while Redis is unreachable the subscription
+    // waits for its return, and a drain must not.
+    void this.#cancelListener.then((stop) => stop?.());
   }
 }
 

@@ -181,12 +181,13 @@ export interface Engine {
    */
   requestCancel(userId: string, runId: string): Promise<CancelDelivery>;
   /**
-   * Calls `listener` for every cancel request sent to `node` (by {@link requestCancel} on any node
-   * sharing the engine) from now on, until the returned function is called. On Redis one channel
-   * subscription per node, restored after every reconnect; the engine reports healthy only once it is
-   * subscribed.
+   * Calls `listener` for every cancel request sent to `node` ({@link requestCancel} on any node sharing
+   * the engine) until the returned function is called. The listener is added at once and kept across
+   * outages: on Redis one channel subscription per node, subscribed again after every reconnect (the
+   * engine reports healthy only once it is). Resolves once requests sent from then on reach it (on Redis:
+   * the subscription is confirmed, after the outage if Redis is unreachable now).
    */
-  onCancelRequest(node: string, listener: CancelListener): () => void;
+  onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe>;
   /** Current health, without I/O. */
   health(): EngineHealth;
   /** Called whenever health changes (e.g. Redis down, then back). Returns a function that stops it. */

@@ -323,7 +323,8 @@ export class MemoryEngine implements Engine {
     return { state: run.leaseEnd > this.#now() ? 'active' : 'lapsed', node: run.node };
   }
 
-  onCancelRequest(node: string, listener: CancelListener): () => void {
+  async onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
+    this.#assertOpen();
     let listeners = this.#cancelListeners.get(node);
     if (listeners === undefined) {
       listeners = new Set();
@@ -332,7 +333,7 @@ export class MemoryEngine implements Engine {
     // A wrapper, so the same function added twice is removed once per call.
     const entry: CancelListener = (userId, runId) => listener(userId, runId);
     listeners.add(entry);
-    return () => {
+    return async () => {
       const held = this.#cancelListeners.get(node);
       held?.delete(entry);
       if (held?.size === 0) this.#cancelListeners.delete(node);

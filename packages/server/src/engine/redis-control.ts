@@ -5,9 +5,11 @@ import type { RedisKeys } from './redis-keys.js';
 
 /** One node's control channel with local listeners. */
 interface HeldNode {
-  readonly node: string;
   /** Copy-on-write: a delivery in progress keeps the array it started with. */
   listeners: readonly CancelListener[];
+  /** Settles once Redis confirmed a SUBSCRIBE of the channel (now, or at the next reconnect). */
+  readonly subscribed: Promise<void>;
+  readonly confirm: () => void;
 }
 
 /**
@@ -42,29 +44,38 @@ export class RedisControl {
   }
 
   /**
-   * Adds a listener for `node`'s cancel requests. The first one of a node subscribes its channel now if
-   * the connection takes commands, and in any case at every (re)connect ({@link resubscribeAll}).
+   * Adds a listener for `node`'s cancel requests at once. The first one of a node subscribes its channel
+   * now if the connection takes commands, and in any case at every (re)connect ({@link resubscribeAll}).
+   * Resolves once the channel is subscribed (while Redis is unreachable: once it is back).
    */
-  listen(node: string, listener: CancelListener): () => void {
+  async listen(node: string, listener: CancelListener): Promise<() => Promise<void>> {
     const channel = this.#keys.control(node);
     let held = this.#channels.get(channel);
     if (held === undefined) {
-      held = { node, listeners: [] };
+      let confirm: () => void = () => undefined;
+      const subscribed = new Promise<void>((resolve) => {
+        confirm = resolve;
+      });
+      held = { listeners: [], subscribed, confirm };
       this.#channels.set(channel, held);
       // Refused while disconnected (no offline queue): resubscribeAll subscribes it once connected.
-      this.#connection.subscribe(channel).catch(() => undefined);
+      this.#connection.subscribe(channel).then(held.confirm, () => undefined);
     }
     // A wrapper, so the same function added twice is removed once per call.
     const entry: CancelListener = (userId, runId) => listener(userId, runId);
     held.listeners = [...held.listeners, entry];
     const owner = held;
-    return () => {
+    await owner.subscribed;
+    return async () => {
       if (!owner.listeners.includes(entry)) return;
       owner.listeners = owner.listeners.filter((l) => l !== entry);
       if (owner.listeners.length > 0 || this.#channels.get(channel) !== owner) return;
       this.#channels.delete(channel);
-      // A dropped connection took the subscription with it; resubscribeAll no longer restores it.
-      this.#connection.unsubscribe(channel).catch(() => undefined);
+      try {
+        await this.#connection.unsubscribe(channel);
+      } catch {
+        // A dropped connection took the subscription with it; resubscribeAll no longer restores it.
+      }
     };
   }
 
@@ -96,12 +107,18 @@ export class RedisControl {
 
   /** Subscribes every held control channel again: the subscriber connection is ready after a (re)connect. */
   async resubscribeAll(): Promise<void> {
-    if (this.#channels.size > 0) await this.#connection.subscribe(...this.#channels.keys());
+    const held = [...this.#channels.values()];
+    if (held.length === 0) return;
+    await this.#connection.subscribe(...this.#channels.keys());
+    for (const node of held) node.confirm();
   }
 
-  /** Forgets every listener (engine closing). */
+  /** Forgets every listener (engine closing); a listen() still waiting for its subscription resolves. */
   clear(): void {
-    for (const held of this.#channels.values()) held.listeners = [];
+    for (const held of this.#channels.values()) {
+      held.listeners = [];
+      held.confirm();
+    }
     this.#channels.clear();
   }
 }

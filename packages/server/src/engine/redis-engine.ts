@@ -346,8 +346,11 @@ export class RedisEngine implements Engine {
   }
 
   /** One control channel subscription per node (RedisControl), restored after every reconnect. */
-  onCancelRequest(node: string, listener: CancelListener): () => void {
-    if (this.#closed) return () => undefined;
+  async onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
+    // Not #assertUsable: a listener added during an outage is subscribed once Redis is back.
+    if (this.#closed) {
+      throw new AgentcastError(AgentcastErrorCode.EngineClosed, 'the engine was used after close()');
+    }
     return this.#control.listen(node, listener);
   }
 
