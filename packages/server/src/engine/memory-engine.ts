@@ -306,8 +306,10 @@ export class MemoryEngine implements Engine {
   /** Looks the run up and calls its owner's cancel listeners, on the next tick (as a message arrives). */
   async requestCancel(userId: string, runId: string): Promise<CancelDelivery> {
     this.#assertOpen();
+    const now = this.#now();
     const run = this.#runs.get(userId)?.get(runId);
-    if (run === undefined) {
+    // A run lapsed for over runRetainMs is forgotten, as lua/request-cancel.lua forgets it.
+    if (run === undefined || run.leaseEnd <= now - ENGINE_DEFAULTS.runRetainMs) {
       return { state: this.#endedRuns.has(endedKey(userId, runId)) ? 'ended' : 'unknown' };
     }
     const listeners = [...(this.#cancelListeners.get(run.node) ?? [])];
@@ -320,7 +322,7 @@ export class MemoryEngine implements Engine {
         }
       }
     });
-    return { state: run.leaseEnd > this.#now() ? 'active' : 'lapsed', node: run.node };
+    return { state: run.leaseEnd > now ? 'active' : 'lapsed', node: run.node };
   }
 
   async onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
