@@ -672,6 +672,99 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
       });
     });
 
+    describe('cancel requests (#requestCancel / #onCancelRequest)', () => {
+      const start = (runId: string, node: string, leaseMs = 60_000) => ({
+        runId,
+        agent: 'demo',
+        node,
+        limit: 5,
+        leaseMs,
+      });
+
+      /** Listens as `node` and records every request it gets. */
+      async function listen(engine: Engine, node: string) {
+        const got: string[] = [];
+        const stop = await engine.onCancelRequest(node, (userId, runId) => got.push(`${userId}/${runId}`));
+        return { got, stop };
+      }
+
+      it('sends a cancel of an active run to its owner node only, and names that node', async () => {
+        const { engine } = await setup();
+        const a = await listen(engine, 'node-a');
+        const b = await listen(engine, 'node-b');
+        await engine.startRun('alice', start('r1', 'node-a'));
+        await engine.startRun('alice', start('r2', 'node-b'));
+        expect(await engine.requestCancel('alice', 'r1')).toEqual({ state: 'active', node: 'node-a' });
+        await vi.waitFor(() => expect(a.got).toEqual(['alice/r1']), WAIT);
+        expect(await engine.requestCancel('alice', 'r2')).toEqual({ state: 'active', node: 'node-b' });
+        await vi.waitFor(() => expect(b.got).toEqual(['alice/r2']), WAIT);
+        expect(a.got).toEqual(['alice/r1']);
+      });
+
+      it('answers unknown for another user’s run and an unknown run, and sends nothing', async () => {
+        const { engine } = await setup();
+        const a = await listen(engine, 'node-a');
+        await engine.startRun('alice', start('r1', 'node-a'));
+        expect(await engine.requestCancel('bob', 'r1')).toEqual({ state: 'unknown' });
+        expect(await engine.requestCancel('alice', 'nope')).toEqual({ state: 'unknown' });
+        // A request sent after them arrives alone: they sent nothing.
+        await engine.startRun('carol', start('r9', 'node-a'));
+        await engine.requestCancel('carol', 'r9');
+        await vi.waitFor(() => expect(a.got).toEqual(['carol/r9']), WAIT);
+      });
+
+      it('answers ended for a run of the user that ended, and sends nothing', async () => {
+        const { engine } = await setup();
+        const a = await listen(engine, 'node-a');
+        await engine.startRun('alice', start('r1', 'node-a'));
+        await engine.endRun('alice', 'r1', 'node-a');
+        expect(await engine.requestCancel('alice', 'r1')).toEqual({ state: 'ended' });
+        expect(await engine.requestCancel('bob', 'r1')).toEqual({ state: 'unknown' });
+        await engine.startRun('alice', start('r2', 'node-a'));
+        await engine.requestCancel('alice', 'r2');
+        await vi.waitFor(() => expect(a.got).toEqual(['alice/r2']), WAIT);
+      });
+
+      it('answers lapsed for a run whose owner stopped renewing, and still sends it to that owner', async () => {
+        const { engine, elapse } = await setup();
+        const a = await listen(engine, 'node-a');
+        await engine.startRun('alice', start('r1', 'node-a', SHORT_TTL_MS));
+        elapse(SHORT_TTL_MS + 1);
+        await vi.waitFor(async () => expect(await engine.activeRuns('alice')).toEqual([]), WAIT);
+        expect(await engine.requestCancel('alice', 'r1')).toEqual({ state: 'lapsed', node: 'node-a' });
+        await vi.waitFor(() => expect(a.got).toEqual(['alice/r1']), WAIT);
+      });
+
+      it('delivers to every listener of the node until each stops; stopping is idempotent', async () => {
+        const { engine } = await setup();
+        const first = await listen(engine, 'node-a');
+        const second = await listen(engine, 'node-a');
+        await engine.startRun('alice', start('r1', 'node-a'));
+        await engine.startRun('alice', start('r2', 'node-a'));
+        await engine.requestCancel('alice', 'r1');
+        await vi.waitFor(() => expect([first.got, second.got]).toEqual([['alice/r1'], ['alice/r1']]), WAIT);
+        await first.stop();
+        await first.stop();
+        await engine.requestCancel('alice', 'r2');
+        await vi.waitFor(() => expect(second.got).toEqual(['alice/r1', 'alice/r2']), WAIT);
+        expect(first.got).toEqual(['alice/r1']);
+        // The last listener gone, a new one of the node still gets requests.
+        await second.stop();
+        const third = await listen(engine, 'node-a');
+        await engine.requestCancel('alice', 'r1');
+        await vi.waitFor(() => expect(third.got).toEqual(['alice/r1']), WAIT);
+        expect(second.got).toEqual(['alice/r1', 'alice/r2']);
+      });
+
+      it('rejects requests and new listeners after close', async () => {
+        const { engine } = await setup();
+        await engine.close();
+        const closed = { code: AgentcastErrorCode.EngineClosed };
+        await expect(engine.requestCancel('alice', 'r1')).rejects.toMatchObject(closed);
+        await expect(engine.onCancelRequest('node-a', () => undefined)).rejects.toMatchObject(closed);
+      });
+    });
+
     describe('#health / #close', () => {
       it('is healthy when open and gives a remover for health listeners', async () => {
         const { engine } = await setup();

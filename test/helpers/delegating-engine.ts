@@ -1,5 +1,7 @@
 import type {
   ActiveRun,
+  CancelDelivery,
+  CancelListener,
   Engine,
   EngineHealth,
   EventListener,
@@ -25,7 +27,8 @@ export type EngineCall =
   | 'subscribe'
   | 'claimIdempotency'
   | 'acquireConnectionSlot'
-  | 'releaseConnectionSlot';
+  | 'releaseConnectionSlot'
+  | 'requestCancel';
 
 /**
  * Stands in for one engine method: `next` is what the call would have reached without it (the engine
@@ -52,6 +55,7 @@ const CALLS: readonly EngineCall[] = [
   'claimIdempotency',
   'acquireConnectionSlot',
   'releaseConnectionSlot',
+  'requestCancel',
 ];
 
 /**
@@ -218,6 +222,12 @@ export class DelegatingEngine implements Engine {
   }
   activeRuns(userId: string): Promise<ActiveRun[]> {
     return this.inner.activeRuns(userId);
+  }
+  requestCancel(userId: string, runId: string): Promise<CancelDelivery> {
+    return this.#call('requestCancel', [userId, runId]);
+  }
+  onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
+    return this.inner.onCancelRequest(node, listener);
   }
   health(): EngineHealth {
     if (this.#healthError !== undefined) throw this.#healthError;

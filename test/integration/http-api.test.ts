@@ -631,6 +631,7 @@ describe('handleHttp when a route fails after its headers went out', () => {
     const ctx: HttpApiContext = {
       config: loadConfig({ overrides: { env: 'test', apiKey: TEST_API_KEY } }),
       engine: new MemoryEngine(),
+      runs: { cancel: async () => ({ ok: true }) },
       metrics: new Metrics(),
       log,
       readiness: () => ({ ready: true }),

@@ -281,6 +281,40 @@ describe('RedisEngine', () => {
       }
     });
 
+    it('hears cancel requests again once its subscriber reconnected, also for a listener added while Redis was down', async () => {
+      const server = await privateRedis();
+      const a = make({ url: server.url, keyPrefix: 'p:', name: 'node-a' });
+      const b = make({ url: server.url, keyPrefix: 'p:', name: 'node-b' });
+      await Promise.all([a.ready(), b.ready()]);
+      const heard: string[] = [];
+      await a.onCancelRequest('node-a', (userId, runId) => heard.push(`${userId}/${runId}`));
+      const run = (runId: string, node: string) => ({
+        runId,
+        agent: 'demo',
+        node,
+        limit: 9,
+        leaseMs: 60_000,
+      });
+      await b.startRun('alice', run('r2', 'node-a'));
+      await b.startRun('alice', run('r3', 'node-x'));
+
+      const admin = new Redis(server.url);
+      try {
+        const down = nextHealth(a, false);
+        await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub', 'SKIPME', 'yes');
+        await down;
+        // Added while node A's subscriber is away: it waits for the reconnect.
+        const late = a.onCancelRequest('node-x', (userId, runId) => heard.push(`x:${userId}/${runId}`));
+        await a.ready();
+        await late;
+        expect(await b.requestCancel('alice', 'r2')).toEqual({ state: 'active', node: 'node-a' });
+        expect(await b.requestCancel('alice', 'r3')).toEqual({ state: 'active', node: 'node-x' });
+        await vi.waitFor(() => expect(heard.sort()).toEqual(['alice/r2', 'x:alice/r3']), WAIT);
+      } finally {
+        admin.disconnect();
+      }
+    });
+
     it('rejects with AC_ERR_ENGINE_UNAVAILABLE when Redis does not answer within commandTimeoutMs, and is stalled until Redis answers again', async () => {
       const server = await privateRedis();
       const engine = make({ url: server.url, keyPrefix: 'p:', commandTimeoutMs: 200 });

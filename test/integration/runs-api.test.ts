@@ -112,3 +112,114 @@ describe('GET /v1/users/:user_id/runs', () => {
     await engine.close();
   });
 });
+
+// POST /v1/runs/:run_id/cancel (docs/protocol.md D): a backend cancels a user's run, on whichever node
+// it runs. Across two nodes: test/integration/redis-nodes/cancel-across-nodes.test.ts.
+describe('POST /v1/runs/:run_id/cancel', () => {
+  let h: Harness | undefined;
+  let gate = deferred();
+  afterEach(async () => {
+    gate.resolve();
+    await h?.close();
+    h = undefined;
+  });
+
+  const waiting = defineAgent({
+    name: 'waiting',
+    async *run() {
+      yield { type: 'agent_thinking', data: { reasoning: 'waiting' } };
+      await gate.promise;
+    },
+  });
+
+  function cancel(harness: Harness, runId: string, body: unknown, headers: Record<string, string> = auth) {
+    return get(harness, `/v1/runs/${encodeURIComponent(runId)}/cancel`, {
+      method: 'POST',
+      headers: { ...headers, 'Content-Type': 'application/json' },
+      body: typeof body === 'string' ? body : JSON.stringify(body),
+    });
+  }
+
+  it('answers 202 and the run ends cancelled, exactly once; a repeated cancel answers 200 ended', async () => {
+    gate = deferred();
+    h = await startGateway({ defaultAgent: 'waiting' }, { agents: [waiting] });
+    const client = await h.connect('u 1');
+    const runId = await ask(client, 'm1', { text: 'hi' });
+    const res = await cancel(h, runId, { user_id: 'u 1' });
+    expect(res.status).toBe(202);
+    expect(res.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(res.body).toEqual({ run_id: runId, status: 'cancelling' });
+    const completed = await client.next('agent_completed');
+    expect(completed).toMatchObject({
+      run_id: runId,
+      data: { status: 'cancelled', error: { code: 'CANCELLED', message: 'cancelled by the user' } },
+    });
+    await expect
+      .poll(async () => (await cancel(h as Harness, runId, { user_id: 'u 1' })).body)
+      .toEqual({ run_id: runId, status: 'ended' });
+    expect((await cancel(h, runId, { user_id: 'u 1' })).status).toBe(200);
+    expect(client.frames.filter((f) => f.type === 'agent_completed')).toHaveLength(1);
+  });
+
+  it('answers 404 NOT_FOUND for another user’s run and an unknown run; the run goes on', async () => {
+    gate = deferred();
+    h = await startGateway({ defaultAgent: 'waiting' }, { agents: [waiting] });
+    const client = await h.connect('u1');
+    const runId = await ask(client, 'm1', { text: 'hi' });
+    expect(await cancel(h, runId, { user_id: 'u2' })).toMatchObject({
+      status: 404,
+      body: { error: { code: 'NOT_FOUND', message: `no active run ${runId} for this user` } },
+    });
+    expect(await cancel(h, 'r_nope', { user_id: 'u1' })).toMatchObject({
+      status: 404,
+      body: { error: { code: 'NOT_FOUND' } },
+    });
+    gate.resolve();
+    expect(await client.next('agent_completed')).toMatchObject({
+      run_id: runId,
+      data: { status: 'succeeded' },
+    });
+  });
+
+  it('needs the API key, takes only POST, and checks the body and run_id', async () => {
+    h = await startGateway();
+    expect(await cancel(h, 'r_1', { user_id: 'u' }, {})).toMatchObject({
+      status: 401,
+      body: { error: { code: 'UNAUTHORIZED' } },
+    });
+    const getRes = await get(h, '/v1/runs/r_1/cancel', { headers: auth });
+    expect(getRes).toMatchObject({ status: 405, body: { error: { code: 'METHOD_NOT_ALLOWED' } } });
+    expect(getRes.headers.get('allow')).toBe('POST');
+    expect(await cancel(h, 'r_1', '{nope')).toMatchObject({
+      status: 400,
+      body: { error: { code: 'INVALID_JSON' } },
+    });
+    for (const body of [{}, { user_id: '' }, { user_id: 7 }, { user_id: 'x'.repeat(129) }, [], null]) {
+      expect(await cancel(h, 'r_1', body)).toMatchObject({
+        status: 400,
+        body: { error: { code: 'INVALID_MESSAGE' } },
+      });
+    }
+    expect(await cancel(h, 'x'.repeat(129), { user_id: 'u' })).toMatchObject({
+      status: 400,
+      body: { error: { code: 'INVALID_MESSAGE' } },
+    });
+    expect(
+      await get(h, '/v1/runs/%E0%A4%A/cancel', { method: 'POST', headers: auth, body: '{"user_id":"u"}' }),
+    ).toMatchObject({ status: 400, body: { error: { code: 'INVALID_MESSAGE' } } });
+    expect(await cancel(h, 'r_1', { user_id: 'u', pad: 'x'.repeat(5000) })).toMatchObject({
+      status: 413,
+      body: { error: { code: 'PAYLOAD_TOO_LARGE' } },
+    });
+  });
+
+  it('answers 503 with Retry-After when the run registry cannot be asked', async () => {
+    const engine = new DelegatingEngine(new MemoryEngine());
+    engine.fail('requestCancel', new EngineUnavailableError('redis is down', { nothingApplied: true }));
+    h = await startGateway({}, { engine });
+    const res = await cancel(h, 'r_elsewhere', { user_id: 'u' });
+    expect(res).toMatchObject({ status: 503, body: { error: { code: 'UNAVAILABLE' } } });
+    expect(res.headers.get('retry-after')).toBe('1');
+    await engine.close();
+  });
+});

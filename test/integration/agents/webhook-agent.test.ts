@@ -297,7 +297,7 @@ describe('webhook agent against a local HTTP backend', () => {
         if (event.type === 'stream_chunk') resolve();
       });
     });
-    expect(h.runtime.cancel('u1', result.runId)).toEqual({ ok: true });
+    expect(await h.runtime.cancel('u1', result.runId)).toEqual({ ok: true });
     const events = await runEvents(h.engine, 'u1', result.runId);
     expect(ending(events)).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
     await closed.promise;

@@ -1,11 +1,19 @@
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import { AgentRuntime } from '../../../packages/server/src/agents/agent-runtime.js';
 import { defineAgent } from '../../../packages/server/src/agents/define-agent.js';
-import type { Engine, RunRef, RunReservation, RunStart } from '../../../packages/server/src/engine/engine.js';
+import type {
+  CancelListener,
+  Engine,
+  RunRef,
+  RunReservation,
+  RunStart,
+  Unsubscribe,
+} from '../../../packages/server/src/engine/engine.js';
 import { EngineUnavailableError } from '../../../packages/server/src/engine/engine-unavailable.js';
 import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import { silentLogger } from '../../../packages/server/src/observability/logger.js';
 import { ErrorCode } from '../../../packages/server/src/protocol/error-codes.js';
+import { gate } from '../../helpers/deferred.js';
 import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { deferred, runEvents } from './support/run-events.js';
 
@@ -216,5 +224,137 @@ describe('AgentRuntime and the run registry', () => {
     await vi.waitFor(() => expect(ended).toBe(true), WAIT);
     expect(failures).toBe(0);
     expect(await inner.endRun('alice', id, 'node-a')).toBe(false);
+  });
+});
+
+// Issue 15, cancel from anywhere: a cancel on any node reaches the run's owner through the engine.
+describe('AgentRuntime: cancel from another node', () => {
+  const cancelled = {
+    status: 'cancelled',
+    final_response: null,
+    error: { code: 'CANCELLED', message: 'cancelled by the user' },
+  };
+  const terminals = (events: readonly { readonly type: string }[]) =>
+    events.filter((e) => e.type === 'agent_completed');
+
+  it('acks on node B a cancel of node A’s run, which ends cancelled exactly once; a resent cancel is acked as ended', async () => {
+    const engine = memoryEngine();
+    const { agent } = gatedAgent();
+    const a = node(engine, 'node-a', agent);
+    const b = node(engine, 'node-b', agent);
+    const id = await runId(a, 'alice', 'm1');
+    expect(await b.cancel('alice', id)).toEqual({ ok: true });
+    const events = await runEvents(engine, 'alice', id);
+    expect(terminals(events)).toHaveLength(1);
+    expect(events.at(-1)?.data).toEqual(cancelled);
+    await vi.waitFor(async () => expect(await engine.activeRuns('alice')).toEqual([]), WAIT);
+    expect(await b.cancel('alice', id)).toEqual({ ok: true, ended: true });
+    expect(await a.cancel('alice', id)).toEqual({ ok: true, ended: true });
+    expect(terminals(await runEvents(engine, 'alice', id))).toHaveLength(1);
+  });
+
+  it('answers NOT_FOUND on node B for another user’s run of node A and for an unknown run; the run goes on', async () => {
+    const engine = memoryEngine();
+    const { agent, release } = gatedAgent();
+    const a = node(engine, 'node-a', agent);
+    const b = node(engine, 'node-b', agent);
+    const id = await runId(a, 'alice', 'm1');
+    expect(await b.cancel('bob', id)).toEqual({
+      ok: false,
+      code: ErrorCode.NotFound,
+      message: `no active run ${id} for this user`,
+    });
+    expect(await b.cancel('alice', 'r_nope')).toEqual({
+      ok: false,
+      code: ErrorCode.NotFound,
+      message: 'no active run r_nope for this user',
+    });
+    release();
+    const events = await runEvents(engine, 'alice', id);
+    expect(events.at(-1)?.data).toMatchObject({ status: 'succeeded' });
+    // Once ended, it is still not bob's.
+    await vi.waitFor(async () => expect(await engine.activeRuns('alice')).toEqual([]), WAIT);
+    expect(await b.cancel('bob', id)).toMatchObject({ ok: false, code: ErrorCode.NotFound });
+  });
+
+  it('acks a cancel of a run whose owner stopped renewing, and the owner, if it is only late, still gets it', async () => {
+    const inner = memoryEngine();
+    // Node A's renewals are lost (a node frozen or cut off from Redis): its run's lease lapses.
+    const silent = new (class extends DelegatingEngine {
+      override async renewRuns(_node: string, runs: readonly RunRef[]): Promise<string[]> {
+        return runs.map((r) => r.runId);
+      }
+    })(inner);
+    const { agent } = gatedAgent();
+    const a = node(silent, 'node-a', agent, 100);
+    const b = node(inner, 'node-b', agent);
+    const id = await runId(a, 'alice', 'm1');
+    await vi.waitFor(async () => expect(await inner.activeRuns('alice')).toEqual([]), WAIT);
+    expect(await b.cancel('alice', id)).toEqual({ ok: true });
+    const events = await runEvents(inner, 'alice', id);
+    expect(terminals(events)).toHaveLength(1);
+    expect(events.at(-1)?.data).toEqual(cancelled);
+  });
+
+  it('answers UNAVAILABLE when the registry cannot be asked; the owner cancels its own run without it', async () => {
+    const engine = new DelegatingEngine(memoryEngine());
+    engines.push(engine);
+    const { agent } = gatedAgent();
+    const a = node(engine, 'node-a', agent);
+    const b = node(engine, 'node-b', agent);
+    const id = await runId(a, 'alice', 'm1');
+    engine.fail('requestCancel', new EngineUnavailableError('redis is down', { nothingApplied: true }));
+    expect(await b.cancel('alice', id)).toEqual({
+      ok: false,
+      code: ErrorCode.Unavailable,
+      message: 'engine unavailable; retry later',
+    });
+    engine.setHealth({ ok: false, reason: 'redis is down' });
+    expect(await b.cancel('alice', id)).toMatchObject({ ok: false, code: ErrorCode.Unavailable });
+    expect(engine.calls.requestCancel).toBe(1);
+    expect(await a.cancel('alice', id)).toEqual({ ok: true });
+    engine.setHealth(undefined);
+    expect((await runEvents(engine, 'alice', id)).at(-1)?.data).toEqual(cancelled);
+  });
+
+  it('cancels a run that is registered (so listed everywhere) but not launched yet, as it launches', async () => {
+    const engine = new DelegatingEngine(memoryEngine());
+    engines.push(engine);
+    const { agent } = gatedAgent();
+    const a = node(engine, 'node-a', agent);
+    const b = node(engine, 'node-b', agent);
+    const claim = gate();
+    engine.hold('claimIdempotency', claim);
+    const starting = a.start('alice', { messageId: 'm1', text: 'hi' });
+    await claim.wasReached;
+    const [listed] = await engine.activeRuns('alice');
+    if (listed === undefined) throw new Error('the run is not listed');
+    expect(await b.cancel('alice', listed.runId)).toEqual({ ok: true });
+    claim.open();
+    expect(await starting).toEqual({ ok: true, runId: listed.runId, duplicate: false });
+    const events = await runEvents(engine, 'alice', listed.runId);
+    expect(terminals(events)).toHaveLength(1);
+    expect(events.at(-1)?.data).toEqual(cancelled);
+  });
+
+  it('listens for other nodes’ cancels as its node from the start, and stops once drained', async () => {
+    const listening: string[] = [];
+    let stopped = 0;
+    const engine = new (class extends DelegatingEngine {
+      override async onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
+        listening.push(node);
+        const stop = await this.inner.onCancelRequest(node, listener);
+        return async () => {
+          stopped += 1;
+          await stop();
+        };
+      }
+    })(memoryEngine());
+    const { agent } = gatedAgent();
+    const a = node(engine, 'node-a', agent);
+    expect(listening).toEqual(['node-a']);
+    await runId(a, 'alice', 'm1');
+    await a.close();
+    await vi.waitFor(() => expect(stopped).toBe(1), WAIT);
   });
 });

@@ -254,7 +254,7 @@ describe('AgentRuntime', () => {
         ok: true,
         duplicate: false,
       });
-      expect(runtime.cancel('u1', 'r_1')).toEqual({ ok: true });
+      expect(await runtime.cancel('u1', 'r_1')).toEqual({ ok: true });
       await runEvents(engine, 'u1', 'r_1');
       await expect.poll(() => runtime.activeRuns()).toBe(2);
       expect(await runtime.start('u1', { messageId: 'm4', text: 'd' })).toMatchObject({
@@ -434,8 +434,8 @@ describe('AgentRuntime', () => {
       const { runtime, engine } = setup({ agents: [slow], defaultAgent: 'slow' });
       const runId = await started(runtime, 'u1', 'x', 'm1');
       await toolEntered.promise;
-      expect(runtime.cancel('u1', runId)).toEqual({ ok: true });
-      expect(runtime.cancel('u1', runId)).toEqual({ ok: true });
+      expect(await runtime.cancel('u1', runId)).toEqual({ ok: true });
+      expect(await runtime.cancel('u1', runId)).toEqual({ ok: true });
       const events = await runEvents(engine, 'u1', runId);
       expect(types(events)).toEqual(['agent_started', 'tool_executing', 'agent_completed']);
       expect(events[2]?.data).toEqual({
@@ -453,8 +453,8 @@ describe('AgentRuntime', () => {
       const { runtime, engine } = setup({ agents: [agent], defaultAgent: 'gated' });
       const runId = await started(runtime, 'u1', 'x', 'm1');
       const notFound = { ok: false, code: 'NOT_FOUND', message: `no active run ${runId} for this user` };
-      expect(runtime.cancel('u2', runId)).toEqual(notFound);
-      expect(runtime.cancel('u1', 'r_nope')).toEqual({
+      expect(await runtime.cancel('u2', runId)).toEqual(notFound);
+      expect(await runtime.cancel('u1', 'r_nope')).toEqual({
         ok: false,
         code: 'NOT_FOUND',
         message: 'no active run r_nope for this user',
@@ -463,8 +463,8 @@ describe('AgentRuntime', () => {
       const events = await runEvents(engine, 'u1', runId);
       expect(events.at(-1)?.data.status).toBe('succeeded');
       await expect.poll(() => runtime.activeRuns()).toBe(0);
-      expect(runtime.cancel('u1', runId)).toEqual({ ok: true });
-      expect(runtime.cancel('u2', runId)).toEqual(notFound);
+      expect(await runtime.cancel('u1', runId)).toEqual({ ok: true, ended: true });
+      expect(await runtime.cancel('u2', runId)).toEqual(notFound);
       expect((await runEvents(engine, 'u1', runId)).filter((e) => e.type === 'agent_completed')).toHaveLength(
         1,
       );
@@ -484,7 +484,7 @@ describe('AgentRuntime', () => {
       const { runtime, engine } = setup({ agents: [talker], defaultAgent: 'talker' });
       const runId = await started(runtime, 'u1', 'x', 'm1');
       await hang.promise;
-      runtime.cancel('u1', runId);
+      await runtime.cancel('u1', runId);
       const events = await runEvents(engine, 'u1', runId);
       expect(events.at(-1)?.data).toMatchObject({ status: 'cancelled', final_response: 'Hello wor' });
     });

@@ -88,13 +88,13 @@ describe('run termination (property)', () => {
           if (!result.ok) continue;
           started.push({ user: plan.user, runId: result.runId });
           const { cancelAt } = plan;
-          if (cancelAt === 0) runtime.cancel(plan.user, result.runId);
+          if (cancelAt === 0) await runtime.cancel(plan.user, result.runId);
           else if (cancelAt !== undefined) {
             let seen = 0;
             await engine.subscribe(plan.user, (event) => {
               if (event.run_id !== result.runId) return;
               seen += 1;
-              if (seen === cancelAt) runtime.cancel(plan.user, result.runId);
+              if (seen === cancelAt) void runtime.cancel(plan.user, result.runId);
             });
           }
         }

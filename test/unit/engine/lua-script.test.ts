@@ -15,6 +15,7 @@ describe('LuaScript', () => {
       'head',
       'history',
       'renew-run',
+      'request-cancel',
       'start-run',
     ]);
     for (const [name, script] of Object.entries(scripts)) {

@@ -180,6 +180,43 @@ describe('MemoryEngine', () => {
     });
   });
 
+  describe('#requestCancel (the registry’s memory of runs)', () => {
+    const RETAIN_MS = 600_000;
+    const run = (runId: string, leaseMs = 10_000) => ({ runId, agent: 'demo', node: 'n', limit: 9, leaseMs });
+
+    it('keeps an ended run for runRetainMs, then forgets it', async () => {
+      const engine = make();
+      await engine.startRun('alice', run('r1'));
+      await engine.endRun('alice', 'r1', 'n');
+      clock += RETAIN_MS - 1;
+      engine.sweep();
+      expect(await engine.requestCancel('alice', 'r1')).toEqual({ state: 'ended' });
+      clock += 1;
+      engine.sweep();
+      expect(await engine.requestCancel('alice', 'r1')).toEqual({ state: 'unknown' });
+    });
+
+    it('forgets a run whose lease lapsed runRetainMs ago, swept or not (as request-cancel.lua does)', async () => {
+      const engine = make();
+      await engine.startRun('alice', run('r1', 1_000));
+      clock += 1_000 + RETAIN_MS - 1;
+      expect(await engine.requestCancel('alice', 'r1')).toEqual({ state: 'lapsed', node: 'n' });
+      clock += 1;
+      expect(await engine.requestCancel('alice', 'r1')).toEqual({ state: 'unknown' });
+    });
+
+    it('keeps at most 100 000 ended markers, the oldest forgotten first', async () => {
+      const engine = make();
+      for (let i = 0; i <= 100_000; i++) {
+        await engine.startRun('alice', run(`r${i}`));
+        await engine.endRun('alice', `r${i}`, 'n');
+      }
+      expect(await engine.requestCancel('alice', 'r0')).toEqual({ state: 'unknown' });
+      expect(await engine.requestCancel('alice', 'r1')).toEqual({ state: 'ended' });
+      expect(await engine.requestCancel('alice', 'r100000')).toEqual({ state: 'ended' });
+    });
+  });
+
   describe('#claimIdempotency', () => {
     it('frees a key exactly when its ttl has passed, as Redis PX does', async () => {
       const engine = make();

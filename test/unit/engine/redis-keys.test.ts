@@ -18,6 +18,9 @@ describe('RedisKeys', () => {
     expect(keys.slots('alice')).toBe('ac:{u:alice}:conns');
     expect(keys.channel('alice')).toBe('ac:{u:alice}:events');
     expect(keys.idempotency('alice:m1')).toBe('ac:idem:alice:m1');
+    // A node's control channel (cancel requests), not a user's: outside every user's hash tag.
+    expect(keys.control('node-a')).toBe('ac:node:node-a');
+    expect(keys.controlPrefix).toBe('ac:node:');
     expect(keys.pattern).toBe('ac:*');
   });
 

@@ -1,6 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import {
   parseAppendReply,
+  parseCancelReply,
   parseClaimReply,
   parseHeadReply,
   parseHistoryReply,
@@ -20,6 +21,13 @@ describe('script replies', () => {
     expect(parseSlotReply(0)).toBe(false);
   });
 
+  it('decodes request-cancel replies', () => {
+    expect(parseCancelReply(['active', 'node-a'])).toEqual({ state: 'active', node: 'node-a' });
+    expect(parseCancelReply(['lapsed', 'node-a'])).toEqual({ state: 'lapsed', node: 'node-a' });
+    expect(parseCancelReply(['ended'])).toEqual({ state: 'ended' });
+    expect(parseCancelReply(['unknown'])).toEqual({ state: 'unknown' });
+  });
+
   it.each([
     ['not an array', () => parseHeadReply('OK'), 'RedisEngine: unexpected script reply OK'],
     ['a string seq', () => parseHeadReply(['e_a', '4']), 'RedisEngine: expected an integer reply, got 4'],
@@ -32,6 +40,16 @@ describe('script replies', () => {
     [
       'a claim without value',
       () => parseClaimReply([0]),
+      'RedisEngine: expected a string reply, got undefined',
+    ],
+    [
+      'a cancel of an unknown state',
+      () => parseCancelReply(['gone']),
+      'RedisEngine: unexpected cancel reply gone',
+    ],
+    [
+      'an active cancel without its node',
+      () => parseCancelReply(['active']),
       'RedisEngine: expected a string reply, got undefined',
     ],
     [

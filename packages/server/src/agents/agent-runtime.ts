@@ -1,4 +1,4 @@
-import type { Engine, RunRef } from '../engine/engine.js';
+import type { CancelDelivery, Engine, RunRef, Unsubscribe } from '../engine/engine.js';
 import { ENGINE_DEFAULTS } from '../engine/engine-defaults.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -63,10 +63,17 @@ export type StartResult =
   | { readonly ok: true; readonly runId: string; readonly duplicate: boolean }
   | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
 
-/** The answer to `cancel()`. */
+/**
+ * The answer to `cancel()`: accepted (`ended` when the run had already ended, so nothing is left to
+ * cancel), `NOT_FOUND`, or `UNAVAILABLE` when the run is not this node's and the engine cannot be asked.
+ */
 export type CancelResult =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly code: 'NOT_FOUND'; readonly message: string };
+  | { readonly ok: true; readonly ended?: true }
+  | {
+      readonly ok: false;
+      readonly code: typeof ErrorCode.NotFound | typeof ErrorCode.Unavailable;
+      readonly message: string;
+    };
 
 /**
  * Starts, tracks and ends agent runs on this node (docs/protocol.md §3, §6, §9): one `agent_started`, then
@@ -115,6 +122,10 @@ export class AgentRuntime {
   /** Renews leases and retries unregistrations; runs only while `#registered` is not empty. */
   #leaseTimer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
+  /** Runs cancelled after their registration but before their launch: stopped as they launch. */
+  readonly #cancelAtLaunch = new Set<string>();
+  /** Listening for cancel requests other nodes send this node (Engine.onCancelRequest). */
+  readonly #cancelListener: Promise<Unsubscribe | undefined>;
 
   constructor(options: AgentRuntimeOptions) {
     this.#engine = options.engine;
@@ -134,6 +145,16 @@ export class AgentRuntime {
     this.#metrics = options.metrics;
     this.#now = options.now ?? Date.now;
     this.#newId = options.newId ?? randomId;
+    // A cancel sent on any node for a run of this node arrives here (docs/agents.md, "Runs across nodes").
+    this.#cancelListener = this.#engine
+      .onCancelRequest(this.#node, (userId, runId) => {
+        this.#cancelHere(userId, runId);
+      })
+      .catch((error: unknown) => {
+        // Only an engine already closed refuses; then no other node can reach this one anyway.
+        this.#log.warn({ err_message: errorMessage(error) }, 'not listening for cancels from other nodes');
+        return undefined;
+      });
   }
 
   /**
@@ -152,22 +173,72 @@ export class AgentRuntime {
   }
 
   /**
-   * Asks a run to end with `cancelled` / `CANCELLED` (docs/protocol.md §6). Resolves at once; the terminal
-   * event follows. Another user's run, an unknown or a finished run is `NOT_FOUND`.
+   * Asks a run to end with `cancelled` / `CANCELLED` (docs/protocol.md §6), wherever it runs
+   * (docs/agents.md, "Runs across nodes"). A run of this node is stopped here, before this returns
+   * (nothing is awaited on that path). Any other run is looked up in the engine's run registry, which
+   * sends the request to its owner node in the same step: `ok` then means the request was accepted for
+   * delivery to the owner, whose run ends with its one `agent_completed` (`cancelled`, unless it ended
+   * otherwise first; `failed` / `NODE_LOST` when the owner is dead and a reaper ends it). A run of the
+   * user that already ended is `ok` with `ended` (a resent cancel). Another user's run and an unknown
+   * run are `NOT_FOUND`; `UNAVAILABLE` when the registry cannot be asked. Never throws.
    */
-  cancel(userId: string, runId: string): CancelResult {
+  async cancel(userId: string, runId: string): Promise<CancelResult> {
+    const local = this.#cancelHere(userId, runId);
+    if (local !== undefined) return local;
+    if (!this.#engine.health().ok) {
+      return { ok: false, code: ErrorCode.Unavailable, message: ENGINE_UNAVAILABLE };
+    }
+    let delivery: CancelDelivery;
+    try {
+      delivery = await this.#engine.requestCancel(userId, runId);
+    } catch (error) {
+      this.#log.warn(
+        { run_id: runId, user_id: userId, err_message: errorMessage(error) },
+        'run cancel could not be sent',
+      );
+      return { ok: false, code: ErrorCode.Unavailable, message: ENGINE_UNAVAILABLE };
+    }
+    switch (delivery.state) {
+      case 'active':
+      case 'lapsed':
+        this.#log.info(
+          { run_id: runId, user_id: userId, owner: delivery.node, owner_lease: delivery.state },
+          'run cancel sent to its node',
+        );
+        return { ok: true };
+      case 'ended':
+        return { ok: true, ended: true };
+      case 'unknown':
+        return notFound(runId);
+    }
+  }
+
+  /**
+   * The part of a cancel this node answers alone: its own run (stopped now), a run it started but has not
+   * launched yet (stopped at launch), one it remembers ended; `undefined` when the run is not this node's.
+   * Also what a request from another node runs (the answer then goes nowhere).
+   */
+  #cancelHere(userId: string, runId: string): CancelResult | undefined {
     const run = this.#runs.get(runId);
+    if (run !== undefined) {
+      // §6: a user may not cancel another user's run, and must not learn that it exists.
+      if (run.userId !== userId) return notFound(runId);
+      if (run.stop(failedEnd('cancelled', RunErrorCode.Cancelled, 'cancelled by the user'))) {
+        this.#log.info({ run_id: runId, user_id: userId }, 'run cancel requested');
+      }
+      return { ok: true };
+    }
+    const registered = this.#registered.get(runId);
+    if (registered?.state === 'running') {
+      if (registered.ref.userId !== userId) return notFound(runId);
+      // Registered (so listed, and cancellable from any node) but its start has not launched it yet.
+      this.#cancelAtLaunch.add(runId);
+      return { ok: true };
+    }
     // A resent cancel (the client SDK resends unacked frames after a reconnect) for a run of this user
     // that has ended meanwhile is acked: the run is over, which is what the cancel asked for.
-    if (run === undefined && this.#ended.get(runId) === userId) return { ok: true };
-    // §6: a user may not cancel another user's run, and must not learn that it exists.
-    if (run === undefined || run.userId !== userId) {
-      return { ok: false, code: ErrorCode.NotFound, message: `no active run ${runId} for this user` };
-    }
-    if (run.stop(failedEnd('cancelled', RunErrorCode.Cancelled, 'cancelled by the user'))) {
-      this.#log.info({ run_id: runId, user_id: userId }, 'run cancel requested');
-    }
-    return { ok: true };
+    if (this.#ended.get(runId) === userId) return { ok: true, ended: true };
+    return undefined;
   }
 
   /**
@@ -277,6 +348,10 @@ export class AgentRuntime {
     });
     this.#runs.set(runId, run);
     this.#runByKey.set(key, runId);
+    if (this.#cancelAtLaunch.delete(runId)) {
+      run.stop(failedEnd('cancelled', RunErrorCode.Cancelled, 'cancelled by the user'));
+      this.#log.info({ run_id: runId, user_id: userId }, 'run cancel requested');
+    }
     this.#metrics?.runsStarted.inc({ agent: agent.name });
     this.#metrics?.runsActive.inc();
     this.#log.info({ run_id: runId, user_id: userId, agent: agent.name }, 'run started');
@@ -310,6 +385,7 @@ export class AgentRuntime {
 
   /** Ends a run's registration (it no longer counts against the limit on any node); retried until done. */
   #unregister(runId: string): void {
+    this.#cancelAtLaunch.delete(runId);
     const entry = this.#registered.get(runId);
     if (entry === undefined || entry.state === 'ending') return;
     entry.state = 'ending';
@@ -399,7 +475,14 @@ export class AgentRuntime {
     await Promise.allSettled([...this.#ending]);
     if (this.#leaseTimer !== undefined) clearInterval(this.#leaseTimer);
     this.#leaseTimer = undefined;
+    // No run of this node is left to cancel. Not awaited: while Redis is unreachable the subscription
+    // waits for its return, and a drain must not.
+    void this.#cancelListener.then((stop) => stop?.());
   }
+}
+
+function notFound(runId: string): CancelResult {
+  return { ok: false, code: ErrorCode.NotFound, message: `no active run ${runId} for this user` };
 }
 
 function asDuplicate(result: StartResult): StartResult {

@@ -97,6 +97,22 @@ export interface RunRef {
 }
 
 /**
+ * Where a run stood in the registry when {@link Engine.requestCancel} asked for it, and so what became of
+ * the request (docs/agents.md, "Runs across nodes"):
+ * - `active`: the user's run, its lease running; the request was sent to its owner `node`;
+ * - `lapsed`: the user's run, but its owner stopped renewing (killed, frozen, cut off); the request was
+ *   sent to `node` all the same (a frozen owner gets it when it wakes), and a reaper ends the run;
+ * - `ended`: the user's run has ended (the registry keeps that for a while); nothing was sent;
+ * - `unknown`: no such run of this user (another user's run looks the same); nothing was sent.
+ */
+export type CancelDelivery =
+  | { readonly state: 'active' | 'lapsed'; readonly node: string }
+  | { readonly state: 'ended' | 'unknown' };
+
+/** Told of a cancel another node (or this one) asked for a run of `node` (Engine.onCancelRequest). */
+export type CancelListener = (userId: string, runId: string) => void;
+
+/**
  * Storage and fan-out of per-user event logs (docs/architecture.md, "Engines"). Implementations:
  * `MemoryEngine` for one process, `RedisEngine` for many. Seq is assigned atomically per user and is gap-free
  * within an epoch.
@@ -156,6 +172,22 @@ export interface Engine {
   endRun(userId: string, runId: string, node: string): Promise<boolean>;
   /** The user's runs whose lease has not lapsed, oldest first. */
   activeRuns(userId: string): Promise<ActiveRun[]>;
+  /**
+   * Asks the owner of the user's run `runId` to cancel it: looks the run up in the registry and, when it
+   * is registered for this user, sends the request on the owner node's control channel, in one step
+   * (one Lua script on Redis), so the node named is the owner the registry held at that moment. Says
+   * what it found ({@link CancelDelivery}). Delivery is at most once: a node whose control channel is
+   * down when the request is sent does not get it.
+   */
+  requestCancel(userId: string, runId: string): Promise<CancelDelivery>;
+  /**
+   * Calls `listener` for every cancel request sent to `node` ({@link requestCancel} on any node sharing
+   * the engine) until the returned function is called. The listener is added at once and kept across
+   * outages: on Redis one channel subscription per node, subscribed again after every reconnect (the
+   * engine reports healthy only once it is). Resolves once requests sent from then on reach it (on Redis:
+   * the subscription is confirmed, after the outage if Redis is unreachable now).
+   */
+  onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe>;
   /** Current health, without I/O. */
   health(): EngineHealth;
   /** Called whenever health changes (e.g. Redis down, then back). Returns a function that stops it. */

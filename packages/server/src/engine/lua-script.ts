@@ -11,7 +11,8 @@ export type LuaScriptName =
   | 'start-run'
   | 'renew-run'
   | 'end-run'
-  | 'active-runs';
+  | 'active-runs'
+  | 'request-cancel';
 
 /**
  * One server-side script: its source and SHA1, so callers send `EVALSHA` (40 bytes) instead of the whole
@@ -46,6 +47,7 @@ export class LuaScript {
       'renew-run': LuaScript.load('renew-run'),
       'end-run': LuaScript.load('end-run'),
       'active-runs': LuaScript.load('active-runs'),
+      'request-cancel': LuaScript.load('request-cancel'),
     };
   }
 }

@@ -3,6 +3,8 @@ import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.
 import type { NewEvent, StoredEvent } from '../protocol/events.js';
 import type {
   ActiveRun,
+  CancelDelivery,
+  CancelListener,
   Engine,
   EngineHealth,
   EventListener,
@@ -57,6 +59,14 @@ interface HeldRun {
 
 const HEALTHY: EngineHealth = { ok: true };
 
+/** Ended-run markers kept at most (memory bound; Redis keeps each user's for runRetainMs). */
+const MAX_ENDED_RUNS = 100_000;
+
+/** The key of one user's run among the ended markers; length-prefixed so no two pairs collide. */
+function endedKey(userId: string, runId: string): string {
+  return `${userId.length}:${userId}:${runId}`;
+}
+
 /**
  * The engine for one process: per-user logs, idempotency keys, connection slots and the run registry in
  * memory (docs/architecture.md, "Engines"). Everything is lost on restart; §4: a restarted process makes
@@ -88,6 +98,13 @@ export class MemoryEngine implements Engine {
   readonly #slots = new Map<string, Set<string>>();
   /** Registered runs: user id -> run id -> run. A lapsed run is kept `runRetainMs`, then forgotten. */
   readonly #runs = new Map<string, Map<string, HeldRun>>();
+  /**
+   * Ended runs (as lua/end-run.lua's marker): `endedKey(user, run)` -> when it ended, in end order; kept
+   * `runRetainMs`, and at most MAX_ENDED_RUNS of them (the oldest forgotten first).
+   */
+  readonly #endedRuns = new Map<string, number>();
+  /** Cancel listeners per node (Engine.onCancelRequest): the process is every node there is. */
+  readonly #cancelListeners = new Map<string, Set<CancelListener>>();
   readonly #sweepTimer: NodeJS.Timeout;
   #closed = false;
 
@@ -281,7 +298,48 @@ export class MemoryEngine implements Engine {
     if (held?.get(runId)?.node !== node) return false;
     held.delete(runId);
     if (held.size === 0) this.#runs.delete(userId);
+    this.#endedRuns.set(endedKey(userId, runId), this.#now());
+    this.#pruneEndedRuns(this.#now());
     return true;
+  }
+
+  /** Looks the run up and calls its owner's cancel listeners, on the next tick (as a message arrives). */
+  async requestCancel(userId: string, runId: string): Promise<CancelDelivery> {
+    this.#assertOpen();
+    const now = this.#now();
+    const run = this.#runs.get(userId)?.get(runId);
+    // A run lapsed for over runRetainMs is forgotten, as lua/request-cancel.lua forgets it.
+    if (run === undefined || run.leaseEnd <= now - ENGINE_DEFAULTS.runRetainMs) {
+      return { state: this.#endedRuns.has(endedKey(userId, runId)) ? 'ended' : 'unknown' };
+    }
+    const listeners = [...(this.#cancelListeners.get(run.node) ?? [])];
+    queueMicrotask(() => {
+      for (const listener of listeners) {
+        try {
+          listener(userId, runId);
+        } catch (error) {
+          this.#logger.error({ err: error, user_id: userId, run_id: runId }, 'cancel listener threw');
+        }
+      }
+    });
+    return { state: run.leaseEnd > now ? 'active' : 'lapsed', node: run.node };
+  }
+
+  async onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
+    this.#assertOpen();
+    let listeners = this.#cancelListeners.get(node);
+    if (listeners === undefined) {
+      listeners = new Set();
+      this.#cancelListeners.set(node, listeners);
+    }
+    // A wrapper, so the same function added twice is removed once per call.
+    const entry: CancelListener = (userId, runId) => listener(userId, runId);
+    listeners.add(entry);
+    return async () => {
+      const held = this.#cancelListeners.get(node);
+      held?.delete(entry);
+      if (held?.size === 0) this.#cancelListeners.delete(node);
+    };
   }
 
   async activeRuns(userId: string): Promise<ActiveRun[]> {
@@ -328,6 +386,15 @@ export class MemoryEngine implements Engine {
       if (claim.expiresAt <= now) this.#claims.delete(key);
     }
     for (const [userId, held] of this.#runs) this.#forgetLapsedRuns(userId, held, now);
+    this.#pruneEndedRuns(now);
+  }
+
+  /** Ended markers are in end order: forget from the front those past runRetainMs or over the bound. */
+  #pruneEndedRuns(now: number): void {
+    for (const [key, at] of this.#endedRuns) {
+      if (at > now - ENGINE_DEFAULTS.runRetainMs && this.#endedRuns.size <= MAX_ENDED_RUNS) return;
+      this.#endedRuns.delete(key);
+    }
   }
 
   /** Forgets the user's runs whose lease lapsed over runRetainMs ago (as lua/start-run.lua does). */
@@ -347,6 +414,8 @@ export class MemoryEngine implements Engine {
     this.#claims.clear();
     this.#slots.clear();
     this.#runs.clear();
+    this.#endedRuns.clear();
+    this.#cancelListeners.clear();
   }
 
   #log(userId: string): UserLog {

@@ -4,6 +4,8 @@ import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.
 import type { NewEvent, StoredEvent } from '../protocol/events.js';
 import type {
   ActiveRun,
+  CancelDelivery,
+  CancelListener,
   Engine,
   EngineHealth,
   EventListener,
@@ -26,6 +28,7 @@ import {
   type ScriptCall,
 } from './lua-script.js';
 import { type CommandClient, RedisConnections } from './redis-connections.js';
+import { RedisControl } from './redis-control.js';
 import { type RedisEngineOptions, resolveRedisEngineOptions } from './redis-engine-options.js';
 import { type FanoutFloor, RedisFanout } from './redis-fanout.js';
 import { type RedisConnectionRole, RedisHealth } from './redis-health.js';
@@ -34,6 +37,7 @@ import {
   type HistoryReply,
   parseActiveRunsReply,
   parseAppendReply,
+  parseCancelReply,
   parseClaimReply,
   parseHeadReply,
   parseHistoryReply,
@@ -105,6 +109,7 @@ export class RedisEngine implements Engine {
   readonly #keys: RedisKeys;
   readonly #health: RedisHealth;
   readonly #fanout: RedisFanout;
+  readonly #control: RedisControl;
   readonly #logger: Logger;
   readonly #scripts: LuaScripts;
   readonly #historySize: number;
@@ -151,11 +156,18 @@ export class RedisEngine implements Engine {
       logger: this.#logger,
       ...(this.#connections.cluster ? { readFloor: (userId: string) => this.#readFloor(userId) } : {}),
     });
-    this.#subscriber.on('message', (channel: string, frame: string) =>
-      this.#fanout.onMessage(channel, frame),
-    );
+    this.#control = new RedisControl({
+      connection: this.#subscriber,
+      keys: this.#keys,
+      logger: this.#logger,
+    });
+    this.#subscriber.on('message', (channel: string, frame: string) => {
+      if (!this.#control.onMessage(channel, frame)) this.#fanout.onMessage(channel, frame);
+    });
     this.#watch(this.#command, 'command', () => this.#loadScripts());
-    this.#watch(this.#subscriber, 'subscriber', () => this.#fanout.resubscribeAll());
+    this.#watch(this.#subscriber, 'subscriber', () =>
+      Promise.all([this.#control.resubscribeAll(), this.#fanout.resubscribeAll()]),
+    );
     this.#health.onChange((health) => {
       // After a stall nothing was missed: the subscriber stayed connected and Redis sends what it holds.
       if (!health.ok || !this.#catchUpDue) return;
@@ -323,6 +335,25 @@ export class RedisEngine implements Engine {
     return parseActiveRunsReply(await this.#call(() => this.#eval('active-runs', call)));
   }
 
+  /** lua/request-cancel.lua: the lookup and the PUBLISH to the owner's control channel in one step. */
+  async requestCancel(userId: string, runId: string): Promise<CancelDelivery> {
+    this.#assertUsable();
+    const call = {
+      keys: [this.#keys.runs(userId), this.#keys.runInfo(userId), this.#keys.runsEnded(userId)],
+      args: [runId, userId, this.#keys.controlPrefix, RUN_RETAIN_MS],
+    };
+    return parseCancelReply(await this.#call(() => this.#eval('request-cancel', call)));
+  }
+
+  /** One control channel subscription per node (RedisControl), restored after every reconnect. */
+  async onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
+    // Not #assertUsable: a listener added during an outage is subscribed once Redis is back.
+    if (this.#closed) {
+      throw new AgentcastError(AgentcastErrorCode.EngineClosed, 'the engine was used after close()');
+    }
+    return this.#control.listen(node, listener);
+  }
+
   health(): EngineHealth {
     return this.#health.current;
   }
@@ -337,6 +368,7 @@ export class RedisEngine implements Engine {
     this.#closed = true;
     clearInterval(this.#leaseTimer);
     this.#fanout.clear();
+    this.#control.clear();
     this.#slots.clear();
     await Promise.all([this.#disconnect(this.#command), this.#disconnect(this.#subscriber)]);
   }

@@ -53,6 +53,19 @@ export class RedisKeys {
     return `${this.#prefix}{u:${userId}}:events`;
   }
 
+  /**
+   * Pub/sub channel of one gateway node's control requests (a cancel for a run it owns), by its
+   * `--server-id`; lua/request-cancel.lua publishes to it, built from {@link controlPrefix}.
+   */
+  control(node: string): string {
+    return `${this.controlPrefix}${node}`;
+  }
+
+  /** What every node's control channel starts with. */
+  get controlPrefix(): string {
+    return `${this.#prefix}node:`;
+  }
+
   /** One idempotency key (docs/protocol.md §6). */
   idempotency(key: string): string {
     return `${this.#prefix}idem:${key}`;

@@ -1,6 +1,7 @@
 import type { StoredEvent } from '../protocol/events.js';
 import type {
   ActiveRun,
+  CancelDelivery,
   HistoryResult,
   IdempotencyClaim,
   LogHead,
@@ -119,4 +120,12 @@ export function parseHistoryReply(reply: unknown): HistoryReply {
     events.push(event);
   }
   return { result: { kind: 'ok', head, events, complete: verdict === 'ok' }, frames, unreadable: false };
+}
+
+/** `request-cancel.lua`: {'active' | 'lapsed', node} or {'ended' | 'unknown'}. */
+export function parseCancelReply(reply: unknown): CancelDelivery {
+  const [state, node] = array(reply);
+  if (state === 'active' || state === 'lapsed') return { state, node: string(node) };
+  if (state === 'ended' || state === 'unknown') return { state };
+  throw new TypeError(`RedisEngine: unexpected cancel reply ${String(state)}`);
 }

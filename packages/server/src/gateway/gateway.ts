@@ -148,6 +148,7 @@ export class Gateway {
       config,
       demo,
       engine: this.engine,
+      runs: this.runtime,
       metrics: this.metrics,
       log: this.log,
       readiness: () => this.readiness(),

@@ -1,5 +1,6 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CancelResult } from '../agents/agent-runtime.js';
 import { bearerCredential } from '../auth/token-source.js';
 import type { Config } from '../config/config.js';
 import type { Engine } from '../engine/engine.js';
@@ -8,7 +9,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
-import { ID_MAX_LENGTH } from '../protocol/events.js';
+import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
 import { parsePublishBody } from '../protocol/publish.js';
 import type { CorsDecision } from '../security/cors-policy.js';
 import { readBody } from './read-body.js';
@@ -28,6 +29,8 @@ export type Readiness =
 export interface HttpApiContext {
   readonly config: Config;
   readonly engine: Engine;
+  /** The agent runtime's cancel (AgentRuntime.cancel): POST /v1/runs/:run_id/cancel. */
+  readonly runs: { cancel(userId: string, runId: string): Promise<CancelResult> };
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly readiness: () => Readiness;
@@ -213,6 +216,15 @@ async function handleApi(
     }
     return userRuns(res, ctx, userId);
   }
+  const cancel = /^\/v1\/runs\/([^/]+)\/cancel$/.exec(path);
+  if (cancel !== null) {
+    if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+    const runId = decodedSegment(cancel[1] as string);
+    if (runId === undefined) {
+      return sendError(res, 400, ErrorCode.InvalidMessage, 'run_id: not valid percent-encoded UTF-8');
+    }
+    return cancelRun(req, res, ctx, runId);
+  }
   sendError(res, 404, HttpErrorCode.NotFound, `no route ${req.method} ${path}`);
 }
 
@@ -348,6 +360,67 @@ async function userRuns(res: ServerResponse, ctx: HttpApiContext, userId: string
     }
     throw err;
   }
+}
+
+/** The body of POST /v1/runs/:run_id/cancel is `{"user_id": "…"}`: a few bytes. */
+const CANCEL_BODY_MAX_BYTES = 4096;
+
+/**
+ * POST /v1/runs/:run_id/cancel with `{"user_id": "…"}` (docs/protocol.md D), answered by any node: the
+ * user's run is cancelled wherever it runs, as by a `cancel` frame (AgentRuntime.cancel). 202
+ * `cancelling` once the request was accepted for delivery to the run's node (the run ends with its one
+ * `agent_completed`); 200 `ended` for a run of the user that has already ended; 404 `NOT_FOUND` for an
+ * unknown run or another user's.
+ */
+async function cancelRun(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpApiContext,
+  runId: string,
+): Promise<void> {
+  const body = await readBody(req, CANCEL_BODY_MAX_BYTES);
+  if (!body.ok) {
+    if (body.reason === 'too_large') {
+      return sendError(
+        res,
+        413,
+        HttpErrorCode.PayloadTooLarge,
+        `body exceeds ${CANCEL_BODY_MAX_BYTES} bytes`,
+      );
+    }
+    return; // the client went away mid-body; there is no one to answer
+  }
+  let json: unknown;
+  try {
+    json = JSON.parse(body.text);
+  } catch {
+    return sendError(res, 400, ErrorCode.InvalidJson, 'body is not valid JSON');
+  }
+  const userId =
+    typeof json === 'object' && json !== null ? (json as Record<string, unknown>).user_id : undefined;
+  const parsedUser = idSchema.safeParse(userId);
+  if (!parsedUser.success) {
+    return sendError(
+      res,
+      400,
+      ErrorCode.InvalidMessage,
+      `user_id: required, a string of 1..${ID_MAX_LENGTH} characters`,
+    );
+  }
+  if (!idSchema.safeParse(runId).success) {
+    return sendError(res, 400, ErrorCode.InvalidMessage, `run_id: must be 1..${ID_MAX_LENGTH} characters`);
+  }
+  const outcome = await ctx.runs.cancel(parsedUser.data, runId);
+  if (outcome.ok) {
+    const ended = outcome.ended === true;
+    return sendJson(res, ended ? 200 : 202, { run_id: runId, status: ended ? 'ended' : 'cancelling' });
+  }
+  if (outcome.code === ErrorCode.Unavailable) {
+    return sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later', {
+      'Retry-After': '1',
+    });
+  }
+  sendError(res, 404, outcome.code, outcome.message);
 }
 
 /** A percent-decoded path segment, or undefined when its encoding is malformed (`%E0%A4%A`, `%zz`). */

@@ -1,0 +1,108 @@
+import { describe, expect, it } from 'vitest';
+import { RedisControl } from '../../../packages/server/src/engine/redis-control.js';
+import type { PubSubConnection } from '../../../packages/server/src/engine/redis-fanout.js';
+import { RedisKeys } from '../../../packages/server/src/engine/redis-keys.js';
+import { captureLog } from '../../helpers/log-capture.js';
+
+/** A pub/sub connection that records calls and refuses them while `down`. */
+class FakeConnection implements PubSubConnection {
+  readonly calls: string[][] = [];
+  down = false;
+
+  subscribe(...channels: string[]): Promise<unknown> {
+    return this.#call('subscribe', channels);
+  }
+  unsubscribe(...channels: string[]): Promise<unknown> {
+    return this.#call('unsubscribe', channels);
+  }
+  ping(): Promise<unknown> {
+    return this.#call('ping', []);
+  }
+  #call(kind: string, channels: string[]): Promise<unknown> {
+    this.calls.push([kind, ...channels]);
+    return this.down ? Promise.reject(new Error("Stream isn't writeable")) : Promise.resolve('OK');
+  }
+}
+
+const keys = new RedisKeys('t:');
+const request = (user: string, run: string) => JSON.stringify({ type: 'cancel', user_id: user, run_id: run });
+
+function make() {
+  const connection = new FakeConnection();
+  const { log: logger, lines: logs } = captureLog('info');
+  return { connection, logs, control: new RedisControl({ connection, keys, logger }) };
+}
+
+describe('RedisControl', () => {
+  it('subscribes one channel per node, whatever its listeners, and leaves it with the last', async () => {
+    const { connection, control } = make();
+    const got: string[] = [];
+    const stopA = await control.listen('node-a', (u, r) => got.push(`1:${u}/${r}`));
+    const stopB = await control.listen('node-a', (u, r) => got.push(`2:${u}/${r}`));
+    expect(connection.calls).toEqual([['subscribe', 't:node:node-a']]);
+    expect(control.nodeCount).toBe(1);
+    expect(control.onMessage('t:node:node-a', request('alice', 'r1'))).toBe(true);
+    expect(got).toEqual(['1:alice/r1', '2:alice/r1']);
+    await stopA();
+    await stopA();
+    expect(connection.calls).toHaveLength(1);
+    await stopB();
+    expect(connection.calls).toEqual([
+      ['subscribe', 't:node:node-a'],
+      ['unsubscribe', 't:node:node-a'],
+    ]);
+    expect(control.nodeCount).toBe(0);
+  });
+
+  it('leaves user channels to the fan-out, and drops a late message of a node it no longer holds', () => {
+    const { control } = make();
+    expect(control.onMessage(keys.channel('alice'), '{}')).toBe(false);
+    expect(control.onMessage('t:node:gone', request('alice', 'r1'))).toBe(true);
+  });
+
+  it('logs an unreadable message and goes on', async () => {
+    const { control, logs } = make();
+    const got: string[] = [];
+    await control.listen('node-a', (u, r) => got.push(`${u}/${r}`));
+    for (const bad of ['nope', '[]', '{"type":"stop","user_id":"a","run_id":"r"}', '{"type":"cancel"}']) {
+      expect(control.onMessage('t:node:node-a', bad)).toBe(true);
+    }
+    control.onMessage('t:node:node-a', request('alice', 'r1'));
+    expect(got).toEqual(['alice/r1']);
+    expect(logs.filter((l) => l.channel === 't:node:node-a')).toHaveLength(4);
+  });
+
+  it('keeps a listener whose channel could not be subscribed, and resolves once a reconnect subscribes it', async () => {
+    const { connection, control } = make();
+    connection.down = true;
+    let resolved = false;
+    const listening = control
+      .listen('node-a', () => undefined)
+      .then((stop) => {
+        resolved = true;
+        return stop;
+      });
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(resolved).toBe(false);
+    connection.down = false;
+    await control.resubscribeAll();
+    await listening;
+    expect(resolved).toBe(true);
+    expect(connection.calls).toEqual([
+      ['subscribe', 't:node:node-a'],
+      ['subscribe', 't:node:node-a'],
+    ]);
+  });
+
+  it('keeps listening when a listener throws, and reports it', async () => {
+    const { control, logs } = make();
+    const got: string[] = [];
+    await control.listen('node-a', () => {
+      throw new Error('bug');
+    });
+    await control.listen('node-a', (u, r) => got.push(`${u}/${r}`));
+    control.onMessage('t:node:node-a', request('alice', 'r1'));
+    expect(got).toEqual(['alice/r1']);
+    expect(logs.some((l) => l.msg === 'cancel listener threw' && l.run_id === 'r1')).toBe(true);
+  });
+});
