@@ -241,26 +241,37 @@ export function apiKeyMatches(authorization: string | undefined, apiKey: string 
   return timingSafeEqual(a, b);
 }
 
+/** What {@link readJsonBody} returns once it has answered (413, 400) or the client went away. */
+const NO_BODY: unique symbol = Symbol('no body');
+
+/**
+ * Reads a JSON body of at most `maxBytes`: the parsed value, or NO_BODY after answering 413 (the limit
+ * named, with `limitName` after it) or 400 INVALID_JSON, or when the client went away mid-body.
+ */
+async function readJsonBody(
+  req: IncomingMessage,
+  res: ServerResponse,
+  maxBytes: number,
+  limitName: string,
+): Promise<unknown> {
+  const body = await readBody(req, maxBytes);
+  if (!body.ok) {
+    if (body.reason === 'too_large')
+      sendError(res, 413, HttpErrorCode.PayloadTooLarge, `body exceeds ${maxBytes} bytes${limitName}`);
+    return NO_BODY; // too large (answered), or the client went away mid-body: no one to answer
+  }
+  try {
+    return JSON.parse(body.text);
+  } catch {
+    sendError(res, 400, ErrorCode.InvalidJson, 'body is not valid JSON');
+    return NO_BODY;
+  }
+}
+
 /** POST /v1/publish: validate everything first, store all or nothing, 202 only for what was stored. */
 async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiContext): Promise<void> {
-  const body = await readBody(req, ctx.config.maxPublishBytes);
-  if (!body.ok) {
-    if (body.reason === 'too_large') {
-      return sendError(
-        res,
-        413,
-        HttpErrorCode.PayloadTooLarge,
-        `body exceeds ${ctx.config.maxPublishBytes} bytes (max_publish_bytes)`,
-      );
-    }
-    return; // the client went away mid-body; there is no one to answer
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(body.text);
-  } catch {
-    return sendError(res, 400, ErrorCode.InvalidJson, 'body is not valid JSON');
-  }
+  const json = await readJsonBody(req, res, ctx.config.maxPublishBytes, ' (max_publish_bytes)');
+  if (json === NO_BODY) return;
   const parsed = parsePublishBody(json);
   if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
   try {
@@ -378,24 +389,8 @@ async function cancelRun(
   ctx: HttpApiContext,
   runId: string,
 ): Promise<void> {
-  const body = await readBody(req, CANCEL_BODY_MAX_BYTES);
-  if (!body.ok) {
-    if (body.reason === 'too_large') {
-      return sendError(
-        res,
-        413,
-        HttpErrorCode.PayloadTooLarge,
-        `body exceeds ${CANCEL_BODY_MAX_BYTES} bytes`,
-      );
-    }
-    return; // the client went away mid-body; there is no one to answer
-  }
-  let json: unknown;
-  try {
-    json = JSON.parse(body.text);
-  } catch {
-    return sendError(res, 400, ErrorCode.InvalidJson, 'body is not valid JSON');
-  }
+  const json = await readJsonBody(req, res, CANCEL_BODY_MAX_BYTES, '');
+  if (json === NO_BODY) return;
   const userId =
     typeof json === 'object' && json !== null ? (json as Record<string, unknown>).user_id : undefined;
   const parsedUser = idSchema.safeParse(userId);
