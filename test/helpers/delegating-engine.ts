@@ -7,6 +7,8 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  ReapedRun,
+  RunFence,
   RunRef,
   RunReservation,
   RunStart,
@@ -168,8 +170,8 @@ export class DelegatingEngine implements Engine {
     return this.stored.filter((s) => s.userId === userId).map((s) => s.event);
   }
 
-  append(userId: string, event: NewEvent): Promise<StoredEvent> {
-    return this.#call('append', [userId, event]).then((stored) => {
+  append(userId: string, event: NewEvent, fence?: RunFence): Promise<StoredEvent> {
+    return this.#call('append', [userId, event, fence]).then((stored) => {
       this.stored.push({ userId, event: stored });
       return stored;
     });
@@ -218,6 +220,12 @@ export class DelegatingEngine implements Engine {
   }
   activeRuns(userId: string): Promise<ActiveRun[]> {
     return this.inner.activeRuns(userId);
+  }
+  reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]> {
+    return this.inner.reapLapsedRuns(max, terminal).then((reaped) => {
+      for (const { userId, event } of reaped) this.stored.push({ userId, event });
+      return reaped;
+    });
   }
   health(): EngineHealth {
     if (this.#healthError !== undefined) throw this.#healthError;

@@ -11,10 +11,12 @@ describe('LuaScript', () => {
       'active-runs',
       'append',
       'claim',
+      'due-runs',
       'end-run',
       'head',
       'history',
       'renew-run',
+      'run-index',
       'start-run',
     ]);
     for (const [name, script] of Object.entries(scripts)) {

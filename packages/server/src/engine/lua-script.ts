@@ -11,7 +11,9 @@ export type LuaScriptName =
   | 'start-run'
   | 'renew-run'
   | 'end-run'
-  | 'active-runs';
+  | 'active-runs'
+  | 'due-runs'
+  | 'run-index';
 
 /**
  * One server-side script: its source and SHA1, so callers send `EVALSHA` (40 bytes) instead of the whole
@@ -46,6 +48,8 @@ export class LuaScript {
       'renew-run': LuaScript.load('renew-run'),
       'end-run': LuaScript.load('end-run'),
       'active-runs': LuaScript.load('active-runs'),
+      'due-runs': LuaScript.load('due-runs'),
+      'run-index': LuaScript.load('run-index'),
     };
   }
 }

@@ -10,6 +10,8 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  ReapedRun,
+  RunFence,
   RunRef,
   RunReservation,
   RunStart,
@@ -144,10 +146,26 @@ export class MemoryEngine implements Engine {
     return this.#claims.size;
   }
 
-  async append(userId: string, event: NewEvent): Promise<StoredEvent> {
+  async append(userId: string, event: NewEvent, fence?: RunFence): Promise<StoredEvent> {
     this.#assertOpen();
-    // No await before this line: seq is read and incremented in the same synchronous step (§3).
+    // No await before this line: seq is read and incremented, and the fence checked, in the same
+    // synchronous step (§3).
     const now = this.#now();
+    if (fence !== undefined) {
+      const runId = event.run_id;
+      if (runId === undefined) throw new TypeError('MemoryEngine: a fenced append needs the event’s run_id');
+      const run = this.#runs.get(userId)?.get(runId);
+      const refusal = run === undefined ? 'not_registered' : run.node !== fence.node ? 'not_owner' : undefined;
+      if (refusal !== undefined) {
+        throw new AgentcastError(
+          AgentcastErrorCode.RunFenced,
+          `run ${runId} is not this node's any more (${refusal}); nothing was stored`,
+        );
+      }
+      const stored = this.#append(this.#log(userId), event, now, this.#isoTime(now));
+      if (fence.ends === true) this.#endRun(userId, runId);
+      return stored;
+    }
     return this.#append(this.#log(userId), event, now, this.#isoTime(now));
   }
 
@@ -277,11 +295,37 @@ export class MemoryEngine implements Engine {
   /** A no-op (false) after close(): ending is cleanup, and cleanup during shutdown must not throw. */
   async endRun(userId: string, runId: string, node: string): Promise<boolean> {
     if (this.#closed) return false;
+    if (this.#runs.get(userId)?.get(runId)?.node !== node) return false;
+    this.#endRun(userId, runId);
+    return true;
+  }
+
+  #endRun(userId: string, runId: string): void {
     const held = this.#runs.get(userId);
-    if (held?.get(runId)?.node !== node) return false;
+    if (held === undefined) return;
     held.delete(runId);
     if (held.size === 0) this.#runs.delete(userId);
-    return true;
+  }
+
+  /**
+   * One process: its own runs never lapse while it lives (its runtime renews them), so this reaps only
+   * runs whose lease an owner let lapse (a runtime that stopped renewing, or a test). Each run is checked,
+   * its terminal stored and the run ended in one synchronous step, so it is reaped once.
+   */
+  async reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]> {
+    this.#assertOpen();
+    const now = this.#now();
+    const reaped: ReapedRun[] = [];
+    for (const [userId, held] of this.#runs) {
+      for (const [runId, run] of held) {
+        if (reaped.length >= max) return reaped;
+        if (run.leaseEnd > now) continue;
+        const event = this.#append(this.#log(userId), { ...terminal(runId), run_id: runId }, now, this.#isoTime(now));
+        this.#endRun(userId, runId);
+        reaped.push({ userId, runId, agent: run.agent, node: run.node, event });
+      }
+    }
+    return reaped;
   }
 
   async activeRuns(userId: string): Promise<ActiveRun[]> {
