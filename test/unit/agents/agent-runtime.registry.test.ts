@@ -207,14 +207,17 @@ describe('AgentRuntime and the run registry', () => {
         return ended;
       }
     })(inner);
-    const { agent, release } = gatedAgent();
+    // A run's stored terminal ends its registration in the same step; a start refused after registering
+    // (its idempotency claim failed) has no terminal, so its registration is ended by endRun.
+    engine.fail('claimIdempotency', new EngineUnavailableError('redis is down', { nothingApplied: true }));
+    const { agent } = gatedAgent();
     const a = node(engine, 'node-a', agent, 60);
-    const id = await runId(a, 'alice', 'm1');
-    release();
-    await runEvents(inner, 'alice', id);
-    // Renewals stopped with the run, so the lease would lapse anyway; the end itself must arrive.
+    const refused = await a.start('alice', { messageId: 'm1', text: 'q' });
+    expect(refused).toMatchObject({ ok: false, code: ErrorCode.Unavailable });
+    // Renewals stopped with the refusal, so the lease would lapse anyway; the end itself must arrive.
     await vi.waitFor(() => expect(ended).toBe(true), WAIT);
     expect(failures).toBe(0);
-    expect(await inner.endRun('alice', id, 'node-a')).toBe(false);
+    expect(await inner.activeRuns('alice')).toEqual([]);
+    expect(await inner.endRun('alice', 'r_node-a_1', 'node-a')).toBe(false);
   });
 });

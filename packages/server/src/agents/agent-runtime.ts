@@ -8,6 +8,10 @@ import { type AgentDefinition, agentInvalid } from './define-agent.js';
 import { type IdPrefix, randomId } from './random-id.js';
 import { errorMessage, failedEnd } from './run-end.js';
 import { RunErrorCode } from './run-error-code.js';
+import { RunReaper } from './run-reaper.js';
+
+/** Runs reaped per round of the reaper, at most (the rest wait for the next round). */
+const REAP_BATCH = 100;
 
 /** How many ended runs are remembered for idempotent cancels. */
 const ENDED_RUNS_REMEMBERED = 10_000;
@@ -115,6 +119,8 @@ export class AgentRuntime {
   /** Renews leases and retries unregistrations; runs only while `#registered` is not empty. */
   #leaseTimer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
+  /** Ends other nodes' runs whose lease lapsed (NODE_LOST); one per runtime, stopped once drained. */
+  readonly #reaper: RunReaper;
 
   constructor(options: AgentRuntimeOptions) {
     this.#engine = options.engine;
@@ -134,6 +140,19 @@ export class AgentRuntime {
     this.#metrics = options.metrics;
     this.#now = options.now ?? Date.now;
     this.#newId = options.newId ?? randomId;
+    this.#reaper = new RunReaper({
+      engine: this.#engine,
+      intervalMs: Math.max(1, Math.floor(this.#runLeaseMs / 3)),
+      batch: REAP_BATCH,
+      log: this.#log,
+      metrics: this.#metrics,
+    });
+    this.#reaper.start();
+  }
+
+  /** One round of the run reaper now (tests; the runtime runs one every third of the lease). */
+  reapLapsedRuns(): Promise<number> {
+    return this.#reaper.reap();
   }
 
   /**
@@ -274,6 +293,7 @@ export class AgentRuntime {
       metrics: this.#metrics,
       now: this.#now,
       executionId: () => this.#newId('x'),
+      node: this.#node,
     });
     this.#runs.set(runId, run);
     this.#runByKey.set(key, runId);
@@ -285,7 +305,9 @@ export class AgentRuntime {
       this.#rememberEnded(runId, userId);
       this.#runByKey.delete(key);
       this.#release(userId);
-      this.#unregister(runId);
+      // Its stored terminal ended the registration (or another node did); else end it here.
+      if (run.registrationEnded) this.#forget(runId);
+      else this.#unregister(runId);
       this.#metrics?.runsActive.dec();
     });
   }
@@ -352,6 +374,8 @@ export class AgentRuntime {
         for (const runId of lost) {
           if (this.#registered.get(runId)?.state === 'running') {
             this.#log.warn({ run_id: runId }, 'run lease could not be renewed; the run no longer counts');
+            // Another node reaped it (or the registry lost it): its agent stops, nothing more is stored.
+            this.#runs.get(runId)?.lost();
           }
         }
       },
@@ -399,6 +423,7 @@ export class AgentRuntime {
     await Promise.allSettled([...this.#ending]);
     if (this.#leaseTimer !== undefined) clearInterval(this.#leaseTimer);
     this.#leaseTimer = undefined;
+    this.#reaper.stop();
   }
 }
 

@@ -155,7 +155,8 @@ export class MemoryEngine implements Engine {
       const runId = event.run_id;
       if (runId === undefined) throw new TypeError('MemoryEngine: a fenced append needs the event’s run_id');
       const run = this.#runs.get(userId)?.get(runId);
-      const refusal = run === undefined ? 'not_registered' : run.node !== fence.node ? 'not_owner' : undefined;
+      const refusal =
+        run === undefined ? 'not_registered' : run.node !== fence.node ? 'not_owner' : undefined;
       if (refusal !== undefined) {
         throw new AgentcastError(
           AgentcastErrorCode.RunFenced,
@@ -320,7 +321,12 @@ export class MemoryEngine implements Engine {
       for (const [runId, run] of held) {
         if (reaped.length >= max) return reaped;
         if (run.leaseEnd > now) continue;
-        const event = this.#append(this.#log(userId), { ...terminal(runId), run_id: runId }, now, this.#isoTime(now));
+        const event = this.#append(
+          this.#log(userId),
+          { ...terminal(runId), run_id: runId },
+          now,
+          this.#isoTime(now),
+        );
         this.#endRun(userId, runId);
         reaped.push({ userId, runId, agent: run.agent, node: run.node, event });
       }

@@ -37,9 +37,9 @@ import {
   type LapsedRun,
   parseActiveRunsReply,
   parseAppendReply,
+  parseClaimReply,
   parseDueRunsReply,
   parseFencedAppendReply,
-  parseClaimReply,
   parseHeadReply,
   parseHistoryReply,
   parseRunReply,
@@ -82,7 +82,8 @@ const RUN_INDEX_TTL_MS = RUN_RETAIN_MS + 10 * ENGINE_DEFAULTS.runLeaseMs;
 
 /** The run of an event appended with a run fence. */
 function fencedRunId(event: NewEvent): string {
-  if (event.run_id === undefined) throw new TypeError('RedisEngine: a fenced append needs the event’s run_id');
+  if (event.run_id === undefined)
+    throw new TypeError('RedisEngine: a fenced append needs the event’s run_id');
   return event.run_id;
 }
 
@@ -221,7 +222,14 @@ export class RedisEngine implements Engine {
       return this.#stored(event, ts, reply);
     }
     const runId = fencedRunId(event);
-    const call = this.#fencedCall(userId, event, ts, runId, fence.ends === true ? 'end' : 'event', fence.node);
+    const call = this.#fencedCall(
+      userId,
+      event,
+      ts,
+      runId,
+      fence.ends === true ? 'end' : 'event',
+      fence.node,
+    );
     const reply = parseFencedAppendReply(await this.#call(() => this.#eval('append', call)));
     if (typeof reply === 'string') throw runFenced(runId, reply);
     return this.#stored(event, ts, [reply.seq, reply.epoch]);
@@ -449,12 +457,7 @@ export class RedisEngine implements Engine {
   ): ScriptCall {
     const call = this.#appendCall(userId, event, ts);
     return {
-      keys: [
-        ...call.keys,
-        this.#keys.runs(userId),
-        this.#keys.runInfo(userId),
-        this.#keys.runsEnded(userId),
-      ],
+      keys: [...call.keys, this.#keys.runs(userId), this.#keys.runInfo(userId), this.#keys.runsEnded(userId)],
       args: [...call.args, runId, mode, node, RUN_RETAIN_MS],
     };
   }
