@@ -28,7 +28,7 @@ if op == 'set' then
   changed = 1
 else
   local due = now_ms + tonumber(ARGV[2])
-  for i = 5, #ARGV do
+  for i = 4, #ARGV do
     local held = redis.call('ZSCORE', index, ARGV[i])
     if not held or tonumber(held) > due then
       redis.call('ZADD', index, due, ARGV[i])
