@@ -220,4 +220,115 @@ describe('AgentRuntime and the run registry', () => {
     expect(await inner.activeRuns('alice')).toEqual([]);
     expect(await inner.endRun('alice', 'r_node-a_1', 'node-a')).toBe(false);
   });
+
+  it('ends a run by storing its terminal, which ends its registration: no endRun is needed', async () => {
+    const inner = memoryEngine();
+    const engine = new DelegatingEngine(inner);
+    const { agent, release } = gatedAgent();
+    const a = node(engine, 'node-a', agent, 60_000);
+    const id = await runId(a, 'alice', 'm1');
+    release();
+    const events = await runEvents(inner, 'alice', id);
+    expect(events.at(-1)).toMatchObject({ type: 'agent_completed', data: { status: 'succeeded' } });
+    await vi.waitFor(() => expect(a.activeRuns()).toBe(0), WAIT);
+    expect(await inner.activeRuns('alice')).toEqual([]);
+    expect(await inner.endRun('alice', id, 'node-a')).toBe(false);
+  });
+
+  describe('a node that stops renewing (killed, frozen, cut off)', () => {
+    const NODE_LOST = {
+      status: 'failed',
+      final_response: null,
+      error: { code: 'NODE_LOST', message: 'the gateway node running the agent was lost' },
+    };
+
+    /** The owner's engine: its renewals stop arriving while `frozen`, as a frozen node's would. */
+    function freezable(inner: Engine) {
+      const state = { frozen: false };
+      const engine = new (class extends DelegatingEngine {
+        override async renewRuns(owner: string, runs: readonly RunRef[], leaseMs: number): Promise<string[]> {
+          if (state.frozen) return [];
+          return this.inner.renewRuns(owner, runs, leaseMs);
+        }
+      })(inner);
+      return { engine, state };
+    }
+
+    /** An agent that yields, waits for `gate`, yields once more, then waits for its abort. */
+    function watchedAgent() {
+      const gate = deferred();
+      const seen: { signal?: AbortSignal } = {};
+      const agent = defineAgent({
+        name: 'gated',
+        async *run(_input, ctx) {
+          seen.signal = ctx.signal;
+          yield { type: 'agent_thinking', data: { reasoning: 'before' } };
+          await gate.promise;
+          yield { type: 'agent_thinking', data: { reasoning: 'after the reap' } };
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+        },
+      });
+      return { agent, seen, release: () => gate.resolve() };
+    }
+
+    it('its run is reaped by another node with NODE_LOST; the owner stores nothing more and aborts its agent', async () => {
+      const inner = memoryEngine();
+      const owner = freezable(inner);
+      const { agent, seen, release } = watchedAgent();
+      const a = node(owner.engine, 'node-a', agent, 90);
+      const b = node(inner, 'node-b', agent, 90);
+      const id = await runId(a, 'alice', 'm1');
+      await vi.waitFor(() => expect(owner.engine.eventsOf('alice')).toHaveLength(2), WAIT);
+      owner.state.frozen = true;
+      // Node B's reaper (and node A's own, which reaps any lapsed run) ends it once its lease lapsed.
+      const events = await runEvents(inner, 'alice', id);
+      expect(events.map((e) => e.type)).toEqual(['agent_started', 'agent_thinking', 'agent_completed']);
+      expect(events[2]?.data).toEqual(NODE_LOST);
+      // The owner goes on: its next append is refused, its agent aborted, and no terminal of its own.
+      release();
+      await vi.waitFor(() => expect(a.activeRuns()).toBe(0), WAIT);
+      expect(seen.signal?.aborted).toBe(true);
+      const after = await inner.history('alice', { since: 0, limit: 100 });
+      expect(after.kind === 'ok' && after.events.map((e) => e.seq)).toEqual(events.map((e) => e.seq));
+      expect(await b.reapLapsedRuns()).toBe(0);
+    });
+
+    it('its agent is aborted as soon as a renewal says the run is lost, and no second terminal is stored', async () => {
+      const inner = memoryEngine();
+      const owner = freezable(inner);
+      const { agent, seen } = watchedAgent();
+      const a = node(owner.engine, 'node-a', agent, 90);
+      node(inner, 'node-b', agent, 90);
+      const id = await runId(a, 'alice', 'm1');
+      await vi.waitFor(() => expect(owner.engine.eventsOf('alice')).toHaveLength(2), WAIT);
+      owner.state.frozen = true;
+      const events = await runEvents(inner, 'alice', id);
+      expect(events.at(-1)?.data).toEqual(NODE_LOST);
+      expect(seen.signal?.aborted).toBe(false);
+      owner.state.frozen = false;
+      await vi.waitFor(() => expect(seen.signal?.aborted).toBe(true), WAIT);
+      await vi.waitFor(() => expect(a.activeRuns()).toBe(0), WAIT);
+      const after = await inner.history('alice', { since: 0, limit: 100 });
+      expect(after.kind === 'ok' && after.events.length).toBe(events.length);
+    });
+
+    it('a draining node keeps renewing: its runs are not reaped while it drains within its lease', async () => {
+      const inner = memoryEngine();
+      const { agent, release } = gatedAgent();
+      const a = node(inner, 'node-a', agent, 60);
+      const b = node(inner, 'node-b', agent, 60);
+      const id = await runId(a, 'alice', 'm1');
+      const drained = a.drain(5_000);
+      // Several leases pass while it drains; node B's reaper runs all along and finds nothing lapsed.
+      for (let i = 0; i < 5; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        expect(await b.reapLapsedRuns()).toBe(0);
+      }
+      release();
+      await drained;
+      const events = await runEvents(inner, 'alice', id);
+      expect(events.at(-1)?.data).toMatchObject({ status: 'succeeded' });
+      expect(events.filter((e) => e.type === 'agent_completed')).toHaveLength(1);
+    });
+  });
 });
