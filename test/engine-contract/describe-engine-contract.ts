@@ -809,6 +809,34 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
           expect((await everything(engine, 'alice')).map((e) => e.seq)).toEqual([1, 2, 3]);
           expect((await everything(engine, 'bob')).length).toBe(0);
         });
+        it('lets an unregistered run end only when the user’s log is no longer of the run’s epoch (the store lost both)', async () => {
+          const { engine } = await setup();
+          await engine.startRun('alice', start('r1', 'node-a'));
+          const first = await engine.append(
+            'alice',
+            { type: 'agent_started', run_id: 'r1', data: {} },
+            { node: 'node-a' },
+          );
+          const end: NewEvent = { type: 'agent_completed', run_id: 'r1', data: { status: 'failed' } };
+          await engine.append('alice', end, { node: 'node-a', ends: true, epoch: first.epoch });
+          // Ended in the same epoch: fenced, whatever the fence says of its epoch.
+          await expect(
+            engine.append('alice', end, { node: 'node-a', ends: true, epoch: first.epoch }),
+          ).rejects.toMatchObject(fenced);
+          // A run of an epoch the log no longer has (data lost, registry with it) may still end.
+          const other = await engine.append(
+            'alice',
+            { ...end, run_id: 'r0' },
+            {
+              node: 'node-a',
+              ends: true,
+              epoch: 'e_lost-with-the-data',
+            },
+          );
+          expect(other).toMatchObject({ run_id: 'r0', seq: 3, epoch: first.epoch });
+          // Never for a reaper: it reaps only registered runs.
+          expect(await engine.reapLapsedRuns(10, nodeLost)).toEqual([]);
+        });
       });
 
       it('rejects registering and listing after close; ending after close is a no-op', async () => {

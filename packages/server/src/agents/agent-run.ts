@@ -92,6 +92,8 @@ export class AgentRun {
   #fenced = false;
   /** The terminal was stored, which ended the run's registration in the same step. */
   #terminalStored = false;
+  /** The epoch the run's `agent_started` was stored in, once it was (the fence's `epoch`). */
+  #epoch: string | undefined;
   /** Ends the current wait for the engine, if any. */
   #wake: () => void = () => undefined;
 
@@ -138,13 +140,14 @@ export class AgentRun {
   }
 
   /**
-   * The run is no longer this node's (its lease renewal was refused: another node reaped it, or the
-   * registry lost it): the agent is aborted at once. Its terminal is still tried, fenced, so it is stored
-   * only if the run is somehow still this node's; otherwise the reaper's NODE_LOST is the run's end.
+   * The run is no longer this node's (its lease renewal was refused: another node reaped it, or Redis
+   * lost the user's data, registry included): the agent is aborted at once. Its terminal is still tried,
+   * fenced: after a reap it is refused (the reaper's NODE_LOST is the run's end); after a data loss it is
+   * stored in the new epoch, `failed` / `UNAVAILABLE`, so the run still ends.
    */
   lost(): void {
-    const message = RunErrorMessage[RunErrorCode.NodeLost];
-    if (this.stop(failedEnd('failed', RunErrorCode.NodeLost, message))) {
+    const message = RunErrorMessage[RunErrorCode.Unavailable];
+    if (this.stop(failedEnd('failed', RunErrorCode.Unavailable, message))) {
       this.#log.warn('run lease lost; the agent is aborted');
     }
   }
@@ -296,7 +299,9 @@ export class AgentRun {
 
   /** Stores one event of the run, fenced: only while the run is this node's (`ends`: its terminal). */
   async #append(event: NewEvent, ends = false): Promise<void> {
-    await this.#options.engine.append(this.userId, event, { node: this.#options.node, ends });
+    const fence = { node: this.#options.node, ends, epoch: this.#epoch };
+    const stored = await this.#options.engine.append(this.userId, event, fence);
+    this.#epoch ??= stored.epoch;
     this.#options.metrics?.eventsPublished.inc({ source: 'agent' });
   }
 

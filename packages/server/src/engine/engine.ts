@@ -107,6 +107,13 @@ export interface RunFence {
   readonly node: string;
   /** The run's terminal `agent_completed`: its registration ends in the same atomic step. */
   readonly ends?: boolean;
+  /**
+   * The epoch the run's first event was stored in. When the run is not registered and the user's log is
+   * no longer of that epoch, the store lost the user's data, registry included (docs/protocol.md §4): the
+   * append passes, unregistered, so the run can still end in the new epoch. A run ended or reaped in the
+   * same epoch stays fenced.
+   */
+  readonly epoch?: string | undefined;
 }
 
 /** A run whose owner's lease lapsed, ended by {@link Engine.reapLapsedRuns} with the terminal given. */

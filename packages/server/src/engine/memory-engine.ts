@@ -155,8 +155,11 @@ export class MemoryEngine implements Engine {
       const runId = event.run_id;
       if (runId === undefined) throw new TypeError('MemoryEngine: a fenced append needs the event’s run_id');
       const run = this.#runs.get(userId)?.get(runId);
-      const refusal =
-        run === undefined ? 'not_registered' : run.node !== fence.node ? 'not_owner' : undefined;
+      // As append.lua: a run unknown to a log that is no longer of its epoch lost its registry with it.
+      const lost = fence.epoch !== undefined && this.#logs.get(userId)?.head.epoch !== fence.epoch;
+      let refusal: string | undefined;
+      if (run === undefined) refusal = lost ? undefined : 'not_registered';
+      else if (run.node !== fence.node) refusal = 'not_owner';
       if (refusal !== undefined) {
         throw new AgentcastError(
           AgentcastErrorCode.RunFenced,

@@ -222,14 +222,8 @@ export class RedisEngine implements Engine {
       return this.#stored(event, ts, reply);
     }
     const runId = fencedRunId(event);
-    const call = this.#fencedCall(
-      userId,
-      event,
-      ts,
-      runId,
-      fence.ends === true ? 'end' : 'event',
-      fence.node,
-    );
+    const mode = fence.ends === true ? 'end' : 'event';
+    const call = this.#fencedCall(userId, event, ts, runId, mode, fence.node, fence.epoch ?? '');
     const reply = parseFencedAppendReply(await this.#call(() => this.#eval('append', call)));
     if (typeof reply === 'string') throw runFenced(runId, reply);
     return this.#stored(event, ts, [reply.seq, reply.epoch]);
@@ -454,11 +448,12 @@ export class RedisEngine implements Engine {
     runId: string,
     mode: 'event' | 'end' | 'reap',
     node: string,
+    epoch = '',
   ): ScriptCall {
     const call = this.#appendCall(userId, event, ts);
     return {
       keys: [...call.keys, this.#keys.runs(userId), this.#keys.runInfo(userId), this.#keys.runsEnded(userId)],
-      args: [...call.args, runId, mode, node, RUN_RETAIN_MS],
+      args: [...call.args, runId, mode, node, RUN_RETAIN_MS, epoch],
     };
   }
 

@@ -20,8 +20,11 @@
 -- ARGV[10] mode: 'event' (the owner's event), 'end' (the owner's terminal), 'reap' (another node's
 --          terminal for a run whose lease lapsed)
 -- ARGV[11] the owner node ('event', 'end'); ARGV[12] how long the ended marker is kept, in ms
--- 'event' and 'end' pass while the run is registered to that node; 'reap' passes while the run is
--- registered and its lease has lapsed. 'end' and 'reap' end the run with the append (as end-run.lua).
+-- ARGV[13] ('event', 'end') the epoch of the run's first event, or ''
+-- 'event' and 'end' pass while the run is registered to that node, and for a run not registered at all
+-- when the user's log is no longer of the run's epoch (Redis lost the user's data, registry included:
+-- the run may still end in the new epoch); 'reap' passes while the run is registered and its lease has
+-- lapsed. 'end' and 'reap' end the run with the append (as end-run.lua).
 -- Returns {seq, epoch}, or the reason a fenced append was refused: 'not_registered' (ended, reaped or
 -- unknown), 'not_owner', 'live' (reap of a run whose lease has not lapsed).
 redis.replicate_commands() -- Redis 6.x: allow TIME before writes (a no-op from Redis 7)
@@ -35,8 +38,10 @@ local run_id, mode = ARGV[9], ARGV[10]
 if fenced then
   local record = redis.call('HGET', KEYS[5], run_id)
   local lease_end = redis.call('ZSCORE', KEYS[4], run_id)
-  if not record or not lease_end then return 'not_registered' end
-  if mode == 'reap' then
+  if not record or not lease_end then
+    local lost = mode ~= 'reap' and ARGV[13] ~= '' and redis.call('HGET', meta, 'epoch') ~= ARGV[13]
+    if not lost then return 'not_registered' end
+  elseif mode == 'reap' then
     if tonumber(lease_end) > now_ms then return 'live' end
   elseif cjson.decode(record).node ~= ARGV[11] then
     return 'not_owner'
