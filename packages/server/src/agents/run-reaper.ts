@@ -1,7 +1,7 @@
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { isEngineUnavailable } from '../protocol/agentcast-error.js';
+import { AgentcastError, AgentcastErrorCode, isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { errorMessage, failedEnd, runEndEvent } from './run-end.js';
 import { RunErrorCode, RunErrorMessage } from './run-error-code.js';
 
@@ -68,8 +68,12 @@ export class RunReaper {
       }
       return reaped.length;
     } catch (error) {
-      // An engine outage is reported by its health; anything else is a bug an operator must see.
-      if (!isEngineUnavailable(error)) log.error({ err_message: errorMessage(error) }, 'run reaper failed');
+      // A closed engine (the gateway shutting down) ends the reaper; an outage is reported by the
+      // engine's health; anything else is a bug an operator must see.
+      if (error instanceof AgentcastError && error.code === AgentcastErrorCode.EngineClosed) this.stop();
+      else if (!isEngineUnavailable(error)) {
+        log.error({ err_message: errorMessage(error) }, 'run reaper failed');
+      }
       return 0;
     }
   }
