@@ -52,7 +52,7 @@ describe('RunReaper', () => {
     const reaped = lines.filter((l) => l.msg === 'run reaped: its node stopped renewing its lease');
     expect(reaped).toHaveLength(5);
     expect(reaped[0]).toMatchObject({
-      level: 'warn',
+      level: 40,
       run_id: 'r0',
       user_id: 'u0',
       node: 'gone',
