@@ -312,6 +312,26 @@ describe('AgentRuntime and the run registry', () => {
       expect(after.kind === 'ok' && after.events.length).toBe(events.length);
     });
 
+    it('a run whose terminal could not be stored (the engine failed through the drain) is ended NODE_LOST by a reaper once the engine is back', async () => {
+      const inner = memoryEngine();
+      const engine = new DelegatingEngine(inner);
+      const { agent } = gatedAgent();
+      const a = node(engine, 'node-a', agent, 90);
+      const id = await runId(a, 'alice', 'm1');
+      await vi.waitFor(() => expect(engine.eventsOf('alice')).toHaveLength(2), WAIT);
+      const back = engine.fail(
+        'append',
+        new EngineUnavailableError('redis is down', { nothingApplied: true }),
+      );
+      // drain(0) ends the run SHUTDOWN and gives up on its terminal: it is lost, and so is the node.
+      await a.close();
+      back();
+      node(inner, 'node-b', agent, 90);
+      const events = await runEvents(inner, 'alice', id);
+      expect(events.filter((e) => e.type === 'agent_completed')).toHaveLength(1);
+      expect(events.at(-1)?.data).toEqual(NODE_LOST);
+    });
+
     it('a draining node keeps renewing: its runs are not reaped while it drains within its lease', async () => {
       const inner = memoryEngine();
       const { agent, release } = gatedAgent();

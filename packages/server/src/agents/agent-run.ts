@@ -92,6 +92,8 @@ export class AgentRun {
   #fenced = false;
   /** The terminal was stored, which ended the run's registration in the same step. */
   #terminalStored = false;
+  /** Storing the terminal failed for good (not fenced). */
+  #terminalLost = false;
   /** The epoch the run's `agent_started` was stored in, once it was (the fence's `epoch`). */
   #epoch: string | undefined;
   /** Ends the current wait for the engine, if any. */
@@ -140,6 +142,15 @@ export class AgentRun {
   }
 
   /**
+   * The terminal could not be stored (the engine stayed down past the retries, or the gateway shut down
+   * meanwhile). The run's registration is then left to lapse, so a reaper ends the run `NODE_LOST` once
+   * the engine is back: the run still gets its one terminal. Read once `done` resolved.
+   */
+  get terminalLost(): boolean {
+    return this.#terminalLost;
+  }
+
+  /**
    * The run is no longer this node's (its lease renewal was refused: another node reaped it, or Redis
    * lost the user's data, registry included): the agent is aborted at once. Its terminal is still tried,
    * fenced: after a reap it is refused (the reaper's NODE_LOST is the run's end); after a data loss it is
@@ -164,6 +175,7 @@ export class AgentRun {
       if (!isRunFenced(error)) {
         // The engine stayed down for TERMINAL_RETRY_MS (or the gateway shut down meanwhile), so the
         // terminal event is lost; an operator must look at the engine (docs/agents.md).
+        this.#terminalLost = true;
         this.#log.error({ status: terminal.status, err_code: errorCode(error) }, 'run terminal event lost');
       } else {
         this.#onFenced(error);

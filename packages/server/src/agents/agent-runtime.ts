@@ -305,8 +305,10 @@ export class AgentRuntime {
       this.#rememberEnded(runId, userId);
       this.#runByKey.delete(key);
       this.#release(userId);
-      // Its stored terminal ended the registration (or another node did); else end it here.
-      if (run.registrationEnded) this.#forget(runId);
+      // Its stored terminal ended the registration (or another node did): nothing to end. A terminal that
+      // could not be stored leaves the registration to lapse, so a reaper ends the run NODE_LOST once
+      // the engine is back. Otherwise (no terminal was due) it is ended here.
+      if (run.registrationEnded || run.terminalLost) this.#forget(runId);
       else this.#unregister(runId);
       this.#metrics?.runsActive.dec();
     });
