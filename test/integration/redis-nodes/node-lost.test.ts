@@ -92,7 +92,7 @@ describe.skipIf(!available)('a run whose node is lost, across gateway processes 
     return ((await res.json()) as { events: Frame[] }).events;
   }
 
-  it('SIGKILL of the owner mid-run: a client on another node gets NODE_LOST within the lease, and history holds one terminal', async () => {
+  it('SIGKILL of the owner mid-run: a client on another node gets NODE_LOST within the lease plus a few seconds, and history holds one terminal', async () => {
     const a = await start('node-a');
     const b = await start('node-b');
     const onA = await connect(a, 'alice');
