@@ -661,6 +661,184 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
         expect(await engine.startRun('alice', start('r4'))).toEqual({ ok: false, reason: 'limit' });
       });
 
+      describe('reaping lapsed runs and fencing (#reapLapsedRuns, #append with a run fence)', () => {
+        const nodeLost = (runId: string): NewEvent => ({
+          type: 'agent_completed',
+          run_id: runId,
+          data: { status: 'failed', final_response: null, error: { code: 'NODE_LOST', message: 'lost' } },
+        });
+        const everything = async (engine: Engine, userId: string) => {
+          const answer = await engine.history(userId, { since: 0, limit: 100 });
+          return answer.kind === 'ok' ? answer.events : [];
+        };
+        const terminals = async (engine: Engine, userId: string) =>
+          (await everything(engine, userId)).filter((e) => e.type === 'agent_completed');
+        const fenced = { code: AgentcastErrorCode.RunFenced };
+
+        async function reapUntilSome(engine: Engine, rounds = 2) {
+          const reaped: Awaited<ReturnType<Engine['reapLapsedRuns']>> = [];
+          await vi.waitFor(async () => {
+            // Two reapers at once, as two nodes whose timers fire together.
+            const answers = await Promise.all(
+              range(1, rounds).map(() => engine.reapLapsedRuns(10, nodeLost)),
+            );
+            reaped.push(...answers.flat());
+            expect(reaped.length).toBeGreaterThan(0);
+          }, WAIT);
+          return reaped;
+        }
+
+        async function lapsed(engine: Engine, userId: string, runId: string, elapse: (ms: number) => void) {
+          elapse(SHORT_TTL_MS + 1);
+          await vi.waitFor(
+            async () => expect(ids(await engine.activeRuns(userId))).not.toContain(runId),
+            WAIT,
+          );
+        }
+
+        it('ends a run whose lease lapsed with exactly one terminal, however many reap at once; a renewed run is left alone', async () => {
+          const { engine, elapse } = await setup();
+          await engine.append('alice', event(1));
+          await engine.startRun('alice', start('dead', 'node-a', 3, SHORT_TTL_MS));
+          await engine.append(
+            'alice',
+            { type: 'agent_started', run_id: 'dead', data: {} },
+            { node: 'node-a' },
+          );
+          await engine.startRun('alice', start('renewed', 'node-b', 3, SHORT_TTL_MS));
+          await engine.renewRuns('node-b', [{ userId: 'alice', runId: 'renewed' }], LEASE_MS);
+          await engine.startRun('bob', start('bobs', 'node-b', 3, LEASE_MS));
+          await lapsed(engine, 'alice', 'dead', elapse);
+          const reaped = await reapUntilSome(engine, 3);
+          expect(reaped.map(({ userId, runId, agent, node }) => ({ userId, runId, agent, node }))).toEqual([
+            { userId: 'alice', runId: 'dead', agent: 'demo', node: 'node-a' },
+          ]);
+          expect(reaped[0]?.event).toMatchObject({ type: 'agent_completed', run_id: 'dead', seq: 3 });
+          // Later rounds find nothing more to reap.
+          expect(await engine.reapLapsedRuns(10, nodeLost)).toEqual([]);
+          const events = await everything(engine, 'alice');
+          expect(events.map((e) => e.seq)).toEqual([1, 2, 3]);
+          expect(await terminals(engine, 'alice')).toEqual([reaped[0]?.event]);
+          expect(ids(await engine.activeRuns('alice'))).toEqual(['renewed']);
+          expect(ids(await engine.activeRuns('bob'))).toEqual(['bobs']);
+          // The owner comes back: it may store nothing more of the run, nor end or renew it.
+          await expect(
+            engine.append('alice', { type: 'agent_thinking', run_id: 'dead', data: {} }, { node: 'node-a' }),
+          ).rejects.toMatchObject(fenced);
+          await expect(
+            engine.append('alice', nodeLost('dead'), { node: 'node-a', ends: true }),
+          ).rejects.toMatchObject(fenced);
+          expect(await engine.endRun('alice', 'dead', 'node-a')).toBe(false);
+          expect(await engine.renewRuns('node-a', [{ userId: 'alice', runId: 'dead' }], LEASE_MS)).toEqual([
+            'dead',
+          ]);
+          expect((await everything(engine, 'alice')).map((e) => e.seq)).toEqual([1, 2, 3]);
+        });
+
+        it('stores one terminal when the owner ends its lapsed run while reapers reap it', async () => {
+          const { engine, elapse } = await setup();
+          for (const n of range(1, 5)) await engine.startRun(`u${n}`, start('r', 'node-a', 3, SHORT_TTL_MS));
+          await lapsed(engine, 'u5', 'r', elapse);
+          const own: NewEvent = {
+            type: 'agent_completed',
+            run_id: 'r',
+            data: { status: 'succeeded', final_response: 'done' },
+          };
+          const outcomes = await Promise.all(
+            range(1, 5).map(async (n) => {
+              const [mine, ...reaps] = await Promise.all([
+                engine.append(`u${n}`, own, { node: 'node-a', ends: true }).then(
+                  () => 'stored',
+                  (error: unknown) => (error as { code?: string }).code,
+                ),
+                engine.reapLapsedRuns(10, nodeLost),
+                engine.reapLapsedRuns(10, nodeLost),
+              ]);
+              return { mine, reaped: reaps.flat().filter((r) => r.userId === `u${n}`).length };
+            }),
+          );
+          // Reapers of one user's round may have reaped another user's run: count by what is stored.
+          await vi.waitFor(async () => {
+            await engine.reapLapsedRuns(10, nodeLost);
+            for (const n of range(1, 5)) expect((await terminals(engine, `u${n}`)).length).toBe(1);
+          }, WAIT);
+          for (const [i, outcome] of outcomes.entries()) {
+            const [terminal] = await terminals(engine, `u${i + 1}`);
+            if (outcome.mine === 'stored') expect(terminal?.data).toEqual(own.data);
+            else {
+              expect(outcome.mine).toBe(AgentcastErrorCode.RunFenced);
+              expect(terminal?.data).toEqual(nodeLost('r').data);
+            }
+            expect(await engine.activeRuns(`u${i + 1}`)).toEqual([]);
+          }
+          expect(await engine.reapLapsedRuns(10, nodeLost)).toEqual([]);
+        });
+
+        it('stores a run’s fenced events only while the run is registered to that node; its terminal ends it', async () => {
+          const { engine } = await setup();
+          await engine.startRun('alice', start('r1', 'node-a'));
+          const started = await engine.append(
+            'alice',
+            { type: 'agent_started', run_id: 'r1', data: {} },
+            { node: 'node-a' },
+          );
+          expect(started).toMatchObject({ seq: 1, run_id: 'r1' });
+          await expect(
+            engine.append('alice', { type: 'agent_thinking', run_id: 'r1', data: {} }, { node: 'node-b' }),
+          ).rejects.toMatchObject(fenced);
+          await expect(
+            engine.append('alice', { type: 'agent_thinking', run_id: 'nope', data: {} }, { node: 'node-a' }),
+          ).rejects.toMatchObject(fenced);
+          await expect(
+            engine.append('bob', { type: 'agent_thinking', run_id: 'r1', data: {} }, { node: 'node-a' }),
+          ).rejects.toMatchObject(fenced);
+          const end: NewEvent = { type: 'agent_completed', run_id: 'r1', data: { status: 'succeeded' } };
+          expect(await engine.append('alice', end, { node: 'node-a', ends: true })).toMatchObject({ seq: 2 });
+          // The terminal ended the registration in the same step: nothing more, and nothing to end.
+          expect(await engine.activeRuns('alice')).toEqual([]);
+          await expect(engine.append('alice', end, { node: 'node-a', ends: true })).rejects.toMatchObject(
+            fenced,
+          );
+          expect(await engine.endRun('alice', 'r1', 'node-a')).toBe(false);
+          // An unfenced append of the same run id (a backend publishing over HTTP) is not fenced.
+          expect(
+            await engine.append('alice', { type: 'notification', run_id: 'r1', data: {} }),
+          ).toMatchObject({
+            seq: 3,
+          });
+          expect((await everything(engine, 'alice')).map((e) => e.seq)).toEqual([1, 2, 3]);
+          expect((await everything(engine, 'bob')).length).toBe(0);
+        });
+        it('lets an unregistered run end only when the user’s log is no longer of the run’s epoch (the store lost both)', async () => {
+          const { engine } = await setup();
+          await engine.startRun('alice', start('r1', 'node-a'));
+          const first = await engine.append(
+            'alice',
+            { type: 'agent_started', run_id: 'r1', data: {} },
+            { node: 'node-a' },
+          );
+          const end: NewEvent = { type: 'agent_completed', run_id: 'r1', data: { status: 'failed' } };
+          await engine.append('alice', end, { node: 'node-a', ends: true, epoch: first.epoch });
+          // Ended in the same epoch: fenced, whatever the fence says of its epoch.
+          await expect(
+            engine.append('alice', end, { node: 'node-a', ends: true, epoch: first.epoch }),
+          ).rejects.toMatchObject(fenced);
+          // A run of an epoch the log no longer has (data lost, registry with it) may still end.
+          const other = await engine.append(
+            'alice',
+            { ...end, run_id: 'r0' },
+            {
+              node: 'node-a',
+              ends: true,
+              epoch: 'e_lost-with-the-data',
+            },
+          );
+          expect(other).toMatchObject({ run_id: 'r0', seq: 3, epoch: first.epoch });
+          // Never for a reaper: it reaps only registered runs.
+          expect(await engine.reapLapsedRuns(10, nodeLost)).toEqual([]);
+        });
+      });
+
       it('rejects registering and listing after close; ending after close is a no-op', async () => {
         const { engine } = await setup();
         await engine.close();

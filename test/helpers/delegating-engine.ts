@@ -9,6 +9,8 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  ReapedRun,
+  RunFence,
   RunRef,
   RunReservation,
   RunStart,
@@ -172,8 +174,8 @@ export class DelegatingEngine implements Engine {
     return this.stored.filter((s) => s.userId === userId).map((s) => s.event);
   }
 
-  append(userId: string, event: NewEvent): Promise<StoredEvent> {
-    return this.#call('append', [userId, event]).then((stored) => {
+  append(userId: string, event: NewEvent, fence?: RunFence): Promise<StoredEvent> {
+    return this.#call('append', [userId, event, fence]).then((stored) => {
       this.stored.push({ userId, event: stored });
       return stored;
     });
@@ -228,6 +230,12 @@ export class DelegatingEngine implements Engine {
   }
   onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
     return this.inner.onCancelRequest(node, listener);
+  }
+  reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]> {
+    return this.inner.reapLapsedRuns(max, terminal).then((reaped) => {
+      for (const { userId, event } of reaped) this.stored.push({ userId, event });
+      return reaped;
+    });
   }
   health(): EngineHealth {
     if (this.#healthError !== undefined) throw this.#healthError;

@@ -215,15 +215,149 @@ describe('AgentRuntime and the run registry', () => {
         return ended;
       }
     })(inner);
-    const { agent, release } = gatedAgent();
+    // A run's stored terminal ends its registration in the same step; a start refused after registering
+    // (its idempotency claim failed) has no terminal, so its registration is ended by endRun.
+    engine.fail('claimIdempotency', new EngineUnavailableError('redis is down', { nothingApplied: true }));
+    const { agent } = gatedAgent();
     const a = node(engine, 'node-a', agent, 60);
-    const id = await runId(a, 'alice', 'm1');
-    release();
-    await runEvents(inner, 'alice', id);
-    // Renewals stopped with the run, so the lease would lapse anyway; the end itself must arrive.
+    const refused = await a.start('alice', { messageId: 'm1', text: 'q' });
+    expect(refused).toMatchObject({ ok: false, code: ErrorCode.Unavailable });
+    // Renewals stopped with the refusal, so the lease would lapse anyway; the end itself must arrive.
     await vi.waitFor(() => expect(ended).toBe(true), WAIT);
     expect(failures).toBe(0);
+    expect(await inner.activeRuns('alice')).toEqual([]);
+    expect(await inner.endRun('alice', 'r_node-a_1', 'node-a')).toBe(false);
+  });
+
+  it('ends a run by storing its terminal, which ends its registration: no endRun is needed', async () => {
+    const inner = memoryEngine();
+    const engine = new DelegatingEngine(inner);
+    const { agent, release } = gatedAgent();
+    const a = node(engine, 'node-a', agent, 60_000);
+    const id = await runId(a, 'alice', 'm1');
+    release();
+    const events = await runEvents(inner, 'alice', id);
+    expect(events.at(-1)).toMatchObject({ type: 'agent_completed', data: { status: 'succeeded' } });
+    await vi.waitFor(() => expect(a.activeRuns()).toBe(0), WAIT);
+    expect(await inner.activeRuns('alice')).toEqual([]);
     expect(await inner.endRun('alice', id, 'node-a')).toBe(false);
+  });
+
+  describe('a node that stops renewing (killed, frozen, cut off)', () => {
+    const NODE_LOST = {
+      status: 'failed',
+      final_response: null,
+      error: { code: 'NODE_LOST', message: 'the gateway node running the agent was lost' },
+    };
+
+    /** The owner's engine: its renewals stop arriving while `frozen`, as a frozen node's would. */
+    function freezable(inner: Engine) {
+      const state = { frozen: false };
+      const engine = new (class extends DelegatingEngine {
+        override async renewRuns(owner: string, runs: readonly RunRef[], leaseMs: number): Promise<string[]> {
+          if (state.frozen) return [];
+          return this.inner.renewRuns(owner, runs, leaseMs);
+        }
+      })(inner);
+      return { engine, state };
+    }
+
+    /** An agent that yields, waits for `gate`, yields once more, then waits for its abort. */
+    function watchedAgent() {
+      const gate = deferred();
+      const seen: { signal?: AbortSignal } = {};
+      const agent = defineAgent({
+        name: 'gated',
+        async *run(_input, ctx) {
+          seen.signal = ctx.signal;
+          yield { type: 'agent_thinking', data: { reasoning: 'before' } };
+          await gate.promise;
+          yield { type: 'agent_thinking', data: { reasoning: 'after the reap' } };
+          await new Promise((resolve) => ctx.signal.addEventListener('abort', resolve));
+        },
+      });
+      return { agent, seen, release: () => gate.resolve() };
+    }
+
+    it('its run is reaped by another node with NODE_LOST; the owner stores nothing more and aborts its agent', async () => {
+      const inner = memoryEngine();
+      const owner = freezable(inner);
+      const { agent, seen, release } = watchedAgent();
+      const a = node(owner.engine, 'node-a', agent, 90);
+      const b = node(inner, 'node-b', agent, 90);
+      const id = await runId(a, 'alice', 'm1');
+      await vi.waitFor(() => expect(owner.engine.eventsOf('alice')).toHaveLength(2), WAIT);
+      owner.state.frozen = true;
+      // Node B's reaper (and node A's own, which reaps any lapsed run) ends it once its lease lapsed.
+      const events = await runEvents(inner, 'alice', id);
+      expect(events.map((e) => e.type)).toEqual(['agent_started', 'agent_thinking', 'agent_completed']);
+      expect(events[2]?.data).toEqual(NODE_LOST);
+      // The owner goes on: its next append is refused, its agent aborted, and no terminal of its own.
+      release();
+      await vi.waitFor(() => expect(a.activeRuns()).toBe(0), WAIT);
+      expect(seen.signal?.aborted).toBe(true);
+      const after = await inner.history('alice', { since: 0, limit: 100 });
+      expect(after.kind === 'ok' && after.events.map((e) => e.seq)).toEqual(events.map((e) => e.seq));
+      expect(await b.reapLapsedRuns()).toBe(0);
+    });
+
+    it('its agent is aborted as soon as a renewal says the run is lost, and no second terminal is stored', async () => {
+      const inner = memoryEngine();
+      const owner = freezable(inner);
+      const { agent, seen } = watchedAgent();
+      const a = node(owner.engine, 'node-a', agent, 90);
+      node(inner, 'node-b', agent, 90);
+      const id = await runId(a, 'alice', 'm1');
+      await vi.waitFor(() => expect(owner.engine.eventsOf('alice')).toHaveLength(2), WAIT);
+      owner.state.frozen = true;
+      const events = await runEvents(inner, 'alice', id);
+      expect(events.at(-1)?.data).toEqual(NODE_LOST);
+      expect(seen.signal?.aborted).toBe(false);
+      owner.state.frozen = false;
+      await vi.waitFor(() => expect(seen.signal?.aborted).toBe(true), WAIT);
+      await vi.waitFor(() => expect(a.activeRuns()).toBe(0), WAIT);
+      const after = await inner.history('alice', { since: 0, limit: 100 });
+      expect(after.kind === 'ok' && after.events.length).toBe(events.length);
+    });
+
+    it('a run whose terminal could not be stored (the engine failed through the drain) is ended NODE_LOST by a reaper once the engine is back', async () => {
+      const inner = memoryEngine();
+      const engine = new DelegatingEngine(inner);
+      const { agent } = gatedAgent();
+      const a = node(engine, 'node-a', agent, 90);
+      const id = await runId(a, 'alice', 'm1');
+      await vi.waitFor(() => expect(engine.eventsOf('alice')).toHaveLength(2), WAIT);
+      const back = engine.fail(
+        'append',
+        new EngineUnavailableError('redis is down', { nothingApplied: true }),
+      );
+      // drain(0) ends the run SHUTDOWN and gives up on its terminal: it is lost, and so is the node.
+      await a.close();
+      back();
+      node(inner, 'node-b', agent, 90);
+      const events = await runEvents(inner, 'alice', id);
+      expect(events.filter((e) => e.type === 'agent_completed')).toHaveLength(1);
+      expect(events.at(-1)?.data).toEqual(NODE_LOST);
+    });
+
+    it('a draining node keeps renewing: its runs are not reaped while it drains within its lease', async () => {
+      const inner = memoryEngine();
+      const { agent, release } = gatedAgent();
+      const a = node(inner, 'node-a', agent, 60);
+      const b = node(inner, 'node-b', agent, 60);
+      const id = await runId(a, 'alice', 'm1');
+      const drained = a.drain(5_000);
+      // Several leases pass while it drains; node B's reaper runs all along and finds nothing lapsed.
+      for (let i = 0; i < 5; i += 1) {
+        await new Promise((resolve) => setTimeout(resolve, 60));
+        expect(await b.reapLapsedRuns()).toBe(0);
+      }
+      release();
+      await drained;
+      const events = await runEvents(inner, 'alice', id);
+      expect(events.at(-1)?.data).toMatchObject({ status: 'succeeded' });
+      expect(events.filter((e) => e.type === 'agent_completed')).toHaveLength(1);
+    });
   });
 });
 
@@ -277,9 +411,11 @@ describe('AgentRuntime: cancel from another node', () => {
     expect(await b.cancel('bob', id)).toMatchObject({ ok: false, code: ErrorCode.NotFound });
   });
 
-  it('acks a cancel of a run whose owner stopped renewing, and the owner, if it is only late, still gets it', async () => {
+  it('a cancel racing the reap of a run whose owner stopped renewing: acked, and the run gets exactly one terminal', async () => {
     const inner = memoryEngine();
-    // Node A's renewals are lost (a node frozen or cut off from Redis): its run's lease lapses.
+    // Node A's renewals are lost (a node frozen or cut off from Redis): its run's lease lapses, node B's
+    // reaper may end it NODE_LOST, and A itself ends it once a renewal reports it lost, before, after or
+    // while the cancel is sent to A.
     const silent = new (class extends DelegatingEngine {
       override async renewRuns(_node: string, runs: readonly RunRef[]): Promise<string[]> {
         return runs.map((r) => r.runId);
@@ -290,10 +426,21 @@ describe('AgentRuntime: cancel from another node', () => {
     const b = node(inner, 'node-b', agent);
     const id = await runId(a, 'alice', 'm1');
     await vi.waitFor(async () => expect(await inner.activeRuns('alice')).toEqual([]), WAIT);
-    expect(await b.cancel('alice', id)).toEqual({ ok: true });
+    const answer = await b.cancel('alice', id);
+    expect(answer.ok).toBe(true);
+    await vi.waitFor(
+      async () => expect(terminals(await runEvents(inner, 'alice', id))).toHaveLength(1),
+      WAIT,
+    );
     const events = await runEvents(inner, 'alice', id);
     expect(terminals(events)).toHaveLength(1);
-    expect(events.at(-1)?.data).toEqual(cancelled);
+    // Whichever came first ends it: the cancel (cancelled), B's reaper (NODE_LOST), or A itself once its
+    // renewal reported the run lost (UNAVAILABLE); the terminal is the run's last event either way.
+    expect(events.at(-1)?.type).toBe('agent_completed');
+    const end = events.at(-1)?.data as { status: string; error?: { code: string } };
+    expect(['cancelled', 'failed:NODE_LOST', 'failed:UNAVAILABLE']).toContain(
+      end.status === 'failed' ? `failed:${end.error?.code}` : end.status,
+    );
   });
 
   it('answers UNAVAILABLE when the registry cannot be asked; the owner cancels its own run without it', async () => {

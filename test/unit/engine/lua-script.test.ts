@@ -11,11 +11,13 @@ describe('LuaScript', () => {
       'active-runs',
       'append',
       'claim',
+      'due-runs',
       'end-run',
       'head',
       'history',
       'renew-run',
       'request-cancel',
+      'run-index',
       'start-run',
     ]);
     for (const [name, script] of Object.entries(scripts)) {

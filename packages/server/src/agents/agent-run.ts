@@ -1,7 +1,12 @@
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { AgentcastError, AgentcastErrorCode, isEngineUnavailable } from '../protocol/agentcast-error.js';
+import {
+  AgentcastError,
+  AgentcastErrorCode,
+  isEngineUnavailable,
+  isRunFenced,
+} from '../protocol/agentcast-error.js';
 import type { NewEvent, RunStatus } from '../protocol/events.js';
 import { EventType } from '../protocol/events.js';
 import { admitAgentEvent } from './admit-agent-event.js';
@@ -40,6 +45,11 @@ export interface AgentRunOptions {
   readonly now: () => number;
   /** A fresh `execution_id` for `ctx.tool()`. */
   readonly executionId: () => string;
+  /**
+   * The node that owns the run in the engine's run registry: every append of the run is fenced with it
+   * (stored only while the run is still this node's, docs/agents.md "Runs across nodes").
+   */
+  readonly node: string;
 }
 
 /** What the pump hands to the end of the run: the terminal event, ready to store. */
@@ -75,6 +85,17 @@ export class AgentRun {
   #timer: NodeJS.Timeout | undefined;
   #streamed = '';
   #gaveUp = false;
+  /**
+   * An append was refused because the run is not this node's any more (another node reaped it with
+   * NODE_LOST): nothing more of it is stored, its terminal included.
+   */
+  #fenced = false;
+  /** The terminal was stored, which ended the run's registration in the same step. */
+  #terminalStored = false;
+  /** Storing the terminal failed for good (not fenced). */
+  #terminalLost = false;
+  /** The epoch the run's `agent_started` was stored in, once it was (the fence's `epoch`). */
+  #epoch: string | undefined;
   /** Ends the current wait for the engine, if any. */
   #wake: () => void = () => undefined;
 
@@ -112,17 +133,59 @@ export class AgentRun {
     return true;
   }
 
+  /**
+   * Whether the run's registration in the engine is over without an `endRun`: its terminal was stored
+   * (which ends it in the same atomic step) or another node ended it (fenced). Read once `done` resolved.
+   */
+  get registrationEnded(): boolean {
+    return this.#terminalStored || this.#fenced;
+  }
+
+  /**
+   * The terminal could not be stored (the engine stayed down past the retries, or the gateway shut down
+   * meanwhile). The run's registration is then left to lapse, so a reaper ends the run `NODE_LOST` once
+   * the engine is back: the run still gets its one terminal. Read once `done` resolved.
+   */
+  get terminalLost(): boolean {
+    return this.#terminalLost;
+  }
+
+  /**
+   * The run is no longer this node's (its lease renewal was refused: another node reaped it, or Redis
+   * lost the user's data, registry included): the agent is aborted at once. Its terminal is still tried,
+   * fenced: after a reap it is refused (the reaper's NODE_LOST is the run's end); after a data loss it is
+   * stored in the new epoch, `failed` / `UNAVAILABLE`, so the run still ends.
+   */
+  lost(): void {
+    const message = RunErrorMessage[RunErrorCode.Unavailable];
+    if (this.stop(failedEnd('failed', RunErrorCode.Unavailable, message))) {
+      this.#log.warn('run lease lost; the agent is aborted');
+    }
+  }
+
   async #drive(): Promise<RunStatus> {
     const terminal = await this.#pump();
     // From here the run is over for its agent: anything it still yields is dropped.
     this.stop({ status: 'succeeded', finalResponse: null });
     clearTimeout(this.#timer);
     try {
-      await this.#appendTerminal(terminal.event);
+      // A fenced run was ended by another node, which stored its one terminal (NODE_LOST).
+      if (!this.#fenced) await this.#appendTerminal(terminal.event);
     } catch (error) {
-      // The engine stayed down for TERMINAL_RETRY_MS (or the gateway shut down meanwhile), so the
-      // terminal event is lost; an operator must look at the engine (docs/agents.md).
-      this.#log.error({ status: terminal.status, err_code: errorCode(error) }, 'run terminal event lost');
+      if (!isRunFenced(error)) {
+        // The engine stayed down for TERMINAL_RETRY_MS (or the gateway shut down meanwhile), so the
+        // terminal event is lost; an operator must look at the engine (docs/agents.md).
+        this.#terminalLost = true;
+        this.#log.error({ status: terminal.status, err_code: errorCode(error) }, 'run terminal event lost');
+      } else {
+        this.#onFenced(error);
+      }
+    }
+    if (this.#fenced) {
+      // Counted and logged as the run ended for its user: failed, NODE_LOST, by the reaper's terminal.
+      this.#options.metrics?.runsEnded.inc({ agent: this.agentName, status: 'failed' });
+      this.#log.info({ status: 'failed', error_code: RunErrorCode.NodeLost }, 'run ended');
+      return 'failed';
     }
     this.#options.metrics?.runsEnded.inc({ agent: this.agentName, status: terminal.status });
     this.#log.info({ status: terminal.status, error_code: terminal.errorCode }, 'run ended');
@@ -143,7 +206,7 @@ export class AgentRun {
         },
       });
     } catch (error) {
-      return this.#engineFailure(error);
+      return this.#appendFailure(error);
     }
     if (this.#stop !== undefined) return this.#byRuntime(this.#stop);
     let stream: AgentEventStream;
@@ -182,7 +245,7 @@ export class AgentRun {
         await this.#append(admission.event);
       } catch (error) {
         release(stream, this.#log);
-        return this.#engineFailure(error);
+        return this.#appendFailure(error);
       }
       if (admission.event.type === EventType.StreamChunk) this.#remember(admission.event);
     }
@@ -220,7 +283,8 @@ export class AgentRun {
     const deadline = now() + TERMINAL_RETRY_MS;
     for (;;) {
       try {
-        await this.#append(event);
+        await this.#append(event, true);
+        this.#terminalStored = true;
         return;
       } catch (error) {
         if (!isEngineUnavailable(error) || this.#gaveUp || now() >= deadline) throw error;
@@ -245,9 +309,31 @@ export class AgentRun {
     this.#wake();
   }
 
-  async #append(event: NewEvent): Promise<void> {
-    await this.#options.engine.append(this.userId, event);
+  /** Stores one event of the run, fenced: only while the run is this node's (`ends`: its terminal). */
+  async #append(event: NewEvent, ends = false): Promise<void> {
+    const fence = { node: this.#options.node, ends, epoch: this.#epoch };
+    const stored = await this.#options.engine.append(this.userId, event, fence);
+    this.#epoch ??= stored.epoch;
     this.#options.metrics?.eventsPublished.inc({ source: 'agent' });
+  }
+
+  /** A refused append ends the run here: a fenced one without a terminal, anything else UNAVAILABLE. */
+  #appendFailure(error: unknown): Terminal {
+    if (!isRunFenced(error)) return this.#engineFailure(error);
+    this.#onFenced(error);
+    return this.#byRuntime(
+      failedEnd('failed', RunErrorCode.NodeLost, RunErrorMessage[RunErrorCode.NodeLost]),
+    );
+  }
+
+  /** The run is not this node's any more: abort the agent, store nothing more of it. */
+  #onFenced(error: AgentcastError): void {
+    this.#fenced = true;
+    this.#controller.abort(new DOMException(RunErrorMessage[RunErrorCode.NodeLost], 'AbortError'));
+    this.#log.warn(
+      { err_message: clip(error.message, LOGGED_TEXT_MAX) },
+      'run fenced: another node ended it',
+    );
   }
 
   #remember(event: NewEvent): void {

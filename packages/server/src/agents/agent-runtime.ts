@@ -8,6 +8,10 @@ import { type AgentDefinition, agentInvalid } from './define-agent.js';
 import { type IdPrefix, randomId } from './random-id.js';
 import { errorMessage, failedEnd } from './run-end.js';
 import { RunErrorCode } from './run-error-code.js';
+import { RunReaper } from './run-reaper.js';
+
+/** Runs reaped per round of the reaper, at most (the rest wait for the next round). */
+const REAP_BATCH = 100;
 
 /** How many ended runs are remembered for idempotent cancels. */
 const ENDED_RUNS_REMEMBERED = 10_000;
@@ -126,6 +130,8 @@ export class AgentRuntime {
   readonly #cancelAtLaunch = new Set<string>();
   /** Listening for cancel requests other nodes send this node (Engine.onCancelRequest). */
   readonly #cancelListener: Promise<Unsubscribe | undefined>;
+  /** Ends other nodes' runs whose lease lapsed (NODE_LOST); one per runtime, stopped once drained. */
+  readonly #reaper: RunReaper;
 
   constructor(options: AgentRuntimeOptions) {
     this.#engine = options.engine;
@@ -155,6 +161,19 @@ export class AgentRuntime {
         this.#log.warn({ err_message: errorMessage(error) }, 'not listening for cancels from other nodes');
         return undefined;
       });
+    this.#reaper = new RunReaper({
+      engine: this.#engine,
+      intervalMs: Math.max(1, Math.floor(this.#runLeaseMs / 3)),
+      batch: REAP_BATCH,
+      log: this.#log,
+      metrics: this.#metrics,
+    });
+    this.#reaper.start();
+  }
+
+  /** One round of the run reaper now (tests; the runtime runs one every third of the lease). */
+  reapLapsedRuns(): Promise<number> {
+    return this.#reaper.reap();
   }
 
   /**
@@ -345,6 +364,7 @@ export class AgentRuntime {
       metrics: this.#metrics,
       now: this.#now,
       executionId: () => this.#newId('x'),
+      node: this.#node,
     });
     this.#runs.set(runId, run);
     this.#runByKey.set(key, runId);
@@ -360,7 +380,11 @@ export class AgentRuntime {
       this.#rememberEnded(runId, userId);
       this.#runByKey.delete(key);
       this.#release(userId);
-      this.#unregister(runId);
+      // Its stored terminal ended the registration (or another node did): nothing to end. A terminal that
+      // could not be stored leaves the registration to lapse, so a reaper ends the run NODE_LOST once
+      // the engine is back. Otherwise (no terminal was due) it is ended here.
+      if (run.registrationEnded || run.terminalLost) this.#forget(runId);
+      else this.#unregister(runId);
       this.#metrics?.runsActive.dec();
     });
   }
@@ -428,6 +452,8 @@ export class AgentRuntime {
         for (const runId of lost) {
           if (this.#registered.get(runId)?.state === 'running') {
             this.#log.warn({ run_id: runId }, 'run lease could not be renewed; the run no longer counts');
+            // Another node reaped it (or the registry lost it): its agent stops, nothing more is stored.
+            this.#runs.get(runId)?.lost();
           }
         }
       },
@@ -478,6 +504,7 @@ export class AgentRuntime {
     // No run of this node is left to cancel. Not awaited: while Redis is unreachable the subscription
     // waits for its return, and a drain must not.
     void this.#cancelListener.then((stop) => stop?.());
+    this.#reaper.stop();
   }
 }
 

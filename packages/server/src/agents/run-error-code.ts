@@ -16,6 +16,11 @@ export const RunErrorCode = {
   Shutdown: 'SHUTDOWN',
   /** The engine failed while the run's events were being stored. Status `failed`. */
   Unavailable: 'UNAVAILABLE',
+  /**
+   * The node running the run stopped renewing its lease (killed, frozen, cut off from the engine) and
+   * another node ended the run (docs/agents.md, "Runs across nodes"). Status `failed`.
+   */
+  NodeLost: 'NODE_LOST',
   /** A tool passed to `ctx.tool()` threw; carried in `tool_completed.data.error`, not in agent_completed. */
   ToolError: 'TOOL_ERROR',
   /** The webhook backend could not be reached (DNS, refused connection). Status `failed`. */
@@ -43,6 +48,7 @@ export type RunErrorCode = (typeof RunErrorCode)[keyof typeof RunErrorCode];
 export const RunErrorMessage = {
   [RunErrorCode.AgentError]: 'the agent failed',
   [RunErrorCode.Unavailable]: "the gateway could not store the run's events",
+  [RunErrorCode.NodeLost]: 'the gateway node running the agent was lost',
   [RunErrorCode.ToolError]: 'the tool failed',
   [RunErrorCode.WebhookUnreachable]: 'the agent backend could not be reached',
   [RunErrorCode.WebhookDisconnected]: 'the connection to the agent backend was lost',

@@ -456,7 +456,7 @@ export const OPTION_SPECS = [
     default: ENGINE_DEFAULTS.runLeaseMs / 1000,
     min: 3,
     max: 3600,
-    help: "How long a silent node's runs still count against max-runs-per-user, seconds",
+    help: "How long a silent node's runs are trusted: they count against max-runs-per-user, then another node ends them NODE_LOST, seconds",
   },
   {
     key: 'defaultAgent',

@@ -113,6 +113,37 @@ export type CancelDelivery =
 export type CancelListener = (userId: string, runId: string) => void;
 
 /**
+ * The fence of an append of a run's own event by the runtime of its owner node (docs/agents.md, "Runs
+ * across nodes"): the event is stored only while the run (its `run_id`) is registered and owned by
+ * `node`, checked in the same atomic step as the append. Otherwise the append rejects with
+ * AC_ERR_RUN_FENCED and stores nothing.
+ */
+export interface RunFence {
+  /** The node that owns the run (`--server-id`). */
+  readonly node: string;
+  /** The run's terminal `agent_completed`: its registration ends in the same atomic step. */
+  readonly ends?: boolean;
+  /**
+   * The epoch the run's first event was stored in. When the run is not registered and the user's log is
+   * no longer of that epoch, the store lost the user's data, registry included (docs/protocol.md §4): the
+   * append passes, unregistered, so the run can still end in the new epoch. A run ended or reaped in the
+   * same epoch stays fenced.
+   */
+  readonly epoch?: string | undefined;
+}
+
+/** A run whose owner's lease lapsed, ended by {@link Engine.reapLapsedRuns} with the terminal given. */
+export interface ReapedRun {
+  readonly userId: string;
+  readonly runId: string;
+  readonly agent: string;
+  /** The owner node that stopped renewing. */
+  readonly node: string;
+  /** The terminal event stored for it. */
+  readonly event: StoredEvent;
+}
+
+/**
  * Storage and fan-out of per-user event logs (docs/architecture.md, "Engines"). Implementations:
  * `MemoryEngine` for one process, `RedisEngine` for many. Seq is assigned atomically per user and is gap-free
  * within an epoch.
@@ -125,8 +156,12 @@ export interface Engine {
    * histories live elsewhere (Redis).
    */
   readonly historyBytes?: number;
-  /** Stores one event for a user and fans it out to the user's subscribers on every node. */
-  append(userId: string, event: NewEvent): Promise<StoredEvent>;
+  /**
+   * Stores one event for a user and fans it out to the user's subscribers on every node. With a `fence`
+   * (the runtime's appends of a run's events; `event.run_id` is required then) the event is stored only
+   * while its run is registered and owned by `fence.node`, else this rejects with AC_ERR_RUN_FENCED.
+   */
+  append(userId: string, event: NewEvent, fence?: RunFence): Promise<StoredEvent>;
   /** Stores many events (in order per user), e.g. one publish batch. Results are in input order. */
   appendBatch(
     items: readonly { readonly userId: string; readonly event: NewEvent }[],
@@ -188,6 +223,13 @@ export interface Engine {
    * the subscription is confirmed, after the outage if Redis is unreachable now).
    */
   onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe>;
+  /**
+   * Ends up to about `max` runs whose lease lapsed (their owner stopped renewing: killed, frozen, cut off),
+   * across every user, by storing `terminal(runId)` for each: the append is conditional and atomic with
+   * ending the run, so each run gets exactly one terminal, however many nodes reap at once and even when
+   * its owner ends it at the same moment. Returns the runs this call ended.
+   */
+  reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]>;
   /** Current health, without I/O. */
   health(): EngineHealth;
   /** Called whenever health changes (e.g. Redis down, then back). Returns a function that stops it. */

@@ -12,7 +12,9 @@ export type LuaScriptName =
   | 'renew-run'
   | 'end-run'
   | 'active-runs'
-  | 'request-cancel';
+  | 'request-cancel'
+  | 'due-runs'
+  | 'run-index';
 
 /**
  * One server-side script: its source and SHA1, so callers send `EVALSHA` (40 bytes) instead of the whole
@@ -48,6 +50,8 @@ export class LuaScript {
       'end-run': LuaScript.load('end-run'),
       'active-runs': LuaScript.load('active-runs'),
       'request-cancel': LuaScript.load('request-cancel'),
+      'due-runs': LuaScript.load('due-runs'),
+      'run-index': LuaScript.load('run-index'),
     };
   }
 }

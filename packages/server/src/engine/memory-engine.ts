@@ -12,6 +12,8 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  ReapedRun,
+  RunFence,
   RunRef,
   RunReservation,
   RunStart,
@@ -161,10 +163,30 @@ export class MemoryEngine implements Engine {
     return this.#claims.size;
   }
 
-  async append(userId: string, event: NewEvent): Promise<StoredEvent> {
+  async append(userId: string, event: NewEvent, fence?: RunFence): Promise<StoredEvent> {
     this.#assertOpen();
-    // No await before this line: seq is read and incremented in the same synchronous step (§3).
+    // No await before this line: seq is read and incremented, and the fence checked, in the same
+    // synchronous step (§3).
     const now = this.#now();
+    if (fence !== undefined) {
+      const runId = event.run_id;
+      if (runId === undefined) throw new TypeError('MemoryEngine: a fenced append needs the event’s run_id');
+      const run = this.#runs.get(userId)?.get(runId);
+      // As append.lua: a run unknown to a log that is no longer of its epoch lost its registry with it.
+      const lost = fence.epoch !== undefined && this.#logs.get(userId)?.head.epoch !== fence.epoch;
+      let refusal: string | undefined;
+      if (run === undefined) refusal = lost ? undefined : 'not_registered';
+      else if (run.node !== fence.node) refusal = 'not_owner';
+      if (refusal !== undefined) {
+        throw new AgentcastError(
+          AgentcastErrorCode.RunFenced,
+          `run ${runId} is not this node's any more (${refusal}); nothing was stored`,
+        );
+      }
+      const stored = this.#append(this.#log(userId), event, now, this.#isoTime(now));
+      if (fence.ends === true) this.#endRun(userId, runId);
+      return stored;
+    }
     return this.#append(this.#log(userId), event, now, this.#isoTime(now));
   }
 
@@ -294,13 +316,44 @@ export class MemoryEngine implements Engine {
   /** A no-op (false) after close(): ending is cleanup, and cleanup during shutdown must not throw. */
   async endRun(userId: string, runId: string, node: string): Promise<boolean> {
     if (this.#closed) return false;
+    if (this.#runs.get(userId)?.get(runId)?.node !== node) return false;
+    this.#endRun(userId, runId);
+    return true;
+  }
+
+  #endRun(userId: string, runId: string): void {
     const held = this.#runs.get(userId);
-    if (held?.get(runId)?.node !== node) return false;
+    if (held === undefined) return;
     held.delete(runId);
     if (held.size === 0) this.#runs.delete(userId);
     this.#endedRuns.set(endedKey(userId, runId), this.#now());
     this.#pruneEndedRuns(this.#now());
-    return true;
+  }
+
+  /**
+   * One process: its own runs never lapse while it lives (its runtime renews them), so this reaps only
+   * runs whose lease an owner let lapse (a runtime that stopped renewing, or a test). Each run is checked,
+   * its terminal stored and the run ended in one synchronous step, so it is reaped once.
+   */
+  async reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]> {
+    this.#assertOpen();
+    const now = this.#now();
+    const reaped: ReapedRun[] = [];
+    for (const [userId, held] of this.#runs) {
+      for (const [runId, run] of held) {
+        if (reaped.length >= max) return reaped;
+        if (run.leaseEnd > now) continue;
+        const event = this.#append(
+          this.#log(userId),
+          { ...terminal(runId), run_id: runId },
+          now,
+          this.#isoTime(now),
+        );
+        this.#endRun(userId, runId);
+        reaped.push({ userId, runId, agent: run.agent, node: run.node, event });
+      }
+    }
+    return reaped;
   }
 
   /** Looks the run up and calls its owner's cancel listeners, on the next tick (as a message arrives). */

@@ -13,6 +13,8 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  ReapedRun,
+  RunFence,
   RunRef,
   RunReservation,
   RunStart,
@@ -35,15 +37,19 @@ import { type RedisConnectionRole, RedisHealth } from './redis-health.js';
 import { RedisKeys } from './redis-keys.js';
 import {
   type HistoryReply,
+  type LapsedRun,
   parseActiveRunsReply,
   parseAppendReply,
   parseCancelReply,
   parseClaimReply,
+  parseDueRunsReply,
+  parseFencedAppendReply,
   parseHeadReply,
   parseHistoryReply,
   parseRunReply,
   parseSlotReply,
   parseStartRunReply,
+  parseStringsReply,
 } from './script-replies.js';
 import { frameParts } from './stored-frame.js';
 
@@ -71,6 +77,27 @@ function didNotRun(error: unknown): boolean {
 
 /** How long an ended run's marker and a lapsed run's record stay in Redis (lua/start-run.lua, end-run.lua). */
 const RUN_RETAIN_MS = ENGINE_DEFAULTS.runRetainMs;
+
+/**
+ * How long the run index lives unwritten: past a lapsed run's retention plus a long lease, every run it
+ * could name is forgotten anyway (lua/run-index.lua).
+ */
+const RUN_INDEX_TTL_MS = RUN_RETAIN_MS + 10 * ENGINE_DEFAULTS.runLeaseMs;
+
+/** The run of an event appended with a run fence. */
+function fencedRunId(event: NewEvent): string {
+  if (event.run_id === undefined)
+    throw new TypeError('RedisEngine: a fenced append needs the event’s run_id');
+  return event.run_id;
+}
+
+/** AC_ERR_RUN_FENCED for a refused fenced append, with the script's reason. */
+function runFenced(runId: string, reason: string): AgentcastError {
+  return new AgentcastError(
+    AgentcastErrorCode.RunFenced,
+    `run ${runId} is not this node's any more (${reason}); nothing was stored`,
+  );
+}
 
 /** A lease in whole ms, at least 1, as the scripts take it. */
 function leaseArg(leaseMs: number): number {
@@ -199,11 +226,19 @@ export class RedisEngine implements Engine {
     return this.#fanout.userCount;
   }
 
-  async append(userId: string, event: NewEvent): Promise<StoredEvent> {
+  async append(userId: string, event: NewEvent, fence?: RunFence): Promise<StoredEvent> {
     this.#assertUsable();
     const ts = new Date(this.#now()).toISOString();
-    const reply = await this.#call(() => this.#eval('append', this.#appendCall(userId, event, ts)));
-    return this.#stored(event, ts, reply);
+    if (fence === undefined) {
+      const reply = await this.#call(() => this.#eval('append', this.#appendCall(userId, event, ts)));
+      return this.#stored(event, ts, reply);
+    }
+    const runId = fencedRunId(event);
+    const mode = fence.ends === true ? 'end' : 'event';
+    const call = this.#fencedCall(userId, event, ts, runId, mode, fence.node, fence.epoch ?? '');
+    const reply = parseFencedAppendReply(await this.#call(() => this.#eval('append', call)));
+    if (typeof reply === 'string') throw runFenced(runId, reply);
+    return this.#stored(event, ts, [reply.seq, reply.epoch]);
   }
 
   async appendBatch(
@@ -292,7 +327,9 @@ export class RedisEngine implements Engine {
         start.key ?? '',
       ],
     };
-    return parseStartRunReply(await this.#call(() => this.#eval('start-run', call)));
+    const reservation = parseStartRunReply(await this.#call(() => this.#eval('start-run', call)));
+    if (reservation.ok) await this.#indexRuns([userId], start.leaseMs);
+    return reservation;
   }
 
   /** One pipeline (one per slot on a cluster) of lua/renew-run.lua calls. */
@@ -312,6 +349,8 @@ export class RedisEngine implements Engine {
       if (isTimeout(failed)) this.#timedOut();
       throw this.#unavailable(failed);
     }
+    const renewed = runs.filter((_, i) => parseRunReply(results[i]?.[1]));
+    await this.#indexRuns([...new Set(renewed.map(({ userId }) => userId))], leaseMs);
     return runs.filter((_, i) => !parseRunReply(results[i]?.[1])).map(({ runId }) => runId);
   }
 
@@ -352,6 +391,29 @@ export class RedisEngine implements Engine {
       throw new AgentcastError(AgentcastErrorCode.EngineClosed, 'the engine was used after close()');
     }
     return this.#control.listen(node, listener);
+  }
+
+  /**
+   * Walks the run index (lua/run-index.lua) for the users due now; for each, due-runs.lua names its
+   * lapsed runs, append.lua in mode 'reap' ends each (conditional and atomic with ending the run), and
+   * the user's next look is set from its earliest lease end, or the user leaves the index.
+   */
+  async reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]> {
+    this.#assertUsable();
+    const limit = Math.max(1, Math.floor(max));
+    const due = await this.#call(() => this.#eval('run-index', this.#indexCall('due', limit, [])));
+    const reaped: ReapedRun[] = [];
+    for (const userId of parseStringsReply(due)) {
+      const left = limit - reaped.length;
+      if (left <= 0) break;
+      const look = await this.#dueRuns(userId, left);
+      for (const run of look.lapsed) {
+        const stored = await this.#reap(userId, run, terminal(run.runId));
+        if (stored !== undefined) reaped.push(stored);
+      }
+      await this.#reindex(userId, look.lapsed.length > 0 ? (await this.#dueRuns(userId, 0)).next : look.next);
+    }
+    return reaped;
   }
 
   health(): EngineHealth {
@@ -408,6 +470,73 @@ export class RedisEngine implements Engine {
         this.#historyMaxBytes,
       ],
     };
+  }
+
+  /** lua/append.lua with a run fence (mode 'event', 'end' or 'reap'). */
+  #fencedCall(
+    userId: string,
+    event: NewEvent,
+    ts: string,
+    runId: string,
+    mode: 'event' | 'end' | 'reap',
+    node: string,
+    epoch = '',
+  ): ScriptCall {
+    const call = this.#appendCall(userId, event, ts);
+    return {
+      keys: [...call.keys, this.#keys.runs(userId), this.#keys.runInfo(userId), this.#keys.runsEnded(userId)],
+      args: [...call.args, runId, mode, node, RUN_RETAIN_MS, epoch],
+    };
+  }
+
+  /** Stores a lapsed run's terminal if it is still lapsed and registered; undefined when it is not. */
+  async #reap(userId: string, run: LapsedRun, event: NewEvent): Promise<ReapedRun | undefined> {
+    const ts = new Date(this.#now()).toISOString();
+    const call = this.#fencedCall(userId, { ...event, run_id: run.runId }, ts, run.runId, 'reap', '');
+    const reply = parseFencedAppendReply(await this.#call(() => this.#eval('append', call)));
+    if (typeof reply === 'string') return undefined;
+    const stored = this.#stored({ ...event, run_id: run.runId }, ts, [reply.seq, reply.epoch]);
+    return { userId, runId: run.runId, agent: run.agent, node: run.node, event: stored };
+  }
+
+  async #dueRuns(userId: string, max: number): Promise<ReturnType<typeof parseDueRunsReply>> {
+    const call = { keys: [this.#keys.runs(userId), this.#keys.runInfo(userId)], args: [max] };
+    return parseDueRunsReply(await this.#call(() => this.#eval('due-runs', call)));
+  }
+
+  /**
+   * Sets when the reaper looks at `userId` next (`next`: its earliest lease end), or removes the user
+   * from the index when it has no run. A run registered between the look and the removal would be lost
+   * to the index, so the user's runs are looked at once more after a removal (a start indexes its run
+   * after registering it, so one of the two sees it).
+   */
+  async #reindex(userId: string, next: number): Promise<void> {
+    if (next >= 0) {
+      await this.#call(() => this.#eval('run-index', this.#indexCall('set', next, [userId])));
+      return;
+    }
+    await this.#call(() => this.#eval('run-index', this.#indexCall('remove', 0, [userId])));
+    const again = await this.#dueRuns(userId, 0);
+    if (again.next >= 0) {
+      await this.#call(() => this.#eval('run-index', this.#indexCall('set', again.next, [userId])));
+    }
+  }
+
+  /**
+   * Makes `userIds` due within `leaseMs` at the latest. Best effort: a failure leaves the index to the
+   * next renewal round, which indexes every user the node renews runs of.
+   */
+  async #indexRuns(userIds: readonly string[], leaseMs: number): Promise<void> {
+    if (userIds.length === 0) return;
+    try {
+      await this.#call(() => this.#eval('run-index', this.#indexCall('lower', leaseArg(leaseMs), userIds)));
+    } catch {
+      // Redis went away: health reports it.
+    }
+  }
+
+  #indexCall(op: 'lower' | 'set' | 'remove' | 'due', value: number, userIds: readonly string[]): ScriptCall {
+    return { keys: [this.#keys.runIndex], args: [op, value, RUN_INDEX_TTL_MS, ...userIds] };
   }
 
   /** lua/acquire-slot.lua for one connection: takes its slot, or renews the lease of the slot it holds. */

@@ -48,6 +48,14 @@ export class RedisKeys {
     return `${this.#prefix}{u:${userId}}:runs-ended`;
   }
 
+  /**
+   * The deployment's run index (lua/run-index.lua): users with registered runs, scored by when the reaper
+   * should look at them next. No hash tag: one key per prefix, so on a Redis Cluster it lives in one slot.
+   */
+  get runIndex(): string {
+    return `${this.#prefix}runs-due`;
+  }
+
   /** Pub/sub channel that carries the user's wire frames to every node. */
   channel(userId: string): string {
     return `${this.#prefix}{u:${userId}}:events`;

@@ -51,6 +51,49 @@ export function parseAppendReply(reply: unknown): LogHead {
   return { epoch: string(epoch), seq: integer(seq) };
 }
 
+/**
+ * `append.lua` with a run fence: {seq, epoch} of the stored event, or the reason it was refused
+ * (`not_registered`, `not_owner`, `live`).
+ */
+export function parseFencedAppendReply(reply: unknown): LogHead | string {
+  if (typeof reply === 'string') return reply;
+  return parseAppendReply(reply);
+}
+
+/** A lapsed run as `due-runs.lua` names it. */
+export interface LapsedRun {
+  readonly runId: string;
+  readonly agent: string;
+  readonly node: string;
+}
+
+/** `due-runs.lua`: {earliest lease end or -1, then run id, JSON record, ... of the lapsed runs}. */
+export function parseDueRunsReply(reply: unknown): {
+  readonly next: number;
+  readonly lapsed: LapsedRun[];
+} {
+  const [next, ...rest] = array(reply);
+  const lapsed: LapsedRun[] = [];
+  for (let i = 0; i < rest.length; i += 2) {
+    const { agent, node } = runRecord(rest[i + 1]);
+    lapsed.push({ runId: string(rest[i]), agent: string(agent), node: string(node) });
+  }
+  return { next: integer(next), lapsed };
+}
+
+function runRecord(value: unknown): Record<string, unknown> {
+  const record: unknown = JSON.parse(string(value));
+  if (typeof record !== 'object' || record === null) {
+    throw new TypeError(`RedisEngine: unexpected run record ${String(value)}`);
+  }
+  return record as Record<string, unknown>;
+}
+
+/** `run-index.lua` 'due': user ids. */
+export function parseStringsReply(reply: unknown): string[] {
+  return array(reply).map(string);
+}
+
 /** `claim.lua`: {1} or {0, value}. */
 export function parseClaimReply(reply: unknown): IdempotencyClaim {
   const [claimed, value] = array(reply);

@@ -12,6 +12,11 @@ export const AgentcastErrorCode = {
   EventInvalid: 'AC_ERR_EVENT_INVALID',
   /** An agent definition or the agent list is malformed (bad name, no run, duplicate name, unknown default). */
   AgentInvalid: 'AC_ERR_AGENT_INVALID',
+  /**
+   * An append of a run's event was refused because the run is no longer this node's: it ended, or its
+   * lease lapsed and another node ended it (`NODE_LOST`). Nothing was stored.
+   */
+  RunFenced: 'AC_ERR_RUN_FENCED',
 } as const;
 
 export type AgentcastErrorCode = (typeof AgentcastErrorCode)[keyof typeof AgentcastErrorCode];
@@ -45,4 +50,9 @@ export class AgentcastError extends Error {
  */
 export function isEngineUnavailable(error: unknown): error is AgentcastError {
   return error instanceof AgentcastError && error.code === AgentcastErrorCode.EngineUnavailable;
+}
+
+/** Whether `error` is AC_ERR_RUN_FENCED: an append of a run's event refused because the run is not this node's. */
+export function isRunFenced(error: unknown): error is AgentcastError {
+  return error instanceof AgentcastError && error.code === AgentcastErrorCode.RunFenced;
 }

@@ -13,10 +13,41 @@
 -- ARGV[6]  frame head `{"type":…`            (JSON built by the caller, as encodeEvent does)
 -- ARGV[7]  frame tail `,"ts":…,"data":…}`
 -- ARGV[8]  history max bytes (trim by the bytes of the frames, never the newest entry)
--- Returns {seq, epoch}.
+-- Optional run fence (docs/redis.md, "Runs"): the event is stored only if its run passes it, checked here,
+-- in the same atomic step as the append, so nothing of a run can be stored after its terminal.
+-- KEYS[4]  `<prefix>{u:<user_id>}:runs`, KEYS[5] `:run-info`, KEYS[6] `:runs-ended` (as end-run.lua)
+-- ARGV[9]  run id
+-- ARGV[10] mode: 'event' (the owner's event), 'end' (the owner's terminal), 'reap' (another node's
+--          terminal for a run whose lease lapsed)
+-- ARGV[11] the owner node ('event', 'end'); ARGV[12] how long the ended marker is kept, in ms
+-- ARGV[13] ('event', 'end') the epoch of the run's first event, or ''
+-- 'event' and 'end' pass while the run is registered to that node, and for a run not registered at all
+-- when the user's log is no longer of the run's epoch (Redis lost the user's data, registry included:
+-- the run may still end in the new epoch); 'reap' passes while the run is registered and its lease has
+-- lapsed. 'end' and 'reap' end the run with the append (as end-run.lua).
+-- Returns {seq, epoch}, or the reason a fenced append was refused: 'not_registered' (ended, reaped or
+-- unknown), 'not_owner', 'live' (reap of a run whose lease has not lapsed).
 redis.replicate_commands() -- Redis 6.x: allow TIME before writes (a no-op from Redis 7)
 
 local meta, log, sizes = KEYS[1], KEYS[2], KEYS[3]
+local time = redis.call('TIME')
+local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
+
+local fenced = #KEYS == 6
+local run_id, mode = ARGV[9], ARGV[10]
+if fenced then
+  local record = redis.call('HGET', KEYS[5], run_id)
+  local lease_end = redis.call('ZSCORE', KEYS[4], run_id)
+  if not record or not lease_end then
+    local lost = mode ~= 'reap' and ARGV[13] ~= '' and redis.call('HGET', meta, 'epoch') ~= ARGV[13]
+    if not lost then return 'not_registered' end
+  elseif mode == 'reap' then
+    if tonumber(lease_end) > now_ms then return 'live' end
+  elseif cjson.decode(record).node ~= ARGV[11] then
+    return 'not_owner'
+  end
+end
+
 local epoch = redis.call('HGET', meta, 'epoch')
 if not epoch then
   -- §4: the user's data is gone (first event, Redis restarted empty, flushed, or idle past the meta ttl).
@@ -54,8 +85,6 @@ else
   until #page < 100
 end
 
-local time = redis.call('TIME')
-local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 local ttl_ms = tonumber(ARGV[3])
 local max_len = tonumber(ARGV[2])
 local max_bytes = tonumber(ARGV[8])
@@ -82,4 +111,13 @@ redis.call('PEXPIRE', log, ttl_ms + 1000)
 redis.call('PEXPIRE', sizes, ttl_ms + 1000)
 redis.call('PEXPIRE', meta, ARGV[4])
 redis.call('PUBLISH', ARGV[5], frame)
+
+if fenced and mode ~= 'event' then
+  local retain = tonumber(ARGV[12])
+  redis.call('ZREM', KEYS[4], run_id)
+  redis.call('HDEL', KEYS[5], run_id)
+  redis.call('ZREMRANGEBYSCORE', KEYS[6], '-inf', now_ms - retain)
+  redis.call('ZADD', KEYS[6], now_ms, run_id)
+  redis.call('PEXPIRE', KEYS[6], retain)
+end
 return {seq, epoch}
