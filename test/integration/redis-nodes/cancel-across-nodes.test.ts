@@ -1,8 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { signToken } from '../../../packages/server/src/auth/dev-token.js';
-import { Client, type Frame, TEST_API_KEY, TEST_SECRET } from '../../helpers/gateway-harness.js';
-import { type GatewayProcess, spawnGateway } from '../../helpers/gateway-process.js';
-import { type RedisServer, requireRedisServer, startRedisServer } from '../../helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import type { Client, Frame } from '../../helpers/gateway-harness.js';
+import { TEST_API_KEY } from '../../helpers/gateway-harness.js';
+import { useGatewayNodes } from '../../helpers/gateway-nodes.js';
+import type { GatewayProcess } from '../../helpers/gateway-process.js';
+import { requireRedisServer } from '../../helpers/redis-server.js';
 
 // Issue 15, cancel from anywhere: a `cancel` frame or POST /v1/runs/:run_id/cancel on node B reaches
 // the run's owner, node A, over its control channel (docs/agents.md, "Runs across nodes"). Two gateway
@@ -14,48 +15,13 @@ const CANCEL_BOUND_MS = 1_500;
 const auth = { Authorization: `Bearer ${TEST_API_KEY}` };
 
 describe.skipIf(!available)('cancel across two gateway processes on one Redis', () => {
-  let redis: RedisServer;
-  const nodes: GatewayProcess[] = [];
-  const clients: Client[] = [];
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.ws.terminate();
-    for (const node of nodes.splice(0)) {
-      if (node.child.exitCode === null && node.child.signalCode === null) {
-        node.child.kill('SIGKILL');
-        await node.exited;
-      }
-    }
-  });
-
-  async function start(name: string): Promise<GatewayProcess> {
-    const node = await spawnGateway([
-      ...['--port', '0', '--env', 'test', '--server-id', name, '--no-demo'],
-      ...['--redis', redis.url, '--redis-key-prefix', 'cancel-test:'],
-      ...['--jwt-secret', TEST_SECRET, '--api-key', TEST_API_KEY],
+  const { start, connect } = useGatewayNodes({
+    keyPrefix: 'cancel-test:',
+    args: [
       // The demo agent pauses this long between steps: its runs run until cancelled.
       ...['--demo-delay-ms', '60000'],
-    ]);
-    nodes.push(node);
-    await redisConnected(node);
-    return node;
-  }
-
-  async function connect(node: GatewayProcess, user: string): Promise<Client> {
-    const token = await signToken(TEST_SECRET, user, 3600);
-    const client = Client.open(`ws://127.0.0.1:${node.port}/ws`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    clients.push(client);
-    await client.next('welcome');
-    return client;
-  }
+    ],
+  });
 
   /** Sends a frame and returns the answer to it: the `ack` or `error` frame with its id. */
   async function ask(client: Client, frame: { type: string; id: string; data: unknown }): Promise<Frame> {
@@ -177,12 +143,3 @@ describe.skipIf(!available)('cancel across two gateway processes on one Redis', 
     expect(await storedTerminals(a, 'carol', runId)).toHaveLength(1);
   });
 });
-
-/** Resolves once the child logged that its Redis connections are up. */
-async function redisConnected(node: GatewayProcess, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!node.logs.some((entry) => entry.msg === 'redis connected')) {
-    if (Date.now() > deadline) throw new Error(`gateway did not log "redis connected" in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

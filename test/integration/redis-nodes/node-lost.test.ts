@@ -1,8 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { signToken } from '../../../packages/server/src/auth/dev-token.js';
-import { Client, type Frame, TEST_API_KEY, TEST_SECRET } from '../../helpers/gateway-harness.js';
-import { type GatewayProcess, spawnGateway } from '../../helpers/gateway-process.js';
-import { type RedisServer, requireRedisServer, startRedisServer } from '../../helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import type { Client, Frame } from '../../helpers/gateway-harness.js';
+import { TEST_API_KEY } from '../../helpers/gateway-harness.js';
+import { logged, useGatewayNodes } from '../../helpers/gateway-nodes.js';
+import type { GatewayProcess } from '../../helpers/gateway-process.js';
+import { requireRedisServer } from '../../helpers/redis-server.js';
 
 // Issue 15: a dead owner's run still ends exactly once (the reaper's NODE_LOST), and an owner that was
 // only frozen stores nothing more of it once it is back (fencing). Gateway processes
@@ -19,50 +20,14 @@ const NODE_LOST = {
 };
 
 describe.skipIf(!available)('a run whose node is lost, across gateway processes on one Redis', () => {
-  let redis: RedisServer;
-  const nodes: GatewayProcess[] = [];
-  const clients: Client[] = [];
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.ws.terminate();
-    for (const node of nodes.splice(0)) {
-      if (node.child.exitCode === null && node.child.signalCode === null) {
-        node.child.kill('SIGCONT');
-        node.child.kill('SIGKILL');
-        await node.exited;
-      }
-    }
-  });
-
-  async function start(name: string): Promise<GatewayProcess> {
-    const node = await spawnGateway([
-      ...['--port', '0', '--env', 'test', '--server-id', name, '--no-demo'],
-      ...['--redis', redis.url, '--redis-key-prefix', 'node-lost-test:'],
-      ...['--jwt-secret', TEST_SECRET, '--api-key', TEST_API_KEY],
+  const { start, connect } = useGatewayNodes({
+    keyPrefix: 'node-lost-test:',
+    args: [
       ...['--run-lease-s', String(LEASE_S)],
       // The demo agent pauses this long between steps: its run is still going when its node is lost.
       ...['--demo-delay-ms', '2000'],
-    ]);
-    nodes.push(node);
-    await logged(node, (entry) => entry.msg === 'redis connected');
-    return node;
-  }
-
-  async function connect(node: GatewayProcess, user: string): Promise<Client> {
-    const token = await signToken(TEST_SECRET, user, 3600);
-    const client = Client.open(`ws://127.0.0.1:${node.port}/ws`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    clients.push(client);
-    await client.next('welcome');
-    return client;
-  }
+    ],
+  });
 
   /** Starts a run on `client`'s node and resolves once its agent_started arrived; returns its id. */
   async function startRun(client: Client, id: string): Promise<string> {
@@ -158,16 +123,3 @@ describe.skipIf(!available)('a run whose node is lost, across gateway processes 
     expect(next).not.toBe(runId);
   });
 });
-
-/** Resolves once the child logged a line `match` accepts. */
-async function logged(
-  node: GatewayProcess,
-  match: (entry: Record<string, unknown>) => boolean,
-  timeoutMs = 5000,
-): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!node.logs.some(match)) {
-    if (Date.now() > deadline) throw new Error(`gateway did not log the awaited line in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}

@@ -1,8 +1,9 @@
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { signToken } from '../../../packages/server/src/auth/dev-token.js';
-import { Client, type Frame, TEST_API_KEY, TEST_SECRET } from '../../helpers/gateway-harness.js';
-import { type GatewayProcess, spawnGateway } from '../../helpers/gateway-process.js';
-import { type RedisServer, requireRedisServer, startRedisServer } from '../../helpers/redis-server.js';
+import { describe, expect, it } from 'vitest';
+import type { Client, Frame } from '../../helpers/gateway-harness.js';
+import { TEST_API_KEY } from '../../helpers/gateway-harness.js';
+import { useGatewayNodes } from '../../helpers/gateway-nodes.js';
+import type { GatewayProcess } from '../../helpers/gateway-process.js';
+import { requireRedisServer } from '../../helpers/redis-server.js';
 
 // Issue 15, first part: --max-runs-per-user counts across nodes (the engine's run registry), and any
 // node lists a user's runs. Two gateway processes (`node dist/cli.js serve`; `npm run build` first) on
@@ -13,49 +14,14 @@ const MAX_RUNS = 2;
 const LEASE_S = 3;
 
 describe.skipIf(!available)('agent runs across two gateway processes on one Redis', () => {
-  let redis: RedisServer;
-  const nodes: GatewayProcess[] = [];
-  const clients: Client[] = [];
-
-  beforeAll(async () => {
-    redis = await startRedisServer();
-  });
-  afterAll(async () => {
-    await redis?.stop();
-  });
-  afterEach(async () => {
-    for (const client of clients.splice(0)) client.ws.terminate();
-    for (const node of nodes.splice(0)) {
-      if (node.child.exitCode === null && node.child.signalCode === null) {
-        node.child.kill('SIGKILL');
-        await node.exited;
-      }
-    }
-  });
-
-  async function start(name: string): Promise<GatewayProcess> {
-    const node = await spawnGateway([
-      ...['--port', '0', '--env', 'test', '--server-id', name, '--no-demo'],
-      ...['--redis', redis.url, '--redis-key-prefix', 'runs-test:'],
-      ...['--jwt-secret', TEST_SECRET, '--api-key', TEST_API_KEY],
+  const { start, connect } = useGatewayNodes({
+    keyPrefix: 'runs-test:',
+    args: [
       ...['--max-runs-per-user', String(MAX_RUNS), '--run-lease-s', String(LEASE_S)],
       // The demo agent pauses this long between steps: its runs stay running for the whole test.
       ...['--demo-delay-ms', '60000'],
-    ]);
-    nodes.push(node);
-    await redisConnected(node);
-    return node;
-  }
-
-  async function connect(node: GatewayProcess, user: string): Promise<Client> {
-    const token = await signToken(TEST_SECRET, user, 3600);
-    const client = Client.open(`ws://127.0.0.1:${node.port}/ws`, {
-      headers: { Authorization: `Bearer ${token}` },
-    });
-    clients.push(client);
-    await client.next('welcome');
-    return client;
-  }
+    ],
+  });
 
   /** Sends a user_message and returns the answer to it: its `ack` or its `error` frame. */
   async function ask(client: Client, id: string): Promise<Frame> {
@@ -152,12 +118,3 @@ describe.skipIf(!available)('agent runs across two gateway processes on one Redi
     expect(await ask(onB, 'm4')).toMatchObject({ type: 'ack', data: { duplicate: false } });
   });
 });
-
-/** Resolves once the child logged that its Redis connections are up. */
-async function redisConnected(node: GatewayProcess, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  while (!node.logs.some((entry) => entry.msg === 'redis connected')) {
-    if (Date.now() > deadline) throw new Error(`gateway did not log "redis connected" in ${timeoutMs} ms`);
-    await new Promise((resolve) => setTimeout(resolve, 20));
-  }
-}
