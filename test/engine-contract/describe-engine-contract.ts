@@ -661,6 +661,28 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
         expect(await engine.startRun('alice', start('r4'))).toEqual({ ok: false, reason: 'limit' });
       });
 
+      it('does not bring back a lapsed lease: a late renewal reports the run lost, so the limit holds', async () => {
+        const { engine, elapse } = await setup();
+        await engine.startRun('alice', start('r1', 'node-a', 2, SHORT_TTL_MS));
+        await engine.startRun('alice', start('r2', 'node-a', 2, SHORT_TTL_MS));
+        elapse(SHORT_TTL_MS + 1);
+        await vi.waitFor(async () => expect(await engine.activeRuns('alice')).toEqual([]), WAIT);
+        // Other nodes take the places the lapsed runs left.
+        expect(await engine.startRun('alice', start('r3', 'node-b', 2))).toEqual({ ok: true });
+        expect(await engine.startRun('alice', start('r4', 'node-b', 2))).toEqual({ ok: true });
+        // node-a was only frozen: its renewal arrives late and must not revive r1 and r2.
+        const late = await engine.renewRuns(
+          'node-a',
+          [
+            { userId: 'alice', runId: 'r1' },
+            { userId: 'alice', runId: 'r2' },
+          ],
+          LEASE_MS,
+        );
+        expect([...late].sort()).toEqual(['r1', 'r2']);
+        expect(ids(await engine.activeRuns('alice')).sort()).toEqual(['r3', 'r4']);
+      });
+
       describe('reaping lapsed runs and fencing (#reapLapsedRuns, #append with a run fence)', () => {
         const nodeLost = (runId: string): NewEvent => ({
           type: 'agent_completed',

@@ -307,7 +307,9 @@ export class MemoryEngine implements Engine {
     const lost: string[] = [];
     for (const { userId, runId } of runs) {
       const run = this.#runs.get(userId)?.get(runId);
-      if (run === undefined || run.node !== node) lost.push(runId);
+      // A lapsed lease is not brought back (as renew-run.lua): other nodes may have admitted runs in
+      // its place, so the limit could be overshot; the run is lost to its owner and left to end.
+      if (run === undefined || run.node !== node || run.leaseEnd <= now) lost.push(runId);
       else run.leaseEnd = now + leaseMs;
     }
     return lost;
