@@ -71,13 +71,16 @@ describe.skipIf(!available)('cancel across two gateway processes on one Redis', 
     error: { code: 'CANCELLED', message: 'cancelled by the user' },
   };
 
-  it('acks on node B a cancel frame for node A’s run, which ends cancelled once on both nodes’ connections', async () => {
+  it('acks on node B a cancel frame for node A’s run, which ends cancelled once on all three nodes’ connections', async () => {
     const a = await start('node-a');
     const b = await start('node-b');
+    const c = await start('node-c');
     const onA = await connect(a, 'alice');
     const onB = await connect(b, 'alice');
+    const onC = await connect(c, 'alice');
     const runId = await startRun(onA, 'm1');
     await onB.next('agent_started', 10_000);
+    await onC.next('agent_started', 10_000);
 
     // Another user, and an unknown run, are still NOT_FOUND on node B.
     const bob = await connect(b, 'bob');
@@ -98,6 +101,7 @@ describe.skipIf(!available)('cancel across two gateway processes on one Redis', 
     });
     expect((await completion(onB, runId)).data).toMatchObject(cancelled);
     expect((await completion(onA, runId)).data).toMatchObject(cancelled);
+    expect((await completion(onC, runId)).data).toMatchObject(cancelled);
     expect(Date.now() - sentAt).toBeLessThan(CANCEL_BOUND_MS);
 
     // Exactly once: a resent cancel is acked (the run is over) and ends nothing more.
@@ -108,6 +112,7 @@ describe.skipIf(!available)('cancel across two gateway processes on one Redis', 
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(terminalsOf(onA, runId)).toHaveLength(1);
     expect(terminalsOf(onB, runId)).toHaveLength(1);
+    expect(terminalsOf(onC, runId)).toHaveLength(1);
     expect(await storedTerminals(b, 'alice', runId)).toHaveLength(1);
     // The owner ended its registration: the run is listed nowhere.
     const listed = await fetch(`http://127.0.0.1:${b.port}/v1/users/alice/runs`, { headers: auth });

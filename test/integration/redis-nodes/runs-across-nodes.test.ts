@@ -85,18 +85,25 @@ describe.skipIf(!available)('agent runs across two gateway processes on one Redi
     expect(await runs(a, 'alice')).toEqual(listed);
   });
 
-  it('never overshoots the limit when both nodes start runs for one user at once', async () => {
+  it('never overshoots the limit when three nodes start runs for one user at once', async () => {
     const a = await start('node-a');
     const b = await start('node-b');
+    const c = await start('node-c');
     const onA = await connect(a, 'carol');
     const onB = await connect(b, 'carol');
-    // All six are sent before any answer is read: the nodes handle them concurrently.
+    const onC = await connect(c, 'carol');
+    // All nine are sent before any answer is read: the nodes handle them concurrently.
     for (const id of ['a1', 'a2', 'a3']) onA.send({ type: 'user_message', id, data: { text: 'x' } });
     for (const id of ['b1', 'b2', 'b3']) onB.send({ type: 'user_message', id, data: { text: 'x' } });
-    const answers = [...(await answersTo(onA, 3)), ...(await answersTo(onB, 3))];
+    for (const id of ['c1', 'c2', 'c3']) onC.send({ type: 'user_message', id, data: { text: 'x' } });
+    const answers = [
+      ...(await answersTo(onA, 3)),
+      ...(await answersTo(onB, 3)),
+      ...(await answersTo(onC, 3)),
+    ];
     expect(answers.filter((f) => f.type === 'ack')).toHaveLength(MAX_RUNS);
     const refused = answers.filter((f) => f.type === 'error');
-    expect(refused.map((f) => f.data?.code)).toEqual(Array(6 - MAX_RUNS).fill('RATE_LIMITED'));
+    expect(refused.map((f) => f.data?.code)).toEqual(Array(9 - MAX_RUNS).fill('RATE_LIMITED'));
     expect(await runs(a, 'carol')).toHaveLength(MAX_RUNS);
   });
 
