@@ -1,6 +1,6 @@
 import { afterAll, afterEach, beforeAll } from 'vitest';
 import { signToken } from '../../packages/server/src/auth/dev-token.js';
-import { Client, TEST_API_KEY, TEST_SECRET } from './gateway-harness.js';
+import { Client, type Frame, TEST_API_KEY, TEST_SECRET } from './gateway-harness.js';
 import { type GatewayProcess, spawnGateway } from './gateway-process.js';
 import { type RedisServer, startRedisServer } from './redis-server.js';
 
@@ -96,4 +96,40 @@ export async function logged(
     if (Date.now() > deadline) throw new Error(`gateway did not log the awaited line in ${timeoutMs} ms`);
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** The terminal of a run whose node was lost (docs/protocol.md, run error codes). */
+export const NODE_LOST = {
+  status: 'failed',
+  final_response: null,
+  error: { code: 'NODE_LOST', message: 'the gateway node running the agent was lost' },
+} as const;
+
+/** Starts a run on `client`'s node and resolves once its agent_started arrived; returns its id. */
+export async function startRun(client: Client, id: string): Promise<string> {
+  client.send({ type: 'user_message', id, data: { text: 'What is 17 * 23?' } });
+  const ack = await client.next('ack', 10_000);
+  const runId = (ack.data as { run_id: string }).run_id;
+  for (;;) {
+    const frame = await client.next(undefined, 10_000);
+    if (frame.type === 'agent_started' && frame.run_id === runId) return runId;
+  }
+}
+
+/** The next agent_completed of `runId` that `client` receives. */
+export async function terminalOf(client: Client, runId: string, timeoutMs = 10_000): Promise<Frame> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const frame = await client.next(undefined, Math.max(1, deadline - Date.now()));
+    if (frame.type === 'agent_completed' && frame.run_id === runId) return frame;
+  }
+}
+
+/** The user's stored history, read on `node` with the API key. */
+export async function history(node: GatewayProcess, user: string): Promise<Frame[]> {
+  const res = await fetch(`http://127.0.0.1:${node.port}/v1/users/${encodeURIComponent(user)}/history`, {
+    headers: { Authorization: `Bearer ${TEST_API_KEY}` },
+  });
+  if (res.status !== 200) throw new Error(`history of ${user} answered ${res.status}`);
+  return ((await res.json()) as { events: Frame[] }).events;
 }

@@ -1,7 +1,7 @@
 import { describe, expect, it } from 'vitest';
 import type { Client, Frame } from '../../helpers/gateway-harness.js';
 import { TEST_API_KEY } from '../../helpers/gateway-harness.js';
-import { useGatewayNodes } from '../../helpers/gateway-nodes.js';
+import { history, terminalOf, useGatewayNodes } from '../../helpers/gateway-nodes.js';
 import type { GatewayProcess } from '../../helpers/gateway-process.js';
 import { requireRedisServer } from '../../helpers/redis-server.js';
 
@@ -38,23 +38,13 @@ describe.skipIf(!available)('cancel across two gateway processes on one Redis', 
     return (ack.data as { run_id: string }).run_id;
   }
 
-  /** The `agent_completed` of `runId` on `client`. */
-  async function completion(client: Client, runId: string): Promise<Frame> {
-    for (;;) {
-      const frame = await client.next('agent_completed', 10_000);
-      if (frame.run_id === runId) return frame;
-    }
-  }
-
   function terminalsOf(client: Client, runId: string): Frame[] {
     return client.frames.filter((f) => f.type === 'agent_completed' && f.run_id === runId);
   }
 
   /** The run's `agent_completed` events in the user's stored history, read on `node`. */
-  async function storedTerminals(node: GatewayProcess, user: string, runId: string): Promise<unknown[]> {
-    const res = await fetch(`http://127.0.0.1:${node.port}/v1/users/${user}/history`, { headers: auth });
-    const body = (await res.json()) as { events: { type: string; run_id?: string }[] };
-    return body.events.filter((e) => e.type === 'agent_completed' && e.run_id === runId);
+  async function storedTerminals(node: GatewayProcess, user: string, runId: string): Promise<Frame[]> {
+    return (await history(node, user)).filter((e) => e.type === 'agent_completed' && e.run_id === runId);
   }
 
   async function postCancel(node: GatewayProcess, runId: string, userId: string) {
@@ -99,9 +89,9 @@ describe.skipIf(!available)('cancel across two gateway processes on one Redis', 
       id: 'c1',
       data: { run_id: runId },
     });
-    expect((await completion(onB, runId)).data).toMatchObject(cancelled);
-    expect((await completion(onA, runId)).data).toMatchObject(cancelled);
-    expect((await completion(onC, runId)).data).toMatchObject(cancelled);
+    expect((await terminalOf(onB, runId)).data).toMatchObject(cancelled);
+    expect((await terminalOf(onA, runId)).data).toMatchObject(cancelled);
+    expect((await terminalOf(onC, runId)).data).toMatchObject(cancelled);
     expect(Date.now() - sentAt).toBeLessThan(CANCEL_BOUND_MS);
 
     // Exactly once: a resent cancel is acked (the run is over) and ends nothing more.
@@ -134,7 +124,7 @@ describe.skipIf(!available)('cancel across two gateway processes on one Redis', 
       status: 202,
       body: { run_id: runId, status: 'cancelling' },
     });
-    expect((await completion(onA, runId)).data).toMatchObject(cancelled);
+    expect((await terminalOf(onA, runId)).data).toMatchObject(cancelled);
     expect(Date.now() - sentAt).toBeLessThan(CANCEL_BOUND_MS);
     await expect
       .poll(() => postCancel(b, runId, 'carol'), { timeout: 5_000, interval: 50 })

@@ -1,8 +1,12 @@
 import { describe, expect, it } from 'vitest';
-import type { Client, Frame } from '../../helpers/gateway-harness.js';
-import { TEST_API_KEY } from '../../helpers/gateway-harness.js';
-import { logged, useGatewayNodes } from '../../helpers/gateway-nodes.js';
-import type { GatewayProcess } from '../../helpers/gateway-process.js';
+import {
+  history,
+  logged,
+  NODE_LOST,
+  startRun,
+  terminalOf,
+  useGatewayNodes,
+} from '../../helpers/gateway-nodes.js';
 import { requireRedisServer } from '../../helpers/redis-server.js';
 
 // Issue 15: a dead owner's run still ends exactly once (the reaper's NODE_LOST), and an owner that was
@@ -13,11 +17,6 @@ const available = await requireRedisServer('redis-nodes node-lost');
 const LEASE_S = 3;
 /** Reaped within the lease plus this: a renewal just before the kill, the reaper's jittered round. */
 const REAP_SLACK_MS = 3_000;
-const NODE_LOST = {
-  status: 'failed',
-  final_response: null,
-  error: { code: 'NODE_LOST', message: 'the gateway node running the agent was lost' },
-};
 
 describe.skipIf(!available)('a run whose node is lost, across gateway processes on one Redis', () => {
   const { start, connect } = useGatewayNodes({
@@ -28,34 +27,6 @@ describe.skipIf(!available)('a run whose node is lost, across gateway processes 
       ...['--demo-delay-ms', '2000'],
     ],
   });
-
-  /** Starts a run on `client`'s node and resolves once its agent_started arrived; returns its id. */
-  async function startRun(client: Client, id: string): Promise<string> {
-    client.send({ type: 'user_message', id, data: { text: 'What is 17 * 23?' } });
-    const ack = await client.next('ack', 10_000);
-    const runId = (ack.data as { run_id: string }).run_id;
-    for (;;) {
-      const frame = await client.next(undefined, 10_000);
-      if (frame.type === 'agent_started' && frame.run_id === runId) return runId;
-    }
-  }
-
-  /** The next agent_completed of `runId` that `client` receives. */
-  async function terminalOf(client: Client, runId: string, timeoutMs: number): Promise<Frame> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const frame = await client.next(undefined, Math.max(1, deadline - Date.now()));
-      if (frame.type === 'agent_completed' && frame.run_id === runId) return frame;
-    }
-  }
-
-  async function history(node: GatewayProcess, user: string): Promise<Frame[]> {
-    const res = await fetch(`http://127.0.0.1:${node.port}/v1/users/${encodeURIComponent(user)}/history`, {
-      headers: { Authorization: `Bearer ${TEST_API_KEY}` },
-    });
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { events: Frame[] }).events;
-  }
 
   it('SIGKILL of the owner mid-run: a client on another node gets NODE_LOST within the lease plus a few seconds, and history holds one terminal', async () => {
     const a = await start('node-a');

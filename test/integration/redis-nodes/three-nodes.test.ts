@@ -1,7 +1,13 @@
 import { describe, expect, it } from 'vitest';
 import type { Client, Frame } from '../../helpers/gateway-harness.js';
-import { TEST_API_KEY } from '../../helpers/gateway-harness.js';
-import { logged, useGatewayNodes } from '../../helpers/gateway-nodes.js';
+import {
+  history,
+  logged,
+  NODE_LOST,
+  startRun,
+  terminalOf,
+  useGatewayNodes,
+} from '../../helpers/gateway-nodes.js';
 import type { GatewayProcess } from '../../helpers/gateway-process.js';
 import { requireRedisServer } from '../../helpers/redis-server.js';
 
@@ -14,11 +20,6 @@ const LEASE_S = 3;
 /** Reaped within the lease plus this: a renewal just before the kill, the reaper's jittered round. */
 const REAP_SLACK_MS = 3_000;
 const REAPED = 'run reaped: its node stopped renewing its lease';
-const NODE_LOST = {
-  status: 'failed',
-  final_response: null,
-  error: { code: 'NODE_LOST', message: 'the gateway node running the agent was lost' },
-};
 
 describe.skipIf(!available)('agent runs across three gateway processes on one Redis', () => {
   const { start, connect } = useGatewayNodes({
@@ -29,34 +30,6 @@ describe.skipIf(!available)('agent runs across three gateway processes on one Re
       ...['--demo-delay-ms', '60000'],
     ],
   });
-
-  /** Starts a run on `client`'s node and resolves once its agent_started arrived; returns its id. */
-  async function startRun(client: Client, id: string): Promise<string> {
-    client.send({ type: 'user_message', id, data: { text: 'What is 17 * 23?' } });
-    const ack = await client.next('ack', 10_000);
-    const runId = (ack.data as { run_id: string }).run_id;
-    for (;;) {
-      const frame = await client.next(undefined, 10_000);
-      if (frame.type === 'agent_started' && frame.run_id === runId) return runId;
-    }
-  }
-
-  /** The next agent_completed of `runId` that `client` receives. */
-  async function terminalOf(client: Client, runId: string, timeoutMs: number): Promise<Frame> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const frame = await client.next(undefined, Math.max(1, deadline - Date.now()));
-      if (frame.type === 'agent_completed' && frame.run_id === runId) return frame;
-    }
-  }
-
-  async function history(node: GatewayProcess, user: string): Promise<Frame[]> {
-    const res = await fetch(`http://127.0.0.1:${node.port}/v1/users/${encodeURIComponent(user)}/history`, {
-      headers: { Authorization: `Bearer ${TEST_API_KEY}` },
-    });
-    expect(res.status).toBe(200);
-    return ((await res.json()) as { events: Frame[] }).events;
-  }
 
   const terminalsOn = (client: Client, runId: string) =>
     client.frames.filter((f) => f.type === 'agent_completed' && f.run_id === runId);
