@@ -1,6 +1,14 @@
 import { once } from 'node:events';
 import { createServer, type IncomingMessage, type ServerResponse } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { afterEach, expect } from 'vitest';
+import {
+  createWebhookAgent,
+  type WebhookAgentOptions,
+} from '../../../packages/server/src/agents/webhook-agent.js';
+import type { Logger } from '../../../packages/server/src/observability/logger.js';
+import type { StoredEvent } from '../../../packages/server/src/protocol/events.js';
+import { harness } from '../../unit/agents/support/harness.js';
 
 /** A request the backend received, body included. */
 export interface ReceivedRequest {
@@ -48,4 +56,43 @@ export async function localBackend(
 /** One NDJSON line. */
 export function line(value: unknown): string {
   return `${JSON.stringify(value)}\n`;
+}
+
+/** The shared secret of the webhook agent these tests run. */
+export const SECRET = 'test-secret';
+
+/**
+ * What the webhook tests of one file share: backends and runtimes that are closed after each test (the
+ * last made, first closed). Call it at the top level of the test file.
+ */
+export function useWebhookFixture() {
+  const cleanup: (() => Promise<void>)[] = [];
+  afterEach(async () => {
+    for (const fn of cleanup.splice(0).reverse()) await fn();
+  });
+  return {
+    /** A backend on a free loopback port, answering with `handle`. */
+    async backend(handle: Parameters<typeof localBackend>[0]): Promise<LocalBackend> {
+      const b = await localBackend(handle);
+      cleanup.push(() => b.close());
+      return b;
+    },
+    /** A runtime whose default agent is the webhook agent, posting to `url`. */
+    runtimeFor(url: string, options: Partial<WebhookAgentOptions> = {}, log?: Logger) {
+      const h = harness({
+        agents: [createWebhookAgent({ url, secret: SECRET, stallTimeoutMs: 5_000, ...options })],
+        defaultAgent: 'webhook',
+        ...(log === undefined ? {} : { log }),
+      });
+      cleanup.push(() => h.runtime.close());
+      return h;
+    },
+  };
+}
+
+/** The data of the run's one agent_completed, which must be its last event. */
+export function ending(events: readonly StoredEvent[]): Record<string, unknown> {
+  expect(events.filter((e) => e.type === 'agent_completed')).toHaveLength(1);
+  expect(events.at(-1)?.type).toBe('agent_completed');
+  return events.at(-1)?.data as Record<string, unknown>;
 }

@@ -1,36 +1,12 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { describe, expect, it } from 'vitest';
 import type { AgentRuntime } from '../../../packages/server/src/agents/agent-runtime.js';
-import {
-  createWebhookAgent,
-  type WebhookAgentOptions,
-} from '../../../packages/server/src/agents/webhook-agent.js';
 import { verifyWebhook } from '../../../packages/server/src/agents/webhook-signature.js';
 import type { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import { runErrorSchema, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
-import { harness } from '../../unit/agents/support/harness.js';
 import { deferred, runEvents } from '../../unit/agents/support/run-events.js';
-import { type LocalBackend, line, localBackend } from './local-backend.js';
+import { ending, line, localBackend, SECRET, useWebhookFixture } from './local-backend.js';
 
-const SECRET = 'test-secret';
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-
-async function backend(handle: Parameters<typeof localBackend>[0]): Promise<LocalBackend> {
-  const b = await localBackend(handle);
-  cleanup.push(() => b.close());
-  return b;
-}
-
-function runtimeFor(url: string, options: Partial<WebhookAgentOptions> = {}) {
-  const h = harness({
-    agents: [createWebhookAgent({ url, secret: SECRET, stallTimeoutMs: 5_000, ...options })],
-    defaultAgent: 'webhook',
-  });
-  cleanup.push(() => h.runtime.close());
-  return h;
-}
+const { backend, runtimeFor } = useWebhookFixture();
 
 async function run(
   h: { runtime: AgentRuntime; engine: MemoryEngine },
@@ -39,12 +15,6 @@ async function run(
   const result = await h.runtime.start('u1', { messageId: 'm1', text, threadId: 't1' });
   if (!result.ok) throw new Error(result.message);
   return { runId: result.runId, events: await runEvents(h.engine, 'u1', result.runId) };
-}
-
-function ending(events: readonly StoredEvent[]) {
-  expect(events.filter((e) => e.type === 'agent_completed')).toHaveLength(1);
-  expect(events.at(-1)?.type).toBe('agent_completed');
-  return events.at(-1)?.data;
 }
 
 function errorOf(data: Record<string, unknown> | undefined) {

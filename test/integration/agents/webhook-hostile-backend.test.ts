@@ -1,16 +1,12 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
-import {
-  createWebhookAgent,
-  type WebhookAgentOptions,
-} from '../../../packages/server/src/agents/webhook-agent.js';
+import type { WebhookAgentOptions } from '../../../packages/server/src/agents/webhook-agent.js';
 import { type Logger, silentLogger } from '../../../packages/server/src/observability/logger.js';
 import { runErrorSchema, type StoredEvent } from '../../../packages/server/src/protocol/events.js';
 import { type Client, type Frame, type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { captureLog } from '../../helpers/log-capture.js';
-import { harness } from '../../unit/agents/support/harness.js';
 import { runEvents } from '../../unit/agents/support/run-events.js';
-import { type LocalBackend, line, localBackend } from './local-backend.js';
+import { ending, line, localBackend, SECRET, useWebhookFixture } from './local-backend.js';
 
 /**
  * A webhook backend is only as trusted as its URL: these tests play a hostile or broken one (issue 13)
@@ -18,17 +14,7 @@ import { type LocalBackend, line, localBackend } from './local-backend.js';
  * no internal detail.
  */
 
-const SECRET = 'test-secret';
-const cleanup: (() => Promise<void>)[] = [];
-afterEach(async () => {
-  for (const fn of cleanup.splice(0).reverse()) await fn();
-});
-
-async function backend(handle: Parameters<typeof localBackend>[0]): Promise<LocalBackend> {
-  const b = await localBackend(handle);
-  cleanup.push(() => b.close());
-  return b;
-}
+const { backend, runtimeFor } = useWebhookFixture();
 
 /** Runs one message through a runtime with the webhook agent and returns the run's stored events. */
 async function runAgainst(
@@ -36,22 +22,10 @@ async function runAgainst(
   options: Partial<WebhookAgentOptions> = {},
   log: Logger = silentLogger(),
 ): Promise<StoredEvent[]> {
-  const h = harness({
-    agents: [createWebhookAgent({ url, secret: SECRET, stallTimeoutMs: 5_000, ...options })],
-    defaultAgent: 'webhook',
-    log,
-  });
-  cleanup.push(() => h.runtime.close());
+  const h = runtimeFor(url, options, log);
   const result = await h.runtime.start('u1', { messageId: 'm1', text: 'hello' });
   if (!result.ok) throw new Error(result.message);
   return runEvents(h.engine, 'u1', result.runId, 10_000);
-}
-
-/** The data of the run's one agent_completed, which must be its last event. */
-function ending(events: readonly StoredEvent[]) {
-  expect(events.filter((e) => e.type === 'agent_completed')).toHaveLength(1);
-  expect(events.at(-1)?.type).toBe('agent_completed');
-  return events.at(-1)?.data as Record<string, unknown>;
 }
 
 /** Resolves when the gateway closed the backend's connection. */
