@@ -1,4 +1,5 @@
 import { existsSync } from 'node:fs';
+import { type BuildOptions, build } from 'esbuild';
 import { type Browser, chromium } from 'playwright-core';
 
 /** Debian's Chromium; CI installs it (.ci/run). Browsers are never downloaded. */
@@ -33,4 +34,25 @@ export async function launchChromium(): Promise<Browser> {
   if (!existsSync(CHROMIUM_PATH))
     throw new Error(`${CHROMIUM_PATH} is missing: install Debian's chromium (CI does it in .ci/run)`);
   return chromium.launch({ executablePath: CHROMIUM_PATH, args: CHROMIUM_ARGS });
+}
+
+/**
+ * Bundles code for a test page as one ES module in memory: for browsers, es2022, JSX, and React's
+ * development build (where StrictMode double-mounts). `options` says what to bundle and how to resolve it.
+ */
+export async function bundleForBrowser(options: BuildOptions): Promise<string> {
+  const result = await build({
+    bundle: true,
+    write: false,
+    format: 'esm',
+    platform: 'browser',
+    target: 'es2022',
+    jsx: 'automatic',
+    define: { 'process.env.NODE_ENV': '"development"' },
+    logLevel: 'warning',
+    ...options,
+  });
+  const [file] = result.outputFiles ?? [];
+  if (file === undefined) throw new Error('esbuild produced no output');
+  return file.text;
 }

@@ -6,7 +6,6 @@ import { createServer as createHttpsServer } from 'node:https';
 import { type AddressInfo, connect as netConnect, type Socket } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { build } from 'esbuild';
 import type { Browser, Page } from 'playwright-core';
 import { afterAll, beforeAll, describe, expect, it, type TestContext } from 'vitest';
 import WebSocket from 'ws';
@@ -16,7 +15,7 @@ import { AgentRuntime } from '../../packages/server/src/agents/agent-runtime.js'
 import type { AgentDefinition } from '../../packages/server/src/agents/define-agent.js';
 import type { Gateway } from '../../packages/server/src/gateway/gateway.js';
 import { claimsFor, signHs256 } from '../helpers/auth-tokens.js';
-import { launchChromium, skipBrowserTests } from '../helpers/browser.js';
+import { bundleForBrowser, launchChromium, skipBrowserTests } from '../helpers/browser.js';
 import {
   type DocBlock,
   documentedFiles,
@@ -860,7 +859,7 @@ async function selfSigned(dir: string): Promise<Tls> {
 
 /** Bundles a block for the browser; `@agentcast/*` resolve to the packages' sources. */
 async function bundle(block: DocBlock, entry?: string): Promise<string> {
-  const result = await build({
+  return bundleForBrowser({
     stdin: {
       contents: entry ?? block.text,
       resolveDir: ROOT,
@@ -884,18 +883,7 @@ async function bundle(block: DocBlock, entry?: string): Promise<string> {
       '@agentcast/client': join(ROOT, 'packages/client/src/index.ts'),
       '@agentcast/react': join(ROOT, 'packages/react/src/index.ts'),
     },
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    jsx: 'automatic',
-    define: { 'process.env.NODE_ENV': '"development"' },
-    logLevel: 'warning',
   });
-  const [file] = result.outputFiles;
-  if (file === undefined) throw new Error(`esbuild produced nothing for ${where(block)}`);
-  return file.text;
 }
 
 /**

@@ -2,10 +2,9 @@ import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
-import { build } from 'esbuild';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, skipBrowserTests } from '../../../../test/helpers/browser.js';
+import { bundleForBrowser, launchChromium, skipBrowserTests } from '../../../../test/helpers/browser.js';
 import { type Harness, startGateway } from '../../../../test/helpers/gateway-harness.js';
 import { metricValue } from '../../../../test/helpers/metric-value.js';
 
@@ -30,21 +29,10 @@ const HTML =
 
 /** Bundles test/browser/app with React's development build, where StrictMode double-mounts. */
 async function bundleApp(): Promise<string> {
-  const result = await build({
+  return bundleForBrowser({
     entryPoints: [here('./app/main.tsx')],
     tsconfig: here('../../tsconfig.json'), // its "paths" resolve @agentcast/react and @agentcast/client
-    bundle: true,
-    write: false,
-    format: 'esm',
-    platform: 'browser',
-    target: 'es2022',
-    jsx: 'automatic',
-    define: { 'process.env.NODE_ENV': '"development"' },
-    logLevel: 'warning',
   });
-  const [file] = result.outputFiles;
-  if (file === undefined) throw new Error('esbuild produced no output');
-  return file.text;
 }
 
 interface PageServer {
