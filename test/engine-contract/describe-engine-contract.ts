@@ -1,6 +1,7 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Engine } from '../../packages/server/src/engine/engine.js';
+import type { SnapshotLimits } from '../../packages/server/src/engine/run-snapshot.js';
 import { AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
 import { encodeEvent, type NewEvent, type StoredEvent } from '../../packages/server/src/protocol/events.js';
 
@@ -10,6 +11,8 @@ export interface EngineContractConfig {
   readonly historyTtlMs: number;
   /** Bytes of wire frames kept per user (`--history-max-bytes`). */
   readonly historyMaxBytes: number;
+  /** Run snapshot bounds (docs/protocol.md F); engine defaults where left out. */
+  readonly runSnapshots?: Partial<SnapshotLimits>;
 }
 
 /** One engine under test. */
@@ -962,6 +965,247 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
         const closed = { code: AgentcastErrorCode.EngineClosed };
         await expect(engine.requestCancel('alice', 'r1')).rejects.toMatchObject(closed);
         await expect(engine.onCancelRequest('node-a', () => undefined)).rejects.toMatchObject(closed);
+      });
+    });
+
+    describe('run snapshots (#runSnapshot / #runSnapshots / #catchUp, docs/protocol.md F)', () => {
+      const ev = (runId: string, type: string, data: Record<string, unknown>): NewEvent => ({
+        type,
+        run_id: runId,
+        data,
+      });
+      const started = (runId: string, thread?: string) =>
+        ev(runId, 'agent_started', {
+          agent_name: 'demo',
+          task_description: 'add numbers',
+          ...(thread === undefined ? {} : { thread_id: thread }),
+        });
+      const chunk = (runId: string, text: string) => ev(runId, 'stream_chunk', { text });
+      const completed = (runId: string, status = 'succeeded') =>
+        ev(runId, 'agent_completed', {
+          status,
+          final_response: status === 'succeeded' ? 'done' : null,
+          ...(status === 'succeeded' ? {} : { error: { code: 'CANCELLED', message: 'stopped' } }),
+        });
+
+      it('folds every golden-path event of a run into one snapshot, exact up to its last event', async () => {
+        const { engine } = await setup();
+        const first = await engine.append('alice', started('r1', 't1'));
+        await engine.append('alice', ev('r1', 'agent_thinking', { reasoning: 'Plan: ' }));
+        await engine.append('alice', ev('r1', 'agent_thinking', { reasoning: 'add.' }));
+        await engine.append('alice', event(1)); // not of the run
+        await engine.append('alice', {
+          type: 'tool_executing',
+          run_id: 'r1',
+          data: { tool_name: 'calc', tool_args: { a: 1, b: [2] }, execution_id: 'x1' },
+        });
+        await engine.append('alice', {
+          type: 'tool_completed',
+          run_id: 'r1',
+          data: { tool_name: 'calc', execution_id: 'x1', success: true, results: { sum: 3 }, duration_ms: 4 },
+        });
+        await engine.append(
+          'alice',
+          ev('r1', 'tool_executing', { tool_name: 'web', tool_args: {}, execution_id: 'x2' }),
+        );
+        await engine.append('alice', chunk('r1', 'The sum '));
+        await engine.append('alice', ev('r1', 'app.custom', { any: 1 }));
+        await engine.append('alice', chunk('r1', 'is 3 ✓'));
+        const last = await engine.append('alice', completed('r1'));
+        expect(await engine.runSnapshot('alice', 'r1')).toEqual({
+          run_id: 'r1',
+          thread_id: 't1',
+          agent: 'demo',
+          task: 'add numbers',
+          status: 'succeeded',
+          started_at: first.ts,
+          ended_at: last.ts,
+          text: 'The sum is 3 ✓',
+          reasoning: 'Plan: add.',
+          tools: [
+            {
+              execution_id: 'x1',
+              tool_name: 'calc',
+              tool_args: { a: 1, b: [2] },
+              success: true,
+              results: { sum: 3 },
+              duration_ms: 4,
+            },
+            { execution_id: 'x2', tool_name: 'web', tool_args: {} },
+          ],
+          final_response: 'done',
+          last_seq: last.seq,
+          epoch: last.epoch,
+          truncated: false,
+        });
+      });
+
+      it('keeps a run published without agent_started, and answers undefined for an unknown or another user’s run', async () => {
+        const { engine } = await setup();
+        const stored = await engine.append('alice', chunk('r1', 'hi'));
+        expect(await engine.runSnapshot('alice', 'r1')).toMatchObject({
+          run_id: 'r1',
+          status: 'running',
+          started_at: stored.ts,
+          text: 'hi',
+          tools: [],
+          last_seq: 1,
+        });
+        expect(await engine.runSnapshot('alice', 'nope')).toBeUndefined();
+        expect(await engine.runSnapshot('bob', 'r1')).toBeUndefined();
+      });
+
+      it('stops keeping text at maxBytes and says truncated, while status and last_seq stay exact', async () => {
+        const { engine } = await setup({ runSnapshots: { maxBytes: 40 } });
+        await engine.append('alice', started('r1')); // agent + task: 4 + 11 bytes
+        await engine.append('alice', chunk('r1', 'a'.repeat(20)));
+        await engine.append('alice', chunk('r1', 'b'.repeat(20))); // does not fit: truncated from here on
+        await engine.append('alice', chunk('r1', 'c')); // would fit, but must not leave a hole
+        const last = await engine.append('alice', completed('r1', 'cancelled'));
+        const snapshot = await engine.runSnapshot('alice', 'r1');
+        expect(snapshot).toMatchObject({
+          text: 'a'.repeat(20),
+          truncated: true,
+          status: 'cancelled',
+          ended_at: last.ts,
+          last_seq: last.seq,
+        });
+        expect(snapshot?.final_response).toBeUndefined();
+      });
+
+      it('catches up at one head: the active runs, each exact up to that head', async () => {
+        const { engine } = await setup();
+        await engine.append('alice', started('done'));
+        await engine.append('alice', completed('done'));
+        await engine.append('alice', started('r1'));
+        await engine.append('alice', chunk('r1', 'x'));
+        await engine.append('alice', started('r2'));
+        await engine.append('alice', event(9));
+        await engine.append('bob', started('rb'));
+        const caught = await engine.catchUp('alice', {});
+        expect(caught.head.seq).toBe(6);
+        expect(caught.runs.map((r) => [r.run_id, r.last_seq, r.text])).toEqual([
+          ['r1', 4, 'x'],
+          ['r2', 5, ''],
+        ]);
+        const none = await engine.catchUp('carol', {});
+        expect(none).toEqual({ head: { epoch: none.head.epoch, seq: 0 }, runs: [] });
+      });
+
+      it('adds the runs with an event after `since` of the head’s epoch, ended ones too', async () => {
+        const { engine } = await setup();
+        const a = await engine.append('alice', started('old'));
+        await engine.append('alice', completed('old'));
+        await engine.append('alice', started('ended'));
+        await engine.append('alice', completed('ended'));
+        await engine.append('alice', started('live'));
+        const ids = async (q: Parameters<Engine['catchUp']>[1]) =>
+          (await engine.catchUp('alice', q)).runs.map((r) => r.run_id);
+        expect(await ids({ since: 2, epoch: a.epoch })).toEqual(['ended', 'live']);
+        expect(await ids({ since: 0, epoch: a.epoch })).toEqual(['old', 'ended', 'live']);
+        expect(await ids({ since: 2, epoch: 'e_other' })).toEqual(['live']);
+        expect(await ids({ since: 2 })).toEqual(['live']);
+      });
+
+      it('lists a user’s runs most recently active first, by state and thread, up to the limit', async () => {
+        const { engine } = await setup();
+        await engine.append('alice', started('r1', 't1'));
+        await engine.append('alice', started('r2', 't2'));
+        await engine.append('alice', started('r3', 't1'));
+        await engine.append('alice', completed('r2'));
+        await engine.append('alice', chunk('r1', 'again'));
+        const list = async (q: Parameters<Engine['runSnapshots']>[1]) =>
+          (await engine.runSnapshots('alice', q)).map((r) => r.run_id);
+        expect(await list({ state: 'recent', limit: 10 })).toEqual(['r1', 'r2', 'r3']);
+        expect(await list({ state: 'active', limit: 10 })).toEqual(['r1', 'r3']);
+        expect(await list({ state: 'recent', threadId: 't1', limit: 10 })).toEqual(['r1', 'r3']);
+        expect(await list({ state: 'recent', limit: 2 })).toEqual(['r1', 'r2']);
+        expect(await engine.runSnapshots('bob', { state: 'recent', limit: 10 })).toEqual([]);
+      });
+
+      it('lists at most perUser runs: the least recently active are no longer listed', async () => {
+        const { engine } = await setup({ runSnapshots: { perUser: 2 } });
+        for (const id of ['r1', 'r2', 'r3']) await engine.append('alice', started(id));
+        const listed = await engine.runSnapshots('alice', { state: 'recent', limit: 10 });
+        expect(listed.map((r) => r.run_id)).toEqual(['r3', 'r2']);
+        expect((await engine.catchUp('alice', {})).runs.map((r) => r.run_id)).toEqual(['r2', 'r3']);
+      });
+
+      it('forgets a snapshot ttlMs after its run’s last event', async () => {
+        const { engine, elapse } = await setup({ runSnapshots: { ttlMs: SHORT_TTL_MS } });
+        await engine.append('alice', started('r1'));
+        await engine.append('alice', completed('r1'));
+        expect(await engine.runSnapshot('alice', 'r1')).toBeDefined();
+        elapse(SHORT_TTL_MS + 1);
+        await vi.waitFor(async () => expect(await engine.runSnapshot('alice', 'r1')).toBeUndefined(), WAIT);
+        expect(await engine.runSnapshots('alice', { state: 'recent', limit: 10 })).toEqual([]);
+      });
+
+      it('folds the terminal a reaper stores for a lapsed run', async () => {
+        const { engine, elapse } = await setup();
+        await engine.startRun('alice', {
+          runId: 'r1',
+          agent: 'demo',
+          node: 'node-a',
+          limit: 5,
+          leaseMs: SHORT_TTL_MS,
+        });
+        const fence = { node: 'node-a' };
+        await engine.append('alice', started('r1'), fence);
+        await engine.append('alice', chunk('r1', 'half'), fence);
+        elapse(SHORT_TTL_MS + 1);
+        const lost = (runId: string): NewEvent => ({
+          type: 'agent_completed',
+          run_id: runId,
+          data: { status: 'failed', final_response: null, error: { code: 'NODE_LOST', message: 'lost' } },
+        });
+        await vi.waitFor(async () => expect((await engine.reapLapsedRuns(10, lost)).length).toBe(1), WAIT);
+        expect(await engine.runSnapshot('alice', 'r1')).toMatchObject({
+          status: 'failed',
+          text: 'half',
+          error: { code: 'NODE_LOST', message: 'lost' },
+        });
+        expect((await engine.catchUp('alice', {})).runs).toEqual([]);
+      });
+
+      it('property: a catch-up’s snapshot plus the run’s later events is the whole run, at any point', async () => {
+        const { engine } = await setup();
+        let round = 0;
+        await fc.assert(
+          fc.asyncProperty(
+            fc.array(fc.tuple(fc.nat(2), fc.string({ maxLength: 4 }), fc.boolean()), {
+              minLength: 1,
+              maxLength: 30,
+            }),
+            async (steps) => {
+              round += 1;
+              const user = `snap${round}`;
+              const texts = new Map<string, string>();
+              const caught: { head: number; text: Map<string, string> }[] = [];
+              for (const [run, text, join] of steps) {
+                const runId = `r${run}`;
+                await engine.append(user, chunk(runId, text));
+                texts.set(runId, (texts.get(runId) ?? '') + text);
+                if (join) {
+                  const at = await engine.catchUp(user, {});
+                  caught.push({ head: at.head.seq, text: new Map(at.runs.map((r) => [r.run_id, r.text])) });
+                }
+              }
+              const all = await engine.history(user, { since: 0, limit: 1000 });
+              if (all.kind !== 'ok') throw new Error('history reset');
+              for (const { head, text } of caught) {
+                for (const [runId, whole] of texts) {
+                  const later = all.events
+                    .filter((e) => e.run_id === runId && e.seq > head)
+                    .map((e) => String(e.data.text))
+                    .join('');
+                  expect((text.get(runId) ?? '') + later).toBe(whole);
+                }
+              }
+            },
+          ),
+          { numRuns: 30 },
+        );
       });
     });
 

@@ -1,4 +1,6 @@
+import type { RunSnapshot } from '@agentcast/client';
 import type {
+  CatchUp,
   ActiveRun,
   CancelDelivery,
   CancelListener,
@@ -17,6 +19,7 @@ import type {
   Unsubscribe,
 } from '../../packages/server/src/engine/engine.js';
 import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
+import type { CatchUpQuery, SnapshotQuery } from '../../packages/server/src/engine/run-snapshot.js';
 import type { NewEvent, StoredEvent } from '../../packages/server/src/protocol/events.js';
 import type { Hold } from './deferred.js';
 
@@ -30,7 +33,10 @@ export type EngineCall =
   | 'claimIdempotency'
   | 'acquireConnectionSlot'
   | 'releaseConnectionSlot'
-  | 'requestCancel';
+  | 'requestCancel'
+  | 'runSnapshot'
+  | 'runSnapshots'
+  | 'catchUp';
 
 /**
  * Stands in for one engine method: `next` is what the call would have reached without it (the engine
@@ -58,6 +64,9 @@ const CALLS: readonly EngineCall[] = [
   'acquireConnectionSlot',
   'releaseConnectionSlot',
   'requestCancel',
+  'runSnapshot',
+  'runSnapshots',
+  'catchUp',
 ];
 
 /**
@@ -221,6 +230,15 @@ export class DelegatingEngine implements Engine {
   }
   endRun(userId: string, runId: string, node: string): Promise<boolean> {
     return this.inner.endRun(userId, runId, node);
+  }
+  runSnapshot(userId: string, runId: string): Promise<RunSnapshot | undefined> {
+    return this.#call('runSnapshot', [userId, runId]);
+  }
+  runSnapshots(userId: string, query: SnapshotQuery): Promise<RunSnapshot[]> {
+    return this.#call('runSnapshots', [userId, query]);
+  }
+  catchUp(userId: string, query: CatchUpQuery): Promise<CatchUp> {
+    return this.#call('catchUp', [userId, query]);
   }
   activeRuns(userId: string): Promise<ActiveRun[]> {
     return this.inner.activeRuns(userId);

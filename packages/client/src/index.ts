@@ -19,7 +19,15 @@ export {
   type Reconnect,
 } from './protocol/close-codes.js';
 export { ErrorCode } from './protocol/error-codes.js';
-export { type JsonObject, type ResumeOutcome, RunStatus, type WelcomeData } from './protocol/wire.js';
+export {
+  type JsonObject,
+  type ResumeOutcome,
+  type RunSnapshot,
+  type RunSnapshotStatus,
+  type RunSnapshotTool,
+  RunStatus,
+  type WelcomeData,
+} from './protocol/wire.js';
 export type { ResetReason, StreamPosition } from './seq-tracker.js';
 export type { Timers } from './timers.js';
 export type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';

@@ -2,7 +2,7 @@
  * The defaults both engines share, in one place: the engines apply them to options left out, and the
  * matching configuration options (config/options.ts: `--history-size`, `--history-ttl-s`,
  * `--history-max-bytes`, `--history-memory-bytes`, `--redis-key-prefix`, `--redis-slot-lease-s`,
- * `--run-lease-s`) show and
+ * `--run-lease-s`, `--run-snapshot-max-bytes`, `--run-snapshot-ttl-s`, `--run-snapshots-per-user`) show and
  * use the same values. Durations are in ms here; the options that take seconds divide by 1000.
  */
 export const ENGINE_DEFAULTS = {
@@ -25,4 +25,10 @@ export const ENGINE_DEFAULTS = {
    * them (both engines; not configurable).
    */
   runRetainMs: 600_000,
+  /** Bytes one run snapshot keeps before it says `truncated` (docs/protocol.md F; 1 MiB). */
+  runSnapshotMaxBytes: 1024 * 1024,
+  /** How long a run snapshot is kept after the run's last event (24 h). */
+  runSnapshotTtlMs: 86_400_000,
+  /** Runs of one user whose snapshots are listed and caught up, the most recently active ones. */
+  runSnapshotsPerUser: 100,
 } as const;

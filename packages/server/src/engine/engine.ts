@@ -1,4 +1,6 @@
+import type { RunSnapshot } from '@agentcast/client';
 import type { NewEvent, StoredEvent } from '../protocol/events.js';
+import type { CatchUpQuery, SnapshotQuery } from './run-snapshot.js';
 
 /**
  * Called for every event stored for a subscribed user, in seq order. `frame` is the event's wire
@@ -43,6 +45,16 @@ export interface HistoryQuery {
   readonly epoch?: string | undefined;
   /** At most this many events (oldest first). */
   readonly limit: number;
+}
+
+/**
+ * What a catch-up starts from (docs/protocol.md F): the user's head and the snapshots of its runs at that
+ * head, read in one atomic step, so each snapshot holds exactly its run's events with seq <= head.seq.
+ */
+export interface CatchUp {
+  readonly head: LogHead;
+  /** Least recently active first. */
+  readonly runs: readonly RunSnapshot[];
 }
 
 /** Engine health as /readyz reports it. */
@@ -230,6 +242,18 @@ export interface Engine {
    * its owner ends it at the same moment. Returns the runs this call ended.
    */
   reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]>;
+  /**
+   * A run's snapshot (docs/protocol.md F): every event of the run stored so far, folded in the same atomic
+   * step as each append. Undefined for an unknown run, another user's, or one whose snapshot expired.
+   */
+  runSnapshot(userId: string, runId: string): Promise<RunSnapshot | undefined>;
+  /** The user's run snapshots that match `query`, most recently active first. */
+  runSnapshots(userId: string, query: SnapshotQuery): Promise<RunSnapshot[]>;
+  /**
+   * The user's head and, at that same head, the snapshots a catch-up sends: every active run, and with a
+   * `since` of the head's epoch every run with an event after it (docs/protocol.md F).
+   */
+  catchUp(userId: string, query: CatchUpQuery): Promise<CatchUp>;
   /** Current health, without I/O. */
   health(): EngineHealth;
   /** Called whenever health changes (e.g. Redis down, then back). Returns a function that stops it. */

@@ -1,8 +1,10 @@
 import { type Logger, silentLogger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
+import type { RunSnapshot } from '@agentcast/client';
 import type { NewEvent, StoredEvent } from '../protocol/events.js';
 import type {
   ActiveRun,
+  CatchUp,
   CancelDelivery,
   CancelListener,
   Engine,
@@ -22,6 +24,8 @@ import type {
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
 import { newEpoch } from './epoch.js';
 import { HistoryBudget } from './history-budget.js';
+import { type CatchUpQuery, type SnapshotLimits, type SnapshotQuery, snapshotLimits } from './run-snapshot.js';
+import { SnapshotStore } from './snapshot-store.js';
 import { UserLog } from './user-log.js';
 
 /** Options for {@link MemoryEngine}. */
@@ -37,6 +41,8 @@ export interface MemoryEngineOptions {
    * users (`--history-memory-bytes`, default 256 MiB).
    */
   readonly historyMemoryBytes?: number;
+  /** Run snapshot bounds (docs/protocol.md F); each defaults to ENGINE_DEFAULTS. */
+  readonly runSnapshots?: Partial<SnapshotLimits>;
   /** How often idle logs and expired idempotency keys are dropped; default min(historyTtlMs, 60 s). */
   readonly sweepIntervalMs?: number;
   /** The clock, in ms since the epoch. */
@@ -107,6 +113,8 @@ export class MemoryEngine implements Engine {
   readonly #endedRuns = new Map<string, number>();
   /** Cancel listeners per node (Engine.onCancelRequest): the process is every node there is. */
   readonly #cancelListeners = new Map<string, Set<CancelListener>>();
+  /** Run snapshots (docs/protocol.md F), folded in the same synchronous step as each append. */
+  readonly #snapshots: SnapshotStore;
   readonly #sweepTimer: NodeJS.Timeout;
   #closed = false;
 
@@ -130,6 +138,7 @@ export class MemoryEngine implements Engine {
     if (!Number.isFinite(sweepIntervalMs) || sweepIntervalMs <= 0) {
       throw new TypeError(`MemoryEngine: sweepIntervalMs must be a number > 0, got ${sweepIntervalMs}`);
     }
+    this.#snapshots = new SnapshotStore(snapshotLimits(options.runSnapshots));
     this.#now = options.now ?? Date.now;
     this.#newEpoch = options.newEpoch ?? (() => newEpoch());
     this.#logger = options.logger ?? silentLogger();
@@ -193,7 +202,9 @@ export class MemoryEngine implements Engine {
   /** Appends, then charges the bytes to the global budget, which may evict other users' oldest events. */
   #append(log: UserLog, event: NewEvent, now: number, ts: string): StoredEvent {
     const before = log.historyBytes;
-    const stored = log.append(event, now, ts, this.#budget.nextOrder());
+    const stored = log.append(event, now, ts, this.#budget.nextOrder(), (userId, e) =>
+      this.#snapshots.fold(userId, e, now),
+    );
     this.#budget.changed(log, log.historyBytes - before);
     return stored;
   }
@@ -413,6 +424,23 @@ export class MemoryEngine implements Engine {
     return HEALTHY;
   }
 
+  async runSnapshot(userId: string, runId: string): Promise<RunSnapshot | undefined> {
+    this.#assertOpen();
+    return this.#snapshots.get(userId, runId, this.#now());
+  }
+
+  async runSnapshots(userId: string, query: SnapshotQuery): Promise<RunSnapshot[]> {
+    this.#assertOpen();
+    return this.#snapshots.list(userId, query, this.#now());
+  }
+
+  async catchUp(userId: string, query: CatchUpQuery): Promise<CatchUp> {
+    this.#assertOpen();
+    // One synchronous step: the head and the snapshots at that head.
+    const head = this.#log(userId).head;
+    return { head, runs: this.#snapshots.catchUp(userId, head, query, this.#now()) };
+  }
+
   /** Health never changes, so the listener is never called. */
   onHealthChange(_listener: (health: EngineHealth) => void): () => void {
     return () => undefined;
@@ -442,6 +470,7 @@ export class MemoryEngine implements Engine {
     }
     for (const [userId, held] of this.#runs) this.#forgetLapsedRuns(userId, held, now);
     this.#pruneEndedRuns(now);
+    this.#snapshots.sweep(now);
   }
 
   /** Ended markers are in end order: forget from the front those past runRetainMs or over the bound. */
@@ -471,6 +500,7 @@ export class MemoryEngine implements Engine {
     this.#runs.clear();
     this.#endedRuns.clear();
     this.#cancelListeners.clear();
+    this.#snapshots.clear();
   }
 
   #log(userId: string): UserLog {

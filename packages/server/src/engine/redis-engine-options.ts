@@ -1,6 +1,7 @@
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { type Logger, silentLogger } from '../observability/logger.js';
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
+import { type SnapshotLimits, snapshotLimits } from './run-snapshot.js';
 import { newEpoch } from './epoch.js';
 import { type ReconnectDelayBounds, reconnectDelay } from './reconnect-delay.js';
 
@@ -26,6 +27,8 @@ export interface RedisEngineOptions {
   readonly historyMaxBytes?: number;
   /** How long an idle user's epoch and seq survive in Redis; after that a new epoch starts. Default 24 h. */
   readonly metaTtlMs?: number;
+  /** Run snapshot bounds (docs/protocol.md F); each defaults to ENGINE_DEFAULTS. */
+  readonly runSnapshots?: Partial<SnapshotLimits>;
   /** Lease of a connection slot; renewed every third of it while the connection lives. Default 30 s. */
   readonly slotLeaseMs?: number;
   /** A command without a reply in this time fails with AC_ERR_ENGINE_UNAVAILABLE. Default 2000. */
@@ -41,7 +44,9 @@ export interface RedisEngineOptions {
 }
 
 /** {@link RedisEngineOptions} with every default applied and every value checked. */
-export type ResolvedRedisEngineOptions = Required<RedisEngineOptions>;
+export type ResolvedRedisEngineOptions = Required<Omit<RedisEngineOptions, 'runSnapshots'>> & {
+  readonly runSnapshots: SnapshotLimits;
+};
 
 /** The defaults, in one table: those shared with the memory engine and the config come from engine-defaults.ts. */
 export const REDIS_ENGINE_DEFAULTS = {
@@ -86,6 +91,7 @@ export function resolveRedisEngineOptions(options: RedisEngineOptions): Resolved
     historyMaxBytes: positive('historyMaxBytes', options.historyMaxBytes ?? d.historyMaxBytes, true),
     metaTtlMs: positive('metaTtlMs', options.metaTtlMs ?? d.metaTtlMs, true),
     slotLeaseMs: positive('slotLeaseMs', options.slotLeaseMs ?? d.slotLeaseMs, true),
+    runSnapshots: snapshotLimits(options.runSnapshots),
     commandTimeoutMs: positive('commandTimeoutMs', options.commandTimeoutMs ?? d.commandTimeoutMs),
     reconnectDelayMs: delay,
     now: options.now ?? Date.now,

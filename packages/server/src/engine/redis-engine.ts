@@ -1,3 +1,4 @@
+import type { RunSnapshot } from '@agentcast/client';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
@@ -5,6 +6,7 @@ import type { NewEvent, StoredEvent } from '../protocol/events.js';
 import type {
   ActiveRun,
   CancelDelivery,
+  CatchUp,
   CancelListener,
   Engine,
   EngineHealth,
@@ -36,6 +38,14 @@ import { type FanoutFloor, RedisFanout } from './redis-fanout.js';
 import { type RedisConnectionRole, RedisHealth } from './redis-health.js';
 import { RedisKeys } from './redis-keys.js';
 import {
+  type CatchUpQuery,
+  isActiveStatus,
+  type SnapshotLimits,
+  type SnapshotQuery,
+  snapshotFromRecord,
+  snapshotPatch,
+} from './run-snapshot.js';
+import {
   type HistoryReply,
   type LapsedRun,
   parseActiveRunsReply,
@@ -49,7 +59,9 @@ import {
   parseRunReply,
   parseSlotReply,
   parseStartRunReply,
+  parseSnapshotsReply,
   parseStringsReply,
+  type SnapshotsReply,
 } from './script-replies.js';
 import { frameParts } from './stored-frame.js';
 
@@ -84,6 +96,13 @@ const RUN_RETAIN_MS = ENGINE_DEFAULTS.runRetainMs;
  */
 const RUN_INDEX_TTL_MS = RUN_RETAIN_MS + 10 * ENGINE_DEFAULTS.runLeaseMs;
 
+/** The fence of lua/append.lua's fenced modes. */
+interface AppendFence {
+  readonly mode: 'event' | 'end' | 'reap';
+  readonly node: string;
+  readonly epoch: string;
+}
+
 /** The run of an event appended with a run fence. */
 function fencedRunId(event: NewEvent): string {
   if (event.run_id === undefined)
@@ -103,6 +122,9 @@ function runFenced(runId: string, reason: string): AgentcastError {
 function leaseArg(leaseMs: number): number {
   return Math.max(1, Math.ceil(leaseMs));
 }
+
+/** Rounds of snapshots.lua a catch-up takes at most before it gives up (a user starting runs non-stop). */
+const CATCH_UP_ROUNDS = 8;
 
 /** Between probes of a stalled Redis whose last probe failed without timing out (e.g. LOADING). */
 const STALL_PROBE_RETRY_MS = 500;
@@ -144,6 +166,7 @@ export class RedisEngine implements Engine {
   readonly #historyMaxBytes: number;
   readonly #metaTtlMs: number;
   readonly #slotLeaseMs: number;
+  readonly #snapshotLimits: SnapshotLimits;
   readonly #now: () => number;
   readonly #newEpoch: () => string;
   /** Slots held by connections of this node, renewed until released; key `user\0connection`. */
@@ -166,6 +189,7 @@ export class RedisEngine implements Engine {
     this.#historyMaxBytes = resolved.historyMaxBytes;
     this.#metaTtlMs = resolved.metaTtlMs;
     this.#slotLeaseMs = resolved.slotLeaseMs;
+    this.#snapshotLimits = resolved.runSnapshots;
     this.#commandTimeoutMs = resolved.commandTimeoutMs;
     this.#keys = new RedisKeys(resolved.keyPrefix);
     this.#now = resolved.now;
@@ -273,6 +297,63 @@ export class RedisEngine implements Engine {
       args: [this.#newEpoch(), this.#metaTtlMs],
     };
     return parseHeadReply(await this.#call(() => this.#eval('head', call)));
+  }
+
+  async runSnapshot(userId: string, runId: string): Promise<RunSnapshot | undefined> {
+    const reply = await this.#readSnapshots(userId, 'read', [runId]);
+    const found = reply.kind === 'ok' ? reply.records[0] : undefined;
+    return found === undefined ? undefined : snapshotFromRecord(found.runId, found.record);
+  }
+
+  async runSnapshots(userId: string, query: SnapshotQuery): Promise<RunSnapshot[]> {
+    this.#assertUsable();
+    const [active, all] = this.#keys.snapshotIndex(userId);
+    const index = query.state === 'active' ? active : all;
+    // The most recently active first; thread filtering happens on what was read, so read them all.
+    const count = query.threadId === undefined ? query.limit : this.#snapshotLimits.perUser;
+    const ids = await this.#call(() => this.#command.zrevrange(index, 0, count - 1));
+    if (ids.length === 0) return [];
+    const reply = await this.#readSnapshots(userId, 'read', ids);
+    if (reply.kind !== 'ok') return [];
+    const runs = reply.records
+      .map(({ runId, record }) => snapshotFromRecord(runId, record))
+      .filter((run) => query.state !== 'active' || isActiveStatus(run.status))
+      .filter((run) => query.threadId === undefined || run.thread_id === query.threadId);
+    runs.sort((a, b) => b.last_seq - a.last_seq);
+    return runs.slice(0, query.limit);
+  }
+
+  async catchUp(userId: string, query: CatchUpQuery): Promise<CatchUp> {
+    // snapshots.lua says which runs it wants; a run started between two rounds makes another one.
+    let runIds: readonly string[] = [];
+    for (let round = 0; round < CATCH_UP_ROUNDS; round += 1) {
+      const reply = await this.#readSnapshots(userId, 'catch_up', runIds, query);
+      if (reply.kind === 'retry') {
+        runIds = reply.runIds;
+        continue;
+      }
+      const runs = reply.records.map(({ runId, record }) => snapshotFromRecord(runId, record));
+      runs.sort((a, b) => a.last_seq - b.last_seq);
+      return { head: reply.head, runs };
+    }
+    throw this.#unavailable(new Error(`the user's runs changed during ${CATCH_UP_ROUNDS} reads`), true);
+  }
+
+  async #readSnapshots(
+    userId: string,
+    mode: 'read' | 'catch_up',
+    runIds: readonly string[],
+    query: CatchUpQuery = {},
+  ): Promise<SnapshotsReply> {
+    this.#assertUsable();
+    const keys = [this.#keys.meta(userId), this.#keys.log(userId), ...this.#keys.snapshotIndex(userId)];
+    for (const runId of runIds) keys.push(...this.#keys.snapshot(userId, runId));
+    const since = mode === 'catch_up' && query.since !== undefined ? query.since : '';
+    const call = {
+      keys,
+      args: [this.#newEpoch(), this.#metaTtlMs, mode, since, query.epoch ?? '', runIds.length, ...runIds],
+    };
+    return parseSnapshotsReply(await this.#call(() => this.#eval('snapshots', call)));
   }
 
   async history(userId: string, query: HistoryQuery): Promise<HistoryResult> {
@@ -454,22 +535,44 @@ export class RedisEngine implements Engine {
     return reply;
   }
 
-  #appendCall(userId: string, event: NewEvent, ts: string): ScriptCall {
+  /**
+   * lua/append.lua for one event; with `fence`, in mode 'event', 'end' or 'reap'. An event of a run also
+   * names the run registry and the run's snapshot keys, and carries its snapshot patch (run-snapshot.ts).
+   */
+  #appendCall(userId: string, event: NewEvent, ts: string, fence?: AppendFence): ScriptCall {
     const parts = frameParts(event, ts);
-    return {
-      keys: [this.#keys.meta(userId), this.#keys.log(userId), this.#keys.sizes(userId)],
-      args: [
-        // A fresh candidate per call: an epoch must never be reused across a loss of the user's data (§4).
-        this.#newEpoch(),
-        this.#historySize,
-        this.#historyTtlMs,
-        this.#metaTtlMs,
-        this.#keys.channel(userId),
-        parts.head,
-        parts.tail,
-        this.#historyMaxBytes,
-      ],
-    };
+    const keys = [this.#keys.meta(userId), this.#keys.log(userId), this.#keys.sizes(userId)];
+    const args: (string | number)[] = [
+      // A fresh candidate per call: an epoch must never be reused across a loss of the user's data (§4).
+      this.#newEpoch(),
+      this.#historySize,
+      this.#historyTtlMs,
+      this.#metaTtlMs,
+      this.#keys.channel(userId),
+      parts.head,
+      parts.tail,
+      this.#historyMaxBytes,
+    ];
+    const runId = event.run_id;
+    if (runId === undefined) return { keys, args };
+    keys.push(this.#keys.runs(userId), this.#keys.runInfo(userId), this.#keys.runsEnded(userId));
+    keys.push(...this.#keys.snapshot(userId, runId), ...this.#keys.snapshotIndex(userId));
+    args.push(runId, fence?.mode ?? '', fence?.node ?? '', RUN_RETAIN_MS, fence?.epoch ?? '');
+    const patch = snapshotPatch(event);
+    const limits = this.#snapshotLimits;
+    const fields = Object.entries(patch.fields ?? {});
+    args.push(
+      ts,
+      patch.terminal ?? '',
+      patch.append?.target ?? '',
+      patch.append?.value ?? '',
+      limits.maxBytes,
+      limits.ttlMs,
+      limits.perUser,
+      fields.length,
+    );
+    for (const [field, value] of fields) args.push(field, value);
+    return { keys, args };
   }
 
   /** lua/append.lua with a run fence (mode 'event', 'end' or 'reap'). */
@@ -482,11 +585,7 @@ export class RedisEngine implements Engine {
     node: string,
     epoch = '',
   ): ScriptCall {
-    const call = this.#appendCall(userId, event, ts);
-    return {
-      keys: [...call.keys, this.#keys.runs(userId), this.#keys.runInfo(userId), this.#keys.runsEnded(userId)],
-      args: [...call.args, runId, mode, node, RUN_RETAIN_MS, epoch],
-    };
+    return this.#appendCall(userId, { ...event, run_id: runId }, ts, { mode, node, epoch });
   }
 
   /** Stores a lapsed run's terminal if it is still lapsed and registered; undefined when it is not. */

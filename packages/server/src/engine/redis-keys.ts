@@ -56,6 +56,20 @@ export class RedisKeys {
     return `${this.#prefix}runs-due`;
   }
 
+  /**
+   * A run's snapshot (docs/protocol.md F, lua/append.lua): its hash, text, reasoning and tool entries. Under
+   * the user's hash tag, so one script touches them with the user's log.
+   */
+  snapshot(userId: string, runId: string): [hash: string, text: string, reasoning: string, tools: string] {
+    const base = `${this.#prefix}{u:${userId}}:snap:${runId}`;
+    return [base, `${base}:text`, `${base}:reasoning`, `${base}:tools`];
+  }
+
+  /** Sorted sets of the user's active runs and of all its runs with a snapshot, scored by their last seq. */
+  snapshotIndex(userId: string): [active: string, all: string] {
+    return [`${this.#prefix}{u:${userId}}:snaps-active`, `${this.#prefix}{u:${userId}}:snaps`];
+  }
+
   /** Pub/sub channel that carries the user's wire frames to every node. */
   channel(userId: string): string {
     return `${this.#prefix}{u:${userId}}:events`;

@@ -8,6 +8,7 @@ import type {
   ResetReason,
   RunReservation,
 } from './engine.js';
+import type { SnapshotRecord } from './run-snapshot.js';
 import { parseStoredFrame } from './stored-frame.js';
 
 /**
@@ -171,4 +172,37 @@ export function parseCancelReply(reply: unknown): CancelDelivery {
   if (state === 'active' || state === 'lapsed') return { state, node: string(node) };
   if (state === 'ended' || state === 'unknown') return { state };
   throw new TypeError(`RedisEngine: unexpected cancel reply ${String(state)}`);
+}
+
+/** `snapshots.lua`: the run ids to name in a new round of a catch-up, or the head and the snapshots read. */
+export type SnapshotsReply =
+  | { readonly kind: 'retry'; readonly runIds: readonly string[] }
+  | {
+      readonly kind: 'ok';
+      readonly head: LogHead;
+      readonly records: readonly { readonly runId: string; readonly record: SnapshotRecord }[];
+    };
+
+/** `snapshots.lua`: {'retry', run id…} or {epoch, seq, then per run: id, hash fields, text, reasoning, tools}. */
+export function parseSnapshotsReply(reply: unknown): SnapshotsReply {
+  const parts = array(reply);
+  if (parts[0] === 'retry') return { kind: 'retry', runIds: parts.slice(1).map(string) };
+  const head = { epoch: string(parts[0]), seq: integer(parts[1]) };
+  const records: { runId: string; record: SnapshotRecord }[] = [];
+  if ((parts.length - 2) % 5 !== 0) throw new TypeError('RedisEngine: unexpected snapshots reply length');
+  for (let i = 2; i < parts.length; i += 5) {
+    const flat = array(parts[i + 1]).map(string);
+    const fields: Record<string, string> = {};
+    for (let f = 0; f + 1 < flat.length; f += 2) fields[flat[f] as string] = flat[f + 1] as string;
+    records.push({
+      runId: string(parts[i]),
+      record: {
+        fields,
+        text: string(parts[i + 2]),
+        reasoning: string(parts[i + 3]),
+        tools: array(parts[i + 4]).map(string),
+      },
+    });
+  }
+  return { kind: 'ok', head, records };
 }

@@ -97,7 +97,13 @@ export class UserLog {
    * step, so concurrent appends can neither repeat nor skip a seq. `order` is the event's append order
    * across every user of the engine (its global budget evicts the lowest first).
    */
-  append(event: NewEvent, nowMs: number, ts: string = new Date(nowMs).toISOString(), order = 0): StoredEvent {
+  append(
+    event: NewEvent,
+    nowMs: number,
+    ts: string = new Date(nowMs).toISOString(),
+    order = 0,
+    onStored?: (userId: string, stored: StoredEvent) => void,
+  ): StoredEvent {
     this.#seq += 1;
     // One object shape for every stored event (run_id present, possibly undefined): no temporary
     // spread object per event, and monomorphic property access downstream.
@@ -122,6 +128,9 @@ export class UserLog {
     }
     this.#ring.push(stored, nowMs, Buffer.byteLength(frame), order);
     this.#touchedAt = nowMs;
+    // Before delivery, in the same synchronous step: whatever is stored with the event (its run's
+    // snapshot, docs/protocol.md F) is never behind what a subscriber was sent.
+    onStored?.(this.#userId, stored);
     this.#deliver(stored, frame);
     return stored;
   }

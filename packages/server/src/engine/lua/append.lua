@@ -25,6 +25,19 @@
 -- when the user's log is no longer of the run's epoch (Redis lost the user's data, registry included:
 -- the run may still end in the new epoch); 'reap' passes while the run is registered and its lease has
 -- lapsed. 'end' and 'reap' end the run with the append (as end-run.lua).
+-- An event of a run (docs/protocol.md F) is also folded into the run's snapshot here, in the same atomic
+-- step, so a snapshot is never ahead of or behind the stream. Then KEYS[4..6] are always given (ARGV[10]
+-- '' when the append is not fenced) and:
+-- KEYS[7]  snapshot hash `<prefix>{u:<id>}:snap:<run_id>` {started_at, status, ended_at, last_seq, epoch,
+--          bytes, truncated, and the fields of ARGV[22..]}; KEYS[8] its text, KEYS[9] its reasoning
+--          (strings, APPENDed), KEYS[10] its tool entries (list)
+-- KEYS[11] sorted set of the user's active runs, KEYS[12] of all the user's runs, scored by last_seq
+-- ARGV[14] the event's ts (started_at of a new snapshot, ended_at of a terminal)
+-- ARGV[15] the terminal status of an agent_completed, or ''
+-- ARGV[16] append target ('text', 'reasoning', 'tools' or ''), ARGV[17] the value appended
+-- ARGV[18] snapshot max bytes, ARGV[19] snapshot ttl in ms, ARGV[20] runs listed per user
+-- ARGV[21] the number of field/value pairs that follow; ARGV[22..] field, value, field, value …
+-- The patch (ARGV[15..]) is built by run-snapshot.ts, which holds the folding rules; this only applies it.
 -- Returns {seq, epoch}, or the reason a fenced append was refused: 'not_registered' (ended, reaped or
 -- unknown), 'not_owner', 'live' (reap of a run whose lease has not lapsed).
 redis.replicate_commands() -- Redis 6.x: allow TIME before writes (a no-op from Redis 7)
@@ -33,8 +46,8 @@ local meta, log, sizes = KEYS[1], KEYS[2], KEYS[3]
 local time = redis.call('TIME')
 local now_ms = tonumber(time[1]) * 1000 + math.floor(tonumber(time[2]) / 1000)
 
-local fenced = #KEYS == 6
 local run_id, mode = ARGV[9], ARGV[10]
+local fenced = #KEYS >= 6 and mode ~= ''
 if fenced then
   local record = redis.call('HGET', KEYS[5], run_id)
   local lease_end = redis.call('ZSCORE', KEYS[4], run_id)
@@ -111,6 +124,42 @@ redis.call('PEXPIRE', log, ttl_ms + 1000)
 redis.call('PEXPIRE', sizes, ttl_ms + 1000)
 redis.call('PEXPIRE', meta, ARGV[4])
 redis.call('PUBLISH', ARGV[5], frame)
+
+if #KEYS == 12 then
+  local snap, text, reasoning, tools, live, all = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
+  local ts, terminal, target, value = ARGV[14], ARGV[15], ARGV[16], ARGV[17]
+  local max_bytes, snap_ttl, per_user = tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20])
+  local created = redis.call('HSETNX', snap, 'started_at', ts) == 1
+  if created then redis.call('HSET', snap, 'status', 'running', 'bytes', 0, 'truncated', '0') end
+  redis.call('HSET', snap, 'last_seq', seq, 'epoch', epoch)
+  if terminal ~= '' then redis.call('HSET', snap, 'status', terminal, 'ended_at', ts) end
+  -- The bounded parts: all of the patch or, once one does not fit, none of it and nothing more after.
+  local pairs_count = tonumber(ARGV[21])
+  if (target ~= '' or pairs_count > 0) and redis.call('HGET', snap, 'truncated') ~= '1' then
+    local size = #value
+    for i = 1, pairs_count do size = size + #ARGV[21 + 2 * i] end
+    local used = tonumber(redis.call('HGET', snap, 'bytes')) or 0
+    if used + size > max_bytes then
+      redis.call('HSET', snap, 'truncated', '1')
+    else
+      redis.call('HSET', snap, 'bytes', used + size)
+      for i = 1, pairs_count do redis.call('HSET', snap, ARGV[20 + 2 * i], ARGV[21 + 2 * i]) end
+      if target == 'text' then redis.call('APPEND', text, value)
+      elseif target == 'reasoning' then redis.call('APPEND', reasoning, value)
+      elseif target == 'tools' then redis.call('RPUSH', tools, value) end
+    end
+  end
+  -- Listed by their latest event; the least recently active beyond the bound are no longer listed.
+  redis.call('ZADD', all, seq, run_id)
+  if redis.call('ZCARD', all) > per_user then redis.call('ZREMRANGEBYRANK', all, 0, -per_user - 1) end
+  if terminal ~= '' then
+    redis.call('ZREM', live, run_id)
+  else
+    redis.call('ZADD', live, seq, run_id)
+    if redis.call('ZCARD', live) > per_user then redis.call('ZREMRANGEBYRANK', live, 0, -per_user - 1) end
+  end
+  for _, key in ipairs({snap, text, reasoning, tools, live, all}) do redis.call('PEXPIRE', key, snap_ttl) end
+end
 
 if fenced and mode ~= 'event' then
   local retain = tonumber(ARGV[12])
