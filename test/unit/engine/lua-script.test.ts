@@ -18,6 +18,7 @@ describe('LuaScript', () => {
       'renew-run',
       'request-cancel',
       'run-index',
+      'snapshots',
       'start-run',
     ]);
     for (const [name, script] of Object.entries(scripts)) {
