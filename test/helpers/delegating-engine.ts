@@ -1,9 +1,9 @@
 import type { RunSnapshot } from '@agentcast/client';
 import type {
-  CatchUp,
   ActiveRun,
   CancelDelivery,
   CancelListener,
+  CatchUp,
   Engine,
   EngineHealth,
   EventListener,

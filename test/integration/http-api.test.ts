@@ -637,6 +637,7 @@ describe('handleHttp when a route fails after its headers went out', () => {
       readiness: () => ({ ready: true }),
       stats: () => ({}),
       cors: () => ({ action: 'continue', headers: {} }),
+      verifyToken: async () => ({ ok: false, reason: 'malformed' }),
       // A route that starts a streamed answer and then fails.
       demo: async (_req, res) => {
         res.writeHead(200, { 'Content-Type': 'text/plain' });

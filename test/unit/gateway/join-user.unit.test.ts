@@ -1,5 +1,7 @@
+import type { ResumeOutcome } from '@agentcast/client';
 import { afterEach, describe, expect, it } from 'vitest';
 import type {
+  CatchUp,
   Engine,
   EventListener,
   HistoryQuery,
@@ -8,6 +10,7 @@ import type {
   Unsubscribe,
 } from '../../../packages/server/src/engine/engine.js';
 import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
+import type { CatchUpQuery } from '../../../packages/server/src/engine/run-snapshot.js';
 import { type JoinContext, joinUser } from '../../../packages/server/src/gateway/join-user.js';
 import type { Session } from '../../../packages/server/src/gateway/session.js';
 import { UserHub } from '../../../packages/server/src/gateway/user-hub.js';
@@ -24,10 +27,10 @@ import { metricValue } from '../../helpers/metric-value.js';
  * a step (a publish, a close) at an exact read. The socket-level tests are join-user.gaps.test.ts.
  */
 
-type Read = 'head' | 'history';
+type Read = 'head' | 'history' | 'catch_up';
 
 /** The reads joinUser makes, recorded, with a hook before each and an optional reset from the n-th history read. */
-class RecordedReads implements Pick<Engine, 'head' | 'history'> {
+class RecordedReads implements Pick<Engine, 'head' | 'history' | 'catchUp'> {
   readonly reads: Read[] = [];
   /** Runs before the read goes to the engine; `n` counts reads of that kind from 1. */
   before: ((read: Read, n: number) => Promise<void> | void) | undefined;
@@ -44,6 +47,11 @@ class RecordedReads implements Pick<Engine, 'head' | 'history'> {
     const n = await this.#record('history');
     const result = await this.inner.history(userId, query);
     return n >= this.resetFromHistoryRead ? { kind: 'reset', head: result.head, reason: 'expired' } : result;
+  }
+
+  async catchUp(userId: string, query: CatchUpQuery): Promise<CatchUp> {
+    await this.#record('catch_up');
+    return this.inner.catchUp(userId, query);
   }
 
   async #record(read: Read): Promise<number> {
@@ -88,7 +96,7 @@ describe('joinUser', () => {
     return { ctx, hub, reads, session, publish, delivered };
   }
 
-  function welcome(head: LogHead, resume: 'none' | 'ok' | 'reset'): SentFrame {
+  function welcome(head: LogHead, resume: ResumeOutcome): SentFrame {
     return {
       type: 'welcome',
       data: {
@@ -181,6 +189,81 @@ describe('joinUser', () => {
       expect(session.delivered.map((e) => e.seq)).toEqual([4]);
       expect(seqsAfterWelcome(session)).toEqual([2, 3, 4]);
       expect(position).toEqual({ epoch: head.epoch, lastSentSeq: 4, complete: true });
+    });
+  });
+
+  describe('catch-up (docs/protocol.md F)', () => {
+    const run = (runId: string, text: string) => [
+      { type: 'agent_started', run_id: runId, data: { agent_name: 'demo', task_description: 't' } },
+      { type: 'stream_chunk', run_id: runId, data: { text } },
+    ];
+
+    it('without since: welcomes with snapshot at the head, then one run_snapshot per active run', async () => {
+      const { ctx, reads, session } = setup();
+      for (const e of [...run('r1', 'one'), ...run('r2', 'two')]) await engine.append('u1', e);
+      await engine.append('u1', {
+        type: 'agent_completed',
+        run_id: 'r1',
+        data: { status: 'succeeded', final_response: 'one' },
+      });
+      const head = await engine.head('u1');
+      const position = await joinUser(session, ctx, { catchUp: 'snapshot' });
+      expect(position).toEqual({ epoch: head.epoch, lastSentSeq: 5, complete: true });
+      expect(reads.reads).toEqual(['catch_up']);
+      expect(session.frames).toEqual([
+        welcome(head, 'snapshot'),
+        { type: 'run_snapshot', run_id: 'r2', data: await engine.runSnapshot('u1', 'r2') },
+      ]);
+      expect(session.frames[1]).toMatchObject({ data: { text: 'two', last_seq: 4, status: 'running' } });
+    });
+
+    it('an event stored between the subscription and the read is in the snapshot and not after it', async () => {
+      const { ctx, hub, reads, session } = setup();
+      for (const e of run('r1', 'a')) await engine.append('u1', e);
+      reads.before = async () => {
+        expect(hub.membersOf('u1')).toEqual([session]);
+        await engine.append('u1', { type: 'stream_chunk', run_id: 'r1', data: { text: 'b' } });
+      };
+      const position = await joinUser(session, ctx, { catchUp: 'snapshot' });
+      expect(session.delivered.map((e) => e.seq)).toEqual([3]); // held by the connection's buffer
+      expect(position?.lastSentSeq).toBe(3); // so the buffer drops it
+      expect(session.frames[1]).toMatchObject({ type: 'run_snapshot', data: { text: 'ab', last_seq: 3 } });
+    });
+
+    it('a since that would be reset gets the snapshots instead, with the runs after since', async () => {
+      const { ctx, reads, session } = setup({ historySize: 2 });
+      for (const e of run('r1', 'x')) await engine.append('u1', e);
+      await engine.append('u1', {
+        type: 'agent_completed',
+        run_id: 'r1',
+        data: { status: 'succeeded', final_response: 'x' },
+      });
+      const head = await engine.head('u1');
+      reads.resetFromHistoryRead = 1;
+      await joinUser(session, ctx, { since: 1, epoch: head.epoch, catchUp: 'snapshot' });
+      expect(reads.reads).toEqual(['history', 'catch_up']);
+      expect(session.frames).toEqual([
+        welcome(head, 'snapshot'),
+        { type: 'run_snapshot', run_id: 'r1', data: await engine.runSnapshot('u1', 'r1') },
+      ]);
+    });
+
+    it('a since history can serve is replayed as without catch-up', async () => {
+      const { ctx, reads, session, publish } = setup();
+      await publish(3);
+      const head = await engine.head('u1');
+      await joinUser(session, ctx, { since: 2, epoch: head.epoch, catchUp: 'snapshot' });
+      expect(reads.reads).toEqual(['history']);
+      expect(session.frames[0]).toEqual(welcome(head, 'ok'));
+      expect(seqsAfterWelcome(session)).toEqual([3]);
+    });
+
+    it('catch_up none is no catch-up', async () => {
+      const { ctx, reads, session } = setup();
+      const head = await engine.head('u1');
+      await joinUser(session, ctx, { catchUp: 'none' });
+      expect(reads.reads).toEqual(['head']);
+      expect(session.frames).toEqual([welcome(head, 'none')]);
     });
   });
 

@@ -14,6 +14,11 @@ export function createEngine(config: Config, log: Logger): Engine {
     historySize: config.historySize,
     historyTtlMs: config.historyTtlS * 1000,
     historyMaxBytes: config.historyMaxBytes,
+    runSnapshots: {
+      maxBytes: config.runSnapshotMaxBytes,
+      ttlMs: config.runSnapshotTtlS * 1000,
+      perUser: config.runSnapshotsPerUser,
+    },
   };
   if (config.redis === undefined) {
     return new MemoryEngine({ ...history, historyMemoryBytes: config.historyMemoryBytes, logger: log });

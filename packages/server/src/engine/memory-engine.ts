@@ -1,12 +1,12 @@
+import type { RunSnapshot } from '@agentcast/client';
 import { type Logger, silentLogger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
-import type { RunSnapshot } from '@agentcast/client';
 import type { NewEvent, StoredEvent } from '../protocol/events.js';
 import type {
   ActiveRun,
-  CatchUp,
   CancelDelivery,
   CancelListener,
+  CatchUp,
   Engine,
   EngineHealth,
   EventListener,
@@ -24,7 +24,12 @@ import type {
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
 import { newEpoch } from './epoch.js';
 import { HistoryBudget } from './history-budget.js';
-import { type CatchUpQuery, type SnapshotLimits, type SnapshotQuery, snapshotLimits } from './run-snapshot.js';
+import {
+  type CatchUpQuery,
+  type SnapshotLimits,
+  type SnapshotQuery,
+  snapshotLimits,
+} from './run-snapshot.js';
 import { SnapshotStore } from './snapshot-store.js';
 import { UserLog } from './user-log.js';
 

@@ -1,9 +1,9 @@
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { type Logger, silentLogger } from '../observability/logger.js';
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
-import { type SnapshotLimits, snapshotLimits } from './run-snapshot.js';
 import { newEpoch } from './epoch.js';
 import { type ReconnectDelayBounds, reconnectDelay } from './reconnect-delay.js';
+import { type SnapshotLimits, snapshotLimits } from './run-snapshot.js';
 
 /** Options for `RedisEngine`. */
 export interface RedisEngineOptions {

@@ -6,8 +6,8 @@ import type { NewEvent, StoredEvent } from '../protocol/events.js';
 import type {
   ActiveRun,
   CancelDelivery,
-  CatchUp,
   CancelListener,
+  CatchUp,
   Engine,
   EngineHealth,
   EventListener,
@@ -58,8 +58,8 @@ import {
   parseHistoryReply,
   parseRunReply,
   parseSlotReply,
-  parseStartRunReply,
   parseSnapshotsReply,
+  parseStartRunReply,
   parseStringsReply,
   type SnapshotsReply,
 } from './script-replies.js';

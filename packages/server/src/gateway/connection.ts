@@ -7,7 +7,7 @@ import { CloseCode, CloseReason, closeCodeLabel } from '../protocol/close-codes.
 import { ErrorCode as Codes, type ErrorCode } from '../protocol/error-codes.js';
 import type { StoredEvent } from '../protocol/events.js';
 import { encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
-import type { ResumeRequest } from '../protocol/resume-request.js';
+import type { CatchUpMode, ResumeRequest } from '../protocol/resume-request.js';
 import { BadFrameCounter } from '../security/bad-frame-counter.js';
 import { FrameRateLimiter } from '../security/frame-rate-limiter.js';
 import type { ConnectionContext } from './connection-context.js';
@@ -31,15 +31,17 @@ export interface UpgradeInfo {
 }
 
 /**
- * §4: `since`/`epoch` of the auth frame win; the upgrade URL's apply when the frame carries neither.
+ * §4: `since`/`epoch` of the auth frame win; the upgrade URL's apply when the frame carries neither. The
+ * same for `catch_up` (F).
  */
 function resumeOf(
-  frame: { readonly since?: number; readonly epoch?: string },
+  frame: { readonly since?: number; readonly epoch?: string; readonly catch_up?: CatchUpMode },
   query: ResumeRequest | undefined,
 ): ResumeRequest {
+  const catchUp = frame.catch_up ?? query?.catchUp;
   if (frame.since !== undefined || frame.epoch !== undefined)
-    return { since: frame.since, epoch: frame.epoch };
-  return query ?? {};
+    return { since: frame.since, epoch: frame.epoch, catchUp };
+  return { ...query, catchUp };
 }
 
 /** A frame that arrived before the welcome, kept raw: it is parsed only once the connection is open. */

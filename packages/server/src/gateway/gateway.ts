@@ -123,6 +123,7 @@ export class Gateway {
       // §1: select agentcast.v1; never echo bearer.<jwt>, which would send the token back.
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
+    const verifier = new TokenVerifier({ key, issuer: config.jwtIssuer, audience: config.jwtAudience });
     const upgrades = new UpgradeHandler({
       config,
       wss: this.#wss,
@@ -132,7 +133,7 @@ export class Gateway {
       accepting: () => this.#state === 'running',
       ctx: {
         config,
-        verifier: new TokenVerifier({ key, issuer: config.jwtIssuer, audience: config.jwtAudience }),
+        verifier,
         engine: this.engine,
         hub: this.#hub,
         runs: this.runtime,
@@ -154,6 +155,7 @@ export class Gateway {
       readiness: () => this.readiness(),
       stats: () => this.stats(),
       cors: (req: IncomingMessage, path: string) => origins.cors(req, path),
+      verifyToken: (token: string) => verifier.verify(token),
     };
     // One budget of plain HTTP sockets for both ports: file descriptors are the process's.
     const trusted = new TrustedProxies(config.trustProxy);

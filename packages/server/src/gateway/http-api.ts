@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CancelResult } from '../agents/agent-runtime.js';
 import { bearerCredential } from '../auth/token-source.js';
+import type { TokenVerification } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
 import type { Engine } from '../engine/engine.js';
 import { provesNothingApplied } from '../engine/engine-unavailable.js';
@@ -37,6 +38,8 @@ export interface HttpApiContext {
   readonly stats: () => Record<string, unknown>;
   /** The CORS answer for a request (security/cors-policy.ts through the gateway's OriginGuard). */
   readonly cors: (req: IncomingMessage, path: string) => CorsDecision;
+  /** Verifies a user's JWT (the routes a user may call with it, docs/protocol.md F). */
+  readonly verifyToken: (token: string) => Promise<TokenVerification>;
   /** Routes served only with the demo on: `/`, `/demo/token`, static assets. */
   readonly demo?: ((req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>) | undefined;
 }
@@ -181,6 +184,24 @@ async function handleApi(
   ctx: HttpApiContext,
   url: URL,
 ): Promise<void> {
+  const path = url.pathname;
+  // A user's own routes: the user's JWT, or the API key for a backend that names the user.
+  if (path === '/v1/runs' || /^\/v1\/runs\/[^/]+$/.test(path)) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
+    const caller = await userCaller(req, res, ctx, url.searchParams);
+    if (caller === undefined) return;
+    if (path === '/v1/runs') return listRunSnapshots(res, ctx, caller, url.searchParams);
+    const runId = decodedSegment(path.slice('/v1/runs/'.length));
+    if (runId === undefined || runId.length > ID_MAX_LENGTH) {
+      return sendError(
+        res,
+        400,
+        ErrorCode.InvalidMessage,
+        `run_id: must be 1..${ID_MAX_LENGTH} characters of valid percent-encoded UTF-8`,
+      );
+    }
+    return runSnapshot(res, ctx, caller, runId);
+  }
   if (!apiKeyMatches(req.headers.authorization, ctx.config.apiKey)) {
     return sendError(
       res,
@@ -192,7 +213,6 @@ async function handleApi(
       },
     );
   }
-  const path = url.pathname;
   if (path === '/v1/publish') {
     if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
     return publish(req, res, ctx);
@@ -424,6 +444,104 @@ function decodedSegment(segment: string): string | undefined {
     return decodeURIComponent(segment);
   } catch {
     return undefined;
+  }
+}
+
+/**
+ * Whose runs a user route reads (docs/protocol.md F): the API key with `?user_id=` (a backend), or the
+ * user of a valid JWT. Answers 401 (or 400 for a backend without a user) and returns undefined otherwise.
+ */
+async function userCaller(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpApiContext,
+  query: URLSearchParams,
+): Promise<string | undefined> {
+  const unauthorized = (message: string) =>
+    sendError(res, 401, HttpErrorCode.Unauthorized, message, { 'WWW-Authenticate': 'Bearer' });
+  if (apiKeyMatches(req.headers.authorization, ctx.config.apiKey)) {
+    const userId = param(query, 'user_id');
+    const checked = idSchema.safeParse(userId);
+    if (!checked.success) {
+      sendError(
+        res,
+        400,
+        ErrorCode.InvalidMessage,
+        `user_id: required with the API key, 1..${ID_MAX_LENGTH} characters`,
+      );
+      return undefined;
+    }
+    return checked.data;
+  }
+  const token = bearerCredential(req.headers.authorization);
+  if (token === undefined) {
+    unauthorized("send Authorization: Bearer <the user's JWT> (or the API key with ?user_id=)");
+    return undefined;
+  }
+  const verified = await ctx.verifyToken(token);
+  if (!verified.ok) {
+    unauthorized(verified.reason === 'expired' ? 'token expired' : 'invalid token');
+    return undefined;
+  }
+  return verified.token.userId;
+}
+
+/** 503 for an unreachable engine; anything else is the caller's to handle. */
+function answerEngineFailure(res: ServerResponse, err: unknown): void {
+  if (!isEngineUnavailable(err)) throw err;
+  sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later', {
+    'Retry-After': '1',
+  });
+}
+
+/** GET /v1/runs/:run_id: the run's snapshot, 404 for an unknown run or another user's (docs/protocol.md F). */
+async function runSnapshot(
+  res: ServerResponse,
+  ctx: HttpApiContext,
+  userId: string,
+  runId: string,
+): Promise<void> {
+  try {
+    const snapshot = await ctx.engine.runSnapshot(userId, runId);
+    if (snapshot === undefined) return sendError(res, 404, HttpErrorCode.NotFound, `no run ${runId}`);
+    sendJson(res, 200, snapshot);
+  } catch (err) {
+    answerEngineFailure(res, err);
+  }
+}
+
+/** The default `limit` of GET /v1/runs (docs/protocol.md F). */
+const RUNS_PAGE = 20;
+
+/** GET /v1/runs?state=&thread_id=&limit=: the user's run snapshots, most recently active first. */
+async function listRunSnapshots(
+  res: ServerResponse,
+  ctx: HttpApiContext,
+  userId: string,
+  query: URLSearchParams,
+): Promise<void> {
+  const state = param(query, 'state') ?? 'recent';
+  if (state !== 'active' && state !== 'recent') {
+    return sendError(res, 400, ErrorCode.InvalidMessage, 'state: must be "active" or "recent"');
+  }
+  const max = ctx.config.runSnapshotsPerUser;
+  const limit = intParam(query, 'limit', Math.min(RUNS_PAGE, max), max);
+  if (typeof limit === 'string' || limit === 0) {
+    return sendError(
+      res,
+      400,
+      ErrorCode.InvalidMessage,
+      typeof limit === 'string' ? limit : 'limit: must be at least 1',
+    );
+  }
+  const threadId = param(query, 'thread_id');
+  if (threadId !== undefined && !idSchema.safeParse(threadId).success) {
+    return sendError(res, 400, ErrorCode.InvalidMessage, `thread_id: must be 1..${ID_MAX_LENGTH} characters`);
+  }
+  try {
+    sendJson(res, 200, { runs: await ctx.engine.runSnapshots(userId, { state, threadId, limit }) });
+  } catch (err) {
+    answerEngineFailure(res, err);
   }
 }
 

@@ -11,7 +11,7 @@ import type { UserHub } from './user-hub.js';
 
 /** What the join uses of the context every connection shares (a ConnectionContext is one). */
 export interface JoinContext {
-  readonly engine: Pick<Engine, 'head' | 'history'>;
+  readonly engine: Pick<Engine, 'head' | 'history' | 'catchUp'>;
   readonly hub: Pick<UserHub<Session>, 'join'>;
   readonly config: Pick<Config, 'historySize' | 'serverId' | 'heartbeatMs'>;
   readonly metrics: Pick<Metrics, 'eventsDelivered'>;
@@ -32,6 +32,8 @@ export async function joinUser(
   await hub.join(conn);
   if (conn.isClosed()) return null;
   const { since } = request;
+  const catchUp = request.catchUp === 'snapshot';
+  if (since === undefined && catchUp) return sendCatchUp(conn, ctx, request);
   if (since === undefined) {
     // No resume asked: only the head is needed, never the history itself.
     const head = await engine.head(conn.userId);
@@ -45,10 +47,32 @@ export async function joinUser(
     limit: ctx.config.historySize,
   });
   if (conn.isClosed()) return null;
+  // F: a client that asked for catch-up gets its runs' snapshots instead of a bare reset.
+  if (first.kind === 'reset' && catchUp) return sendCatchUp(conn, ctx, request);
   const { head } = first;
   sendWelcome(conn, ctx, head, first.kind === 'ok' ? 'ok' : 'reset');
   if (first.kind === 'reset') return { epoch: head.epoch, lastSentSeq: head.seq, complete: true };
   return replay(conn, ctx, first, since);
+}
+
+/**
+ * Catch-up (docs/protocol.md F): the head and the snapshots at that head come from one atomic engine read,
+ * so each snapshot holds exactly its run's events with seq <= head.seq; the welcome announces that head, and
+ * the ReplayBuffer sends only the held and live events after it. Neither a gap nor a duplicate.
+ */
+async function sendCatchUp(
+  conn: Session,
+  ctx: JoinContext,
+  request: ResumeRequest,
+): Promise<ReplayPosition | null> {
+  const { head, runs } = await ctx.engine.catchUp(conn.userId, {
+    since: request.since,
+    epoch: request.epoch,
+  });
+  if (conn.isClosed()) return null;
+  sendWelcome(conn, ctx, head, 'snapshot');
+  for (const run of runs) conn.send(encodeServerFrame.runSnapshot(run));
+  return { epoch: head.epoch, lastSentSeq: head.seq, complete: true };
 }
 
 function sendWelcome(conn: Session, ctx: JoinContext, head: LogHead, resume: ResumeOutcome): void {

@@ -1,6 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { selectSubprotocol } from '../auth/token-source.js';
-import type { ResumeRequest } from '../protocol/resume-request.js';
+import { CATCH_UP_MODES, type CatchUpMode, type ResumeRequest } from '../protocol/resume-request.js';
 import type { HandshakeLimiter } from '../security/handshake-limiter.js';
 import type { UpgradeRejection } from './upgrade-rejection.js';
 
@@ -78,12 +78,25 @@ export function checkRequest(req: IncomingMessage, url: URL): UpgradeRejection |
   if (epoch !== null && (epoch.length === 0 || epoch.length > 128)) {
     return { status: 400, reason: 'bad_epoch', message: 'epoch: must be 1..128 characters' };
   }
+  const catchUp = url.searchParams.get('catch_up');
+  if (catchUp !== null && !isCatchUpMode(catchUp)) {
+    return { status: 400, reason: 'bad_catch_up', message: 'catch_up: must be "snapshot" or "none"' };
+  }
   return null;
+}
+
+function isCatchUpMode(value: string): value is CatchUpMode {
+  return (CATCH_UP_MODES as readonly string[]).includes(value);
 }
 
 /** The resume request carried in the query (§4); the auth frame may carry one instead. */
 export function resumeFromQuery(url: URL): ResumeRequest {
   const since = url.searchParams.get('since');
   const epoch = url.searchParams.get('epoch');
-  return { since: since === null ? undefined : Number(since), epoch: epoch ?? undefined };
+  const catchUp = url.searchParams.get('catch_up');
+  return {
+    since: since === null ? undefined : Number(since),
+    epoch: epoch ?? undefined,
+    catchUp: catchUp !== null && isCatchUpMode(catchUp) ? catchUp : undefined,
+  };
 }

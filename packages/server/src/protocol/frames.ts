@@ -3,6 +3,7 @@ import { canonicalFrameType } from './compat.js';
 import { ErrorCode as Codes, type ErrorCode } from './error-codes.js';
 import { idSchema } from './events.js';
 import { formatIssues } from './issues.js';
+import { CATCH_UP_MODES } from './resume-request.js';
 import { ServerFrameType } from './server-frame-type.js';
 
 /** The WebSocket subprotocol of this version of the wire protocol (docs/protocol.md §1). */
@@ -19,6 +20,7 @@ const clientFrameSchemas = {
     token: z.string().min(1).max(16384),
     since: sinceSchema.optional(),
     epoch: z.string().min(1).max(128).optional(),
+    catch_up: z.enum(CATCH_UP_MODES).optional(),
   }),
   ping: z.object({ type: z.literal('ping'), id: pingIdSchema.optional() }),
   user_message: z.object({
@@ -81,7 +83,7 @@ function clientTypeLabel(type: string): string {
 
 export type { ResumeOutcome, WelcomeData } from '@agentcast/client';
 
-import type { WelcomeData } from '@agentcast/client';
+import type { RunSnapshot, WelcomeData } from '@agentcast/client';
 
 const AUTH_OK_FRAME = JSON.stringify({ type: ServerFrameType.AuthOk });
 
@@ -98,4 +100,6 @@ export const encodeServerFrame = {
     JSON.stringify({ type: ServerFrameType.Ack, id, data }),
   error: (code: ErrorCode, message: string, id?: string | number): string =>
     JSON.stringify({ type: ServerFrameType.Error, id, data: { code, message } }),
+  runSnapshot: (data: RunSnapshot): string =>
+    JSON.stringify({ type: ServerFrameType.RunSnapshot, run_id: data.run_id, data }),
 };

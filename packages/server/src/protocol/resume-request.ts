@@ -5,4 +5,13 @@
 export interface ResumeRequest {
   readonly since?: number | undefined;
   readonly epoch?: string | undefined;
+  /**
+   * `snapshot`: catch up with one `run_snapshot` frame per run where there would be no replay (no `since`,
+   * or a reset), docs/protocol.md F.
+   */
+  readonly catchUp?: CatchUpMode | undefined;
 }
+
+/** The catch-up modes a client may ask for (docs/protocol.md F). */
+export const CATCH_UP_MODES = ['snapshot', 'none'] as const;
+export type CatchUpMode = (typeof CATCH_UP_MODES)[number];

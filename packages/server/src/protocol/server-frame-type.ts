@@ -9,6 +9,8 @@ export const ServerFrameType = {
   Pong: 'pong',
   Ack: 'ack',
   Error: 'error',
+  /** A run's snapshot in a catch-up (docs/protocol.md F). */
+  RunSnapshot: 'run_snapshot',
 } as const;
 
 export type ServerFrameType = (typeof ServerFrameType)[keyof typeof ServerFrameType];
