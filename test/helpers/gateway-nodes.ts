@@ -16,8 +16,8 @@ export interface GatewayNodesOptions {
 export interface GatewayNodes {
   /** Spawns `agentcast serve --server-id <name>` with the shared flags; resolves once its Redis is up. */
   start(name: string): Promise<GatewayProcess>;
-  /** A WebSocket client of `user` on `node`, past its welcome; terminated after the test. */
-  connect(node: GatewayProcess, user: string): Promise<Client>;
+  /** A WebSocket client of `user` on `node` (`query` added to its URL), past its welcome; terminated after the test. */
+  connect(node: GatewayProcess, user: string, query?: string): Promise<Client>;
   /** SIGKILLs `node` (waking it first if it was SIGSTOPped) and waits for its exit. */
   kill(node: GatewayProcess): Promise<void>;
   /** The redis-server's URL (inside a test). */
@@ -73,9 +73,9 @@ export function useGatewayNodes(options: GatewayNodesOptions): GatewayNodes {
       await logged(node, (entry) => entry.msg === 'redis connected');
       return node;
     },
-    async connect(node, user) {
+    async connect(node, user, query = '') {
       const token = await signToken(TEST_SECRET, user, 3600);
-      const client = Client.open(`ws://127.0.0.1:${node.port}/ws`, {
+      const client = Client.open(`ws://127.0.0.1:${node.port}/ws${query}`, {
         headers: { Authorization: `Bearer ${token}` },
       });
       clients.push(client);
