@@ -1,13 +1,7 @@
 import type { ServerResponse } from 'node:http';
 import { afterEach, describe, expect, it } from 'vitest';
 import { deferred } from '../helpers/deferred.js';
-import {
-  Client,
-  type Frame,
-  type Harness,
-  startGateway,
-  TEST_API_KEY,
-} from '../helpers/gateway-harness.js';
+import { Client, type Frame, type Harness, startGateway, TEST_API_KEY } from '../helpers/gateway-harness.js';
 import { type LocalBackend, line, localBackend } from './agents/local-backend.js';
 
 // Issue 26 (docs/protocol.md F): run snapshots kept by the engine and handed out where the live stream
