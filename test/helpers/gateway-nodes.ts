@@ -14,8 +14,11 @@ export interface GatewayNodesOptions {
 
 /** The gateway processes of one describe, on one redis-server of their own. */
 export interface GatewayNodes {
-  /** Spawns `agentcast serve --server-id <name>` with the shared flags; resolves once its Redis is up. */
-  start(name: string): Promise<GatewayProcess>;
+  /**
+   * Spawns `agentcast serve --server-id <name>` with the shared flags, then `args` (which win); resolves
+   * once its Redis is up.
+   */
+  start(name: string, args?: readonly string[]): Promise<GatewayProcess>;
   /** A WebSocket client of `user` on `node` (`query` added to its URL), past its welcome; terminated after the test. */
   connect(node: GatewayProcess, user: string, query?: string): Promise<Client>;
   /** SIGKILLs `node` (waking it first if it was SIGSTOPped) and waits for its exit. */
@@ -62,12 +65,13 @@ export function useGatewayNodes(options: GatewayNodesOptions): GatewayNodes {
   return {
     redisUrl,
     kill,
-    async start(name) {
+    async start(name, args = []) {
       const node = await spawnGateway([
         ...['--port', '0', '--env', 'test', '--server-id', name, '--no-demo'],
         ...['--redis', redisUrl(), '--redis-key-prefix', options.keyPrefix],
         ...['--jwt-secret', TEST_SECRET, '--api-key', TEST_API_KEY],
         ...(options.args ?? []),
+        ...args,
       ]);
       nodes.push(node);
       await logged(node, (entry) => entry.msg === 'redis connected');
