@@ -1033,6 +1033,7 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
             },
             { execution_id: 'x2', tool_name: 'web', tool_args: {} },
           ],
+          approvals: [],
           final_response: 'done',
           last_seq: last.seq,
           epoch: last.epoch,
@@ -1206,6 +1207,116 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
           ),
           { numRuns: 30 },
         );
+      });
+    });
+
+    describe('approvals (#resolveApproval / #pendingApprovals, docs/protocol.md G)', () => {
+      const asked = (runId: string, approvalId: string, expiresInMs = 60_000): NewEvent => ({
+        type: 'approval_requested',
+        run_id: runId,
+        data: {
+          approval_id: approvalId,
+          tool_name: 'send_email',
+          tool_args: { to: 'a@example.com' },
+          message: 'Send it?',
+          expires_at: new Date(Date.now() + expiresInMs).toISOString(),
+        },
+      });
+      const answer = (decision: 'approved' | 'denied', key?: string) => ({
+        decision,
+        by: 'user' as const,
+        key,
+      });
+      const resolvedEvents = async (engine: Engine, userId: string) => {
+        const all = await engine.history(userId, { since: 0, limit: 1000 });
+        return all.kind === 'ok' ? all.events.filter((e) => e.type === 'approval_resolved') : [];
+      };
+
+      it('registers an approval with its approval_requested: pending, and the run waiting', async () => {
+        const { engine } = await setup();
+        await engine.append('alice', {
+          type: 'agent_started',
+          run_id: 'r1',
+          data: { agent_name: 'a', task_description: 't' },
+        });
+        const request = asked('r1', 'a_1');
+        await engine.append('alice', request);
+        expect(await engine.pendingApprovals('alice')).toEqual([{ runId: 'r1', request: request.data }]);
+        expect(await engine.pendingApprovals('bob')).toEqual([]);
+        expect(await engine.runSnapshot('alice', 'r1')).toMatchObject({
+          status: 'waiting',
+          approvals: [request.data],
+        });
+      });
+
+      it('lets the first answer win: one approval_resolved, then duplicate for the same key and conflict for any other', async () => {
+        const { engine } = await setup();
+        await engine.append('alice', asked('r1', 'a_1'));
+        const first = await engine.resolveApproval('alice', 'a_1', answer('approved', 'k1'));
+        expect(first).toMatchObject({
+          kind: 'resolved',
+          event: {
+            type: 'approval_resolved',
+            run_id: 'r1',
+            data: { approval_id: 'a_1', decision: 'approved', by: 'user' },
+          },
+        });
+        expect(await engine.resolveApproval('alice', 'a_1', answer('approved', 'k1'))).toEqual({
+          kind: 'duplicate',
+          decision: 'approved',
+        });
+        expect(await engine.resolveApproval('alice', 'a_1', answer('denied', 'k2'))).toEqual({
+          kind: 'conflict',
+          decision: 'approved',
+        });
+        expect(await engine.resolveApproval('alice', 'a_1', answer('approved'))).toEqual({
+          kind: 'conflict',
+          decision: 'approved',
+        });
+        expect(await resolvedEvents(engine, 'alice')).toHaveLength(1);
+        expect(await engine.pendingApprovals('alice')).toEqual([]);
+        expect(await engine.runSnapshot('alice', 'r1')).toMatchObject({
+          status: 'running',
+          approvals: [{ approval_id: 'a_1', decision: 'approved', by: 'user' }],
+        });
+      });
+
+      it('resolves once when answers race, whatever their order', async () => {
+        const { engine } = await setup();
+        for (let round = 0; round < 10; round++) {
+          const id = `a_${round}`;
+          await engine.append('alice', asked('r1', id));
+          const outcomes = await Promise.all(
+            range(1, 6).map((n) =>
+              engine.resolveApproval('alice', id, answer(n % 2 ? 'approved' : 'denied', `k${n}`)),
+            ),
+          );
+          const winners = outcomes.filter((o) => o.kind === 'resolved');
+          expect(winners).toHaveLength(1);
+          const decision = winners[0]?.kind === 'resolved' ? winners[0].event.data.decision : undefined;
+          expect(
+            outcomes
+              .filter((o) => o.kind === 'conflict')
+              .every((o) => 'decision' in o && o.decision === decision),
+          ).toBe(true);
+        }
+        expect(await resolvedEvents(engine, 'alice')).toHaveLength(10);
+      });
+
+      it('answers unknown for another user’s approval and an unknown one, storing nothing', async () => {
+        const { engine } = await setup();
+        await engine.append('alice', asked('r1', 'a_1'));
+        expect(await engine.resolveApproval('bob', 'a_1', answer('approved'))).toEqual({ kind: 'unknown' });
+        expect(await engine.resolveApproval('alice', 'a_x', answer('approved'))).toEqual({ kind: 'unknown' });
+        expect(await resolvedEvents(engine, 'alice')).toEqual([]);
+        expect(await resolvedEvents(engine, 'bob')).toEqual([]);
+      });
+
+      it('does not list an approval past its expires_at', async () => {
+        const { engine } = await setup();
+        await engine.append('alice', asked('r1', 'a_old', -1));
+        await engine.append('alice', asked('r1', 'a_new'));
+        expect((await engine.pendingApprovals('alice')).map((a) => a.request.approval_id)).toEqual(['a_new']);
       });
     });
 

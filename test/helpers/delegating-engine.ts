@@ -1,6 +1,7 @@
 import type { RunSnapshot } from '@agentcast/client';
 import type {
   ActiveRun,
+  ApprovalOutcome,
   CancelDelivery,
   CancelListener,
   CatchUp,
@@ -11,6 +12,7 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  PendingApproval,
   ReapedRun,
   RunFence,
   RunRef,
@@ -20,7 +22,7 @@ import type {
 } from '../../packages/server/src/engine/engine.js';
 import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
 import type { CatchUpQuery, SnapshotQuery } from '../../packages/server/src/engine/run-snapshot.js';
-import type { NewEvent, StoredEvent } from '../../packages/server/src/protocol/events.js';
+import type { ApprovalAnswer, NewEvent, StoredEvent } from '../../packages/server/src/protocol/events.js';
 import type { Hold } from './deferred.js';
 
 /** The engine calls a test can intercept, fail or hold: every method that answers with a promise. */
@@ -36,7 +38,8 @@ export type EngineCall =
   | 'requestCancel'
   | 'runSnapshot'
   | 'runSnapshots'
-  | 'catchUp';
+  | 'catchUp'
+  | 'resolveApproval';
 
 /**
  * Stands in for one engine method: `next` is what the call would have reached without it (the engine
@@ -67,6 +70,7 @@ const CALLS: readonly EngineCall[] = [
   'runSnapshot',
   'runSnapshots',
   'catchUp',
+  'resolveApproval',
 ];
 
 /**
@@ -239,6 +243,12 @@ export class DelegatingEngine implements Engine {
   }
   catchUp(userId: string, query: CatchUpQuery): Promise<CatchUp> {
     return this.#call('catchUp', [userId, query]);
+  }
+  resolveApproval(userId: string, approvalId: string, answer: ApprovalAnswer): Promise<ApprovalOutcome> {
+    return this.#call('resolveApproval', [userId, approvalId, answer]);
+  }
+  pendingApprovals(userId: string): Promise<PendingApproval[]> {
+    return this.inner.pendingApprovals(userId);
   }
   activeRuns(userId: string): Promise<ActiveRun[]> {
     return this.inner.activeRuns(userId);

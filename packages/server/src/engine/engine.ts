@@ -1,5 +1,11 @@
 import type { RunSnapshot } from '@agentcast/client';
-import type { NewEvent, StoredEvent } from '../protocol/events.js';
+import type {
+  ApprovalAnswer,
+  ApprovalDecision,
+  JsonObject,
+  NewEvent,
+  StoredEvent,
+} from '../protocol/events.js';
 import type { CatchUpQuery, SnapshotQuery } from './run-snapshot.js';
 
 /**
@@ -55,6 +61,23 @@ export interface CatchUp {
   readonly head: LogHead;
   /** Least recently active first. */
   readonly runs: readonly RunSnapshot[];
+}
+
+/**
+ * The answer to {@link Engine.resolveApproval} (docs/protocol.md G): this answer resolved it (its one
+ * `approval_resolved` was stored); the same answer came before (`duplicate`, same key); another answer won
+ * first (`conflict`, with the decision that won); no such approval of this user (`unknown`).
+ */
+export type ApprovalOutcome =
+  | { readonly kind: 'resolved'; readonly event: StoredEvent }
+  | { readonly kind: 'duplicate' | 'conflict'; readonly decision: ApprovalDecision }
+  | { readonly kind: 'unknown' };
+
+/** A pending approval, as `GET /v1/approvals` lists it: its `approval_requested` data and its run. */
+export interface PendingApproval {
+  readonly runId: string;
+  /** The `approval_requested` data: approval_id, tool_name, tool_args, message, expires_at. */
+  readonly request: JsonObject;
 }
 
 /** Engine health as /readyz reports it. */
@@ -254,6 +277,15 @@ export interface Engine {
    * `since` of the head's epoch every run with an event after it (docs/protocol.md F).
    */
   catchUp(userId: string, query: CatchUpQuery): Promise<CatchUp>;
+  /**
+   * Resolves a pending approval of the user (docs/protocol.md G) with `answer`: stores its one
+   * `approval_resolved` in the same atomic step as settling it, so the first answer wins across tabs, nodes
+   * and retries, and exactly one `approval_resolved` is stored per approval. An approval is registered
+   * pending when its `approval_requested` is appended (by its run's owner, with the run fence).
+   */
+  resolveApproval(userId: string, approvalId: string, answer: ApprovalAnswer): Promise<ApprovalOutcome>;
+  /** The user's approvals still pending and not past their `expires_at`, oldest first. */
+  pendingApprovals(userId: string): Promise<PendingApproval[]>;
   /** Current health, without I/O. */
   health(): EngineHealth;
   /** Called whenever health changes (e.g. Redis down, then back). Returns a function that stops it. */

@@ -1,9 +1,18 @@
 import type { RunSnapshot } from '@agentcast/client';
 import { type Logger, silentLogger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
-import type { NewEvent, StoredEvent } from '../protocol/events.js';
+import {
+  type ApprovalAnswer,
+  type ApprovalDecision,
+  approvalResolvedEvent,
+  EventType,
+  type JsonObject,
+  type NewEvent,
+  type StoredEvent,
+} from '../protocol/events.js';
 import type {
   ActiveRun,
+  ApprovalOutcome,
   CancelDelivery,
   CancelListener,
   CatchUp,
@@ -14,6 +23,7 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  PendingApproval,
   ReapedRun,
   RunFence,
   RunRef,
@@ -59,6 +69,17 @@ export interface MemoryEngineOptions {
 }
 
 const MAX_SWEEP_INTERVAL_MS = 60_000;
+
+/** One approval (docs/protocol.md G), the memory twin of lua/append.lua's approval hash. */
+interface HeldApproval {
+  readonly runId: string;
+  readonly request: JsonObject;
+  readonly expiresAt: number;
+  /** Set once resolved, with the answer's key. */
+  resolved?: { readonly decision: ApprovalDecision; readonly key: string };
+  /** When it was last written; dropped by the sweep `runSnapshots.ttlMs` after. */
+  touchedAt: number;
+}
 
 /** One registered run (the memory twin of lua/start-run.lua's records). */
 interface HeldRun {
@@ -120,6 +141,9 @@ export class MemoryEngine implements Engine {
   readonly #cancelListeners = new Map<string, Set<CancelListener>>();
   /** Run snapshots (docs/protocol.md F), folded in the same synchronous step as each append. */
   readonly #snapshots: SnapshotStore;
+  readonly #snapshotTtlMs: number;
+  /** Approvals: user id -> approval id -> approval (docs/protocol.md G). */
+  readonly #approvals = new Map<string, Map<string, HeldApproval>>();
   readonly #sweepTimer: NodeJS.Timeout;
   #closed = false;
 
@@ -143,7 +167,9 @@ export class MemoryEngine implements Engine {
     if (!Number.isFinite(sweepIntervalMs) || sweepIntervalMs <= 0) {
       throw new TypeError(`MemoryEngine: sweepIntervalMs must be a number > 0, got ${sweepIntervalMs}`);
     }
-    this.#snapshots = new SnapshotStore(snapshotLimits(options.runSnapshots));
+    const limits = snapshotLimits(options.runSnapshots);
+    this.#snapshots = new SnapshotStore(limits);
+    this.#snapshotTtlMs = limits.ttlMs;
     this.#now = options.now ?? Date.now;
     this.#newEpoch = options.newEpoch ?? (() => newEpoch());
     this.#logger = options.logger ?? silentLogger();
@@ -207,9 +233,10 @@ export class MemoryEngine implements Engine {
   /** Appends, then charges the bytes to the global budget, which may evict other users' oldest events. */
   #append(log: UserLog, event: NewEvent, now: number, ts: string): StoredEvent {
     const before = log.historyBytes;
-    const stored = log.append(event, now, ts, this.#budget.nextOrder(), (userId, e) =>
-      this.#snapshots.fold(userId, e, now),
-    );
+    const stored = log.append(event, now, ts, this.#budget.nextOrder(), (userId, e) => {
+      this.#snapshots.fold(userId, e, now);
+      if (e.type === EventType.ApprovalRequested) this.#openApproval(userId, e, now);
+    });
     this.#budget.changed(log, log.historyBytes - before);
     return stored;
   }
@@ -446,6 +473,56 @@ export class MemoryEngine implements Engine {
     return { head, runs: this.#snapshots.catchUp(userId, head, query, this.#now()) };
   }
 
+  async resolveApproval(
+    userId: string,
+    approvalId: string,
+    answer: ApprovalAnswer,
+  ): Promise<ApprovalOutcome> {
+    this.#assertOpen();
+    // One synchronous step: the check, the append of the one approval_resolved and the settling.
+    const held = this.#approvals.get(userId)?.get(approvalId);
+    if (held === undefined) return { kind: 'unknown' };
+    if (held.resolved !== undefined) {
+      const same = answer.key !== undefined && answer.key !== '' && answer.key === held.resolved.key;
+      return { kind: same ? 'duplicate' : 'conflict', decision: held.resolved.decision };
+    }
+    const now = this.#now();
+    const event = this.#append(
+      this.#log(userId),
+      approvalResolvedEvent(held.runId, approvalId, answer),
+      now,
+      this.#isoTime(now),
+    );
+    held.resolved = { decision: answer.decision, key: answer.key ?? '' };
+    held.touchedAt = now;
+    return { kind: 'resolved', event };
+  }
+
+  async pendingApprovals(userId: string): Promise<PendingApproval[]> {
+    this.#assertOpen();
+    const now = this.#now();
+    const held = [...(this.#approvals.get(userId)?.values() ?? [])];
+    return held
+      .filter((a) => a.resolved === undefined && a.expiresAt > now)
+      .sort((a, b) => a.expiresAt - b.expiresAt)
+      .map((a) => ({ runId: a.runId, request: a.request }));
+  }
+
+  #openApproval(userId: string, event: StoredEvent, now: number): void {
+    const approvalId = String(event.data.approval_id);
+    let approvals = this.#approvals.get(userId);
+    if (approvals === undefined) {
+      approvals = new Map();
+      this.#approvals.set(userId, approvals);
+    }
+    approvals.set(approvalId, {
+      runId: event.run_id ?? '',
+      request: event.data,
+      expiresAt: Date.parse(String(event.data.expires_at)),
+      touchedAt: now,
+    });
+  }
+
   /** Health never changes, so the listener is never called. */
   onHealthChange(_listener: (health: EngineHealth) => void): () => void {
     return () => undefined;
@@ -476,6 +553,12 @@ export class MemoryEngine implements Engine {
     for (const [userId, held] of this.#runs) this.#forgetLapsedRuns(userId, held, now);
     this.#pruneEndedRuns(now);
     this.#snapshots.sweep(now);
+    for (const [userId, approvals] of this.#approvals) {
+      for (const [id, held] of approvals) {
+        if (now - held.touchedAt >= this.#snapshotTtlMs) approvals.delete(id);
+      }
+      if (approvals.size === 0) this.#approvals.delete(userId);
+    }
   }
 
   /** Ended markers are in end order: forget from the front those past runRetainMs or over the bound. */
@@ -506,6 +589,7 @@ export class MemoryEngine implements Engine {
     this.#endedRuns.clear();
     this.#cancelListeners.clear();
     this.#snapshots.clear();
+    this.#approvals.clear();
   }
 
   #log(userId: string): UserLog {
