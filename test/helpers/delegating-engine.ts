@@ -8,7 +8,9 @@ import type {
   HistoryQuery,
   HistoryResult,
   IdempotencyClaim,
+  KeyedAppend,
   LogHead,
+  PublishKey,
   ReapedRun,
   RunFence,
   RunRef,
@@ -24,6 +26,7 @@ import type { Hold } from './deferred.js';
 export type EngineCall =
   | 'append'
   | 'appendBatch'
+  | 'appendBatchOnce'
   | 'head'
   | 'history'
   | 'subscribe'
@@ -51,6 +54,7 @@ type Call = (...args: unknown[]) => Promise<unknown>;
 const CALLS: readonly EngineCall[] = [
   'append',
   'appendBatch',
+  'appendBatchOnce',
   'head',
   'history',
   'subscribe',
@@ -188,6 +192,19 @@ export class DelegatingEngine implements Engine {
         this.stored.push({ userId: items[i]?.userId ?? '', event });
       });
       return stored;
+    });
+  }
+  appendBatchOnce(
+    items: readonly { readonly userId: string; readonly event: NewEvent }[],
+    key: PublishKey,
+  ): Promise<KeyedAppend> {
+    return this.#call('appendBatchOnce', [items, key]).then((answer) => {
+      if (answer.outcome === 'stored') {
+        answer.events.forEach((event, i) => {
+          this.stored.push({ userId: items[i]?.userId ?? '', event });
+        });
+      }
+      return answer;
     });
   }
   head(userId: string): Promise<LogHead> {
