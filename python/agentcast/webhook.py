@@ -21,6 +21,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from http.server import BaseHTTPRequestHandler
+from collections.abc import AsyncIterable as AsyncIterableABC
 from typing import Any, AsyncIterable, AsyncIterator, Dict, Iterable, Iterator, Mapping, Optional, Union
 
 from .events import Event
@@ -75,8 +76,9 @@ def parse_request(
 
 def to_ag_ui(events: Iterable[Event], *, run_id: str, thread_id: Optional[str] = None) -> Iterator[Dict[str, Any]]:
     """The agentcast events of a run as AG-UI events that the gateway maps back onto them
-    (docs/agents.md, "AG-UI mapping"). A failed tool call reaches the gateway as a result (AG-UI has no
-    failed tool result); event types outside the golden path are refused with ValueError."""
+    (docs/agents.md, "AG-UI mapping"). Tool results travel as JSON text (``TOOL_CALL_RESULT.content``),
+    so clients see ``results`` as that text; a failed tool call reaches the gateway as a result (AG-UI
+    has no failed tool result); event types outside the golden path are refused with ValueError."""
     converter = _AgUi(run_id, thread_id or run_id)
     yield converter.started()
     for event in events:
@@ -162,7 +164,7 @@ async def stream(events: Union[Iterable[Event], AsyncIterable[Event]], *, format
     converter = _AgUi(request.run_id, request.thread_id or request.run_id) if format == "ag-ui" and request else None
     if converter is not None:
         yield _line(converter.started())
-    if isinstance(events, AsyncIterable):
+    if isinstance(events, AsyncIterableABC):
         async for event in events:
             for out in (converter.convert(event) if converter else (event,)):
                 yield _line(out)

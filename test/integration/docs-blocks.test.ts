@@ -497,7 +497,6 @@ describe.concurrent('shell and Python blocks, run as real processes', { timeout:
             'stream_chunk',
             'stream_chunk',
             'stream_chunk',
-            'ag_ui.state_snapshot',
             'agent_completed',
           ]);
         ctx.expect(events.at(-1)?.data).toEqual({ status: 'succeeded', final_response: WEBHOOK_ANSWER });
