@@ -42,8 +42,8 @@ export type CorsDecision =
 
 /** The GET routes browsers may read from allowed origins (docs/protocol.md §8; docs/security.md, CORS). */
 export const PUBLIC_CORS_PATHS: readonly string[] = ['/', '/healthz', '/readyz', '/metrics'];
-/** Headers a cross-origin request may send: the API key or token, and a JSON body. */
-export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type';
+/** Headers a cross-origin request may send: the API key or token, a JSON body, a publish's idempotency key. */
+export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Idempotency-Key';
 /** How long a browser may cache a preflight answer, in seconds (browsers cap it at 2 h or less). */
 export const CORS_MAX_AGE_S = 600;
 
