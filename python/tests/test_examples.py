@@ -4,6 +4,7 @@ Debian's python3-fastapi), and the package built offline as pip would."""
 import importlib.util
 import json
 import os
+import shutil
 import socket
 import subprocess
 import sys
@@ -99,12 +100,17 @@ def test_fastapi_refuses_a_bad_signature_and_publishes_a_report(fastapi_app: str
 def test_the_package_builds_offline_as_pip_install_does(tmp_path: Path) -> None:
     if importlib.util.find_spec("pip") is None or importlib.util.find_spec("setuptools") is None:
         pytest.skip("pip or setuptools missing (apt-get install python3-pip python3-setuptools)")
+    # A copy: setuptools writes build/ and *.egg-info next to the sources it builds.
+    source = tmp_path / "src"
+    shutil.copytree(ROOT / "python", source,
+                    ignore=shutil.ignore_patterns("tests", "build", "*.egg-info", "__pycache__"))
+    out = tmp_path / "wheels"
     built = subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-build-isolation", "--no-deps", "--no-index",
-         "-w", str(tmp_path), str(ROOT / "python")],
+         "-w", str(out), str(source)],
         capture_output=True, text=True, timeout=120)
     assert built.returncode == 0, built.stderr
-    [wheel] = tmp_path.glob("agentcast-*.whl")
+    [wheel] = out.glob("agentcast-*.whl")
     names = zipfile.ZipFile(wheel).namelist()
     assert "agentcast/py.typed" in names and "agentcast/publisher.py" in names
     metadata = next(n for n in names if n.endswith("METADATA"))
