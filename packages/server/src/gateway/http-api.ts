@@ -297,26 +297,7 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
       ctx.metrics.eventsPublished.inc({ source: 'http' }, stored.length);
       return sendJson(res, 202, { results: stored.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
     }
-    const answer = await ctx.engine.appendBatchOnce(parsed.value, {
-      key: `${keyScope(ctx.config.apiKey)}:${key}`,
-      fingerprint: createHash('sha256').update(body.text).digest('hex'),
-      ttlMs: ctx.config.publishIdempotencyTtlS * 1000,
-    });
-    if (answer.outcome === 'conflict') {
-      return sendError(
-        res,
-        409,
-        HttpErrorCode.IdempotencyKeyReused,
-        'Idempotency-Key: already used with a different body; nothing was stored. Use a new key for a new publish',
-      );
-    }
-    if (answer.outcome === 'repeat') {
-      // The same bytes as the first answer: built from the same seqs and epochs by the same code.
-      const results = answer.results.map(({ seq, epoch }) => ({ seq, epoch }));
-      return sendJson(res, 202, { results }, { 'Idempotent-Replayed': 'true' });
-    }
-    ctx.metrics.eventsPublished.inc({ source: 'http' }, answer.events.length);
-    sendJson(res, 202, { results: answer.events.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
+    await publishOnce(res, ctx, parsed.value, key, body.text);
   } catch (err) {
     if (isEngineUnavailable(err)) {
       const message = unstoredMessage(err, parsed.value.length, { keyed: key !== undefined });
@@ -326,6 +307,39 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
     if (isEventInvalid(err)) return sendError(res, 400, ErrorCode.InvalidMessage, err.message);
     throw err;
   }
+}
+
+/**
+ * A keyed publish (docs/protocol.md D): stored and answered 202 the first time; a repeat of the same body
+ * answered the first 202 byte for byte, storing nothing; another body 409 IDEMPOTENCY_KEY_REUSED.
+ */
+async function publishOnce(
+  res: ServerResponse,
+  ctx: HttpApiContext,
+  items: Parameters<Engine['appendBatchOnce']>[0],
+  key: string,
+  body: string,
+): Promise<void> {
+  const answer = await ctx.engine.appendBatchOnce(items, {
+    key: `${keyScope(ctx.config.apiKey)}:${key}`,
+    fingerprint: createHash('sha256').update(body).digest('hex'),
+    ttlMs: ctx.config.publishIdempotencyTtlS * 1000,
+  });
+  if (answer.outcome === 'conflict') {
+    return sendError(
+      res,
+      409,
+      HttpErrorCode.IdempotencyKeyReused,
+      'Idempotency-Key: already used with a different body; nothing was stored. Use a new key for a new publish',
+    );
+  }
+  if (answer.outcome === 'repeat') {
+    // The same bytes as the first answer: built from the same seqs and epochs by the same code.
+    const results = answer.results.map(({ seq, epoch }) => ({ seq, epoch }));
+    return sendJson(res, 202, { results }, { 'Idempotent-Replayed': 'true' });
+  }
+  ctx.metrics.eventsPublished.inc({ source: 'http' }, answer.events.length);
+  sendJson(res, 202, { results: answer.events.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
 }
 
 /** What scopes a publish's idempotency key to the API key: a digest, so the key itself is never stored. */
