@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import { EngineUnavailableError } from '../../packages/server/src/engine/engine-unavailable.js';
 import { RedisEngine } from '../../packages/server/src/engine/redis-engine.js';
+import { AgentcastError, AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
 import { DelegatingEngine } from '../helpers/delegating-engine.js';
 import { type Harness, startGateway, TEST_API_KEY } from '../helpers/gateway-harness.js';
 import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../helpers/redis-fixture.js';
@@ -157,6 +158,18 @@ describe('POST /v1/publish with Idempotency-Key (memory engine)', () => {
     expect(retry.status).toBe(202);
     expect(retry.headers.get('idempotent-replayed')).toBe('true');
     expect(await seqOf(h, 'x')).toBe(1);
+    await engine.close();
+  });
+
+  it('answers 400 INVALID_MESSAGE with the engine’s words when it cannot store a keyed batch at once (a Redis Cluster)', async () => {
+    const engine = new DelegatingEngine();
+    const why =
+      'Idempotency-Key: on this Redis Cluster a keyed batch must name users of one hash slot; publish each user with its own key';
+    engine.fail('appendBatchOnce', new AgentcastError(AgentcastErrorCode.EventInvalid, why));
+    const h = await gateway({}, { engine });
+    const res = await publish(h, one('z'), 'k');
+    expect(res.status).toBe(400);
+    expect(JSON.parse(res.text).error).toEqual({ code: 'INVALID_MESSAGE', message: why });
     await engine.close();
   });
 
