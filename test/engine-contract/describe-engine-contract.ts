@@ -164,6 +164,90 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
       });
     });
 
+    describe('#appendBatchOnce', () => {
+      const once = (key: string, fingerprint = 'f1', ttlMs = 60_000) => ({ key, fingerprint, ttlMs });
+
+      it('stores a keyed batch once; a repeat gets the first seqs and epochs and stores nothing', async () => {
+        const { engine } = await setup();
+        const sub = await record(engine, 'alice');
+        // One user: on a Redis Cluster a keyed batch keeps to one hash slot (docs/protocol.md D).
+        await engine.append('alice', event(0));
+        const items = [
+          { userId: 'alice', event: event(1) },
+          { userId: 'alice', event: event(2) },
+          { userId: 'alice', event: event(3, { run_id: 'r_1' }) },
+        ];
+        const first = await engine.appendBatchOnce(items, once('k1'));
+        if (first.outcome !== 'stored') throw new Error(`expected stored, got ${first.outcome}`);
+        expect(first.events.map((e) => [e.seq, e.data.n, e.run_id])).toEqual([
+          [2, 1, undefined],
+          [3, 2, undefined],
+          [4, 3, 'r_1'],
+        ]);
+        const repeat = await engine.appendBatchOnce(items, once('k1'));
+        expect(repeat).toEqual({
+          outcome: 'repeat',
+          results: first.events.map(({ seq, epoch }) => ({ seq, epoch })),
+        });
+        expect((await engine.head('alice')).seq).toBe(4);
+        await engine.append('alice', event(4));
+        await vi.waitFor(() => expect(sub.events.map((e) => e.data.n)).toEqual([0, 1, 2, 3, 4]), WAIT);
+      });
+
+      it('answers conflict to the same key with another fingerprint, storing nothing', async () => {
+        const { engine } = await setup();
+        await engine.appendBatchOnce([{ userId: 'u', event: event(1) }], once('k', 'f1'));
+        expect(await engine.appendBatchOnce([{ userId: 'u', event: event(2) }], once('k', 'f2'))).toEqual({
+          outcome: 'conflict',
+        });
+        expect((await engine.head('u')).seq).toBe(1);
+      });
+
+      it('keys by the first event’s user: the same key for another user stores', async () => {
+        const { engine } = await setup();
+        await engine.appendBatchOnce([{ userId: 'u1', event: event(1) }], once('k'));
+        const other = await engine.appendBatchOnce([{ userId: 'u2', event: event(1) }], once('k'));
+        expect(other.outcome).toBe('stored');
+        const again = await engine.appendBatchOnce([{ userId: 'u1', event: event(1) }], once('k2'));
+        expect(again.outcome === 'stored' && again.events[0]?.seq).toBe(2);
+      });
+
+      it('stores once when the same keyed batch is sent many times at once; every answer names the same seqs', async () => {
+        const { engine } = await setup();
+        const items = [
+          { userId: 'c', event: event(1) },
+          { userId: 'c', event: event(2) },
+        ];
+        const answers = await Promise.all(
+          Array.from({ length: 8 }, () => engine.appendBatchOnce(items, once('same'))),
+        );
+        expect(answers.filter((a) => a.outcome === 'stored')).toHaveLength(1);
+        const seqs = answers.map((a) =>
+          a.outcome === 'stored'
+            ? a.events.map((e) => e.seq)
+            : a.outcome === 'repeat'
+              ? a.results.map((r) => r.seq)
+              : [],
+        );
+        for (const s of seqs) expect(s).toEqual([1, 2]);
+        expect((await engine.head('c')).seq).toBe(2);
+      });
+
+      it('forgets the key once its ttl has passed', async () => {
+        const { engine, elapse } = await setup();
+        await engine.appendBatchOnce([{ userId: 't', event: event(1) }], once('k', 'f', SHORT_TTL_MS));
+        elapse(SHORT_TTL_MS + 1);
+        await vi.waitFor(async () => {
+          const later = await engine.appendBatchOnce(
+            [{ userId: 't', event: event(1) }],
+            once('k', 'f', 60_000),
+          );
+          expect(later.outcome).toBe('stored');
+        }, WAIT);
+        expect((await engine.head('t')).seq).toBe(2);
+      });
+    });
+
     describe('#head', () => {
       it('is seq 0 with an epoch for a user never seen, and that epoch is kept', async () => {
         const { engine } = await setup();

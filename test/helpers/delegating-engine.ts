@@ -11,8 +11,10 @@ import type {
   HistoryQuery,
   HistoryResult,
   IdempotencyClaim,
+  KeyedAppend,
   LogHead,
   PendingApproval,
+  PublishKey,
   ReapedRun,
   RunFence,
   RunRef,
@@ -29,6 +31,7 @@ import type { Hold } from './deferred.js';
 export type EngineCall =
   | 'append'
   | 'appendBatch'
+  | 'appendBatchOnce'
   | 'head'
   | 'history'
   | 'subscribe'
@@ -60,6 +63,7 @@ type Call = (...args: unknown[]) => Promise<unknown>;
 const CALLS: readonly EngineCall[] = [
   'append',
   'appendBatch',
+  'appendBatchOnce',
   'head',
   'history',
   'subscribe',
@@ -201,6 +205,19 @@ export class DelegatingEngine implements Engine {
         this.stored.push({ userId: items[i]?.userId ?? '', event });
       });
       return stored;
+    });
+  }
+  appendBatchOnce(
+    items: readonly { readonly userId: string; readonly event: NewEvent }[],
+    key: PublishKey,
+  ): Promise<KeyedAppend> {
+    return this.#call('appendBatchOnce', [items, key]).then((answer) => {
+      if (answer.outcome === 'stored') {
+        answer.events.forEach((event, i) => {
+          this.stored.push({ userId: items[i]?.userId ?? '', event });
+        });
+      }
+      return answer;
     });
   }
   head(userId: string): Promise<LogHead> {

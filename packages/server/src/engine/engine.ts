@@ -88,6 +88,30 @@ export type IdempotencyClaim =
   | { readonly claimed: true }
   | { readonly claimed: false; readonly value: string };
 
+/**
+ * The idempotency key of a publish (`Idempotency-Key` on `POST /v1/publish`, docs/protocol.md D). Its
+ * record lives with the first event's user, so on Redis it is written in the same script as the append.
+ */
+export interface PublishKey {
+  /** The key as the caller scopes it (the gateway prefixes the API key's digest); compared exactly. */
+  readonly key: string;
+  /** A digest of the request body: a repeat with another digest is a {@link KeyedAppend} `conflict`. */
+  readonly fingerprint: string;
+  /** How long the record is kept (`--publish-idempotency-ttl-s`). */
+  readonly ttlMs: number;
+}
+
+/**
+ * The answer to {@link Engine.appendBatchOnce}: `stored` (the first time: the events were appended, in
+ * input order, and the record written with them), `repeat` (the key was used before with the same
+ * fingerprint: nothing was stored; `results` are the first time's seq and epoch, in input order), or
+ * `conflict` (used before with another fingerprint: nothing was stored).
+ */
+export type KeyedAppend =
+  | { readonly outcome: 'stored'; readonly events: readonly StoredEvent[] }
+  | { readonly outcome: 'repeat'; readonly results: readonly LogHead[] }
+  | { readonly outcome: 'conflict' };
+
 /** A run to register (docs/agents.md, "Runs across nodes"). */
 export interface RunStart {
   readonly runId: string;
@@ -201,6 +225,16 @@ export interface Engine {
   appendBatch(
     items: readonly { readonly userId: string; readonly event: NewEvent }[],
   ): Promise<StoredEvent[]>;
+  /**
+   * {@link appendBatch} at most once per `key.key` and first event's user within `key.ttlMs`: checking the
+   * record, appending and writing the record are one atomic step (one Lua script on Redis), so a repeat
+   * that arrives while the first is being stored is answered only after it, and a crash after the append
+   * leaves the record with it. `items` must not be empty.
+   */
+  appendBatchOnce(
+    items: readonly { readonly userId: string; readonly event: NewEvent }[],
+    key: PublishKey,
+  ): Promise<KeyedAppend>;
   /** The user's current epoch and latest seq. */
   head(userId: string): Promise<LogHead>;
   /** Events of a user after `since`, or a reset (docs/protocol.md §4). */

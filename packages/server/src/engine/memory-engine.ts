@@ -22,8 +22,10 @@ import type {
   HistoryQuery,
   HistoryResult,
   IdempotencyClaim,
+  KeyedAppend,
   LogHead,
   PendingApproval,
+  PublishKey,
   ReapedRun,
   RunFence,
   RunRef,
@@ -93,6 +95,24 @@ interface HeldRun {
 
 const HEALTHY: EngineHealth = { ok: true };
 
+/**
+ * Publish idempotency records kept at most (memory bound; the oldest are forgotten first, so a retry past
+ * this many keyed publishes may store again). Redis keeps each for its ttl, bounded by `maxmemory`.
+ */
+export const MAX_PUBLISH_KEYS = 100_000;
+
+/** One publish idempotency record (the memory twin of lua/append-once.lua's). */
+interface PublishRecord {
+  readonly fingerprint: string;
+  readonly results: readonly LogHead[];
+  readonly expiresAt: number;
+}
+
+/** The id of a user's publish record; length-prefixed so no two pairs collide. */
+function publishRecordId(userId: string, key: string): string {
+  return `${userId.length}:${userId}:${key}`;
+}
+
 /** Ended-run markers kept at most (memory bound; Redis keeps each user's for runRetainMs). */
 const MAX_ENDED_RUNS = 100_000;
 
@@ -130,6 +150,8 @@ export class MemoryEngine implements Engine {
   /** Insertion order is claim order; lets a claim prune the oldest expired keys cheaply. */
   readonly #claims = new Map<string, { readonly value: string; readonly expiresAt: number }>();
   readonly #slots = new Map<string, Set<string>>();
+  /** Publish idempotency records by publishRecordId, in insertion order. */
+  readonly #publishKeys = new Map<string, PublishRecord>();
   /** Registered runs: user id -> run id -> run. A lapsed run is kept `runRetainMs`, then forgotten. */
   readonly #runs = new Map<string, Map<string, HeldRun>>();
   /**
@@ -257,6 +279,39 @@ export class MemoryEngine implements Engine {
     const now = this.#now();
     const ts = this.#isoTime(now);
     return items.map(({ userId, event }) => this.#append(this.#log(userId), event, now, ts));
+  }
+
+  /** Checked, appended and recorded in one synchronous step: no await before the record is written. */
+  async appendBatchOnce(
+    items: readonly { readonly userId: string; readonly event: NewEvent }[],
+    key: PublishKey,
+  ): Promise<KeyedAppend> {
+    this.#assertOpen();
+    const first = items[0];
+    if (first === undefined) throw new TypeError('MemoryEngine: appendBatchOnce needs at least one event');
+    const now = this.#now();
+    const id = publishRecordId(first.userId, key.key);
+    const held = this.#publishKeys.get(id);
+    if (held !== undefined && held.expiresAt > now) {
+      return held.fingerprint === key.fingerprint
+        ? { outcome: 'repeat', results: held.results }
+        : { outcome: 'conflict' };
+    }
+    const ts = this.#isoTime(now);
+    const stored = items.map(({ userId, event }) => this.#append(this.#log(userId), event, now, ts));
+    const results = stored.map(({ seq, epoch }) => ({ seq, epoch }));
+    this.#publishKeys.delete(id);
+    this.#publishKeys.set(id, { fingerprint: key.fingerprint, results, expiresAt: now + key.ttlMs });
+    this.#prunePublishKeys(now);
+    return { outcome: 'stored', events: stored };
+  }
+
+  /** Forgets expired records from the front, and the oldest over MAX_PUBLISH_KEYS. */
+  #prunePublishKeys(now: number): void {
+    for (const [id, record] of this.#publishKeys) {
+      if (record.expiresAt > now && this.#publishKeys.size <= MAX_PUBLISH_KEYS) return;
+      this.#publishKeys.delete(id);
+    }
   }
 
   async head(userId: string): Promise<LogHead> {
@@ -550,6 +605,9 @@ export class MemoryEngine implements Engine {
     for (const [key, claim] of this.#claims) {
       if (claim.expiresAt <= now) this.#claims.delete(key);
     }
+    for (const [id, record] of this.#publishKeys) {
+      if (record.expiresAt <= now) this.#publishKeys.delete(id);
+    }
     for (const [userId, held] of this.#runs) this.#forgetLapsedRuns(userId, held, now);
     this.#pruneEndedRuns(now);
     this.#snapshots.sweep(now);
@@ -584,6 +642,7 @@ export class MemoryEngine implements Engine {
     this.#logs.clear();
     this.#budget.clear();
     this.#claims.clear();
+    this.#publishKeys.clear();
     this.#slots.clear();
     this.#runs.clear();
     this.#endedRuns.clear();

@@ -10,6 +10,7 @@ import {
   type NewEvent,
   type StoredEvent,
 } from '../protocol/events.js';
+import { groupBySlot } from './cluster-slot.js';
 import type {
   ActiveRun,
   ApprovalOutcome,
@@ -22,8 +23,10 @@ import type {
   HistoryQuery,
   HistoryResult,
   IdempotencyClaim,
+  KeyedAppend,
   LogHead,
   PendingApproval,
+  PublishKey,
   ReapedRun,
   RunFence,
   RunRef,
@@ -58,6 +61,7 @@ import {
   type HistoryReply,
   type LapsedRun,
   parseActiveRunsReply,
+  parseAppendOnceReply,
   parseAppendReply,
   parseApprovalReply,
   parseCancelReply,
@@ -318,6 +322,51 @@ export class RedisEngine implements Engine {
       }
       return this.#stored(event, ts, reply);
     });
+  }
+
+  /**
+   * One lua/append-once.lua call: the record, then each event by append.lua's own code, then the record
+   * written, atomically. On a Redis Cluster one script reaches one slot, so a keyed batch must keep to
+   * users of the first event's slot; otherwise it is refused (AC_ERR_EVENT_INVALID) and nothing is stored.
+   */
+  async appendBatchOnce(
+    items: readonly { readonly userId: string; readonly event: NewEvent }[],
+    key: PublishKey,
+  ): Promise<KeyedAppend> {
+    this.#assertUsable();
+    const first = items[0];
+    if (first === undefined) throw new TypeError('RedisEngine: appendBatchOnce needs at least one event');
+    const ts = new Date(this.#now()).toISOString();
+    const calls = items.map(({ userId, event }) => this.#appendCall(userId, event, ts));
+    const record = this.#keys.publishKey(first.userId, key.key);
+    if (
+      this.#connections.cluster &&
+      groupBySlot([record, ...calls.flatMap((c) => c.keys)], (k) => k).size > 1
+    ) {
+      throw new AgentcastError(
+        AgentcastErrorCode.EventInvalid,
+        'Idempotency-Key: on this Redis Cluster a keyed batch must name users of one hash slot; publish each user with its own key',
+      );
+    }
+    const call: ScriptCall = {
+      keys: [record, ...calls.flatMap((c) => c.keys)],
+      args: [
+        key.fingerprint,
+        Math.max(1, Math.ceil(key.ttlMs)),
+        calls.length,
+        ...calls.flatMap((c) => [c.keys.length, c.args.length]),
+        ...calls.flatMap((c) => c.args),
+      ],
+    };
+    const reply = parseAppendOnceReply(await this.#call(() => this.#eval('append-once', call)));
+    if (reply.outcome === 'conflict') return reply;
+    if (reply.outcome === 'repeat') return { outcome: 'repeat', results: reply.results };
+    return {
+      outcome: 'stored',
+      events: items.map(({ event }, i) =>
+        this.#stored(event, ts, [reply.results[i]?.seq, reply.results[i]?.epoch]),
+      ),
+    };
   }
 
   async head(userId: string): Promise<LogHead> {

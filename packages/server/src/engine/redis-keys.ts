@@ -83,6 +83,14 @@ export class RedisKeys {
     return [`${this.#prefix}{u:${userId}}:snaps-active`, `${this.#prefix}{u:${userId}}:snaps`];
   }
 
+  /**
+   * A publish's idempotency record (lua/append-once.lua), kept with the first event's user so it is
+   * written in the same script, in the same cluster slot, as that user's events.
+   */
+  publishKey(userId: string, key: string): string {
+    return `${this.#prefix}{u:${userId}}:publish-key:${key}`;
+  }
+
   /** Pub/sub channel that carries the user's wire frames to every node. */
   channel(userId: string): string {
     return `${this.#prefix}{u:${userId}}:events`;

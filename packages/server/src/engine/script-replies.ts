@@ -53,6 +53,23 @@ export function parseAppendReply(reply: unknown): LogHead {
 }
 
 /**
+ * `append-once.lua`: 'conflict', or {'stored' | 'repeat', record}, the record JSON
+ * `{"f": fingerprint, "r": [[seq, epoch], …]}` (its seq and epoch per event).
+ */
+export function parseAppendOnceReply(
+  reply: unknown,
+): { readonly outcome: 'conflict' } | { readonly outcome: 'stored' | 'repeat'; readonly results: LogHead[] } {
+  if (reply === 'conflict') return { outcome: 'conflict' };
+  const [outcome, record] = array(reply);
+  if (outcome !== 'stored' && outcome !== 'repeat') {
+    throw new TypeError(`RedisEngine: unexpected append-once outcome ${String(outcome)}`);
+  }
+  const parsed: unknown = JSON.parse(string(record));
+  const rows = typeof parsed === 'object' && parsed !== null ? (parsed as { r?: unknown }).r : undefined;
+  return { outcome, results: array(rows).map(parseAppendReply) };
+}
+
+/**
  * `append.lua` with a run fence: {seq, epoch} of the stored event, or the reason it was refused
  * (`not_registered`, `not_owner`, `live`).
  */
