@@ -270,16 +270,26 @@ async function readJsonBody(
 
 /** POST /v1/publish: validate everything first, store all or nothing, 202 only for what was stored. */
 async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiContext): Promise<void> {
+  const rejected = (code: string) => ctx.metrics.publishRejections.inc({ code });
   const json = await readJsonBody(req, res, ctx.config.maxPublishBytes, ' (max_publish_bytes)');
-  if (json === NO_BODY) return;
+  if (json === NO_BODY) {
+    // Answered 413 or 400 by readJsonBody, or the client went away mid-body (nothing to count).
+    if (res.headersSent)
+      rejected(res.statusCode === 413 ? HttpErrorCode.PayloadTooLarge : ErrorCode.InvalidJson);
+    return;
+  }
   const parsed = parsePublishBody(json);
-  if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
+  if (!parsed.ok) {
+    rejected(ErrorCode.InvalidMessage);
+    return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
+  }
   try {
     const stored = await ctx.engine.appendBatch(parsed.value);
     ctx.metrics.eventsPublished.inc({ source: 'http' }, stored.length);
     sendJson(res, 202, { results: stored.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
   } catch (err) {
     if (isEngineUnavailable(err)) {
+      rejected(ErrorCode.Unavailable);
       return sendError(res, 503, ErrorCode.Unavailable, unstoredMessage(err, parsed.value.length), {
         'Retry-After': '1',
       });
