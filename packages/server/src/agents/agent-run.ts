@@ -179,6 +179,7 @@ export class AgentRun {
         // The engine stayed down for TERMINAL_RETRY_MS (or the gateway shut down meanwhile), so the
         // terminal event is lost; an operator must look at the engine (docs/agents.md).
         this.#terminalLost = true;
+        this.#options.metrics?.runsLost.inc({ reason: 'terminal_lost' });
         this.#log.error({ status: terminal.status, err_code: errorCode(error) }, 'run terminal event lost');
       } else {
         this.#onFenced(error);

@@ -23,6 +23,7 @@ export class Metrics {
   readonly runsStarted: Counter<'agent'>;
   readonly runsEnded: Counter<'agent' | 'status'>;
   readonly runsActive: Gauge;
+  readonly runsLost: Counter<'reason'>;
   readonly engineUp: Gauge;
   readonly historyBytes: Gauge;
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
@@ -135,6 +136,12 @@ export class Metrics {
     this.runsActive = new Gauge({
       name: 'agentcast_runs_active',
       help: 'Agent runs in progress on this node',
+      registers,
+    });
+    this.runsLost = new Counter({
+      name: 'agentcast_runs_lost_total',
+      help: 'Runs whose end needed an operator: reaped by this node after their node was lost (node_lost), or whose terminal event could not be stored (terminal_lost)',
+      labelNames: ['reason'],
       registers,
     });
     this.engineUp = new Gauge({
