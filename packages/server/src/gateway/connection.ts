@@ -79,6 +79,8 @@ export class Connection implements Session {
   #log: Logger | undefined;
   /** When the upgrade was accepted (ctx.now()), for the duration in the `connection closed` line. */
   readonly #openedAt: number;
+  /** The code the gateway closed with, when it did: the socket may then report 1006 (dropped after it). */
+  #closedWith: CloseCode | undefined;
 
   constructor(ws: WebSocket, socket: Socket, ctx: ConnectionContext<Connection>, info: UpgradeInfo) {
     this.id = info.id;
@@ -209,6 +211,7 @@ export class Connection implements Session {
     const wasOpen = this.#state === 'open';
     if (this.#state === 'closed') return;
     this.#enterClosed();
+    this.#closedWith = code;
     this.log.info({ close_code: code, reason }, 'closing connection');
     // A paused socket (mid-join) would never read the peer's closing frame and hang for ws's 30 s
     // close timeout; reading again is safe, frames of a closed connection are ignored.
@@ -423,7 +426,7 @@ export class Connection implements Session {
     this.#ctx.metrics.closes.inc({ code: closeCodeLabel(code) });
     if (this.#ctx.log.isLevelEnabled('debug')) {
       this.log.debug(
-        { ip: this.ip, close_code: code, duration_ms: this.#ctx.now() - this.#openedAt },
+        { ip: this.ip, close_code: this.#closedWith ?? code, duration_ms: this.#ctx.now() - this.#openedAt },
         'connection closed',
       );
     }
