@@ -133,6 +133,13 @@ describe('graceful drain on SIGTERM (docs/protocol.md §9)', () => {
     expect(order.every((index) => index >= 0)).toBe(true);
     expect([...order].sort((a, b) => a - b)).toEqual(order);
     expect(messages.at(-1)).toBe('gateway closed');
+    // Both connections' closing lines come after the run ended and before the gateway closed.
+    const closing = messages.flatMap((msg, i) => (msg === 'closing connection' ? [i] : []));
+    expect(closing).toHaveLength(2);
+    for (const index of closing) {
+      expect(index).toBeGreaterThan(messages.indexOf('run ended'));
+      expect(index).toBeLessThan(messages.indexOf('gateway closed'));
+    }
   });
 });
 
