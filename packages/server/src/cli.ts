@@ -4,6 +4,7 @@ import { signToken } from './auth/dev-token.js';
 import { helpText } from './config/help-text.js';
 import { loadConfigFromProcess } from './config/load-config.js';
 import { createGateway } from './gateway/gateway.js';
+import { createLogger } from './observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from './protocol/agentcast-error.js';
 
 /** Exit codes: 0 clean (also after a drain), 1 crash, 2 invalid configuration or usage. */
@@ -11,13 +12,11 @@ const EXIT_CONFIG = 2;
 
 async function main(argv: readonly string[]): Promise<number> {
   const [command, ...rest] = argv;
-  if (
-    command === undefined ||
-    command === '--help' ||
-    command === '-h' ||
-    command === 'help' ||
-    rest.includes('--help')
-  ) {
+  if (command === 'token' && wantsHelp(rest)) {
+    process.stdout.write(TOKEN_HELP);
+    return 0;
+  }
+  if (command === undefined || command === 'help' || wantsHelp(argv)) {
     process.stdout.write(helpText());
     return command === undefined ? EXIT_CONFIG : 0;
   }
@@ -31,6 +30,30 @@ async function main(argv: readonly string[]): Promise<number> {
   return EXIT_CONFIG;
 }
 
+function wantsHelp(args: readonly string[]): boolean {
+  return args.includes('--help') || args.includes('-h');
+}
+
+/** `agentcast token --help`. */
+const TOKEN_HELP = [
+  'Usage: agentcast token <user> --jwt-secret <secret> [--ttl-s <seconds>] [--jwt-issuer <iss>] [--jwt-audience <aud>]',
+  '',
+  'Prints a client JWT (HS256) for <user>, signed with the secret the gateway verifies with.',
+  '',
+  "  --jwt-secret <secret>   the gateway's --jwt-secret             env AGENTCAST_JWT_SECRET",
+  '  --ttl-s <seconds>       how long the token is valid [default: 3600]',
+  '  --jwt-issuer <iss>      the `iss` claim, when the gateway requires one  env AGENTCAST_JWT_ISSUER',
+  '  --jwt-audience <aud>    the `aud` claim, when the gateway requires one  env AGENTCAST_JWT_AUDIENCE',
+  '',
+  'Example: npx agentcast token alice --jwt-secret "$AGENTCAST_JWT_SECRET" --ttl-s 600',
+  '',
+].join('\n');
+
+/** Prints what the config loader found odd but not wrong (an unknown AGENTCAST_* variable). */
+function warn(message: string): void {
+  process.stderr.write(`agentcast: warning: ${message}\n`);
+}
+
 /** The version of @agentcast/server: its package.json sits one folder above src/ and dist/ alike. */
 function packageVersion(): string {
   const manifest = JSON.parse(readFileSync(new URL('../package.json', import.meta.url), 'utf8')) as {
@@ -40,8 +63,8 @@ function packageVersion(): string {
 }
 
 async function serve(args: readonly string[]): Promise<number> {
-  const config = loadConfigFromProcess(args);
-  const gateway = createGateway(config);
+  const config = loadConfigFromProcess(args, warn);
+  const gateway = createGateway(config, { log: createLogger({ level: config.logLevel, sync: true }) });
   const address = await gateway.listen();
   const base = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
   if (gateway.devSecret !== undefined) {
@@ -90,7 +113,7 @@ async function token(args: readonly string[]): Promise<number> {
   const ttlIndex = rest.indexOf('--ttl-s');
   const ttl = ttlIndex === -1 ? 3600 : Number(rest[ttlIndex + 1]);
   const flags = ttlIndex === -1 ? rest : rest.filter((_, i) => i !== ttlIndex && i !== ttlIndex + 1);
-  const config = loadConfigFromProcess(flags);
+  const config = loadConfigFromProcess(flags, warn);
   if (config.jwtSecret === undefined || !Number.isSafeInteger(ttl) || ttl <= 0) {
     process.stderr.write(
       'agentcast token: needs --jwt-secret (or AGENTCAST_JWT_SECRET) and a positive --ttl-s\n',

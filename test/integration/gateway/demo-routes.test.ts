@@ -121,7 +121,8 @@ describe('createDemoRoutes', () => {
     expect(await res.json()).toEqual({
       error: {
         code: 'NOT_FOUND',
-        message: 'demo tokens need an HS256 secret (--jwt-secret or none in development)',
+        message:
+          'demo tokens are signed only with the generated dev secret (start without --jwt-secret) or with --demo-tokens',
       },
     });
   });

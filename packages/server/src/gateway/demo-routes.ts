@@ -24,7 +24,7 @@ const DEMO_TOKEN_TTL_S = 3600;
 
 /** Options for {@link createDemoRoutes}. */
 export interface DemoRoutesOptions {
-  /** The HS256 secret demo tokens are signed with (the dev secret, or the configured one). */
+  /** The HS256 secret demo tokens are signed with: the dev secret, or the configured one with --demo-tokens. */
   readonly secret: string | undefined;
   /** Folder of the built page; defaults to dist/demo. */
   readonly dir?: string;
@@ -81,7 +81,7 @@ async function demoToken(
       res,
       404,
       ErrorCode.NotFound,
-      'demo tokens need an HS256 secret (--jwt-secret or none in development)',
+      'demo tokens are signed only with the generated dev secret (start without --jwt-secret) or with --demo-tokens',
     );
     return;
   }
