@@ -3,7 +3,7 @@ import { readFileSync } from 'node:fs';
 import { signToken } from './auth/dev-token.js';
 import { helpText } from './config/help-text.js';
 import { loadConfigFromProcess } from './config/load-config.js';
-import { createGateway } from './gateway/gateway.js';
+import { createGateway, type Gateway, type GatewayAddresses } from './gateway/gateway.js';
 import { createLogger } from './observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from './protocol/agentcast-error.js';
 
@@ -65,26 +65,18 @@ function packageVersion(): string {
 async function serve(args: readonly string[]): Promise<number> {
   const config = loadConfigFromProcess(args, warn);
   const gateway = createGateway(config, { log: createLogger({ level: config.logLevel, sync: true }) });
+  // Before listening: a signal sent as soon as "gateway listening" is read must find its handler (the
+  // reader can be scheduled before this process runs another line).
+  const drained = drainOnSignal(gateway);
   const address = await gateway.listen();
-  const base = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
-  if (gateway.devSecret !== undefined) {
-    const devToken = await signToken(gateway.devSecret, 'demo', 24 * 3600);
-    process.stderr.write(
-      [
-        '',
-        '  *** DEVELOPMENT ONLY: no --jwt-secret was given, so a random one was generated. ***',
-        '  *** Tokens below stop working when this process exits. Never run like this in production. ***',
-        '',
-        `  dev token for user "demo" (24 h):`,
-        `  ${devToken}`,
-        '',
-        `  try: websocat -H 'Authorization: Bearer <token>' ${base.replace('http', 'ws')}/ws`,
-        config.demo ? `  demo page: ${base}/` : '',
-        '',
-      ].join('\n'),
-    );
-  }
-  await new Promise<void>((resolve) => {
+  if (gateway.devSecret !== undefined) await printDevToken(gateway.devSecret, address, config.demo);
+  await drained;
+  return 0;
+}
+
+/** Resolves once a SIGTERM or SIGINT drained the gateway; a second signal exits at once. */
+function drainOnSignal(gateway: Gateway): Promise<void> {
+  return new Promise<void>((resolve) => {
     let signals = 0;
     const onSignal = (signal: NodeJS.Signals): void => {
       signals++;
@@ -101,7 +93,26 @@ async function serve(args: readonly string[]): Promise<number> {
     process.on('SIGTERM', onSignal);
     process.on('SIGINT', onSignal);
   });
-  return 0;
+}
+
+/** The development banner: a token for the user `demo` signed with the generated secret. */
+async function printDevToken(secret: string, address: GatewayAddresses, demo: boolean): Promise<void> {
+  const base = `http://${address.host.includes(':') ? `[${address.host}]` : address.host}:${address.port}`;
+  const devToken = await signToken(secret, 'demo', 24 * 3600);
+  process.stderr.write(
+    [
+      '',
+      '  *** DEVELOPMENT ONLY: no --jwt-secret was given, so a random one was generated. ***',
+      '  *** Tokens below stop working when this process exits. Never run like this in production. ***',
+      '',
+      `  dev token for user "demo" (24 h):`,
+      `  ${devToken}`,
+      '',
+      `  try: websocat -H 'Authorization: Bearer <token>' ${base.replace('http', 'ws')}/ws`,
+      demo ? `  demo page: ${base}/` : '',
+      '',
+    ].join('\n'),
+  );
 }
 
 async function token(args: readonly string[]): Promise<number> {
