@@ -148,7 +148,9 @@ export class Gateway {
     // A demo token is a token for any user, to anyone who asks: only the throw-away dev secret signs
     // them, unless --demo-tokens says the configured secret may.
     const demoSecret = this.devSecret ?? (config.demoTokens ? config.jwtSecret : undefined);
-    const demo = config.demo ? createDemoRoutes({ secret: demoSecret }) : undefined;
+    const demo = config.demo
+      ? createDemoRoutes({ secret: demoSecret, defaultAgent: config.defaultAgent })
+      : undefined;
     const httpContext = {
       config,
       demo,

@@ -6,6 +6,7 @@
  */
 import { type AgentcastClient, type ClientState, connect } from '@agentcast/client';
 import { ChatView } from './chat-view.js';
+import { messageTooLong } from './message-size.js';
 import { TimelineView } from './timeline-view.js';
 
 /** How long the "disconnect" button keeps the socket closed. */
@@ -17,7 +18,14 @@ function byTestId<T extends HTMLElement>(id: string): T {
   return el;
 }
 
-async function fetchDemoToken(user: string | null): Promise<string> {
+/** What `GET /demo/token` answers (docs/client.md, "Demo page"). */
+interface DemoToken {
+  readonly token: string;
+  /** The agent that answers messages naming none (`--default-agent`). */
+  readonly defaultAgent: string | undefined;
+}
+
+async function fetchDemoToken(user: string | null): Promise<DemoToken> {
   const query = user === null ? '' : `?user=${encodeURIComponent(user)}`;
   const res = await fetch(`/demo/token${query}`, {
     cache: 'no-store',
@@ -28,7 +36,16 @@ async function fetchDemoToken(user: string | null): Promise<string> {
   if (typeof body !== 'object' || body === null || !('token' in body) || typeof body.token !== 'string') {
     throw new Error('GET /demo/token: expected {"token": "..."}');
   }
-  return body.token;
+  const agent =
+    'default_agent' in body && typeof body.default_agent === 'string' ? body.default_agent : undefined;
+  return { token: body.token, defaultAgent: agent };
+}
+
+/** The input's hint: arithmetic only for the demo agent, which is all it answers (any other agent: its name). */
+function placeholderFor(agent: string): string {
+  return agent === 'demo'
+    ? 'Ask the demo agent some arithmetic, e.g. what is 6 times 7?'
+    : `Message the ${agent} agent`;
 }
 
 const STATE_LABEL: Record<ClientState, string> = {
@@ -43,16 +60,25 @@ function start(): AgentcastClient {
   const position = byTestId<HTMLSpanElement>('position');
   const status = byTestId<HTMLParagraphElement>('status');
   const input = byTestId<HTMLInputElement>('message-input');
+  const inputError = byTestId<HTMLParagraphElement>('input-error');
   const form = byTestId<HTMLFormElement>('composer');
   const outage = byTestId<HTMLButtonElement>('disconnect-button');
   const timeline = new TimelineView(byTestId<HTMLOListElement>('timeline'));
-  const chat = new ChatView(byTestId<HTMLOListElement>('messages'));
   const params = new URLSearchParams(location.search);
   const agent = params.get('agent') ?? undefined;
   const user = params.get('user');
 
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const client = connect({ url: `${scheme}://${location.host}/ws`, getToken: () => fetchDemoToken(user) });
+  const getToken = async (): Promise<string> => {
+    const { token, defaultAgent } = await fetchDemoToken(user);
+    const answering = agent ?? defaultAgent;
+    if (answering !== undefined) input.placeholder = placeholderFor(answering);
+    return token;
+  };
+  const client = connect({ url: `${scheme}://${location.host}/ws`, getToken });
+  const chat = new ChatView(byTestId<HTMLOListElement>('messages'), {
+    stop: (runId) => client.cancel(runId),
+  });
   const showPosition = () => {
     position.textContent = `epoch ${client.epoch ?? '–'} · seq ${client.lastSeq}`;
   };
@@ -86,10 +112,21 @@ function start(): AgentcastClient {
     showPosition();
   });
 
+  /** Shows why the text cannot be sent, under the input; returns whether it can. */
+  const checkLength = (): boolean => {
+    const problem = messageTooLong(input.value);
+    inputError.textContent = problem ?? '';
+    inputError.hidden = problem === undefined;
+    input.setAttribute('aria-invalid', String(problem !== undefined));
+    return problem === undefined;
+  };
+  input.addEventListener('input', () => checkLength());
+
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const text = input.value.trim();
-    if (text === '') return;
+    // Refused here, with the text left in the input to shorten, never as a huge failed bubble.
+    if (text === '' || !checkLength()) return;
     input.value = '';
     const pending = chat.addUserMessage(text);
     client.sendMessage(text, agent === undefined ? {} : { agent }).then(
