@@ -44,7 +44,7 @@ async function fetchDemoToken(user: string | null): Promise<DemoToken> {
 /** The input's hint: arithmetic only for the demo agent, which is all it answers (any other agent: its name). */
 function placeholderFor(agent: string): string {
   return agent === 'demo'
-    ? 'Ask the demo agent some arithmetic, e.g. what is 6 times 7?'
+    ? 'Ask some arithmetic, e.g. what is 6 times 7?'
     : `Message the ${agent} agent`;
 }
 
