@@ -4,7 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDemoRoutes, type DemoRoutesOptions } from '../../../packages/server/src/gateway/demo-routes.js';
+import {
+  createDemoRoutes,
+  type DemoRoutesOptions,
+} from '../../../packages/server/src/gateway/demo-routes.js';
 
 /**
  * The demo routes (development only): the page and its assets from a fixed folder, a 503 that says how

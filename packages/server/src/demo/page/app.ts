@@ -43,9 +43,7 @@ async function fetchDemoToken(user: string | null): Promise<DemoToken> {
 
 /** The input's hint: arithmetic only for the demo agent, which is all it answers (any other agent: its name). */
 function placeholderFor(agent: string): string {
-  return agent === 'demo'
-    ? 'Ask some arithmetic, e.g. what is 6 times 7?'
-    : `Message the ${agent} agent`;
+  return agent === 'demo' ? 'Ask some arithmetic, e.g. what is 6 times 7?' : `Message the ${agent} agent`;
 }
 
 const STATE_LABEL: Record<ClientState, string> = {
