@@ -97,6 +97,28 @@ describe('agentcast CLI', () => {
     }
   });
 
+  it.each([
+    [
+      ['token', 'alice', '--ttl-s', '0'],
+      '--jwt-secret: needed to sign the token; pass the secret the gateway verifies with (or set AGENTCAST_JWT_SECRET)\n  - --ttl-s "0": must be a positive whole number of seconds',
+    ],
+    [
+      ['token', 'alice', '--jwt-secret', 'z'.repeat(40), '--ttl-s', '1.5'],
+      '--ttl-s "1.5": must be a positive whole number of seconds',
+    ],
+  ])('refuses token %j in the words of every configuration problem', (args, problems) => {
+    const res = run(args);
+    expect(res.status).toBe(2);
+    expect(res.stderr).toBe(`agentcast: invalid configuration:\n  - ${problems}\n`);
+    expect(res.stdout).toBe('');
+  });
+
+  it('asks for the user id of a token, with the token help', () => {
+    const res = run(['token', '--jwt-secret', 'z'.repeat(40)]);
+    expect(res.status).toBe(2);
+    expect(res.stderr).toMatch(/^agentcast: a user id is needed\nUsage: agentcast token <user>/);
+  });
+
   it('suggests the flag a typo meant and does not report its value as a second mistake', () => {
     const res = run(['serve', '--prot', '18100']);
     expect(res.status).toBe(2);

@@ -118,17 +118,27 @@ async function printDevToken(secret: string, address: GatewayAddresses, demo: bo
 async function token(args: readonly string[]): Promise<number> {
   const [userId, ...rest] = args;
   if (userId === undefined || userId.startsWith('--')) {
-    process.stderr.write('usage: agentcast token <user> --jwt-secret <secret> [--ttl-s 3600]\n');
+    process.stderr.write(`agentcast: a user id is needed\n${TOKEN_HELP}`);
     return EXIT_CONFIG;
   }
   const ttlIndex = rest.indexOf('--ttl-s');
-  const ttl = ttlIndex === -1 ? 3600 : Number(rest[ttlIndex + 1]);
+  const ttlText = ttlIndex === -1 ? '3600' : (rest[ttlIndex + 1] ?? '');
+  const ttl = /^\d+$/.test(ttlText) ? Number(ttlText) : Number.NaN;
   const flags = ttlIndex === -1 ? rest : rest.filter((_, i) => i !== ttlIndex && i !== ttlIndex + 1);
   const config = loadConfigFromProcess(flags, warn);
-  if (config.jwtSecret === undefined || !Number.isSafeInteger(ttl) || ttl <= 0) {
-    process.stderr.write(
-      'agentcast token: needs --jwt-secret (or AGENTCAST_JWT_SECRET) and a positive --ttl-s\n',
-    );
+  // The same shape as every configuration problem (config/load-config.ts): where, value, what, fix.
+  const problems = [
+    ...(config.jwtSecret === undefined
+      ? [
+          '--jwt-secret: needed to sign the token; pass the secret the gateway verifies with (or set AGENTCAST_JWT_SECRET)',
+        ]
+      : []),
+    ...(Number.isSafeInteger(ttl) && ttl > 0
+      ? []
+      : [`--ttl-s "${ttlText}": must be a positive whole number of seconds`]),
+  ];
+  if (config.jwtSecret === undefined || problems.length > 0) {
+    process.stderr.write(`agentcast: invalid configuration:\n  - ${problems.join('\n  - ')}\n`);
     return EXIT_CONFIG;
   }
   const claims = {
