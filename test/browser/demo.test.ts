@@ -316,4 +316,18 @@ describe.skipIf(skipBrowserTests())('demo page in Chromium', () => {
     expect(pageErrors).toEqual([]);
     expect(clientErrors).toEqual([]);
   });
+
+  it('says why it cannot connect when the gateway signs no demo tokens (a --jwt-secret without --demo-tokens)', async () => {
+    gw = await startGateway({ demo: true });
+    context = await (browser as Browser).newContext();
+    const page = await context.newPage();
+    page.setDefaultTimeout(PAGE_WAIT_MS);
+    await page.goto(`${gw.httpUrl}/`);
+    await page
+      .getByTestId('status')
+      .filter({
+        hasText: 'GET /demo/token answered 404: demo tokens are signed only with the generated dev secret',
+      })
+      .waitFor();
+  });
 });

@@ -31,7 +31,7 @@ async function fetchDemoToken(user: string | null): Promise<DemoToken> {
     cache: 'no-store',
     headers: { accept: 'application/json' },
   });
-  if (!res.ok) throw new Error(`GET /demo/token answered ${res.status}`);
+  if (!res.ok) throw new Error(`GET /demo/token answered ${res.status}: ${await errorMessage(res)}`);
   const body: unknown = await res.json();
   if (typeof body !== 'object' || body === null || !('token' in body) || typeof body.token !== 'string') {
     throw new Error('GET /demo/token: expected {"token": "..."}');
@@ -39,6 +39,24 @@ async function fetchDemoToken(user: string | null): Promise<DemoToken> {
   const agent =
     'default_agent' in body && typeof body.default_agent === 'string' ? body.default_agent : undefined;
   return { token: body.token, defaultAgent: agent };
+}
+
+/** The `error.message` of a JSON error body (docs/protocol.md §8), or the status text. */
+async function errorMessage(res: Response): Promise<string> {
+  // A body that is not JSON (a proxy's error page) leaves the status text to show.
+  const body: unknown = await res.json().catch(() => null);
+  if (typeof body === 'object' && body !== null && 'error' in body) {
+    const { error } = body;
+    if (
+      typeof error === 'object' &&
+      error !== null &&
+      'message' in error &&
+      typeof error.message === 'string'
+    ) {
+      return error.message;
+    }
+  }
+  return res.statusText;
 }
 
 /** The input's hint: arithmetic only for the demo agent, which is all it answers (any other agent: its name). */
@@ -81,11 +99,16 @@ function start(): AgentcastClient {
     position.textContent = `epoch ${client.epoch ?? '–'} · seq ${client.lastSeq}`;
   };
   let welcomes = 0;
+  /** The last client error until the connection opens again: a closed line must not hide its reason. */
+  let lastError = '';
 
   client.onLifecycle('statechange', ({ state }) => {
     badge.textContent = STATE_LABEL[state];
     badge.dataset.state = state;
-    if (state === 'open') status.textContent = '';
+    if (state === 'open') {
+      status.textContent = '';
+      lastError = '';
+    }
   });
   client.onLifecycle('welcome', (welcome) => {
     welcomes += 1;
@@ -100,10 +123,14 @@ function start(): AgentcastClient {
   });
   client.onLifecycle('disconnect', ({ code, reason, retryInMs }) => {
     const retry = retryInMs === undefined ? 'not retrying' : `retrying in ${(retryInMs / 1000).toFixed(1)} s`;
-    status.textContent = `Connection closed (${reason === '' ? code : `${code}: ${reason}`}), ${retry}.`;
+    const closed = `Connection closed (${reason === '' ? code : `${code}: ${reason}`}), ${retry}.`;
+    status.textContent = lastError === '' ? closed : `${closed} ${lastError}`;
   });
   client.onLifecycle('error', (error) => {
-    status.textContent = error.message;
+    // A failed token fetch carries the gateway's reason as its cause: show it, it says what to do.
+    const { cause } = error;
+    lastError = cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
+    status.textContent = lastError;
   });
   client.on('*', (ev) => {
     if (timeline.add(ev)) chat.apply(ev);
