@@ -3,13 +3,17 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import type { AgentcastClient } from '../../packages/client/src/index.js';
+import { defineAgent } from '../../packages/server/src/agents/define-agent.js';
 import { CloseCode } from '../../packages/server/src/protocol/close-codes.js';
 import { launchChromium, skipBrowserTests } from '../helpers/browser.js';
+import { deferred } from '../helpers/deferred.js';
 import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 
 /**
  * The demo page (src/demo/page) in a real Chromium against an in-process gateway (issue #6): a run is
- * cut mid-way by the server, and the page still shows every event of it exactly once.
+ * cut mid-way by the server, and the page still shows every event of it exactly once. Issue 21: Stop
+ * cancels the running run, the chat follows a long answer (and leaves a reader who scrolled up alone),
+ * concurrent runs are labelled, the hint fits the agent, and a too-long message is refused at the input.
  */
 
 const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
@@ -101,16 +105,27 @@ describe.skipIf(skipBrowserTests())('demo page in Chromium', () => {
     await browser?.close();
   });
 
+  /** A fresh page on `url`, connected (its client open). */
+  async function openPage(url: string): Promise<Page> {
+    context = await (browser as Browser).newContext({ viewport: { width: 1280, height: 800 } });
+    const page = await context.newPage();
+    page.setDefaultTimeout(PAGE_WAIT_MS);
+    await page.goto(url);
+    await page.locator('[data-testid=state-badge][data-state=open]').waitFor();
+    return page;
+  }
+
+  async function send(page: Page, text: string): Promise<void> {
+    await page.getByTestId('message-input').fill(text);
+    await page.getByTestId('send-button').click();
+  }
+
   it.each([
     { code: CloseCode.ServiceRestart, label: '1012 (restart)', screenshot: 'demo-run.png' },
     { code: CloseCode.InternalError, label: '1011 (internal error)', screenshot: 'demo-run-1011.png' },
   ])('renders a run cut by $label exactly once, complete, with the answer', async ({ code, screenshot }) => {
-    gw = await startGateway({ demo: true, demoDelayMs: 150 });
-    context = await (browser as Browser).newContext({ viewport: { width: 1280, height: 800 } });
-    const page = await context.newPage();
-    page.setDefaultTimeout(PAGE_WAIT_MS);
-    await page.goto(`${gw.httpUrl}/`);
-    await page.locator('[data-testid=state-badge][data-state=open]').waitFor();
+    gw = await startGateway({ demo: true, demoTokens: true, demoDelayMs: 150 });
+    const page = await openPage(`${gw.httpUrl}/`);
     const { step, firstDrawn, pageErrors, clientErrors } = await probe(page);
 
     // Cut the moment the first tool call is drawn, from the test process: the run is still going.
@@ -149,5 +164,170 @@ describe.skipIf(skipBrowserTests())('demo page in Chromium', () => {
     await page.setViewportSize({ width: 1280, height: 1000 });
     await page.getByTestId('timeline').evaluate((list) => list.scrollTo(0, 0));
     await page.screenshot({ path: `${ARTIFACTS}${screenshot}` });
+  });
+
+  it('stops the running run with its Stop button: the answer ends cancelled and the button goes', async () => {
+    // An agent that thinks once and then works until it is cancelled: only Stop can end its run.
+    const endless = defineAgent({
+      name: 'endless',
+      async *run(_input, ctx) {
+        yield { type: 'agent_thinking', data: { reasoning: 'working until stopped' } };
+        await new Promise((_, reject) =>
+          ctx.signal.addEventListener('abort', () => reject(ctx.signal.reason)),
+        );
+      },
+    });
+    gw = await startGateway({ demo: true, demoTokens: true }, { agents: [endless] });
+    const page = await openPage(`${gw.httpUrl}/?agent=endless`);
+    const { step, firstDrawn, pageErrors, clientErrors } = await probe(page);
+    const thinking = firstDrawn('agent_thinking', () => gw?.gateway.runtime.activeRuns());
+    await send(page, 'keep going');
+    expect(await step('the run working', thinking)).toBe(1);
+    const answer = page.getByTestId('answer');
+    await step('the Stop click', answer.getByTestId('stop-button').click());
+    await step('the cancelled answer', page.locator('[data-testid=answer][data-status=cancelled]').waitFor());
+    await expect(answer.getByTestId('stop-button').count()).resolves.toBe(0);
+    expect(gw.gateway.runtime.activeRuns()).toBe(0);
+    await expect(page.locator('[data-testid=event][data-type=agent_completed]').count()).resolves.toBe(1);
+    expect(pageErrors).toEqual([]);
+    expect(clientErrors).toEqual([]);
+  });
+
+  it('follows a long answer while at the bottom, and leaves a reader who scrolled up where they are', async () => {
+    const halfway = deferred();
+    const lines = (from: number) =>
+      Array.from({ length: 60 }, (_, i) => `line ${from + i} of a long answer\n`);
+    const long = defineAgent({
+      name: 'long',
+      async *run() {
+        for (const text of lines(1)) yield { type: 'stream_chunk', data: { text } };
+        yield { type: 'agent_thinking', data: { reasoning: 'halfway' } };
+        await halfway.promise;
+        for (const text of lines(61)) yield { type: 'stream_chunk', data: { text } };
+        // Returning ends the run succeeded, with what it streamed as final_response.
+      },
+    });
+    gw = await startGateway({ demo: true, demoTokens: true }, { agents: [long] });
+    const page = await openPage(`${gw.httpUrl}/?agent=long`);
+    const { step, firstDrawn } = await probe(page);
+    const messages = page.getByTestId('messages');
+    const position = () =>
+      messages.evaluate((el) => ({
+        top: el.scrollTop,
+        bottomGap: el.scrollHeight - el.scrollTop - el.clientHeight,
+      }));
+
+    const atHalfway = firstDrawn('agent_thinking', () => undefined);
+    await send(page, 'tell me everything');
+    await step('the first 60 lines', atHalfway);
+    const followed = await position();
+    expect(followed.top, 'the list scrolled with the answer').toBeGreaterThan(0);
+    expect(followed.bottomGap, 'the newest line is in view').toBeLessThanOrEqual(1);
+
+    await messages.evaluate((el) => el.scrollTo(0, 0));
+    halfway.resolve();
+    await step('the finished answer', page.locator('[data-testid=answer][data-status=succeeded]').waitFor());
+    await expect(page.getByTestId('answer').textContent()).resolves.toContain('line 120 of a long answer');
+    expect((await position()).top, 'a reader who scrolled up is not pulled down').toBe(0);
+
+    // Back at the bottom, the next answer is followed again.
+    await messages.evaluate((el) => el.scrollTo(0, el.scrollHeight));
+    await send(page, 'and again');
+    await step(
+      'the second answer',
+      page.locator('[data-testid=answer][data-status=succeeded] >> nth=1').waitFor(),
+    );
+    expect((await position()).bottomGap).toBeLessThanOrEqual(1);
+  });
+
+  it('labels every timeline entry with its run, so two concurrent runs stay apart', async () => {
+    gw = await startGateway({ demo: true, demoTokens: true, demoDelayMs: 100 });
+    const page = await openPage(`${gw.httpUrl}/`);
+    const { step } = await probe(page);
+    await send(page, 'What is 6 times 7?');
+    await send(page, 'What is seven plus five?');
+    await step(
+      'both answers',
+      page.locator('[data-testid=answer][data-status=succeeded] >> nth=1').waitFor(),
+    );
+    const entries = await page
+      .locator('[data-testid=timeline] > li:has([data-testid=run-label])')
+      .evaluateAll((els) =>
+        els.map((el) => ({
+          label: el.querySelector('[data-testid=run-label]')?.textContent ?? '',
+          runId:
+            el.querySelector('[data-run-id]')?.getAttribute('data-run-id') ??
+            el.getAttribute('data-run-id') ??
+            '',
+        })),
+      );
+    const labelOf = new Map<string, Set<string>>();
+    for (const { label, runId } of entries) labelOf.set(runId, (labelOf.get(runId) ?? new Set()).add(label));
+    expect(labelOf.size).toBe(2);
+    expect([...labelOf.values()].map((labels) => [...labels])).toEqual([['run 1'], ['run 2']]);
+    const answers = await page.getByTestId('answer').allTextContents();
+    expect(answers.some((a) => a.includes('6 * 7 = 42.'))).toBe(true);
+    expect(answers.some((a) => a.includes('7 + 5 = 12.'))).toBe(true);
+  });
+
+  it('hints at arithmetic for the demo agent and names any other agent', async () => {
+    gw = await startGateway({ demo: true, demoTokens: true });
+    let page = await openPage(`${gw.httpUrl}/`);
+    await expect(page.getByTestId('message-input').getAttribute('placeholder')).resolves.toBe(
+      'Ask some arithmetic, e.g. what is 6 times 7?',
+    );
+    await context?.close();
+    await gw.close();
+    const echo = defineAgent({
+      name: 'echo',
+      async *run(input) {
+        yield { type: 'agent_completed', data: { status: 'succeeded', final_response: input.text } };
+      },
+    });
+    gw = await startGateway({ demo: true, demoTokens: true, defaultAgent: 'echo' }, { agents: [echo] });
+    page = await openPage(`${gw.httpUrl}/`);
+    await expect(page.getByTestId('message-input').getAttribute('placeholder')).resolves.toBe(
+      'Message the echo agent',
+    );
+  });
+
+  it('refuses a message too long for one frame at the input, keeping the text, and sends once it fits', async () => {
+    gw = await startGateway({ demo: true, demoTokens: true });
+    const page = await openPage(`${gw.httpUrl}/`);
+    const { step, pageErrors, clientErrors } = await probe(page);
+    const input = page.getByTestId('message-input');
+    const error = page.getByTestId('input-error');
+    await expect(error.isHidden()).resolves.toBe(true);
+    await send(page, 'x'.repeat(70_000));
+    await expect(error.isVisible()).resolves.toBe(true);
+    await expect(error.textContent()).resolves.toBe(
+      'This message is too long to send: 70,002 bytes, and one message can be at most 65,024. Shorten it or split it.',
+    );
+    await expect(input.inputValue()).resolves.toHaveLength(70_000);
+    await expect(input.getAttribute('aria-invalid')).resolves.toBe('true');
+    await expect(page.getByTestId('user-message').count()).resolves.toBe(0);
+    expect(gw.gateway.runtime.activeRuns()).toBe(0);
+
+    await send(page, 'What is 6 times 7?');
+    await expect(error.isHidden()).resolves.toBe(true);
+    await step('the answer', page.locator('[data-testid=answer][data-status=succeeded]').waitFor());
+    await expect(page.getByTestId('answer').textContent()).resolves.toContain('6 * 7 = 42.');
+    await expect(page.getByTestId('user-message').count()).resolves.toBe(1);
+    expect(pageErrors).toEqual([]);
+    expect(clientErrors).toEqual([]);
+  });
+
+  it('says why it cannot connect when the gateway signs no demo tokens (a --jwt-secret without --demo-tokens)', async () => {
+    gw = await startGateway({ demo: true });
+    context = await (browser as Browser).newContext();
+    const page = await context.newPage();
+    page.setDefaultTimeout(PAGE_WAIT_MS);
+    await page.goto(`${gw.httpUrl}/`);
+    await page
+      .getByTestId('status')
+      .filter({
+        hasText: 'GET /demo/token answered 404: demo tokens are signed only with the generated dev secret',
+      })
+      .waitFor();
   });
 });

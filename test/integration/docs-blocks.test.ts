@@ -227,6 +227,7 @@ const FRONT_END = run('README.md', "from '@agentcast/client'", 'browser snippets
 const SERVER_RUN = run('packages/server/README.md', 'npx agentcast --version', 'server README "Run it"');
 const SERVER_EMBED = run('packages/server/README.md', 'createGateway(', 'server README "Or embed it"');
 const AGENT_WEATHER = run('docs/agents.md', 'export const weather', 'docs/agents.md "Writing an agent"');
+const EMBEDDING = run('docs/embedding.md', 'export const shout', 'docs/embedding.md "Example"');
 const AGENTS_PYTHON = run(
   'docs/agents.md',
   'python3 examples/python_backend.py serve',
@@ -694,6 +695,42 @@ describe.concurrent('TypeScript blocks, imported against the sources', () => {
       ['stream_chunk', { text: 'you said: hello' }],
       ['agent_completed', expect.objectContaining({ status: 'succeeded' })],
     ]);
+  });
+
+  it('docs/embedding.md "Example": the shout agent answers by default, the demo by name, and the publish is stored', async (ctx) => {
+    // Like the CLI, the block reads AGENTCAST_* from process.env: the test sets the port (and quiet, fast).
+    const saved = ['AGENTCAST_PORT', 'AGENTCAST_LOG_LEVEL', 'AGENTCAST_DEMO_DELAY_MS'].map(
+      (name) => [name, process.env[name]] as const,
+    );
+    Object.assign(process.env, {
+      AGENTCAST_PORT: '0',
+      AGENTCAST_LOG_LEVEL: 'silent',
+      AGENTCAST_DEMO_DELAY_MS: '0',
+    });
+    let mod: Record<string, unknown>;
+    try {
+      mod = await importBlock(ctx, EMBEDDING);
+    } finally {
+      for (const [name, value] of saved) restoreEnv(name, value);
+    }
+    const gateway = mod.gateway as Gateway;
+    cleanup(ctx, () => gateway.close());
+    const { port } = gateway.addresses();
+    const { client, welcome } = await wsClient(ctx, port, mod.token as string);
+    ctx.expect(welcome.data).toMatchObject({ user_id: 'u1' });
+    const events = await runThrough(client, 'm1', { text: 'hello' });
+    ctx.expect(events.map((e) => e.type)).toEqual([...GOLDEN_PATH, 'stream_chunk', 'agent_completed']);
+    ctx.expect(events[0]?.data).toMatchObject({ agent_name: 'shout' });
+    ctx.expect(events[2]?.data).toMatchObject({ tool_name: 'upper_case', tool_args: { text: 'hello' } });
+    ctx.expect(events.at(-1)?.data).toEqual({ status: 'succeeded', final_response: 'HELLO!' });
+    const demo = await runThrough(client, 'm2', { text: 'What is 6 times 7?', agent: 'demo' });
+    ctx.expect(demo.at(-1)?.data?.final_response).toContain('6 * 7 = 42.');
+    const history = await gateway.engine.history('u1', { since: 0, limit: 1 });
+    ctx.expect(history.kind === 'ok' ? history.events[0] : history).toMatchObject({
+      seq: 1,
+      type: 'notification',
+      data: { text: 'the gateway is up' },
+    });
   });
 
   it('docs/agents.md "Writing an agent": the weather agent runs in a gateway, its tool through ctx.tool', async (ctx) => {

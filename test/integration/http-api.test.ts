@@ -296,7 +296,7 @@ describe('HTTP API (docs/protocol.md §8)', () => {
 
   describe('the demo routes behind the API', () => {
     it('serves /demo/token when the demo is on, and the router answers what the demo does not', async () => {
-      h = await startGateway({ demo: true });
+      h = await startGateway({ demo: true, demoTokens: true });
       const token = await call(h, '/demo/token?user=alice');
       expect(token.status).toBe(200);
       expect(token.body).toMatchObject({ user_id: 'alice', expires_in_s: 3600 });

@@ -347,6 +347,14 @@ describe('upgrade checks (docs/protocol.md §1)', () => {
       await expectStillUpgrading(g);
     });
 
+    it("in development, refuses a loopback client's bad Origins without ever blocking it (docs/protocol.md C)", async () => {
+      const g = await start({ ...WITH_ORIGINS, env: 'development', violationLimit: 2, blockS: 120 });
+      for (let i = 0; i < 6; i++) {
+        expect((await upgrade(g.port, { headers: { Origin: 'http://localhost:4000' } })).status).toBe(403);
+      }
+      expect((await upgrade(g.port, { headers: { Origin: GOOD_ORIGIN } })).status).toBe(101);
+    });
+
     it('does not count a well-formed allowed Origin or a missing one as a violation', async () => {
       const g = await start({ ...WITH_ORIGINS, violationLimit: 2 });
       expect((await upgrade(g.port, { headers: { Origin: 'https://evil.example.com' } })).status).toBe(403);

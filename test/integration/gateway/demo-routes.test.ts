@@ -4,7 +4,10 @@ import type { AddressInfo } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { afterEach, describe, expect, it } from 'vitest';
-import { createDemoRoutes } from '../../../packages/server/src/gateway/demo-routes.js';
+import {
+  createDemoRoutes,
+  type DemoRoutesOptions,
+} from '../../../packages/server/src/gateway/demo-routes.js';
 
 /**
  * The demo routes (development only): the page and its assets from a fixed folder, a 503 that says how
@@ -24,7 +27,7 @@ describe('createDemoRoutes', () => {
     dir = undefined;
   });
 
-  async function serve(options: { secret: string | undefined; dir: string }): Promise<string> {
+  async function serve(options: DemoRoutesOptions): Promise<string> {
     const routes = createDemoRoutes(options);
     server = createServer((req, res) => {
       const path = new URL(req.url ?? '/', 'http://localhost').pathname;
@@ -87,11 +90,16 @@ describe('createDemoRoutes', () => {
     expect(res.status).toBe(200);
     expect(res.headers.get('cache-control')).toBe('no-store');
     const body = (await res.json()) as { token: string; user_id: string; expires_in_s: number };
-    expect(body).toMatchObject({ user_id: 'alice', expires_in_s: 3600 });
+    expect(body).toMatchObject({ user_id: 'alice', expires_in_s: 3600, default_agent: 'demo' });
     expect(JSON.parse(Buffer.from(body.token.split('.')[1] ?? '', 'base64url').toString())).toMatchObject({
       sub: 'alice',
     });
     expect(await (await fetch(`${base}/demo/token`)).json()).toMatchObject({ user_id: 'demo' });
+  });
+
+  it('tells the page which agent answers messages that name none', async () => {
+    const base = await serve({ secret: SECRET, dir: pageDir(), defaultAgent: 'webhook' });
+    expect(await (await fetch(`${base}/demo/token`)).json()).toMatchObject({ default_agent: 'webhook' });
   });
 
   it('issues a token for a user id of exactly 128 characters', async () => {
@@ -121,7 +129,8 @@ describe('createDemoRoutes', () => {
     expect(await res.json()).toEqual({
       error: {
         code: 'NOT_FOUND',
-        message: 'demo tokens need an HS256 secret (--jwt-secret or none in development)',
+        message:
+          'demo tokens are signed only with the generated dev secret (start without --jwt-secret) or with --demo-tokens',
       },
     });
   });

@@ -159,11 +159,20 @@ describe('Gateway', () => {
     expect(h.gateway.addresses()).not.toHaveProperty('metricsPort');
   });
 
-  it('rejects listen() when its port is taken, and serves /metrics on the exact --metrics-port', async () => {
+  it('rejects listen() naming the flag when a port is taken, and serves /metrics on the exact --metrics-port', async () => {
     h = await startGateway();
     const second = createGateway(testConfig({ port: h.port }), { log: silentLogger() });
-    await expect(second.listen()).rejects.toMatchObject({ code: 'EADDRINUSE' });
+    await expect(second.listen()).rejects.toMatchObject({
+      code: AgentcastErrorCode.ConfigInvalid,
+      message: `invalid configuration:\n  - --port "${h.port}": port ${h.port} is in use on 127.0.0.1; pass --port with another port (0 picks a free one)`,
+      cause: expect.objectContaining({ code: 'EADDRINUSE' }),
+    });
     await second.close();
+    const taken = createGateway(testConfig({ metricsPort: h.port }), { log: silentLogger() });
+    await expect(taken.listen()).rejects.toMatchObject({
+      message: expect.stringContaining(`--metrics-port "${h.port}": port ${h.port} is in use`),
+    });
+    await taken.close();
     const metricsPort = await freePort();
     const third = createGateway(testConfig({ metricsPort }), { log: silentLogger() });
     try {
@@ -171,6 +180,16 @@ describe('Gateway', () => {
     } finally {
       await third.close();
     }
+  });
+
+  it('refuses a --default-agent it does not have, naming the flag and the agents it has', () => {
+    expect(() => createGateway(testConfig({ defaultAgent: 'ghost' }), { log: silentLogger() })).toThrow(
+      expect.objectContaining({
+        code: AgentcastErrorCode.ConfigInvalid,
+        message:
+          'invalid configuration:\n  - --default-agent "ghost": not one of the agents (demo); pass one of them',
+      }),
+    );
   });
 
   it('generates its dev secret in development as in test', async () => {
@@ -186,7 +205,8 @@ describe('Gateway', () => {
     expect(() => createGateway(config, { log: silentLogger() })).toThrow(
       expect.objectContaining({
         code: AgentcastErrorCode.ConfigInvalid,
-        message: 'invalid configuration:\n  - staging needs --jwt-secret, --jwt-public-key or --jwks',
+        message:
+          'invalid configuration:\n  - --env "staging": needs client token verification; set --jwt-secret, --jwt-public-key or --jwks',
       }),
     );
   });
@@ -200,7 +220,7 @@ describe('Gateway', () => {
     expect(await h.gateway.engine.head('u1')).toMatchObject({ seq: 0 });
   });
 
-  it('hands out demo tokens signed with the dev secret, or with the configured one', async () => {
+  it('hands out demo tokens signed with the dev secret, and with a configured one only under --demo-tokens', async () => {
     h = await startGateway({ demo: true, jwtSecret: undefined });
     const res = await fetch(`${h.httpUrl}/demo/token?user=alice`);
     const { token } = (await res.json()) as { token: string };
@@ -209,6 +229,11 @@ describe('Gateway', () => {
     client.ws.terminate();
     await h.close();
     h = await startGateway({ demo: true });
+    const refused = await fetch(`${h.httpUrl}/demo/token?user=bob`);
+    expect(refused.status).toBe(404);
+    expect(await refused.json()).toMatchObject({ error: { code: 'NOT_FOUND' } });
+    await h.close();
+    h = await startGateway({ demo: true, demoTokens: true });
     const configured = (await (await fetch(`${h.httpUrl}/demo/token?user=bob`)).json()) as { token: string };
     const bob = Client.open(h.wsUrl, { headers: { Authorization: `Bearer ${configured.token}` } });
     expect(await bob.next('welcome')).toMatchObject({ data: { user_id: 'bob' } });

@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import type { AgentContext, AgentEvent } from '../../../packages/server/src/agents/define-agent.js';
-import { chunk, createDemoAgent, findExpression } from '../../../packages/server/src/agents/demo-agent.js';
+import { chunk, createDemoAgent } from '../../../packages/server/src/agents/demo-agent.js';
 import { runTool } from '../../../packages/server/src/agents/run-tool.js';
 import { silentLogger } from '../../../packages/server/src/observability/logger.js';
 
@@ -44,17 +44,45 @@ describe('createDemoAgent', () => {
     expect(seeds.some((s) => JSON.stringify(s) !== base)).toBe(true);
   });
 
-  it('computes a seeded product when the question holds no arithmetic', async () => {
-    const events = await collect('Tell me a story');
-    const calc = events.find((e) => e.type === 'tool_executing' && e.data.tool_name === 'calculator');
-    const expression = String(
-      calc?.data.tool_args && (calc.data.tool_args as { expression: string }).expression,
-    );
-    expect(expression).toMatch(/^\d{1,2} \* \d{1,2}$/);
-    const [a, b] = expression.split(' * ').map(Number);
-    const done = events.find((e) => e.type === 'tool_completed' && e.data.tool_name === 'calculator');
-    expect(done?.data.results).toBe((a ?? 0) * (b ?? 0));
+  it.each([
+    ['What is 6 times 7?', '6 * 7 = 42.'],
+    ['seven plus five', '7 + 5 = 12.'],
+    ["what's 12 divided by 4", '12 / 4 = 3.'],
+    ['What is the square root of 81?', 'sqrt(81) = 9.'],
+    ['What is 17 * 23?', '17 * 23 = 391.'],
+    ['ten divided by three', '10 / 3 = 3.33333333333.'],
+    ['0.1 + 0.2', '0.1 + 0.2 = 0.3.'],
+    ['What is 5 divided by zero?', 'I could not compute 5 / 0: division by zero.'],
+    ['square root of negative four', 'I could not compute sqrt(-4): square root of a negative number.'],
+  ])('answers %j with %j', async (question, sentence) => {
+    const events = await collect(question);
+    const answer = String(events.at(-1)?.data.final_response);
+    expect(answer).toContain(` ${sentence} `);
+    expect(events.filter((e) => e.type === 'tool_completed').map((e) => e.data.tool_name)).toEqual([
+      'web_search',
+      'calculator',
+    ]);
   });
+
+  it.each(['hello', 'Tell me a story', 'What is the capital of France?', '42'])(
+    'says what it can do, with an example, and computes nothing for %j',
+    async (question) => {
+      const events = await collect(question);
+      expect(events.map((e) => e.type)).toEqual([
+        'agent_thinking',
+        ...events.filter((e) => e.type === 'stream_chunk').map(() => 'stream_chunk'),
+        'agent_completed',
+      ]);
+      const answer = String(events.at(-1)?.data.final_response);
+      expect(answer).toMatch(
+        /^I am the agentcast demo agent: I only compute arithmetic, and I found none in your message\. Try "[^"]+\?"$/,
+      );
+      expect(answer).not.toMatch(/=/);
+      const example = /Try "([^"]+)"/.exec(answer)?.[1] ?? '';
+      const answered = await collect(example);
+      expect(String(answered.at(-1)?.data.final_response)).toMatch(/ = \d+\. /);
+    },
+  );
 
   it('reports a calculator failure as a failed tool call and says so in the answer', async () => {
     const events = await collect('What is 1/0?');
@@ -85,8 +113,8 @@ describe('createDemoAgent', () => {
     await expect(collect('x', { delayMs: 10_000 }, controller.signal)).rejects.toThrow('cancelled');
   });
 
-  it('cites two different canned hits and streams no empty chunk, whatever the question', async () => {
-    for (const text of ['hello', 'what is 6 * 7?', 'search resume streams', 'x', '12 / 4 then?']) {
+  it('cites two different canned hits and streams no empty chunk, whatever the arithmetic', async () => {
+    for (const text of ['1+1', 'what is 6 * 7?', 'search 2 times 3', 'x^2 or 3^2', '12 / 4 then?']) {
       const events = await collect(text);
       const search = events.find((e) => e.type === 'tool_completed' && e.data.tool_name === 'web_search');
       const hits = (search?.data.results as { url: string }[] | undefined) ?? [];
@@ -101,20 +129,6 @@ describe('createDemoAgent', () => {
   it('is named demo unless told otherwise', () => {
     expect(createDemoAgent().name).toBe('demo');
     expect(createDemoAgent({ name: 'demo2' }).name).toBe('demo2');
-  });
-});
-
-describe('findExpression', () => {
-  it.each([
-    ['What is 17 * 23?', '17 * 23'],
-    ['2+2 or (3*4)^2?', '(3*4)^2'],
-    ['compute 10 - 3', '10 - 3'],
-    ['What is -5 + 2', '-5 + 2'],
-    ['version 1.2 and 3', undefined],
-    ['no numbers here', undefined],
-    ['just 42', undefined],
-  ])('finds the arithmetic in %j', (text, expected) => {
-    expect(findExpression(text)).toBe(expected);
   });
 });
 

@@ -21,6 +21,10 @@ describe('evaluateArithmetic', () => {
     // Multiplying by zero is not a division by zero.
     ['3 * 0', 0],
     ['0 * 5', 0],
+    ['sqrt(81)', 9],
+    ['sqrt (2 + 2) * 3', 6],
+    ['sqrt(0)', 0],
+    ['-sqrt(sqrt(16))', -2],
   ])('evaluates %s to %d', (expression, value) => {
     expect(evaluateArithmetic(expression)).toBe(value);
   });
@@ -38,6 +42,9 @@ describe('evaluateArithmetic', () => {
     ['1.', 'unexpected "." at 2'],
     ['process.exit()', 'unexpected "p" at 1'],
     ['9 ^ 999', 'result is not finite'],
+    ['sqrt(-4)', 'square root of a negative number'],
+    ['sqrt 4', 'unexpected "4" at 6'],
+    ['sq(4)', 'unexpected "s" at 1'],
     ['1'.repeat(201), 'expression longer than 200 characters'],
     [`${'('.repeat(33)}1${')'.repeat(33)}`, 'expression nested deeper than 32'],
     [`${'-'.repeat(33)}1`, 'expression nested deeper than 32'],

@@ -1,3 +1,4 @@
+import { createPublicKey, generateKeyPairSync } from 'node:crypto';
 import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
@@ -256,26 +257,77 @@ describe('readTokenKeySource', () => {
       name: 'a missing public key file',
       options: () => ({ jwtPublicKey: `${dir.path}/absent.pem` }),
       flag: '--jwt-public-key',
+      problem: 'cannot read the file (ENOENT)',
+    },
+    {
+      name: 'a public key file that is not PEM',
+      options: () => ({ jwtPublicKey: dir.write('not.pem', 'ssh-ed25519 AAAA me@host\n') }),
+      flag: '--jwt-public-key',
+      problem: 'not a PEM public key; expected "-----BEGIN PUBLIC KEY-----" (SPKI)',
+    },
+    {
+      name: 'an Ed25519 public key',
+      options: () => ({
+        jwtPublicKey: dir.write(
+          'ed.pem',
+          generateKeyPairSync('ed25519').publicKey.export({ type: 'spki', format: 'pem' }).toString(),
+        ),
+      }),
+      flag: '--jwt-public-key',
+      problem: 'the key is neither RSA nor EC P-256; RS256 and ES256 tokens need one of them',
     },
     {
       name: 'a JWKS file that is not JSON',
       options: () => ({ jwks: dir.write('bad.json', '{') }),
       flag: '--jwks',
+      problem: 'not JSON; expected a JSON Web Key Set {"keys":[…]}',
     },
     {
       name: 'a JWKS without a keys array',
       options: () => ({ jwks: dir.write('nokeys.json', '{"kty":"RSA"}') }),
       flag: '--jwks',
+      problem: 'not a JSON Web Key Set; it needs a "keys" array',
     },
-  ])('throws AC_ERR_CONFIG_INVALID naming the flag and file for $name', ({ options, flag }) => {
+    {
+      name: 'a JWKS with no usable key (symmetric, encryption-only, P-384, wrong alg, junk)',
+      options: () => ({
+        jwks: dir.write(
+          'unusable.json',
+          JSON.stringify({
+            keys: [
+              { kty: 'oct', k: 'c2VjcmV0' },
+              { ...rsJwk(), use: 'enc' },
+              { ...rsJwk(), alg: 'PS256' },
+              generateKeyPairSync('ec', { namedCurve: 'secp384r1' }).publicKey.export({ format: 'jwk' }),
+              'junk',
+            ],
+          }),
+        ),
+      }),
+      flag: '--jwks',
+      problem:
+        'none of its 5 keys can verify RS256 or ES256 tokens; it needs an RSA or EC P-256 public key (use "sig", alg RS256/ES256 or none)',
+    },
+  ])('throws AC_ERR_CONFIG_INVALID naming the flag and file for $name', ({ options, flag, problem }) => {
     const given = options();
     const file = 'jwtPublicKey' in given ? given.jwtPublicKey : given.jwks;
     expect(() => readTokenKeySource(given)).toThrow(
       expect.objectContaining({
         name: 'AgentcastError',
         code: AgentcastErrorCode.ConfigInvalid,
-        message: expect.stringContaining(`${flag} ${file}:`),
+        message: `invalid configuration:\n  - ${flag} "${file}": ${problem}`,
       }),
     );
   });
+
+  it('accepts a key set with one usable key among unusable ones', async () => {
+    const keys = [{ kty: 'oct', k: 'c2VjcmV0' }, await es.publicJwk()];
+    const jwks = dir.write('mixed.json', JSON.stringify({ keys }));
+    expect(readTokenKeySource({ jwks })).toEqual({ kind: 'jwks', jwks: { keys } });
+  });
 });
+
+/** The RSA test key as a public JWK. */
+function rsJwk(): Record<string, unknown> {
+  return createPublicKey(rs.publicKeyPem).export({ format: 'jwk' }) as Record<string, unknown>;
+}

@@ -92,7 +92,7 @@ describe('loadConfig', () => {
     );
     expect(message).toContain('--port "eighty": must be a whole number');
     expect(message).toContain('--heartbeat-ms "5": must be between 100 and 600000');
-    expect(message).toContain('unknown flag --bogus');
+    expect(message).toContain('--bogus: unknown flag; see --help');
     expect(message).toContain('AGENTCAST_ENV "prod": must be one of development, test, staging, production');
   });
 
@@ -127,8 +127,10 @@ describe('loadConfig', () => {
         ],
       }),
     );
-    expect(message).toContain('--demo is for development only');
-    expect(message).toContain('only one of --jwt-secret, --jwt-public-key, --jwks');
+    expect(message).toContain('--demo "true": the demo is for development only; remove it in staging');
+    expect(message).toContain(
+      '--jwt-secret, --jwks: only one of --jwt-secret, --jwt-public-key, --jwks may be set; keep one',
+    );
   });
 
   it('needs a secret for the webhook agent and a real URL', () => {
@@ -152,7 +154,9 @@ describe('loadConfig', () => {
       problems(() =>
         loadConfig({ argv: ['--http-headers-timeout-ms', '5000', '--http-request-timeout-ms', '4000'] }),
       ),
-    ).toContain('--http-headers-timeout-ms 5000 must not exceed --http-request-timeout-ms 4000');
+    ).toContain(
+      '--http-headers-timeout-ms "5000": must not exceed --http-request-timeout-ms (4000), which covers the headers too',
+    );
     expect(
       loadConfig({ argv: ['--http-headers-timeout-ms', '4000', '--http-request-timeout-ms', '4000'] }),
     ).toMatchObject({ httpHeadersTimeoutMs: 4000, httpRequestTimeoutMs: 4000 });
@@ -161,7 +165,16 @@ describe('loadConfig', () => {
   it.each([
     ['a file that is not JSON', '{nope', 'cannot read a JSON object'],
     ['a JSON array', '[1]', 'must contain a JSON object'],
-    ['an unknown key', '{"histroySize": 5}', 'unknown option "histroySize"'],
+    [
+      'a mistyped key',
+      '{"histroySize": 5}',
+      'c.json: histroySize: unknown option; did you mean "historySize"?',
+    ],
+    [
+      'an unknown key',
+      '{"colour": 5}',
+      'c.json: colour: unknown option; keys are camelCase, e.g. "historySize"',
+    ],
     ['a wrong type', '{"historySize": "many"}', 'historySize "many": must be a whole number'],
   ])('refuses a config file with %s', (_name, text, expected) => {
     expect(problems(() => loadConfig({ argv: ['--config', 'c.json'], readFile: () => text }))).toContain(
@@ -171,8 +184,129 @@ describe('loadConfig', () => {
 
   it('reports flags missing their value and stray arguments', () => {
     const message = problems(() => loadConfig({ argv: ['stray', '--port'] }));
-    expect(message).toContain('unexpected argument "stray"');
-    expect(message).toContain('--port needs a value');
+    expect(message).toContain('"stray": unexpected argument; flags look like --port 8080 (see --help)');
+    expect(message).toContain('--port: needs a value');
+  });
+
+  it.each([
+    [['--prot', '18100'], '--prot: unknown flag; did you mean --port?'],
+    [['--prot=18100'], '--prot: unknown flag; did you mean --port?'],
+    [['--histroy-size', '5'], '--histroy-size: unknown flag; did you mean --history-size?'],
+    [['--orgins', 'https://a.example'], '--orgins: unknown flag; did you mean --origins?'],
+    [['--no-dmeo'], '--no-dmeo: unknown flag; did you mean --no-demo?'],
+    [['--confg', 'c.json'], '--confg: unknown flag; did you mean --config?'],
+    [['--colour', 'red'], '--colour: unknown flag; see --help'],
+  ])('suggests the flag %j most likely means, and takes its value with it', (argv, expected) => {
+    expect(problems(() => loadConfig({ argv }))).toBe(`invalid configuration:\n  - ${expected}`);
+  });
+
+  it('keeps reading flags after an unknown one', () => {
+    expect(problems(() => loadConfig({ argv: ['--prot', '1', '--port', 'x', '--bogus', '--demo'] }))).toBe(
+      'invalid configuration:\n  - --prot: unknown flag; did you mean --port?\n  - --bogus: unknown flag; see --help\n  - --port "x": must be a whole number',
+    );
+  });
+
+  it.each([
+    ['a,,b', 'entry 2 is empty'],
+    [',a', 'entry 1 is empty'],
+    ['a,', 'entry 2 is empty'],
+    ['a, ,b', 'entry 2 is empty'],
+    ['', 'entry 1 is empty'],
+  ])('refuses the list %j with an empty entry', (value, problem) => {
+    expect(problems(() => loadConfig({ argv: ['--trust-proxy', value] }))).toBe(
+      `invalid configuration:\n  - --trust-proxy "${value}": ${problem}; remove the extra comma`,
+    );
+    expect(problems(() => loadConfig({ argv: ['--origins', `${value}`] }))).toContain(
+      `--origins "${value}": ${problem}`,
+    );
+  });
+
+  it('refuses an empty entry in a JSON list and in an env list, naming the source', () => {
+    const file = problems(() =>
+      loadConfig({ argv: ['--config', 'c.json'], readFile: () => '{"origins": ["http://localhost:1", ""]}' }),
+    );
+    expect(file).toContain('c.json: origins "["http://localhost:1",""]": entry 2 is empty');
+    expect(problems(() => loadConfig({ env: { AGENTCAST_ORIGINS: 'http://localhost:1,,' } }))).toContain(
+      'AGENTCAST_ORIGINS "http://localhost:1,,": entry 2 is empty',
+    );
+  });
+
+  it('warns about AGENTCAST_* variables that are no option, with the likely one, and ignores them', () => {
+    const warnings: string[] = [];
+    const config = loadConfig({
+      env: {
+        AGENTCAST_PROT: '18100',
+        AGENTCAST_COLOUR: 'red',
+        AGENTCAST_PORT: '7',
+        PATH: '/bin',
+        AGENTCAST_CONFIG: undefined,
+      },
+      warn: (message) => warnings.push(message),
+    });
+    expect(config.port).toBe(7);
+    expect(warnings).toEqual([
+      'AGENTCAST_PROT: not an agentcast option, ignored; did you mean AGENTCAST_PORT?',
+      'AGENTCAST_COLOUR: not an agentcast option, ignored (see --help)',
+    ]);
+  });
+
+  it('warns about nothing when every AGENTCAST_* variable is an option', () => {
+    const warnings: string[] = [];
+    loadConfig({
+      env: { AGENTCAST_PORT: '7', AGENTCAST_REDIS_URL: 'redis://127.0.0.1:6379', HOME: '/root' },
+      warn: (message) => warnings.push(message),
+    });
+    expect(warnings).toEqual([]);
+  });
+
+  it.each([
+    [
+      ['--default-agent', 'webhook'],
+      '--default-agent "webhook": the webhook agent needs --agent-url and --agent-secret; set them or use --default-agent demo',
+    ],
+    [
+      ['--redis', 'http://127.0.0.1:6379'],
+      '--redis "http://127.0.0.1:6379": must be a redis:// or rediss:// URL (redis://host:6379/0)',
+    ],
+    [
+      ['--redis', '127.0.0.1:6379'],
+      '--redis "127.0.0.1:6379": must be a redis:// or rediss:// URL (redis://host:6379/0)',
+    ],
+    [
+      ['--redis', 'https://user:hunter2@r.example'],
+      '--redis "https://user:[redacted]@r.example": must be a redis:// or rediss:// URL (redis://host:6379/0)',
+    ],
+  ])('refuses %j at start-up, naming the flag', (argv, expected) => {
+    expect(problems(() => loadConfig({ argv }))).toBe(`invalid configuration:\n  - ${expected}`);
+  });
+
+  it('accepts redis:// and rediss:// URLs and the webhook agent as default when it is configured', () => {
+    expect(loadConfig({ argv: ['--redis', 'rediss://r.example:6380/1'] }).redis).toBe(
+      'rediss://r.example:6380/1',
+    );
+    expect(
+      loadConfig({
+        argv: ['--default-agent', 'webhook', '--agent-url', 'http://127.0.0.1:9/run', '--agent-secret', 's'],
+      }).defaultAgent,
+    ).toBe('webhook');
+  });
+
+  it('words every problem one way: where, the value in quotes when there is one, what is wrong', () => {
+    const message = problems(() =>
+      loadConfig({
+        argv: [
+          ...['stray', '--prot', '1', '--env', 'production', '--demo', '--demo-tokens', '--origins', 'a,,b'],
+          ...['--http-headers-timeout-ms', '9000', '--http-request-timeout-ms', '8000'],
+          ...['--agent-url', 'ftp://x', '--default-agent', 'webhook', '--redis', 'http://r', '--port'],
+        ],
+        env: { AGENTCAST_HISTORY_SIZE: '0' },
+      }),
+    );
+    const lines = message.split('\n').slice(1);
+    expect(lines.length).toBeGreaterThanOrEqual(12);
+    for (const line of lines) {
+      expect(line).toMatch(/^ {2}- (?:"[^"]*"|[^\s":]+(?:, [^\s":]+)*(?: "[^"]*")?): [a-z]/);
+    }
   });
 
   it('defaults host and demo by environment', () => {

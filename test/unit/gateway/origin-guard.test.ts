@@ -135,6 +135,7 @@ describe('OriginGuard', () => {
           origin: 'https://evil.example',
           ip: '1.1.1.1',
           blocked: false,
+          counted: true,
           suppressed: 0,
         }),
       ]);
@@ -169,6 +170,29 @@ describe('OriginGuard', () => {
       advance(1_000);
       expect(guard.checkBlocked('6.6.6.6')).toBeNull();
       expect(await metric('agentcast_blocked_ips')).toBe(0);
+    });
+
+    it.each([
+      { env: 'development', ip: '127.0.0.1', blocks: false },
+      { env: 'development', ip: '127.8.9.10', blocks: false },
+      { env: 'development', ip: '::1', blocks: false },
+      { env: 'development', ip: '::ffff:127.0.0.1', blocks: false },
+      { env: 'development', ip: '10.0.0.9', blocks: true },
+      { env: 'development', ip: '128.0.0.1', blocks: true },
+      { env: 'development', ip: 'unknown', blocks: true },
+      { env: 'test', ip: '127.0.0.1', blocks: true },
+      { env: 'staging', ip: '127.0.0.1', blocks: true },
+      { env: 'production', ip: '::1', blocks: true },
+    ] as const)('$env, violations from $ip: blocked = $blocks', async ({ env, ip, blocks }) => {
+      const { guard, lines, metric } = setup({ env, origins: [ALLOWED] });
+      const evil = request({ origin: 'https://evil.example' });
+      for (let i = 0; i < 5; i++) {
+        expect(guard.checkOrigin(evil, ip)).toMatchObject({ status: 403, reason: 'origin_not_allowed' });
+      }
+      expect(guard.checkBlocked(ip) !== null).toBe(blocks);
+      expect(lines).toHaveLength(5);
+      expect(lines.at(-1)).toMatchObject({ ip, blocked: blocks, counted: blocks });
+      expect(await metric('agentcast_origin_rejections_total', { reason: 'not_allowed' })).toBe(5);
     });
 
     it('forgets violations older than the window', () => {

@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { canonicalIPv6, parseIp } from '../../../packages/server/src/security/ip-address.js';
+import { canonicalIPv6, isLoopback, parseIp } from '../../../packages/server/src/security/ip-address.js';
 
 describe('parseIp', () => {
   it.each([
@@ -41,5 +41,25 @@ describe('canonicalIPv6', () => {
   it('does not map IPv4-mapped addresses to IPv4 (origins keep their IPv6 form)', () => {
     expect(canonicalIPv6('::ffff:1.2.3.4')).toBe('::ffff:102:304');
     expect(canonicalIPv6('1.2.3.4')).toBeUndefined();
+  });
+});
+
+describe('isLoopback', () => {
+  it.each([
+    ['127.0.0.1', true],
+    ['127.255.255.254', true],
+    ['::1', true],
+    ['0:0:0:0:0:0:0:1', true],
+    ['::ffff:127.0.0.1', true],
+    ['::ffff:7f00:1', true],
+    ['128.0.0.1', false],
+    ['10.0.0.1', false],
+    ['::2', false],
+    ['0127.0.0.1', false],
+    ['localhost', false],
+    ['unknown', false],
+    ['', false],
+  ])('%j → %s', (ip, expected) => {
+    expect(isLoopback(ip)).toBe(expected);
   });
 });

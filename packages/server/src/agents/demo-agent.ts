@@ -3,6 +3,7 @@ import { abortableSleep } from './abortable-sleep.js';
 import { AgentRunError } from './agent-run-error.js';
 import { type AgentDefinition, defineAgent } from './define-agent.js';
 import { evaluateArithmetic } from './evaluate-arithmetic.js';
+import { findArithmetic } from './find-arithmetic.js';
 import { clip, errorMessage } from './run-end.js';
 import { SeededRandom } from './seeded-random.js';
 
@@ -60,10 +61,21 @@ const CLOSINGS: readonly [string, ...string[]] = [
 /** Words per `stream_chunk`. */
 const WORDS_PER_CHUNK = 3;
 
+/** Questions the demo can answer, offered when a message holds nothing to compute. */
+const EXAMPLES: readonly [string, ...string[]] = [
+  'What is 6 times 7?',
+  'What is seven plus five?',
+  "What's 12 divided by 4?",
+  'What is the square root of 81?',
+  'What is 17 * 23?',
+];
+
 /**
- * The built-in `demo` agent: deterministic, no network. It thinks, calls a fake `web_search` (canned
- * hits) and a real `calculator` (the arithmetic in the question, or a seeded one), streams its answer in
- * `stream_chunk`s and ends with `agent_completed` / `succeeded`. Its pauses abort with the run, so a
+ * The built-in `demo` agent: deterministic, no network, a demo of streaming rather than of intelligence.
+ * When the message asks for arithmetic (`17 * 23`, "six times seven", "square root of 81") it thinks,
+ * calls a fake `web_search` (canned hits) and a real `calculator`, streams its answer in `stream_chunk`s
+ * and ends with `agent_completed` / `succeeded`. When there is nothing to compute it says so, what it
+ * can do and an example, and calls no tool: it never invents a sum. Its pauses abort with the run, so a
  * cancel ends it at once.
  */
 export function createDemoAgent(options: DemoAgentOptions = {}): AgentDefinition {
@@ -74,25 +86,34 @@ export function createDemoAgent(options: DemoAgentOptions = {}): AgentDefinition
     async *run(input, ctx) {
       const random = new SeededRandom(SeededRandom.seedFor(seed, input.text));
       const pause = (ms: number) => abortableSleep(ms, ctx.signal);
-      const expression = findExpression(input.text) ?? `${random.int(2, 99)} * ${random.int(2, 99)}`;
+      const expression = findArithmetic(input.text);
+      const question = clip(input.text, 80);
       await pause(delayMs);
       yield {
         type: EventType.AgentThinking,
         data: {
-          reasoning: `The question is "${clip(input.text, 80)}". Plan: search for context, compute ${expression}, then answer.`,
+          reasoning:
+            expression === undefined
+              ? `The question is "${question}". I see no arithmetic in it to compute, so I will say what I can do.`
+              : `The question is "${question}". Plan: search for context, compute ${expression}, then answer.`,
         },
       };
-      await pause(delayMs);
-      const hits = yield* ctx.tool('web_search', { query: clip(input.text, 100) }, () => pickHits(random));
-      await pause(delayMs);
-      let computed: string;
-      try {
-        const value = yield* ctx.tool('calculator', { expression }, () => calculate(expression));
-        computed = `${expression} = ${value}.`;
-      } catch (error) {
-        computed = `I could not compute ${expression}: ${errorMessage(error)}.`;
+      let answer: string;
+      if (expression === undefined) {
+        answer = `I am the agentcast demo agent: I only compute arithmetic, and I found none in your message. Try "${random.pick(EXAMPLES)}"`;
+      } else {
+        await pause(delayMs);
+        const hits = yield* ctx.tool('web_search', { query: clip(input.text, 100) }, () => pickHits(random));
+        await pause(delayMs);
+        let computed: string;
+        try {
+          const value = yield* ctx.tool('calculator', { expression }, () => calculate(expression));
+          computed = `${expression} = ${formatNumber(value)}.`;
+        } catch (error) {
+          computed = `I could not compute ${expression}: ${errorMessage(error)}.`;
+        }
+        answer = `I found ${hits.length} sources: "${hits[0].title}" and "${hits[1].title}". ${computed} ${random.pick(CLOSINGS)}`;
       }
-      const answer = `I found ${hits.length} sources: "${hits[0].title}" and "${hits[1].title}". ${computed} ${random.pick(CLOSINGS)}`;
       for (const text of chunk(answer)) {
         await pause(delayMs / 4);
         yield { type: EventType.StreamChunk, data: { text } };
@@ -100,6 +121,11 @@ export function createDemoAgent(options: DemoAgentOptions = {}): AgentDefinition
       yield { type: EventType.AgentCompleted, data: { status: 'succeeded', final_response: answer } };
     },
   });
+}
+
+/** Twelve significant digits at most, so `0.1 + 0.2` reads 0.3 and `10 / 3` 3.33333333333. */
+function formatNumber(value: number): string {
+  return String(Number(value.toPrecision(12)));
 }
 
 /**
@@ -112,14 +138,6 @@ function calculate(expression: string): number {
   } catch (error) {
     throw new AgentRunError('CALCULATOR_ERROR', errorMessage(error));
   }
-}
-
-/** The longest run of arithmetic in `text` with an operator between two numbers (`17 * 23`), trimmed. */
-export function findExpression(text: string): string | undefined {
-  const candidates = (text.match(/[\d.()+\-*/%^ ]+/g) ?? [])
-    .map((c) => c.trim())
-    .filter((c) => /[\d)]\s*[-+*/%^]\s*[-+\d.(]/.test(c));
-  return candidates.sort((a, b) => b.length - a.length)[0];
 }
 
 function pickHits(random: SeededRandom): readonly [SearchHit, SearchHit] {

@@ -5,8 +5,9 @@ const DEPTH_MAX = 32;
 
 /**
  * Evaluates a small arithmetic expression without `eval`: numbers (decimals allowed), `+ - * / %`,
- * `^` (power, right-associative), unary `+`/`-` and parentheses. Pure; throws a `RangeError` that says
- * what is wrong (`unexpected "x" at 3`, `division by zero`, `result is not finite`).
+ * `^` (power, right-associative), unary `+`/`-`, parentheses and `sqrt(…)`. Pure; throws a `RangeError`
+ * that says what is wrong (`unexpected "x" at 3`, `division by zero`, `square root of a negative
+ * number`, `result is not finite`).
  */
 export function evaluateArithmetic(expression: string): number {
   if (expression.length > EXPRESSION_MAX) {
@@ -20,7 +21,8 @@ export function evaluateArithmetic(expression: string): number {
 }
 
 /** Recursive descent over: expr = term (('+'|'-') term)*; term = power (('*'|'/'|'%') power)*;
- * power = unary ('^' power)?; unary = ('+'|'-') unary | atom; atom = number | '(' expr ')'. */
+ * power = unary ('^' power)?; unary = ('+'|'-') unary | atom;
+ * atom = number | '(' expr ')' | 'sqrt' '(' expr ')'. */
 class Parser {
   readonly #text: string;
   #pos = 0;
@@ -72,6 +74,13 @@ class Parser {
   }
 
   #atom(depth: number): number {
+    if (this.#peek() === 's' && this.#text.startsWith('sqrt', this.#pos)) {
+      this.#pos += 'sqrt'.length;
+      if (this.#peek() !== '(') this.#fail();
+      const value = this.#atom(this.#deeper(depth));
+      if (value < 0) throw new RangeError('square root of a negative number');
+      return Math.sqrt(value);
+    }
     if (this.#peek() === '(') {
       this.#pos += 1;
       const value = this.expression(this.#deeper(depth));

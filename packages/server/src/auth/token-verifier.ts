@@ -1,4 +1,4 @@
-import { createPublicKey, type KeyObject } from 'node:crypto';
+import { createPublicKey, type JsonWebKey, type KeyObject } from 'node:crypto';
 import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
@@ -115,33 +115,96 @@ function rejectionOf(err: unknown): TokenRejection {
   return 'malformed';
 }
 
-/** Reads the key material named by the config into a {@link TokenKeySource}. */
+/**
+ * Reads the key material named by the config into a {@link TokenKeySource}, refusing at start-up what
+ * could never verify a token (AC_ERR_CONFIG_INVALID, the flag and file named): a file that is not a PEM
+ * public key, a key that is neither RSA nor EC P-256, a key set without one usable RS256/ES256 key.
+ * Otherwise the gateway would start and then refuse every client with 4001.
+ */
 export function readTokenKeySource(options: {
   readonly jwtSecret?: string | undefined;
   readonly jwtPublicKey?: string | undefined;
   readonly jwks?: string | undefined;
 }): TokenKeySource | undefined {
+  if (options.jwtSecret !== undefined) return { kind: 'secret', secret: options.jwtSecret };
+  if (options.jwtPublicKey !== undefined) {
+    const path = options.jwtPublicKey;
+    return { kind: 'publicKey', pem: checked(`--jwt-public-key "${path}"`, () => readPublicKey(path)) };
+  }
+  if (options.jwks !== undefined) {
+    const path = options.jwks;
+    return { kind: 'jwks', jwks: checked(`--jwks "${path}"`, () => readKeySet(path)) };
+  }
+  return undefined;
+}
+
+/** Runs `read`, turning what it throws into AC_ERR_CONFIG_INVALID for `where` (no stack, no OpenSSL text). */
+function checked<T>(where: string, read: () => T): T {
   try {
-    if (options.jwtSecret !== undefined) return { kind: 'secret', secret: options.jwtSecret };
-    if (options.jwtPublicKey !== undefined)
-      return { kind: 'publicKey', pem: readFileSync(options.jwtPublicKey, 'utf8') };
-    if (options.jwks !== undefined) {
-      const jwks: unknown = JSON.parse(readFileSync(options.jwks, 'utf8'));
-      if (typeof jwks !== 'object' || jwks === null || !Array.isArray((jwks as { keys?: unknown }).keys)) {
-        throw new Error('not a JSON Web Key Set (needs a "keys" array)');
-      }
-      return { kind: 'jwks', jwks: jwks as JSONWebKeySet };
-    }
-    return undefined;
+    return read();
   } catch (err) {
-    const which =
-      options.jwtPublicKey !== undefined
-        ? `--jwt-public-key ${options.jwtPublicKey}`
-        : `--jwks ${options.jwks}`;
     throw new AgentcastError(
       AgentcastErrorCode.ConfigInvalid,
-      `invalid configuration:\n  - ${which}: ${String(err instanceof Error ? err.message : err)}`,
+      `invalid configuration:\n  - ${where}: ${err instanceof KeyFileError ? err.message : `cannot read the file (${(err as NodeJS.ErrnoException).code ?? 'error'})`}`,
       { cause: err },
     );
   }
+}
+
+/** A key file that was read but holds no usable key; its message is for the operator. */
+class KeyFileError extends Error {}
+
+function readPublicKey(path: string): string {
+  const pem = readFileSync(path, 'utf8');
+  let key: KeyObject;
+  try {
+    key = createPublicKey(pem);
+  } catch (err) {
+    throw new KeyFileError('not a PEM public key; expected "-----BEGIN PUBLIC KEY-----" (SPKI)', {
+      cause: err,
+    });
+  }
+  if (!isUsableKey(key)) {
+    throw new KeyFileError('the key is neither RSA nor EC P-256; RS256 and ES256 tokens need one of them');
+  }
+  return pem;
+}
+
+function readKeySet(path: string): JSONWebKeySet {
+  const text = readFileSync(path, 'utf8');
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(text);
+  } catch (err) {
+    throw new KeyFileError('not JSON; expected a JSON Web Key Set {"keys":[…]}', { cause: err });
+  }
+  const keys = (parsed as { keys?: unknown } | null)?.keys;
+  if (typeof parsed !== 'object' || parsed === null || !Array.isArray(keys)) {
+    throw new KeyFileError('not a JSON Web Key Set; it needs a "keys" array');
+  }
+  if (!keys.some(isUsableJwk)) {
+    throw new KeyFileError(
+      `none of its ${keys.length} keys can verify RS256 or ES256 tokens; it needs an RSA or EC P-256 public key (use "sig", alg RS256/ES256 or none)`,
+    );
+  }
+  return parsed as JSONWebKeySet;
+}
+
+/** What jose's key set would pick for an RS256 or ES256 token: a public RSA or EC P-256 signing key. */
+function isUsableJwk(jwk: unknown): boolean {
+  if (typeof jwk !== 'object' || jwk === null) return false;
+  const { use, alg } = jwk as { use?: unknown; alg?: unknown };
+  if (use !== undefined && use !== 'sig') return false;
+  if (alg !== undefined && alg !== 'RS256' && alg !== 'ES256') return false;
+  try {
+    return isUsableKey(createPublicKey({ key: jwk as JsonWebKey, format: 'jwk' }));
+  } catch {
+    // Not a key Node can import (wrong kty, missing members): not usable, which is what we report.
+    return false;
+  }
+}
+
+function isUsableKey(key: KeyObject): boolean {
+  if (key.asymmetricKeyType === 'rsa') return true;
+  return key.asymmetricKeyType === 'ec' && key.asymmetricKeyDetails?.namedCurve === 'prime256v1';
 }

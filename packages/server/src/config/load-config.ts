@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
+import { closestName } from './closest-name.js';
 import type { Config, DerivedDefaultKey } from './config.js';
 import { envName, flagName, OPTION_SPECS, type OptionSpec } from './options.js';
 
@@ -16,6 +17,11 @@ export interface ConfigSources {
   readonly readFile?: (path: string) => string;
   /** Values given in code (createGateway); they win over everything else. */
   readonly overrides?: Readonly<Partial<Config>>;
+  /**
+   * Told about what is odd but not wrong: an `AGENTCAST_*` variable that is no option (a typo such as
+   * `AGENTCAST_PROT` would otherwise be ignored silently). The CLI prints these on stderr.
+   */
+  readonly warn?: (message: string) => void;
 }
 
 type Raw = { value: unknown; source: Source; label: string };
@@ -24,6 +30,14 @@ type Raw = { value: unknown; source: Source; label: string };
 const SPECS: readonly OptionSpec[] = OPTION_SPECS;
 const SPEC_BY_KEY = new Map<string, OptionSpec>(SPECS.map((s) => [s.key, s]));
 const SPEC_BY_FLAG = new Map<string, OptionSpec>(SPECS.map((s) => [flagName(s.key), s]));
+/** Every flag name, `no-` forms of the booleans included, for suggestions. */
+const FLAG_NAMES: readonly string[] = [
+  ...SPEC_BY_FLAG.keys(),
+  ...SPECS.filter((s) => s.kind === 'bool').map((s) => `no-${flagName(s.key)}`),
+  'config',
+];
+/** Every `AGENTCAST_*` variable the loader reads. */
+const ENV_NAMES = new Set<string>([...SPECS.map((s) => envName(s.key)), 'AGENTCAST_CONFIG']);
 
 /**
  * The defaults that depend on other options: one for each row with `derivedDefault`, no more, no fewer
@@ -49,6 +63,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
   const flags = parseArgv(sources.argv ?? [], problems);
   const configPath = flags.get('config')?.value ?? sources.env?.AGENTCAST_CONFIG;
   if (typeof configPath === 'string') readConfigFile(configPath, sources.readFile, raw, problems);
+  warnUnknownEnv(sources.env ?? {}, sources.warn);
   for (const spec of SPECS) {
     const value = sources.env?.[envName(spec.key)];
     if (value !== undefined && value !== '')
@@ -70,7 +85,7 @@ export function loadConfig(sources: ConfigSources = {}): Config {
     else problems.push(`${given.label} ${show(spec, given.value)}: ${coerced.message}`);
   }
   for (const [key, derive] of Object.entries(DERIVED_DEFAULTS)) values[key] ??= derive(values);
-  checkCombinations(values, problems);
+  checkCombinations(values, (key) => raw.get(key)?.label ?? `--${flagName(key)}`, problems);
   if (problems.length > 0) {
     throw new AgentcastError(
       AgentcastErrorCode.ConfigInvalid,
@@ -88,7 +103,7 @@ function parseArgv(argv: readonly string[], problems: string[]): Map<string, Raw
   for (let i = 0; i < argv.length; i++) {
     const arg = argv[i] as string;
     if (!arg.startsWith('--')) {
-      problems.push(`unexpected argument "${arg}"; flags look like --port 8080 (see --help)`);
+      problems.push(`"${arg}": unexpected argument; flags look like --port 8080 (see --help)`);
       continue;
     }
     const eq = arg.indexOf('=');
@@ -96,7 +111,7 @@ function parseArgv(argv: readonly string[], problems: string[]): Map<string, Raw
     let negated = false;
     if (name === 'config') {
       const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-      if (value === undefined) problems.push('--config needs a file path');
+      if (value === undefined) problems.push('--config: needs a file path');
       else out.set('config', { value, source: 'flag', label: '--config' });
       continue;
     }
@@ -110,7 +125,12 @@ function parseArgv(argv: readonly string[], problems: string[]): Map<string, Raw
     }
     const spec = SPEC_BY_FLAG.get(name);
     if (spec === undefined) {
-      problems.push(`unknown flag --${name} (see --help)`);
+      const near = closestName(name, FLAG_NAMES);
+      problems.push(
+        `--${name}: unknown flag; ${near === undefined ? 'see --help' : `did you mean --${near}?`}`,
+      );
+      // `--prot 18100`: 18100 is the mistyped flag's value, not a second mistake to report.
+      if (eq === -1 && argv[i + 1] !== undefined && !(argv[i + 1] as string).startsWith('--')) i++;
       continue;
     }
     const label = `--${flagName(spec.key)}`;
@@ -119,7 +139,7 @@ function parseArgv(argv: readonly string[], problems: string[]): Map<string, Raw
       continue;
     }
     const value = eq === -1 ? argv[++i] : arg.slice(eq + 1);
-    if (value === undefined) problems.push(`${label} needs a value`);
+    if (value === undefined) problems.push(`${label}: needs a value`);
     else out.set(spec.key, { value, source: 'flag', label });
   }
   return out;
@@ -146,7 +166,12 @@ function readConfigFile(
   }
   for (const [key, value] of Object.entries(parsed)) {
     if (SPEC_BY_KEY.has(key)) raw.set(key, { value, source: 'file', label: `${path}: ${key}` });
-    else problems.push(`${path}: unknown option "${key}" (keys are camelCase, e.g. "historySize")`);
+    else {
+      const near = closestName(key, SPEC_BY_KEY.keys());
+      problems.push(
+        `${path}: ${key}: unknown option; ${near === undefined ? 'keys are camelCase, e.g. "historySize"' : `did you mean "${near}"?`}`,
+      );
+    }
   }
 }
 
@@ -182,10 +207,12 @@ function coerce(spec: OptionSpec, given: Raw): Coerced {
       if (items === null || !items.every((v) => typeof v === 'string')) {
         return { ok: false, message: 'must be a comma-separated list (or a JSON array of strings)' };
       }
-      return {
-        ok: true,
-        value: Object.freeze(items.map((v: string) => v.trim()).filter((v: string) => v !== '')),
-      };
+      const trimmed = items.map((v: string) => v.trim());
+      const empty = trimmed.indexOf('');
+      if (empty !== -1) {
+        return { ok: false, message: `entry ${empty + 1} is empty; remove the extra comma` };
+      }
+      return { ok: true, value: Object.freeze(trimmed) };
     }
     case 'enum':
       return typeof value === 'string' && (spec.values ?? []).includes(value)
@@ -200,49 +227,107 @@ function show(spec: OptionSpec, value: unknown): string {
   return `"${text.length > 80 ? `${text.slice(0, 80)}…` : text}"`;
 }
 
-/** Rules that involve several options; each message says how to fix it. */
-function checkCombinations(v: Record<string, unknown>, problems: string[]): void {
+/**
+ * Rules that involve several options. Each message has the one shape of every config problem:
+ * `<where> "<value>": <what is wrong>; <how to fix it>`, `where` being the flag, variable or file key
+ * the value came from (`label`).
+ */
+function checkCombinations(
+  v: Record<string, unknown>,
+  label: (key: string) => string,
+  problems: string[],
+): void {
   const strict = v.env === 'staging' || v.env === 'production';
+  const env = `${label('env')} "${v.env}"`;
   const keySources = ['jwtSecret', 'jwtPublicKey', 'jwks'].filter((k) => v[k] !== undefined);
   if (keySources.length > 1) {
     problems.push(
-      `only one of --jwt-secret, --jwt-public-key, --jwks may be set (got ${keySources.map(flagName).join(', ')})`,
+      `${keySources.map(label).join(', ')}: only one of --jwt-secret, --jwt-public-key, --jwks may be set; keep one`,
     );
   }
   if (strict && keySources.length === 0) {
     problems.push(
-      `${v.env} needs client token verification: set --jwt-secret (AGENTCAST_JWT_SECRET), --jwt-public-key or --jwks`,
+      `${env}: needs client token verification; set --jwt-secret (AGENTCAST_JWT_SECRET), --jwt-public-key or --jwks`,
     );
   }
   if (strict && v.apiKey === undefined) {
-    problems.push(`${v.env} needs an API key for /v1/*: set --api-key (AGENTCAST_API_KEY)`);
+    problems.push(`${env}: needs an API key for /v1/*; set --api-key (AGENTCAST_API_KEY)`);
   }
   if (typeof v.jwtSecret === 'string' && v.env === 'production' && v.jwtSecret.length < 32) {
-    problems.push('--jwt-secret "[redacted]": must be at least 32 characters in production');
+    problems.push(`${label('jwtSecret')} "[redacted]": must be at least 32 characters in production`);
   }
   if (typeof v.apiKey === 'string' && strict && v.apiKey.length < 16) {
-    problems.push(`--api-key "[redacted]": must be at least 16 characters in ${v.env}`);
+    problems.push(`${label('apiKey')} "[redacted]": must be at least 16 characters in ${v.env}`);
   }
-  if (strict && v.demo === true) problems.push(`--demo is for development only; remove it in ${v.env}`);
-  if (Number(v.httpHeadersTimeoutMs) > Number(v.httpRequestTimeoutMs)) {
+  if (strict && v.demo === true) {
+    problems.push(`${label('demo')} "true": the demo is for development only; remove it in ${v.env}`);
+  }
+  if (strict && v.demoTokens === true) {
     problems.push(
-      `--http-headers-timeout-ms ${v.httpHeadersTimeoutMs} must not exceed --http-request-timeout-ms ${v.httpRequestTimeoutMs} (the request timeout covers the headers too)`,
+      `${label('demoTokens')} "true": demo tokens are for development only; remove it in ${v.env}`,
     );
   }
-  if (v.agentUrl !== undefined) {
-    try {
-      const url = new URL(String(v.agentUrl));
-      if (url.protocol !== 'http:' && url.protocol !== 'https:')
-        problems.push(`--agent-url "${v.agentUrl}": must be http:// or https://`);
-    } catch {
-      problems.push(`--agent-url "${v.agentUrl}": not a URL`);
-    }
-    if (v.agentSecret === undefined)
-      problems.push('--agent-url needs --agent-secret (AGENTCAST_AGENT_SECRET) to sign requests');
+  if (Number(v.httpHeadersTimeoutMs) > Number(v.httpRequestTimeoutMs)) {
+    problems.push(
+      `${label('httpHeadersTimeoutMs')} "${v.httpHeadersTimeoutMs}": must not exceed --http-request-timeout-ms (${v.httpRequestTimeoutMs}), which covers the headers too`,
+    );
+  }
+  checkAgents(v, label, problems);
+  if (v.redis !== undefined && !/^rediss?:\/\//i.test(String(v.redis))) {
+    problems.push(
+      `${label('redis')} "${redactUrl(String(v.redis))}": must be a redis:// or rediss:// URL (redis://host:6379/0)`,
+    );
   }
 }
 
-/** Loads the config of this process: its flags and `AGENTCAST_*` environment. The only reader of process.env. */
-export function loadConfigFromProcess(argv: readonly string[]): Config {
-  return loadConfig({ argv, env: process.env });
+/** The webhook agent needs its URL and secret, and the default agent must be one that exists. */
+function checkAgents(v: Record<string, unknown>, label: (key: string) => string, problems: string[]): void {
+  if (v.agentUrl !== undefined) {
+    const where = `${label('agentUrl')} "${v.agentUrl}"`;
+    try {
+      const url = new URL(String(v.agentUrl));
+      if (url.protocol !== 'http:' && url.protocol !== 'https:')
+        problems.push(`${where}: must be http:// or https://`);
+    } catch {
+      problems.push(`${where}: not a URL; use http://host:port/path`);
+    }
+    if (v.agentSecret === undefined)
+      problems.push(`${where}: needs --agent-secret (AGENTCAST_AGENT_SECRET) to sign requests`);
+  }
+  if (v.defaultAgent === 'webhook' && v.agentUrl === undefined) {
+    problems.push(
+      `${label('defaultAgent')} "webhook": the webhook agent needs --agent-url and --agent-secret; set them or use --default-agent demo`,
+    );
+  }
+}
+
+/** A URL as it may be shown: without its password. */
+function redactUrl(text: string): string {
+  return text.replace(/\/\/([^/@]*):[^/@]*@/, '//$1:[redacted]@');
+}
+
+/**
+ * Warns about every `AGENTCAST_*` variable that is no option, with the option it most likely means:
+ * set but never read, it would otherwise leave the gateway running on a default nobody chose.
+ */
+function warnUnknownEnv(
+  env: Readonly<Record<string, string | undefined>>,
+  warn: ((message: string) => void) | undefined,
+): void {
+  if (warn === undefined) return;
+  for (const name of Object.keys(env)) {
+    if (!name.startsWith('AGENTCAST_') || ENV_NAMES.has(name)) continue;
+    const near = closestName(name, ENV_NAMES);
+    warn(
+      `${name}: not an agentcast option, ignored${near === undefined ? ' (see --help)' : `; did you mean ${near}?`}`,
+    );
+  }
+}
+
+/**
+ * Loads the config of this process: its flags and `AGENTCAST_*` environment, telling `warn` about
+ * unknown `AGENTCAST_*` variables. The only reader of process.env.
+ */
+export function loadConfigFromProcess(argv: readonly string[], warn?: (message: string) => void): Config {
+  return loadConfig({ argv, env: process.env, ...(warn === undefined ? {} : { warn }) });
 }

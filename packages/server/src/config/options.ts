@@ -102,6 +102,13 @@ export const OPTION_SPECS = [
     defaultText: 'true in development, else false',
   },
   {
+    key: 'demoTokens',
+    kind: 'bool',
+    group: 'server',
+    default: false,
+    help: 'Let /demo/token sign with the configured --jwt-secret (development only; without it only the generated dev secret signs demo tokens)',
+  },
+  {
     key: 'drainTimeoutMs',
     kind: 'int',
     group: 'server',

@@ -24,10 +24,12 @@ const DEMO_TOKEN_TTL_S = 3600;
 
 /** Options for {@link createDemoRoutes}. */
 export interface DemoRoutesOptions {
-  /** The HS256 secret demo tokens are signed with (the dev secret, or the configured one). */
+  /** The HS256 secret demo tokens are signed with: the dev secret, or the configured one with --demo-tokens. */
   readonly secret: string | undefined;
   /** Folder of the built page; defaults to dist/demo. */
   readonly dir?: string;
+  /** `--default-agent`, told to the page so its hint fits the agent that answers. Default `demo`. */
+  readonly defaultAgent?: string;
 }
 
 /**
@@ -49,7 +51,7 @@ export function createDemoRoutes(
   return async (req, res, path) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return false;
     if (path === '/demo/token') {
-      await demoToken(req, res, options.secret);
+      await demoToken(req, res, options.secret, options.defaultAgent ?? 'demo');
       return true;
     }
     const file = files.get(path === '/' ? '/index.html' : path);
@@ -75,13 +77,14 @@ async function demoToken(
   req: IncomingMessage,
   res: ServerResponse,
   secret: string | undefined,
+  defaultAgent: string,
 ): Promise<void> {
   if (secret === undefined) {
     sendError(
       res,
       404,
       ErrorCode.NotFound,
-      'demo tokens need an HS256 secret (--jwt-secret or none in development)',
+      'demo tokens are signed only with the generated dev secret (start without --jwt-secret) or with --demo-tokens',
     );
     return;
   }
@@ -93,7 +96,12 @@ async function demoToken(
   sendJson(
     res,
     200,
-    { token: await signToken(secret, user, DEMO_TOKEN_TTL_S), user_id: user, expires_in_s: DEMO_TOKEN_TTL_S },
+    {
+      token: await signToken(secret, user, DEMO_TOKEN_TTL_S),
+      user_id: user,
+      expires_in_s: DEMO_TOKEN_TTL_S,
+      default_agent: defaultAgent,
+    },
     { 'Cache-Control': 'no-store' },
   );
 }

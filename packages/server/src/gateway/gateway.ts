@@ -105,13 +105,15 @@ export class Gateway {
     } else {
       this.devSecret = undefined;
     }
+    const agents = [...builtInAgents(config), ...(deps.agents ?? [])];
+    checkDefaultAgent(config.defaultAgent, agents);
     this.#ownsEngine = deps.engine === undefined;
     this.engine = deps.engine ?? createEngine(config, this.log, this.metrics);
     this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now });
     this.#registry = new ConnectionRegistry({ heartbeatMs: config.heartbeatMs, now, metrics: this.metrics });
     this.runtime = new AgentRuntime({
       engine: this.engine,
-      agents: [...builtInAgents(config), ...(deps.agents ?? [])],
+      agents,
       defaultAgent: config.defaultAgent,
       runTimeoutMs: config.runTimeoutMs,
       approvalTimeoutMs: config.approvalTimeoutMs,
@@ -150,7 +152,12 @@ export class Gateway {
         onClosed: (conn) => this.#registry.delete(conn),
       },
     });
-    const demo = config.demo ? createDemoRoutes({ secret: this.devSecret ?? config.jwtSecret }) : undefined;
+    // A demo token is a token for any user, to anyone who asks: only the throw-away dev secret signs
+    // them, unless --demo-tokens says the configured secret may.
+    const demoSecret = this.devSecret ?? (config.demoTokens ? config.jwtSecret : undefined);
+    const demo = config.demo
+      ? createDemoRoutes({ secret: demoSecret, defaultAgent: config.defaultAgent })
+      : undefined;
     const httpContext = {
       config,
       demo,
@@ -220,9 +227,10 @@ export class Gateway {
 
   /** Starts listening; resolves with the bound addresses (port 0 picks a free port). */
   async listen(): Promise<GatewayAddresses> {
-    await listenOn(this.#server, this.config.port, this.config.host);
+    await listenOn(this.#server, { port: this.config.port, host: this.config.host, flag: '--port' });
     if (this.#metricsServer !== undefined) {
-      await listenOn(this.#metricsServer, this.config.metricsPort ?? 0, this.config.host);
+      const port = this.config.metricsPort ?? 0;
+      await listenOn(this.#metricsServer, { port, host: this.config.host, flag: '--metrics-port' });
     }
     this.#state = 'running';
     this.#registry.start();
@@ -348,10 +356,19 @@ function developmentSecret(config: Config): string {
   if (config.env !== 'development' && config.env !== 'test') {
     throw new AgentcastError(
       AgentcastErrorCode.ConfigInvalid,
-      `invalid configuration:\n  - ${config.env} needs --jwt-secret, --jwt-public-key or --jwks`,
+      `invalid configuration:\n  - --env "${config.env}": needs client token verification; set --jwt-secret, --jwt-public-key or --jwks`,
     );
   }
   return generateDevSecret();
+}
+
+/** `--default-agent` must name an agent this gateway has, or every message naming none would fail. */
+function checkDefaultAgent(name: string, agents: readonly AgentDefinition[]): void {
+  if (agents.some((agent) => agent.name === name)) return;
+  throw new AgentcastError(
+    AgentcastErrorCode.ConfigInvalid,
+    `invalid configuration:\n  - --default-agent "${name}": not one of the agents (${agents.map((a) => a.name).join(', ')}); pass one of them`,
+  );
 }
 
 /** Builds a gateway from a validated config. */
@@ -379,14 +396,48 @@ export function httpServerOptions(config: Config): ServerOptions {
   };
 }
 
-function listenOn(server: Server, port: number, host: string): Promise<void> {
+/** Where a server listens, and the flag that chose its port (named when the port cannot be had). */
+interface ListenTarget {
+  readonly port: number;
+  readonly host: string;
+  readonly flag: '--port' | '--metrics-port';
+}
+
+/**
+ * Listens, turning the mistakes an operator can fix (a port in use or reserved, a host not on this
+ * machine) into AC_ERR_CONFIG_INVALID naming the flag: the CLI exits 2 with it, without a stack trace.
+ */
+function listenOn(server: Server, target: ListenTarget): Promise<void> {
   return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen(port, host, () => {
-      server.off('error', reject);
+    const onError = (err: NodeJS.ErrnoException): void => {
+      const problem = listenProblem(err, target);
+      reject(
+        problem === undefined
+          ? err
+          : new AgentcastError(AgentcastErrorCode.ConfigInvalid, `invalid configuration:\n  - ${problem}`, {
+              cause: err,
+            }),
+      );
+    };
+    server.once('error', onError);
+    server.listen(target.port, target.host, () => {
+      server.off('error', onError);
       resolve();
     });
   });
+}
+
+function listenProblem(err: NodeJS.ErrnoException, { port, host, flag }: ListenTarget): string | undefined {
+  switch (err.code) {
+    case 'EADDRINUSE':
+      return `${flag} "${port}": port ${port} is in use on ${host}; pass ${flag} with another port (0 picks a free one)`;
+    case 'EACCES':
+      return `${flag} "${port}": not allowed to listen on port ${port}; pass ${flag} 1024 or above`;
+    case 'EADDRNOTAVAIL':
+      return `--host "${host}": not an address of this machine; pass --host 127.0.0.1 or 0.0.0.0`;
+    default:
+      return undefined;
+  }
 }
 
 function closeServer(server: Server): Promise<void> {

@@ -5,6 +5,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import { clientIp, type ProxyHeader } from '../security/client-ip.js';
 import { type CorsDecision, corsDecision } from '../security/cors-policy.js';
+import { isLoopback } from '../security/ip-address.js';
 import { LogThrottle } from '../security/log-throttle.js';
 import { OriginPolicy } from '../security/origin-policy.js';
 import { TrustedProxies, validateTrustProxyEntries } from '../security/trusted-proxies.js';
@@ -23,6 +24,8 @@ export class OriginGuard {
   readonly #trusted: TrustedProxies;
   readonly #proxyHeader: ProxyHeader;
   readonly #exposeApi: boolean;
+  /** docs/protocol.md C: in development, loopback violations are refused and logged, never counted. */
+  readonly #spareLoopback: boolean;
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #now: () => number;
@@ -61,6 +64,7 @@ export class OriginGuard {
       now: deps.now,
     });
     this.#exposeApi = config.exposeApiToBrowsers;
+    this.#spareLoopback = config.env === 'development';
     this.#log = deps.log;
     this.#metrics = deps.metrics;
     this.#now = deps.now;
@@ -98,12 +102,20 @@ export class OriginGuard {
     if (verdict.ok) return null;
     const { reason } = verdict;
     this.#metrics.originRejections.inc({ reason });
-    const status = this.#tracker.record(ip);
+    const counted = !(this.#spareLoopback && isLoopback(ip));
+    const status = counted ? this.#tracker.record(ip) : this.#tracker.blockStatus(ip);
     this.#metrics.blockedIps.set(this.#tracker.blockedCount());
     const decision = this.#rejectionLog.take(this.#now());
     if (decision.log) {
       this.#log.info(
-        { reason, origin: verdict.origin, ip, blocked: status.blocked, suppressed: decision.suppressed },
+        {
+          reason,
+          origin: verdict.origin,
+          ip,
+          blocked: status.blocked,
+          counted,
+          suppressed: decision.suppressed,
+        },
         'origin rejected',
       );
     }

@@ -8,6 +8,12 @@ export interface LoggerOptions {
   readonly level?: string;
   /** Where lines go; defaults to stdout. Tests pass a stream to read what was logged. */
   readonly destination?: NodeJS.WritableStream;
+  /**
+   * Write each stdout line before the call returns. The CLI sets it: pino's default stdout stream
+   * writes in the background and flushes what is left synchronously at exit, which can put the lines
+   * still queued ("gateway closed") before one whose write was in flight ("signal received; draining").
+   */
+  readonly sync?: boolean;
 }
 
 /**
@@ -34,7 +40,8 @@ const REDACT_PATHS = [
 /** Builds a pino logger with secret redaction. No global logger exists: the gateway owns its own. */
 export function createLogger(options: LoggerOptions = {}): Logger {
   const opts = { level: options.level ?? 'info', redact: { paths: REDACT_PATHS, censor: '[redacted]' } };
-  return options.destination === undefined ? pino(opts) : pino(opts, options.destination);
+  if (options.destination !== undefined) return pino(opts, options.destination);
+  return options.sync === true ? pino(opts, pino.destination({ dest: 1, sync: true })) : pino(opts);
 }
 
 /** A logger that writes nothing; for tests and embedding. */

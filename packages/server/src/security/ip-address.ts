@@ -41,3 +41,10 @@ export function parseIp(text: string): IpAddress | undefined {
   const n = Number.parseInt(hex, 16);
   return { kind: 'ipv4', address: `${n >>> 24}.${(n >>> 16) & 0xff}.${(n >>> 8) & 0xff}.${n & 0xff}` };
 }
+
+/** Whether `text` is a loopback address: `127.0.0.0/8` (also IPv4-mapped) or `::1`. */
+export function isLoopback(text: string): boolean {
+  const ip = parseIp(text);
+  if (ip === undefined) return false;
+  return ip.kind === 'ipv4' ? ip.address.startsWith('127.') : ip.address === '::1';
+}

@@ -6,6 +6,7 @@
  */
 import { type AgentcastClient, type ClientState, connect } from '@agentcast/client';
 import { ChatView } from './chat-view.js';
+import { messageTooLong } from './message-size.js';
 import { TimelineView } from './timeline-view.js';
 
 /** How long the "disconnect" button keeps the socket closed. */
@@ -17,18 +18,50 @@ function byTestId<T extends HTMLElement>(id: string): T {
   return el;
 }
 
-async function fetchDemoToken(user: string | null): Promise<string> {
+/** What `GET /demo/token` answers (docs/client.md, "Demo page"). */
+interface DemoToken {
+  readonly token: string;
+  /** The agent that answers messages naming none (`--default-agent`). */
+  readonly defaultAgent: string | undefined;
+}
+
+async function fetchDemoToken(user: string | null): Promise<DemoToken> {
   const query = user === null ? '' : `?user=${encodeURIComponent(user)}`;
   const res = await fetch(`/demo/token${query}`, {
     cache: 'no-store',
     headers: { accept: 'application/json' },
   });
-  if (!res.ok) throw new Error(`GET /demo/token answered ${res.status}`);
+  if (!res.ok) throw new Error(`GET /demo/token answered ${res.status}: ${await errorMessage(res)}`);
   const body: unknown = await res.json();
   if (typeof body !== 'object' || body === null || !('token' in body) || typeof body.token !== 'string') {
     throw new Error('GET /demo/token: expected {"token": "..."}');
   }
-  return body.token;
+  const agent =
+    'default_agent' in body && typeof body.default_agent === 'string' ? body.default_agent : undefined;
+  return { token: body.token, defaultAgent: agent };
+}
+
+/** The `error.message` of a JSON error body (docs/protocol.md §8), or the status text. */
+async function errorMessage(res: Response): Promise<string> {
+  // A body that is not JSON (a proxy's error page) leaves the status text to show.
+  const body: unknown = await res.json().catch(() => null);
+  if (typeof body === 'object' && body !== null && 'error' in body) {
+    const { error } = body;
+    if (
+      typeof error === 'object' &&
+      error !== null &&
+      'message' in error &&
+      typeof error.message === 'string'
+    ) {
+      return error.message;
+    }
+  }
+  return res.statusText;
+}
+
+/** The input's hint: arithmetic only for the demo agent, which is all it answers (any other agent: its name). */
+function placeholderFor(agent: string): string {
+  return agent === 'demo' ? 'Ask some arithmetic, e.g. what is 6 times 7?' : `Message the ${agent} agent`;
 }
 
 const STATE_LABEL: Record<ClientState, string> = {
@@ -43,25 +76,39 @@ function start(): AgentcastClient {
   const position = byTestId<HTMLSpanElement>('position');
   const status = byTestId<HTMLParagraphElement>('status');
   const input = byTestId<HTMLInputElement>('message-input');
+  const inputError = byTestId<HTMLParagraphElement>('input-error');
   const form = byTestId<HTMLFormElement>('composer');
   const outage = byTestId<HTMLButtonElement>('disconnect-button');
   const timeline = new TimelineView(byTestId<HTMLOListElement>('timeline'));
-  const chat = new ChatView(byTestId<HTMLOListElement>('messages'));
   const params = new URLSearchParams(location.search);
   const agent = params.get('agent') ?? undefined;
   const user = params.get('user');
 
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const client = connect({ url: `${scheme}://${location.host}/ws`, getToken: () => fetchDemoToken(user) });
+  const getToken = async (): Promise<string> => {
+    const { token, defaultAgent } = await fetchDemoToken(user);
+    const answering = agent ?? defaultAgent;
+    if (answering !== undefined) input.placeholder = placeholderFor(answering);
+    return token;
+  };
+  const client = connect({ url: `${scheme}://${location.host}/ws`, getToken });
+  const chat = new ChatView(byTestId<HTMLOListElement>('messages'), {
+    stop: (runId) => client.cancel(runId),
+  });
   const showPosition = () => {
     position.textContent = `epoch ${client.epoch ?? '–'} · seq ${client.lastSeq}`;
   };
   let welcomes = 0;
+  /** The last client error until the connection opens again: a closed line must not hide its reason. */
+  let lastError = '';
 
   client.onLifecycle('statechange', ({ state }) => {
     badge.textContent = STATE_LABEL[state];
     badge.dataset.state = state;
-    if (state === 'open') status.textContent = '';
+    if (state === 'open') {
+      status.textContent = '';
+      lastError = '';
+    }
   });
   client.onLifecycle('welcome', (welcome) => {
     welcomes += 1;
@@ -76,20 +123,35 @@ function start(): AgentcastClient {
   });
   client.onLifecycle('disconnect', ({ code, reason, retryInMs }) => {
     const retry = retryInMs === undefined ? 'not retrying' : `retrying in ${(retryInMs / 1000).toFixed(1)} s`;
-    status.textContent = `Connection closed (${reason === '' ? code : `${code}: ${reason}`}), ${retry}.`;
+    const closed = `Connection closed (${reason === '' ? code : `${code}: ${reason}`}), ${retry}.`;
+    status.textContent = lastError === '' ? closed : `${closed} ${lastError}`;
   });
   client.onLifecycle('error', (error) => {
-    status.textContent = error.message;
+    // A failed token fetch carries the gateway's reason as its cause: show it, it says what to do.
+    const { cause } = error;
+    lastError = cause instanceof Error ? `${error.message}: ${cause.message}` : error.message;
+    status.textContent = lastError;
   });
   client.on('*', (ev) => {
     if (timeline.add(ev)) chat.apply(ev);
     showPosition();
   });
 
+  /** Shows why the text cannot be sent, under the input; returns whether it can. */
+  const checkLength = (): boolean => {
+    const problem = messageTooLong(input.value);
+    inputError.textContent = problem ?? '';
+    inputError.hidden = problem === undefined;
+    input.setAttribute('aria-invalid', String(problem !== undefined));
+    return problem === undefined;
+  };
+  input.addEventListener('input', () => checkLength());
+
   form.addEventListener('submit', (e) => {
     e.preventDefault();
     const text = input.value.trim();
-    if (text === '') return;
+    // Refused here, with the text left in the input to shorten, never as a huge failed bubble.
+    if (text === '' || !checkLength()) return;
     input.value = '';
     const pending = chat.addUserMessage(text);
     client.sendMessage(text, agent === undefined ? {} : { agent }).then(

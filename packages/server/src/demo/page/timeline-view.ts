@@ -1,17 +1,21 @@
 import type { AgentEvent } from '@agentcast/client';
 import { createElement } from './create-element.js';
 import { describeEvent } from './describe-event.js';
+import { followBottom } from './follow-bottom.js';
 
 /**
  * The run timeline: one entry per event, keyed by epoch and seq, so an event can never be drawn twice
  * (the SDK already drops duplicates; this is the page's own guarantee, checked by the browser test).
  * `stream_chunk` events of a run are drawn as spans inside one "streaming" entry, each still carrying
- * its own `data-testid="event"` and `data-seq`.
+ * its own `data-testid="event"` and `data-seq`. Every entry of a run carries its label (`run 1`, `run 2`,
+ * numbered as runs first appear), so concurrent runs stay apart when their events interleave.
  */
 export class TimelineView {
   readonly #list: HTMLOListElement;
   readonly #seen = new Set<string>();
   readonly #streams = new Map<string, HTMLElement>();
+  /** run_id → its label, in the order runs appeared. */
+  readonly #runLabels = new Map<string, string>();
 
   constructor(list: HTMLOListElement) {
     this.#list = list;
@@ -29,6 +33,7 @@ export class TimelineView {
     const look = describeEvent(ev);
     const title = createElement('div', { className: 'title' }, [
       createElement('span', { text: look.title }),
+      ...this.#runLabel(ev),
       createElement('span', { className: 'meta', text: `#${ev.seq} · ${formatTime(ev.ts)}` }),
     ]);
     const details = look.details
@@ -58,6 +63,7 @@ export class TimelineView {
       this.#streams.set(runKey, text);
       const title = createElement('div', { className: 'title' }, [
         createElement('span', { text: 'Streaming answer' }),
+        ...this.#runLabel(ev),
         createElement('span', { className: 'meta', text: `from #${ev.seq}` }),
       ]);
       this.#push(
@@ -68,13 +74,32 @@ export class TimelineView {
       );
     }
     const chunk = typeof ev.data.text === 'string' ? ev.data.text : '';
-    text.append(createElement('span', { text: chunk, attrs: eventAttrs(ev) }));
+    const stream = text;
+    followBottom(this.#list, () =>
+      stream.append(createElement('span', { text: chunk, attrs: eventAttrs(ev) })),
+    );
+  }
+
+  /** The label of `ev`'s run (none for an event outside a run), with the full run id as its tooltip. */
+  #runLabel(ev: AgentEvent): HTMLSpanElement[] {
+    if (ev.run_id === undefined) return [];
+    let label = this.#runLabels.get(ev.run_id);
+    if (label === undefined) {
+      label = `run ${this.#runLabels.size + 1}`;
+      this.#runLabels.set(ev.run_id, label);
+    }
+    return [
+      createElement('span', {
+        className: 'run-label',
+        text: label,
+        attrs: { 'data-testid': 'run-label', title: ev.run_id },
+      }),
+    ];
   }
 
   #push(item: HTMLLIElement): void {
-    this.#list.append(item);
+    followBottom(this.#list, () => this.#list.append(item));
     this.#list.dataset.empty = 'false';
-    item.scrollIntoView({ block: 'nearest' });
   }
 }
 
