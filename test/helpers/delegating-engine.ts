@@ -30,6 +30,8 @@ export type EngineCall =
   | 'claimIdempotency'
   | 'acquireConnectionSlot'
   | 'releaseConnectionSlot'
+  | 'putTicket'
+  | 'takeTicket'
   | 'requestCancel';
 
 /**
@@ -57,6 +59,8 @@ const CALLS: readonly EngineCall[] = [
   'claimIdempotency',
   'acquireConnectionSlot',
   'releaseConnectionSlot',
+  'putTicket',
+  'takeTicket',
   'requestCancel',
 ];
 
@@ -212,6 +216,12 @@ export class DelegatingEngine implements Engine {
   }
   releaseConnectionSlot(userId: string, connectionId: string): Promise<void> {
     return this.#call('releaseConnectionSlot', [userId, connectionId]);
+  }
+  putTicket(key: string, value: string, ttlMs: number): Promise<void> {
+    return this.#call('putTicket', [key, value, ttlMs]);
+  }
+  takeTicket(key: string): Promise<string | null> {
+    return this.#call('takeTicket', [key]);
   }
   startRun(userId: string, start: RunStart): Promise<RunReservation> {
     return this.inner.startRun(userId, start);

@@ -97,6 +97,8 @@ export class MemoryEngine implements Engine {
   readonly #logs = new Map<string, UserLog>();
   /** Insertion order is claim order; lets a claim prune the oldest expired keys cheaply. */
   readonly #claims = new Map<string, { readonly value: string; readonly expiresAt: number }>();
+  /** Stream tickets by key, in insertion order (which is expiry order for tickets of one ttl). */
+  readonly #tickets = new Map<string, { readonly value: string; readonly expiresAt: number }>();
   readonly #slots = new Map<string, Set<string>>();
   /** Registered runs: user id -> run id -> run. A lapsed run is kept `runRetainMs`, then forgotten. */
   readonly #runs = new Map<string, Map<string, HeldRun>>();
@@ -260,6 +262,24 @@ export class MemoryEngine implements Engine {
     }
     held.add(connectionId);
     return true;
+  }
+
+  async putTicket(key: string, value: string, ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    const now = this.#now();
+    for (const [held, ticket] of this.#tickets) {
+      if (ticket.expiresAt > now) break;
+      this.#tickets.delete(held);
+    }
+    this.#tickets.set(key, { value, expiresAt: now + ttlMs });
+  }
+
+  async takeTicket(key: string): Promise<string | null> {
+    this.#assertOpen();
+    // No await before the delete: a second take in the same process finds nothing.
+    const ticket = this.#tickets.get(key);
+    this.#tickets.delete(key);
+    return ticket !== undefined && ticket.expiresAt > this.#now() ? ticket.value : null;
   }
 
   /** A no-op after close(): releasing is cleanup, and cleanup during shutdown must not throw. */
@@ -440,6 +460,9 @@ export class MemoryEngine implements Engine {
     for (const [key, claim] of this.#claims) {
       if (claim.expiresAt <= now) this.#claims.delete(key);
     }
+    for (const [key, ticket] of this.#tickets) {
+      if (ticket.expiresAt <= now) this.#tickets.delete(key);
+    }
     for (const [userId, held] of this.#runs) this.#forgetLapsedRuns(userId, held, now);
     this.#pruneEndedRuns(now);
   }
@@ -467,6 +490,7 @@ export class MemoryEngine implements Engine {
     this.#logs.clear();
     this.#budget.clear();
     this.#claims.clear();
+    this.#tickets.clear();
     this.#slots.clear();
     this.#runs.clear();
     this.#endedRuns.clear();
