@@ -1,5 +1,6 @@
 import { z } from 'zod';
 import { canonicalFrameType } from './compat.js';
+import type { CloseCode } from './close-codes.js';
 import { ErrorCode as Codes, type ErrorCode } from './error-codes.js';
 import { idSchema } from './events.js';
 import { formatIssues } from './issues.js';
@@ -98,4 +99,10 @@ export const encodeServerFrame = {
     JSON.stringify({ type: ServerFrameType.Ack, id, data }),
   error: (code: ErrorCode, message: string, id?: string | number): string =>
     JSON.stringify({ type: ServerFrameType.Error, id, data: { code, message } }),
+  /** The last frame of an SSE stream (docs/protocol.md F): why it ends, as a WebSocket close code. */
+  streamClosed: (closeCode: CloseCode, reason: string): string =>
+    JSON.stringify({
+      type: ServerFrameType.Error,
+      data: { code: Codes.StreamClosed, message: reason, close_code: closeCode },
+    }),
 };
