@@ -68,7 +68,10 @@ export function refusalClose(refusal: AuthRefusal): { code: CloseCode; reason: s
 
 /** §5: a user holds at most max_connections_per_user sessions, of every transport, across nodes. */
 export function acquireSessionSlot(
-  ctx: { readonly engine: Pick<Engine, 'acquireConnectionSlot'>; readonly config: Pick<Config, 'maxConnectionsPerUser'> },
+  ctx: {
+    readonly engine: Pick<Engine, 'acquireConnectionSlot'>;
+    readonly config: Pick<Config, 'maxConnectionsPerUser'>;
+  },
   userId: string,
   sessionId: string,
 ): Promise<boolean> {

@@ -10,7 +10,12 @@ import { encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
 import type { ResumeRequest } from '../protocol/resume-request.js';
 import { BadFrameCounter } from '../security/bad-frame-counter.js';
 import { FrameRateLimiter } from '../security/frame-rate-limiter.js';
-import { acquireSessionSlot, authenticateSession, checkRefresh, refusalClose } from './authenticate-session.js';
+import {
+  acquireSessionSlot,
+  authenticateSession,
+  checkRefresh,
+  refusalClose,
+} from './authenticate-session.js';
 import type { ConnectionContext } from './connection-context.js';
 import { routeFrame } from './frame-router.js';
 import type { Session } from './session.js';
