@@ -51,8 +51,16 @@ function start(): AgentcastClient {
   const agent = params.get('agent') ?? undefined;
   const user = params.get('user');
 
+  // ?transport=sse (or websocket) pins the transport; ?sse=eventsource reads SSE with EventSource and a
+  // ticket instead of fetch (docs/client.md, "Server-Sent Events").
+  const transport = params.get('transport');
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
-  const client = connect({ url: `${scheme}://${location.host}/ws`, getToken: () => fetchDemoToken(user) });
+  const client = connect({
+    url: `${scheme}://${location.host}/ws`,
+    getToken: () => fetchDemoToken(user),
+    transport: transport === 'sse' || transport === 'websocket' ? transport : 'auto',
+    ...(params.get('sse') === 'eventsource' ? { sseVia: 'eventsource' as const } : {}),
+  });
   const showPosition = () => {
     position.textContent = `epoch ${client.epoch ?? '–'} · seq ${client.lastSeq}`;
   };
