@@ -8,7 +8,12 @@ import { barChart, PALETTE, percentileChart } from './svg.mjs';
  * `node bench/report.mjs bench/results/<date>.json`). Every figure in the page comes from that file.
  */
 
-const COLORS = { agentcast: PALETTE[0], 'bare-ws': PALETTE[1], socketio: PALETTE[2] };
+const COLORS = {
+  agentcast: PALETTE[0],
+  'agentcast-sse': PALETTE[3],
+  'bare-ws': PALETTE[1],
+  socketio: PALETTE[2],
+};
 
 /** The ok result of a scenario for a server, or undefined. */
 export function ok(results, scenario, kind) {
@@ -462,7 +467,7 @@ function markdown(results, jsonName) {
   lines.push('```');
   lines.push('');
   lines.push(
-    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines`, `--servers agentcast,bare-ws,socketio`, ' +
+    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines`, `--servers agentcast,agentcast-sse,bare-ws,socketio`, ' +
       '`--redis-url redis://127.0.0.1:6379/5`, `--no-pin`, `--report` (write this page after a quick run), `--profile` (CPU profiles of every server into /tmp/agentcast-bench-profiles/<server>/, read them with `node bench/profile-summary.mjs <file>`).',
   );
   lines.push('');

@@ -44,6 +44,8 @@ export interface SseRequestInfo {
  */
 const PEER_GONE = 1006;
 
+const EVENT_END_BYTES = Buffer.from(SSE_EVENT_END);
+
 /**
  * One Server-Sent Events stream of a user (docs/protocol.md F): `authenticating → joining → open → closed`.
  * A thin shell over the session core the WebSocket uses as well (authenticateSession, acquireSessionSlot,
@@ -173,13 +175,19 @@ export class SseSession implements Session, RegisteredSession {
     this.#res.write(SSE_PING);
   }
 
-  /** Writes of one tick share one corked write, like a WebSocket's (docs/architecture.md, "Hot path"). */
+  /**
+   * Writes one message as one write: with chunked encoding every write is a chunk of its own, so three
+   * writes would triple the framing. Writes of one tick share one corked write, like a WebSocket's
+   * (docs/architecture.md, "Hot path").
+   */
   #write(head: string, frame: WireFrame): void {
     if (this.#state === 'closed' || !this.#res.headersSent) return;
     this.#cork();
-    this.#res.write(head);
-    this.#res.write(frame);
-    this.#res.write(SSE_EVENT_END);
+    this.#res.write(
+      typeof frame === 'string'
+        ? head + frame + SSE_EVENT_END
+        : Buffer.concat([Buffer.from(head), frame, EVENT_END_BYTES]),
+    );
   }
 
   #cork(): void {
