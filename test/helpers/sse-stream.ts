@@ -23,6 +23,7 @@ export class SseStream {
   retry: number | undefined;
   ended = false;
   readonly #destroy: () => void;
+  readonly #res: import('node:http').IncomingMessage;
   #read = 0;
   #pending = '';
   #waiters: Array<() => void> = [];
@@ -31,6 +32,7 @@ export class SseStream {
     this.status = res.statusCode ?? 0;
     this.headers = res.headers;
     this.#destroy = destroy;
+    this.#res = res;
     res.setEncoding('utf8');
     res.on('data', (chunk: string) => {
       this.raw += chunk;
@@ -102,6 +104,15 @@ export class SseStream {
 
   close(): void {
     this.#destroy();
+  }
+
+  /** Stops reading: the kernel's buffers fill and the server's writes queue up (a slow consumer). */
+  pause(): void {
+    this.#res.pause();
+  }
+
+  resume(): void {
+    this.#res.resume();
   }
 
   #parse(chunk: string): void {

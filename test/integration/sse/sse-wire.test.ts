@@ -1,6 +1,7 @@
-import { afterEach, describe, expect, it } from 'vitest';
+import { afterEach, describe, expect, it, vi } from 'vitest';
 import type { Config } from '../../../packages/server/src/config/config.js';
 import { type Harness, startGateway, TEST_API_KEY } from '../../helpers/gateway-harness.js';
+import { metricValue } from '../../helpers/metric-value.js';
 import { SseStream } from '../../helpers/sse-stream.js';
 
 const GOOD_ORIGIN = 'https://app.example.com';
@@ -31,8 +32,8 @@ describe('GET /v1/events (docs/protocol.md F)', () => {
     return s;
   }
 
-  function notify(userId: string, n: number) {
-    return { user_id: userId, type: 'notification', data: { n } };
+  function notify(userId: string, n: number, pad = '') {
+    return { user_id: userId, type: 'notification', data: { n, pad } };
   }
 
   async function post(g: Harness, path: string, auth: string, body?: unknown) {
@@ -184,6 +185,35 @@ describe('GET /v1/events (docs/protocol.md F)', () => {
     await s.next('welcome');
     await g.gateway.close();
     expect((await s.next('error')).frame.data).toMatchObject({ code: 'STREAM_CLOSED', close_code: 1012 });
+  });
+
+  it('ends a stream that stops reading once its unsent bytes pass max_buffered_bytes (4013); the resume gets the rest', async () => {
+    const g = await start({ maxBufferedBytes: 65_536 });
+    const pad = 'x'.repeat(16 * 1024);
+    const stalled = await streamOf(g, 'u1');
+    const welcome = await stalled.next('welcome');
+    stalled.pause();
+    // One event per publish, so each is written in its own tick; bounded at ~64 MiB in all.
+    let published = 0;
+    while (published < 4000) {
+      expect((await g.publish(notify('u1', published, pad))).status).toBe(202);
+      published++;
+      if ((await metricValue(g.gateway.metrics, 'agentcast_connections_closed_total', { code: '4013' })) > 0)
+        break;
+    }
+    expect(published).toBeLessThan(4000);
+    await vi.waitFor(() => expect(g.gateway.stats().connections).toBe(0), { timeout: 5000, interval: 10 });
+    // The client resumes from the last event it read and gets exactly the rest (§4).
+    stalled.resume();
+    await stalled.end();
+    const last = stalled.messages.filter((m) => m.id !== undefined).at(-1)?.frame.seq ?? 0;
+    const epoch = welcome.frame.data?.epoch as string;
+    const resumed = await streamOf(g, 'u1', '', { 'Last-Event-ID': `${epoch}:${last}` });
+    expect((await resumed.next('welcome')).frame.data?.resume).toBe('ok');
+    const rest = await resumed.events(published - last);
+    expect(rest.map((e) => e.frame.seq)).toEqual(
+      Array.from({ length: published - last }, (_, i) => last + i + 1),
+    );
   });
 
   describe('POST /v1/tickets', () => {
