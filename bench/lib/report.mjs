@@ -38,6 +38,7 @@ export function evaluateTargets(results) {
   const a = (s) => ok(results, s, 'agentcast');
   const b = (s) => ok(results, s, 'bare-ws');
   const s = (s0) => ok(results, s0, 'socketio');
+  const sse = (s0) => ok(results, s0, 'agentcast-sse');
   const rows = [
     [
       'Idle RSS per connection vs bare ws',
@@ -89,6 +90,19 @@ export function evaluateTargets(results) {
       1.5,
     ],
     ['p99 latency at the fixed rate vs bare ws', ratio(a('latency')?.p99_ms, b('latency')?.p99_ms), '<=', 2],
+    // Issue 16: Server-Sent Events against agentcast's own WebSocket, same server, same run.
+    [
+      'Idle heap per SSE stream vs per agentcast WebSocket',
+      ratio(sse('idle_memory')?.heap_per_conn_bytes, a('idle_memory')?.heap_per_conn_bytes),
+      '<=',
+      1,
+    ],
+    [
+      'Fan-out events per server CPU-second, SSE vs agentcast WebSocket',
+      ratio(sse('fanout')?.delivered_per_cpu_s, a('fanout')?.delivered_per_cpu_s),
+      '>=',
+      0.8,
+    ],
   ];
   return rows.map(([name, value, op, target]) => ({
     name,
@@ -239,7 +253,8 @@ function markdown(results, jsonName) {
       '`POST /v1/publish` `{"events":[…]}` body to all three. Every server verifies an HS256 JWT (jose) for every connection. ' +
       'What each server does: **agentcast** `packages/server/dist/cli.js serve` with the memory engine (seq per user, history ring, resume, limits, metrics, zod validation); ' +
       '**bare ws** (bench/servers/bare-ws.mjs) a Map user -> sockets, one `JSON.stringify` per event, nothing else; ' +
-      '**Socket.IO 4.8** (bench/servers/socketio.mjs) WebSocket transport only, one room per user, `io.to(user).emit()`.',
+      '**Socket.IO 4.8** (bench/servers/socketio.mjs) WebSocket transport only, one room per user, `io.to(user).emit()`; ' +
+      '**agentcast (SSE)**, when measured, the same agentcast server with its clients on Server-Sent Events (`GET /v1/events`, read as raw bytes by bench/load/clients.mjs).',
   );
   lines.push('');
   lines.push(
