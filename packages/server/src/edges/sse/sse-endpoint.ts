@@ -108,9 +108,9 @@ export class SseEndpoint {
       return;
     }
     const cors = origins.cors(req, url.pathname);
-    // F: Last-Event-ID, which EventSource sends on its own reconnects, wins over the URL's resume query,
-    // which stays what it was when the stream was first opened.
-    const resume = lastEventId ?? resumeFromQuery(url);
+    // F: Last-Event-ID, which EventSource sends on its own reconnects, wins over the URL's since/epoch,
+    // which stay what they were when the stream was first opened; the query's other fields still apply.
+    const resume = { ...resumeFromQuery(url), ...lastEventId };
     this.#deps.releaseSocket(req);
     ctx.handshakes.tryAcquire(ip);
     const id = `c_${randomBytes(9).toString('base64url')}`;
