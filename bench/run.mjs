@@ -19,7 +19,7 @@ import { COMMON_SCENARIOS } from './scenarios/common.mjs';
  * bench/results/<date>.json and regenerates BENCHMARKS.md with its SVG charts (complete full runs, or --report).
  *
  *   node bench/run.mjs [--quick] [--only idle_memory,fanout,latency,storm,origin,engines,catch_up]
- *                      [--servers agentcast,bare-ws,socketio] [--redis-url redis://127.0.0.1:6379/5]
+ *                      [--servers agentcast,agentcast-sse,bare-ws,socketio] [--redis-url redis://127.0.0.1:6379/5]
  *                      [--no-pin] [--report] [--profile]
  */
 

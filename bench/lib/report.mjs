@@ -8,7 +8,12 @@ import { barChart, PALETTE, percentileChart } from './svg.mjs';
  * `node bench/report.mjs bench/results/<date>.json`). Every figure in the page comes from that file.
  */
 
-const COLORS = { agentcast: PALETTE[0], 'bare-ws': PALETTE[1], socketio: PALETTE[2] };
+const COLORS = {
+  agentcast: PALETTE[0],
+  'agentcast-sse': PALETTE[3],
+  'bare-ws': PALETTE[1],
+  socketio: PALETTE[2],
+};
 
 /** The ok result of a scenario for a server, or undefined. */
 export function ok(results, scenario, kind) {
@@ -39,6 +44,7 @@ export function evaluateTargets(results) {
   const a = (s) => ok(results, s, 'agentcast');
   const b = (s) => ok(results, s, 'bare-ws');
   const s = (s0) => ok(results, s0, 'socketio');
+  const sse = (s0) => ok(results, s0, 'agentcast-sse');
   const rows = [
     [
       'Idle RSS per connection vs bare ws',
@@ -96,6 +102,19 @@ export function evaluateTargets(results) {
       catchUpOk(results)?.bytes_ratio,
       '<=',
       0.25,
+    ],
+    // Issue 16: Server-Sent Events against agentcast's own WebSocket, same server, same run.
+    [
+      'Idle heap per SSE stream vs per agentcast WebSocket',
+      ratio(sse('idle_memory')?.heap_per_conn_bytes, a('idle_memory')?.heap_per_conn_bytes),
+      '<=',
+      1,
+    ],
+    [
+      'Fan-out events per server CPU-second, SSE vs agentcast WebSocket',
+      ratio(sse('fanout')?.delivered_per_cpu_s, a('fanout')?.delivered_per_cpu_s),
+      '>=',
+      0.8,
     ],
   ];
   return rows.map(([name, value, op, target]) => ({
@@ -247,7 +266,8 @@ function markdown(results, jsonName) {
       '`POST /v1/publish` `{"events":[…]}` body to all three. Every server verifies an HS256 JWT (jose) for every connection. ' +
       'What each server does: **agentcast** `packages/server/dist/cli.js serve` with the memory engine (seq per user, history ring, resume, limits, metrics, zod validation); ' +
       '**bare ws** (bench/servers/bare-ws.mjs) a Map user -> sockets, one `JSON.stringify` per event, nothing else; ' +
-      '**Socket.IO 4.8** (bench/servers/socketio.mjs) WebSocket transport only, one room per user, `io.to(user).emit()`.',
+      '**Socket.IO 4.8** (bench/servers/socketio.mjs) WebSocket transport only, one room per user, `io.to(user).emit()`; ' +
+      '**agentcast (SSE)**, when measured, the same agentcast server with its clients on Server-Sent Events (`GET /v1/events`, read as raw bytes by bench/load/clients.mjs).',
   );
   lines.push('');
   lines.push(
@@ -508,7 +528,7 @@ function markdown(results, jsonName) {
   lines.push('```');
   lines.push('');
   lines.push(
-    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up`, `--servers agentcast,bare-ws,socketio`, ' +
+    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up`, `--servers agentcast,agentcast-sse,bare-ws,socketio`, ' +
       '`--redis-url redis://127.0.0.1:6379/5`, `--no-pin`, `--report` (write this page after a quick run), `--profile` (CPU profiles of every server into /tmp/agentcast-bench-profiles/<server>/, read them with `node bench/profile-summary.mjs <file>`).',
   );
   lines.push('');

@@ -10,8 +10,14 @@ export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
 export const API_KEY = 'bench-api-key';
 
 /** The servers under test, in the order tables show them. */
-export const SERVER_KINDS = ['agentcast', 'bare-ws', 'socketio'];
-export const SERVER_LABELS = { agentcast: 'agentcast', 'bare-ws': 'bare ws', socketio: 'Socket.IO 4.8' };
+export const SERVER_KINDS = ['agentcast', 'agentcast-sse', 'bare-ws', 'socketio'];
+/** `agentcast-sse` is the same agentcast server, its clients on Server-Sent Events (GET /v1/events). */
+export const SERVER_LABELS = {
+  agentcast: 'agentcast',
+  'agentcast-sse': 'agentcast (SSE)',
+  'bare-ws': 'bare ws',
+  socketio: 'Socket.IO 4.8',
+};
 
 /** A free loopback port (the kernel picks it; it is released right before the server binds it). */
 export function freePort() {
@@ -55,6 +61,8 @@ function agentcastArgs(port, redis) {
     '1000',
     '--heartbeat-ms',
     '60000',
+    '--sse-heartbeat-ms',
+    '60000',
     '--log-level',
     'warn',
     ...(redis === undefined ? [] : ['--redis', redis]),
@@ -69,10 +77,9 @@ export async function startServer(kind, { cpus, redis, cpuProfDir, serverId, ext
   const port = await freePort();
   const probe = ['--expose-gc', '--require', `${BENCH_DIR}lib/mem-probe.cjs`];
   const prof = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir];
-  const script =
-    kind === 'agentcast'
-      ? [...agentcastArgs(port, redis), ...extraArgs]
-      : [`${BENCH_DIR}servers/${kind}.mjs`];
+  const script = kind.startsWith('agentcast')
+    ? [...agentcastArgs(port, redis), ...extraArgs]
+    : [`${BENCH_DIR}servers/${kind}.mjs`];
   const env = {
     PORT: String(port),
     JWT_SECRET,

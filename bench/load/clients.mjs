@@ -1,3 +1,4 @@
+import { request } from 'node:http';
 import * as hdr from 'hdr-histogram-js';
 import { nowMicros } from '../lib/clock.mjs';
 import { signHs256 } from '../lib/jwt.mjs';
@@ -44,6 +45,7 @@ function record(buf, start, end) {
 /** Where each server kind listens for WebSockets. */
 const PATHS = {
   agentcast: '/ws',
+  'agentcast-sse': '/v1/events',
   'bare-ws': '/ws',
   socketio: '/socket.io/?EIO=4&transport=websocket',
 };
@@ -108,6 +110,74 @@ function open({ host, port, kind, userId, secret, localAddress }) {
   });
 }
 
+const EVENT_END = Buffer.from('\n\n');
+
+/**
+ * One Server-Sent Events stream of agentcast (docs/protocol.md H), read as raw bytes: connected at its
+ * first message (the welcome); then every message with an `id:` line is one event. Same face as a raw
+ * WebSocket for the rest of the worker: `open`, `close()`.
+ */
+function openSse({ host, port, userId, secret, localAddress }) {
+  return new Promise((resolve) => {
+    let ready = false;
+    let welcomed = false;
+    const stream = { open: false, close: () => req.destroy() };
+    const timer = setTimeout(() => settle(false, 'no welcome in time'), CONNECT_TIMEOUT_MS);
+    function settle(ok, why) {
+      if (ready) return;
+      ready = true;
+      clearTimeout(timer);
+      if (!ok) {
+        errors++;
+        lastError = why;
+        req.destroy();
+      }
+      resolve(ok ? stream : undefined);
+    }
+    const req = request(
+      {
+        host,
+        port,
+        path: '/v1/events',
+        localAddress,
+        agent: false,
+        headers: { Authorization: `Bearer ${signHs256(secret, userId)}` },
+      },
+      (res) => {
+        if (res.statusCode !== 200) {
+          settle(false, `HTTP ${res.statusCode}`);
+          return;
+        }
+        stream.open = true;
+        let rest = Buffer.alloc(0);
+        res.on('data', (chunk) => {
+          const buf = rest.length === 0 ? chunk : Buffer.concat([rest, chunk]);
+          let start = 0;
+          for (let end = buf.indexOf(EVENT_END, start); end !== -1; end = buf.indexOf(EVENT_END, start)) {
+            // 'i' of `id:` starts an event; `data:` alone is a control frame, ':' a comment, 'r' the retry hint.
+            if (buf[start] === 0x69) {
+              received++;
+              if (recordLatency) record(buf, start, end);
+            } else if (buf[start] === 0x64 && !welcomed) {
+              welcomed = true;
+              settle(true);
+            }
+            start = end + 2;
+          }
+          rest = buf.subarray(start);
+        });
+        res.on('close', () => {
+          stream.open = false;
+          closes.sse = (closes.sse ?? 0) + 1;
+          settle(false, 'stream ended before the welcome');
+        });
+      },
+    );
+    req.on('error', (err) => settle(false, err.message));
+    req.end();
+  });
+}
+
 async function connect({ base, kind, users, secret, concurrency = 200, localAddress, latency = false }) {
   recordLatency = latency;
   const url = new URL(base);
@@ -118,7 +188,7 @@ async function connect({ base, kind, users, secret, concurrency = 200, localAddr
   async function lane() {
     while (next < users.length) {
       const userId = users[next++];
-      const ws = await open({
+      const ws = await (kind === 'agentcast-sse' ? openSse : open)({
         host: url.hostname,
         port: Number(url.port),
         kind,

@@ -105,11 +105,12 @@ describe.skipIf(skipBrowserTests())('demo page in Chromium', () => {
     await browser?.close();
   });
 
-  /** A fresh page on `url`, connected (its client open). */
-  async function openPage(url: string): Promise<Page> {
+  /** A fresh page on `url`, connected (its client open); `onPage` sees it before it loads. */
+  async function openPage(url: string, onPage?: (page: Page) => void): Promise<Page> {
     context = await (browser as Browser).newContext({ viewport: { width: 1280, height: 800 } });
     const page = await context.newPage();
     page.setDefaultTimeout(PAGE_WAIT_MS);
+    onPage?.(page);
     await page.goto(url);
     await page.locator('[data-testid=state-badge][data-state=open]').waitFor();
     return page;
@@ -121,50 +122,87 @@ describe.skipIf(skipBrowserTests())('demo page in Chromium', () => {
   }
 
   it.each([
-    { code: CloseCode.ServiceRestart, label: '1012 (restart)', screenshot: 'demo-run.png' },
-    { code: CloseCode.InternalError, label: '1011 (internal error)', screenshot: 'demo-run-1011.png' },
-  ])('renders a run cut by $label exactly once, complete, with the answer', async ({ code, screenshot }) => {
-    gw = await startGateway({ demo: true, demoTokens: true, demoDelayMs: 150 });
-    const page = await openPage(`${gw.httpUrl}/`);
-    const { step, firstDrawn, pageErrors, clientErrors } = await probe(page);
+    { code: CloseCode.ServiceRestart, label: '1012 (restart)', query: '', screenshot: 'demo-run.png' },
+    {
+      code: CloseCode.InternalError,
+      label: '1011 (internal error)',
+      query: '',
+      screenshot: 'demo-run-1011.png',
+    },
+    // docs/protocol.md H: the same run over Server-Sent Events, read by the SDK's fetch path and by
+    // Chromium's own EventSource (with a ticket); the cut ends the stream with STREAM_CLOSED.
+    {
+      code: CloseCode.ServiceRestart,
+      label: '1012 over SSE (fetch)',
+      query: '?transport=sse',
+      screenshot: 'demo-run-sse.png',
+    },
+    {
+      code: CloseCode.ServiceRestart,
+      label: '1012 over SSE (EventSource)',
+      query: '?transport=sse&sse=eventsource',
+      screenshot: 'demo-run-eventsource.png',
+    },
+  ])(
+    'renders a run cut by $label exactly once, complete, with the answer',
+    async ({ code, query, screenshot }) => {
+      gw = await startGateway({ demo: true, demoTokens: true, demoDelayMs: 150 });
+      const streams: string[] = [];
+      const page = await openPage(`${gw.httpUrl}/${query}`, (p) =>
+        p.on('request', (req) => {
+          if (new URL(req.url()).pathname === '/v1/events') streams.push(req.url());
+        }),
+      );
+      const { step, firstDrawn, pageErrors, clientErrors } = await probe(page);
 
-    // Cut the moment the first tool call is drawn, from the test process: the run is still going.
-    const cut = firstDrawn('tool_executing', () => ({
-      runsActive: gw?.gateway.runtime.activeRuns(),
-      closed: gw?.gateway.disconnectUser('demo', code),
-    }));
-    await page.getByTestId('message-input').fill('What is 17 * 23?');
-    await page.getByTestId('send-button').click();
-    expect(await step('the first tool call', cut)).toEqual({ runsActive: 1, closed: 1 });
-    await step(
-      'the resume notice',
-      page.getByTestId('notice').filter({ hasText: 'Reconnected: resumed after seq' }).waitFor(),
-    );
-    await step('the finished answer', page.locator('[data-testid=answer][data-status=succeeded]').waitFor());
+      // Cut the moment the first tool call is drawn, from the test process: the run is still going.
+      const cut = firstDrawn('tool_executing', () => ({
+        runsActive: gw?.gateway.runtime.activeRuns(),
+        closed: gw?.gateway.disconnectUser('demo', code),
+      }));
+      await page.getByTestId('message-input').fill('What is 17 * 23?');
+      await page.getByTestId('send-button').click();
+      expect(await step('the first tool call', cut)).toEqual({ runsActive: 1, closed: 1 });
+      await step(
+        'the resume notice',
+        page.getByTestId('notice').filter({ hasText: 'Reconnected: resumed after seq' }).waitFor(),
+      );
+      await step(
+        'the finished answer',
+        page.locator('[data-testid=answer][data-status=succeeded]').waitFor(),
+      );
 
-    const head = await gw.gateway.engine.head('demo');
-    const drawn = await page
-      .getByTestId('event')
-      .evaluateAll((els) => els.map((el) => ({ seq: Number(el.dataset.seq), type: el.dataset.type })));
-    const seqs = drawn.map((d) => d.seq);
-    expect(new Set(seqs).size, 'no event drawn twice').toBe(seqs.length);
-    expect(seqs, 'every seq of the run, in order').toEqual(Array.from({ length: head.seq }, (_, i) => i + 1));
-    const types = drawn.map((d) => d.type);
-    for (const type of GOLDEN_PATH) expect(types, `a ${type} line`).toContain(type);
-    expect(types.filter((t) => t === 'agent_started')).toHaveLength(1);
-    expect(types.filter((t) => t === 'agent_completed')).toHaveLength(1);
-    expect(types.at(-1)).toBe('agent_completed');
-    await expect(page.getByTestId('answer').textContent()).resolves.toContain('17 * 23 = 391');
-    await expect(page.getByTestId('answer').count()).resolves.toBe(1);
-    expect(await page.getByTestId('state-badge').getAttribute('data-state')).toBe('open');
-    expect(pageErrors).toEqual([]);
-    expect(clientErrors).toEqual([]);
+      const head = await gw.gateway.engine.head('demo');
+      const drawn = await page
+        .getByTestId('event')
+        .evaluateAll((els) => els.map((el) => ({ seq: Number(el.dataset.seq), type: el.dataset.type })));
+      const seqs = drawn.map((d) => d.seq);
+      expect(new Set(seqs).size, 'no event drawn twice').toBe(seqs.length);
+      expect(seqs, 'every seq of the run, in order').toEqual(
+        Array.from({ length: head.seq }, (_, i) => i + 1),
+      );
+      const types = drawn.map((d) => d.type);
+      for (const type of GOLDEN_PATH) expect(types, `a ${type} line`).toContain(type);
+      expect(types.filter((t) => t === 'agent_started')).toHaveLength(1);
+      expect(types.filter((t) => t === 'agent_completed')).toHaveLength(1);
+      expect(types.at(-1)).toBe('agent_completed');
+      await expect(page.getByTestId('answer').textContent()).resolves.toContain('17 * 23 = 391');
+      await expect(page.getByTestId('answer').count()).resolves.toBe(1);
+      expect(await page.getByTestId('state-badge').getAttribute('data-state')).toBe('open');
+      expect(pageErrors).toEqual([]);
+      expect(clientErrors).toEqual([]);
 
-    // Tall enough for the whole run, so the picture shows it from start to finish without scrolling.
-    await page.setViewportSize({ width: 1280, height: 1000 });
-    await page.getByTestId('timeline').evaluate((list) => list.scrollTo(0, 0));
-    await page.screenshot({ path: `${ARTIFACTS}${screenshot}` });
-  });
+      // The transport asked for carried the run: a stream before the cut and a resumed one after it.
+      if (query === '') expect(streams).toEqual([]);
+      else expect(streams.length).toBeGreaterThanOrEqual(2);
+      if (query.includes('eventsource')) for (const url of streams) expect(url).toContain('ticket=t_');
+
+      // Tall enough for the whole run, so the picture shows it from start to finish without scrolling.
+      await page.setViewportSize({ width: 1280, height: 1000 });
+      await page.getByTestId('timeline').evaluate((list) => list.scrollTo(0, 0));
+      await page.screenshot({ path: `${ARTIFACTS}${screenshot}` });
+    },
+  );
 
   it('stops the running run with its Stop button: the answer ends cancelled and the button goes', async () => {
     // An agent that thinks once and then works until it is cancelled: only Stop can end its run.

@@ -576,6 +576,34 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
       });
     });
 
+    describe('#putTicket / #takeTicket', () => {
+      it('gives a ticket’s value to exactly one of many concurrent takes, then null', async () => {
+        const { engine } = await setup();
+        await engine.putTicket('t1', '{"user_id":"u1"}', 60_000);
+        await engine.putTicket('t2', '{"user_id":"u2"}', 60_000);
+        const takes = await Promise.all(Array.from({ length: 20 }, () => engine.takeTicket('t1')));
+        expect(takes.filter((v) => v !== null)).toEqual(['{"user_id":"u1"}']);
+        expect(await engine.takeTicket('t1')).toBeNull();
+        expect(await engine.takeTicket('t2')).toBe('{"user_id":"u2"}');
+        expect(await engine.takeTicket('never-stored')).toBeNull();
+      });
+
+      it('forgets a ticket once its ttl has passed', async () => {
+        const { engine, elapse } = await setup();
+        await engine.putTicket('late', 'v', SHORT_TTL_MS);
+        await engine.putTicket('kept', 'w', 60_000);
+        // A clock probe stored after the ticket with the same ttl: once it is free, the ticket expired.
+        expect(await engine.claimIdempotency('probe', 'p', SHORT_TTL_MS)).toEqual({ claimed: true });
+        elapse(SHORT_TTL_MS + 1);
+        await vi.waitFor(
+          async () => expect(await engine.claimIdempotency('probe', 'p', 60_000)).toEqual({ claimed: true }),
+          WAIT,
+        );
+        expect(await engine.takeTicket('late')).toBeNull();
+        expect(await engine.takeTicket('kept')).toBe('w');
+      });
+    });
+
     describe('#acquireConnectionSlot / #releaseConnectionSlot', () => {
       it('grants up to limit slots per user and refuses the next', async () => {
         const { engine } = await setup();

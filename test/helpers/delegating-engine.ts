@@ -42,7 +42,9 @@ export type EngineCall =
   | 'runSnapshot'
   | 'runSnapshots'
   | 'catchUp'
-  | 'resolveApproval';
+  | 'resolveApproval'
+  | 'putTicket'
+  | 'takeTicket';
 
 /**
  * Stands in for one engine method: `next` is what the call would have reached without it (the engine
@@ -70,6 +72,8 @@ const CALLS: readonly EngineCall[] = [
   'claimIdempotency',
   'acquireConnectionSlot',
   'releaseConnectionSlot',
+  'putTicket',
+  'takeTicket',
   'requestCancel',
   'runSnapshot',
   'runSnapshots',
@@ -242,6 +246,12 @@ export class DelegatingEngine implements Engine {
   }
   releaseConnectionSlot(userId: string, connectionId: string): Promise<void> {
     return this.#call('releaseConnectionSlot', [userId, connectionId]);
+  }
+  putTicket(key: string, value: string, ttlMs: number): Promise<void> {
+    return this.#call('putTicket', [key, value, ttlMs]);
+  }
+  takeTicket(key: string): Promise<string | null> {
+    return this.#call('takeTicket', [key]);
   }
   startRun(userId: string, start: RunStart): Promise<RunReservation> {
     return this.inner.startRun(userId, start);

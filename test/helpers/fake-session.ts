@@ -44,6 +44,10 @@ export class FakeSession implements Session {
     this.frames.push(JSON.parse(text) as SentFrame);
   }
 
+  sendEvent(_event: StoredEvent, frame: WireFrame): void {
+    this.send(frame);
+  }
+
   sendError(code: ErrorCode, message: string, id?: string | number): void {
     this.send(encodeServerFrame.error(code, message, id));
   }

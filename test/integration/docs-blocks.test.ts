@@ -126,6 +126,11 @@ const NOT_RUNNABLE: readonly Excuse[] = [
   },
   {
     file: 'docs/architecture.md',
+    contains: 'checkAdmission (session-admission.ts)',
+    reason: 'a map of the session core every transport calls, not code.',
+  },
+  {
+    file: 'docs/architecture.md',
     contains: 'HTTP upgrade          gateway/upgrade-handler.ts',
     reason: "a map of a browser frame's path through the modules, not code.",
   },

@@ -3,11 +3,13 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { Client, type Frame, type Harness, startGateway } from '../helpers/gateway-harness.js';
 import { eventsOf, eventWithSeq, frameWhere } from './support/frame-wait.js';
 import { propertyParameters } from './support/property-parameters.js';
+import { SseClient } from './support/sse-client.js';
 
 /**
  * docs/protocol.md §3, §4, §6 as a model-based property through a real gateway (memory engine, port 0):
  * random interleavings of publishes, connects, resumes (also while events are being published),
- * client and server (1012) disconnects, agent runs and cancels over 2–4 users. After the commands, every run has ended and a sentinel event fixes each user's head N; then
+ * client and server (1012) disconnects, agent runs and cancels over 2–4 users, each connection a WebSocket
+ * or a Server-Sent Events stream (docs/protocol.md H: messages and cancels then go over HTTP). After the commands, every run has ended and a sentinel event fixes each user's head N; then
  * - isolation: every event a connection saw belongs to its user (published for it, or a run it started);
  * - one stream: the same seq is the same event on every connection of a user, and the published events
  *   sit at the seqs the publish answered with;
@@ -23,6 +25,12 @@ import { propertyParameters } from './support/property-parameters.js';
 
 /** Connections per user the commands keep open at most (max_connections_per_user is 10). */
 const MAX_OPEN_PER_USER = 3;
+
+/** What carries a connection: a WebSocket, or a Server-Sent Events stream (docs/protocol.md H). */
+type Transport = 'ws' | 'sse';
+
+/** A connection of either transport, as the commands and checks see it. */
+type PropertyClient = Client | SseClient;
 
 /** How a connection asks to resume; the `_catch_up` ones ask for run snapshots too (docs/protocol.md F). */
 type ResumeMode = 'none' | 'zero' | 'latest' | 'beyond' | 'bad_epoch' | 'none_catch_up' | 'beyond_catch_up';
@@ -45,7 +53,7 @@ interface UserState {
 
 interface ConnRecord {
   readonly user: number;
-  readonly client: Client;
+  readonly client: PropertyClient;
   /** Seq the connection's stream starts after (since when resumed ok, else the welcome's seq). */
   readonly start: number;
   readonly epoch: string;
@@ -69,27 +77,42 @@ async function openConnection(
   user: number,
   resume: ResumeAsk,
   via: 'query' | 'auth',
-): Promise<{ client: Client; welcome: Frame }> {
+  transport: Transport = 'ws',
+): Promise<{ client: PropertyClient; welcome: Frame }> {
   const token = await w.h.token(w.users[user]?.id ?? '');
-  let client: Client;
-  if (via === 'query') {
-    const params = new URLSearchParams();
-    if (resume.since !== undefined) params.set('since', String(resume.since));
-    if (resume.epoch !== undefined) params.set('epoch', resume.epoch);
-    if (resume.catch_up !== undefined) params.set('catch_up', resume.catch_up);
-    const query = params.size > 0 ? `?${params}` : '';
+  const params = new URLSearchParams();
+  if (resume.since !== undefined) params.set('since', String(resume.since));
+  if (resume.epoch !== undefined) params.set('epoch', resume.epoch);
+  if (resume.catch_up !== undefined) params.set('catch_up', resume.catch_up);
+  const query = params.size > 0 ? `?${params}` : '';
+  let client: PropertyClient;
+  if (transport === 'sse') {
+    // F: 'auth' resumes by Last-Event-ID, as EventSource does (it needs both since and epoch).
+    const header = via === 'auth' && resume.since !== undefined && resume.epoch !== undefined;
+    client = header
+      ? new SseClient(
+          w.h.httpUrl,
+          token,
+          resume.catch_up === undefined ? '' : `?catch_up=${resume.catch_up}`,
+          {
+            'Last-Event-ID': `${resume.epoch}:${resume.since}`,
+          },
+        )
+      : new SseClient(w.h.httpUrl, token, query, {});
+  } else if (via === 'query') {
     client = Client.open(`${w.h.wsUrl}${query}`, { headers: { Authorization: `Bearer ${token}` } });
   } else {
-    client = Client.open(w.h.wsUrl);
-    await client.opened();
-    client.send({ type: 'auth', token, ...resume });
+    const ws = Client.open(w.h.wsUrl);
+    await ws.opened();
+    ws.send({ type: 'auth', token, ...resume });
+    client = ws;
   }
   const welcome = await frameWhere(client, (f) => f.type === 'welcome', 'welcome');
   expect(client.frames[0]).toBe(welcome); // §2: the welcome comes before anything else
   return { client, welcome };
 }
 
-function record(w: World, user: number, client: Client, welcome: Frame, since?: number): ConnRecord {
+function record(w: World, user: number, client: PropertyClient, welcome: Frame, since?: number): ConnRecord {
   const data = welcome.data as { resume: string; seq: number; epoch: string };
   const conn: ConnRecord = {
     user,
@@ -147,6 +170,7 @@ class Connect implements fc.AsyncCommand<World, World> {
     readonly user: number,
     readonly mode: ResumeMode,
     readonly via: 'query' | 'auth',
+    readonly transport: Transport,
   ) {}
   check(w: World): boolean {
     return openOf(w, this.user % w.users.length).length < MAX_OPEN_PER_USER;
@@ -193,12 +217,12 @@ class Connect implements fc.AsyncCommand<World, World> {
         expected = 'reset';
         break;
     }
-    const { client, welcome } = await openConnection(w, user, request, this.via);
+    const { client, welcome } = await openConnection(w, user, request, this.via, this.transport);
     expect(welcome.data).toMatchObject({ user_id: state.id, resume: expected });
     record(w, user, client, welcome, request.since);
   }
   toString(): string {
-    return `connect(u${this.user}, ${this.mode}, ${this.via})`;
+    return `connect(u${this.user}, ${this.mode}, ${this.via}, ${this.transport})`;
   }
 }
 
@@ -228,6 +252,7 @@ class Resume implements fc.AsyncCommand<World, World> {
   constructor(
     readonly pick: number,
     readonly via: 'query' | 'auth',
+    readonly transport: Transport,
   ) {}
   #closed(w: World): ConnRecord[] {
     return w.conns.filter((c) => c.closedByUs && !c.resumed);
@@ -241,12 +266,13 @@ class Resume implements fc.AsyncCommand<World, World> {
     if (conn === undefined) return;
     conn.resumed = true;
     const since = lastSeq(conn);
-    const { client, welcome } = await openConnection(w, conn.user, { since, epoch: conn.epoch }, this.via);
+    const resume = { since, epoch: conn.epoch };
+    const { client, welcome } = await openConnection(w, conn.user, resume, this.via, this.transport);
     expect(welcome.data).toMatchObject({ resume: 'ok', epoch: conn.epoch });
     record(w, conn.user, client, welcome, since);
   }
   toString(): string {
-    return `resume(#${this.pick}, ${this.via})`;
+    return `resume(#${this.pick}, ${this.via}, ${this.transport})`;
   }
 }
 
@@ -255,6 +281,7 @@ class ResumeDuringPublish implements fc.AsyncCommand<World, World> {
   constructor(
     readonly user: number,
     readonly count: number,
+    readonly transport: Transport,
   ) {}
   check(w: World): boolean {
     return openOf(w, this.user % w.users.length).length < MAX_OPEN_PER_USER;
@@ -265,14 +292,14 @@ class ResumeDuringPublish implements fc.AsyncCommand<World, World> {
     const latest = Math.max(0, ...w.conns.filter((c) => c.user === user).map(lastSeq));
     const request = state.epoch === undefined ? { since: 0 } : { since: latest, epoch: state.epoch };
     const [opened] = await Promise.all([
-      openConnection(w, user, request, 'query'),
+      openConnection(w, user, request, 'query', this.transport),
       new Publish(user, this.count, 'api').run(w, w),
     ]);
     expect(opened.welcome.data).toMatchObject({ resume: 'ok' });
     record(w, user, opened.client, opened.welcome, request.since);
   }
   toString(): string {
-    return `resume_during_publish(u${this.user}, ${this.count})`;
+    return `resume_during_publish(u${this.user}, ${this.count}, ${this.transport})`;
   }
 }
 
@@ -431,19 +458,26 @@ const commands = [
         'beyond_catch_up',
       ),
       fc.constantFrom('query' as const, 'auth' as const),
+      fc.constantFrom<Transport>('ws', 'sse'),
     )
-    .map(([u, mode, via]) => new Connect(u, mode, via)),
+    .map(([u, mode, via, transport]) => new Connect(u, mode, via, transport)),
   fc
     .tuple(fc.nat(9), fc.constantFrom('close' as const, 'terminate' as const))
     .map(([pick, how]) => new Disconnect(pick, how)),
   fc
-    .tuple(fc.nat(9), fc.constantFrom('query' as const, 'auth' as const))
-    .map(([pick, via]) => new Resume(pick, via)),
+    .tuple(
+      fc.nat(9),
+      fc.constantFrom('query' as const, 'auth' as const),
+      fc.constantFrom<Transport>('ws', 'sse'),
+    )
+    .map(([pick, via, transport]) => new Resume(pick, via, transport)),
   fc
     .tuple(fc.nat(9), fc.constantFrom('what is 6 * 7?', 'hello', 'search resume streams'), fc.boolean())
     .map(([pick, text, repeat]) => new UserMessage(pick, text, repeat)),
   fc.tuple(fc.nat(9), fc.nat(9), fc.boolean()).map(([run, conn, cross]) => new Cancel(run, conn, cross)),
-  fc.tuple(fc.nat(3), fc.integer({ min: 1, max: 6 })).map(([u, n]) => new ResumeDuringPublish(u, n)),
+  fc
+    .tuple(fc.nat(3), fc.integer({ min: 1, max: 6 }), fc.constantFrom<Transport>('ws', 'sse'))
+    .map(([u, n, transport]) => new ResumeDuringPublish(u, n, transport)),
   fc.nat(3).map((u) => new ServerDisconnect(u)),
   fc.nat(9).map((pick) => new CatchUpMidRun(pick)),
 ];

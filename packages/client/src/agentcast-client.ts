@@ -13,6 +13,7 @@ import { SeqTracker } from './seq-tracker.js';
 import { parseServerFrame } from './server-frame.js';
 import type { TimerHandle } from './timers.js';
 import { TokenSource } from './token-source.js';
+import { TransportChoice } from './transport-choice.js';
 import type { WebSocketLike } from './web-socket-like.js';
 
 /** What browsers report when a connection died without a close frame; the client uses it for its own drops. */
@@ -43,6 +44,7 @@ export class AgentcastClient {
   readonly #policy: ReconnectPolicy;
   readonly #heartbeat: Heartbeat | undefined;
   readonly #tokens: TokenSource;
+  readonly #transport: TransportChoice;
   #state: ClientState = 'connecting';
   #everOpen = false;
   #closedByApp = false;
@@ -55,6 +57,7 @@ export class AgentcastClient {
   #welcomeTimer: TimerHandle | undefined;
   #refreshTimer: TimerHandle | undefined;
   #stableTimer: TimerHandle | undefined;
+  #upgradeTimer: TimerHandle | undefined;
 
   constructor(options: ResolvedOptions) {
     this.#o = options;
@@ -62,6 +65,7 @@ export class AgentcastClient {
     this.#lifecycle = new Emitter(options.onListenerError);
     this.#tracker = new SeqTracker(options.resumeFrom);
     this.#tokens = new TokenSource(options);
+    this.#transport = new TransportChoice(options.transport, options.websocketRetryMs);
     this.#outbox = new Outbox({ timeoutMs: options.ackTimeoutMs, timers: options.timers });
     const { initialMs, maxMs } = options.backoff;
     const { maxAuthFailures, restartJitterMs } = options;
@@ -216,9 +220,18 @@ export class AgentcastClient {
       token,
       this.#tracker.position(),
     );
+    // SSE is loaded only when it is used: browsers on a WebSocket never download it (docs/client.md).
+    const sse = this.#transport.sse(this.#o.now()) ? (await import('./sse-socket.js')).SseSocket : undefined;
+    if (attempt !== this.#attempt) return;
     let ws: WebSocketLike;
     try {
-      ws = new this.#o.WebSocket(request.url, request.protocols);
+      ws = sse
+        ? new sse(
+            buildConnectionRequest(this.#o.url, 'subprotocol', '', this.#tracker.position()).url,
+            token,
+            this.#o.sseVia,
+          )
+        : new this.#o.WebSocket(request.url, request.protocols);
     } catch (error) {
       // The URL was checked up front, so the token is what the constructor refused (a character that a
       // subprotocol cannot carry): handle it as an auth refusal, which fetches a fresh token.
@@ -232,6 +245,7 @@ export class AgentcastClient {
     };
     ws.onmessage = (event) => this.#onFrame(event.data);
     ws.onclose = (event) => {
+      this.#transport.closed(this.#ready, event.code, this.#o.now());
       this.#detach();
       this.#afterClose(event.code, event.reason);
     };
@@ -297,6 +311,10 @@ export class AgentcastClient {
     this.#heartbeat?.start();
     this.#scheduleRefresh();
     this.#stableTimer = this.#o.timers.setTimeout(() => this.#policy.stable(), this.#o.backoff.resetAfterMs);
+    // auto on SSE: leave the working stream later to try WebSocket again, resuming where it left off.
+    const retryIn = this.#transport.retryIn(this.#o.now());
+    if (retryIn !== undefined)
+      this.#upgradeTimer = this.#o.timers.setTimeout(() => this.reconnect(), retryIn);
   }
 
   #onEvent(event: AgentEvent): void {
@@ -343,6 +361,7 @@ export class AgentcastClient {
 
   /** Abandons the connection without waiting for a close handshake that may never come, then reconnects. */
   #drop(reason: string): void {
+    this.#transport.closed(this.#ready, ABNORMAL_CLOSURE, this.#o.now());
     this.#detach()?.close(CloseCode.Normal);
     this.#afterClose(ABNORMAL_CLOSURE, reason);
   }
@@ -374,6 +393,7 @@ export class AgentcastClient {
     this.#clear(this.#welcomeTimer);
     this.#clear(this.#refreshTimer);
     this.#clear(this.#stableTimer);
+    this.#clear(this.#upgradeTimer);
     this.#heartbeat?.stop();
     if (ws !== undefined) {
       ws.onopen = null;

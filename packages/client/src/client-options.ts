@@ -1,5 +1,7 @@
 import type { StreamPosition } from './seq-tracker.js';
+import type { SseVia } from './sse-socket.js';
 import { systemTimers, type Timers } from './timers.js';
+import type { Transport } from './transport-choice.js';
 import type { WebSocketConstructor } from './web-socket-like.js';
 
 /** How the token reaches the server (docs/protocol.md §2). */
@@ -19,6 +21,16 @@ export interface ConnectOptions {
   readonly WebSocket?: WebSocketConstructor;
   /** Default `'subprotocol'`. */
   readonly tokenTransport?: TokenTransport;
+  /**
+   * `'auto'` (default): WebSocket, falling back to Server-Sent Events when WebSockets cannot open or are
+   * cut before their welcome twice in a row, and trying WebSocket again `websocketRetryMs` later.
+   * `'websocket'` or `'sse'`: only that one.
+   */
+  readonly transport?: Transport;
+  /** How SSE is read: `'fetch'` (default where streaming fetch exists: the JWT goes in a header) or `'eventsource'` (a ticket in the URL). */
+  readonly sseVia?: SseVia;
+  /** With `transport: 'auto'`, how long to stay on SSE before trying WebSocket again. Default 60 000. */
+  readonly websocketRetryMs?: number;
   /** Reconnect delays: full jitter over `min(maxMs, initialMs * 2^attempt)`; see docs/client.md. */
   readonly backoff?: {
     /** Default 500. */
@@ -62,6 +74,9 @@ export interface ResolvedOptions {
   readonly getToken: () => string | Promise<string>;
   readonly WebSocket: WebSocketConstructor;
   readonly tokenTransport: TokenTransport;
+  readonly transport: Transport;
+  readonly sseVia: SseVia;
+  readonly websocketRetryMs: number;
   readonly backoff: { readonly initialMs: number; readonly maxMs: number; readonly resetAfterMs: number };
   readonly restartJitterMs: number;
   readonly ackTimeoutMs: number;
@@ -123,6 +138,9 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
       `options.tokenTransport must be "subprotocol" or "frame", got "${String(transport)}"`,
     );
   }
+  const mode = options.transport ?? 'auto';
+  if (mode !== 'auto' && mode !== 'websocket' && mode !== 'sse')
+    throw new TypeError(`options.transport must be "auto", "websocket" or "sse", got "${String(mode)}"`);
   const b = options.backoff ?? {};
   const initialMs = count('backoff.initialMs', b.initialMs, 500, 1);
   const h = options.heartbeat ?? {};
@@ -131,6 +149,11 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
     getToken: options.getToken,
     WebSocket,
     tokenTransport: transport,
+    transport: mode,
+    sseVia:
+      options.sseVia ??
+      (typeof ReadableStream === 'function' && typeof fetch === 'function' ? 'fetch' : 'eventsource'),
+    websocketRetryMs: count('websocketRetryMs', options.websocketRetryMs, 60_000, 0),
     backoff: {
       initialMs,
       maxMs: count('backoff.maxMs', b.maxMs, 30_000, initialMs),

@@ -1,4 +1,17 @@
-import type { Client, Frame } from '../../helpers/gateway-harness.js';
+import type { Frame } from '../../helpers/gateway-harness.js';
+
+/**
+ * What the waits use of a connection: the harness's WebSocket `Client`, or an `SseClient`
+ * (support/sse-client.ts) for a Server-Sent Events stream.
+ */
+export interface FrameSource {
+  readonly frames: readonly Frame[];
+  readonly closeCode: number | undefined;
+  readonly ws: {
+    on(event: 'message' | 'close', listener: () => void): unknown;
+    off(event: 'message' | 'close', listener: () => void): unknown;
+  };
+}
 
 /**
  * Resolves with the first frame of `client` (received from index `from` on, or to come) for which `match`
@@ -7,7 +20,7 @@ import type { Client, Frame } from '../../helpers/gateway-harness.js';
  * what was awaited, and a close before the match rejects with the close code.
  */
 export function frameWhere(
-  client: Client,
+  client: FrameSource,
   match: (frame: Frame) => boolean,
   what: string,
   timeoutMs = 5000,
@@ -51,11 +64,16 @@ export function frameWhere(
 }
 
 /** Resolves once `client` holds an event with seq `seq` (events carry a numeric seq). */
-export function eventWithSeq(client: Client, seq: number, what: string, timeoutMs = 5000): Promise<Frame> {
+export function eventWithSeq(
+  client: FrameSource,
+  seq: number,
+  what: string,
+  timeoutMs = 5000,
+): Promise<Frame> {
   return frameWhere(client, (f) => f.seq === seq, `${what}: event seq ${seq}`, timeoutMs);
 }
 
 /** The events (frames with a seq) a client received, in arrival order. */
-export function eventsOf(client: Client): Frame[] {
+export function eventsOf(client: FrameSource): Frame[] {
   return client.frames.filter((f) => typeof f.seq === 'number');
 }

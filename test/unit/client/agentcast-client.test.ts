@@ -221,7 +221,8 @@ describe('AgentcastClient', () => {
     });
 
     it('grows the delay while attempts fail, up to maxMs', async () => {
-      const h = await startClient({ backoff: { initialMs: 100, maxMs: 1_000 } });
+      // WebSocket only: with the default `auto`, two 1006 before a welcome switch to SSE.
+      const h = await startClient({ transport: 'websocket', backoff: { initialMs: 100, maxMs: 1_000 } });
       const delays: (number | undefined)[] = [];
       for (let i = 0; i < 6; i++) {
         h.sockets.last.serverClose(1006);
@@ -233,7 +234,7 @@ describe('AgentcastClient', () => {
     });
 
     it('starts the backoff over once a connection stayed open for resetAfterMs', async () => {
-      const h = await startClient({ backoff: { resetAfterMs: 5_000 } });
+      const h = await startClient({ transport: 'websocket', backoff: { resetAfterMs: 5_000 } });
       for (const delay of [250, 500, 1_000]) {
         h.sockets.last.serverClose(1006);
         await vi.advanceTimersByTimeAsync(delay);

@@ -66,6 +66,7 @@ describe('ReplayBuffer', () => {
       pushAll(buffer, [3, 4, 5, 6]);
       expect(buffer.finish({ epoch: EPOCH, lastSentSeq: 4, complete: true })).toEqual({
         kind: 'ok',
+        events: [ev(5), ev(6)],
         frames: [frame(5), frame(6)],
         lastSeq: 6,
       });
@@ -79,6 +80,7 @@ describe('ReplayBuffer', () => {
       pushAll(buffer, [1, 2]);
       expect(buffer.finish({ epoch: EPOCH, lastSentSeq: 2, complete: true })).toEqual({
         kind: 'ok',
+        events: [],
         frames: [],
         lastSeq: 2,
       });
@@ -88,6 +90,7 @@ describe('ReplayBuffer', () => {
       const buffer = new ReplayBuffer({ maxBuffered: 10 });
       expect(buffer.finish({ epoch: EPOCH, lastSentSeq: 9, complete: true })).toEqual({
         kind: 'ok',
+        events: [],
         frames: [],
         lastSeq: 9,
       });
@@ -121,6 +124,7 @@ describe('ReplayBuffer', () => {
       pushAll(buffer, [4, 5, 6]);
       expect(buffer.finish({ epoch: EPOCH, lastSentSeq: 3, complete: false })).toEqual({
         kind: 'ok',
+        events: [ev(4), ev(5), ev(6)],
         frames: [frame(4), frame(5), frame(6)],
         lastSeq: 6,
       });

@@ -19,6 +19,11 @@ export const ErrorCode = {
   Unavailable: 'UNAVAILABLE',
   /** A bug in the gateway. Nothing accepted before it was lost. */
   Internal: 'INTERNAL',
+  /**
+   * The last frame of a Server-Sent Events stream the gateway ends (docs/protocol.md H): `data.close_code`
+   * is the WebSocket close code that would have ended a socket, and means the same to the client.
+   */
+  StreamClosed: 'STREAM_CLOSED',
 } as const;
 
 export type ErrorCode = (typeof ErrorCode)[keyof typeof ErrorCode];

@@ -259,6 +259,16 @@ export interface Engine {
   /** Gives a slot back. Idempotent. */
   releaseConnectionSlot(userId: string, connectionId: string): Promise<void>;
   /**
+   * Stores a stream ticket (docs/protocol.md H) under `key` for `ttlMs`, holding `value`. Tickets are
+   * single-use on every node sharing the engine: see {@link takeTicket}.
+   */
+  putTicket(key: string, value: string, ttlMs: number): Promise<void>;
+  /**
+   * Takes the ticket stored under `key`: its value, once; null when it is unknown, expired or already
+   * taken. Atomic across nodes: of concurrent takes of one ticket, exactly one gets the value.
+   */
+  takeTicket(key: string): Promise<string | null>;
+  /**
    * Registers a run of `userId` owned by `start.node`, atomically against `start.limit` runs of the user
    * across every node sharing the engine: two starts at once never both take the last place. A run counts
    * until {@link endRun} or until its lease lapses unrenewed (a crashed owner). Registering a run id

@@ -149,6 +149,8 @@ export class MemoryEngine implements Engine {
   readonly #logs = new Map<string, UserLog>();
   /** Insertion order is claim order; lets a claim prune the oldest expired keys cheaply. */
   readonly #claims = new Map<string, { readonly value: string; readonly expiresAt: number }>();
+  /** Stream tickets by key, in insertion order (which is expiry order for tickets of one ttl). */
+  readonly #tickets = new Map<string, { readonly value: string; readonly expiresAt: number }>();
   readonly #slots = new Map<string, Set<string>>();
   /** Publish idempotency records by publishRecordId, in insertion order. */
   readonly #publishKeys = new Map<string, PublishRecord>();
@@ -358,6 +360,24 @@ export class MemoryEngine implements Engine {
     }
     held.add(connectionId);
     return true;
+  }
+
+  async putTicket(key: string, value: string, ttlMs: number): Promise<void> {
+    this.#assertOpen();
+    const now = this.#now();
+    for (const [held, ticket] of this.#tickets) {
+      if (ticket.expiresAt > now) break;
+      this.#tickets.delete(held);
+    }
+    this.#tickets.set(key, { value, expiresAt: now + ttlMs });
+  }
+
+  async takeTicket(key: string): Promise<string | null> {
+    this.#assertOpen();
+    // No await before the delete: a second take in the same process finds nothing.
+    const ticket = this.#tickets.get(key);
+    this.#tickets.delete(key);
+    return ticket !== undefined && ticket.expiresAt > this.#now() ? ticket.value : null;
   }
 
   /** A no-op after close(): releasing is cleanup, and cleanup during shutdown must not throw. */
@@ -608,6 +628,9 @@ export class MemoryEngine implements Engine {
     for (const [id, record] of this.#publishKeys) {
       if (record.expiresAt <= now) this.#publishKeys.delete(id);
     }
+    for (const [key, ticket] of this.#tickets) {
+      if (ticket.expiresAt <= now) this.#tickets.delete(key);
+    }
     for (const [userId, held] of this.#runs) this.#forgetLapsedRuns(userId, held, now);
     this.#pruneEndedRuns(now);
     this.#snapshots.sweep(now);
@@ -643,6 +666,7 @@ export class MemoryEngine implements Engine {
     this.#budget.clear();
     this.#claims.clear();
     this.#publishKeys.clear();
+    this.#tickets.clear();
     this.#slots.clear();
     this.#runs.clear();
     this.#endedRuns.clear();

@@ -514,6 +514,18 @@ export class RedisEngine implements Engine {
     }
   }
 
+  async putTicket(key: string, value: string, ttlMs: number): Promise<void> {
+    this.#assertUsable();
+    const ttl = Math.max(1, Math.ceil(ttlMs));
+    await this.#call(() => this.#command.set(this.#keys.ticket(key), value, 'PX', ttl));
+  }
+
+  /** GETDEL (Redis 6.2+): the read and the delete are one command, so one take of concurrent ones wins. */
+  async takeTicket(key: string): Promise<string | null> {
+    this.#assertUsable();
+    return this.#call(() => this.#command.getdel(this.#keys.ticket(key)));
+  }
+
   async startRun(userId: string, start: RunStart): Promise<RunReservation> {
     this.#assertUsable();
     const call = {

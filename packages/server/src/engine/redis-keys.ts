@@ -114,6 +114,11 @@ export class RedisKeys {
     return `${this.#prefix}idem:${key}`;
   }
 
+  /** One stream ticket (docs/protocol.md H); `key` is the ticket's hash, never the ticket itself. */
+  ticket(key: string): string {
+    return `${this.#prefix}ticket:${key}`;
+  }
+
   /** Pattern matching every key of this prefix (tests clean up with it). */
   get pattern(): string {
     return `${this.#prefix}*`;

@@ -44,7 +44,13 @@ export interface ReplayPosition {
  *   data during the replay): close with 1011, the client resumes and is told `reset`.
  */
 export type ReplayOutcome =
-  | { readonly kind: 'ok'; readonly frames: readonly WireFrame[]; readonly lastSeq: number }
+  | {
+      readonly kind: 'ok';
+      /** The events of `frames`, index for index (a transport that frames events itself needs their ids). */
+      readonly events: readonly StoredEvent[];
+      readonly frames: readonly WireFrame[];
+      readonly lastSeq: number;
+    }
   | { readonly kind: 'gap'; readonly expectedSeq: number; readonly bufferedSeq: number | undefined }
   | { readonly kind: 'overflow'; readonly maxBuffered: number }
   | { readonly kind: 'epoch_changed'; readonly historyEpoch: string; readonly liveEpoch: string };
@@ -120,6 +126,7 @@ export class ReplayBuffer {
     if (this.#state === 'failed') return { kind: 'overflow', maxBuffered: this.#maxBuffered };
     let last = position.lastSentSeq;
     const frames: WireFrame[] = [];
+    const events: StoredEvent[] = [];
     for (let i = 0; i < this.#events.length; i += 1) {
       const event = this.#events[i] as StoredEvent;
       if (event.epoch !== position.epoch) {
@@ -133,6 +140,7 @@ export class ReplayBuffer {
         return { kind: 'gap', expectedSeq: last + 1, bufferedSeq: event.seq };
       }
       frames.push(this.#frames[i] as WireFrame);
+      events.push(event);
       last = event.seq;
     }
     // History stopped short of the head, and no buffered event continues it: events in between were
@@ -146,7 +154,7 @@ export class ReplayBuffer {
     this.#state = 'live';
     this.#epoch = position.epoch;
     this.#lastSeq = last;
-    return { kind: 'ok', frames, lastSeq: last };
+    return { kind: 'ok', events, frames, lastSeq: last };
   }
 
   #pushLive(event: StoredEvent): ReplayPush {

@@ -1,6 +1,22 @@
+import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CloseCode, CloseReason } from '../protocol/close-codes.js';
-import type { Connection } from './connection.js';
+
+/**
+ * What the registry needs of a session of any transport (a WebSocket Connection, an SSE stream):
+ * `authenticating → joining → open → closed`, its token's expiry, and how to ping, close and drop it.
+ */
+export interface RegisteredSession {
+  readonly state: 'authenticating' | 'joining' | 'open' | 'closed';
+  /** When the session's token expires (ms since the epoch); the expiry sweep closes it with 4002 after. */
+  readonly expiresAtMs: number;
+  /** Unanswered protocol pings; 2 drop the session. Transports without pongs keep it at 0. */
+  readonly pingsUnanswered: number;
+  readonly log: Logger;
+  ping(): void;
+  close(code: CloseCode, reason: string): void;
+  terminate(): void;
+}
 
 /** Options of {@link ConnectionRegistry}. */
 export interface ConnectionRegistryOptions {
@@ -13,12 +29,13 @@ export interface ConnectionRegistryOptions {
 const EXPIRY_SWEEP_MS = 1000;
 
 /**
- * Every connection of one gateway, authenticated or not, and the two sweeps that serve them all: one
+ * Every session of one gateway, of every transport, authenticated or not (so max_connections counts
+ * them all), and the two sweeps that serve them all: one
  * interval for the heartbeat and one for token expiry, never a timer per connection (docs/architecture.md,
  * "Hot path").
  */
 export class ConnectionRegistry {
-  readonly #connections = new Set<Connection>();
+  readonly #connections = new Set<RegisteredSession>();
   readonly #heartbeatMs: number;
   readonly #now: () => number;
   readonly #metrics: Metrics;
@@ -37,13 +54,13 @@ export class ConnectionRegistry {
     return this.#connections.size;
   }
 
-  add(conn: Connection): void {
+  add(conn: RegisteredSession): void {
     this.#connections.add(conn);
     this.#metrics.connectionsOpened.inc();
     this.#metrics.connections.set(this.#connections.size);
   }
 
-  delete(conn: Connection): void {
+  delete(conn: RegisteredSession): void {
     if (!this.#connections.delete(conn)) return;
     this.#metrics.connections.set(this.#connections.size);
     if (this.#connections.size === 0) this.#onEmpty?.();

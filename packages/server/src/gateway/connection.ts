@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
-import { authFailureClass } from '../auth/auth-failure-class.js';
 import { ReplayBuffer, type WireFrame } from '../engine/replay-buffer.js';
 import type { Logger } from '../observability/logger.js';
 import { isEngineUnavailable } from '../protocol/agentcast-error.js';
@@ -11,10 +10,16 @@ import { encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
 import type { CatchUpMode, ResumeRequest } from '../protocol/resume-request.js';
 import { BadFrameCounter } from '../security/bad-frame-counter.js';
 import { FrameRateLimiter } from '../security/frame-rate-limiter.js';
+import {
+  acquireSessionSlot,
+  authenticateSession,
+  checkRefresh,
+  refusalClose,
+} from './authenticate-session.js';
 import type { ConnectionContext } from './connection-context.js';
 import { routeFrame } from './frame-router.js';
-import { joinUser } from './join-user.js';
 import type { Session } from './session.js';
+import { deliverLive, openUserStream } from './user-stream.js';
 
 /**
  * The lifecycle of one WebSocket (docs/protocol.md §2, A):
@@ -145,27 +150,14 @@ export class Connection implements Session {
     return this.#log;
   }
 
-  /**
-   * Takes one event of this connection's user from the hub. While joining, it is held until the
-   * replay is written; afterwards each seq is written once, in order; a gap closes the connection so
-   * the client resumes from history rather than silently missing an event (§3, §4).
-   */
+  /** Takes one event of this connection's user from the hub (§3, §4; the rule lives in deliverLive). */
   deliver(event: StoredEvent, frame: Buffer): boolean {
-    const replay = this.#replay;
-    if (replay === undefined) return false;
-    switch (replay.push(event, frame)) {
-      case 'send':
-        this.send(frame);
-        return true;
-      case 'overflow':
-        this.close(CloseCode.SlowConsumer, CloseReason.ReplayOverflow);
-        return false;
-      case 'gap':
-        this.close(CloseCode.InternalError, CloseReason.LiveGap);
-        return false;
-      default: // buffered, skip (already sent), failed (already closing)
-        return false;
-    }
+    return deliverLive(this, this.#replay, event, frame);
+  }
+
+  /** An event's frame goes out as it is: the WebSocket frame carries its seq and epoch. */
+  sendEvent(_event: StoredEvent, frame: WireFrame): void {
+    this.send(frame);
   }
 
   /**
@@ -333,38 +325,20 @@ export class Connection implements Session {
   }
 
   async #join(token: string, resume: ResumeRequest): Promise<void> {
-    const { verifier, metrics, now } = this.#ctx;
-    const verified = await verifier.verify(token);
+    const auth = await authenticateSession(this.#ctx, { kind: 'token', token }, this);
     if (this.isClosed()) return;
-    if (!verified.ok) {
-      metrics.authFailures.inc({ reason: verified.reason });
-      // The class and the address, never the token (docs/architecture.md, "Style").
-      this.log.info({ reason: authFailureClass(verified), ip: this.ip }, 'authentication failed');
-      if (verified.reason === 'expired') this.close(CloseCode.TokenExpired, CloseReason.TokenExpired);
-      else this.close(CloseCode.Unauthorized, CloseReason.InvalidToken);
+    if (!auth.ok) {
+      const { code, reason } = refusalClose(auth.refusal);
+      this.close(code, reason);
       return;
     }
-    this.#userId = verified.token.userId;
-    this.expiresAtMs = verified.token.expiresAtMs;
+    this.#userId = auth.userId;
+    this.expiresAtMs = auth.expiresAtMs;
     this.#log = undefined;
-    if (this.expiresAtMs <= now()) {
-      this.close(CloseCode.TokenExpired, CloseReason.TokenExpired);
-      return;
-    }
     if (!(await this.#takeSlot())) return;
     const replay = new ReplayBuffer({ maxBuffered: this.#ctx.config.historySize });
     this.#replay = replay;
-    const position = await joinUser(this, this.#ctx, resume);
-    if (this.isClosed() || position === null) return;
-    const outcome = replay.finish(position);
-    // An overflow never gets here: deliver() closed the connection when the buffer overflowed.
-    if (outcome.kind !== 'ok') {
-      this.log.warn({ outcome: outcome.kind }, 'replay could not be completed');
-      this.close(CloseCode.InternalError, CloseReason.ReplayIncomplete);
-      return;
-    }
-    for (const frame of outcome.frames) this.send(frame);
-    this.#ctx.metrics.eventsDelivered.inc(outcome.frames.length);
+    if (!(await openUserStream(this, replay, this.#ctx, resume))) return;
     this.#state = 'open';
     this.#ctx.handshakes.release(this.ip);
     if (this.#ctx.log.isLevelEnabled('debug')) this.log.debug({ ip: this.ip }, 'connection authenticated');
@@ -381,9 +355,7 @@ export class Connection implements Session {
 
   /** §5: a user holds at most max_connections_per_user connections, across nodes (4009). */
   async #takeSlot(): Promise<boolean> {
-    const { engine, config } = this.#ctx;
-    const taken = await engine.acquireConnectionSlot(this.#userId, this.id, config.maxConnectionsPerUser);
-    if (!taken) {
+    if (!(await acquireSessionSlot(this.#ctx, this.#userId, this.id))) {
       this.close(CloseCode.TooManyConnections, CloseReason.TooManyConnections);
       return false;
     }
@@ -403,23 +375,14 @@ export class Connection implements Session {
 
   /** Accepts a refreshed token for the same user (§2); anything else closes. */
   async refreshToken(token: string): Promise<void> {
-    const verified = await this.#ctx.verifier.verify(token);
+    const refresh = await checkRefresh(this.#ctx, this.#userId, token, this);
     if (this.#state !== 'open') return;
-    if (!verified.ok) {
-      this.#ctx.metrics.authFailures.inc({ reason: verified.reason });
-      this.log.info({ reason: authFailureClass(verified), ip: this.ip }, 'authentication failed');
-      this.close(
-        verified.reason === 'expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized,
-        CloseReason.RefreshRefused,
-      );
-    } else if (verified.token.userId !== this.#userId) {
-      this.#ctx.metrics.authFailures.inc({ reason: 'sub_mismatch' });
-      this.log.info({ reason: 'sub_mismatch', ip: this.ip }, 'authentication failed');
-      this.close(CloseCode.Unauthorized, CloseReason.RefreshOtherUser);
-    } else {
-      this.expiresAtMs = verified.token.expiresAtMs;
-      this.send(encodeServerFrame.authOk());
+    if (!refresh.ok) {
+      this.close(refresh.code, refresh.reason);
+      return;
     }
+    this.expiresAtMs = refresh.expiresAtMs;
+    this.send(encodeServerFrame.authOk());
   }
 
   #onClose(code: number): void {

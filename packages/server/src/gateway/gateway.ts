@@ -1,4 +1,10 @@
-import { createServer, type IncomingMessage, type Server, type ServerOptions } from 'node:http';
+import {
+  createServer,
+  type IncomingMessage,
+  type Server,
+  type ServerOptions,
+  type ServerResponse,
+} from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
 import { WebSocketServer } from 'ws';
@@ -8,6 +14,7 @@ import type { AgentDefinition } from '../agents/define-agent.js';
 import { generateDevSecret } from '../auth/dev-token.js';
 import { readTokenKeySource, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
+import { SseEndpoint } from '../edges/sse/sse-endpoint.js';
 import { createEngine } from '../engine/create-engine.js';
 import type { Engine } from '../engine/engine.js';
 import { createLogger, type Logger } from '../observability/logger.js';
@@ -26,7 +33,9 @@ import { observeHttp } from './http-observer.js';
 import { HttpSocketLimit } from './http-socket-limit.js';
 import { OriginGuard } from './origin-guard.js';
 import type { Session } from './session.js';
+import { StreamTickets } from './stream-tickets.js';
 import { UpgradeHandler } from './upgrade-handler.js';
+import { handleUserApi } from './user-api.js';
 import { UserHub } from './user-hub.js';
 
 /** Things a gateway uses that the caller may supply (tests, embedding). Nothing here is global. */
@@ -80,6 +89,8 @@ export class Gateway {
   readonly #server: Server;
   readonly #metricsServer: Server | undefined;
   readonly #wss: WebSocketServer;
+  /** `GET /v1/events`: Server-Sent Events streams (docs/protocol.md H). */
+  readonly #sse: SseEndpoint;
   readonly #origins: OriginGuard;
   #pruneTimer: NodeJS.Timeout | undefined;
   #state: GatewayState = 'starting';
@@ -132,26 +143,41 @@ export class Gateway {
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
     const verifier = new TokenVerifier({ key, issuer: config.jwtIssuer, audience: config.jwtAudience });
+    const handshakes = new HandshakeLimiter(config.maxHandshakesPerIp);
+    const accepting = (): boolean => this.#state === 'running';
+    // One session context for every transport: the rules (auth, slots, resume, runs) are the same calls.
+    const sessions = {
+      config,
+      verifier,
+      engine: this.engine,
+      hub: this.#hub,
+      runs: this.runtime,
+      log: this.log,
+      metrics: this.metrics,
+      now,
+      handshakes,
+    };
     const upgrades = new UpgradeHandler({
       config,
       wss: this.#wss,
       origins,
       registry: this.#registry,
       metrics: this.metrics,
-      accepting: () => this.#state === 'running',
-      ctx: {
-        config,
-        verifier,
-        engine: this.engine,
-        hub: this.#hub,
-        runs: this.runtime,
-        log: this.log,
-        metrics: this.metrics,
-        now,
-        handshakes: new HandshakeLimiter(config.maxHandshakesPerIp),
-        onClosed: (conn) => this.#registry.delete(conn),
-      },
+      accepting,
+      ctx: { ...sessions, onClosed: (conn) => this.#registry.delete(conn) },
     });
+    const tickets = new StreamTickets(this.engine);
+    this.#sse = new SseEndpoint({
+      config,
+      origins,
+      registry: this.#registry,
+      metrics: this.metrics,
+      accepting,
+      ctx: { ...sessions, tickets },
+      releaseSocket: (req) => sockets.release(req.socket),
+    });
+    const sse = this.#sse;
+    const userApi = { ...sessions, tickets };
     // A demo token is a token for any user, to anyone who asks: only the throw-away dev secret signs
     // them, unless --demo-tokens says the configured secret may.
     const demoSecret = this.devSecret ?? (config.demoTokens ? config.jwtSecret : undefined);
@@ -169,6 +195,9 @@ export class Gateway {
       stats: () => this.stats(),
       cors: (req: IncomingMessage, path: string) => origins.cors(req, path),
       verifyToken: (token: string) => verifier.verify(token),
+      events: (req: IncomingMessage, res: ServerResponse, url: URL) => sse.handle(req, res, url),
+      userApi: (req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) =>
+        handleUserApi(req, res, userApi, url, operator),
     };
     // One budget of plain HTTP sockets for both ports: file descriptors are the process's.
     const trusted = new TrustedProxies(config.trustProxy);
@@ -234,6 +263,7 @@ export class Gateway {
     }
     this.#state = 'running';
     this.#registry.start();
+    this.#sse.start();
     this.#pruneTimer = setInterval(() => this.#origins.prune(), PRUNE_INTERVAL_MS).unref();
     const addresses = this.addresses();
     this.log.info(
@@ -338,6 +368,7 @@ export class Gateway {
     this.#state = 'closed';
     this.#endDelay?.();
     this.#registry.stop();
+    this.#sse.stop();
     clearInterval(this.#pruneTimer);
     await this.runtime.close();
     await this.#registry.closeAll(CloseCode.ServiceRestart, CloseReason.Draining, CLOSE_GRACE_MS);

@@ -1,7 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
-import type { AgentRuntime } from '../agents/agent-runtime.js';
+import type { AgentRuntime, CancelResult } from '../agents/agent-runtime.js';
 import { bearerCredential } from '../auth/token-source.js';
 import type { TokenVerification } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
@@ -14,7 +14,7 @@ import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
 import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
 import { formatIssues } from '../protocol/issues.js';
 import { parsePublishBody } from '../protocol/publish.js';
-import { type CorsDecision, isUserRoute } from '../security/cors-policy.js';
+import { type CorsDecision, isSnapshotOrApprovalRoute } from '../security/cors-policy.js';
 import { readBody } from './read-body.js';
 
 /**
@@ -45,6 +45,15 @@ export interface HttpApiContext {
   readonly cors: (req: IncomingMessage, path: string) => CorsDecision;
   /** Verifies a user's JWT (the routes a user may call with it, docs/protocol.md F). */
   readonly verifyToken: (token: string) => Promise<TokenVerification>;
+  /** `GET /v1/events`, the Server-Sent Events stream (docs/protocol.md H); it runs its own origin checks. */
+  readonly events?: ((req: IncomingMessage, res: ServerResponse, url: URL) => void) | undefined;
+  /**
+   * The routes a user calls with their JWT (docs/protocol.md H): POST /v1/tickets, POST /v1/messages and
+   * POST /v1/runs/:run_id/cancel without the API key. True when it answered.
+   */
+  readonly userApi?:
+    | ((req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) => Promise<boolean>)
+    | undefined;
   /** Routes served only with the demo on: `/`, `/demo/token`, static assets. */
   readonly demo?: ((req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>) | undefined;
 }
@@ -94,6 +103,9 @@ export async function handleHttp(
   const url = new URL(req.url ?? '/', 'http://localhost');
   const path = url.pathname;
   try {
+    // F: the stream runs the upgrade's origin checks (a refused origin is a violation), not the CORS refusal.
+    if (path === '/v1/events' && req.method !== 'OPTIONS' && ctx.events !== undefined)
+      return ctx.events(req, res, url);
     const cors = ctx.cors(req, path);
     if (cors.action === 'preflight') {
       res.writeHead(cors.status, cors.headers);
@@ -190,8 +202,12 @@ async function handleApi(
   url: URL,
 ): Promise<void> {
   const path = url.pathname;
+  const operator = apiKeyMatches(req.headers.authorization, ctx.config.apiKey);
+  // H: the API key is compared first, so a backend's cancel never reaches the user routes; any other
+  // bearer on a user route must be a user's JWT (tickets and messages take only a JWT).
+  if (ctx.userApi !== undefined && (await ctx.userApi(req, res, url, operator))) return;
   // A user's own routes: the user's JWT, or the API key for a backend that names the user.
-  if (isUserRoute(path)) {
+  if (isSnapshotOrApprovalRoute(path)) {
     const approvalPath = path.startsWith('/v1/approvals/');
     const method = approvalPath ? 'POST' : 'GET';
     if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
@@ -224,7 +240,7 @@ async function handleApi(
     }
     return runSnapshot(res, ctx, caller, runId);
   }
-  if (!apiKeyMatches(req.headers.authorization, ctx.config.apiKey)) {
+  if (!operator) {
     return sendError(
       res,
       401,
@@ -284,13 +300,13 @@ export function apiKeyMatches(authorization: string | undefined, apiKey: string 
 }
 
 /** What {@link readJsonBody} returns once it has answered (413, 400) or the client went away. */
-const NO_BODY: unique symbol = Symbol('no body');
+export const NO_BODY: unique symbol = Symbol('no body');
 
 /**
  * Reads a JSON body of at most `maxBytes`: the parsed value, or NO_BODY after answering 413 (the limit
  * named, with `limitName` after it) or 400 INVALID_JSON, or when the client went away mid-body.
  */
-async function readJsonBody(
+export async function readJsonBody(
   req: IncomingMessage,
   res: ServerResponse,
   maxBytes: number,
@@ -533,17 +549,24 @@ async function cancelRun(
   if (!idSchema.safeParse(runId).success) {
     return sendError(res, 400, ErrorCode.InvalidMessage, `run_id: must be 1..${ID_MAX_LENGTH} characters`);
   }
-  const outcome = await ctx.runs.cancel(parsedUser.data, runId);
+  answerCancel(res, runId, await ctx.runs.cancel(parsedUser.data, runId));
+}
+
+/**
+ * The answer to a cancel request, whoever asked (the backend with the API key, or the user with their
+ * JWT, docs/protocol.md D and F): 202 cancelling, 200 ended, 404, or 503.
+ */
+export function answerCancel(res: ServerResponse, runId: string, outcome: CancelResult): void {
   if (outcome.ok) {
     const ended = outcome.ended === true;
-    return sendJson(res, ended ? 200 : 202, { run_id: runId, status: ended ? 'ended' : 'cancelling' });
-  }
-  if (outcome.code === ErrorCode.Unavailable) {
-    return sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later', {
+    sendJson(res, ended ? 200 : 202, { run_id: runId, status: ended ? 'ended' : 'cancelling' });
+  } else if (outcome.code === ErrorCode.Unavailable) {
+    sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later', {
       'Retry-After': '1',
     });
+  } else {
+    sendError(res, 404, outcome.code, outcome.message);
   }
-  sendError(res, 404, outcome.code, outcome.message);
 }
 
 /** A percent-decoded path segment, or undefined when its encoding is malformed (`%E0%A4%A`, `%zz`). */

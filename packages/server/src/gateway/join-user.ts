@@ -103,7 +103,7 @@ async function replay(
   let lastSeq = since;
   for (;;) {
     for (const event of page.events) {
-      conn.send(encodeEvent(event));
+      conn.sendEvent(event, encodeEvent(event));
       lastSeq = event.seq;
     }
     ctx.metrics.eventsDelivered.inc(page.events.length);

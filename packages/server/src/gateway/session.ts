@@ -2,6 +2,7 @@ import type { WireFrame } from '../engine/replay-buffer.js';
 import type { Logger } from '../observability/logger.js';
 import type { CloseCode } from '../protocol/close-codes.js';
 import type { ErrorCode } from '../protocol/error-codes.js';
+import type { StoredEvent } from '../protocol/events.js';
 import type { HubMember } from './user-hub.js';
 
 /**
@@ -18,8 +19,13 @@ export interface Session extends HubMember {
   readonly log: Logger;
   /** A method, not a getter, so checks after an await are not narrowed away by the compiler. */
   isClosed(): boolean;
-  /** Writes one frame; a no-op once the socket is no longer open. */
+  /** Writes one control frame (welcome, ack, error…); a no-op once the socket is no longer open. */
   send(frame: WireFrame): void;
+  /**
+   * Writes one event's frame. The WebSocket writes the frame as it is; Server-Sent Events also need the
+   * event's `epoch:seq` for its `id:` line (docs/protocol.md H).
+   */
+  sendEvent(event: StoredEvent, frame: WireFrame): void;
   /** Sends an error frame (docs/protocol.md §6); it never closes by itself. */
   sendError(code: ErrorCode, message: string, id?: string | number): void;
   /** Closes with a code of the docs/protocol.md §7 table. Idempotent. */

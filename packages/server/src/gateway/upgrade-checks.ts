@@ -70,6 +70,11 @@ export function checkRequest(req: IncomingMessage, url: URL): UpgradeRejection |
       message: 'offer the agentcast.v1 subprotocol (and bearer.<jwt> to carry a token)',
     };
   }
+  return checkResumeQuery(url);
+}
+
+/** 400 when the resume query is malformed (§4, A); the same for every transport. */
+export function checkResumeQuery(url: URL): UpgradeRejection | null {
   const since = url.searchParams.get('since');
   if (since !== null && !/^\d{1,15}$/.test(since)) {
     return { status: 400, reason: 'bad_since', message: 'since: must be a non-negative integer' };

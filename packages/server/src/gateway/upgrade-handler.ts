@@ -9,13 +9,8 @@ import { Connection } from './connection.js';
 import type { ConnectionContext } from './connection-context.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import type { OriginGuard } from './origin-guard.js';
-import {
-  checkCapacity,
-  checkHandshakes,
-  checkRequest,
-  offeredSubprotocols,
-  resumeFromQuery,
-} from './upgrade-checks.js';
+import { checkAdmission } from './session-admission.js';
+import { checkRequest, offeredSubprotocols, resumeFromQuery } from './upgrade-checks.js';
 import { rejectUpgrade, type UpgradeRejection } from './upgrade-rejection.js';
 
 /** What the upgrade path needs from its gateway. */
@@ -52,15 +47,12 @@ export class UpgradeHandler {
     }
     const ip = origins.clientIp(req);
     const rejection =
-      origins.checkBlocked(ip) ??
-      checkHandshakes(ctx.handshakes, ip, config.maxHandshakesPerIp) ??
-      checkCapacity({
-        draining: !this.#deps.accepting(),
-        connections: registry.size + this.#pending,
-        maxConnections: config.maxConnections,
-      }) ??
-      origins.checkOrigin(req, ip) ??
-      checkRequest(req, url);
+      checkAdmission(
+        { config, origins, handshakes: ctx.handshakes, accepting: this.#deps.accepting },
+        req,
+        ip,
+        registry.size + this.#pending,
+      ) ?? checkRequest(req, url);
     if (rejection !== null) {
       this.#reject(socket, rejection);
       return;

@@ -1,4 +1,5 @@
 import { z } from 'zod';
+import type { CloseCode } from './close-codes.js';
 import { canonicalFrameType } from './compat.js';
 import { ErrorCode as Codes, type ErrorCode } from './error-codes.js';
 import { idSchema } from './events.js';
@@ -14,6 +15,13 @@ export const BEARER_SUBPROTOCOL_PREFIX = 'bearer.';
 const sinceSchema = z.number().int().nonnegative().max(Number.MAX_SAFE_INTEGER);
 const pingIdSchema = z.union([z.string().max(128), z.number()]);
 
+/** The data of a `user_message` frame (§6); POST /v1/messages takes the same fields (docs/protocol.md H). */
+const userMessageData = z.object({
+  text: z.string().min(1),
+  thread_id: idSchema.optional(),
+  agent: z.string().min(1).max(64).optional(),
+});
+
 const clientFrameSchemas = {
   auth: z.object({
     type: z.literal('auth'),
@@ -26,11 +34,7 @@ const clientFrameSchemas = {
   user_message: z.object({
     type: z.literal('user_message'),
     id: idSchema,
-    data: z.object({
-      text: z.string().min(1),
-      thread_id: idSchema.optional(),
-      agent: z.string().min(1).max(64).optional(),
-    }),
+    data: userMessageData,
   }),
   cancel: z.object({
     type: z.literal('cancel'),
@@ -116,4 +120,24 @@ export const encodeServerFrame = {
     JSON.stringify({ type: ServerFrameType.Error, id, data: { code, message } }),
   runSnapshot: (data: RunSnapshot): string =>
     JSON.stringify({ type: ServerFrameType.RunSnapshot, run_id: data.run_id, data }),
+  /** The last frame of an SSE stream (docs/protocol.md H): why it ends, as a WebSocket close code. */
+  streamClosed: (closeCode: CloseCode, reason: string): string =>
+    JSON.stringify({
+      type: ServerFrameType.Error,
+      data: { code: Codes.StreamClosed, message: reason, close_code: closeCode },
+    }),
 };
+
+/** The body of POST /v1/messages (docs/protocol.md H): a `user_message` frame's `id` and `data` fields, flat. */
+const messageBodySchema = userMessageData.extend({ id: idSchema });
+export type MessageBody = z.infer<typeof messageBodySchema>;
+
+/** Parses the body of POST /v1/messages; a failure names the field, as for a frame. Pure, never throws. */
+export function parseMessageBody(
+  json: unknown,
+): { readonly ok: true; readonly value: MessageBody } | { readonly ok: false; readonly message: string } {
+  const parsed = messageBodySchema.safeParse(json);
+  return parsed.success
+    ? { ok: true, value: parsed.data }
+    : { ok: false, message: formatIssues(parsed.error) };
+}

@@ -42,21 +42,32 @@ export type CorsDecision =
 
 /** The GET routes browsers may read from allowed origins (docs/protocol.md §8; docs/security.md, CORS). */
 export const PUBLIC_CORS_PATHS: readonly string[] = ['/', '/healthz', '/readyz', '/metrics'];
-
-/**
- * Routes a browser calls with its user's JWT (docs/protocol.md F): exposed to allowed origins like the
- * public routes, whatever `--expose-api-to-browsers` says; they answer only for that user.
- */
-export function isUserRoute(path: string): boolean {
-  return USER_ROUTE.test(path);
-}
-
-/** `/v1/runs`, `/v1/runs/:run_id` (F), `/v1/approvals`, `/v1/approvals/:approval_id` (G). */
-const USER_ROUTE = /^\/v1\/(runs|approvals)(\/[^/]+)?$/;
-/** Headers a cross-origin request may send: the API key or token, a JSON body, a publish's idempotency key. */
-export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Idempotency-Key';
+/** Headers a cross-origin request may send: the API key or token, a JSON body, a publish's idempotency key, an SSE resume point. */
+export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Idempotency-Key, Last-Event-ID';
 /** How long a browser may cache a preflight answer, in seconds (browsers cap it at 2 h or less). */
 export const CORS_MAX_AGE_S = 600;
+
+/**
+ * The routes a browser calls with the user's JWT (docs/protocol.md H): the SSE stream, tickets, messages
+ * and a user's cancel. Allowed origins may call them without `--expose-api-to-browsers`: they are the
+ * browser's own API, like the WebSocket.
+ */
+export function isUserRoute(path: string): boolean {
+  return (
+    path === '/v1/events' ||
+    path === '/v1/tickets' ||
+    path === '/v1/messages' ||
+    /^\/v1\/runs\/[^/]+\/cancel$/.test(path) ||
+    isSnapshotOrApprovalRoute(path)
+  );
+}
+
+/** `/v1/runs`, `/v1/runs/:run_id` (docs/protocol.md F), `/v1/approvals`, `/v1/approvals/:approval_id` (G). */
+export function isSnapshotOrApprovalRoute(path: string): boolean {
+  return SNAPSHOT_OR_APPROVAL_ROUTE.test(path);
+}
+
+const SNAPSHOT_OR_APPROVAL_ROUTE = /^\/v1\/(runs|approvals)(\/[^/]+)?$/;
 
 const PUBLIC_METHODS = ['GET', 'HEAD'];
 const API_METHODS = ['GET', 'POST'];
@@ -68,7 +79,8 @@ const VARY = { Vary: 'Origin' } as const;
  *   with requireOrigin (which applies to WebSocket upgrades);
  * - an Origin refused by the policy (also an empty one) gets 403 on every route, preflight or not;
  * - the public GET routes get `Access-Control-Allow-Origin: <the origin>` and `Vary: Origin`;
- * - /v1/* (and every other path) gets no CORS headers and a refused preflight, unless
+ * - the user routes (isUserRoute) are treated like the public routes, with GET and POST;
+ * - the rest of /v1/* (and every other path) gets no CORS headers and a refused preflight, unless
  *   `exposeApiToBrowsers`; then it is treated like the public routes, with GET and POST;
  * - the allowed origin is echoed, never `*`, and `Access-Control-Allow-Credentials` is never sent:
  *   credentials travel in the Authorization header, not in cookies.
@@ -76,9 +88,8 @@ const VARY = { Vary: 'Origin' } as const;
 export function corsDecision(request: CorsRequest): CorsDecision {
   const queryAt = request.path.indexOf('?');
   const path = queryAt === -1 ? request.path : request.path.slice(0, queryAt);
-  const userRoute = isUserRoute(path);
-  const isPublic = PUBLIC_CORS_PATHS.includes(path) || userRoute;
-  const exposed = isPublic || request.exposeApiToBrowsers;
+  const isPublic = PUBLIC_CORS_PATHS.includes(path);
+  const exposed = isPublic || request.exposeApiToBrowsers || isUserRoute(path);
   // Vary on every response a CORS header could appear on, so a cache never serves one origin's answer to another.
   const vary = exposed ? VARY : {};
   const checked = request.policy.check(request.origin);
@@ -98,7 +109,7 @@ export function corsDecision(request: CorsRequest): CorsDecision {
   }
   const allowOrigin = { 'Access-Control-Allow-Origin': checked.origin, ...VARY };
   if (requested === undefined) return { action: 'continue', headers: allowOrigin };
-  const methods = isPublic && !userRoute ? PUBLIC_METHODS : API_METHODS;
+  const methods = isPublic ? PUBLIC_METHODS : API_METHODS;
   if (!methods.includes(requested)) {
     return { action: 'refuse', status: 403, reason: 'method_not_allowed', headers: vary };
   }

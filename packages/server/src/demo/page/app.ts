@@ -84,6 +84,9 @@ function start(): AgentcastClient {
   const agent = params.get('agent') ?? undefined;
   const user = params.get('user');
 
+  // ?transport=sse (or websocket) pins the transport; ?sse=eventsource reads SSE with EventSource and a
+  // ticket instead of fetch (docs/client.md, "Server-Sent Events").
+  const transport = params.get('transport');
   const scheme = location.protocol === 'https:' ? 'wss' : 'ws';
   const getToken = async (): Promise<string> => {
     const { token, defaultAgent } = await fetchDemoToken(user);
@@ -91,7 +94,12 @@ function start(): AgentcastClient {
     if (answering !== undefined) input.placeholder = placeholderFor(answering);
     return token;
   };
-  const client = connect({ url: `${scheme}://${location.host}/ws`, getToken });
+  const client = connect({
+    url: `${scheme}://${location.host}/ws`,
+    getToken,
+    transport: transport === 'sse' || transport === 'websocket' ? transport : 'auto',
+    ...(params.get('sse') === 'eventsource' ? { sseVia: 'eventsource' as const } : {}),
+  });
   const chat = new ChatView(byTestId<HTMLOListElement>('messages'), {
     stop: (runId) => client.cancel(runId),
   });

@@ -1,0 +1,288 @@
+import type { ServerResponse } from 'node:http';
+import { ReplayBuffer, type WireFrame } from '../../engine/replay-buffer.js';
+import {
+  acquireSessionSlot,
+  authenticateSession,
+  checkRefresh,
+  refusalClose,
+  type SessionCredential,
+} from '../../gateway/authenticate-session.js';
+import type { ConnectionContext } from '../../gateway/connection-context.js';
+import type { RegisteredSession } from '../../gateway/connection-registry.js';
+import { sendError } from '../../gateway/http-api.js';
+import type { Session } from '../../gateway/session.js';
+import type { StreamTickets } from '../../gateway/stream-tickets.js';
+import { deliverLive, openUserStream } from '../../gateway/user-stream.js';
+import type { Logger } from '../../observability/logger.js';
+import { isEngineUnavailable } from '../../protocol/agentcast-error.js';
+import { CloseCode, CloseReason, closeCodeLabel } from '../../protocol/close-codes.js';
+import type { ErrorCode } from '../../protocol/error-codes.js';
+import { HttpErrorCode } from '../../protocol/error-codes.js';
+import type { StoredEvent } from '../../protocol/events.js';
+import { encodeServerFrame } from '../../protocol/frames.js';
+import type { ResumeRequest } from '../../protocol/resume-request.js';
+import { SSE_DATA, SSE_EVENT_END, SSE_PING, sseEventHead, ssePreamble } from './sse-frame.js';
+
+/** What an SSE stream shares with every other session of its gateway, plus the ticket book. */
+export type SseContext = ConnectionContext<SseSession> & {
+  readonly tickets: Pick<StreamTickets, 'redeem'>;
+  /** Called once when the stream is open (welcome and replay written): the heartbeat takes it. */
+  readonly onOpened: (session: SseSession) => void;
+};
+
+/** What the endpoint learned from the request before the session began. */
+export interface SseRequestInfo {
+  readonly id: string;
+  readonly ip: string;
+  /** CORS headers the stream's answer carries (an allowed Origin echoed). */
+  readonly headers: Readonly<Record<string, string>>;
+}
+
+/**
+ * The close code used for metrics when the client went away: an SSE stream has no closing handshake,
+ * like a WebSocket dropped without a close frame.
+ */
+const PEER_GONE = 1006;
+
+const EVENT_END_BYTES = Buffer.from(SSE_EVENT_END);
+
+/**
+ * One Server-Sent Events stream of a user (docs/protocol.md H): `authenticating → joining → open → closed`.
+ * A thin shell over the session core the WebSocket uses as well (authenticateSession, acquireSessionSlot,
+ * openUserStream, deliverLive): it only frames, writes and ends. Until the stream's headers are written, a
+ * refusal is a plain JSON answer (401, 503); afterwards the stream ends with one STREAM_CLOSED error frame
+ * that carries the WebSocket close code of the same situation.
+ */
+export class SseSession implements Session, RegisteredSession {
+  readonly id: string;
+  readonly ip: string;
+  /** When the token (or the token a ticket was issued for) expires; the expiry sweep ends the stream. */
+  expiresAtMs = Number.POSITIVE_INFINITY;
+  /** An SSE stream answers no pings; its liveness is TCP's, its heartbeat a comment line. */
+  readonly pingsUnanswered = 0;
+  #state: RegisteredSession['state'] = 'authenticating';
+  #userId = '';
+  #replay: ReplayBuffer | undefined;
+  readonly #res: ServerResponse;
+  readonly #ctx: SseContext;
+  readonly #headers: Readonly<Record<string, string>>;
+  #corked = false;
+  #hasSlot = false;
+  #closeCode: number = PEER_GONE;
+  #log: Logger | undefined;
+
+  constructor(res: ServerResponse, ctx: SseContext, info: SseRequestInfo) {
+    this.id = info.id;
+    this.ip = info.ip;
+    this.#res = res;
+    this.#ctx = ctx;
+    this.#headers = info.headers;
+    res.once('close', () => this.#onClose());
+  }
+
+  get state(): RegisteredSession['state'] {
+    return this.#state;
+  }
+
+  isClosed(): boolean {
+    return this.#state === 'closed';
+  }
+
+  get userId(): string {
+    return this.#userId;
+  }
+
+  /** Child logger bound to this stream, created on first use. */
+  get log(): Logger {
+    this.#log ??= this.#ctx.log.child({
+      conn_id: this.id,
+      transport: 'sse',
+      ...(this.#userId === '' ? {} : { user_id: this.#userId }),
+    });
+    return this.#log;
+  }
+
+  /** Authenticates, takes a slot, writes the stream's headers, then joins the user (§2, §4, H). */
+  start(credential: SessionCredential, resume: ResumeRequest): void {
+    this.#state = 'joining';
+    this.#join(credential, resume).catch((err: unknown) => {
+      if (isEngineUnavailable(err)) {
+        this.log.debug('join refused: engine unavailable');
+        this.close(CloseCode.InternalError, CloseReason.EngineUnavailable);
+        return;
+      }
+      this.log.error({ err }, 'join failed');
+      this.close(CloseCode.InternalError, CloseReason.Internal);
+    });
+  }
+
+  async #join(credential: SessionCredential, resume: ResumeRequest): Promise<void> {
+    const auth = await authenticateSession(this.#ctx, credential, this);
+    if (this.isClosed()) return;
+    if (!auth.ok) {
+      const { code, reason } = refusalClose(auth.refusal);
+      this.close(code, reason);
+      return;
+    }
+    this.#userId = auth.userId;
+    this.expiresAtMs = auth.expiresAtMs;
+    this.#log = undefined;
+    if (!(await acquireSessionSlot(this.#ctx, this.#userId, this.id))) {
+      this.close(CloseCode.TooManyConnections, CloseReason.TooManyConnections);
+      return;
+    }
+    this.#hasSlot = true;
+    if (this.isClosed()) {
+      this.#releaseSlot(); // closed while the slot was being taken
+      return;
+    }
+    this.#res.writeHead(200, {
+      'Content-Type': 'text/event-stream; charset=utf-8',
+      // F: no proxy may cache, transform or buffer the stream; it is never compressed.
+      'Cache-Control': 'no-cache, no-transform',
+      'X-Accel-Buffering': 'no',
+      Connection: 'close',
+      ...this.#headers,
+    });
+    this.#res.write(ssePreamble(this.#ctx.config.sseRetryMs));
+    const replay = new ReplayBuffer({ maxBuffered: this.#ctx.config.historySize });
+    this.#replay = replay;
+    if (!(await openUserStream(this, replay, this.#ctx, resume))) return;
+    this.#state = 'open';
+    this.#ctx.handshakes.release(this.ip);
+    this.#ctx.onOpened(this);
+  }
+
+  /** Takes one event of the user from the hub (§3, §4; the rule lives in deliverLive). */
+  deliver(event: StoredEvent, frame: Buffer): boolean {
+    return deliverLive(this, this.#replay, event, frame);
+  }
+
+  /** A control frame: `data:` only, no `id:` (H), so EventSource's Last-Event-ID stays the last event's. */
+  send(frame: WireFrame): void {
+    this.#write(SSE_DATA, frame);
+  }
+
+  /** An event: `id: <epoch>:<seq>` then the WebSocket's bytes of it as the `data:` line (H). */
+  sendEvent(event: StoredEvent, frame: WireFrame): void {
+    this.#write(sseEventHead(event.epoch, event.seq), frame);
+  }
+
+  /** The heartbeat's comment line (H); written only to open streams. */
+  writePing(): void {
+    if (this.#state !== 'open') return;
+    this.#cork();
+    this.#res.write(SSE_PING);
+  }
+
+  /**
+   * Writes one message as one write: with chunked encoding every write is a chunk of its own, so three
+   * writes would triple the framing. Writes of one tick share one corked write, like a WebSocket's
+   * (docs/architecture.md, "Hot path").
+   */
+  #write(head: string, frame: WireFrame): void {
+    if (this.#state === 'closed' || !this.#res.headersSent) return;
+    this.#cork();
+    this.#res.write(
+      typeof frame === 'string'
+        ? head + frame + SSE_EVENT_END
+        : Buffer.concat([Buffer.from(head), frame, EVENT_END_BYTES]),
+    );
+  }
+
+  #cork(): void {
+    if (this.#corked) return;
+    this.#corked = true;
+    this.#res.cork();
+    process.nextTick(SseSession.#flush, this);
+  }
+
+  /** §5 after the flush, as for a WebSocket: unsent bytes over max_buffered_bytes end the stream (4013). */
+  static #flush(session: SseSession): void {
+    session.#corked = false;
+    session.#res.uncork();
+    if (session.#res.writableLength > session.#ctx.config.maxBufferedBytes) {
+      session.close(CloseCode.SlowConsumer, CloseReason.SlowConsumer);
+    }
+  }
+
+  sendError(code: ErrorCode, message: string, id?: string | number): void {
+    this.#ctx.metrics.frameErrors.inc({ code });
+    this.send(encodeServerFrame.error(code, message, id));
+  }
+
+  /**
+   * Ends the stream for the reason a WebSocket would close with `code`. Idempotent. Before the stream's
+   * headers: a JSON error answer (H). After: one STREAM_CLOSED error frame, then the end of the response;
+   * a peer too slow to take even that loses its socket at once.
+   */
+  close(code: CloseCode, reason: string): void {
+    if (this.#state === 'closed') return;
+    this.#enterClosed();
+    this.#closeCode = code;
+    this.log.info({ close_code: code, reason }, 'closing stream');
+    const res = this.#res;
+    if (!res.headersSent) {
+      const refusal = httpRefusal(code);
+      sendError(res, refusal.status, refusal.code, reason, { ...this.#headers, ...refusal.headers });
+      return;
+    }
+    if (res.writableLength > this.#ctx.config.maxBufferedBytes) {
+      res.destroy();
+      return;
+    }
+    res.write(`${SSE_DATA}${encodeServerFrame.streamClosed(code, reason)}${SSE_EVENT_END}`);
+    res.end();
+  }
+
+  /** Drops the stream without a last frame. */
+  terminate(): void {
+    this.#enterClosed();
+    this.#res.destroy();
+  }
+
+  /** The registry's WebSocket ping: nothing to do, the SSE heartbeat is the comment line. */
+  ping(): void {}
+
+  /** A refreshed token for the same user moves the stream's expiry (the same rule as §2's refresh). */
+  async refreshToken(token: string): Promise<void> {
+    const refresh = await checkRefresh(this.#ctx, this.#userId, token, this);
+    if (this.#state !== 'open') return;
+    if (refresh.ok) this.expiresAtMs = refresh.expiresAtMs;
+    else this.close(refresh.code, refresh.reason);
+  }
+
+  #enterClosed(): void {
+    if (this.#state === 'authenticating' || this.#state === 'joining') this.#ctx.handshakes.release(this.ip);
+    this.#state = 'closed';
+    this.#replay = undefined;
+  }
+
+  #releaseSlot(): void {
+    if (!this.#hasSlot) return;
+    this.#hasSlot = false;
+    this.#ctx.engine
+      .releaseConnectionSlot(this.#userId, this.id)
+      .catch((err: unknown) => this.log.warn({ err }, 'could not release connection slot'));
+  }
+
+  #onClose(): void {
+    const wasAuthenticated = this.#userId !== '';
+    this.#enterClosed();
+    this.#ctx.metrics.closes.inc({ code: closeCodeLabel(this.#closeCode) });
+    if (wasAuthenticated) this.#ctx.hub.leave(this);
+    this.#releaseSlot();
+    this.#ctx.onClosed(this);
+  }
+}
+
+/** The plain HTTP answer of a stream refused before its headers (docs/protocol.md H). */
+function httpRefusal(code: CloseCode): {
+  status: 401 | 503;
+  code: string;
+  headers: Record<string, string>;
+} {
+  if (code === CloseCode.Unauthorized || code === CloseCode.TokenExpired)
+    return { status: 401, code: HttpErrorCode.Unauthorized, headers: { 'WWW-Authenticate': 'Bearer' } };
+  return { status: 503, code: 'UNAVAILABLE', headers: { 'Retry-After': '1' } };
+}

@@ -1,0 +1,119 @@
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { CancelResult } from '../agents/agent-runtime.js';
+import { bearerCredential } from '../auth/token-source.js';
+import type { Config } from '../config/config.js';
+import { isEngineUnavailable } from '../protocol/agentcast-error.js';
+import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
+import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
+import { parseMessageBody } from '../protocol/frames.js';
+import { type AuthContext, authenticateSession } from './authenticate-session.js';
+import type { RunController } from './connection-context.js';
+import { answerCancel, NO_BODY, readJsonBody, sendError, sendJson } from './http-api.js';
+import type { StreamTickets } from './stream-tickets.js';
+
+/** What the user routes need from their gateway. */
+export interface UserApiContext extends AuthContext {
+  readonly config: Pick<Config, 'maxPayload'>;
+  readonly tickets: Pick<StreamTickets, 'issue' | 'redeem'>;
+  /** The same run control the WebSocket's frame router calls (AgentRuntime.start, AgentRuntime.cancel). */
+  readonly runs: {
+    start: RunController['start'];
+    cancel(userId: string, runId: string): Promise<CancelResult>;
+  };
+}
+
+const CANCEL_PATH = /^\/v1\/runs\/([^/]+)\/cancel$/;
+
+/**
+ * The routes a user calls with their own JWT (docs/protocol.md H), for clients without a WebSocket:
+ * POST /v1/tickets, POST /v1/messages, and POST /v1/runs/:run_id/cancel unless the bearer is the API key
+ * (`operator`: the backend's cancel, D). Returns false for any other request (the API-key routes answer it).
+ */
+export async function handleUserApi(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: UserApiContext,
+  url: URL,
+  operator: boolean,
+): Promise<boolean> {
+  const path = url.pathname;
+  const cancel = operator ? null : CANCEL_PATH.exec(path);
+  if (path !== '/v1/tickets' && path !== '/v1/messages' && cancel === null) return false;
+  if (req.method !== 'POST') {
+    sendError(res, 405, HttpErrorCode.MethodNotAllowed, 'use POST', { Allow: 'POST' });
+    return true;
+  }
+  const token = bearerCredential(req.headers.authorization);
+  const auth = token === undefined ? undefined : await authenticateSession(ctx, { kind: 'token', token });
+  if (auth === undefined || !auth.ok) {
+    const why = auth === undefined ? 'missing' : auth.refusal === 'token_expired' ? 'expired' : 'invalid';
+    sendError(res, 401, HttpErrorCode.Unauthorized, `${why} token; send Authorization: Bearer <jwt>`, {
+      'WWW-Authenticate': 'Bearer',
+    });
+    return true;
+  }
+  try {
+    if (path === '/v1/tickets') {
+      const { ticket, expiresInS } = await ctx.tickets.issue(auth, ctx.now());
+      sendJson(res, 200, { ticket, expires_in: expiresInS });
+    } else if (cancel !== null) {
+      await cancelOwnRun(res, ctx, auth.userId, cancel[1] as string);
+    } else {
+      await postMessage(req, res, ctx, auth.userId);
+    }
+  } catch (err) {
+    if (!isEngineUnavailable(err)) throw err;
+    sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later', {
+      'Retry-After': '1',
+    });
+  }
+  return true;
+}
+
+/** The status of each refusal of a start, the same codes a `user_message` gets as an error frame (§6, E). */
+const START_REFUSAL_STATUS: Readonly<Record<string, number>> = {
+  [ErrorCode.InvalidMessage]: 400,
+  [ErrorCode.NotFound]: 404,
+  [ErrorCode.RateLimited]: 429,
+  [ErrorCode.Unavailable]: 503,
+};
+
+/** POST /v1/messages: a `user_message` over HTTP, with the same idempotency by `id` (§6, H). */
+async function postMessage(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: UserApiContext,
+  userId: string,
+): Promise<void> {
+  const json = await readJsonBody(req, res, ctx.config.maxPayload, ' (max_payload)');
+  if (json === NO_BODY) return;
+  const body = parseMessageBody(json.value);
+  if (!body.ok) return sendError(res, 400, ErrorCode.InvalidMessage, body.message);
+  const { id, text, thread_id: threadId, agent } = body.value;
+  const outcome = await ctx.runs.start(userId, { messageId: id, text, threadId, agent });
+  if (outcome.ok) {
+    sendJson(res, 202, { run_id: outcome.runId, duplicate: outcome.duplicate });
+    return;
+  }
+  const status = START_REFUSAL_STATUS[outcome.code] ?? 500;
+  sendError(res, status, outcome.code, outcome.message, status === 503 ? { 'Retry-After': '1' } : {});
+}
+
+/** POST /v1/runs/:run_id/cancel with the user's JWT: only the user's own run (404 for another's). */
+async function cancelOwnRun(
+  res: ServerResponse,
+  ctx: UserApiContext,
+  userId: string,
+  segment: string,
+): Promise<void> {
+  let runId: string;
+  try {
+    runId = decodeURIComponent(segment);
+  } catch {
+    return sendError(res, 400, ErrorCode.InvalidMessage, 'run_id: not valid percent-encoded UTF-8');
+  }
+  if (!idSchema.safeParse(runId).success) {
+    return sendError(res, 400, ErrorCode.InvalidMessage, `run_id: must be 1..${ID_MAX_LENGTH} characters`);
+  }
+  answerCancel(res, runId, await ctx.runs.cancel(userId, runId));
+}
