@@ -82,9 +82,11 @@ function start(): AgentcastClient {
     status.textContent = error.message;
   });
   client.on('*', (ev) => {
-    if (timeline.add(ev)) chat.apply(ev);
+    timeline.add(ev);
     showPosition();
   });
+  // The chat is drawn from the client's runs: a tab opened mid-run starts from each run's snapshot.
+  client.onRun((run) => chat.render(run));
 
   form.addEventListener('submit', (e) => {
     e.preventDefault();

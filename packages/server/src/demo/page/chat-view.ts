@@ -1,4 +1,4 @@
-import type { AgentEvent } from '@agentcast/client';
+import type { RunState } from '@agentcast/client';
 import { createElement } from './create-element.js';
 
 /** What the page does with a sent message once the server answers. */
@@ -11,12 +11,14 @@ interface Answer {
   readonly bubble: HTMLLIElement;
   readonly text: HTMLParagraphElement;
   readonly status: HTMLSpanElement;
+  /** Characters of the run's text already in `text`. */
+  shown: number;
 }
 
 /**
- * The chat column: the user's messages and one answer bubble per run, filled by `stream_chunk` text and
- * settled by `agent_completed` (whose `final_response` is authoritative, so the bubble is right even if
- * a reset skipped some chunks).
+ * The chat column: the user's messages and one answer bubble per run, drawn from the client's runs
+ * (`client.runs`, docs/client.md "Runs"): a tab opened mid-run gets the whole answer so far from the run's
+ * snapshot, then the rest as it streams. A finished run shows its `final_response` when it has one.
  */
 export class ChatView {
   readonly #list: HTMLOListElement;
@@ -47,33 +49,25 @@ export class ChatView {
     };
   }
 
-  /** Applies a run event to its answer bubble. */
-  apply(ev: AgentEvent): void {
-    if (ev.run_id === undefined) return;
-    switch (ev.type) {
-      case 'agent_started':
-        this.#answer(ev.run_id, ev.data.agent_name);
-        break;
-      case 'stream_chunk':
-        if (typeof ev.data.text === 'string') this.#answer(ev.run_id).text.append(ev.data.text);
-        break;
-      case 'agent_completed': {
-        const answer = this.#answer(ev.run_id);
-        const final = ev.data.final_response;
-        if (typeof final === 'string' && final !== '') answer.text.textContent = final;
-        const status = typeof ev.data.status === 'string' ? ev.data.status : 'ended';
-        answer.status.textContent = status;
-        answer.bubble.dataset.status = status;
-        if (status !== 'succeeded') answer.bubble.classList.add('failed');
-        break;
-      }
-    }
+  /** Draws a run's latest state (`client.onRun`) into its answer bubble. */
+  render(run: RunState): void {
+    const answer = this.#answer(run.run_id, run.agent);
+    // The text only grows (docs/protocol.md F): append what is new rather than redraw thousands of tokens.
+    if (run.text.length >= answer.shown) answer.text.append(run.text.slice(answer.shown));
+    else answer.text.textContent = run.text;
+    answer.shown = run.text.length;
+    if (run.status === 'running' || run.status === 'waiting') return;
+    const final = run.final_response;
+    if (typeof final === 'string' && final !== '') answer.text.textContent = final;
+    answer.status.textContent = run.status;
+    answer.bubble.dataset.status = run.status;
+    if (run.status !== 'succeeded') answer.bubble.classList.add('failed');
   }
 
-  #answer(runId: string, agentName?: unknown): Answer {
+  #answer(runId: string, agentName: string | undefined): Answer {
     const known = this.#answers.get(runId);
     if (known !== undefined) return known;
-    const name = typeof agentName === 'string' ? agentName : 'agent';
+    const name = agentName ?? 'agent';
     const text = createElement('p');
     const status = createElement('span', { className: 'status', text: `${name} is working…` });
     const bubble = createElement(
@@ -81,7 +75,7 @@ export class ChatView {
       { className: 'bubble agent', attrs: { 'data-testid': 'answer', 'data-run-id': runId } },
       [text, status],
     );
-    const answer = { bubble, text, status };
+    const answer = { bubble, text, status, shown: 0 };
     this.#answers.set(runId, answer);
     this.#push(bubble);
     return answer;
