@@ -14,10 +14,13 @@ export interface GatewayNodesOptions {
 
 /** The gateway processes of one describe, on one redis-server of their own. */
 export interface GatewayNodes {
-  /** Spawns `agentcast serve --server-id <name>` with the shared flags; resolves once its Redis is up. */
-  start(name: string): Promise<GatewayProcess>;
-  /** A WebSocket client of `user` on `node`, past its welcome; terminated after the test. */
-  connect(node: GatewayProcess, user: string): Promise<Client>;
+  /**
+   * Spawns `agentcast serve --server-id <name>` with the shared flags, then `args` (which win); resolves
+   * once its Redis is up.
+   */
+  start(name: string, args?: readonly string[]): Promise<GatewayProcess>;
+  /** A WebSocket client of `user` on `node` (`query` added to its URL), past its welcome; terminated after the test. */
+  connect(node: GatewayProcess, user: string, query?: string): Promise<Client>;
   /** SIGKILLs `node` (waking it first if it was SIGSTOPped) and waits for its exit. */
   kill(node: GatewayProcess): Promise<void>;
   /** The redis-server's URL (inside a test). */
@@ -62,20 +65,21 @@ export function useGatewayNodes(options: GatewayNodesOptions): GatewayNodes {
   return {
     redisUrl,
     kill,
-    async start(name) {
+    async start(name, args = []) {
       const node = await spawnGateway([
         ...['--port', '0', '--env', 'test', '--server-id', name, '--no-demo'],
         ...['--redis', redisUrl(), '--redis-key-prefix', options.keyPrefix],
         ...['--jwt-secret', TEST_SECRET, '--api-key', TEST_API_KEY],
         ...(options.args ?? []),
+        ...args,
       ]);
       nodes.push(node);
       await logged(node, (entry) => entry.msg === 'redis connected');
       return node;
     },
-    async connect(node, user) {
+    async connect(node, user, query = '') {
       const token = await signToken(TEST_SECRET, user, 3600);
-      const client = Client.open(`ws://127.0.0.1:${node.port}/ws`, {
+      const client = Client.open(`ws://127.0.0.1:${node.port}/ws${query}`, {
         headers: { Authorization: `Bearer ${token}` },
       });
       clients.push(client);

@@ -154,6 +154,14 @@ describe('upgrade checks (docs/protocol.md §1)', () => {
       status: 400,
       message: 'epoch: must be 1..128 characters',
     },
+    ...['everything', '', 'SNAPSHOT'].map(
+      (mode): Refusal => ({
+        name: `catch_up=${JSON.stringify(mode)}`,
+        request: { path: `/ws?catch_up=${mode}` },
+        status: 400,
+        message: 'catch_up: must be "snapshot" or "none"',
+      }),
+    ),
     {
       name: 'an epoch of 129 characters',
       request: { path: `/ws?since=1&epoch=${'e'.repeat(129)}` },

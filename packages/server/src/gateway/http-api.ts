@@ -12,7 +12,7 @@ import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
 import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
 import { parsePublishBody } from '../protocol/publish.js';
-import type { CorsDecision } from '../security/cors-policy.js';
+import { type CorsDecision, isUserRoute } from '../security/cors-policy.js';
 import { readBody } from './read-body.js';
 
 /**
@@ -186,7 +186,7 @@ async function handleApi(
 ): Promise<void> {
   const path = url.pathname;
   // A user's own routes: the user's JWT, or the API key for a backend that names the user.
-  if (path === '/v1/runs' || /^\/v1\/runs\/[^/]+$/.test(path)) {
+  if (isUserRoute(path)) {
     if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
     const caller = await userCaller(req, res, ctx, url.searchParams);
     if (caller === undefined) return;

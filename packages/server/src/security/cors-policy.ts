@@ -42,6 +42,14 @@ export type CorsDecision =
 
 /** The GET routes browsers may read from allowed origins (docs/protocol.md §8; docs/security.md, CORS). */
 export const PUBLIC_CORS_PATHS: readonly string[] = ['/', '/healthz', '/readyz', '/metrics'];
+
+/**
+ * Routes a browser calls with its user's JWT (docs/protocol.md F): exposed to allowed origins like the
+ * public routes, whatever `--expose-api-to-browsers` says; they answer only for that user.
+ */
+export function isUserRoute(path: string): boolean {
+  return path === '/v1/runs' || /^\/v1\/runs\/[^/]+$/.test(path);
+}
 /** Headers a cross-origin request may send: the API key or token, and a JSON body. */
 export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type';
 /** How long a browser may cache a preflight answer, in seconds (browsers cap it at 2 h or less). */
@@ -65,7 +73,7 @@ const VARY = { Vary: 'Origin' } as const;
 export function corsDecision(request: CorsRequest): CorsDecision {
   const queryAt = request.path.indexOf('?');
   const path = queryAt === -1 ? request.path : request.path.slice(0, queryAt);
-  const isPublic = PUBLIC_CORS_PATHS.includes(path);
+  const isPublic = PUBLIC_CORS_PATHS.includes(path) || isUserRoute(path);
   const exposed = isPublic || request.exposeApiToBrowsers;
   // Vary on every response a CORS header could appear on, so a cache never serves one origin's answer to another.
   const vary = exposed ? VARY : {};
