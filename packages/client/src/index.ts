@@ -28,7 +28,7 @@ export {
   RunStatus,
   type WelcomeData,
 } from './protocol/wire.js';
-export { foldRunEvent, type RunState, RunStates } from './run-state.js';
+export { foldRunEvent, MAX_RUNS, type RunState, RunStates } from './run-state.js';
 export type { ResetReason, StreamPosition } from './seq-tracker.js';
 export type { Timers } from './timers.js';
 export type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';
