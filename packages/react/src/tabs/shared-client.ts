@@ -274,6 +274,7 @@ export class SharedClient implements AgentcastClientLike {
         this.#post({ t: 'state', from: this.id, state });
       }),
       client.onLifecycle('welcome', (welcome) => {
+        if (welcome.resume === 'snapshot') this.#catchUpTo(welcome.epoch, welcome.seq);
         this.#lifecycle.emit('welcome', welcome);
         this.#post({ t: 'welcome', from: this.id, welcome });
       }),
@@ -355,7 +356,10 @@ export class SharedClient implements AgentcastClientLike {
         if (!leading && m.from === this.#leaderId) this.#setState(m.state);
         break;
       case 'welcome':
-        if (!leading && m.from === this.#leaderId) this.#lifecycle.emit('welcome', m.welcome);
+        if (!leading && m.from === this.#leaderId) {
+          if (m.welcome.resume === 'snapshot') this.#catchUpTo(m.welcome.epoch, m.welcome.seq);
+          this.#lifecycle.emit('welcome', m.welcome);
+        }
         break;
       case 'disconnect':
         if (!leading && m.from === this.#leaderId) this.#lifecycle.emit('disconnect', m.info);
@@ -510,6 +514,16 @@ export class SharedClient implements AgentcastClientLike {
     }
     this.#drainHeld();
     // Still a gap: the leader is behind us for now; its live events fill it, or the next ask does.
+  }
+
+  /**
+   * A welcome `resume: "snapshot"` (docs/protocol.md F): the stream goes on after (epoch, seq), and the runs
+   * come as snapshots (`runs` messages), so this tab moves there without a reset, as the client does.
+   */
+  #catchUpTo(epoch: string, seq: number): void {
+    if (this.#tracker.jump(epoch, seq) === false) return;
+    this.#held = this.#held.filter((e) => this.#tracker.judge(e) !== 'duplicate');
+    this.#drainHeld();
   }
 
   /** Moves this tab forward to (epoch, seq), telling its handlers what was lost; no-op if nothing was. */

@@ -82,7 +82,7 @@ export class FakeClient implements AgentcastClientLike {
   }
 
   /** A welcome (resume `none` on the first connection) and `open`. */
-  open(epoch = 'e1', seq = this.lastSeq, resume: 'none' | 'ok' | 'reset' = 'none'): void {
+  open(epoch = 'e1', seq = this.lastSeq, resume: 'none' | 'ok' | 'reset' | 'snapshot' = 'none'): void {
     const previous = this.epoch === undefined ? undefined : { epoch: this.epoch, seq: this.lastSeq };
     this.epoch = epoch;
     if (resume !== 'ok') this.lastSeq = seq;

@@ -211,4 +211,28 @@ describe('SharedClient runs', () => {
     expect(late.shared.run('r1')).toEqual(leader.run('r1'));
     expect([...late.shared.runs.keys()]).toEqual(['r1']);
   });
+
+  it('after a resume answered with snapshots, no tab reports a reset, and every tab has the runs', async () => {
+    const browser = new FakeBrowser();
+    const a = tab(browser, 'A');
+    const b = tab(browser, 'B');
+    const resets: unknown[] = [];
+    for (const t of [a, b]) t.shared.onLifecycle('reset', (r) => resets.push(r));
+    await browser.run();
+    const leader = a.clients[0] as RunsClient;
+    leader.open('e1', 0, 'none');
+    const f = new EventFactory();
+    leader.deliver(f.event('agent_started', { agent_name: 'demo', task_description: 'q' }, 'r1'));
+    await browser.run();
+    // The socket comes back after the run outgrew the history: welcome "snapshot" at seq 20.
+    leader.open('e1', 20, 'snapshot');
+    leader.snapshot(snapshotOf(20, 'so far'));
+    leader.deliver(...rest());
+    await browser.run();
+    expect(resets).toEqual([]);
+    for (const t of [a, b]) {
+      expect(t.shared.run('r1')?.text).toBe('so far and more');
+      expect(t.shared.lastSeq).toBe(23);
+    }
+  });
 });
