@@ -9,7 +9,7 @@ import { loadAverage } from './lib/proc-stats.mjs';
 import { Progress } from './lib/progress.mjs';
 import { writeReport } from './lib/report.mjs';
 import { ROOT, SERVER_KINDS, SERVER_LABELS } from './lib/servers.mjs';
-import { engineRun, engineSetups, originChecks } from './scenarios/agentcast-only.mjs';
+import { catchUp, engineRun, engineSetups, originChecks } from './scenarios/agentcast-only.mjs';
 import { COMMON_SCENARIOS } from './scenarios/common.mjs';
 
 /**
@@ -18,7 +18,7 @@ import { COMMON_SCENARIOS } from './scenarios/common.mjs';
  * every scenario has a time limit and every child is killed on exit, error or Ctrl-C. Writes
  * bench/results/<date>.json and regenerates BENCHMARKS.md with its SVG charts (complete full runs, or --report).
  *
- *   node bench/run.mjs [--quick] [--only idle_memory,fanout,latency,storm,origin,engines]
+ *   node bench/run.mjs [--quick] [--only idle_memory,fanout,latency,storm,origin,engines,catch_up]
  *                      [--servers agentcast,bare-ws,socketio] [--redis-url redis://127.0.0.1:6379/5]
  *                      [--no-pin] [--report] [--profile]
  */
@@ -123,6 +123,8 @@ function summarize(r) {
     return `${r.connects_per_s.toLocaleString('en-US')} connects/s (${r.failed} failed)`;
   if (r.checksPerSecond !== undefined)
     return `${Math.round(r.checksPerSecond).toLocaleString('en-US')} checks/s`;
+  if (r.bytes_ratio !== undefined)
+    return `catch-up ${r.catch_up.frames} frames, ${r.catch_up.bytes.toLocaleString('en-US')} B vs replay ${r.replay.frames} frames, ${r.replay.bytes.toLocaleString('en-US')} B`;
   if (r.throughput !== undefined)
     return `${r.throughput.delivered_per_s.toLocaleString('en-US')} ev/s, p99 ${r.latency.p99_ms} ms`;
   return 'done';
@@ -174,7 +176,8 @@ if (args.profile) {
 }
 const commons = COMMON_SCENARIOS.filter((s) => wanted(s.id));
 const setups = wanted('engines') ? engineSetups(args['redis-url']) : [];
-const total = commons.length * kinds.length + (wanted('origin') ? 1 : 0) + setups.length;
+const total =
+  commons.length * kinds.length + (wanted('origin') ? 1 : 0) + (wanted('catch_up') ? 1 : 0) + setups.length;
 const progress = new Progress(total);
 const startedAt = new Date();
 process.stderr.write(
@@ -207,6 +210,11 @@ if (wanted('origin')) {
     'Origin checks · agentcast',
     scale.originMs + 60_000,
     (scope) => originChecks({ scope, scale }),
+  );
+}
+if (wanted('catch_up')) {
+  results.agentcast_only.catch_up = await step('Catch-up vs replay · agentcast', 120_000, (scope) =>
+    catchUp({ scope }),
   );
 }
 if (setups.length > 0) {

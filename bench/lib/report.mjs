@@ -28,6 +28,12 @@ function ratio(a, b) {
 
 const fmtRatio = (x) => (x === undefined ? 'n/a' : `${x.toFixed(2)}x`);
 
+/** The catch-up result when it ran (section 5). */
+function catchUpOk(results) {
+  const r = results.agentcast_only?.catch_up;
+  return r?.status === 'ok' ? r : undefined;
+}
+
 /** The issue's targets, as ratios of agentcast to the baselines measured in the same run. */
 export function evaluateTargets(results) {
   const a = (s) => ok(results, s, 'agentcast');
@@ -84,6 +90,13 @@ export function evaluateTargets(results) {
       1.5,
     ],
     ['p99 latency at the fixed rate vs bare ws', ratio(a('latency')?.p99_ms, b('latency')?.p99_ms), '<=', 2],
+    // docs/protocol.md F: a tab joining a long run gets its snapshot, not a replay of every token.
+    [
+      'Catch-up bytes vs a replay of the same run (5,000 tokens)',
+      catchUpOk(results)?.bytes_ratio,
+      '<=',
+      0.25,
+    ],
   ];
   return rows.map(([name, value, op, target]) => ({
     name,
@@ -408,6 +421,39 @@ function markdown(results, jsonName) {
     );
     lines.push('');
   }
+  const catchUp = results.agentcast_only?.catch_up;
+  if (catchUp !== undefined) {
+    lines.push(
+      catchUp.status === 'ok'
+        ? `**Catch-up** (docs/protocol.md F): a backend has published a run of ${int(catchUp.tokens)} \`stream_chunk\` tokens of a few characters each; then a tab joins it, once replaying the run from history (\`?since=0\`, with \`--history-size\` large enough to hold it) and once with \`?catch_up=snapshot\`. Counted: what the tab receives before the live tail, and the time from opening the socket until it has it (one tab at a time, client in the orchestrator process).`
+        : `**Catch-up**: ${catchUp.status}: ${catchUp.error ?? catchUp.reason}`,
+    );
+    lines.push('');
+    if (catchUp.status === 'ok') {
+      lines.push(
+        table(
+          ['join', 'frames before the live tail', 'bytes', 'time (ms)', 'bytes vs replay'],
+          [
+            [
+              'replay from history',
+              int(catchUp.replay.frames),
+              int(catchUp.replay.bytes),
+              ms(catchUp.replay.ms),
+              '1.00x',
+            ],
+            [
+              'catch-up (welcome + run_snapshot)',
+              int(catchUp.catch_up.frames),
+              int(catchUp.catch_up.bytes),
+              ms(catchUp.catch_up.ms),
+              fmtRatio(catchUp.bytes_ratio),
+            ],
+          ],
+        ),
+      );
+      lines.push('');
+    }
+  }
   const engines = results.agentcast_only?.engines;
   if (engines !== undefined) {
     lines.push(
@@ -462,7 +508,7 @@ function markdown(results, jsonName) {
   lines.push('```');
   lines.push('');
   lines.push(
-    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines`, `--servers agentcast,bare-ws,socketio`, ' +
+    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up`, `--servers agentcast,bare-ws,socketio`, ' +
       '`--redis-url redis://127.0.0.1:6379/5`, `--no-pin`, `--report` (write this page after a quick run), `--profile` (CPU profiles of every server into /tmp/agentcast-bench-profiles/<server>/, read them with `node bench/profile-summary.mjs <file>`).',
   );
   lines.push('');

@@ -65,11 +65,14 @@ function agentcastArgs(port, redis) {
  * Starts one server under test in its own process (pinned to `cpus` when given), with the same memory probe
  * preloaded into all three, and resolves once /healthz answers.
  */
-export async function startServer(kind, { cpus, redis, cpuProfDir, serverId } = {}) {
+export async function startServer(kind, { cpus, redis, cpuProfDir, serverId, extraArgs = [] } = {}) {
   const port = await freePort();
   const probe = ['--expose-gc', '--require', `${BENCH_DIR}lib/mem-probe.cjs`];
   const prof = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir];
-  const script = kind === 'agentcast' ? agentcastArgs(port, redis) : [`${BENCH_DIR}servers/${kind}.mjs`];
+  const script =
+    kind === 'agentcast'
+      ? [...agentcastArgs(port, redis), ...extraArgs]
+      : [`${BENCH_DIR}servers/${kind}.mjs`];
   const env = {
     PORT: String(port),
     JWT_SECRET,

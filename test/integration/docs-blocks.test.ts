@@ -35,7 +35,7 @@ import {
   ROOT,
   runWithInput,
 } from '../helpers/doc-session.js';
-import { Client, type Frame, type Harness, startGateway } from '../helpers/gateway-harness.js';
+import { Client, type Frame, type Harness, startGateway, TEST_API_KEY } from '../helpers/gateway-harness.js';
 import { CLI_PATH } from '../helpers/gateway-process.js';
 import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../helpers/redis-fixture.js';
 
@@ -145,6 +145,11 @@ const NOT_RUNNABLE: readonly Excuse[] = [
     file: 'docs/protocol.md',
     contains: '{"type":"welcome"',
     reason: 'a sample welcome frame; "wire samples match real frames" compares it with a real one.',
+  },
+  {
+    file: 'docs/protocol.md',
+    contains: '{"run_id":"r_1","thread_id":"t1"',
+    reason: 'a sample run snapshot; "wire samples match real frames" compares it with a real one.',
   },
   {
     file: 'docs/protocol.md',
@@ -733,6 +738,43 @@ describe.concurrent('samples and synopses, compared with the real thing', () => 
     await gw.publish({ user_id: 'u1', type: 'agent_thinking', run_id: 'r_1', data: { reasoning: 'x' } });
     const event = await client.next('agent_thinking');
     ctx.expect(sampleDifferences(event, sampleOf('{"type":"agent_thinking","seq":43'))).toEqual([]);
+
+    const run = (type: string, data: Record<string, unknown>) => ({
+      user_id: 'u1',
+      run_id: 'r_9',
+      type,
+      data,
+    });
+    await gw.publish({
+      events: [
+        run('agent_started', { agent_name: 'demo', task_description: 'What is 6 * 7?', thread_id: 't1' }),
+        run('agent_thinking', { reasoning: 'Plan: multiply.' }),
+        run('tool_executing', {
+          tool_name: 'calculator',
+          tool_args: { expression: '6 * 7' },
+          execution_id: 'x1',
+        }),
+        run('tool_completed', {
+          tool_name: 'calculator',
+          execution_id: 'x1',
+          success: true,
+          results: { value: 42 },
+          duration_ms: 3,
+        }),
+        run('stream_chunk', { text: '6 * 7 = ' }),
+      ],
+    });
+    const snapshot = await fetch(`${gw.httpUrl}/v1/runs/r_9?user_id=u1`, {
+      headers: { Authorization: `Bearer ${TEST_API_KEY}` },
+    });
+    ctx
+      .expect(
+        sampleDifferences(
+          await snapshot.json(),
+          JSON.parse(excused('docs/protocol.md', '{"run_id":"r_1","thread_id":"t1"').text),
+        ),
+      )
+      .toEqual([]);
 
     await runThrough(client, 'm1', { text: 'hello', agent: 'webhook' });
     const [request] = bodies;

@@ -15,14 +15,24 @@ import { propertyParameters } from './support/property-parameters.js';
  *   resume point (since for `ok`, the welcome's seq for `none`/`reset`);
  * - no loss: every open connection reaches N, and every closed one, resumed from its last seq, gets
  *   `resume: ok` and exactly the rest up to N;
- * - runs: each acked run starts with agent_started and has exactly one agent_completed, its last event.
+ * - runs: each acked run starts with agent_started and has exactly one agent_completed, its last event;
+ * - catch-up (docs/protocol.md F): a connection welcomed with `resume: "snapshot"` got one run_snapshot
+ *   per run that had events on both sides of the welcome's seq, exact up to it: the snapshot's text plus
+ *   the run's later chunks on that connection is the run's whole text.
  */
 
 /** Connections per user the commands keep open at most (max_connections_per_user is 10). */
 const MAX_OPEN_PER_USER = 3;
 
-/** How a connection asks to resume. */
-type ResumeMode = 'none' | 'zero' | 'latest' | 'beyond' | 'bad_epoch';
+/** How a connection asks to resume; the `_catch_up` ones ask for run snapshots too (docs/protocol.md F). */
+type ResumeMode = 'none' | 'zero' | 'latest' | 'beyond' | 'bad_epoch' | 'none_catch_up' | 'beyond_catch_up';
+
+/** A connection's resume request, with catch-up. */
+interface ResumeAsk {
+  since?: number;
+  epoch?: string;
+  catch_up?: 'snapshot';
+}
 
 interface UserState {
   readonly id: string;
@@ -57,7 +67,7 @@ const lastSeq = (c: ConnRecord): number => eventsOf(c.client).at(-1)?.seq ?? c.s
 async function openConnection(
   w: World,
   user: number,
-  resume: { since?: number; epoch?: string },
+  resume: ResumeAsk,
   via: 'query' | 'auth',
 ): Promise<{ client: Client; welcome: Frame }> {
   const token = await w.h.token(w.users[user]?.id ?? '');
@@ -66,6 +76,7 @@ async function openConnection(
     const params = new URLSearchParams();
     if (resume.since !== undefined) params.set('since', String(resume.since));
     if (resume.epoch !== undefined) params.set('epoch', resume.epoch);
+    if (resume.catch_up !== undefined) params.set('catch_up', resume.catch_up);
     const query = params.size > 0 ? `?${params}` : '';
     client = Client.open(`${w.h.wsUrl}${query}`, { headers: { Authorization: `Bearer ${token}` } });
   } else {
@@ -144,11 +155,22 @@ class Connect implements fc.AsyncCommand<World, World> {
     const user = this.user % w.users.length;
     const state = w.users[user] as UserState;
     const latest = Math.max(0, ...w.conns.filter((c) => c.user === user).map(lastSeq));
-    const request: { since?: number; epoch?: string } = {};
+    const request: ResumeAsk = {};
     let expected: string;
     switch (this.mode) {
       case 'none':
         expected = 'none';
+        break;
+      case 'none_catch_up':
+        request.catch_up = 'snapshot';
+        expected = 'snapshot';
+        break;
+      case 'beyond_catch_up':
+        // F: what would be a reset is a catch-up.
+        request.since = 1_000_000;
+        if (state.epoch !== undefined) request.epoch = state.epoch;
+        request.catch_up = 'snapshot';
+        expected = 'snapshot';
         break;
       case 'zero':
         request.since = 0;
@@ -318,6 +340,45 @@ class UserMessage implements fc.AsyncCommand<World, World> {
   }
 }
 
+/** F: a tab that opens while a run streams, with catch-up, after the run's first chunk was stored. */
+class CatchUpMidRun implements fc.AsyncCommand<World, World> {
+  constructor(readonly pick: number) {}
+  check(w: World): boolean {
+    return open(w).some((c) => openOf(w, c.user).length < MAX_OPEN_PER_USER);
+  }
+  async run(_m: World, w: World): Promise<void> {
+    const list = open(w).filter((c) => openOf(w, c.user).length < MAX_OPEN_PER_USER);
+    const conn = list[this.pick % list.length] as ConnRecord;
+    const state = w.users[conn.user] as UserState;
+    const id = `m${w.counter++}`;
+    const from = conn.client.frames.length;
+    conn.client.send({ type: 'user_message', id, data: { text: 'what is 6 * 7?', agent: 'demo' } });
+    const answer = await frameWhere(
+      conn.client,
+      (f) => (f.type === 'ack' || f.type === 'error') && f.id === id,
+      `answer to user_message ${id}`,
+      5000,
+      from,
+    );
+    if (answer.type === 'error') return; // max_runs_per_user
+    const runId = (answer.data as { run_id: string }).run_id;
+    state.runs.set(runId, id);
+    await frameWhere(
+      conn.client,
+      (f) => f.run_id === runId && f.type === 'stream_chunk',
+      'a chunk',
+      5000,
+      from,
+    );
+    const { client, welcome } = await openConnection(w, conn.user, { catch_up: 'snapshot' }, 'query');
+    expect(welcome.data).toMatchObject({ resume: 'snapshot' });
+    record(w, conn.user, client, welcome);
+  }
+  toString(): string {
+    return `catch_up_mid_run(#${this.pick})`;
+  }
+}
+
 class Cancel implements fc.AsyncCommand<World, World> {
   constructor(
     readonly pickRun: number,
@@ -360,7 +421,15 @@ const commands = [
   fc
     .tuple(
       fc.nat(3),
-      fc.constantFrom<ResumeMode>('none', 'zero', 'latest', 'beyond', 'bad_epoch'),
+      fc.constantFrom<ResumeMode>(
+        'none',
+        'zero',
+        'latest',
+        'beyond',
+        'bad_epoch',
+        'none_catch_up',
+        'beyond_catch_up',
+      ),
       fc.constantFrom('query' as const, 'auth' as const),
     )
     .map(([u, mode, via]) => new Connect(u, mode, via)),
@@ -376,6 +445,7 @@ const commands = [
   fc.tuple(fc.nat(9), fc.nat(9), fc.boolean()).map(([run, conn, cross]) => new Cancel(run, conn, cross)),
   fc.tuple(fc.nat(3), fc.integer({ min: 1, max: 6 })).map(([u, n]) => new ResumeDuringPublish(u, n)),
   fc.nat(3).map((u) => new ServerDisconnect(u)),
+  fc.nat(9).map((pick) => new CatchUpMidRun(pick)),
 ];
 
 /** The identity of an event on the wire: equal on every connection that received that seq. */
@@ -440,6 +510,34 @@ async function checkConnection(w: World, conn: ConnRecord, bySeq: Map<number, Fr
   const expectedSeqs = Array.from({ length: n - conn.start }, (_, i) => conn.start + i + 1);
   expect(seen.map((f) => f.seq)).toEqual(expectedSeqs);
   for (const f of seen) expect(identity(f)).toBe(identity(bySeq.get(f.seq as number) as Frame));
+  if ((conn.client.frames[0]?.data as { resume?: string } | undefined)?.resume === 'snapshot') {
+    checkCatchUp(conn, bySeq, seen);
+  }
+}
+
+/** F: the snapshots of a catch-up, with the run's later events, are each run whole. */
+function checkCatchUp(conn: ConnRecord, bySeq: Map<number, Frame>, seen: Frame[]): void {
+  const snapshots = conn.client.frames.filter((f) => f.type === 'run_snapshot');
+  const all = [...bySeq.values()];
+  const runIds = new Set(all.filter((f) => f.run_id !== undefined).map((f) => f.run_id as string));
+  const chunks = (frames: Frame[], runId: string) =>
+    frames
+      .filter((f) => f.run_id === runId && f.type === 'stream_chunk')
+      .map((f) => String(f.data?.text))
+      .join('');
+  for (const runId of runIds) {
+    const before = all.filter((f) => f.run_id === runId && (f.seq as number) <= conn.start);
+    const after = all.filter((f) => f.run_id === runId && (f.seq as number) > conn.start);
+    const snapshot = snapshots.find((f) => f.run_id === runId)?.data as
+      | { last_seq: number; text: string; status: string }
+      | undefined;
+    if (before.length > 0 && after.length > 0) {
+      expect(snapshot, `no snapshot of ${runId}, running at seq ${conn.start}`).toBeDefined();
+    }
+    if (snapshot === undefined) continue;
+    expect(snapshot.last_seq).toBe(before.at(-1)?.seq);
+    expect(snapshot.text + chunks(seen, runId)).toBe(chunks(all, runId));
+  }
 }
 
 describe('delivery through a real gateway (model-based property)', () => {

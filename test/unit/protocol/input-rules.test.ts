@@ -205,6 +205,17 @@ describe('reserved event types (docs/protocol.md §3, B)', () => {
       encodeServerFrame.pong(1, 't'),
       encodeServerFrame.ack('m1', { run_id: 'r' }),
       encodeServerFrame.error('INTERNAL', 'm'),
+      encodeServerFrame.runSnapshot({
+        run_id: 'r',
+        status: 'running',
+        started_at: 't',
+        text: '',
+        reasoning: '',
+        tools: [],
+        last_seq: 1,
+        epoch: 'e',
+        truncated: false,
+      }),
     ].map((text) => (JSON.parse(text) as { type: string }).type);
     expect([...RESERVED_EVENT_TYPES].sort()).toEqual(written.sort());
     expect([...RESERVED_EVENT_TYPES].sort()).toEqual(Object.values(ServerFrameType).sort());
