@@ -69,6 +69,9 @@ function start(): AgentcastClient {
       const missed = Math.max(0, welcome.seq - client.lastSeq);
       timeline.notice(`Reconnected: resumed after seq ${client.lastSeq}, ${missed} missed event(s) replayed`);
     }
+    if (welcomes > 1 && welcome.resume === 'snapshot') {
+      timeline.notice('Reconnected past the history: the chat caught up from run snapshots', 'warn');
+    }
     showPosition();
   });
   client.onLifecycle('reset', ({ reason }) => {
