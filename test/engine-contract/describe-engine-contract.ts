@@ -164,6 +164,90 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
       });
     });
 
+    describe('#appendBatchOnce', () => {
+      const once = (key: string, fingerprint = 'f1', ttlMs = 60_000) => ({ key, fingerprint, ttlMs });
+
+      it('stores a keyed batch once; a repeat gets the first seqs and epochs and stores nothing', async () => {
+        const { engine } = await setup();
+        const sub = await record(engine, 'alice');
+        // One user: on a Redis Cluster a keyed batch keeps to one hash slot (docs/protocol.md D).
+        await engine.append('alice', event(0));
+        const items = [
+          { userId: 'alice', event: event(1) },
+          { userId: 'alice', event: event(2) },
+          { userId: 'alice', event: event(3, { run_id: 'r_1' }) },
+        ];
+        const first = await engine.appendBatchOnce(items, once('k1'));
+        if (first.outcome !== 'stored') throw new Error(`expected stored, got ${first.outcome}`);
+        expect(first.events.map((e) => [e.seq, e.data.n, e.run_id])).toEqual([
+          [2, 1, undefined],
+          [3, 2, undefined],
+          [4, 3, 'r_1'],
+        ]);
+        const repeat = await engine.appendBatchOnce(items, once('k1'));
+        expect(repeat).toEqual({
+          outcome: 'repeat',
+          results: first.events.map(({ seq, epoch }) => ({ seq, epoch })),
+        });
+        expect((await engine.head('alice')).seq).toBe(4);
+        await engine.append('alice', event(4));
+        await vi.waitFor(() => expect(sub.events.map((e) => e.data.n)).toEqual([0, 1, 2, 3, 4]), WAIT);
+      });
+
+      it('answers conflict to the same key with another fingerprint, storing nothing', async () => {
+        const { engine } = await setup();
+        await engine.appendBatchOnce([{ userId: 'u', event: event(1) }], once('k', 'f1'));
+        expect(await engine.appendBatchOnce([{ userId: 'u', event: event(2) }], once('k', 'f2'))).toEqual({
+          outcome: 'conflict',
+        });
+        expect((await engine.head('u')).seq).toBe(1);
+      });
+
+      it('keys by the first event’s user: the same key for another user stores', async () => {
+        const { engine } = await setup();
+        await engine.appendBatchOnce([{ userId: 'u1', event: event(1) }], once('k'));
+        const other = await engine.appendBatchOnce([{ userId: 'u2', event: event(1) }], once('k'));
+        expect(other.outcome).toBe('stored');
+        const again = await engine.appendBatchOnce([{ userId: 'u1', event: event(1) }], once('k2'));
+        expect(again.outcome === 'stored' && again.events[0]?.seq).toBe(2);
+      });
+
+      it('stores once when the same keyed batch is sent many times at once; every answer names the same seqs', async () => {
+        const { engine } = await setup();
+        const items = [
+          { userId: 'c', event: event(1) },
+          { userId: 'c', event: event(2) },
+        ];
+        const answers = await Promise.all(
+          Array.from({ length: 8 }, () => engine.appendBatchOnce(items, once('same'))),
+        );
+        expect(answers.filter((a) => a.outcome === 'stored')).toHaveLength(1);
+        const seqs = answers.map((a) =>
+          a.outcome === 'stored'
+            ? a.events.map((e) => e.seq)
+            : a.outcome === 'repeat'
+              ? a.results.map((r) => r.seq)
+              : [],
+        );
+        for (const s of seqs) expect(s).toEqual([1, 2]);
+        expect((await engine.head('c')).seq).toBe(2);
+      });
+
+      it('forgets the key once its ttl has passed', async () => {
+        const { engine, elapse } = await setup();
+        await engine.appendBatchOnce([{ userId: 't', event: event(1) }], once('k', 'f', SHORT_TTL_MS));
+        elapse(SHORT_TTL_MS + 1);
+        await vi.waitFor(async () => {
+          const later = await engine.appendBatchOnce(
+            [{ userId: 't', event: event(1) }],
+            once('k', 'f', 60_000),
+          );
+          expect(later.outcome).toBe('stored');
+        }, WAIT);
+        expect((await engine.head('t')).seq).toBe(2);
+      });
+    });
+
     describe('#head', () => {
       it('is seq 0 with an epoch for a user never seen, and that epoch is kept', async () => {
         const { engine } = await setup();
@@ -1033,6 +1117,7 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
             },
             { execution_id: 'x2', tool_name: 'web', tool_args: {} },
           ],
+          approvals: [],
           final_response: 'done',
           last_seq: last.seq,
           epoch: last.epoch,
@@ -1206,6 +1291,116 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
           ),
           { numRuns: 30 },
         );
+      });
+    });
+
+    describe('approvals (#resolveApproval / #pendingApprovals, docs/protocol.md G)', () => {
+      const asked = (runId: string, approvalId: string, expiresInMs = 60_000): NewEvent => ({
+        type: 'approval_requested',
+        run_id: runId,
+        data: {
+          approval_id: approvalId,
+          tool_name: 'send_email',
+          tool_args: { to: 'a@example.com' },
+          message: 'Send it?',
+          expires_at: new Date(Date.now() + expiresInMs).toISOString(),
+        },
+      });
+      const answer = (decision: 'approved' | 'denied', key?: string) => ({
+        decision,
+        by: 'user' as const,
+        key,
+      });
+      const resolvedEvents = async (engine: Engine, userId: string) => {
+        const all = await engine.history(userId, { since: 0, limit: 1000 });
+        return all.kind === 'ok' ? all.events.filter((e) => e.type === 'approval_resolved') : [];
+      };
+
+      it('registers an approval with its approval_requested: pending, and the run waiting', async () => {
+        const { engine } = await setup();
+        await engine.append('alice', {
+          type: 'agent_started',
+          run_id: 'r1',
+          data: { agent_name: 'a', task_description: 't' },
+        });
+        const request = asked('r1', 'a_1');
+        await engine.append('alice', request);
+        expect(await engine.pendingApprovals('alice')).toEqual([{ runId: 'r1', request: request.data }]);
+        expect(await engine.pendingApprovals('bob')).toEqual([]);
+        expect(await engine.runSnapshot('alice', 'r1')).toMatchObject({
+          status: 'waiting',
+          approvals: [request.data],
+        });
+      });
+
+      it('lets the first answer win: one approval_resolved, then duplicate for the same key and conflict for any other', async () => {
+        const { engine } = await setup();
+        await engine.append('alice', asked('r1', 'a_1'));
+        const first = await engine.resolveApproval('alice', 'a_1', answer('approved', 'k1'));
+        expect(first).toMatchObject({
+          kind: 'resolved',
+          event: {
+            type: 'approval_resolved',
+            run_id: 'r1',
+            data: { approval_id: 'a_1', decision: 'approved', by: 'user' },
+          },
+        });
+        expect(await engine.resolveApproval('alice', 'a_1', answer('approved', 'k1'))).toEqual({
+          kind: 'duplicate',
+          decision: 'approved',
+        });
+        expect(await engine.resolveApproval('alice', 'a_1', answer('denied', 'k2'))).toEqual({
+          kind: 'conflict',
+          decision: 'approved',
+        });
+        expect(await engine.resolveApproval('alice', 'a_1', answer('approved'))).toEqual({
+          kind: 'conflict',
+          decision: 'approved',
+        });
+        expect(await resolvedEvents(engine, 'alice')).toHaveLength(1);
+        expect(await engine.pendingApprovals('alice')).toEqual([]);
+        expect(await engine.runSnapshot('alice', 'r1')).toMatchObject({
+          status: 'running',
+          approvals: [{ approval_id: 'a_1', decision: 'approved', by: 'user' }],
+        });
+      });
+
+      it('resolves once when answers race, whatever their order', async () => {
+        const { engine } = await setup();
+        for (let round = 0; round < 10; round++) {
+          const id = `a_${round}`;
+          await engine.append('alice', asked('r1', id));
+          const outcomes = await Promise.all(
+            range(1, 6).map((n) =>
+              engine.resolveApproval('alice', id, answer(n % 2 ? 'approved' : 'denied', `k${n}`)),
+            ),
+          );
+          const winners = outcomes.filter((o) => o.kind === 'resolved');
+          expect(winners).toHaveLength(1);
+          const decision = winners[0]?.kind === 'resolved' ? winners[0].event.data.decision : undefined;
+          expect(
+            outcomes
+              .filter((o) => o.kind === 'conflict')
+              .every((o) => 'decision' in o && o.decision === decision),
+          ).toBe(true);
+        }
+        expect(await resolvedEvents(engine, 'alice')).toHaveLength(10);
+      });
+
+      it('answers unknown for another user’s approval and an unknown one, storing nothing', async () => {
+        const { engine } = await setup();
+        await engine.append('alice', asked('r1', 'a_1'));
+        expect(await engine.resolveApproval('bob', 'a_1', answer('approved'))).toEqual({ kind: 'unknown' });
+        expect(await engine.resolveApproval('alice', 'a_x', answer('approved'))).toEqual({ kind: 'unknown' });
+        expect(await resolvedEvents(engine, 'alice')).toEqual([]);
+        expect(await resolvedEvents(engine, 'bob')).toEqual([]);
+      });
+
+      it('does not list an approval past its expires_at', async () => {
+        const { engine } = await setup();
+        await engine.append('alice', asked('r1', 'a_old', -1));
+        await engine.append('alice', asked('r1', 'a_new'));
+        expect((await engine.pendingApprovals('alice')).map((a) => a.request.approval_id)).toEqual(['a_new']);
       });
     });
 

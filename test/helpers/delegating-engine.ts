@@ -1,6 +1,7 @@
 import type { RunSnapshot } from '@agentcast/client';
 import type {
   ActiveRun,
+  ApprovalOutcome,
   CancelDelivery,
   CancelListener,
   CatchUp,
@@ -10,7 +11,10 @@ import type {
   HistoryQuery,
   HistoryResult,
   IdempotencyClaim,
+  KeyedAppend,
   LogHead,
+  PendingApproval,
+  PublishKey,
   ReapedRun,
   RunFence,
   RunRef,
@@ -20,13 +24,14 @@ import type {
 } from '../../packages/server/src/engine/engine.js';
 import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
 import type { CatchUpQuery, SnapshotQuery } from '../../packages/server/src/engine/run-snapshot.js';
-import type { NewEvent, StoredEvent } from '../../packages/server/src/protocol/events.js';
+import type { ApprovalAnswer, NewEvent, StoredEvent } from '../../packages/server/src/protocol/events.js';
 import type { Hold } from './deferred.js';
 
 /** The engine calls a test can intercept, fail or hold: every method that answers with a promise. */
 export type EngineCall =
   | 'append'
   | 'appendBatch'
+  | 'appendBatchOnce'
   | 'head'
   | 'history'
   | 'subscribe'
@@ -36,7 +41,8 @@ export type EngineCall =
   | 'requestCancel'
   | 'runSnapshot'
   | 'runSnapshots'
-  | 'catchUp';
+  | 'catchUp'
+  | 'resolveApproval';
 
 /**
  * Stands in for one engine method: `next` is what the call would have reached without it (the engine
@@ -57,6 +63,7 @@ type Call = (...args: unknown[]) => Promise<unknown>;
 const CALLS: readonly EngineCall[] = [
   'append',
   'appendBatch',
+  'appendBatchOnce',
   'head',
   'history',
   'subscribe',
@@ -67,6 +74,7 @@ const CALLS: readonly EngineCall[] = [
   'runSnapshot',
   'runSnapshots',
   'catchUp',
+  'resolveApproval',
 ];
 
 /**
@@ -199,6 +207,19 @@ export class DelegatingEngine implements Engine {
       return stored;
     });
   }
+  appendBatchOnce(
+    items: readonly { readonly userId: string; readonly event: NewEvent }[],
+    key: PublishKey,
+  ): Promise<KeyedAppend> {
+    return this.#call('appendBatchOnce', [items, key]).then((answer) => {
+      if (answer.outcome === 'stored') {
+        answer.events.forEach((event, i) => {
+          this.stored.push({ userId: items[i]?.userId ?? '', event });
+        });
+      }
+      return answer;
+    });
+  }
   head(userId: string): Promise<LogHead> {
     return this.#call('head', [userId]);
   }
@@ -239,6 +260,12 @@ export class DelegatingEngine implements Engine {
   }
   catchUp(userId: string, query: CatchUpQuery): Promise<CatchUp> {
     return this.#call('catchUp', [userId, query]);
+  }
+  resolveApproval(userId: string, approvalId: string, answer: ApprovalAnswer): Promise<ApprovalOutcome> {
+    return this.#call('resolveApproval', [userId, approvalId, answer]);
+  }
+  pendingApprovals(userId: string): Promise<PendingApproval[]> {
+    return this.inner.pendingApprovals(userId);
   }
   activeRuns(userId: string): Promise<ActiveRun[]> {
     return this.inner.activeRuns(userId);

@@ -351,8 +351,13 @@ export async function runWithInput(
   args: readonly string[],
   input: string,
   timeoutMs = COMMAND_MS,
+  env: Readonly<Record<string, string>> = {},
 ): Promise<{ code: number | string; stdout: string; stderr: string }> {
-  const child = spawn(program, args, { cwd: ROOT, stdio: ['pipe', 'pipe', 'pipe'] });
+  const child = spawn(program, args, {
+    cwd: ROOT,
+    env: { ...process.env, ...env },
+    stdio: ['pipe', 'pipe', 'pipe'],
+  });
   const stdout = new Lines(child.stdout);
   const stderr = new Lines(child.stderr);
   child.stdin.end(input);

@@ -1,5 +1,6 @@
-import { afterAll, beforeAll, describe } from 'vitest';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisEngine } from '../../packages/server/src/engine/redis-engine.js';
+import { AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
 import { describeEngineContract } from '../engine-contract/describe-engine-contract.js';
 import { RedisCluster } from '../helpers/redis-cluster.js';
 import { uniquePrefix } from '../helpers/redis-fixture.js';
@@ -31,5 +32,27 @@ describe.skipIf(!available)('RedisEngine on a Redis Cluster', () => {
     await engine.ready();
     // No key cleanup: the cluster is private to this file and dies with it.
     return { engine };
+  });
+
+  // docs/protocol.md D: one script reaches one slot, so a keyed batch keeps to the first user's slot.
+  it('refuses a keyed batch naming users of two slots with AC_ERR_EVENT_INVALID, storing nothing', async () => {
+    if (cluster === undefined) throw new Error('the cluster did not start (see beforeAll)');
+    const engine = new RedisEngine({
+      url: cluster.urls[0] as string,
+      cluster: true,
+      keyPrefix: uniquePrefix('cluster-once'),
+    });
+    try {
+      await engine.ready();
+      const items = ['alice', 'bob'].map((userId) => ({ userId, event: { type: 'notification', data: {} } }));
+      await expect(
+        engine.appendBatchOnce(items, { key: 'k', fingerprint: 'f', ttlMs: 60_000 }),
+      ).rejects.toMatchObject({
+        code: AgentcastErrorCode.EventInvalid,
+      });
+      expect([(await engine.head('alice')).seq, (await engine.head('bob')).seq]).toEqual([0, 0]);
+    } finally {
+      await engine.close();
+    }
   });
 });

@@ -23,6 +23,7 @@ export {
   type JsonObject,
   type ResumeOutcome,
   type RunSnapshot,
+  type RunSnapshotApproval,
   type RunSnapshotStatus,
   type RunSnapshotTool,
   RunStatus,

@@ -84,13 +84,12 @@ describe.skipIf(!hasPython)('examples/python_backend.py', () => {
       'stream_chunk',
       'stream_chunk',
       'stream_chunk',
-      'ag_ui.state_snapshot',
       'agent_completed',
     ]);
     expect(events[2]?.data).toEqual({
       tool_name: 'word_count',
       tool_args: { text: 'count these four words' },
-      execution_id: 'call-1',
+      execution_id: 'x_py_1',
     });
     expect(events.at(-1)?.data).toEqual({ status: 'succeeded', final_response: answer });
   });
@@ -152,5 +151,9 @@ describe.skipIf(!hasPython)('examples/python_backend.py', () => {
     ]);
     expect(items.every((i) => i?.userId === 'u7' && i.event.run_id === 'r_py')).toBe(true);
     expect(items.every((i) => parseNewEvent(i?.event).ok)).toBe(true);
+    // Every publish of the package carries its own Idempotency-Key, so a retry never duplicates it.
+    const keys = gateway.requests.map((r) => r.req.headers['idempotency-key']);
+    expect(new Set(keys).size).toBe(8);
+    expect(keys.every((k) => typeof k === 'string' && /^[0-9a-f-]{36}$/.test(k))).toBe(true);
   });
 });

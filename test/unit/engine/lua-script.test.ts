@@ -10,6 +10,7 @@ describe('LuaScript', () => {
       'acquire-slot',
       'active-runs',
       'append',
+      'append-once',
       'claim',
       'due-runs',
       'end-run',
@@ -22,6 +23,7 @@ describe('LuaScript', () => {
       'start-run',
     ]);
     for (const [name, script] of Object.entries(scripts)) {
+      if (name === 'append-once') continue; // composed, below
       const source = readFileSync(
         new URL(`../../../packages/server/src/engine/lua/${name}.lua`, import.meta.url),
         'utf8',
@@ -30,6 +32,17 @@ describe('LuaScript', () => {
       expect(script.source).toBe(source);
       expect(script.sha).toBe(createHash('sha1').update(source).digest('hex'));
     }
+  });
+
+  it('composes append-once from append.lua wrapped as its function append_one, then append-once.lua', () => {
+    const scripts = LuaScript.loadAll();
+    const wrapper = readFileSync(
+      new URL('../../../packages/server/src/engine/lua/append-once.lua', import.meta.url),
+      'utf8',
+    );
+    const source = `local function append_one(KEYS, ARGV)\n${scripts.append.source}\nend\n${wrapper}`;
+    expect(scripts['append-once'].source).toBe(source);
+    expect(scripts['append-once'].sha).toBe(createHash('sha1').update(source).digest('hex'));
   });
 
   it('gives EVALSHA the number of keys the call holds, then its keys, then its other arguments', () => {

@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  parseAppendOnceReply,
   parseAppendReply,
   parseCancelReply,
   parseClaimReply,
@@ -19,6 +20,27 @@ describe('script replies', () => {
     expect(parseClaimReply([0, 'r_1'])).toEqual({ claimed: false, value: 'r_1' });
     expect(parseSlotReply(1)).toBe(true);
     expect(parseSlotReply(0)).toBe(false);
+  });
+
+  it('decodes append-once replies: conflict, or the record of seqs and epochs', () => {
+    expect(parseAppendOnceReply('conflict')).toEqual({ outcome: 'conflict' });
+    const record = JSON.stringify({
+      f: 'abc',
+      r: [
+        [1, 'e_a'],
+        [2, 'e_a'],
+      ],
+    });
+    expect(parseAppendOnceReply(['repeat', record])).toEqual({
+      outcome: 'repeat',
+      results: [
+        { seq: 1, epoch: 'e_a' },
+        { seq: 2, epoch: 'e_a' },
+      ],
+    });
+    expect(parseAppendOnceReply(['stored', record]).outcome).toBe('stored');
+    expect(() => parseAppendOnceReply(['maybe', record])).toThrow(TypeError);
+    expect(() => parseAppendOnceReply(['stored', '{"f":"abc"}'])).toThrow(TypeError);
   });
 
   it('decodes request-cancel replies', () => {

@@ -212,6 +212,7 @@ describe('reserved event types (docs/protocol.md §3, B)', () => {
         text: '',
         reasoning: '',
         tools: [],
+        approvals: [],
         last_seq: 1,
         epoch: 'e',
         truncated: false,

@@ -12,7 +12,7 @@ const allow = { 'Access-Control-Allow-Origin': APP, Vary: 'Origin' };
 const preflightPublic = {
   ...allow,
   'Access-Control-Allow-Methods': 'GET, HEAD',
-  'Access-Control-Allow-Headers': 'Authorization, Content-Type',
+  'Access-Control-Allow-Headers': 'Authorization, Content-Type, Idempotency-Key',
   'Access-Control-Max-Age': '600',
 };
 

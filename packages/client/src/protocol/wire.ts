@@ -47,6 +47,19 @@ export interface RunSnapshotTool {
   readonly duration_ms?: number;
 }
 
+/** One approval a run asked for, as its snapshot keeps it (docs/protocol.md G). */
+export interface RunSnapshotApproval {
+  readonly approval_id: string;
+  readonly tool_name: string;
+  readonly tool_args: JsonObject;
+  readonly message: string;
+  readonly expires_at: string;
+  /** Present once the approval was resolved. */
+  readonly decision?: 'approved' | 'denied' | 'expired' | 'cancelled';
+  readonly reason?: string;
+  readonly by?: 'user' | 'timeout' | 'run';
+}
+
 /**
  * A run's state folded from every event of it so far (docs/protocol.md F): what a tab that opens mid-run
  * needs to draw it, exact up to `last_seq`, the run's latest event.
@@ -68,6 +81,8 @@ export interface RunSnapshot {
   /** Every `agent_thinking` reasoning of the run, in order, concatenated. */
   readonly reasoning: string;
   readonly tools: readonly RunSnapshotTool[];
+  /** The approvals the run asked for, in order (docs/protocol.md G). */
+  readonly approvals: readonly RunSnapshotApproval[];
   readonly final_response?: string | null;
   readonly error?: { readonly code: string; readonly message: string };
   /** Seq of the run's latest event folded in; events of the run after it come on the stream. */

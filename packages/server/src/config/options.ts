@@ -335,6 +335,15 @@ export const OPTION_SPECS = [
     max: 67_108_864,
     help: 'Largest HTTP publish body in bytes (413 above it)',
   },
+  {
+    key: 'publishIdempotencyTtlS',
+    kind: 'int',
+    group: 'limits',
+    default: 86_400,
+    min: 1,
+    max: 604_800,
+    help: 'How long POST /v1/publish remembers an Idempotency-Key: a repeat within it stores nothing and gets the first answer, seconds',
+  },
   // Node's `headersTimeout` of the HTTP server: also bounds WebSocket upgrade requests.
   {
     key: 'httpHeadersTimeoutMs',

@@ -1,5 +1,11 @@
 import type { RunSnapshot } from '@agentcast/client';
-import type { NewEvent, StoredEvent } from '../protocol/events.js';
+import type {
+  ApprovalAnswer,
+  ApprovalDecision,
+  JsonObject,
+  NewEvent,
+  StoredEvent,
+} from '../protocol/events.js';
 import type { CatchUpQuery, SnapshotQuery } from './run-snapshot.js';
 
 /**
@@ -57,6 +63,23 @@ export interface CatchUp {
   readonly runs: readonly RunSnapshot[];
 }
 
+/**
+ * The answer to {@link Engine.resolveApproval} (docs/protocol.md G): this answer resolved it (its one
+ * `approval_resolved` was stored); the same answer came before (`duplicate`, same key); another answer won
+ * first (`conflict`, with the decision that won); no such approval of this user (`unknown`).
+ */
+export type ApprovalOutcome =
+  | { readonly kind: 'resolved'; readonly event: StoredEvent }
+  | { readonly kind: 'duplicate' | 'conflict'; readonly decision: ApprovalDecision }
+  | { readonly kind: 'unknown' };
+
+/** A pending approval, as `GET /v1/approvals` lists it: its `approval_requested` data and its run. */
+export interface PendingApproval {
+  readonly runId: string;
+  /** The `approval_requested` data: approval_id, tool_name, tool_args, message, expires_at. */
+  readonly request: JsonObject;
+}
+
 /** Engine health as /readyz reports it. */
 export type EngineHealth = { readonly ok: true } | { readonly ok: false; readonly reason: string };
 
@@ -64,6 +87,30 @@ export type EngineHealth = { readonly ok: true } | { readonly ok: false; readonl
 export type IdempotencyClaim =
   | { readonly claimed: true }
   | { readonly claimed: false; readonly value: string };
+
+/**
+ * The idempotency key of a publish (`Idempotency-Key` on `POST /v1/publish`, docs/protocol.md D). Its
+ * record lives with the first event's user, so on Redis it is written in the same script as the append.
+ */
+export interface PublishKey {
+  /** The key as the caller scopes it (the gateway prefixes the API key's digest); compared exactly. */
+  readonly key: string;
+  /** A digest of the request body: a repeat with another digest is a {@link KeyedAppend} `conflict`. */
+  readonly fingerprint: string;
+  /** How long the record is kept (`--publish-idempotency-ttl-s`). */
+  readonly ttlMs: number;
+}
+
+/**
+ * The answer to {@link Engine.appendBatchOnce}: `stored` (the first time: the events were appended, in
+ * input order, and the record written with them), `repeat` (the key was used before with the same
+ * fingerprint: nothing was stored; `results` are the first time's seq and epoch, in input order), or
+ * `conflict` (used before with another fingerprint: nothing was stored).
+ */
+export type KeyedAppend =
+  | { readonly outcome: 'stored'; readonly events: readonly StoredEvent[] }
+  | { readonly outcome: 'repeat'; readonly results: readonly LogHead[] }
+  | { readonly outcome: 'conflict' };
 
 /** A run to register (docs/agents.md, "Runs across nodes"). */
 export interface RunStart {
@@ -178,6 +225,16 @@ export interface Engine {
   appendBatch(
     items: readonly { readonly userId: string; readonly event: NewEvent }[],
   ): Promise<StoredEvent[]>;
+  /**
+   * {@link appendBatch} at most once per `key.key` and first event's user within `key.ttlMs`: checking the
+   * record, appending and writing the record are one atomic step (one Lua script on Redis), so a repeat
+   * that arrives while the first is being stored is answered only after it, and a crash after the append
+   * leaves the record with it. `items` must not be empty.
+   */
+  appendBatchOnce(
+    items: readonly { readonly userId: string; readonly event: NewEvent }[],
+    key: PublishKey,
+  ): Promise<KeyedAppend>;
   /** The user's current epoch and latest seq. */
   head(userId: string): Promise<LogHead>;
   /** Events of a user after `since`, or a reset (docs/protocol.md §4). */
@@ -254,6 +311,15 @@ export interface Engine {
    * `since` of the head's epoch every run with an event after it (docs/protocol.md F).
    */
   catchUp(userId: string, query: CatchUpQuery): Promise<CatchUp>;
+  /**
+   * Resolves a pending approval of the user (docs/protocol.md G) with `answer`: stores its one
+   * `approval_resolved` in the same atomic step as settling it, so the first answer wins across tabs, nodes
+   * and retries, and exactly one `approval_resolved` is stored per approval. An approval is registered
+   * pending when its `approval_requested` is appended (by its run's owner, with the run fence).
+   */
+  resolveApproval(userId: string, approvalId: string, answer: ApprovalAnswer): Promise<ApprovalOutcome>;
+  /** The user's approvals still pending and not past their `expires_at`, oldest first. */
+  pendingApprovals(userId: string): Promise<PendingApproval[]>;
   /** Current health, without I/O. */
   health(): EngineHealth;
   /** Called whenever health changes (e.g. Redis down, then back). Returns a function that stops it. */

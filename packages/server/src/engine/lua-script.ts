@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 /** The Lua scripts of the Redis engine, one `.lua` file each in `src/engine/lua/` (copied to dist/ by the build). */
 export type LuaScriptName =
   | 'append'
+  | 'append-once'
   | 'head'
   | 'history'
   | 'claim'
@@ -38,10 +39,25 @@ export class LuaScript {
     return new LuaScript(name, readFileSync(new URL(`./lua/${name}.lua`, import.meta.url), 'utf8'));
   }
 
+  /**
+   * `append-once.lua` run after `append.lua` wrapped as its local function `append_one(KEYS, ARGV)`: a
+   * keyed publish stores each event by the very script a plain append runs, and its record in the same
+   * atomic step.
+   */
+  static appendOnce(append: LuaScript): LuaScript {
+    const wrapper = LuaScript.load('append-once').source;
+    return new LuaScript(
+      'append-once',
+      `local function append_one(KEYS, ARGV)\n${append.source}\nend\n${wrapper}`,
+    );
+  }
+
   /** Every script of the engine. Read per engine instance, never at import time. */
   static loadAll(): LuaScripts {
+    const append = LuaScript.load('append');
     return {
-      append: LuaScript.load('append'),
+      append,
+      'append-once': LuaScript.appendOnce(append),
       head: LuaScript.load('head'),
       history: LuaScript.load('history'),
       claim: LuaScript.load('claim'),

@@ -1,9 +1,18 @@
 import type { RunSnapshot } from '@agentcast/client';
 import { type Logger, silentLogger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
-import type { NewEvent, StoredEvent } from '../protocol/events.js';
+import {
+  type ApprovalAnswer,
+  type ApprovalDecision,
+  approvalResolvedEvent,
+  EventType,
+  type JsonObject,
+  type NewEvent,
+  type StoredEvent,
+} from '../protocol/events.js';
 import type {
   ActiveRun,
+  ApprovalOutcome,
   CancelDelivery,
   CancelListener,
   CatchUp,
@@ -13,7 +22,10 @@ import type {
   HistoryQuery,
   HistoryResult,
   IdempotencyClaim,
+  KeyedAppend,
   LogHead,
+  PendingApproval,
+  PublishKey,
   ReapedRun,
   RunFence,
   RunRef,
@@ -60,6 +72,17 @@ export interface MemoryEngineOptions {
 
 const MAX_SWEEP_INTERVAL_MS = 60_000;
 
+/** One approval (docs/protocol.md G), the memory twin of lua/append.lua's approval hash. */
+interface HeldApproval {
+  readonly runId: string;
+  readonly request: JsonObject;
+  readonly expiresAt: number;
+  /** Set once resolved, with the answer's key. */
+  resolved?: { readonly decision: ApprovalDecision; readonly key: string };
+  /** When it was last written; dropped by the sweep `runSnapshots.ttlMs` after. */
+  touchedAt: number;
+}
+
 /** One registered run (the memory twin of lua/start-run.lua's records). */
 interface HeldRun {
   readonly agent: string;
@@ -71,6 +94,24 @@ interface HeldRun {
 }
 
 const HEALTHY: EngineHealth = { ok: true };
+
+/**
+ * Publish idempotency records kept at most (memory bound; the oldest are forgotten first, so a retry past
+ * this many keyed publishes may store again). Redis keeps each for its ttl, bounded by `maxmemory`.
+ */
+export const MAX_PUBLISH_KEYS = 100_000;
+
+/** One publish idempotency record (the memory twin of lua/append-once.lua's). */
+interface PublishRecord {
+  readonly fingerprint: string;
+  readonly results: readonly LogHead[];
+  readonly expiresAt: number;
+}
+
+/** The id of a user's publish record; length-prefixed so no two pairs collide. */
+function publishRecordId(userId: string, key: string): string {
+  return `${userId.length}:${userId}:${key}`;
+}
 
 /** Ended-run markers kept at most (memory bound; Redis keeps each user's for runRetainMs). */
 const MAX_ENDED_RUNS = 100_000;
@@ -109,6 +150,8 @@ export class MemoryEngine implements Engine {
   /** Insertion order is claim order; lets a claim prune the oldest expired keys cheaply. */
   readonly #claims = new Map<string, { readonly value: string; readonly expiresAt: number }>();
   readonly #slots = new Map<string, Set<string>>();
+  /** Publish idempotency records by publishRecordId, in insertion order. */
+  readonly #publishKeys = new Map<string, PublishRecord>();
   /** Registered runs: user id -> run id -> run. A lapsed run is kept `runRetainMs`, then forgotten. */
   readonly #runs = new Map<string, Map<string, HeldRun>>();
   /**
@@ -120,6 +163,9 @@ export class MemoryEngine implements Engine {
   readonly #cancelListeners = new Map<string, Set<CancelListener>>();
   /** Run snapshots (docs/protocol.md F), folded in the same synchronous step as each append. */
   readonly #snapshots: SnapshotStore;
+  readonly #snapshotTtlMs: number;
+  /** Approvals: user id -> approval id -> approval (docs/protocol.md G). */
+  readonly #approvals = new Map<string, Map<string, HeldApproval>>();
   readonly #sweepTimer: NodeJS.Timeout;
   #closed = false;
 
@@ -143,7 +189,9 @@ export class MemoryEngine implements Engine {
     if (!Number.isFinite(sweepIntervalMs) || sweepIntervalMs <= 0) {
       throw new TypeError(`MemoryEngine: sweepIntervalMs must be a number > 0, got ${sweepIntervalMs}`);
     }
-    this.#snapshots = new SnapshotStore(snapshotLimits(options.runSnapshots));
+    const limits = snapshotLimits(options.runSnapshots);
+    this.#snapshots = new SnapshotStore(limits);
+    this.#snapshotTtlMs = limits.ttlMs;
     this.#now = options.now ?? Date.now;
     this.#newEpoch = options.newEpoch ?? (() => newEpoch());
     this.#logger = options.logger ?? silentLogger();
@@ -207,9 +255,10 @@ export class MemoryEngine implements Engine {
   /** Appends, then charges the bytes to the global budget, which may evict other users' oldest events. */
   #append(log: UserLog, event: NewEvent, now: number, ts: string): StoredEvent {
     const before = log.historyBytes;
-    const stored = log.append(event, now, ts, this.#budget.nextOrder(), (userId, e) =>
-      this.#snapshots.fold(userId, e, now),
-    );
+    const stored = log.append(event, now, ts, this.#budget.nextOrder(), (userId, e) => {
+      this.#snapshots.fold(userId, e, now);
+      if (e.type === EventType.ApprovalRequested) this.#openApproval(userId, e, now);
+    });
     this.#budget.changed(log, log.historyBytes - before);
     return stored;
   }
@@ -230,6 +279,39 @@ export class MemoryEngine implements Engine {
     const now = this.#now();
     const ts = this.#isoTime(now);
     return items.map(({ userId, event }) => this.#append(this.#log(userId), event, now, ts));
+  }
+
+  /** Checked, appended and recorded in one synchronous step: no await before the record is written. */
+  async appendBatchOnce(
+    items: readonly { readonly userId: string; readonly event: NewEvent }[],
+    key: PublishKey,
+  ): Promise<KeyedAppend> {
+    this.#assertOpen();
+    const first = items[0];
+    if (first === undefined) throw new TypeError('MemoryEngine: appendBatchOnce needs at least one event');
+    const now = this.#now();
+    const id = publishRecordId(first.userId, key.key);
+    const held = this.#publishKeys.get(id);
+    if (held !== undefined && held.expiresAt > now) {
+      return held.fingerprint === key.fingerprint
+        ? { outcome: 'repeat', results: held.results }
+        : { outcome: 'conflict' };
+    }
+    const ts = this.#isoTime(now);
+    const stored = items.map(({ userId, event }) => this.#append(this.#log(userId), event, now, ts));
+    const results = stored.map(({ seq, epoch }) => ({ seq, epoch }));
+    this.#publishKeys.delete(id);
+    this.#publishKeys.set(id, { fingerprint: key.fingerprint, results, expiresAt: now + key.ttlMs });
+    this.#prunePublishKeys(now);
+    return { outcome: 'stored', events: stored };
+  }
+
+  /** Forgets expired records from the front, and the oldest over MAX_PUBLISH_KEYS. */
+  #prunePublishKeys(now: number): void {
+    for (const [id, record] of this.#publishKeys) {
+      if (record.expiresAt > now && this.#publishKeys.size <= MAX_PUBLISH_KEYS) return;
+      this.#publishKeys.delete(id);
+    }
   }
 
   async head(userId: string): Promise<LogHead> {
@@ -446,6 +528,56 @@ export class MemoryEngine implements Engine {
     return { head, runs: this.#snapshots.catchUp(userId, head, query, this.#now()) };
   }
 
+  async resolveApproval(
+    userId: string,
+    approvalId: string,
+    answer: ApprovalAnswer,
+  ): Promise<ApprovalOutcome> {
+    this.#assertOpen();
+    // One synchronous step: the check, the append of the one approval_resolved and the settling.
+    const held = this.#approvals.get(userId)?.get(approvalId);
+    if (held === undefined) return { kind: 'unknown' };
+    if (held.resolved !== undefined) {
+      const same = answer.key !== undefined && answer.key !== '' && answer.key === held.resolved.key;
+      return { kind: same ? 'duplicate' : 'conflict', decision: held.resolved.decision };
+    }
+    const now = this.#now();
+    const event = this.#append(
+      this.#log(userId),
+      approvalResolvedEvent(held.runId, approvalId, answer),
+      now,
+      this.#isoTime(now),
+    );
+    held.resolved = { decision: answer.decision, key: answer.key ?? '' };
+    held.touchedAt = now;
+    return { kind: 'resolved', event };
+  }
+
+  async pendingApprovals(userId: string): Promise<PendingApproval[]> {
+    this.#assertOpen();
+    const now = this.#now();
+    const held = [...(this.#approvals.get(userId)?.values() ?? [])];
+    return held
+      .filter((a) => a.resolved === undefined && a.expiresAt > now)
+      .sort((a, b) => a.expiresAt - b.expiresAt)
+      .map((a) => ({ runId: a.runId, request: a.request }));
+  }
+
+  #openApproval(userId: string, event: StoredEvent, now: number): void {
+    const approvalId = String(event.data.approval_id);
+    let approvals = this.#approvals.get(userId);
+    if (approvals === undefined) {
+      approvals = new Map();
+      this.#approvals.set(userId, approvals);
+    }
+    approvals.set(approvalId, {
+      runId: event.run_id ?? '',
+      request: event.data,
+      expiresAt: Date.parse(String(event.data.expires_at)),
+      touchedAt: now,
+    });
+  }
+
   /** Health never changes, so the listener is never called. */
   onHealthChange(_listener: (health: EngineHealth) => void): () => void {
     return () => undefined;
@@ -473,9 +605,18 @@ export class MemoryEngine implements Engine {
     for (const [key, claim] of this.#claims) {
       if (claim.expiresAt <= now) this.#claims.delete(key);
     }
+    for (const [id, record] of this.#publishKeys) {
+      if (record.expiresAt <= now) this.#publishKeys.delete(id);
+    }
     for (const [userId, held] of this.#runs) this.#forgetLapsedRuns(userId, held, now);
     this.#pruneEndedRuns(now);
     this.#snapshots.sweep(now);
+    for (const [userId, approvals] of this.#approvals) {
+      for (const [id, held] of approvals) {
+        if (now - held.touchedAt >= this.#snapshotTtlMs) approvals.delete(id);
+      }
+      if (approvals.size === 0) this.#approvals.delete(userId);
+    }
   }
 
   /** Ended markers are in end order: forget from the front those past runRetainMs or over the bound. */
@@ -501,11 +642,13 @@ export class MemoryEngine implements Engine {
     this.#logs.clear();
     this.#budget.clear();
     this.#claims.clear();
+    this.#publishKeys.clear();
     this.#slots.clear();
     this.#runs.clear();
     this.#endedRuns.clear();
     this.#cancelListeners.clear();
     this.#snapshots.clear();
+    this.#approvals.clear();
   }
 
   #log(userId: string): UserLog {

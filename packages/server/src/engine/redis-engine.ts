@@ -2,9 +2,18 @@ import type { RunSnapshot } from '@agentcast/client';
 import type { Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
-import type { NewEvent, StoredEvent } from '../protocol/events.js';
+import {
+  type ApprovalAnswer,
+  approvalResolvedEvent,
+  EventType,
+  type JsonObject,
+  type NewEvent,
+  type StoredEvent,
+} from '../protocol/events.js';
+import { groupBySlot } from './cluster-slot.js';
 import type {
   ActiveRun,
+  ApprovalOutcome,
   CancelDelivery,
   CancelListener,
   CatchUp,
@@ -14,7 +23,10 @@ import type {
   HistoryQuery,
   HistoryResult,
   IdempotencyClaim,
+  KeyedAppend,
   LogHead,
+  PendingApproval,
+  PublishKey,
   ReapedRun,
   RunFence,
   RunRef,
@@ -49,7 +61,9 @@ import {
   type HistoryReply,
   type LapsedRun,
   parseActiveRunsReply,
+  parseAppendOnceReply,
   parseAppendReply,
+  parseApprovalReply,
   parseCancelReply,
   parseClaimReply,
   parseDueRunsReply,
@@ -95,6 +109,26 @@ const RUN_RETAIN_MS = ENGINE_DEFAULTS.runRetainMs;
  * could name is forgotten anyway (lua/run-index.lua).
  */
 const RUN_INDEX_TTL_MS = RUN_RETAIN_MS + 10 * ENGINE_DEFAULTS.runLeaseMs;
+
+/** lua/append.lua's approval arguments (ARGV[21..24]) for one event. */
+function approvalOp(
+  event: NewEvent,
+  answerKey: string | undefined,
+): { op: '' | 'open' | 'resolve'; id: string; third: string | number; fourth: string } {
+  const id = typeof event.data.approval_id === 'string' ? event.data.approval_id : '';
+  if (event.type === EventType.ApprovalRequested) {
+    return {
+      op: 'open',
+      id,
+      third: Date.parse(String(event.data.expires_at)),
+      fourth: JSON.stringify(event.data),
+    };
+  }
+  if (event.type === EventType.ApprovalResolved) {
+    return { op: 'resolve', id, third: String(event.data.decision), fourth: answerKey ?? '' };
+  }
+  return { op: '', id, third: '', fourth: '' };
+}
 
 /** The fence of lua/append.lua's fenced modes. */
 interface AppendFence {
@@ -290,6 +324,51 @@ export class RedisEngine implements Engine {
     });
   }
 
+  /**
+   * One lua/append-once.lua call: the record, then each event by append.lua's own code, then the record
+   * written, atomically. On a Redis Cluster one script reaches one slot, so a keyed batch must keep to
+   * users of the first event's slot; otherwise it is refused (AC_ERR_EVENT_INVALID) and nothing is stored.
+   */
+  async appendBatchOnce(
+    items: readonly { readonly userId: string; readonly event: NewEvent }[],
+    key: PublishKey,
+  ): Promise<KeyedAppend> {
+    this.#assertUsable();
+    const first = items[0];
+    if (first === undefined) throw new TypeError('RedisEngine: appendBatchOnce needs at least one event');
+    const ts = new Date(this.#now()).toISOString();
+    const calls = items.map(({ userId, event }) => this.#appendCall(userId, event, ts));
+    const record = this.#keys.publishKey(first.userId, key.key);
+    if (
+      this.#connections.cluster &&
+      groupBySlot([record, ...calls.flatMap((c) => c.keys)], (k) => k).size > 1
+    ) {
+      throw new AgentcastError(
+        AgentcastErrorCode.EventInvalid,
+        'Idempotency-Key: on this Redis Cluster a keyed batch must name users of one hash slot; publish each user with its own key',
+      );
+    }
+    const call: ScriptCall = {
+      keys: [record, ...calls.flatMap((c) => c.keys)],
+      args: [
+        key.fingerprint,
+        Math.max(1, Math.ceil(key.ttlMs)),
+        calls.length,
+        ...calls.flatMap((c) => [c.keys.length, c.args.length]),
+        ...calls.flatMap((c) => c.args),
+      ],
+    };
+    const reply = parseAppendOnceReply(await this.#call(() => this.#eval('append-once', call)));
+    if (reply.outcome === 'conflict') return reply;
+    if (reply.outcome === 'repeat') return { outcome: 'repeat', results: reply.results };
+    return {
+      outcome: 'stored',
+      events: items.map(({ event }, i) =>
+        this.#stored(event, ts, [reply.results[i]?.seq, reply.results[i]?.epoch]),
+      ),
+    };
+  }
+
   async head(userId: string): Promise<LogHead> {
     this.#assertUsable();
     const call = {
@@ -321,6 +400,45 @@ export class RedisEngine implements Engine {
       .filter((run) => query.threadId === undefined || run.thread_id === query.threadId);
     runs.sort((a, b) => b.last_seq - a.last_seq);
     return runs.slice(0, query.limit);
+  }
+
+  async resolveApproval(
+    userId: string,
+    approvalId: string,
+    answer: ApprovalAnswer,
+  ): Promise<ApprovalOutcome> {
+    this.#assertUsable();
+    const runId = await this.#call(() =>
+      this.#command.hget(this.#keys.approval(userId, approvalId), 'run_id'),
+    );
+    if (runId === null) return { kind: 'unknown' };
+    const event = approvalResolvedEvent(runId, approvalId, answer);
+    const ts = new Date(this.#now()).toISOString();
+    const call = this.#appendCall(userId, event, ts, undefined, answer.key ?? '');
+    const reply = parseApprovalReply(await this.#call(() => this.#eval('append', call)));
+    if (reply.kind === 'unknown') return { kind: 'unknown' };
+    if (reply.kind === 'stored') {
+      return { kind: 'resolved', event: this.#stored(event, ts, [reply.head.seq, reply.head.epoch]) };
+    }
+    const same = answer.key !== undefined && answer.key !== '' && answer.key === reply.key;
+    return { kind: same ? 'duplicate' : 'conflict', decision: reply.decision };
+  }
+
+  async pendingApprovals(userId: string): Promise<PendingApproval[]> {
+    this.#assertUsable();
+    const now = this.#now();
+    const ids = await this.#call(() =>
+      this.#command.zrangebyscore(this.#keys.pendingApprovals(userId), `(${now}`, '+inf'),
+    );
+    const out: PendingApproval[] = [];
+    for (const id of ids) {
+      const [runId, state, request] = await this.#call(() =>
+        this.#command.hmget(this.#keys.approval(userId, id), 'run_id', 'state', 'request'),
+      );
+      if (typeof runId !== 'string' || state !== 'pending' || typeof request !== 'string') continue;
+      out.push({ runId, request: JSON.parse(request) as JsonObject });
+    }
+    return out;
   }
 
   async catchUp(userId: string, query: CatchUpQuery): Promise<CatchUp> {
@@ -539,7 +657,13 @@ export class RedisEngine implements Engine {
    * lua/append.lua for one event; with `fence`, in mode 'event', 'end' or 'reap'. An event of a run also
    * names the run registry and the run's snapshot keys, and carries its snapshot patch (run-snapshot.ts).
    */
-  #appendCall(userId: string, event: NewEvent, ts: string, fence?: AppendFence): ScriptCall {
+  #appendCall(
+    userId: string,
+    event: NewEvent,
+    ts: string,
+    fence?: AppendFence,
+    answerKey?: string,
+  ): ScriptCall {
     const parts = frameParts(event, ts);
     const keys = [this.#keys.meta(userId), this.#keys.log(userId), this.#keys.sizes(userId)];
     const args: (string | number)[] = [
@@ -557,18 +681,24 @@ export class RedisEngine implements Engine {
     if (runId === undefined) return { keys, args };
     keys.push(this.#keys.runs(userId), this.#keys.runInfo(userId), this.#keys.runsEnded(userId));
     keys.push(...this.#keys.snapshot(userId, runId), ...this.#keys.snapshotIndex(userId));
+    const approval = approvalOp(event, answerKey);
+    keys.push(this.#keys.approval(userId, approval.id), this.#keys.pendingApprovals(userId));
     args.push(runId, fence?.mode ?? '', fence?.node ?? '', RUN_RETAIN_MS, fence?.epoch ?? '');
     const patch = snapshotPatch(event);
     const limits = this.#snapshotLimits;
     const fields = Object.entries(patch.fields ?? {});
     args.push(
       ts,
-      patch.terminal ?? '',
+      patch.status ?? '',
       patch.append?.target ?? '',
       patch.append?.value ?? '',
       limits.maxBytes,
       limits.ttlMs,
       limits.perUser,
+      approval.op,
+      approval.id,
+      approval.third,
+      approval.fourth,
       fields.length,
     );
     for (const [field, value] of fields) args.push(field, value);

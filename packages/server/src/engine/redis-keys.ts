@@ -60,14 +60,35 @@ export class RedisKeys {
    * A run's snapshot (docs/protocol.md F, lua/append.lua): its hash, text, reasoning and tool entries. Under
    * the user's hash tag, so one script touches them with the user's log.
    */
-  snapshot(userId: string, runId: string): [hash: string, text: string, reasoning: string, tools: string] {
+  snapshot(
+    userId: string,
+    runId: string,
+  ): [hash: string, text: string, reasoning: string, tools: string, approvals: string] {
     const base = `${this.#prefix}{u:${userId}}:snap:${runId}`;
-    return [base, `${base}:text`, `${base}:reasoning`, `${base}:tools`];
+    return [base, `${base}:text`, `${base}:reasoning`, `${base}:tools`, `${base}:approvals`];
+  }
+
+  /** One approval (docs/protocol.md G): {run_id, state, expires_at, request, decision, key}. */
+  approval(userId: string, approvalId: string): string {
+    return `${this.#prefix}{u:${userId}}:approval:${approvalId}`;
+  }
+
+  /** Sorted set of the user's pending approvals, scored by when they expire (ms). */
+  pendingApprovals(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:approvals-pending`;
   }
 
   /** Sorted sets of the user's active runs and of all its runs with a snapshot, scored by their last seq. */
   snapshotIndex(userId: string): [active: string, all: string] {
     return [`${this.#prefix}{u:${userId}}:snaps-active`, `${this.#prefix}{u:${userId}}:snaps`];
+  }
+
+  /**
+   * A publish's idempotency record (lua/append-once.lua), kept with the first event's user so it is
+   * written in the same script, in the same cluster slot, as that user's events.
+   */
+  publishKey(userId: string, key: string): string {
+    return `${this.#prefix}{u:${userId}}:publish-key:${key}`;
   }
 
   /** Pub/sub channel that carries the user's wire frames to every node. */

@@ -1,4 +1,4 @@
-import type { RunSnapshot, RunSnapshotStatus, RunSnapshotTool } from '@agentcast/client';
+import type { RunSnapshot, RunSnapshotApproval, RunSnapshotStatus, RunSnapshotTool } from '@agentcast/client';
 import { EventType, type JsonObject, type NewEvent } from '../protocol/events.js';
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
 
@@ -13,16 +13,19 @@ import { ENGINE_DEFAULTS } from './engine-defaults.js';
 
 /** What one event changes in its run's snapshot. */
 export interface SnapshotPatch {
-  /** `status` and `ended_at` of the run's `agent_completed`: always applied, even past the byte bound. */
-  readonly terminal?: RunSnapshotStatus;
+  /**
+   * The run's new `status` (`ended_at` too when it ends the run): always applied, even past the byte bound,
+   * unless the run has already ended (nothing changes an ended run's status).
+   */
+  readonly status?: RunSnapshotStatus;
   /** Fields set when they fit the byte bound (agent, task, thread_id, final_response, error). */
   readonly fields?: Readonly<Record<string, string>>;
-  /** Text appended to `text` or `reasoning`, or one tool entry added to `tools`, when it fits. */
+  /** Text appended to `text` or `reasoning`, or one entry added to `tools` or `approvals`, when it fits. */
   readonly append?: { readonly target: SnapshotAppendTarget; readonly value: string };
 }
 
 /** Where an appended value goes. */
-export type SnapshotAppendTarget = 'text' | 'reasoning' | 'tools';
+export type SnapshotAppendTarget = 'text' | 'reasoning' | 'tools' | 'approvals';
 
 /**
  * A snapshot as an engine stores it. `fields` holds `started_at`, `status`, `last_seq`, `epoch`, `bytes`,
@@ -34,6 +37,7 @@ export interface SnapshotRecord {
   readonly text: string;
   readonly reasoning: string;
   readonly tools: readonly string[];
+  readonly approvals: readonly string[];
 }
 
 /** Bounds of one user's snapshots (`--run-snapshot-max-bytes`, `--run-snapshot-ttl-s`, `--run-snapshots-per-user`). */
@@ -72,7 +76,14 @@ interface ToolEntry {
   readonly duration_ms?: number;
 }
 
-const TERMINAL: ReadonlySet<string> = new Set(['succeeded', 'failed', 'cancelled', 'timed_out']);
+/** The statuses that end a run (lua/append.lua keeps the same list). */
+export const TERMINAL_STATUSES: ReadonlySet<string> = new Set([
+  'succeeded',
+  'failed',
+  'cancelled',
+  'timed_out',
+]);
+const TERMINAL = TERMINAL_STATUSES;
 
 /**
  * The patch of one event of a run (docs/protocol.md F, the fold table). Events are validated before they
@@ -124,8 +135,36 @@ export function snapshotPatch(event: NewEvent): SnapshotPatch {
       if (!TERMINAL.has(status)) return {};
       const fields: Record<string, string> = { final_response: JSON.stringify(data.final_response ?? null) };
       if (data.error !== undefined) fields.error = JSON.stringify(data.error);
-      return { terminal: status as RunSnapshotStatus, fields };
+      return { status: status as RunSnapshotStatus, fields };
     }
+    case EventType.ApprovalRequested:
+      return {
+        status: 'waiting',
+        append: {
+          target: 'approvals',
+          value: JSON.stringify({
+            approval_id: data.approval_id,
+            tool_name: data.tool_name,
+            tool_args: data.tool_args,
+            message: data.message,
+            expires_at: data.expires_at,
+          }),
+        },
+      };
+    case EventType.ApprovalResolved:
+      return {
+        status: 'running',
+        append: {
+          target: 'approvals',
+          value: JSON.stringify({
+            approval_id: data.approval_id,
+            done: true,
+            decision: data.decision,
+            ...(data.reason === undefined ? {} : { reason: data.reason }),
+            by: data.by,
+          }),
+        },
+      };
     default:
       return {};
   }
@@ -146,6 +185,7 @@ export class SnapshotState {
   text = '';
   reasoning = '';
   readonly tools: string[] = [];
+  readonly approvals: string[] = [];
   bytes = 0;
   truncated = false;
   lastSeq = 0;
@@ -176,6 +216,7 @@ export class SnapshotState {
       text: this.text,
       reasoning: this.reasoning,
       tools: this.tools,
+      approvals: this.approvals,
     };
   }
 }
@@ -196,9 +237,9 @@ export function applySnapshotPatch(
 ): void {
   state.lastSeq = seq;
   state.epoch = epoch;
-  if (patch.terminal !== undefined) {
-    state.fields.status = patch.terminal;
-    state.fields.ended_at = ts;
+  if (patch.status !== undefined && !state.ended) {
+    state.fields.status = patch.status;
+    if (TERMINAL.has(patch.status)) state.fields.ended_at = ts;
   }
   if (state.truncated || (patch.fields === undefined && patch.append === undefined)) return;
   const bytes = patchBytes(patch);
@@ -212,7 +253,8 @@ export function applySnapshotPatch(
   if (append === undefined) return;
   if (append.target === 'text') state.text += append.value;
   else if (append.target === 'reasoning') state.reasoning += append.value;
-  else state.tools.push(append.value);
+  else if (append.target === 'tools') state.tools.push(append.value);
+  else state.approvals.push(append.value);
 }
 
 function parseJson(text: string | undefined): unknown {
@@ -254,6 +296,23 @@ function foldTools(entries: readonly string[]): RunSnapshotTool[] {
   return [...byId.values()];
 }
 
+/** A run's approvals in the order they were asked, each with its resolution once it has one (G). */
+function foldApprovals(entries: readonly string[]): RunSnapshotApproval[] {
+  const byId = new Map<string, RunSnapshotApproval>();
+  for (const text of entries) {
+    const entry = parseJson(text) as (RunSnapshotApproval & { done?: true }) | undefined;
+    if (entry === undefined || typeof entry.approval_id !== 'string') continue;
+    if (entry.done !== true) {
+      byId.set(entry.approval_id, entry);
+      continue;
+    }
+    const { done: _done, ...resolution } = entry;
+    const asked = byId.get(entry.approval_id);
+    if (asked !== undefined) byId.set(entry.approval_id, { ...asked, ...resolution });
+  }
+  return [...byId.values()];
+}
+
 /** The wire form of a stored snapshot (docs/protocol.md F). */
 export function snapshotFromRecord(runId: string, record: SnapshotRecord): RunSnapshot {
   const f = record.fields;
@@ -270,6 +329,7 @@ export function snapshotFromRecord(runId: string, record: SnapshotRecord): RunSn
     text: record.text,
     reasoning: record.reasoning,
     tools: foldTools(record.tools),
+    approvals: foldApprovals(record.approvals),
     ...(f.final_response === undefined ? {} : { final_response: finalResponse as string | null }),
     ...(error === undefined ? {} : { error: error as { code: string; message: string } }),
     last_seq: Number(f.last_seq ?? 0),

@@ -1,4 +1,4 @@
-import type { StoredEvent } from '../protocol/events.js';
+import type { ApprovalDecision, StoredEvent } from '../protocol/events.js';
 import type {
   ActiveRun,
   CancelDelivery,
@@ -50,6 +50,23 @@ export function parseHeadReply(reply: unknown): LogHead {
 export function parseAppendReply(reply: unknown): LogHead {
   const [seq, epoch] = array(reply);
   return { epoch: string(epoch), seq: integer(seq) };
+}
+
+/**
+ * `append-once.lua`: 'conflict', or {'stored' | 'repeat', record}, the record JSON
+ * `{"f": fingerprint, "r": [[seq, epoch], …]}` (its seq and epoch per event).
+ */
+export function parseAppendOnceReply(
+  reply: unknown,
+): { readonly outcome: 'conflict' } | { readonly outcome: 'stored' | 'repeat'; readonly results: LogHead[] } {
+  if (reply === 'conflict') return { outcome: 'conflict' };
+  const [outcome, record] = array(reply);
+  if (outcome !== 'stored' && outcome !== 'repeat') {
+    throw new TypeError(`RedisEngine: unexpected append-once outcome ${String(outcome)}`);
+  }
+  const parsed: unknown = JSON.parse(string(record));
+  const rows = typeof parsed === 'object' && parsed !== null ? (parsed as { r?: unknown }).r : undefined;
+  return { outcome, results: array(rows).map(parseAppendReply) };
 }
 
 /**
@@ -183,14 +200,14 @@ export type SnapshotsReply =
       readonly records: readonly { readonly runId: string; readonly record: SnapshotRecord }[];
     };
 
-/** `snapshots.lua`: {'retry', run id…} or {epoch, seq, then per run: id, hash fields, text, reasoning, tools}. */
+/** `snapshots.lua`: {'retry', run id…} or {epoch, seq, then per run: id, hash fields, text, reasoning, tools, approvals}. */
 export function parseSnapshotsReply(reply: unknown): SnapshotsReply {
   const parts = array(reply);
   if (parts[0] === 'retry') return { kind: 'retry', runIds: parts.slice(1).map(string) };
   const head = { epoch: string(parts[0]), seq: integer(parts[1]) };
   const records: { runId: string; record: SnapshotRecord }[] = [];
-  if ((parts.length - 2) % 5 !== 0) throw new TypeError('RedisEngine: unexpected snapshots reply length');
-  for (let i = 2; i < parts.length; i += 5) {
+  if ((parts.length - 2) % 6 !== 0) throw new TypeError('RedisEngine: unexpected snapshots reply length');
+  for (let i = 2; i < parts.length; i += 6) {
     const flat = array(parts[i + 1]).map(string);
     const fields: Record<string, string> = {};
     for (let f = 0; f + 1 < flat.length; f += 2) fields[flat[f] as string] = flat[f + 1] as string;
@@ -201,8 +218,27 @@ export function parseSnapshotsReply(reply: unknown): SnapshotsReply {
         text: string(parts[i + 2]),
         reasoning: string(parts[i + 3]),
         tools: array(parts[i + 4]).map(string),
+        approvals: array(parts[i + 5]).map(string),
       },
     });
   }
   return { kind: 'ok', head, records };
+}
+
+/**
+ * `append.lua` resolving an approval: {seq, epoch} when its approval_resolved was stored; {'resolved',
+ * decision, key} when it was resolved before; 'unknown' for no such approval of this run.
+ */
+export function parseApprovalReply(
+  reply: unknown,
+):
+  | { readonly kind: 'stored'; readonly head: LogHead }
+  | { readonly kind: 'resolved'; readonly decision: ApprovalDecision; readonly key: string }
+  | { readonly kind: 'unknown' } {
+  if (reply === 'unknown') return { kind: 'unknown' };
+  const parts = array(reply);
+  if (parts[0] === 'resolved') {
+    return { kind: 'resolved', decision: string(parts[1]) as ApprovalDecision, key: string(parts[2]) };
+  }
+  return { kind: 'stored', head: parseAppendReply(parts) };
 }

@@ -8,7 +8,7 @@ import type { Engine } from '../engine/engine.js';
 import { provesNothingApplied } from '../engine/engine-unavailable.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { isEngineUnavailable } from '../protocol/agentcast-error.js';
+import { isEngineUnavailable, isEventInvalid } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
 import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
 import { parsePublishBody } from '../protocol/publish.js';
@@ -273,7 +273,7 @@ async function readJsonBody(
   res: ServerResponse,
   maxBytes: number,
   limitName: string,
-): Promise<unknown> {
+): Promise<{ readonly value: unknown; readonly text: string } | typeof NO_BODY> {
   const body = await readBody(req, maxBytes);
   if (!body.ok) {
     if (body.reason === 'too_large')
@@ -281,45 +281,119 @@ async function readJsonBody(
     return NO_BODY; // too large (answered), or the client went away mid-body: no one to answer
   }
   try {
-    return JSON.parse(body.text);
+    return { value: JSON.parse(body.text), text: body.text };
   } catch {
     sendError(res, 400, ErrorCode.InvalidJson, 'body is not valid JSON');
     return NO_BODY;
   }
 }
 
-/** POST /v1/publish: validate everything first, store all or nothing, 202 only for what was stored. */
+/** `Idempotency-Key` of a publish (docs/protocol.md D): 1..128 visible ASCII characters. */
+const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
+
+/**
+ * POST /v1/publish: validate everything first, store all or nothing, 202 only for what was stored. With an
+ * `Idempotency-Key`, at most once per key and API key (docs/protocol.md D).
+ */
 async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiContext): Promise<void> {
-  const json = await readJsonBody(req, res, ctx.config.maxPublishBytes, ' (max_publish_bytes)');
-  if (json === NO_BODY) return;
-  const parsed = parsePublishBody(json);
+  const header = req.headers['idempotency-key'];
+  // Node joins repeated headers with ", ": a space, so several keys are refused as one malformed key.
+  const key = Array.isArray(header) ? header.join(', ') : header;
+  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+    return sendError(
+      res,
+      400,
+      ErrorCode.InvalidMessage,
+      'Idempotency-Key: must be 1..128 visible ASCII characters (no spaces)',
+    );
+  }
+  const body = await readJsonBody(req, res, ctx.config.maxPublishBytes, ' (max_publish_bytes)');
+  if (body === NO_BODY) return;
+  const parsed = parsePublishBody(body.value);
   if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
   try {
-    const stored = await ctx.engine.appendBatch(parsed.value);
-    ctx.metrics.eventsPublished.inc({ source: 'http' }, stored.length);
-    sendJson(res, 202, { results: stored.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
+    if (key === undefined) {
+      const stored = await ctx.engine.appendBatch(parsed.value);
+      ctx.metrics.eventsPublished.inc({ source: 'http' }, stored.length);
+      return sendJson(res, 202, { results: stored.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
+    }
+    await publishOnce(res, ctx, parsed.value, key, body.text);
   } catch (err) {
     if (isEngineUnavailable(err)) {
-      return sendError(res, 503, ErrorCode.Unavailable, unstoredMessage(err, parsed.value.length), {
-        'Retry-After': '1',
-      });
+      const message = unstoredMessage(err, parsed.value.length, { keyed: key !== undefined });
+      return sendError(res, 503, ErrorCode.Unavailable, message, { 'Retry-After': '1' });
     }
+    // A keyed batch the engine cannot store atomically (users of several Redis Cluster slots).
+    if (isEventInvalid(err)) return sendError(res, 400, ErrorCode.InvalidMessage, err.message);
     throw err;
   }
 }
 
 /**
+ * A keyed publish (docs/protocol.md D): stored and answered 202 the first time; a repeat of the same body
+ * answered the first 202 byte for byte, storing nothing; another body 409 IDEMPOTENCY_KEY_REUSED.
+ */
+async function publishOnce(
+  res: ServerResponse,
+  ctx: HttpApiContext,
+  items: Parameters<Engine['appendBatchOnce']>[0],
+  key: string,
+  body: string,
+): Promise<void> {
+  const answer = await ctx.engine.appendBatchOnce(items, {
+    key: `${keyScope(ctx.config.apiKey)}:${key}`,
+    fingerprint: createHash('sha256').update(body).digest('hex'),
+    ttlMs: ctx.config.publishIdempotencyTtlS * 1000,
+  });
+  if (answer.outcome === 'conflict') {
+    return sendError(
+      res,
+      409,
+      HttpErrorCode.IdempotencyKeyReused,
+      'Idempotency-Key: already used with a different body; nothing was stored. Use a new key for a new publish',
+    );
+  }
+  if (answer.outcome === 'repeat') {
+    // The same bytes as the first answer: built from the same seqs and epochs by the same code.
+    const results = answer.results.map(({ seq, epoch }) => ({ seq, epoch }));
+    return sendJson(res, 202, { results }, { 'Idempotent-Replayed': 'true' });
+  }
+  ctx.metrics.eventsPublished.inc({ source: 'http' }, answer.events.length);
+  sendJson(res, 202, { results: answer.events.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
+}
+
+/** What scopes a publish's idempotency key to the API key: a digest, so the key itself is never stored. */
+function keyScope(apiKey: string | undefined): string {
+  return createHash('sha256')
+    .update(apiKey ?? '')
+    .digest('hex')
+    .slice(0, 16);
+}
+
+/**
  * The 503 message of a publish the engine failed (docs/protocol.md D), true to what is known: "nothing
  * was stored" only when the engine refused before sending anything; otherwise the write may have run
- * in Redis after its timeout, and a blind retry could store the event twice.
+ * in Redis after its timeout, and only a retry with the same `Idempotency-Key` cannot store it twice.
  */
-export function unstoredMessage(error: unknown, events: number): string {
+export function unstoredMessage(
+  error: unknown,
+  events: number,
+  options: { readonly keyed: boolean } = { keyed: false },
+): string {
   if (provesNothingApplied(error)) return 'the engine is unavailable; nothing was stored, retry later';
+  if (options.keyed) {
+    // One script stores a keyed publish: all of it or none.
+    const what =
+      events === 1
+        ? 'the event may or may not have been stored'
+        : 'none or all of the events may have been stored';
+    return `the engine did not confirm the write: ${what}; retry with the same Idempotency-Key, which stores ${events === 1 ? 'it' : 'them'} at most once`;
+  }
   const what =
     events === 1
       ? 'the event may or may not have been stored, and a retry may store it twice'
       : 'none, some or all of the events may have been stored, and a retry may store them twice';
-  return `the engine did not confirm the write: ${what} (POST /v1/publish has no idempotency key yet; GET /v1/users/:user_id/history shows what was stored)`;
+  return `the engine did not confirm the write: ${what}; send an Idempotency-Key header so that a retry stores at most once (docs/protocol.md D)`;
 }
 
 async function userHistory(
@@ -409,8 +483,9 @@ async function cancelRun(
   ctx: HttpApiContext,
   runId: string,
 ): Promise<void> {
-  const json = await readJsonBody(req, res, CANCEL_BODY_MAX_BYTES, '');
-  if (json === NO_BODY) return;
+  const body = await readJsonBody(req, res, CANCEL_BODY_MAX_BYTES, '');
+  if (body === NO_BODY) return;
+  const json = body.value;
   const userId =
     typeof json === 'object' && json !== null ? (json as Record<string, unknown>).user_id : undefined;
   const parsedUser = idSchema.safeParse(userId);

@@ -52,6 +52,11 @@ export function isEngineUnavailable(error: unknown): error is AgentcastError {
   return error instanceof AgentcastError && error.code === AgentcastErrorCode.EngineUnavailable;
 }
 
+/** Whether `error` is AC_ERR_EVENT_INVALID: what was to be stored breaks a rule; nothing was stored. */
+export function isEventInvalid(error: unknown): error is AgentcastError {
+  return error instanceof AgentcastError && error.code === AgentcastErrorCode.EventInvalid;
+}
+
 /** Whether `error` is AC_ERR_RUN_FENCED: an append of a run's event refused because the run is not this node's. */
 export function isRunFenced(error: unknown): error is AgentcastError {
   return error instanceof AgentcastError && error.code === AgentcastErrorCode.RunFenced;

@@ -13,6 +13,8 @@ export const HttpErrorCode = {
   MethodNotAllowed: 'METHOD_NOT_ALLOWED',
   /** The origin of a browser request is not allowed for this route. */
   Forbidden: 'FORBIDDEN',
+  /** A publish's `Idempotency-Key` was already used with another body (docs/protocol.md D). */
+  IdempotencyKeyReused: 'IDEMPOTENCY_KEY_REUSED',
 } as const;
 
 export type HttpErrorCode = (typeof HttpErrorCode)[keyof typeof HttpErrorCode];

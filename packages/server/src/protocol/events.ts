@@ -30,7 +30,26 @@ export const EventType = {
   AgentCompleted: 'agent_completed',
   StreamChunk: 'stream_chunk',
   Notification: 'notification',
+  ApprovalRequested: 'approval_requested',
+  ApprovalResolved: 'approval_resolved',
 } as const;
+
+/**
+ * The decisions an approval is resolved with (docs/protocol.md G): a person's `approved` or `denied`, the
+ * approval timeout's `expired`, the run ending first's `cancelled`.
+ */
+export const APPROVAL_DECISIONS = ['approved', 'denied', 'expired', 'cancelled'] as const;
+export type ApprovalDecision = (typeof APPROVAL_DECISIONS)[number];
+
+/** Who resolved an approval: a person, the approval timeout, or the run's ending. */
+export const APPROVAL_RESOLVERS = ['user', 'timeout', 'run'] as const;
+export type ApprovalResolver = (typeof APPROVAL_RESOLVERS)[number];
+
+/**
+ * Types the gateway stores for a run's approvals itself (docs/protocol.md G): no publish may carry one and
+ * no agent may yield one (an agent asks with `ctx.approval()`), or anyone could fake a question or an answer.
+ */
+export const APPROVAL_EVENT_TYPES: ReadonlySet<string> = new Set(['approval_requested', 'approval_resolved']);
 
 export type KnownEventType = (typeof EventType)[keyof typeof EventType];
 
@@ -112,7 +131,43 @@ export const eventDataSchemas: Readonly<Record<KnownEventType, z.ZodType<JsonObj
   agent_completed: agentCompletedData,
   stream_chunk: z.looseObject({ text: z.string() }),
   notification: jsonObject,
+  approval_requested: z.looseObject({
+    approval_id: idSchema,
+    tool_name: z.string().min(1),
+    tool_args: jsonObject,
+    message: z.string(),
+    expires_at: z.string(),
+  }),
+  approval_resolved: z.looseObject({
+    approval_id: idSchema,
+    decision: z.enum(APPROVAL_DECISIONS),
+    reason: z.string().optional(),
+    by: z.enum(APPROVAL_RESOLVERS),
+  }),
 };
+
+/** An answer to an approval (docs/protocol.md G). */
+export interface ApprovalAnswer {
+  readonly decision: ApprovalDecision;
+  readonly reason?: string | undefined;
+  readonly by: ApprovalResolver;
+  /** The answer's idempotency key (the frame `id` or `Idempotency-Key`): a repeat is a duplicate. */
+  readonly key?: string | undefined;
+}
+
+/** The one `approval_resolved` of an approval of run `runId` (docs/protocol.md G). */
+export function approvalResolvedEvent(runId: string, approvalId: string, answer: ApprovalAnswer): NewEvent {
+  return {
+    type: EventType.ApprovalResolved,
+    run_id: runId,
+    data: {
+      approval_id: approvalId,
+      decision: answer.decision,
+      ...(answer.reason === undefined ? {} : { reason: answer.reason }),
+      by: answer.by,
+    },
+  };
+}
 
 /** An event before the engine stored it: what publishers and agents produce. */
 export interface NewEvent {
@@ -150,6 +205,13 @@ export function refineEventData(
     ctx.addIssue({
       code: 'custom',
       message: `"${ev.type}" is reserved for the gateway's own frames`,
+      path: ['type'],
+    });
+  }
+  if (APPROVAL_EVENT_TYPES.has(ev.type)) {
+    ctx.addIssue({
+      code: 'custom',
+      message: `"${ev.type}" is stored by the gateway for a run's approval (an agent asks with ctx.approval())`,
       path: ['type'],
     });
   }

@@ -50,8 +50,8 @@ export const PUBLIC_CORS_PATHS: readonly string[] = ['/', '/healthz', '/readyz',
 export function isUserRoute(path: string): boolean {
   return path === '/v1/runs' || /^\/v1\/runs\/[^/]+$/.test(path);
 }
-/** Headers a cross-origin request may send: the API key or token, and a JSON body. */
-export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type';
+/** Headers a cross-origin request may send: the API key or token, a JSON body, a publish's idempotency key. */
+export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Idempotency-Key';
 /** How long a browser may cache a preflight answer, in seconds (browsers cap it at 2 h or less). */
 export const CORS_MAX_AGE_S = 600;
 

@@ -29,17 +29,24 @@
 -- step, so a snapshot is never ahead of or behind the stream. Then KEYS[4..6] are always given (ARGV[10]
 -- '' when the append is not fenced) and:
 -- KEYS[7]  snapshot hash `<prefix>{u:<id>}:snap:<run_id>` {started_at, status, ended_at, last_seq, epoch,
---          bytes, truncated, and the fields of ARGV[22..]}; KEYS[8] its text, KEYS[9] its reasoning
---          (strings, APPENDed), KEYS[10] its tool entries (list)
--- KEYS[11] sorted set of the user's active runs, KEYS[12] of all the user's runs, scored by last_seq
--- ARGV[14] the event's ts (started_at of a new snapshot, ended_at of a terminal)
--- ARGV[15] the terminal status of an agent_completed, or ''
--- ARGV[16] append target ('text', 'reasoning', 'tools' or ''), ARGV[17] the value appended
+--          bytes, truncated, and the fields of ARGV[26..]}; KEYS[8] its text, KEYS[9] its reasoning
+--          (strings, APPENDed), KEYS[10] its tool entries, KEYS[11] its approval entries (lists)
+-- KEYS[12] sorted set of the user's active runs, KEYS[13] of all the user's runs, scored by last_seq
+-- KEYS[14] the approval's hash `<prefix>{u:<id>}:approval:<approval_id>` (docs/protocol.md G), KEYS[15]
+--          sorted set of the user's pending approvals, scored by when they expire (ms)
+-- ARGV[14] the event's ts (started_at of a new snapshot, ended_at of a run's end)
+-- ARGV[15] the run's new status, or '' (none changes once the run has ended)
+-- ARGV[16] append target ('text', 'reasoning', 'tools', 'approvals' or ''), ARGV[17] the value appended
 -- ARGV[18] snapshot max bytes, ARGV[19] snapshot ttl in ms, ARGV[20] runs listed per user
--- ARGV[21] the number of field/value pairs that follow; ARGV[22..] field, value, field, value …
+-- ARGV[21] approval op: 'open' (an approval_requested: register it pending), 'resolve' (an approval_resolved:
+--          stored only while the approval is pending, atomically with resolving it) or ''
+-- ARGV[22] approval id; ARGV[23] ('open') when it expires, ms, or ('resolve') the decision;
+-- ARGV[24] ('open') the request's data as JSON, or ('resolve') the answer's idempotency key, or ''
+-- ARGV[25] the number of field/value pairs that follow; ARGV[26..] field, value, field, value …
 -- The patch (ARGV[15..]) is built by run-snapshot.ts, which holds the folding rules; this only applies it.
 -- Returns {seq, epoch}, or the reason a fenced append was refused: 'not_registered' (ended, reaped or
--- unknown), 'not_owner', 'live' (reap of a run whose lease has not lapsed).
+-- unknown), 'not_owner', 'live' (reap of a run whose lease has not lapsed); a 'resolve' of an approval that
+-- is not pending returns {'resolved', decision, key} (already resolved) or 'unknown'.
 redis.replicate_commands() -- Redis 6.x: allow TIME before writes (a no-op from Redis 7)
 
 local meta, log, sizes = KEYS[1], KEYS[2], KEYS[3]
@@ -59,6 +66,14 @@ if fenced then
   elseif cjson.decode(record).node ~= ARGV[11] then
     return 'not_owner'
   end
+end
+
+local snapshot = #KEYS == 15
+if snapshot and ARGV[21] == 'resolve' then
+  local approval = KEYS[14]
+  local state = redis.call('HMGET', approval, 'run_id', 'state', 'decision', 'key')
+  if not state[1] or state[1] ~= run_id then return 'unknown' end
+  if state[2] ~= 'pending' then return {'resolved', state[3], state[4] or ''} end
 end
 
 local epoch = redis.call('HGET', meta, 'epoch')
@@ -125,40 +140,61 @@ redis.call('PEXPIRE', sizes, ttl_ms + 1000)
 redis.call('PEXPIRE', meta, ARGV[4])
 redis.call('PUBLISH', ARGV[5], frame)
 
-if #KEYS == 12 then
-  local snap, text, reasoning, tools, live, all = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11], KEYS[12]
-  local ts, terminal, target, value = ARGV[14], ARGV[15], ARGV[16], ARGV[17]
+if snapshot then
+  local snap, text, reasoning, tools, approvals = KEYS[7], KEYS[8], KEYS[9], KEYS[10], KEYS[11]
+  local live, all = KEYS[12], KEYS[13]
+  local ts, status, target, value = ARGV[14], ARGV[15], ARGV[16], ARGV[17]
   local max_bytes, snap_ttl, per_user = tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20])
+  local terminal = {succeeded = true, failed = true, cancelled = true, timed_out = true}
   local created = redis.call('HSETNX', snap, 'started_at', ts) == 1
   if created then redis.call('HSET', snap, 'status', 'running', 'bytes', 0, 'truncated', '0') end
   redis.call('HSET', snap, 'last_seq', seq, 'epoch', epoch)
-  if terminal ~= '' then redis.call('HSET', snap, 'status', terminal, 'ended_at', ts) end
+  if status ~= '' and not terminal[redis.call('HGET', snap, 'status')] then
+    redis.call('HSET', snap, 'status', status)
+    if terminal[status] then redis.call('HSET', snap, 'ended_at', ts) end
+  end
   -- The bounded parts: all of the patch or, once one does not fit, none of it and nothing more after.
-  local pairs_count = tonumber(ARGV[21])
+  local pairs_count = tonumber(ARGV[25])
   if (target ~= '' or pairs_count > 0) and redis.call('HGET', snap, 'truncated') ~= '1' then
     local size = #value
-    for i = 1, pairs_count do size = size + #ARGV[21 + 2 * i] end
+    for i = 1, pairs_count do size = size + #ARGV[25 + 2 * i] end
     local used = tonumber(redis.call('HGET', snap, 'bytes')) or 0
     if used + size > max_bytes then
       redis.call('HSET', snap, 'truncated', '1')
     else
       redis.call('HSET', snap, 'bytes', used + size)
-      for i = 1, pairs_count do redis.call('HSET', snap, ARGV[20 + 2 * i], ARGV[21 + 2 * i]) end
+      for i = 1, pairs_count do redis.call('HSET', snap, ARGV[24 + 2 * i], ARGV[25 + 2 * i]) end
       if target == 'text' then redis.call('APPEND', text, value)
       elseif target == 'reasoning' then redis.call('APPEND', reasoning, value)
-      elseif target == 'tools' then redis.call('RPUSH', tools, value) end
+      elseif target == 'tools' then redis.call('RPUSH', tools, value)
+      elseif target == 'approvals' then redis.call('RPUSH', approvals, value) end
     end
   end
   -- Listed by their latest event; the least recently active beyond the bound are no longer listed.
   redis.call('ZADD', all, seq, run_id)
   if redis.call('ZCARD', all) > per_user then redis.call('ZREMRANGEBYRANK', all, 0, -per_user - 1) end
-  if terminal ~= '' then
+  if terminal[redis.call('HGET', snap, 'status')] then
     redis.call('ZREM', live, run_id)
   else
     redis.call('ZADD', live, seq, run_id)
     if redis.call('ZCARD', live) > per_user then redis.call('ZREMRANGEBYRANK', live, 0, -per_user - 1) end
   end
-  for _, key in ipairs({snap, text, reasoning, tools, live, all}) do redis.call('PEXPIRE', key, snap_ttl) end
+  -- The run's approvals (docs/protocol.md G): registered pending with their question, resolved once.
+  local approval, pending = KEYS[14], KEYS[15]
+  if ARGV[21] == 'open' then
+    redis.call('HSET', approval, 'run_id', run_id, 'state', 'pending', 'expires_at', ARGV[23], 'request', ARGV[24])
+    redis.call('ZADD', pending, tonumber(ARGV[23]), ARGV[22])
+  elseif ARGV[21] == 'resolve' then
+    redis.call('HSET', approval, 'state', 'resolved', 'decision', ARGV[23], 'key', ARGV[24])
+    redis.call('ZREM', pending, ARGV[22])
+  end
+  for _, key in ipairs({snap, text, reasoning, tools, approvals, live, all}) do
+    redis.call('PEXPIRE', key, snap_ttl)
+  end
+  if ARGV[21] ~= '' then
+    redis.call('PEXPIRE', approval, snap_ttl)
+    redis.call('PEXPIRE', pending, snap_ttl)
+  end
 end
 
 if fenced and mode ~= 'event' then

@@ -3,7 +3,8 @@
 --
 -- KEYS[1]  meta hash {epoch, seq}, KEYS[2] history stream (deleted with a new epoch, as head.lua)
 -- KEYS[3]  sorted set of the user's active runs, KEYS[4] of all the user's runs (scored by last_seq)
--- KEYS[4 + 4i - 3 .. 4 + 4i]  for the i-th run id of ARGV[7..]: its snapshot hash, text, reasoning, tools
+-- KEYS[5 + 5(i-1) .. 4 + 5i]  for the i-th run id of ARGV[7..]: its snapshot hash, text, reasoning, tools,
+--          approvals
 -- ARGV[1]  a fresh epoch, used only when the user's log is gone; ARGV[2] meta ttl in ms
 -- ARGV[3]  'catch_up' (the active runs and, with ARGV[4], the runs with an event after it) or 'read'
 --          (exactly the runs named)
@@ -14,7 +15,7 @@
 -- {'retry', run ids…} and the caller calls again with their keys (a run that started in between makes
 -- another round).
 -- Returns {epoch, seq, then for each run returned: run id, hash fields as a flat list, text, reasoning,
--- tool entries as a list}; for 'read' a run without a snapshot is left out.
+-- tool entries and approval entries as lists}; for 'read' a run without a snapshot is left out.
 local meta = KEYS[1]
 local epoch = redis.call('HGET', meta, 'epoch')
 local seq = 0
@@ -51,7 +52,7 @@ end
 
 local out = {epoch, seq}
 for i, id in ipairs(named) do
-  local base = 4 + 4 * (i - 1)
+  local base = 4 + 5 * (i - 1)
   local fields = redis.call('HGETALL', KEYS[base + 1])
   -- A catch-up sends a run's snapshot only while it belongs to the head's epoch (a resumed since is of it).
   local keep = #fields > 0
@@ -64,6 +65,7 @@ for i, id in ipairs(named) do
     out[#out + 1] = redis.call('GET', KEYS[base + 2]) or ''
     out[#out + 1] = redis.call('GET', KEYS[base + 3]) or ''
     out[#out + 1] = redis.call('LRANGE', KEYS[base + 4], 0, -1)
+    out[#out + 1] = redis.call('LRANGE', KEYS[base + 5], 0, -1)
   end
 end
 return out
