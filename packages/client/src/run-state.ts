@@ -1,5 +1,12 @@
-import type { AgentEvent, EventDataMap } from './agent-event.js';
-import { type RunSnapshot, type RunSnapshotTool, RunStatus } from './protocol/wire.js';
+import type { AgentEvent } from './agent-event.js';
+import {
+  type JsonObject,
+  type RunSnapshot,
+  type RunSnapshotApproval,
+  type RunSnapshotStatus,
+  type RunSnapshotTool,
+  RunStatus,
+} from './protocol/wire.js';
 
 /**
  * A run as the client keeps it: its snapshot (docs/protocol.md F) with every later event of it folded in,
@@ -14,13 +21,38 @@ export const MAX_RUNS = 50;
 
 const TERMINAL: readonly string[] = Object.values(RunStatus);
 
+/** The `data` fields the fold reads, of whichever type (docs/protocol.md §3, G); the gateway validated them. */
+interface FoldData {
+  readonly agent_name?: string;
+  readonly task_description?: string;
+  readonly thread_id?: unknown;
+  readonly text?: string;
+  readonly reasoning?: string;
+  readonly execution_id?: string;
+  readonly tool_name?: string;
+  readonly tool_args?: JsonObject;
+  readonly success?: boolean;
+  readonly results?: unknown;
+  readonly duration_ms?: number;
+  readonly status?: string;
+  readonly final_response?: string | null;
+  readonly error?: { readonly code: string; readonly message: string };
+  readonly approval_id?: string;
+  readonly message?: string;
+  readonly expires_at?: string;
+  readonly decision?: RunSnapshotApproval['decision'];
+  readonly reason?: string;
+  readonly by?: RunSnapshotApproval['by'];
+}
+
 /**
  * Folds one event into its run exactly as the gateway folds it into the snapshot (docs/protocol.md F, the
- * fold table) and returns the new state, or `run` itself when the event is already in it (same epoch,
- * `seq <= last_seq`). `event` is one of the run's (its `run_id` is the run's). Pure: `run` is never changed. `run` undefined: the run is first seen by this event,
- * which sets `started_at`. Like the gateway, a truncated run keeps its text, reasoning and tools as they
- * are (a part of them is missing, and appending would hide the hole) while `status`, `ended_at` and
- * `last_seq` stay exact. The client trusts the gateway's validation of the golden-path fields (§3, B).
+ * fold table; G for approvals) and returns the new state, or `run` itself when the event is already in it
+ * (same epoch, `seq <= last_seq`). `event` is one of the run's (its `run_id` is the run's). Pure: `run` is
+ * never changed. `run` undefined: the run is first seen by this event, which sets `started_at`. Like the
+ * gateway, a truncated run keeps its text, reasoning, tools and approvals as they are (a part of them is
+ * missing, and appending would hide the hole) while `status`, `ended_at` and `last_seq` stay exact; and an
+ * ended run's status never changes. The client trusts the gateway's validation of the fields (§3, B).
  */
 export function foldRunEvent(run: RunState | undefined, event: AgentEvent): RunState {
   const r: RunState = run ?? {
@@ -30,6 +62,7 @@ export function foldRunEvent(run: RunState | undefined, event: AgentEvent): RunS
     text: '',
     reasoning: '',
     tools: [],
+    approvals: [],
     last_seq: 0,
     epoch: event.epoch,
     truncated: false,
@@ -37,14 +70,20 @@ export function foldRunEvent(run: RunState | undefined, event: AgentEvent): RunS
   if (r.epoch === event.epoch && event.seq <= r.last_seq) return r;
   const next: Mutable<RunState> = { ...r, last_seq: event.seq, epoch: event.epoch };
   const { type } = event;
-  // One cast to the golden-path shapes: which fields exist depends on `type`, checked below.
-  const d = event.data as Partial<EventDataMap['agent_started'] & EventDataMap['agent_completed']> &
-    Partial<EventDataMap['stream_chunk'] & EventDataMap['agent_thinking'] & EventDataMap['tool_completed']> &
-    Partial<EventDataMap['tool_executing']>;
-  if (type === 'agent_completed') {
-    if (!TERMINAL.includes(d.status as string)) return next;
-    next.status = d.status as RunStatus;
-    next.ended_at = event.ts;
+  const d = event.data as FoldData;
+  const ending = type === 'agent_completed';
+  // agent_completed ends the run; an approval asked makes it wait, its answer makes it run again.
+  const status = ending
+    ? d.status
+    : type === 'approval_requested'
+      ? 'waiting'
+      : type === 'approval_resolved'
+        ? 'running'
+        : undefined;
+  if (ending && !TERMINAL.includes(status as string)) return next;
+  if (status !== undefined && !TERMINAL.includes(r.status)) {
+    next.status = status as RunSnapshotStatus;
+    if (ending) next.ended_at = event.ts;
   }
   if (next.truncated) return next;
   if (type === 'stream_chunk') next.text += d.text;
@@ -53,7 +92,7 @@ export function foldRunEvent(run: RunState | undefined, event: AgentEvent): RunS
     next.agent = d.agent_name as string;
     next.task = d.task_description as string;
     if (typeof d.thread_id === 'string') next.thread_id = d.thread_id;
-  } else if (type === 'agent_completed') {
+  } else if (ending) {
     next.final_response = d.final_response ?? null;
     if (d.error !== undefined) next.error = d.error;
   } else if (type === 'tool_executing' || type === 'tool_completed') {
@@ -72,6 +111,31 @@ export function foldRunEvent(run: RunState | undefined, event: AgentEvent): RunS
       tool.duration_ms = d.duration_ms as number;
     }
     next.tools = known === undefined ? [...r.tools, tool] : r.tools.map((t) => (t === known ? tool : t));
+  } else if (type === 'approval_requested' || status === 'running') {
+    const id = d.approval_id as string;
+    const known = r.approvals.find((a) => a.approval_id === id);
+    // A question replaces one asked with its id before; an answer completes its question (none: ignored).
+    const approval: RunSnapshotApproval | undefined =
+      status === 'waiting'
+        ? {
+            approval_id: id,
+            tool_name: d.tool_name as string,
+            tool_args: d.tool_args as JsonObject,
+            message: d.message as string,
+            expires_at: d.expires_at as string,
+          }
+        : known && {
+            ...known,
+            decision: d.decision,
+            ...(d.reason === undefined ? {} : { reason: d.reason }),
+            by: d.by,
+          };
+    if (approval !== undefined) {
+      next.approvals =
+        known === undefined
+          ? [...r.approvals, approval]
+          : r.approvals.map((a) => (a === known ? approval : a));
+    }
   }
   return next;
 }

@@ -176,6 +176,7 @@ describe('AgentcastClient', () => {
         text,
         reasoning: '',
         tools: [],
+        approvals: [],
         last_seq: lastSeq,
         epoch: 'e1',
         truncated: false,

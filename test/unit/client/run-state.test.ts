@@ -44,6 +44,7 @@ describe('foldRunEvent (docs/protocol.md F, the fold table)', () => {
       text: 'a',
       reasoning: '',
       tools: [],
+      approvals: [],
       last_seq: 7,
       epoch: 'e1',
       truncated: false,
@@ -182,6 +183,48 @@ describe('foldRunEvent (docs/protocol.md F, the fold table)', () => {
     expect(run).toEqual(frozen);
   });
 
+  it('waits while an approval is pending and keeps every question with its answer (docs/protocol.md G)', () => {
+    const asked = {
+      approval_id: 'a1',
+      tool_name: 'pay',
+      tool_args: { amount: 5 },
+      message: 'Pay 5?',
+      expires_at: '2026-01-01T00:05:00.000Z',
+    };
+    const waiting = fold([started, ev(2, 'approval_requested', asked)]);
+    expect(waiting).toMatchObject({ status: 'waiting', approvals: [asked] });
+    const answered = fold(
+      [ev(3, 'approval_resolved', { approval_id: 'a1', decision: 'denied', reason: 'no', by: 'user' })],
+      waiting,
+    );
+    expect(answered).toMatchObject({
+      status: 'running',
+      approvals: [{ ...asked, decision: 'denied', reason: 'no', by: 'user' }],
+    });
+    // An answer to a question never asked changes only the status and last_seq.
+    const stray = fold(
+      [ev(4, 'approval_resolved', { approval_id: 'zz', decision: 'expired', by: 'timeout' })],
+      answered,
+    );
+    expect(stray?.approvals).toBe(answered?.approvals);
+  });
+
+  it('never changes the status of an ended run (an answer stored after the end)', () => {
+    const ended = fold([started, ev(2, 'agent_completed', { status: 'cancelled', final_response: null })]);
+    const after = fold(
+      [ev(3, 'approval_resolved', { approval_id: 'a1', decision: 'cancelled', by: 'run' })],
+      ended,
+    );
+    expect(after).toMatchObject({ status: 'cancelled', ended_at: TS(2), last_seq: 3 });
+    expect(after).toEqual(
+      serverFold([
+        started,
+        ev(2, 'agent_completed', { status: 'cancelled', final_response: null }),
+        ev(3, 'approval_resolved', { approval_id: 'a1', decision: 'cancelled', by: 'run' }),
+      ]),
+    );
+  });
+
   it('keeps text, reasoning and tools of a truncated snapshot, and status, ended_at, last_seq exact', () => {
     const snapshot: RunSnapshot = { ...(fold([started]) as RunState), text: 'ab', truncated: true };
     const run = fold(
@@ -221,6 +264,33 @@ const runEvents = fc
             ] as const,
         ),
       fc.constant(['notification', { note: 1 }] as const),
+      fc.record({ id: fc.constantFrom('a1', 'a2'), n: fc.nat(9) }).map(
+        ({ id, n }) =>
+          [
+            'approval_requested',
+            {
+              approval_id: id,
+              tool_name: 'pay',
+              tool_args: { n },
+              message: `ok ${n}?`,
+              expires_at: '2026-01-01T00:05:00.000Z',
+            },
+          ] as const,
+      ),
+      fc
+        .record({
+          id: fc.constantFrom('a1', 'a2', 'a3'),
+          decision: fc.constantFrom('approved', 'denied', 'expired', 'cancelled'),
+          reason: fc.option(fc.string({ maxLength: 4 }), { nil: undefined }),
+          by: fc.constantFrom('user', 'timeout', 'run'),
+        })
+        .map(
+          ({ id, decision, reason, by }) =>
+            [
+              'approval_resolved',
+              { approval_id: id, decision, by, ...(reason === undefined ? {} : { reason }) },
+            ] as const,
+        ),
     ),
     { maxLength: 30 },
   )

@@ -34,6 +34,7 @@ describe('parseServerFrame', () => {
       text: 'so far',
       reasoning: '',
       tools: [],
+      approvals: [],
       last_seq: 57,
       epoch: 'e_1',
       truncated: false,

@@ -31,6 +31,7 @@ function snapshotOf(lastSeq: number, text: string): RunSnapshot {
         duration_ms: 5,
       },
     ],
+    approvals: [],
     last_seq: lastSeq,
     epoch: 'e1',
     truncated: false,
