@@ -631,7 +631,11 @@ describe('handleHttp when a route fails after its headers went out', () => {
     const ctx: HttpApiContext = {
       config: loadConfig({ overrides: { env: 'test', apiKey: TEST_API_KEY } }),
       engine: new MemoryEngine(),
-      runs: { cancel: async () => ({ ok: true }) },
+      runs: {
+        cancel: async () => ({ ok: true }),
+        answerApproval: async () => ({ ok: true, decision: 'approved', duplicate: false }),
+        pendingApprovals: async () => [],
+      },
       metrics: new Metrics(),
       log,
       readiness: () => ({ ready: true }),

@@ -22,6 +22,7 @@ async function collect(
         now: () => 0,
         log: silentLogger(),
       }),
+    approval: async () => ({ decision: 'approved' }),
   };
   const events: AgentEvent[] = [];
   for await (const event of createDemoAgent({ delayMs: 0, ...options }).run({ text, messageId: 'm' }, ctx)) {

@@ -29,6 +29,7 @@ async function framesOf(session: FakeSession, count: number): Promise<SentFrame[
 function scriptedRuns(script: Partial<RunController> = {}) {
   const starts: Parameters<RunController['start']>[] = [];
   const cancels: Parameters<RunController['cancel']>[] = [];
+  const answers: Parameters<RunController['answerApproval']>[] = [];
   const runs: RunController = {
     start(userId, message) {
       starts.push([userId, message]);
@@ -38,8 +39,15 @@ function scriptedRuns(script: Partial<RunController> = {}) {
       cancels.push([userId, runId]);
       return script.cancel?.(userId, runId) ?? { ok: true };
     },
+    answerApproval(userId, approvalId, reply) {
+      answers.push([userId, approvalId, reply]);
+      return (
+        script.answerApproval?.(userId, approvalId, reply) ??
+        Promise.resolve({ ok: true, decision: reply.decision, duplicate: false })
+      );
+    },
   };
-  return { runs, starts, cancels };
+  return { runs, starts, cancels, answers };
 }
 
 /** An agent that runs until it is cancelled. */
@@ -52,6 +60,39 @@ const waitingAgent = defineAgent({
 });
 
 describe('routeFrame with a scripted run controller', () => {
+  it('answers an approval frame with an ack naming the decision, or the refusal as an error frame (docs/protocol.md G)', async () => {
+    const session = new FakeSession();
+    const { runs, answers } = scriptedRuns({
+      answerApproval: async (_u, approvalId) =>
+        approvalId === 'a_2'
+          ? { ok: false, code: ErrorCode.Conflict, message: 'approval a_2 was already resolved: approved' }
+          : { ok: true, decision: 'denied', duplicate: true },
+    });
+    const ctx: RouterContext = { runs, now: () => NOW };
+    routeFrame(
+      session,
+      { type: 'approval', id: 'q1', data: { approval_id: 'a_1', decision: 'deny', reason: 'no' } },
+      ctx,
+    );
+    routeFrame(
+      session,
+      { type: 'approval', id: 'q2', data: { approval_id: 'a_2', decision: 'approve' } },
+      ctx,
+    );
+    expect(await framesOf(session, 2)).toEqual([
+      { type: 'ack', id: 'q1', data: { approval_id: 'a_1', decision: 'denied', duplicate: true } },
+      {
+        type: 'error',
+        id: 'q2',
+        data: { code: 'CONFLICT', message: 'approval a_2 was already resolved: approved' },
+      },
+    ]);
+    expect(answers).toEqual([
+      [session.userId, 'a_1', { decision: 'denied', reason: 'no', key: 'q1' }],
+      [session.userId, 'a_2', { decision: 'approved', reason: undefined, key: 'q2' }],
+    ]);
+  });
+
   it('answers ping with pong, the same id and the clock as ISO time, before returning', () => {
     const session = new FakeSession();
     const ctx: RouterContext = { runs: scriptedRuns().runs, now: () => NOW };

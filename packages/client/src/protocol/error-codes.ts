@@ -13,6 +13,8 @@ export const ErrorCode = {
   RateLimited: 'RATE_LIMITED',
   /** The thing named (e.g. a run) does not exist for this user. */
   NotFound: 'NOT_FOUND',
+  /** The thing was settled otherwise first (an approval another answer resolved, docs/protocol.md G). */
+  Conflict: 'CONFLICT',
   /** A dependency (the engine, Redis) is unavailable; retry later. */
   Unavailable: 'UNAVAILABLE',
   /** A bug in the gateway. Nothing accepted before it was lost. */

@@ -12,6 +12,7 @@ import { EventType } from '../protocol/events.js';
 import { admitAgentEvent } from './admit-agent-event.js';
 import { AgentRunError } from './agent-run-error.js';
 import type { AgentContext, AgentDefinition, AgentEventStream, AgentInput } from './define-agent.js';
+import { type ApprovalRequest, type ApprovalResult, RunApproval } from './run-approval.js';
 import {
   appendFinalText,
   clip,
@@ -50,6 +51,10 @@ export interface AgentRunOptions {
    * (stored only while the run is still this node's, docs/agents.md "Runs across nodes").
    */
   readonly node: string;
+  /** How long a question of the run waits for its user unless it says (`--approval-timeout-ms`). */
+  readonly approvalTimeoutMs: number;
+  /** A fresh `approval_id` for `ctx.approval()`. */
+  readonly approvalId: () => string;
 }
 
 /** What the pump hands to the end of the run: the terminal event, ready to store. */
@@ -83,6 +88,10 @@ export class AgentRun {
   #resolveStop: (end: RunEnd) => void = () => undefined;
   #stop: RunEnd | undefined;
   #timer: NodeJS.Timeout | undefined;
+  /** When the run times out, ms; moved on by the time it waits for a person (docs/protocol.md G). */
+  #deadline: number;
+  /** The question the run is waiting on, if any (one at a time). */
+  #approval: RunApproval | undefined;
   #streamed = '';
   #gaveUp = false;
   /**
@@ -110,10 +119,8 @@ export class AgentRun {
       this.#resolveStop = resolve;
     });
     // The timeout counts from acceptance, so a slow engine cannot stretch a run past run_timeout_ms.
-    this.#timer = setTimeout(() => {
-      this.stop(failedEnd('timed_out', RunErrorCode.Timeout, `run exceeded ${options.timeoutMs} ms`));
-    }, options.timeoutMs);
-    this.#timer.unref();
+    this.#deadline = options.now() + options.timeoutMs;
+    this.#armTimeout();
     // Deferred to a later macrotask so the gateway's ack (sent right after `start()` resolves) reaches
     // the client before the run's first event (docs/protocol.md §6: ack, then the run's events).
     this.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#drive());
@@ -163,11 +170,59 @@ export class AgentRun {
     }
   }
 
+  /** Times the run out at its deadline (waiting for a person does not count: #waitFor moves it). */
+  #armTimeout(): void {
+    const { timeoutMs, now } = this.#options;
+    clearTimeout(this.#timer);
+    this.#timer = setTimeout(
+      () => this.stop(failedEnd('timed_out', RunErrorCode.Timeout, `run exceeded ${timeoutMs} ms`)),
+      Math.max(0, this.#deadline - now()),
+    );
+    this.#timer.unref();
+  }
+
+  /**
+   * `ctx.approval()` (docs/protocol.md G): stores the question, waits for the one answer the engine stores
+   * (a person's, the expiry's, or `cancelled` when the run ends first) with the run's timeout paused.
+   */
+  async #askApproval(request: ApprovalRequest): Promise<ApprovalResult> {
+    if (this.#stop !== undefined) return { decision: 'cancelled' };
+    if (this.#approval !== undefined) {
+      throw new AgentRunError(RunErrorCode.AgentError, 'a run asks one question at a time');
+    }
+    const { engine, userId, runId, now, approvalTimeoutMs } = this.#options;
+    const approval = new RunApproval({
+      engine,
+      userId,
+      runId,
+      approvalId: this.#options.approvalId(),
+      request,
+      timeoutMs: request.timeout_ms ?? approvalTimeoutMs,
+      now,
+      log: this.#log,
+      append: (event) => this.#append(event),
+    });
+    this.#approval = approval;
+    const pausedAt = now();
+    clearTimeout(this.#timer);
+    try {
+      await approval.ask();
+      return await approval.settled;
+    } finally {
+      this.#approval = undefined;
+      approval.close();
+      this.#deadline += now() - pausedAt;
+      if (this.#stop === undefined) this.#armTimeout();
+    }
+  }
+
   async #drive(): Promise<RunStatus> {
     const terminal = await this.#pump();
     // From here the run is over for its agent: anything it still yields is dropped.
     this.stop({ status: 'succeeded', finalResponse: null });
     clearTimeout(this.#timer);
+    // A question still open is answered `cancelled` before the run's terminal (G): nothing after it.
+    if (!this.#fenced) await this.#approval?.answer({ decision: 'cancelled', by: 'run' });
     try {
       // A fenced run was ended by another node, which stored its one terminal (NODE_LOST).
       if (!this.#fenced) await this.#appendTerminal(terminal.event);
@@ -270,6 +325,7 @@ export class AgentRun {
       userId,
       runId,
       tool: (name, args, fn) => runTool(name, args, fn, { signal, executionId, now, log: this.#log }),
+      approval: (request) => this.#askApproval(request),
     };
   }
 

@@ -1,8 +1,17 @@
-import type { CancelDelivery, Engine, RunRef, Unsubscribe } from '../engine/engine.js';
+import type {
+  ApprovalOutcome,
+  CancelDelivery,
+  Engine,
+  PendingApproval,
+  RunRef,
+  Unsubscribe,
+} from '../engine/engine.js';
 import { ENGINE_DEFAULTS } from '../engine/engine-defaults.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { ErrorCode } from '../protocol/error-codes.js';
+import type { ApprovalDecision } from '../protocol/events.js';
 import { AgentRun } from './agent-run.js';
 import { type AgentDefinition, agentInvalid } from './define-agent.js';
 import { type IdPrefix, randomId } from './random-id.js';
@@ -30,6 +39,8 @@ export interface AgentRuntimeOptions {
   readonly defaultAgent?: string;
   /** `--run-timeout-ms`: a run still going after this ends `timed_out`. Default 120000. */
   readonly runTimeoutMs?: number;
+  /** How long a run's question waits for its user (docs/protocol.md G; `--approval-timeout-ms`, default 10 min). */
+  readonly approvalTimeoutMs?: number;
   /**
    * `--max-runs-per-user`: concurrent runs per user, counted on this node and, through the engine's run
    * registry, across every node sharing the engine. Default 3.
@@ -79,6 +90,25 @@ export type CancelResult =
       readonly message: string;
     };
 
+/** A person's answer to an approval (docs/protocol.md G), from a frame or `POST /v1/approvals/:id`. */
+export interface ApprovalReply {
+  readonly decision: 'approved' | 'denied';
+  readonly reason?: string | undefined;
+  /** The answer's idempotency key: a repeat is acked `duplicate`. */
+  readonly key?: string | undefined;
+}
+
+/** The answer to {@link AgentRuntime.answerApproval}. */
+export type ApprovalReplyResult =
+  | { readonly ok: true; readonly decision: ApprovalDecision; readonly duplicate: boolean }
+  | {
+      readonly ok: false;
+      readonly code: typeof ErrorCode.NotFound | typeof ErrorCode.Conflict | typeof ErrorCode.Unavailable;
+      readonly message: string;
+      /** With CONFLICT: the decision that won. */
+      readonly decision?: ApprovalDecision;
+    };
+
 /**
  * Starts, tracks and ends agent runs on this node (docs/protocol.md §3, §6, §9): one `agent_started`, then
  * the agent's events, then exactly one `agent_completed`, all through `engine.append`.
@@ -94,6 +124,7 @@ export class AgentRuntime {
   readonly #agents: ReadonlyMap<string, AgentDefinition>;
   readonly #defaultAgent: string;
   readonly #runTimeoutMs: number;
+  readonly #approvalTimeoutMs: number;
   readonly #maxRunsPerUser: number;
   readonly #idempotencyTtlMs: number;
   readonly #log: Logger;
@@ -143,6 +174,7 @@ export class AgentRuntime {
       );
     }
     this.#runTimeoutMs = positiveInt('runTimeoutMs', options.runTimeoutMs, 120_000);
+    this.#approvalTimeoutMs = positiveInt('approvalTimeoutMs', options.approvalTimeoutMs, 600_000);
     this.#maxRunsPerUser = positiveInt('maxRunsPerUser', options.maxRunsPerUser, 3);
     this.#idempotencyTtlMs = positiveInt('idempotencyTtlMs', options.idempotencyTtlMs, 600_000);
     this.#runLeaseMs = positiveInt('runLeaseMs', options.runLeaseMs, ENGINE_DEFAULTS.runLeaseMs);
@@ -201,6 +233,44 @@ export class AgentRuntime {
    * user that already ended is `ok` with `ended` (a resent cancel). Another user's run and an unknown
    * run are `NOT_FOUND`; `UNAVAILABLE` when the registry cannot be asked. Never throws.
    */
+  /**
+   * A person answers an approval of one of their runs (docs/protocol.md G), on any node: the engine keeps
+   * the first answer, stores its one `approval_resolved`, and the run's node learns it from the stream.
+   */
+  async answerApproval(
+    userId: string,
+    approvalId: string,
+    reply: ApprovalReply,
+  ): Promise<ApprovalReplyResult> {
+    let outcome: ApprovalOutcome;
+    try {
+      outcome = await this.#engine.resolveApproval(userId, approvalId, { ...reply, by: 'user' });
+    } catch (error) {
+      if (!isEngineUnavailable(error)) throw error;
+      return { ok: false, code: ErrorCode.Unavailable, message: ENGINE_UNAVAILABLE };
+    }
+    switch (outcome.kind) {
+      case 'resolved':
+        return { ok: true, decision: reply.decision, duplicate: false };
+      case 'duplicate':
+        return { ok: true, decision: outcome.decision, duplicate: true };
+      case 'conflict':
+        return {
+          ok: false,
+          code: ErrorCode.Conflict,
+          message: `approval ${approvalId} was already resolved: ${outcome.decision}`,
+          decision: outcome.decision,
+        };
+      default:
+        return { ok: false, code: ErrorCode.NotFound, message: `no approval ${approvalId}` };
+    }
+  }
+
+  /** The user's approvals still waiting for an answer (`GET /v1/approvals`), oldest first. */
+  pendingApprovals(userId: string): Promise<PendingApproval[]> {
+    return this.#engine.pendingApprovals(userId);
+  }
+
   async cancel(userId: string, runId: string): Promise<CancelResult> {
     const local = this.#cancelHere(userId, runId);
     if (local !== undefined) return local;
@@ -365,6 +435,8 @@ export class AgentRuntime {
       now: this.#now,
       executionId: () => this.#newId('x'),
       node: this.#node,
+      approvalTimeoutMs: this.#approvalTimeoutMs,
+      approvalId: () => this.#newId('a'),
     });
     this.#runs.set(runId, run);
     this.#runByKey.set(key, runId);

@@ -1,5 +1,6 @@
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import type { JsonObject } from '../protocol/events.js';
+import type { ApprovalRequest, ApprovalResult } from './run-approval.js';
 
 /**
  * One event an agent yields: `{ type, data }` as in docs/protocol.md §3. The runtime adds `run_id` (any
@@ -53,6 +54,17 @@ export interface AgentContext {
    * `fn` threw an `AgentRunError`, whose message is meant for users.
    */
   tool<T>(name: string, args: JsonObject, fn: ToolFn<T>): AsyncGenerator<AgentEvent, T, undefined>;
+  /**
+   * Asks the user before acting (docs/protocol.md G): stores an `approval_requested`, shown on every tab,
+   * and resolves once with the decision stored for it: `approved` or `denied` by the first answer from any
+   * tab or node, `expired` after `timeout_ms` (`--approval-timeout-ms` by default), `cancelled` when the
+   * run ends first. The run's timeout does not run while it waits. One question at a time.
+   * ```ts
+   * const { decision } = await ctx.approval({ tool_name: 'send_email', tool_args: { to }, message: `Send to ${to}?` });
+   * if (decision === 'approved') yield* ctx.tool('send_email', { to }, () => send(to));
+   * ```
+   */
+  approval(request: ApprovalRequest): Promise<ApprovalResult>;
 }
 
 /**

@@ -475,7 +475,16 @@ export const OPTION_SPECS = [
     default: 120_000,
     min: 1,
     max: 86_400_000,
-    help: 'A run still going after this ends with agent_completed timed_out',
+    help: 'A run still going after this ends with agent_completed timed_out (time spent waiting for an approval does not count)',
+  },
+  {
+    key: 'approvalTimeoutMs',
+    kind: 'int',
+    group: 'agents',
+    default: 600_000,
+    min: 1,
+    max: 604_800_000,
+    help: "How long a run's question waits for its user before it is resolved expired",
   },
   {
     key: 'maxRunsPerUser',

@@ -1,3 +1,4 @@
+import type { ApprovalReply } from '../agents/agent-runtime.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
 import type { Engine } from '../engine/engine.js';
@@ -8,7 +9,7 @@ import type { HandshakeLimiter } from '../security/handshake-limiter.js';
 import type { Session } from './session.js';
 import type { UserHub } from './user-hub.js';
 
-/** What a connection asks of the agent runtime: start and cancel runs for its user. */
+/** What a connection asks of the agent runtime: start and cancel runs for its user, answer their questions. */
 export interface RunController {
   start(
     userId: string,
@@ -23,6 +24,11 @@ export interface RunController {
     userId: string,
     runId: string,
   ): Promise<{ readonly ok: true } | RunRefusal> | ({ readonly ok: true } | RunRefusal);
+  answerApproval(
+    userId: string,
+    approvalId: string,
+    reply: ApprovalReply,
+  ): Promise<{ readonly ok: true; readonly decision: string; readonly duplicate: boolean } | RunRefusal>;
 }
 
 /** Why the runtime refused a start or cancel; becomes an error frame. */

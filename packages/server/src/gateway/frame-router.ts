@@ -21,6 +21,9 @@ export function routeFrame(conn: Session, frame: ClientFrame, ctx: RouterContext
     case 'cancel':
       void guard(conn, frame.id, cancelRun(conn, frame, ctx));
       return;
+    case 'approval':
+      void guard(conn, frame.id, answerApproval(conn, frame, ctx));
+      return;
     default:
       assertNever(frame);
   }
@@ -52,6 +55,29 @@ async function cancelRun(
   const outcome = await ctx.runs.cancel(conn.userId, runId);
   if (outcome.ok) conn.send(encodeServerFrame.ack(frame.id, { run_id: runId }));
   else conn.sendError(outcome.code, outcome.message, frame.id);
+}
+
+/** docs/protocol.md G: the first answer wins; a repeat of this frame's id is acked `duplicate`. */
+async function answerApproval(
+  conn: Session,
+  frame: Extract<ClientFrame, { type: 'approval' }>,
+  ctx: RouterContext,
+): Promise<void> {
+  const { approval_id: approvalId, decision, reason } = frame.data;
+  const outcome = await ctx.runs.answerApproval(conn.userId, approvalId, {
+    decision: decision === 'approve' ? 'approved' : 'denied',
+    reason,
+    key: frame.id,
+  });
+  if (outcome.ok) {
+    conn.send(
+      encodeServerFrame.ack(frame.id, {
+        approval_id: approvalId,
+        decision: outcome.decision,
+        duplicate: outcome.duplicate,
+      }),
+    );
+  } else conn.sendError(outcome.code, outcome.message, frame.id);
 }
 
 /** Turns an unexpected failure of a handler into an INTERNAL error frame (nothing throws across the socket). */

@@ -109,6 +109,7 @@ export class Gateway {
       agents: [...builtInAgents(config), ...(deps.agents ?? [])],
       defaultAgent: config.defaultAgent,
       runTimeoutMs: config.runTimeoutMs,
+      approvalTimeoutMs: config.approvalTimeoutMs,
       maxRunsPerUser: config.maxRunsPerUser,
       node: config.serverId,
       runLeaseMs: config.runLeaseS * 1000,

@@ -1,6 +1,7 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { CancelResult } from '../agents/agent-runtime.js';
+import { z } from 'zod';
+import type { AgentRuntime } from '../agents/agent-runtime.js';
 import { bearerCredential } from '../auth/token-source.js';
 import type { TokenVerification } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
@@ -11,6 +12,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { isEngineUnavailable, isEventInvalid } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
 import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
+import { formatIssues } from '../protocol/issues.js';
 import { parsePublishBody } from '../protocol/publish.js';
 import { type CorsDecision, isUserRoute } from '../security/cors-policy.js';
 import { readBody } from './read-body.js';
@@ -30,8 +32,11 @@ export type Readiness =
 export interface HttpApiContext {
   readonly config: Config;
   readonly engine: Engine;
-  /** The agent runtime's cancel (AgentRuntime.cancel): POST /v1/runs/:run_id/cancel. */
-  readonly runs: { cancel(userId: string, runId: string): Promise<CancelResult> };
+  /**
+   * The agent runtime's run control: its cancel (POST /v1/runs/:run_id/cancel) and its approvals
+   * (POST /v1/approvals/:approval_id, GET /v1/approvals).
+   */
+  readonly runs: Pick<AgentRuntime, 'cancel' | 'answerApproval' | 'pendingApprovals'>;
   readonly metrics: Metrics;
   readonly log: Logger;
   readonly readiness: () => Readiness;
@@ -187,9 +192,26 @@ async function handleApi(
   const path = url.pathname;
   // A user's own routes: the user's JWT, or the API key for a backend that names the user.
   if (isUserRoute(path)) {
-    if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
+    const approvalPath = path.startsWith('/v1/approvals/');
+    const method = approvalPath ? 'POST' : 'GET';
+    if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
+      return methodNotAllowed(res, method);
+    }
     const caller = await userCaller(req, res, ctx, url.searchParams);
     if (caller === undefined) return;
+    if (path === '/v1/approvals') return listApprovals(res, ctx, caller, url.searchParams);
+    if (approvalPath) {
+      const approvalId = decodedSegment(path.slice('/v1/approvals/'.length));
+      if (approvalId === undefined || approvalId.length > ID_MAX_LENGTH) {
+        return sendError(
+          res,
+          400,
+          ErrorCode.InvalidMessage,
+          `approval_id: must be 1..${ID_MAX_LENGTH} characters of valid percent-encoded UTF-8`,
+        );
+      }
+      return answerApproval(req, res, ctx, caller, approvalId);
+    }
     if (path === '/v1/runs') return listRunSnapshots(res, ctx, caller, url.searchParams);
     const runId = decodedSegment(path.slice('/v1/runs/'.length));
     if (runId === undefined || runId.length > ID_MAX_LENGTH) {
@@ -580,6 +602,71 @@ async function runSnapshot(
     const snapshot = await ctx.engine.runSnapshot(userId, runId);
     if (snapshot === undefined) return sendError(res, 404, HttpErrorCode.NotFound, `no run ${runId}`);
     sendJson(res, 200, snapshot);
+  } catch (err) {
+    answerEngineFailure(res, err);
+  }
+}
+
+/** Most bytes of a `POST /v1/approvals/:approval_id` body. */
+const APPROVAL_BODY_MAX = 4096;
+const approvalBodySchema = z.object({
+  decision: z.enum(['approve', 'deny']),
+  reason: z.string().max(1000).optional(),
+});
+
+/**
+ * POST /v1/approvals/:approval_id `{"decision":"approve"|"deny","reason"?}` (docs/protocol.md G): `200` for
+ * the answer that resolved it or its repeat (same `Idempotency-Key`, `duplicate: true`), `409 CONFLICT`
+ * naming the decision that won, `404` for another user's or an unknown approval.
+ */
+async function answerApproval(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpApiContext,
+  userId: string,
+  approvalId: string,
+): Promise<void> {
+  const key = req.headers['idempotency-key'];
+  if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(key))) {
+    return sendError(
+      res,
+      400,
+      ErrorCode.InvalidMessage,
+      'Idempotency-Key: must be 1..128 visible ASCII characters',
+    );
+  }
+  const json = await readJsonBody(req, res, APPROVAL_BODY_MAX, '');
+  if (json === NO_BODY) return;
+  const body = approvalBodySchema.safeParse(json.value);
+  if (!body.success) return sendError(res, 400, ErrorCode.InvalidMessage, formatIssues(body.error));
+  const outcome = await ctx.runs.answerApproval(userId, approvalId, {
+    decision: body.data.decision === 'approve' ? 'approved' : 'denied',
+    reason: body.data.reason,
+    key,
+  });
+  if (outcome.ok) {
+    return sendJson(res, 200, {
+      approval_id: approvalId,
+      decision: outcome.decision,
+      duplicate: outcome.duplicate,
+    });
+  }
+  const status = outcome.code === ErrorCode.NotFound ? 404 : outcome.code === ErrorCode.Conflict ? 409 : 503;
+  sendError(res, status, outcome.code, outcome.message, status === 503 ? { 'Retry-After': '1' } : {});
+}
+
+/** GET /v1/approvals?state=pending: the user's approvals waiting for an answer (docs/protocol.md G). */
+async function listApprovals(
+  res: ServerResponse,
+  ctx: HttpApiContext,
+  userId: string,
+  query: URLSearchParams,
+): Promise<void> {
+  const state = param(query, 'state') ?? 'pending';
+  if (state !== 'pending') return sendError(res, 400, ErrorCode.InvalidMessage, 'state: must be "pending"');
+  try {
+    const pending = await ctx.runs.pendingApprovals(userId);
+    sendJson(res, 200, { approvals: pending.map((a) => ({ ...a.request, run_id: a.runId })) });
   } catch (err) {
     answerEngineFailure(res, err);
   }

@@ -37,14 +37,24 @@ const clientFrameSchemas = {
     id: idSchema.optional(),
     data: z.object({ run_id: idSchema }),
   }),
+  approval: z.object({
+    type: z.literal('approval'),
+    id: idSchema,
+    data: z.object({
+      approval_id: idSchema,
+      decision: z.enum(['approve', 'deny']),
+      reason: z.string().max(1000).optional(),
+    }),
+  }),
 } as const;
 
 export type AuthFrame = z.infer<typeof clientFrameSchemas.auth>;
 export type PingFrame = z.infer<typeof clientFrameSchemas.ping>;
 export type UserMessageFrame = z.infer<typeof clientFrameSchemas.user_message>;
 export type CancelFrame = z.infer<typeof clientFrameSchemas.cancel>;
+export type ApprovalFrame = z.infer<typeof clientFrameSchemas.approval>;
 /** Every frame a client may send (docs/protocol.md §6), legacy aliases already mapped. */
-export type ClientFrame = AuthFrame | PingFrame | UserMessageFrame | CancelFrame;
+export type ClientFrame = AuthFrame | PingFrame | UserMessageFrame | CancelFrame | ApprovalFrame;
 export type ClientFrameType = ClientFrame['type'];
 
 /** A parsed frame, or the error frame to answer with (errors never close by themselves, §6). */
@@ -96,8 +106,12 @@ export const encodeServerFrame = {
   authOk: (): string => AUTH_OK_FRAME,
   pong: (id: string | number | undefined, ts: string): string =>
     JSON.stringify({ type: ServerFrameType.Pong, id, ts }),
-  ack: (id: string | undefined, data: { run_id: string; duplicate?: boolean }): string =>
-    JSON.stringify({ type: ServerFrameType.Ack, id, data }),
+  ack: (
+    id: string | undefined,
+    data:
+      | { run_id: string; duplicate?: boolean }
+      | { approval_id: string; decision: string; duplicate: boolean },
+  ): string => JSON.stringify({ type: ServerFrameType.Ack, id, data }),
   error: (code: ErrorCode, message: string, id?: string | number): string =>
     JSON.stringify({ type: ServerFrameType.Error, id, data: { code, message } }),
   runSnapshot: (data: RunSnapshot): string =>

@@ -48,8 +48,11 @@ export const PUBLIC_CORS_PATHS: readonly string[] = ['/', '/healthz', '/readyz',
  * public routes, whatever `--expose-api-to-browsers` says; they answer only for that user.
  */
 export function isUserRoute(path: string): boolean {
-  return path === '/v1/runs' || /^\/v1\/runs\/[^/]+$/.test(path);
+  return USER_ROUTE.test(path);
 }
+
+/** `/v1/runs`, `/v1/runs/:run_id` (F), `/v1/approvals`, `/v1/approvals/:approval_id` (G). */
+const USER_ROUTE = /^\/v1\/(runs|approvals)(\/[^/]+)?$/;
 /** Headers a cross-origin request may send: the API key or token, a JSON body, a publish's idempotency key. */
 export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Idempotency-Key';
 /** How long a browser may cache a preflight answer, in seconds (browsers cap it at 2 h or less). */
@@ -73,7 +76,8 @@ const VARY = { Vary: 'Origin' } as const;
 export function corsDecision(request: CorsRequest): CorsDecision {
   const queryAt = request.path.indexOf('?');
   const path = queryAt === -1 ? request.path : request.path.slice(0, queryAt);
-  const isPublic = PUBLIC_CORS_PATHS.includes(path) || isUserRoute(path);
+  const userRoute = isUserRoute(path);
+  const isPublic = PUBLIC_CORS_PATHS.includes(path) || userRoute;
   const exposed = isPublic || request.exposeApiToBrowsers;
   // Vary on every response a CORS header could appear on, so a cache never serves one origin's answer to another.
   const vary = exposed ? VARY : {};
@@ -94,7 +98,7 @@ export function corsDecision(request: CorsRequest): CorsDecision {
   }
   const allowOrigin = { 'Access-Control-Allow-Origin': checked.origin, ...VARY };
   if (requested === undefined) return { action: 'continue', headers: allowOrigin };
-  const methods = isPublic ? PUBLIC_METHODS : API_METHODS;
+  const methods = isPublic && !userRoute ? PUBLIC_METHODS : API_METHODS;
   if (!methods.includes(requested)) {
     return { action: 'refuse', status: 403, reason: 'method_not_allowed', headers: vary };
   }

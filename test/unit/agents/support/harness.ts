@@ -28,7 +28,7 @@ export function harness<E extends Engine = MemoryEngine>(
 ): Harness<E> {
   const engine = options.engine ?? (new MemoryEngine() as unknown as E);
   const metrics = new Metrics();
-  const counters = { r: 0, x: 0 };
+  const counters = { r: 0, x: 0, a: 0 };
   const runtime = new AgentRuntime({
     log: silentLogger(),
     metrics,
