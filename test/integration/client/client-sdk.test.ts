@@ -211,8 +211,8 @@ describe('client SDK against a real gateway', () => {
         for (const c of children) c.child.kill('SIGKILL');
       });
       children.push(await spawnGateway(args));
-      // Without catch-up (docs/client.md "Catch-up"): with it, the welcome would say "snapshot" and bring the
-      // runs instead of a reset (test/integration/client/catch-up.test.ts).
+      // Without catch-up (docs/client.md, "Delivery semantics"): with it, the welcome would say "snapshot"
+      // and bring the runs instead of a reset (test/integration/client/catch-up.test.ts).
       const obs = observe({
         url: `ws://127.0.0.1:${port}/ws`,
         getToken: () => signToken(SECRET, 'u1', 600),
