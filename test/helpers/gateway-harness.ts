@@ -34,6 +34,8 @@ export function testConfig(overrides: Partial<Config> = {}): Config {
       jwtSecret: TEST_SECRET,
       apiKey: TEST_API_KEY,
       demoDelayMs: 0,
+      // In-process tests drain at once; the delay itself is tested through the real process.
+      drainDelayMs: 0,
       ...overrides,
     },
   });

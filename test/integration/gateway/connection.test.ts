@@ -102,12 +102,15 @@ describe('Connection', () => {
       code: CloseCode.InternalError,
       reason: CloseReason.EngineUnavailable,
     });
-    // Only a debug line (no err: the engine logs its outage once itself), then the close.
+    // Only a debug line (no err: the engine logs its outage once itself), then the close, then the
+    // socket's debug `connection closed` line (docs/deploy.md, "Logs").
+    await expect.poll(() => lines.filter((l) => l.user_id === 'u2').length).toBe(3);
     expect(
       lines.filter((l) => l.user_id === 'u2').map((l) => [l.level, l.err, l.close_code, l.reason]),
     ).toEqual([
       [20, undefined, undefined, undefined],
       [30, undefined, CloseCode.InternalError, CloseReason.EngineUnavailable],
+      [20, undefined, CloseCode.InternalError, undefined],
     ]);
   });
 

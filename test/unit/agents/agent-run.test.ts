@@ -463,6 +463,7 @@ describe('AgentRun', () => {
       expect(
         await metricValue(h.metrics, 'agentcast_runs_ended_total', { agent: 'subject', status: 'failed' }),
       ).toBe(1);
+      expect(await metricValue(h.metrics, 'agentcast_runs_lost_total', { reason: 'terminal_lost' })).toBe(1);
     });
 
     it('reports a non-agentcast engine error as engine unavailable', async () => {

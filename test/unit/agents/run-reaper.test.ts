@@ -4,7 +4,9 @@ import type { Engine } from '../../../packages/server/src/engine/engine.js';
 import { EngineUnavailableError } from '../../../packages/server/src/engine/engine-unavailable.js';
 import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import { silentLogger } from '../../../packages/server/src/observability/logger.js';
+import { Metrics } from '../../../packages/server/src/observability/metrics.js';
 import { captureLog } from '../../helpers/log-capture.js';
+import { metricValue } from '../../helpers/metric-value.js';
 
 const engines: Engine[] = [];
 const reapers: RunReaper[] = [];
@@ -30,7 +32,8 @@ describe('RunReaper', () => {
     await engine.startRun('live', { runId: 'live', agent: 'demo', node: 'here', limit: 3, leaseMs: 1_000 });
     elapse(100);
     const { log, lines } = captureLog('info');
-    const reaper = new RunReaper({ engine, intervalMs: 1_000, batch: 2, log });
+    const metrics = new Metrics();
+    const reaper = new RunReaper({ engine, intervalMs: 1_000, batch: 2, log, metrics });
     expect(await reaper.reap()).toBe(2);
     expect(await reaper.reap()).toBe(2);
     expect(await reaper.reap()).toBe(1);
@@ -51,6 +54,7 @@ describe('RunReaper', () => {
     expect((await engine.activeRuns('live')).map((r) => r.runId)).toEqual(['live']);
     const reaped = lines.filter((l) => l.msg === 'run reaped: its node stopped renewing its lease');
     expect(reaped).toHaveLength(5);
+    expect(await metricValue(metrics, 'agentcast_runs_lost_total', { reason: 'node_lost' })).toBe(5);
     expect(reaped[0]).toMatchObject({
       level: 40,
       run_id: 'r0',

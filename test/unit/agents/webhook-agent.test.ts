@@ -40,7 +40,13 @@ describe('createWebhookAgent', () => {
         );
       },
     });
-    const ctx = { signal: new AbortController().signal, userId: 'u', runId: 'r_1', tool: () => never(), approval: () => never() };
+    const ctx = {
+      signal: new AbortController().signal,
+      userId: 'u',
+      runId: 'r_1',
+      tool: () => never(),
+      approval: () => never(),
+    };
     const events = [];
     for await (const event of agent.run({ text: 't', messageId: 'm' }, ctx)) events.push(event);
     expect(events).toEqual([
@@ -65,7 +71,13 @@ describe('createWebhookAgent', () => {
         return new Response('');
       },
     });
-    const ctx = { signal: controller.signal, userId: 'u', runId: 'r_1', tool: () => never(), approval: () => never() };
+    const ctx = {
+      signal: controller.signal,
+      userId: 'u',
+      runId: 'r_1',
+      tool: () => never(),
+      approval: () => never(),
+    };
     await expect(agent.run({ text: 't', messageId: 'm' }, ctx).next()).rejects.toMatchObject({
       code: 'WEBHOOK_UNREACHABLE',
       message: 'the agent backend could not be reached',

@@ -1,6 +1,10 @@
 import type { JWTPayload } from 'jose';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import {
+  type AuthFailureClass,
+  authFailureClass,
+} from '../../../packages/server/src/auth/auth-failure-class.js';
+import {
   readTokenKeySource,
   type TokenRejection,
   TokenVerifier,
@@ -19,6 +23,22 @@ import {
 } from '../../helpers/auth-tokens.js';
 
 const SECRET = 'unit-test-secret-that-is-long-enough';
+
+/** The log class of each rejection reason, and of the claim refusals whose claim has its own class. */
+const REASON_CLASSES: Record<TokenRejection, AuthFailureClass> = {
+  expired: 'expired',
+  invalid_signature: 'signature',
+  invalid_claims: 'claims',
+  malformed: 'malformed',
+  wrong_algorithm: 'algorithm',
+};
+const REFUSAL_CLASSES: Record<string, AuthFailureClass> = {
+  'no sub': 'sub',
+  'an empty sub': 'sub',
+  'a sub of 129 characters': 'sub',
+  'a sub with a lone high surrogate': 'sub',
+  'a sub with a lone low surrogate': 'sub',
+};
 
 let rs: SigningKey;
 let es: SigningKey;
@@ -100,8 +120,12 @@ describe('TokenVerifier', () => {
       { name: 'a header that is not JSON', token: () => 'bm90IGpzb24.e30.sig', reason: 'malformed' },
     ];
 
-    it.each(refusals)('refuses $name as $reason', async ({ token, reason }) => {
-      expect(await verifier.verify(await token())).toEqual({ ok: false, reason });
+    it.each(refusals)('refuses $name as $reason', async ({ name, token, reason }) => {
+      const result = await verifier.verify(await token());
+      expect(result).toMatchObject({ ok: false, reason });
+      // The class the `authentication failed` log line names (auth/auth-failure-class.ts).
+      if (result.ok) throw new Error('accepted');
+      expect(authFailureClass(result)).toBe(REFUSAL_CLASSES[name] ?? REASON_CLASSES[reason]);
     });
   });
 
@@ -123,15 +147,28 @@ describe('TokenVerifier', () => {
         claims: { iss: 'https://issuer.example', aud: ['x', 'agentcast'] },
         ok: true,
       },
-      { name: 'a wrong iss', claims: { iss: 'https://issuer.example.evil', aud: 'agentcast' }, ok: false },
-      { name: 'a wrong aud', claims: { iss: 'https://issuer.example', aud: 'agentcast-admin' }, ok: false },
-      { name: 'no iss', claims: { aud: 'agentcast' }, ok: false },
-      { name: 'no aud', claims: { iss: 'https://issuer.example' }, ok: false },
-    ])('with $name: ok=$ok', async ({ claims, ok }) => {
+      {
+        name: 'a wrong iss',
+        claims: { iss: 'https://issuer.example.evil', aud: 'agentcast' },
+        ok: false,
+        cls: 'issuer',
+      },
+      {
+        name: 'a wrong aud',
+        claims: { iss: 'https://issuer.example', aud: 'agentcast-admin' },
+        ok: false,
+        cls: 'audience',
+      },
+      { name: 'no iss', claims: { aud: 'agentcast' }, ok: false, cls: 'issuer' },
+      { name: 'no aud', claims: { iss: 'https://issuer.example' }, ok: false, cls: 'audience' },
+    ])('with $name: ok=$ok', async ({ claims, ok, cls }) => {
       const result = await verifier.verify(await signHs256(SECRET, { ...claimsFor('u1'), ...claims }));
       expect(result).toEqual(
-        ok ? expect.objectContaining({ ok: true }) : { ok: false, reason: 'invalid_claims' },
+        ok
+          ? expect.objectContaining({ ok: true })
+          : { ok: false, reason: 'invalid_claims', claim: expect.any(String) },
       );
+      if (!result.ok) expect(authFailureClass(result)).toBe(cls);
     });
   });
 

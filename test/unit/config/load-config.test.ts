@@ -186,6 +186,17 @@ describe('loadConfig', () => {
     });
   });
 
+  it.each([
+    ['development', 0],
+    ['test', 5000],
+    ['staging', 5000],
+    ['production', 5000],
+  ] as const)('defaults --drain-delay-ms in %s to %i, and takes a given value', (env, delay) => {
+    const argv = ['--env', env, '--jwt-secret', 'x'.repeat(40), '--api-key', 'y'.repeat(20)];
+    expect(loadConfig({ argv }).drainDelayMs).toBe(delay);
+    expect(loadConfig({ argv: [...argv, '--drain-delay-ms', '250'] }).drainDelayMs).toBe(250);
+  });
+
   it('accepts boolean words from env and refuses others', () => {
     expect(loadConfig({ env: { AGENTCAST_REQUIRE_ORIGIN: 'yes' } }).requireOrigin).toBe(true);
     expect(loadConfig({ env: { AGENTCAST_REQUIRE_ORIGIN: 'off' } }).requireOrigin).toBe(false);

@@ -47,6 +47,7 @@ describe('docs/protocol.md catalogue', () => {
       ErrorCode.InvalidMessage,
       ErrorCode.Internal,
       ErrorCode.Unavailable,
+      ErrorCode.Conflict, // POST /v1/approvals/:approval_id (docs/protocol.md G)
       ...Object.values(UPGRADE_ERROR_CODES),
     ]);
     expect(tableColumn('HTTP error codes').sort()).toEqual([...fromCode].sort());

@@ -107,6 +107,8 @@ export class AgentRun {
   #epoch: string | undefined;
   /** Ends the current wait for the engine, if any. */
   #wake: () => void = () => undefined;
+  /** When the run was accepted (options.now()), for the duration in the `run ended` line. */
+  readonly #acceptedAt: number;
 
   constructor(options: AgentRunOptions) {
     this.#options = options;
@@ -114,6 +116,7 @@ export class AgentRun {
     this.userId = options.userId;
     this.messageId = options.input.messageId;
     this.agentName = options.agent.name;
+    this.#acceptedAt = options.now();
     this.#log = options.log.child({ run_id: options.runId, agent: options.agent.name });
     this.#stopped = new Promise<RunEnd>((resolve) => {
       this.#resolveStop = resolve;
@@ -231,6 +234,7 @@ export class AgentRun {
         // The engine stayed down for TERMINAL_RETRY_MS (or the gateway shut down meanwhile), so the
         // terminal event is lost; an operator must look at the engine (docs/agents.md).
         this.#terminalLost = true;
+        this.#options.metrics?.runsLost.inc({ reason: 'terminal_lost' });
         this.#log.error({ status: terminal.status, err_code: errorCode(error) }, 'run terminal event lost');
       } else {
         this.#onFenced(error);
@@ -239,12 +243,22 @@ export class AgentRun {
     if (this.#fenced) {
       // Counted and logged as the run ended for its user: failed, NODE_LOST, by the reaper's terminal.
       this.#options.metrics?.runsEnded.inc({ agent: this.agentName, status: 'failed' });
-      this.#log.info({ status: 'failed', error_code: RunErrorCode.NodeLost }, 'run ended');
+      this.#log.info(
+        { status: 'failed', error_code: RunErrorCode.NodeLost, duration_ms: this.#durationMs() },
+        'run ended',
+      );
       return 'failed';
     }
     this.#options.metrics?.runsEnded.inc({ agent: this.agentName, status: terminal.status });
-    this.#log.info({ status: terminal.status, error_code: terminal.errorCode }, 'run ended');
+    this.#log.info(
+      { status: terminal.status, error_code: terminal.errorCode, duration_ms: this.#durationMs() },
+      'run ended',
+    );
     return terminal.status;
+  }
+
+  #durationMs(): number {
+    return Math.max(0, this.#options.now() - this.#acceptedAt);
   }
 
   async #pump(): Promise<Terminal> {

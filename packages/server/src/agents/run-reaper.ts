@@ -61,6 +61,7 @@ export class RunReaper {
       const reaped = await engine.reapLapsedRuns(batch, nodeLostEvent);
       for (const run of reaped) {
         metrics?.runsEnded.inc({ agent: run.agent, status: 'failed' });
+        metrics?.runsLost.inc({ reason: 'node_lost' });
         log.warn(
           { run_id: run.runId, user_id: run.userId, agent: run.agent, node: run.node, seq: run.event.seq },
           'run reaped: its node stopped renewing its lease',

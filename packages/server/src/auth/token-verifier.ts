@@ -21,7 +21,12 @@ export type TokenRejection =
 
 export type TokenVerification =
   | { readonly ok: true; readonly token: VerifiedToken }
-  | { readonly ok: false; readonly reason: TokenRejection };
+  | {
+      readonly ok: false;
+      readonly reason: TokenRejection;
+      /** For `invalid_claims`, the claim that failed (`iss`, `aud`, `sub`, `nbf`…), when known. */
+      readonly claim?: string;
+    };
 
 /** Where the verification key comes from: exactly one of the three. */
 export type TokenKeySource =
@@ -85,11 +90,16 @@ export class TokenVerifier {
         !isWellFormed(sub) ||
         typeof payload.exp !== 'number'
       ) {
-        return { ok: false, reason: 'invalid_claims' };
+        return {
+          ok: false,
+          reason: 'invalid_claims',
+          claim: typeof payload.exp !== 'number' ? 'exp' : 'sub',
+        };
       }
       return { ok: true, token: { userId: sub, expiresAtMs: payload.exp * 1000 } };
     } catch (err) {
-      return { ok: false, reason: rejectionOf(err) };
+      const claim = err instanceof errors.JWTClaimValidationFailed ? err.claim : undefined;
+      return { ok: false, reason: rejectionOf(err), ...(claim === undefined ? {} : { claim }) };
     }
   }
 }

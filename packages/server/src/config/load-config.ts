@@ -34,6 +34,7 @@ const DERIVED_DEFAULTS: {
 } = {
   host: (v) => (v.env === 'development' || v.env === 'test' ? '127.0.0.1' : '0.0.0.0'),
   demo: (v) => v.env === 'development',
+  drainDelayMs: (v) => (v.env === 'development' ? 0 : 5000),
   serverId: () => `${hostname()}-${process.pid}`,
 };
 

@@ -111,6 +111,16 @@ export const OPTION_SPECS = [
     help: 'On SIGTERM, how long running agent runs may take to finish (docs/protocol.md §9)',
   },
   {
+    key: 'drainDelayMs',
+    kind: 'int',
+    group: 'server',
+    derivedDefault: true,
+    min: 0,
+    max: 600_000,
+    defaultText: '0 in development, else 5000',
+    help: 'On SIGTERM, how long /readyz answers 503 while everything keeps working, so balancers stop routing here before the drain (docs/protocol.md §9)',
+  },
+  {
     key: 'jwtSecret',
     kind: 'string',
     group: 'auth',
@@ -615,6 +625,13 @@ export const OPTION_SPECS = [
     default: 'info',
     values: ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'],
     help: 'Log level',
+  },
+  {
+    key: 'accessLog',
+    kind: 'bool',
+    group: 'observability',
+    default: false,
+    help: 'Log every HTTP request (method, route, status, duration, client IP) at info; never the query or headers',
   },
 ] as const satisfies readonly OptionSpec[];
 

@@ -1,5 +1,6 @@
 import type { Config } from '../config/config.js';
 import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import type { Engine } from './engine.js';
 import { MemoryEngine } from './memory-engine.js';
 import { RedisEngine } from './redis-engine.js';
@@ -9,7 +10,7 @@ import { RedisEngine } from './redis-engine.js';
  * with `--redis-cluster`), otherwise in-memory. `--history-memory-bytes` bounds the memory engine only:
  * on Redis the histories live in Redis (docs/redis.md, "Memory").
  */
-export function createEngine(config: Config, log: Logger): Engine {
+export function createEngine(config: Config, log: Logger, metrics?: Metrics): Engine {
   const history = {
     historySize: config.historySize,
     historyTtlMs: config.historyTtlS * 1000,
@@ -31,5 +32,6 @@ export function createEngine(config: Config, log: Logger): Engine {
     slotLeaseMs: config.redisSlotLeaseS * 1000,
     name: config.serverId,
     logger: log,
+    ...(metrics === undefined ? {} : { metrics }),
   });
 }

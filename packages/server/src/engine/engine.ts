@@ -215,6 +215,8 @@ export interface Engine {
    * histories live elsewhere (Redis).
    */
   readonly historyBytes?: number;
+  /** Users whose pub/sub channel this node subscribes to (`agentcast_redis_subscriptions`); Redis only. */
+  readonly subscribedUserCount?: number;
   /**
    * Stores one event for a user and fans it out to the user's subscribers on every node. With a `fence`
    * (the runtime's appends of a run's events; `event.run_id` is required then) the event is stored only

@@ -1,5 +1,6 @@
 import type { ClusterOptions, RedisOptions } from 'ioredis';
 import { type Logger, silentLogger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
 import { newEpoch } from './epoch.js';
 import { type ReconnectDelayBounds, reconnectDelay } from './reconnect-delay.js';
@@ -41,10 +42,12 @@ export interface RedisEngineOptions {
   readonly newEpoch?: () => string;
   /** Reports Redis going down and coming back, once each. */
   readonly logger?: Logger;
+  /** Where call latencies and reconnects are counted (the gateway's metrics); none by default. */
+  readonly metrics?: Pick<Metrics, 'redisCommandDuration' | 'redisReconnects'>;
 }
 
 /** {@link RedisEngineOptions} with every default applied and every value checked. */
-export type ResolvedRedisEngineOptions = Required<Omit<RedisEngineOptions, 'runSnapshots'>> & {
+export type ResolvedRedisEngineOptions = Required<Omit<RedisEngineOptions, 'runSnapshots' | 'metrics'>> & {
   readonly runSnapshots: SnapshotLimits;
 };
 

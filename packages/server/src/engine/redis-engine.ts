@@ -210,6 +210,7 @@ export class RedisEngine implements Engine {
   >();
   readonly #leaseTimer: NodeJS.Timeout;
   readonly #commandTimeoutMs: number;
+  readonly #metrics: RedisEngineOptions['metrics'];
   #closed = false;
   /** A connection was lost since the last catch-up: the next recovery reads back what it missed. */
   #catchUpDue = false;
@@ -229,6 +230,7 @@ export class RedisEngine implements Engine {
     this.#now = resolved.now;
     this.#newEpoch = resolved.newEpoch;
     this.#logger = resolved.logger;
+    this.#metrics = options.metrics;
     this.#scripts = LuaScript.loadAll();
     this.#health = new RedisHealth(this.#logger);
 
@@ -801,11 +803,14 @@ export class RedisEngine implements Engine {
    */
   async #call<T>(run: () => Promise<T>): Promise<T> {
     let result: T;
+    const started = performance.now();
     try {
       result = await run();
     } catch (error) {
       if (isTimeout(error)) this.#timedOut();
       throw this.#unavailable(error);
+    } finally {
+      this.#metrics?.redisCommandDuration.observe((performance.now() - started) / 1000);
     }
     this.#health.answered();
     return result;
@@ -863,6 +868,7 @@ export class RedisEngine implements Engine {
     redis.on('error', (error: Error) => {
       lastError = error.message;
     });
+    redis.on('reconnecting', () => this.#metrics?.redisReconnects.inc({ role }));
     redis.on('close', () => {
       if (this.#closed) return;
       this.#catchUpDue = true;

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
+import { authFailureClass } from '../auth/auth-failure-class.js';
 import { ReplayBuffer, type WireFrame } from '../engine/replay-buffer.js';
 import type { Logger } from '../observability/logger.js';
 import { isEngineUnavailable } from '../protocol/agentcast-error.js';
@@ -78,6 +79,10 @@ export class Connection implements Session {
   /** Frames received between `auth` and the welcome; undefined on almost every connection. */
   #early: EarlyFrame[] | undefined;
   #log: Logger | undefined;
+  /** When the upgrade was accepted (ctx.now()), for the duration in the `connection closed` line. */
+  readonly #openedAt: number;
+  /** The code the gateway closed with, when it did: the socket may then report 1006 (dropped after it). */
+  #closedWith: CloseCode | undefined;
 
   constructor(ws: WebSocket, socket: Socket, ctx: ConnectionContext<Connection>, info: UpgradeInfo) {
     this.id = info.id;
@@ -87,6 +92,9 @@ export class Connection implements Session {
     this.#ctx = ctx;
     const { config } = ctx;
     const now = ctx.now();
+    this.#openedAt = now;
+    // Guarded: a disabled debug line must not cost each connection a child logger.
+    if (ctx.log.isLevelEnabled('debug')) this.log.debug({ ip: this.ip }, 'connection opened');
     this.#rate = new FrameRateLimiter(
       { ratePerSec: config.rateLimit, burst: config.rateBurst, strikes: config.rateLimitStrikes },
       now,
@@ -205,6 +213,7 @@ export class Connection implements Session {
     const wasOpen = this.#state === 'open';
     if (this.#state === 'closed') return;
     this.#enterClosed();
+    this.#closedWith = code;
     this.log.info({ close_code: code, reason }, 'closing connection');
     // A paused socket (mid-join) would never read the peer's closing frame and hang for ws's 30 s
     // close timeout; reading again is safe, frames of a closed connection are ignored.
@@ -329,6 +338,8 @@ export class Connection implements Session {
     if (this.isClosed()) return;
     if (!verified.ok) {
       metrics.authFailures.inc({ reason: verified.reason });
+      // The class and the address, never the token (docs/architecture.md, "Style").
+      this.log.info({ reason: authFailureClass(verified), ip: this.ip }, 'authentication failed');
       if (verified.reason === 'expired') this.close(CloseCode.TokenExpired, CloseReason.TokenExpired);
       else this.close(CloseCode.Unauthorized, CloseReason.InvalidToken);
       return;
@@ -356,6 +367,7 @@ export class Connection implements Session {
     this.#ctx.metrics.eventsDelivered.inc(outcome.frames.length);
     this.#state = 'open';
     this.#ctx.handshakes.release(this.ip);
+    if (this.#ctx.log.isLevelEnabled('debug')) this.log.debug({ ip: this.ip }, 'connection authenticated');
     // Frames that arrived between `auth` and the welcome, in the order they came (docs/protocol.md A).
     const early = this.#early;
     this.#early = undefined;
@@ -395,12 +407,14 @@ export class Connection implements Session {
     if (this.#state !== 'open') return;
     if (!verified.ok) {
       this.#ctx.metrics.authFailures.inc({ reason: verified.reason });
+      this.log.info({ reason: authFailureClass(verified), ip: this.ip }, 'authentication failed');
       this.close(
         verified.reason === 'expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized,
         CloseReason.RefreshRefused,
       );
     } else if (verified.token.userId !== this.#userId) {
       this.#ctx.metrics.authFailures.inc({ reason: 'sub_mismatch' });
+      this.log.info({ reason: 'sub_mismatch', ip: this.ip }, 'authentication failed');
       this.close(CloseCode.Unauthorized, CloseReason.RefreshOtherUser);
     } else {
       this.expiresAtMs = verified.token.expiresAtMs;
@@ -412,6 +426,12 @@ export class Connection implements Session {
     const wasAuthenticated = this.#userId !== '';
     this.#enterClosed();
     this.#ctx.metrics.closes.inc({ code: closeCodeLabel(code) });
+    if (this.#ctx.log.isLevelEnabled('debug')) {
+      this.log.debug(
+        { ip: this.ip, close_code: this.#closedWith ?? code, duration_ms: this.#ctx.now() - this.#openedAt },
+        'connection closed',
+      );
+    }
     if (wasAuthenticated) this.#ctx.hub.leave(this);
     this.#releaseSlot();
     this.#ctx.onClosed(this);

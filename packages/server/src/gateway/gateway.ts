@@ -22,6 +22,7 @@ import { TrustedProxies } from '../security/trusted-proxies.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { createDemoRoutes } from './demo-routes.js';
 import { handleHttp, handleMetricsPort, type Readiness } from './http-api.js';
+import { observeHttp } from './http-observer.js';
 import { HttpSocketLimit } from './http-socket-limit.js';
 import { OriginGuard } from './origin-guard.js';
 import type { Session } from './session.js';
@@ -84,6 +85,10 @@ export class Gateway {
   #state: GatewayState = 'starting';
   #draining: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
+  /** Set during the drain delay: /readyz answers 503 while everything else keeps working. */
+  #deregistering = false;
+  /** Ends the drain delay early (close() during the delay). */
+  #endDelay: (() => void) | undefined;
 
   constructor(config: Config, deps: GatewayDeps = {}) {
     this.config = config;
@@ -101,7 +106,7 @@ export class Gateway {
       this.devSecret = undefined;
     }
     this.#ownsEngine = deps.engine === undefined;
-    this.engine = deps.engine ?? createEngine(config, this.log);
+    this.engine = deps.engine ?? createEngine(config, this.log, this.metrics);
     this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now });
     this.#registry = new ConnectionRegistry({ heartbeatMs: config.heartbeatMs, now, metrics: this.metrics });
     this.runtime = new AgentRuntime({
@@ -167,10 +172,16 @@ export class Gateway {
       log: this.log,
       now,
     });
-    this.#server = createServer(
-      httpServerOptions(config),
-      (req, res) => void handleHttp(req, res, httpContext),
-    );
+    const observer = {
+      metrics: this.metrics,
+      log: this.log,
+      accessLog: config.accessLog,
+      clientIp: (req: IncomingMessage) => origins.clientIp(req),
+    };
+    this.#server = createServer(httpServerOptions(config), (req, res) => {
+      observeHttp(req, res, observer);
+      void handleHttp(req, res, httpContext);
+    });
     this.#server.on('connection', (socket: Socket) => sockets.admit(socket));
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {
       // From here the socket is a WebSocket candidate, bounded by --max-connections, not an HTTP socket.
@@ -180,11 +191,16 @@ export class Gateway {
     this.#metricsServer =
       config.metricsPort === undefined
         ? undefined
-        : createServer(httpServerOptions(config), (req, res) => void handleMetricsPort(req, res, this));
+        : createServer(httpServerOptions(config), (req, res) => {
+            observeHttp(req, res, observer);
+            void handleMetricsPort(req, res, this);
+          });
     this.#metricsServer?.on('connection', (socket: Socket) => sockets.admit(socket));
     this.engine.onHealthChange((health) => this.metrics.engineUp.set(health.ok ? 1 : 0));
     this.metrics.engineUp.set(this.engine.health().ok ? 1 : 0);
     this.metrics.historyBytesSource = () => this.engine.historyBytes ?? 0;
+    this.metrics.redisSubscriptionsSource = () => this.engine.subscribedUserCount ?? 0;
+    this.metrics.readySource = () => this.readiness().ready;
   }
 
   get state(): GatewayState {
@@ -249,6 +265,7 @@ export class Gateway {
    */
   readiness(): Readiness {
     if (this.#state !== 'running') return { ready: false, reason: this.#state };
+    if (this.#deregistering) return { ready: false, reason: 'draining' };
     const health = this.engine.health();
     return health.ok
       ? { ready: true }
@@ -270,8 +287,10 @@ export class Gateway {
   }
 
   /**
-   * Graceful drain (docs/protocol.md §9): stop accepting, /readyz 503, let runs finish within
-   * drain_timeout_ms (then end them cancelled/SHUTDOWN), close every connection with 1012, close.
+   * Graceful drain (docs/protocol.md §9): /readyz 503 at once while everything keeps working for
+   * drain_delay_ms (balancers take the node out of rotation before it refuses anything), then stop
+   * accepting, let runs finish within drain_timeout_ms (then end them cancelled/SHUTDOWN), close every
+   * connection with 1012, close.
    */
   drain(): Promise<void> {
     this.#draining ??= this.#drain();
@@ -280,6 +299,21 @@ export class Gateway {
 
   async #drain(): Promise<void> {
     if (this.#state === 'closed') return;
+    const delayMs = this.config.drainDelayMs;
+    if (this.#state === 'running' && delayMs > 0) {
+      this.#deregistering = true;
+      this.log.info({ delay_ms: delayMs }, 'readiness off; serving until the drain delay ends');
+      // Not unref()'d: the delay is the point, the process must stay up for it.
+      await new Promise<void>((resolve) => {
+        const timer = setTimeout(resolve, delayMs);
+        this.#endDelay = () => {
+          clearTimeout(timer);
+          resolve();
+        };
+      });
+      this.#endDelay = undefined;
+      if (this.#state !== 'running') return this.close();
+    }
     this.#state = 'draining';
     this.log.info({ connections: this.#registry.size, runs: this.runtime.activeRuns() }, 'draining');
     await this.runtime.drain(this.config.drainTimeoutMs);
@@ -294,6 +328,7 @@ export class Gateway {
 
   async #close(): Promise<void> {
     this.#state = 'closed';
+    this.#endDelay?.();
     this.#registry.stop();
     clearInterval(this.#pruneTimer);
     await this.runtime.close();

@@ -318,10 +318,12 @@ const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
  * `Idempotency-Key`, at most once per key and API key (docs/protocol.md D).
  */
 async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiContext): Promise<void> {
+  const rejected = (code: string) => ctx.metrics.publishRejections.inc({ code });
   const header = req.headers['idempotency-key'];
   // Node joins repeated headers with ", ": a space, so several keys are refused as one malformed key.
   const key = Array.isArray(header) ? header.join(', ') : header;
   if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+    rejected(ErrorCode.InvalidMessage);
     return sendError(
       res,
       400,
@@ -330,9 +332,17 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
     );
   }
   const body = await readJsonBody(req, res, ctx.config.maxPublishBytes, ' (max_publish_bytes)');
-  if (body === NO_BODY) return;
+  if (body === NO_BODY) {
+    // Answered 413 or 400 by readJsonBody, or the client went away mid-body (nothing to count).
+    if (res.headersSent)
+      rejected(res.statusCode === 413 ? HttpErrorCode.PayloadTooLarge : ErrorCode.InvalidJson);
+    return;
+  }
   const parsed = parsePublishBody(body.value);
-  if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
+  if (!parsed.ok) {
+    rejected(ErrorCode.InvalidMessage);
+    return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
+  }
   try {
     if (key === undefined) {
       const stored = await ctx.engine.appendBatch(parsed.value);
@@ -342,6 +352,7 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
     await publishOnce(res, ctx, parsed.value, key, body.text);
   } catch (err) {
     if (isEngineUnavailable(err)) {
+      rejected(ErrorCode.Unavailable);
       const message = unstoredMessage(err, parsed.value.length, { keyed: key !== undefined });
       return sendError(res, 503, ErrorCode.Unavailable, message, { 'Retry-After': '1' });
     }

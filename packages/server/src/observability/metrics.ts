@@ -1,4 +1,5 @@
-import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
+import { packageVersion } from './package-version.js';
 
 /**
  * Every Prometheus metric of one gateway instance, registered on its own Registry so two gateways
@@ -22,8 +23,21 @@ export class Metrics {
   readonly runsStarted: Counter<'agent'>;
   readonly runsEnded: Counter<'agent' | 'status'>;
   readonly runsActive: Gauge;
+  readonly runsLost: Counter<'reason'>;
   readonly engineUp: Gauge;
   readonly historyBytes: Gauge;
+  readonly httpRequests: Counter<'route' | 'method' | 'status'>;
+  readonly httpDuration: Histogram<'route' | 'method'>;
+  readonly buildInfo: Gauge<'version' | 'node'>;
+  readonly ready: Gauge;
+  readonly publishRejections: Counter<'code'>;
+  readonly redisCommandDuration: Histogram;
+  readonly redisReconnects: Counter<'role'>;
+  readonly redisSubscriptions: Gauge;
+  /** Read at every scrape into `agentcast_ready`: 1 while /readyz would answer 200, else 0. */
+  readySource: () => boolean = () => false;
+  /** Read at every scrape into `agentcast_redis_subscriptions`: users this node's subscriber listens to. */
+  redisSubscriptionsSource: () => number = () => 0;
   /**
    * Read at every scrape into `agentcast_history_bytes`; the gateway points it at its engine (the memory
    * engine's histories; 0 on Redis, whose histories live in Redis).
@@ -33,6 +47,8 @@ export class Metrics {
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
     const registers = [registry];
+    // process_*, nodejs_eventloop_lag_*, GC and heap figures, on this instance's registry only.
+    collectDefaultMetrics({ register: registry });
     this.connections = new Gauge({
       name: 'agentcast_connections',
       help: 'Open WebSocket connections on this node, authenticated or not yet',
@@ -122,6 +138,12 @@ export class Metrics {
       help: 'Agent runs in progress on this node',
       registers,
     });
+    this.runsLost = new Counter({
+      name: 'agentcast_runs_lost_total',
+      help: 'Runs whose end needed an operator: reaped by this node after their node was lost (node_lost), or whose terminal event could not be stored (terminal_lost)',
+      labelNames: ['reason'],
+      registers,
+    });
     this.engineUp = new Gauge({
       name: 'agentcast_engine_up',
       help: '1 when the engine (Redis) is reachable, else 0',
@@ -134,6 +156,62 @@ export class Metrics {
       registers,
       collect() {
         this.set(readHistoryBytes());
+      },
+    });
+    this.httpRequests = new Counter({
+      name: 'agentcast_http_requests_total',
+      help: 'HTTP requests answered (WebSocket upgrades not included), by route template, method and status',
+      labelNames: ['route', 'method', 'status'],
+      registers,
+    });
+    this.httpDuration = new Histogram({
+      name: 'agentcast_http_request_duration_seconds',
+      help: 'Time from an HTTP request arriving to its answer being written, by route template and method',
+      labelNames: ['route', 'method'],
+      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 10],
+      registers,
+    });
+    this.buildInfo = new Gauge({
+      name: 'agentcast_build_info',
+      help: 'Always 1; the labels name the @agentcast/server version and the Node.js version',
+      labelNames: ['version', 'node'],
+      registers,
+    });
+    this.buildInfo.set({ version: packageVersion(), node: process.version }, 1);
+    const readReady = () => this.readySource();
+    this.ready = new Gauge({
+      name: 'agentcast_ready',
+      help: '1 while /readyz answers 200 (running, engine reachable, not draining), else 0',
+      registers,
+      collect() {
+        this.set(readReady() ? 1 : 0);
+      },
+    });
+    this.publishRejections = new Counter({
+      name: 'agentcast_publish_rejections_total',
+      help: 'POST /v1/publish requests refused, by error code (nothing of them was stored)',
+      labelNames: ['code'],
+      registers,
+    });
+    this.redisCommandDuration = new Histogram({
+      name: 'agentcast_redis_command_duration_seconds',
+      help: 'Time of each Redis engine call (a script or a pipeline), failures included',
+      buckets: [0.0005, 0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 1, 5],
+      registers,
+    });
+    this.redisReconnects = new Counter({
+      name: 'agentcast_redis_reconnects_total',
+      help: 'Times a Redis connection of this node was lost and ioredis started reconnecting, by role',
+      labelNames: ['role'],
+      registers,
+    });
+    const readSubscriptions = () => this.redisSubscriptionsSource();
+    this.redisSubscriptions = new Gauge({
+      name: 'agentcast_redis_subscriptions',
+      help: 'Users whose Redis pub/sub channel this node subscribes to (0 on the memory engine)',
+      registers,
+      collect() {
+        this.set(readSubscriptions());
       },
     });
   }

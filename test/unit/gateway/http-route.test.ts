@@ -1,0 +1,42 @@
+import { describe, expect, it } from 'vitest';
+import { httpMethodLabel, httpRoute } from '../../../packages/server/src/gateway/http-route.js';
+
+describe('httpRoute', () => {
+  it.each([
+    ['/healthz', '/healthz'],
+    ['/readyz', '/readyz'],
+    ['/metrics', '/metrics'],
+    ['/v1/publish', '/v1/publish'],
+    ['/v1/events', '/v1/events'],
+    ['/v1/users/alice/history', '/v1/users/:user_id/history'],
+    ['/v1/users/%E2%9C%93/runs', '/v1/users/:user_id/runs'],
+    ['/v1/users/alice/presence', '/v1/users/:user_id/presence'],
+    ['/v1/users/alice/disconnect', '/v1/users/:user_id/disconnect'],
+    ['/v1/runs/run-1/cancel', '/v1/runs/:run_id/cancel'],
+  ])('names %s by its template %s', (path, route) => {
+    expect(httpRoute(path)).toBe(route);
+  });
+
+  it.each([
+    '/v1/users/alice/history/extra',
+    '/v1/users//history',
+    '/v1/users/alice',
+    '/v1/runs/r1/cancel/now',
+    '/wp-login.php',
+    '/app.js',
+    '/HEALTHZ',
+    `/${'a'.repeat(5000)}`,
+  ])('folds %s into "other", so scanners cannot grow the label set', (path) => {
+    expect(httpRoute(path)).toBe('other');
+  });
+
+  it('keeps the known methods and folds the rest', () => {
+    expect(['GET', 'POST', 'HEAD', 'OPTIONS'].map(httpMethodLabel)).toEqual([
+      'GET',
+      'POST',
+      'HEAD',
+      'OPTIONS',
+    ]);
+    expect(['BREW', 'get', undefined].map(httpMethodLabel)).toEqual(['other', 'other', 'other']);
+  });
+});
