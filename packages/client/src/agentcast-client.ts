@@ -9,6 +9,7 @@ import { type Ack, Outbox } from './outbox.js';
 import { CloseCode } from './protocol/close-codes.js';
 import type { WelcomeData } from './protocol/wire.js';
 import { type ReconnectPlan, ReconnectPolicy } from './reconnect-policy.js';
+import { MAX_RUNS, type RunState, RunStates } from './run-state.js';
 import { SeqTracker } from './seq-tracker.js';
 import { parseServerFrame } from './server-frame.js';
 import type { TimerHandle } from './timers.js';
@@ -40,6 +41,7 @@ export class AgentcastClient {
   readonly #events: Emitter<Record<string, AgentEvent>>;
   readonly #lifecycle: Emitter<LifecycleEvents>;
   readonly #tracker: SeqTracker;
+  readonly #runs: RunStates;
   readonly #outbox: Outbox;
   readonly #policy: ReconnectPolicy;
   readonly #heartbeat: Heartbeat | undefined;
@@ -64,6 +66,7 @@ export class AgentcastClient {
     this.#events = new Emitter(options.onListenerError);
     this.#lifecycle = new Emitter(options.onListenerError);
     this.#tracker = new SeqTracker(options.resumeFrom);
+    this.#runs = new RunStates(MAX_RUNS);
     this.#tokens = new TokenSource(options);
     this.#transport = new TransportChoice(options.transport, options.websocketRetryMs);
     this.#outbox = new Outbox({ timeoutMs: options.ackTimeoutMs, timers: options.timers });
@@ -96,6 +99,29 @@ export class AgentcastClient {
   /** The user's current epoch (docs/protocol.md §4), known after the first welcome. */
   get epoch(): string | undefined {
     return this.#tracker.epoch;
+  }
+
+  /**
+   * The user's runs (docs/protocol.md F), by run id, least recently active first: each one's snapshot
+   * (from catch-up) with every later event of it folded in, or, for a run first seen live, its events
+   * folded. At most the 50 most recently active ones (`MAX_RUNS`). Each run is immutable: a change
+   * replaces it.
+   */
+  get runs(): ReadonlyMap<string, RunState> {
+    return this.#runs.map;
+  }
+
+  /** One run of {@link runs}, or undefined when the client has not seen it (or forgot it). */
+  run(runId: string): RunState | undefined {
+    return this.#runs.map.get(runId);
+  }
+
+  /**
+   * Calls `handler` with a run's new state each time it changes: a `run_snapshot` arrived, or an event
+   * of the run (after that event's own handlers ran). Returns a function that unsubscribes.
+   */
+  onRun(handler: (run: RunState) => void): Unsubscribe {
+    return this.#lifecycle.on('run', handler);
   }
 
   /**
@@ -219,6 +245,7 @@ export class AgentcastClient {
       this.#o.tokenTransport,
       token,
       this.#tracker.position(),
+      this.#o.catchUp,
     );
     // SSE is loaded only when it is used: browsers on a WebSocket never download it (docs/client.md).
     const sse = this.#transport.sse(this.#o.now()) ? (await import('./sse-socket.js')).SseSocket : undefined;
@@ -272,6 +299,9 @@ export class AgentcastClient {
         break;
       case 'event':
         this.#onEvent(frame.event);
+        break;
+      case 'run_snapshot':
+        this.#onRun(this.#runs.snapshot(frame.snapshot));
         break;
       case 'ack':
         this.#outbox.ack({ id: frame.id, runId: frame.runId, duplicate: frame.duplicate });
@@ -334,8 +364,14 @@ export class AgentcastClient {
         previous,
       });
     }
+    const run = this.#runs.event(event);
     this.#events.emit(event.type, event);
     this.#events.emit('*', event);
+    this.#onRun(run);
+  }
+
+  #onRun(run: RunState | undefined): void {
+    if (run !== undefined) this.#lifecycle.emit('run', run);
   }
 
   #scheduleRefresh(): void {

@@ -11,6 +11,13 @@ export type TokenTransport =
   /** Send `{"type":"auth","token",since?,epoch?}` as the first frame: for proxies that strip subprotocols. */
   | 'frame';
 
+/**
+ * What a connection asks for when it cannot resume (docs/protocol.md F): `'snapshot'`, one `run_snapshot`
+ * per active run (and per run changed since the resume point), kept in `client.runs`; `'none'`, only the
+ * live stream (and a `reset` when events were lost).
+ */
+export type CatchUp = 'snapshot' | 'none';
+
 /** Options of `connect()`. Only `url` and `getToken` are required. */
 export interface ConnectOptions {
   /** The gateway's WebSocket endpoint, e.g. `wss://example.com/ws`. */
@@ -54,6 +61,8 @@ export interface ConnectOptions {
   readonly connectTimeoutMs?: number;
   /** Refuse to send frames larger than this; the server closes with 1009 above 64 KiB (§5). Default 65 536. */
   readonly maxFrameBytes?: number;
+  /** Default `'snapshot'`: a new tab gets every active run so far in `client.runs`. */
+  readonly catchUp?: CatchUp;
   /** Resume from a position saved earlier (e.g. in sessionStorage) instead of starting at the live edge. */
   readonly resumeFrom?: StreamPosition;
   /** Source of randomness for jitter, in [0, 1). Default `Math.random`. */
@@ -85,6 +94,7 @@ export interface ResolvedOptions {
   readonly heartbeat: false | { readonly intervalMs: number; readonly timeoutMs: number };
   readonly connectTimeoutMs: number;
   readonly maxFrameBytes: number;
+  readonly catchUp: CatchUp;
   readonly resumeFrom: StreamPosition | undefined;
   readonly random: () => number;
   readonly now: () => number;
@@ -106,6 +116,20 @@ function count(name: string, value: number | undefined, fallback: number, min: n
   if (!Number.isFinite(n) || n < min)
     throw new TypeError(`options.${name} must be a number >= ${min}, got ${n}`);
   return n;
+}
+
+/** `value`, `fallback` when undefined; throws when it is neither `fallback` nor `other`. */
+function oneOf<A extends string, B extends string>(
+  name: string,
+  value: A | B | undefined,
+  fallback: A,
+  other: B,
+): A | B {
+  const v = value ?? fallback;
+  if (v !== fallback && v !== other) {
+    throw new TypeError(`options.${name} must be "${fallback}" or "${other}", got "${String(v)}"`);
+  }
+  return v;
 }
 
 function resolveUrl(url: string | URL): URL {
@@ -132,12 +156,8 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
       'options.WebSocket is required: this runtime has no global WebSocket (in Node, pass `ws`)',
     );
   }
-  const transport = options.tokenTransport ?? 'subprotocol';
-  if (transport !== 'subprotocol' && transport !== 'frame') {
-    throw new TypeError(
-      `options.tokenTransport must be "subprotocol" or "frame", got "${String(transport)}"`,
-    );
-  }
+  const transport = oneOf('tokenTransport', options.tokenTransport, 'subprotocol', 'frame');
+  const catchUp = oneOf('catchUp', options.catchUp, 'snapshot', 'none');
   const mode = options.transport ?? 'auto';
   if (mode !== 'auto' && mode !== 'websocket' && mode !== 'sse')
     throw new TypeError(`options.transport must be "auto", "websocket" or "sse", got "${String(mode)}"`);
@@ -172,6 +192,7 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
           },
     connectTimeoutMs: count('connectTimeoutMs', options.connectTimeoutMs, 15_000, 1),
     maxFrameBytes: count('maxFrameBytes', options.maxFrameBytes, 65_536, 1),
+    catchUp,
     resumeFrom: options.resumeFrom,
     random: options.random ?? Math.random,
     now: options.now ?? Date.now,

@@ -1,4 +1,4 @@
-import type { TokenTransport } from './client-options.js';
+import type { CatchUp, TokenTransport } from './client-options.js';
 import type { StreamPosition } from './seq-tracker.js';
 
 /**
@@ -18,20 +18,24 @@ export interface ConnectionRequest {
 
 /**
  * Builds the URL, subprotocols and auth frame of one connection attempt (docs/protocol.md §1, §2, §4). Pure.
- * The token never goes into the URL. The resume point goes where the token goes: query parameters next
- * to the bearer subprotocol, or fields of the auth frame.
+ * The token never goes into the URL. The resume point and `catch_up` (docs/protocol.md F) go where the
+ * token goes: query parameters next to the bearer subprotocol, or fields of the auth frame. `catch_up` is
+ * sent only for `'snapshot'`: `'none'` is what a server does without it.
  */
 export function buildConnectionRequest(
   base: URL,
   transport: TokenTransport,
   token: string,
   position: StreamPosition | undefined,
+  catchUp: CatchUp = 'none',
 ): ConnectionRequest {
   const url = new URL(base);
+  const catch_up = catchUp === 'snapshot' ? catchUp : undefined;
   if (transport === 'frame') {
-    const authFrame = JSON.stringify({ type: 'auth', token, since: position?.seq, epoch: position?.epoch });
-    return { url: url.href, protocols: [SUBPROTOCOL], authFrame };
+    const frame = { type: 'auth', token, since: position?.seq, epoch: position?.epoch, catch_up };
+    return { url: url.href, protocols: [SUBPROTOCOL], authFrame: JSON.stringify(frame) };
   }
+  if (catch_up !== undefined) url.searchParams.set('catch_up', catch_up);
   if (position !== undefined) {
     // §4: resume from the last delivered event on every reconnect.
     url.searchParams.set('since', String(position.seq));

@@ -6,7 +6,7 @@
 export type { AgentEvent, EventDataMap, EventOf } from './agent-event.js';
 export { AgentcastClient, type SendMessageOptions } from './agentcast-client.js';
 export { ClientError, ClientErrorCode } from './client-error.js';
-export type { ConnectOptions, TokenTransport } from './client-options.js';
+export type { CatchUp, ConnectOptions, TokenTransport } from './client-options.js';
 export { connect } from './connect.js';
 export { Emitter, type ListenerErrorReporter, type Unsubscribe } from './emitter.js';
 export type { ClientState, LifecycleEvents } from './lifecycle-events.js';
@@ -29,6 +29,7 @@ export {
   RunStatus,
   type WelcomeData,
 } from './protocol/wire.js';
+export { foldRunEvent, MAX_RUNS, type RunState, RunStates } from './run-state.js';
 export type { ResetReason, StreamPosition } from './seq-tracker.js';
 export type { Timers } from './timers.js';
 export type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';

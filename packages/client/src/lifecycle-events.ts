@@ -1,5 +1,5 @@
 import type { ClientError } from './client-error.js';
-import type { WelcomeData } from './protocol/wire.js';
+import type { RunSnapshot, WelcomeData } from './protocol/wire.js';
 import type { ResetReason, StreamPosition } from './seq-tracker.js';
 
 /** `connecting` (never open yet) → `open` ⇄ `reconnecting` → `closed` (from any state). */
@@ -23,6 +23,8 @@ export interface LifecycleEvents {
   };
   /** A connection ended; `retryInMs` is undefined when the client will not reconnect. */
   disconnect: { readonly code: number; readonly reason: string; readonly retryInMs: number | undefined };
+  /** A run of `client.runs` changed (a `run_snapshot`, or an event of it): its new state (`client.onRun`). */
+  run: RunSnapshot;
   /** An `error` frame not tied to a request, a failed getToken(), a bad frame, or why the client stopped. */
   error: ClientError;
 }

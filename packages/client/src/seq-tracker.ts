@@ -30,6 +30,11 @@ export type SeqVerdict =
 /** The verdict on a welcome frame. */
 export type WelcomeVerdict =
   | { readonly kind: 'continue' }
+  /**
+   * `resume: "snapshot"` (docs/protocol.md F): the stream restarts after the welcome's seq, as after a
+   * reset, but nothing needs reloading: `run_snapshot` frames bring each run's state up to that seq.
+   */
+  | { readonly kind: 'snapshot'; readonly previous: StreamPosition | undefined }
   | { readonly kind: 'reset'; readonly reason: ResetReason; readonly previous: StreamPosition };
 
 /** The welcome fields that matter for ordering (docs/protocol.md §2). */
@@ -45,8 +50,8 @@ export interface WelcomePosition {
  * order; when that cannot hold, a reset comes first.
  *
  * Welcome semantics: `seq` is the user's latest seq. With `resume: "ok"` the server replays every event
- * after our `since`, so `lastSeq` stays where it is; with `none` or `reset` nothing is replayed, so the
- * client starts after the welcome's `seq`.
+ * after our `since`, so `lastSeq` stays where it is; with `none`, `reset` or `snapshot` nothing is
+ * replayed, so the client starts after the welcome's `seq`.
  */
 export class SeqTracker {
   #epoch: string | undefined;
@@ -82,6 +87,7 @@ export class SeqTracker {
     }
     this.#epoch = w.epoch;
     this.#lastSeq = w.seq;
+    if (w.resume === 'snapshot') return { kind: 'snapshot', previous };
     if (previous === undefined) return { kind: 'continue' };
     if (w.resume === 'reset' || w.resume === 'ok') {
       // "ok" with another epoch cannot happen with a correct server; the safe reading is a reset.

@@ -1,10 +1,12 @@
 import type { AgentEvent } from './agent-event.js';
-import type { ResumeOutcome, WelcomeData } from './protocol/wire.js';
+import type { ResumeOutcome, RunSnapshot, WelcomeData } from './protocol/wire.js';
 
 /** A server frame, read just far enough to route it. */
 export type ServerFrame =
   | { readonly kind: 'event'; readonly event: AgentEvent }
   | { readonly kind: 'welcome'; readonly welcome: WelcomeData }
+  /** A run's state at the welcome's seq, sent after a `resume: "snapshot"` welcome (docs/protocol.md F). */
+  | { readonly kind: 'run_snapshot'; readonly snapshot: RunSnapshot }
   | { readonly kind: 'ack'; readonly id: string; readonly runId: string; readonly duplicate: boolean }
   | {
       readonly kind: 'error';
@@ -25,7 +27,7 @@ const isObject = (value: unknown): value is Obj =>
 const str = (value: unknown): string => (typeof value === 'string' ? value : '');
 
 const isResumeOutcome = (value: unknown): value is ResumeOutcome =>
-  value === 'none' || value === 'ok' || value === 'reset';
+  value === 'none' || value === 'ok' || value === 'reset' || value === 'snapshot';
 
 function parseWelcome(data: Obj | undefined): ServerFrame | undefined {
   if (data === undefined || typeof data.epoch !== 'string' || typeof data.seq !== 'number') return undefined;
@@ -69,6 +71,10 @@ export function parseServerFrame(text: string): ServerFrame | undefined {
   switch (raw.type) {
     case 'welcome':
       return parseWelcome(data);
+    case 'run_snapshot':
+      // Trusted like event payloads: the gateway builds it from validated events.
+      if (typeof data?.run_id !== 'string' || typeof data.last_seq !== 'number') return undefined;
+      return { kind: 'run_snapshot', snapshot: data as unknown as RunSnapshot };
     case 'ack':
       if (typeof raw.id !== 'string' || typeof data?.run_id !== 'string') return undefined;
       return { kind: 'ack', id: raw.id, runId: data.run_id, duplicate: data.duplicate === true };

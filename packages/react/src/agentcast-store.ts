@@ -6,10 +6,11 @@ import type {
   AgentEvent,
   ClientState,
   ConnectionRole,
+  RunState,
   SendMessageOptions,
   StreamPosition,
 } from './client-like.js';
-import { pendingRun, RunAccumulator, type RunView } from './run-view.js';
+import { pendingRun, RunAccumulator, type RunView, runViewOf } from './run-view.js';
 import { SharedClient } from './tabs/shared-client.js';
 
 /** Which events `useEvents` returns: one type, several types, `'*'` (all) or a predicate. */
@@ -77,6 +78,7 @@ function status(
 /** What every server render and every hydration sees: no client, nothing delivered. */
 export const SERVER_STATUS: ConnectionStatus = status('connecting', undefined, undefined, () => undefined);
 export const SERVER_EVENTS: readonly AgentEvent[] = EMPTY;
+export const SERVER_RUNS: readonly RunState[] = Object.freeze([]);
 
 const systemTimers: Timers = {
   setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
@@ -120,6 +122,14 @@ export class AgentcastStore {
   readonly #runs = new Map<string, RunAccumulator>();
   readonly #runListeners = new Map<string, Set<() => void>>();
   readonly #pendingRuns = new Map<string, RunView>();
+  /** Views built from the client's run states, with what they were built from. */
+  readonly #clientViews = new Map<
+    string,
+    { state: RunState; events: readonly AgentEvent[]; view: RunView }
+  >();
+  readonly #runsListeners = new Set<() => void>();
+  #runsSnapshot: readonly RunState[] = SERVER_RUNS;
+  #runsDirty = true;
   #waiting: Waiter[] = [];
 
   constructor(options: AgentcastStoreOptions) {
@@ -219,9 +229,23 @@ export class AgentcastStore {
 
   // --- runs -------------------------------------------------------------------------------------------
 
-  /** The run's view: the same object until one of its events arrives. */
+  /**
+   * The run's view: the same object until it changes. Built from the client's state of the run when the
+   * client has it (a run caught up mid-way starts from its snapshot: docs/client.md "Runs"), else folded
+   * from the events this store received.
+   */
   run(runId: string): RunView {
     const acc = this.#runs.get(runId);
+    const state = this.#client?.run?.(runId);
+    if (state !== undefined) {
+      const events = acc?.view().events ?? EMPTY;
+      const cached = this.#clientViews.get(runId);
+      if (cached?.state === state && cached.events === events) return cached.view;
+      if (this.#clientViews.size >= this.#maxRuns) this.#clientViews.clear();
+      const view = runViewOf(state, events);
+      this.#clientViews.set(runId, { state, events, view });
+      return view;
+    }
     if (acc !== undefined) return acc.view();
     let pending = this.#pendingRuns.get(runId);
     if (pending === undefined) {
@@ -245,6 +269,26 @@ export class AgentcastStore {
       if (set.size === 0 && this.#runListeners.get(runId) === set) this.#runListeners.delete(runId);
     };
   }
+
+  /**
+   * The client's runs (`client.runs`), least recently active first: the same array until a run changes.
+   * Empty while there is no client, or with a client that keeps no runs.
+   */
+  readonly getRuns = (): readonly RunState[] => {
+    if (!this.#runsDirty) return this.#runsSnapshot;
+    this.#runsDirty = false;
+    const runs = this.#client?.runs;
+    this.#runsSnapshot = runs === undefined ? SERVER_RUNS : Object.freeze([...runs.values()]);
+    return this.#runsSnapshot;
+  };
+
+  /** Calls `listener` whenever a run of the client changes. */
+  readonly subscribeRuns = (listener: () => void): Unsubscribe => {
+    this.#runsListeners.add(listener);
+    return () => {
+      this.#runsListeners.delete(listener);
+    };
+  };
 
   // --- requests ---------------------------------------------------------------------------------------
 
@@ -280,6 +324,10 @@ export class AgentcastStore {
     if (client instanceof SharedClient) {
       this.#clientSubscriptions.push(client.onRoleChange(() => this.#updateStatus()));
     }
+    if (client.onRun !== undefined) {
+      this.#clientSubscriptions.push(client.onRun((run) => this.#onClientRun(run)));
+    }
+    this.#onRunsChanged();
     this.#updateStatus();
     const waiting = this.#waiting;
     this.#waiting = [];
@@ -295,6 +343,7 @@ export class AgentcastStore {
     this.#client = undefined;
     void client.close();
     this.#updateStatus();
+    this.#onRunsChanged();
   }
 
   #updateStatus(): void {
@@ -322,6 +371,18 @@ export class AgentcastStore {
     for (const subscription of [...this.#eventSubscriptions]) {
       if (subscription.match(event)) subscription.listener();
     }
+  }
+
+  /** A run of the client changed: a snapshot arrived (no event of it), or one of its events was folded. */
+  #onClientRun(run: RunState): void {
+    const listeners = this.#runListeners.get(run.run_id);
+    if (listeners !== undefined) for (const listener of [...listeners]) listener();
+    this.#onRunsChanged();
+  }
+
+  #onRunsChanged(): void {
+    this.#runsDirty = true;
+    for (const listener of [...this.#runsListeners]) listener();
   }
 
   #onRunEvent(runId: string, event: AgentEvent): void {

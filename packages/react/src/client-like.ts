@@ -4,12 +4,22 @@ import type {
   ClientState,
   EventOf,
   LifecycleEvents,
+  RunState,
   SendMessageOptions,
   StreamPosition,
   Unsubscribe,
 } from '@agentcast/client';
 
-export type { Ack, AgentEvent, ClientState, EventOf, LifecycleEvents, SendMessageOptions, StreamPosition };
+export type {
+  Ack,
+  AgentEvent,
+  ClientState,
+  EventOf,
+  LifecycleEvents,
+  RunState,
+  SendMessageOptions,
+  StreamPosition,
+};
 
 /**
  * What the provider hands out as `client`: the part of `AgentcastClient` an app uses. With a per-tab
@@ -26,6 +36,13 @@ export interface AgentcastClientLike {
     name: K,
     handler: (payload: LifecycleEvents[K]) => void,
   ): Unsubscribe;
+  /**
+   * The user's runs, each a snapshot with its later events folded in (docs/client.md "Runs"). Optional so
+   * that a stand-in without them still works: then `useRun` folds events alone and `useRuns` is empty.
+   */
+  readonly runs?: ReadonlyMap<string, RunState>;
+  run?(runId: string): RunState | undefined;
+  onRun?(handler: (run: RunState) => void): Unsubscribe;
   sendMessage(text: string, options?: SendMessageOptions): Promise<Ack>;
   cancel(runId: string): Promise<Ack>;
   close(): Promise<void>;

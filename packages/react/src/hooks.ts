@@ -4,9 +4,10 @@ import {
   type ConnectionStatus,
   type EventFilter,
   SERVER_EVENTS,
+  SERVER_RUNS,
   SERVER_STATUS,
 } from './agentcast-store.js';
-import type { Ack, AgentEvent, SendMessageOptions } from './client-like.js';
+import type { Ack, AgentEvent, RunState, SendMessageOptions } from './client-like.js';
 import { AgentcastContext } from './provider.js';
 import { pendingRun, type RunView } from './run-view.js';
 
@@ -18,6 +19,7 @@ function useStore(hook: string): AgentcastStore {
 
 const serverStatus = (): ConnectionStatus => SERVER_STATUS;
 const serverEvents = (): readonly AgentEvent[] => SERVER_EVENTS;
+const serverRuns = (): readonly RunState[] => SERVER_RUNS;
 const NO_RUN = pendingRun('');
 const noRun = (): RunView => NO_RUN;
 const subscribeNothing = () => () => undefined;
@@ -45,9 +47,10 @@ export function useEvents(filter?: EventFilter): readonly AgentEvent[] {
 }
 
 /**
- * One run, assembled from its events: `{ status, events, text, tools, error, agent, finalResponse }`.
- * `status` is `pending` until an event of the run arrives (and for `runId` undefined). Re-renders only
- * for events of this run.
+ * One run: `{ status, events, text, tools, error, agent, finalResponse }`, from the client's state of it
+ * (a run caught up mid-way has its whole text from its snapshot; `events` holds the events received), or
+ * assembled from its events. `status` is `pending` until something of the run arrives (and for `runId`
+ * undefined). Re-renders only when this run changes.
  */
 export function useRun(runId: string | undefined): RunView {
   const store = useStore('useRun');
@@ -61,6 +64,17 @@ export function useRun(runId: string | undefined): RunView {
     getSnapshot,
     runId === undefined ? noRun : getSnapshot,
   );
+}
+
+/**
+ * The user's runs as the client keeps them (`client.runs`, docs/client.md "Runs": the 50 most recently
+ * active, each its snapshot with the later events folded in), least recently active first. The array
+ * keeps its identity until a run changes; each run is replaced when it changes, so a memoised row
+ * re-renders only for its own run. Empty on the server and before the client exists.
+ */
+export function useRuns(): readonly RunState[] {
+  const store = useStore('useRuns');
+  return useSyncExternalStore(store.subscribeRuns, store.getRuns, serverRuns);
 }
 
 /** What {@link useSendMessage} returns; the same object for the provider's life. */

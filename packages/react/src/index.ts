@@ -17,11 +17,12 @@ export type {
   ConnectionRole,
   EventOf,
   LifecycleEvents,
+  RunState,
   SendMessageOptions,
   StreamPosition,
 } from './client-like.js';
 export { createConnection, type ShareAcrossTabsOptions } from './create-connection.js';
-export { type SendMessageApi, useAgentcast, useEvents, useRun, useSendMessage } from './hooks.js';
+export { type SendMessageApi, useAgentcast, useEvents, useRun, useRuns, useSendMessage } from './hooks.js';
 export { AgentcastProvider, type AgentcastProviderProps } from './provider.js';
 export {
   assembleRun,
@@ -29,6 +30,7 @@ export {
   RunAccumulator,
   type RunStatus,
   type RunView,
+  runViewOf,
   type ToolCall,
 } from './run-view.js';
 export { DeliveryTracker, type DeliveryVerdict } from './tabs/delivery-tracker.js';

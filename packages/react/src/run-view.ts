@@ -1,7 +1,17 @@
-import type { AgentEvent } from './client-like.js';
+import type { AgentEvent, RunState } from './client-like.js';
 
-/** `pending`: no event of the run seen yet; `running` until its `agent_completed`; then that event's status. */
-export type RunStatus = 'pending' | 'running' | 'succeeded' | 'failed' | 'cancelled' | 'timed_out';
+/**
+ * `pending`: nothing of the run seen yet; `running` until its `agent_completed` (`waiting`: for an
+ * approval, docs/protocol.md F); then that event's status.
+ */
+export type RunStatus =
+  | 'pending'
+  | 'running'
+  | 'waiting'
+  | 'succeeded'
+  | 'failed'
+  | 'cancelled'
+  | 'timed_out';
 
 /** A JSON object, as tool arguments are on the wire. */
 export type JsonObject = AgentEvent['data'];
@@ -180,6 +190,38 @@ export class RunAccumulator {
     // docs/protocol.md E: agent_completed closes every open tool call of the run.
     for (const tool of this.#tools.values()) tool.open = false;
   }
+}
+
+/**
+ * The view of a run from the client's state of it (`client.run(id)`: its snapshot, if it was caught up,
+ * with every later event folded in; docs/client.md "Runs") and the events of it this tab received. Text,
+ * tools, status, agent, error and final response come from the client's fold, so a run caught up mid-way
+ * has its whole text; `events` holds only the events received (not those folded into the snapshot).
+ */
+export function runViewOf(state: RunState, events: readonly AgentEvent[]): RunView {
+  const ended = TERMINAL.has(state.status);
+  return Object.freeze({
+    runId: state.run_id,
+    status: state.status,
+    events,
+    text: state.text,
+    tools: Object.freeze(
+      state.tools.map((t) =>
+        Object.freeze({
+          executionId: t.execution_id,
+          name: t.tool_name,
+          args: t.tool_args,
+          // docs/protocol.md E: agent_completed closes every open tool call of the run.
+          open: t.success === undefined && !ended,
+          ...(t.success === undefined ? {} : { success: t.success, result: t.results }),
+          ...(t.duration_ms === undefined ? {} : { durationMs: t.duration_ms }),
+        }),
+      ),
+    ),
+    error: state.error === undefined ? undefined : Object.freeze({ ...state.error }),
+    agent: state.agent,
+    finalResponse: state.final_response,
+  });
 }
 
 /** Assembles a run from its events in one go (a pure function over {@link RunAccumulator}). */

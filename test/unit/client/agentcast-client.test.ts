@@ -19,7 +19,7 @@ describe('AgentcastClient', () => {
       const { sockets, getToken } = await startClient();
       expect(getToken).toHaveBeenCalledTimes(1);
       expect(sockets.last.protocols).toEqual([SUBPROTOCOL, `${BEARER_SUBPROTOCOL_PREFIX}${TOKEN}`]);
-      expect(sockets.last.url.href).toBe('wss://gw.test/ws');
+      expect(sockets.last.url.href).toBe('wss://gw.test/ws?catch_up=snapshot');
     });
 
     it('is connecting until the welcome, then open', async () => {
@@ -39,12 +39,12 @@ describe('AgentcastClient', () => {
       const { sockets } = await startClient({ tokenTransport: 'frame' });
       expect(sockets.last.protocols).toEqual([SUBPROTOCOL]);
       sockets.last.open();
-      expect(sockets.last.sent).toEqual([{ type: 'auth', token: TOKEN }]);
+      expect(sockets.last.sent).toEqual([{ type: 'auth', token: TOKEN, catch_up: 'snapshot' }]);
     });
 
     it('resumes from resumeFrom on the very first connection', async () => {
       const { sockets } = await startClient({ resumeFrom: { epoch: 'e7', seq: 12 } });
-      expect(sockets.last.url.search).toBe('?since=12&epoch=e7');
+      expect(sockets.last.url.search).toBe('?catch_up=snapshot&since=12&epoch=e7');
     });
 
     it('drops a connection that sends no welcome within connectTimeoutMs and tries again', async () => {
@@ -144,7 +144,7 @@ describe('AgentcastClient', () => {
         { code: 1006, reason: 'seq gap: expected 2, got 3', retryInMs: 250 },
       ]);
       await vi.advanceTimersByTimeAsync(250);
-      expect(h.sockets.last.url.search).toBe('?since=1&epoch=e1');
+      expect(h.sockets.last.url.search).toBe('?catch_up=snapshot&since=1&epoch=e1');
       h.sockets.last.welcome({ seq: 3, resume: 'ok' });
       h.sockets.last.event(2);
       h.sockets.last.event(3);
@@ -165,6 +165,83 @@ describe('AgentcastClient', () => {
     });
   });
 
+  describe('runs (docs/protocol.md F)', () => {
+    const snapshot = (runId: string, lastSeq: number, text: string) => ({
+      type: 'run_snapshot',
+      run_id: runId,
+      data: {
+        run_id: runId,
+        status: 'running',
+        started_at: '2026-01-01T00:00:00.000Z',
+        text,
+        reasoning: '',
+        tools: [],
+        approvals: [],
+        last_seq: lastSeq,
+        epoch: 'e1',
+        truncated: false,
+      },
+    });
+    const chunk = (text: string) => ({ data: { text } });
+
+    it('keeps each run_snapshot in client.runs, then folds only the later events of it', async () => {
+      const h = await startClient();
+      const changes: string[] = [];
+      h.client.onRun((run) => changes.push(`${run.run_id}:${run.text}`));
+      h.sockets.last.welcome({ seq: 20, resume: 'snapshot' });
+      h.sockets.last.receive(snapshot('r1', 20, 'Hello'));
+      h.sockets.last.receive(snapshot('r2', 12, 'Other'));
+      h.sockets.last.event(21, 'stream_chunk', 'e1', chunk(', world'));
+      h.sockets.last.event(22, 'stream_chunk', 'e1', { run_id: 'r2', ...chunk('!') });
+      expect(h.client.run('r1')?.text).toBe('Hello, world');
+      expect(h.client.run('r2')).toMatchObject({ text: 'Other!', last_seq: 22 });
+      expect([...h.client.runs.keys()]).toEqual(['r1', 'r2']);
+      expect(changes).toEqual(['r1:Hello', 'r2:Other', 'r1:Hello, world', 'r2:Other!']);
+      expect(h.of('reset')).toEqual([]);
+      expect(h.seqs()).toEqual([21, 22]);
+    });
+
+    it('folds a run first seen live from its events alone, and updates it before onRun, after on()', async () => {
+      const h = await startClient({ catchUp: 'none' });
+      expect(h.sockets.last.url.search).toBe('');
+      const order: string[] = [];
+      h.client.on('stream_chunk', () => order.push(`event:${h.client.run('r1')?.text}`));
+      h.client.onRun((run) => order.push(`run:${run.text}`));
+      h.sockets.last.welcome({ seq: 0 });
+      h.sockets.last.event(1, 'stream_chunk', 'e1', chunk('a'));
+      h.sockets.last.event(2, 'stream_chunk', 'e1', chunk('b'));
+      h.sockets.last.event(2, 'stream_chunk', 'e1', chunk('b'));
+      expect(order).toEqual(['event:a', 'run:a', 'event:ab', 'run:ab']);
+      expect(h.client.run('r1')).toMatchObject({ status: 'running', text: 'ab', last_seq: 2 });
+      expect(h.client.run('nope')).toBeUndefined();
+    });
+
+    it('after a resume that history cannot serve, takes the snapshots instead of a reset', async () => {
+      const h = await startClient();
+      h.sockets.last.welcome({ seq: 0, resume: 'snapshot' });
+      h.sockets.last.event(1, 'stream_chunk', 'e1', chunk('a'));
+      h.sockets.last.serverClose(1006);
+      await vi.advanceTimersByTimeAsync(250);
+      expect(h.sockets.last.url.search).toBe('?catch_up=snapshot&since=1&epoch=e1');
+      h.sockets.last.welcome({ seq: 3000, resume: 'snapshot' });
+      h.sockets.last.receive(snapshot('r1', 2999, 'a…everything'));
+      h.sockets.last.event(3000, 'stream_chunk', 'e1', chunk(' more'));
+      h.sockets.last.event(3001, 'stream_chunk', 'e1', chunk('.'));
+      expect(h.of('reset')).toEqual([]);
+      expect(h.of('welcome').map((w) => w.resume)).toEqual(['snapshot', 'snapshot']);
+      expect(h.seqs()).toEqual([1, 3001]);
+      expect(h.client.run('r1')?.text).toBe('a…everything.');
+    });
+
+    it('skips a run_snapshot it cannot read, and reports it', async () => {
+      const h = await startClient();
+      h.sockets.last.welcome({ seq: 0, resume: 'snapshot' });
+      h.sockets.last.receive({ type: 'run_snapshot', data: { run_id: 'r1' } });
+      expect(h.client.runs.size).toBe(0);
+      expect(h.of('error').map((e) => e.code)).toEqual(['AC_CLIENT_BAD_FRAME']);
+    });
+  });
+
   describe('reconnecting and resuming', () => {
     it('reconnects with backoff after the connection drops and resumes with since and epoch', async () => {
       const h = await startClient();
@@ -177,7 +254,7 @@ describe('AgentcastClient', () => {
       expect(h.sockets.all).toHaveLength(1);
       await vi.advanceTimersByTimeAsync(1);
       expect(h.sockets.all).toHaveLength(2);
-      expect(h.sockets.last.url.search).toBe('?since=11&epoch=e1');
+      expect(h.sockets.last.url.search).toBe('?catch_up=snapshot&since=11&epoch=e1');
       expect(h.sockets.last.protocols).toEqual([SUBPROTOCOL, `${BEARER_SUBPROTOCOL_PREFIX}${TOKEN}`]);
       expect(h.getToken).toHaveBeenCalledTimes(1);
     });
@@ -189,7 +266,9 @@ describe('AgentcastClient', () => {
       await vi.advanceTimersByTimeAsync(250);
       expect(h.sockets.last.url.search).toBe('');
       h.sockets.last.open();
-      expect(h.sockets.last.sent).toEqual([{ type: 'auth', token: TOKEN, since: 10, epoch: 'e1' }]);
+      expect(h.sockets.last.sent).toEqual([
+        { type: 'auth', token: TOKEN, since: 10, epoch: 'e1', catch_up: 'snapshot' },
+      ]);
     });
 
     it('replays what was missed after resume "ok", dropping what was already seen', async () => {
@@ -262,7 +341,7 @@ describe('AgentcastClient', () => {
       h.sockets.last.serverClose(CloseCode.ServiceRestart);
       expect(h.of('disconnect')).toEqual([{ code: 1012, reason: '', retryInMs: 100 }]);
       await vi.advanceTimersByTimeAsync(100);
-      expect(h.sockets.last.url.search).toBe('?since=4&epoch=e1');
+      expect(h.sockets.last.url.search).toBe('?catch_up=snapshot&since=4&epoch=e1');
     });
 
     it('reconnect({ delayMs }) keeps the socket closed that long, then resumes (the demo outage)', async () => {
@@ -277,7 +356,7 @@ describe('AgentcastClient', () => {
       await vi.advanceTimersByTimeAsync(4_999);
       expect(h.sockets.all).toHaveLength(1);
       await vi.advanceTimersByTimeAsync(1);
-      expect(h.sockets.last.url.search).toBe('?since=1&epoch=e1');
+      expect(h.sockets.last.url.search).toBe('?catch_up=snapshot&since=1&epoch=e1');
       h.sockets.last.welcome({ seq: 3, resume: 'ok' });
       h.sockets.last.event(2);
       h.sockets.last.event(3);

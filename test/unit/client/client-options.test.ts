@@ -14,6 +14,7 @@ describe('resolveOptions', () => {
     const o = resolveOptions(base);
     expect(o).toMatchObject({
       tokenTransport: 'subprotocol',
+      catchUp: 'snapshot',
       backoff: { initialMs: 500, maxMs: 30_000, resetAfterMs: 5_000 },
       restartJitterMs: 1_000,
       ackTimeoutMs: 30_000,
@@ -71,6 +72,7 @@ describe('resolveOptions', () => {
       { tokenTransport: 'query' },
       'options.tokenTransport must be "subprotocol" or "frame", got "query"',
     ],
+    ['catchUp', { catchUp: 'all' }, 'options.catchUp must be "snapshot" or "none", got "all"'],
     [
       'backoff.initialMs',
       { backoff: { initialMs: 0 } },

@@ -47,4 +47,23 @@ describe('buildConnectionRequest', () => {
       '{"type":"auth","token":"jwt"}',
     );
   });
+
+  it('asks for catch-up where the resume point goes: query parameter or auth frame field (F)', () => {
+    const position = { epoch: 'e_1', seq: 42 };
+    expect(buildConnectionRequest(base, 'subprotocol', 'jwt', position, 'snapshot').url).toBe(
+      'wss://gw.example/ws?tenant=a&catch_up=snapshot&since=42&epoch=e_1',
+    );
+    expect(buildConnectionRequest(base, 'frame', 'jwt', undefined, 'snapshot').authFrame).toBe(
+      '{"type":"auth","token":"jwt","catch_up":"snapshot"}',
+    );
+  });
+
+  it('sends nothing for catch-up "none", which is what a gateway does without it', () => {
+    expect(buildConnectionRequest(base, 'subprotocol', 'jwt', undefined, 'none').url).toBe(
+      'wss://gw.example/ws?tenant=a',
+    );
+    expect(buildConnectionRequest(base, 'frame', 'jwt', undefined, 'none').authFrame).toBe(
+      '{"type":"auth","token":"jwt"}',
+    );
+  });
 });

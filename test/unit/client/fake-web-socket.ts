@@ -50,7 +50,7 @@ export class FakeWebSocket implements WebSocketLike {
   }
 
   /** Opens (if needed) and sends a welcome frame. */
-  welcome(data: { epoch?: string; seq?: number; resume?: 'none' | 'ok' | 'reset' } = {}): void {
+  welcome(data: { epoch?: string; seq?: number; resume?: 'none' | 'ok' | 'reset' | 'snapshot' } = {}): void {
     if (!this.#open) this.open();
     this.receive({
       type: 'welcome',

@@ -55,6 +55,28 @@ describe('SeqTracker', () => {
       expect(t.position()).toEqual(w);
     });
 
+    it('restarts after the welcome seq on resume "snapshot", with no reset: snapshots bring the runs (F)', () => {
+      const t = new SeqTracker({ epoch: 'e1', seq: 5 });
+      expect(t.welcome({ epoch: 'e1', seq: 90, resume: 'snapshot' })).toEqual({
+        kind: 'snapshot',
+        previous: { epoch: 'e1', seq: 5 },
+      });
+      expect(t.position()).toEqual({ epoch: 'e1', seq: 90 });
+      expect(t.accept(ev(90))).toEqual({ kind: 'duplicate' });
+      expect(t.accept(ev(91))).toEqual({ kind: 'deliver' });
+    });
+
+    it('takes resume "snapshot" on a first connection, and in another epoch, the same way', () => {
+      const first = new SeqTracker();
+      expect(first.welcome({ epoch: 'e1', seq: 4, resume: 'snapshot' })).toEqual({
+        kind: 'snapshot',
+        previous: undefined,
+      });
+      const moved = new SeqTracker({ epoch: 'e1', seq: 5 });
+      expect(moved.welcome({ epoch: 'e2', seq: 2, resume: 'snapshot' })).toMatchObject({ kind: 'snapshot' });
+      expect(moved.position()).toEqual({ epoch: 'e2', seq: 2 });
+    });
+
     it('continues on resume "none" when nothing happened in between', () => {
       const t = new SeqTracker({ epoch: 'e1', seq: 5 });
       expect(t.welcome({ epoch: 'e1', seq: 5, resume: 'none' })).toEqual({ kind: 'continue' });

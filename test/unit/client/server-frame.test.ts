@@ -21,6 +21,33 @@ describe('parseServerFrame', () => {
     });
   });
 
+  it('reads resume "snapshot" (docs/protocol.md F)', () => {
+    const frame = parseServerFrame(encodeServerFrame.welcome({ ...welcomeData, resume: 'snapshot' }));
+    expect(frame).toMatchObject({ kind: 'welcome', welcome: { resume: 'snapshot' } });
+  });
+
+  it('reads the run_snapshot frame the gateway encodes, and refuses one without run_id or last_seq', () => {
+    const snapshot = {
+      run_id: 'r1',
+      status: 'running',
+      started_at: '2026-01-01T00:00:00.000Z',
+      text: 'so far',
+      reasoning: '',
+      tools: [],
+      approvals: [],
+      last_seq: 57,
+      epoch: 'e_1',
+      truncated: false,
+    } as const;
+    expect(parseServerFrame(encodeServerFrame.runSnapshot(snapshot))).toEqual({
+      kind: 'run_snapshot',
+      snapshot,
+    });
+    const { last_seq: _, ...noSeq } = snapshot;
+    expect(parseServerFrame(JSON.stringify({ type: 'run_snapshot', data: noSeq }))).toBeUndefined();
+    expect(parseServerFrame(JSON.stringify({ type: 'run_snapshot', data: { last_seq: 1 } }))).toBeUndefined();
+  });
+
   it('reads an unknown resume outcome as "none" and fills missing optional welcome fields', () => {
     const text = JSON.stringify({ type: 'welcome', data: { epoch: 'e', seq: 0, resume: 'later' } });
     expect(parseServerFrame(text)).toEqual({

@@ -62,8 +62,8 @@ describe('AgentcastClient with the ws package', () => {
     await done;
     expect(events.map((e) => e.seq)).toEqual([1, 2]);
     expect(seen).toEqual([
-      { protocols: ['agentcast.v1', `bearer.${TOKEN}`], url: '/ws' },
-      { protocols: ['agentcast.v1', `bearer.${TOKEN}`], url: '/ws?since=1&epoch=e1' },
+      { protocols: ['agentcast.v1', `bearer.${TOKEN}`], url: '/ws?catch_up=snapshot' },
+      { protocols: ['agentcast.v1', `bearer.${TOKEN}`], url: '/ws?catch_up=snapshot&since=1&epoch=e1' },
     ]);
   });
 

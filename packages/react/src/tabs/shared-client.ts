@@ -2,7 +2,9 @@ import {
   ClientError,
   ClientErrorCode,
   Emitter,
+  MAX_RUNS,
   type ResetReason,
+  RunStates,
   type Timers,
   type Unsubscribe,
 } from '@agentcast/client';
@@ -13,6 +15,7 @@ import type {
   ClientState,
   EventOf,
   LifecycleEvents,
+  RunState,
   SendMessageOptions,
   StreamPosition,
 } from '../client-like.js';
@@ -103,6 +106,7 @@ export class SharedClient implements AgentcastClientLike {
   readonly #roles = new Emitter<{ role: TabRole }>();
   readonly #tracker: DeliveryTracker;
   readonly #history: EventHistory;
+  readonly #runs = new RunStates(MAX_RUNS);
   readonly #abort = new AbortController();
   readonly #pending = new Map<string, PendingRequest>();
   #role: TabRole = 'follower';
@@ -166,6 +170,23 @@ export class SharedClient implements AgentcastClientLike {
     handler: (payload: LifecycleEvents[K]) => void,
   ): Unsubscribe {
     return this.#lifecycle.on(name, handler);
+  }
+
+  /**
+   * The user's runs (docs/client.md "Runs"), kept by every tab: folded from the events it delivers, and
+   * taken from the leader for what its client got from `run_snapshot`s (and, when this tab opened, for
+   * every run so far).
+   */
+  get runs(): ReadonlyMap<string, RunState> {
+    return this.#runs.map;
+  }
+
+  run(runId: string): RunState | undefined {
+    return this.#runs.map.get(runId);
+  }
+
+  onRun(handler: (run: RunState) => void): Unsubscribe {
+    return this.#lifecycle.on('run', handler);
   }
 
   /** Called when this tab becomes the leader (followers never change role otherwise). */
@@ -244,11 +265,16 @@ export class SharedClient implements AgentcastClientLike {
     this.#client = client;
     this.#clientSubscriptions = [
       client.on('*', (event) => this.#onClientEvent(event)),
+      // Its events' changes are folded in #deliver already; what is left are the runs of run_snapshots.
+      client.onRun?.((run) => {
+        if (this.#takeRun(run)) this.#post({ t: 'runs', from: this.id, runs: [run] });
+      }) ?? (() => undefined),
       client.onLifecycle('statechange', ({ state }) => {
         this.#setState(state);
         this.#post({ t: 'state', from: this.id, state });
       }),
       client.onLifecycle('welcome', (welcome) => {
+        if (welcome.resume === 'snapshot') this.#catchUpTo(welcome.epoch, welcome.seq);
         this.#lifecycle.emit('welcome', welcome);
         this.#post({ t: 'welcome', from: this.id, welcome });
       }),
@@ -305,7 +331,14 @@ export class SharedClient implements AgentcastClientLike {
     const leading = this.#role === 'leader';
     switch (m.t) {
       case 'hello':
-        if (leading) this.#announce(m.from);
+        if (leading) {
+          this.#announce(m.from);
+          this.#post({ t: 'runs', from: this.id, to: m.from, runs: [...this.#runs.map.values()] });
+        }
+        break;
+      case 'runs':
+        if (!leading && (m.to === undefined || m.to === this.id))
+          for (const run of m.runs) this.#takeRun(run);
         break;
       case 'leader':
         if (!leading) this.#onLeader(m);
@@ -323,7 +356,10 @@ export class SharedClient implements AgentcastClientLike {
         if (!leading && m.from === this.#leaderId) this.#setState(m.state);
         break;
       case 'welcome':
-        if (!leading && m.from === this.#leaderId) this.#lifecycle.emit('welcome', m.welcome);
+        if (!leading && m.from === this.#leaderId) {
+          if (m.welcome.resume === 'snapshot') this.#catchUpTo(m.welcome.epoch, m.welcome.seq);
+          this.#lifecycle.emit('welcome', m.welcome);
+        }
         break;
       case 'disconnect':
         if (!leading && m.from === this.#leaderId) this.#lifecycle.emit('disconnect', m.info);
@@ -399,8 +435,18 @@ export class SharedClient implements AgentcastClientLike {
   #deliver(event: AgentEvent): void {
     this.#tracker.advance(event);
     this.#history.push(event);
+    const run = this.#runs.event(event);
     this.#events.emit(event.type, event);
     this.#events.emit('*', event);
+    if (run !== undefined) this.#lifecycle.emit('run', run);
+  }
+
+  /** Takes a run's state unless this tab already has it at that point or later; returns whether it did. */
+  #takeRun(run: RunState): boolean {
+    const known = this.#runs.map.get(run.run_id);
+    if (known !== undefined && known.epoch === run.epoch && known.last_seq >= run.last_seq) return false;
+    this.#lifecycle.emit('run', this.#runs.snapshot(run));
+    return true;
   }
 
   #hold(event: AgentEvent): void {
@@ -468,6 +514,16 @@ export class SharedClient implements AgentcastClientLike {
     }
     this.#drainHeld();
     // Still a gap: the leader is behind us for now; its live events fill it, or the next ask does.
+  }
+
+  /**
+   * A welcome `resume: "snapshot"` (docs/protocol.md F): the stream goes on after (epoch, seq), and the runs
+   * come as snapshots (`runs` messages), so this tab moves there without a reset, as the client does.
+   */
+  #catchUpTo(epoch: string, seq: number): void {
+    if (this.#tracker.jump(epoch, seq) === false) return;
+    this.#held = this.#held.filter((e) => this.#tracker.judge(e) !== 'duplicate');
+    this.#drainHeld();
   }
 
   /** Moves this tab forward to (epoch, seq), telling its handlers what was lost; no-op if nothing was. */

@@ -1,5 +1,12 @@
 import type { ResetReason } from '@agentcast/client';
-import type { Ack, AgentEvent, ClientState, LifecycleEvents, StreamPosition } from '../client-like.js';
+import type {
+  Ack,
+  AgentEvent,
+  ClientState,
+  LifecycleEvents,
+  RunState,
+  StreamPosition,
+} from '../client-like.js';
 
 /**
  * The messages tabs of one origin exchange over a BroadcastChannel (see README.md, "shareAcrossTabs").
@@ -52,6 +59,11 @@ export type TabMessage =
       readonly state: ClientState;
       readonly position: StreamPosition | undefined;
     }
+  /**
+   * Runs as the leader's client keeps them (docs/client.md "Runs"): to everyone, a run its client took from
+   * a `run_snapshot`; to a tab that said `hello`, every run, so a tab opened mid-run has the whole run.
+   */
+  | { readonly t: 'runs'; readonly from: TabId; readonly to?: TabId; readonly runs: readonly RunState[] }
   /** An event the leader's client delivered, fanned out. */
   | { readonly t: 'event'; readonly from: TabId; readonly event: AgentEvent }
   /** The leader's client reset (events lost for good): every tab moves to `(epoch, seq)`. */
@@ -96,6 +108,7 @@ export type TabMessage =
 const TYPES = new Set<string>([
   'hello',
   'leader',
+  'runs',
   'event',
   'reset',
   'state',

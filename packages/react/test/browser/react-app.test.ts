@@ -5,8 +5,10 @@ import { fileURLToPath } from 'node:url';
 import type { Browser, BrowserContext, Page } from 'playwright-core';
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
 import { bundleForBrowser, launchChromium, skipBrowserTests } from '../../../../test/helpers/browser.js';
+import { deferred } from '../../../../test/helpers/deferred.js';
 import { type Harness, startGateway } from '../../../../test/helpers/gateway-harness.js';
 import { metricValue } from '../../../../test/helpers/metric-value.js';
+import { defineAgent } from '../../../server/src/agents/define-agent.js';
 
 /**
  * @agentcast/react in a real Chromium, in StrictMode, against an in-process gateway running the demo
@@ -281,6 +283,55 @@ describe.skipIf(skipBrowserTests())('@agentcast/react in Chromium', () => {
     const runs = await Promise.all(followers.map(renderedRun));
     for (const [i, run] of runs.entries()) expectComplete(run, head, `page ${i + 1}`);
     expect(runs[0]).toEqual(runs[1]);
+    expect(errors).toEqual([]);
+  });
+
+  it('useRuns / useRun: a page opened mid-run renders the whole run so far from its snapshot, then the rest', async () => {
+    const gate = deferred();
+    const before = Array.from({ length: 400 }, (_, i) => `w${i} `);
+    const after = Array.from({ length: 50 }, (_, i) => `v${i} `);
+    const holding = defineAgent({
+      name: 'hold',
+      async *run() {
+        for (const text of before) yield { type: 'stream_chunk', data: { text } };
+        await gate.promise;
+        for (const text of after) yield { type: 'stream_chunk', data: { text } };
+      },
+    });
+    gw = await startGateway({}, { agents: [holding] });
+    page = await servePage(app, gw);
+    context = await (browser as Browser).newContext();
+    const user = 'late-user';
+    const url = `${page.origin}/?gw=${encodeURIComponent(gw.wsUrl)}&user=${user}&agent=hold`;
+    const errors: string[] = [];
+    const first = await context.newPage();
+    first.setDefaultTimeout(PAGE_WAIT_MS);
+    collectErrors(first, errors);
+    await first.goto(url);
+    await first.locator('[data-testid=status][data-state=open]').waitFor();
+    await first.getByTestId('input').fill('count');
+    await first.getByTestId('send').click();
+    const soFar = before.join('');
+    await first.locator('[data-testid=run] [data-testid=text]', { hasText: soFar.trim() }).waitFor();
+
+    const late = await context.newPage();
+    late.setDefaultTimeout(PAGE_WAIT_MS);
+    collectErrors(late, errors);
+    await late.goto(url);
+    await late.locator('[data-testid=run][data-status=running]').waitFor();
+    const caughtUp = await renderedRun(late);
+    expect(caughtUp.text, 'the whole answer so far, at once').toBe(soFar);
+    expect(caughtUp.events, 'no event of it was sent to this page').toEqual([]);
+
+    gate.resolve();
+    for (const p of [first, late]) await p.locator('[data-testid=run][data-status=succeeded]').waitFor();
+    const [whole, rest] = await Promise.all([renderedRun(first), renderedRun(late)]);
+    expect(rest.runId).toBe(whole.runId);
+    expect(rest.text).toBe(before.join('') + after.join(''));
+    expect(rest.text).toBe(whole.text);
+    // Exactly the rest: the later chunks and the end, each once, in order.
+    expect(rest.events.map((e) => e.type)).toEqual([...after.map(() => 'stream_chunk'), 'agent_completed']);
+    expect(rest.events.map((e) => e.seq)).toEqual(whole.events.slice(-(after.length + 1)).map((e) => e.seq));
     expect(errors).toEqual([]);
   });
 });

@@ -7,6 +7,10 @@ import {
   Emitter,
   type EventOf,
   type LifecycleEvents,
+  MAX_RUNS,
+  type RunSnapshot,
+  type RunState,
+  RunStates,
   type SendMessageOptions,
   type StreamPosition,
   type Unsubscribe,
@@ -78,7 +82,7 @@ export class FakeClient implements AgentcastClientLike {
   }
 
   /** A welcome (resume `none` on the first connection) and `open`. */
-  open(epoch = 'e1', seq = this.lastSeq, resume: 'none' | 'ok' | 'reset' = 'none'): void {
+  open(epoch = 'e1', seq = this.lastSeq, resume: 'none' | 'ok' | 'reset' | 'snapshot' = 'none'): void {
     const previous = this.epoch === undefined ? undefined : { epoch: this.epoch, seq: this.lastSeq };
     this.epoch = epoch;
     if (resume !== 'ok') this.lastSeq = seq;
@@ -120,5 +124,38 @@ export class FakeClient implements AgentcastClientLike {
     if (result instanceof Error) r.reject(result);
     else r.resolve(result);
     return r;
+  }
+}
+
+/**
+ * A FakeClient that keeps runs as the real client does (`client.runs`, docs/client.md "Runs"): events are
+ * folded before the `on()` handlers run and `onRun` follows them; `snapshot()` plays a `run_snapshot`.
+ */
+export class RunsClient extends FakeClient {
+  readonly #runs = new RunStates(MAX_RUNS);
+
+  get runs(): ReadonlyMap<string, RunState> {
+    return this.#runs.map;
+  }
+
+  run(runId: string): RunState | undefined {
+    return this.#runs.map.get(runId);
+  }
+
+  onRun(handler: (run: RunState) => void): Unsubscribe {
+    return this.onLifecycle('run', handler);
+  }
+
+  /** A `run_snapshot` frame. */
+  snapshot(snapshot: RunSnapshot): void {
+    this.lifecycle('run', this.#runs.snapshot(snapshot));
+  }
+
+  override deliver(...events: AgentEvent[]): void {
+    for (const event of events) {
+      const run = this.#runs.event(event);
+      super.deliver(event);
+      if (run !== undefined) this.lifecycle('run', run);
+    }
   }
 }

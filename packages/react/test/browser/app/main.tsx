@@ -1,6 +1,7 @@
 /**
  * The page of the browser test: a small chat built only on @agentcast/react's public API, rendered in
- * StrictMode. Query: `gw` (the gateway's ws URL), `user`, `shared=1` for shareAcrossTabs. Stable hooks for
+ * StrictMode. Query: `gw` (the gateway's ws URL), `user`, `shared=1` for shareAcrossTabs, `agent` (default
+ * `demo`). Stable hooks for
  * the test: data-testid `status` (data-state, data-role), `input`, `send`, `run` (data-run-id,
  * data-status, data-final), `event` (data-seq, data-type), `text`, `tool`, `idle-run`. Commits per
  * component are counted in `window.agentcastCommits`; the client is `window.agentcastClient`.
@@ -11,6 +12,7 @@ import {
   useAgentcast,
   useEvents,
   useRun,
+  useRuns,
   useSendMessage,
 } from '@agentcast/react';
 import { memo, StrictMode, useEffect, useState } from 'react';
@@ -34,6 +36,7 @@ function useCommitCounter(name: string): void {
 
 const params = new URLSearchParams(location.search);
 const user = params.get('user') ?? 'react-user';
+const agent = params.get('agent') ?? 'demo';
 
 async function getToken(): Promise<string> {
   const res = await fetch(`/token?user=${encodeURIComponent(user)}`);
@@ -63,7 +66,7 @@ function Composer() {
     <form
       onSubmit={(e) => {
         e.preventDefault();
-        send(text, { agent: 'demo' }).catch((err: unknown) => setError(String(err)));
+        send(text, { agent }).catch((err: unknown) => setError(String(err)));
       }}
     >
       <input data-testid="input" value={text} onChange={(e) => setText(e.target.value)} />
@@ -105,16 +108,23 @@ const Run = memo(function Run({ runId, testId }: { runId: string | undefined; te
   );
 });
 
+/**
+ * Every tab shows the latest run, whichever tab started it: the most recently active of the client's runs
+ * (a tab opened mid-run has it from its snapshot, without its agent_started), else the last one started.
+ */
+function LatestRun() {
+  const runs = useRuns();
+  const started = useEvents('agent_started');
+  return <Run runId={runs.at(-1)?.run_id ?? started.at(-1)?.run_id} testId="run" />;
+}
+
 function App() {
   useCommitCounter('app');
-  // Every tab shows the latest run, whichever tab started it.
-  const started = useEvents('agent_started');
-  const runId = started.at(-1)?.run_id;
   return (
     <main>
       <Status />
       <Composer />
-      <Run runId={runId} testId="run" />
+      <LatestRun />
       <Run runId="r_nobody" testId="idle-run" />
     </main>
   );

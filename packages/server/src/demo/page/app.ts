@@ -124,6 +124,9 @@ function start(): AgentcastClient {
       const missed = Math.max(0, welcome.seq - client.lastSeq);
       timeline.notice(`Reconnected: resumed after seq ${client.lastSeq}, ${missed} missed event(s) replayed`);
     }
+    if (welcomes > 1 && welcome.resume === 'snapshot') {
+      timeline.notice('Reconnected past the history: the chat caught up from run snapshots', 'warn');
+    }
     showPosition();
   });
   client.onLifecycle('reset', ({ reason }) => {
@@ -141,9 +144,11 @@ function start(): AgentcastClient {
     status.textContent = lastError;
   });
   client.on('*', (ev) => {
-    if (timeline.add(ev)) chat.apply(ev);
+    timeline.add(ev);
     showPosition();
   });
+  // The chat is drawn from the client's runs: a tab opened mid-run starts from each run's snapshot.
+  client.onRun((run) => chat.render(run));
 
   /** Shows why the text cannot be sent, under the input; returns whether it can. */
   const checkLength = (): boolean => {

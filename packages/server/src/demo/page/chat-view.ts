@@ -1,4 +1,4 @@
-import type { AgentEvent } from '@agentcast/client';
+import type { RunState } from '@agentcast/client';
 import { createElement } from './create-element.js';
 import { followBottom } from './follow-bottom.js';
 
@@ -14,6 +14,8 @@ interface Answer {
   readonly status: HTMLSpanElement;
   /** Present while the run is going. */
   stop: HTMLButtonElement | undefined;
+  /** Characters of the run's text already in `text`. */
+  shown: number;
 }
 
 /** What the chat asks of the page. */
@@ -23,15 +25,18 @@ export interface ChatActions {
 }
 
 /**
- * The chat column: the user's messages and one answer bubble per run, filled by `stream_chunk` text and
- * settled by `agent_completed` (whose `final_response` is authoritative, so the bubble is right even if
- * a reset skipped some chunks). A running answer has a Stop button; the column follows a growing answer
- * while the reader is at the bottom.
+ * The chat column: the user's messages and one answer bubble per run, drawn from the client's runs
+ * (`client.runs`, docs/client.md "Runs"): a tab opened mid-run gets the whole answer so far from the run's
+ * snapshot, then the rest as it streams. A finished run shows its `final_response` when it has one. A
+ * running answer has a Stop button; the column follows a growing answer while the reader is at the bottom.
  */
 export class ChatView {
   readonly #list: HTMLOListElement;
   readonly #actions: ChatActions;
   readonly #answers = new Map<string, Answer>();
+  /** Runs changed since the last frame, drawn once per animation frame (a token stream is many changes). */
+  readonly #dirty = new Map<string, RunState>();
+  #scheduled = false;
 
   constructor(list: HTMLOListElement, actions: ChatActions) {
     this.#list = list;
@@ -61,42 +66,46 @@ export class ChatView {
     };
   }
 
-  /** Applies a run event to its answer bubble. */
-  apply(ev: AgentEvent): void {
-    if (ev.run_id === undefined) return;
-    switch (ev.type) {
-      case 'agent_started':
-        this.#answer(ev.run_id, ev.data.agent_name);
-        break;
-      case 'stream_chunk': {
-        const { text } = ev.data;
-        if (typeof text === 'string') {
-          const answer = this.#answer(ev.run_id);
-          followBottom(this.#list, () => answer.text.append(text));
-        }
-        break;
-      }
-      case 'agent_completed': {
-        const answer = this.#answer(ev.run_id);
-        const final = ev.data.final_response;
-        const status = typeof ev.data.status === 'string' ? ev.data.status : 'ended';
-        followBottom(this.#list, () => {
-          if (typeof final === 'string' && final !== '') answer.text.textContent = final;
-          answer.status.textContent = status;
-        });
-        answer.bubble.dataset.status = status;
-        if (status !== 'succeeded') answer.bubble.classList.add('failed');
-        answer.stop?.remove();
-        answer.stop = undefined;
-        break;
-      }
-    }
+  /**
+   * Draws a run's latest state (`client.onRun`) into its answer bubble, at the next animation frame: a run
+   * streaming hundreds of tokens a second is drawn (and scrolled) once per frame, not once per token.
+   */
+  render(run: RunState): void {
+    this.#dirty.set(run.run_id, run);
+    if (this.#scheduled) return;
+    this.#scheduled = true;
+    requestAnimationFrame(() => {
+      this.#scheduled = false;
+      const runs = [...this.#dirty.values()];
+      this.#dirty.clear();
+      for (const latest of runs) this.#draw(latest);
+    });
   }
 
-  #answer(runId: string, agentName?: unknown): Answer {
+  #draw(run: RunState): void {
+    const answer = this.#answer(run.run_id, run.agent);
+    // The text only grows (docs/protocol.md F): append what is new rather than redraw thousands of tokens.
+    followBottom(this.#list, () => {
+      if (run.text.length >= answer.shown) answer.text.append(run.text.slice(answer.shown));
+      else answer.text.textContent = run.text;
+    });
+    answer.shown = run.text.length;
+    if (run.status === 'running' || run.status === 'waiting') return;
+    const final = run.final_response;
+    followBottom(this.#list, () => {
+      if (typeof final === 'string' && final !== '') answer.text.textContent = final;
+      answer.status.textContent = run.status;
+    });
+    answer.bubble.dataset.status = run.status;
+    if (run.status !== 'succeeded') answer.bubble.classList.add('failed');
+    answer.stop?.remove();
+    answer.stop = undefined;
+  }
+
+  #answer(runId: string, agentName: string | undefined): Answer {
     const known = this.#answers.get(runId);
     if (known !== undefined) return known;
-    const name = typeof agentName === 'string' ? agentName : 'agent';
+    const name = agentName ?? 'agent';
     const text = createElement('p');
     const status = createElement('span', { className: 'status', text: `${name} is working…` });
     const stop = createElement('button', {
@@ -109,7 +118,7 @@ export class ChatView {
       { className: 'bubble agent', attrs: { 'data-testid': 'answer', 'data-run-id': runId } },
       [text, createElement('div', { className: 'footer' }, [status, stop])],
     );
-    const answer: Answer = { bubble, text, status, stop };
+    const answer: Answer = { bubble, text, status, stop, shown: 0 };
     stop.addEventListener('click', () => this.#stop(runId, answer));
     this.#answers.set(runId, answer);
     this.#push(bubble);
