@@ -152,6 +152,24 @@ describe('HTTP API (docs/protocol.md §8)', () => {
     expect(res.headers.get('www-authenticate')).toBe('Bearer');
   });
 
+  it('accepts every key of a comma-separated --api-key (rotation) and no other, logging none of them', async () => {
+    const oldKey = 'old-api-key-0123456789';
+    const newKey = 'new-api-key-9876543210';
+    const { log, lines } = captureLog('debug');
+    h = await startGateway({ apiKey: ` ${newKey} , ${oldKey} ` }, { log });
+    for (const key of [newKey, oldKey]) {
+      const res = await call(h, '/v1/stats', { headers: { Authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(200);
+    }
+    for (const key of [`${newKey},${oldKey}`, `${newKey} , ${oldKey}`, newKey.slice(0, 8), '']) {
+      const res = await call(h, '/v1/stats', { headers: { Authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(401);
+    }
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain(newKey);
+    expect(text).not.toContain(oldKey);
+  });
+
   it('answers 401 on /v1/* when no API key is configured at all', async () => {
     h = await startGateway({ apiKey: undefined });
     const res = await call(h, '/v1/stats', { headers: { Authorization: 'Bearer anything' } });

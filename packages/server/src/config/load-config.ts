@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
+import { apiKeyList } from './api-keys.js';
 import type { Config, DerivedDefaultKey } from './config.js';
 import { envName, flagName, OPTION_SPECS, type OptionSpec } from './options.js';
 
@@ -202,25 +203,31 @@ function show(spec: OptionSpec, value: unknown): string {
 /** Rules that involve several options; each message says how to fix it. */
 function checkCombinations(v: Record<string, unknown>, problems: string[]): void {
   const strict = v.env === 'staging' || v.env === 'production';
-  const keySources = ['jwtSecret', 'jwtPublicKey', 'jwks'].filter((k) => v[k] !== undefined);
+  const keySources = ['jwtSecret', 'jwtPublicKey', 'jwks', 'jwksUrl'].filter((k) => v[k] !== undefined);
   if (keySources.length > 1) {
     problems.push(
-      `only one of --jwt-secret, --jwt-public-key, --jwks may be set (got ${keySources.map(flagName).join(', ')})`,
+      `only one of --jwt-secret, --jwt-public-key, --jwks, --jwks-url may be set (got ${keySources.map((k) => `--${flagName(k)}`).join(', ')})`,
     );
   }
   if (strict && keySources.length === 0) {
     problems.push(
-      `${v.env} needs client token verification: set --jwt-secret (AGENTCAST_JWT_SECRET), --jwt-public-key or --jwks`,
+      `${v.env} needs client token verification: set --jwt-secret (AGENTCAST_JWT_SECRET), --jwt-public-key, --jwks or --jwks-url`,
     );
   }
-  if (strict && v.apiKey === undefined) {
+  if (v.jwksUrl !== undefined)
+    checkJwksUrl(String(v.jwksUrl), v.env === 'development' || v.env === 'test', problems);
+  const apiKeys = apiKeyList(v.apiKey as string | undefined);
+  for (const [i, key] of apiKeys.entries()) {
+    if (strict && key.length < 16) {
+      const which = apiKeys.length === 1 ? '--api-key' : `--api-key[${i}]`;
+      problems.push(`${which} "[redacted]": must be at least 16 characters in ${v.env}`);
+    }
+  }
+  if (strict && apiKeyList(v.apiKey as string | undefined).length === 0) {
     problems.push(`${v.env} needs an API key for /v1/*: set --api-key (AGENTCAST_API_KEY)`);
   }
   if (typeof v.jwtSecret === 'string' && v.env === 'production' && v.jwtSecret.length < 32) {
     problems.push('--jwt-secret "[redacted]": must be at least 32 characters in production');
-  }
-  if (typeof v.apiKey === 'string' && strict && v.apiKey.length < 16) {
-    problems.push(`--api-key "[redacted]": must be at least 16 characters in ${v.env}`);
   }
   if (strict && v.demo === true) problems.push(`--demo is for development only; remove it in ${v.env}`);
   if (Number(v.httpHeadersTimeoutMs) > Number(v.httpRequestTimeoutMs)) {
@@ -239,6 +246,26 @@ function checkCombinations(v: Record<string, unknown>, problems: string[]): void
     if (v.agentSecret === undefined)
       problems.push('--agent-url needs --agent-secret (AGENTCAST_AGENT_SECRET) to sign requests');
   }
+}
+
+/**
+ * `--jwks-url`: an http(s) URL; https:// outside development and test, since keys fetched in clear text
+ * could be swapped by anyone on the path, who could then sign any user's token.
+ */
+function checkJwksUrl(value: string, local: boolean, problems: string[]): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`--jwks-url "${value}": not a URL`);
+    return;
+  }
+  if (url.protocol === 'https:' || (local && url.protocol === 'http:')) return;
+  problems.push(
+    local
+      ? `--jwks-url "${value}": must be http:// or https://`
+      : `--jwks-url "${value}": must be https:// outside development and test (keys fetched in clear text could be replaced)`,
+  );
 }
 
 /** Loads the config of this process: its flags and `AGENTCAST_*` environment. The only reader of process.env. */

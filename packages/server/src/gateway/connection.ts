@@ -328,6 +328,8 @@ export class Connection implements Session {
     if (!verified.ok) {
       metrics.authFailures.inc({ reason: verified.reason });
       if (verified.reason === 'expired') this.close(CloseCode.TokenExpired, CloseReason.TokenExpired);
+      else if (verified.reason === 'keys_unavailable')
+        this.close(CloseCode.InternalError, CloseReason.KeysUnavailable);
       else this.close(CloseCode.Unauthorized, CloseReason.InvalidToken);
       return;
     }
@@ -393,6 +395,10 @@ export class Connection implements Session {
     if (this.#state !== 'open') return;
     if (!verified.ok) {
       this.#ctx.metrics.authFailures.inc({ reason: verified.reason });
+      if (verified.reason === 'keys_unavailable') {
+        this.close(CloseCode.InternalError, CloseReason.KeysUnavailable);
+        return;
+      }
       this.close(
         verified.reason === 'expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized,
         CloseReason.RefreshRefused,

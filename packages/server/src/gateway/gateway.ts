@@ -80,6 +80,7 @@ export class Gateway {
   readonly #metricsServer: Server | undefined;
   readonly #wss: WebSocketServer;
   readonly #origins: OriginGuard;
+  readonly #verifier: TokenVerifier;
   #pruneTimer: NodeJS.Timeout | undefined;
   #state: GatewayState = 'starting';
   #draining: Promise<void> | undefined;
@@ -100,6 +101,8 @@ export class Gateway {
     } else {
       this.devSecret = undefined;
     }
+    if (key.kind === 'remoteJwks') key = { ...key, ...this.#jwksReporting(key.url) };
+    this.#verifier = new TokenVerifier({ key, issuer: config.jwtIssuer, audience: config.jwtAudience });
     this.#ownsEngine = deps.engine === undefined;
     this.engine = deps.engine ?? createEngine(config, this.log);
     this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now });
@@ -132,7 +135,7 @@ export class Gateway {
       accepting: () => this.#state === 'running',
       ctx: {
         config,
-        verifier: new TokenVerifier({ key, issuer: config.jwtIssuer, audience: config.jwtAudience }),
+        verifier: this.#verifier,
         engine: this.engine,
         hub: this.#hub,
         runs: this.runtime,
@@ -207,6 +210,7 @@ export class Gateway {
     }
     this.#state = 'running';
     this.#registry.start();
+    this.#verifier.keySet?.start();
     this.#pruneTimer = setInterval(() => this.#origins.prune(), PRUNE_INTERVAL_MS).unref();
     const addresses = this.addresses();
     this.log.info(
@@ -247,9 +251,29 @@ export class Gateway {
   readiness(): Readiness {
     if (this.#state !== 'running') return { ready: false, reason: this.#state };
     const health = this.engine.health();
-    return health.ok
-      ? { ready: true }
-      : { ready: false, reason: 'engine_unavailable', detail: health.reason };
+    if (!health.ok) return { ready: false, reason: 'engine_unavailable', detail: health.reason };
+    const keys = this.#verifier.keySet;
+    if (keys !== undefined && !keys.loaded) {
+      return { ready: false, reason: 'keys_unavailable', detail: keys.lastError ?? 'not fetched yet' };
+    }
+    return { ready: true };
+  }
+
+  /**
+   * How the `--jwks-url` key set reports: a failed fetch is a degraded dependency (warn, with the URL's
+   * origin and path only, the error class and message); the first success is logged once.
+   */
+  #jwksReporting(url: string): { onFetchFailed: (error: unknown) => void; onLoaded: () => void } {
+    const parsed = new URL(url);
+    const jwks_url = `${parsed.origin}${parsed.pathname}`;
+    return {
+      onFetchFailed: (error) =>
+        this.log.warn(
+          { jwks_url, err: error instanceof Error ? error.message : String(error) },
+          'could not fetch the JSON Web Key Set',
+        ),
+      onLoaded: () => this.log.info({ jwks_url }, 'JSON Web Key Set loaded'),
+    };
   }
 
   /** `/v1/stats`: this node's figures. */
@@ -292,6 +316,7 @@ export class Gateway {
   async #close(): Promise<void> {
     this.#state = 'closed';
     this.#registry.stop();
+    this.#verifier.keySet?.close();
     clearInterval(this.#pruneTimer);
     await this.runtime.close();
     await this.#registry.closeAll(CloseCode.ServiceRestart, CloseReason.Draining, CLOSE_GRACE_MS);

@@ -2,6 +2,7 @@ import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { CancelResult } from '../agents/agent-runtime.js';
 import { bearerCredential } from '../auth/token-source.js';
+import { apiKeyList } from '../config/api-keys.js';
 import type { Config } from '../config/config.js';
 import type { Engine } from '../engine/engine.js';
 import { provesNothingApplied } from '../engine/engine-unavailable.js';
@@ -18,7 +19,7 @@ import { readBody } from './read-body.js';
  * Why a gateway is not ready: a stable word, safe to show anyone (docs/protocol.md D). The engine's own
  * reason (a Redis error, an address) is the `detail`, shown only to a caller with the API key.
  */
-export type NotReadyReason = 'starting' | 'draining' | 'closed' | 'engine_unavailable';
+export type NotReadyReason = 'starting' | 'draining' | 'closed' | 'engine_unavailable' | 'keys_unavailable';
 
 /** Readiness as /readyz reports it (docs/protocol.md §8). */
 export type Readiness =
@@ -229,16 +230,22 @@ async function handleApi(
 }
 
 /**
- * Compares API keys in constant time: both sides are hashed first so neither the length nor the
- * content of the configured key leaks through timing.
+ * Whether the bearer credential is one of the configured API keys (`--api-key` lists them, comma
+ * separated, for rotation). Compared in constant time: both sides are hashed first so neither the length
+ * nor the content of a key leaks through timing, and every key is compared, so which one matched (or
+ * how many there are) does not show either.
  */
 export function apiKeyMatches(authorization: string | undefined, apiKey: string | undefined): boolean {
-  if (apiKey === undefined) return false;
+  const keys = apiKeyList(apiKey);
+  if (keys.length === 0) return false;
   const given = bearerCredential(authorization);
   if (given === undefined) return false;
   const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(apiKey).digest();
-  return timingSafeEqual(a, b);
+  let matched = false;
+  for (const key of keys) {
+    if (timingSafeEqual(a, createHash('sha256').update(key).digest())) matched = true;
+  }
+  return matched;
 }
 
 /** What {@link readJsonBody} returns once it has answered (413, 400) or the client went away. */

@@ -56,6 +56,8 @@ export const CloseReason = {
   HistoryChanged: 'history changed during replay; resume again',
   /** 1011: the engine (Redis) could not be reached while joining. */
   EngineUnavailable: 'engine unavailable; retry later',
+  /** 1011: the `--jwks-url` key set could not be fetched, so the token could not be checked. */
+  KeysUnavailable: 'token keys unavailable; retry later',
   /** 1011: an unexpected failure while joining. */
   Internal: 'internal error',
   /** 1012: drain or shutdown (§9). */
