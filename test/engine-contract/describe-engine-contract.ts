@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Engine } from '../../packages/server/src/engine/engine.js';
+import type { Engine, UserDisconnect } from '../../packages/server/src/engine/engine.js';
 import { AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
 import { encodeEvent, type NewEvent, type StoredEvent } from '../../packages/server/src/protocol/events.js';
 
@@ -962,6 +962,56 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
         const closed = { code: AgentcastErrorCode.EngineClosed };
         await expect(engine.requestCancel('alice', 'r1')).rejects.toMatchObject(closed);
         await expect(engine.onCancelRequest('node-a', () => undefined)).rejects.toMatchObject(closed);
+      });
+    });
+
+    describe('user disconnects and token revocations (#disconnectUser / #onUserDisconnect / #tokensRevokedBefore)', () => {
+      async function listen(engine: Engine) {
+        const got: UserDisconnect[] = [];
+        const stop = await engine.onUserDisconnect((request) => got.push(request));
+        return { got, stop };
+      }
+
+      it('tells every listener of every node, with the reason and revoke_before given', async () => {
+        const { engine } = await setup();
+        const a = await listen(engine);
+        const b = await listen(engine);
+        await engine.disconnectUser({ userId: 'alice', reason: 'logged out', revokeBefore: 1700 }, 60_000);
+        await engine.disconnectUser({ userId: 'bob' }, 60_000);
+        const expected = [
+          { userId: 'alice', reason: 'logged out', revokeBefore: 1700 },
+          { userId: 'bob', reason: undefined, revokeBefore: undefined },
+        ];
+        await vi.waitFor(() => expect([a.got, b.got]).toEqual([expected, expected]), WAIT);
+        await a.stop();
+        await a.stop();
+        await engine.disconnectUser({ userId: 'carol' }, 60_000);
+        await vi.waitFor(() => expect(b.got.map((r) => r.userId)).toEqual(['alice', 'bob', 'carol']), WAIT);
+        expect(a.got).toHaveLength(2);
+      });
+
+      it('stores a revocation for its user only, never moving it back, and forgets it after its ttl', async () => {
+        const { engine, elapse } = await setup();
+        expect(await engine.tokensRevokedBefore('alice')).toBeUndefined();
+        await engine.disconnectUser({ userId: 'alice', revokeBefore: 2000 }, SHORT_TTL_MS);
+        expect(await engine.tokensRevokedBefore('alice')).toBe(2000);
+        expect(await engine.tokensRevokedBefore('bob')).toBeUndefined();
+        await engine.disconnectUser({ userId: 'alice', revokeBefore: 1000 }, SHORT_TTL_MS);
+        expect(await engine.tokensRevokedBefore('alice')).toBe(2000);
+        // A disconnect without revoke_before leaves the revocation as it is.
+        await engine.disconnectUser({ userId: 'alice' }, SHORT_TTL_MS);
+        expect(await engine.tokensRevokedBefore('alice')).toBe(2000);
+        elapse(SHORT_TTL_MS + 1);
+        await vi.waitFor(async () => expect(await engine.tokensRevokedBefore('alice')).toBeUndefined(), WAIT);
+      });
+
+      it('rejects disconnects, reads and new listeners after close', async () => {
+        const { engine } = await setup();
+        await engine.close();
+        const closed = { code: AgentcastErrorCode.EngineClosed };
+        await expect(engine.disconnectUser({ userId: 'alice' }, 1000)).rejects.toMatchObject(closed);
+        await expect(engine.tokensRevokedBefore('alice')).rejects.toMatchObject(closed);
+        await expect(engine.onUserDisconnect(() => undefined)).rejects.toMatchObject(closed);
       });
     });
 

@@ -2,6 +2,7 @@ import type {
   ActiveRun,
   CancelDelivery,
   CancelListener,
+  DisconnectListener,
   Engine,
   EngineHealth,
   EventListener,
@@ -15,6 +16,7 @@ import type {
   RunReservation,
   RunStart,
   Unsubscribe,
+  UserDisconnect,
 } from '../../packages/server/src/engine/engine.js';
 import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
 import type { NewEvent, StoredEvent } from '../../packages/server/src/protocol/events.js';
@@ -30,7 +32,9 @@ export type EngineCall =
   | 'claimIdempotency'
   | 'acquireConnectionSlot'
   | 'releaseConnectionSlot'
-  | 'requestCancel';
+  | 'requestCancel'
+  | 'disconnectUser'
+  | 'tokensRevokedBefore';
 
 /**
  * Stands in for one engine method: `next` is what the call would have reached without it (the engine
@@ -58,6 +62,8 @@ const CALLS: readonly EngineCall[] = [
   'acquireConnectionSlot',
   'releaseConnectionSlot',
   'requestCancel',
+  'disconnectUser',
+  'tokensRevokedBefore',
 ];
 
 /**
@@ -230,6 +236,15 @@ export class DelegatingEngine implements Engine {
   }
   onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
     return this.inner.onCancelRequest(node, listener);
+  }
+  disconnectUser(request: UserDisconnect, revocationTtlMs: number): Promise<void> {
+    return this.#call('disconnectUser', [request, revocationTtlMs]);
+  }
+  onUserDisconnect(listener: DisconnectListener): Promise<Unsubscribe> {
+    return this.inner.onUserDisconnect(listener);
+  }
+  tokensRevokedBefore(userId: string): Promise<number | undefined> {
+    return this.#call('tokensRevokedBefore', [userId]);
   }
   reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]> {
     return this.inner.reapLapsedRuns(max, terminal).then((reaped) => {

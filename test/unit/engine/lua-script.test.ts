@@ -11,6 +11,7 @@ describe('LuaScript', () => {
       'active-runs',
       'append',
       'claim',
+      'disconnect-user',
       'due-runs',
       'end-run',
       'head',

@@ -172,6 +172,16 @@ export const OPTION_SPECS = [
     secret: true,
     help: 'Bearer keys for the HTTP API (/v1/*), comma separated, each accepted (rotate: new,old then new); required outside development',
   },
+  // How long POST /v1/users/:user_id/disconnect's revoke_before is kept (docs/protocol.md D).
+  {
+    key: 'revocationTtlS',
+    kind: 'int',
+    group: 'auth',
+    default: 86_400,
+    min: 1,
+    max: 31_536_000,
+    help: "How long a user's token revocation (revoke_before of POST /v1/users/:user_id/disconnect) is kept, seconds; set it above your tokens' lifetime",
+  },
   {
     key: 'authTimeoutMs',
     kind: 'int',

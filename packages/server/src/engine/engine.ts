@@ -144,6 +144,21 @@ export interface ReapedRun {
 }
 
 /**
+ * A request to close every connection of a user on every node sharing the engine
+ * (`POST /v1/users/:user_id/disconnect`, docs/protocol.md D, "Disconnecting a user").
+ */
+export interface UserDisconnect {
+  readonly userId: string;
+  /** The close reason the connections get, when the backend gave one (else `disconnected by the server`). */
+  readonly reason?: string | undefined;
+  /** From now on, tokens of the user issued (`iat`) before this time, in unix seconds, are refused. */
+  readonly revokeBefore?: number | undefined;
+}
+
+/** Told of every {@link UserDisconnect} asked on any node (Engine.onUserDisconnect). */
+export type DisconnectListener = (request: UserDisconnect) => void;
+
+/**
  * Storage and fan-out of per-user event logs (docs/architecture.md, "Engines"). Implementations:
  * `MemoryEngine` for one process, `RedisEngine` for many. Seq is assigned atomically per user and is gap-free
  * within an epoch.
@@ -230,6 +245,23 @@ export interface Engine {
    * its owner ends it at the same moment. Returns the runs this call ended.
    */
   reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]>;
+  /**
+   * Stores the revocation of `request.revokeBefore` (when given) for `revocationTtlMs`, then tells every
+   * node's {@link onUserDisconnect} listeners, in that order, so a connection that joins meanwhile either
+   * sees the revocation or is told to close. A revocation never moves back: a smaller `revokeBefore` than
+   * the one stored keeps the stored one (and renews its time to live). Delivery to the nodes is at most
+   * once, as pub/sub is: a node whose control channel is down at that moment does not close its
+   * connections, but the revocation still refuses their tokens on the next connect or refresh.
+   */
+  disconnectUser(request: UserDisconnect, revocationTtlMs: number): Promise<void>;
+  /**
+   * Calls `listener` for every {@link disconnectUser} on any node sharing the engine until the returned
+   * function is called. On Redis one broadcast channel subscription, subscribed again after every
+   * reconnect; resolves once it is subscribed.
+   */
+  onUserDisconnect(listener: DisconnectListener): Promise<Unsubscribe>;
+  /** The user's stored revocation (unix seconds: tokens with `iat` before it are refused), if any. */
+  tokensRevokedBefore(userId: string): Promise<number | undefined>;
   /** Current health, without I/O. */
   health(): EngineHealth;
   /** Called whenever health changes (e.g. Redis down, then back). Returns a function that stops it. */

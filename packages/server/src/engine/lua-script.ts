@@ -14,7 +14,8 @@ export type LuaScriptName =
   | 'active-runs'
   | 'request-cancel'
   | 'due-runs'
-  | 'run-index';
+  | 'run-index'
+  | 'disconnect-user';
 
 /**
  * One server-side script: its source and SHA1, so callers send `EVALSHA` (40 bytes) instead of the whole
@@ -52,6 +53,7 @@ export class LuaScript {
       'request-cancel': LuaScript.load('request-cancel'),
       'due-runs': LuaScript.load('due-runs'),
       'run-index': LuaScript.load('run-index'),
+      'disconnect-user': LuaScript.load('disconnect-user'),
     };
   }
 }

@@ -5,6 +5,7 @@ import type {
   ActiveRun,
   CancelDelivery,
   CancelListener,
+  DisconnectListener,
   Engine,
   EngineHealth,
   EventListener,
@@ -18,10 +19,12 @@ import type {
   RunReservation,
   RunStart,
   Unsubscribe,
+  UserDisconnect,
 } from './engine.js';
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
 import { newEpoch } from './epoch.js';
 import { HistoryBudget } from './history-budget.js';
+import { UserDisconnects } from './user-disconnects.js';
 import { UserLog } from './user-log.js';
 
 /** Options for {@link MemoryEngine}. */
@@ -107,6 +110,8 @@ export class MemoryEngine implements Engine {
   readonly #endedRuns = new Map<string, number>();
   /** Cancel listeners per node (Engine.onCancelRequest): the process is every node there is. */
   readonly #cancelListeners = new Map<string, Set<CancelListener>>();
+  /** Token revocations and disconnect listeners (Engine.disconnectUser). */
+  readonly #disconnects: UserDisconnects;
   readonly #sweepTimer: NodeJS.Timeout;
   #closed = false;
 
@@ -133,6 +138,7 @@ export class MemoryEngine implements Engine {
     this.#now = options.now ?? Date.now;
     this.#newEpoch = options.newEpoch ?? (() => newEpoch());
     this.#logger = options.logger ?? silentLogger();
+    this.#disconnects = new UserDisconnects(this.#logger);
     this.#sweepTimer = setInterval(() => this.sweep(), sweepIntervalMs);
     // The sweep only frees memory; it must not keep a finished process alive.
     this.#sweepTimer.unref();
@@ -397,6 +403,21 @@ export class MemoryEngine implements Engine {
     };
   }
 
+  async disconnectUser(request: UserDisconnect, revocationTtlMs: number): Promise<void> {
+    this.#assertOpen();
+    this.#disconnects.disconnect(request, revocationTtlMs, this.#now());
+  }
+
+  async onUserDisconnect(listener: DisconnectListener): Promise<Unsubscribe> {
+    this.#assertOpen();
+    return this.#disconnects.listen(listener);
+  }
+
+  async tokensRevokedBefore(userId: string): Promise<number | undefined> {
+    this.#assertOpen();
+    return this.#disconnects.revokedBefore(userId, this.#now());
+  }
+
   async activeRuns(userId: string): Promise<ActiveRun[]> {
     this.#assertOpen();
     const now = this.#now();
@@ -442,6 +463,7 @@ export class MemoryEngine implements Engine {
     }
     for (const [userId, held] of this.#runs) this.#forgetLapsedRuns(userId, held, now);
     this.#pruneEndedRuns(now);
+    this.#disconnects.sweep(now);
   }
 
   /** Ended markers are in end order: forget from the front those past runRetainMs or over the bound. */
@@ -471,6 +493,7 @@ export class MemoryEngine implements Engine {
     this.#runs.clear();
     this.#endedRuns.clear();
     this.#cancelListeners.clear();
+    this.#disconnects.clear();
   }
 
   #log(userId: string): UserLog {

@@ -6,6 +6,7 @@ import type {
   ActiveRun,
   CancelDelivery,
   CancelListener,
+  DisconnectListener,
   Engine,
   EngineHealth,
   EventListener,
@@ -19,6 +20,7 @@ import type {
   RunReservation,
   RunStart,
   Unsubscribe,
+  UserDisconnect,
 } from './engine.js';
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
 import { EngineUnavailableError } from './engine-unavailable.js';
@@ -391,6 +393,42 @@ export class RedisEngine implements Engine {
       throw new AgentcastError(AgentcastErrorCode.EngineClosed, 'the engine was used after close()');
     }
     return this.#control.listen(node, listener);
+  }
+
+  /** lua/disconnect-user.lua: the revocation stored and the request published to every node, in one step. */
+  async disconnectUser(request: UserDisconnect, revocationTtlMs: number): Promise<void> {
+    this.#assertUsable();
+    const message = JSON.stringify({
+      type: 'disconnect',
+      user_id: request.userId,
+      reason: request.reason,
+      revoke_before: request.revokeBefore,
+    });
+    const call = {
+      keys: [this.#keys.revoked(request.userId)],
+      args: [
+        request.revokeBefore === undefined ? '' : String(request.revokeBefore),
+        Math.max(1, Math.ceil(revocationTtlMs)),
+        this.#keys.disconnects,
+        message,
+      ],
+    };
+    await this.#call(() => this.#eval('disconnect-user', call));
+  }
+
+  /** One subscription of the disconnect channel all nodes share (RedisControl), restored after every reconnect. */
+  async onUserDisconnect(listener: DisconnectListener): Promise<Unsubscribe> {
+    // Not #assertUsable: a listener added during an outage is subscribed once Redis is back.
+    if (this.#closed) {
+      throw new AgentcastError(AgentcastErrorCode.EngineClosed, 'the engine was used after close()');
+    }
+    return this.#control.listenDisconnects(listener);
+  }
+
+  async tokensRevokedBefore(userId: string): Promise<number | undefined> {
+    this.#assertUsable();
+    const reply = await this.#call(() => this.#command.get(this.#keys.revoked(userId)));
+    return reply === null ? undefined : Number(reply);
   }
 
   /**

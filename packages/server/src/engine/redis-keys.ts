@@ -69,6 +69,16 @@ export class RedisKeys {
     return `${this.controlPrefix}${node}`;
   }
 
+  /** Pub/sub channel every node listens to for user disconnects (lua/disconnect-user.lua publishes to it). */
+  get disconnects(): string {
+    return `${this.#prefix}users:disconnect`;
+  }
+
+  /** The user's token revocation: unix seconds; tokens with `iat` before it are refused (its TTL bounds it). */
+  revoked(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:revoked`;
+  }
+
   /** What every node's control channel starts with. */
   get controlPrefix(): string {
     return `${this.#prefix}node:`;

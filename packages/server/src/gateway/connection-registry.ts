@@ -85,6 +85,21 @@ export class ConnectionRegistry {
     }
   }
 
+  /**
+   * Closes every connection of `userId` on this node with `code`, open or still joining (its user is
+   * known once its token verified): the one place a user's connections are ended from outside
+   * (docs/protocol.md D, "Disconnecting a user"). Returns how many it closed.
+   */
+  closeUser(userId: string, code: CloseCode, reason: string): number {
+    let closed = 0;
+    for (const conn of this.#connections) {
+      if (conn.userId !== userId || conn.isClosed()) continue;
+      conn.close(code, reason);
+      closed++;
+    }
+    return closed;
+  }
+
   /** Closes every connection with `code`; peers that do not finish the closing handshake in `graceMs` are dropped. */
   async closeAll(code: CloseCode, reason: string, graceMs: number): Promise<void> {
     if (this.#connections.size > 0) {

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
+import { isRevoked } from '../auth/revocation.js';
 import { ReplayBuffer, type WireFrame } from '../engine/replay-buffer.js';
 import type { Logger } from '../observability/logger.js';
 import { isEngineUnavailable } from '../protocol/agentcast-error.js';
@@ -340,6 +341,9 @@ export class Connection implements Session {
       this.close(CloseCode.TokenExpired, CloseReason.TokenExpired);
       return;
     }
+    // Read after the user id is set: a disconnect that arrives from now on finds this connection in
+    // the registry, and one stored before is read here (docs/protocol.md D, "Disconnecting a user").
+    if (await this.#revoked(verified.token.issuedAtS)) return;
     if (!(await this.#takeSlot())) return;
     const replay = new ReplayBuffer({ maxBuffered: this.#ctx.config.historySize });
     this.#replay = replay;
@@ -365,6 +369,16 @@ export class Connection implements Session {
         this.#onOpenMessage(frame.data, frame.isBinary);
       }
     this.#ws.resume();
+  }
+
+  /** Closes with 4001 `token revoked` when the user's tokens issued before a revocation are refused. */
+  async #revoked(issuedAtS: number | undefined): Promise<boolean> {
+    const revokedBefore = await this.#ctx.engine.tokensRevokedBefore(this.#userId);
+    if (this.isClosed()) return true;
+    if (!isRevoked(issuedAtS, revokedBefore)) return false;
+    this.#ctx.metrics.authFailures.inc({ reason: 'revoked' });
+    this.close(CloseCode.Unauthorized, CloseReason.TokenRevoked);
+    return true;
   }
 
   /** §5: a user holds at most max_connections_per_user connections, across nodes (4009). */
@@ -406,7 +420,7 @@ export class Connection implements Session {
     } else if (verified.token.userId !== this.#userId) {
       this.#ctx.metrics.authFailures.inc({ reason: 'sub_mismatch' });
       this.close(CloseCode.Unauthorized, CloseReason.RefreshOtherUser);
-    } else {
+    } else if (!(await this.#revoked(verified.token.issuedAtS))) {
       this.expiresAtMs = verified.token.expiresAtMs;
       this.send(encodeServerFrame.authOk());
     }

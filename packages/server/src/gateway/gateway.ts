@@ -82,6 +82,8 @@ export class Gateway {
   readonly #origins: OriginGuard;
   readonly #verifier: TokenVerifier;
   #pruneTimer: NodeJS.Timeout | undefined;
+  /** Stops listening to user disconnects (set once the engine confirmed the listener). */
+  #stopDisconnects: (() => Promise<void>) | undefined;
   #state: GatewayState = 'starting';
   #draining: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -211,6 +213,7 @@ export class Gateway {
     this.#state = 'running';
     this.#registry.start();
     this.#verifier.keySet?.start();
+    this.#listenToDisconnects();
     this.#pruneTimer = setInterval(() => this.#origins.prune(), PRUNE_INTERVAL_MS).unref();
     const addresses = this.addresses();
     this.log.info(
@@ -276,6 +279,30 @@ export class Gateway {
     };
   }
 
+  /**
+   * docs/protocol.md D, "Disconnecting a user": every node closes the user's connections with 4010 when any
+   * node is asked (POST /v1/users/:user_id/disconnect); the connection registry is the one place that
+   * ends them. Not awaited: on Redis the listener is subscribed once Redis is reachable.
+   */
+  #listenToDisconnects(): void {
+    this.engine
+      .onUserDisconnect((request) => {
+        const closed = this.#registry.closeUser(
+          request.userId,
+          CloseCode.DisconnectedByServer,
+          request.reason ?? CloseReason.Disconnected,
+        );
+        this.log.debug({ user_id: request.userId, connections: closed }, 'user disconnected');
+      })
+      .then(
+        (stop) => {
+          if (this.#state === 'closed') void stop();
+          else this.#stopDisconnects = stop;
+        },
+        (err: unknown) => this.log.error({ err }, 'could not listen to user disconnects'),
+      );
+  }
+
   /** `/v1/stats`: this node's figures. */
   stats(): Record<string, unknown> {
     return {
@@ -317,6 +344,7 @@ export class Gateway {
     this.#state = 'closed';
     this.#registry.stop();
     this.#verifier.keySet?.close();
+    await this.#stopDisconnects?.();
     clearInterval(this.#pruneTimer);
     await this.runtime.close();
     await this.#registry.closeAll(CloseCode.ServiceRestart, CloseReason.Draining, CLOSE_GRACE_MS);

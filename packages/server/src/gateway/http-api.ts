@@ -10,7 +10,7 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
-import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
+import { ID_MAX_LENGTH, idSchema, isWellFormed } from '../protocol/events.js';
 import { parsePublishBody } from '../protocol/publish.js';
 import type { CorsDecision } from '../security/cors-policy.js';
 import { readBody } from './read-body.js';
@@ -216,6 +216,15 @@ async function handleApi(
       return sendError(res, 400, ErrorCode.InvalidMessage, 'user_id: not valid percent-encoded UTF-8');
     }
     return userRuns(res, ctx, userId);
+  }
+  const disconnect = /^\/v1\/users\/([^/]+)\/disconnect$/.exec(path);
+  if (disconnect !== null) {
+    if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+    const userId = decodedSegment(disconnect[1] as string);
+    if (userId === undefined || !idSchema.safeParse(userId).success) {
+      return sendError(res, 400, ErrorCode.InvalidMessage, `user_id: must be 1..${ID_MAX_LENGTH} characters`);
+    }
+    return disconnectUser(req, res, ctx, userId);
   }
   const cancel = /^\/v1\/runs\/([^/]+)\/cancel$/.exec(path);
   if (cancel !== null) {
@@ -423,6 +432,88 @@ async function cancelRun(
     });
   }
   sendError(res, 404, outcome.code, outcome.message);
+}
+
+/** The body of POST /v1/users/:user_id/disconnect is `{"reason"?, "revoke_before"?}`: a few bytes. */
+const DISCONNECT_BODY_MAX_BYTES = 4096;
+
+/**
+ * POST /v1/users/:user_id/disconnect with `{"reason"?: "…", "revoke_before"?: <unix s>}` (docs/protocol.md
+ * D, "Disconnecting a user"), answered by any node: the revocation is stored (when asked) and every node
+ * closes the user's connections with 4010. An empty body is `{}`. 202 once the engine took the request.
+ */
+async function disconnectUser(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpApiContext,
+  userId: string,
+): Promise<void> {
+  const body = await readBody(req, DISCONNECT_BODY_MAX_BYTES);
+  if (!body.ok) {
+    if (body.reason === 'too_large')
+      sendError(res, 413, HttpErrorCode.PayloadTooLarge, `body exceeds ${DISCONNECT_BODY_MAX_BYTES} bytes`);
+    return;
+  }
+  let json: unknown = {};
+  if (body.text.trim() !== '') {
+    try {
+      json = JSON.parse(body.text);
+    } catch {
+      return sendError(res, 400, ErrorCode.InvalidJson, 'body is not valid JSON');
+    }
+  }
+  const parsed = parseDisconnectBody(json);
+  if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
+  const request = { userId, reason: parsed.reason, revokeBefore: parsed.revokeBefore };
+  try {
+    await ctx.engine.disconnectUser(request, ctx.config.revocationTtlS * 1000);
+  } catch (err) {
+    if (isEngineUnavailable(err)) {
+      return sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later', {
+        'Retry-After': '1',
+      });
+    }
+    throw err;
+  }
+  ctx.log.info(
+    { user_id: userId, revoke_before: parsed.revokeBefore, reason: parsed.reason },
+    'user disconnected by the API',
+  );
+  sendJson(res, 202, {
+    user_id: userId,
+    status: 'disconnecting',
+    ...(parsed.revokeBefore === undefined ? {} : { revoke_before: parsed.revokeBefore }),
+  });
+}
+
+/** A close reason fits a close frame: 123 bytes of UTF-8 (RFC 6455 §5.5). */
+const MAX_REASON_BYTES = 123;
+
+/** `{"reason"?: string, "revoke_before"?: unix seconds}`; nothing else. */
+export function parseDisconnectBody(
+  json: unknown,
+):
+  | { readonly ok: true; readonly reason?: string | undefined; readonly revokeBefore?: number | undefined }
+  | { readonly ok: false; readonly message: string } {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { ok: false, message: 'body: must be a JSON object {"reason"?, "revoke_before"?}' };
+  }
+  const { reason, revoke_before: revokeBefore, ...rest } = json as Record<string, unknown>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) return { ok: false, message: `${unknown}: unknown field` };
+  if (
+    reason !== undefined &&
+    (typeof reason !== 'string' ||
+      reason.length === 0 ||
+      Buffer.byteLength(reason) > MAX_REASON_BYTES ||
+      !isWellFormed(reason))
+  ) {
+    return { ok: false, message: `reason: must be a string of 1..${MAX_REASON_BYTES} bytes of UTF-8` };
+  }
+  if (revokeBefore !== undefined && (!Number.isSafeInteger(revokeBefore) || (revokeBefore as number) < 0)) {
+    return { ok: false, message: 'revoke_before: must be a non-negative integer (unix seconds)' };
+  }
+  return { ok: true, reason: reason as string | undefined, revokeBefore: revokeBefore as number | undefined };
 }
 
 /** A percent-decoded path segment, or undefined when its encoding is malformed (`%E0%A4%A`, `%zz`). */
