@@ -1015,6 +1015,63 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
       });
     });
 
+    describe('presence (#putPresence / #removePresence / #presence)', () => {
+      const entry = (connectionId: string, serverId: string, connectedAt: number) => ({
+        connectionId,
+        serverId,
+        transport: 'websocket',
+        connectedAt,
+        deliveredSeq: 7,
+        seenSeq: 5,
+      });
+
+      it('lists the records of the user’s connections holding a slot, oldest first, updated in place', async () => {
+        const { engine } = await setup();
+        await engine.acquireConnectionSlot('alice', 'c2', 10);
+        await engine.acquireConnectionSlot('alice', 'c1', 10);
+        await engine.acquireConnectionSlot('bob', 'c3', 10);
+        await engine.putPresence([
+          { userId: 'alice', entry: entry('c2', 'node-b', 2000) },
+          { userId: 'alice', entry: entry('c1', 'node-a', 1000) },
+          { userId: 'bob', entry: entry('c3', 'node-a', 3000) },
+          // No slot: not a connection of the user, so never listed.
+          { userId: 'alice', entry: entry('c9', 'node-a', 500) },
+        ]);
+        expect(await engine.presence('alice')).toEqual([
+          entry('c1', 'node-a', 1000),
+          entry('c2', 'node-b', 2000),
+        ]);
+        await engine.putPresence([
+          { userId: 'alice', entry: { ...entry('c1', 'node-a', 1000), seenSeq: 7 } },
+        ]);
+        expect((await engine.presence('alice'))[0]).toMatchObject({ connectionId: 'c1', seenSeq: 7 });
+        expect(await engine.presence('carol')).toEqual([]);
+      });
+
+      it('forgets a record when it is removed or its slot is released', async () => {
+        const { engine } = await setup();
+        await engine.acquireConnectionSlot('alice', 'c1', 10);
+        await engine.acquireConnectionSlot('alice', 'c2', 10);
+        await engine.putPresence([
+          { userId: 'alice', entry: entry('c1', 'node-a', 1000) },
+          { userId: 'alice', entry: entry('c2', 'node-a', 2000) },
+        ]);
+        await engine.removePresence('alice', 'c1');
+        await engine.removePresence('alice', 'c1');
+        await engine.releaseConnectionSlot('alice', 'c2');
+        expect(await engine.presence('alice')).toEqual([]);
+      });
+
+      it('rejects writes and reads after close', async () => {
+        const { engine } = await setup();
+        await engine.close();
+        const closed = { code: AgentcastErrorCode.EngineClosed };
+        await expect(engine.presence('alice')).rejects.toMatchObject(closed);
+        await expect(engine.putPresence([])).rejects.toMatchObject(closed);
+        await expect(engine.removePresence('alice', 'c1')).resolves.toBeUndefined();
+      });
+    });
+
     describe('#health / #close', () => {
       it('is healthy when open and gives a remover for health listeners', async () => {
         const { engine } = await setup();

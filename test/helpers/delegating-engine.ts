@@ -10,6 +10,7 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  PresenceEntry,
   ReapedRun,
   RunFence,
   RunRef,
@@ -34,7 +35,8 @@ export type EngineCall =
   | 'releaseConnectionSlot'
   | 'requestCancel'
   | 'disconnectUser'
-  | 'tokensRevokedBefore';
+  | 'tokensRevokedBefore'
+  | 'presence';
 
 /**
  * Stands in for one engine method: `next` is what the call would have reached without it (the engine
@@ -64,6 +66,7 @@ const CALLS: readonly EngineCall[] = [
   'requestCancel',
   'disconnectUser',
   'tokensRevokedBefore',
+  'presence',
 ];
 
 /**
@@ -245,6 +248,15 @@ export class DelegatingEngine implements Engine {
   }
   tokensRevokedBefore(userId: string): Promise<number | undefined> {
     return this.#call('tokensRevokedBefore', [userId]);
+  }
+  putPresence(entries: readonly { readonly userId: string; readonly entry: PresenceEntry }[]): Promise<void> {
+    return this.inner.putPresence(entries);
+  }
+  removePresence(userId: string, connectionId: string): Promise<void> {
+    return this.inner.removePresence(userId, connectionId);
+  }
+  presence(userId: string): Promise<PresenceEntry[]> {
+    return this.#call('presence', [userId]);
   }
   reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]> {
     return this.inner.reapLapsedRuns(max, terminal).then((reaped) => {

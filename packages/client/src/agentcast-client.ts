@@ -9,6 +9,7 @@ import { type Ack, Outbox } from './outbox.js';
 import { CloseCode } from './protocol/close-codes.js';
 import type { WelcomeData } from './protocol/wire.js';
 import { type ReconnectPlan, ReconnectPolicy } from './reconnect-policy.js';
+import { SeenReporter } from './seen-reporter.js';
 import { SeqTracker } from './seq-tracker.js';
 import { parseServerFrame } from './server-frame.js';
 import type { TimerHandle } from './timers.js';
@@ -42,6 +43,8 @@ export class AgentcastClient {
   readonly #outbox: Outbox;
   readonly #policy: ReconnectPolicy;
   readonly #heartbeat: Heartbeat | undefined;
+  /** Delivery receipts (`seen` frames); undefined with `seenIntervalMs: false`. */
+  readonly #seen: SeenReporter | undefined;
   readonly #tokens: TokenSource;
   #state: ClientState = 'connecting';
   #everOpen = false;
@@ -76,6 +79,10 @@ export class AgentcastClient {
             sendPing: () => this.#ws?.send('{"type":"ping"}'),
             onDead: () => this.#drop('no frame after ping (heartbeat timeout)'),
           });
+    this.#seen =
+      options.seenIntervalMs === false
+        ? undefined
+        : new SeenReporter(options.timers, options.seenIntervalMs, (seq) => this.#sendSeen(seq));
     void this.#connect();
   }
 
@@ -294,6 +301,7 @@ export class AgentcastClient {
     if (this.#ws === ws) this.#setState('open');
     if (this.#ws !== ws || ws === undefined) return;
     for (const frame of this.#outbox.frames()) ws.send(frame);
+    this.#seen?.connected(verdict.kind === 'reset' ? 0 : this.#tracker.lastSeq);
     this.#heartbeat?.start();
     this.#scheduleRefresh();
     this.#stableTimer = this.#o.timers.setTimeout(() => this.#policy.stable(), this.#o.backoff.resetAfterMs);
@@ -318,6 +326,14 @@ export class AgentcastClient {
     }
     this.#events.emit(event.type, event);
     this.#events.emit('*', event);
+    this.#seen?.handed(event.seq);
+  }
+
+  /** A `seen` frame on the open connection (docs/protocol.md B); false when there is none. */
+  #sendSeen(seq: number): boolean {
+    if (this.#ws === undefined || !this.#ready) return false;
+    this.#ws.send(JSON.stringify({ type: 'seen', seq }));
+    return true;
   }
 
   #scheduleRefresh(): void {
@@ -375,6 +391,7 @@ export class AgentcastClient {
     this.#clear(this.#refreshTimer);
     this.#clear(this.#stableTimer);
     this.#heartbeat?.stop();
+    this.#seen?.stop();
     if (ws !== undefined) {
       ws.onopen = null;
       ws.onmessage = null;

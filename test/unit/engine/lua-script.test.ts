@@ -16,6 +16,7 @@ describe('LuaScript', () => {
       'end-run',
       'head',
       'history',
+      'presence',
       'renew-run',
       'request-cancel',
       'run-index',

@@ -159,6 +159,24 @@ export interface UserDisconnect {
 export type DisconnectListener = (request: UserDisconnect) => void;
 
 /**
+ * One connection of a user as GET /v1/users/:user_id/presence shows it (docs/protocol.md D, "Presence"):
+ * where it is, since when, and how far the user's stream got on it.
+ */
+export interface PresenceEntry {
+  readonly connectionId: string;
+  /** The node that holds it (`--server-id`). */
+  readonly serverId: string;
+  /** `websocket` (SSE streams will be `sse`). */
+  readonly transport: string;
+  /** When it was welcomed, ms since the epoch. */
+  readonly connectedAt: number;
+  /** The last seq the gateway wrote to it, as of its last report. */
+  readonly deliveredSeq: number;
+  /** The last seq its client reported handed to the application (`seen` frames), as of its last report. */
+  readonly seenSeq: number;
+}
+
+/**
  * Storage and fan-out of per-user event logs (docs/architecture.md, "Engines"). Implementations:
  * `MemoryEngine` for one process, `RedisEngine` for many. Seq is assigned atomically per user and is gap-free
  * within an epoch.
@@ -262,6 +280,16 @@ export interface Engine {
   onUserDisconnect(listener: DisconnectListener): Promise<Unsubscribe>;
   /** The user's stored revocation (unix seconds: tokens with `iat` before it are refused), if any. */
   tokensRevokedBefore(userId: string): Promise<number | undefined>;
+  /**
+   * Writes the presence records of connections this node holds (one round trip for the batch on Redis).
+   * A record counts while its connection holds its slot ({@link acquireConnectionSlot}): the records of a
+   * crashed node vanish with its slot leases.
+   */
+  putPresence(entries: readonly { readonly userId: string; readonly entry: PresenceEntry }[]): Promise<void>;
+  /** Removes a connection's record. Never throws: removing is cleanup, and the slot lease bounds it anyway. */
+  removePresence(userId: string, connectionId: string): Promise<void>;
+  /** The user's connections on every node, as last written, oldest first. */
+  presence(userId: string): Promise<PresenceEntry[]>;
   /** Current health, without I/O. */
   health(): EngineHealth;
   /** Called whenever health changes (e.g. Redis down, then back). Returns a function that stops it. */

@@ -15,7 +15,8 @@ export type LuaScriptName =
   | 'request-cancel'
   | 'due-runs'
   | 'run-index'
-  | 'disconnect-user';
+  | 'disconnect-user'
+  | 'presence';
 
 /**
  * One server-side script: its source and SHA1, so callers send `EVALSHA` (40 bytes) instead of the whole
@@ -54,6 +55,7 @@ export class LuaScript {
       'due-runs': LuaScript.load('due-runs'),
       'run-index': LuaScript.load('run-index'),
       'disconnect-user': LuaScript.load('disconnect-user'),
+      presence: LuaScript.load('presence'),
     };
   }
 }

@@ -13,6 +13,7 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  PresenceEntry,
   ReapedRun,
   RunFence,
   RunRef,
@@ -110,6 +111,8 @@ export class MemoryEngine implements Engine {
   readonly #endedRuns = new Map<string, number>();
   /** Cancel listeners per node (Engine.onCancelRequest): the process is every node there is. */
   readonly #cancelListeners = new Map<string, Set<CancelListener>>();
+  /** Presence records: user id -> connection id -> record (Engine.putPresence). */
+  readonly #presence = new Map<string, Map<string, PresenceEntry>>();
   /** Token revocations and disconnect listeners (Engine.disconnectUser). */
   readonly #disconnects: UserDisconnects;
   readonly #sweepTimer: NodeJS.Timeout;
@@ -270,6 +273,8 @@ export class MemoryEngine implements Engine {
 
   /** A no-op after close(): releasing is cleanup, and cleanup during shutdown must not throw. */
   async releaseConnectionSlot(userId: string, connectionId: string): Promise<void> {
+    // The presence record lives as long as the slot (as on Redis, where it stops counting).
+    await this.removePresence(userId, connectionId);
     const held = this.#slots.get(userId);
     if (held === undefined) return;
     held.delete(connectionId);
@@ -418,6 +423,37 @@ export class MemoryEngine implements Engine {
     return this.#disconnects.revokedBefore(userId, this.#now());
   }
 
+  async putPresence(
+    entries: readonly { readonly userId: string; readonly entry: PresenceEntry }[],
+  ): Promise<void> {
+    this.#assertOpen();
+    for (const { userId, entry } of entries) {
+      // Only while the connection holds its slot, as on Redis: a record written after its release is dropped.
+      if (!this.#slots.get(userId)?.has(entry.connectionId)) continue;
+      let held = this.#presence.get(userId);
+      if (held === undefined) {
+        held = new Map();
+        this.#presence.set(userId, held);
+      }
+      held.set(entry.connectionId, entry);
+    }
+  }
+
+  async removePresence(userId: string, connectionId: string): Promise<void> {
+    const held = this.#presence.get(userId);
+    held?.delete(connectionId);
+    if (held?.size === 0) this.#presence.delete(userId);
+  }
+
+  async presence(userId: string): Promise<PresenceEntry[]> {
+    this.#assertOpen();
+    const slots = this.#slots.get(userId);
+    const entries = [...(this.#presence.get(userId)?.values() ?? [])];
+    return entries
+      .filter((entry) => slots?.has(entry.connectionId) === true)
+      .sort((a, b) => a.connectedAt - b.connectedAt);
+  }
+
   async activeRuns(userId: string): Promise<ActiveRun[]> {
     this.#assertOpen();
     const now = this.#now();
@@ -494,6 +530,7 @@ export class MemoryEngine implements Engine {
     this.#endedRuns.clear();
     this.#cancelListeners.clear();
     this.#disconnects.clear();
+    this.#presence.clear();
   }
 
   #log(userId: string): UserLog {

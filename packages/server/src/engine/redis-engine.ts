@@ -14,6 +14,7 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  PresenceEntry,
   ReapedRun,
   RunFence,
   RunRef,
@@ -31,6 +32,7 @@ import {
   type LuaScripts,
   type ScriptCall,
 } from './lua-script.js';
+import { encodePresence, parsePresenceReply } from './presence-record.js';
 import { type CommandClient, RedisConnections } from './redis-connections.js';
 import { RedisControl } from './redis-control.js';
 import { type RedisEngineOptions, resolveRedisEngineOptions } from './redis-engine-options.js';
@@ -429,6 +431,39 @@ export class RedisEngine implements Engine {
     this.#assertUsable();
     const reply = await this.#call(() => this.#command.get(this.#keys.revoked(userId)));
     return reply === null ? undefined : Number(reply);
+  }
+
+  /** lua/presence.lua 'put' for each record, pipelined (grouped by slot on a cluster). */
+  async putPresence(
+    entries: readonly { readonly userId: string; readonly entry: PresenceEntry }[],
+  ): Promise<void> {
+    this.#assertUsable();
+    if (entries.length === 0) return;
+    const calls = entries.map(({ userId, entry }) =>
+      this.#presenceCall(userId, ['put', entry.connectionId, encodePresence(entry), this.#slotLeaseMs]),
+    );
+    const replies = await this.#call(() => this.#connections.pipelineEvalsha(this.#scripts.presence, calls));
+    const failed = replies.find(([error]) => error !== null);
+    if (failed !== undefined) throw failed[0];
+  }
+
+  async removePresence(userId: string, connectionId: string): Promise<void> {
+    if (this.#closed || !this.#health.current.ok) return;
+    try {
+      await this.#eval('presence', this.#presenceCall(userId, ['remove', connectionId]));
+    } catch {
+      // Redis went away mid-call: the slot lease, no longer renewed, ends the record's validity.
+    }
+  }
+
+  async presence(userId: string): Promise<PresenceEntry[]> {
+    this.#assertUsable();
+    const reply = await this.#call(() => this.#eval('presence', this.#presenceCall(userId, ['read'])));
+    return parsePresenceReply(reply);
+  }
+
+  #presenceCall(userId: string, args: readonly (string | number)[]): ScriptCall {
+    return { keys: [this.#keys.slots(userId), this.#keys.presence(userId)], args };
   }
 
   /**

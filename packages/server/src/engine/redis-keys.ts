@@ -33,6 +33,11 @@ export class RedisKeys {
     return `${this.#prefix}{u:${userId}}:conns`;
   }
 
+  /** Hash connection id -> JSON presence record of the user's connections (lua/presence.lua). */
+  presence(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:presence`;
+  }
+
   /** Sorted set of the user's registered runs, scored by when their lease ends (lua/start-run.lua). */
   runs(userId: string): string {
     return `${this.#prefix}{u:${userId}}:runs`;

@@ -1,12 +1,18 @@
+import type { PresenceEntry } from '../engine/engine.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CloseCode, CloseReason } from '../protocol/close-codes.js';
 import type { Connection } from './connection.js';
+import type { PresenceState } from './presence-state.js';
 
 /** Options of {@link ConnectionRegistry}. */
 export interface ConnectionRegistryOptions {
   readonly heartbeatMs: number;
   readonly now: () => number;
   readonly metrics: Metrics;
+  /** This node's `--server-id`, in presence records. */
+  readonly serverId?: string;
+  /** Writes a batch of presence records (Engine.putPresence); without it presence is not reported. */
+  readonly writePresence?: (entries: readonly { userId: string; entry: PresenceEntry }[]) => Promise<void>;
 }
 
 /** How often token expiry is checked; JWT `exp` has one-second resolution anyway. */
@@ -22,6 +28,8 @@ export class ConnectionRegistry {
   readonly #heartbeatMs: number;
   readonly #now: () => number;
   readonly #metrics: Metrics;
+  readonly #serverId: string;
+  readonly #writePresence: ConnectionRegistryOptions['writePresence'];
   #heartbeat: NodeJS.Timeout | undefined;
   #expiry: NodeJS.Timeout | undefined;
   /** Set while closing everything: called when the last connection has gone. */
@@ -31,6 +39,8 @@ export class ConnectionRegistry {
     this.#heartbeatMs = options.heartbeatMs;
     this.#now = options.now;
     this.#metrics = options.metrics;
+    this.#serverId = options.serverId ?? '';
+    this.#writePresence = options.writePresence;
   }
 
   get size(): number {
@@ -53,7 +63,10 @@ export class ConnectionRegistry {
   start(): void {
     this.#heartbeat ??= setInterval(() => this.sweepHeartbeat(), this.#heartbeatMs).unref();
     this.#expiry ??= setInterval(
-      () => this.sweepExpiry(),
+      () => {
+        this.sweepExpiry();
+        this.sweepPresence();
+      },
       Math.min(EXPIRY_SWEEP_MS, this.#heartbeatMs),
     ).unref();
   }
@@ -83,6 +96,30 @@ export class ConnectionRegistry {
       if (conn.state === 'open' && conn.expiresAtMs <= now)
         conn.close(CloseCode.TokenExpired, CloseReason.TokenExpired);
     }
+  }
+
+  /**
+   * Presence (docs/protocol.md D): writes, in one batch, the records of the open connections whose
+   * delivered or seen seq moved since their last report; so a record is at most about a second behind.
+   * A failed write marks them due again.
+   */
+  sweepPresence(): void {
+    const write = this.#writePresence;
+    if (write === undefined) return;
+    const due: { conn: Connection; presence: PresenceState }[] = [];
+    for (const conn of this.#connections) {
+      const presence = conn.presence;
+      if (conn.state === 'open' && presence?.dirty === true) due.push({ conn, presence });
+    }
+    if (due.length === 0) return;
+    const entries = due.map(({ conn, presence }) => ({
+      userId: conn.userId,
+      entry: presence.report(conn.id, this.#serverId),
+    }));
+    write(entries).catch(() => {
+      // The engine is down (it logs that once): report these again at the next sweep.
+      for (const { presence } of due) presence.dirty = true;
+    });
   }
 
   /**

@@ -14,6 +14,7 @@ import { FrameRateLimiter } from '../security/frame-rate-limiter.js';
 import type { ConnectionContext } from './connection-context.js';
 import { routeFrame } from './frame-router.js';
 import { joinUser } from './join-user.js';
+import { PresenceState } from './presence-state.js';
 import type { Session } from './session.js';
 
 /**
@@ -62,6 +63,8 @@ export class Connection implements Session {
   expiresAtMs = Number.POSITIVE_INFINITY;
   /** Holds live events during the replay, then guards the live stream: each seq once, in order (§3, §4). */
   #replay: ReplayBuffer | undefined;
+  /** Presence (docs/protocol.md D): set once the connection is open, reported by the registry's sweep. */
+  presence: PresenceState | undefined;
   /** Unanswered protocol pings; the heartbeat closes the connection at 2 (§6). */
   pingsUnanswered = 0;
   readonly #ws: WebSocket;
@@ -147,6 +150,7 @@ export class Connection implements Session {
     switch (replay.push(event, frame)) {
       case 'send':
         this.send(frame);
+        this.presence?.delivered(event.seq);
         return true;
       case 'overflow':
         this.close(CloseCode.SlowConsumer, CloseReason.ReplayOverflow);
@@ -359,6 +363,7 @@ export class Connection implements Session {
     for (const frame of outcome.frames) this.send(frame);
     this.#ctx.metrics.eventsDelivered.inc(outcome.frames.length);
     this.#state = 'open';
+    this.#openPresence(outcome.lastSeq);
     this.#ctx.handshakes.release(this.ip);
     // Frames that arrived between `auth` and the welcome, in the order they came (docs/protocol.md A).
     const early = this.#early;
@@ -403,6 +408,22 @@ export class Connection implements Session {
       .catch((err: unknown) => this.log.warn({ err }, 'could not release connection slot'));
   }
 
+  /** A delivery receipt (`seen`, docs/protocol.md B): reported with the connection's presence. */
+  markSeen(seq: number): void {
+    this.presence?.seen(seq);
+  }
+
+  /** The presence record is written at once when the connection opens, then by the registry's sweep. */
+  #openPresence(deliveredSeq: number): void {
+    const presence = new PresenceState(this.#ctx.now(), deliveredSeq);
+    this.presence = presence;
+    const entry = presence.report(this.id, this.#ctx.config.serverId);
+    this.#ctx.engine.putPresence([{ userId: this.#userId, entry }]).catch((err: unknown) => {
+      presence.dirty = true; // the next sweep tries again
+      this.log.debug({ err }, 'could not write presence');
+    });
+  }
+
   /** Accepts a refreshed token for the same user (§2); anything else closes. */
   async refreshToken(token: string): Promise<void> {
     const verified = await this.#ctx.verifier.verify(token);
@@ -431,6 +452,7 @@ export class Connection implements Session {
     this.#enterClosed();
     this.#ctx.metrics.closes.inc({ code: closeCodeLabel(code) });
     if (wasAuthenticated) this.#ctx.hub.leave(this);
+    if (this.presence !== undefined) void this.#ctx.engine.removePresence(this.#userId, this.id);
     this.#releaseSlot();
     this.#ctx.onClosed(this);
   }

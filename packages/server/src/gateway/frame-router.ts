@@ -21,6 +21,9 @@ export function routeFrame(conn: Session, frame: ClientFrame, ctx: RouterContext
     case 'cancel':
       void guard(conn, frame.id, cancelRun(conn, frame, ctx));
       return;
+    case 'seen':
+      conn.markSeen(frame.seq);
+      return;
     default:
       assertNever(frame);
   }

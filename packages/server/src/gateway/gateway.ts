@@ -108,7 +108,13 @@ export class Gateway {
     this.#ownsEngine = deps.engine === undefined;
     this.engine = deps.engine ?? createEngine(config, this.log);
     this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now });
-    this.#registry = new ConnectionRegistry({ heartbeatMs: config.heartbeatMs, now, metrics: this.metrics });
+    this.#registry = new ConnectionRegistry({
+      heartbeatMs: config.heartbeatMs,
+      now,
+      metrics: this.metrics,
+      serverId: config.serverId,
+      writePresence: (entries) => this.engine.putPresence(entries),
+    });
     this.runtime = new AgentRuntime({
       engine: this.engine,
       agents: [...builtInAgents(config), ...(deps.agents ?? [])],

@@ -4,7 +4,7 @@ import type { CancelResult } from '../agents/agent-runtime.js';
 import { bearerCredential } from '../auth/token-source.js';
 import { apiKeyList } from '../config/api-keys.js';
 import type { Config } from '../config/config.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, PresenceEntry } from '../engine/engine.js';
 import { provesNothingApplied } from '../engine/engine-unavailable.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -216,6 +216,15 @@ async function handleApi(
       return sendError(res, 400, ErrorCode.InvalidMessage, 'user_id: not valid percent-encoded UTF-8');
     }
     return userRuns(res, ctx, userId);
+  }
+  const presence = /^\/v1\/users\/([^/]+)\/presence$/.exec(path);
+  if (presence !== null) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
+    const userId = decodedSegment(presence[1] as string);
+    if (userId === undefined || !idSchema.safeParse(userId).success) {
+      return sendError(res, 400, ErrorCode.InvalidMessage, `user_id: must be 1..${ID_MAX_LENGTH} characters`);
+    }
+    return userPresence(res, ctx, userId);
   }
   const disconnect = /^\/v1\/users\/([^/]+)\/disconnect$/.exec(path);
   if (disconnect !== null) {
@@ -432,6 +441,39 @@ async function cancelRun(
     });
   }
   sendError(res, 404, outcome.code, outcome.message);
+}
+
+/**
+ * GET /v1/users/:user_id/presence (docs/protocol.md D, "Presence"): the user's connections on every node
+ * sharing the engine, per node and per device, with how far the stream got on each.
+ */
+async function userPresence(res: ServerResponse, ctx: HttpApiContext, userId: string): Promise<void> {
+  let entries: PresenceEntry[];
+  try {
+    entries = await ctx.engine.presence(userId);
+  } catch (err) {
+    if (isEngineUnavailable(err)) {
+      return sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later', {
+        'Retry-After': '1',
+      });
+    }
+    throw err;
+  }
+  const perNode = new Map<string, number>();
+  for (const entry of entries) perNode.set(entry.serverId, (perNode.get(entry.serverId) ?? 0) + 1);
+  sendJson(res, 200, {
+    user_id: userId,
+    connections: entries.length,
+    nodes: [...perNode].map(([server_id, connections]) => ({ server_id, connections })),
+    devices: entries.map((entry) => ({
+      conn_id: entry.connectionId,
+      server_id: entry.serverId,
+      transport: entry.transport,
+      connected_at: new Date(entry.connectedAt).toISOString(),
+      delivered_seq: entry.deliveredSeq,
+      seen_seq: entry.seenSeq,
+    })),
+  });
 }
 
 /** The body of POST /v1/users/:user_id/disconnect is `{"reason"?, "revoke_before"?}`: a few bytes. */

@@ -35,14 +35,17 @@ const clientFrameSchemas = {
     id: idSchema.optional(),
     data: z.object({ run_id: idSchema }),
   }),
+  // Delivery receipt (docs/protocol.md B): the last seq the client handed to the application. No answer.
+  seen: z.object({ type: z.literal('seen'), seq: sinceSchema }),
 } as const;
 
 export type AuthFrame = z.infer<typeof clientFrameSchemas.auth>;
 export type PingFrame = z.infer<typeof clientFrameSchemas.ping>;
 export type UserMessageFrame = z.infer<typeof clientFrameSchemas.user_message>;
 export type CancelFrame = z.infer<typeof clientFrameSchemas.cancel>;
-/** Every frame a client may send (docs/protocol.md §6), legacy aliases already mapped. */
-export type ClientFrame = AuthFrame | PingFrame | UserMessageFrame | CancelFrame;
+export type SeenFrame = z.infer<typeof clientFrameSchemas.seen>;
+/** Every frame a client may send (docs/protocol.md §6, B), legacy aliases already mapped. */
+export type ClientFrame = AuthFrame | PingFrame | UserMessageFrame | CancelFrame | SeenFrame;
 export type ClientFrameType = ClientFrame['type'];
 
 /** A parsed frame, or the error frame to answer with (errors never close by themselves, §6). */
