@@ -90,6 +90,26 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
         expect(new Set([a1.epoch, a2.epoch, a3.epoch]).size).toBe(1);
       });
 
+      it('keeps an event’s trace context: in its frame, its delivery and its history', async () => {
+        const { engine } = await setup();
+        const sub = await record(engine, 'alice');
+        const meta = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+        const stored = await engine.append('alice', { type: 'notification', data: { n: 1 }, meta });
+        const [batched] = await engine.appendBatch([
+          { userId: 'alice', event: { type: 'notification', run_id: 'r1', data: { n: 2 }, meta } },
+        ]);
+        expect(stored.meta).toEqual(meta);
+        expect(batched?.meta).toEqual(meta);
+        await vi.waitFor(
+          () => expect(sub.frames).toEqual([encodeEvent(stored), encodeEvent(batched as StoredEvent)]),
+          WAIT,
+        );
+        expect(JSON.parse(sub.frames[0] as string).meta).toEqual(meta);
+        expect(sub.events.map((e) => e.meta)).toEqual([meta, meta]);
+        const history = await engine.history('alice', { since: 0, limit: 10, epoch: stored.epoch });
+        expect(history.kind === 'ok' && history.events.map((e) => e.meta)).toEqual([meta, meta]);
+      });
+
       it('stores type, run_id and data, and sets epoch and an ISO ts', async () => {
         const { engine } = await setup();
         const before = Date.now();

@@ -170,6 +170,33 @@ describe('HTTP API (docs/protocol.md §8)', () => {
     expect(text).not.toContain(oldKey);
   });
 
+  it('keeps the W3C traceparent of a publish with each of its events, in the frame’s meta (D, "Trace context")', async () => {
+    h = await startGateway();
+    const client = await h.connect('u');
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const body = { events: [1, 2].map((n) => ({ user_id: 'u', type: 'notification', data: { n } })) };
+    expect((await post(h, body, { ...auth, traceparent })).status).toBe(202);
+    // Malformed (upper case, all-zero trace id, version ff) is ignored, as the W3C spec says: no meta.
+    for (const bad of [
+      traceparent.toUpperCase(),
+      `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`,
+      `ff${traceparent.slice(2)}`,
+    ]) {
+      expect(
+        (await post(h, { user_id: 'u', type: 'notification', data: {} }, { ...auth, traceparent: bad }))
+          .status,
+      ).toBe(202);
+    }
+    const events = await client.events(5);
+    expect(events.map((e) => e.meta)).toEqual([
+      { traceparent },
+      { traceparent },
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
   it('answers 401 on /v1/* when no API key is configured at all', async () => {
     h = await startGateway({ apiKey: undefined });
     const res = await call(h, '/v1/stats', { headers: { Authorization: 'Bearer anything' } });

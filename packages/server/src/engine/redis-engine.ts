@@ -618,7 +618,11 @@ export class RedisEngine implements Engine {
   }
 
   #stored(event: NewEvent, ts: string, reply: unknown): StoredEvent {
-    const stored = { ...parseAppendReply(reply), ts };
+    const stored = {
+      ...parseAppendReply(reply),
+      ts,
+      ...(event.meta === undefined ? {} : { meta: event.meta }),
+    };
     return event.run_id === undefined
       ? { type: event.type, data: event.data, ...stored }
       : { type: event.type, run_id: event.run_id, data: event.data, ...stored };

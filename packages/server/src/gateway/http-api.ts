@@ -12,6 +12,7 @@ import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
 import { ID_MAX_LENGTH, idSchema, isWellFormed } from '../protocol/events.js';
 import { parsePublishBody } from '../protocol/publish.js';
+import { parseTraceparent } from '../protocol/trace-context.js';
 import type { CorsDecision } from '../security/cors-policy.js';
 import { readBody } from './read-body.js';
 
@@ -299,8 +300,14 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
   if (json === NO_BODY) return;
   const parsed = parsePublishBody(json);
   if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
+  // D, "Trace context": the request's traceparent travels with each of its events to the screen.
+  const traceparent = parseTraceparent(req.headers.traceparent);
+  const items =
+    traceparent === undefined
+      ? parsed.value
+      : parsed.value.map(({ userId, event }) => ({ userId, event: { ...event, meta: { traceparent } } }));
   try {
-    const stored = await ctx.engine.appendBatch(parsed.value);
+    const stored = await ctx.engine.appendBatch(items);
     ctx.metrics.eventsPublished.inc({ source: 'http' }, stored.length);
     sendJson(res, 202, { results: stored.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
   } catch (err) {
