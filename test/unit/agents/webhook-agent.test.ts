@@ -40,7 +40,14 @@ describe('createWebhookAgent', () => {
         );
       },
     });
-    const ctx = { signal: new AbortController().signal, userId: 'u', runId: 'r_1', tool: () => never() };
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const ctx = {
+      signal: new AbortController().signal,
+      userId: 'u',
+      runId: 'r_1',
+      traceparent,
+      tool: () => never(),
+    };
     const events = [];
     for await (const event of agent.run({ text: 't', messageId: 'm' }, ctx)) events.push(event);
     expect(events).toEqual([
@@ -49,6 +56,7 @@ describe('createWebhookAgent', () => {
     expect(seen[0]?.url).toBe('https://backend.test/hook');
     expect(seen[0]?.headers.get('x-agentcast-timestamp')).toBe('1700000000');
     expect(seen[0]?.headers.get('x-agentcast-signature')).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(seen[0]?.headers.get('traceparent')).toBe(traceparent);
     expect(await seen[0]?.text()).toBe(
       '{"run_id":"r_1","user_id":"u","message":{"id":"m","text":"t","thread_id":null}}',
     );
@@ -65,7 +73,13 @@ describe('createWebhookAgent', () => {
         return new Response('');
       },
     });
-    const ctx = { signal: controller.signal, userId: 'u', runId: 'r_1', tool: () => never() };
+    const ctx = {
+      signal: controller.signal,
+      userId: 'u',
+      runId: 'r_1',
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
+      tool: () => never(),
+    };
     await expect(agent.run({ text: 't', messageId: 'm' }, ctx).next()).rejects.toMatchObject({
       code: 'WEBHOOK_UNREACHABLE',
       message: 'the agent backend could not be reached',
