@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Engine } from '../../packages/server/src/engine/engine.js';
+import type { Engine, UserDisconnect } from '../../packages/server/src/engine/engine.js';
 import type { SnapshotLimits } from '../../packages/server/src/engine/run-snapshot.js';
 import { AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
 import { encodeEvent, type NewEvent, type StoredEvent } from '../../packages/server/src/protocol/events.js';
@@ -91,6 +91,26 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
         expect([a1.seq, a2.seq, a3.seq]).toEqual([1, 2, 3]);
         expect(b1.seq).toBe(1);
         expect(new Set([a1.epoch, a2.epoch, a3.epoch]).size).toBe(1);
+      });
+
+      it('keeps an event’s trace context: in its frame, its delivery and its history', async () => {
+        const { engine } = await setup();
+        const sub = await record(engine, 'alice');
+        const meta = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+        const stored = await engine.append('alice', { type: 'notification', data: { n: 1 }, meta });
+        const [batched] = await engine.appendBatch([
+          { userId: 'alice', event: { type: 'notification', run_id: 'r1', data: { n: 2 }, meta } },
+        ]);
+        expect(stored.meta).toEqual(meta);
+        expect(batched?.meta).toEqual(meta);
+        await vi.waitFor(
+          () => expect(sub.frames).toEqual([encodeEvent(stored), encodeEvent(batched as StoredEvent)]),
+          WAIT,
+        );
+        expect(JSON.parse(sub.frames[0] as string).meta).toEqual(meta);
+        expect(sub.events.map((e) => e.meta)).toEqual([meta, meta]);
+        const history = await engine.history('alice', { since: 0, limit: 10, epoch: stored.epoch });
+        expect(history.kind === 'ok' && history.events.map((e) => e.meta)).toEqual([meta, meta]);
       });
 
       it('stores type, run_id and data, and sets epoch and an ISO ts', async () => {
@@ -1429,6 +1449,113 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
         await engine.append('alice', asked('r1', 'a_old', -1));
         await engine.append('alice', asked('r1', 'a_new'));
         expect((await engine.pendingApprovals('alice')).map((a) => a.request.approval_id)).toEqual(['a_new']);
+      });
+    });
+
+    describe('user disconnects and token revocations (#disconnectUser / #onUserDisconnect / #tokensRevokedBefore)', () => {
+      async function listen(engine: Engine) {
+        const got: UserDisconnect[] = [];
+        const stop = await engine.onUserDisconnect((request) => got.push(request));
+        return { got, stop };
+      }
+
+      it('tells every listener of every node, with the reason and revoke_before given', async () => {
+        const { engine } = await setup();
+        const a = await listen(engine);
+        const b = await listen(engine);
+        await engine.disconnectUser({ userId: 'alice', reason: 'logged out', revokeBefore: 1700 }, 60_000);
+        await engine.disconnectUser({ userId: 'bob' }, 60_000);
+        const expected = [
+          { userId: 'alice', reason: 'logged out', revokeBefore: 1700 },
+          { userId: 'bob', reason: undefined, revokeBefore: undefined },
+        ];
+        await vi.waitFor(() => expect([a.got, b.got]).toEqual([expected, expected]), WAIT);
+        await a.stop();
+        await a.stop();
+        await engine.disconnectUser({ userId: 'carol' }, 60_000);
+        await vi.waitFor(() => expect(b.got.map((r) => r.userId)).toEqual(['alice', 'bob', 'carol']), WAIT);
+        expect(a.got).toHaveLength(2);
+      });
+
+      it('stores a revocation for its user only, never moving it back, and forgets it after its ttl', async () => {
+        const { engine, elapse } = await setup();
+        expect(await engine.tokensRevokedBefore('alice')).toBeUndefined();
+        await engine.disconnectUser({ userId: 'alice', revokeBefore: 2000 }, SHORT_TTL_MS);
+        expect(await engine.tokensRevokedBefore('alice')).toBe(2000);
+        expect(await engine.tokensRevokedBefore('bob')).toBeUndefined();
+        await engine.disconnectUser({ userId: 'alice', revokeBefore: 1000 }, SHORT_TTL_MS);
+        expect(await engine.tokensRevokedBefore('alice')).toBe(2000);
+        // A disconnect without revoke_before leaves the revocation as it is.
+        await engine.disconnectUser({ userId: 'alice' }, SHORT_TTL_MS);
+        expect(await engine.tokensRevokedBefore('alice')).toBe(2000);
+        elapse(SHORT_TTL_MS + 1);
+        await vi.waitFor(async () => expect(await engine.tokensRevokedBefore('alice')).toBeUndefined(), WAIT);
+      });
+
+      it('rejects disconnects, reads and new listeners after close', async () => {
+        const { engine } = await setup();
+        await engine.close();
+        const closed = { code: AgentcastErrorCode.EngineClosed };
+        await expect(engine.disconnectUser({ userId: 'alice' }, 1000)).rejects.toMatchObject(closed);
+        await expect(engine.tokensRevokedBefore('alice')).rejects.toMatchObject(closed);
+        await expect(engine.onUserDisconnect(() => undefined)).rejects.toMatchObject(closed);
+      });
+    });
+
+    describe('presence (#putPresence / #removePresence / #presence)', () => {
+      const entry = (connectionId: string, serverId: string, connectedAt: number) => ({
+        connectionId,
+        serverId,
+        transport: 'websocket',
+        connectedAt,
+        deliveredSeq: 7,
+        seenSeq: 5,
+      });
+
+      it('lists the records of the user’s connections holding a slot, oldest first, updated in place', async () => {
+        const { engine } = await setup();
+        await engine.acquireConnectionSlot('alice', 'c2', 10);
+        await engine.acquireConnectionSlot('alice', 'c1', 10);
+        await engine.acquireConnectionSlot('bob', 'c3', 10);
+        await engine.putPresence([
+          { userId: 'alice', entry: entry('c2', 'node-b', 2000) },
+          { userId: 'alice', entry: entry('c1', 'node-a', 1000) },
+          { userId: 'bob', entry: entry('c3', 'node-a', 3000) },
+          // No slot: not a connection of the user, so never listed.
+          { userId: 'alice', entry: entry('c9', 'node-a', 500) },
+        ]);
+        expect(await engine.presence('alice')).toEqual([
+          entry('c1', 'node-a', 1000),
+          entry('c2', 'node-b', 2000),
+        ]);
+        await engine.putPresence([
+          { userId: 'alice', entry: { ...entry('c1', 'node-a', 1000), seenSeq: 7 } },
+        ]);
+        expect((await engine.presence('alice'))[0]).toMatchObject({ connectionId: 'c1', seenSeq: 7 });
+        expect(await engine.presence('carol')).toEqual([]);
+      });
+
+      it('forgets a record when it is removed or its slot is released', async () => {
+        const { engine } = await setup();
+        await engine.acquireConnectionSlot('alice', 'c1', 10);
+        await engine.acquireConnectionSlot('alice', 'c2', 10);
+        await engine.putPresence([
+          { userId: 'alice', entry: entry('c1', 'node-a', 1000) },
+          { userId: 'alice', entry: entry('c2', 'node-a', 2000) },
+        ]);
+        await engine.removePresence('alice', 'c1');
+        await engine.removePresence('alice', 'c1');
+        await engine.releaseConnectionSlot('alice', 'c2');
+        expect(await engine.presence('alice')).toEqual([]);
+      });
+
+      it('rejects writes and reads after close', async () => {
+        const { engine } = await setup();
+        await engine.close();
+        const closed = { code: AgentcastErrorCode.EngineClosed };
+        await expect(engine.presence('alice')).rejects.toMatchObject(closed);
+        await expect(engine.putPresence([])).rejects.toMatchObject(closed);
+        await expect(engine.removePresence('alice', 'c1')).resolves.toBeUndefined();
       });
     });
 

@@ -5,6 +5,7 @@ import type {
   CancelDelivery,
   CancelListener,
   CatchUp,
+  DisconnectListener,
   Engine,
   EngineHealth,
   EventListener,
@@ -14,6 +15,7 @@ import type {
   KeyedAppend,
   LogHead,
   PendingApproval,
+  PresenceEntry,
   PublishKey,
   ReapedRun,
   RunFence,
@@ -21,6 +23,7 @@ import type {
   RunReservation,
   RunStart,
   Unsubscribe,
+  UserDisconnect,
 } from '../../packages/server/src/engine/engine.js';
 import { MemoryEngine } from '../../packages/server/src/engine/memory-engine.js';
 import type { CatchUpQuery, SnapshotQuery } from '../../packages/server/src/engine/run-snapshot.js';
@@ -44,7 +47,10 @@ export type EngineCall =
   | 'catchUp'
   | 'resolveApproval'
   | 'putTicket'
-  | 'takeTicket';
+  | 'takeTicket'
+  | 'disconnectUser'
+  | 'tokensRevokedBefore'
+  | 'presence';
 
 /**
  * Stands in for one engine method: `next` is what the call would have reached without it (the engine
@@ -79,6 +85,9 @@ const CALLS: readonly EngineCall[] = [
   'runSnapshots',
   'catchUp',
   'resolveApproval',
+  'disconnectUser',
+  'tokensRevokedBefore',
+  'presence',
 ];
 
 /**
@@ -285,6 +294,24 @@ export class DelegatingEngine implements Engine {
   }
   onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
     return this.inner.onCancelRequest(node, listener);
+  }
+  disconnectUser(request: UserDisconnect, revocationTtlMs: number): Promise<void> {
+    return this.#call('disconnectUser', [request, revocationTtlMs]);
+  }
+  onUserDisconnect(listener: DisconnectListener): Promise<Unsubscribe> {
+    return this.inner.onUserDisconnect(listener);
+  }
+  tokensRevokedBefore(userId: string): Promise<number | undefined> {
+    return this.#call('tokensRevokedBefore', [userId]);
+  }
+  putPresence(entries: readonly { readonly userId: string; readonly entry: PresenceEntry }[]): Promise<void> {
+    return this.inner.putPresence(entries);
+  }
+  removePresence(userId: string, connectionId: string): Promise<void> {
+    return this.inner.removePresence(userId, connectionId);
+  }
+  presence(userId: string): Promise<PresenceEntry[]> {
+    return this.#call('presence', [userId]);
   }
   reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]> {
     return this.inner.reapLapsedRuns(max, terminal).then((reaped) => {

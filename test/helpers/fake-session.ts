@@ -27,11 +27,17 @@ export class FakeSession implements Session {
   /** What refreshToken does after recording the token; resolves by default. */
   onRefresh: (token: string) => Promise<void> = async () => undefined;
   closedWith: { readonly code: CloseCode; readonly reason: string } | undefined;
+  /** Seqs passed to markSeen, in order. */
+  readonly seen: number[] = [];
 
   constructor(options: { readonly userId?: string; readonly id?: string; readonly log?: Logger } = {}) {
     this.userId = options.userId ?? 'u1';
     this.id = options.id ?? 'c_test';
     this.log = options.log ?? silentLogger();
+  }
+
+  markSeen(seq: number): void {
+    this.seen.push(seq);
   }
 
   isClosed(): boolean {

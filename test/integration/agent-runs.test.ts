@@ -133,6 +133,32 @@ describe('agent runs over a real socket (docs/protocol.md §3, §6)', () => {
     ]);
   });
 
+  it('gives every event of a run the run’s own trace context, the one its agent gets (D, "Trace context")', async () => {
+    let given = '';
+    const traced = defineAgent({
+      name: 'traced',
+      async *run(_input, ctx) {
+        given = ctx.traceparent;
+        yield { type: 'agent_thinking', data: { reasoning: 'traced' } };
+      },
+    });
+    h = await startGateway({}, { agents: [traced] });
+    const client = await h.connect('u1');
+    const first = await ask(client, 'm1', { text: 'one', agent: 'traced' });
+    await completed(client, first);
+    const firstTrace = given;
+    const second = await ask(client, 'm2', { text: 'two', agent: 'traced' });
+    await completed(client, second);
+    expect(firstTrace).toMatch(/^00-[0-9a-f]{32}-[0-9a-f]{16}-01$/);
+    expect(given).not.toBe(firstTrace); // a new trace per run
+    expect(runFrames(client, first).map((f) => f.meta)).toEqual(
+      [1, 2, 3].map(() => ({ traceparent: firstTrace })),
+    );
+    expect(new Set(runFrames(client, second).map((f) => JSON.stringify(f.meta)))).toEqual(
+      new Set([JSON.stringify({ traceparent: given })]),
+    );
+  });
+
   it('starts one run for a message id sent twice at once from two connections of the same user', async () => {
     h = await startGateway({ demoDelayMs: 20 });
     const [a, b] = await Promise.all([h.connect('u1'), h.connect('u1')]);

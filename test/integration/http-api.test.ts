@@ -152,6 +152,51 @@ describe('HTTP API (docs/protocol.md §8)', () => {
     expect(res.headers.get('www-authenticate')).toBe('Bearer');
   });
 
+  it('accepts every key of a comma-separated --api-key (rotation) and no other, logging none of them', async () => {
+    const oldKey = 'old-api-key-0123456789';
+    const newKey = 'new-api-key-9876543210';
+    const { log, lines } = captureLog('debug');
+    h = await startGateway({ apiKey: ` ${newKey} , ${oldKey} ` }, { log });
+    for (const key of [newKey, oldKey]) {
+      const res = await call(h, '/v1/stats', { headers: { Authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(200);
+    }
+    for (const key of [`${newKey},${oldKey}`, `${newKey} , ${oldKey}`, newKey.slice(0, 8), '']) {
+      const res = await call(h, '/v1/stats', { headers: { Authorization: `Bearer ${key}` } });
+      expect(res.status).toBe(401);
+    }
+    const text = JSON.stringify(lines);
+    expect(text).not.toContain(newKey);
+    expect(text).not.toContain(oldKey);
+  });
+
+  it('keeps the W3C traceparent of a publish with each of its events, in the frame’s meta (D, "Trace context")', async () => {
+    h = await startGateway();
+    const client = await h.connect('u');
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
+    const body = { events: [1, 2].map((n) => ({ user_id: 'u', type: 'notification', data: { n } })) };
+    expect((await post(h, body, { ...auth, traceparent })).status).toBe(202);
+    // Malformed (upper case, all-zero trace id, version ff) is ignored, as the W3C spec says: no meta.
+    for (const bad of [
+      traceparent.toUpperCase(),
+      `00-${'0'.repeat(32)}-00f067aa0ba902b7-01`,
+      `ff${traceparent.slice(2)}`,
+    ]) {
+      expect(
+        (await post(h, { user_id: 'u', type: 'notification', data: {} }, { ...auth, traceparent: bad }))
+          .status,
+      ).toBe(202);
+    }
+    const events = await client.events(5);
+    expect(events.map((e) => e.meta)).toEqual([
+      { traceparent },
+      { traceparent },
+      undefined,
+      undefined,
+      undefined,
+    ]);
+  });
+
   it('answers 401 on /v1/* when no API key is configured at all', async () => {
     h = await startGateway({ apiKey: undefined });
     const res = await call(h, '/v1/stats', { headers: { Authorization: 'Bearer anything' } });

@@ -12,6 +12,8 @@ export interface AgentEvent<Data extends JsonObject = JsonObject> {
   readonly ts: string;
   readonly run_id?: string;
   readonly data: Data;
+  /** The W3C `traceparent` of the publish request, when it carried one (docs/protocol.md D, "Trace context"). */
+  readonly meta?: { readonly traceparent: string };
 }
 
 /**

@@ -10,6 +10,7 @@ import { CloseCode } from './protocol/close-codes.js';
 import type { WelcomeData } from './protocol/wire.js';
 import { type ReconnectPlan, ReconnectPolicy } from './reconnect-policy.js';
 import { MAX_RUNS, type RunState, RunStates } from './run-state.js';
+import { SeenReporter } from './seen-reporter.js';
 import { SeqTracker } from './seq-tracker.js';
 import { parseServerFrame } from './server-frame.js';
 import type { TimerHandle } from './timers.js';
@@ -45,6 +46,8 @@ export class AgentcastClient {
   readonly #outbox: Outbox;
   readonly #policy: ReconnectPolicy;
   readonly #heartbeat: Heartbeat | undefined;
+  /** Delivery receipts (`seen` frames); undefined with `seenIntervalMs: false`. */
+  readonly #seen: SeenReporter | undefined;
   readonly #tokens: TokenSource;
   readonly #transport: TransportChoice;
   #state: ClientState = 'connecting';
@@ -83,6 +86,10 @@ export class AgentcastClient {
             sendPing: () => this.#ws?.send('{"type":"ping"}'),
             onDead: () => this.#drop('no frame after ping (heartbeat timeout)'),
           });
+    this.#seen =
+      options.seenIntervalMs === false
+        ? undefined
+        : new SeenReporter(options.timers, options.seenIntervalMs, (seq) => this.#sendSeen(seq));
     void this.#connect();
   }
 
@@ -338,6 +345,7 @@ export class AgentcastClient {
     if (this.#ws === ws) this.#setState('open');
     if (this.#ws !== ws || ws === undefined) return;
     for (const frame of this.#outbox.frames()) ws.send(frame);
+    this.#seen?.connected(verdict.kind === 'reset' ? 0 : this.#tracker.lastSeq);
     this.#heartbeat?.start();
     this.#scheduleRefresh();
     this.#stableTimer = this.#o.timers.setTimeout(() => this.#policy.stable(), this.#o.backoff.resetAfterMs);
@@ -367,7 +375,15 @@ export class AgentcastClient {
     const run = this.#runs.event(event);
     this.#events.emit(event.type, event);
     this.#events.emit('*', event);
+    this.#seen?.handed(event.seq);
     this.#onRun(run);
+  }
+
+  /** A `seen` frame on the open connection (docs/protocol.md B); false when there is none. */
+  #sendSeen(seq: number): boolean {
+    if (this.#ws === undefined || !this.#ready) return false;
+    this.#ws.send(JSON.stringify({ type: 'seen', seq }));
+    return true;
   }
 
   #onRun(run: RunState | undefined): void {
@@ -431,6 +447,7 @@ export class AgentcastClient {
     this.#clear(this.#stableTimer);
     this.#clear(this.#upgradeTimer);
     this.#heartbeat?.stop();
+    this.#seen?.stop();
     if (ws !== undefined) {
       ws.onopen = null;
       ws.onmessage = null;

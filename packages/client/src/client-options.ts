@@ -59,6 +59,11 @@ export interface ConnectOptions {
   readonly heartbeat?: false | { readonly intervalMs?: number; readonly timeoutMs?: number };
   /** Give up on a connection that has not sent its welcome within this. Default 15 000. */
   readonly connectTimeoutMs?: number;
+  /**
+   * Delivery receipts: report the last seq handed to handlers in a `seen` frame at most this often
+   * (docs/protocol.md B); `false` sends none. Default 1 000.
+   */
+  readonly seenIntervalMs?: number | false;
   /** Refuse to send frames larger than this; the server closes with 1009 above 64 KiB (§5). Default 65 536. */
   readonly maxFrameBytes?: number;
   /** Default `'snapshot'`: a new tab gets every active run so far in `client.runs`. */
@@ -93,6 +98,7 @@ export interface ResolvedOptions {
   readonly maxAuthFailures: number;
   readonly heartbeat: false | { readonly intervalMs: number; readonly timeoutMs: number };
   readonly connectTimeoutMs: number;
+  readonly seenIntervalMs: number | false;
   readonly maxFrameBytes: number;
   readonly catchUp: CatchUp;
   readonly resumeFrom: StreamPosition | undefined;
@@ -191,6 +197,11 @@ export function resolveOptions(options: ConnectOptions): ResolvedOptions {
             timeoutMs: count('heartbeat.timeoutMs', h.timeoutMs, 10_000, 1),
           },
     connectTimeoutMs: count('connectTimeoutMs', options.connectTimeoutMs, 15_000, 1),
+    // At most once a second: the server takes one frame per second per connection for this.
+    seenIntervalMs:
+      options.seenIntervalMs === false
+        ? false
+        : count('seenIntervalMs', options.seenIntervalMs, 1_000, 1_000),
     maxFrameBytes: count('maxFrameBytes', options.maxFrameBytes, 65_536, 1),
     catchUp,
     resumeFrom: options.resumeFrom,

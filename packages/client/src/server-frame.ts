@@ -62,10 +62,12 @@ export function parseServerFrame(text: string): ServerFrame | undefined {
   const data = isObject(raw.data) ? raw.data : undefined;
   if (typeof raw.seq === 'number') {
     if (typeof raw.epoch !== 'string' || data === undefined) return undefined;
-    const event: AgentEvent = { type: raw.type, seq: raw.seq, epoch: raw.epoch, ts: str(raw.ts), data };
+    const base: AgentEvent = { type: raw.type, seq: raw.seq, epoch: raw.epoch, ts: str(raw.ts), data };
+    const event = typeof raw.run_id === 'string' ? { ...base, run_id: raw.run_id } : base;
+    const meta = isObject(raw.meta) && typeof raw.meta.traceparent === 'string' ? raw.meta : undefined;
     return {
       kind: 'event',
-      event: typeof raw.run_id === 'string' ? { ...event, run_id: raw.run_id } : event,
+      event: meta === undefined ? event : { ...event, meta: { traceparent: meta.traceparent as string } },
     };
   }
   switch (raw.type) {

@@ -202,8 +202,9 @@ describe('deploy/nginx.conf in front of two gateway nodes (real nginx, real proc
         // node (503) or the exited one (refused) on to node B (proxy_next_upstream). Without that
         // directive this fails with [1012, 1006].
         expect(obs.closes).toEqual([1012]);
+        // The SDK asks for catch-up by default (docs/client.md): a first connection is welcomed `snapshot`.
         expect(obs.welcomes.map((w) => [w.server_id, w.resume])).toEqual([
-          ['a', 'none'],
+          ['a', 'snapshot'],
           ['b', 'ok'],
         ]);
       }

@@ -15,6 +15,7 @@ async function collect(
     signal: signal ?? controller.signal,
     userId: 'u1',
     runId: 'r_1',
+    traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
     tool: (name, args, fn) =>
       runTool(name, args, fn, {
         signal: ctx.signal,

@@ -40,10 +40,12 @@ describe('createWebhookAgent', () => {
         );
       },
     });
+    const traceparent = '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01';
     const ctx = {
       signal: new AbortController().signal,
       userId: 'u',
       runId: 'r_1',
+      traceparent,
       tool: () => never(),
       approval: () => never(),
     };
@@ -55,6 +57,7 @@ describe('createWebhookAgent', () => {
     expect(seen[0]?.url).toBe('https://backend.test/hook');
     expect(seen[0]?.headers.get('x-agentcast-timestamp')).toBe('1700000000');
     expect(seen[0]?.headers.get('x-agentcast-signature')).toMatch(/^sha256=[0-9a-f]{64}$/);
+    expect(seen[0]?.headers.get('traceparent')).toBe(traceparent);
     expect(await seen[0]?.text()).toBe(
       '{"run_id":"r_1","user_id":"u","message":{"id":"m","text":"t","thread_id":null}}',
     );
@@ -75,6 +78,7 @@ describe('createWebhookAgent', () => {
       signal: controller.signal,
       userId: 'u',
       runId: 'r_1',
+      traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01',
       tool: () => never(),
       approval: () => never(),
     };

@@ -32,6 +32,7 @@ const REASON_CLASSES: Record<TokenRejection, AuthFailureClass> = {
   invalid_claims: 'claims',
   malformed: 'malformed',
   wrong_algorithm: 'algorithm',
+  keys_unavailable: 'keys_unavailable',
 };
 const REFUSAL_CLASSES: Record<string, AuthFailureClass> = {
   'no sub': 'sub',

@@ -79,6 +79,17 @@ describe('parseServerFrame', () => {
     expect(parseServerFrame(encodeEvent(stored))).toEqual({ kind: 'event', event: stored });
   });
 
+  it('reads an event’s trace context, and skips a meta without a traceparent string', () => {
+    const stored = { type: 'notification', seq: 1, epoch: 'e_1', ts: '2026-01-01T00:00:00.000Z', data: {} };
+    const meta = { traceparent: '00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01' };
+    expect(parseServerFrame(encodeEvent({ ...stored, meta }))).toEqual({
+      kind: 'event',
+      event: { ...stored, meta },
+    });
+    const odd = JSON.stringify({ ...stored, meta: { traceparent: 5 } });
+    expect(parseServerFrame(odd)).toEqual({ kind: 'event', event: stored });
+  });
+
   it('tells an event named like a frame type ("error") from an error frame by its seq', () => {
     const text = JSON.stringify({ type: 'error', seq: 1, epoch: 'e', ts: 't', data: { code: 'X' } });
     expect(parseServerFrame(text)).toMatchObject({ kind: 'event', event: { type: 'error', seq: 1 } });

@@ -129,7 +129,62 @@ describe('loadConfig', () => {
     );
     expect(message).toContain('--demo "true": the demo is for development only; remove it in staging');
     expect(message).toContain(
-      '--jwt-secret, --jwks: only one of --jwt-secret, --jwt-public-key, --jwks may be set; keep one',
+      '--jwt-secret, --jwks: only one of --jwt-secret, --jwt-public-key, --jwks, --jwks-url may be set; keep one',
+    );
+  });
+
+  it.each([
+    ['ftp://idp.example/jwks', 'test', '--jwks-url "ftp://idp.example/jwks": must be http:// or https://'],
+    ['not a url', 'test', '--jwks-url "not a url": not a URL'],
+    [
+      'http://idp.example/jwks',
+      'production',
+      '--jwks-url "http://idp.example/jwks": must be https:// outside development and test',
+    ],
+  ])('refuses --jwks-url %s in %s', (url, env, expected) => {
+    const message = problems(() =>
+      loadConfig({ argv: ['--env', env, '--jwks-url', url, '--api-key', 'k'.repeat(20)] }),
+    );
+    expect(message).toContain(expected);
+  });
+
+  it('accepts --jwks-url over http:// in development and test, and https:// everywhere', () => {
+    const local = loadConfig({ argv: ['--env', 'test', '--jwks-url', 'http://127.0.0.1:9/jwks.json'] });
+    expect(local.jwksUrl).toBe('http://127.0.0.1:9/jwks.json');
+    const prod = loadConfig({
+      argv: ['--env', 'production', '--jwks-url', 'https://idp.example/.well-known/jwks.json'],
+      env: { AGENTCAST_API_KEY: 'k'.repeat(20), AGENTCAST_ORIGINS: 'https://app.example' },
+    });
+    expect(prod).toMatchObject({ jwksTimeoutMs: 5000, jwksCooldownMs: 30_000, jwksCacheMaxAgeS: 600 });
+  });
+
+  it('refuses --jwks-url together with another key source', () => {
+    const message = problems(() =>
+      loadConfig({ argv: ['--jwks-url', 'https://idp.example/jwks', '--jwt-secret', 's'] }),
+    );
+    expect(message).toContain(
+      '--jwt-secret, --jwks-url: only one of --jwt-secret, --jwt-public-key, --jwks, --jwks-url may be set; keep one',
+    );
+  });
+
+  it('takes a comma-separated list of API keys and checks each one, naming it by position', () => {
+    const message = problems(() =>
+      loadConfig({
+        argv: [
+          '--env',
+          'production',
+          '--jwt-secret',
+          'x'.repeat(40),
+          '--api-key',
+          `${'n'.repeat(20)}, short`,
+        ],
+      }),
+    );
+    expect(message).toContain('--api-key[1] "[redacted]": must be at least 16 characters in production');
+    expect(message).not.toContain('short');
+    expect(message).not.toContain('nnnn');
+    expect(problems(() => loadConfig({ argv: ['--env', 'staging', '--api-key', ' , '] }))).toContain(
+      'needs an API key',
     );
   });
 

@@ -54,6 +54,39 @@ describe('RedisControl', () => {
     expect(control.nodeCount).toBe(0);
   });
 
+  it('hands user disconnects on the shared channel to every disconnect listener, and nothing else', async () => {
+    const { connection, control, logs } = make();
+    const got: unknown[] = [];
+    const stop = await control.listenDisconnects((request) => got.push(request));
+    const cancels: string[] = [];
+    await control.listen('node-a', (u, r) => cancels.push(`${u}/${r}`));
+    expect(connection.calls[0]).toEqual(['subscribe', 't:users:disconnect']);
+    const disconnect = { type: 'disconnect', user_id: 'alice', reason: 'bye', revoke_before: 1700 };
+    expect(control.onMessage('t:users:disconnect', JSON.stringify(disconnect))).toBe(true);
+    expect(
+      control.onMessage('t:users:disconnect', JSON.stringify({ type: 'disconnect', user_id: 'bob' })),
+    ).toBe(true);
+    expect(got).toEqual([
+      { userId: 'alice', reason: 'bye', revokeBefore: 1700 },
+      { userId: 'bob', reason: undefined, revokeBefore: undefined },
+    ]);
+    // A disconnect on a node's channel is not a cancel, and a malformed one is reported, not delivered.
+    expect(control.onMessage('t:node:node-a', JSON.stringify(disconnect))).toBe(true);
+    expect(cancels).toEqual([]);
+    for (const bad of [
+      { ...disconnect, reason: 5 },
+      { ...disconnect, revoke_before: '1' },
+      { type: 'x', user_id: 'a' },
+    ]) {
+      control.onMessage('t:users:disconnect', JSON.stringify(bad));
+    }
+    expect(got).toHaveLength(2);
+    expect(logs.filter((l) => l.msg === 'unreadable message on a node control channel')).toHaveLength(3);
+    await stop();
+    // Not held any more, the channel is still recognised as a control channel (never the fan-out's).
+    expect(control.onMessage('t:users:disconnect', JSON.stringify(disconnect))).toBe(true);
+  });
+
   it('leaves user channels to the fan-out, and drops a late message of a node it no longer holds', () => {
     const { control } = make();
     expect(control.onMessage(keys.channel('alice'), '{}')).toBe(false);

@@ -21,6 +21,11 @@ export const CloseCode = {
   TokenExpired: 4002,
   /** 4003: no auth frame within auth_timeout_ms (§2). */
   AuthTimeout: 4003,
+  /**
+   * 4010: disconnected by the server: the backend closed every connection of the user
+   * (`POST /v1/users/:user_id/disconnect`, docs/protocol.md D), e.g. after a logout or a permission change.
+   */
+  DisconnectedByServer: 4010,
   /** 4008: too many malformed frames (§5). */
   TooManyBadFrames: 4008,
   /** 4009: the user already holds max_connections_per_user connections (§5). */
@@ -73,6 +78,9 @@ export const CLOSE_CODE_ACTIONS: Readonly<Record<CloseCode, CloseAction>> = {
   [CloseCode.TokenExpired]: NEW_TOKEN,
   // A slow getToken() is the usual cause, so the next attempt asks for a token afresh.
   [CloseCode.AuthTimeout]: NEW_TOKEN,
+  // The backend logged the user out or changed what they may see: the old token may be revoked, so the
+  // next attempt asks for a fresh one; getToken() refusing to give one is how an app stops.
+  [CloseCode.DisconnectedByServer]: { reconnect: 'backoff', freshToken: true, refusal: false },
   [CloseCode.TooManyBadFrames]: STOP,
   // The token is fine; another tab or device of the user has to close first.
   [CloseCode.TooManyConnections]: { reconnect: 'backoff', freshToken: false, refusal: true },

@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto';
 import type { Engine } from '../engine/engine.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
@@ -338,6 +339,7 @@ export class AgentRun {
       signal,
       userId,
       runId,
+      traceparent: this.traceparent,
       tool: (name, args, fn) => runTool(name, args, fn, { signal, executionId, now, log: this.#log }),
       approval: (request) => this.#askApproval(request),
     };
@@ -373,6 +375,11 @@ export class AgentRun {
     }
   }
 
+  /** The run's W3C trace context, a new trace per run (docs/protocol.md D, "Trace context"). */
+  readonly traceparent = `00-${randomBytes(16).toString('hex')}-${randomBytes(8).toString('hex')}-01`;
+
+  readonly #meta = { traceparent: this.traceparent };
+
   /** Stops waiting for the engine to store the terminal event (the gateway is shutting down). */
   giveUp(): void {
     this.#gaveUp = true;
@@ -382,7 +389,9 @@ export class AgentRun {
   /** Stores one event of the run, fenced: only while the run is this node's (`ends`: its terminal). */
   async #append(event: NewEvent, ends = false): Promise<void> {
     const fence = { node: this.#options.node, ends, epoch: this.#epoch };
-    const stored = await this.#options.engine.append(this.userId, event, fence);
+    // docs/protocol.md D, "Trace context": every event of the run carries the run's trace.
+    const traced = { ...event, meta: this.#meta };
+    const stored = await this.#options.engine.append(this.userId, traced, fence);
     this.#epoch ??= stored.epoch;
     this.#options.metrics?.eventsPublished.inc({ source: 'agent' });
   }

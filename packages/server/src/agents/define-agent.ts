@@ -42,6 +42,11 @@ export interface AgentContext {
   /** The run's id (`r_…`), on every event of the run. */
   readonly runId: string;
   /**
+   * The run's W3C trace context (`00-<trace id>-<span id>-01`, a new trace per run): the webhook agent
+   * sends it to the backend as the `traceparent` header (docs/protocol.md D, "Trace context").
+   */
+  readonly traceparent: string;
+  /**
    * Runs `fn` as a tool call, framed by `tool_executing` and `tool_completed` (with an `execution_id`
    * it assigns, `duration_ms` and `success`). Delegate to it with `yield*`, which also hands back the
    * tool's result:

@@ -95,6 +95,8 @@ async function* exchange(
           accept: 'application/x-ndjson, application/json',
           [SIGNATURE_HEADER]: signWebhook(settings.secret, timestamp, body),
           [TIMESTAMP_HEADER]: timestamp,
+          // docs/protocol.md D, "Trace context": the backend may continue the run's trace.
+          traceparent: ctx.traceparent,
         },
         body,
         signal: guard.signal,

@@ -10,7 +10,8 @@ export type AuthFailureClass =
   | 'claims'
   | 'algorithm'
   | 'malformed'
-  | 'sub_mismatch';
+  | 'sub_mismatch'
+  | 'keys_unavailable';
 
 /** Claims whose failure has a class of its own: the ones a misconfigured identity provider gets wrong. */
 const CLAIM_CLASSES: Readonly<Record<string, AuthFailureClass>> = {
@@ -35,6 +36,8 @@ export function authFailureClass(
       return 'algorithm';
     case 'malformed':
       return 'malformed';
+    case 'keys_unavailable':
+      return 'keys_unavailable';
     case 'invalid_claims':
       return (failure.claim === undefined ? undefined : CLAIM_CLASSES[failure.claim]) ?? 'claims';
   }

@@ -3,17 +3,24 @@ import { readFileSync } from 'node:fs';
 import { createLocalJWKSet, errors, type JSONWebKeySet, type JWTVerifyGetKey, jwtVerify } from 'jose';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import { ID_MAX_LENGTH, isWellFormed } from '../protocol/events.js';
+import { KeysUnavailableError, RemoteKeySet, type RemoteKeySetOptions } from './remote-key-set.js';
 
 /** A verified token: who it is for and when it stops being valid. */
 export interface VerifiedToken {
   readonly userId: string;
   /** `exp` in milliseconds since the epoch. */
   readonly expiresAtMs: number;
+  /** `iat` in seconds since the epoch, when the token has one (a revocation compares it, docs/protocol.md D). */
+  readonly issuedAtS?: number | undefined;
 }
 
-/** Why a token was refused: `expired` closes with 4002, everything else with 4001 (docs/protocol.md §2). */
+/**
+ * Why a token was refused: `expired` closes with 4002, `keys_unavailable` (the `--jwks-url` key set could
+ * not be fetched: not the token's fault) with 1011, everything else with 4001 (docs/protocol.md §2, A).
+ */
 export type TokenRejection =
   | 'expired'
+  | 'keys_unavailable'
   | 'invalid_signature'
   | 'invalid_claims'
   | 'malformed'
@@ -28,11 +35,12 @@ export type TokenVerification =
       readonly claim?: string;
     };
 
-/** Where the verification key comes from: exactly one of the three. */
+/** Where the verification key comes from: exactly one of the four. */
 export type TokenKeySource =
   | { readonly kind: 'secret'; readonly secret: string }
   | { readonly kind: 'publicKey'; readonly pem: string }
-  | { readonly kind: 'jwks'; readonly jwks: JSONWebKeySet };
+  | { readonly kind: 'jwks'; readonly jwks: JSONWebKeySet }
+  | ({ readonly kind: 'remoteJwks' } & RemoteKeySetOptions);
 
 /** Options for {@link TokenVerifier}. */
 export interface TokenVerifierOptions {
@@ -51,6 +59,8 @@ export class TokenVerifier {
   readonly #algorithms: string[];
   readonly #issuer: string | undefined;
   readonly #audience: string | undefined;
+  /** The `--jwks-url` key set; undefined for the other key sources, which are loaded at construction. */
+  readonly keySet: RemoteKeySet | undefined;
 
   constructor(options: TokenVerifierOptions) {
     this.#issuer = options.issuer;
@@ -64,8 +74,12 @@ export class TokenVerifier {
       const publicKey = createPublicKey(key.pem);
       this.#key = publicKey;
       this.#algorithms = publicKey.asymmetricKeyType === 'ec' ? ['ES256'] : ['RS256'];
-    } else {
+    } else if (key.kind === 'jwks') {
       this.#key = createLocalJWKSet(key.jwks);
+      this.#algorithms = ['RS256', 'ES256'];
+    } else {
+      this.keySet = new RemoteKeySet(key);
+      this.#key = this.keySet.getKey;
       this.#algorithms = ['RS256', 'ES256'];
     }
   }
@@ -96,7 +110,10 @@ export class TokenVerifier {
           claim: typeof payload.exp !== 'number' ? 'exp' : 'sub',
         };
       }
-      return { ok: true, token: { userId: sub, expiresAtMs: payload.exp * 1000 } };
+      return {
+        ok: true,
+        token: { userId: sub, expiresAtMs: payload.exp * 1000, issuedAtS: payload.iat },
+      };
     } catch (err) {
       const claim = err instanceof errors.JWTClaimValidationFailed ? err.claim : undefined;
       return { ok: false, reason: rejectionOf(err), ...(claim === undefined ? {} : { claim }) };
@@ -105,6 +122,7 @@ export class TokenVerifier {
 }
 
 function rejectionOf(err: unknown): TokenRejection {
+  if (err instanceof KeysUnavailableError) return 'keys_unavailable';
   if (err instanceof errors.JWTExpired) return 'expired';
   if (err instanceof errors.JWTClaimValidationFailed) return 'invalid_claims';
   if (err instanceof errors.JOSEAlgNotAllowed || err instanceof errors.JOSENotSupported)
@@ -114,6 +132,9 @@ function rejectionOf(err: unknown): TokenRejection {
   }
   return 'malformed';
 }
+
+/** jose's own defaults, for callers that give no `--jwks-*` timing (the config always does). */
+const JWKS_DEFAULTS = { timeoutMs: 5000, cooldownMs: 30_000, cacheMaxAgeS: 600 } as const;
 
 /**
  * Reads the key material named by the config into a {@link TokenKeySource}, refusing at start-up what
@@ -125,8 +146,22 @@ export function readTokenKeySource(options: {
   readonly jwtSecret?: string | undefined;
   readonly jwtPublicKey?: string | undefined;
   readonly jwks?: string | undefined;
+  readonly jwksUrl?: string | undefined;
+  readonly jwksTimeoutMs?: number;
+  readonly jwksCooldownMs?: number;
+  readonly jwksCacheMaxAgeS?: number;
 }): TokenKeySource | undefined {
   if (options.jwtSecret !== undefined) return { kind: 'secret', secret: options.jwtSecret };
+  if (options.jwksUrl !== undefined) {
+    // Fetched later (RemoteKeySet.start): an unreachable URL is not a configuration error.
+    return {
+      kind: 'remoteJwks',
+      url: options.jwksUrl,
+      timeoutMs: options.jwksTimeoutMs ?? JWKS_DEFAULTS.timeoutMs,
+      cooldownMs: options.jwksCooldownMs ?? JWKS_DEFAULTS.cooldownMs,
+      cacheMaxAgeMs: (options.jwksCacheMaxAgeS ?? JWKS_DEFAULTS.cacheMaxAgeS) * 1000,
+    };
+  }
   if (options.jwtPublicKey !== undefined) {
     const path = options.jwtPublicKey;
     return { kind: 'publicKey', pem: checked(`--jwt-public-key "${path}"`, () => readPublicKey(path)) };

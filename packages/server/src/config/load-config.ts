@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs';
 import { hostname } from 'node:os';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
+import { apiKeyList } from './api-keys.js';
 import { closestName } from './closest-name.js';
 import type { Config, DerivedDefaultKey } from './config.js';
 import { envName, flagName, OPTION_SPECS, type OptionSpec } from './options.js';
@@ -239,25 +240,32 @@ function checkCombinations(
 ): void {
   const strict = v.env === 'staging' || v.env === 'production';
   const env = `${label('env')} "${v.env}"`;
-  const keySources = ['jwtSecret', 'jwtPublicKey', 'jwks'].filter((k) => v[k] !== undefined);
+  const keySources = ['jwtSecret', 'jwtPublicKey', 'jwks', 'jwksUrl'].filter((k) => v[k] !== undefined);
   if (keySources.length > 1) {
     problems.push(
-      `${keySources.map(label).join(', ')}: only one of --jwt-secret, --jwt-public-key, --jwks may be set; keep one`,
+      `${keySources.map(label).join(', ')}: only one of --jwt-secret, --jwt-public-key, --jwks, --jwks-url may be set; keep one`,
     );
   }
   if (strict && keySources.length === 0) {
     problems.push(
-      `${env}: needs client token verification; set --jwt-secret (AGENTCAST_JWT_SECRET), --jwt-public-key or --jwks`,
+      `${env}: needs client token verification; set --jwt-secret (AGENTCAST_JWT_SECRET), --jwt-public-key, --jwks or --jwks-url`,
     );
   }
-  if (strict && v.apiKey === undefined) {
+  if (v.jwksUrl !== undefined) {
+    checkJwksUrl(`${label('jwksUrl')} "${v.jwksUrl}"`, String(v.jwksUrl), !strict, problems);
+  }
+  const apiKeys = apiKeyList(v.apiKey as string | undefined);
+  for (const [i, key] of apiKeys.entries()) {
+    if (strict && key.length < 16) {
+      const which = apiKeys.length === 1 ? label('apiKey') : `${label('apiKey')}[${i}]`;
+      problems.push(`${which} "[redacted]": must be at least 16 characters in ${v.env}`);
+    }
+  }
+  if (strict && apiKeys.length === 0) {
     problems.push(`${env}: needs an API key for /v1/*; set --api-key (AGENTCAST_API_KEY)`);
   }
   if (typeof v.jwtSecret === 'string' && v.env === 'production' && v.jwtSecret.length < 32) {
     problems.push(`${label('jwtSecret')} "[redacted]": must be at least 32 characters in production`);
-  }
-  if (typeof v.apiKey === 'string' && strict && v.apiKey.length < 16) {
-    problems.push(`${label('apiKey')} "[redacted]": must be at least 16 characters in ${v.env}`);
   }
   if (strict && v.demo === true) {
     problems.push(`${label('demo')} "true": the demo is for development only; remove it in ${v.env}`);
@@ -299,6 +307,26 @@ function checkAgents(v: Record<string, unknown>, label: (key: string) => string,
       `${label('defaultAgent')} "webhook": the webhook agent needs --agent-url and --agent-secret; set them or use --default-agent demo`,
     );
   }
+}
+
+/**
+ * `--jwks-url`: an http(s) URL; https:// outside development and test, since keys fetched in clear text
+ * could be swapped by anyone on the path, who could then sign any user's token.
+ */
+function checkJwksUrl(where: string, value: string, local: boolean, problems: string[]): void {
+  let url: URL;
+  try {
+    url = new URL(value);
+  } catch {
+    problems.push(`${where}: not a URL; use https://host/path/jwks.json`);
+    return;
+  }
+  if (url.protocol === 'https:' || (local && url.protocol === 'http:')) return;
+  problems.push(
+    local
+      ? `${where}: must be http:// or https://`
+      : `${where}: must be https:// outside development and test; keys fetched in clear text could be replaced`,
+  );
 }
 
 /** A URL as it may be shown: without its password. */

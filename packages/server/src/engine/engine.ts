@@ -203,6 +203,39 @@ export interface ReapedRun {
 }
 
 /**
+ * A request to close every connection of a user on every node sharing the engine
+ * (`POST /v1/users/:user_id/disconnect`, docs/protocol.md D, "Disconnecting a user").
+ */
+export interface UserDisconnect {
+  readonly userId: string;
+  /** The close reason the connections get, when the backend gave one (else `disconnected by the server`). */
+  readonly reason?: string | undefined;
+  /** From now on, tokens of the user issued (`iat`) before this time, in unix seconds, are refused. */
+  readonly revokeBefore?: number | undefined;
+}
+
+/** Told of every {@link UserDisconnect} asked on any node (Engine.onUserDisconnect). */
+export type DisconnectListener = (request: UserDisconnect) => void;
+
+/**
+ * One connection of a user as GET /v1/users/:user_id/presence shows it (docs/protocol.md D, "Presence"):
+ * where it is, since when, and how far the user's stream got on it.
+ */
+export interface PresenceEntry {
+  readonly connectionId: string;
+  /** The node that holds it (`--server-id`). */
+  readonly serverId: string;
+  /** `websocket` (SSE streams will be `sse`). */
+  readonly transport: string;
+  /** When it was welcomed, ms since the epoch. */
+  readonly connectedAt: number;
+  /** The last seq the gateway wrote to it, as of its last report. */
+  readonly deliveredSeq: number;
+  /** The last seq its client reported handed to the application (`seen` frames), as of its last report. */
+  readonly seenSeq: number;
+}
+
+/**
  * Storage and fan-out of per-user event logs (docs/architecture.md, "Engines"). Implementations:
  * `MemoryEngine` for one process, `RedisEngine` for many. Seq is assigned atomically per user and is gap-free
  * within an epoch.
@@ -332,6 +365,33 @@ export interface Engine {
   resolveApproval(userId: string, approvalId: string, answer: ApprovalAnswer): Promise<ApprovalOutcome>;
   /** The user's approvals still pending and not past their `expires_at`, oldest first. */
   pendingApprovals(userId: string): Promise<PendingApproval[]>;
+  /**
+   * Stores the revocation of `request.revokeBefore` (when given) for `revocationTtlMs`, then tells every
+   * node's {@link onUserDisconnect} listeners, in that order, so a connection that joins meanwhile either
+   * sees the revocation or is told to close. A revocation never moves back: a smaller `revokeBefore` than
+   * the one stored keeps the stored one (and renews its time to live). Delivery to the nodes is at most
+   * once, as pub/sub is: a node whose control channel is down at that moment does not close its
+   * connections, but the revocation still refuses their tokens on the next connect or refresh.
+   */
+  disconnectUser(request: UserDisconnect, revocationTtlMs: number): Promise<void>;
+  /**
+   * Calls `listener` for every {@link disconnectUser} on any node sharing the engine until the returned
+   * function is called. On Redis one broadcast channel subscription, subscribed again after every
+   * reconnect; resolves once it is subscribed.
+   */
+  onUserDisconnect(listener: DisconnectListener): Promise<Unsubscribe>;
+  /** The user's stored revocation (unix seconds: tokens with `iat` before it are refused), if any. */
+  tokensRevokedBefore(userId: string): Promise<number | undefined>;
+  /**
+   * Writes the presence records of connections this node holds (one round trip for the batch on Redis).
+   * A record counts while its connection holds its slot ({@link acquireConnectionSlot}): the records of a
+   * crashed node vanish with its slot leases.
+   */
+  putPresence(entries: readonly { readonly userId: string; readonly entry: PresenceEntry }[]): Promise<void>;
+  /** Removes a connection's record. Never throws: removing is cleanup, and the slot lease bounds it anyway. */
+  removePresence(userId: string, connectionId: string): Promise<void>;
+  /** The user's connections on every node, as last written, oldest first. */
+  presence(userId: string): Promise<PresenceEntry[]>;
   /** Current health, without I/O. */
   health(): EngineHealth;
   /** Called whenever health changes (e.g. Redis down, then back). Returns a function that stops it. */

@@ -16,7 +16,9 @@ export type LuaScriptName =
   | 'request-cancel'
   | 'due-runs'
   | 'run-index'
-  | 'snapshots';
+  | 'snapshots'
+  | 'disconnect-user'
+  | 'presence';
 
 /**
  * One server-side script: its source and SHA1, so callers send `EVALSHA` (40 bytes) instead of the whole
@@ -70,6 +72,8 @@ export class LuaScript {
       'due-runs': LuaScript.load('due-runs'),
       'run-index': LuaScript.load('run-index'),
       snapshots: LuaScript.load('snapshots'),
+      'disconnect-user': LuaScript.load('disconnect-user'),
+      presence: LuaScript.load('presence'),
     };
   }
 }

@@ -16,6 +16,7 @@ import type {
   CancelDelivery,
   CancelListener,
   CatchUp,
+  DisconnectListener,
   Engine,
   EngineHealth,
   EventListener,
@@ -25,6 +26,7 @@ import type {
   KeyedAppend,
   LogHead,
   PendingApproval,
+  PresenceEntry,
   PublishKey,
   ReapedRun,
   RunFence,
@@ -32,6 +34,7 @@ import type {
   RunReservation,
   RunStart,
   Unsubscribe,
+  UserDisconnect,
 } from './engine.js';
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
 import { newEpoch } from './epoch.js';
@@ -43,6 +46,7 @@ import {
   snapshotLimits,
 } from './run-snapshot.js';
 import { SnapshotStore } from './snapshot-store.js';
+import { UserDisconnects } from './user-disconnects.js';
 import { UserLog } from './user-log.js';
 
 /** Options for {@link MemoryEngine}. */
@@ -168,6 +172,10 @@ export class MemoryEngine implements Engine {
   readonly #snapshotTtlMs: number;
   /** Approvals: user id -> approval id -> approval (docs/protocol.md G). */
   readonly #approvals = new Map<string, Map<string, HeldApproval>>();
+  /** Presence records: user id -> connection id -> record (Engine.putPresence). */
+  readonly #presence = new Map<string, Map<string, PresenceEntry>>();
+  /** Token revocations and disconnect listeners (Engine.disconnectUser). */
+  readonly #disconnects: UserDisconnects;
   readonly #sweepTimer: NodeJS.Timeout;
   #closed = false;
 
@@ -197,6 +205,7 @@ export class MemoryEngine implements Engine {
     this.#now = options.now ?? Date.now;
     this.#newEpoch = options.newEpoch ?? (() => newEpoch());
     this.#logger = options.logger ?? silentLogger();
+    this.#disconnects = new UserDisconnects(this.#logger);
     this.#sweepTimer = setInterval(() => this.sweep(), sweepIntervalMs);
     // The sweep only frees memory; it must not keep a finished process alive.
     this.#sweepTimer.unref();
@@ -382,6 +391,8 @@ export class MemoryEngine implements Engine {
 
   /** A no-op after close(): releasing is cleanup, and cleanup during shutdown must not throw. */
   async releaseConnectionSlot(userId: string, connectionId: string): Promise<void> {
+    // The presence record lives as long as the slot (as on Redis, where it stops counting).
+    await this.removePresence(userId, connectionId);
     const held = this.#slots.get(userId);
     if (held === undefined) return;
     held.delete(connectionId);
@@ -515,6 +526,52 @@ export class MemoryEngine implements Engine {
     };
   }
 
+  async disconnectUser(request: UserDisconnect, revocationTtlMs: number): Promise<void> {
+    this.#assertOpen();
+    this.#disconnects.disconnect(request, revocationTtlMs, this.#now());
+  }
+
+  async onUserDisconnect(listener: DisconnectListener): Promise<Unsubscribe> {
+    this.#assertOpen();
+    return this.#disconnects.listen(listener);
+  }
+
+  async tokensRevokedBefore(userId: string): Promise<number | undefined> {
+    this.#assertOpen();
+    return this.#disconnects.revokedBefore(userId, this.#now());
+  }
+
+  async putPresence(
+    entries: readonly { readonly userId: string; readonly entry: PresenceEntry }[],
+  ): Promise<void> {
+    this.#assertOpen();
+    for (const { userId, entry } of entries) {
+      // Only while the connection holds its slot, as on Redis: a record written after its release is dropped.
+      if (!this.#slots.get(userId)?.has(entry.connectionId)) continue;
+      let held = this.#presence.get(userId);
+      if (held === undefined) {
+        held = new Map();
+        this.#presence.set(userId, held);
+      }
+      held.set(entry.connectionId, entry);
+    }
+  }
+
+  async removePresence(userId: string, connectionId: string): Promise<void> {
+    const held = this.#presence.get(userId);
+    held?.delete(connectionId);
+    if (held?.size === 0) this.#presence.delete(userId);
+  }
+
+  async presence(userId: string): Promise<PresenceEntry[]> {
+    this.#assertOpen();
+    const slots = this.#slots.get(userId);
+    const entries = [...(this.#presence.get(userId)?.values() ?? [])];
+    return entries
+      .filter((entry) => slots?.has(entry.connectionId) === true)
+      .sort((a, b) => a.connectedAt - b.connectedAt);
+  }
+
   async activeRuns(userId: string): Promise<ActiveRun[]> {
     this.#assertOpen();
     const now = this.#now();
@@ -640,6 +697,7 @@ export class MemoryEngine implements Engine {
       }
       if (approvals.size === 0) this.#approvals.delete(userId);
     }
+    this.#disconnects.sweep(now);
   }
 
   /** Ended markers are in end order: forget from the front those past runRetainMs or over the bound. */
@@ -673,6 +731,8 @@ export class MemoryEngine implements Engine {
     this.#cancelListeners.clear();
     this.#snapshots.clear();
     this.#approvals.clear();
+    this.#disconnects.clear();
+    this.#presence.clear();
   }
 
   #log(userId: string): UserLog {

@@ -1,22 +1,31 @@
 import type { Logger } from '../observability/logger.js';
-import type { CancelListener } from './engine.js';
+import type { CancelListener, DisconnectListener, UserDisconnect } from './engine.js';
 import type { PubSubConnection } from './redis-fanout.js';
 import type { RedisKeys } from './redis-keys.js';
 
-/** One node's control channel with local listeners. */
-interface HeldNode {
+/** A message on a control channel, as the Lua scripts publish it. */
+type ControlMessage =
+  | { readonly type: 'cancel'; readonly userId: string; readonly runId: string }
+  | ({ readonly type: 'disconnect' } & UserDisconnect);
+
+type ControlListener = (message: ControlMessage) => void;
+
+/** One control channel with local listeners. */
+interface HeldChannel {
   /** Copy-on-write: a delivery in progress keeps the array it started with. */
-  listeners: readonly CancelListener[];
+  listeners: readonly ControlListener[];
   /** Settles once Redis confirmed a SUBSCRIBE of the channel (now, or at the next reconnect). */
   readonly subscribed: Promise<void>;
   readonly confirm: () => void;
 }
 
 /**
- * The control channels of the nodes this process serves (docs/redis.md, "Runs"): `<prefix>node:<id>`,
- * carrying the cancel requests lua/request-cancel.lua publishes for runs the node owns. They share the
- * engine's one subscriber connection with the user channels of RedisFanout: one channel subscription
- * per node, whatever the number of its listeners, subscribed again after every reconnect.
+ * The control channels this process listens to (docs/redis.md, "Runs"): `<prefix>node:<id>` of each node
+ * it serves, carrying the cancel requests lua/request-cancel.lua publishes for runs the node owns, and
+ * `<prefix>users:disconnect`, the one channel every node listens to, carrying the user disconnects
+ * lua/disconnect-user.lua publishes. They share the engine's one subscriber connection with the user
+ * channels of RedisFanout: one subscription per channel, whatever the number of its listeners,
+ * subscribed again after every reconnect.
  *
  * Delivery is at most once, as pub/sub is: a request published while the subscriber is disconnected is
  * lost (the caller was told `ack`; the user may press Stop again, docs/agents.md).
@@ -25,8 +34,8 @@ export class RedisControl {
   readonly #connection: PubSubConnection;
   readonly #keys: RedisKeys;
   readonly #logger: Logger;
-  /** channel -> node held. */
-  readonly #channels = new Map<string, HeldNode>();
+  /** channel -> channel held. */
+  readonly #channels = new Map<string, HeldChannel>();
 
   constructor(options: {
     readonly connection: PubSubConnection;
@@ -38,7 +47,7 @@ export class RedisControl {
     this.#logger = options.logger;
   }
 
-  /** Nodes with at least one listener (= control channels subscribed). */
+  /** Control channels subscribed (nodes served, plus the disconnect channel once listened to). */
   get nodeCount(): number {
     return this.#channels.size;
   }
@@ -48,8 +57,22 @@ export class RedisControl {
    * now if the connection takes commands, and in any case at every (re)connect ({@link resubscribeAll}).
    * Resolves once the channel is subscribed (while Redis is unreachable: once it is back).
    */
-  async listen(node: string, listener: CancelListener): Promise<() => Promise<void>> {
-    const channel = this.#keys.control(node);
+  listen(node: string, listener: CancelListener): Promise<() => Promise<void>> {
+    return this.#listen(this.#keys.control(node), (message) => {
+      if (message.type === 'cancel') listener(message.userId, message.runId);
+    });
+  }
+
+  /** Adds a listener for every user disconnect, on the channel all nodes share; as {@link listen}. */
+  listenDisconnects(listener: DisconnectListener): Promise<() => Promise<void>> {
+    return this.#listen(this.#keys.disconnects, (message) => {
+      if (message.type !== 'disconnect') return;
+      const { type: _type, ...request } = message;
+      listener(request);
+    });
+  }
+
+  async #listen(channel: string, listener: ControlListener): Promise<() => Promise<void>> {
     let held = this.#channels.get(channel);
     if (held === undefined) {
       let confirm: () => void = () => undefined;
@@ -62,7 +85,7 @@ export class RedisControl {
       this.#connection.subscribe(channel).then(held.confirm, () => undefined);
     }
     // A wrapper, so the same function added twice is removed once per call.
-    const entry: CancelListener = (userId, runId) => listener(userId, runId);
+    const entry: ControlListener = (message) => listener(message);
     held.listeners = [...held.listeners, entry];
     const owner = held;
     await owner.subscribed;
@@ -85,20 +108,22 @@ export class RedisControl {
    */
   onMessage(channel: string, message: string): boolean {
     const held = this.#channels.get(channel);
-    if (held === undefined) return channel.startsWith(this.#keys.controlPrefix);
-    const request = parseCancelRequest(message);
+    if (held === undefined)
+      return channel.startsWith(this.#keys.controlPrefix) || channel === this.#keys.disconnects;
+    const request = parseControlMessage(message);
     if (request === undefined) {
-      // Something other than lua/request-cancel.lua wrote to our channel: an operator must look.
+      // Something other than our Lua scripts wrote to our channel: an operator must look.
       this.#logger.error({ channel }, 'unreadable message on a node control channel');
       return true;
     }
     for (const listener of held.listeners) {
       try {
-        listener(request.userId, request.runId);
+        listener(request);
       } catch (error) {
+        const fields = request.type === 'cancel' ? { run_id: request.runId } : {};
         this.#logger.error(
-          { err: error, user_id: request.userId, run_id: request.runId },
-          'cancel listener threw',
+          { err: error, user_id: request.userId, ...fields },
+          `${request.type} listener threw`,
         );
       }
     }
@@ -123,8 +148,11 @@ export class RedisControl {
   }
 }
 
-/** lua/request-cancel.lua's message: JSON {type: "cancel", user_id, run_id}. */
-function parseCancelRequest(message: string): { userId: string; runId: string } | undefined {
+/**
+ * lua/request-cancel.lua's message, JSON {type: "cancel", user_id, run_id}, or lua/disconnect-user.lua's,
+ * JSON {type: "disconnect", user_id, reason?, revoke_before?}.
+ */
+function parseControlMessage(message: string): ControlMessage | undefined {
   let parsed: unknown;
   try {
     parsed = JSON.parse(message);
@@ -132,7 +160,15 @@ function parseCancelRequest(message: string): { userId: string; runId: string } 
     return undefined;
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined;
-  const { type, user_id: userId, run_id: runId } = parsed as Record<string, unknown>;
-  if (type !== 'cancel' || typeof userId !== 'string' || typeof runId !== 'string') return undefined;
-  return { userId, runId };
+  const fields = parsed as Record<string, unknown>;
+  const { type, user_id: userId } = fields;
+  if (typeof userId !== 'string') return undefined;
+  if (type === 'cancel') {
+    return typeof fields.run_id === 'string' ? { type, userId, runId: fields.run_id } : undefined;
+  }
+  if (type !== 'disconnect') return undefined;
+  const { reason, revoke_before: revokeBefore } = fields;
+  if (reason !== undefined && typeof reason !== 'string') return undefined;
+  if (revokeBefore !== undefined && typeof revokeBefore !== 'number') return undefined;
+  return { type, userId, reason, revokeBefore };
 }

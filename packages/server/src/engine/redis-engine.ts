@@ -17,6 +17,7 @@ import type {
   CancelDelivery,
   CancelListener,
   CatchUp,
+  DisconnectListener,
   Engine,
   EngineHealth,
   EventListener,
@@ -26,6 +27,7 @@ import type {
   KeyedAppend,
   LogHead,
   PendingApproval,
+  PresenceEntry,
   PublishKey,
   ReapedRun,
   RunFence,
@@ -33,6 +35,7 @@ import type {
   RunReservation,
   RunStart,
   Unsubscribe,
+  UserDisconnect,
 } from './engine.js';
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
 import { EngineUnavailableError } from './engine-unavailable.js';
@@ -43,6 +46,7 @@ import {
   type LuaScripts,
   type ScriptCall,
 } from './lua-script.js';
+import { encodePresence, parsePresenceReply } from './presence-record.js';
 import { type CommandClient, RedisConnections } from './redis-connections.js';
 import { RedisControl } from './redis-control.js';
 import { type RedisEngineOptions, resolveRedisEngineOptions } from './redis-engine-options.js';
@@ -606,6 +610,75 @@ export class RedisEngine implements Engine {
     return this.#control.listen(node, listener);
   }
 
+  /** lua/disconnect-user.lua: the revocation stored and the request published to every node, in one step. */
+  async disconnectUser(request: UserDisconnect, revocationTtlMs: number): Promise<void> {
+    this.#assertUsable();
+    const message = JSON.stringify({
+      type: 'disconnect',
+      user_id: request.userId,
+      reason: request.reason,
+      revoke_before: request.revokeBefore,
+    });
+    const call = {
+      keys: [this.#keys.revoked(request.userId)],
+      args: [
+        request.revokeBefore === undefined ? '' : String(request.revokeBefore),
+        Math.max(1, Math.ceil(revocationTtlMs)),
+        this.#keys.disconnects,
+        message,
+      ],
+    };
+    await this.#call(() => this.#eval('disconnect-user', call));
+  }
+
+  /** One subscription of the disconnect channel all nodes share (RedisControl), restored after every reconnect. */
+  async onUserDisconnect(listener: DisconnectListener): Promise<Unsubscribe> {
+    // Not #assertUsable: a listener added during an outage is subscribed once Redis is back.
+    if (this.#closed) {
+      throw new AgentcastError(AgentcastErrorCode.EngineClosed, 'the engine was used after close()');
+    }
+    return this.#control.listenDisconnects(listener);
+  }
+
+  async tokensRevokedBefore(userId: string): Promise<number | undefined> {
+    this.#assertUsable();
+    const reply = await this.#call(() => this.#command.get(this.#keys.revoked(userId)));
+    return reply === null ? undefined : Number(reply);
+  }
+
+  /** lua/presence.lua 'put' for each record, pipelined (grouped by slot on a cluster). */
+  async putPresence(
+    entries: readonly { readonly userId: string; readonly entry: PresenceEntry }[],
+  ): Promise<void> {
+    this.#assertUsable();
+    if (entries.length === 0) return;
+    const calls = entries.map(({ userId, entry }) =>
+      this.#presenceCall(userId, ['put', entry.connectionId, encodePresence(entry), this.#slotLeaseMs]),
+    );
+    const replies = await this.#call(() => this.#connections.pipelineEvalsha(this.#scripts.presence, calls));
+    const failed = replies.find(([error]) => error !== null);
+    if (failed !== undefined) throw failed[0];
+  }
+
+  async removePresence(userId: string, connectionId: string): Promise<void> {
+    if (this.#closed || !this.#health.current.ok) return;
+    try {
+      await this.#eval('presence', this.#presenceCall(userId, ['remove', connectionId]));
+    } catch {
+      // Redis went away mid-call: the slot lease, no longer renewed, ends the record's validity.
+    }
+  }
+
+  async presence(userId: string): Promise<PresenceEntry[]> {
+    this.#assertUsable();
+    const reply = await this.#call(() => this.#eval('presence', this.#presenceCall(userId, ['read'])));
+    return parsePresenceReply(reply);
+  }
+
+  #presenceCall(userId: string, args: readonly (string | number)[]): ScriptCall {
+    return { keys: [this.#keys.slots(userId), this.#keys.presence(userId)], args };
+  }
+
   /**
    * Walks the run index (lua/run-index.lua) for the users due now; for each, due-runs.lua names its
    * lapsed runs, append.lua in mode 'reap' ends each (conditional and atomic with ending the run), and
@@ -788,7 +861,11 @@ export class RedisEngine implements Engine {
   }
 
   #stored(event: NewEvent, ts: string, reply: unknown): StoredEvent {
-    const stored = { ...parseAppendReply(reply), ts };
+    const stored = {
+      ...parseAppendReply(reply),
+      ts,
+      ...(event.meta === undefined ? {} : { meta: event.meta }),
+    };
     return event.run_id === undefined
       ? { type: event.type, data: event.data, ...stored }
       : { type: event.type, run_id: event.run_id, data: event.data, ...stored };

@@ -33,6 +33,11 @@ export class RedisKeys {
     return `${this.#prefix}{u:${userId}}:conns`;
   }
 
+  /** Hash connection id -> JSON presence record of the user's connections (lua/presence.lua). */
+  presence(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:presence`;
+  }
+
   /** Sorted set of the user's registered runs, scored by when their lease ends (lua/start-run.lua). */
   runs(userId: string): string {
     return `${this.#prefix}{u:${userId}}:runs`;
@@ -102,6 +107,16 @@ export class RedisKeys {
    */
   control(node: string): string {
     return `${this.controlPrefix}${node}`;
+  }
+
+  /** Pub/sub channel every node listens to for user disconnects (lua/disconnect-user.lua publishes to it). */
+  get disconnects(): string {
+    return `${this.#prefix}users:disconnect`;
+  }
+
+  /** The user's token revocation: unix seconds; tokens with `iat` before it are refused (its TTL bounds it). */
+  revoked(userId: string): string {
+    return `${this.#prefix}{u:${userId}}:revoked`;
   }
 
   /** What every node's control channel starts with. */

@@ -8,16 +8,17 @@ import type { JsonObject, NewEvent, StoredEvent } from '../protocol/events.js';
 export interface FrameParts {
   /** `{"type":"…"` */
   readonly head: string;
-  /** `,"ts":"…"[,"run_id":"…"],"data":{…}}` */
+  /** `,"ts":"…"[,"run_id":"…"],"data":{…}[,"meta":{…}]}` */
   readonly tail: string;
 }
 
 /** Splits the frame of `event`, stored at `ts`, around seq and epoch (see {@link FrameParts}). */
 export function frameParts(event: NewEvent, ts: string): FrameParts {
   const runId = event.run_id === undefined ? '' : `,"run_id":${JSON.stringify(event.run_id)}`;
+  const meta = event.meta === undefined ? '' : `,"meta":${JSON.stringify(event.meta)}`;
   return {
     head: `{"type":${JSON.stringify(event.type)}`,
-    tail: `,"ts":${JSON.stringify(ts)}${runId},"data":${JSON.stringify(event.data)}}`,
+    tail: `,"ts":${JSON.stringify(ts)}${runId},"data":${JSON.stringify(event.data)}${meta}}`,
   };
 }
 
@@ -39,10 +40,14 @@ export function parseStoredFrame(frame: string): StoredEvent | undefined {
     return undefined;
   }
   if (!isJsonObject(raw)) return undefined;
-  const { type, seq, epoch, ts, run_id: runId, data } = raw;
+  const { type, seq, epoch, ts, run_id: runId, data, meta: rawMeta } = raw;
   if (typeof type !== 'string' || typeof epoch !== 'string' || typeof ts !== 'string') return undefined;
   if (typeof seq !== 'number' || !Number.isSafeInteger(seq) || seq < 1 || !isJsonObject(data))
     return undefined;
   if (runId !== undefined && typeof runId !== 'string') return undefined;
-  return runId === undefined ? { type, seq, epoch, ts, data } : { type, run_id: runId, seq, epoch, ts, data };
+  const event =
+    runId === undefined ? { type, seq, epoch, ts, data } : { type, run_id: runId, seq, epoch, ts, data };
+  if (rawMeta === undefined) return event;
+  if (!isJsonObject(rawMeta) || typeof rawMeta.traceparent !== 'string') return undefined;
+  return { ...event, meta: { traceparent: rawMeta.traceparent } };
 }

@@ -114,6 +114,7 @@ export class UserLog {
       seq: this.#seq,
       epoch: this.epoch,
       ts,
+      meta: event.meta,
     };
     // Built once per event (docs/architecture.md, "Hot path"): it sizes the event for the byte budgets and is
     // the frame every connection of the user is sent.

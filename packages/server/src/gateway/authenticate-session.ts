@@ -15,12 +15,21 @@ export type SessionCredential =
   | { readonly kind: 'token'; readonly token: string }
   | { readonly kind: 'ticket'; readonly ticket: string };
 
-/** Why a session may not open: `expired` is 4002 on a WebSocket, everything else 4001 (§2). */
-export type AuthRefusal = 'invalid_token' | 'token_expired';
+/**
+ * Why a session may not open: `token_expired` is 4002 on a WebSocket, `keys_unavailable` (the JWKS URL has
+ * not loaded yet) 1011, everything else 4001 (§2, A).
+ */
+export type AuthRefusal = 'invalid_token' | 'token_expired' | 'keys_unavailable';
 
 /** The outcome of {@link authenticateSession}. */
 export type Authentication =
-  | { readonly ok: true; readonly userId: string; readonly expiresAtMs: number }
+  | {
+      readonly ok: true;
+      readonly userId: string;
+      readonly expiresAtMs: number;
+      /** The token's `iat` (unix seconds), which a revocation is compared with (docs/protocol.md D). */
+      readonly issuedAtS?: number | undefined;
+    }
   | { readonly ok: false; readonly refusal: AuthRefusal };
 
 /** What authentication uses of the context every session shares. */
@@ -64,21 +73,33 @@ export async function authenticateSession(
   if (!verified.ok) {
     ctx.metrics.authFailures.inc({ reason: verified.reason });
     logFailure(session, authFailureClass(verified));
-    return { ok: false, refusal: verified.reason === 'expired' ? 'token_expired' : 'invalid_token' };
+    return { ok: false, refusal: refusalOf(verified.reason) };
   }
-  return unexpired(ctx, verified.token.userId, verified.token.expiresAtMs);
+  return unexpired(ctx, verified.token.userId, verified.token.expiresAtMs, verified.token.issuedAtS);
 }
 
-function unexpired(ctx: AuthContext, userId: string, expiresAtMs: number): Authentication {
+function refusalOf(reason: string): AuthRefusal {
+  if (reason === 'expired') return 'token_expired';
+  return reason === 'keys_unavailable' ? 'keys_unavailable' : 'invalid_token';
+}
+
+function unexpired(
+  ctx: AuthContext,
+  userId: string,
+  expiresAtMs: number,
+  issuedAtS?: number,
+): Authentication {
   if (expiresAtMs <= ctx.now()) return { ok: false, refusal: 'token_expired' };
-  return { ok: true, userId, expiresAtMs };
+  return { ok: true, userId, expiresAtMs, issuedAtS };
 }
 
 /** The WebSocket close code and reason of a refusal (§2, §7); SSE sends them in its error frame. */
 export function refusalClose(refusal: AuthRefusal): { code: CloseCode; reason: string } {
-  return refusal === 'token_expired'
-    ? { code: CloseCode.TokenExpired, reason: CloseReason.TokenExpired }
-    : { code: CloseCode.Unauthorized, reason: CloseReason.InvalidToken };
+  if (refusal === 'token_expired') return { code: CloseCode.TokenExpired, reason: CloseReason.TokenExpired };
+  if (refusal === 'keys_unavailable') {
+    return { code: CloseCode.InternalError, reason: CloseReason.KeysUnavailable };
+  }
+  return { code: CloseCode.Unauthorized, reason: CloseReason.InvalidToken };
 }
 
 /** §5: a user holds at most max_connections_per_user sessions, of every transport, across nodes. */
@@ -95,7 +116,7 @@ export function acquireSessionSlot(
 
 /** The outcome of {@link checkRefresh}. */
 export type RefreshCheck =
-  | { readonly ok: true; readonly expiresAtMs: number }
+  | { readonly ok: true; readonly expiresAtMs: number; readonly issuedAtS?: number | undefined }
   | { readonly ok: false; readonly code: CloseCode; readonly reason: string };
 
 /** §2: a refreshed token must verify and name the same user; otherwise the session ends. */
@@ -109,6 +130,9 @@ export async function checkRefresh(
   if (!verified.ok) {
     ctx.metrics.authFailures.inc({ reason: verified.reason });
     logFailure(session, authFailureClass(verified));
+    if (verified.reason === 'keys_unavailable') {
+      return { ok: false, code: CloseCode.InternalError, reason: CloseReason.KeysUnavailable };
+    }
     const code = verified.reason === 'expired' ? CloseCode.TokenExpired : CloseCode.Unauthorized;
     return { ok: false, code, reason: CloseReason.RefreshRefused };
   }
@@ -117,5 +141,5 @@ export async function checkRefresh(
     logFailure(session, 'sub_mismatch');
     return { ok: false, code: CloseCode.Unauthorized, reason: CloseReason.RefreshOtherUser };
   }
-  return { ok: true, expiresAtMs: verified.token.expiresAtMs };
+  return { ok: true, expiresAtMs: verified.token.expiresAtMs, issuedAtS: verified.token.issuedAtS };
 }

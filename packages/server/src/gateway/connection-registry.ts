@@ -1,18 +1,26 @@
+import type { PresenceEntry } from '../engine/engine.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { CloseCode, CloseReason } from '../protocol/close-codes.js';
+import type { PresenceState } from './presence-state.js';
 
 /**
  * What the registry needs of a session of any transport (a WebSocket Connection, an SSE stream):
  * `authenticating → joining → open → closed`, its token's expiry, and how to ping, close and drop it.
  */
 export interface RegisteredSession {
+  readonly id: string;
+  /** The user, once its token verified ('' before). */
+  readonly userId: string;
   readonly state: 'authenticating' | 'joining' | 'open' | 'closed';
   /** When the session's token expires (ms since the epoch); the expiry sweep closes it with 4002 after. */
   readonly expiresAtMs: number;
   /** Unanswered protocol pings; 2 drop the session. Transports without pongs keep it at 0. */
   readonly pingsUnanswered: number;
+  /** What it reports to presence (docs/protocol.md D), for transports that report it. */
+  readonly presence?: PresenceState | undefined;
   readonly log: Logger;
+  isClosed(): boolean;
   ping(): void;
   close(code: CloseCode, reason: string): void;
   terminate(): void;
@@ -23,6 +31,10 @@ export interface ConnectionRegistryOptions {
   readonly heartbeatMs: number;
   readonly now: () => number;
   readonly metrics: Metrics;
+  /** This node's `--server-id`, in presence records. */
+  readonly serverId?: string;
+  /** Writes a batch of presence records (Engine.putPresence); without it presence is not reported. */
+  readonly writePresence?: (entries: readonly { userId: string; entry: PresenceEntry }[]) => Promise<void>;
 }
 
 /** How often token expiry is checked; JWT `exp` has one-second resolution anyway. */
@@ -39,6 +51,8 @@ export class ConnectionRegistry {
   readonly #heartbeatMs: number;
   readonly #now: () => number;
   readonly #metrics: Metrics;
+  readonly #serverId: string;
+  readonly #writePresence: ConnectionRegistryOptions['writePresence'];
   #heartbeat: NodeJS.Timeout | undefined;
   #expiry: NodeJS.Timeout | undefined;
   /** Set while closing everything: called when the last connection has gone. */
@@ -48,6 +62,8 @@ export class ConnectionRegistry {
     this.#heartbeatMs = options.heartbeatMs;
     this.#now = options.now;
     this.#metrics = options.metrics;
+    this.#serverId = options.serverId ?? '';
+    this.#writePresence = options.writePresence;
   }
 
   get size(): number {
@@ -70,7 +86,10 @@ export class ConnectionRegistry {
   start(): void {
     this.#heartbeat ??= setInterval(() => this.sweepHeartbeat(), this.#heartbeatMs).unref();
     this.#expiry ??= setInterval(
-      () => this.sweepExpiry(),
+      () => {
+        this.sweepExpiry();
+        this.sweepPresence();
+      },
       Math.min(EXPIRY_SWEEP_MS, this.#heartbeatMs),
     ).unref();
   }
@@ -100,6 +119,45 @@ export class ConnectionRegistry {
       if (conn.state === 'open' && conn.expiresAtMs <= now)
         conn.close(CloseCode.TokenExpired, CloseReason.TokenExpired);
     }
+  }
+
+  /**
+   * Presence (docs/protocol.md D): writes, in one batch, the records of the open connections whose
+   * delivered or seen seq moved since their last report; so a record is at most about a second behind.
+   * A failed write marks them due again.
+   */
+  sweepPresence(): void {
+    const write = this.#writePresence;
+    if (write === undefined) return;
+    const due: { conn: RegisteredSession; presence: PresenceState }[] = [];
+    for (const conn of this.#connections) {
+      const presence = conn.presence;
+      if (conn.state === 'open' && presence?.dirty === true) due.push({ conn, presence });
+    }
+    if (due.length === 0) return;
+    const entries = due.map(({ conn, presence }) => ({
+      userId: conn.userId,
+      entry: presence.report(conn.id, this.#serverId),
+    }));
+    write(entries).catch(() => {
+      // The engine is down (it logs that once): report these again at the next sweep.
+      for (const { presence } of due) presence.dirty = true;
+    });
+  }
+
+  /**
+   * Closes every connection of `userId` on this node with `code`, open or still joining (its user is
+   * known once its token verified): the one place a user's connections are ended from outside
+   * (docs/protocol.md D, "Disconnecting a user"). Returns how many it closed.
+   */
+  closeUser(userId: string, code: CloseCode, reason: string): number {
+    let closed = 0;
+    for (const conn of this.#connections) {
+      if (conn.userId !== userId || conn.isClosed()) continue;
+      conn.close(code, reason);
+      closed++;
+    }
+    return closed;
   }
 
   /** Closes every connection with `code`; peers that do not finish the closing handshake in `graceMs` are dropped. */

@@ -1,5 +1,6 @@
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
+import { isRevoked } from '../auth/revocation.js';
 import { ReplayBuffer, type WireFrame } from '../engine/replay-buffer.js';
 import type { Logger } from '../observability/logger.js';
 import { isEngineUnavailable } from '../protocol/agentcast-error.js';
@@ -18,6 +19,7 @@ import {
 } from './authenticate-session.js';
 import type { ConnectionContext } from './connection-context.js';
 import { routeFrame } from './frame-router.js';
+import { PresenceState } from './presence-state.js';
 import type { Session } from './session.js';
 import { deliverLive, openUserStream } from './user-stream.js';
 
@@ -69,6 +71,8 @@ export class Connection implements Session {
   expiresAtMs = Number.POSITIVE_INFINITY;
   /** Holds live events during the replay, then guards the live stream: each seq once, in order (§3, §4). */
   #replay: ReplayBuffer | undefined;
+  /** Presence (docs/protocol.md D): set once the connection is open, reported by the registry's sweep. */
+  presence: PresenceState | undefined;
   /** Unanswered protocol pings; the heartbeat closes the connection at 2 (§6). */
   pingsUnanswered = 0;
   readonly #ws: WebSocket;
@@ -156,8 +160,9 @@ export class Connection implements Session {
   }
 
   /** An event's frame goes out as it is: the WebSocket frame carries its seq and epoch. */
-  sendEvent(_event: StoredEvent, frame: WireFrame): void {
+  sendEvent(event: StoredEvent, frame: WireFrame): void {
     this.send(frame);
+    this.presence?.delivered(event.seq);
   }
 
   /**
@@ -335,11 +340,15 @@ export class Connection implements Session {
     this.#userId = auth.userId;
     this.expiresAtMs = auth.expiresAtMs;
     this.#log = undefined;
+    // Read after the user id is set: a disconnect that arrives from now on finds this connection in
+    // the registry, and one stored before is read here (docs/protocol.md D, "Disconnecting a user").
+    if (await this.#revoked(auth.issuedAtS)) return;
     if (!(await this.#takeSlot())) return;
     const replay = new ReplayBuffer({ maxBuffered: this.#ctx.config.historySize });
     this.#replay = replay;
     if (!(await openUserStream(this, replay, this.#ctx, resume))) return;
     this.#state = 'open';
+    this.#openPresence(replay.lastSeq);
     this.#ctx.handshakes.release(this.ip);
     if (this.#ctx.log.isLevelEnabled('debug')) this.log.debug({ ip: this.ip }, 'connection authenticated');
     // Frames that arrived between `auth` and the welcome, in the order they came (docs/protocol.md A).
@@ -351,6 +360,16 @@ export class Connection implements Session {
         this.#onOpenMessage(frame.data, frame.isBinary);
       }
     this.#ws.resume();
+  }
+
+  /** Closes with 4001 `token revoked` when the user's tokens issued before a revocation are refused. */
+  async #revoked(issuedAtS: number | undefined): Promise<boolean> {
+    const revokedBefore = await this.#ctx.engine.tokensRevokedBefore(this.#userId);
+    if (this.isClosed()) return true;
+    if (!isRevoked(issuedAtS, revokedBefore)) return false;
+    this.#ctx.metrics.authFailures.inc({ reason: 'revoked' });
+    this.close(CloseCode.Unauthorized, CloseReason.TokenRevoked);
+    return true;
   }
 
   /** §5: a user holds at most max_connections_per_user connections, across nodes (4009). */
@@ -373,6 +392,22 @@ export class Connection implements Session {
       .catch((err: unknown) => this.log.warn({ err }, 'could not release connection slot'));
   }
 
+  /** A delivery receipt (`seen`, docs/protocol.md B): reported with the connection's presence. */
+  markSeen(seq: number): void {
+    this.presence?.seen(seq);
+  }
+
+  /** The presence record is written at once when the connection opens, then by the registry's sweep. */
+  #openPresence(deliveredSeq: number): void {
+    const presence = new PresenceState(this.#ctx.now(), deliveredSeq);
+    this.presence = presence;
+    const entry = presence.report(this.id, this.#ctx.config.serverId);
+    this.#ctx.engine.putPresence([{ userId: this.#userId, entry }]).catch((err: unknown) => {
+      presence.dirty = true; // the next sweep tries again
+      this.log.debug({ err }, 'could not write presence');
+    });
+  }
+
   /** Accepts a refreshed token for the same user (§2); anything else closes. */
   async refreshToken(token: string): Promise<void> {
     const refresh = await checkRefresh(this.#ctx, this.#userId, token, this);
@@ -381,6 +416,7 @@ export class Connection implements Session {
       this.close(refresh.code, refresh.reason);
       return;
     }
+    if (await this.#revoked(refresh.issuedAtS)) return;
     this.expiresAtMs = refresh.expiresAtMs;
     this.send(encodeServerFrame.authOk());
   }
@@ -396,6 +432,7 @@ export class Connection implements Session {
       );
     }
     if (wasAuthenticated) this.#ctx.hub.leave(this);
+    if (this.presence !== undefined) void this.#ctx.engine.removePresence(this.#userId, this.id);
     this.#releaseSlot();
     this.#ctx.onClosed(this);
   }

@@ -24,6 +24,9 @@ export function routeFrame(conn: Session, frame: ClientFrame, ctx: RouterContext
     case 'approval':
       void guard(conn, frame.id, answerApproval(conn, frame, ctx));
       return;
+    case 'seen':
+      conn.markSeen(frame.seq);
+      return;
     default:
       assertNever(frame);
   }

@@ -92,7 +92,10 @@ export class Gateway {
   /** `GET /v1/events`: Server-Sent Events streams (docs/protocol.md H). */
   readonly #sse: SseEndpoint;
   readonly #origins: OriginGuard;
+  readonly #verifier: TokenVerifier;
   #pruneTimer: NodeJS.Timeout | undefined;
+  /** Stops listening to user disconnects (set once the engine confirmed the listener). */
+  #stopDisconnects: (() => Promise<void>) | undefined;
   #state: GatewayState = 'starting';
   #draining: Promise<void> | undefined;
   #closing: Promise<void> | undefined;
@@ -118,10 +121,18 @@ export class Gateway {
     }
     const agents = [...builtInAgents(config), ...(deps.agents ?? [])];
     checkDefaultAgent(config.defaultAgent, agents);
+    if (key.kind === 'remoteJwks') key = { ...key, ...this.#jwksReporting(key.url) };
+    this.#verifier = new TokenVerifier({ key, issuer: config.jwtIssuer, audience: config.jwtAudience });
     this.#ownsEngine = deps.engine === undefined;
     this.engine = deps.engine ?? createEngine(config, this.log, this.metrics);
     this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now });
-    this.#registry = new ConnectionRegistry({ heartbeatMs: config.heartbeatMs, now, metrics: this.metrics });
+    this.#registry = new ConnectionRegistry({
+      heartbeatMs: config.heartbeatMs,
+      now,
+      metrics: this.metrics,
+      serverId: config.serverId,
+      writePresence: (entries) => this.engine.putPresence(entries),
+    });
     this.runtime = new AgentRuntime({
       engine: this.engine,
       agents,
@@ -142,7 +153,7 @@ export class Gateway {
       // §1: select agentcast.v1; never echo bearer.<jwt>, which would send the token back.
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
-    const verifier = new TokenVerifier({ key, issuer: config.jwtIssuer, audience: config.jwtAudience });
+    const verifier = this.#verifier;
     const handshakes = new HandshakeLimiter(config.maxHandshakesPerIp);
     const accepting = (): boolean => this.#state === 'running';
     // One session context for every transport: the rules (auth, slots, resume, runs) are the same calls.
@@ -264,6 +275,8 @@ export class Gateway {
     this.#state = 'running';
     this.#registry.start();
     this.#sse.start();
+    this.#verifier.keySet?.start();
+    this.#listenToDisconnects();
     this.#pruneTimer = setInterval(() => this.#origins.prune(), PRUNE_INTERVAL_MS).unref();
     const addresses = this.addresses();
     this.log.info(
@@ -305,9 +318,53 @@ export class Gateway {
     if (this.#state !== 'running') return { ready: false, reason: this.#state };
     if (this.#deregistering) return { ready: false, reason: 'draining' };
     const health = this.engine.health();
-    return health.ok
-      ? { ready: true }
-      : { ready: false, reason: 'engine_unavailable', detail: health.reason };
+    if (!health.ok) return { ready: false, reason: 'engine_unavailable', detail: health.reason };
+    const keys = this.#verifier.keySet;
+    if (keys !== undefined && !keys.loaded) {
+      return { ready: false, reason: 'keys_unavailable', detail: keys.lastError ?? 'not fetched yet' };
+    }
+    return { ready: true };
+  }
+
+  /**
+   * How the `--jwks-url` key set reports: a failed fetch is a degraded dependency (warn, with the URL's
+   * origin and path only, the error class and message); the first success is logged once.
+   */
+  #jwksReporting(url: string): { onFetchFailed: (error: unknown) => void; onLoaded: () => void } {
+    const parsed = new URL(url);
+    const jwks_url = `${parsed.origin}${parsed.pathname}`;
+    return {
+      onFetchFailed: (error) =>
+        this.log.warn(
+          { jwks_url, err: error instanceof Error ? error.message : String(error) },
+          'could not fetch the JSON Web Key Set',
+        ),
+      onLoaded: () => this.log.info({ jwks_url }, 'JSON Web Key Set loaded'),
+    };
+  }
+
+  /**
+   * docs/protocol.md D, "Disconnecting a user": every node closes the user's connections with 4010 when any
+   * node is asked (POST /v1/users/:user_id/disconnect); the connection registry is the one place that
+   * ends them. Not awaited: on Redis the listener is subscribed once Redis is reachable.
+   */
+  #listenToDisconnects(): void {
+    this.engine
+      .onUserDisconnect((request) => {
+        const closed = this.#registry.closeUser(
+          request.userId,
+          CloseCode.DisconnectedByServer,
+          request.reason ?? CloseReason.Disconnected,
+        );
+        this.log.debug({ user_id: request.userId, connections: closed }, 'user disconnected');
+      })
+      .then(
+        (stop) => {
+          if (this.#state === 'closed') void stop();
+          else this.#stopDisconnects = stop;
+        },
+        (err: unknown) => this.log.error({ err }, 'could not listen to user disconnects'),
+      );
   }
 
   /** `/v1/stats`: this node's figures. */
@@ -369,6 +426,8 @@ export class Gateway {
     this.#endDelay?.();
     this.#registry.stop();
     this.#sse.stop();
+    this.#verifier.keySet?.close();
+    await this.#stopDisconnects?.();
     clearInterval(this.#pruneTimer);
     await this.runtime.close();
     await this.#registry.closeAll(CloseCode.ServiceRestart, CloseReason.Draining, CLOSE_GRACE_MS);

@@ -4,16 +4,18 @@ import { z } from 'zod';
 import type { AgentRuntime, CancelResult } from '../agents/agent-runtime.js';
 import { bearerCredential } from '../auth/token-source.js';
 import type { TokenVerification } from '../auth/token-verifier.js';
+import { apiKeyList } from '../config/api-keys.js';
 import type { Config } from '../config/config.js';
-import type { Engine } from '../engine/engine.js';
+import type { Engine, PresenceEntry } from '../engine/engine.js';
 import { provesNothingApplied } from '../engine/engine-unavailable.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { isEngineUnavailable, isEventInvalid } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
-import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
+import { ID_MAX_LENGTH, idSchema, isWellFormed } from '../protocol/events.js';
 import { formatIssues } from '../protocol/issues.js';
 import { parsePublishBody } from '../protocol/publish.js';
+import { parseTraceparent } from '../protocol/trace-context.js';
 import { type CorsDecision, isSnapshotOrApprovalRoute } from '../security/cors-policy.js';
 import { readBody } from './read-body.js';
 
@@ -21,7 +23,7 @@ import { readBody } from './read-body.js';
  * Why a gateway is not ready: a stable word, safe to show anyone (docs/protocol.md D). The engine's own
  * reason (a Redis error, an address) is the `detail`, shown only to a caller with the API key.
  */
-export type NotReadyReason = 'starting' | 'draining' | 'closed' | 'engine_unavailable';
+export type NotReadyReason = 'starting' | 'draining' | 'closed' | 'engine_unavailable' | 'keys_unavailable';
 
 /** Readiness as /readyz reports it (docs/protocol.md §8). */
 export type Readiness =
@@ -274,6 +276,24 @@ async function handleApi(
     }
     return userRuns(res, ctx, userId);
   }
+  const presence = /^\/v1\/users\/([^/]+)\/presence$/.exec(path);
+  if (presence !== null) {
+    if (req.method !== 'GET' && req.method !== 'HEAD') return methodNotAllowed(res, 'GET');
+    const userId = decodedSegment(presence[1] as string);
+    if (userId === undefined || !idSchema.safeParse(userId).success) {
+      return sendError(res, 400, ErrorCode.InvalidMessage, `user_id: must be 1..${ID_MAX_LENGTH} characters`);
+    }
+    return userPresence(res, ctx, userId);
+  }
+  const disconnect = /^\/v1\/users\/([^/]+)\/disconnect$/.exec(path);
+  if (disconnect !== null) {
+    if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+    const userId = decodedSegment(disconnect[1] as string);
+    if (userId === undefined || !idSchema.safeParse(userId).success) {
+      return sendError(res, 400, ErrorCode.InvalidMessage, `user_id: must be 1..${ID_MAX_LENGTH} characters`);
+    }
+    return disconnectUser(req, res, ctx, userId);
+  }
   const cancel = /^\/v1\/runs\/([^/]+)\/cancel$/.exec(path);
   if (cancel !== null) {
     if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
@@ -287,16 +307,22 @@ async function handleApi(
 }
 
 /**
- * Compares API keys in constant time: both sides are hashed first so neither the length nor the
- * content of the configured key leaks through timing.
+ * Whether the bearer credential is one of the configured API keys (`--api-key` lists them, comma
+ * separated, for rotation). Compared in constant time: both sides are hashed first so neither the length
+ * nor the content of a key leaks through timing, and every key is compared, so which one matched (or
+ * how many there are) does not show either.
  */
 export function apiKeyMatches(authorization: string | undefined, apiKey: string | undefined): boolean {
-  if (apiKey === undefined) return false;
+  const keys = apiKeyList(apiKey);
+  if (keys.length === 0) return false;
   const given = bearerCredential(authorization);
   if (given === undefined) return false;
   const a = createHash('sha256').update(given).digest();
-  const b = createHash('sha256').update(apiKey).digest();
-  return timingSafeEqual(a, b);
+  let matched = false;
+  for (const key of keys) {
+    if (timingSafeEqual(a, createHash('sha256').update(key).digest())) matched = true;
+  }
+  return matched;
 }
 
 /** What {@link readJsonBody} returns once it has answered (413, 400) or the client went away. */
@@ -359,13 +385,19 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
     rejected(ErrorCode.InvalidMessage);
     return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
   }
+  // D, "Trace context": the request's traceparent travels with each of its events to the screen.
+  const traceparent = parseTraceparent(req.headers.traceparent);
+  const items =
+    traceparent === undefined
+      ? parsed.value
+      : parsed.value.map(({ userId, event }) => ({ userId, event: { ...event, meta: { traceparent } } }));
   try {
     if (key === undefined) {
-      const stored = await ctx.engine.appendBatch(parsed.value);
+      const stored = await ctx.engine.appendBatch(items);
       ctx.metrics.eventsPublished.inc({ source: 'http' }, stored.length);
       return sendJson(res, 202, { results: stored.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
     }
-    await publishOnce(res, ctx, parsed.value, key, body.text);
+    await publishOnce(res, ctx, items, key, body.text);
   } catch (err) {
     if (isEngineUnavailable(err)) {
       rejected(ErrorCode.Unavailable);
@@ -567,6 +599,121 @@ export function answerCancel(res: ServerResponse, runId: string, outcome: Cancel
   } else {
     sendError(res, 404, outcome.code, outcome.message);
   }
+}
+
+/**
+ * GET /v1/users/:user_id/presence (docs/protocol.md D, "Presence"): the user's connections on every node
+ * sharing the engine, per node and per device, with how far the stream got on each.
+ */
+async function userPresence(res: ServerResponse, ctx: HttpApiContext, userId: string): Promise<void> {
+  let entries: PresenceEntry[];
+  try {
+    entries = await ctx.engine.presence(userId);
+  } catch (err) {
+    if (isEngineUnavailable(err)) {
+      return sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later', {
+        'Retry-After': '1',
+      });
+    }
+    throw err;
+  }
+  const perNode = new Map<string, number>();
+  for (const entry of entries) perNode.set(entry.serverId, (perNode.get(entry.serverId) ?? 0) + 1);
+  sendJson(res, 200, {
+    user_id: userId,
+    connections: entries.length,
+    nodes: [...perNode].map(([server_id, connections]) => ({ server_id, connections })),
+    devices: entries.map((entry) => ({
+      conn_id: entry.connectionId,
+      server_id: entry.serverId,
+      transport: entry.transport,
+      connected_at: new Date(entry.connectedAt).toISOString(),
+      delivered_seq: entry.deliveredSeq,
+      seen_seq: entry.seenSeq,
+    })),
+  });
+}
+
+/** The body of POST /v1/users/:user_id/disconnect is `{"reason"?, "revoke_before"?}`: a few bytes. */
+const DISCONNECT_BODY_MAX_BYTES = 4096;
+
+/**
+ * POST /v1/users/:user_id/disconnect with `{"reason"?: "…", "revoke_before"?: <unix s>}` (docs/protocol.md
+ * D, "Disconnecting a user"), answered by any node: the revocation is stored (when asked) and every node
+ * closes the user's connections with 4010. An empty body is `{}`. 202 once the engine took the request.
+ */
+async function disconnectUser(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpApiContext,
+  userId: string,
+): Promise<void> {
+  const body = await readBody(req, DISCONNECT_BODY_MAX_BYTES);
+  if (!body.ok) {
+    if (body.reason === 'too_large')
+      sendError(res, 413, HttpErrorCode.PayloadTooLarge, `body exceeds ${DISCONNECT_BODY_MAX_BYTES} bytes`);
+    return;
+  }
+  let json: unknown = {};
+  if (body.text.trim() !== '') {
+    try {
+      json = JSON.parse(body.text);
+    } catch {
+      return sendError(res, 400, ErrorCode.InvalidJson, 'body is not valid JSON');
+    }
+  }
+  const parsed = parseDisconnectBody(json);
+  if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
+  const request = { userId, reason: parsed.reason, revokeBefore: parsed.revokeBefore };
+  try {
+    await ctx.engine.disconnectUser(request, ctx.config.revocationTtlS * 1000);
+  } catch (err) {
+    if (isEngineUnavailable(err)) {
+      return sendError(res, 503, ErrorCode.Unavailable, 'the engine is unavailable; retry later', {
+        'Retry-After': '1',
+      });
+    }
+    throw err;
+  }
+  ctx.log.info(
+    { user_id: userId, revoke_before: parsed.revokeBefore, reason: parsed.reason },
+    'user disconnected by the API',
+  );
+  sendJson(res, 202, {
+    user_id: userId,
+    status: 'disconnecting',
+    ...(parsed.revokeBefore === undefined ? {} : { revoke_before: parsed.revokeBefore }),
+  });
+}
+
+/** A close reason fits a close frame: 123 bytes of UTF-8 (RFC 6455 §5.5). */
+const MAX_REASON_BYTES = 123;
+
+/** `{"reason"?: string, "revoke_before"?: unix seconds}`; nothing else. */
+export function parseDisconnectBody(
+  json: unknown,
+):
+  | { readonly ok: true; readonly reason?: string | undefined; readonly revokeBefore?: number | undefined }
+  | { readonly ok: false; readonly message: string } {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { ok: false, message: 'body: must be a JSON object {"reason"?, "revoke_before"?}' };
+  }
+  const { reason, revoke_before: revokeBefore, ...rest } = json as Record<string, unknown>;
+  const unknown = Object.keys(rest)[0];
+  if (unknown !== undefined) return { ok: false, message: `${unknown}: unknown field` };
+  if (
+    reason !== undefined &&
+    (typeof reason !== 'string' ||
+      reason.length === 0 ||
+      Buffer.byteLength(reason) > MAX_REASON_BYTES ||
+      !isWellFormed(reason))
+  ) {
+    return { ok: false, message: `reason: must be a string of 1..${MAX_REASON_BYTES} bytes of UTF-8` };
+  }
+  if (revokeBefore !== undefined && (!Number.isSafeInteger(revokeBefore) || (revokeBefore as number) < 0)) {
+    return { ok: false, message: 'revoke_before: must be a non-negative integer (unix seconds)' };
+  }
+  return { ok: true, reason: reason as string | undefined, revokeBefore: revokeBefore as number | undefined };
 }
 
 /** A percent-decoded path segment, or undefined when its encoding is malformed (`%E0%A4%A`, `%zz`). */

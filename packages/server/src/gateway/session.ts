@@ -32,4 +32,6 @@ export interface Session extends HubMember {
   close(code: CloseCode, reason: string): void;
   /** Takes a refreshed token of the same user (`auth` on an open connection, docs/protocol.md §2). */
   refreshToken(token: string): Promise<void>;
+  /** Takes a delivery receipt: the client handed events up to `seq` to its application (`seen`, B). */
+  markSeen(seq: number): void;
 }

@@ -32,6 +32,8 @@ export const CloseReason = {
   InvalidToken: 'invalid token',
   /** 4002: on connect, or when the expiry sweep finds the token expired. */
   TokenExpired: 'token expired',
+  /** 4001: the token was issued before the user's revocation (`revoke_before`, docs/protocol.md D). */
+  TokenRevoked: 'token revoked',
   /** 4001 or 4002: a refresh `auth` frame whose token does not verify. */
   RefreshRefused: 'refresh token refused',
   /** 4001 */
@@ -56,11 +58,16 @@ export const CloseReason = {
   HistoryChanged: 'history changed during replay; resume again',
   /** 1011: the engine (Redis) could not be reached while joining. */
   EngineUnavailable: 'engine unavailable; retry later',
+  /** 1011: the `--jwks-url` key set could not be fetched, so the token could not be checked. */
+  KeysUnavailable: 'token keys unavailable; retry later',
   /** 1011: an unexpected failure while joining. */
   Internal: 'internal error',
   /** 1012: drain or shutdown (§9). */
   Draining: 'server draining; reconnect and resume',
-  /** 1012 by default: `gateway.disconnectUser()`, unless the caller gives its own reason. */
+  /**
+   * 4010 for `POST /v1/users/:user_id/disconnect` without a reason of its own; 1012 by default for
+   * `gateway.disconnectUser()`, unless the caller gives its own reason.
+   */
   Disconnected: 'disconnected by the server',
 } as const;
 

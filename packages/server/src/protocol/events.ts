@@ -169,11 +169,22 @@ export function approvalResolvedEvent(runId: string, approvalId: string, answer:
   };
 }
 
+/**
+ * What travels with an event besides its data (docs/protocol.md D, "Trace context"): the W3C
+ * `traceparent` of the request that published it, so one trace id follows an agent step from the backend
+ * to the screen.
+ */
+export interface EventMeta {
+  readonly traceparent: string;
+}
+
 /** An event before the engine stored it: what publishers and agents produce. */
 export interface NewEvent {
   readonly type: string;
   readonly run_id?: string | undefined;
   readonly data: JsonObject;
+  /** Set by the gateway (never by a publish body): the publish request's trace context. */
+  readonly meta?: EventMeta | undefined;
 }
 
 /** An event as stored and delivered: `seq` is per user, gap-free within `epoch` (docs/protocol.md §3, §4). */
@@ -257,5 +268,6 @@ export function encodeEvent(ev: StoredEvent): string {
     ts: ev.ts,
     run_id: ev.run_id,
     data: ev.data,
+    meta: ev.meta,
   });
 }

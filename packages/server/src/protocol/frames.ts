@@ -50,6 +50,8 @@ const clientFrameSchemas = {
       reason: z.string().max(1000).optional(),
     }),
   }),
+  // Delivery receipt (docs/protocol.md B): the last seq the client handed to the application. No answer.
+  seen: z.object({ type: z.literal('seen'), seq: sinceSchema }),
 } as const;
 
 export type AuthFrame = z.infer<typeof clientFrameSchemas.auth>;
@@ -57,8 +59,9 @@ export type PingFrame = z.infer<typeof clientFrameSchemas.ping>;
 export type UserMessageFrame = z.infer<typeof clientFrameSchemas.user_message>;
 export type CancelFrame = z.infer<typeof clientFrameSchemas.cancel>;
 export type ApprovalFrame = z.infer<typeof clientFrameSchemas.approval>;
-/** Every frame a client may send (docs/protocol.md §6), legacy aliases already mapped. */
-export type ClientFrame = AuthFrame | PingFrame | UserMessageFrame | CancelFrame | ApprovalFrame;
+export type SeenFrame = z.infer<typeof clientFrameSchemas.seen>;
+/** Every frame a client may send (docs/protocol.md §6, B, G), legacy aliases already mapped. */
+export type ClientFrame = AuthFrame | PingFrame | UserMessageFrame | CancelFrame | ApprovalFrame | SeenFrame;
 export type ClientFrameType = ClientFrame['type'];
 
 /** A parsed frame, or the error frame to answer with (errors never close by themselves, §6). */

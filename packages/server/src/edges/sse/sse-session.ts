@@ -164,6 +164,12 @@ export class SseSession implements Session, RegisteredSession {
   }
 
   /** An event: `id: <epoch>:<seq>` then the WebSocket's bytes of it as the `data:` line (H). */
+  /**
+   * Delivery receipts come as `seen` frames (docs/protocol.md B), which an SSE client has no socket to send:
+   * an SSE stream reports no `seen_seq`.
+   */
+  markSeen(_seq: number): void {}
+
   sendEvent(event: StoredEvent, frame: WireFrame): void {
     this.#write(sseEventHead(event.epoch, event.seq), frame);
   }
