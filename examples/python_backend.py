@@ -7,16 +7,16 @@ Two ways to send a user's agent events through the gateway:
    message here (signed with HMAC-SHA256); this verifies it and answers with the run's events as
    NDJSON, one per line, streamed with small pauses so you can watch them arrive::
 
-       python3 examples/python_backend.py serve --port 8787 --secret dev-secret
-       agentcast serve --default-agent webhook --agent-url http://127.0.0.1:8787/ \\
-           --agent-secret dev-secret
+       python3 examples/python_backend.py serve --port 8787 --secret dev-agent-secret
+       npx agentcast serve --default-agent webhook --agent-url http://127.0.0.1:8787/ \\
+           --agent-secret dev-agent-secret
 
    ``--format ag-ui`` streams the same run as AG-UI events instead; the gateway maps them.
 
 2. ``publish``: push a whole run yourself with ``POST /v1/publish`` (docs/protocol.md §8)::
 
        python3 examples/python_backend.py publish --gateway http://127.0.0.1:8080 \\
-           --api-key dev-key --user u1 --text "What is 6 * 7?"
+           --api-key dev-api-key-123456 --user u1 --text "What is 6 * 7?"
 
 Install the package with ``pip install ./python``; run from a checkout, this file finds it there.
 """
