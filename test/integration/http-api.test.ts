@@ -686,7 +686,12 @@ describe('handleHttp when a route fails after its headers went out', () => {
       readiness: () => ({ ready: true }),
       stats: () => ({}),
       cors: () => ({ action: 'continue', headers: {} }),
-      verifyToken: async () => ({ ok: false, reason: 'malformed' }),
+      userAuth: {
+        verifier: { verify: async () => ({ ok: false, reason: 'malformed' }) },
+        engine: { tokensRevokedBefore: async () => undefined },
+        metrics: new Metrics(),
+        now: Date.now,
+      },
       // A route that starts a streamed answer and then fails.
       demo: async (_req, res) => {
         res.writeHead(200, { 'Content-Type': 'text/plain' });

@@ -2,6 +2,7 @@ import { afterEach, describe, expect, it } from 'vitest';
 import { CloseCode, CloseReason } from '../../packages/server/src/protocol/close-codes.js';
 import { nowS, signHs256 } from '../helpers/auth-tokens.js';
 import { type Harness, startGateway, TEST_API_KEY, TEST_SECRET } from '../helpers/gateway-harness.js';
+import { SseStream } from '../helpers/sse-stream.js';
 
 /**
  * POST /v1/users/:user_id/disconnect (docs/protocol.md D, "Disconnecting a user") through a real gateway
@@ -91,6 +92,40 @@ describe('POST /v1/users/:user_id/disconnect', () => {
     // A refresh with an old token on the fresh connection is refused the same way.
     fresh.send({ type: 'auth', token: await tokenIssuedAt('alice', before - 5) });
     expect(await fresh.closure()).toEqual(refused);
+  });
+
+  it('refuses a revoked token on every way in: an SSE stream and the user’s HTTP routes too (the session core)', async () => {
+    h = await startGateway();
+    const before = nowS() - 10;
+    await disconnect(h, 'alice', { revoke_before: before });
+    const old = await tokenIssuedAt('alice', before - 60);
+    const stream = await SseStream.open(`${h.httpUrl}/v1/events`, { Authorization: `Bearer ${old}` });
+    expect(stream.status).toBe(401);
+    expect(await stream.json()).toEqual({
+      error: { code: 'UNAUTHORIZED', message: CloseReason.TokenRevoked },
+    });
+    const runs = await fetch(`${h.httpUrl}/v1/runs`, { headers: { Authorization: `Bearer ${old}` } });
+    expect([runs.status, await runs.json()]).toEqual([
+      401,
+      { error: { code: 'UNAUTHORIZED', message: 'token revoked' } },
+    ]);
+    const message = await fetch(`${h.httpUrl}/v1/messages`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${old}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'm1', text: 'hi' }),
+    });
+    expect(message.status).toBe(401);
+    expect(((await message.json()) as { error: { message: string } }).error.message).toMatch(
+      /^revoked token/,
+    );
+    // A token issued after the revocation still gets in everywhere.
+    const fresh = await tokenIssuedAt('alice', before);
+    const ok = await SseStream.open(`${h.httpUrl}/v1/events`, { Authorization: `Bearer ${fresh}` });
+    expect(ok.status).toBe(200);
+    ok.close();
+    expect(
+      (await fetch(`${h.httpUrl}/v1/runs`, { headers: { Authorization: `Bearer ${fresh}` } })).status,
+    ).toBe(200);
   });
 
   it('never moves a revocation back: an older revoke_before keeps the newer one', async () => {

@@ -1,4 +1,5 @@
 import { authFailureClass } from '../auth/auth-failure-class.js';
+import { isRevoked } from '../auth/revocation.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
 import type { Engine } from '../engine/engine.js';
@@ -17,9 +18,9 @@ export type SessionCredential =
 
 /**
  * Why a session may not open: `token_expired` is 4002 on a WebSocket, `keys_unavailable` (the JWKS URL has
- * not loaded yet) 1011, everything else 4001 (§2, A).
+ * not loaded yet) 1011, everything else 4001 (§2, A; `token_revoked`: D, "Disconnecting a user").
  */
-export type AuthRefusal = 'invalid_token' | 'token_expired' | 'keys_unavailable';
+export type AuthRefusal = 'invalid_token' | 'token_expired' | 'keys_unavailable' | 'token_revoked';
 
 /** The outcome of {@link authenticateSession}. */
 export type Authentication =
@@ -93,12 +94,71 @@ function unexpired(
   return { ok: true, userId, expiresAtMs, issuedAtS };
 }
 
+/** What the revocation check reads and counts. */
+export interface RevocationContext {
+  readonly engine: Pick<Engine, 'tokensRevokedBefore'>;
+  readonly metrics: Pick<Metrics, 'authFailures'>;
+}
+
+/**
+ * Whether the user's tokens issued before a stored revocation include this one (docs/protocol.md D,
+ * "Disconnecting a user"), the same for every transport and the user's HTTP routes. A session calls it once
+ * its user id is set, so a disconnect stored after this read finds the session in the registry instead.
+ */
+export async function tokenRevoked(
+  ctx: RevocationContext,
+  userId: string,
+  issuedAtS: number | undefined,
+): Promise<boolean> {
+  if (!isRevoked(issuedAtS, await ctx.engine.tokensRevokedBefore(userId))) return false;
+  ctx.metrics.authFailures.inc({ reason: 'revoked' });
+  return true;
+}
+
+/**
+ * Closes `session` with 4001 `token revoked` when its token is revoked ({@link tokenRevoked}). True when the
+ * session cannot go on (revoked, or closed meanwhile).
+ */
+export async function closeIfRevoked(
+  ctx: RevocationContext,
+  session: {
+    readonly userId: string;
+    isClosed(): boolean;
+    close(code: CloseCode, reason: string): void;
+  },
+  issuedAtS: number | undefined,
+): Promise<boolean> {
+  const revoked = await tokenRevoked(ctx, session.userId, issuedAtS);
+  if (session.isClosed()) return true;
+  if (revoked) session.close(CloseCode.Unauthorized, CloseReason.TokenRevoked);
+  return revoked;
+}
+
+/** A user's HTTP request (docs/protocol.md F, G, H): its bearer JWT, checked as a session's is, revocation included. */
+export async function authenticateRequest(
+  ctx: AuthContext & RevocationContext,
+  token: string,
+): Promise<Authentication> {
+  const auth = await authenticateSession(ctx, { kind: 'token', token });
+  if (auth.ok && (await tokenRevoked(ctx, auth.userId, auth.issuedAtS))) {
+    return { ok: false, refusal: 'token_revoked' };
+  }
+  return auth;
+}
+
+/** A refusal in the word an HTTP 401 answer uses (`expired token`, `revoked token`, `invalid token`). */
+export function refusalWord(refusal: AuthRefusal): 'expired' | 'revoked' | 'invalid' {
+  if (refusal === 'token_expired') return 'expired';
+  return refusal === 'token_revoked' ? 'revoked' : 'invalid';
+}
+
 /** The WebSocket close code and reason of a refusal (§2, §7); SSE sends them in its error frame. */
 export function refusalClose(refusal: AuthRefusal): { code: CloseCode; reason: string } {
   if (refusal === 'token_expired') return { code: CloseCode.TokenExpired, reason: CloseReason.TokenExpired };
   if (refusal === 'keys_unavailable') {
     return { code: CloseCode.InternalError, reason: CloseReason.KeysUnavailable };
   }
+  if (refusal === 'token_revoked') return { code: CloseCode.Unauthorized, reason: CloseReason.TokenRevoked };
   return { code: CloseCode.Unauthorized, reason: CloseReason.InvalidToken };
 }
 

@@ -1,6 +1,5 @@
 import type { Socket } from 'node:net';
 import type { RawData, WebSocket } from 'ws';
-import { isRevoked } from '../auth/revocation.js';
 import { ReplayBuffer, type WireFrame } from '../engine/replay-buffer.js';
 import type { Logger } from '../observability/logger.js';
 import { isEngineUnavailable } from '../protocol/agentcast-error.js';
@@ -15,6 +14,7 @@ import {
   acquireSessionSlot,
   authenticateSession,
   checkRefresh,
+  closeIfRevoked,
   refusalClose,
 } from './authenticate-session.js';
 import type { ConnectionContext } from './connection-context.js';
@@ -342,7 +342,7 @@ export class Connection implements Session {
     this.#log = undefined;
     // Read after the user id is set: a disconnect that arrives from now on finds this connection in
     // the registry, and one stored before is read here (docs/protocol.md D, "Disconnecting a user").
-    if (await this.#revoked(auth.issuedAtS)) return;
+    if (await closeIfRevoked(this.#ctx, this, auth.issuedAtS)) return;
     if (!(await this.#takeSlot())) return;
     const replay = new ReplayBuffer({ maxBuffered: this.#ctx.config.historySize });
     this.#replay = replay;
@@ -360,16 +360,6 @@ export class Connection implements Session {
         this.#onOpenMessage(frame.data, frame.isBinary);
       }
     this.#ws.resume();
-  }
-
-  /** Closes with 4001 `token revoked` when the user's tokens issued before a revocation are refused. */
-  async #revoked(issuedAtS: number | undefined): Promise<boolean> {
-    const revokedBefore = await this.#ctx.engine.tokensRevokedBefore(this.#userId);
-    if (this.isClosed()) return true;
-    if (!isRevoked(issuedAtS, revokedBefore)) return false;
-    this.#ctx.metrics.authFailures.inc({ reason: 'revoked' });
-    this.close(CloseCode.Unauthorized, CloseReason.TokenRevoked);
-    return true;
   }
 
   /** §5: a user holds at most max_connections_per_user connections, across nodes (4009). */
@@ -416,7 +406,7 @@ export class Connection implements Session {
       this.close(refresh.code, refresh.reason);
       return;
     }
-    if (await this.#revoked(refresh.issuedAtS)) return;
+    if (await closeIfRevoked(this.#ctx, this, refresh.issuedAtS)) return;
     this.expiresAtMs = refresh.expiresAtMs;
     this.send(encodeServerFrame.authOk());
   }

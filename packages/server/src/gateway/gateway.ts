@@ -205,7 +205,7 @@ export class Gateway {
       readiness: () => this.readiness(),
       stats: () => this.stats(),
       cors: (req: IncomingMessage, path: string) => origins.cors(req, path),
-      verifyToken: (token: string) => verifier.verify(token),
+      userAuth: sessions,
       events: (req: IncomingMessage, res: ServerResponse, url: URL) => sse.handle(req, res, url),
       userApi: (req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) =>
         handleUserApi(req, res, userApi, url, operator),

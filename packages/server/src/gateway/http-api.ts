@@ -3,7 +3,6 @@ import type { IncomingMessage, ServerResponse } from 'node:http';
 import { z } from 'zod';
 import type { AgentRuntime, CancelResult } from '../agents/agent-runtime.js';
 import { bearerCredential } from '../auth/token-source.js';
-import type { TokenVerification } from '../auth/token-verifier.js';
 import { apiKeyList } from '../config/api-keys.js';
 import type { Config } from '../config/config.js';
 import type { Engine, PresenceEntry } from '../engine/engine.js';
@@ -17,6 +16,12 @@ import { formatIssues } from '../protocol/issues.js';
 import { parsePublishBody } from '../protocol/publish.js';
 import { parseTraceparent } from '../protocol/trace-context.js';
 import { type CorsDecision, isSnapshotOrApprovalRoute } from '../security/cors-policy.js';
+import {
+  type AuthContext,
+  authenticateRequest,
+  type RevocationContext,
+  refusalWord,
+} from './authenticate-session.js';
 import { readBody } from './read-body.js';
 
 /**
@@ -45,8 +50,8 @@ export interface HttpApiContext {
   readonly stats: () => Record<string, unknown>;
   /** The CORS answer for a request (security/cors-policy.ts through the gateway's OriginGuard). */
   readonly cors: (req: IncomingMessage, path: string) => CorsDecision;
-  /** Verifies a user's JWT (the routes a user may call with it, docs/protocol.md F). */
-  readonly verifyToken: (token: string) => Promise<TokenVerification>;
+  /** How a user's JWT is checked on the user's own routes (docs/protocol.md F, G): as a session's is. */
+  readonly userAuth: AuthContext & RevocationContext;
   /** `GET /v1/events`, the Server-Sent Events stream (docs/protocol.md H); it runs its own origin checks. */
   readonly events?: ((req: IncomingMessage, res: ServerResponse, url: URL) => void) | undefined;
   /**
@@ -756,12 +761,13 @@ async function userCaller(
     unauthorized("send Authorization: Bearer <the user's JWT> (or the API key with ?user_id=)");
     return undefined;
   }
-  const verified = await ctx.verifyToken(token);
-  if (!verified.ok) {
-    unauthorized(verified.reason === 'expired' ? 'token expired' : 'invalid token');
+  const auth = await authenticateRequest(ctx.userAuth, token);
+  if (!auth.ok) {
+    const why = refusalWord(auth.refusal);
+    unauthorized(why === 'invalid' ? 'invalid token' : `token ${why}`);
     return undefined;
   }
-  return verified.token.userId;
+  return auth.userId;
 }
 
 /** 503 for an unreachable engine; anything else is the caller's to handle. */

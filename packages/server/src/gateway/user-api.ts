@@ -6,13 +6,18 @@ import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
 import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
 import { parseMessageBody } from '../protocol/frames.js';
-import { type AuthContext, authenticateSession } from './authenticate-session.js';
+import {
+  type AuthContext,
+  authenticateRequest,
+  type RevocationContext,
+  refusalWord,
+} from './authenticate-session.js';
 import type { RunController } from './connection-context.js';
 import { answerCancel, NO_BODY, readJsonBody, sendError, sendJson } from './http-api.js';
 import type { StreamTickets } from './stream-tickets.js';
 
 /** What the user routes need from their gateway. */
-export interface UserApiContext extends AuthContext {
+export interface UserApiContext extends AuthContext, RevocationContext {
   readonly config: Pick<Config, 'maxPayload'>;
   readonly tickets: Pick<StreamTickets, 'issue' | 'redeem'>;
   /** The same run control the WebSocket's frame router calls (AgentRuntime.start, AgentRuntime.cancel). */
@@ -44,9 +49,9 @@ export async function handleUserApi(
     return true;
   }
   const token = bearerCredential(req.headers.authorization);
-  const auth = token === undefined ? undefined : await authenticateSession(ctx, { kind: 'token', token });
+  const auth = token === undefined ? undefined : await authenticateRequest(ctx, token);
   if (auth === undefined || !auth.ok) {
-    const why = auth === undefined ? 'missing' : auth.refusal === 'token_expired' ? 'expired' : 'invalid';
+    const why = auth === undefined ? 'missing' : refusalWord(auth.refusal);
     sendError(res, 401, HttpErrorCode.Unauthorized, `${why} token; send Authorization: Bearer <jwt>`, {
       'WWW-Authenticate': 'Bearer',
     });

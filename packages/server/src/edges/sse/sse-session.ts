@@ -4,6 +4,7 @@ import {
   acquireSessionSlot,
   authenticateSession,
   checkRefresh,
+  closeIfRevoked,
   refusalClose,
   type SessionCredential,
 } from '../../gateway/authenticate-session.js';
@@ -127,6 +128,8 @@ export class SseSession implements Session, RegisteredSession {
     this.#userId = auth.userId;
     this.expiresAtMs = auth.expiresAtMs;
     this.#log = undefined;
+    // After the user id is set, as on a WebSocket (docs/protocol.md D, "Disconnecting a user").
+    if (await closeIfRevoked(this.#ctx, this, auth.issuedAtS)) return;
     if (!(await acquireSessionSlot(this.#ctx, this.#userId, this.id))) {
       this.close(CloseCode.TooManyConnections, CloseReason.TooManyConnections);
       return;
@@ -254,8 +257,12 @@ export class SseSession implements Session, RegisteredSession {
   async refreshToken(token: string): Promise<void> {
     const refresh = await checkRefresh(this.#ctx, this.#userId, token, this);
     if (this.#state !== 'open') return;
-    if (refresh.ok) this.expiresAtMs = refresh.expiresAtMs;
-    else this.close(refresh.code, refresh.reason);
+    if (!refresh.ok) {
+      this.close(refresh.code, refresh.reason);
+      return;
+    }
+    if (await closeIfRevoked(this.#ctx, this, refresh.issuedAtS)) return;
+    this.expiresAtMs = refresh.expiresAtMs;
   }
 
   #enterClosed(): void {
