@@ -21,7 +21,7 @@ import type { ConnectionContext } from './connection-context.js';
 import { routeFrame } from './frame-router.js';
 import { PresenceState } from './presence-state.js';
 import type { Session } from './session.js';
-import { deliverLive, openUserStream } from './user-stream.js';
+import { closeIfSlow, deliverLive, openUserStream } from './user-stream.js';
 
 /**
  * The lifecycle of one WebSocket (docs/protocol.md §2, A):
@@ -189,9 +189,7 @@ export class Connection implements Session {
   static #flush(conn: Connection): void {
     conn.#corked = false;
     conn.#socket.uncork();
-    if (conn.#ws.bufferedAmount > conn.#ctx.config.maxBufferedBytes) {
-      conn.close(CloseCode.SlowConsumer, CloseReason.SlowConsumer);
-    }
+    closeIfSlow(conn, conn.#ws.bufferedAmount, conn.#ctx.config.maxBufferedBytes);
   }
 
   /** Sends an error frame; errors never close by themselves (§6). */

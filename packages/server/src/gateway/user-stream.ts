@@ -63,3 +63,17 @@ export function deliverLive(
       return false;
   }
 }
+
+/**
+ * §5, the same for every transport: once a tick's writes were flushed and the kernel took what it could,
+ * a session with more than `maxBufferedBytes` still unsent is a slow consumer: it is closed with 4013, and
+ * it resumes and loses nothing. Each transport reads its own unsent count (a WebSocket's bufferedAmount, an
+ * SSE response's writableLength).
+ */
+export function closeIfSlow(
+  session: Pick<Session, 'close'>,
+  unsentBytes: number,
+  maxBufferedBytes: number,
+): void {
+  if (unsentBytes > maxBufferedBytes) session.close(CloseCode.SlowConsumer, CloseReason.SlowConsumer);
+}

@@ -13,7 +13,7 @@ import type { RegisteredSession } from '../../gateway/connection-registry.js';
 import { sendError } from '../../gateway/http-api.js';
 import type { Session } from '../../gateway/session.js';
 import type { StreamTickets } from '../../gateway/stream-tickets.js';
-import { deliverLive, openUserStream } from '../../gateway/user-stream.js';
+import { closeIfSlow, deliverLive, openUserStream } from '../../gateway/user-stream.js';
 import type { Logger } from '../../observability/logger.js';
 import { isEngineUnavailable } from '../../protocol/agentcast-error.js';
 import { CloseCode, CloseReason, closeCodeLabel } from '../../protocol/close-codes.js';
@@ -210,9 +210,7 @@ export class SseSession implements Session, RegisteredSession {
   static #flush(session: SseSession): void {
     session.#corked = false;
     session.#res.uncork();
-    if (session.#res.writableLength > session.#ctx.config.maxBufferedBytes) {
-      session.close(CloseCode.SlowConsumer, CloseReason.SlowConsumer);
-    }
+    closeIfSlow(session, session.#res.writableLength, session.#ctx.config.maxBufferedBytes);
   }
 
   sendError(code: ErrorCode, message: string, id?: string | number): void {
