@@ -14,7 +14,9 @@ export {
   type AgentDefinition,
   type AgentEvent,
   type AgentInput,
+  type ConversationMessage,
   defineAgent,
+  type RunInputContext,
 } from './agents/define-agent.js';
 export { createDemoAgent, type DemoAgentOptions } from './agents/demo-agent.js';
 export { RunErrorCode } from './agents/run-error-code.js';

@@ -13,7 +13,7 @@ import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { ErrorCode } from '../protocol/error-codes.js';
 import type { ApprovalDecision } from '../protocol/events.js';
 import { AgentRun } from './agent-run.js';
-import { type AgentDefinition, agentInvalid } from './define-agent.js';
+import { type AgentDefinition, agentInvalid, type RunInputContext } from './define-agent.js';
 import { type IdPrefix, randomId } from './random-id.js';
 import { errorMessage, failedEnd } from './run-end.js';
 import { RunErrorCode } from './run-error-code.js';
@@ -71,6 +71,8 @@ export interface StartRequest {
   readonly threadId?: string | undefined;
   /** `user_message.data.agent`; the default agent when absent. */
   readonly agent?: string | undefined;
+  /** The conversation an edge received with the message (AG-UI, AI SDK), handed to the agent as is. */
+  readonly context?: RunInputContext | undefined;
 }
 
 /** The answer to `start()`: an `ack` (`run_id`, `duplicate`) or an `error` frame (docs/protocol.md §6). */
@@ -428,7 +430,12 @@ export class AgentRuntime {
       agent,
       userId,
       runId,
-      input: { text: request.text, messageId: request.messageId, threadId: request.threadId },
+      input: {
+        text: request.text,
+        messageId: request.messageId,
+        threadId: request.threadId,
+        ...(request.context === undefined ? {} : { context: request.context }),
+      },
       timeoutMs: this.#runTimeoutMs,
       log: this.#log.child({ user_id: userId }),
       metrics: this.#metrics,

@@ -19,6 +19,32 @@ export interface AgentInput {
   readonly messageId: string;
   /** `user_message.data.thread_id`, when the client sent one. */
   readonly threadId?: string | undefined;
+  /**
+   * What the client sent with the message beyond its text, when it came through an edge that carries a
+   * conversation (AG-UI's `RunAgentInput`, the AI SDK's chat body; docs/protocol.md E). Absent for a plain
+   * `user_message`. Bounded by the route's body limit.
+   */
+  readonly context?: RunInputContext | undefined;
+}
+
+/** One message of a conversation as an edge received it (AG-UI `messages`, AI SDK UI messages' text). */
+export interface ConversationMessage {
+  readonly id: string;
+  readonly role: 'user' | 'assistant' | 'system' | 'developer' | 'tool';
+  /** The message's text (the AI SDK's text parts joined). */
+  readonly content: string;
+}
+
+/** The conversation and state an edge passes to the run's agent (see {@link AgentInput.context}). */
+export interface RunInputContext {
+  /** The conversation so far, oldest first, the new user message last. */
+  readonly messages?: readonly ConversationMessage[] | undefined;
+  /** AG-UI `state`: the front end's shared state, passed through untouched. */
+  readonly state?: unknown;
+  /** AG-UI `forwardedProps` / the AI SDK's extra `body` fields, passed through untouched. */
+  readonly forwardedProps?: unknown;
+  /** The protocol's own messages as received (AI SDK UI messages), for an upstream of the same protocol. */
+  readonly raw?: { readonly protocol: 'ag-ui' | 'ai-sdk'; readonly messages: readonly unknown[] } | undefined;
 }
 
 /**
