@@ -8,11 +8,13 @@ const FIXED_ROUTES = new Set([
   '/v1/publish',
   '/v1/stats',
   '/v1/events',
+  '/v1/ag-ui',
 ]);
 
 /** `/v1/users/<id>/<what>` and `/v1/runs/<id>/<what>`: the id is replaced, the action kept. */
 const USER_ROUTE = /^\/v1\/users\/[^/]+\/(history|runs|presence|disconnect)$/;
 const RUN_ROUTE = /^\/v1\/runs\/[^/]+\/(cancel)$/;
+const AG_UI_RUN_ROUTE = /^\/v1\/ag-ui\/runs\/[^/]+$/;
 
 /** Methods kept as a label; anything else is `other`, so a client cannot grow the label set. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -28,6 +30,7 @@ export function httpRoute(path: string): string {
   if (user !== null) return `/v1/users/:user_id/${user[1]}`;
   const run = RUN_ROUTE.exec(path);
   if (run !== null) return `/v1/runs/:run_id/${run[1]}`;
+  if (AG_UI_RUN_ROUTE.test(path)) return '/v1/ag-ui/runs/:run_id';
   return 'other';
 }
 
