@@ -2,50 +2,34 @@ import { type BaseEvent, HttpAgent, type Message } from '@ag-ui/client';
 import { EventSchema } from '@ag-ui/core/schemas';
 import { AgentcastAgent } from '@agentcast/ag-ui';
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
-import { type AgentInput, defineAgent } from '../../../packages/server/src/agents/define-agent.js';
 import { textMessageId } from '../../../packages/server/src/edges/ag-ui/ag-ui-encoder.js';
 import { deferred } from '../../helpers/deferred.js';
 import { type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { TcpProxy } from '../../helpers/tcp-proxy.js';
+import { FULL_TEXT, type ScriptedHold, scriptedAgent } from './scripted-agent.js';
 
 // docs/protocol.md I: AG-UI clients in front of agentcast. @ag-ui/client's own HttpAgent against
 // POST /v1/ag-ui, the resume route, and @agentcast/ag-ui's AgentcastAgent across a reload and a cut.
 
-const FULL_TEXT = 'The answer is forty two.';
-
-/** The test's hold on a run whose text says "wait": `reached` once it paused, `gate` lets it go on. */
-let reached = deferred();
-let gate = deferred();
-
-/** Thinks, calls a tool, streams half its answer, waits for the test when asked to, streams the rest. */
-const scripted = defineAgent({
-  name: 'scripted',
-  async *run(input: AgentInput, ctx) {
-    yield { type: 'agent_thinking', data: { reasoning: 'planning' } };
-    yield* ctx.tool('lookup', { q: input.text }, async () => ({ found: 1 }));
-    for (const text of ['The ', 'answer ', 'is ']) yield { type: 'stream_chunk', data: { text } };
-    if (input.text.includes('wait')) {
-      reached.resolve();
-      await gate.promise;
-    }
-    for (const text of ['forty ', 'two.']) yield { type: 'stream_chunk', data: { text } };
-  },
-});
+const hold: ScriptedHold = { reached: deferred(), gate: deferred() };
 
 let h: Harness;
 let token: string;
 
 beforeAll(async () => {
-  h = await startGateway({ defaultAgent: 'scripted', agUiMaxBodyBytes: 4096 }, { agents: [scripted] });
+  h = await startGateway(
+    { defaultAgent: 'scripted', agUiMaxBodyBytes: 4096 },
+    { agents: [scriptedAgent(hold)] },
+  );
   token = await h.token('ada');
 });
 afterAll(async () => {
-  gate.resolve();
+  hold.gate.resolve();
   await h.close();
 });
 beforeEach(() => {
-  reached = deferred();
-  gate = deferred();
+  hold.reached = deferred();
+  hold.gate = deferred();
 });
 
 function input(threadId: string, messageId: string, text: string) {
@@ -188,14 +172,14 @@ describe('GET /v1/ag-ui/runs/:run_id (docs/protocol.md I)', () => {
       await post(input('thread-resume', 'm-resume', 'please wait')),
       (f) => f.event.delta === 'is ',
     );
-    await reached.promise;
+    await hold.reached.promise;
     const runId = first[0]?.event.runId as string;
     const lastId = first.at(-1)?.id as string;
     const url = `${h.httpUrl}/v1/ag-ui/runs/${encodeURIComponent(runId)}`;
     const resumed = fetch(url, { headers: { Authorization: `Bearer ${token}`, 'Last-Event-ID': lastId } });
     const res = await resumed;
     expect(res.status).toBe(200);
-    gate.resolve();
+    hold.gate.resolve();
     const rest = await readFrames(res);
     expect(rest.map((f) => f.event.type)).toEqual([
       'RUN_STARTED',
@@ -255,7 +239,7 @@ describe('@agentcast/ag-ui AgentcastAgent', () => {
       {},
       { onTextMessageContentEvent: ({ event }) => void (event.delta === 'is ' && seen.resolve()) },
     );
-    await Promise.all([reached.promise, seen.promise]);
+    await Promise.all([hold.reached.promise, seen.promise]);
     before.abortRun(); // the page goes away: the run goes on
     await firstRun.catch(() => undefined);
 
@@ -271,7 +255,7 @@ describe('@agentcast/ag-ui AgentcastAgent', () => {
       {
         onTextMessageContentEvent: ({ event }) => {
           contents.push(event.delta);
-          gate.resolve(); // the snapshot is in: let the run finish live
+          hold.gate.resolve(); // the snapshot is in: let the run finish live
         },
       },
     );
@@ -306,10 +290,10 @@ describe('@agentcast/ag-ui AgentcastAgent', () => {
           },
         },
       );
-      await Promise.all([reached.promise, cutDone.promise]);
+      await Promise.all([hold.reached.promise, cutDone.promise]);
       expect(proxy.cutAll()).toBeGreaterThan(0);
       await proxy.waitForConnections(1);
-      gate.resolve();
+      hold.gate.resolve();
       await run;
       expect(contents.join('')).toBe(FULL_TEXT);
       expect(assistantTexts(agent.messages).map((m) => m.content)).toEqual([FULL_TEXT]);
