@@ -1,9 +1,13 @@
 import { type BaseEvent, HttpAgent, type Message } from '@ag-ui/client';
 import { EventSchema } from '@ag-ui/core/schemas';
 import { AgentcastAgent } from '@agentcast/ag-ui';
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest';
+import { afterAll, beforeAll, beforeEach, describe, expect, it, vi } from 'vitest';
 import { textMessageId } from '../../../packages/server/src/edges/ag-ui/ag-ui-encoder.js';
+import { EngineUnavailableError } from '../../../packages/server/src/engine/engine-unavailable.js';
+import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import { deferred } from '../../helpers/deferred.js';
+import { DelegatingEngine } from '../../helpers/delegating-engine.js';
+import { freePort } from '../../helpers/free-port.js';
 import { type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { TcpProxy } from '../../helpers/tcp-proxy.js';
 import { FULL_TEXT, type ScriptedHold, scriptedAgent } from './scripted-agent.js';
@@ -302,5 +306,119 @@ describe('@agentcast/ag-ui AgentcastAgent', () => {
     } finally {
       await proxy.close();
     }
+  });
+});
+
+describe('AG-UI routes when things go wrong', () => {
+  const engine = new DelegatingEngine(new MemoryEngine());
+  const waiting: ScriptedHold = { reached: deferred(), gate: deferred() };
+  let g: Harness;
+  let jwt: string;
+  beforeAll(async () => {
+    g = await startGateway(
+      { defaultAgent: 'scripted', maxRunsPerUser: 1 },
+      { engine, agents: [scriptedAgent(waiting)] },
+    );
+    jwt = await g.token('lin');
+  });
+  afterAll(async () => {
+    waiting.gate.resolve();
+    await g.close();
+  });
+  const send = (body: unknown) =>
+    fetch(`${g.httpUrl}/v1/ag-ui`, {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', Authorization: `Bearer ${jwt}` },
+      body: JSON.stringify(body),
+    });
+  const errorOf = async (res: Response) => ({
+    status: res.status,
+    ...((await res.json()) as { error: object }),
+  });
+
+  it('takes text parts, refuses what is not a RunAgentInput or too long an id, and a run past the limit (429)', async () => {
+    const parts = {
+      ...input('t-parts', 'm-parts', ''),
+      messages: [{ id: 'm-parts', role: 'user', content: [{ type: 'text', text: 'please wait' }] }],
+    };
+    const first = await send(parts);
+    expect(first.status).toBe(200);
+    await waiting.reached.promise;
+    expect(await errorOf(await send(input('t-parts', 'm-second', 'hi')))).toMatchObject({
+      status: 429,
+      error: { code: 'RATE_LIMITED' },
+    });
+    expect(await errorOf(await send([]))).toMatchObject({
+      status: 400,
+      error: { message: expect.stringMatching(/^body: /) },
+    });
+    expect(await errorOf(await send(input('t', 'm'.repeat(129), 'hi')))).toMatchObject({
+      status: 400,
+      error: { message: 'messages.0.id: must be 1..128 characters' },
+    });
+    waiting.gate.resolve();
+    const frames = await readFrames(first);
+    expect(deltas(frames).join('')).toBe(FULL_TEXT);
+    const runId = frames[0]?.event.runId as string;
+    // An id of another epoch (or one history no longer has): the run's snapshot instead, then its end.
+    const reset = await readFrames(
+      await fetch(`${g.httpUrl}/v1/ag-ui/runs/${runId}`, {
+        headers: { Authorization: `Bearer ${jwt}`, 'Last-Event-ID': 'other-epoch:1' },
+      }),
+    );
+    expect(reset[0]?.event.type).toBe('RUN_STARTED');
+    expect(deltas(reset).join('')).toBe(FULL_TEXT);
+    expect(reset.at(-1)?.event.type).toBe('RUN_FINISHED');
+    const bad = await fetch(`${g.httpUrl}/v1/ag-ui/runs/%E0%A4%A`, {
+      headers: { Authorization: `Bearer ${jwt}` },
+    });
+    expect(bad.status).toBe(400);
+  });
+
+  it('answers 503 when the engine is unavailable, before any stream', async () => {
+    const down = new EngineUnavailableError('redis is down', { nothingApplied: true });
+    const undo = engine.fail('subscribe', down);
+    try {
+      expect(await errorOf(await send(input('t-503', 'm-503', 'hi')))).toMatchObject({
+        status: 503,
+        error: { code: 'UNAVAILABLE' },
+      });
+    } finally {
+      undo();
+    }
+    const undoSnapshot = engine.fail('runSnapshot', down);
+    try {
+      const res = await fetch(`${g.httpUrl}/v1/ag-ui/runs/r_any`, {
+        headers: { Authorization: `Bearer ${jwt}` },
+      });
+      expect(res.status).toBe(503);
+      expect(res.headers.get('retry-after')).toBe('1');
+    } finally {
+      undoSnapshot();
+    }
+  });
+
+  it('AgentcastAgent: a refused request errors the run with its status; an unreachable gateway after maxResumes', async () => {
+    // @ag-ui/client logs a failed run on console.error; the test checks the failures themselves.
+    const quiet = vi.spyOn(console, 'error').mockImplementation(() => undefined);
+    const closedPort = await freePort();
+    const refused = new AgentcastAgent({ url: g.httpUrl, token: 'not-a-jwt', threadId: 't-401' });
+    refused.addMessage({ id: 'm-401', role: 'user', content: 'hi' });
+    await expect(refused.runAgent()).rejects.toMatchObject({ name: 'AgentcastHttpError', status: 401 });
+    const nowhere = new AgentcastAgent({
+      url: `http://127.0.0.1:${closedPort}/`,
+      token: jwt,
+      threadId: 't-x',
+      maxResumes: 1,
+      resumeDelayMs: 1,
+    });
+    nowhere.addMessage({ id: 'm-x', role: 'user', content: 'hi' });
+    await expect(nowhere.runAgent()).rejects.toThrow(/cut 2 times in a row/);
+    const copy = nowhere.clone();
+    expect(copy).toBeInstanceOf(AgentcastAgent);
+    expect(copy.url).toBe(`http://127.0.0.1:${closedPort}`);
+    expect(copy.messages).toEqual(nowhere.messages);
+    expect(quiet).toHaveBeenCalled();
+    quiet.mockRestore();
   });
 });
