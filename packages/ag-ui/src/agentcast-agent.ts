@@ -6,6 +6,7 @@ import {
   type RunAgentInput,
 } from '@ag-ui/client';
 import { Observable } from 'rxjs';
+import { readSse, type SseFrame } from './sse-reader.js';
 
 /** A token, or a function that returns a fresh one (called before every request). */
 export type TokenSource = string | (() => string | Promise<string>);
@@ -22,12 +23,6 @@ export interface AgentcastAgentConfig extends AgentConfig {
   readonly resumeDelayMs?: number;
   /** The fetch to use. Default `globalThis.fetch`. */
   readonly fetch?: typeof fetch;
-}
-
-/** One frame of an AG-UI SSE stream: its `id:` (`<epoch>:<seq>`, the gateway's position) and event. */
-interface SseFrame {
-  readonly id: string | undefined;
-  readonly event: BaseEvent;
 }
 
 /** What a stream of one run keeps between its connections. */
@@ -147,8 +142,7 @@ export class AgentcastAgent extends AbstractAgent {
       headers: { ...(init.headers as Record<string, string>), Authorization: `Bearer ${token}` },
     });
     if (!response.ok) {
-      const body = await response.text().catch(() => '');
-      throw new AgentcastHttpError(response.status, body);
+      throw new AgentcastHttpError(response.status, await response.text());
     }
     return response;
   }
@@ -294,41 +288,6 @@ function endOpen(state: StreamState): BaseEvent[] {
   state.openReasoning.clear();
   state.openToolCalls.clear();
   return out;
-}
-
-/**
- * The frames of an SSE response body (WHATWG "Server-sent events"): `id:` and `data:` fields, events
- * ended by a blank line, comments and other fields ignored. Only whole events are given: a cut mid-event
- * drops its part, and the resume asks for it again.
- */
-async function* readSse(response: Response): AsyncGenerator<SseFrame> {
-  const body = response.body;
-  if (body === null) return;
-  const reader = body.getReader();
-  const decoder = new TextDecoder();
-  let buffer = '';
-  let id: string | undefined;
-  try {
-    for (;;) {
-      const { done, value } = await reader.read();
-      if (done) return;
-      buffer += decoder.decode(value, { stream: true });
-      for (;;) {
-        const end = buffer.search(/\r?\n\r?\n/);
-        if (end === -1) break;
-        const block = buffer.slice(0, end);
-        buffer = buffer.slice(end + (buffer[end] === '\r' ? 4 : 2));
-        const data: string[] = [];
-        for (const line of block.split(/\r?\n/)) {
-          if (line.startsWith('data:')) data.push(line.slice(line[5] === ' ' ? 6 : 5));
-          else if (line.startsWith('id:')) id = line.slice(line[3] === ' ' ? 4 : 3);
-        }
-        if (data.length > 0) yield { id, event: JSON.parse(data.join('\n')) as BaseEvent };
-      }
-    }
-  } finally {
-    reader.cancel().catch(() => undefined);
-  }
 }
 
 function sleep(ms: number, signal: AbortSignal): Promise<void> {

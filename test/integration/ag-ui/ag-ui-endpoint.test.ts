@@ -373,6 +373,20 @@ describe('AG-UI routes when things go wrong', () => {
       headers: { Authorization: `Bearer ${jwt}` },
     });
     expect(bad.status).toBe(400);
+    // History unreachable while the resume reads it: 503, no stream.
+    const undo = engine.fail(
+      'history',
+      new EngineUnavailableError('redis is down', { nothingApplied: true }),
+    );
+    try {
+      const res = await fetch(`${g.httpUrl}/v1/ag-ui/runs/${runId}`, {
+        headers: { Authorization: `Bearer ${jwt}`, 'Last-Event-ID': frames[0]?.id as string },
+      });
+      expect(res.status).toBe(503);
+      await res.body?.cancel();
+    } finally {
+      undo();
+    }
   });
 
   it('answers 503 when the engine is unavailable, before any stream', async () => {

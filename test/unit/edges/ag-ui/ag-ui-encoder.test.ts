@@ -238,6 +238,46 @@ describe('AgUiRunEncoder (docs/protocol.md I)', () => {
     expect(ended.event(RUN_EVENTS[1] as StoredEvent)).toEqual([]);
   });
 
+  it('a reset snapshot of what was all sent already adds nothing; approvals sent are not repeated', () => {
+    const encoder = new AgUiRunEncoder({ runId: RUN, threadId: THREAD });
+    encodeAll(RUN_EVENTS.slice(0, 7), encoder);
+    expect(encoder.snapshot(foldedSnapshot(RUN_EVENTS.slice(0, 7)))).toEqual([]);
+    const asked = {
+      approval_id: 'a_1',
+      tool_name: 'send_email',
+      tool_args: {},
+      message: 'Send it?',
+      expires_at: '2030-01-01T00:00:00.000Z',
+    };
+    encoder.event(stored(8, 'approval_requested', asked));
+    const reset = encoder.snapshot({
+      ...foldedSnapshot(RUN_EVENTS.slice(0, 7)),
+      last_seq: 9,
+      approvals: [{ ...asked, decision: 'approved', by: 'user' }],
+    });
+    expect(reset.map((f) => f.event)).toEqual([
+      expect.objectContaining({
+        name: 'approval_resolved',
+        value: expect.objectContaining({ decision: 'approved' }),
+      }),
+    ]);
+  });
+
+  it('a thought without text is an empty reasoning message; a failed tool with null results an error result', () => {
+    const frames = encodeAll([
+      stored(1, 'agent_thinking', { reasoning: '' }),
+      stored(2, 'tool_completed', {
+        tool_name: 't',
+        execution_id: 'x_9',
+        success: false,
+        results: null,
+        duration_ms: 0,
+      }),
+    ]);
+    expect(frames.map((f) => f.event.type)).not.toContain('REASONING_MESSAGE_CONTENT');
+    expect(frames.at(-1)?.event).toMatchObject({ content: '{"error":null}' });
+  });
+
   it('renders approvals of a snapshot, and a failed one as RUN_ERROR', () => {
     const snapshot: RunSnapshot = {
       ...foldedSnapshot([]),

@@ -45,12 +45,6 @@ export function toolResultMessageId(executionId: string): string {
   return `${executionId}.result`;
 }
 
-/** The AG-UI code of a run that did not succeed: agentcast's error code, or its status. */
-const TERMINAL_FALLBACK_CODE: Readonly<Record<string, string>> = {
-  failed: 'AGENT_ERROR',
-  timed_out: 'RUN_TIMEOUT',
-};
-
 interface Ending {
   readonly status: string;
   readonly finalResponse?: string | null | undefined;
@@ -93,23 +87,22 @@ export class AgUiRunEncoder {
   event(ev: StoredEvent): AgUiFrame[] {
     if (this.#ended) return [];
     const id = `${ev.epoch}:${ev.seq}`;
-    const timestamp = Date.parse(ev.ts);
     const out: AgUiEvent[] = [];
-    this.#start(out, Number.isFinite(timestamp) ? timestamp : undefined);
+    this.#start(out, Date.parse(ev.ts));
     const d = ev.data;
     switch (ev.type) {
       case EventType.AgentStarted:
         break;
       case EventType.StreamChunk:
-        this.#text(out, String(d.text ?? ''));
+        this.#text(out, String(d.text));
         break;
       case EventType.AgentThinking:
         this.#closeText(out);
-        this.#reasoning(out, `${this.#runId}.reasoning.${ev.seq}`, String(d.reasoning ?? ''));
+        this.#reasoning(out, `${this.#runId}.reasoning.${ev.seq}`, String(d.reasoning));
         break;
       case EventType.ToolExecuting:
         this.#closeText(out);
-        this.#toolCall(out, String(d.execution_id), String(d.tool_name), (d.tool_args ?? {}) as JsonObject);
+        this.#toolCall(out, String(d.execution_id), String(d.tool_name), d.tool_args as JsonObject);
         break;
       case EventType.ToolCompleted:
         this.#closeText(out);
@@ -198,14 +191,14 @@ export class AgUiRunEncoder {
     return out.map((event) => ({ id, event }));
   }
 
-  #start(out: AgUiEvent[], timestamp: number | undefined): void {
+  #start(out: AgUiEvent[], timestamp: number): void {
     if (this.#started) return;
     this.#started = true;
     out.push({
       type: 'RUN_STARTED',
       threadId: this.#threadId,
       runId: this.#runId,
-      ...(timestamp === undefined || !Number.isFinite(timestamp) ? {} : { timestamp }),
+      ...(Number.isFinite(timestamp) ? { timestamp } : {}),
     } as AgUiEvent);
   }
 
@@ -250,13 +243,13 @@ export class AgUiRunEncoder {
 
   #toolResult(out: AgUiEvent[], toolCallId: string, success: boolean, results: unknown): void {
     this.#resultsSent.add(toolCallId);
-    const content = typeof results === 'string' ? results : (JSON.stringify(results) ?? 'null');
+    const content = typeof results === 'string' ? results : JSON.stringify(results ?? null);
     out.push({
       type: 'TOOL_CALL_RESULT',
       messageId: toolResultMessageId(toolCallId),
       toolCallId,
       role: 'tool',
-      content: success ? content : JSON.stringify({ error: results ?? null }),
+      content: success ? content : JSON.stringify({ error: results }),
     } as AgUiEvent);
   }
 
@@ -274,7 +267,7 @@ export class AgUiRunEncoder {
       out.push({
         type: 'RUN_ERROR',
         message: ending.error?.message ?? `run ${ending.status}`,
-        code: ending.error?.code ?? TERMINAL_FALLBACK_CODE[ending.status] ?? 'AGENT_ERROR',
+        code: ending.error?.code ?? (ending.status === 'timed_out' ? 'RUN_TIMEOUT' : 'AGENT_ERROR'),
       } as AgUiEvent);
     }
   }
