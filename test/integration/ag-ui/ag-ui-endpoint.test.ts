@@ -22,7 +22,7 @@ let token: string;
 
 beforeAll(async () => {
   h = await startGateway(
-    { defaultAgent: 'scripted', agUiMaxBodyBytes: 4096 },
+    { defaultAgent: 'scripted', agUiMaxBodyBytes: 4096, sseHeartbeatMs: 100 },
     { agents: [scriptedAgent(hold)] },
   );
   token = await h.token('ada');
@@ -65,6 +65,7 @@ interface WireFrame {
 async function readFrames(
   res: Response,
   until: (f: WireFrame) => boolean = () => false,
+  onComment: (comment: string) => void = () => undefined,
 ): Promise<WireFrame[]> {
   const reader = (res.body as ReadableStream<Uint8Array>).getReader();
   const decoder = new TextDecoder();
@@ -79,6 +80,10 @@ async function readFrames(
       const block = buffer.slice(0, end);
       buffer = buffer.slice(end + 2);
       end = buffer.indexOf('\n\n');
+      if (block.startsWith(':')) {
+        onComment(block);
+        continue;
+      }
       const match = /^id: (.+)\ndata: (.+)$/.exec(block);
       expect(match, block).not.toBeNull();
       const frame = {
@@ -180,11 +185,15 @@ describe('GET /v1/ag-ui/runs/:run_id (docs/protocol.md I)', () => {
     const runId = first[0]?.event.runId as string;
     const lastId = first.at(-1)?.id as string;
     const url = `${h.httpUrl}/v1/ag-ui/runs/${encodeURIComponent(runId)}`;
-    const resumed = fetch(url, { headers: { Authorization: `Bearer ${token}`, 'Last-Event-ID': lastId } });
-    const res = await resumed;
+    const res = await fetch(url, { headers: { Authorization: `Bearer ${token}`, 'Last-Event-ID': lastId } });
     expect(res.status).toBe(200);
-    hold.gate.resolve();
-    const rest = await readFrames(res);
+    // While the run is quiet the stream carries `: ping` comments; the run goes on after the first.
+    const comments: string[] = [];
+    const rest = await readFrames(res, undefined, (comment) => {
+      comments.push(comment);
+      hold.gate.resolve();
+    });
+    expect(comments[0]).toBe(': ping');
     expect(rest.map((f) => f.event.type)).toEqual([
       'RUN_STARTED',
       'TEXT_MESSAGE_START',

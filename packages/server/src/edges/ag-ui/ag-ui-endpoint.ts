@@ -19,7 +19,7 @@ import { START_REFUSAL_STATUS } from '../../gateway/user-api.js';
 import { isEngineUnavailable } from '../../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../../protocol/error-codes.js';
 import { EventType, ID_MAX_LENGTH, idSchema, type StoredEvent } from '../../protocol/events.js';
-import { resumeFromLastEventId } from '../sse/sse-frame.js';
+import { resumeFromLastEventId, SSE_PING } from '../sse/sse-frame.js';
 import { type AgUiFrame, AgUiRunEncoder, agUiSseFrame } from './ag-ui-encoder.js';
 
 /** What the AG-UI routes need from their gateway: the session core and the one run control. */
@@ -28,6 +28,37 @@ export interface AgUiContext extends AuthContext, RevocationContext {
   readonly engine: RevocationContext['engine'] & Pick<Engine, 'runSnapshot'>;
   readonly runs: Pick<AgentRuntime, 'start'>;
   readonly runStreams: Pick<RunStreams, 'subscribe'>;
+  /** Keeps open streams alive through proxies while a run is quiet (a question waiting for its user). */
+  readonly heartbeat: StreamHeartbeat;
+}
+
+/**
+ * One interval for every open AG-UI stream of a gateway (docs/architecture.md, "Hot path": no timer per
+ * stream): each `everyMs` it writes the SSE comment `: ping`, which AG-UI clients ignore and proxies see as
+ * traffic (docs/protocol.md I). It runs only while a stream is open.
+ */
+export class StreamHeartbeat {
+  readonly #everyMs: number;
+  readonly #open = new Set<ServerResponse>();
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(everyMs: number) {
+    this.#everyMs = everyMs;
+  }
+
+  add(res: ServerResponse): void {
+    this.#open.add(res);
+    this.#timer ??= setInterval(() => {
+      for (const open of this.#open) open.write(SSE_PING);
+    }, this.#everyMs).unref();
+  }
+
+  delete(res: ServerResponse): void {
+    this.#open.delete(res);
+    if (this.#open.size > 0) return;
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
 }
 
 const RUN_PATH = /^\/v1\/ag-ui\/runs\/([^/]+)$/;
@@ -174,7 +205,7 @@ async function startRun(
     );
   }
   const encoder = new AgUiRunEncoder({ runId: started.runId, threadId: input.threadId });
-  await follow(res, follower, started.runId, { kind: 'start' }, encoder, true);
+  await follow(res, ctx.heartbeat, follower, started.runId, { kind: 'start' }, encoder, true);
 }
 
 /**
@@ -225,11 +256,27 @@ async function streamRun(
   }
   const threadId = snapshot.thread_id ?? runId;
   if (position === undefined) {
-    await follow(res, follower, runId, { kind: 'start' }, new AgUiRunEncoder({ runId, threadId }), false);
+    await follow(
+      res,
+      ctx.heartbeat,
+      follower,
+      runId,
+      { kind: 'start' },
+      new AgUiRunEncoder({ runId, threadId }),
+      false,
+    );
     return;
   }
   const from = { kind: 'after', epoch: position.epoch as string, seq: position.since as number } as const;
-  await follow(res, follower, runId, from, new ResumeAlignment(runId, threadId, snapshot, from), false);
+  await follow(
+    res,
+    ctx.heartbeat,
+    follower,
+    runId,
+    from,
+    new ResumeAlignment(runId, threadId, snapshot, from),
+    false,
+  );
 }
 
 /** What encodes a run for one response: the encoder itself, or a ResumeAlignment in front of it. */
@@ -297,6 +344,7 @@ class ResumeAlignment implements RunEncoding {
  */
 async function follow(
   res: ServerResponse,
+  heartbeat: StreamHeartbeat,
   follower: RunFollower,
   runId: string,
   from: RunStreamFrom,
@@ -307,6 +355,7 @@ async function follow(
   let close: (() => void) | undefined;
   res.on('close', () => {
     gone = true;
+    heartbeat.delete(res);
     close?.();
   });
   const open = (): void => {
@@ -316,6 +365,7 @@ async function follow(
       'Cache-Control': 'no-cache, no-transform',
       'X-Accel-Buffering': 'no',
     });
+    heartbeat.add(res);
   };
   const write = (frames: readonly AgUiFrame[]): void => {
     if (gone || frames.length === 0) return;
@@ -328,6 +378,7 @@ async function follow(
     end: () => {
       write(encoding.flush?.() ?? []);
       open();
+      heartbeat.delete(res);
       res.end();
     },
   };
