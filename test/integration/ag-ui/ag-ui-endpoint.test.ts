@@ -1,3 +1,4 @@
+import { connect } from 'node:net';
 import { type BaseEvent, HttpAgent, type Message } from '@ag-ui/client';
 import { EventSchema } from '@ag-ui/core/schemas';
 import { AgentcastAgent } from '@agentcast/ag-ui';
@@ -10,7 +11,7 @@ import { DelegatingEngine } from '../../helpers/delegating-engine.js';
 import { freePort } from '../../helpers/free-port.js';
 import { type Harness, startGateway } from '../../helpers/gateway-harness.js';
 import { TcpProxy } from '../../helpers/tcp-proxy.js';
-import { FULL_TEXT, type ScriptedHold, scriptedAgent } from './scripted-agent.js';
+import { FLOOD_CHUNKS, FULL_TEXT, type ScriptedHold, scriptedAgent } from './scripted-agent.js';
 
 // docs/protocol.md I: AG-UI clients in front of agentcast. @ag-ui/client's own HttpAgent against
 // POST /v1/ag-ui, the resume route, and @agentcast/ag-ui's AgentcastAgent across a reload and a cut.
@@ -325,7 +326,7 @@ describe('AG-UI routes when things go wrong', () => {
   let jwt: string;
   beforeAll(async () => {
     g = await startGateway(
-      { defaultAgent: 'scripted', maxRunsPerUser: 1 },
+      { defaultAgent: 'scripted', maxRunsPerUser: 1, maxBufferedBytes: 4096 },
       { engine, agents: [scriptedAgent(waiting)] },
     );
     jwt = await g.token('lin');
@@ -396,6 +397,39 @@ describe('AG-UI routes when things go wrong', () => {
     } finally {
       undo();
     }
+  });
+
+  it('drops the stream of a client that does not read once max_buffered_bytes are unsent (it may resume)', async () => {
+    const socket = connect(g.port, '127.0.0.1');
+    const body = JSON.stringify(input('t-flood', 'm-flood', 'flood'));
+    socket.write(
+      `POST /v1/ag-ui HTTP/1.1\r\nHost: 127.0.0.1\r\nAuthorization: Bearer ${jwt}\r\n` +
+        `Content-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n\r\n${body}`,
+    );
+    socket.pause(); // never read: the gateway's unsent bytes grow
+    // The run itself goes on to its end: the stream is only detached.
+    await expect
+      .poll(
+        async () => {
+          const res = await fetch(`${g.httpUrl}/v1/runs?state=recent&thread_id=t-flood`, {
+            headers: { Authorization: `Bearer ${jwt}` },
+          });
+          return ((await res.json()) as { runs: { status: string }[] }).runs[0]?.status;
+        },
+        { timeout: 15_000 },
+      )
+      .toBe('succeeded');
+    // Read now: the stream was dropped long before the run's end, which it never carried.
+    let received = '';
+    socket.on('data', (chunk: Buffer) => {
+      received += chunk.toString('latin1');
+    });
+    const closed = new Promise<void>((resolve) => socket.on('close', () => resolve()));
+    socket.resume();
+    await closed;
+    expect(received).toMatch(/^HTTP\/1\.1 200 OK/);
+    expect(received).not.toContain('RUN_FINISHED');
+    expect(received.length).toBeLessThan(FLOOD_CHUNKS * 1000);
   });
 
   it('answers 503 when the engine is unavailable, before any stream', async () => {

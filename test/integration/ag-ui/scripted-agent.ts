@@ -4,6 +4,10 @@ import type { deferred } from '../../helpers/deferred.js';
 /** The whole answer of the scripted agent. */
 export const FULL_TEXT = 'The answer is forty two.';
 
+/** What a "flood" message streams after its answer: FLOOD_CHUNKS chunks of 1000 characters. */
+export const FLOOD_CHUNKS = 8000;
+const FLOOD_TEXT = 'x'.repeat(1000);
+
 /** A test's hold on a run whose text says "wait": `reached` once it paused, `gate` lets it go on. */
 export interface ScriptedHold {
   reached: ReturnType<typeof deferred<void>>;
@@ -26,6 +30,9 @@ export function scriptedAgent(hold: ScriptedHold) {
         await hold.gate.promise;
       }
       for (const text of ['forty ', 'two.']) yield { type: 'stream_chunk', data: { text } };
+      // "flood": megabytes of text, for a client that does not read.
+      if (input.text.includes('flood'))
+        for (let i = 0; i < FLOOD_CHUNKS; i++) yield { type: 'stream_chunk', data: { text: FLOOD_TEXT } };
     },
   });
 }

@@ -16,6 +16,7 @@ import {
 import { NO_BODY, readJsonBody, sendError } from '../../gateway/http-api.js';
 import type { RunFollower, RunStreamFrom, RunStreamSink, RunStreams } from '../../gateway/run-stream.js';
 import { START_REFUSAL_STATUS } from '../../gateway/user-api.js';
+import { closeIfSlow } from '../../gateway/user-stream.js';
 import { isEngineUnavailable } from '../../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../../protocol/error-codes.js';
 import { EventType, ID_MAX_LENGTH, idSchema, type StoredEvent } from '../../protocol/events.js';
@@ -24,7 +25,7 @@ import { type AgUiFrame, AgUiRunEncoder, agUiSseFrame } from './ag-ui-encoder.js
 
 /** What the AG-UI routes need from their gateway: the session core and the one run control. */
 export interface AgUiContext extends AuthContext, RevocationContext {
-  readonly config: Pick<Config, 'agUiMaxBodyBytes'>;
+  readonly config: Pick<Config, 'agUiMaxBodyBytes' | 'maxBufferedBytes'>;
   readonly engine: RevocationContext['engine'] & Pick<Engine, 'runSnapshot'>;
   readonly runs: Pick<AgentRuntime, 'start'>;
   readonly runStreams: Pick<RunStreams, 'subscribe'>;
@@ -205,7 +206,7 @@ async function startRun(
     );
   }
   const encoder = new AgUiRunEncoder({ runId: started.runId, threadId: input.threadId });
-  await follow(res, ctx.heartbeat, follower, started.runId, { kind: 'start' }, encoder, true);
+  await follow(res, ctx, follower, started.runId, { kind: 'start' }, encoder, true);
 }
 
 /**
@@ -258,7 +259,7 @@ async function streamRun(
   if (position === undefined) {
     await follow(
       res,
-      ctx.heartbeat,
+      ctx,
       follower,
       runId,
       { kind: 'start' },
@@ -270,7 +271,7 @@ async function streamRun(
   const from = { kind: 'after', epoch: position.epoch as string, seq: position.since as number } as const;
   await follow(
     res,
-    ctx.heartbeat,
+    ctx,
     follower,
     runId,
     from,
@@ -344,7 +345,7 @@ class ResumeAlignment implements RunEncoding {
  */
 async function follow(
   res: ServerResponse,
-  heartbeat: StreamHeartbeat,
+  { heartbeat, config: { maxBufferedBytes } }: Pick<AgUiContext, 'heartbeat' | 'config'>,
   follower: RunFollower,
   runId: string,
   from: RunStreamFrom,
@@ -370,7 +371,19 @@ async function follow(
   const write = (frames: readonly AgUiFrame[]): void => {
     if (gone || frames.length === 0) return;
     open();
-    res.write(frames.map(agUiSseFrame).join(''));
+    // The slow-consumer rule of every transport (closeIfSlow): bytes still unsent from earlier writes
+    // over max_buffered_bytes drop the stream; the client resumes from the last id it got.
+    closeIfSlow(
+      {
+        close: () => {
+          gone = true;
+          res.destroy();
+        },
+      },
+      res.writableLength,
+      maxBufferedBytes,
+    );
+    if (!gone) res.write(frames.map(agUiSseFrame).join(''));
   };
   const sink: RunStreamSink = {
     snapshot: (snapshot) => write(encoding.snapshot(snapshot)),
