@@ -269,15 +269,7 @@ async function streamRun(
     return;
   }
   const from = { kind: 'after', epoch: position.epoch as string, seq: position.since as number } as const;
-  await follow(
-    res,
-    ctx,
-    follower,
-    runId,
-    from,
-    new ResumeAlignment(runId, threadId, snapshot, from),
-    false,
-  );
+  await follow(res, ctx, follower, runId, from, new ResumeAlignment(runId, threadId, snapshot, from), false);
 }
 
 /** What encodes a run for one response: the encoder itself, or a ResumeAlignment in front of it. */
