@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
 import type { AgentRuntime, CancelResult } from '../agents/agent-runtime.js';
 import { bearerCredential } from '../auth/token-source.js';
 import { apiKeyList } from '../config/api-keys.js';
@@ -9,10 +8,17 @@ import type { Engine, PresenceEntry } from '../engine/engine.js';
 import { provesNothingApplied } from '../engine/engine-unavailable.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { packageVersion } from '../observability/package-version.js';
 import { isEngineUnavailable, isEventInvalid } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
-import { ID_MAX_LENGTH, idSchema, isWellFormed } from '../protocol/events.js';
-import { formatIssues } from '../protocol/issues.js';
+import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
+import {
+  approvalBodySchema,
+  cancelBodySchema,
+  parseBody,
+  parseDisconnectBody,
+} from '../protocol/http-bodies.js';
+import { buildOpenApiDocument } from '../protocol/openapi.js';
 import { parsePublishBody } from '../protocol/publish.js';
 import { parseTraceparent } from '../protocol/trace-context.js';
 import { type CorsDecision, isSnapshotOrApprovalRoute } from '../security/cors-policy.js';
@@ -136,6 +142,7 @@ export async function handleHttp(
       );
     if (path === '/metrics' && ctx.config.metricsPort === undefined)
       return await serveMetrics(req, res, ctx.metrics);
+    if (path === '/v1/openapi.json') return only(req, res, 'GET', () => sendOpenApi(res));
     if (path.startsWith('/v1/')) return await handleApi(req, res, ctx, url);
     if (ctx.demo !== undefined && (await ctx.demo(req, res, path))) return;
     sendError(res, 404, HttpErrorCode.NotFound, `no route ${req.method} ${path}`);
@@ -173,6 +180,26 @@ export async function serveMetrics(
   if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
   const text = await metrics.registry.metrics();
   res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+  res.end(text);
+}
+
+/** The OpenAPI document, built once (docs/protocol.md D, "OpenAPI"); the same bytes as docs/openapi.json. */
+let openApiText: string | undefined;
+
+/** The OpenAPI document's text, as served and as the build writes it to docs/openapi.json. */
+export function openApiJson(): string {
+  openApiText ??= `${JSON.stringify(buildOpenApiDocument(packageVersion()), null, 2)}\n`;
+  return openApiText;
+}
+
+/** `GET /v1/openapi.json`: no credential; it says nothing a reader of the docs does not know. */
+function sendOpenApi(res: ServerResponse): void {
+  const text = openApiJson();
+  res.writeHead(200, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-cache',
+  });
   res.end(text);
 }
 
@@ -571,10 +598,7 @@ async function cancelRun(
 ): Promise<void> {
   const body = await readJsonBody(req, res, CANCEL_BODY_MAX_BYTES, '');
   if (body === NO_BODY) return;
-  const json = body.value;
-  const userId =
-    typeof json === 'object' && json !== null ? (json as Record<string, unknown>).user_id : undefined;
-  const parsedUser = idSchema.safeParse(userId);
+  const parsedUser = cancelBodySchema.safeParse(body.value);
   if (!parsedUser.success) {
     return sendError(
       res,
@@ -586,7 +610,7 @@ async function cancelRun(
   if (!idSchema.safeParse(runId).success) {
     return sendError(res, 400, ErrorCode.InvalidMessage, `run_id: must be 1..${ID_MAX_LENGTH} characters`);
   }
-  answerCancel(res, runId, await ctx.runs.cancel(parsedUser.data, runId));
+  answerCancel(res, runId, await ctx.runs.cancel(parsedUser.data.user_id, runId));
 }
 
 /**
@@ -669,7 +693,8 @@ async function disconnectUser(
   }
   const parsed = parseDisconnectBody(json);
   if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
-  const request = { userId, reason: parsed.reason, revokeBefore: parsed.revokeBefore };
+  const { reason, revoke_before: revokeBefore } = parsed.value;
+  const request = { userId, reason, revokeBefore };
   try {
     await ctx.engine.disconnectUser(request, ctx.config.revocationTtlS * 1000);
   } catch (err) {
@@ -680,45 +705,12 @@ async function disconnectUser(
     }
     throw err;
   }
-  ctx.log.info(
-    { user_id: userId, revoke_before: parsed.revokeBefore, reason: parsed.reason },
-    'user disconnected by the API',
-  );
+  ctx.log.info({ user_id: userId, revoke_before: revokeBefore, reason }, 'user disconnected by the API');
   sendJson(res, 202, {
     user_id: userId,
     status: 'disconnecting',
-    ...(parsed.revokeBefore === undefined ? {} : { revoke_before: parsed.revokeBefore }),
+    ...(revokeBefore === undefined ? {} : { revoke_before: revokeBefore }),
   });
-}
-
-/** A close reason fits a close frame: 123 bytes of UTF-8 (RFC 6455 §5.5). */
-const MAX_REASON_BYTES = 123;
-
-/** `{"reason"?: string, "revoke_before"?: unix seconds}`; nothing else. */
-export function parseDisconnectBody(
-  json: unknown,
-):
-  | { readonly ok: true; readonly reason?: string | undefined; readonly revokeBefore?: number | undefined }
-  | { readonly ok: false; readonly message: string } {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    return { ok: false, message: 'body: must be a JSON object {"reason"?, "revoke_before"?}' };
-  }
-  const { reason, revoke_before: revokeBefore, ...rest } = json as Record<string, unknown>;
-  const unknown = Object.keys(rest)[0];
-  if (unknown !== undefined) return { ok: false, message: `${unknown}: unknown field` };
-  if (
-    reason !== undefined &&
-    (typeof reason !== 'string' ||
-      reason.length === 0 ||
-      Buffer.byteLength(reason) > MAX_REASON_BYTES ||
-      !isWellFormed(reason))
-  ) {
-    return { ok: false, message: `reason: must be a string of 1..${MAX_REASON_BYTES} bytes of UTF-8` };
-  }
-  if (revokeBefore !== undefined && (!Number.isSafeInteger(revokeBefore) || (revokeBefore as number) < 0)) {
-    return { ok: false, message: 'revoke_before: must be a non-negative integer (unix seconds)' };
-  }
-  return { ok: true, reason: reason as string | undefined, revokeBefore: revokeBefore as number | undefined };
 }
 
 /** A percent-decoded path segment, or undefined when its encoding is malformed (`%E0%A4%A`, `%zz`). */
@@ -796,10 +788,6 @@ async function runSnapshot(
 
 /** Most bytes of a `POST /v1/approvals/:approval_id` body. */
 const APPROVAL_BODY_MAX = 4096;
-const approvalBodySchema = z.object({
-  decision: z.enum(['approve', 'deny']),
-  reason: z.string().max(1000).optional(),
-});
 
 /**
  * POST /v1/approvals/:approval_id `{"decision":"approve"|"deny","reason"?}` (docs/protocol.md G): `200` for
@@ -824,11 +812,11 @@ async function answerApproval(
   }
   const json = await readJsonBody(req, res, APPROVAL_BODY_MAX, '');
   if (json === NO_BODY) return;
-  const body = approvalBodySchema.safeParse(json.value);
-  if (!body.success) return sendError(res, 400, ErrorCode.InvalidMessage, formatIssues(body.error));
+  const body = parseBody(approvalBodySchema, json.value);
+  if (!body.ok) return sendError(res, 400, ErrorCode.InvalidMessage, body.message);
   const outcome = await ctx.runs.answerApproval(userId, approvalId, {
-    decision: body.data.decision === 'approve' ? 'approved' : 'denied',
-    reason: body.data.reason,
+    decision: body.value.decision === 'approve' ? 'approved' : 'denied',
+    reason: body.value.reason,
     key,
   });
   if (outcome.ok) {
