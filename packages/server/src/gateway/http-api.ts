@@ -14,9 +14,15 @@ import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
 import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
 import {
   approvalBodySchema,
+  approvalsQuerySchema,
   cancelBodySchema,
+  historyQuerySchema,
+  idempotencyKeySchema,
   parseBody,
   parseDisconnectBody,
+  parseQuery,
+  queryObject,
+  runsQuerySchema,
 } from '../protocol/http-bodies.js';
 import { buildOpenApiDocument } from '../protocol/openapi.js';
 import { parsePublishBody } from '../protocol/publish.js';
@@ -384,9 +390,6 @@ export async function readJsonBody(
   }
 }
 
-/** `Idempotency-Key` of a publish (docs/protocol.md D): 1..128 visible ASCII characters. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
-
 /**
  * POST /v1/publish: validate everything first, store all or nothing, 202 only for what was stored. With an
  * `Idempotency-Key`, at most once per key and API key (docs/protocol.md D).
@@ -396,7 +399,7 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
   const header = req.headers['idempotency-key'];
   // Node joins repeated headers with ", ": a space, so several keys are refused as one malformed key.
   const key = Array.isArray(header) ? header.join(', ') : header;
-  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+  if (key !== undefined && !idempotencyKeySchema.safeParse(key).success) {
     rejected(ErrorCode.InvalidMessage);
     return sendError(
       res,
@@ -519,13 +522,15 @@ async function userHistory(
   if (userId.length > ID_MAX_LENGTH) {
     return sendError(res, 400, ErrorCode.InvalidMessage, `user_id: must be 1..${ID_MAX_LENGTH} characters`);
   }
-  const since = intParam(query, 'since', 0, Number.MAX_SAFE_INTEGER);
-  const limit = intParam(query, 'limit', ctx.config.historySize, ctx.config.historySize);
-  if (typeof since === 'string') return sendError(res, 400, ErrorCode.InvalidMessage, since);
-  if (typeof limit === 'string') return sendError(res, 400, ErrorCode.InvalidMessage, limit);
+  const parsed = parseQuery(historyQuerySchema, queryObject(query));
+  if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
+  const { since = 0, limit = ctx.config.historySize } = parsed.value;
+  if (limit > ctx.config.historySize) {
+    return sendError(res, 400, ErrorCode.InvalidMessage, `limit: must be at most ${ctx.config.historySize}`);
+  }
   try {
     // Without an epoch, `since` is read in the user's current epoch: an operator's query, not a resume.
-    const epoch = param(query, 'epoch') ?? (await ctx.engine.head(userId)).epoch;
+    const epoch = parsed.value.epoch ?? (await ctx.engine.head(userId)).epoch;
     const result = await ctx.engine.history(userId, { since, limit, epoch });
     if (result.kind === 'ok') {
       return sendJson(res, 200, {
@@ -802,7 +807,7 @@ async function answerApproval(
   approvalId: string,
 ): Promise<void> {
   const key = req.headers['idempotency-key'];
-  if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(key))) {
+  if (key !== undefined && (typeof key !== 'string' || !idempotencyKeySchema.safeParse(key).success)) {
     return sendError(
       res,
       400,
@@ -837,8 +842,8 @@ async function listApprovals(
   userId: string,
   query: URLSearchParams,
 ): Promise<void> {
-  const state = param(query, 'state') ?? 'pending';
-  if (state !== 'pending') return sendError(res, 400, ErrorCode.InvalidMessage, 'state: must be "pending"');
+  const parsed = parseQuery(approvalsQuerySchema, queryObject(query));
+  if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
   try {
     const pending = await ctx.runs.pendingApprovals(userId);
     sendJson(res, 200, { approvals: pending.map((a) => ({ ...a.request, run_id: a.runId })) });
@@ -857,24 +862,11 @@ async function listRunSnapshots(
   userId: string,
   query: URLSearchParams,
 ): Promise<void> {
-  const state = param(query, 'state') ?? 'recent';
-  if (state !== 'active' && state !== 'recent') {
-    return sendError(res, 400, ErrorCode.InvalidMessage, 'state: must be "active" or "recent"');
-  }
+  const parsed = parseQuery(runsQuerySchema, queryObject(query));
+  if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
   const max = ctx.config.runSnapshotsPerUser;
-  const limit = intParam(query, 'limit', Math.min(RUNS_PAGE, max), max);
-  if (typeof limit === 'string' || limit === 0) {
-    return sendError(
-      res,
-      400,
-      ErrorCode.InvalidMessage,
-      typeof limit === 'string' ? limit : 'limit: must be at least 1',
-    );
-  }
-  const threadId = param(query, 'thread_id');
-  if (threadId !== undefined && !idSchema.safeParse(threadId).success) {
-    return sendError(res, 400, ErrorCode.InvalidMessage, `thread_id: must be 1..${ID_MAX_LENGTH} characters`);
-  }
+  const { state = 'recent', limit = Math.min(RUNS_PAGE, max), thread_id: threadId } = parsed.value;
+  if (limit > max) return sendError(res, 400, ErrorCode.InvalidMessage, `limit: must be at most ${max}`);
   try {
     sendJson(res, 200, { runs: await ctx.engine.runSnapshots(userId, { state, threadId, limit }) });
   } catch (err) {
@@ -886,12 +878,4 @@ async function listRunSnapshots(
 function param(query: URLSearchParams, name: string): string | undefined {
   const text = query.get(name);
   return text === null || text === '' ? undefined : text;
-}
-
-function intParam(query: URLSearchParams, name: string, fallback: number, max: number): number | string {
-  const text = param(query, name);
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text)) return `${name}: must be a non-negative integer`;
-  const n = Number(text);
-  return n > max ? `${name}: must be at most ${max}` : n;
 }

@@ -1,5 +1,12 @@
 import { z } from 'zod';
-import { APPROVAL_DECISIONS, EVENT_TYPE_PATTERN, ID_MAX_LENGTH, idSchema, isWellFormed } from './events.js';
+import {
+  APPROVAL_DECISIONS,
+  EVENT_TYPE_PATTERN,
+  ID_MAX_LENGTH,
+  ILL_FORMED_ID_MESSAGE,
+  idSchema,
+  isWellFormed,
+} from './events.js';
 import { formatIssues } from './issues.js';
 import { CATCH_UP_MODES } from './resume-request.js';
 
@@ -74,65 +81,133 @@ export function parseBody<T>(
     : { ok: false, message: formatIssues(parsed.error) };
 }
 
-// ---- Path parameters and queries (documented; the routes check them in http-api.ts) ----
+// ---- Path parameters, queries and headers ----
 
+const ID_PARAM_MESSAGE = `must be 1..${ID_MAX_LENGTH} characters`;
 const idParam = (what: string) =>
   z
+    .string({ error: ID_PARAM_MESSAGE })
+    .min(1, { error: ID_PARAM_MESSAGE })
+    .max(ID_MAX_LENGTH, { error: ID_PARAM_MESSAGE })
+    .refine(isWellFormed, { error: ILL_FORMED_ID_MESSAGE })
+    .meta({ description: `${what}; 1..${ID_MAX_LENGTH} characters` });
+
+/** A count in a query: decimal digits, read as a number (docs/protocol.md D). */
+const countParam = (description: string) =>
+  z
     .string()
-    .min(1)
-    .max(ID_MAX_LENGTH)
-    .meta({ description: `${what}, percent-encoded; 1..${ID_MAX_LENGTH} characters` });
-const decimal = (description: string) => z.string().regex(/^\d+$/).meta({ description });
+    .regex(/^\d+$/, { error: 'must be a non-negative integer' })
+    .transform(Number)
+    .pipe(z.number().max(Number.MAX_SAFE_INTEGER, { error: `must be at most ${Number.MAX_SAFE_INTEGER}` }))
+    .meta({ description });
 
-export const userPathSchema = z.object({ user_id: idParam('The user') });
-export const runPathSchema = z.object({ run_id: idParam('The run') });
-export const approvalPathSchema = z.object({ approval_id: idParam('The approval') });
+export const userPathSchema = z.object({ user_id: idParam('The user, percent-encoded') });
+export const runPathSchema = z.object({ run_id: idParam('The run, percent-encoded') });
+export const approvalPathSchema = z.object({ approval_id: idParam('The approval, percent-encoded') });
 
+/** `GET /v1/users/:user_id/history` (docs/protocol.md D); `limit` is also at most `--history-size`. */
 export const historyQuerySchema = z.object({
-  since: decimal('Events after this seq; default 0 (an empty value counts as absent).').optional(),
-  limit: decimal('At most this many events; default and maximum `--history-size`.').optional(),
+  since: countParam('Events after this seq; default 0.').optional(),
+  limit: countParam('At most this many events; default and maximum `--history-size`.').optional(),
   epoch: z
     .string()
-    .min(1)
-    .max(128)
     .meta({ description: "The epoch `since` is in; default the user's current one." })
     .optional(),
 });
 
 /** The user a backend names with the API key on a user's routes (docs/protocol.md F, G). */
-const actingUser = idParam(
-  "With the API key: the user whose runs to read (required). With the user's JWT: ignored",
-).optional();
+const actingUser = z
+  .string()
+  .meta({
+    description: "With the API key: the user whose runs to read (required). With the user's JWT: ignored.",
+  })
+  .optional();
 
+/** `GET /v1/runs` (docs/protocol.md F); `limit` is also at most `--run-snapshots-per-user`. */
 export const runsQuerySchema = z.object({
   user_id: actingUser,
-  state: z.enum(['active', 'recent']).meta({ description: 'Default `recent`.' }).optional(),
+  state: z
+    .enum(['active', 'recent'], { error: 'must be "active" or "recent"' })
+    .meta({ description: 'Default `recent`.' })
+    .optional(),
+  limit: countParam('At most this many runs; default 20, at most `--run-snapshots-per-user`.')
+    .pipe(z.number().min(1, { error: 'must be at least 1' }))
+    .optional(),
   thread_id: idParam('Only the runs of this thread').optional(),
-  limit: decimal('At most this many runs; default 20, at most `--run-snapshots-per-user`.').optional(),
 });
 export const actingUserQuerySchema = z.object({ user_id: actingUser });
+/** `GET /v1/approvals` (docs/protocol.md G). */
 export const approvalsQuerySchema = z.object({
   user_id: actingUser,
-  state: z.literal('pending').meta({ description: 'Default `pending`, the only state.' }).optional(),
+  state: z
+    .literal('pending', { error: 'must be "pending"' })
+    .meta({ description: 'Default `pending`, the only state.' })
+    .optional(),
 });
 
-export const eventsQuerySchema = z.object({
-  ticket: z
+/**
+ * The resume point in the query of a WebSocket upgrade and of `GET /v1/events` (docs/protocol.md §4, A, H).
+ * Unlike the API's queries, an empty value is malformed here (a client that meant to resume is told so).
+ */
+export const resumeQuerySchema = z.object({
+  since: z
     .string()
-    .min(1)
-    .meta({ description: 'A single-use ticket from POST /v1/tickets (instead of the Authorization header).' })
+    .regex(/^\d{1,15}$/, { error: 'must be a non-negative integer' })
+    .meta({ description: 'Resume after this seq (docs/protocol.md §4); `Last-Event-ID` wins over it.' })
     .optional(),
-  since: decimal('Resume after this seq (docs/protocol.md §4); `Last-Event-ID` wins over it.').optional(),
-  epoch: z.string().min(1).max(128).meta({ description: 'The epoch of `since`.' }).optional(),
+  epoch: z
+    .string()
+    .min(1, { error: 'must be 1..128 characters' })
+    .max(128, { error: 'must be 1..128 characters' })
+    .meta({ description: 'The epoch of `since`.' })
+    .optional(),
   catch_up: z
-    .enum(CATCH_UP_MODES)
-    .meta({ description: 'How a resume too old for history catches up (docs/protocol.md F).' })
+    .enum(CATCH_UP_MODES, { error: 'must be "snapshot" or "none"' })
+    .meta({ description: 'How a resume catches up on runs (docs/protocol.md F).' })
     .optional(),
 });
+
+/** `GET /v1/events` (docs/protocol.md H): the resume point; the credential is the security scheme's. */
+export const eventsQuerySchema = resumeQuerySchema;
 
 export const demoTokenQuerySchema = z.object({
   user: idParam('The user the token is for; default `demo`').optional(),
 });
+
+/** `Idempotency-Key` of a publish or an approval's answer (docs/protocol.md D, G). */
+export const idempotencyKeySchema = z
+  .string()
+  .regex(/^[\x21-\x7e]{1,128}$/)
+  .meta({ description: '1..128 visible ASCII characters, no spaces.' });
+
+/**
+ * A query as an object, each parameter's first value. `emptyIsAbsent`: `since=` counts as no `since`,
+ * as the API's queries have it (docs/protocol.md D).
+ */
+export function queryObject(query: URLSearchParams, emptyIsAbsent = true): Record<string, string> {
+  const object: Record<string, string> = {};
+  for (const [name, value] of query) {
+    if (!Object.hasOwn(object, name) && !(emptyIsAbsent && value === '')) object[name] = value;
+  }
+  return object;
+}
+
+/**
+ * A parsed query, or the message of a 400 `INVALID_MESSAGE` naming the first failing parameter
+ * (`limit: must be a non-negative integer`) and the parameter's name. Pure, never throws.
+ */
+export function parseQuery<T>(
+  schema: z.ZodType<T>,
+  query: Record<string, string>,
+):
+  | { readonly ok: true; readonly value: T }
+  | { readonly ok: false; readonly message: string; readonly field: string } {
+  const parsed = schema.safeParse(query);
+  if (parsed.success) return { ok: true, value: parsed.data };
+  const first = parsed.error.issues[0];
+  const field = String(first?.path[0] ?? '');
+  return { ok: false, field, message: `${field}: ${first?.message ?? 'malformed'}` };
+}
 
 // ---- Answers ----
 

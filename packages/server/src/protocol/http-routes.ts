@@ -1,4 +1,4 @@
-import type { z } from 'zod';
+import { z } from 'zod';
 import { messageBodySchema } from './frames.js';
 import {
   actingUserQuerySchema,
@@ -17,6 +17,7 @@ import {
   healthSchema,
   historyQuerySchema,
   historySchema,
+  idempotencyKeySchema,
   messageResultSchema,
   notReadySchema,
   openApiDocumentSchema,
@@ -87,8 +88,8 @@ export interface HttpRouteSpec {
   readonly security: readonly SecurityScheme[];
   readonly pathParams?: z.ZodObject;
   readonly query?: z.ZodObject;
-  /** Request headers the route reads, by name: [description, required]. */
-  readonly headers?: Readonly<Record<string, string>>;
+  /** Optional request headers the route reads, by name; the schema's description documents each. */
+  readonly headers?: Readonly<Record<string, z.ZodType>>;
   /** The body, by content type (the first is the usual one). */
   readonly body?: { readonly required: boolean; readonly content: Readonly<Record<string, z.ZodType>> };
   readonly answers: Readonly<Record<number, RouteAnswer>>;
@@ -118,9 +119,13 @@ export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
       'With `Content-Type: application/x-ndjson` the body is a stream of events, one JSON object per line, each stored as it arrives.',
     security: ['apiKey'],
     headers: {
-      'Idempotency-Key':
-        '1..128 visible ASCII characters: a retry with the same key and body stores nothing twice (D).',
-      traceparent: 'W3C trace context, carried with each event to the screen (D, "Trace context").',
+      'Idempotency-Key': idempotencyKeySchema.meta({
+        description:
+          '1..128 visible ASCII characters: a retry with the same key and body stores nothing twice (D).',
+      }),
+      traceparent: z.string().meta({
+        description: 'W3C trace context, carried with each event to the screen (D, "Trace context").',
+      }),
     },
     body: {
       required: true,
@@ -424,7 +429,11 @@ export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
     security: ['userJwt', 'apiKey'],
     pathParams: approvalPathSchema,
     query: actingUserQuerySchema,
-    headers: { 'Idempotency-Key': '1..128 visible ASCII characters: a repeat answers `duplicate: true`.' },
+    headers: {
+      'Idempotency-Key': idempotencyKeySchema.meta({
+        description: '1..128 visible ASCII characters: a repeat answers `duplicate: true`.',
+      }),
+    },
     body: { required: true, content: { 'application/json': approvalBodySchema } },
     answers: {
       200: { description: 'The decision that resolved the approval.', schema: approvalResultSchema },
@@ -513,10 +522,14 @@ export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
     summary: "The user's event stream as Server-Sent Events",
     description:
       'docs/protocol.md H: the same admission checks as a WebSocket upgrade (429, 503, 403), then the credential. ' +
-      '`Last-Event-ID` resumes as `since`/`epoch` do.',
+      '`Last-Event-ID` resumes as `since`/`epoch` do. With `--allow-query-token`, `?token=<jwt>` is taken too.',
     security: ['userJwt', 'ticket'],
     query: eventsQuerySchema,
-    headers: { 'Last-Event-ID': '`<epoch>:<seq>`, an id the stream wrote: resume after it.' },
+    headers: {
+      'Last-Event-ID': z
+        .string()
+        .meta({ description: '`<epoch>:<seq>`, an id the stream wrote: resume after it.' }),
+    },
     answers: {
       200: {
         description: 'The stream: `welcome`, then events, `: ping` heartbeats.',

@@ -81,8 +81,15 @@ function parameters(route: HttpRouteSpec): Json[] {
       });
     }
   }
-  for (const [name, description] of Object.entries(route.headers ?? {})) {
-    list.push({ name, in: 'header', required: false, description, schema: { type: 'string' } });
+  for (const [name, schema] of Object.entries(route.headers ?? {})) {
+    const { description, ...rest } = jsonSchema(schema, 'input');
+    list.push({
+      name,
+      in: 'header',
+      required: false,
+      ...(description === undefined ? {} : { description }),
+      schema: rest,
+    });
   }
   return list;
 }
