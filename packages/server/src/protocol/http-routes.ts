@@ -547,6 +547,13 @@ export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
     },
     examples: [
       {
+        name: 'ticket',
+        summary: 'EventSource with a ticket of POST /v1/tickets, resuming after seq 0',
+        auth: 'ticket',
+        query: { since: '0' },
+        status: 200,
+      },
+      {
         name: 'bad_since',
         summary: 'A malformed resume point',
         auth: 'userJwt',
