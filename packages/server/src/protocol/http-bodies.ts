@@ -2,6 +2,7 @@ import { z } from 'zod';
 import {
   APPROVAL_DECISIONS,
   EVENT_TYPE_PATTERN,
+  eventFields,
   ID_MAX_LENGTH,
   ILL_FORMED_ID_MESSAGE,
   idSchema,
@@ -211,7 +212,11 @@ export function parseQuery<T>(
 
 // ---- Answers ----
 
-export const errorBodySchema = z.object({
+/**
+ * `{"error":{"code","message"}}` (docs/protocol.md §8). Other top-level fields may be added: a streamed
+ * publish's refusal also says what it stored (`accepted`, `results`).
+ */
+export const errorBodySchema = z.looseObject({
   error: z.object({
     code: z.string().meta({ description: 'A code of the HTTP error codes catalogue (docs/protocol.md).' }),
     message: z
@@ -221,7 +226,33 @@ export const errorBodySchema = z.object({
 });
 
 export const publishResultSchema = z.object({
-  results: z.array(z.object({ seq: z.int().positive(), epoch: z.string() })),
+  results: z.array(
+    z.looseObject({
+      seq: z.int().positive(),
+      epoch: z.string(),
+      replayed: z
+        .boolean()
+        .optional()
+        .meta({ description: 'Streamed publish: the line repeated a stored one.' }),
+    }),
+  ),
+  accepted: z
+    .int()
+    .nonnegative()
+    .optional()
+    .meta({ description: 'Streamed publish: how many lines were stored.' }),
+});
+
+/**
+ * One line of a streamed publish (`Content-Type: application/x-ndjson`, docs/protocol.md D): one event of
+ * the JSON body's shape, never a batch, with an optional key of its own.
+ */
+export const publishLineSchema = z.object({
+  user_id: idSchema,
+  ...eventFields,
+  idempotency_key: idempotencyKeySchema.optional().meta({
+    description: "Stores the line at most once per key, API key and user (the header's syntax).",
+  }),
 });
 
 const storedEventSchema = z.looseObject({

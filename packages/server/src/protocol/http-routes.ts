@@ -23,6 +23,7 @@ import {
   openApiDocumentSchema,
   pendingApprovalsSchema,
   presenceSchema,
+  publishLineSchema,
   publishResultSchema,
   readySchema,
   runPathSchema,
@@ -116,7 +117,9 @@ export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
       'Validated whole before anything is stored: one bad event refuses the batch, naming `events.<i>.<field>` (docs/protocol.md §8, D). ' +
       'A `202` means stored: delivered, or replayable until it expires. With `Idempotency-Key` a publish is stored at most once per key ' +
       'and API key within `--publish-idempotency-ttl-s`; a repeat answers the first `202` byte for byte (`Idempotent-Replayed: true`). ' +
-      'With `Content-Type: application/x-ndjson` the body is a stream of events, one JSON object per line, each stored as it arrives.',
+      'With `Content-Type: application/x-ndjson` the body is written line by line, one event per line (with an optional ' +
+      '`idempotency_key` of its own), each stored and delivered as it arrives; the `202` adds `accepted`, and a bad line ' +
+      'stops the stream there, its refusal naming the line and carrying what was stored before it (docs/protocol.md D).',
     security: ['apiKey'],
     headers: {
       'Idempotency-Key': idempotencyKeySchema.meta({
@@ -131,7 +134,7 @@ export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
       required: true,
       content: {
         'application/json': publishEventSchema.or(publishBatchSchema),
-        'application/x-ndjson': publishEventSchema,
+        'application/x-ndjson': publishLineSchema,
       },
     },
     answers: {
