@@ -360,7 +360,7 @@ describe('AG-UI routes when things go wrong', () => {
     });
     expect(await errorOf(await send([]))).toMatchObject({
       status: 400,
-      error: { message: expect.stringMatching(/^body: /) },
+      error: { code: 'INVALID_MESSAGE', message: expect.stringMatching(/expected object/) },
     });
     expect(await errorOf(await send(input('t', 'm'.repeat(129), 'hi')))).toMatchObject({
       status: 400,

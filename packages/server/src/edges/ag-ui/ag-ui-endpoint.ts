@@ -20,6 +20,7 @@ import { closeIfSlow } from '../../gateway/user-stream.js';
 import { isEngineUnavailable } from '../../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../../protocol/error-codes.js';
 import { EventType, ID_MAX_LENGTH, idSchema, type StoredEvent } from '../../protocol/events.js';
+import { parseBody } from '../../protocol/http-bodies.js';
 import { resumeFromLastEventId, SSE_PING } from '../sse/sse-frame.js';
 import { type AgUiFrame, AgUiRunEncoder, agUiSseFrame } from './ag-ui-encoder.js';
 
@@ -136,18 +137,9 @@ async function startRun(
 ): Promise<void> {
   const json = await readJsonBody(req, res, ctx.config.agUiMaxBodyBytes, ' (--ag-ui-max-body-bytes)');
   if (json === NO_BODY) return;
-  const parsed = RunAgentInputSchema.safeParse(json.value);
-  if (!parsed.success) {
-    const issue = parsed.error.issues[0];
-    const field = issue === undefined || issue.path.length === 0 ? 'body' : issue.path.map(String).join('.');
-    return sendError(
-      res,
-      400,
-      ErrorCode.InvalidMessage,
-      `${field}: ${issue?.message ?? 'not a RunAgentInput'}`,
-    );
-  }
-  const input = parsed.data;
+  const parsed = parseBody(RunAgentInputSchema, json.value);
+  if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
+  const input = parsed.value;
   const messages = input.messages as Message[];
   const last = messages.findLast((m) => m.role === 'user');
   const text = last === undefined ? '' : textOf(last);
