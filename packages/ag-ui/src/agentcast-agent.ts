@@ -38,7 +38,16 @@ interface StreamState {
   readonly openReasoningMessages: Set<string>;
   readonly openReasoning: Set<string>;
   readonly openToolCalls: Set<string>;
+  /** Every message and tool call of the run this stream has given: what a reset drops. */
+  readonly messageIds: Set<string>;
+  readonly toolCallIds: Set<string>;
 }
+
+/**
+ * The CUSTOM event the gateway sends before a snapshot that answers a resume its history could no longer
+ * serve (docs/protocol.md I): what this agent has of the run is dropped, the snapshot rebuilds it.
+ */
+export const RESET_EVENT = 'agentcast_reset';
 
 const TERMINAL: ReadonlySet<string> = new Set([EventType.RUN_FINISHED, EventType.RUN_ERROR]);
 
@@ -124,6 +133,21 @@ export class AgentcastAgent extends AbstractAgent {
     });
   }
 
+  /**
+   * A MESSAGES_SNAPSHOT of the agent's messages without what `state`'s run has given (its text, reasoning,
+   * tool calls and their results): after a reset the run's snapshot draws them again, whole, once.
+   */
+  #withoutRun(state: StreamState): BaseEvent {
+    const messages = this.messages.filter((m) => {
+      if (state.messageIds.has(m.id)) return false;
+      if (m.role === 'tool') return !state.toolCallIds.has(m.toolCallId);
+      return !(m.role === 'assistant' && m.toolCalls?.some((call) => state.toolCallIds.has(call.id)));
+    });
+    state.messageIds.clear();
+    state.toolCallIds.clear();
+    return { type: EventType.MESSAGES_SNAPSHOT, messages } as BaseEvent;
+  }
+
   /** GET /v1/ag-ui/runs/:run_id, after the last frame given when there is one. */
   #resume(state: StreamState, signal: AbortSignal): Promise<Response> {
     const headers: Record<string, string> = { Accept: 'text/event-stream' };
@@ -170,6 +194,8 @@ export class AgentcastAgent extends AbstractAgent {
         openReasoningMessages: new Set(),
         openReasoning: new Set(),
         openToolCalls: new Set(),
+        messageIds: new Set(),
+        toolCallIds: new Set(),
       };
       const give = (frame: SseFrame): void => {
         const { event } = frame;
@@ -178,6 +204,9 @@ export class AgentcastAgent extends AbstractAgent {
           state.runId ??= (event as BaseEvent & { runId: string }).runId;
           if (state.started) return;
           state.started = true;
+        }
+        if (event.type === EventType.CUSTOM && (event as BaseEvent & { name: string }).name === RESET_EVENT) {
+          subscriber.next(this.#withoutRun(state));
         }
         track(state, event);
         if (TERMINAL.has(event.type)) state.ended = true;
@@ -240,6 +269,8 @@ export class AgentcastHttpError extends Error {
 /** Keeps what is open in `state` as `event` opens or ends it. */
 function track(state: StreamState, event: BaseEvent): void {
   const e = event as BaseEvent & { messageId?: string; toolCallId?: string };
+  if (e.messageId !== undefined) state.messageIds.add(e.messageId);
+  if (e.toolCallId !== undefined) state.toolCallIds.add(e.toolCallId);
   switch (event.type) {
     case EventType.TEXT_MESSAGE_START:
       state.openText.add(e.messageId as string);

@@ -6,5 +6,6 @@ export {
   AgentcastAgent,
   type AgentcastAgentConfig,
   AgentcastHttpError,
+  RESET_EVENT,
   type TokenSource,
 } from './agentcast-agent.js';

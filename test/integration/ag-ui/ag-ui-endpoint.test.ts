@@ -320,13 +320,13 @@ describe('@agentcast/ag-ui AgentcastAgent', () => {
 });
 
 describe('AG-UI routes when things go wrong', () => {
-  const engine = new DelegatingEngine(new MemoryEngine());
+  const engine = new DelegatingEngine(new MemoryEngine({ historySize: 5 }));
   const waiting: ScriptedHold = { reached: deferred(), gate: deferred() };
   let g: Harness;
   let jwt: string;
   beforeAll(async () => {
     g = await startGateway(
-      { defaultAgent: 'scripted', maxRunsPerUser: 1, maxBufferedBytes: 4096 },
+      { defaultAgent: 'scripted', maxRunsPerUser: 1, maxBufferedBytes: 4096, historySize: 5 },
       { engine, agents: [scriptedAgent(waiting)] },
     );
     jwt = await g.token('lin');
@@ -430,6 +430,43 @@ describe('AG-UI routes when things go wrong', () => {
     expect(received).toMatch(/^HTTP\/1\.1 200 OK/);
     expect(received).not.toContain('RUN_FINISHED');
     expect(received.length).toBeLessThan(FLOOD_CHUNKS * 1000);
+  });
+
+  it('AgentcastAgent resumes after a cut long enough for history to lose its place: the run rebuilt once', async () => {
+    waiting.reached = deferred();
+    waiting.gate = deferred();
+    const proxy = await TcpProxy.start({ targetPort: g.port });
+    try {
+      const agent = new AgentcastAgent({
+        url: `http://127.0.0.1:${proxy.port}`,
+        token: jwt,
+        threadId: 't-reset',
+        resumeDelayMs: 10,
+      });
+      agent.addMessage({ id: 'm-reset', role: 'user', content: 'please wait' });
+      const names: string[] = [];
+      const half = deferred();
+      const run = agent.runAgent(
+        {},
+        {
+          onCustomEvent: ({ event }) => void names.push(event.name),
+          onTextMessageContentEvent: ({ event }) => void (event.delta === 'is ' && half.resolve()),
+        },
+      );
+      await Promise.all([waiting.reached.promise, half.promise]);
+      proxy.pause(); // the agent's resume waits at the door while history moves on
+      proxy.cutAll();
+      for (let i = 0; i < 6; i++) await g.publish({ user_id: 'lin', type: 'notification', data: { i } });
+      proxy.resume();
+      waiting.gate.resolve();
+      await run;
+      expect(names).toContain('agentcast_reset');
+      expect(assistantTexts(agent.messages).map((m) => m.content)).toEqual([FULL_TEXT]);
+      expect(agent.messages.filter((m) => m.role === 'tool')).toHaveLength(1);
+      expect(agent.messages.filter((m) => m.role === 'user')).toHaveLength(1);
+    } finally {
+      await proxy.close();
+    }
   });
 
   it('answers 503 when the engine is unavailable, before any stream', async () => {

@@ -5,6 +5,7 @@ import type { JsonObject, RunSnapshot } from '@agentcast/client';
 import { from, type Observable } from 'rxjs';
 import { describe, expect, it } from 'vitest';
 import {
+  AG_UI_RESET,
   type AgUiFrame,
   AgUiRunEncoder,
   agUiSseFrame,
@@ -276,6 +277,17 @@ describe('AgUiRunEncoder (docs/protocol.md I)', () => {
     ]);
     expect(frames.map((f) => f.event.type)).not.toContain('REASONING_MESSAGE_CONTENT');
     expect(frames.at(-1)?.event).toMatchObject({ content: '{"error":null}' });
+  });
+
+  it('marks a snapshot that answers a reset with CUSTOM agentcast_reset, right after RUN_STARTED', () => {
+    const frames = new AgUiRunEncoder({ runId: RUN, threadId: THREAD }).snapshot(
+      foldedSnapshot(RUN_EVENTS.slice(0, 8)),
+      'reset',
+    );
+    expect(frames.slice(0, 2).map((f) => f.event)).toEqual([
+      expect.objectContaining({ type: 'RUN_STARTED' }),
+      { type: 'CUSTOM', name: AG_UI_RESET, value: { run_id: RUN, epoch: 'e1', last_seq: 8 } },
+    ]);
   });
 
   it('renders approvals of a snapshot, and a failed one as RUN_ERROR', () => {

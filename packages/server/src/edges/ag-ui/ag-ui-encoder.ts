@@ -40,6 +40,12 @@ export function textMessageId(runId: string, toolCalls: number): string {
   return `${runId}.text.${toolCalls}`;
 }
 
+/**
+ * The CUSTOM event before a snapshot that answers a resume history could no longer serve (docs/protocol.md
+ * I): what the client has of the run may have a hole; @agentcast/ag-ui drops it, the snapshot rebuilds it.
+ */
+export const AG_UI_RESET = 'agentcast_reset';
+
 /** The id of the TOOL_CALL_RESULT message of tool call `executionId`. */
 export function toolResultMessageId(executionId: string): string {
   return `${executionId}.result`;
@@ -137,10 +143,17 @@ export class AgUiRunEncoder {
    * run goes on); on an encoder that has sent part of the run (a reset), only what it has not sent yet.
    * Every frame's id is the snapshot's position, `<epoch>:<last_seq>`.
    */
-  snapshot(snapshot: RunSnapshot): AgUiFrame[] {
+  snapshot(snapshot: RunSnapshot, reason: 'start' | 'reset' = 'start'): AgUiFrame[] {
     if (this.#ended) return [];
     const out: AgUiEvent[] = [];
     this.#start(out, Date.parse(snapshot.started_at));
+    // A resume history could not serve: the client's copy of the run may miss events, so it is told to
+    // drop what it has of the run before the snapshot rebuilds it (docs/protocol.md I).
+    if (reason === 'reset') {
+      out.push(
+        custom(AG_UI_RESET, { run_id: this.#runId, epoch: snapshot.epoch, last_seq: snapshot.last_seq }),
+      );
+    }
     const reasoning = snapshot.reasoning.slice(this.#reasoningSent);
     if (reasoning !== '') {
       this.#closeText(out);

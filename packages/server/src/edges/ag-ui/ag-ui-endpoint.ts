@@ -267,7 +267,7 @@ async function streamRun(
 /** What encodes a run for one response: the encoder itself, or a ResumeAlignment in front of it. */
 interface RunEncoding {
   event(ev: StoredEvent): AgUiFrame[];
-  snapshot(snapshot: RunSnapshot): AgUiFrame[];
+  snapshot(snapshot: RunSnapshot, reason: 'start' | 'reset'): AgUiFrame[];
   /** Frames held back, given when the stream ends. */
   flush?(): AgUiFrame[];
 }
@@ -305,10 +305,10 @@ class ResumeAlignment implements RunEncoding {
     return this.flush();
   }
 
-  snapshot(snapshot: RunSnapshot): AgUiFrame[] {
+  snapshot(snapshot: RunSnapshot, reason: 'start' | 'reset'): AgUiFrame[] {
     // A reset: history could not serve the position; the snapshot says everything, from a fresh encoder.
     this.#held = [];
-    return (this.#encoder ?? this.#begin(0)).snapshot(snapshot);
+    return (this.#encoder ?? this.#begin(0)).snapshot(snapshot, reason);
   }
 
   flush(): AgUiFrame[] {
@@ -370,7 +370,7 @@ async function follow(
     if (!gone) res.write(frames.map(agUiSseFrame).join(''));
   };
   const sink: RunStreamSink = {
-    snapshot: (snapshot) => write(encoding.snapshot(snapshot)),
+    snapshot: (snapshot, reason) => write(encoding.snapshot(snapshot, reason)),
     event: (event) => write(encoding.event(event)),
     end: () => {
       write(encoding.flush?.() ?? []);
