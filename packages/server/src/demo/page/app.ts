@@ -102,6 +102,7 @@ function start(): AgentcastClient {
   });
   const chat = new ChatView(byTestId<HTMLOListElement>('messages'), {
     stop: (runId) => client.cancel(runId),
+    answer: (approvalId, decision) => client.answerApproval(approvalId, decision),
   });
   const showPosition = () => {
     position.textContent = `epoch ${client.epoch ?? '–'} · seq ${client.lastSeq}`;
