@@ -137,12 +137,17 @@ export class AgentcastClient {
    * Answers an approval (docs/protocol.md G): the `approval` frame (over SSE, `POST /v1/approvals/:id`),
    * resent after reconnects until acked like {@link sendMessage}. The first answer from any tab wins:
    * resolves with the ack, or rejects with a {@link ClientError} whose `serverCode` is `CONFLICT` (and
-   * `decision` the one that won) or `NOT_FOUND` (unknown, or another user's).
+   * `decision` the one that won) or `NOT_FOUND` (unknown, or another user's). `id` is the answer's
+   * idempotency key (default a random UUID): a retry with the same id is acked `duplicate`, not CONFLICT.
    */
-  answerApproval(approvalId: string, decision: 'approve' | 'deny', reason?: string): Promise<ApprovalAck> {
+  answerApproval(
+    approvalId: string,
+    decision: 'approve' | 'deny',
+    reason?: string,
+    id: string = this.#o.generateId(),
+  ): Promise<ApprovalAck> {
     if (decision !== 'approve' && decision !== 'deny')
       return Promise.reject(new TypeError('answerApproval: decision must be "approve" or "deny"'));
-    const id = this.#o.generateId();
     const data = { approval_id: approvalId, decision, reason };
     return this.#request(id, JSON.stringify({ type: 'approval', id, data })).then((ack) => ({
       approval_id: approvalId,

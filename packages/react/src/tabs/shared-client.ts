@@ -12,6 +12,7 @@ import type {
   Ack,
   AgentcastClientLike,
   AgentEvent,
+  ApprovalAck,
   ClientState,
   EventOf,
   LifecycleEvents,
@@ -71,7 +72,7 @@ export type TabRole = 'leader' | 'follower';
 
 interface PendingRequest {
   readonly request: TabRequest;
-  readonly resolve: (ack: Ack) => void;
+  readonly resolve: (ack: Ack | ApprovalAck) => void;
   readonly reject: (error: Error) => void;
   readonly timer: unknown;
 }
@@ -204,11 +205,24 @@ export class SharedClient implements AgentcastClientLike {
       op: 'send',
       text,
       options: { id, agent: options.agent, threadId: options.threadId },
-    });
+    }) as Promise<Ack>;
   }
 
   cancel(runId: string): Promise<Ack> {
-    return this.#request({ op: 'cancel', runId });
+    return this.#request({ op: 'cancel', runId }) as Promise<Ack>;
+  }
+
+  /**
+   * `client.answerApproval` on the tab holding the socket (docs/client.md "Approvals"). The id is fixed
+   * here, so a request resent to the next leader is acked `duplicate` rather than refused CONFLICT.
+   */
+  answerApproval(
+    approvalId: string,
+    decision: 'approve' | 'deny',
+    reason?: string,
+    id: string = this.#generateId(),
+  ): Promise<ApprovalAck> {
+    return this.#request({ op: 'approval', approvalId, decision, reason, id }) as Promise<ApprovalAck>;
   }
 
   /** Leaves the group: closes the socket if this tab held it (the next tab takes over). Idempotent. */
@@ -402,11 +416,7 @@ export class SharedClient implements AgentcastClientLike {
   #serve(from: TabId, reqId: string, request: TabRequest): void {
     const client = this.#client;
     if (client === undefined) return;
-    const answer =
-      request.op === 'send'
-        ? client.sendMessage(request.text, request.options)
-        : client.cancel(request.runId);
-    answer.then(
+    perform(client, request).then(
       (ack) => this.#post({ t: 'reply', from: this.id, to: from, reqId, ack }),
       (error: unknown) => {
         // Closing rejects everything pending with AC_CLIENT_CLOSED; the follower resends to the next leader.
@@ -536,12 +546,12 @@ export class SharedClient implements AgentcastClientLike {
 
   // --- requests ---------------------------------------------------------------------------------------
 
-  #request(request: TabRequest): Promise<Ack> {
+  #request(request: TabRequest): Promise<Ack | ApprovalAck> {
     if (this.#closed) {
       return Promise.reject(new ClientError(ClientErrorCode.Closed, 'the client is closed'));
     }
     const reqId = this.#generateId();
-    return new Promise<Ack>((resolve, reject) => {
+    return new Promise<Ack | ApprovalAck>((resolve, reject) => {
       const timer = this.#timers.setTimeout(() => {
         if (!this.#pending.delete(reqId)) return;
         const message = `no ack within ${this.#requestTimeoutMs} ms from the tab holding the connection`;
@@ -561,18 +571,14 @@ export class SharedClient implements AgentcastClientLike {
       this.#pending.delete(reqId);
       this.#timers.clearTimeout(pending.timer);
       const { request } = pending;
-      const answer =
-        request.op === 'send'
-          ? client.sendMessage(request.text, request.options)
-          : client.cancel(request.runId);
-      answer.then(pending.resolve, pending.reject);
+      perform(client, request).then(pending.resolve, pending.reject);
       return;
     }
     const to = this.#leaderId;
     if (to !== undefined) this.#post({ t: 'request', from: this.id, to, reqId, request: pending.request });
   }
 
-  #settle(reqId: string, ack: Ack | undefined, error: SerializedError | undefined): void {
+  #settle(reqId: string, ack: Ack | ApprovalAck | undefined, error: SerializedError | undefined): void {
     const pending = this.#pending.get(reqId);
     if (pending === undefined) return;
     this.#pending.delete(reqId);
@@ -610,6 +616,7 @@ function serializeError(error: unknown): SerializedError {
       message: error.message,
       closeCode: error.closeCode,
       serverCode: error.serverCode,
+      decision: error.decision,
     };
   }
   const message = error instanceof Error ? error.message : String(error);
@@ -620,7 +627,17 @@ function deserializeError(error: SerializedError): ClientError {
   return new ClientError(error.code as ClientErrorCode, error.message, {
     ...(error.closeCode === undefined ? {} : { closeCode: error.closeCode }),
     ...(error.serverCode === undefined ? {} : { serverCode: error.serverCode }),
+    ...(error.decision === undefined ? {} : { decision: error.decision }),
   });
+}
+
+/** Runs a tab's request on the client that holds the socket. */
+function perform(client: AgentcastClientLike, request: TabRequest): Promise<Ack | ApprovalAck> {
+  if (request.op === 'send') return client.sendMessage(request.text, request.options);
+  if (request.op === 'cancel') return client.cancel(request.runId);
+  if (client.answerApproval === undefined)
+    return Promise.reject(new TypeError('this client cannot answer approvals (no answerApproval)'));
+  return client.answerApproval(request.approvalId, request.decision, request.reason, request.id);
 }
 
 /** `crypto.randomUUID()` (secure contexts, which Web Locks require anyway), else 128 random bits in hex. */
