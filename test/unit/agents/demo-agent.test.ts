@@ -34,7 +34,7 @@ async function collect(
 }
 
 describe('createDemoAgent', () => {
-  describe('asks before sending an email (docs/agents.md, "Built-in demo agent")', () => {
+  describe('asks before sending an email (docs/agents.md, the built-in demo agent)', () => {
     it('asks with send_email and its arguments, then runs the tool once approved', async () => {
       const asked: Parameters<AgentContext['approval']>[0][] = [];
       const events = await collect(

@@ -106,7 +106,7 @@ export function createDemoAgent(options: DemoAgentOptions = {}): AgentDefinition
       let answer: string;
       let sent = '';
       if (email !== undefined) {
-        // docs/agents.md, "Built-in demo agent": an email is sent only with the user's approval.
+        // docs/agents.md, the built-in demo agent: an email is sent only with the user's approval.
         const { decision } = await ctx.approval({
           tool_name: 'send_email',
           tool_args: { ...email },
