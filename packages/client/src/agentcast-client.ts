@@ -426,6 +426,8 @@ export class AgentcastClient {
   #onRun(run: RunState | undefined): void {
     if (run === undefined) return;
     this.#lifecycle.emit('run', run);
+    // Only a waiting run adds a question, and only while some are pending can one leave.
+    if (run.status !== 'waiting' && this.#approvals.length === 0) return;
     const next = pendingApprovals(this.#runs.map.values());
     const ids = (list: readonly PendingApproval[]) => list.map((a) => a.approval_id).join();
     if (ids(next) === ids(this.#approvals)) return;

@@ -3,6 +3,7 @@ import {
   ClientErrorCode,
   Emitter,
   MAX_RUNS,
+  pendingApprovals,
   type ResetReason,
   RunStates,
   type Timers,
@@ -16,6 +17,7 @@ import type {
   ClientState,
   EventOf,
   LifecycleEvents,
+  PendingApproval,
   RunState,
   SendMessageOptions,
   StreamPosition,
@@ -110,6 +112,7 @@ export class SharedClient implements AgentcastClientLike {
   readonly #runs = new RunStates(MAX_RUNS);
   readonly #abort = new AbortController();
   readonly #pending = new Map<string, PendingRequest>();
+  #approvals: readonly PendingApproval[] = [];
   #role: TabRole = 'follower';
   #state: ClientState = 'connecting';
   #closed = false;
@@ -188,6 +191,11 @@ export class SharedClient implements AgentcastClientLike {
 
   onRun(handler: (run: RunState) => void): Unsubscribe {
     return this.#lifecycle.on('run', handler);
+  }
+
+  /** The pending approvals of {@link runs}, as `client.approvals` (docs/client.md "Approvals"). */
+  get approvals(): readonly PendingApproval[] {
+    return this.#approvals;
   }
 
   /** Called when this tab becomes the leader (followers never change role otherwise). */
@@ -448,14 +456,25 @@ export class SharedClient implements AgentcastClientLike {
     const run = this.#runs.event(event);
     this.#events.emit(event.type, event);
     this.#events.emit('*', event);
-    if (run !== undefined) this.#lifecycle.emit('run', run);
+    if (run !== undefined) this.#runChanged(run);
+  }
+
+  /** Emits `run`, then `approvals` when the pending questions changed, as the client does. */
+  #runChanged(run: RunState): void {
+    this.#lifecycle.emit('run', run);
+    if (run.status !== 'waiting' && this.#approvals.length === 0) return;
+    const next = pendingApprovals(this.#runs.map.values());
+    const ids = (list: readonly PendingApproval[]) => list.map((a) => a.approval_id).join();
+    if (ids(next) === ids(this.#approvals)) return;
+    this.#approvals = next;
+    this.#lifecycle.emit('approvals', next);
   }
 
   /** Takes a run's state unless this tab already has it at that point or later; returns whether it did. */
   #takeRun(run: RunState): boolean {
     const known = this.#runs.map.get(run.run_id);
     if (known !== undefined && known.epoch === run.epoch && known.last_seq >= run.last_seq) return false;
-    this.#lifecycle.emit('run', this.#runs.snapshot(run));
+    this.#runChanged(this.#runs.snapshot(run));
     return true;
   }
 

@@ -97,6 +97,23 @@ describe('approvals across tabs (shareAcrossTabs)', () => {
     return { browser, a, b, leader };
   }
 
+  it('every tab keeps the pending approvals and says when they change, as the client does', async () => {
+    const { browser, a, b, leader } = await twoTabs();
+    const heard: string[][] = [];
+    b.onLifecycle('approvals', (list) => heard.push(list.map((x) => x.approval_id)));
+    const f = new EventFactory();
+    leader.deliver(
+      f.event('agent_started', { agent_name: 'demo', task_description: 'q' }, 'r1'),
+      f.event('approval_requested', asked('a1'), 'r1'),
+      f.event('stream_chunk', { text: 'elsewhere' }, 'r2'),
+      f.event('approval_resolved', { approval_id: 'a1', decision: 'approved', by: 'user' }, 'r1'),
+      f.event('approval_requested', asked('a2'), 'r1'),
+    );
+    await browser.run();
+    for (const tab of [a, b]) expect(tab.approvals).toEqual([{ ...asked('a2'), run_id: 'r1' }]);
+    expect(heard).toEqual([['a1'], [], ['a2']]);
+  });
+
   it('forwards a follower`s answer with a fixed id and returns the leader`s ack', async () => {
     const { browser, b, leader } = await twoTabs();
     const answered = b.answerApproval('a1', 'approve');
