@@ -23,11 +23,13 @@ describe.skipIf(skipBrowserTests())('demo page approvals in Chromium', () => {
   });
   const chromium = useChromium();
 
-  /** Two tabs of `user` (a user per test: a fresh page shows no earlier run), both connected. */
+  /**
+   * Two pages of `user` (a user per test: a fresh page shows no earlier run), both connected. Each in a
+   * window of its own: a background tab would draw (requestAnimationFrame) about once a second.
+   */
   async function twoTabs(user: string, errors: string[]): Promise<[Page, Page]> {
-    const context = await chromium.context();
     const open = async () => {
-      const page = await context.newPage();
+      const page = await (await chromium.context()).newPage();
       page.setDefaultTimeout(PAGE_WAIT_MS);
       page.on('pageerror', (error) => errors.push(error.message));
       await page.goto(`${gw?.httpUrl}/?user=${user}`);
