@@ -59,9 +59,14 @@ async function errorMessage(res: Response): Promise<string> {
   return res.statusText;
 }
 
-/** The input's hint: arithmetic only for the demo agent, which is all it answers (any other agent: its name). */
+/**
+ * The input's hint: for the demo agent, what it answers (arithmetic) and the email it asks approval for
+ * (docs/agents.md); any other agent: its name.
+ */
 function placeholderFor(agent: string): string {
-  return agent === 'demo' ? 'Ask some arithmetic, e.g. what is 6 times 7?' : `Message the ${agent} agent`;
+  return agent === 'demo'
+    ? 'Ask some arithmetic (what is 6 times 7?), or to email someone'
+    : `Message the ${agent} agent`;
 }
 
 const STATE_LABEL: Record<ClientState, string> = {
