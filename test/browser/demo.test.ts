@@ -302,7 +302,7 @@ describe.skipIf(skipBrowserTests())('demo page in Chromium', () => {
     gw = await startGateway({ demo: true, demoTokens: true });
     let page = await openPage(`${gw.httpUrl}/`);
     await expect(page.getByTestId('message-input').getAttribute('placeholder')).resolves.toBe(
-      'Ask some arithmetic (what is 6 times 7?), or to email someone',
+      'Try: what is 6 times 7? Or: email bob the plan',
     );
     await context?.close();
     await gw.close();

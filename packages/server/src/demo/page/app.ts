@@ -64,9 +64,7 @@ async function errorMessage(res: Response): Promise<string> {
  * (docs/agents.md); any other agent: its name.
  */
 function placeholderFor(agent: string): string {
-  return agent === 'demo'
-    ? 'Ask some arithmetic (what is 6 times 7?), or to email someone'
-    : `Message the ${agent} agent`;
+  return agent === 'demo' ? 'Try: what is 6 times 7? Or: email bob the plan' : `Message the ${agent} agent`;
 }
 
 const STATE_LABEL: Record<ClientState, string> = {
