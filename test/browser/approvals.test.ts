@@ -24,19 +24,20 @@ describe.skipIf(skipBrowserTests())('demo page approvals in Chromium', () => {
   const chromium = useChromium();
 
   /**
-   * Two pages of `user` (a user per test: a fresh page shows no earlier run), both connected. Each in a
-   * window of its own: a background tab would draw (requestAnimationFrame) about once a second.
+   * A page of `user` (a user per test: a fresh page shows no earlier run), connected. Each in a window of
+   * its own: a background tab would draw (requestAnimationFrame) about once a second.
    */
+  async function openTab(user: string, errors: string[]): Promise<Page> {
+    const page = await (await chromium.context()).newPage();
+    page.setDefaultTimeout(PAGE_WAIT_MS);
+    page.on('pageerror', (error) => errors.push(error.message));
+    await page.goto(`${gw?.httpUrl}/?user=${user}`);
+    await page.locator('[data-testid=state-badge][data-state=open]').waitFor();
+    return page;
+  }
+
   async function twoTabs(user: string, errors: string[]): Promise<[Page, Page]> {
-    const open = async () => {
-      const page = await (await chromium.context()).newPage();
-      page.setDefaultTimeout(PAGE_WAIT_MS);
-      page.on('pageerror', (error) => errors.push(error.message));
-      await page.goto(`${gw?.httpUrl}/?user=${user}`);
-      await page.locator('[data-testid=state-badge][data-state=open]').waitFor();
-      return page;
-    };
-    return [await open(), await open()];
+    return [await openTab(user, errors), await openTab(user, errors)];
   }
 
   /** The state of the question as `page` shows it. */
@@ -86,12 +87,16 @@ describe.skipIf(skipBrowserTests())('demo page approvals in Chromium', () => {
     expect(errors).toEqual([]);
   });
 
-  it('deny in one tab: the other tab’s buttons disable, and no tool runs', async () => {
+  it('deny in one tab: a tab opened while the question waits shows it too, its buttons disable, and no tool runs', async () => {
     const errors: string[] = [];
-    const [asker, other] = await twoTabs('denier', errors);
+    const asker = await openTab('denier', errors);
     await asker.getByTestId('message-input').fill('Send an EMAIL to carol@example.org');
     await asker.getByTestId('send-button').click();
+    await asker.getByTestId('approval').waitFor();
+    // Opened (a reload, another device) while the run waits: the question comes with the run's snapshot.
+    const other = await openTab('denier', errors);
     await other.getByTestId('approval').waitFor();
+    expect(await question(other)).toMatchObject({ decision: null, approveDisabled: false });
     await asker.getByTestId('deny-button').click();
     for (const page of [asker, other]) {
       await page.locator('[data-testid=approval][data-decision=denied]').waitFor();
@@ -106,7 +111,7 @@ describe.skipIf(skipBrowserTests())('demo page approvals in Chromium', () => {
         'I did not send the email to carol@example.org: the request was denied.',
       );
     }
-    const tools = await other.locator('[data-testid=event][data-type^=tool_]').count();
+    const tools = await asker.locator('[data-testid=event][data-type^=tool_]').count();
     expect(tools).toBe(0);
     expect(errors).toEqual([]);
   });
