@@ -1,6 +1,14 @@
+import { type ChildProcess, spawn, spawnSync } from 'node:child_process';
+import { once } from 'node:events';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createInterface } from 'node:readline';
 import { describe, expect, it } from 'vitest';
 import { verifyWebhook } from '../../../packages/server/src/agents/webhook-signature.js';
 import type { StoredEvent } from '../../../packages/server/src/protocol/events.js';
+import { extractBlocks } from '../../helpers/doc-blocks.js';
+import { startGateway } from '../../helpers/gateway-harness.js';
 import { deferred, runEvents } from '../../unit/agents/support/run-events.js';
 import { ending, line, type ReceivedRequest, SECRET, useWebhookFixture } from './local-backend.js';
 
@@ -155,5 +163,59 @@ describe('webhook agent (agentcast protocol): a body ending on approval_requeste
     expect(String((refused.error as { message: string }).message)).toContain(
       'nothing may follow approval_requested',
     );
+  });
+});
+
+const hasPython = spawnSync('python3', ['--version']).status === 0;
+if (!hasPython)
+  console.warn('SKIPPED: the Python continuation block of docs/agents.md needs python3 on PATH');
+
+describe.skipIf(!hasPython)('docs/agents.md "Approvals: the continuation": the Python block', () => {
+  it('pauses on its question behind a real gateway, and finishes with the answer a client gives', async () => {
+    const docs = readFileSync(new URL('../../../docs/agents.md', import.meta.url), 'utf8');
+    const block = extractBlocks('docs/agents.md', docs).find((b) =>
+      b.text.includes('approval = request.get("approval")'),
+    );
+    if (block === undefined) throw new Error('the Python continuation block is gone from docs/agents.md');
+    const dir = mkdtempSync(join(tmpdir(), 'agentcast-continuation-'));
+    writeFileSync(join(dir, 'backend.py'), block.text);
+    const child: ChildProcess = spawn('python3', [join(dir, 'backend.py')], {
+      env: { ...process.env, PORT: '0', AGENTCAST_AGENT_SECRET: 'doc-secret' },
+      stdio: ['ignore', 'pipe', 'ignore'],
+    });
+    try {
+      const [first] = (await once(
+        createInterface({ input: child.stdout as NodeJS.ReadableStream }),
+        'line',
+      )) as [string];
+      const url = /^listening on (http:\/\/\S+)$/.exec(first)?.[1];
+      if (url === undefined) throw new Error(`the block printed "${first}" instead of its URL`);
+      const gateway = await startGateway({
+        agentUrl: url,
+        agentSecret: 'doc-secret',
+        defaultAgent: 'webhook',
+      });
+      try {
+        const client = await gateway.connect('u1');
+        client.send({ type: 'user_message', id: 'm1', data: { text: 'email ann' } });
+        const asked = await client.next('approval_requested');
+        expect(asked.data).toMatchObject({ tool_name: 'send_email', message: 'Send it to Ann?' });
+        const approvalId = (asked.data as { approval_id: string }).approval_id;
+        client.send({ type: 'approval', id: 'ap1', data: { approval_id: approvalId, decision: 'approve' } });
+        const done = await client.next('agent_completed', 10_000);
+        expect(done.data).toEqual({ status: 'succeeded', final_response: 'Sent.' });
+        const texts = client.frames
+          .filter((f) => f.type === 'stream_chunk')
+          .map((f) => (f.data as { text: string }).text);
+        expect(texts).toEqual(['I drafted the email. ', 'Sent.']);
+      } finally {
+        await gateway.close();
+      }
+    } finally {
+      const exited = once(child, 'exit');
+      child.kill('SIGTERM');
+      await exited;
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
