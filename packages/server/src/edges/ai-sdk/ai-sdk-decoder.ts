@@ -22,7 +22,7 @@ const DONE = '[DONE]';
 
 /**
  * The chunks of the AI SDK's UI message stream the gateway reads, with the fields it reads, as the SDK's
- * own `uiMessageChunkSchema` (ai@6) declares them; a test checks both agree on what they accept. Other
+ * own `uiMessageChunkSchema` (ai@7) declares them; a test checks both agree on what they accept. Other
  * chunk types (`start`, `text-start`, `source-url`, `file`, `message-metadata`, …) carry nothing an
  * agentcast event holds and are skipped, as are types a later SDK adds.
  */
