@@ -203,14 +203,30 @@ describe('webhook agent, --agent-protocol ai-sdk, against routes built with the 
           },
         }),
       });
-      // A proxy that cuts the SDK's stream cleanly before its finish and [DONE].
+      // A proxy that cuts the SDK's stream cleanly before its [DONE] (this stream has no finish).
       res.writeHead(200, Object.fromEntries(response.headers));
       const text = await response.text();
-      res.end(text.slice(0, text.indexOf('data: {"type":"finish"')));
+      expect(text).not.toContain('"finish"');
+      res.end(text.slice(0, text.indexOf('data: [DONE]')));
     });
     const { events } = await run(runtimeFor(b.url, { protocol: 'ai-sdk' }));
     expect(events.map((e) => e.type)).toEqual(['agent_started', 'stream_chunk', 'agent_completed']);
     expect(ending(events)).toMatchObject({ status: 'failed', error: { code: 'WEBHOOK_INCOMPLETE' } });
+  });
+
+  it('ends succeeded at data: [DONE] when the stream has no finish chunk', async () => {
+    const b = await backend(async (_request, res) => {
+      const stream = createUIMessageStream({
+        execute: ({ writer }) => {
+          writer.write({ type: 'text-start', id: 't' });
+          writer.write({ type: 'text-delta', id: 't', delta: 'whole' });
+          writer.write({ type: 'text-end', id: 't' });
+        },
+      });
+      await pipeUIMessageStreamToResponse({ response: res, stream });
+    });
+    const { events } = await run(runtimeFor(b.url, { protocol: 'ai-sdk' }));
+    expect(ending(events)).toEqual({ status: 'succeeded', final_response: 'whole' });
   });
 
   it('aborts the backend request when the run is cancelled', async () => {

@@ -100,6 +100,35 @@ describe('AiSdkDecoder', () => {
     });
   });
 
+  it('fails a call already open on tool-input-error, and bounds the call it opens', () => {
+    const d = decoder();
+    const chunks = [
+      { type: 'tool-input-available', toolCallId: 'e', toolName: 'b', input: {} },
+      { type: 'tool-input-error', toolCallId: 'e', toolName: 'b', input: {}, errorText: 'no' },
+      { type: 'data-ping_ish', data: null },
+    ];
+    const events = chunks.flatMap((chunk) => {
+      const out = d.frame(frame(chunk));
+      if (!out.ok) throw new Error(out.message);
+      return out.events;
+    });
+    expect(events.map((e) => [e.type, e.data.tool_args ?? e.data.error ?? e.data])).toEqual([
+      ['tool_executing', {}],
+      ['tool_completed', { code: 'TOOL_ERROR', message: 'no' }],
+      ['ping_ish', { value: null }],
+    ]);
+    const tooLong = decoder().frame(
+      frame({
+        type: 'tool-input-error',
+        toolCallId: 'x',
+        toolName: 'n'.repeat(50),
+        input: {},
+        errorText: 'e',
+      }),
+    );
+    expect(tooLong).toMatchObject({ ok: false, message: expect.stringContaining('longer than 40') });
+  });
+
   it('times tool calls with the clock', () => {
     const d = decoder();
     clock = 1_000;
@@ -192,6 +221,9 @@ describe('AiSdkDecoder', () => {
       { type: 'reasoning-delta', delta: 'x' },
       { type: 'tool-input-available', toolCallId: 'c', toolName: 'a', input: {} },
       { type: 'tool-input-available', toolCallId: 'c', input: {} },
+      { type: 'tool-input-available', toolCallId: 'c', toolName: 'a' },
+      { type: 'tool-output-available', toolCallId: 'c' },
+      { type: 'data-x' },
       { type: 'tool-input-error', toolCallId: 'c', toolName: 'a', input: {}, errorText: 'e' },
       { type: 'tool-input-error', toolCallId: 'c', toolName: 'a', input: {} },
       { type: 'tool-output-error', toolCallId: 'c', errorText: 5 },

@@ -258,7 +258,7 @@ export class AiSdkDecoder implements UpstreamDecoder {
     if (this.#calls.size >= maxOpenToolCalls) {
       return { ok: false, message: `tool call ${id}: more than ${maxOpenToolCalls} tool calls open at once` };
     }
-    if (name.length + (JSON.stringify(input ?? null)?.length ?? 0) > maxToolCallLength) {
+    if (name.length + JSON.stringify(input).length > maxToolCallLength) {
       return {
         ok: false,
         message: `tool call ${id}: name and input longer than ${maxToolCallLength} characters`,
@@ -272,11 +272,12 @@ export class AiSdkDecoder implements UpstreamDecoder {
     const id = chunk.toolCallId as string;
     const opened = this.#calls.has(id) ? none : this.#open(id, chunk.toolName as string, chunk.input);
     if (!opened.ok) return opened;
-    const closed = this.#close(id, false, null, {
+    const error = {
       code: RunErrorCode.ToolError,
       message: clip(chunk.errorText as string, ERROR_MESSAGE_MAX),
-    });
-    return closed.ok ? { ok: true, events: [...opened.events, ...closed.events] } : closed;
+    };
+    const completed = this.#complete(id, this.#calls.get(id) as OpenCall, false, null, error);
+    return { ok: true, events: [...opened.events, completed] };
   }
 
   #close(
@@ -289,16 +290,27 @@ export class AiSdkDecoder implements UpstreamDecoder {
     if (call === undefined) {
       return { ok: false, message: `output of tool call ${id}, which no tool-input-available opened` };
     }
+    return { ok: true, events: [this.#complete(id, call, success, results, error)] };
+  }
+
+  /** The call's one `tool_completed`; the call is no longer open. */
+  #complete(
+    id: string,
+    call: OpenCall,
+    success: boolean,
+    results: unknown,
+    error: { code: string; message: string } | undefined,
+  ): AgentEvent {
     this.#calls.delete(id);
     const data: JsonObject = {
       tool_name: call.name,
       execution_id: id,
       success,
-      results: results === undefined ? null : results,
+      results,
       duration_ms: Math.max(0, this.#settings.now() - call.startedAt),
       ...(error === undefined ? {} : { error }),
     };
-    return { ok: true, events: [{ type: EventType.ToolCompleted, data }] };
+    return { type: EventType.ToolCompleted, data };
   }
 
   /** `data-<type>`: an agentcast event of that type, its `data` the chunk's (not an object: `{ value }`). */
@@ -306,7 +318,7 @@ export class AiSdkDecoder implements UpstreamDecoder {
     if (NATIVE_TYPES.has(type)) {
       return { ok: false, message: `data-${type}: ${type} comes from its own chunk type, not a data part` };
     }
-    const event = { type, data: isObject(data) ? data : { value: data ?? null } };
+    const event = { type, data: isObject(data) ? data : { value: data } };
     const parsed = parseNewEvent(event);
     if (!parsed.ok) return { ok: false, message: `data-${type}: ${parsed.message}` };
     return { ok: true, events: [{ type: parsed.value.type, data: parsed.value.data }] };
@@ -326,5 +338,5 @@ export class AiSdkDecoder implements UpstreamDecoder {
 
 /** A tool's input as `tool_args`: an object as is, anything else as `{ input }`. */
 function toolArgs(input: unknown): JsonObject {
-  return isObject(input) ? input : { input: input ?? null };
+  return isObject(input) ? input : { input };
 }
