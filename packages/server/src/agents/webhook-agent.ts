@@ -32,7 +32,7 @@ export interface WebhookAgentOptions {
   readonly url: string;
   /** `--agent-secret`: the HMAC key of `X-Agentcast-Signature`. */
   readonly secret: string;
-  /** The whole exchange, request to last line, may take this long. Default 120000. */
+  /** Each request (the first, or a continuation after an approval), sent to last line, may take this long. Default 120000. */
   readonly timeoutMs?: number;
   /** `--agent-stall-timeout-ms`: the backend may stay silent this long (before headers or between bytes). Default 30000. */
   readonly stallTimeoutMs?: number;
