@@ -159,6 +159,82 @@ describe('webhook agent, --agent-protocol ag-ui, against an @ag-ui/encoder serve
     expect(ending(events)).toMatchObject({ status: 'failed', error: { code: 'WEBHOOK_INCOMPLETE' } });
   });
 
+  it('pauses on an interrupt outcome, asks the user, and resumes with one RunAgentInput carrying the answer', async () => {
+    const b = await backend(
+      agUiServer(({ threadId, runId, ...rest }) => {
+        const resume = (rest as { resume?: { status: string; payload: { approved: boolean } }[] }).resume;
+        if (resume === undefined) {
+          return [
+            { type: E.RUN_STARTED, threadId, runId } as BaseEvent,
+            { type: E.TOOL_CALL_START, toolCallId: 'c1', toolCallName: 'send_email' } as BaseEvent,
+            { type: E.TOOL_CALL_ARGS, toolCallId: 'c1', delta: '{"to":"ann@example.com"}' } as BaseEvent,
+            { type: E.TOOL_CALL_END, toolCallId: 'c1' } as BaseEvent,
+            {
+              type: E.RUN_FINISHED,
+              threadId,
+              runId,
+              outcome: {
+                type: 'interrupt',
+                interrupts: [{ id: 'int-1', reason: 'tool_approval', message: 'Send it?', toolCallId: 'c1' }],
+              },
+            } as BaseEvent,
+            // Never read: RUN_FINISHED ends the body for the run.
+            { type: E.TEXT_MESSAGE_CHUNK, messageId: 'm', delta: 'ignored' } as BaseEvent,
+          ];
+        }
+        const sent = resume[0]?.payload.approved === true;
+        return [
+          { type: E.RUN_STARTED, threadId, runId } as BaseEvent,
+          {
+            type: E.TOOL_CALL_RESULT,
+            messageId: 'r',
+            toolCallId: 'c1',
+            content: sent ? 'sent' : 'skipped',
+          } as BaseEvent,
+          { type: E.TEXT_MESSAGE_CHUNK, messageId: 'm', delta: sent ? 'Sent.' : 'Not sent.' } as BaseEvent,
+          { type: E.RUN_FINISHED, threadId, runId } as BaseEvent,
+        ];
+      }),
+    );
+    const h = runtimeFor(b.url, { protocol: 'ag-ui' });
+    const asked = deferred<StoredEvent>();
+    await h.engine.subscribe('u1', (event) => {
+      if (event.type === 'approval_requested') asked.resolve(event);
+    });
+    const result = await h.runtime.start('u1', { messageId: 'm1', text: 'email ann', threadId: 't1' });
+    if (!result.ok) throw new Error(result.message);
+    const question = await asked.promise;
+    expect(question.data).toMatchObject({
+      tool_name: 'send_email',
+      tool_args: { to: 'ann@example.com' },
+      message: 'Send it?',
+    });
+    const approvalId = String(question.data.approval_id);
+    await h.engine.resolveApproval('u1', approvalId, { decision: 'approved', by: 'user' });
+    const events = await runEvents(h.engine, 'u1', result.runId);
+    expect(events.map((e) => e.type)).toEqual([
+      'agent_started',
+      'tool_executing',
+      'approval_requested',
+      'approval_resolved',
+      'tool_completed',
+      'stream_chunk',
+      'agent_completed',
+    ]);
+    expect(events[4]?.data).toMatchObject({ execution_id: 'c1', tool_name: 'send_email', results: 'sent' });
+    expect(ending(events)).toEqual({ status: 'succeeded', final_response: 'Sent.' });
+    expect(b.requests).toHaveLength(2);
+    const continuation = RunAgentInputSchema.parse(JSON.parse(b.requests[1]?.body ?? ''));
+    expect(continuation).toMatchObject({ threadId: 't1', runId: result.runId });
+    expect(continuation.resume).toEqual([
+      {
+        interruptId: 'int-1',
+        status: 'resolved',
+        payload: { approved: true, decision: 'approved', approval_id: approvalId },
+      },
+    ]);
+  });
+
   it('aborts the backend request when the run is cancelled', async () => {
     const closed = deferred();
     const serve = agUiServer(

@@ -50,21 +50,37 @@ export function frameReader(contentType: string | null, maxLength: number): Fram
   return { push: (chunk) => frames(ndjson.push(chunk)), finish: () => frames(ndjson.finish()) };
 }
 
-/** The agentcast events a frame maps to, or why it is refused (the run ends WEBHOOK_INVALID_LINE). */
+/**
+ * The agentcast events a frame maps to, or why it is refused (the run ends WEBHOOK_INVALID_LINE). `last`:
+ * the frame closed the body for the run (an AG-UI interrupt): nothing after it is read, `end()` says what
+ * comes next.
+ */
 export type DecodeOutcome =
-  | { readonly ok: true; readonly events: readonly AgentEvent[] }
+  | { readonly ok: true; readonly events: readonly AgentEvent[]; readonly last?: true }
   | { readonly ok: false; readonly message: string };
+
+/** One question a body paused the run on; `ref` is the protocol's own id of it (an AG-UI interrupt's id). */
+export interface Question {
+  readonly request: ApprovalRequest;
+  readonly ref?: string;
+}
 
 /** What the end of a response body means for the run. */
 export type BodyEnd =
   /** The body ended the run properly (the AI SDK's `[DONE]`): these events, the last a terminal. */
   | { readonly kind: 'ended'; readonly events: readonly AgentEvent[] }
-  /** The body ended right after an `approval_requested`: the run waits for its user, then continues. */
-  | { readonly kind: 'approval'; readonly request: ApprovalRequest }
+  /**
+   * The body paused the run on questions (an `approval_requested` line, an AG-UI interrupt): the run asks
+   * its user each, one at a time, then continues in one more request carrying the answers.
+   */
+  | { readonly kind: 'approval'; readonly questions: readonly Question[] }
   /** The body was cut: the run fails WEBHOOK_INCOMPLETE with `message`. */
   | { readonly kind: 'incomplete'; readonly message: string };
 
-/** Maps one response body's frames onto agentcast events; one per request, holding what spans frames. */
+/**
+ * Maps response bodies' frames onto agentcast events; one per run, holding what spans frames and requests
+ * (the text of `final_response`, tool calls an interrupt left open). `end()` ends one body.
+ */
 export interface UpstreamDecoder {
   frame(frame: Frame): DecodeOutcome;
   end(): BodyEnd;
@@ -75,6 +91,8 @@ export interface ContinuationAnswer {
   readonly approval_id: string;
   readonly decision: string;
   readonly reason: string | null;
+  /** The question's {@link Question.ref}. */
+  readonly ref?: string | undefined;
 }
 
 /** What a request to the backend is about. */
@@ -82,8 +100,8 @@ export interface UpstreamCall {
   readonly input: AgentInput;
   readonly userId: string;
   readonly runId: string;
-  /** Set on a continuation request (agentcast protocol, after an approval). */
-  readonly approval?: ContinuationAnswer | undefined;
+  /** Set on a continuation request: the answers to the questions the last body paused on, in order. */
+  readonly answers?: readonly ContinuationAnswer[] | undefined;
 }
 
 /** One protocol's side of the exchange: the request it sends and the decoder of what comes back. */
@@ -92,7 +110,7 @@ export interface UpstreamProtocol {
   readonly accept: string;
   /** The request body (JSON). */
   body(call: UpstreamCall): JsonObject;
-  /** A fresh decoder for one response body. */
+  /** A fresh decoder for one run's bodies. */
   decoder(): UpstreamDecoder;
 }
 

@@ -13,7 +13,6 @@ import {
 } from './define-agent.js';
 import { ExchangeGuard } from './exchange-guard.js';
 import { NDJSON_LINE_MAX } from './ndjson-splitter.js';
-import type { ApprovalRequest } from './run-approval.js';
 import { RunErrorCode, webhookHttpCode } from './run-error-code.js';
 import { agentcastProtocol } from './upstream-agentcast.js';
 import {
@@ -22,6 +21,8 @@ import {
   type ContinuationAnswer,
   type DecoderSettings,
   frameReader,
+  type Question,
+  type UpstreamDecoder,
   type UpstreamProtocol,
 } from './upstream-decoder.js';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER, USER_ID_HEADER } from './webhook-signature.js';
@@ -102,15 +103,16 @@ const UPSTREAMS: Record<AgentProtocol, (settings: DecoderSettings) => UpstreamPr
 
 type Settings = Required<Omit<WebhookAgentOptions, 'name' | 'protocol'>>;
 
-/** One request's outcome: the run ended (its terminal was yielded), or the body paused it on a question. */
+/** One request's outcome: the run ended (its terminal was yielded), or the body paused it on questions. */
 type RequestEnd =
   | { readonly kind: 'ended' }
-  | { readonly kind: 'approval'; readonly request: ApprovalRequest };
+  | { readonly kind: 'approval'; readonly questions: readonly Question[] };
 
 /**
- * The run's exchange with the backend: one request, and after each body that ended on an
- * `approval_requested` (agentcast protocol), the user's answer through `ctx.approval()` and one signed
- * continuation request carrying it (docs/agents.md, "Approvals: the continuation").
+ * The run's exchange with the backend: one request, and after each body that paused the run on questions
+ * (an `approval_requested` line, an AG-UI interrupt), the user's answer to each through `ctx.approval()`,
+ * one at a time, and one signed continuation request carrying them (docs/agents.md, "Approvals: the
+ * continuation"). One decoder reads every body of the run, so what spans them (text, open tool calls) holds.
  */
 async function* exchange(
   settings: Settings,
@@ -118,15 +120,20 @@ async function* exchange(
   input: AgentInput,
   ctx: AgentContext,
 ): AsyncGenerator<AgentEvent, unknown, undefined> {
-  let approval: ContinuationAnswer | undefined;
+  const decoder = protocol.decoder();
+  let answers: ContinuationAnswer[] | undefined;
   for (;;) {
-    const body = protocol.body({ input, userId: ctx.userId, runId: ctx.runId, approval });
-    const end = yield* request(settings, protocol, JSON.stringify(body), ctx);
+    const body = protocol.body({ input, userId: ctx.userId, runId: ctx.runId, answers });
+    const end = yield* request(settings, protocol, decoder, JSON.stringify(body), ctx);
     if (end.kind === 'ended') return;
-    const answer = await ctx.approval(end.request);
-    // The run ended while it waited (cancelled, drained): its terminal is the runtime's, nothing to send.
-    if (ctx.signal.aborted || answer.approval_id === undefined) return;
-    approval = { approval_id: answer.approval_id, decision: answer.decision, reason: answer.reason ?? null };
+    answers = [];
+    for (const question of end.questions) {
+      const answer = await ctx.approval(question.request);
+      // The run ended while it waited (cancelled, drained): its terminal is the runtime's, nothing to send.
+      if (ctx.signal.aborted || answer.approval_id === undefined) return;
+      const { approval_id, decision } = answer;
+      answers.push({ approval_id, decision, reason: answer.reason ?? null, ref: question.ref });
+    }
   }
 }
 
@@ -134,6 +141,7 @@ async function* exchange(
 async function* request(
   settings: Settings,
   protocol: UpstreamProtocol,
+  decoder: UpstreamDecoder,
   body: string,
   ctx: AgentContext,
 ): AsyncGenerator<AgentEvent, RequestEnd, undefined> {
@@ -172,7 +180,6 @@ async function* request(
     }
     reader = response.body.getReader();
     const frames = frameReader(response.headers.get('content-type'), settings.maxLineLength);
-    const decoder = protocol.decoder();
     for (;;) {
       guard.arm();
       let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -192,14 +199,9 @@ async function* request(
           // The run ends with the terminal event; the rest of the body is not read.
           if (event.type === EventType.AgentCompleted) return { kind: 'ended' };
         }
+        if (decoded.last === true) return yield* ending(decoder);
       }
-      if (chunk.done) {
-        const end = decoder.end();
-        if (end.kind === 'incomplete') throw new AgentRunError(RunErrorCode.WebhookIncomplete, end.message);
-        if (end.kind === 'approval') return end;
-        yield* end.events;
-        return { kind: 'ended' };
-      }
+      if (chunk.done) return yield* ending(decoder);
     }
   } finally {
     guard.close();
@@ -208,4 +210,13 @@ async function* request(
       // The body already failed or ended; cancelling it has nothing left to release.
     });
   }
+}
+
+/** What the end of a body means: the run ended, it paused on questions, or the body was cut. */
+async function* ending(decoder: UpstreamDecoder): AsyncGenerator<AgentEvent, RequestEnd, undefined> {
+  const end = decoder.end();
+  if (end.kind === 'incomplete') throw new AgentRunError(RunErrorCode.WebhookIncomplete, end.message);
+  if (end.kind === 'approval') return end;
+  yield* end.events;
+  return { kind: 'ended' };
 }

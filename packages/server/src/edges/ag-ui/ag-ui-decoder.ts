@@ -1,6 +1,11 @@
 import type { ConversationMessage } from '../../agents/define-agent.js';
 import { WebhookLineDecoder } from '../../agents/upstream-agentcast.js';
-import type { DecoderSettings, UpstreamCall, UpstreamProtocol } from '../../agents/upstream-decoder.js';
+import type {
+  ContinuationAnswer,
+  DecoderSettings,
+  UpstreamCall,
+  UpstreamProtocol,
+} from '../../agents/upstream-decoder.js';
 import type { JsonObject } from '../../protocol/events.js';
 
 /**
@@ -13,7 +18,7 @@ export function agUiProtocol(settings: DecoderSettings): UpstreamProtocol {
   return {
     accept: 'text/event-stream',
     body: runAgentInput,
-    decoder: () => new WebhookLineDecoder(settings, false),
+    decoder: () => new WebhookLineDecoder(settings, 'ag-ui'),
   };
 }
 
@@ -40,6 +45,25 @@ export function runAgentInput(call: UpstreamCall): JsonObject {
     context: [],
     state: context?.state ?? {},
     forwardedProps: context?.forwardedProps ?? {},
+    ...(call.answers === undefined ? {} : { resume: call.answers.map(resumeEntry) }),
+  };
+}
+
+/**
+ * The answer to one AG-UI interrupt (docs/agents.md, "AG-UI interrupts"): `resolved` with the person's
+ * decision, `cancelled` when nobody answered in time (the approval expired).
+ */
+function resumeEntry(answer: ContinuationAnswer): JsonObject {
+  const answered = answer.decision === 'approved' || answer.decision === 'denied';
+  return {
+    interruptId: answer.ref ?? answer.approval_id,
+    status: answered ? 'resolved' : 'cancelled',
+    payload: {
+      approved: answer.decision === 'approved',
+      decision: answer.decision,
+      approval_id: answer.approval_id,
+      ...(answer.reason === null ? {} : { reason: answer.reason }),
+    },
   };
 }
 
