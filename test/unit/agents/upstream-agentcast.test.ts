@@ -109,13 +109,18 @@ describe('WebhookLineDecoder with AG-UI interrupts (ag-ui protocol)', () => {
     const d = new WebhookLineDecoder(settings, 'ag-ui');
     const start = { type: 'TOOL_CALL_START', toolCallId: 'c1', toolCallName: 'pay' };
     const args = { type: 'TOOL_CALL_ARGS', toolCallId: 'c1', delta: '{"eur":5}' };
-    expect(d.frame({ where: 'line 1', text: JSON.stringify(start) }).ok).toBe(true);
-    expect(d.frame({ where: 'line 2', text: JSON.stringify(args) }).ok).toBe(true);
+    const end = { type: 'TOOL_CALL_END', toolCallId: 'c1' };
+    // A second call whose arguments stopped half way: asked about with none.
+    const half = { type: 'TOOL_CALL_CHUNK', toolCallId: 'c2', toolCallName: 'refund', delta: '{"eur":' };
+    for (const [n, event] of [start, args, end, half].entries()) {
+      expect(d.frame({ where: `line ${n + 1}`, text: JSON.stringify(event) })).toMatchObject({ ok: true });
+    }
     const out = d.frame(
       finished([
         { id: 'i1', reason: 'approval', toolCallId: 'c1', expiresAt: '2026-01-01T00:00:30Z' },
         { id: 'i2', reason: 'input_required', message: 'Which account?' },
         { id: 'i3', reason: '', toolCallId: 'unknown' },
+        { id: 'i4', reason: 'approval', toolCallId: 'c2' },
       ]),
     );
     expect(out).toEqual({ ok: true, events: [], last: true });
@@ -128,6 +133,7 @@ describe('WebhookLineDecoder with AG-UI interrupts (ag-ui protocol)', () => {
         },
         { ref: 'i2', request: { tool_name: 'input_required', tool_args: {}, message: 'Which account?' } },
         { ref: 'i3', request: { tool_name: 'interrupt', tool_args: {}, message: '' } },
+        { ref: 'i4', request: { tool_name: 'refund', tool_args: {}, message: 'approval' } },
       ],
     });
   });
