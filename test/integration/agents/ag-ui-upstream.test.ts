@@ -131,6 +131,34 @@ describe('webhook agent, --agent-protocol ag-ui, against an @ag-ui/encoder serve
     expect(second?.messages).toEqual([{ id: 'm1', role: 'user', content: 'hello' }]);
   });
 
+  it('reads the body by its content type: NDJSON under ag-ui, SSE under the agentcast protocol', async () => {
+    const ndjson = await backend(({ body }, res) => {
+      const { threadId, runId } = RunAgentInputSchema.parse(JSON.parse(body));
+      const events = [
+        { type: E.TEXT_MESSAGE_CHUNK, messageId: 'm', delta: 'lines' },
+        { type: E.RUN_FINISHED, threadId, runId },
+      ].map((event) => EventSchema.parse(event));
+      res.writeHead(200, { 'content-type': 'application/x-ndjson' });
+      res.end(events.map((event) => `${JSON.stringify(event)}\n`).join(''));
+    });
+    const sse = await backend((_request, res) => {
+      res.writeHead(200, { 'content-type': 'text/event-stream' });
+      res.end(
+        ': hello\n\nevent: message\nid: 1\ndata: {"type":"stream_chunk",\ndata: "data":{"text":"events"}}\n\n' +
+          'data: {"type":"agent_completed","data":{"status":"succeeded","final_response":"events"}}\n\n',
+      );
+    });
+    const fromLines = await run(runtimeFor(ndjson.url, { protocol: 'ag-ui' }));
+    expect(ending(fromLines.events)).toEqual({ status: 'succeeded', final_response: 'lines' });
+    const fromEvents = await run(runtimeFor(sse.url));
+    expect(fromEvents.events.map((e) => e.type)).toEqual([
+      'agent_started',
+      'stream_chunk',
+      'agent_completed',
+    ]);
+    expect(ending(fromEvents.events)).toEqual({ status: 'succeeded', final_response: 'events' });
+  });
+
   it('ends failed with RUN_ERROR code and message', async () => {
     const b = await backend(
       agUiServer(({ threadId, runId }) => [
