@@ -190,6 +190,10 @@ describe('AiSdkDecoder', () => {
         'longer than 40',
       ],
       [{ type: 'data-agent_completed', data: {} }, 'comes from its own chunk type'],
+      [
+        { type: 'tool-approval-request', approvalId: 'a', toolCallId: 'c' },
+        'AI SDK tool approvals are not supported',
+      ],
       [{ type: 'data-pong', data: {} }, 'reserved'],
       [{ type: 'data-Bad Type', data: {} }, 'data-Bad Type: type'],
     ];

@@ -147,6 +147,13 @@ export class AiSdkDecoder implements UpstreamDecoder {
     if (!parsed.ok) return parsed;
     const type = (parsed.value as { type?: unknown }).type;
     if (typeof type !== 'string') return { ok: false, message: `${where}: type: expected a string` };
+    if (type === 'tool-approval-request') {
+      // Answering one needs the assistant message rebuilt and sent back; not done yet (docs/agents.md).
+      return {
+        ok: false,
+        message: `${where}: tool-approval-request: AI SDK tool approvals are not supported upstream; ask with approval_requested under --agent-protocol agentcast`,
+      };
+    }
     const key = type.startsWith('data-') ? 'data' : type;
     if (!Object.hasOwn(chunkSchemas, key)) return none;
     const schema = chunkSchemas[key as keyof typeof chunkSchemas];
