@@ -14,6 +14,7 @@ import type { AgentDefinition } from '../agents/define-agent.js';
 import { generateDevSecret } from '../auth/dev-token.js';
 import { readTokenKeySource, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
+import { handleAgUi, StreamHeartbeat } from '../edges/ag-ui/ag-ui-endpoint.js';
 import { SseEndpoint } from '../edges/sse/sse-endpoint.js';
 import { createEngine } from '../engine/create-engine.js';
 import type { Engine } from '../engine/engine.js';
@@ -194,6 +195,7 @@ export class Gateway {
     });
     const sse = this.#sse;
     const userApi = { ...sessions, tickets };
+    const agUi = { ...userApi, heartbeat: new StreamHeartbeat(config.sseHeartbeatMs) };
     // A demo token is a token for any user, to anyone who asks: only the throw-away dev secret signs
     // them, unless --demo-tokens says the configured secret may.
     const demoSecret = this.devSecret ?? (config.demoTokens ? config.jwtSecret : undefined);
@@ -212,8 +214,9 @@ export class Gateway {
       cors: (req: IncomingMessage, path: string) => origins.cors(req, path),
       userAuth: sessions,
       events: (req: IncomingMessage, res: ServerResponse, url: URL) => sse.handle(req, res, url),
-      userApi: (req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) =>
-        handleUserApi(req, res, userApi, url, operator),
+      // docs/protocol.md I: the AG-UI routes are user routes too, on the same session core and run control.
+      userApi: async (req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) =>
+        (await handleAgUi(req, res, agUi, url)) || handleUserApi(req, res, userApi, url, operator),
     };
     // One budget of plain HTTP sockets for both ports: file descriptors are the process's.
     const trusted = new TrustedProxies(config.trustProxy);
