@@ -10,6 +10,7 @@ export type LuaScriptName =
   | 'claim'
   | 'acquire-slot'
   | 'start-run'
+  | 'promote-run'
   | 'renew-run'
   | 'end-run'
   | 'active-runs'
@@ -65,6 +66,7 @@ export class LuaScript {
       claim: LuaScript.load('claim'),
       'acquire-slot': LuaScript.load('acquire-slot'),
       'start-run': LuaScript.load('start-run'),
+      'promote-run': LuaScript.load('promote-run'),
       'renew-run': LuaScript.load('renew-run'),
       'end-run': LuaScript.load('end-run'),
       'active-runs': LuaScript.load('active-runs'),

@@ -28,6 +28,7 @@ import type {
   LogHead,
   PendingApproval,
   PresenceEntry,
+  Promotion,
   PublishKey,
   ReapedRun,
   RunFence,
@@ -74,6 +75,7 @@ import {
   parseFencedAppendReply,
   parseHeadReply,
   parseHistoryReply,
+  parsePromoteReply,
   parseRunReply,
   parseSlotReply,
   parseSnapshotsReply,
@@ -542,11 +544,23 @@ export class RedisEngine implements Engine {
         leaseArg(start.leaseMs),
         RUN_RETAIN_MS,
         start.key ?? '',
+        start.thread?.threadId ?? '',
+        start.thread?.policy ?? '',
+        start.thread?.maxQueued ?? 0,
+        userId,
+        this.#keys.controlPrefix,
       ],
     };
     const reservation = parseStartRunReply(await this.#call(() => this.#eval('start-run', call)));
     if (reservation.ok) await this.#indexRuns([userId], start.leaseMs);
     return reservation;
+  }
+
+  /** lua/promote-run.lua: the thread's turn checked and taken in one step. */
+  async promoteRun(userId: string, runId: string, node: string): Promise<Promotion> {
+    this.#assertUsable();
+    const call = { keys: [this.#keys.runs(userId), this.#keys.runInfo(userId)], args: [runId, node] };
+    return parsePromoteReply(await this.#call(() => this.#eval('promote-run', call)));
   }
 
   /** One pipeline (one per slot on a cluster) of lua/renew-run.lua calls. */
@@ -807,12 +821,28 @@ export class RedisEngine implements Engine {
 
   /** Stores a lapsed run's terminal if it is still lapsed and registered; undefined when it is not. */
   async #reap(userId: string, run: LapsedRun, event: NewEvent): Promise<ReapedRun | undefined> {
+    await this.#cancelApprovals(userId, run.runId);
     const ts = new Date(this.#now()).toISOString();
     const call = this.#fencedCall(userId, { ...event, run_id: run.runId }, ts, run.runId, 'reap', '');
     const reply = parseFencedAppendReply(await this.#call(() => this.#eval('append', call)));
     if (typeof reply === 'string') return undefined;
     const stored = this.#stored({ ...event, run_id: run.runId }, ts, [reply.seq, reply.epoch]);
     return { userId, runId: run.runId, agent: run.agent, node: run.node, event: stored };
+  }
+
+  /**
+   * The lapsed run's approvals still pending are resolved `cancelled` before its terminal (docs/protocol.md
+   * G), each by append.lua's first-answer-wins step: of the nodes that reap at once, one stores it. The
+   * run's lease lapsed and is never renewed again, so nothing can answer for it any more.
+   */
+  async #cancelApprovals(userId: string, runId: string): Promise<void> {
+    const ids = await this.#call(() =>
+      this.#command.zrangebyscore(this.#keys.pendingApprovals(userId), '-inf', '+inf'),
+    );
+    for (const id of ids) {
+      const owner = await this.#call(() => this.#command.hget(this.#keys.approval(userId, id), 'run_id'));
+      if (owner === runId) await this.resolveApproval(userId, id, { decision: 'cancelled', by: 'run' });
+    }
   }
 
   async #dueRuns(userId: string, max: number): Promise<ReturnType<typeof parseDueRunsReply>> {

@@ -43,6 +43,7 @@ async function startRun(
     text: data.text,
     threadId: data.thread_id,
     agent: data.agent,
+    onBusy: data.on_busy,
   });
   if (outcome.ok)
     conn.send(encodeServerFrame.ack(frame.id, { run_id: outcome.runId, duplicate: outcome.duplicate }));

@@ -79,6 +79,7 @@ export async function handleUserApi(
 const START_REFUSAL_STATUS: Readonly<Record<string, number>> = {
   [ErrorCode.InvalidMessage]: 400,
   [ErrorCode.NotFound]: 404,
+  [ErrorCode.Busy]: 409,
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.Unavailable]: 503,
 };
@@ -94,8 +95,8 @@ async function postMessage(
   if (json === NO_BODY) return;
   const body = parseMessageBody(json.value);
   if (!body.ok) return sendError(res, 400, ErrorCode.InvalidMessage, body.message);
-  const { id, text, thread_id: threadId, agent } = body.value;
-  const outcome = await ctx.runs.start(userId, { messageId: id, text, threadId, agent });
+  const { id, text, thread_id: threadId, agent, on_busy: onBusy } = body.value;
+  const outcome = await ctx.runs.start(userId, { messageId: id, text, threadId, agent, onBusy });
   if (outcome.ok) {
     sendJson(res, 202, { run_id: outcome.runId, duplicate: outcome.duplicate });
     return;

@@ -20,6 +20,8 @@ const userMessageData = z.object({
   text: z.string().min(1),
   thread_id: idSchema.optional(),
   agent: z.string().min(1).max(64).optional(),
+  /** What this message does when its thread already has a run (docs/protocol.md E); `--busy-policy` when absent. */
+  on_busy: z.enum(['reject', 'enqueue', 'interrupt']).optional(),
 });
 
 const clientFrameSchemas = {
