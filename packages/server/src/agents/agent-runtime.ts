@@ -561,7 +561,10 @@ export class AgentRuntime {
   async #watchTurn(waiting: QueuedRun): Promise<void> {
     try {
       const stop = await this.#engine.subscribe(waiting.userId, (event) => {
-        if (event.type === EventType.AgentCompleted && event.run_id !== waiting.runId) this.#promote(waiting);
+        // After the step that stored it: the memory engine tells subscribers before it ends the run.
+        if (event.type === EventType.AgentCompleted && event.run_id !== waiting.runId) {
+          queueMicrotask(() => this.#promote(waiting));
+        }
       });
       if (this.#queued.get(waiting.runId) === waiting) waiting.unsubscribe = stop;
       else void stop();
