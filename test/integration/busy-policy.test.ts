@@ -10,18 +10,21 @@ const gates = new Map<string, () => void>();
 const held = defineAgent({
   name: 'held',
   async *run(input, ctx) {
-    yield { type: 'agent_thinking', data: { reasoning: 'working' } };
-    await new Promise<void>((resolve) => {
+    // The gate is set before the run says it works, so a test that saw agent_thinking can release it.
+    const released = new Promise<void>((resolve) => {
       gates.set(input.text, resolve);
       ctx.signal.addEventListener('abort', () => resolve(), { once: true });
     });
+    yield { type: 'agent_thinking', data: { reasoning: 'working' } };
+    await released;
     return `done ${input.text}`;
   },
 });
 
-/** Lets the run named `text` finish, once it is waiting. */
-async function release(tab: Client, text: string): Promise<void> {
-  while (!gates.has(text)) await tab.next(undefined, 5_000);
+/** Lets the run named `text` finish, once it said it works (its agent_thinking). */
+async function release(tab: Client, text: string, runId: string): Promise<void> {
+  const working = () => tab.frames.some((f) => f.type === 'agent_thinking' && f.run_id === runId);
+  while (!working()) await tab.next(undefined, 5_000);
   gates.get(text)?.();
 }
 
@@ -88,7 +91,7 @@ describe('busy policy through one gateway (docs/protocol.md E)', () => {
       type: 'error',
       data: { code: 'INVALID_MESSAGE' },
     });
-    await release(tab, 'r1');
+    await release(tab, 'r1', first);
     await completed(tab, first);
   });
 
@@ -107,9 +110,9 @@ describe('busy policy through one gateway (docs/protocol.md E)', () => {
       data: { code: 'RATE_LIMITED' },
     });
     const ids = [first, runIdOf(second), runIdOf(third)];
-    await release(tab, 'e1');
-    await release(tab, 'e2');
-    await release(tab, 'e3');
+    await release(tab, 'e1', first);
+    await release(tab, 'e2', runIdOf(second));
+    await release(tab, 'e3', runIdOf(third));
     await completed(tab, ids[2] ?? '');
     expect(lifecycle(tab, ids)).toEqual(
       ids.flatMap((id) => [`agent_started ${id}`, `agent_completed ${id}`]),
@@ -124,7 +127,7 @@ describe('busy policy through one gateway (docs/protocol.md E)', () => {
       status: 'cancelled',
       error: { code: 'INTERRUPTED', message: 'interrupted by a newer message in its thread' },
     });
-    await release(tab, 'i2');
+    await release(tab, 'i2', second);
     expect((await completed(tab, second)).data).toMatchObject({
       status: 'succeeded',
       final_response: 'done i2',
