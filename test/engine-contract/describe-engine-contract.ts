@@ -905,16 +905,26 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
             expires_at: new Date(Date.now() + 60_000).toISOString(),
           };
           await engine.append('alice', { type: 'approval_requested', run_id: 'dead', data: question }, fence);
+          // Another run's question, whose node lives, stays pending.
+          await engine.startRun('alice', start('alive', 'node-b', 3, LEASE_MS));
+          const other = { ...question, approval_id: 'a_alive' };
+          await engine.append(
+            'alice',
+            { type: 'approval_requested', run_id: 'alive', data: other },
+            { node: 'node-b' },
+          );
           await lapsed(engine, 'alice', 'dead', elapse);
           await reapUntilSome(engine, 3);
-          const types = (await everything(engine, 'alice')).map((e) => [e.type, e.data.decision ?? null]);
+          const types = (await everything(engine, 'alice'))
+            .filter((e) => e.run_id === 'dead')
+            .map((e) => [e.type, e.data.decision ?? null]);
           expect(types).toEqual([
             ['agent_started', null],
             ['approval_requested', null],
             ['approval_resolved', 'cancelled'],
             ['agent_completed', null],
           ]);
-          expect(await engine.pendingApprovals('alice')).toEqual([]);
+          expect(await engine.pendingApprovals('alice')).toEqual([{ runId: 'alive', request: other }]);
           expect(
             await engine.resolveApproval('alice', 'a_dead', { decision: 'approved', by: 'user' }),
           ).toEqual({

@@ -1,9 +1,11 @@
 import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentRuntime, StartResult } from '../../../packages/server/src/agents/agent-runtime.js';
 import { defineAgent } from '../../../packages/server/src/agents/define-agent.js';
+import type { Promotion } from '../../../packages/server/src/engine/engine.js';
 import type { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
 import type { StoredEvent } from '../../../packages/server/src/protocol/events.js';
-import { harness } from './support/harness.js';
+import { DelegatingEngine } from '../../helpers/delegating-engine.js';
+import { engineDown, harness } from './support/harness.js';
 import { deferred, runEvents } from './support/run-events.js';
 
 /** docs/protocol.md E, "A message while a run is busy": the runtime's side of the thread's turn. */
@@ -178,5 +180,68 @@ describe('AgentRuntime busy policy (docs/protocol.md E)', () => {
       `agent_started ${third}`,
       `agent_completed ${third}`,
     ]);
+  });
+
+  describe('asking for the turn', () => {
+    /** A runtime on a DelegatingEngine whose promoteRun the test stands in for. */
+    async function withPromote(
+      promote: (next: () => Promise<Promotion>, call: number) => Promise<Promotion>,
+    ) {
+      const engine = new DelegatingEngine();
+      const real = engine.promoteRun.bind(engine);
+      let calls = 0;
+      engine.promoteRun = (userId, runId, node) => {
+        calls += 1;
+        return promote(() => real(userId, runId, node), calls);
+      };
+      const held = heldByText();
+      const h = harness<DelegatingEngine>({
+        engine,
+        agents: [held.agent],
+        defaultAgent: 'held',
+        busyPolicy: 'enqueue',
+        // The renew timer, which also asks for turns, every 100 ms.
+        runLeaseMs: 300,
+      });
+      open.push(h.runtime);
+      const first = runIdOf(await h.runtime.start('u1', { messageId: 'm1', text: 'a', threadId: 't1' }));
+      await held.entered('a');
+      const second = runIdOf(await h.runtime.start('u1', { messageId: 'm2', text: 'b', threadId: 't1' }));
+      return { ...h, ...held, first, second, calls: () => calls };
+    }
+
+    it('asks again on the renew timer when the engine failed to answer', async () => {
+      const h = await withPromote((next, call) => (call <= 2 ? Promise.reject(engineDown()) : next()));
+      await h.release('a');
+      await h.release('b');
+      const events = await runEvents(h.engine, 'u1', h.second);
+      expect(events.map((e) => e.type)).toEqual(['agent_started', 'agent_thinking', 'agent_completed']);
+      expect(h.calls()).toBeGreaterThan(2);
+    });
+
+    it('asks once more when an agent_completed arrived while it was asking', async () => {
+      const asked = deferred();
+      const answer = deferred();
+      const h = await withPromote(async (next, call) => {
+        if (call !== 1) return next();
+        asked.resolve(undefined);
+        await answer.promise;
+        return 'waiting';
+      });
+      await asked.promise;
+      await h.release('a');
+      await runEvents(h.engine, 'u1', h.first);
+      answer.resolve(undefined);
+      await h.release('b');
+      await runEvents(h.engine, 'u1', h.second);
+    });
+
+    it('ends a queued run whose registration is gone (its lease lapsed) without starting it', async () => {
+      const h = await withPromote(async () => 'gone');
+      const events = await runEvents(h.engine, 'u1', h.second);
+      expect(events.map((e) => e.type)).toEqual(['agent_completed']);
+      expect(events[0]?.data).toMatchObject({ status: 'failed', error: { code: 'UNAVAILABLE' } });
+      await h.release('a');
+    });
   });
 });

@@ -18,6 +18,7 @@ describe('LuaScript', () => {
       'head',
       'history',
       'presence',
+      'promote-run',
       'renew-run',
       'request-cancel',
       'run-index',
