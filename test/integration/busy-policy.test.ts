@@ -71,7 +71,7 @@ describe('busy policy through one gateway (docs/protocol.md E)', () => {
     expect(await send(tab, 'm2', { text: 'r2', thread_id: 't1' })).toEqual({
       type: 'error',
       id: 'm2',
-      data: { code: 'BUSY', message: `thread t1 is busy with run ${first}` },
+      data: { code: 'BUSY', message: `thread t1 is busy with run ${first}`, run_id: first },
     });
     expect(await send(tab, 'm1', { text: 'r1', thread_id: 't1' })).toMatchObject({
       type: 'ack',
@@ -84,7 +84,7 @@ describe('busy policy through one gateway (docs/protocol.md E)', () => {
     });
     expect(res.status).toBe(409);
     expect(await res.json()).toEqual({
-      error: { code: 'BUSY', message: `thread t1 is busy with run ${first}` },
+      error: { code: 'BUSY', message: `thread t1 is busy with run ${first}`, run_id: first },
     });
     // A bad on_busy is refused naming the field.
     expect(await send(tab, 'm3', { text: 'r3', thread_id: 't1', on_busy: 'later' })).toMatchObject({

@@ -94,7 +94,7 @@ describe.skipIf(!available)('busy policy and approvals across two gateways on on
     const first = runIdOf(await send(onA, 'm1', { text: 'a1', thread_id: 't1' }));
     expect(await send(onB, 'm2', { text: 'a2', thread_id: 't1' })).toMatchObject({
       type: 'error',
-      data: { code: 'BUSY', message: `thread t1 is busy with run ${first}` },
+      data: { code: 'BUSY', message: `thread t1 is busy with run ${first}`, run_id: first },
     });
     const queued = runIdOf(await send(onB, 'm3', { text: 'a3', thread_id: 't1', on_busy: 'enqueue' }));
     await until(onB, (f) => f.type === 'agent_thinking' && f.run_id === first);

@@ -38,6 +38,8 @@ export interface RunRefusal {
   readonly ok: false;
   readonly code: ErrorCode;
   readonly message: string;
+  /** With BUSY: the thread's run (docs/protocol.md E). */
+  readonly runId?: string | undefined;
 }
 
 /**

@@ -12,6 +12,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { isEngineUnavailable, isEventInvalid } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
 import { ID_MAX_LENGTH, idSchema, isWellFormed } from '../protocol/events.js';
+import type { ErrorDetails } from '../protocol/frames.js';
 import { formatIssues } from '../protocol/issues.js';
 import { parsePublishBody } from '../protocol/publish.js';
 import { parseTraceparent } from '../protocol/trace-context.js';
@@ -94,8 +95,9 @@ export function sendError(
   code: string,
   message: string,
   headers?: Record<string, string>,
+  details?: ErrorDetails,
 ): void {
-  sendJson(res, status, { error: { code, message } }, { ...headers, Connection: 'close' });
+  sendJson(res, status, { error: { code, message, ...details } }, { ...headers, Connection: 'close' });
 }
 
 /**

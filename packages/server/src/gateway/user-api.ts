@@ -102,7 +102,15 @@ async function postMessage(
     return;
   }
   const status = START_REFUSAL_STATUS[outcome.code] ?? 500;
-  sendError(res, status, outcome.code, outcome.message, status === 503 ? { 'Retry-After': '1' } : {});
+  const details = outcome.runId === undefined ? undefined : { run_id: outcome.runId };
+  sendError(
+    res,
+    status,
+    outcome.code,
+    outcome.message,
+    status === 503 ? { 'Retry-After': '1' } : {},
+    details,
+  );
 }
 
 /** POST /v1/runs/:run_id/cancel with the user's JWT: only the user's own run (404 for another's). */
