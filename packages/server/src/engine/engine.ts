@@ -395,8 +395,9 @@ export interface Engine {
    * across every user, by storing `terminal(runId)` for each: the append is conditional and atomic with
    * ending the run, so each run gets exactly one terminal, however many nodes reap at once and even when
    * its owner ends it at the same moment. Returns the runs this call ended. An approval of the run still
-   * pending is resolved `cancelled` (`by: run`) just before the terminal, through the same first-answer-wins
-   * step as {@link resolveApproval}, so it gets exactly one `approval_resolved` (docs/protocol.md G).
+   * pending is resolved `cancelled` (`by: run`) just before the terminal, in the same atomic step and by the
+   * same first-answer-wins rule as {@link resolveApproval}, so it gets exactly one `approval_resolved`
+   * (docs/protocol.md G).
    */
   reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]>;
   /**

@@ -11,6 +11,7 @@ export type LuaScriptName =
   | 'acquire-slot'
   | 'start-run'
   | 'promote-run'
+  | 'reap-run'
   | 'renew-run'
   | 'end-run'
   | 'active-runs'
@@ -55,6 +56,19 @@ export class LuaScript {
     );
   }
 
+  /**
+   * `reap-run.lua` run after `append.lua` wrapped as its local function `append_one(KEYS, ARGV)`, as
+   * {@link appendOnce}: a reaped run's pending approvals and its terminal are stored by the very script a
+   * plain append runs, in one atomic step.
+   */
+  static reapRun(append: LuaScript): LuaScript {
+    const wrapper = LuaScript.load('reap-run').source;
+    return new LuaScript(
+      'reap-run',
+      `local function append_one(KEYS, ARGV)\n${append.source}\nend\n${wrapper}`,
+    );
+  }
+
   /** Every script of the engine. Read per engine instance, never at import time. */
   static loadAll(): LuaScripts {
     const append = LuaScript.load('append');
@@ -67,6 +81,7 @@ export class LuaScript {
       'acquire-slot': LuaScript.load('acquire-slot'),
       'start-run': LuaScript.load('start-run'),
       'promote-run': LuaScript.load('promote-run'),
+      'reap-run': LuaScript.reapRun(append),
       'renew-run': LuaScript.load('renew-run'),
       'end-run': LuaScript.load('end-run'),
       'active-runs': LuaScript.load('active-runs'),

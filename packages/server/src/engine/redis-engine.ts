@@ -821,28 +821,47 @@ export class RedisEngine implements Engine {
 
   /** Stores a lapsed run's terminal if it is still lapsed and registered; undefined when it is not. */
   async #reap(userId: string, run: LapsedRun, event: NewEvent): Promise<ReapedRun | undefined> {
-    await this.#cancelApprovals(userId, run.runId);
     const ts = new Date(this.#now()).toISOString();
     const call = this.#fencedCall(userId, { ...event, run_id: run.runId }, ts, run.runId, 'reap', '');
-    const reply = parseFencedAppendReply(await this.#call(() => this.#eval('append', call)));
+    const answers = (await this.#pendingOf(userId, run.runId)).map((approvalId) =>
+      this.#appendCall(
+        userId,
+        approvalResolvedEvent(run.runId, approvalId, { decision: 'cancelled', by: 'run' }),
+        ts,
+        undefined,
+        '',
+      ),
+    );
+    const calls = [...answers, call];
+    const reap = {
+      keys: calls.flatMap((c) => c.keys),
+      args: [
+        calls.length,
+        ...calls.flatMap((c) => [c.keys.length, c.args.length]),
+        ...calls.flatMap((c) => c.args),
+      ],
+    };
+    const reply = parseFencedAppendReply(await this.#call(() => this.#eval('reap-run', reap)));
     if (typeof reply === 'string') return undefined;
     const stored = this.#stored({ ...event, run_id: run.runId }, ts, [reply.seq, reply.epoch]);
     return { userId, runId: run.runId, agent: run.agent, node: run.node, event: stored };
   }
 
   /**
-   * The lapsed run's approvals still pending are resolved `cancelled` before its terminal (docs/protocol.md
-   * G), each by append.lua's first-answer-wins step: of the nodes that reap at once, one stores it. The
-   * run's lease lapsed and is never renewed again, so nothing can answer for it any more.
+   * The run's approvals pending as this reads them: lua/reap-run.lua resolves them `cancelled` with the
+   * run's terminal (docs/protocol.md G), each only if still pending then (append.lua's first-answer-wins
+   * step), so of the nodes that reap at once, one stores each.
    */
-  async #cancelApprovals(userId: string, runId: string): Promise<void> {
+  async #pendingOf(userId: string, runId: string): Promise<string[]> {
     const ids = await this.#call(() =>
       this.#command.zrangebyscore(this.#keys.pendingApprovals(userId), '-inf', '+inf'),
     );
+    const owned: string[] = [];
     for (const id of ids) {
       const owner = await this.#call(() => this.#command.hget(this.#keys.approval(userId, id), 'run_id'));
-      if (owner === runId) await this.resolveApproval(userId, id, { decision: 'cancelled', by: 'run' });
+      if (owner === runId) owned.push(id);
     }
+    return owned;
   }
 
   async #dueRuns(userId: string, max: number): Promise<ReturnType<typeof parseDueRunsReply>> {
