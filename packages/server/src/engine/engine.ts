@@ -182,6 +182,10 @@ export interface ActiveRun {
   readonly startedAt: number;
   /** The owner node. */
   readonly node: string;
+  /** Its thread, when it was started with one (docs/protocol.md E). */
+  readonly threadId?: string;
+  /** It waits for its thread's turn (docs/protocol.md E). */
+  readonly queued?: true;
 }
 
 /** One run whose lease its owner renews. */

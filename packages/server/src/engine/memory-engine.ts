@@ -631,7 +631,14 @@ export class MemoryEngine implements Engine {
     const active: ActiveRun[] = [];
     for (const [runId, run] of this.#runs.get(userId) ?? []) {
       if (run.leaseEnd > now)
-        active.push({ runId, agent: run.agent, startedAt: run.startedAt, node: run.node });
+        active.push({
+          runId,
+          agent: run.agent,
+          startedAt: run.startedAt,
+          node: run.node,
+          ...(run.thread === undefined ? {} : { threadId: run.thread }),
+          ...(run.queued === undefined ? {} : { queued: true as const }),
+        });
     }
     return active.sort((a, b) => a.startedAt - b.startedAt);
   }

@@ -157,12 +157,14 @@ export function parseActiveRunsReply(reply: unknown): ActiveRun[] {
     if (typeof record !== 'object' || record === null) {
       throw new TypeError(`RedisEngine: unexpected run record ${String(parts[i + 1])}`);
     }
-    const { agent, node, started_at: startedAt } = record as Record<string, unknown>;
+    const { agent, node, started_at: startedAt, thread, queued } = record as Record<string, unknown>;
     runs.push({
       runId: string(parts[i]),
       agent: string(agent),
       node: string(node),
       startedAt: integer(startedAt),
+      ...(typeof thread === 'string' ? { threadId: thread } : {}),
+      ...(queued === undefined ? {} : { queued: true as const }),
     });
   }
   return runs.sort((a, b) => a.startedAt - b.startedAt);

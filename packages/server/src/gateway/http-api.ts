@@ -543,6 +543,8 @@ async function userRuns(res: ServerResponse, ctx: HttpApiContext, userId: string
         agent: run.agent,
         started_at: new Date(run.startedAt).toISOString(),
         node: run.node,
+        ...(run.threadId === undefined ? {} : { thread_id: run.threadId }),
+        ...(run.queued === undefined ? {} : { queued: true }),
       })),
     });
   } catch (err) {
