@@ -1206,6 +1206,13 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
           reason: 'duplicate',
           runId: 'r2',
         });
+        // Queued runs are listed with their thread, and say they wait.
+        const listed = (await engine.activeRuns('alice')).sort((x, y) => x.runId.localeCompare(y.runId));
+        expect(listed.map(({ runId, threadId, queued }) => ({ runId, threadId, queued }))).toEqual([
+          { runId: 'r1', threadId: 't1', queued: undefined },
+          { runId: 'r2', threadId: 't1', queued: true },
+          { runId: 'r3', threadId: 't1', queued: true },
+        ]);
         expect(await engine.promoteRun('alice', 'r2', 'node-b')).toBe('waiting');
         expect(await engine.promoteRun('alice', 'r2', 'node-a')).toBe('gone');
         expect(await engine.promoteRun('alice', 'r1', 'node-a')).toBe('started');
