@@ -1,6 +1,12 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { defineAgent } from '../../packages/server/src/agents/define-agent.js';
-import { type Client, type Frame, type Harness, startGateway } from '../helpers/gateway-harness.js';
+import {
+  type Client,
+  type Frame,
+  type Harness,
+  startGateway,
+  TEST_API_KEY,
+} from '../helpers/gateway-harness.js';
 
 // Issue 25, "A message while a run is busy" (docs/protocol.md E), through one real gateway: a thread has
 // one active run; reject answers BUSY, enqueue runs the message after it, interrupt ends it INTERRUPTED.
@@ -110,6 +116,18 @@ describe('busy policy through one gateway (docs/protocol.md E)', () => {
       data: { code: 'RATE_LIMITED' },
     });
     const ids = [first, runIdOf(second), runIdOf(third)];
+    // The backend's run list tells the waiting runs from the working one.
+    const listed = await fetch(`${gw.httpUrl}/v1/users/erin/runs`, {
+      headers: { Authorization: `Bearer ${TEST_API_KEY}` },
+    });
+    const { runs } = (await listed.json()) as {
+      runs: { run_id: string; thread_id?: string; queued?: true }[];
+    };
+    expect(runs.map(({ run_id, thread_id, queued }) => ({ run_id, thread_id, queued }))).toEqual([
+      { run_id: first, thread_id: 't1', queued: undefined },
+      { run_id: ids[1], thread_id: 't1', queued: true },
+      { run_id: ids[2], thread_id: 't1', queued: true },
+    ]);
     await release(tab, 'e1', first);
     await release(tab, 'e2', runIdOf(second));
     await release(tab, 'e3', runIdOf(third));
