@@ -179,7 +179,7 @@ export class AgentRuntime {
   /** Renews leases and retries unregistrations; runs only while `#registered` is not empty. */
   #leaseTimer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
-  /** Runs cancelled after their registration but before their launch: stopped as they launch, so. */
+  /** Runs cancelled after their registration but before their launch, with how: stopped as they launch. */
   readonly #cancelAtLaunch = new Map<string, RunEnd>();
   /** This node's queued runs waiting for their thread's turn (docs/protocol.md E), by run id. */
   readonly #queued = new Map<string, QueuedRun>();
@@ -241,8 +241,10 @@ export class AgentRuntime {
   /**
    * Starts a run for `userId`, or returns the run an earlier `user_message` with the same id started
    * (within `idempotencyTtlMs`, on any node sharing the engine) with `duplicate: true`. Never throws.
-   * Errors: `NOT_FOUND` unknown agent, `RATE_LIMITED` max_runs_per_user reached, `UNAVAILABLE` engine
-   * down or draining. The run's events are appended after this resolves (ack first, §6).
+   * Errors: `NOT_FOUND` unknown agent, `RATE_LIMITED` max_runs_per_user reached (or the thread's queue
+   * full), `BUSY` the thread has a run and the policy is `reject`, `UNAVAILABLE` engine down or draining.
+   * The run's events are appended after this resolves (ack first, §6). With a `threadId` whose thread has a
+   * run, `enqueue` and `interrupt` ack a queued run that starts when its turn comes (docs/protocol.md E).
    */
   start(userId: string, request: StartRequest): Promise<StartResult> {
     const key = idempotencyKey(userId, request.messageId);
