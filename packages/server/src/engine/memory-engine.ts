@@ -416,7 +416,7 @@ export class MemoryEngine implements Engine {
     const existing = held?.get(start.runId);
     if (existing !== undefined) {
       existing.leaseEnd = now + start.leaseMs;
-      return existing.queued === undefined ? { ok: true } : { ok: true, queued: true, behind: '' };
+      return { ok: true };
     }
     const active = [...(held ?? [])].filter(([, run]) => run.leaseEnd > now);
     const same = start.key === undefined ? undefined : active.find(([, run]) => run.key === start.key);
