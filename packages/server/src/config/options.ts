@@ -3,6 +3,7 @@
  * and help text. `--help`, the loader and the README configuration table are all derived from it.
  */
 
+import { BUSY_POLICIES } from '../engine/engine.js';
 import { ENGINE_DEFAULTS } from '../engine/engine-defaults.js';
 
 /** The deployment environments (docs/protocol.md §5). */
@@ -586,6 +587,23 @@ export const OPTION_SPECS = [
     min: 1,
     max: 10_000,
     help: 'Concurrent agent runs per user, counted across every node (RATE_LIMITED above it)',
+  },
+  {
+    key: 'busyPolicy',
+    kind: 'enum',
+    group: 'agents',
+    default: 'reject',
+    values: BUSY_POLICIES,
+    help: 'A message whose thread_id already has a run: reject (BUSY), enqueue (starts after it) or interrupt (ends it INTERRUPTED, then starts); a message may say otherwise with data.on_busy',
+  },
+  {
+    key: 'maxQueuedRunsPerThread',
+    kind: 'int',
+    group: 'agents',
+    default: 2,
+    min: 1,
+    max: 1000,
+    help: "Runs that may wait for their thread's run to end (enqueue, interrupt; RATE_LIMITED above it); they count against max-runs-per-user",
   },
   {
     key: 'runLeaseS',

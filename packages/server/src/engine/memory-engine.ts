@@ -15,6 +15,7 @@ import type {
   ApprovalOutcome,
   CancelDelivery,
   CancelListener,
+  CancelReason,
   CatchUp,
   DisconnectListener,
   Engine,
@@ -27,6 +28,7 @@ import type {
   LogHead,
   PendingApproval,
   PresenceEntry,
+  Promotion,
   PublishKey,
   ReapedRun,
   RunFence,
@@ -95,6 +97,10 @@ interface HeldRun {
   readonly startedAt: number;
   /** When its lease ends unless renewed; it counts and is listed while `now < leaseEnd`. */
   leaseEnd: number;
+  /** Its thread, when it was started with one (docs/protocol.md E). */
+  readonly thread: string | undefined;
+  /** While it waits for its thread's turn: its place (lower goes first). */
+  queued: number | undefined;
 }
 
 const HEALTHY: EngineHealth = { ok: true };
@@ -167,6 +173,8 @@ export class MemoryEngine implements Engine {
   readonly #endedRuns = new Map<string, number>();
   /** Cancel listeners per node (Engine.onCancelRequest): the process is every node there is. */
   readonly #cancelListeners = new Map<string, Set<CancelListener>>();
+  /** Places in thread queues (docs/protocol.md E): enqueued runs count up, interrupting ones down. */
+  #queueOrder = 0;
   /** Run snapshots (docs/protocol.md F), folded in the same synchronous step as each append. */
   readonly #snapshots: SnapshotStore;
   readonly #snapshotTtlMs: number;
@@ -399,6 +407,7 @@ export class MemoryEngine implements Engine {
     if (held.size === 0) this.#slots.delete(userId);
   }
 
+  /** One synchronous step, as lua/start-run.lua: the limit, the thread's turn and the registration. */
   async startRun(userId: string, start: RunStart): Promise<RunReservation> {
     this.#assertOpen();
     const now = this.#now();
@@ -410,11 +419,30 @@ export class MemoryEngine implements Engine {
       return { ok: true };
     }
     const active = [...(held ?? [])].filter(([, run]) => run.leaseEnd > now);
+    const same = start.key === undefined ? undefined : active.find(([, run]) => run.key === start.key);
     if (active.length >= start.limit) {
-      const same = start.key === undefined ? undefined : active.find(([, run]) => run.key === start.key);
       return same === undefined
         ? { ok: false, reason: 'limit' }
         : { ok: false, reason: 'duplicate', runId: same[0] };
+    }
+    let queued: number | undefined;
+    let behind: string | undefined;
+    const thread = start.thread;
+    if (thread !== undefined) {
+      const turn = threadTurn(held, thread.threadId, now);
+      if (turn.busyWith !== undefined) {
+        // A retried message whose run is registered (active or queued) is a duplicate, not busy.
+        if (same !== undefined) return { ok: false, reason: 'duplicate', runId: same[0] };
+        if (thread.policy === 'reject') return { ok: false, reason: 'busy', runId: turn.busyWith };
+        if (turn.waiting.length >= thread.maxQueued) return { ok: false, reason: 'queue_full' };
+        this.#queueOrder += 1;
+        queued = thread.policy === 'interrupt' ? -this.#queueOrder : this.#queueOrder;
+        behind = turn.busyWith;
+        const [activeId, activeRun] = turn.active ?? [];
+        if (thread.policy === 'interrupt' && activeId !== undefined && activeRun !== undefined) {
+          this.#sendCancel(activeRun.node, userId, activeId, 'interrupted');
+        }
+      }
     }
     if (held === undefined) {
       held = new Map();
@@ -426,8 +454,27 @@ export class MemoryEngine implements Engine {
       node: start.node,
       startedAt: now,
       leaseEnd: now + start.leaseMs,
+      thread: thread?.threadId,
+      queued,
     });
-    return { ok: true };
+    return behind === undefined ? { ok: true } : { ok: true, queued: true, behind };
+  }
+
+  async promoteRun(userId: string, runId: string, node: string): Promise<Promotion> {
+    this.#assertOpen();
+    const now = this.#now();
+    const held = this.#runs.get(userId);
+    const run = held?.get(runId);
+    if (held === undefined || run === undefined || run.node !== node || run.leaseEnd <= now) return 'gone';
+    if (run.queued === undefined || run.thread === undefined) return 'started';
+    const order = run.queued;
+    for (const [otherId, other] of held) {
+      if (otherId === runId || other.thread !== run.thread) continue;
+      if (other.queued === undefined) return 'waiting';
+      if (other.leaseEnd > now && other.queued < order) return 'waiting';
+    }
+    run.queued = undefined;
+    return 'started';
   }
 
   async renewRuns(node: string, runs: readonly RunRef[], leaseMs: number): Promise<string[]> {
@@ -474,6 +521,7 @@ export class MemoryEngine implements Engine {
       for (const [runId, run] of held) {
         if (reaped.length >= max) return reaped;
         if (run.leaseEnd > now) continue;
+        this.#cancelApprovals(userId, runId);
         const event = this.#append(
           this.#log(userId),
           { ...terminal(runId), run_id: runId },
@@ -496,17 +544,22 @@ export class MemoryEngine implements Engine {
     if (run === undefined || run.leaseEnd <= now - ENGINE_DEFAULTS.runRetainMs) {
       return { state: this.#endedRuns.has(endedKey(userId, runId)) ? 'ended' : 'unknown' };
     }
-    const listeners = [...(this.#cancelListeners.get(run.node) ?? [])];
+    this.#sendCancel(run.node, userId, runId, 'cancel');
+    return { state: run.leaseEnd > now ? 'active' : 'lapsed', node: run.node };
+  }
+
+  /** Calls `node`'s cancel listeners on the next tick, as a message on its control channel arrives. */
+  #sendCancel(node: string, userId: string, runId: string, reason: CancelReason): void {
+    const listeners = [...(this.#cancelListeners.get(node) ?? [])];
     queueMicrotask(() => {
       for (const listener of listeners) {
         try {
-          listener(userId, runId);
+          listener(userId, runId, reason);
         } catch (error) {
           this.#logger.error({ err: error, user_id: userId, run_id: runId }, 'cancel listener threw');
         }
       }
     });
-    return { state: run.leaseEnd > now ? 'active' : 'lapsed', node: run.node };
   }
 
   async onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
@@ -517,7 +570,7 @@ export class MemoryEngine implements Engine {
       this.#cancelListeners.set(node, listeners);
     }
     // A wrapper, so the same function added twice is removed once per call.
-    const entry: CancelListener = (userId, runId) => listener(userId, runId);
+    const entry: CancelListener = (userId, runId, reason) => listener(userId, runId, reason);
     listeners.add(entry);
     return async () => {
       const held = this.#cancelListeners.get(node);
@@ -578,7 +631,14 @@ export class MemoryEngine implements Engine {
     const active: ActiveRun[] = [];
     for (const [runId, run] of this.#runs.get(userId) ?? []) {
       if (run.leaseEnd > now)
-        active.push({ runId, agent: run.agent, startedAt: run.startedAt, node: run.node });
+        active.push({
+          runId,
+          agent: run.agent,
+          startedAt: run.startedAt,
+          node: run.node,
+          ...(run.thread === undefined ? {} : { threadId: run.thread }),
+          ...(run.queued === undefined ? {} : { queued: true as const }),
+        });
     }
     return active.sort((a, b) => a.startedAt - b.startedAt);
   }
@@ -628,6 +688,23 @@ export class MemoryEngine implements Engine {
     held.resolved = { decision: answer.decision, key: answer.key ?? '' };
     held.touchedAt = now;
     return { kind: 'resolved', event };
+  }
+
+  /** The run's approvals still pending get their one `approval_resolved`, `cancelled` (a reaped run). */
+  #cancelApprovals(userId: string, runId: string): void {
+    for (const [approvalId, held] of this.#approvals.get(userId) ?? []) {
+      if (held.runId !== runId || held.resolved !== undefined) continue;
+      const now = this.#now();
+      const answer = { decision: 'cancelled', by: 'run' } as const;
+      this.#append(
+        this.#log(userId),
+        approvalResolvedEvent(runId, approvalId, answer),
+        now,
+        this.#isoTime(now),
+      );
+      held.resolved = { decision: answer.decision, key: '' };
+      held.touchedAt = now;
+    }
   }
 
   async pendingApprovals(userId: string): Promise<PendingApproval[]> {
@@ -772,4 +849,31 @@ function positiveInteger(name: string, value: number): number {
     throw new TypeError(`MemoryEngine: ${name} must be an integer >= 1, got ${value}`);
   }
   return value;
+}
+
+/**
+ * Where a thread stands (docs/protocol.md E): its active run (any lease: a dead node's run holds the thread
+ * until it is reaped), and its queued runs whose lease has not lapsed, head first; `busyWith` names the
+ * run a refused message is told about (the active one, else the head of the queue).
+ */
+function threadTurn(
+  held: ReadonlyMap<string, HeldRun> | undefined,
+  threadId: string,
+  now: number,
+): { active?: [string, HeldRun]; waiting: [string, HeldRun][]; busyWith?: string } {
+  let active: [string, HeldRun] | undefined;
+  const waiting: [string, HeldRun][] = [];
+  for (const entry of held ?? []) {
+    const run = entry[1];
+    if (run.thread !== threadId) continue;
+    if (run.queued === undefined) active = entry;
+    else if (run.leaseEnd > now) waiting.push(entry);
+  }
+  waiting.sort((a, b) => (a[1].queued ?? 0) - (b[1].queued ?? 0));
+  const busyWith = active?.[0] ?? waiting[0]?.[0];
+  return {
+    waiting,
+    ...(active === undefined ? {} : { active }),
+    ...(busyWith === undefined ? {} : { busyWith }),
+  };
 }

@@ -28,6 +28,7 @@ import type {
   LogHead,
   PendingApproval,
   PresenceEntry,
+  Promotion,
   PublishKey,
   ReapedRun,
   RunFence,
@@ -74,6 +75,7 @@ import {
   parseFencedAppendReply,
   parseHeadReply,
   parseHistoryReply,
+  parsePromoteReply,
   parseRunReply,
   parseSlotReply,
   parseSnapshotsReply,
@@ -546,11 +548,23 @@ export class RedisEngine implements Engine {
         leaseArg(start.leaseMs),
         RUN_RETAIN_MS,
         start.key ?? '',
+        start.thread?.threadId ?? '',
+        start.thread?.policy ?? '',
+        start.thread?.maxQueued ?? 0,
+        userId,
+        this.#keys.controlPrefix,
       ],
     };
     const reservation = parseStartRunReply(await this.#call(() => this.#eval('start-run', call)));
     if (reservation.ok) await this.#indexRuns([userId], start.leaseMs);
     return reservation;
+  }
+
+  /** lua/promote-run.lua: the thread's turn checked and taken in one step. */
+  async promoteRun(userId: string, runId: string, node: string): Promise<Promotion> {
+    this.#assertUsable();
+    const call = { keys: [this.#keys.runs(userId), this.#keys.runInfo(userId)], args: [runId, node] };
+    return parsePromoteReply(await this.#call(() => this.#eval('promote-run', call)));
   }
 
   /** One pipeline (one per slot on a cluster) of lua/renew-run.lua calls. */
@@ -813,10 +827,45 @@ export class RedisEngine implements Engine {
   async #reap(userId: string, run: LapsedRun, event: NewEvent): Promise<ReapedRun | undefined> {
     const ts = new Date(this.#now()).toISOString();
     const call = this.#fencedCall(userId, { ...event, run_id: run.runId }, ts, run.runId, 'reap', '');
-    const reply = parseFencedAppendReply(await this.#call(() => this.#eval('append', call)));
+    const answers = (await this.#pendingOf(userId, run.runId)).map((approvalId) =>
+      this.#appendCall(
+        userId,
+        approvalResolvedEvent(run.runId, approvalId, { decision: 'cancelled', by: 'run' }),
+        ts,
+        undefined,
+        '',
+      ),
+    );
+    const calls = [...answers, call];
+    const reap = {
+      keys: calls.flatMap((c) => c.keys),
+      args: [
+        calls.length,
+        ...calls.flatMap((c) => [c.keys.length, c.args.length]),
+        ...calls.flatMap((c) => c.args),
+      ],
+    };
+    const reply = parseFencedAppendReply(await this.#call(() => this.#eval('reap-run', reap)));
     if (typeof reply === 'string') return undefined;
     const stored = this.#stored({ ...event, run_id: run.runId }, ts, [reply.seq, reply.epoch]);
     return { userId, runId: run.runId, agent: run.agent, node: run.node, event: stored };
+  }
+
+  /**
+   * The run's approvals pending as this reads them: lua/reap-run.lua resolves them `cancelled` with the
+   * run's terminal (docs/protocol.md G), each only if still pending then (append.lua's first-answer-wins
+   * step), so of the nodes that reap at once, one stores each.
+   */
+  async #pendingOf(userId: string, runId: string): Promise<string[]> {
+    const ids = await this.#call(() =>
+      this.#command.zrangebyscore(this.#keys.pendingApprovals(userId), '-inf', '+inf'),
+    );
+    const owned: string[] = [];
+    for (const id of ids) {
+      const owner = await this.#call(() => this.#command.hget(this.#keys.approval(userId, id), 'run_id'));
+      if (owner === runId) owned.push(id);
+    }
+    return owned;
   }
 
   async #dueRuns(userId: string, max: number): Promise<ReturnType<typeof parseDueRunsReply>> {

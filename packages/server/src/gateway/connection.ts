@@ -6,7 +6,7 @@ import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { CloseCode, CloseReason, closeCodeLabel } from '../protocol/close-codes.js';
 import { ErrorCode as Codes, type ErrorCode } from '../protocol/error-codes.js';
 import type { StoredEvent } from '../protocol/events.js';
-import { encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
+import { type ErrorDetails, encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
 import type { CatchUpMode, ResumeRequest } from '../protocol/resume-request.js';
 import { BadFrameCounter } from '../security/bad-frame-counter.js';
 import { FrameRateLimiter } from '../security/frame-rate-limiter.js';
@@ -193,9 +193,9 @@ export class Connection implements Session {
   }
 
   /** Sends an error frame; errors never close by themselves (§6). */
-  sendError(code: ErrorCode, message: string, id?: string | number): void {
+  sendError(code: ErrorCode, message: string, id?: string | number, details?: ErrorDetails): void {
     this.#ctx.metrics.frameErrors.inc({ code });
-    this.send(encodeServerFrame.error(code, message, id));
+    this.send(encodeServerFrame.error(code, message, id, details));
   }
 
   /**

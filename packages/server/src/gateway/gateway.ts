@@ -145,6 +145,8 @@ export class Gateway {
       runTimeoutMs: config.runTimeoutMs,
       approvalTimeoutMs: config.approvalTimeoutMs,
       maxRunsPerUser: config.maxRunsPerUser,
+      busyPolicy: config.busyPolicy,
+      maxQueuedRunsPerThread: config.maxQueuedRunsPerThread,
       node: config.serverId,
       runLeaseMs: config.runLeaseS * 1000,
       log: this.log,

@@ -11,7 +11,9 @@ import type { Metrics } from '../observability/metrics.js';
 import { packageVersion } from '../observability/package-version.js';
 import { isEngineUnavailable, isEventInvalid } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
-import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
+import { ID_MAX_LENGTH, idSchema, isWellFormed } from '../protocol/events.js';
+import type { ErrorDetails } from '../protocol/frames.js';
+import { formatIssues } from '../protocol/issues.js';
 import {
   approvalBodySchema,
   approvalsQuerySchema,
@@ -106,8 +108,9 @@ export function sendError(
   code: string,
   message: string,
   headers?: Record<string, string>,
+  details?: ErrorDetails,
 ): void {
-  sendJson(res, status, { error: { code, message } }, { ...headers, Connection: 'close' });
+  sendJson(res, status, { error: { code, message, ...details } }, { ...headers, Connection: 'close' });
 }
 
 /**
@@ -573,6 +576,8 @@ async function userRuns(res: ServerResponse, ctx: HttpApiContext, userId: string
         agent: run.agent,
         started_at: new Date(run.startedAt).toISOString(),
         node: run.node,
+        ...(run.threadId === undefined ? {} : { thread_id: run.threadId }),
+        ...(run.queued === undefined ? {} : { queued: true }),
       })),
     });
   } catch (err) {
