@@ -36,25 +36,31 @@ function withSpanOnBody(
   done: (error?: unknown) => void,
 ): Response {
   const reader = body.getReader();
+  let ended = false;
+  const end = (error?: unknown) => {
+    if (ended) return;
+    ended = true;
+    done(error);
+  };
   const watched = new ReadableStream<Uint8Array>({
     async pull(controller) {
       let chunk: ReadableStreamReadResult<Uint8Array>;
       try {
         chunk = await reader.read();
       } catch (error) {
-        done(error);
+        end(error);
         controller.error(error);
         return;
       }
       if (chunk.done) {
-        done();
+        end();
         controller.close();
       } else {
         controller.enqueue(chunk.value);
       }
     },
     cancel(reason) {
-      done();
+      end();
       return reader.cancel(reason);
     },
   });

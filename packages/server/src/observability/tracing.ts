@@ -118,7 +118,8 @@ export function createTracing(options: TracingOptions): Tracing {
       };
     },
     shutdown() {
-      closed ??= ready.then(() => provider?.shutdown());
+      // The last flush may fail like any export (logged by the exporter's wrapper): closing goes on.
+      closed ??= ready.then(() => provider?.shutdown()).catch(() => undefined);
       return closed;
     },
   };
