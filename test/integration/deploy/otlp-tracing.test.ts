@@ -1,3 +1,4 @@
+import { spawnSync } from 'node:child_process';
 import { once } from 'node:events';
 import type { ServerResponse } from 'node:http';
 import { createServer, type Server } from 'node:http';
@@ -180,6 +181,34 @@ describe('OTLP export of spans (--otel-endpoint)', () => {
     expect(attr(appends, 'agentcast.run_id')).toBe(chunk.run_id);
     const fanout = await collector.until(ofTrace(traceId, 'agentcast.fanout'));
     expect(fanout.parentSpanId).toBe(runSpan);
+  });
+
+  it('loads no OpenTelemetry module without --otel-endpoint (the built gateway, a fresh process)', () => {
+    // The SDK's packages are CommonJS: whatever was imported of them is in the require cache.
+    const dist = new URL('../../../packages/server/dist/', import.meta.url).href;
+    const script = `
+      import { createRequire } from 'node:module';
+      const { createGateway } = await import('${dist}gateway/gateway.js');
+      const { loadConfig } = await import('${dist}config/load-config.js');
+      const { silentLogger } = await import('${dist}observability/logger.js');
+      const cache = createRequire(import.meta.url).cache;
+      for (const otelEndpoint of [undefined, 'http://127.0.0.1:9']) {
+        const config = loadConfig({ overrides: { env: 'test', port: 0, jwtSecret: 'x'.repeat(40), otelEndpoint } });
+        const gateway = createGateway(config, { log: silentLogger() });
+        await gateway.listen();
+        await gateway.close();
+        const loaded = Object.keys(cache).filter((path) => path.includes('/@opentelemetry/'));
+        console.log(JSON.stringify([...new Set(loaded.map((path) => path.split('/@opentelemetry/')[1].split('/')[0]))]));
+      }`;
+    const run = spawnSync(process.execPath, ['--input-type=module', '-e', script], { encoding: 'utf8' });
+    expect(run.status, run.stderr).toBe(0);
+    const [without, withFlag] = run.stdout
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as string[]);
+    // The API package alone is loaded anyway: prom-client's process CPU metric requires it (exemplars).
+    expect(without.filter((name) => name !== 'api')).toEqual([]);
+    expect(withFlag).toEqual(expect.arrayContaining(['api', 'sdk-trace-base', 'exporter-trace-otlp-http']));
   });
 
   it('takes a collector base URL or its full /v1/traces URL', () => {
