@@ -3,6 +3,8 @@ import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../../packages/server/src/config/load-config.js';
+import { MemoryEngine } from '../../../packages/server/src/engine/memory-engine.js';
+import { traceAppends } from '../../../packages/server/src/observability/traced-engine.js';
 import { tracedFetch } from '../../../packages/server/src/observability/traced-fetch.js';
 import { createTracing, type Tracing } from '../../../packages/server/src/observability/tracing.js';
 import { captureLog } from '../../helpers/log-capture.js';
@@ -140,5 +142,56 @@ describe('tracedFetch', () => {
     const reader = (await failingBody('http://x/')).body?.getReader();
     await expect(reader?.read()).rejects.toBe(broken);
     expect(t.ended).toEqual(['ok', 'ok', broken]);
+  });
+});
+
+describe('traceAppends', () => {
+  /** A span recorder standing in for the SDK. */
+  const recorder = () => {
+    const spans: { name: string; parent: string | undefined; attributes: unknown; error: unknown }[] = [];
+    const tracing: Tracing = {
+      ready: Promise.resolve(),
+      shutdown: () => Promise.resolve(),
+      start(name, parent, _kind, attributes) {
+        const span = { name, parent, attributes, error: undefined as unknown };
+        spans.push(span);
+        return {
+          traceparent: parent,
+          setAttribute() {},
+          end: (error?: unknown) => {
+            span.error = error;
+          },
+        };
+      },
+    };
+    return { spans, tracing };
+  };
+
+  it('spans every kind of append, ends a failed one with its error, and leaves every other call to the engine itself', async () => {
+    const { spans, tracing } = recorder();
+    const engine = new MemoryEngine();
+    const traced = traceAppends(engine, tracing);
+    const meta = { traceparent: PARENT };
+    await traced.append('u1', { type: 'note', data: {}, meta, run_id: 'r_1' });
+    await traced.appendBatch([{ userId: 'u1', event: { type: 'note', data: {}, meta } }]);
+    const key = { key: 'k1', fingerprint: 'f', ttlMs: 60_000 };
+    expect(
+      (await traced.appendBatchOnce([{ userId: 'u1', event: { type: 'note', data: {} } }], key)).outcome,
+    ).toBe('stored');
+    // Methods run on the engine (its private fields), bound once; properties are the engine's.
+    expect(traced.head).toBe(traced.head);
+    expect((await traced.head('u1')).seq).toBe(3);
+    expect(traced.kind).toBe(engine.kind);
+    await engine.close();
+    const refused = traced.append('u1', { type: 'note', data: {}, meta });
+    await expect(refused).rejects.toThrow();
+    expect(spans.map((s) => [s.name, s.parent, s.attributes])).toEqual([
+      ['agentcast.append', PARENT, { 'agentcast.events': 1, 'agentcast.run_id': 'r_1' }],
+      ['agentcast.append', PARENT, { 'agentcast.events': 1 }],
+      ['agentcast.append', undefined, { 'agentcast.events': 1 }],
+      ['agentcast.append', PARENT, { 'agentcast.events': 1 }],
+    ]);
+    expect(spans.slice(0, 3).map((s) => s.error)).toEqual([undefined, undefined, undefined]);
+    expect(spans[3]?.error).toBeInstanceOf(Error);
   });
 });

@@ -188,20 +188,19 @@ export class SseSession implements Session, RegisteredSession {
 
   /** A control frame: `data:` only, no `id:` (H), so EventSource's Last-Event-ID stays the last event's. */
   send(frame: WireFrame): void {
-    this.#write(
-      typeof frame === 'string'
-        ? `${SSE_DATA}${frame}${SSE_EVENT_END}`
-        : Buffer.concat([DATA_BYTES, frame, EVENT_END_BYTES]),
-    );
+    this.#write(Buffer.concat([DATA_BYTES, Buffer.from(frame), EVENT_END_BYTES]));
   }
 
-  /** An event: `id: <epoch>:<seq>` then the WebSocket's bytes of it as the `data:` line (H). */
   /**
    * Delivery receipts come as `seen` frames (docs/protocol.md B), which an SSE client has no socket to send:
    * an SSE stream reports no `seen_seq`.
    */
   markSeen(_seq: number): void {}
 
+  /**
+   * An event: `id: <epoch>:<seq>` then the WebSocket's bytes of it as the `data:` line (H). A live event's
+   * frame is the hub's one Buffer for every session of the user: its SSE bytes are framed once.
+   */
   sendEvent(event: StoredEvent, frame: WireFrame): void {
     if (typeof frame === 'string') {
       this.#write(`${sseEventHead(event.epoch, event.seq)}${frame}${SSE_EVENT_END}`);
