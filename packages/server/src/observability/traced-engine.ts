@@ -4,7 +4,7 @@ import type { Tracing } from './tracing.js';
 
 /**
  * The engine with an `agentcast.append` span around each append (docs/deploy.md, "Tracing"), continuing
- * the trace of the events' `meta.traceparent`. Used only when tracing is on; every other call, and
+ * the trace of the events' `meta.traceparent` (appends of events without one are not traced). Used only when tracing is on; every other call, and
  * every property, is the engine's own.
  */
 export function traceAppends(engine: Engine, tracing: Tracing): Engine {
@@ -39,7 +39,10 @@ async function within<T>(
   info: { events: number; runId?: string | undefined },
   append: () => Promise<T>,
 ): Promise<T> {
-  const span = tracing.start('agentcast.append', first?.meta?.traceparent, 'internal', {
+  const parent = first?.meta?.traceparent;
+  // An event without a trace (published from code, not through POST /v1/publish or a run) starts none.
+  if (parent === undefined) return append();
+  const span = tracing.start('agentcast.append', parent, 'internal', {
     'agentcast.events': info.events,
     ...(info.runId !== undefined && { 'agentcast.run_id': info.runId }),
   });
