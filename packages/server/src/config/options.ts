@@ -741,6 +741,20 @@ export const OPTION_SPECS = [
     default: false,
     help: 'Log every HTTP request (method, route, status, duration, client IP) at info; never the query or headers',
   },
+  // Tracing (docs/deploy.md, "Tracing"): the OpenTelemetry SDK is loaded only when this is set.
+  {
+    key: 'otelEndpoint',
+    kind: 'string',
+    group: 'observability',
+    help: 'OTLP/HTTP endpoint (a collector): spans of publish, append, fan-out and webhook exchanges are POSTed as JSON to <URL>/v1/traces',
+  },
+  {
+    key: 'otelServiceName',
+    kind: 'string',
+    group: 'observability',
+    default: 'agentcast',
+    help: 'service.name of the exported spans',
+  },
 ] as const satisfies readonly OptionSpec[];
 
 /** The rows as plain OptionSpecs, for code that reads any field of any row. */

@@ -9,11 +9,11 @@ import { provesNothingApplied } from '../engine/engine-unavailable.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { packageVersion } from '../observability/package-version.js';
+import type { Tracing } from '../observability/tracing.js';
 import { isEngineUnavailable, isEventInvalid } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
-import { ID_MAX_LENGTH, idSchema, isWellFormed } from '../protocol/events.js';
+import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
 import type { ErrorDetails } from '../protocol/frames.js';
-import { formatIssues } from '../protocol/issues.js';
 import {
   approvalBodySchema,
   approvalsQuerySchema,
@@ -59,6 +59,8 @@ export interface HttpApiContext {
    */
   readonly runs: Pick<AgentRuntime, 'cancel' | 'answerApproval' | 'pendingApprovals'>;
   readonly metrics: Metrics;
+  /** With --otel-endpoint: the publish span (docs/deploy.md, "Tracing"). */
+  readonly tracing?: Tracing | undefined;
   readonly log: Logger;
   readonly readiness: () => Readiness;
   readonly stats: () => Record<string, unknown>;
@@ -423,8 +425,13 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
     rejected(ErrorCode.InvalidMessage);
     return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
   }
-  // D, "Trace context": the request's traceparent travels with each of its events to the screen.
-  const traceparent = parseTraceparent(req.headers.traceparent);
+  // D, "Trace context": the request's traceparent travels with each of its events to the screen; with
+  // tracing on, the publish span continues it and the events carry that span on (docs/deploy.md).
+  const received = parseTraceparent(req.headers.traceparent);
+  const span = ctx.tracing?.start('agentcast.publish', received, 'server', {
+    'agentcast.events': parsed.value.length,
+  });
+  const traceparent = span === undefined ? received : span.traceparent;
   const items =
     traceparent === undefined
       ? parsed.value
@@ -433,10 +440,13 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
     if (key === undefined) {
       const stored = await ctx.engine.appendBatch(items);
       ctx.metrics.eventsPublished.inc({ source: 'http' }, stored.length);
-      return sendJson(res, 202, { results: stored.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
+      sendJson(res, 202, { results: stored.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
+    } else {
+      await publishOnce(res, ctx, items, key, body.text);
     }
-    await publishOnce(res, ctx, items, key, body.text);
+    span?.end();
   } catch (err) {
+    span?.end(err);
     if (isEngineUnavailable(err)) {
       rejected(ErrorCode.Unavailable);
       const message = unstoredMessage(err, parsed.value.length, { keyed: key !== undefined });

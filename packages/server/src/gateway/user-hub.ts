@@ -1,6 +1,7 @@
 import type { Engine, Unsubscribe } from '../engine/engine.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Tracing } from '../observability/tracing.js';
 import type { StoredEvent } from '../protocol/events.js';
 
 /** One event in this many is timed for the publish->send latency histogram. */
@@ -34,6 +35,7 @@ export class UserHub<M extends HubMember = HubMember> {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #now: () => number;
+  readonly #tracing: Tracing | undefined;
   #members = 0;
   #sampled = 0;
 
@@ -42,7 +44,10 @@ export class UserHub<M extends HubMember = HubMember> {
     readonly log: Logger;
     readonly metrics: Metrics;
     readonly now: () => number;
+    /** With --otel-endpoint: an `agentcast.fanout` span per traced event (docs/deploy.md, "Tracing"). */
+    readonly tracing?: Tracing | undefined;
   }) {
+    this.#tracing = options.tracing;
     this.#engine = options.engine;
     this.#now = options.now;
     this.#log = options.log;
@@ -63,6 +68,7 @@ export class UserHub<M extends HubMember = HubMember> {
         let written = 0;
         for (const m of members) if (m.deliver(event, bytes)) written++;
         if (written > 0) this.#metrics.eventsDelivered.inc(written);
+        if (this.#tracing !== undefined && event.meta !== undefined) this.#traceFanout(event, written);
         // Sampled (1 event in LATENCY_SAMPLE_EVERY): a histogram observation per event costs more
         // than the rest of the fan-out of a small event.
         if (++this.#sampled % LATENCY_SAMPLE_EVERY !== 0) return;
@@ -101,6 +107,17 @@ export class UserHub<M extends HubMember = HubMember> {
         () => undefined, // the subscribe failure was already reported to the joiner
       )
       .catch((err: unknown) => this.#log.warn({ err, user_id: member.userId }, 'unsubscribe failed'));
+  }
+
+  /** The delivery of one event to this node's sessions of its user, as a span of the event's trace. */
+  #traceFanout(event: StoredEvent, written: number): void {
+    this.#tracing
+      ?.start('agentcast.fanout', event.meta?.traceparent, 'internal', {
+        'agentcast.seq': event.seq,
+        'agentcast.sessions': written,
+        ...(event.run_id !== undefined && { 'agentcast.run_id': event.run_id }),
+      })
+      .end();
   }
 
   #dropIfCurrent(userId: string, entry: UserEntry<M>): void {
