@@ -1,4 +1,5 @@
 import { EventType } from '../protocol/events.js';
+import { NDJSON_LINE_MAX, NdjsonSplitter } from '../protocol/ndjson-splitter.js';
 import { AG_UI_LIMITS, AgUiMapper } from './ag-ui-mapping.js';
 import { AgentRunError } from './agent-run-error.js';
 import {
@@ -9,7 +10,6 @@ import {
   defineAgent,
 } from './define-agent.js';
 import { ExchangeGuard } from './exchange-guard.js';
-import { NDJSON_LINE_MAX, NdjsonSplitter } from './ndjson-splitter.js';
 import { parseWebhookLine } from './parse-webhook-line.js';
 import { RunErrorCode, webhookHttpCode } from './run-error-code.js';
 import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook-signature.js';

@@ -22,6 +22,7 @@ import {
   type RevocationContext,
   refusalWord,
 } from './authenticate-session.js';
+import { isNdjsonRequest, publishStream } from './publish-stream.js';
 import { readBody } from './read-body.js';
 
 /**
@@ -378,6 +379,8 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
       'Idempotency-Key: must be 1..128 visible ASCII characters (no spaces)',
     );
   }
+  // D, "Streamed publish": one event per line, each stored as it arrives.
+  if (isNdjsonRequest(req.headers['content-type'])) return publishStream(req, res, ctx, key);
   const body = await readJsonBody(req, res, ctx.config.maxPublishBytes, ' (max_publish_bytes)');
   if (body === NO_BODY) {
     // Answered 413 or 400 by readJsonBody, or the client went away mid-body (nothing to count).
@@ -449,7 +452,7 @@ async function publishOnce(
 }
 
 /** What scopes a publish's idempotency key to the API key: a digest, so the key itself is never stored. */
-function keyScope(apiKey: string | undefined): string {
+export function keyScope(apiKey: string | undefined): string {
   return createHash('sha256')
     .update(apiKey ?? '')
     .digest('hex')

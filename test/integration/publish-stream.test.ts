@@ -1,0 +1,227 @@
+import { type ClientRequest, type IncomingMessage, request } from 'node:http';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { gate } from '../helpers/deferred.js';
+import { DelegatingEngine } from '../helpers/delegating-engine.js';
+import { type Harness, startGateway, TEST_API_KEY } from '../helpers/gateway-harness.js';
+
+/**
+ * The streamed publish (docs/protocol.md D, "Streamed publish"): `POST /v1/publish` with
+ * `Content-Type: application/x-ndjson`, written line by line with a chunked body, through the real
+ * gateway. Each line is stored and delivered before the next is written; a bad line stops the stream
+ * with what came before stored; keyed lines are stored once; a slow engine stops the reading.
+ */
+
+interface Answer {
+  readonly status: number;
+  readonly headers: IncomingMessage['headers'];
+  readonly json: {
+    readonly accepted: number;
+    readonly results: readonly { seq: number; epoch: string; replayed?: boolean }[];
+    readonly error?: { code: string; message: string };
+  };
+}
+
+/** A chunked `POST /v1/publish` the test writes line by line; `answer` resolves with the response. */
+function openStream(
+  h: Harness,
+  headers: Record<string, string> = {},
+): { readonly req: ClientRequest; readonly answer: Promise<Answer>; line(value: unknown): void } {
+  const req = request(`${h.httpUrl}/v1/publish`, {
+    method: 'POST',
+    headers: {
+      Authorization: `Bearer ${TEST_API_KEY}`,
+      'Content-Type': 'application/x-ndjson',
+      ...headers,
+    },
+  });
+  req.flushHeaders();
+  const answer = new Promise<Answer>((resolve, reject) => {
+    req.on('error', reject);
+    req.on('response', (res) => {
+      const chunks: Buffer[] = [];
+      res.on('data', (c: Buffer) => chunks.push(c));
+      res.on('end', () =>
+        resolve({
+          status: res.statusCode ?? 0,
+          headers: res.headers,
+          json: JSON.parse(Buffer.concat(chunks).toString('utf8')) as Answer['json'],
+        }),
+      );
+    });
+  });
+  return {
+    req,
+    answer,
+    line: (value) => req.write(`${typeof value === 'string' ? value : JSON.stringify(value)}\n`),
+  };
+}
+
+const chunk = (user: string, text: string, extra: Record<string, unknown> = {}) => ({
+  user_id: user,
+  type: 'stream_chunk',
+  run_id: 'r1',
+  data: { text },
+  ...extra,
+});
+
+async function headSeq(h: Harness, userId: string): Promise<number> {
+  const res = await fetch(`${h.httpUrl}/v1/users/${userId}/history`, {
+    headers: { Authorization: `Bearer ${TEST_API_KEY}` },
+  });
+  return ((await res.json()) as { seq: number }).seq;
+}
+
+describe('POST /v1/publish, application/x-ndjson', () => {
+  const engine = new DelegatingEngine();
+  let h: Harness;
+  beforeAll(async () => {
+    h = await startGateway({ maxPublishBytes: 4096 }, { engine });
+  });
+  afterAll(async () => {
+    await h.close();
+  });
+
+  it('delivers each line before the next is written, in order, and answers once the body ends', async () => {
+    const client = await h.connect('live');
+    const stream = openStream(h, { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` });
+    for (const text of ['He', 'llo', ' world']) {
+      stream.line(chunk('live', text));
+      // Line n is on the user's screen while the body is still open: nothing waits for its end.
+      const frame = await client.next('stream_chunk');
+      expect(frame.data).toEqual({ text });
+      expect(frame.meta).toEqual({ traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` });
+    }
+    stream.req.write('\n\r\n'); // blank lines are skipped (and counted)
+    stream.req.end(JSON.stringify(chunk('other', 'last'))); // a last line needs no newline
+    const answer = await stream.answer;
+    expect(answer.status).toBe(202);
+    expect(answer.json.accepted).toBe(4);
+    expect(answer.json.results.map((r) => r.seq)).toEqual([1, 2, 3, 1]);
+    expect(client.frames.filter((f) => f.type === 'stream_chunk').map((f) => f.seq)).toEqual([1, 2, 3]);
+  });
+
+  it('stops at a bad line with 400 naming it; the lines before it are stored, the rest never read', async () => {
+    const stream = openStream(h);
+    stream.line(chunk('bad', 'one'));
+    stream.line(chunk('bad', 'two'));
+    stream.line({ user_id: 'bad', type: 'ack', data: {} });
+    stream.line(chunk('bad', 'never'));
+    const answer = await stream.answer;
+    expect(answer.status).toBe(400);
+    expect(answer.headers.connection).toBe('close');
+    expect(answer.json.error).toEqual({
+      code: 'INVALID_MESSAGE',
+      message: 'line 3: type: "ack" is reserved for the gateway\'s own frames',
+    });
+    expect(answer.json.accepted).toBe(2);
+    expect(await headSeq(h, 'bad')).toBe(2);
+
+    const json = openStream(h);
+    json.line(chunk('bad', 'three'));
+    json.req.end('{"user_id":');
+    const notJson = await json.answer;
+    expect([notJson.status, notJson.json.error?.code, notJson.json.error?.message]).toEqual([
+      400,
+      'INVALID_JSON',
+      'line 2: not valid JSON',
+    ]);
+    expect(notJson.json.accepted).toBe(1);
+  });
+
+  it('bounds a line by max_publish_bytes and a stream by publish_stream_max_lines (413)', async () => {
+    const small = await startGateway({ maxPublishBytes: 4096, publishStreamMaxLines: 50 });
+    const long = openStream(small);
+    long.line(chunk('limits', 'ok'));
+    long.req.end(JSON.stringify(chunk('limits', 'x'.repeat(5000))));
+    const tooLong = await long.answer;
+    expect([tooLong.status, tooLong.json.error?.message]).toEqual([
+      413,
+      'line 2 is longer than 4096 characters (max_publish_bytes)',
+    ]);
+    expect(tooLong.json.accepted).toBe(1);
+
+    const many = openStream(small);
+    many.req.end(
+      `${Array.from({ length: 51 }, (_, i) => JSON.stringify(chunk('limits', `${i}`))).join('\n')}\n`,
+    );
+    const tooMany = await many.answer;
+    expect(tooMany.status).toBe(413);
+    expect(tooMany.json.error?.message).toMatch(/^line 51: a stream takes at most 50 lines/);
+    expect(tooMany.json.accepted).toBe(50);
+    await small.close();
+  });
+
+  it('stores a keyed line at most once: by its idempotency_key, or by the Idempotency-Key header and its number', async () => {
+    const first = openStream(h);
+    first.line(chunk('keyed', 'a', { idempotency_key: 'line-a' }));
+    first.req.end(`${JSON.stringify(chunk('keyed', 'b', { idempotency_key: 'line-b' }))}\n`);
+    expect((await first.answer).json.results).toEqual([
+      { seq: 1, epoch: expect.any(String) },
+      { seq: 2, epoch: expect.any(String) },
+    ]);
+    const retry = openStream(h);
+    retry.line(chunk('keyed', 'a', { idempotency_key: 'line-a' }));
+    retry.req.end(`${JSON.stringify(chunk('keyed', 'c'))}\n`);
+    const retried = await retry.answer;
+    expect(retried.json.results.map((r) => [r.seq, r.replayed])).toEqual([
+      [1, true],
+      [3, undefined],
+    ]);
+    const reused = openStream(h);
+    reused.req.end(`${JSON.stringify(chunk('keyed', 'other', { idempotency_key: 'line-b' }))}\n`);
+    const conflict = await reused.answer;
+    expect([conflict.status, conflict.json.error?.code, conflict.json.accepted]).toEqual([
+      409,
+      'IDEMPOTENCY_KEY_REUSED',
+      0,
+    ]);
+
+    // A whole stream retried with the same header: every line it stored before is a repeat.
+    const body = `${JSON.stringify(chunk('header', 'x'))}\n${JSON.stringify(chunk('header', 'y'))}\n`;
+    for (const replayed of [undefined, true]) {
+      const s = openStream(h, { 'Idempotency-Key': 'run-42' });
+      s.req.end(body);
+      expect((await s.answer).json.results.map((r) => [r.seq, r.replayed])).toEqual([
+        [1, replayed],
+        [2, replayed],
+      ]);
+    }
+    expect(await headSeq(h, 'header')).toBe(2);
+
+    const badKey = openStream(h);
+    badKey.req.end(`${JSON.stringify(chunk('keyed', 'a', { idempotency_key: 'has space' }))}\n`);
+    expect((await badKey.answer).json.error?.message).toBe(
+      'line 1: idempotency_key: must be 1..128 visible ASCII characters (no spaces)',
+    );
+  });
+
+  it('stops reading while the engine is slow and stores everything in order once it answers', async () => {
+    const held = gate();
+    const release = engine.hold('appendBatch', held);
+    const before = engine.calls.appendBatch;
+    const stream = openStream(h);
+    const line = JSON.stringify(chunk('slow', 'x'.repeat(900)));
+    // Write until the gateway stops taking bytes: the kernel's buffers fill, then `drain` stops coming.
+    let lines = 0;
+    for (let i = 0; i < 40_000; i++) {
+      lines += 1;
+      if (stream.line(line)) continue;
+      const drained = await Promise.race([
+        new Promise<boolean>((resolve) => stream.req.once('drain', () => resolve(true))),
+        held.wasReached.then(() => new Promise<boolean>((resolve) => setTimeout(resolve, 300, false))),
+      ]);
+      if (!drained) break;
+    }
+    // 40,000 lines are 37 MB: far more than loopback buffers hold. The gateway took one chunk's lines
+    // to the engine and read no further while they were being stored.
+    expect(lines).toBeLessThan(40_000);
+    expect(engine.calls.appendBatch - before).toBe(1);
+    held.open();
+    release();
+    stream.req.end();
+    const answer = await stream.answer;
+    expect(answer.status).toBe(202);
+    expect(answer.json.accepted).toBe(lines);
+    expect(answer.json.results.map((r) => r.seq)).toEqual(Array.from({ length: lines }, (_, i) => i + 1));
+  });
+});
