@@ -1,5 +1,6 @@
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { EngineUnavailableError } from '../../packages/server/src/engine/engine-unavailable.js';
 import { gate } from '../helpers/deferred.js';
 import { DelegatingEngine } from '../helpers/delegating-engine.js';
 import { type Harness, startGateway, TEST_API_KEY } from '../helpers/gateway-harness.js';
@@ -126,6 +127,15 @@ describe('POST /v1/publish, application/x-ndjson', () => {
       'line 2: not valid JSON',
     ]);
     expect(notJson.json.accepted).toBe(1);
+
+    for (const [line, message] of [
+      ['[1]', 'line 1: must be one event object {"user_id","type","data"}'],
+      ['{"events":[]}', 'line 1: events: one event per line, not a batch'],
+    ]) {
+      const s = openStream(h);
+      s.req.end(line);
+      expect((await s.answer).json.error?.message).toBe(message);
+    }
   });
 
   it('bounds a line by max_publish_bytes and a stream by publish_stream_max_lines (413)', async () => {
@@ -139,6 +149,12 @@ describe('POST /v1/publish, application/x-ndjson', () => {
       'line 2 is longer than 4096 characters (max_publish_bytes)',
     ]);
     expect(tooLong.json.accepted).toBe(1);
+    // 2,100 characters but 4,200 bytes: the limit is in bytes, as for a JSON body.
+    const wide = openStream(small);
+    wide.req.end(JSON.stringify(chunk('limits', 'é'.repeat(2100))));
+    expect((await wide.answer).json.error?.message).toBe(
+      'line 1 is longer than 4096 bytes (max_publish_bytes)',
+    );
 
     const many = openStream(small);
     many.req.end(
@@ -223,5 +239,57 @@ describe('POST /v1/publish, application/x-ndjson', () => {
     expect(answer.status).toBe(202);
     expect(answer.json.accepted).toBe(lines);
     expect(answer.json.results.map((r) => r.seq)).toEqual(Array.from({ length: lines }, (_, i) => i + 1));
+  });
+
+  it('answers 503 naming the lines the engine failed, with what it stored before', async () => {
+    const client = await h.connect('down');
+    const stream = openStream(h);
+    stream.line(chunk('down', 'stored'));
+    await client.next('stream_chunk');
+    const restore = engine.fail(
+      'appendBatchOnce',
+      new EngineUnavailableError('down', { nothingApplied: true }),
+    );
+    stream.line(chunk('down', 'lost', { idempotency_key: 'down-1' }));
+    const answer = await stream.answer;
+    restore();
+    expect(answer.status).toBe(503);
+    expect(answer.headers['retry-after']).toBe('1');
+    expect(answer.json.error?.message).toBe(
+      'line 2: the engine is unavailable; nothing was stored, retry later',
+    );
+    expect(answer.json.accepted).toBe(1);
+  });
+
+  it('answers an unconfirmed batch of lines 503, and a bug 500 INTERNAL, with what was stored before', async () => {
+    const n = engine.calls.appendBatch;
+    const unavailable = new EngineUnavailableError('Command timed out', { nothingApplied: false });
+    const restore = engine.fail('appendBatch', (call) => (call === n + 1 ? unavailable : new Error('a bug')));
+    const answers: Answer[] = [];
+    for (let i = 0; i < 2; i++) {
+      const s = openStream(h);
+      s.req.end(`${JSON.stringify(chunk('fail', 'a'))}\n${JSON.stringify(chunk('fail', 'b'))}\n`);
+      answers.push(await s.answer);
+    }
+    restore();
+    const [unconfirmed, bug] = answers;
+    expect(unconfirmed?.status).toBe(503);
+    expect(unconfirmed?.json.error?.message).toMatch(
+      /^lines from 1 \(2 events\): the engine did not confirm the write: none, some or all/,
+    );
+    expect([bug?.status, bug?.json.error]).toEqual([500, { code: 'INTERNAL', message: 'internal error' }]);
+  });
+
+  it('keeps what was stored when the backend goes away mid-body, and serves the next stream', async () => {
+    const client = await h.connect('gone');
+    const stream = openStream(h);
+    stream.answer.catch(() => undefined);
+    stream.line(chunk('gone', 'kept'));
+    await client.next('stream_chunk');
+    stream.req.write('{"user_id":"gone","type":"stream_ch'); // an open line, never finished
+    stream.req.destroy();
+    const next = openStream(h);
+    next.req.end(`${JSON.stringify(chunk('gone', 'after'))}\n`);
+    expect((await next.answer).json.results.map((r) => r.seq)).toEqual([2]);
   });
 });

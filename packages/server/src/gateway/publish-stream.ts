@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { LogHead } from '../engine/engine.js';
-import { isEngineUnavailable, isEventInvalid } from '../protocol/agentcast-error.js';
+import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
 import { type NdjsonLine, type NdjsonOutcome, NdjsonSplitter } from '../protocol/ndjson-splitter.js';
 import { type PublishItem, type PublishLine, parsePublishLine } from '../protocol/publish.js';
@@ -291,7 +291,6 @@ function engineStop(err: unknown, firstLine: number, count: number, keyed: boole
       headers: { 'Retry-After': '1' },
     };
   }
-  // A keyed line the engine cannot store atomically cannot happen (one user); any other error is a bug.
-  if (isEventInvalid(err)) return { status: 400, code: ErrorCode.InvalidMessage, message: err.message };
+  // A keyed line names one user, so the JSON path's cross-slot refusal cannot happen: anything else is a bug.
   throw err;
 }
