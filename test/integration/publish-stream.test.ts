@@ -26,7 +26,7 @@ interface Answer {
 function openStream(
   h: Harness,
   headers: Record<string, string> = {},
-): { readonly req: ClientRequest; readonly answer: Promise<Answer>; line(value: unknown): void } {
+): { readonly req: ClientRequest; readonly answer: Promise<Answer>; line(value: unknown): boolean } {
   const req = request(`${h.httpUrl}/v1/publish`, {
     method: 'POST',
     headers: {
