@@ -39,6 +39,18 @@ function catchUpOk(results) {
   return r?.status === 'ok' ? r : undefined;
 }
 
+/** A token-streaming setup's result when it ran (section 6). */
+function tokenOk(results, id) {
+  const r = results.agentcast_only?.token_stream?.[id];
+  return r?.status === 'ok' ? r : undefined;
+}
+
+/** An engine setup's fan-out events per server CPU-second (section 5). */
+function enginePerCpu(results, id) {
+  const e = results.agentcast_only?.engines?.[id];
+  return e?.status === 'ok' ? e.throughput.delivered_per_s / e.throughput.server_cpu_cores : undefined;
+}
+
 /** The issue's targets, as ratios of agentcast to the baselines measured in the same run. */
 export function evaluateTargets(results) {
   const a = (s) => ok(results, s, 'agentcast');
@@ -116,6 +128,40 @@ export function evaluateTargets(results) {
       '>=',
       0.8,
     ],
+    // Issue 20: token traffic. Each ratio compares setups of the token-streaming scenario (section 6) at the
+    // same number of runs, or engines of section 5, measured in the same run.
+    [
+      'Tokens: streamed NDJSON vs one POST per token, events per server CPU-second (issue 20)',
+      ratio(
+        tokenOk(results, 'agentcast_ndjson')?.events_per_cpu_s,
+        tokenOk(results, 'agentcast_post')?.events_per_cpu_s,
+      ),
+      '>=',
+      3,
+    ],
+    [
+      'Tokens: one POST per token, events per server CPU-second vs bare ws (issue 20)',
+      ratio(
+        tokenOk(results, 'agentcast_post')?.events_per_cpu_s,
+        tokenOk(results, 'bare_ws_post')?.events_per_cpu_s,
+      ),
+      '>=',
+      0.9,
+    ],
+    [
+      'Idle heap per connection vs bare ws (issue 20)',
+      ratio(a('idle_memory')?.heap_per_conn_bytes, b('idle_memory')?.heap_per_conn_bytes),
+      '<=',
+      1.3,
+    ],
+    [
+      'Redis engine (1 node) fan-out per server CPU-second vs memory engine (issue 20)',
+      ratio(enginePerCpu(results, 'redis_1'), enginePerCpu(results, 'memory')),
+      '>=',
+      0.8,
+    ],
+    // Not measured yet: a burst scenario (many events to one connection within a tick) is still to write.
+    ['Token burst, events per server CPU-second vs bare ws (issue 20)', undefined, '>=', 1.5],
   ];
   return rows.map(([name, value, op, target]) => ({
     name,
@@ -513,6 +559,7 @@ function markdown(results, jsonName) {
     lines.push('![engines](bench/results/engines.svg)');
     lines.push('');
   }
+  lines.push(...tokenSection(results));
   lines.push(analysis(results, { ok, ratio, evaluateTargets }));
   lines.push('');
   lines.push('## Reproduce');
@@ -528,11 +575,90 @@ function markdown(results, jsonName) {
   lines.push('```');
   lines.push('');
   lines.push(
-    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up`, `--servers agentcast,agentcast-sse,bare-ws,socketio`, ' +
+    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up,token_stream`, `--servers agentcast,agentcast-sse,bare-ws,socketio`, ' +
       '`--redis-url redis://127.0.0.1:6379/5`, `--no-pin`, `--report` (write this page after a quick run), `--profile` (CPU profiles of every server into /tmp/agentcast-bench-profiles/<server>/, read them with `node bench/profile-summary.mjs <file>`).',
   );
   lines.push('');
   return lines.join('\n');
+}
+
+/** Section 6, token streaming (issue 20): one row per setup, then each setup's steps. */
+function tokenSection(results) {
+  const token = results.agentcast_only?.token_stream;
+  if (token === undefined) return [];
+  const sc = results.settings.scale;
+  const post = tokenOk(results, 'agentcast_post');
+  const lines = ['## 6. Token streaming', ''];
+  lines.push(
+    `N concurrent runs, each streaming \`stream_chunk\` tokens at 30 tokens/s to its user's one connection (bench/scenarios/token-stream.mjs). ` +
+      'agentcast is fed three ways: one `POST /v1/publish` per token; one streamed `application/x-ndjson` request per run, a line per token ' +
+      '(docs/protocol.md D, "Streamed publish"); and through its webhook agent (each run started with `POST /v1/messages`, the backend answering with an NDJSON stream). ' +
+      'bare ws and Socket.IO get the same per-token POSTs. ' +
+      `N grows through ${sc.tokenSteps.join(', ')} runs (${sc.tokenWarmupMs / 1000} s warm-up, ${sc.tokenMeasureMs / 1000} s measured each) until p99 publish→receive latency reaches 100 ms or deliveries fall short. ` +
+      `Events per server CPU-second are compared at ${sc.tokenCompareN} runs for every setup; memory per streaming run is heap and RSS after a full GC while ${sc.tokenCompareN} runs stream, minus the same connections idle ` +
+      '(it includes the history the tokens add: agentcast keeps it, the baselines keep none).',
+  );
+  lines.push('');
+  lines.push(
+    table(
+      [
+        'setup',
+        'largest N with p99 < 100 ms',
+        `events per server CPU-second at ${sc.tokenCompareN} runs`,
+        'vs one POST per token (agentcast)',
+        `p99 at ${sc.tokenCompareN} runs (ms)`,
+        'heap per streaming run (KB)',
+        'RSS per streaming run (KB)',
+      ],
+      Object.values(token).map((t) =>
+        t.status === 'ok'
+          ? [
+              t.label,
+              int(t.max_runs_p99_under_100ms),
+              int(t.events_per_cpu_s),
+              fmtRatio(ratio(t.events_per_cpu_s, post?.events_per_cpu_s)),
+              ms(t.p99_ms_at_compare),
+              kb(t.memory_per_run?.heap_bytes),
+              kb(t.memory_per_run?.rss_bytes),
+            ]
+          : [t.label, `**${t.status}**: ${t.error ?? t.reason}`, '', '', '', '', ''],
+      ),
+    ),
+  );
+  lines.push('');
+  const steps = Object.values(token).flatMap((t) =>
+    t.status === 'ok'
+      ? t.steps.map((st) => [
+          t.label,
+          int(st.runs),
+          `${int(st.delivered_per_s)} / ${int(st.expected_per_s)}`,
+          pct(st.server_cpu_cores),
+          int(st.events_per_cpu_s),
+          ms(st.p50_ms),
+          ms(st.p99_ms),
+          st.sustained ? 'yes' : 'no',
+          String(st.load_average),
+        ])
+      : [],
+  );
+  lines.push(
+    table(
+      [
+        'setup',
+        'runs',
+        'delivered / due events/s',
+        'server CPU',
+        'events per CPU-s',
+        'p50 (ms)',
+        'p99 (ms)',
+        'sustained',
+        'load avg',
+      ],
+      steps,
+    ),
+  );
+  lines.push('');
+  return lines;
 }
 
 /** Writes BENCHMARKS.md and the charts; returns the paths written (relative to the root). */
