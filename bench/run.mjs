@@ -19,7 +19,7 @@ import { TOKEN_SETUPS, tokenStream } from './scenarios/token-stream.mjs';
  * every scenario has a time limit and every child is killed on exit, error or Ctrl-C. Writes
  * bench/results/<date>.json and regenerates BENCHMARKS.md with its SVG charts (complete full runs, or --report).
  *
- *   node bench/run.mjs [--quick] [--only idle_memory,fanout,latency,storm,origin,engines,catch_up,token_stream]
+ *   node bench/run.mjs [--quick] [--only idle_memory,fanout,latency,storm,origin,engines,catch_up,token_burst,token_stream]
  *                      [--servers agentcast,agentcast-sse,bare-ws,socketio] [--redis-url redis://127.0.0.1:6379/5]
  *                      [--no-pin] [--report] [--profile]
  */
