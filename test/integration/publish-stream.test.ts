@@ -1,9 +1,11 @@
 import { type ClientRequest, type IncomingMessage, request } from 'node:http';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { EngineUnavailableError } from '../../packages/server/src/engine/engine-unavailable.js';
+import { RedisEngine } from '../../packages/server/src/engine/redis-engine.js';
 import { gate } from '../helpers/deferred.js';
 import { DelegatingEngine } from '../helpers/delegating-engine.js';
 import { type Harness, startGateway, TEST_API_KEY } from '../helpers/gateway-harness.js';
+import { deleteKeys, REDIS_URL, requireRedis, uniquePrefix } from '../helpers/redis-fixture.js';
 
 /**
  * The streamed publish (docs/protocol.md D, "Streamed publish"): `POST /v1/publish` with
@@ -291,5 +293,47 @@ describe('POST /v1/publish, application/x-ndjson', () => {
     const next = openStream(h);
     next.req.end(`${JSON.stringify(chunk('gone', 'after'))}\n`);
     expect((await next.answer).json.results.map((r) => r.seq)).toEqual([2]);
+  });
+});
+
+const redisUp = await requireRedis(REDIS_URL, 'streamed publish on Redis');
+
+describe.skipIf(!redisUp)('POST /v1/publish, application/x-ndjson, on Redis', () => {
+  it('stores a stream in order, keyed lines once, and a retried stream only where the first stopped', async () => {
+    const prefix = uniquePrefix('publish-stream');
+    const engine = new RedisEngine({ url: REDIS_URL, keyPrefix: prefix });
+    await engine.ready();
+    const h = await startGateway({}, { engine });
+    try {
+      const client = await h.connect('redis-user');
+      const first = openStream(h, { 'Idempotency-Key': 'run-7' });
+      first.line(chunk('redis-user', 'a'));
+      expect((await client.next('stream_chunk')).data).toEqual({ text: 'a' });
+      first.line(chunk('redis-user', 'b'));
+      first.req.end(`${JSON.stringify({ type: 'ack', user_id: 'redis-user' })}\n`);
+      const stopped = await first.answer;
+      expect([stopped.status, stopped.json.accepted]).toEqual([400, 2]);
+      // The same stream again, fixed: lines 1 and 2 are repeats, line 3 is new.
+      const retry = openStream(h, { 'Idempotency-Key': 'run-7' });
+      retry.req.end(
+        [chunk('redis-user', 'a'), chunk('redis-user', 'b'), chunk('redis-user', 'c')]
+          .map((l) => `${JSON.stringify(l)}\n`)
+          .join(''),
+      );
+      expect((await retry.answer).json.results.map((r) => [r.seq, r.replayed])).toEqual([
+        [1, true],
+        [2, true],
+        [3, undefined],
+      ]);
+      expect((await client.events(3)).map((f) => f.data)).toEqual([
+        { text: 'a' },
+        { text: 'b' },
+        { text: 'c' },
+      ]);
+    } finally {
+      await h.close();
+      await engine.close();
+      await deleteKeys(REDIS_URL, `${prefix}*`);
+    }
   });
 });
