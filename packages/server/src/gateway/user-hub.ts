@@ -1,4 +1,5 @@
 import type { Engine, Unsubscribe } from '../engine/engine.js';
+import { type Few, fewAdd, fewDelete, fewSize, fewValues } from '../engine/few.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { StoredEvent } from '../protocol/events.js';
@@ -18,9 +19,17 @@ export interface HubMember {
 }
 
 interface UserEntry<M extends HubMember> {
-  readonly members: Set<M>;
+  /** The user's one member, or a Set of them (most users have one connection: no Set for them). */
+  members: Few<M> | undefined;
   /** Resolves when the engine delivers this user's events to the entry. */
   readonly subscribed: Promise<Unsubscribe>;
+}
+
+/** Removes `member` from its entry; whether it was there. */
+function removeMember<M extends HubMember>(entry: UserEntry<M>, member: M): boolean {
+  const before = fewSize(entry.members);
+  entry.members = fewDelete(entry.members, member);
+  return fewSize(entry.members) < before;
 }
 
 /**
@@ -57,32 +66,38 @@ export class UserHub<M extends HubMember = HubMember> {
   async join(member: M): Promise<void> {
     let entry = this.#users.get(member.userId);
     if (entry === undefined) {
-      const members = new Set<M>();
-      const subscribed = this.#engine.subscribe(member.userId, (event, frame) => {
-        const bytes = Buffer.from(frame);
-        let written = 0;
-        for (const m of members) if (m.deliver(event, bytes)) written++;
-        if (written > 0) this.#metrics.eventsDelivered.inc(written);
-        // Sampled (1 event in LATENCY_SAMPLE_EVERY): a histogram observation per event costs more
-        // than the rest of the fan-out of a small event.
-        if (++this.#sampled % LATENCY_SAMPLE_EVERY !== 0) return;
-        this.#metrics.publishToSend.observe((this.#now() - Date.parse(event.ts)) / 1000);
-      });
-      entry = { members, subscribed };
+      const created: { members: Few<M> | undefined; subscribed: Promise<Unsubscribe> } = {
+        members: undefined,
+        subscribed: this.#engine.subscribe(member.userId, (event, frame) => {
+          const bytes = Buffer.from(frame);
+          const members = created.members;
+          let written = 0;
+          if (members instanceof Set) {
+            for (const m of members) if (m.deliver(event, bytes)) written++;
+          } else if (members?.deliver(event, bytes) === true) written++;
+          if (written > 0) this.#metrics.eventsDelivered.inc(written);
+          // Sampled (1 event in LATENCY_SAMPLE_EVERY): a histogram observation per event costs more
+          // than the rest of the fan-out of a small event.
+          if (++this.#sampled % LATENCY_SAMPLE_EVERY !== 0) return;
+          this.#metrics.publishToSend.observe((this.#now() - Date.parse(event.ts)) / 1000);
+        }),
+      };
+      entry = created;
+      const subscribed = created.subscribed;
       this.#users.set(member.userId, entry);
       this.#metrics.users.set(this.#users.size);
       // A failed subscribe is reported to every joiner by the await below; drop the entry so the
       // next join tries again instead of waiting on a dead promise.
       subscribed.catch(() => this.#dropIfCurrent(member.userId, entry as UserEntry<M>));
     }
-    entry.members.add(member);
+    entry.members = fewAdd(entry.members, member);
     this.#members++;
     try {
       await entry.subscribed;
     } catch (err) {
       // The entry may already be gone from the map (dropped by the catch above), so undo this
       // member's bookkeeping on the entry itself rather than through leave().
-      if (entry.members.delete(member)) this.#members--;
+      if (removeMember(entry, member)) this.#members--;
       this.#dropIfCurrent(member.userId, entry);
       throw err;
     }
@@ -91,9 +106,9 @@ export class UserHub<M extends HubMember = HubMember> {
   /** Removes a member; the user's subscription ends with its last member. Idempotent. */
   leave(member: M): void {
     const entry = this.#users.get(member.userId);
-    if (entry === undefined || !entry.members.delete(member)) return;
+    if (entry === undefined || !removeMember(entry, member)) return;
     this.#members--;
-    if (entry.members.size > 0) return;
+    if (entry.members !== undefined) return;
     this.#dropIfCurrent(member.userId, entry);
     entry.subscribed
       .then(
@@ -111,12 +126,12 @@ export class UserHub<M extends HubMember = HubMember> {
 
   /** Members of one user on this node (a copy). */
   membersOf(userId: string): M[] {
-    return [...(this.#users.get(userId)?.members ?? [])];
+    return [...fewValues(this.#users.get(userId)?.members)];
   }
 
   /** Every member, for sweeps (heartbeat, token expiry, drain). */
   *members(): IterableIterator<M> {
-    for (const entry of this.#users.values()) yield* entry.members;
+    for (const entry of this.#users.values()) yield* fewValues(entry.members);
   }
 
   /** Users with at least one member on this node. */
