@@ -3,7 +3,7 @@ import { fewAdd, fewDelete, fewHas, fewSize, fewValues } from '../../../packages
 
 describe('Few: one value until there are two, then a Set', () => {
   it('keeps one value as itself, two or more in a Set, in insertion order', () => {
-    let few = fewAdd(undefined, 'a');
+    let few = fewAdd<string>(undefined, 'a');
     expect(few).toBe('a');
     expect(fewAdd(few, 'a')).toBe('a');
     few = fewAdd(few, 'b');
@@ -24,7 +24,7 @@ describe('Few: one value until there are two, then a Set', () => {
     expect(fewDelete('a', 'a')).toBeUndefined();
     expect(fewDelete('a', 'b')).toBe('a');
     expect(fewDelete(undefined, 'a')).toBeUndefined();
-    let few = fewDelete(new Set(['a', 'b']), 'a');
+    let few = fewDelete<string>(new Set(['a', 'b']), 'a');
     expect([...fewValues(few)]).toEqual(['b']);
     few = fewDelete(few, 'b');
     expect(few).toBeUndefined();
