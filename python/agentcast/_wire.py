@@ -24,8 +24,8 @@ NDJSON = "application/x-ndjson"
 JSON = "application/json"
 #: A run's stream is ended and a new one opened past this age (the gateway's request timeout is 30 s)...
 STREAM_MAX_AGE_S = 20.0
-#: ...or this many lines (the gateway's --publish-stream-max-lines is 100,000 by default).
-STREAM_MAX_LINES = 10_000
+#: ...or this many lines (the gateway's --publish-stream-max-lines is 10,000 by default).
+STREAM_MAX_LINES = 5_000
 
 
 class Endpoint:

@@ -400,7 +400,7 @@ export const OPTION_SPECS = [
     key: 'publishStreamMaxLines',
     kind: 'int',
     group: 'limits',
-    default: 100_000,
+    default: 10_000,
     min: 1,
     max: 10_000_000,
     help: 'Most lines (events) of one streamed POST /v1/publish (application/x-ndjson); the line past it is refused 413',
