@@ -47,7 +47,7 @@ import {
   type ScriptCall,
 } from './lua-script.js';
 import { encodePresence, parsePresenceReply } from './presence-record.js';
-import { type CommandClient, RedisConnections } from './redis-connections.js';
+import { type CommandClient, type PipelineReply, RedisConnections } from './redis-connections.js';
 import { RedisControl } from './redis-control.js';
 import { type RedisEngineOptions, resolveRedisEngineOptions } from './redis-engine-options.js';
 import { type FanoutFloor, RedisFanout } from './redis-fanout.js';
@@ -167,6 +167,17 @@ const CATCH_UP_ROUNDS = 8;
 /** Between probes of a stalled Redis whose last probe failed without timing out (e.g. LOADING). */
 const STALL_PROBE_RETRY_MS = 500;
 
+/** The append calls of one turn of the event loop and who waits for which of their replies. */
+interface TickAppends {
+  readonly calls: ScriptCall[];
+  readonly waiters: {
+    readonly start: number;
+    readonly count: number;
+    readonly resolve: (replies: PipelineReply[]) => void;
+    readonly reject: (error: unknown) => void;
+  }[];
+}
+
 /**
  * The engine for many gateway nodes sharing one Redis (issue #7, docs/redis.md). Per user, keys with
  * the hash tag `{u:<id>}`: a hash {epoch, seq, bytes}, a stream of recent wire frames with a list of their
@@ -216,6 +227,8 @@ export class RedisEngine implements Engine {
   readonly #commandTimeoutMs: number;
   readonly #metrics: RedisEngineOptions['metrics'];
   #closed = false;
+  /** The appendBatch calls of this turn of the event loop, sent as one pipeline once it ends. */
+  #tickAppends: TickAppends | undefined;
   /** A connection was lost since the last catch-up: the next recovery reads back what it missed. */
   #catchUpDue = false;
   /** A PING probe of a stalled Redis is under way. */
@@ -313,7 +326,7 @@ export class RedisEngine implements Engine {
     const ts = new Date(this.#now()).toISOString();
     const calls = items.map(({ userId, event }) => this.#appendCall(userId, event, ts));
     // One pipeline (one per slot on a cluster), executed in order, so each user's events keep the batch order.
-    const results = await this.#call(() => this.#connections.pipelineEvalsha(this.#scripts.append, calls));
+    const results = await this.#call(() => this.#appendsOfTick(calls));
     const failures = results.filter(([error]) => error !== null).map(([error]) => error);
     if (failures.some(isTimeout)) this.#timedOut();
     // Stored nothing only if no call of the pipeline ran.
@@ -890,6 +903,38 @@ export class RedisEngine implements Engine {
    * Runs a Redis call; any failure becomes AC_ERR_ENGINE_UNAVAILABLE (HTTP 503, docs/protocol.md §8). A
    * timeout marks the engine stalled; an answer ends a stall.
    */
+  /**
+   * Runs append calls in the pipeline of this turn of the event loop (issue 20: one round trip per tick
+   * for all pending appends): every appendBatch of the turn (the HTTP publishes whose bodies arrived
+   * together) joins one pipeline, sent by `setImmediate` once the turn's I/O callbacks ran, so nothing
+   * waits for a timer. One pipeline runs in call order, so each user's events keep the order of the calls;
+   * each caller gets the replies of its own calls.
+   */
+  #appendsOfTick(calls: readonly ScriptCall[]): Promise<PipelineReply[]> {
+    let tick = this.#tickAppends;
+    if (tick === undefined) {
+      const created: TickAppends = { calls: [], waiters: [] };
+      tick = created;
+      this.#tickAppends = created;
+      setImmediate(() => {
+        if (this.#tickAppends === created) this.#tickAppends = undefined;
+        this.#connections.pipelineEvalsha(this.#scripts.append, created.calls).then(
+          (replies) => {
+            for (const w of created.waiters) w.resolve(replies.slice(w.start, w.start + w.count));
+          },
+          (error: unknown) => {
+            for (const w of created.waiters) w.reject(error);
+          },
+        );
+      });
+    }
+    const batch = tick;
+    return new Promise<PipelineReply[]>((resolve, reject) => {
+      batch.waiters.push({ start: batch.calls.length, count: calls.length, resolve, reject });
+      batch.calls.push(...calls);
+    });
+  }
+
   async #call<T>(run: () => Promise<T>): Promise<T> {
     let result: T;
     const started = performance.now();
