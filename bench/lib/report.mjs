@@ -45,6 +45,12 @@ function tokenOk(results, id) {
   return r?.status === 'ok' ? r : undefined;
 }
 
+/** The ingest-cost result of a server when it ran (section 6). */
+function ingestOk(results, kind) {
+  const r = results.agentcast_only?.ingest?.[kind];
+  return r?.status === 'ok' ? r : undefined;
+}
+
 /** An engine setup's fan-out events per server CPU-second (section 5). */
 function enginePerCpu(results, id) {
   const e = results.agentcast_only?.engines?.[id];
@@ -131,20 +137,28 @@ export function evaluateTargets(results) {
     // Issue 20: token traffic. Each ratio compares setups of the token-streaming scenario (section 6) at the
     // same number of runs, or engines of section 5, measured in the same run.
     [
-      'Tokens: streamed NDJSON vs one POST per token, events per server CPU-second (issue 20)',
+      'Ingest: streamed NDJSON vs one POST per event, events per server CPU-second (issue 20)',
       ratio(
-        tokenOk(results, 'agentcast_ndjson')?.events_per_cpu_s,
-        tokenOk(results, 'agentcast_post')?.events_per_cpu_s,
-      ),
+        ingestOk(results, 'agentcast')?.ndjson?.events_per_cpu_s,
+        ingestOk(results, 'agentcast')?.post?.events_per_cpu_s,
+      ) ??
+        ratio(
+          tokenOk(results, 'agentcast_ndjson')?.events_per_cpu_s,
+          tokenOk(results, 'agentcast_post')?.events_per_cpu_s,
+        ),
       '>=',
       3,
     ],
     [
-      'Tokens: one POST per token, events per server CPU-second vs bare ws (issue 20)',
+      'Ingest: one POST per event, events per server CPU-second vs bare ws (issue 20)',
       ratio(
-        tokenOk(results, 'agentcast_post')?.events_per_cpu_s,
-        tokenOk(results, 'bare_ws_post')?.events_per_cpu_s,
-      ),
+        ingestOk(results, 'agentcast')?.post?.events_per_cpu_s,
+        ingestOk(results, 'bare-ws')?.post?.events_per_cpu_s,
+      ) ??
+        ratio(
+          tokenOk(results, 'agentcast_post')?.events_per_cpu_s,
+          tokenOk(results, 'bare_ws_post')?.events_per_cpu_s,
+        ),
       '>=',
       0.9,
     ],
@@ -579,7 +593,7 @@ function markdown(results, jsonName) {
   lines.push('```');
   lines.push('');
   lines.push(
-    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up,token_burst,token_stream`, `--servers agentcast,agentcast-sse,bare-ws,socketio`, ' +
+    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up,token_burst,ingest,token_stream`, `--servers agentcast,agentcast-sse,bare-ws,socketio`, ' +
       '`--redis-url redis://127.0.0.1:6379/5`, `--no-pin`, `--report` (write this page after a quick run), `--profile` (CPU profiles of every server into /tmp/agentcast-bench-profiles/<server>/, read them with `node bench/profile-summary.mjs <file>`).',
   );
   lines.push('');
@@ -589,7 +603,8 @@ function markdown(results, jsonName) {
 /** Section 6, token streaming (issue 20): one row per setup, then each setup's steps. */
 function tokenSection(results) {
   const token = results.agentcast_only?.token_stream;
-  if (token === undefined && results.scenarios?.token_burst === undefined) return [];
+  const ingest = results.agentcast_only?.ingest;
+  if (token === undefined && ingest === undefined && results.scenarios?.token_burst === undefined) return [];
   const sc = results.settings.scale;
   const post = tokenOk(results, 'agentcast_post');
   const lines = ['## 6. Token streaming', ''];
@@ -611,6 +626,46 @@ function tokenSection(results) {
               : [int(r.delivered_per_s), pct(r.server_cpu_cores), int(r.delivered_per_cpu_s)],
           (r) => r.delivered_per_cpu_s,
         ),
+      ),
+    );
+    lines.push('');
+  }
+  if (ingest !== undefined) {
+    lines.push(
+      `**Ingest cost**: ${int(sc.ingestEvents)} \`stream_chunk\` events for 200 users published as fast as the server takes them, no receivers; ` +
+        'server CPU (from /proc, the server process only) per event. One `POST /v1/publish` per event, 32 in flight on keep-alive sockets; ' +
+        'streamed NDJSON as 200 requests (one per user, as one per run), 5 lines per write.',
+    );
+    lines.push('');
+    const rows = [];
+    const post = ingestOk(results, 'agentcast')?.post;
+    for (const [kind, r] of Object.entries(ingest)) {
+      if (r.status !== 'ok') {
+        rows.push([SERVER_LABELS[kind], `**${r.status}**: ${r.error ?? r.reason}`, '', '', '']);
+        continue;
+      }
+      for (const mode of ['post', 'ndjson']) {
+        const m = r[mode];
+        if (m === undefined) continue;
+        rows.push([
+          `${SERVER_LABELS[kind]}, ${mode === 'post' ? 'one POST per event' : 'streamed NDJSON'}`,
+          m.us_per_event.toFixed(1),
+          int(m.events_per_cpu_s),
+          fmtRatio(ratio(m.events_per_cpu_s, post?.events_per_cpu_s)),
+          String(m.load_average),
+        ]);
+      }
+    }
+    lines.push(
+      table(
+        [
+          'publish',
+          'server CPU per event (µs)',
+          'events per CPU-s',
+          'vs agentcast one POST per event',
+          'load avg',
+        ],
+        rows,
       ),
     );
     lines.push('');

@@ -211,7 +211,75 @@ function postMessage(agent, url, token, id) {
   });
 }
 
+/**
+ * Ingest cost (issue 20's publish targets): `count` events as fast as the server takes them, no receivers,
+ * 200 users. `post`: one `POST /v1/publish` per event, `inFlight` at once on keep-alive sockets; `ndjson`: 200
+ * streamed requests (one per user, as one per run), each writing its lines 5 at a time as the socket drains.
+ */
+async function ingest({ base, apiKey, mode, count, inFlight = 32 }) {
+  const users = 200;
+  const line = (i) =>
+    `{"user_id":"i${i % users}","type":"stream_chunk","run_id":"r${i % users}","data":{"t":${i},"text":"tok "}}`;
+  const counters = { accepted: 0, failed: 0, statuses: {} };
+  const begin = nowMicros();
+  if (mode === 'post') {
+    const agent = new Agent({ keepAlive: true, maxSockets: inFlight });
+    let next = 0;
+    await Promise.all(
+      Array.from({ length: inFlight }, async () => {
+        while (next < count) {
+          const i = next++;
+          await postOnce(agent, `${base}/v1/publish`, apiKey, `{"events":[${line(i)}]}`, counters);
+        }
+      }),
+    );
+    agent.destroy();
+  } else {
+    const per = Math.ceil(count / users);
+    await Promise.all(
+      Array.from(
+        { length: users },
+        (_, u) =>
+          new Promise((resolve) => {
+            const req = request(`${base}/v1/publish`, {
+              method: 'POST',
+              headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/x-ndjson' },
+            });
+            req.on('response', (res) => {
+              const chunks = [];
+              res.on('data', (c) => chunks.push(c));
+              res.on('end', () => {
+                try {
+                  counters.accepted += JSON.parse(Buffer.concat(chunks).toString()).accepted ?? 0;
+                } catch {
+                  counters.failed++;
+                }
+                resolve();
+              });
+            });
+            req.on('error', () => {
+              counters.failed++;
+              resolve();
+            });
+            let k = 0;
+            const write = () => {
+              while (k < per) {
+                let text = '';
+                for (let j = 0; j < 5 && k < per; j++, k++) text += `${line(u + k * users)}\n`;
+                if (!req.write(text)) return void req.once('drain', write);
+              }
+              req.end();
+            };
+            write();
+          }),
+      ),
+    );
+  }
+  return { ...counters, seconds: (nowMicros() - begin) / 1e6 };
+}
+
 serveRpc({
+  ingest,
   backend,
   run: (args) =>
     args.mode === 'ndjson' ? runNdjson(args) : args.mode === 'webhook' ? runWebhook(args) : runPost(args),

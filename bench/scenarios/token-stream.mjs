@@ -145,3 +145,37 @@ async function measureStep({ publisher, clients, server, users, scale, setup, pr
   }
   return step;
 }
+
+/**
+ * 6a. Ingest cost (issue 20): server CPU per published event, no receivers, `scale.ingestEvents` events:
+ * agentcast one POST per event and streamed NDJSON (200 streams), bare ws one POST per event. The CPU is
+ * read from /proc for the server process only, so a slow load generator changes the time, not the figure.
+ */
+export async function ingestCost({ scope, scale, kind }) {
+  const server = await scope.server(kind);
+  const publisher = scope.worker('token-publisher');
+  const modes = kind === 'agentcast' ? ['post', 'ndjson'] : ['post'];
+  const out = { kind };
+  for (const mode of modes) {
+    // Warm-up: the JIT and the users' logs, then the measured run.
+    await publisher.call('ingest', { base: server.base, apiKey: API_KEY, mode, count: 2000 }, 60_000);
+    const meter = cpuMeter(server.pid);
+    meter.start();
+    const r = await publisher.call(
+      'ingest',
+      { base: server.base, apiKey: API_KEY, mode, count: scale.ingestEvents },
+      120_000,
+    );
+    const cpu = meter.stop();
+    out[mode] = {
+      events: r.accepted,
+      failed: r.failed,
+      server_cpu_s: round(cpu.cpuSeconds, 3),
+      events_per_cpu_s: Math.round(r.accepted / cpu.cpuSeconds),
+      us_per_event: round((cpu.cpuSeconds * 1e6) / r.accepted, 1),
+      wall_s: round(r.seconds, 2),
+      load_average: loadAverage(),
+    };
+  }
+  return out;
+}
