@@ -307,13 +307,13 @@ export class RedisEngine implements Engine {
     this.#assertUsable();
     const ts = new Date(this.#now()).toISOString();
     if (fence === undefined) {
-      const reply = await this.#call(() => this.#eval('append', this.#appendCall(userId, event, ts)));
+      const reply = await this.#call(() => this.#appendOne(this.#appendCall(userId, event, ts)));
       return this.#stored(event, ts, reply);
     }
     const runId = fencedRunId(event);
     const mode = fence.ends === true ? 'end' : 'event';
     const call = this.#fencedCall(userId, event, ts, runId, mode, fence.node, fence.epoch ?? '');
-    const reply = parseFencedAppendReply(await this.#call(() => this.#eval('append', call)));
+    const reply = parseFencedAppendReply(await this.#call(() => this.#appendOne(call)));
     if (typeof reply === 'string') throw runFenced(runId, reply);
     return this.#stored(event, ts, [reply.seq, reply.epoch]);
   }
@@ -822,7 +822,7 @@ export class RedisEngine implements Engine {
   async #reap(userId: string, run: LapsedRun, event: NewEvent): Promise<ReapedRun | undefined> {
     const ts = new Date(this.#now()).toISOString();
     const call = this.#fencedCall(userId, { ...event, run_id: run.runId }, ts, run.runId, 'reap', '');
-    const reply = parseFencedAppendReply(await this.#call(() => this.#eval('append', call)));
+    const reply = parseFencedAppendReply(await this.#call(() => this.#appendOne(call)));
     if (typeof reply === 'string') return undefined;
     const stored = this.#stored({ ...event, run_id: run.runId }, ts, [reply.seq, reply.epoch]);
     return { userId, runId: run.runId, agent: run.agent, node: run.node, event: stored };
@@ -900,9 +900,18 @@ export class RedisEngine implements Engine {
   }
 
   /**
-   * Runs a Redis call; any failure becomes AC_ERR_ENGINE_UNAVAILABLE (HTTP 503, docs/protocol.md §8). A
-   * timeout marks the engine stalled; an answer ends a stall.
+   * One append (a run's event, `gateway.publish()`) in the pipeline of its tick, beside the other appends
+   * of the tick: an agent run streaming tokens shares the round trip with every other run's. A Redis that
+   * lost its scripts answers NOSCRIPT: they are loaded and the call is sent again on its own, as #eval does.
    */
+  async #appendOne(call: ScriptCall): Promise<unknown> {
+    const [error, reply] = (await this.#appendsOfTick([call]))[0] ?? [new Error('no reply'), undefined];
+    if (error === null) return reply;
+    if (!isNoScript(error)) throw error;
+    await this.#loadScripts();
+    return await this.#command.evalsha(...evalshaArgs(this.#scripts.append, call));
+  }
+
   /**
    * Runs append calls in the pipeline of this turn of the event loop (issue 20: one round trip per tick
    * for all pending appends): every appendBatch of the turn (the HTTP publishes whose bodies arrived
@@ -935,6 +944,10 @@ export class RedisEngine implements Engine {
     });
   }
 
+  /**
+   * Runs a Redis call; any failure becomes AC_ERR_ENGINE_UNAVAILABLE (HTTP 503, docs/protocol.md §8). A
+   * timeout marks the engine stalled; an answer ends a stall.
+   */
   async #call<T>(run: () => Promise<T>): Promise<T> {
     let result: T;
     const started = performance.now();
