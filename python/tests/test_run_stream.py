@@ -139,3 +139,20 @@ def test_a_stream_whose_answer_is_lost_is_sent_again_and_stored_once(gateway: Ga
     assert dropping_proxy.dropped == 1
     assert [r["seq"] for r in run.results] == [1, 2, 3]
     assert types(gateway.history("s5")) == ["agent_started", "stream_chunk", "agent_completed"]
+
+
+def test_async_refused_line_still_ends_the_run_once(gateway: Gateway) -> None:
+    async def main() -> None:
+        async with AsyncPublisher(gateway.url, API_KEY) as publisher:
+            async with publisher.run("s6") as run:
+                await run.thinking("fine")
+                await run._event({"type": "ack", "data": {}})  # a reserved type: the gateway refuses the line
+                await run.chunk("never stored")
+                await run.complete("never stored")
+
+    with pytest.raises(PublishError) as raised:
+        asyncio.run(main())
+    assert raised.value.status == 400 and "line 3" in raised.value.message
+    events = gateway.history("s6")
+    assert types(events) == ["agent_started", "agent_thinking", "agent_completed"]
+    assert events[-1]["data"]["error"]["code"] == "PublishError"

@@ -86,7 +86,11 @@ describe('POST /v1/publish, application/x-ndjson', () => {
 
   it('delivers each line before the next is written, in order, and answers once the body ends', async () => {
     const client = await h.connect('live');
-    const stream = openStream(h, { traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01` });
+    // Media type parameters are ignored, as the JSON path ignores them.
+    const stream = openStream(h, {
+      traceparent: `00-${'a'.repeat(32)}-${'b'.repeat(16)}-01`,
+      'Content-Type': 'application/x-ndjson; charset=utf-8',
+    });
     for (const text of ['He', 'llo', ' world']) {
       stream.line(chunk('live', text));
       // Line n is on the user's screen while the body is still open: nothing waits for its end.
