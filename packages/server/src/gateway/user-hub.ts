@@ -19,17 +19,20 @@ export interface HubMember {
 }
 
 interface UserEntry<M extends HubMember> {
-  /** The user's one member, or a Set of them (most users have one connection: no Set for them). */
-  members: Few<M> | undefined;
+  /**
+   * The user's one member, or a Set of them (most users have one connection: no Set for them); a box the
+   * subscription's listener shares.
+   */
+  readonly members: { current: Few<M> | undefined };
   /** Resolves when the engine delivers this user's events to the entry. */
   readonly subscribed: Promise<Unsubscribe>;
 }
 
 /** Removes `member` from its entry; whether it was there. */
 function removeMember<M extends HubMember>(entry: UserEntry<M>, member: M): boolean {
-  const before = fewSize(entry.members);
-  entry.members = fewDelete(entry.members, member);
-  return fewSize(entry.members) < before;
+  const before = fewSize(entry.members.current);
+  entry.members.current = fewDelete(entry.members.current, member);
+  return fewSize(entry.members.current) < before;
 }
 
 /**
@@ -66,31 +69,29 @@ export class UserHub<M extends HubMember = HubMember> {
   async join(member: M): Promise<void> {
     let entry = this.#users.get(member.userId);
     if (entry === undefined) {
-      const created: { members: Few<M> | undefined; subscribed: Promise<Unsubscribe> } = {
-        members: undefined,
-        subscribed: this.#engine.subscribe(member.userId, (event, frame) => {
-          const bytes = Buffer.from(frame);
-          const members = created.members;
-          let written = 0;
-          if (members instanceof Set) {
-            for (const m of members) if (m.deliver(event, bytes)) written++;
-          } else if (members?.deliver(event, bytes) === true) written++;
-          if (written > 0) this.#metrics.eventsDelivered.inc(written);
-          // Sampled (1 event in LATENCY_SAMPLE_EVERY): a histogram observation per event costs more
-          // than the rest of the fan-out of a small event.
-          if (++this.#sampled % LATENCY_SAMPLE_EVERY !== 0) return;
-          this.#metrics.publishToSend.observe((this.#now() - Date.parse(event.ts)) / 1000);
-        }),
-      };
-      entry = created;
-      const subscribed = created.subscribed;
+      // The listener reads the members when an event comes, so it sees every join and leave.
+      const members: { current: Few<M> | undefined } = { current: undefined };
+      const subscribed = this.#engine.subscribe(member.userId, (event, frame) => {
+        const bytes = Buffer.from(frame);
+        const current = members.current;
+        let written = 0;
+        if (current instanceof Set) {
+          for (const m of current) if (m.deliver(event, bytes)) written++;
+        } else if (current?.deliver(event, bytes) === true) written++;
+        if (written > 0) this.#metrics.eventsDelivered.inc(written);
+        // Sampled (1 event in LATENCY_SAMPLE_EVERY): a histogram observation per event costs more
+        // than the rest of the fan-out of a small event.
+        if (++this.#sampled % LATENCY_SAMPLE_EVERY !== 0) return;
+        this.#metrics.publishToSend.observe((this.#now() - Date.parse(event.ts)) / 1000);
+      });
+      entry = { members, subscribed };
       this.#users.set(member.userId, entry);
       this.#metrics.users.set(this.#users.size);
       // A failed subscribe is reported to every joiner by the await below; drop the entry so the
       // next join tries again instead of waiting on a dead promise.
       subscribed.catch(() => this.#dropIfCurrent(member.userId, entry as UserEntry<M>));
     }
-    entry.members = fewAdd(entry.members, member);
+    entry.members.current = fewAdd(entry.members.current, member);
     this.#members++;
     try {
       await entry.subscribed;
@@ -108,7 +109,7 @@ export class UserHub<M extends HubMember = HubMember> {
     const entry = this.#users.get(member.userId);
     if (entry === undefined || !removeMember(entry, member)) return;
     this.#members--;
-    if (entry.members !== undefined) return;
+    if (entry.members.current !== undefined) return;
     this.#dropIfCurrent(member.userId, entry);
     entry.subscribed
       .then(
@@ -126,12 +127,12 @@ export class UserHub<M extends HubMember = HubMember> {
 
   /** Members of one user on this node (a copy). */
   membersOf(userId: string): M[] {
-    return [...fewValues(this.#users.get(userId)?.members)];
+    return [...fewValues(this.#users.get(userId)?.members.current)];
   }
 
   /** Every member, for sweeps (heartbeat, token expiry, drain). */
   *members(): IterableIterator<M> {
-    for (const entry of this.#users.values()) yield* fewValues(entry.members);
+    for (const entry of this.#users.values()) yield* fewValues(entry.members.current);
   }
 
   /** Users with at least one member on this node. */
