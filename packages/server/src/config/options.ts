@@ -402,6 +402,15 @@ export const OPTION_SPECS = [
     help: 'Largest HTTP publish body in bytes (413 above it)',
   },
   {
+    key: 'publishStreamMaxLines',
+    kind: 'int',
+    group: 'limits',
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+    help: 'Most lines (events) of one streamed POST /v1/publish (application/x-ndjson); the line past it is refused 413',
+  },
+  {
     key: 'publishIdempotencyTtlS',
     kind: 'int',
     group: 'limits',

@@ -40,6 +40,7 @@ import type {
 } from './engine.js';
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
 import { newEpoch } from './epoch.js';
+import { type Few, fewAdd, fewDelete, fewHas, fewSize, fewValues } from './few.js';
 import { HistoryBudget } from './history-budget.js';
 import {
   type CatchUpQuery,
@@ -105,6 +106,12 @@ interface HeldRun {
 
 const HEALTHY: EngineHealth = { ok: true };
 
+/** The presence record of `connectionId` among a user's records, if any. */
+function presenceOf(held: Few<PresenceEntry> | undefined, connectionId: string): PresenceEntry | undefined {
+  for (const entry of fewValues(held)) if (entry.connectionId === connectionId) return entry;
+  return undefined;
+}
+
 /**
  * Publish idempotency records kept at most (memory bound; the oldest are forgotten first, so a retry past
  * this many keyed publishes may store again). Redis keeps each for its ttl, bounded by `maxmemory`.
@@ -161,7 +168,7 @@ export class MemoryEngine implements Engine {
   readonly #claims = new Map<string, { readonly value: string; readonly expiresAt: number }>();
   /** Stream tickets by key, in insertion order (which is expiry order for tickets of one ttl). */
   readonly #tickets = new Map<string, { readonly value: string; readonly expiresAt: number }>();
-  readonly #slots = new Map<string, Set<string>>();
+  readonly #slots = new Map<string, Few<string>>();
   /** Publish idempotency records by publishRecordId, in insertion order. */
   readonly #publishKeys = new Map<string, PublishRecord>();
   /** Registered runs: user id -> run id -> run. A lapsed run is kept `runRetainMs`, then forgotten. */
@@ -181,7 +188,7 @@ export class MemoryEngine implements Engine {
   /** Approvals: user id -> approval id -> approval (docs/protocol.md G). */
   readonly #approvals = new Map<string, Map<string, HeldApproval>>();
   /** Presence records: user id -> connection id -> record (Engine.putPresence). */
-  readonly #presence = new Map<string, Map<string, PresenceEntry>>();
+  readonly #presence = new Map<string, Few<PresenceEntry>>();
   /** Token revocations and disconnect listeners (Engine.disconnectUser). */
   readonly #disconnects: UserDisconnects;
   readonly #sweepTimer: NodeJS.Timeout;
@@ -368,14 +375,10 @@ export class MemoryEngine implements Engine {
 
   async acquireConnectionSlot(userId: string, connectionId: string, limit: number): Promise<boolean> {
     this.#assertOpen();
-    let held = this.#slots.get(userId);
-    if (held?.has(connectionId)) return true;
-    if ((held?.size ?? 0) >= limit) return false;
-    if (held === undefined) {
-      held = new Set();
-      this.#slots.set(userId, held);
-    }
-    held.add(connectionId);
+    const held = this.#slots.get(userId);
+    if (fewHas(held, connectionId)) return true;
+    if (fewSize(held) >= limit) return false;
+    this.#slots.set(userId, fewAdd(held, connectionId));
     return true;
   }
 
@@ -401,10 +404,9 @@ export class MemoryEngine implements Engine {
   async releaseConnectionSlot(userId: string, connectionId: string): Promise<void> {
     // The presence record lives as long as the slot (as on Redis, where it stops counting).
     await this.removePresence(userId, connectionId);
-    const held = this.#slots.get(userId);
-    if (held === undefined) return;
-    held.delete(connectionId);
-    if (held.size === 0) this.#slots.delete(userId);
+    const held = fewDelete(this.#slots.get(userId), connectionId);
+    if (held === undefined) this.#slots.delete(userId);
+    else this.#slots.set(userId, held);
   }
 
   /** One synchronous step, as lua/start-run.lua: the limit, the thread's turn and the registration. */
@@ -600,28 +602,29 @@ export class MemoryEngine implements Engine {
     this.#assertOpen();
     for (const { userId, entry } of entries) {
       // Only while the connection holds its slot, as on Redis: a record written after its release is dropped.
-      if (!this.#slots.get(userId)?.has(entry.connectionId)) continue;
-      let held = this.#presence.get(userId);
-      if (held === undefined) {
-        held = new Map();
-        this.#presence.set(userId, held);
-      }
-      held.set(entry.connectionId, entry);
+      if (!fewHas(this.#slots.get(userId), entry.connectionId)) continue;
+      // One record per connection: the one it replaces goes first.
+      const held = this.#presence.get(userId);
+      const old = presenceOf(held, entry.connectionId);
+      this.#presence.set(userId, fewAdd(old === undefined ? held : fewDelete(held, old), entry));
     }
   }
 
   async removePresence(userId: string, connectionId: string): Promise<void> {
     const held = this.#presence.get(userId);
-    held?.delete(connectionId);
-    if (held?.size === 0) this.#presence.delete(userId);
+    const old = presenceOf(held, connectionId);
+    if (old === undefined) return;
+    const left = fewDelete(held, old);
+    if (left === undefined) this.#presence.delete(userId);
+    else this.#presence.set(userId, left);
   }
 
   async presence(userId: string): Promise<PresenceEntry[]> {
     this.#assertOpen();
     const slots = this.#slots.get(userId);
-    const entries = [...(this.#presence.get(userId)?.values() ?? [])];
+    const entries = [...fewValues(this.#presence.get(userId))];
     return entries
-      .filter((entry) => slots?.has(entry.connectionId) === true)
+      .filter((entry) => fewHas(slots, entry.connectionId))
       .sort((a, b) => a.connectedAt - b.connectedAt);
   }
 
