@@ -126,6 +126,11 @@ const NOT_RUNNABLE: readonly Excuse[] = [
   },
   {
     file: 'docs/architecture.md',
+    contains: 'downstream edges (WebSocket, SSE',
+    reason: 'a diagram of the edges over the one session core and run control, not code.',
+  },
+  {
+    file: 'docs/architecture.md',
     contains: 'checkAdmission (session-admission.ts)',
     reason: 'a map of the session core every transport calls, not code.',
   },

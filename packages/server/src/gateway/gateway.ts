@@ -32,6 +32,7 @@ import { handleHttp, handleMetricsPort, type Readiness } from './http-api.js';
 import { observeHttp } from './http-observer.js';
 import { HttpSocketLimit } from './http-socket-limit.js';
 import { OriginGuard } from './origin-guard.js';
+import { RunStreams } from './run-stream.js';
 import type { Session } from './session.js';
 import { StreamTickets } from './stream-tickets.js';
 import { UpgradeHandler } from './upgrade-handler.js';
@@ -85,6 +86,8 @@ export class Gateway {
   readonly devSecret: string | undefined;
   readonly #ownsEngine: boolean;
   readonly #hub: UserHub<Session>;
+  /** Followers of single runs, for the edges that stream one run (AG-UI, AI SDK; docs/architecture.md). */
+  readonly #runStreams: RunStreams;
   readonly #registry: ConnectionRegistry;
   readonly #server: Server;
   readonly #metricsServer: Server | undefined;
@@ -126,6 +129,7 @@ export class Gateway {
     this.#ownsEngine = deps.engine === undefined;
     this.engine = deps.engine ?? createEngine(config, this.log, this.metrics);
     this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now });
+    this.#runStreams = new RunStreams({ engine: this.engine, historySize: config.historySize });
     this.#registry = new ConnectionRegistry({
       heartbeatMs: config.heartbeatMs,
       now,
@@ -163,6 +167,7 @@ export class Gateway {
       engine: this.engine,
       hub: this.#hub,
       runs: this.runtime,
+      runStreams: this.#runStreams,
       log: this.log,
       metrics: this.metrics,
       now,
@@ -426,6 +431,7 @@ export class Gateway {
     this.#endDelay?.();
     this.#registry.stop();
     this.#sse.stop();
+    this.#runStreams.closeAll();
     this.#verifier.keySet?.close();
     await this.#stopDisconnects?.();
     clearInterval(this.#pruneTimer);
