@@ -296,6 +296,15 @@ export const OPTION_SPECS = [
     help: 'Largest inbound WebSocket frame in bytes (1009 above it)',
   },
   {
+    key: 'aiSdkMaxBodyBytes',
+    kind: 'int',
+    group: 'limits',
+    default: 1_048_576,
+    min: 1024,
+    max: 16_777_216,
+    help: 'Largest AI SDK chat request in bytes: a POST /v1/ai-sdk/chat body (413 above it) or a /v1/ai-sdk/ws frame (1009)',
+  },
+  {
     key: 'maxConnections',
     kind: 'int',
     group: 'limits',

@@ -14,6 +14,7 @@ import type { AgentDefinition } from '../agents/define-agent.js';
 import { generateDevSecret } from '../auth/dev-token.js';
 import { readTokenKeySource, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
+import { handleAiSdkHttp } from '../edges/ai-sdk/ai-sdk-http.js';
 import { SseEndpoint } from '../edges/sse/sse-endpoint.js';
 import { createEngine } from '../engine/create-engine.js';
 import type { Engine } from '../engine/engine.js';
@@ -214,6 +215,8 @@ export class Gateway {
       events: (req: IncomingMessage, res: ServerResponse, url: URL) => sse.handle(req, res, url),
       userApi: (req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) =>
         handleUserApi(req, res, userApi, url, operator),
+      aiSdk: (req: IncomingMessage, res: ServerResponse, path: string) =>
+        handleAiSdkHttp(req, res, sessions, path),
     };
     // One budget of plain HTTP sockets for both ports: file descriptors are the process's.
     const trusted = new TrustedProxies(config.trustProxy);

@@ -8,11 +8,14 @@ const FIXED_ROUTES = new Set([
   '/v1/publish',
   '/v1/stats',
   '/v1/events',
+  '/v1/ai-sdk/chat',
+  '/v1/ai-sdk/ws',
 ]);
 
 /** `/v1/users/<id>/<what>` and `/v1/runs/<id>/<what>`: the id is replaced, the action kept. */
 const USER_ROUTE = /^\/v1\/users\/[^/]+\/(history|runs|presence|disconnect)$/;
 const RUN_ROUTE = /^\/v1\/runs\/[^/]+\/(cancel)$/;
+const CHAT_ROUTE = /^\/v1\/ai-sdk\/chat\/[^/]+\/(stream|cancel)$/;
 
 /** Methods kept as a label; anything else is `other`, so a client cannot grow the label set. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -28,6 +31,8 @@ export function httpRoute(path: string): string {
   if (user !== null) return `/v1/users/:user_id/${user[1]}`;
   const run = RUN_ROUTE.exec(path);
   if (run !== null) return `/v1/runs/:run_id/${run[1]}`;
+  const chat = CHAT_ROUTE.exec(path);
+  if (chat !== null) return `/v1/ai-sdk/chat/:chat_id/${chat[1]}`;
   return 'other';
 }
 

@@ -96,6 +96,7 @@ const chatBodySchema = z.looseObject({
   messages: z.array(messageSchema).min(1, 'must not be empty'),
   trigger: z.enum(['submit-message', 'regenerate-message']).optional(),
   messageId: z.string().optional(),
+  agent: z.string().min(1).max(64).optional(),
 });
 
 /** One UI message as received (checked as above). */
@@ -120,12 +121,14 @@ export interface ChatRequest {
   readonly userMessage: { readonly id: string; readonly text: string };
   /** Approval answers in the last message when it is the assistant's (`addToolApprovalResponse` + resend). */
   readonly approvals: readonly ApprovalResponseIn[];
+  /** The body's `agent` field: which agent runs it, as `user_message.data.agent` (the default agent when absent). */
+  readonly agent?: string | undefined;
   /** The body's fields besides the SDK's own: the app's `body` option, passed to the agent untouched. */
   readonly extra: Readonly<Record<string, unknown>>;
 }
 
 /** The fields of the body that are the SDK's own, not the app's. */
-const SDK_FIELDS = new Set(['id', 'messages', 'trigger', 'messageId']);
+const SDK_FIELDS = new Set(['id', 'messages', 'trigger', 'messageId', 'agent']);
 /** WebSocket `send` frames carry these too; they are the transport's, not the app's. */
 const FRAME_FIELDS = new Set(['type', 'requestId', 'headers', 'body', 'metadata']);
 
@@ -186,6 +189,7 @@ export function parseChatRequest(
       messages: body.messages,
       userMessage: { id: userId.data, text: textOf(lastUser) },
       approvals,
+      agent: body.agent,
       extra,
     },
   };

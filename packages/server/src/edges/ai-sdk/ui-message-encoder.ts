@@ -95,6 +95,15 @@ export class UiMessageEncoder {
     for (const approval of approvals) this.#approvalTools.set(approval.approval_id, approval.tool_name);
   }
 
+  /**
+   * The opening of a stream that continues a message the client already holds (its run id is the message
+   * id): `start` only, no new step.
+   */
+  resume(runId: string): UiMessageChunk[] {
+    this.#started = true;
+    return [{ type: 'start', messageId: runId }];
+  }
+
   /** The message's opening: `start` (the message id is the run id) and `start-step`, once. */
   start(runId: string): UiMessageChunk[] {
     if (this.#started) return [];

@@ -1,0 +1,243 @@
+import { DefaultChatTransport, readUIMessageStream, type UIMessage, type UIMessageChunk } from 'ai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { testAgents } from './ai-sdk-agents.js';
+
+/**
+ * docs/protocol.md J over HTTP, through the AI SDK's own DefaultChatTransport and readUIMessageStream: POST
+ * /v1/ai-sdk/chat streams the run, GET …/stream resumes it from its first chunk, POST …/cancel stops it.
+ */
+
+const user = (id: string, text: string): UIMessage => ({ id, role: 'user', parts: [{ type: 'text', text }] });
+
+let h: Harness;
+const agents = testAgents();
+
+beforeAll(async () => {
+  h = await startGateway({}, { agents: agents.agents });
+});
+afterAll(() => h.close());
+
+async function transportFor(
+  userId: string,
+  body: Record<string, unknown> = {},
+): Promise<DefaultChatTransport<UIMessage>> {
+  const token = await h.token(userId);
+  return new DefaultChatTransport({
+    api: `${h.httpUrl}/v1/ai-sdk/chat`,
+    headers: { Authorization: `Bearer ${token}` },
+    body,
+  });
+}
+
+/** The message the SDK assembles from a stream; with `message`, continuing it (as useChat continues its last). */
+async function assemble(stream: ReadableStream<UIMessageChunk>, message?: UIMessage): Promise<UIMessage> {
+  let last: UIMessage | undefined;
+  for await (const next of readUIMessageStream({ stream, message })) last = next;
+  if (last === undefined) throw new Error('the stream assembled no message');
+  return last;
+}
+
+function textOf(message: UIMessage): string {
+  return message.parts.map((p) => (p.type === 'text' ? p.text : '')).join('');
+}
+
+/** Reads chunks until one matches, then hands back the rest of the stream unread. */
+async function readUntil(
+  stream: ReadableStream<UIMessageChunk>,
+  stop: (chunk: UIMessageChunk) => boolean,
+): Promise<{ seen: UIMessageChunk[]; reader: ReadableStreamDefaultReader<UIMessageChunk> }> {
+  const reader = stream.getReader();
+  const seen: UIMessageChunk[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    seen.push(value);
+    if (stop(value)) break;
+  }
+  return { seen, reader };
+}
+
+describe('AI SDK over HTTP (DefaultChatTransport)', () => {
+  it("assembles the demo agent's answer: reasoning, its tools and its text", async () => {
+    const transport = await transportFor('u-demo');
+    const stream = await transport.sendMessages({
+      chatId: 'chat-demo',
+      messages: [user('m-demo', 'What is 6 times 7?')],
+      trigger: 'submit-message',
+      messageId: undefined,
+      abortSignal: undefined,
+    });
+    const message = await assemble(stream);
+    expect(message.role).toBe('assistant');
+    expect(message.id).toMatch(/^r_/);
+    const types = message.parts.map((p) => p.type);
+    expect(types).toEqual(['step-start', 'reasoning', 'tool-web_search', 'tool-calculator', 'text']);
+    expect(message.parts[3]).toMatchObject({ state: 'output-available', output: 42 });
+    expect(textOf(message)).toContain('6 * 7 = 42.');
+    // The run is a run of the chat's thread, as a user_message with that thread_id would start.
+    const runs = await fetch(`${h.httpUrl}/v1/runs?thread_id=chat-demo&state=recent`, {
+      headers: { Authorization: `Bearer ${await h.token('u-demo')}` },
+    });
+    expect(((await runs.json()) as { runs: { run_id: string; status: string }[] }).runs).toEqual([
+      expect.objectContaining({ run_id: message.id, status: 'succeeded' }),
+    ]);
+  });
+
+  it('a read cut mid-run only detaches; reconnectToStream gives the same message, each piece once; two tabs agree', async () => {
+    const transport = await transportFor('u-cut', { agent: 'gated' });
+    const cut = new AbortController();
+    const stream = await transport.sendMessages({
+      chatId: 'chat-cut',
+      messages: [user('m-cut', 'cut me')],
+      trigger: 'submit-message',
+      messageId: undefined,
+      abortSignal: cut.signal,
+    });
+    const { seen } = await readUntil(stream, (c) => c.type === 'text-delta' && c.delta === 'two ');
+    await agents.reached('cut me');
+    cut.abort();
+    expect(seen.map((c) => c.type)).toContain('reasoning-delta');
+    const tab1 = await transport.reconnectToStream({ chatId: 'chat-cut' });
+    const tab2 = await (await transportFor('u-cut')).reconnectToStream({ chatId: 'chat-cut' });
+    if (tab1 === null || tab2 === null) throw new Error('no active run to resume');
+    const messages = Promise.all([assemble(tab1), assemble(tab2)]);
+    agents.release('cut me');
+    const [one, two] = await messages;
+    expect(textOf(one)).toBe('one two three');
+    expect(one.parts.filter((p) => p.type === 'reasoning')).toEqual([
+      expect.objectContaining({ text: 'Thinking.', state: 'done' }),
+    ]);
+    expect(two).toEqual(one);
+    // Ended: nothing left to resume.
+    expect(await transport.reconnectToStream({ chatId: 'chat-cut' })).toBeNull();
+  });
+
+  it("another user's chat id is 204, never their stream", async () => {
+    const owner = await transportFor('u-owner', { agent: 'gated' });
+    const stream = await owner.sendMessages({
+      chatId: 'chat-private',
+      messages: [user('m-private', 'private')],
+      trigger: 'submit-message',
+      messageId: undefined,
+      abortSignal: undefined,
+    });
+    await agents.reached('private');
+    const other = await transportFor('u-other');
+    expect(await other.reconnectToStream({ chatId: 'chat-private' })).toBeNull();
+    agents.release('private');
+    expect(textOf(await assemble(stream))).toBe('one two three');
+  });
+
+  it('POST …/cancel stops the run (stop() over HTTP): the stream ends with abort', async () => {
+    const transport = await transportFor('u-stop', { agent: 'gated' });
+    const stream = await transport.sendMessages({
+      chatId: 'chat-stop',
+      messages: [user('m-stop', 'stop me')],
+      trigger: 'submit-message',
+      messageId: undefined,
+      abortSignal: undefined,
+    });
+    await agents.reached('stop me');
+    const token = await h.token('u-stop');
+    const cancel = (chat: string) =>
+      fetch(`${h.httpUrl}/v1/ai-sdk/chat/${chat}/cancel`, {
+        method: 'POST',
+        headers: { Authorization: `Bearer ${token}` },
+      });
+    const answer = await cancel('chat-stop');
+    expect(answer.status).toBe(202);
+    const { seen } = await readUntil(stream, () => false);
+    expect(seen.at(-1)).toEqual({ type: 'abort', reason: 'CANCELLED' });
+    expect(seen.filter((c) => c.type === 'finish')).toEqual([]);
+    expect(await (await cancel('chat-stop')).json()).toEqual({ chat_id: 'chat-stop', status: 'idle' });
+  });
+
+  it('settles an approval from addToolApprovalResponse + resend, and the run goes on in the same message', async () => {
+    const transport = await transportFor('u-approve', { agent: 'asks' });
+    const messages: UIMessage[] = [user('m-approve', 'email bob')];
+    const first = await transport.sendMessages({
+      chatId: 'chat-approve',
+      messages,
+      trigger: 'submit-message',
+      messageId: undefined,
+      abortSignal: undefined,
+    });
+    const { seen, reader } = await readUntil(first, (c) => c.type === 'tool-approval-request');
+    const request = seen.at(-1) as { approvalId: string; toolCallId: string };
+    expect(request.toolCallId).toBe(request.approvalId);
+    // What useChat sends after addToolApprovalResponse: the assistant message, its part answered.
+    const asked = await assemble(
+      new ReadableStream({
+        start: (c) => {
+          for (const s of seen) c.enqueue(s);
+          c.close();
+        },
+      }),
+    );
+    const answered: UIMessage = {
+      ...asked,
+      parts: asked.parts.map((p) =>
+        p.type === 'tool-send_email'
+          ? { ...p, state: 'approval-responded', approval: { id: request.approvalId, approved: true } }
+          : p,
+      ) as UIMessage['parts'],
+    };
+    const second = await transport.sendMessages({
+      chatId: 'chat-approve',
+      messages: [...messages, answered],
+      trigger: 'submit-message',
+      messageId: undefined,
+      abortSignal: undefined,
+    });
+    const continued = await assemble(second, answered);
+    expect(continued.id).toBe(asked.id);
+    expect(continued.parts.filter((p) => p.type === 'tool-send_email')).toEqual([
+      expect.objectContaining({
+        state: 'output-available',
+        output: 'sent',
+        approval: expect.objectContaining({ approved: true }),
+      }),
+    ]);
+    expect(textOf(continued)).toBe('Sent.');
+    // The first tab's stream saw the same ending.
+    const rest: UIMessageChunk[] = [];
+    for (let i = 0; i < 100; i++) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      rest.push(value);
+    }
+    expect(rest.at(-1)).toEqual({ type: 'finish', finishReason: 'stop' });
+  });
+
+  it('answers 401 without a valid JWT, 400 naming the field, 413 past the body limit', async () => {
+    const post = (body: string, token?: string) =>
+      fetch(`${h.httpUrl}/v1/ai-sdk/chat`, {
+        method: 'POST',
+        headers: {
+          'Content-Type': 'application/json',
+          ...(token ? { Authorization: `Bearer ${token}` } : {}),
+        },
+        body,
+      });
+    expect((await post('{}')).status).toBe(401);
+    expect((await post('{}', 'not-a-jwt')).status).toBe(401);
+    const token = await h.token('u-bad');
+    const bad = await post(
+      JSON.stringify({ id: 'c', messages: [{ id: 'm', role: 'user', parts: [{ type: 'text' }] }] }),
+      token,
+    );
+    expect(bad.status).toBe(400);
+    expect(await bad.json()).toEqual({
+      error: { code: 'INVALID_MESSAGE', message: 'messages.0.parts.0.text: required, a string' },
+    });
+    const big = await post(JSON.stringify({ id: 'c', pad: 'x'.repeat(1_100_000) }), token);
+    expect(big.status).toBe(413);
+    const get = await fetch(`${h.httpUrl}/v1/ai-sdk/chat`, { headers: { Authorization: `Bearer ${token}` } });
+    expect(get.status).toBe(405);
+    const headers = await fetch(`${h.httpUrl}/v1/ai-sdk/chat/c/stream`, {
+      headers: { Authorization: `Bearer ${token}` },
+    });
+    expect(headers.status).toBe(204);
+  });
+});
