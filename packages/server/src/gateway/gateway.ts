@@ -15,6 +15,7 @@ import { generateDevSecret } from '../auth/dev-token.js';
 import { readTokenKeySource, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
 import { handleAiSdkHttp } from '../edges/ai-sdk/ai-sdk-http.js';
+import { AiSdkSocket } from '../edges/ai-sdk/ai-sdk-socket.js';
 import { SseEndpoint } from '../edges/sse/sse-endpoint.js';
 import { createEngine } from '../engine/create-engine.js';
 import type { Engine } from '../engine/engine.js';
@@ -93,6 +94,8 @@ export class Gateway {
   readonly #server: Server;
   readonly #metricsServer: Server | undefined;
   readonly #wss: WebSocketServer;
+  /** `GET /v1/ai-sdk/ws` (docs/protocol.md J): its frames are chat requests, bounded by --ai-sdk-max-body-bytes. */
+  readonly #aiSdkWss: WebSocketServer;
   /** `GET /v1/events`: Server-Sent Events streams (docs/protocol.md H). */
   readonly #sse: SseEndpoint;
   readonly #origins: OriginGuard;
@@ -158,6 +161,13 @@ export class Gateway {
       // §1: select agentcast.v1; never echo bearer.<jwt>, which would send the token back.
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
+    this.#aiSdkWss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: config.aiSdkMaxBodyBytes,
+      perMessageDeflate: false,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
     const verifier = this.#verifier;
     const handshakes = new HandshakeLimiter(config.maxHandshakesPerIp);
     const accepting = (): boolean => this.#state === 'running';
@@ -182,6 +192,12 @@ export class Gateway {
       metrics: this.metrics,
       accepting,
       ctx: { ...sessions, onClosed: (conn) => this.#registry.delete(conn) },
+      aiSdk: {
+        path: '/v1/ai-sdk/ws',
+        wss: this.#aiSdkWss,
+        open: (ws, socket, info) =>
+          new AiSdkSocket(ws, socket, { ...sessions, onClosed: (s) => this.#registry.delete(s) }, info),
+      },
     });
     const tickets = new StreamTickets(this.engine);
     this.#sse = new SseEndpoint({
@@ -441,6 +457,7 @@ export class Gateway {
     await this.runtime.close();
     await this.#registry.closeAll(CloseCode.ServiceRestart, CloseReason.Draining, CLOSE_GRACE_MS);
     this.#wss.close();
+    this.#aiSdkWss.close();
     await Promise.all([closeServer(this.#server), this.#metricsServer && closeServer(this.#metricsServer)]);
     if (this.#ownsEngine) await this.engine.close();
     this.log.info('gateway closed');

@@ -1,0 +1,178 @@
+import {
+  readUIMessageStream,
+  type UIMessage,
+  type UIMessageChunk,
+  WebSocketChatTransport,
+  type WebSocketChatTransportInitOptions,
+} from 'ai';
+import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import WebSocket from 'ws';
+import { Client, type Harness, startGateway } from '../../helpers/gateway-harness.js';
+import { terminalOf } from '../../helpers/gateway-nodes.js';
+import { testAgents } from './ai-sdk-agents.js';
+
+/**
+ * docs/protocol.md J over GET /v1/ai-sdk/ws, through the AI SDK's own WebSocketChatTransport (given `ws`
+ * as its WebSocket in Node): send, resume after the socket dropped, abort that cancels the run everywhere.
+ */
+
+const user = (id: string, text: string): UIMessage => ({ id, role: 'user', parts: [{ type: 'text', text }] });
+
+let h: Harness;
+let aiSdkUrl: string;
+const agents = testAgents();
+const transports: WebSocketChatTransport<UIMessage>[] = [];
+
+beforeAll(async () => {
+  h = await startGateway({}, { agents: agents.agents });
+  aiSdkUrl = `ws://127.0.0.1:${h.port}/v1/ai-sdk/ws`;
+});
+afterAll(async () => {
+  for (const t of transports) t.close();
+  await h.close();
+});
+
+async function transportFor(
+  userId: string,
+  body: Record<string, unknown> = {},
+): Promise<WebSocketChatTransport<UIMessage>> {
+  const transport = new WebSocketChatTransport<UIMessage>({
+    url: aiSdkUrl,
+    protocols: ['agentcast.v1', `bearer.${await h.token(userId)}`],
+    webSocket: WebSocket as unknown as NonNullable<WebSocketChatTransportInitOptions<UIMessage>['webSocket']>,
+    body,
+  });
+  transports.push(transport);
+  return transport;
+}
+
+async function assemble(stream: ReadableStream<UIMessageChunk>): Promise<UIMessage> {
+  let last: UIMessage | undefined;
+  for await (const message of readUIMessageStream({ stream })) last = message;
+  if (last === undefined) throw new Error('the stream assembled no message');
+  return last;
+}
+
+const textOf = (m: UIMessage) => m.parts.map((p) => (p.type === 'text' ? p.text : '')).join('');
+
+async function readUntil(
+  stream: ReadableStream<UIMessageChunk>,
+  stop: (c: UIMessageChunk) => boolean,
+): Promise<UIMessageChunk[]> {
+  const reader = stream.getReader();
+  const seen: UIMessageChunk[] = [];
+  for (let i = 0; i < 1000; i++) {
+    const { done, value } = await reader.read().catch(() => ({ done: true as const, value: undefined }));
+    if (done) break;
+    seen.push(value);
+    if (stop(value)) break;
+  }
+  reader.releaseLock();
+  return seen;
+}
+
+function send(
+  transport: WebSocketChatTransport<UIMessage>,
+  chatId: string,
+  message: UIMessage,
+  signal?: AbortSignal,
+) {
+  return transport.sendMessages({
+    chatId,
+    messages: [message],
+    trigger: 'submit-message',
+    messageId: undefined,
+    abortSignal: signal,
+  });
+}
+
+describe('AI SDK over WebSocket (WebSocketChatTransport)', () => {
+  it("send: the demo agent's answer, assembled with its reasoning, tools and text", async () => {
+    const transport = await transportFor('w-demo');
+    const message = await assemble(await send(transport, 'ws-demo', user('wm-demo', 'What is 6 times 7?')));
+    expect(message.parts.map((p) => p.type)).toEqual([
+      'step-start',
+      'reasoning',
+      'tool-web_search',
+      'tool-calculator',
+      'text',
+    ]);
+    expect(textOf(message)).toContain('6 * 7 = 42.');
+  });
+
+  it('resume after the socket dropped gives the same message once; another tab agrees; another user gets no-active', async () => {
+    const transport = await transportFor('w-cut', { agent: 'gated' });
+    const seen = await readUntil(
+      await send(transport, 'ws-cut', user('wm-cut', 'ws cut')),
+      (c) => c.type === 'text-delta',
+    );
+    expect(seen.map((c) => c.type)).toContain('start');
+    await agents.reached('ws cut');
+    transport.close(); // the socket drops; the run goes on
+    const resumed = await transport.reconnectToStream({ chatId: 'ws-cut' });
+    const tab = await (await transportFor('w-cut')).reconnectToStream({ chatId: 'ws-cut' });
+    expect(await (await transportFor('w-someone-else')).reconnectToStream({ chatId: 'ws-cut' })).toBeNull();
+    if (resumed === null || tab === null) throw new Error('no active run to resume');
+    const both = Promise.all([assemble(resumed), assemble(tab)]);
+    agents.release('ws cut');
+    const [one, two] = await both;
+    expect(textOf(one)).toBe('one two three');
+    expect(two).toEqual(one);
+    expect(await transport.reconnectToStream({ chatId: 'ws-cut' })).toBeNull();
+  });
+
+  it('abort cancels the run: it ends cancelled on another tab', async () => {
+    const tab = await h.connect('w-abort');
+    const transport = await transportFor('w-abort', { agent: 'gated' });
+    const abort = new AbortController();
+    const seen = await readUntil(
+      await send(transport, 'ws-abort', user('wm-abort', 'ws abort'), abort.signal),
+      (c) => c.type === 'start',
+    );
+    const runId = (seen[0] as { messageId: string }).messageId;
+    await agents.reached('ws abort');
+    abort.abort();
+    const terminal = await terminalOf(tab, runId);
+    expect(terminal.data).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
+  });
+
+  it('answers bad frames with error and stays usable; refuses a socket without a token', async () => {
+    const token = await h.token('w-raw');
+    const raw = Client.open(aiSdkUrl, { protocols: ['agentcast.v1', `bearer.${token}`] });
+    await new Promise((resolve) => raw.ws.once('open', resolve));
+    expect(raw.ws.protocol).toBe('agentcast.v1');
+    raw.ws.send('{');
+    expect(await raw.next('error')).toEqual({
+      type: 'error',
+      requestId: '',
+      errorText: 'frame is not valid JSON',
+    });
+    raw.ws.send(JSON.stringify({ type: 'send', requestId: 'q1', id: 'raw', messages: [] }));
+    expect(await raw.next('error')).toEqual({
+      type: 'error',
+      requestId: 'q1',
+      errorText: 'messages: must not be empty',
+    });
+    raw.ws.send(JSON.stringify({ type: 'resume', requestId: 'q2', id: 'raw-none' }));
+    expect(await raw.next('no-active')).toEqual({ type: 'no-active', requestId: 'q2' });
+    raw.ws.send(
+      JSON.stringify({
+        type: 'send',
+        requestId: 'q3',
+        id: 'raw',
+        messages: [user('wm-raw', 'hello')],
+        trigger: 'submit-message',
+      }),
+    );
+    expect(await raw.next('start')).toEqual({ type: 'start', requestId: 'q3' });
+    const chunks: { sequence: number }[] = [];
+    for (let i = 0; i < 200; i++) {
+      const frame = await raw.next();
+      if (frame.type === 'end') break;
+      chunks.push(frame as unknown as { sequence: number });
+    }
+    expect(chunks.map((c) => c.sequence)).toEqual(chunks.map((_, i) => i));
+    const anonymous = Client.open(aiSdkUrl, { protocols: ['agentcast.v1'] });
+    expect(await anonymous.closed).toBe(4001);
+  });
+});
