@@ -64,8 +64,12 @@ function Chat() {
       value: input,
       onChange: (e: { target: { value: string } }) => setInput(e.target.value),
     }),
-    h('button', { 'data-testid': 'send', onClick: () => void sendMessage({ text: input }) }, 'Send'),
-    h('button', { 'data-testid': 'stop', onClick: () => void stopRun() }, 'Stop'),
+    h(
+      'button',
+      { type: 'button', 'data-testid': 'send', onClick: () => void sendMessage({ text: input }) },
+      'Send',
+    ),
+    h('button', { type: 'button', 'data-testid': 'stop', onClick: () => void stopRun() }, 'Stop'),
   );
 }
 
