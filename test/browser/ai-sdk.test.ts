@@ -1,4 +1,5 @@
 import { once } from 'node:events';
+import { readFileSync } from 'node:fs';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
 import { fileURLToPath } from 'node:url';
@@ -18,6 +19,20 @@ import { testAgents } from '../integration/ai-sdk/ai-sdk-agents.js';
 const PAGE_WAIT_MS = 10_000;
 const HTML =
   '<!doctype html><meta charset="utf-8"><title>useChat on agentcast</title><div id="root"></div><script type="module" src="/app.js"></script>';
+
+/** Code without its layout: whitespace and trailing commas (the formatter's) removed. */
+const bare = (code: string): string => code.replace(/\s+/g, '').replace(/,([}\])])/g, '$1');
+
+describe('docs/ai-sdk.md', () => {
+  it("the chat page recipe is the tested page's code", () => {
+    const doc = readFileSync(new URL('../../docs/ai-sdk.md', import.meta.url), 'utf8');
+    const recipe = /```ts\n([\s\S]*?)```/.exec(doc.slice(doc.indexOf('## A chat page')))?.[1] ?? '';
+    const page = bare(readFileSync(new URL('./ai-sdk-app/chat-page.ts', import.meta.url), 'utf8'));
+    const statements = recipe.split(/^(?=const )/m).filter((s) => s.trim() !== '');
+    expect(statements.length).toBe(3);
+    for (const statement of statements) expect(page, statement).toContain(bare(statement));
+  });
+});
 
 describe.skipIf(skipBrowserTests())('useChat (AI SDK) on agentcast in Chromium', () => {
   const agents = testAgents();

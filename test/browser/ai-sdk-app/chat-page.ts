@@ -1,6 +1,6 @@
 import { useChat } from '@ai-sdk/react';
 import { DefaultChatTransport, type UIMessage } from 'ai';
-import { createElement as h, useEffect, useMemo, useState } from 'react';
+import { createElement as h, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 
 /**
@@ -19,16 +19,18 @@ const storageKey = `chat:${chatId}`;
 const saved = sessionStorage.getItem(storageKey);
 const initial: UIMessage[] = saved === null ? [] : (JSON.parse(saved) as UIMessage[]);
 const headers = { Authorization: `Bearer ${token}` };
+// docs/ai-sdk.md, "A chat page": this line, the useChat line and stopRun are the recipe's.
+const transport = new DefaultChatTransport<UIMessage>({
+  api: `${gateway}/v1/ai-sdk/chat`,
+  headers,
+  body: { agent },
+});
 
 function textOf(message: UIMessage): string {
   return message.parts.map((p) => (p.type === 'text' ? p.text : '')).join('');
 }
 
 function Chat() {
-  const transport = useMemo(
-    () => new DefaultChatTransport<UIMessage>({ api: `${gateway}/v1/ai-sdk/chat`, headers, body: { agent } }),
-    [],
-  );
   const { messages, sendMessage, status, stop } = useChat({
     id: chatId,
     messages: initial,
@@ -39,7 +41,7 @@ function Chat() {
   useEffect(() => {
     sessionStorage.setItem(storageKey, JSON.stringify(messages.filter((m) => m.role === 'user')));
   }, [messages]);
-  // docs/ai-sdk.md, "Stop": stop() ends this tab's read; the cancel ends the run for every tab.
+  // docs/ai-sdk.md, "A chat page" (Stop): stop() ends this tab's read; the cancel ends the run for every tab.
   const stopRun = async () => {
     await stop();
     await fetch(`${gateway}/v1/ai-sdk/chat/${encodeURIComponent(chatId)}/cancel`, {
