@@ -190,6 +190,8 @@ describe('AI SDK over HTTP (DefaultChatTransport)', () => {
       messageId: undefined,
       abortSignal: undefined,
     });
+    // The body of a later resend, taken now: the SDK assembles into the message it is given.
+    const resend = JSON.stringify({ id: 'chat-approve', messages: [...messages, answered] });
     const continued = await assemble(second, answered);
     expect(continued.id).toBe(asked.id);
     expect(continued.parts.filter((p) => p.type === 'tool-send_email')).toEqual([
@@ -208,6 +210,24 @@ describe('AI SDK over HTTP (DefaultChatTransport)', () => {
       rest.push(value);
     }
     expect(rest.at(-1)).toEqual({ type: 'finish', finishReason: 'stop' });
+
+    // The same answer resent after the run ended: nothing left to continue.
+    const late = await fetch(`${h.httpUrl}/v1/ai-sdk/chat`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${await h.token('u-approve')}`, 'Content-Type': 'application/json' },
+      body: resend,
+    });
+    expect(late.status).toBe(200);
+    expect(late.headers.get('x-vercel-ai-ui-message-stream')).toBe('v1');
+    expect(await late.text()).toBe('data: [DONE]\n\n');
+    // An approval that is not the user's: 404, nothing starts.
+    const stranger = await fetch(`${h.httpUrl}/v1/ai-sdk/chat`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${await h.token('u-stranger')}`, 'Content-Type': 'application/json' },
+      body: resend,
+    });
+    expect(stranger.status).toBe(404);
+    expect(((await stranger.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
   });
 
   it('answers 401 without a valid JWT, 400 naming the field, 413 past the body limit', async () => {

@@ -172,7 +172,45 @@ describe('AI SDK over WebSocket (WebSocketChatTransport)', () => {
       chunks.push(frame as unknown as { sequence: number });
     }
     expect(chunks.map((c) => c.sequence)).toEqual(chunks.map((_, i) => i));
+    raw.ws.send(Buffer.from('{}'), { binary: true });
+    expect((await raw.next('error')).errorText).toBe('binary frames are not accepted; send JSON text frames');
+    // A request id in use, and a start the run control refuses (an unknown agent).
+    const gated = {
+      type: 'send',
+      id: 'raw-2',
+      messages: [user('wm-raw-2', 'raw busy')],
+      body: { agent: 'gated' },
+    };
+    raw.ws.send(JSON.stringify({ ...gated, requestId: 'q4' }));
+    expect(await raw.next('start')).toEqual({ type: 'start', requestId: 'q4' });
+    await agents.reached('raw busy');
+    raw.ws.send(JSON.stringify({ ...gated, requestId: 'q4' }));
+    expect((await raw.next('error')).errorText).toBe('requestId: already in use by an open request');
+    raw.ws.send(
+      JSON.stringify({
+        ...gated,
+        requestId: 'q5',
+        messages: [user('wm-raw-3', 'x')],
+        body: { agent: 'nope' },
+      }),
+    );
+    expect((await raw.next('error')).errorText).toMatch(/^NOT_FOUND: /);
+    raw.ws.send(JSON.stringify({ type: 'abort', requestId: 'q4' }));
+    raw.ws.send(JSON.stringify({ type: 'abort', requestId: 'q-unknown' }));
+    agents.release('raw busy');
+    raw.ws.close();
     const anonymous = Client.open(aiSdkUrl, { protocols: ['agentcast.v1'] });
     expect(await anonymous.closed).toBe(4001);
+    const forged = Client.open(aiSdkUrl, { protocols: ['agentcast.v1', 'bearer.not-a-jwt'] });
+    expect(await forged.closed).toBe(4001);
+  });
+
+  it('holds the frame rate limit of /ws: past the burst, an error per refused frame', async () => {
+    const raw = Client.open(aiSdkUrl, { protocols: ['agentcast.v1', `bearer.${await h.token('w-flood')}`] });
+    await new Promise((resolve) => raw.ws.once('open', resolve));
+    const abort = JSON.stringify({ type: 'abort', requestId: 'q' });
+    for (let i = 0; i < 200 && raw.ws.readyState === WebSocket.OPEN; i++) raw.ws.send(abort);
+    expect((await raw.next('error')).errorText).toMatch(/frames per second; slow down$/);
+    raw.ws.close();
   });
 });

@@ -62,11 +62,6 @@ const START_REFUSAL_STATUS: Readonly<Record<string, number>> = {
   [ErrorCode.Unavailable]: 503,
 };
 
-/** Whether a path is one of the AI SDK's HTTP routes (docs/protocol.md J). */
-export function isAiSdkRoute(path: string): boolean {
-  return path === CHAT_PATH || CHAT_ROUTE.test(path);
-}
-
 /**
  * The AI SDK's HTTP routes (docs/protocol.md J), for `DefaultChatTransport`: `POST /v1/ai-sdk/chat`,
  * `GET /v1/ai-sdk/chat/:chat_id/stream`, `POST /v1/ai-sdk/chat/:chat_id/cancel`, each with the user's JWT.
