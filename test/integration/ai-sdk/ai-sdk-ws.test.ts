@@ -205,6 +205,24 @@ describe('AI SDK over WebSocket (WebSocketChatTransport)', () => {
     expect(await forged.closed).toBe(4001);
   });
 
+  it('holds the limits of /ws: malformed frames close with 4008, a user past max_connections_per_user gets 4009', async () => {
+    const token = await h.token('w-limits');
+    const open = () => Client.open(aiSdkUrl, { protocols: ['agentcast.v1', `bearer.${token}`] });
+    const bad = open();
+    await new Promise((resolve) => bad.ws.once('open', resolve));
+    for (let i = 0; i < 10 && bad.ws.readyState === WebSocket.OPEN; i++) bad.ws.send('nope');
+    expect(await bad.closed).toBe(4008);
+    const sockets = Array.from({ length: 10 }, open);
+    await Promise.all(sockets.map((c) => new Promise((resolve) => c.ws.once('open', resolve))));
+    // Each takes its slot once its token checked: a request answered means the socket holds one.
+    for (const [i, c] of sockets.entries()) {
+      c.ws.send(JSON.stringify({ type: 'resume', requestId: `q${i}`, id: 'none' }));
+      await c.next('no-active');
+    }
+    expect(await open().closed).toBe(4009);
+    for (const c of sockets) c.ws.close();
+  });
+
   it('holds the frame rate limit of /ws: past the burst, an error per refused frame', async () => {
     const raw = Client.open(aiSdkUrl, { protocols: ['agentcast.v1', `bearer.${await h.token('w-flood')}`] });
     await new Promise((resolve) => raw.ws.once('open', resolve));
