@@ -13,6 +13,9 @@ describe('httpRoute', () => {
     ['/v1/users/alice/presence', '/v1/users/:user_id/presence'],
     ['/v1/users/alice/disconnect', '/v1/users/:user_id/disconnect'],
     ['/v1/runs/run-1/cancel', '/v1/runs/:run_id/cancel'],
+    ['/v1/ai-sdk/chat', '/v1/ai-sdk/chat'],
+    ['/v1/ai-sdk/chat/chat-1/stream', '/v1/ai-sdk/chat/:chat_id/stream'],
+    ['/v1/ai-sdk/chat/chat-1/cancel', '/v1/ai-sdk/chat/:chat_id/cancel'],
   ])('names %s by its template %s', (path, route) => {
     expect(httpRoute(path)).toBe(route);
   });
@@ -22,6 +25,7 @@ describe('httpRoute', () => {
     '/v1/users//history',
     '/v1/users/alice',
     '/v1/runs/r1/cancel/now',
+    '/v1/ai-sdk/chat/c1/other',
     '/wp-login.php',
     '/app.js',
     '/HEALTHZ',
