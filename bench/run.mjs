@@ -19,7 +19,7 @@ import { COMMON_SCENARIOS } from './scenarios/common.mjs';
  * bench/results/<date>.json and regenerates BENCHMARKS.md with its SVG charts (complete full runs, or --report).
  *
  *   node bench/run.mjs [--quick] [--only idle_memory,fanout,latency,storm,origin,engines,catch_up]
- *                      [--servers agentcast,agentcast-sse,bare-ws,socketio] [--redis-url redis://127.0.0.1:6379/5]
+ *                      [--servers agentcast,agentcast-sse,bare-ws,socketio,nchan,nchan-wspub] [--redis-url redis://127.0.0.1:6379/5]
  *                      [--no-pin] [--report] [--profile]
  */
 
@@ -115,7 +115,9 @@ async function step(label, timeoutMs, fn) {
 function summarize(r) {
   if (r.status === 'pending') return `pending: ${r.reason}`;
   if (r.rss_per_conn_bytes !== undefined)
-    return `${(r.rss_per_conn_bytes / 1024).toFixed(1)} KB RSS, ${(r.heap_per_conn_bytes / 1024).toFixed(1)} KB heap per connection`;
+    return Number.isFinite(r.heap_per_conn_bytes)
+      ? `${(r.rss_per_conn_bytes / 1024).toFixed(1)} KB RSS, ${(r.heap_per_conn_bytes / 1024).toFixed(1)} KB heap per connection`
+      : `${(r.rss_per_conn_bytes / 1024).toFixed(1)} KB RSS per connection`;
   if (r.p99_ms !== undefined) return `p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, p99.9 ${r.p999_ms} ms`;
   if (r.delivered_per_s !== undefined)
     return `${r.delivered_per_s.toLocaleString('en-US')} ev/s at ${r.server_cpu_cores} cores`;

@@ -16,11 +16,19 @@ export function liveChildren() {
  * (last 50 lines) for error messages.
  */
 export function spawnNode(nodeArgs, { cpus, env, label }) {
-  const command = cpus === undefined ? process.execPath : 'taskset';
-  const args = cpus === undefined ? nodeArgs : ['-c', cpus, process.execPath, ...nodeArgs];
+  return spawnProcess(process.execPath, nodeArgs, { cpus, env, label, ipc: true });
+}
+
+/**
+ * Spawns any program (nginx for the nchan baseline; node through {@link spawnNode}), tracked like every
+ * child. Without `ipc` the process answers no `call`.
+ */
+export function spawnProcess(program, programArgs, { cpus, env = {}, label, ipc = false }) {
+  const command = cpus === undefined ? program : 'taskset';
+  const args = cpus === undefined ? programArgs : ['-c', cpus, program, ...programArgs];
   const child = spawn(command, args, {
     env: { ...process.env, ...env },
-    stdio: ['ignore', 'pipe', 'pipe', 'ipc'],
+    stdio: ipc ? ['ignore', 'pipe', 'pipe', 'ipc'] : ['ignore', 'pipe', 'pipe'],
   });
   const tail = [];
   const keep = (chunk) => {
@@ -78,7 +86,7 @@ export function spawnNode(nodeArgs, { cpus, env, label }) {
           if (msg.ok === false) reject(new Error(`${label}: ${cmd}: ${msg.error}`));
           else resolve(msg.result ?? msg.mem);
         });
-        if (!proc.alive || !child.connected) {
+        if (!proc.alive || child.connected !== true) {
           onExit(child.exitCode ?? 'no ipc');
           return;
         }

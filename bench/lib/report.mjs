@@ -13,6 +13,8 @@ const COLORS = {
   'agentcast-sse': PALETTE[3],
   'bare-ws': PALETTE[1],
   socketio: PALETTE[2],
+  nchan: PALETTE[4],
+  'nchan-wspub': PALETTE[5],
 };
 
 /** The ok result of a scenario for a server, or undefined. */
@@ -124,6 +126,32 @@ export function evaluateTargets(results) {
     target,
     met: value === undefined ? undefined : op === '<=' ? value <= target : value >= target,
   }));
+}
+
+/** agentcast against each nchan variant measured: RSS per idle connection, events per server CPU-second, p99. */
+function nchanComparison(results) {
+  const a = (s) => ok(results, s, 'agentcast');
+  const rows = [];
+  for (const kind of ['nchan', 'nchan-wspub']) {
+    const n = (s) => ok(results, s, kind);
+    if (['idle_memory', 'fanout', 'latency'].every((s) => n(s) === undefined)) continue;
+    const label = SERVER_LABELS[kind];
+    rows.push(
+      [
+        `${label}: idle RSS per connection`,
+        fmtRatio(ratio(a('idle_memory')?.rss_per_conn_bytes, n('idle_memory')?.rss_per_conn_bytes)),
+      ],
+      [
+        `${label}: fan-out events per server CPU-second`,
+        fmtRatio(ratio(a('fanout')?.delivered_per_cpu_s, n('fanout')?.delivered_per_cpu_s)),
+      ],
+      [
+        `${label}: p99 latency at the fixed rate`,
+        fmtRatio(ratio(a('latency')?.p99_ms, n('latency')?.p99_ms)),
+      ],
+    );
+  }
+  return rows;
 }
 
 function table(header, rows) {
@@ -260,14 +288,18 @@ function markdown(results, jsonName) {
   );
   lines.push('');
   lines.push(
-    'All three servers run as separate processes on 127.0.0.1, started the same way (`node --expose-gc --require bench/lib/mem-probe.cjs`), ' +
-      'a fresh process for every scenario. The load generators are other processes: 2–4 client workers speaking the same minimal ' +
-      'WebSocket client to all three servers (bench/load/raw-ws-client.mjs) and one HTTP publisher posting the same ' +
-      '`POST /v1/publish` `{"events":[…]}` body to all three. Every server verifies an HS256 JWT (jose) for every connection. ' +
+    'Every server runs as its own process on 127.0.0.1, a fresh process for every scenario (the Node ones started the same way, ' +
+      '`node --expose-gc --require bench/lib/mem-probe.cjs`). The load generators are other processes: 2–4 client workers speaking the same minimal ' +
+      'WebSocket client to every server (bench/load/raw-ws-client.mjs) and one publisher posting the same ' +
+      '`POST /v1/publish` `{"events":[…]}` body to the Node servers (nchan: below). Every Node server verifies an HS256 JWT (jose) for every connection. ' +
       'What each server does: **agentcast** `packages/server/dist/cli.js serve` with the memory engine (seq per user, history ring, resume, limits, metrics, zod validation); ' +
       '**bare ws** (bench/servers/bare-ws.mjs) a Map user -> sockets, one `JSON.stringify` per event, nothing else; ' +
       '**Socket.IO 4.8** (bench/servers/socketio.mjs) WebSocket transport only, one room per user, `io.to(user).emit()`; ' +
-      '**agentcast (SSE)**, when measured, the same agentcast server with its clients on Server-Sent Events (`GET /v1/events`, read as raw bytes by bench/load/clients.mjs).',
+      '**agentcast (SSE)**, when measured, the same agentcast server with its clients on Server-Sent Events (`GET /v1/events`, read as raw bytes by bench/load/clients.mjs); ' +
+      "**nginx + nchan**, when Debian's `libnginx-mod-nchan` is installed (bench/lib/nchan.mjs), nginx in one process (no master, one worker) with nchan: " +
+      'subscribers on `/sub/<user>` WebSockets (no authentication: it does less than the others), each channel keeping its last 100 messages, and the same ' +
+      'events published either with one `POST /pub/<user>` each (nchan publishes one message per request) or, as **(WebSocket publisher)**, ' +
+      'over one publishing WebSocket per user. nginx has no JavaScript heap: its heap figures are n/a and its RSS is the comparison.',
   );
   lines.push('');
   lines.push(
@@ -289,6 +321,16 @@ function markdown(results, jsonName) {
       ]),
     ),
   );
+  const vsNchan = nchanComparison(results);
+  if (vsNchan.length > 0) {
+    lines.push('');
+    lines.push(
+      'Against nginx + nchan, the C pub/sub a team might pick instead (no target: agentcast also authenticates, validates, ' +
+        'keeps per-user order and resumes; the ratios say what that costs):',
+    );
+    lines.push('');
+    lines.push(table(['agentcast as a ratio of', 'measured'], vsNchan));
+  }
   lines.push('');
   lines.push('## 1. Idle memory');
   lines.push('');
@@ -528,7 +570,7 @@ function markdown(results, jsonName) {
   lines.push('```');
   lines.push('');
   lines.push(
-    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up`, `--servers agentcast,agentcast-sse,bare-ws,socketio`, ' +
+    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up`, `--servers agentcast,agentcast-sse,bare-ws,socketio,nchan,nchan-wspub`, ' +
       '`--redis-url redis://127.0.0.1:6379/5`, `--no-pin`, `--report` (write this page after a quick run), `--profile` (CPU profiles of every server into /tmp/agentcast-bench-profiles/<server>/, read them with `node bench/profile-summary.mjs <file>`).',
   );
   lines.push('');

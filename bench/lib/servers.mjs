@@ -2,6 +2,7 @@ import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { spawnNode } from './children.mjs';
 import { sleep } from './clock.mjs';
+import { nchanAvailable, startNchan } from './nchan.mjs';
 import { rssBytes } from './proc-stats.mjs';
 
 const BENCH_DIR = fileURLToPath(new URL('..', import.meta.url));
@@ -9,15 +10,31 @@ export const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const JWT_SECRET = 'bench-secret-bench-secret-bench-secret';
 export const API_KEY = 'bench-api-key';
 
-/** The servers under test, in the order tables show them. */
-export const SERVER_KINDS = ['agentcast', 'agentcast-sse', 'bare-ws', 'socketio'];
-/** `agentcast-sse` is the same agentcast server, its clients on Server-Sent Events (GET /v1/events). */
+/**
+ * The servers under test, in the order tables show them. The nchan kinds run only where Debian's nginx and
+ * its nchan module are installed (`apt-get install nginx-light libnginx-mod-nchan`).
+ */
+export const SERVER_KINDS = [
+  'agentcast',
+  'agentcast-sse',
+  'bare-ws',
+  'socketio',
+  ...(nchanAvailable() ? ['nchan', 'nchan-wspub'] : []),
+];
+/**
+ * `agentcast-sse` is the same agentcast server, its clients on Server-Sent Events (GET /v1/events);
+ * `nchan-wspub` the same nginx as `nchan`, its publisher on WebSockets instead of one POST per event.
+ */
 export const SERVER_LABELS = {
   agentcast: 'agentcast',
   'agentcast-sse': 'agentcast (SSE)',
   'bare-ws': 'bare ws',
   socketio: 'Socket.IO 4.8',
+  nchan: 'nginx + nchan (HTTP publisher)',
+  'nchan-wspub': 'nginx + nchan (WebSocket publisher)',
 };
+/** How the publisher reaches each nchan kind (bench/load/publisher.mjs). */
+const NCHAN_PUBLISH = { nchan: 'nchan-http', 'nchan-wspub': 'nchan-ws' };
 
 /** A free loopback port (the kernel picks it; it is released right before the server binds it). */
 export function freePort() {
@@ -75,6 +92,7 @@ function agentcastArgs(port, redis) {
  */
 export async function startServer(kind, { cpus, redis, cpuProfDir, serverId, extraArgs = [] } = {}) {
   const port = await freePort();
+  if (kind in NCHAN_PUBLISH) return startNchan({ kind, port, cpus, publishProtocol: NCHAN_PUBLISH[kind] });
   const probe = ['--expose-gc', '--require', `${BENCH_DIR}lib/mem-probe.cjs`];
   const prof = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir];
   const script = kind.startsWith('agentcast')

@@ -3,7 +3,7 @@
  * chart. Plain strings, no dependencies, no browser; the output renders on GitHub and in any viewer.
  */
 
-export const PALETTE = ['#2f6fde', '#8c8c8c', '#e0892b', '#3a9d5d', '#b04fc9'];
+export const PALETTE = ['#2f6fde', '#8c8c8c', '#e0892b', '#3a9d5d', '#b04fc9', '#c0392b'];
 const FONT = 'font-family="system-ui,-apple-system,Segoe UI,Helvetica,Arial,sans-serif"';
 
 function esc(text) {

@@ -50,6 +50,9 @@ const PATHS = {
   socketio: '/socket.io/?EIO=4&transport=websocket',
 };
 
+/** nchan subscribers connect to their user's channel, `/sub/<user>`, and get no welcome (no auth either). */
+const NCHAN_KINDS = new Set(['nchan', 'nchan-wspub']);
+
 const CHAR_0 = 0x30;
 const CHAR_2 = 0x32;
 const CHAR_3 = 0x33;
@@ -57,6 +60,7 @@ const CHAR_4 = 0x34;
 
 function open({ host, port, kind, userId, secret, localAddress }) {
   const socketio = kind === 'socketio';
+  const nchan = NCHAN_KINDS.has(kind);
   return new Promise((resolve) => {
     let ready = false;
     const timer = setTimeout(() => settle(false, 'no welcome in time'), CONNECT_TIMEOUT_MS);
@@ -74,10 +78,11 @@ function open({ host, port, kind, userId, secret, localAddress }) {
     const ws = openRawWebSocket({
       host,
       port,
-      path: PATHS[kind],
+      path: nchan ? `/sub/${encodeURIComponent(userId)}` : PATHS[kind],
       headers: { Authorization: `Bearer ${signHs256(secret, userId)}` },
       localAddress,
-      onOpen: () => undefined,
+      // nchan sends nothing on subscribe: the 101 is its whole answer.
+      onOpen: () => nchan && settle(true),
       onFrame: (buf, start, end) => {
         const c0 = buf[start];
         if (!ready) {

@@ -50,12 +50,19 @@ export function openRawWebSocket({ host, port, path, headers, localAddress, onOp
   function send(opcode, payload) {
     if (socket.destroyed) return;
     const body = typeof payload === 'string' ? Buffer.from(payload) : payload;
-    if (body.length > 125) throw new Error('raw client sends short frames only');
+    if (body.length > 0xffff) throw new Error('raw client sends frames of at most 64 KiB');
     // Client frames must be masked; a zero mask leaves the payload as is (the server still unmasks it).
-    const frame = Buffer.alloc(6 + body.length);
+    // Payloads past 125 bytes carry a 16-bit length after the 126 marker.
+    const head = body.length > 125 ? 8 : 6;
+    const frame = Buffer.alloc(head + body.length);
     frame[0] = 0x80 | opcode;
-    frame[1] = 0x80 | body.length;
-    body.copy(frame, 6);
+    if (head === 8) {
+      frame[1] = 0x80 | 126;
+      frame.writeUInt16BE(body.length, 2);
+    } else {
+      frame[1] = 0x80 | body.length;
+    }
+    body.copy(frame, head);
     socket.write(frame);
   }
 

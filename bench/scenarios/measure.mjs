@@ -41,6 +41,7 @@ export async function measureFanout({
       durationMs: warmupMs + measureMs + 300,
       batchSize: 100,
       concurrency: 4,
+      protocol: publishTo.publishProtocol,
     },
     warmupMs + measureMs + 60_000,
   );
@@ -104,6 +105,7 @@ export async function measureLatency({
       rate,
       durationMs: warmupMs + measureMs,
       tickMs: 5,
+      protocol: publishTo.publishProtocol,
     },
     warmupMs + measureMs + 60_000,
   );

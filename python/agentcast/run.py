@@ -5,13 +5,10 @@ from __future__ import annotations
 import secrets
 import time
 from types import TracebackType
-from typing import TYPE_CHECKING, Any, Dict, Mapping, Optional, Type
+from typing import Any, Dict, Mapping, Optional, Type
 
 from . import events
-
-if TYPE_CHECKING:
-    from .async_publisher import AsyncPublisher
-    from .publisher import Publisher
+from ._sink import AsyncSink, Sink
 
 
 def new_run_id() -> str:
@@ -64,7 +61,7 @@ class Run(_RunState):
     ends without ``complete()``.
     """
 
-    def __init__(self, publisher: "Publisher", user_id: str, *, run_id: Optional[str] = None,
+    def __init__(self, publisher: Sink, user_id: str, *, run_id: Optional[str] = None,
                  agent_name: str = "python", task_description: str = "") -> None:
         super().__init__(user_id, run_id, agent_name, task_description)
         self._publisher = publisher
@@ -147,7 +144,7 @@ class Tool:
 class AsyncRun(_RunState):
     """:class:`Run` for asyncio (``AsyncPublisher.run``): ``async with``, and every method is awaited."""
 
-    def __init__(self, publisher: "AsyncPublisher", user_id: str, *, run_id: Optional[str] = None,
+    def __init__(self, publisher: AsyncSink, user_id: str, *, run_id: Optional[str] = None,
                  agent_name: str = "python", task_description: str = "") -> None:
         super().__init__(user_id, run_id, agent_name, task_description)
         self._publisher = publisher

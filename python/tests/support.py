@@ -30,7 +30,9 @@ class Gateway:
         if not CLI.exists():
             raise RuntimeError(f"{CLI} is missing: run `npm run build` first (npm test does)")
         command = ["node", str(CLI), "serve", "--port", "0", "--env", "test", "--host", "127.0.0.1",
-                   "--api-key", API_KEY, "--jwt-secret", JWT_SECRET, *args]
+                   "--api-key", API_KEY, "--jwt-secret", JWT_SECRET,
+                   # No drain delay: no balancer to wait for, and each stop would cost the default 5 s.
+                   "--drain-delay-ms", "0", *args]
         self.process = subprocess.Popen(command, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
         self.lines: "queue.Queue[str]" = queue.Queue()
         threading.Thread(target=self._read, daemon=True).start()

@@ -1,3 +1,4 @@
+import { Redis } from 'ioredis';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { RedisEngine } from '../../packages/server/src/engine/redis-engine.js';
 import { AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
@@ -52,6 +53,57 @@ describe.skipIf(!available)('RedisEngine on a Redis Cluster', () => {
       });
       expect([(await engine.head('alice')).seq, (await engine.head('bob')).seq]).toEqual([0, 0]);
     } finally {
+      await engine.close();
+    }
+  });
+
+  // Issue 20: a user's frames are sharded pub/sub (SPUBLISH/SSUBSCRIBE), held by the master that owns the
+  // user's slot only, never broadcast over the cluster bus as a classic PUBLISH is.
+  it("subscribes a user's channel on the master owning its slot only, and publishes there with SPUBLISH", async () => {
+    if (cluster === undefined) throw new Error('the cluster did not start (see beforeAll)');
+    const prefix = uniquePrefix('cluster-sharded');
+    const engine = new RedisEngine({ url: cluster.urls[0] as string, cluster: true, keyPrefix: prefix });
+    const masters = cluster.urls.map((url) => new Redis(url));
+    try {
+      await engine.ready();
+      const received: string[] = [];
+      const gotIt = new Promise<void>((resolve) => {
+        void engine.subscribe('carol', (event) => {
+          received.push(String(event.data.n));
+          resolve();
+        });
+      });
+      // The engine's subscription is confirmed once subscribe() resolved; ask it again to be sure it is.
+      await engine.subscribe('carol', () => undefined);
+      const channel = `${prefix}{u:carol}:events`;
+      const counts = await Promise.all(
+        masters.map(async (m) => {
+          const sharded = (await m.call('PUBSUB', 'SHARDNUMSUB', channel)) as [string, number];
+          const classic = (await m.call('PUBSUB', 'NUMSUB', channel)) as [string, number];
+          return [Number(sharded[1]), Number(classic[1])];
+        }),
+      );
+      // One master holds the sharded subscription; no master holds a classic one.
+      expect(counts.map(([sharded]) => sharded).sort()).toEqual([0, 0, 1]);
+      expect(counts.every(([, classic]) => classic === 0)).toBe(true);
+      await engine.append('carol', { type: 'notification', data: { n: 1 } });
+      await gotIt;
+      expect(received).toEqual(['1']);
+
+      // The owning master drops its sharded subscriber: frames published meanwhile are not lost, the held
+      // user catches up from history once ioredis has the subscriber back.
+      const owner = masters[counts.findIndex(([sharded]) => sharded === 1)] as Redis;
+      const all = new Promise<void>((resolve) => {
+        void engine.subscribe('carol', (event) => {
+          if (event.data.n === 6) resolve();
+        });
+      });
+      await owner.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+      for (let n = 2; n <= 6; n++) await engine.append('carol', { type: 'notification', data: { n } });
+      await all;
+      expect(received).toEqual(['1', '2', '3', '4', '5', '6']);
+    } finally {
+      for (const m of masters) m.disconnect();
       await engine.close();
     }
   });

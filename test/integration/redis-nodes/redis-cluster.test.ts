@@ -341,6 +341,16 @@ describe.skipIf(!available)('the Redis engine against a 3-master Redis Cluster',
     await engine.ready();
     const [userId] = await engineUsers();
     const user = userId as string;
+    // A listener held across the move: the user's sharded subscription must follow the slot.
+    const seen: number[] = [];
+    let fourthArrived: () => void = () => undefined;
+    const fourth = new Promise<void>((resolve) => {
+      fourthArrived = resolve;
+    });
+    await engine.subscribe(user, (event) => {
+      seen.push(event.seq);
+      if (event.seq === 4) fourthArrived();
+    });
     for (let n = 1; n <= 3; n += 1) await engine.append(user, note(n));
     const slot = await keySlot(admin, engineKeys.meta(user));
     const from = await ownerOf(admin, slot);
@@ -349,6 +359,8 @@ describe.skipIf(!available)('the Redis engine against a 3-master Redis Cluster',
     expect(await ownerOf(admin, slot)).toBe(to);
     const moved = await engine.append(user, note(4));
     expect(moved.seq).toBe(4);
+    await fourth;
+    expect(seen).toEqual([1, 2, 3, 4]);
     expect(engine.health()).toEqual({ ok: true });
     const history = await engine.history(user, { since: 0, limit: 10 });
     expect(history.kind === 'ok' && history.events.map((e) => e.seq)).toEqual([1, 2, 3, 4]);

@@ -16,6 +16,14 @@ describe('httpRoute', () => {
     ['/v1/ai-sdk/chat', '/v1/ai-sdk/chat'],
     ['/v1/ai-sdk/chat/chat-1/stream', '/v1/ai-sdk/chat/:chat_id/stream'],
     ['/v1/ai-sdk/chat/chat-1/cancel', '/v1/ai-sdk/chat/:chat_id/cancel'],
+    ['/v1/runs', '/v1/runs'],
+    ['/v1/runs/run-1', '/v1/runs/:run_id'],
+    ['/v1/approvals', '/v1/approvals'],
+    ['/v1/approvals/ap-1', '/v1/approvals/:approval_id'],
+    ['/v1/tickets', '/v1/tickets'],
+    ['/v1/messages', '/v1/messages'],
+    ['/v1/openapi.json', '/v1/openapi.json'],
+    ['/demo/token', '/demo/token'],
   ])('names %s by its template %s', (path, route) => {
     expect(httpRoute(path)).toBe(route);
   });
@@ -26,6 +34,8 @@ describe('httpRoute', () => {
     '/v1/users/alice',
     '/v1/runs/r1/cancel/now',
     '/v1/ai-sdk/chat/c1/other',
+    '/v1/approvals/ap-1/extra',
+    '/v1/openapi.yaml',
     '/wp-login.php',
     '/app.js',
     '/HEALTHZ',

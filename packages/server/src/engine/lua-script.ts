@@ -54,9 +54,24 @@ export class LuaScript {
     );
   }
 
-  /** Every script of the engine. Read per engine instance, never at import time. */
-  static loadAll(): LuaScripts {
-    const append = LuaScript.load('append');
+  /**
+   * `append.lua` with the publish of a user's frame as `SPUBLISH` instead of `PUBLISH` (Redis 7 sharded
+   * pub/sub): on a Redis Cluster the frame then reaches only the shard that owns the user's slot (the
+   * channel has the user's hash tag), not every node over the cluster bus.
+   */
+  static shardedAppend(append: LuaScript): LuaScript {
+    const classic = "redis.call('PUBLISH', ARGV[5], frame)";
+    if (!append.source.includes(classic)) throw new Error(`append.lua no longer has ${classic}`);
+    return new LuaScript('append', append.source.replace(classic, "redis.call('SPUBLISH', ARGV[5], frame)"));
+  }
+
+  /**
+   * Every script of the engine. Read per engine instance, never at import time. `sharded`: users' frames go
+   * out with `SPUBLISH` ({@link shardedAppend}; Redis Cluster).
+   */
+  static loadAll(options: { readonly sharded?: boolean } = {}): LuaScripts {
+    const classic = LuaScript.load('append');
+    const append = options.sharded === true ? LuaScript.shardedAppend(classic) : classic;
     return {
       append,
       'append-once': LuaScript.appendOnce(append),

@@ -7,6 +7,7 @@ import {
   type ResolvedRedisEngineOptions,
   redisConnectionOptions,
 } from './redis-engine-options.js';
+import type { PubSubConnection } from './redis-fanout.js';
 
 /** One pipelined command's outcome, as ioredis reports it: an error, or the reply. */
 export type PipelineReply = [Error | null, unknown];
@@ -15,26 +16,45 @@ export type PipelineReply = [Error | null, unknown];
 export type CommandClient = Redis | Cluster;
 
 /**
- * The two connections of one node's Redis engine (issue #7): commands, and the node's one pub/sub
- * subscriber. On a cluster the subscriber is still one plain connection, to the seed node: a classic
- * `PUBLISH` is broadcast over the cluster bus to every node, so one subscriber anywhere hears every user.
+ * The connections of one node's Redis engine (issue #7): commands, and the node's one pub/sub subscriber
+ * for its control channels (cancels, disconnects: classic `PUBLISH`, which every node must hear).
+ * Users' frames: on one Redis the same subscriber takes them (classic `SUBSCRIBE`); on a cluster they are
+ * sharded (Redis 7 `SPUBLISH`/`SSUBSCRIBE`): the cluster client keeps one subscriber connection per master
+ * and subscribes each user's channel on the master that owns its slot, so a frame crosses no cluster bus
+ * and each master carries only its own users' traffic (docs/redis.md, "Redis Cluster").
  */
 export class RedisConnections {
   readonly command: CommandClient;
   readonly subscriber: Redis;
   /** Whether `command` is a cluster client (keys routed by slot, one pipeline per slot). */
   readonly cluster: boolean;
+  /** Where users' channels are subscribed (see the class comment). */
+  readonly userChannels: PubSubConnection;
 
   constructor(options: ResolvedRedisEngineOptions) {
     this.cluster = options.cluster;
     const plain = redisConnectionOptions(options);
+    this.subscriber = new Redis(options.url, { ...plain, connectionName: `${options.name}:subscriber` });
     if (options.cluster) {
       const { host, port } = clusterSeed(options.url);
-      this.command = new Cluster([{ host, port }], clusterConnectionOptions(options));
+      const cluster = new Cluster([{ host, port }], {
+        ...clusterConnectionOptions(options),
+        shardedSubscribers: true,
+      });
+      this.command = cluster;
+      this.userChannels = shardedChannels(cluster);
     } else {
       this.command = new Redis(options.url, { ...plain, connectionName: options.name });
+      this.userChannels = this.subscriber;
     }
-    this.subscriber = new Redis(options.url, { ...plain, connectionName: `${options.name}:subscriber` });
+  }
+
+  /**
+   * Calls `listener` with every frame published on a user's channel: `message` of the subscriber on one
+   * Redis (which also carries the control channels: the caller tells them apart), `smessage` on a cluster.
+   */
+  onUserMessage(listener: (channel: string, message: string) => void): void {
+    if (this.command instanceof Cluster) this.command.on('smessage', listener);
   }
 
   /**
@@ -79,4 +99,17 @@ export class RedisConnections {
     );
     return replies;
   }
+}
+
+/**
+ * Sharded subscriptions through the cluster client: one `SSUBSCRIBE` per channel (a command may name the
+ * channels of one slot only), sent by ioredis to the subscriber connection of the master owning it, which
+ * ioredis also re-subscribes after a reconnect or a slot move.
+ */
+function shardedChannels(cluster: Cluster): PubSubConnection {
+  return {
+    subscribe: (...channels) => Promise.all(channels.map((channel) => cluster.ssubscribe(channel))),
+    unsubscribe: (...channels) => Promise.all(channels.map((channel) => cluster.sunsubscribe(channel))),
+    ping: () => cluster.ping(),
+  };
 }

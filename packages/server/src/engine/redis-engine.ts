@@ -1,5 +1,5 @@
 import type { RunSnapshot } from '@agentcast/client';
-import type { Redis } from 'ioredis';
+import { Cluster, type Redis } from 'ioredis';
 import type { Logger } from '../observability/logger.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import {
@@ -235,14 +235,14 @@ export class RedisEngine implements Engine {
     this.#newEpoch = resolved.newEpoch;
     this.#logger = resolved.logger;
     this.#metrics = options.metrics;
-    this.#scripts = LuaScript.loadAll();
+    this.#scripts = LuaScript.loadAll({ sharded: resolved.cluster });
     this.#health = new RedisHealth(this.#logger);
 
     this.#connections = new RedisConnections(resolved);
     this.#command = this.#connections.command;
     this.#subscriber = this.#connections.subscriber;
     this.#fanout = new RedisFanout({
-      connection: this.#subscriber,
+      connection: this.#connections.userChannels,
       keys: this.#keys,
       logger: this.#logger,
       ...(this.#connections.cluster ? { readFloor: (userId: string) => this.#readFloor(userId) } : {}),
@@ -252,13 +252,17 @@ export class RedisEngine implements Engine {
       keys: this.#keys,
       logger: this.#logger,
     });
+    const sharded = this.#connections.cluster;
     this.#subscriber.on('message', (channel: string, frame: string) => {
-      if (!this.#control.onMessage(channel, frame)) this.#fanout.onMessage(channel, frame);
+      if (!this.#control.onMessage(channel, frame) && !sharded) this.#fanout.onMessage(channel, frame);
     });
+    this.#connections.onUserMessage((channel, frame) => this.#fanout.onMessage(channel, frame));
     this.#watch(this.#command, 'command', () => this.#loadScripts());
     this.#watch(this.#subscriber, 'subscriber', () =>
-      Promise.all([this.#control.resubscribeAll(), this.#fanout.resubscribeAll()]),
+      // On a cluster the users' sharded subscriptions are the cluster client's, re-made by ioredis.
+      Promise.all([this.#control.resubscribeAll(), sharded ? undefined : this.#fanout.resubscribeAll()]),
     );
+    if (this.#command instanceof Cluster) this.#watchShardedSubscribers(this.#command);
     this.#health.onChange((health) => {
       // After a stall nothing was missed: the subscriber stayed connected and Redis sends what it holds.
       if (!health.ok || !this.#catchUpDue) return;
@@ -979,6 +983,23 @@ export class RedisEngine implements Engine {
           }
         },
       );
+    });
+  }
+
+  /**
+   * Cluster only: a master's sharded subscriber that dropped may have missed frames of its users; once
+   * ioredis has the subscribers back (`subscribersReady`), the held users catch up from history, as after
+   * an outage of the one subscriber on a single Redis.
+   */
+  #watchShardedSubscribers(cluster: Cluster): void {
+    let missed = false;
+    cluster.on('-subscriber', () => {
+      missed = true;
+    });
+    cluster.on('subscribersReady', () => {
+      if (!missed || this.#closed) return;
+      missed = false;
+      void this.#catchUp();
     });
   }
 

@@ -4,7 +4,7 @@ import { extname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { signToken } from '../auth/dev-token.js';
 import { ErrorCode } from '../protocol/error-codes.js';
-import { ID_MAX_LENGTH } from '../protocol/events.js';
+import { demoTokenQuerySchema, parseQuery, queryObject } from '../protocol/http-bodies.js';
 import { sendError, sendJson } from './http-api.js';
 
 /** Where `npm run build` puts the demo page (from src/gateway or dist/gateway alike). */
@@ -88,11 +88,13 @@ async function demoToken(
     );
     return;
   }
-  const user = new URL(req.url ?? '/', 'http://localhost').searchParams.get('user') ?? 'demo';
-  if (user.length === 0 || user.length > ID_MAX_LENGTH) {
-    sendError(res, 400, ErrorCode.InvalidMessage, `user: must be 1..${ID_MAX_LENGTH} characters`);
+  const query = new URL(req.url ?? '/', 'http://localhost').searchParams;
+  const parsed = parseQuery(demoTokenQuerySchema, queryObject(query, false));
+  if (!parsed.ok) {
+    sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
     return;
   }
+  const user = parsed.value.user ?? 'demo';
   sendJson(
     res,
     200,

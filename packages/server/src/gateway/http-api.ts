@@ -1,6 +1,5 @@
 import { createHash, timingSafeEqual } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import { z } from 'zod';
 import type { AgentRuntime, CancelResult } from '../agents/agent-runtime.js';
 import { bearerCredential } from '../auth/token-source.js';
 import { apiKeyList } from '../config/api-keys.js';
@@ -9,10 +8,23 @@ import type { Engine, PresenceEntry } from '../engine/engine.js';
 import { provesNothingApplied } from '../engine/engine-unavailable.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import { packageVersion } from '../observability/package-version.js';
 import { isEngineUnavailable, isEventInvalid } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
-import { ID_MAX_LENGTH, idSchema, isWellFormed } from '../protocol/events.js';
-import { formatIssues } from '../protocol/issues.js';
+import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
+import {
+  approvalBodySchema,
+  approvalsQuerySchema,
+  cancelBodySchema,
+  historyQuerySchema,
+  idempotencyKeySchema,
+  parseBody,
+  parseDisconnectBody,
+  parseQuery,
+  queryObject,
+  runsQuerySchema,
+} from '../protocol/http-bodies.js';
+import { buildOpenApiDocument } from '../protocol/openapi.js';
 import { parsePublishBody } from '../protocol/publish.js';
 import { parseTraceparent } from '../protocol/trace-context.js';
 import { type CorsDecision, isSnapshotOrApprovalRoute } from '../security/cors-policy.js';
@@ -143,6 +155,7 @@ export async function handleHttp(
       );
     if (path === '/metrics' && ctx.config.metricsPort === undefined)
       return await serveMetrics(req, res, ctx.metrics);
+    if (path === '/v1/openapi.json') return only(req, res, 'GET', () => sendOpenApi(res));
     if (path.startsWith('/v1/')) return await handleApi(req, res, ctx, url);
     if (ctx.demo !== undefined && (await ctx.demo(req, res, path))) return;
     sendError(res, 404, HttpErrorCode.NotFound, `no route ${req.method} ${path}`);
@@ -180,6 +193,26 @@ export async function serveMetrics(
   if (req.method !== 'GET') return methodNotAllowed(res, 'GET');
   const text = await metrics.registry.metrics();
   res.writeHead(200, { 'Content-Type': metrics.registry.contentType });
+  res.end(text);
+}
+
+/** The OpenAPI document, built once (docs/protocol.md D, "OpenAPI"); the same bytes as docs/openapi.json. */
+let openApiText: string | undefined;
+
+/** The OpenAPI document's text, as served and as the build writes it to docs/openapi.json. */
+export function openApiJson(): string {
+  openApiText ??= `${JSON.stringify(buildOpenApiDocument(packageVersion()), null, 2)}\n`;
+  return openApiText;
+}
+
+/** `GET /v1/openapi.json`: no credential; it says nothing a reader of the docs does not know. */
+function sendOpenApi(res: ServerResponse): void {
+  const text = openApiJson();
+  res.writeHead(200, {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+    'Cache-Control': 'no-cache',
+  });
   res.end(text);
 }
 
@@ -365,9 +398,6 @@ export async function readJsonBody(
   }
 }
 
-/** `Idempotency-Key` of a publish (docs/protocol.md D): 1..128 visible ASCII characters. */
-const IDEMPOTENCY_KEY = /^[\x21-\x7e]{1,128}$/;
-
 /**
  * POST /v1/publish: validate everything first, store all or nothing, 202 only for what was stored. With an
  * `Idempotency-Key`, at most once per key and API key (docs/protocol.md D).
@@ -377,7 +407,7 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
   const header = req.headers['idempotency-key'];
   // Node joins repeated headers with ", ": a space, so several keys are refused as one malformed key.
   const key = Array.isArray(header) ? header.join(', ') : header;
-  if (key !== undefined && !IDEMPOTENCY_KEY.test(key)) {
+  if (key !== undefined && !idempotencyKeySchema.safeParse(key).success) {
     rejected(ErrorCode.InvalidMessage);
     return sendError(
       res,
@@ -500,13 +530,15 @@ async function userHistory(
   if (userId.length > ID_MAX_LENGTH) {
     return sendError(res, 400, ErrorCode.InvalidMessage, `user_id: must be 1..${ID_MAX_LENGTH} characters`);
   }
-  const since = intParam(query, 'since', 0, Number.MAX_SAFE_INTEGER);
-  const limit = intParam(query, 'limit', ctx.config.historySize, ctx.config.historySize);
-  if (typeof since === 'string') return sendError(res, 400, ErrorCode.InvalidMessage, since);
-  if (typeof limit === 'string') return sendError(res, 400, ErrorCode.InvalidMessage, limit);
+  const parsed = parseQuery(historyQuerySchema, queryObject(query));
+  if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
+  const { since = 0, limit = ctx.config.historySize } = parsed.value;
+  if (limit > ctx.config.historySize) {
+    return sendError(res, 400, ErrorCode.InvalidMessage, `limit: must be at most ${ctx.config.historySize}`);
+  }
   try {
     // Without an epoch, `since` is read in the user's current epoch: an operator's query, not a resume.
-    const epoch = param(query, 'epoch') ?? (await ctx.engine.head(userId)).epoch;
+    const epoch = parsed.value.epoch ?? (await ctx.engine.head(userId)).epoch;
     const result = await ctx.engine.history(userId, { since, limit, epoch });
     if (result.kind === 'ok') {
       return sendJson(res, 200, {
@@ -579,10 +611,7 @@ async function cancelRun(
 ): Promise<void> {
   const body = await readJsonBody(req, res, CANCEL_BODY_MAX_BYTES, '');
   if (body === NO_BODY) return;
-  const json = body.value;
-  const userId =
-    typeof json === 'object' && json !== null ? (json as Record<string, unknown>).user_id : undefined;
-  const parsedUser = idSchema.safeParse(userId);
+  const parsedUser = cancelBodySchema.safeParse(body.value);
   if (!parsedUser.success) {
     return sendError(
       res,
@@ -594,7 +623,7 @@ async function cancelRun(
   if (!idSchema.safeParse(runId).success) {
     return sendError(res, 400, ErrorCode.InvalidMessage, `run_id: must be 1..${ID_MAX_LENGTH} characters`);
   }
-  answerCancel(res, runId, await ctx.runs.cancel(parsedUser.data, runId));
+  answerCancel(res, runId, await ctx.runs.cancel(parsedUser.data.user_id, runId));
 }
 
 /**
@@ -677,7 +706,8 @@ async function disconnectUser(
   }
   const parsed = parseDisconnectBody(json);
   if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
-  const request = { userId, reason: parsed.reason, revokeBefore: parsed.revokeBefore };
+  const { reason, revoke_before: revokeBefore } = parsed.value;
+  const request = { userId, reason, revokeBefore };
   try {
     await ctx.engine.disconnectUser(request, ctx.config.revocationTtlS * 1000);
   } catch (err) {
@@ -688,45 +718,12 @@ async function disconnectUser(
     }
     throw err;
   }
-  ctx.log.info(
-    { user_id: userId, revoke_before: parsed.revokeBefore, reason: parsed.reason },
-    'user disconnected by the API',
-  );
+  ctx.log.info({ user_id: userId, revoke_before: revokeBefore, reason }, 'user disconnected by the API');
   sendJson(res, 202, {
     user_id: userId,
     status: 'disconnecting',
-    ...(parsed.revokeBefore === undefined ? {} : { revoke_before: parsed.revokeBefore }),
+    ...(revokeBefore === undefined ? {} : { revoke_before: revokeBefore }),
   });
-}
-
-/** A close reason fits a close frame: 123 bytes of UTF-8 (RFC 6455 §5.5). */
-const MAX_REASON_BYTES = 123;
-
-/** `{"reason"?: string, "revoke_before"?: unix seconds}`; nothing else. */
-export function parseDisconnectBody(
-  json: unknown,
-):
-  | { readonly ok: true; readonly reason?: string | undefined; readonly revokeBefore?: number | undefined }
-  | { readonly ok: false; readonly message: string } {
-  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
-    return { ok: false, message: 'body: must be a JSON object {"reason"?, "revoke_before"?}' };
-  }
-  const { reason, revoke_before: revokeBefore, ...rest } = json as Record<string, unknown>;
-  const unknown = Object.keys(rest)[0];
-  if (unknown !== undefined) return { ok: false, message: `${unknown}: unknown field` };
-  if (
-    reason !== undefined &&
-    (typeof reason !== 'string' ||
-      reason.length === 0 ||
-      Buffer.byteLength(reason) > MAX_REASON_BYTES ||
-      !isWellFormed(reason))
-  ) {
-    return { ok: false, message: `reason: must be a string of 1..${MAX_REASON_BYTES} bytes of UTF-8` };
-  }
-  if (revokeBefore !== undefined && (!Number.isSafeInteger(revokeBefore) || (revokeBefore as number) < 0)) {
-    return { ok: false, message: 'revoke_before: must be a non-negative integer (unix seconds)' };
-  }
-  return { ok: true, reason: reason as string | undefined, revokeBefore: revokeBefore as number | undefined };
 }
 
 /** A percent-decoded path segment, or undefined when its encoding is malformed (`%E0%A4%A`, `%zz`). */
@@ -804,10 +801,6 @@ async function runSnapshot(
 
 /** Most bytes of a `POST /v1/approvals/:approval_id` body. */
 const APPROVAL_BODY_MAX = 4096;
-const approvalBodySchema = z.object({
-  decision: z.enum(['approve', 'deny']),
-  reason: z.string().max(1000).optional(),
-});
 
 /**
  * POST /v1/approvals/:approval_id `{"decision":"approve"|"deny","reason"?}` (docs/protocol.md G): `200` for
@@ -822,7 +815,7 @@ async function answerApproval(
   approvalId: string,
 ): Promise<void> {
   const key = req.headers['idempotency-key'];
-  if (key !== undefined && (typeof key !== 'string' || !/^[\x21-\x7e]{1,128}$/.test(key))) {
+  if (key !== undefined && (typeof key !== 'string' || !idempotencyKeySchema.safeParse(key).success)) {
     return sendError(
       res,
       400,
@@ -832,11 +825,11 @@ async function answerApproval(
   }
   const json = await readJsonBody(req, res, APPROVAL_BODY_MAX, '');
   if (json === NO_BODY) return;
-  const body = approvalBodySchema.safeParse(json.value);
-  if (!body.success) return sendError(res, 400, ErrorCode.InvalidMessage, formatIssues(body.error));
+  const body = parseBody(approvalBodySchema, json.value);
+  if (!body.ok) return sendError(res, 400, ErrorCode.InvalidMessage, body.message);
   const outcome = await ctx.runs.answerApproval(userId, approvalId, {
-    decision: body.data.decision === 'approve' ? 'approved' : 'denied',
-    reason: body.data.reason,
+    decision: body.value.decision === 'approve' ? 'approved' : 'denied',
+    reason: body.value.reason,
     key,
   });
   if (outcome.ok) {
@@ -857,8 +850,8 @@ async function listApprovals(
   userId: string,
   query: URLSearchParams,
 ): Promise<void> {
-  const state = param(query, 'state') ?? 'pending';
-  if (state !== 'pending') return sendError(res, 400, ErrorCode.InvalidMessage, 'state: must be "pending"');
+  const parsed = parseQuery(approvalsQuerySchema, queryObject(query));
+  if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
   try {
     const pending = await ctx.runs.pendingApprovals(userId);
     sendJson(res, 200, { approvals: pending.map((a) => ({ ...a.request, run_id: a.runId })) });
@@ -877,24 +870,11 @@ async function listRunSnapshots(
   userId: string,
   query: URLSearchParams,
 ): Promise<void> {
-  const state = param(query, 'state') ?? 'recent';
-  if (state !== 'active' && state !== 'recent') {
-    return sendError(res, 400, ErrorCode.InvalidMessage, 'state: must be "active" or "recent"');
-  }
+  const parsed = parseQuery(runsQuerySchema, queryObject(query));
+  if (!parsed.ok) return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
   const max = ctx.config.runSnapshotsPerUser;
-  const limit = intParam(query, 'limit', Math.min(RUNS_PAGE, max), max);
-  if (typeof limit === 'string' || limit === 0) {
-    return sendError(
-      res,
-      400,
-      ErrorCode.InvalidMessage,
-      typeof limit === 'string' ? limit : 'limit: must be at least 1',
-    );
-  }
-  const threadId = param(query, 'thread_id');
-  if (threadId !== undefined && !idSchema.safeParse(threadId).success) {
-    return sendError(res, 400, ErrorCode.InvalidMessage, `thread_id: must be 1..${ID_MAX_LENGTH} characters`);
-  }
+  const { state = 'recent', limit = Math.min(RUNS_PAGE, max), thread_id: threadId } = parsed.value;
+  if (limit > max) return sendError(res, 400, ErrorCode.InvalidMessage, `limit: must be at most ${max}`);
   try {
     sendJson(res, 200, { runs: await ctx.engine.runSnapshots(userId, { state, threadId, limit }) });
   } catch (err) {
@@ -906,12 +886,4 @@ async function listRunSnapshots(
 function param(query: URLSearchParams, name: string): string | undefined {
   const text = query.get(name);
   return text === null || text === '' ? undefined : text;
-}
-
-function intParam(query: URLSearchParams, name: string, fallback: number, max: number): number | string {
-  const text = param(query, name);
-  if (text === undefined) return fallback;
-  if (!/^\d+$/.test(text)) return `${name}: must be a non-negative integer`;
-  const n = Number(text);
-  return n > max ? `${name}: must be at most ${max}` : n;
 }

@@ -1,21 +1,25 @@
-/** Routes whose path is their own template. */
-const FIXED_ROUTES = new Set([
-  '/',
-  '/healthz',
-  '/readyz',
-  '/metrics',
-  '/demo/token',
-  '/v1/publish',
-  '/v1/stats',
-  '/v1/events',
-  '/v1/ai-sdk/chat',
-  '/v1/ai-sdk/ws',
-]);
+import { HTTP_ROUTES } from '../protocol/http-routes.js';
 
-/** `/v1/users/<id>/<what>` and `/v1/runs/<id>/<what>`: the id is replaced, the action kept. */
-const USER_ROUTE = /^\/v1\/users\/[^/]+\/(history|runs|presence|disconnect)$/;
-const RUN_ROUTE = /^\/v1\/runs\/[^/]+\/(cancel)$/;
-const CHAT_ROUTE = /^\/v1\/ai-sdk\/chat\/[^/]+\/(stream|cancel)$/;
+/**
+ * Each route of the route table (protocol/http-routes.ts) as a matcher and its label: the OpenAPI template
+ * `/v1/users/{user_id}/history` is labelled `/v1/users/:user_id/history`. A parameter matches one path
+ * segment; fixed paths are looked up first.
+ */
+const FIXED_ROUTES = new Set<string>();
+const TEMPLATED_ROUTES: { readonly pattern: RegExp; readonly label: string }[] = [];
+for (const { path } of HTTP_ROUTES) {
+  if (!path.includes('{')) {
+    FIXED_ROUTES.add(path);
+    continue;
+  }
+  const label = path.replace(/\{(\w+)\}/g, ':$1');
+  if (TEMPLATED_ROUTES.some((route) => route.label === label)) continue;
+  const source = path
+    .split(/\{\w+\}/)
+    .map((part) => part.replace(/[.*+?^$()|[\]\\]/g, '\\$&'))
+    .join('[^/]+');
+  TEMPLATED_ROUTES.push({ pattern: new RegExp(`^${source}$`), label });
+}
 
 /** Methods kept as a label; anything else is `other`, so a client cannot grow the label set. */
 const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 'OPTIONS']);
@@ -27,12 +31,7 @@ const KNOWN_METHODS = new Set(['GET', 'HEAD', 'POST', 'PUT', 'PATCH', 'DELETE', 
  */
 export function httpRoute(path: string): string {
   if (FIXED_ROUTES.has(path)) return path;
-  const user = USER_ROUTE.exec(path);
-  if (user !== null) return `/v1/users/:user_id/${user[1]}`;
-  const run = RUN_ROUTE.exec(path);
-  if (run !== null) return `/v1/runs/:run_id/${run[1]}`;
-  const chat = CHAT_ROUTE.exec(path);
-  if (chat !== null) return `/v1/ai-sdk/chat/:chat_id/${chat[1]}`;
+  for (const route of TEMPLATED_ROUTES) if (route.pattern.test(path)) return route.label;
   return 'other';
 }
 

@@ -1,5 +1,6 @@
 import type { IncomingMessage } from 'node:http';
 import { selectSubprotocol } from '../auth/token-source.js';
+import { parseQuery, queryObject, resumeQuerySchema } from '../protocol/http-bodies.js';
 import { CATCH_UP_MODES, type CatchUpMode, type ResumeRequest } from '../protocol/resume-request.js';
 import type { HandshakeLimiter } from '../security/handshake-limiter.js';
 import type { UpgradeRejection } from './upgrade-rejection.js';
@@ -73,21 +74,19 @@ export function checkRequest(req: IncomingMessage, url: URL): UpgradeRejection |
   return checkResumeQuery(url);
 }
 
-/** 400 when the resume query is malformed (§4, A); the same for every transport. */
+/** The upgrade refusal reason of each malformed resume parameter. */
+const RESUME_REASONS = { since: 'bad_since', epoch: 'bad_epoch', catch_up: 'bad_catch_up' } as const;
+
+/**
+ * 400 when the resume query is malformed (§4, A); the same for every transport, and the schema the
+ * OpenAPI document gives for `GET /v1/events` (protocol/http-bodies.ts resumeQuerySchema).
+ */
 export function checkResumeQuery(url: URL): UpgradeRejection | null {
-  const since = url.searchParams.get('since');
-  if (since !== null && !/^\d{1,15}$/.test(since)) {
-    return { status: 400, reason: 'bad_since', message: 'since: must be a non-negative integer' };
-  }
-  const epoch = url.searchParams.get('epoch');
-  if (epoch !== null && (epoch.length === 0 || epoch.length > 128)) {
-    return { status: 400, reason: 'bad_epoch', message: 'epoch: must be 1..128 characters' };
-  }
-  const catchUp = url.searchParams.get('catch_up');
-  if (catchUp !== null && !isCatchUpMode(catchUp)) {
-    return { status: 400, reason: 'bad_catch_up', message: 'catch_up: must be "snapshot" or "none"' };
-  }
-  return null;
+  const parsed = parseQuery(resumeQuerySchema, queryObject(url.searchParams, false));
+  if (parsed.ok) return null;
+  // The schema knows only these three parameters, so the failing one is one of them.
+  const reason = RESUME_REASONS[parsed.field as keyof typeof RESUME_REASONS];
+  return { status: 400, reason, message: parsed.message };
 }
 
 function isCatchUpMode(value: string): value is CatchUpMode {

@@ -132,7 +132,7 @@ export const encodeServerFrame = {
 };
 
 /** The body of POST /v1/messages (docs/protocol.md H): a `user_message` frame's `id` and `data` fields, flat. */
-const messageBodySchema = userMessageData.extend({ id: idSchema });
+export const messageBodySchema = userMessageData.extend({ id: idSchema });
 export type MessageBody = z.infer<typeof messageBodySchema>;
 
 /** Parses the body of POST /v1/messages; a failure names the field, as for a frame. Pure, never throws. */

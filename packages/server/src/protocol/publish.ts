@@ -16,9 +16,14 @@ export interface PublishItem {
   readonly event: NewEvent;
 }
 
-// One object schema (not an intersection with the event schema): each event is parsed once.
-const publishEventSchema = z.object({ user_id: idSchema, ...eventFields }).superRefine(refineEventData);
-const batchSchema = z.object({ events: z.array(publishEventSchema).min(1).max(MAX_BATCH_EVENTS) });
+// One object schema (not an intersection with the event schema): each event is parsed once. Exported for
+// the OpenAPI document (openapi/route-table.ts), which is generated from these very schemas.
+export const publishEventSchema = z
+  .object({ user_id: idSchema, ...eventFields })
+  .superRefine(refineEventData);
+export const publishBatchSchema = z.object({
+  events: z.array(publishEventSchema).min(1).max(MAX_BATCH_EVENTS),
+});
 
 type PublishEvent = z.infer<typeof publishEventSchema>;
 
@@ -32,7 +37,7 @@ function toItem(e: PublishEvent): PublishItem {
  */
 export function parsePublishBody(body: unknown): ParseOutcome<PublishItem[]> {
   if (typeof body === 'object' && body !== null && 'events' in body) {
-    const parsed = batchSchema.safeParse(body);
+    const parsed = publishBatchSchema.safeParse(body);
     return parsed.success
       ? { ok: true, value: parsed.data.events.map(toItem) }
       : { ok: false, message: formatIssues(parsed.error) };

@@ -41,7 +41,13 @@ export type CorsDecision =
     };
 
 /** The GET routes browsers may read from allowed origins (docs/protocol.md §8; docs/security.md, CORS). */
-export const PUBLIC_CORS_PATHS: readonly string[] = ['/', '/healthz', '/readyz', '/metrics'];
+export const PUBLIC_CORS_PATHS: readonly string[] = [
+  '/',
+  '/healthz',
+  '/readyz',
+  '/metrics',
+  '/v1/openapi.json',
+];
 /** Headers a cross-origin request may send: the API key or token, a JSON body, a publish's idempotency key, an SSE resume point. */
 export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Idempotency-Key, Last-Event-ID';
 /** How long a browser may cache a preflight answer, in seconds (browsers cap it at 2 h or less). */
