@@ -74,7 +74,7 @@ export interface HttpApiContext {
     | ((req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) => Promise<boolean>)
     | undefined;
   /**
-   * The AI SDK's chat routes (docs/protocol.md J, edges/ai-sdk/): `/v1/ai-sdk/chat…` with the user's JWT.
+   * The AI SDK's chat routes (docs/protocol.md J, edges/ai-sdk/): the `/v1/ai-sdk/chat` routes, with the user's JWT.
    * True when it answered.
    */
   readonly aiSdk?:

@@ -1,5 +1,6 @@
-import { z } from 'zod';
+import type { z } from 'zod';
 import type { ConversationMessage, RunInputContext } from '../../agents/define-agent.js';
+import { type approvalSchema, chatBodySchema, type messageSchema } from '../../protocol/ai-sdk-chat.js';
 import { ID_MAX_LENGTH, idSchema } from '../../protocol/events.js';
 import { formatIssues } from '../../protocol/issues.js';
 
@@ -9,95 +10,6 @@ import { formatIssues } from '../../protocol/issues.js';
  * messages are checked as the SDK's `validateUIMessages` checks them, so a body the SDK would refuse is
  * refused here with a 400 naming the field, and one it accepts is accepted.
  */
-
-/** The states of a tool part (the SDK's `ToolUIPart` / `DynamicToolUIPart`). */
-const TOOL_STATES = [
-  'input-streaming',
-  'input-available',
-  'approval-requested',
-  'approval-responded',
-  'output-available',
-  'output-error',
-  'output-denied',
-] as const;
-
-/** Part types of the SDK besides text, reasoning, tools and `data-*`; their fields are the SDK's business. */
-const OTHER_PART_TYPES = new Set([
-  'custom',
-  'source-url',
-  'source-document',
-  'file',
-  'reasoning-file',
-  'steering-message',
-  'step-start',
-]);
-
-const approvalSchema = z.looseObject({
-  id: z.string(),
-  approved: z.boolean().optional(),
-  reason: z.string().optional(),
-});
-
-const toolPartSchema = z
-  .looseObject({
-    type: z.string(),
-    toolCallId: z.string(),
-    toolName: z.string().optional(),
-    state: z.enum(TOOL_STATES),
-    approval: approvalSchema.optional(),
-  })
-  .superRefine((part, ctx) => {
-    if (part.type === 'dynamic-tool' && part.toolName === undefined) {
-      ctx.addIssue({ code: 'custom', message: 'required', path: ['toolName'] });
-    }
-    const needsAnswer = part.state === 'approval-responded' || part.state === 'output-denied';
-    if (part.state === 'approval-requested' || needsAnswer) {
-      if (part.approval === undefined)
-        ctx.addIssue({ code: 'custom', message: 'required', path: ['approval'] });
-      else if (part.state === 'approval-responded' && part.approval.approved === undefined) {
-        ctx.addIssue({ code: 'custom', message: 'required', path: ['approval', 'approved'] });
-      }
-    }
-  });
-
-const partSchema = z.looseObject({ type: z.string() }).superRefine((part, ctx) => {
-  const issue = (message: string, path: (string | number)[]) =>
-    ctx.addIssue({ code: 'custom', message, path });
-  const { type } = part;
-  const fields = part as Record<string, unknown>;
-  if (type === 'text' || type === 'reasoning') {
-    if (typeof fields.text !== 'string') issue('required, a string', ['text']);
-    return;
-  }
-  if (type.startsWith('tool-') || type === 'dynamic-tool') {
-    const tool = toolPartSchema.safeParse(part);
-    if (!tool.success) for (const i of tool.error.issues) issue(i.message, i.path as (string | number)[]);
-    return;
-  }
-  if (type.startsWith('data-') || OTHER_PART_TYPES.has(type)) return;
-  issue('unknown part type; expected text, reasoning, step-start, a "tool-*" or "data-*" type, …', ['type']);
-});
-
-const messageSchema = z
-  .looseObject({
-    id: z.string(),
-    role: z.enum(['system', 'user', 'assistant']),
-    metadata: z.unknown().optional(),
-    parts: z.array(partSchema),
-  })
-  .superRefine((message, ctx) => {
-    if (message.role !== 'assistant' && message.parts.length === 0) {
-      ctx.addIssue({ code: 'custom', message: 'must contain at least one part', path: ['parts'] });
-    }
-  });
-
-const chatBodySchema = z.looseObject({
-  id: idSchema,
-  messages: z.array(messageSchema).min(1, 'must not be empty'),
-  trigger: z.enum(['submit-message', 'regenerate-message']).optional(),
-  messageId: z.string().optional(),
-  agent: z.string().min(1).max(64).optional(),
-});
 
 /** One UI message as received (checked as above). */
 export type UiMessageIn = z.infer<typeof messageSchema>;
