@@ -136,6 +136,54 @@ describe('AI SDK over WebSocket (WebSocketChatTransport)', () => {
     expect(terminal.data).toMatchObject({ status: 'cancelled', error: { code: 'CANCELLED' } });
   });
 
+  it('settles an approval from addToolApprovalResponse + resend over the socket; the run goes on in the same message', async () => {
+    const transport = await transportFor('w-approve', { agent: 'asks' });
+    const question = user('wm-approve', 'email bob');
+    const seen = await readUntil(
+      await send(transport, 'ws-approve', question),
+      (c) => c.type === 'tool-approval-request',
+    );
+    const approvalId = (seen.at(-1) as { approvalId: string }).approvalId;
+    const asked = await assemble(
+      new ReadableStream({
+        start: (c) => {
+          for (const s of seen) c.enqueue(s);
+          c.close();
+        },
+      }),
+    );
+    const answered = (approved: boolean): UIMessage => ({
+      ...asked,
+      parts: asked.parts.map((p) =>
+        p.type === 'tool-send_email'
+          ? { ...p, state: 'approval-responded', approval: { id: approvalId, approved } }
+          : p,
+      ) as UIMessage['parts'],
+    });
+    const resend = (message: UIMessage) =>
+      transport.sendMessages({
+        chatId: 'ws-approve',
+        messages: [question, message],
+        trigger: 'submit-message',
+        messageId: undefined,
+        abortSignal: undefined,
+      });
+    let continued: UIMessage | undefined;
+    for await (const next of readUIMessageStream({
+      stream: await resend(answered(false)),
+      message: answered(false),
+    }))
+      continued = next;
+    expect(continued?.id).toBe(asked.id);
+    expect(continued?.parts.filter((p) => p.type === 'tool-send_email')).toEqual([
+      expect.objectContaining({ state: 'output-denied' }),
+    ]);
+    expect(textOf(continued as UIMessage)).toBe('Not sent.');
+    // Resent once more after the run ended: nothing to continue, the request just ends.
+    const chunks = await readUntil(await resend(answered(false)), () => false);
+    expect(chunks).toEqual([]);
+  });
+
   it('answers bad frames with error and stays usable; refuses a socket without a token', async () => {
     const token = await h.token('w-raw');
     const raw = Client.open(aiSdkUrl, { protocols: ['agentcast.v1', `bearer.${token}`] });

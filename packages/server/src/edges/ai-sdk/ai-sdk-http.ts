@@ -170,25 +170,19 @@ async function continueChat(
   request: ChatRequest,
   follower: RunFollower,
 ): Promise<void> {
-  const active: RunSnapshot | undefined = await ctx.runStreams.activeRunOfThread(userId, request.chatId);
-  for (const answer of request.approvals) {
-    const outcome = await ctx.runs.answerApproval(userId, answer.approvalId, {
-      decision: answer.approved ? 'approved' : 'denied',
-      reason: answer.reason,
-    });
-    // CONFLICT: another tab answered first; the stream shows the decision that won.
-    if (!outcome.ok && outcome.code !== ErrorCode.Conflict) {
-      follower.close();
-      const status = outcome.code === ErrorCode.NotFound ? 404 : 503;
-      return sendError(
-        res,
-        status,
-        outcome.code,
-        outcome.message,
-        status === 503 ? { 'Retry-After': '1' } : {},
-      );
-    }
+  const settled = await answerChatApprovals(ctx, userId, request);
+  if (!settled.ok) {
+    follower.close();
+    const status = settled.code === ErrorCode.NotFound ? 404 : 503;
+    return sendError(
+      res,
+      status,
+      settled.code,
+      settled.message,
+      status === 503 ? { 'Retry-After': '1' } : {},
+    );
   }
+  const { active } = settled;
   if (active === undefined) {
     // The run has ended meanwhile: the message the client holds is its last word.
     follower.close();
@@ -200,6 +194,34 @@ async function continueChat(
   encoder.knowApprovals(active.approvals);
   const from = { kind: 'after', epoch: active.epoch, seq: active.last_seq } as const;
   await streamRun(res, ctx, follower, active.run_id, encoder, from, encoder.resume(active.run_id));
+}
+
+/** The outcome of {@link answerChatApprovals}. */
+export type ChatApprovals =
+  | { readonly ok: true; readonly active: RunSnapshot | undefined }
+  | { readonly ok: false; readonly code: string; readonly message: string };
+
+/**
+ * Settles the approval answers of a resent chat through the one run control (docs/protocol.md G, J): the
+ * first answer wins; a later one (CONFLICT) is no error here, the stream shows the decision that won. The
+ * chat's active run is read first, so the stream can continue it after what the client already holds.
+ */
+export async function answerChatApprovals(
+  ctx: AiSdkContext,
+  userId: string,
+  request: ChatRequest,
+): Promise<ChatApprovals> {
+  const active = await ctx.runStreams.activeRunOfThread(userId, request.chatId);
+  for (const answer of request.approvals) {
+    const outcome = await ctx.runs.answerApproval(userId, answer.approvalId, {
+      decision: answer.approved ? 'approved' : 'denied',
+      reason: answer.reason,
+    });
+    if (!outcome.ok && outcome.code !== ErrorCode.Conflict) {
+      return { ok: false, code: outcome.code, message: outcome.message };
+    }
+  }
+  return { ok: true, active };
 }
 
 /** GET /v1/ai-sdk/chat/:chat_id/stream: the user's active run of the chat from its first chunk, or 204. */

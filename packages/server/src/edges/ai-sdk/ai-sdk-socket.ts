@@ -5,7 +5,7 @@ import type { Config } from '../../config/config.js';
 import type { Engine } from '../../engine/engine.js';
 import { acquireSessionSlot, authenticateRequest, refusalClose } from '../../gateway/authenticate-session.js';
 import type { RegisteredSession } from '../../gateway/connection-registry.js';
-import type { RunFollow, RunFollower, RunStreamEnd } from '../../gateway/run-stream.js';
+import type { RunFollow, RunFollower, RunStreamEnd, RunStreamFrom } from '../../gateway/run-stream.js';
 import { closeIfSlow } from '../../gateway/user-stream.js';
 import type { Logger } from '../../observability/logger.js';
 import type { Metrics } from '../../observability/metrics.js';
@@ -15,8 +15,8 @@ import { ErrorCode } from '../../protocol/error-codes.js';
 import { BadFrameCounter } from '../../security/bad-frame-counter.js';
 import { FrameRateLimiter } from '../../security/frame-rate-limiter.js';
 import type { HandshakeLimiter } from '../../security/handshake-limiter.js';
-import type { AiSdkContext } from './ai-sdk-http.js';
-import { runContextOf } from './chat-request.js';
+import { type AiSdkContext, answerChatApprovals } from './ai-sdk-http.js';
+import { type ChatRequest, runContextOf } from './chat-request.js';
 import { type UiMessageChunk, UiMessageEncoder } from './ui-message-encoder.js';
 import { type AiSdkClientFrame, aiSdkFrame, parseAiSdkFrame } from './ws-frames.js';
 
@@ -41,6 +41,9 @@ export interface AiSdkSocketContext extends AiSdkContext {
   /** Called once when the socket has closed. */
   readonly onClosed: (socket: AiSdkSocket) => void;
 }
+
+/** The `errorText` of a request whose stream could not stay exact (docs/protocol.md J). */
+const LOST = 'the stream was interrupted; resume the chat';
 
 /** One request of the socket: a run followed, its chunks numbered from 0. */
 interface ActiveRequest {
@@ -278,6 +281,7 @@ export class AiSdkSocket implements RegisteredSession {
       return this.#follow(request, active.run_id);
     }
     const { request: chat } = frame;
+    if (chat.approvals.length > 0) return this.#continue(request, chat);
     const started = await this.#ctx.runs.start(this.#userId, {
       messageId: chat.userMessage.id,
       text: chat.userMessage.text,
@@ -298,11 +302,39 @@ export class AiSdkSocket implements RegisteredSession {
     return this.#follow(request, started.runId);
   }
 
+  /**
+   * A `send` whose last message answers approvals (`addToolApprovalResponse` + resend): the answers settle
+   * them as over HTTP, and the chat's active run continues after what the client holds (docs/protocol.md J).
+   */
+  async #continue(request: ActiveRequest, chat: ChatRequest): Promise<void> {
+    const settled = await answerChatApprovals(this.#ctx, this.#userId, chat);
+    if (this.#requests.get(request.requestId) !== request) return;
+    if (!settled.ok || settled.active === undefined) {
+      this.#finish(request);
+      if (settled.ok) this.#send(aiSdkFrame.start(request.requestId));
+      this.#send(
+        settled.ok
+          ? aiSdkFrame.end(request.requestId)
+          : aiSdkFrame.error(request.requestId, `${settled.code}: ${settled.message}`),
+      );
+      return;
+    }
+    const { active } = settled;
+    const encoder = new UiMessageEncoder();
+    encoder.knowApprovals(active.approvals);
+    const from = { kind: 'after', epoch: active.epoch, seq: active.last_seq } as const;
+    return this.#follow(request, active.run_id, encoder, from);
+  }
+
   /** `start`, then the run's chunks numbered from 0, then `end` once the run ended. */
-  async #follow(request: ActiveRequest, runId: string): Promise<void> {
+  async #follow(
+    request: ActiveRequest,
+    runId: string,
+    encoder = new UiMessageEncoder(),
+    from: RunStreamFrom = { kind: 'start' },
+  ): Promise<void> {
     request.runId = runId;
     const { requestId } = request;
-    const encoder = new UiMessageEncoder();
     const write = (chunks: readonly UiMessageChunk[]): void => {
       for (const chunk of chunks) {
         const sequence = request.sequence++;
@@ -310,18 +342,22 @@ export class AiSdkSocket implements RegisteredSession {
       }
     };
     this.#send(aiSdkFrame.start(requestId));
+    if (from.kind === 'after') write(encoder.resume(runId));
     const follow = await (request.follower as RunFollower).follow(
       runId,
-      { kind: 'start' },
+      from,
       {
-        snapshot: (snapshot) => write(encoder.snapshot(snapshot)),
+        snapshot: (snapshot, reason) => {
+          // A reset mid-continuation cannot be appended to what the client holds: it resumes from the start.
+          if (reason === 'reset' && from.kind === 'after') this.#lose(request);
+          else write(encoder.snapshot(snapshot));
+        },
         event: (event) => write(encoder.event(event)),
         end: (reason: RunStreamEnd) => {
           if (this.#requests.get(requestId) !== request) return;
           this.#requests.delete(requestId);
           if (reason === 'ended') this.#send(aiSdkFrame.end(requestId));
-          else if (reason === 'lost')
-            this.#send(aiSdkFrame.error(requestId, 'the stream was interrupted; resume the chat'));
+          else if (reason === 'lost') this.#send(aiSdkFrame.error(requestId, LOST));
         },
       },
       { pending: true },
@@ -333,6 +369,13 @@ export class AiSdkSocket implements RegisteredSession {
     }
     request.follow = follow;
     if (this.#requests.get(requestId) !== request) follow.close();
+  }
+
+  /** Ends a request that can no longer be continued exactly: an `error`, the client resumes. */
+  #lose(request: ActiveRequest): void {
+    if (this.#requests.get(request.requestId) !== request) return;
+    this.#finish(request);
+    this.#send(aiSdkFrame.error(request.requestId, LOST));
   }
 
   /** `abort`: the request's run is cancelled (it ends `cancelled` everywhere, on any node), then it detaches. */
