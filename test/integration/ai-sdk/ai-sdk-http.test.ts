@@ -125,6 +125,15 @@ describe('AI SDK over HTTP (DefaultChatTransport)', () => {
     await agents.reached('private');
     const other = await transportFor('u-other');
     expect(await other.reconnectToStream({ chatId: 'chat-private' })).toBeNull();
+    const head = (user: string) =>
+      h.token(user).then((token) =>
+        fetch(`${h.httpUrl}/v1/ai-sdk/chat/chat-private/stream`, {
+          method: 'HEAD',
+          headers: { Authorization: `Bearer ${token}` },
+        }),
+      );
+    expect((await head('u-owner')).status).toBe(200);
+    expect((await head('u-other')).status).toBe(204);
     agents.release('private');
     expect(textOf(await assemble(stream))).toBe('one two three');
   });

@@ -76,7 +76,7 @@ export async function handleAiSdkHttp(
   const route = CHAT_ROUTE.exec(path);
   if (path !== CHAT_PATH && route === null) return false;
   const method = route?.[2] === 'stream' ? 'GET' : 'POST';
-  if (req.method !== method) {
+  if (req.method !== method && !(method === 'GET' && req.method === 'HEAD')) {
     sendError(res, 405, HttpErrorCode.MethodNotAllowed, `use ${method}`, { Allow: method });
     return true;
   }
@@ -99,7 +99,7 @@ export async function handleAiSdkHttp(
   }
   try {
     if (chatId === undefined) await postChat(req, res, ctx, auth.userId);
-    else if (route?.[2] === 'stream') await resumeChat(res, ctx, auth.userId, chatId);
+    else if (route?.[2] === 'stream') await resumeChat(res, ctx, auth.userId, chatId, req.method === 'HEAD');
     else await cancelChat(res, ctx, auth.userId, chatId);
   } catch (err) {
     if (!isEngineUnavailable(err)) throw err;
@@ -230,12 +230,14 @@ async function resumeChat(
   ctx: AiSdkContext,
   userId: string,
   chatId: string,
+  head: boolean,
 ): Promise<void> {
   const follower = await ctx.runStreams.subscribe(userId);
   const active = await ctx.runStreams.activeRunOfThread(userId, chatId);
-  if (active === undefined) {
+  if (active === undefined || head) {
+    // HEAD: whether there is something to resume, without following it.
     follower.close();
-    res.writeHead(204);
+    res.writeHead(active === undefined ? 204 : 200, active === undefined ? {} : UI_MESSAGE_STREAM_HEADERS);
     res.end();
     return;
   }
