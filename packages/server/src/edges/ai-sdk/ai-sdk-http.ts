@@ -159,7 +159,17 @@ async function postChat(
       status === 503 ? { 'Retry-After': '1' } : {},
     );
   }
-  await streamRun(res, ctx, follower, started.runId, new UiMessageEncoder(), { kind: 'start' });
+  // A run just started may have no stored event yet: waited for. A duplicate's run was stored long ago.
+  await streamRun(
+    res,
+    ctx,
+    follower,
+    started.runId,
+    new UiMessageEncoder(),
+    { kind: 'start' },
+    [],
+    !started.duplicate,
+  );
 }
 
 /** The approval answers of a resent chat: settled through the one run control, then the run goes on. */
@@ -269,6 +279,7 @@ async function streamRun(
   encoder: UiMessageEncoder,
   from: { readonly kind: 'start' } | { readonly kind: 'after'; readonly epoch: string; readonly seq: number },
   opening: readonly UiMessageChunk[] = [],
+  pending = false,
 ): Promise<void> {
   const write = (chunks: readonly UiMessageChunk[]): void => {
     if (res.destroyed || chunks.length === 0) return;
@@ -300,11 +311,13 @@ async function streamRun(
         else if (!res.destroyed) res.end(encoder.ended ? 'data: [DONE]\n\n' : '');
       },
     },
-    { pending: true },
+    { pending },
   );
   if (!follow.ok) {
+    // NOT_FOUND: the run's snapshot is gone (older than --run-snapshot-ttl-s): nothing left to give.
     ctx.log.debug({ run_id: runId, code: follow.code }, 'AI SDK stream could not follow its run');
-    res.destroy();
+    if (follow.code === 'NOT_FOUND') res.end();
+    else res.destroy();
   } else if (res.destroyed) {
     follow.close();
   }

@@ -299,7 +299,13 @@ export class AiSdkSocket implements RegisteredSession {
       this.#send(aiSdkFrame.error(frame.requestId, `${started.code}: ${started.message}`));
       return;
     }
-    return this.#follow(request, started.runId);
+    return this.#follow(
+      request,
+      started.runId,
+      new UiMessageEncoder(),
+      { kind: 'start' },
+      !started.duplicate,
+    );
   }
 
   /**
@@ -332,6 +338,7 @@ export class AiSdkSocket implements RegisteredSession {
     runId: string,
     encoder = new UiMessageEncoder(),
     from: RunStreamFrom = { kind: 'start' },
+    pending = false,
   ): Promise<void> {
     request.runId = runId;
     const { requestId } = request;
@@ -360,11 +367,19 @@ export class AiSdkSocket implements RegisteredSession {
           else if (reason === 'lost') this.#send(aiSdkFrame.error(requestId, LOST));
         },
       },
-      { pending: true },
+      { pending },
     );
     if (!follow.ok) {
       this.#finish(request);
-      this.#send(aiSdkFrame.error(requestId, 'the run could not be followed; resume the chat'));
+      // NOT_FOUND: the run's snapshot is gone (older than --run-snapshot-ttl-s); else the engine failed.
+      this.#send(
+        aiSdkFrame.error(
+          requestId,
+          follow.code === 'NOT_FOUND'
+            ? 'the run is no longer kept'
+            : 'the engine is unavailable; retry later',
+        ),
+      );
       return;
     }
     request.follow = follow;
