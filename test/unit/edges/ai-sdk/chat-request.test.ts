@@ -88,6 +88,28 @@ const BAD_MESSAGES: [unknown, string][] = [
     ],
     'messages.0.parts.0.toolName',
   ],
+  [
+    [
+      {
+        id: 'm',
+        role: 'assistant',
+        parts: [{ type: 'tool-x', toolCallId: 'c', state: 'approval-requested', input: {} }],
+      },
+    ],
+    'messages.0.parts.0.approval',
+  ],
+  [
+    [
+      {
+        id: 'm',
+        role: 'assistant',
+        parts: [
+          { type: 'tool-x', toolCallId: 'c', state: 'approval-responded', input: {}, approval: { id: 'a' } },
+        ],
+      },
+    ],
+    'messages.0.parts.0.approval.approved',
+  ],
 ];
 
 describe('parseChatRequest', () => {
