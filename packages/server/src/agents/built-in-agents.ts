@@ -16,6 +16,7 @@ export function builtInAgents(config: Config): AgentDefinition[] {
         maxLineLength: config.agentMaxLineLength,
         maxToolCallLength: config.agentMaxToolCallLength,
         maxOpenToolCalls: config.agentMaxOpenToolCalls,
+        protocol: config.agentProtocol,
       }),
     );
   }

@@ -32,9 +32,12 @@ export class NdjsonSplitter {
   /** Whether the open line ends with `\r` (which may be the start of a CRLF). */
   #pendingEndsWithCr = false;
   #number = 0;
+  readonly #keepBlank: boolean;
 
-  constructor(maxLineLength = NDJSON_LINE_MAX) {
+  /** `keepBlank`: hand out blank lines too (SSE ends an event with one, see sse-reader.ts). */
+  constructor(maxLineLength = NDJSON_LINE_MAX, keepBlank = false) {
     this.#maxLineLength = maxLineLength;
+    this.#keepBlank = keepBlank;
   }
 
   /** Feeds the next chunk of bytes. */
@@ -60,8 +63,10 @@ export class NdjsonSplitter {
       this.#number += 1;
       const line = part.endsWith('\r') ? part.slice(0, -1) : part;
       if (line.length > this.#maxLineLength) return this.#tooLong(this.#number);
-      if (line.trim() !== '') lines.push({ number: this.#number, text: line });
+      if (this.#keepBlank || line.trim() !== '') lines.push({ number: this.#number, text: line });
     }
+    // A stream's last newline leaves an empty remainder: not a line, even when blank lines are kept.
+    if (final && this.#keepBlank && lines.at(-1)?.text === '') lines.pop();
     if (final) return { ok: true, lines };
     this.#hold(text.slice(end + 1));
     if (this.#pendingTooLong()) return this.#tooLong(this.#number + 1);

@@ -35,6 +35,11 @@ export const RunErrorCode = {
   WebhookTimeout: 'WEBHOOK_TIMEOUT',
   /** The webhook response ended without `agent_completed`, `RUN_FINISHED` or `RUN_ERROR`. Status `failed`. */
   WebhookIncomplete: 'WEBHOOK_INCOMPLETE',
+  /**
+   * An AI SDK backend (`--agent-protocol ai-sdk`) sent an `error` chunk, or finished with `finishReason`
+   * `error`; the message is its `errorText`. Status `failed`.
+   */
+  WebhookRunError: 'WEBHOOK_RUN_ERROR',
 } as const;
 
 export type RunErrorCode = (typeof RunErrorCode)[keyof typeof RunErrorCode];

@@ -13,6 +13,10 @@ export type Environment = (typeof ENVIRONMENTS)[number];
 export const PROXY_HEADERS = ['x-forwarded-for', 'forwarded'] as const;
 export type ProxyHeader = (typeof PROXY_HEADERS)[number];
 
+/** What the webhook agent's backend speaks (`--agent-protocol`, docs/agents.md). */
+export const AGENT_PROTOCOLS = ['agentcast', 'ag-ui', 'ai-sdk'] as const;
+export type AgentProtocol = (typeof AGENT_PROTOCOLS)[number];
+
 /** The value kinds an option can take. */
 export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'enum';
 
@@ -622,6 +626,14 @@ export const OPTION_SPECS = [
     help: "Shared secret for the webhook agent's HMAC signature",
   },
   {
+    key: 'agentProtocol',
+    kind: 'enum',
+    group: 'agents',
+    default: 'agentcast',
+    values: AGENT_PROTOCOLS,
+    help: "What the webhook agent's backend speaks: agentcast (NDJSON of agentcast or AG-UI events), ag-ui (an AG-UI agent server), ai-sdk (an AI SDK UI message stream route)",
+  },
+  {
     key: 'agentStallTimeoutMs',
     kind: 'int',
     group: 'agents',
@@ -637,7 +649,7 @@ export const OPTION_SPECS = [
     default: 1_048_576,
     min: 1,
     max: 16_777_216,
-    help: 'Longest line of a webhook response, characters (the run ends WEBHOOK_INVALID_LINE above it)',
+    help: 'Longest line of a webhook response, or data of one of its SSE events, characters (the run ends WEBHOOK_INVALID_LINE above it)',
   },
   {
     key: 'agentMaxToolCallLength',
@@ -646,7 +658,7 @@ export const OPTION_SPECS = [
     default: 65_536,
     min: 1,
     max: 16_777_216,
-    help: "Characters of one AG-UI tool call's name and streamed arguments from the webhook (WEBHOOK_INVALID_LINE above it)",
+    help: "Characters of one AG-UI or AI SDK tool call's name and arguments from the webhook (WEBHOOK_INVALID_LINE above it)",
   },
   {
     key: 'agentMaxOpenToolCalls',
@@ -655,7 +667,7 @@ export const OPTION_SPECS = [
     default: 32,
     min: 1,
     max: 10_000,
-    help: 'AG-UI tool calls a webhook run may have open at once (WEBHOOK_INVALID_LINE above it)',
+    help: 'AG-UI or AI SDK tool calls a webhook run may have open at once (WEBHOOK_INVALID_LINE above it)',
   },
   {
     key: 'redis',
