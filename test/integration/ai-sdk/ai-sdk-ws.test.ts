@@ -243,8 +243,24 @@ describe('AI SDK over WebSocket (WebSocketChatTransport)', () => {
       }),
     );
     expect((await raw.next('error')).errorText).toMatch(/^NOT_FOUND: /);
+    // Open requests are bounded by max_runs_per_user (3): two resumes of the same run, then a refusal.
+    for (const requestId of ['q6', 'q7']) {
+      raw.ws.send(JSON.stringify({ type: 'resume', requestId, id: 'raw-2' }));
+      expect(await raw.next('start')).toEqual({ type: 'start', requestId });
+    }
+    raw.ws.send(JSON.stringify({ type: 'resume', requestId: 'q8', id: 'raw-2' }));
+    expect((await raw.next('error')).errorText).toMatch(
+      /^RATE_LIMITED: at most 3 open requests on one socket/,
+    );
     raw.ws.send(JSON.stringify({ type: 'abort', requestId: 'q4' }));
     raw.ws.send(JSON.stringify({ type: 'abort', requestId: 'q-unknown' }));
+    // The abort cancelled the run: the resumes end with it.
+    const ended = new Set<unknown>();
+    for (let i = 0; i < 200 && ended.size < 2; i++) {
+      const frame = await raw.next();
+      if (frame.type === 'end') ended.add(frame.requestId);
+    }
+    expect([...ended].sort()).toEqual(['q6', 'q7']);
     agents.release('raw busy');
     raw.ws.close();
     const anonymous = Client.open(aiSdkUrl, { protocols: ['agentcast.v1'] });

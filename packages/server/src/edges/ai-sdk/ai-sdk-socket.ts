@@ -32,6 +32,7 @@ export interface AiSdkSocketContext extends AiSdkContext {
     | 'rateLimitStrikes'
     | 'maxBadFrames'
     | 'badFrameWindowS'
+    | 'maxRunsPerUser'
   >;
   readonly verifier: Pick<TokenVerifier, 'verify'>;
   readonly engine: Pick<Engine, 'tokensRevokedBefore' | 'acquireConnectionSlot' | 'releaseConnectionSlot'>;
@@ -256,6 +257,17 @@ export class AiSdkSocket implements RegisteredSession {
     if (frame.type === 'abort') return this.#abort(frame.requestId);
     if (this.#requests.has(frame.requestId)) {
       this.#badFrame(frame.requestId, 'requestId: already in use by an open request');
+      return;
+    }
+    // Each open request follows one of the user's runs: a socket needs no more than the user may run.
+    const max = this.#ctx.config.maxRunsPerUser;
+    if (this.#requests.size >= max) {
+      this.#send(
+        aiSdkFrame.error(
+          frame.requestId,
+          `${ErrorCode.RateLimited}: at most ${max} open requests on one socket (max_runs_per_user); abort one or wait`,
+        ),
+      );
       return;
     }
     const request: ActiveRequest = {
