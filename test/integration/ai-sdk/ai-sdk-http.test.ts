@@ -14,7 +14,8 @@ let h: Harness;
 const agents = testAgents();
 
 beforeAll(async () => {
-  h = await startGateway({}, { agents: agents.agents });
+  // A fast heartbeat: every stream below also shows the SDK skipping `: ping` lines.
+  h = await startGateway({ sseHeartbeatMs: 100 }, { agents: agents.agents });
 });
 afterAll(() => h.close());
 
@@ -237,6 +238,28 @@ describe('AI SDK over HTTP (DefaultChatTransport)', () => {
     });
     expect(stranger.status).toBe(404);
     expect(((await stranger.json()) as { error: { code: string } }).error.code).toBe('NOT_FOUND');
+  });
+
+  it('keeps a waiting stream open with `: ping` lines (--sse-heartbeat-ms)', async () => {
+    const res = await fetch(`${h.httpUrl}/v1/ai-sdk/chat`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${await h.token('u-ping')}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'chat-ping', agent: 'gated', messages: [user('m-ping', 'ping me')] }),
+    });
+    expect(res.headers.get('content-type')).toBe('text/event-stream');
+    const reader = (res.body as ReadableStream<Uint8Array>).getReader();
+    let text = '';
+    for (let i = 0; i < 100 && !text.includes(': ping\n\n'); i++) {
+      text += new TextDecoder().decode((await reader.read()).value);
+    }
+    expect(text).toContain(': ping\n\n');
+    agents.release('ping me');
+    for (let i = 0; i < 100 && !text.endsWith('data: [DONE]\n\n'); i++) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      text += new TextDecoder().decode(value);
+    }
+    expect(text.endsWith('data: [DONE]\n\n')).toBe(true);
   });
 
   it('answers 401 without a valid JWT, 400 naming the field, 413 past the body limit', async () => {

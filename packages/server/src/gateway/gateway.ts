@@ -14,7 +14,7 @@ import type { AgentDefinition } from '../agents/define-agent.js';
 import { generateDevSecret } from '../auth/dev-token.js';
 import { readTokenKeySource, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
-import { handleAiSdkHttp } from '../edges/ai-sdk/ai-sdk-http.js';
+import { AiSdkStreams, handleAiSdkHttp } from '../edges/ai-sdk/ai-sdk-http.js';
 import { AiSdkSocket } from '../edges/ai-sdk/ai-sdk-socket.js';
 import { SseEndpoint } from '../edges/sse/sse-endpoint.js';
 import { createEngine } from '../engine/create-engine.js';
@@ -96,6 +96,8 @@ export class Gateway {
   readonly #wss: WebSocketServer;
   /** `GET /v1/ai-sdk/ws` (docs/protocol.md J): its frames are chat requests, bounded by --ai-sdk-max-body-bytes. */
   readonly #aiSdkWss: WebSocketServer;
+  /** The AI SDK's HTTP chat streams, for their heartbeat. */
+  readonly #aiSdkStreams: AiSdkStreams;
   /** `GET /v1/events`: Server-Sent Events streams (docs/protocol.md H). */
   readonly #sse: SseEndpoint;
   readonly #origins: OriginGuard;
@@ -161,6 +163,8 @@ export class Gateway {
       // §1: select agentcast.v1; never echo bearer.<jwt>, which would send the token back.
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
+    this.#aiSdkStreams = new AiSdkStreams(config.sseHeartbeatMs);
+    const aiSdkStreams = this.#aiSdkStreams;
     this.#aiSdkWss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -217,6 +221,7 @@ export class Gateway {
     const demo = config.demo
       ? createDemoRoutes({ secret: demoSecret, defaultAgent: config.defaultAgent })
       : undefined;
+    const aiSdk = { ...sessions, streams: aiSdkStreams };
     const httpContext = {
       config,
       demo,
@@ -232,7 +237,7 @@ export class Gateway {
       userApi: (req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) =>
         handleUserApi(req, res, userApi, url, operator),
       aiSdk: (req: IncomingMessage, res: ServerResponse, path: string) =>
-        handleAiSdkHttp(req, res, sessions, path),
+        handleAiSdkHttp(req, res, aiSdk, path),
     };
     // One budget of plain HTTP sockets for both ports: file descriptors are the process's.
     const trusted = new TrustedProxies(config.trustProxy);
@@ -299,6 +304,7 @@ export class Gateway {
     this.#state = 'running';
     this.#registry.start();
     this.#sse.start();
+    this.#aiSdkStreams.start();
     this.#verifier.keySet?.start();
     this.#listenToDisconnects();
     this.#pruneTimer = setInterval(() => this.#origins.prune(), PRUNE_INTERVAL_MS).unref();
@@ -450,6 +456,7 @@ export class Gateway {
     this.#endDelay?.();
     this.#registry.stop();
     this.#sse.stop();
+    this.#aiSdkStreams.stop();
     this.#runStreams.closeAll();
     this.#verifier.keySet?.close();
     await this.#stopDisconnects?.();

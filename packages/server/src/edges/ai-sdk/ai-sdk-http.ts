@@ -37,6 +37,45 @@ export interface AiSdkContext extends AuthContext, RevocationContext {
     ): Promise<ApprovalReplyResult>;
   };
   readonly log: Logger;
+  /** Where each stream is registered for the heartbeat ({@link AiSdkStreams}); none in unit tests. */
+  readonly streams?: Pick<AiSdkStreams, 'add'> | undefined;
+}
+
+/**
+ * The open UI message streams of one gateway and their one heartbeat interval (`--sse-heartbeat-ms`): a
+ * `: ping` comment line, which the SDK's SSE parser skips, so proxies do not cut a stream that waits (a run
+ * waiting for its user's approval writes nothing for minutes). One timer for all, never one per stream.
+ */
+export class AiSdkStreams {
+  readonly #open = new Set<ServerResponse>();
+  readonly #heartbeatMs: number;
+  #timer: NodeJS.Timeout | undefined;
+
+  constructor(heartbeatMs: number) {
+    this.#heartbeatMs = heartbeatMs;
+  }
+
+  get size(): number {
+    return this.#open.size;
+  }
+
+  add(res: ServerResponse): void {
+    this.#open.add(res);
+    res.once('close', () => this.#open.delete(res));
+  }
+
+  /** Starts the heartbeat. Idempotent. */
+  start(): void {
+    this.#timer ??= setInterval(() => {
+      for (const res of this.#open) if (!res.destroyed) res.write(': ping\n\n');
+    }, this.#heartbeatMs).unref();
+  }
+
+  /** Stops the heartbeat. Idempotent. */
+  stop(): void {
+    clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
 }
 
 /**
@@ -290,6 +329,7 @@ async function streamRun(
     if (res.writableLength > ctx.config.maxBufferedBytes) res.destroy();
   };
   res.writeHead(200, UI_MESSAGE_STREAM_HEADERS);
+  ctx.streams?.add(res);
   write(opening);
   let follow: RunFollow | undefined;
   res.on('close', () => {
