@@ -160,6 +160,13 @@ const NOT_RUNNABLE: readonly Excuse[] = [
       'a sample of the body the webhook agent POSTs; "wire samples match real frames" compares it with a real one.',
   },
   {
+    file: 'docs/agents.md',
+    contains: "import { AgentcastAgent } from '@agentcast/ag-ui';",
+    reason:
+      "an app's code (its token endpoint, its saved messages); test/browser/ag-ui.test.ts makes the same calls " +
+      '(connectAgent after a reload, runAgent) in Chromium, test/integration/ag-ui/ag-ui-endpoint.test.ts in Node.',
+  },
+  {
     file: 'docs/client.md',
     contains: 'connect(options: ConnectOptions): AgentcastClient',
     reason:

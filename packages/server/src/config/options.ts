@@ -495,6 +495,15 @@ export const OPTION_SPECS = [
     help: 'The retry: hint at the start of every Server-Sent Events stream: how long EventSource waits before reconnecting',
   },
   {
+    key: 'agUiMaxBodyBytes',
+    kind: 'int',
+    group: 'limits',
+    default: 1_048_576,
+    min: 1024,
+    max: 67_108_864,
+    help: 'Largest RunAgentInput body of POST /v1/ag-ui in bytes, the AG-UI conversation included (413 above it)',
+  },
+  {
     key: 'historySize',
     kind: 'int',
     group: 'history',

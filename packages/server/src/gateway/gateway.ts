@@ -14,7 +14,8 @@ import type { AgentDefinition } from '../agents/define-agent.js';
 import { generateDevSecret } from '../auth/dev-token.js';
 import { readTokenKeySource, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
-import { AiSdkStreams, handleAiSdkHttp } from '../edges/ai-sdk/ai-sdk-http.js';
+import { handleAgUi, StreamHeartbeat } from '../edges/ag-ui/ag-ui-endpoint.js';
+import { handleAiSdkHttp } from '../edges/ai-sdk/ai-sdk-http.js';
 import { AiSdkSocket } from '../edges/ai-sdk/ai-sdk-socket.js';
 import { SseEndpoint } from '../edges/sse/sse-endpoint.js';
 import { createEngine } from '../engine/create-engine.js';
@@ -96,8 +97,6 @@ export class Gateway {
   readonly #wss: WebSocketServer;
   /** `GET /v1/ai-sdk/ws` (docs/protocol.md J): its frames are chat requests, bounded by --ai-sdk-max-body-bytes. */
   readonly #aiSdkWss: WebSocketServer;
-  /** The AI SDK's HTTP chat streams, for their heartbeat. */
-  readonly #aiSdkStreams: AiSdkStreams;
   /** `GET /v1/events`: Server-Sent Events streams (docs/protocol.md H). */
   readonly #sse: SseEndpoint;
   readonly #origins: OriginGuard;
@@ -163,8 +162,6 @@ export class Gateway {
       // §1: select agentcast.v1; never echo bearer.<jwt>, which would send the token back.
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
-    this.#aiSdkStreams = new AiSdkStreams(config.sseHeartbeatMs);
-    const aiSdkStreams = this.#aiSdkStreams;
     this.#aiSdkWss = new WebSocketServer({
       noServer: true,
       clientTracking: false,
@@ -215,13 +212,16 @@ export class Gateway {
     });
     const sse = this.#sse;
     const userApi = { ...sessions, tickets };
+    // One heartbeat for the edges' streams of one run (AG-UI, the AI SDK's chat streams): one timer for all.
+    const heartbeat = new StreamHeartbeat(config.sseHeartbeatMs);
+    const agUi = { ...userApi, heartbeat };
     // A demo token is a token for any user, to anyone who asks: only the throw-away dev secret signs
     // them, unless --demo-tokens says the configured secret may.
     const demoSecret = this.devSecret ?? (config.demoTokens ? config.jwtSecret : undefined);
     const demo = config.demo
       ? createDemoRoutes({ secret: demoSecret, defaultAgent: config.defaultAgent })
       : undefined;
-    const aiSdk = { ...sessions, streams: aiSdkStreams };
+    const aiSdk = { ...sessions, heartbeat };
     const httpContext = {
       config,
       demo,
@@ -234,8 +234,9 @@ export class Gateway {
       cors: (req: IncomingMessage, path: string) => origins.cors(req, path),
       userAuth: sessions,
       events: (req: IncomingMessage, res: ServerResponse, url: URL) => sse.handle(req, res, url),
-      userApi: (req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) =>
-        handleUserApi(req, res, userApi, url, operator),
+      // docs/protocol.md I: the AG-UI routes are user routes too, on the same session core and run control.
+      userApi: async (req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) =>
+        (await handleAgUi(req, res, agUi, url)) || handleUserApi(req, res, userApi, url, operator),
       aiSdk: (req: IncomingMessage, res: ServerResponse, path: string) =>
         handleAiSdkHttp(req, res, aiSdk, path),
     };
@@ -304,7 +305,6 @@ export class Gateway {
     this.#state = 'running';
     this.#registry.start();
     this.#sse.start();
-    this.#aiSdkStreams.start();
     this.#verifier.keySet?.start();
     this.#listenToDisconnects();
     this.#pruneTimer = setInterval(() => this.#origins.prune(), PRUNE_INTERVAL_MS).unref();
@@ -456,7 +456,6 @@ export class Gateway {
     this.#endDelay?.();
     this.#registry.stop();
     this.#sse.stop();
-    this.#aiSdkStreams.stop();
     this.#runStreams.closeAll();
     this.#verifier.keySet?.close();
     await this.#stopDisconnects?.();

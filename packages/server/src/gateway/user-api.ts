@@ -76,7 +76,7 @@ export async function handleUserApi(
 }
 
 /** The status of each refusal of a start, the same codes a `user_message` gets as an error frame (§6, E). */
-const START_REFUSAL_STATUS: Readonly<Record<string, number>> = {
+export const START_REFUSAL_STATUS: Readonly<Record<string, number>> = {
   [ErrorCode.InvalidMessage]: 400,
   [ErrorCode.NotFound]: 404,
   [ErrorCode.RateLimited]: 429,

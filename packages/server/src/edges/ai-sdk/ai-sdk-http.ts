@@ -37,45 +37,11 @@ export interface AiSdkContext extends AuthContext, RevocationContext {
     ): Promise<ApprovalReplyResult>;
   };
   readonly log: Logger;
-  /** Where each stream is registered for the heartbeat ({@link AiSdkStreams}); none in unit tests. */
-  readonly streams?: Pick<AiSdkStreams, 'add'> | undefined;
-}
-
-/**
- * The open UI message streams of one gateway and their one heartbeat interval (`--sse-heartbeat-ms`): a
- * `: ping` comment line, which the SDK's SSE parser skips, so proxies do not cut a stream that waits (a run
- * waiting for its user's approval writes nothing for minutes). One timer for all, never one per stream.
- */
-export class AiSdkStreams {
-  readonly #open = new Set<ServerResponse>();
-  readonly #heartbeatMs: number;
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(heartbeatMs: number) {
-    this.#heartbeatMs = heartbeatMs;
-  }
-
-  get size(): number {
-    return this.#open.size;
-  }
-
-  add(res: ServerResponse): void {
-    this.#open.add(res);
-    res.once('close', () => this.#open.delete(res));
-  }
-
-  /** Starts the heartbeat. Idempotent. */
-  start(): void {
-    this.#timer ??= setInterval(() => {
-      for (const res of this.#open) if (!res.destroyed) res.write(': ping\n\n');
-    }, this.#heartbeatMs).unref();
-  }
-
-  /** Stops the heartbeat. Idempotent. */
-  stop(): void {
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-  }
+  /**
+   * The gateway's one heartbeat of single-run streams (`: ping` every `--sse-heartbeat-ms`, which the SDK's
+   * SSE parser skips), so proxies do not cut a stream that waits, for an approval say.
+   */
+  readonly heartbeat?: { add(res: ServerResponse): void; delete(res: ServerResponse): void } | undefined;
 }
 
 /**
@@ -329,10 +295,11 @@ async function streamRun(
     if (res.writableLength > ctx.config.maxBufferedBytes) res.destroy();
   };
   res.writeHead(200, UI_MESSAGE_STREAM_HEADERS);
-  ctx.streams?.add(res);
+  ctx.heartbeat?.add(res);
   write(opening);
   let follow: RunFollow | undefined;
   res.on('close', () => {
+    ctx.heartbeat?.delete(res);
     if (follow?.ok === true) follow.close();
     else follower.close();
   });
@@ -347,6 +314,7 @@ async function streamRun(
       },
       event: (event) => write(encoder.event(event)),
       end: (reason: RunStreamEnd) => {
+        ctx.heartbeat?.delete(res); // nothing may be written after the end
         if (reason === 'lost') res.destroy();
         else if (!res.destroyed) res.end(encoder.ended ? 'data: [DONE]\n\n' : '');
       },
