@@ -483,7 +483,7 @@ export const OPTION_SPECS = [
     default: 15_000,
     min: 100,
     max: 600_000,
-    help: 'Interval of the comment line (: ping) written to every Server-Sent Events stream (GET /v1/events, the AI SDK chat streams), so proxies keep it open',
+    help: 'Interval of the comment line (: ping) written to every Server-Sent Events stream (GET /v1/events, the AG-UI and AI SDK streams), so proxies keep it open',
   },
   {
     key: 'sseRetryMs',
