@@ -324,6 +324,7 @@ async function streamRun(
   if (!follow.ok) {
     // NOT_FOUND: the run's snapshot is gone (older than --run-snapshot-ttl-s): nothing left to give.
     ctx.log.debug({ run_id: runId, code: follow.code }, 'AI SDK stream could not follow its run');
+    ctx.heartbeat?.delete(res);
     if (follow.code === 'NOT_FOUND') res.end();
     else res.destroy();
   } else if (res.destroyed) {
