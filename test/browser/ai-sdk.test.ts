@@ -29,7 +29,7 @@ describe('docs/ai-sdk.md', () => {
     const recipe = /```ts\n([\s\S]*?)```/.exec(doc.slice(doc.indexOf('## A chat page')))?.[1] ?? '';
     const page = bare(readFileSync(new URL('./ai-sdk-app/chat-page.ts', import.meta.url), 'utf8'));
     const statements = recipe.split(/^(?=const )/m).filter((s) => s.trim() !== '');
-    expect(statements.length).toBe(3);
+    expect(statements.length).toBe(4);
     for (const statement of statements) expect(page, statement).toContain(bare(statement));
   });
 });
@@ -71,9 +71,9 @@ describe.skipIf(skipBrowserTests())('useChat (AI SDK) on agentcast in Chromium',
     await gw?.close();
   });
 
-  async function openChat(user: string, chat: string): Promise<Page> {
+  async function openChat(user: string, chat: string, agent = 'gated'): Promise<Page> {
     const page = await (context as BrowserContext).newPage();
-    const query = new URLSearchParams({ gw: gw.httpUrl, token: await gw.token(user), chat, agent: 'gated' });
+    const query = new URLSearchParams({ gw: gw.httpUrl, token: await gw.token(user), chat, agent });
     await page.goto(`${origin}/?${query}`);
     return page;
   }
@@ -106,6 +106,19 @@ describe.skipIf(skipBrowserTests())('useChat (AI SDK) on agentcast in Chromium',
     expect(await assistant(page).getByTestId('text').textContent()).toBe('one two three');
     expect(await assistant(page).getByTestId('parts').textContent()).toBe('step-start reasoning text');
     expect(await page.locator('[data-testid=message][data-role=user]').count()).toBe(1);
+    await page.close();
+  });
+
+  it('Approve (addToolApprovalResponse, then sendMessage) settles the approval; the run goes on in the same message', async () => {
+    const page = await openChat('b-approve', 'b-chat-approve', 'asks');
+    await ask(page, 'email bob');
+    await page.getByTestId('approve').click({ timeout: PAGE_WAIT_MS });
+    const message = assistant(page);
+    await message.getByTestId('text').filter({ hasText: 'Sent.' }).waitFor({ timeout: PAGE_WAIT_MS });
+    await page.getByTestId('status').filter({ hasText: 'ready' }).waitFor({ timeout: PAGE_WAIT_MS });
+    expect(await message.count()).toBe(1);
+    expect(await message.getByTestId('parts').textContent()).toBe('step-start tool-send_email text');
+    expect(await message.getByTestId('states').textContent()).toBe(' output-available done');
     await page.close();
   });
 

@@ -1,5 +1,5 @@
 import { useChat } from '@ai-sdk/react';
-import { DefaultChatTransport, type UIMessage } from 'ai';
+import { DefaultChatTransport, isToolUIPart, type UIMessage } from 'ai';
 import { createElement as h, useEffect, useState } from 'react';
 import { createRoot } from 'react-dom/client';
 
@@ -31,7 +31,7 @@ function textOf(message: UIMessage): string {
 }
 
 function Chat() {
-  const { messages, sendMessage, status, stop } = useChat({
+  const { messages, sendMessage, status, stop, addToolApprovalResponse } = useChat({
     id: chatId,
     messages: initial,
     transport,
@@ -49,6 +49,11 @@ function Chat() {
       headers,
     });
   };
+  // docs/ai-sdk.md, "A chat page" (Approvals): the SDK's own answer, then a resend settles it.
+  const approve = async (id: string, approved: boolean) => {
+    await addToolApprovalResponse({ id, approved });
+    await sendMessage();
+  };
   return h(
     'main',
     null,
@@ -59,6 +64,21 @@ function Chat() {
         { key: m.id, 'data-testid': 'message', 'data-role': m.role, 'data-id': m.id },
         h('p', { 'data-testid': 'text' }, textOf(m)),
         h('p', { 'data-testid': 'parts' }, m.parts.map((p) => p.type).join(' ')),
+        h('p', { 'data-testid': 'states' }, m.parts.map((p) => ('state' in p ? p.state : '')).join(' ')),
+        ...m.parts.map((p) =>
+          isToolUIPart(p) && p.state === 'approval-requested'
+            ? h(
+                'button',
+                {
+                  key: p.approval.id,
+                  type: 'button',
+                  'data-testid': 'approve',
+                  onClick: () => void approve(p.approval.id, true),
+                },
+                'Approve',
+              )
+            : null,
+        ),
       ),
     ),
     h('input', {
