@@ -1,8 +1,8 @@
 import { EventSchema } from '@ag-ui/core/schemas';
 import { EventType, parseNewEvent } from '../protocol/events.js';
 import { formatIssues } from '../protocol/issues.js';
+import type { NdjsonLine } from '../protocol/ndjson-splitter.js';
 import type { AgUiMapper, MapOutcome } from './ag-ui-mapping.js';
-import type { NdjsonLine } from './ndjson-splitter.js';
 
 /** AG-UI event types are upper case (`RUN_STARTED`); agentcast types are lower case (docs/protocol.md §3). */
 const AG_UI_TYPE = /^[A-Z][A-Z0-9_]*$/;

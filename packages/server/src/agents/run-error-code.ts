@@ -12,6 +12,11 @@ export const RunErrorCode = {
   Timeout: 'TIMEOUT',
   /** The user cancelled the run (§6 `cancel` frame). Status `cancelled`. */
   Cancelled: 'CANCELLED',
+  /**
+   * A newer message of the run's thread with the busy policy `interrupt` ended it (docs/protocol.md E,
+   * "A message while a run is busy"). Status `cancelled`.
+   */
+  Interrupted: 'INTERRUPTED',
   /** The gateway drained before the run finished (§9). Status `cancelled`. */
   Shutdown: 'SHUTDOWN',
   /** The engine failed while the run's events were being stored. Status `failed`. */

@@ -1,4 +1,4 @@
-import { NDJSON_LINE_MAX, NdjsonSplitter } from './ndjson-splitter.js';
+import { NDJSON_LINE_MAX, NdjsonSplitter } from '../protocol/ndjson-splitter.js';
 
 /** One server-sent event's data and the line it started on (for error messages). */
 export interface SseEvent {

@@ -1,6 +1,6 @@
 import type { JsonObject } from '../protocol/events.js';
+import { NdjsonSplitter } from '../protocol/ndjson-splitter.js';
 import type { AgentEvent, AgentInput } from './define-agent.js';
-import { NdjsonSplitter } from './ndjson-splitter.js';
 import type { ApprovalRequest } from './run-approval.js';
 import { SseReader } from './sse-reader.js';
 

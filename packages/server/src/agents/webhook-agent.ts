@@ -1,6 +1,7 @@
 import { agUiProtocol } from '../edges/ag-ui/ag-ui-decoder.js';
 import { aiSdkProtocol } from '../edges/ai-sdk/ai-sdk-decoder.js';
 import { EventType } from '../protocol/events.js';
+import { NDJSON_LINE_MAX } from '../protocol/ndjson-splitter.js';
 import { AG_UI_LIMITS } from './ag-ui-mapping.js';
 import { AgentRunError } from './agent-run-error.js';
 import {
@@ -12,7 +13,6 @@ import {
   defineAgent,
 } from './define-agent.js';
 import { ExchangeGuard } from './exchange-guard.js';
-import { NDJSON_LINE_MAX } from './ndjson-splitter.js';
 import { RunErrorCode, webhookHttpCode } from './run-error-code.js';
 import { agentcastProtocol } from './upstream-agentcast.js';
 import {

@@ -3,6 +3,7 @@
  * and help text. `--help`, the loader and the README configuration table are all derived from it.
  */
 
+import { BUSY_POLICIES } from '../engine/engine.js';
 import { ENGINE_DEFAULTS } from '../engine/engine-defaults.js';
 
 /** The deployment environments (docs/protocol.md §5). */
@@ -410,6 +411,15 @@ export const OPTION_SPECS = [
     help: 'Largest HTTP publish body in bytes (413 above it)',
   },
   {
+    key: 'publishStreamMaxLines',
+    kind: 'int',
+    group: 'limits',
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+    help: 'Most lines (events) of one streamed POST /v1/publish (application/x-ndjson); the line past it is refused 413',
+  },
+  {
     key: 'publishIdempotencyTtlS',
     kind: 'int',
     group: 'limits',
@@ -597,6 +607,23 @@ export const OPTION_SPECS = [
     help: 'Concurrent agent runs per user, counted across every node (RATE_LIMITED above it)',
   },
   {
+    key: 'busyPolicy',
+    kind: 'enum',
+    group: 'agents',
+    default: 'reject',
+    values: BUSY_POLICIES,
+    help: 'A message whose thread_id already has a run: reject (BUSY), enqueue (starts after it) or interrupt (ends it INTERRUPTED, then starts); a message may say otherwise with data.on_busy',
+  },
+  {
+    key: 'maxQueuedRunsPerThread',
+    kind: 'int',
+    group: 'agents',
+    default: 2,
+    min: 1,
+    max: 1000,
+    help: "Runs that may wait for their thread's run to end (enqueue, interrupt; RATE_LIMITED above it); they count against max-runs-per-user",
+  },
+  {
     key: 'runLeaseS',
     kind: 'int',
     group: 'agents',
@@ -731,6 +758,20 @@ export const OPTION_SPECS = [
     group: 'observability',
     default: false,
     help: 'Log every HTTP request (method, route, status, duration, client IP) at info; never the query or headers',
+  },
+  // Tracing (docs/deploy.md, "Tracing"): the OpenTelemetry SDK is loaded only when this is set.
+  {
+    key: 'otelEndpoint',
+    kind: 'string',
+    group: 'observability',
+    help: 'OTLP/HTTP endpoint (a collector): spans of publish, append, fan-out and webhook exchanges are POSTed as JSON to <URL>/v1/traces',
+  },
+  {
+    key: 'otelServiceName',
+    kind: 'string',
+    group: 'observability',
+    default: 'agentcast',
+    help: 'service.name of the exported spans',
   },
 ] as const satisfies readonly OptionSpec[];
 

@@ -6,7 +6,7 @@ import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { CloseCode, CloseReason, closeCodeLabel } from '../protocol/close-codes.js';
 import { ErrorCode as Codes, type ErrorCode } from '../protocol/error-codes.js';
 import type { StoredEvent } from '../protocol/events.js';
-import { encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
+import { type ErrorDetails, encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
 import type { CatchUpMode, ResumeRequest } from '../protocol/resume-request.js';
 import { BadFrameCounter } from '../security/bad-frame-counter.js';
 import { FrameRateLimiter } from '../security/frame-rate-limiter.js';
@@ -78,8 +78,13 @@ export class Connection implements Session {
   readonly #ws: WebSocket;
   readonly #socket: Socket;
   readonly #ctx: ConnectionContext<Connection>;
-  readonly #rate: FrameRateLimiter;
-  readonly #badFrames: BadFrameCounter;
+  /**
+   * Made at the first frame after the welcome, and the counter at the first bad frame: most connections
+   * only listen, so an idle one carries neither (docs/architecture.md, "Hot path"). A bucket made then is
+   * full, as one made at the upgrade would be by then.
+   */
+  #rate: FrameRateLimiter | undefined;
+  #badFrames: BadFrameCounter | undefined;
   #authTimer: NodeJS.Timeout | undefined;
   #corked = false;
   #hasSlot = false;
@@ -104,14 +109,6 @@ export class Connection implements Session {
     this.#openedAt = now;
     // Guarded: a disabled debug line must not cost each connection a child logger.
     if (ctx.log.isLevelEnabled('debug')) this.log.debug({ ip: this.ip }, 'connection opened');
-    this.#rate = new FrameRateLimiter(
-      { ratePerSec: config.rateLimit, burst: config.rateBurst, strikes: config.rateLimitStrikes },
-      now,
-    );
-    this.#badFrames = new BadFrameCounter({
-      limit: config.maxBadFrames,
-      windowMs: config.badFrameWindowS * 1000,
-    });
     ws.on('message', (data, isBinary) => this.#onMessage(data, isBinary));
     ws.on('pong', () => {
       this.pingsUnanswered = 0;
@@ -193,9 +190,9 @@ export class Connection implements Session {
   }
 
   /** Sends an error frame; errors never close by themselves (§6). */
-  sendError(code: ErrorCode, message: string, id?: string | number): void {
+  sendError(code: ErrorCode, message: string, id?: string | number, details?: ErrorDetails): void {
     this.#ctx.metrics.frameErrors.inc({ code });
-    this.send(encodeServerFrame.error(code, message, id));
+    this.send(encodeServerFrame.error(code, message, id, details));
   }
 
   /**
@@ -279,7 +276,13 @@ export class Connection implements Session {
   }
 
   #onOpenMessage(data: RawData, isBinary: boolean): void {
-    const decision = this.#rate.check(this.#ctx.now());
+    const now = this.#ctx.now();
+    const { config } = this.#ctx;
+    this.#rate ??= new FrameRateLimiter(
+      { ratePerSec: config.rateLimit, burst: config.rateBurst, strikes: config.rateLimitStrikes },
+      now,
+    );
+    const decision = this.#rate.check(now);
     if (decision !== 'accept') {
       if (decision === 'close') this.close(CloseCode.RateLimited, CloseReason.RateLimited);
       else
@@ -303,6 +306,11 @@ export class Connection implements Session {
 
   #badFrame(code: ErrorCode, message: string, id?: string | number): void {
     this.sendError(code, message, id);
+    const { config } = this.#ctx;
+    this.#badFrames ??= new BadFrameCounter({
+      limit: config.maxBadFrames,
+      windowMs: config.badFrameWindowS * 1000,
+    });
     if (this.#badFrames.record(this.#ctx.now()))
       this.close(CloseCode.TooManyBadFrames, CloseReason.TooManyBadFrames);
   }

@@ -43,10 +43,15 @@ async function startRun(
     text: data.text,
     threadId: data.thread_id,
     agent: data.agent,
+    onBusy: data.on_busy,
   });
   if (outcome.ok)
     conn.send(encodeServerFrame.ack(frame.id, { run_id: outcome.runId, duplicate: outcome.duplicate }));
-  else conn.sendError(outcome.code, outcome.message, frame.id);
+  else {
+    // BUSY names the thread's run (docs/protocol.md E), so a client can show it or cancel it.
+    const details = outcome.runId === undefined ? undefined : { run_id: outcome.runId };
+    conn.sendError(outcome.code, outcome.message, frame.id, details);
+  }
 }
 
 async function cancelRun(

@@ -22,6 +22,8 @@ import { createEngine } from '../engine/create-engine.js';
 import type { Engine } from '../engine/engine.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { traceAppends } from '../observability/traced-engine.js';
+import { createTracing, type Tracing } from '../observability/tracing.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import { CloseCode, CloseReason } from '../protocol/close-codes.js';
 import type { NewEvent, StoredEvent } from '../protocol/events.js';
@@ -101,6 +103,8 @@ export class Gateway {
   readonly #sse: SseEndpoint;
   readonly #origins: OriginGuard;
   readonly #verifier: TokenVerifier;
+  /** Spans exported over OTLP (docs/deploy.md, "Tracing"); undefined without --otel-endpoint. */
+  readonly #tracing: Tracing | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   /** Stops listening to user disconnects (set once the engine confirmed the listener). */
   #stopDisconnects: (() => Promise<void>) | undefined;
@@ -127,13 +131,24 @@ export class Gateway {
     } else {
       this.devSecret = undefined;
     }
-    const agents = [...builtInAgents(config), ...(deps.agents ?? [])];
+    const tracing =
+      config.otelEndpoint === undefined
+        ? undefined
+        : createTracing({
+            endpoint: config.otelEndpoint,
+            serviceName: config.otelServiceName,
+            serverId: config.serverId,
+            log: this.log,
+          });
+    this.#tracing = tracing;
+    const agents = [...builtInAgents(config, tracing), ...(deps.agents ?? [])];
     checkDefaultAgent(config.defaultAgent, agents);
     if (key.kind === 'remoteJwks') key = { ...key, ...this.#jwksReporting(key.url) };
     this.#verifier = new TokenVerifier({ key, issuer: config.jwtIssuer, audience: config.jwtAudience });
     this.#ownsEngine = deps.engine === undefined;
-    this.engine = deps.engine ?? createEngine(config, this.log, this.metrics);
-    this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now });
+    const engine = deps.engine ?? createEngine(config, this.log, this.metrics);
+    this.engine = tracing === undefined ? engine : traceAppends(engine, tracing);
+    this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now, tracing });
     this.#runStreams = new RunStreams({ engine: this.engine, historySize: config.historySize });
     this.#registry = new ConnectionRegistry({
       heartbeatMs: config.heartbeatMs,
@@ -149,6 +164,8 @@ export class Gateway {
       runTimeoutMs: config.runTimeoutMs,
       approvalTimeoutMs: config.approvalTimeoutMs,
       maxRunsPerUser: config.maxRunsPerUser,
+      busyPolicy: config.busyPolicy,
+      maxQueuedRunsPerThread: config.maxQueuedRunsPerThread,
       node: config.serverId,
       runLeaseMs: config.runLeaseS * 1000,
       log: this.log,
@@ -228,6 +245,7 @@ export class Gateway {
       engine: this.engine,
       runs: this.runtime,
       metrics: this.metrics,
+      tracing,
       log: this.log,
       readiness: () => this.readiness(),
       stats: () => this.stats(),
@@ -297,6 +315,7 @@ export class Gateway {
 
   /** Starts listening; resolves with the bound addresses (port 0 picks a free port). */
   async listen(): Promise<GatewayAddresses> {
+    await this.#tracing?.ready;
     await listenOn(this.#server, { port: this.config.port, host: this.config.host, flag: '--port' });
     if (this.#metricsServer !== undefined) {
       const port = this.config.metricsPort ?? 0;
@@ -466,6 +485,7 @@ export class Gateway {
     this.#aiSdkWss.close();
     await Promise.all([closeServer(this.#server), this.#metricsServer && closeServer(this.#metricsServer)]);
     if (this.#ownsEngine) await this.engine.close();
+    await this.#tracing?.shutdown();
     this.log.info('gateway closed');
   }
 }

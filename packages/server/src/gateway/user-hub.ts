@@ -1,6 +1,8 @@
 import type { Engine, Unsubscribe } from '../engine/engine.js';
+import { type Few, fewAdd, fewDelete, fewSize, fewValues } from '../engine/few.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Tracing } from '../observability/tracing.js';
 import type { StoredEvent } from '../protocol/events.js';
 
 /** One event in this many is timed for the publish->send latency histogram. */
@@ -18,9 +20,20 @@ export interface HubMember {
 }
 
 interface UserEntry<M extends HubMember> {
-  readonly members: Set<M>;
+  /**
+   * The user's one member, or a Set of them (most users have one connection: no Set for them); a box the
+   * subscription's listener shares.
+   */
+  readonly members: { current: Few<M> | undefined };
   /** Resolves when the engine delivers this user's events to the entry. */
   readonly subscribed: Promise<Unsubscribe>;
+}
+
+/** Removes `member` from its entry; whether it was there. */
+function removeMember<M extends HubMember>(entry: UserEntry<M>, member: M): boolean {
+  const before = fewSize(entry.members.current);
+  entry.members.current = fewDelete(entry.members.current, member);
+  return fewSize(entry.members.current) < before;
 }
 
 /**
@@ -34,6 +47,7 @@ export class UserHub<M extends HubMember = HubMember> {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #now: () => number;
+  readonly #tracing: Tracing | undefined;
   #members = 0;
   #sampled = 0;
 
@@ -42,7 +56,10 @@ export class UserHub<M extends HubMember = HubMember> {
     readonly log: Logger;
     readonly metrics: Metrics;
     readonly now: () => number;
+    /** With --otel-endpoint: an `agentcast.fanout` span per traced event (docs/deploy.md, "Tracing"). */
+    readonly tracing?: Tracing | undefined;
   }) {
+    this.#tracing = options.tracing;
     this.#engine = options.engine;
     this.#now = options.now;
     this.#log = options.log;
@@ -57,12 +74,17 @@ export class UserHub<M extends HubMember = HubMember> {
   async join(member: M): Promise<void> {
     let entry = this.#users.get(member.userId);
     if (entry === undefined) {
-      const members = new Set<M>();
+      // The listener reads the members when an event comes, so it sees every join and leave.
+      const members: { current: Few<M> | undefined } = { current: undefined };
       const subscribed = this.#engine.subscribe(member.userId, (event, frame) => {
         const bytes = Buffer.from(frame);
+        const current = members.current;
         let written = 0;
-        for (const m of members) if (m.deliver(event, bytes)) written++;
+        if (current instanceof Set) {
+          for (const m of current) if (m.deliver(event, bytes)) written++;
+        } else if (current?.deliver(event, bytes) === true) written++;
         if (written > 0) this.#metrics.eventsDelivered.inc(written);
+        if (this.#tracing !== undefined && event.meta !== undefined) this.#traceFanout(event, written);
         // Sampled (1 event in LATENCY_SAMPLE_EVERY): a histogram observation per event costs more
         // than the rest of the fan-out of a small event.
         if (++this.#sampled % LATENCY_SAMPLE_EVERY !== 0) return;
@@ -75,14 +97,14 @@ export class UserHub<M extends HubMember = HubMember> {
       // next join tries again instead of waiting on a dead promise.
       subscribed.catch(() => this.#dropIfCurrent(member.userId, entry as UserEntry<M>));
     }
-    entry.members.add(member);
+    entry.members.current = fewAdd(entry.members.current, member);
     this.#members++;
     try {
       await entry.subscribed;
     } catch (err) {
       // The entry may already be gone from the map (dropped by the catch above), so undo this
       // member's bookkeeping on the entry itself rather than through leave().
-      if (entry.members.delete(member)) this.#members--;
+      if (removeMember(entry, member)) this.#members--;
       this.#dropIfCurrent(member.userId, entry);
       throw err;
     }
@@ -91,9 +113,9 @@ export class UserHub<M extends HubMember = HubMember> {
   /** Removes a member; the user's subscription ends with its last member. Idempotent. */
   leave(member: M): void {
     const entry = this.#users.get(member.userId);
-    if (entry === undefined || !entry.members.delete(member)) return;
+    if (entry === undefined || !removeMember(entry, member)) return;
     this.#members--;
-    if (entry.members.size > 0) return;
+    if (entry.members.current !== undefined) return;
     this.#dropIfCurrent(member.userId, entry);
     entry.subscribed
       .then(
@@ -101,6 +123,17 @@ export class UserHub<M extends HubMember = HubMember> {
         () => undefined, // the subscribe failure was already reported to the joiner
       )
       .catch((err: unknown) => this.#log.warn({ err, user_id: member.userId }, 'unsubscribe failed'));
+  }
+
+  /** The delivery of one event to this node's sessions of its user, as a span of the event's trace. */
+  #traceFanout(event: StoredEvent, written: number): void {
+    this.#tracing
+      ?.start('agentcast.fanout', event.meta?.traceparent, 'internal', {
+        'agentcast.seq': event.seq,
+        'agentcast.sessions': written,
+        ...(event.run_id !== undefined && { 'agentcast.run_id': event.run_id }),
+      })
+      .end();
   }
 
   #dropIfCurrent(userId: string, entry: UserEntry<M>): void {
@@ -111,12 +144,12 @@ export class UserHub<M extends HubMember = HubMember> {
 
   /** Members of one user on this node (a copy). */
   membersOf(userId: string): M[] {
-    return [...(this.#users.get(userId)?.members ?? [])];
+    return [...fewValues(this.#users.get(userId)?.members.current)];
   }
 
   /** Every member, for sweeps (heartbeat, token expiry, drain). */
   *members(): IterableIterator<M> {
-    for (const entry of this.#users.values()) yield* entry.members;
+    for (const entry of this.#users.values()) yield* fewValues(entry.members.current);
   }
 
   /** Users with at least one member on this node. */
