@@ -135,6 +135,14 @@ describe('AI SDK over HTTP (DefaultChatTransport)', () => {
       );
     expect((await head('u-owner')).status).toBe(200);
     expect((await head('u-other')).status).toBe(204);
+    // A second message while the chat's run goes on: BUSY under the default policy (docs/protocol.md E).
+    const busy = await fetch(`${h.httpUrl}/v1/ai-sdk/chat`, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${await h.token('u-owner')}`, 'Content-Type': 'application/json' },
+      body: JSON.stringify({ id: 'chat-private', agent: 'gated', messages: [user('m-private-2', 'again')] }),
+    });
+    expect(busy.status).toBe(409);
+    expect(((await busy.json()) as { error: { code: string } }).error.code).toBe('BUSY');
     agents.release('private');
     expect(textOf(await assemble(stream))).toBe('one two three');
   });

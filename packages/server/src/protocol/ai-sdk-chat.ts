@@ -95,6 +95,7 @@ export const chatBodySchema = z.looseObject({
   trigger: z.enum(['submit-message', 'regenerate-message']).optional(),
   messageId: z.string().optional(),
   agent: z.string().min(1).max(64).optional(),
+  on_busy: z.enum(['reject', 'enqueue', 'interrupt']).optional(),
 });
 
 /** `{chat_id}` of `/v1/ai-sdk/chat/{chat_id}/…`: the chat, the runs' `thread_id`. */

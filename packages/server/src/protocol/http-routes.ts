@@ -684,6 +684,7 @@ export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
       ...JSON_BODY_ERRORS,
       ...UNAUTHORIZED,
       404: ['NOT_FOUND'],
+      409: ['BUSY'],
       429: ['RATE_LIMITED'],
       ...API_ERRORS,
       ...ENGINE_DOWN,

@@ -16,6 +16,7 @@ import {
 } from '../../gateway/authenticate-session.js';
 import { answerCancel, NO_BODY, readJsonBody, sendError, sendJson } from '../../gateway/http-api.js';
 import type { RunFollow, RunFollower, RunStreamEnd, RunStreams } from '../../gateway/run-stream.js';
+import { START_REFUSAL_STATUS } from '../../gateway/user-api.js';
 import type { Logger } from '../../observability/logger.js';
 import { isEngineUnavailable } from '../../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../../protocol/error-codes.js';
@@ -58,14 +59,6 @@ export const UI_MESSAGE_STREAM_HEADERS: Readonly<Record<string, string>> = {
 
 const CHAT_PATH = '/v1/ai-sdk/chat';
 const CHAT_ROUTE = /^\/v1\/ai-sdk\/chat\/([^/]+)\/(stream|cancel)$/;
-
-/** The status of each refusal of a start: the same codes a `user_message` gets (§6, E; as POST /v1/messages). */
-const START_REFUSAL_STATUS: Readonly<Record<string, number>> = {
-  [ErrorCode.InvalidMessage]: 400,
-  [ErrorCode.NotFound]: 404,
-  [ErrorCode.RateLimited]: 429,
-  [ErrorCode.Unavailable]: 503,
-};
 
 /**
  * The AI SDK's HTTP routes (docs/protocol.md J), for `DefaultChatTransport`: `POST /v1/ai-sdk/chat`,
@@ -151,6 +144,7 @@ async function postChat(
     text: request.userMessage.text,
     threadId: request.chatId,
     agent: request.agent,
+    onBusy: request.onBusy,
     context: runContextOf(request),
   });
   if (!started.ok) {

@@ -299,6 +299,7 @@ export class AiSdkSocket implements RegisteredSession {
       text: chat.userMessage.text,
       threadId: chat.chatId,
       agent: chat.agent,
+      onBusy: chat.onBusy,
       context: runContextOf(chat),
     });
     if (this.#requests.get(frame.requestId) !== request) {

@@ -35,12 +35,14 @@ export interface ChatRequest {
   readonly approvals: readonly ApprovalResponseIn[];
   /** The body's `agent` field: which agent runs it, as `user_message.data.agent` (the default agent when absent). */
   readonly agent?: string | undefined;
+  /** The body's `on_busy` field: this message's busy policy, as `user_message.data.on_busy` (E). */
+  readonly onBusy?: 'reject' | 'enqueue' | 'interrupt' | undefined;
   /** The body's fields besides the SDK's own: the app's `body` option, passed to the agent untouched. */
   readonly extra: Readonly<Record<string, unknown>>;
 }
 
 /** The fields of the body that are the SDK's own, not the app's. */
-const SDK_FIELDS = new Set(['id', 'messages', 'trigger', 'messageId', 'agent']);
+const SDK_FIELDS = new Set(['id', 'messages', 'trigger', 'messageId', 'agent', 'on_busy']);
 /** WebSocket `send` frames carry these too; they are the transport's, not the app's. */
 const FRAME_FIELDS = new Set(['type', 'requestId', 'headers', 'body', 'metadata']);
 
@@ -102,6 +104,7 @@ export function parseChatRequest(
       userMessage: { id: userId.data, text: textOf(lastUser) },
       approvals,
       agent: body.agent,
+      onBusy: body.on_busy,
       extra,
     },
   };
