@@ -287,6 +287,25 @@ describe('AI SDK over WebSocket (WebSocketChatTransport)', () => {
     for (const c of sockets) c.ws.close();
   });
 
+  it('is swept as /ws is: pinged by the heartbeat, closed 4002 when its token expires', async () => {
+    const swept = await startGateway({ heartbeatMs: 100 });
+    try {
+      const url = `ws://127.0.0.1:${swept.port}/v1/ai-sdk/ws`;
+      const raw = Client.open(url, {
+        protocols: ['agentcast.v1', `bearer.${await swept.token('w-swept', 2)}`],
+      });
+      let pings = 0;
+      raw.ws.on('ping', () => {
+        pings += 1;
+      });
+      // The token lives 1 to 2 s (exp is in whole seconds): the expiry sweep closes the socket, which answered every ping until then.
+      expect(await raw.closed).toBe(4002);
+      expect(pings).toBeGreaterThan(2);
+    } finally {
+      await swept.close();
+    }
+  });
+
   it('holds the frame rate limit of /ws: past the burst, an error per refused frame', async () => {
     const raw = Client.open(aiSdkUrl, { protocols: ['agentcast.v1', `bearer.${await h.token('w-flood')}`] });
     await new Promise((resolve) => raw.ws.once('open', resolve));
