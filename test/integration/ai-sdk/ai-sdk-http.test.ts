@@ -83,6 +83,21 @@ describe('AI SDK over HTTP (DefaultChatTransport)', () => {
     expect(((await runs.json()) as { runs: { run_id: string; status: string }[] }).runs).toEqual([
       expect.objectContaining({ run_id: message.id, status: 'succeeded' }),
     ]);
+    // regenerate(): a new run of the same question; the same regenerate retried is that run again.
+    const regenerate = async () => {
+      const again = await transport.sendMessages({
+        chatId: 'chat-demo',
+        messages: [user('m-demo', 'What is 6 times 7?')],
+        trigger: 'regenerate-message',
+        messageId: message.id,
+        abortSignal: undefined,
+      });
+      return assemble(again);
+    };
+    const regenerated = await regenerate();
+    expect(regenerated.id).not.toBe(message.id);
+    expect(textOf(regenerated)).toContain('6 * 7 = 42.');
+    expect((await regenerate()).id).toBe(regenerated.id);
   });
 
   it('a read cut mid-run only detaches; reconnectToStream gives the same message, each piece once; two tabs agree', async () => {

@@ -140,7 +140,7 @@ async function postChat(
   const follower = await ctx.runStreams.subscribe(userId);
   if (request.approvals.length > 0) return continueChat(res, ctx, userId, request, follower);
   const started = await ctx.runs.start(userId, {
-    messageId: request.userMessage.id,
+    messageId: request.runKey,
     text: request.userMessage.text,
     threadId: request.chatId,
     agent: request.agent,

@@ -295,7 +295,7 @@ export class AiSdkSocket implements RegisteredSession {
     const { request: chat } = frame;
     if (chat.approvals.length > 0) return this.#continue(request, chat);
     const started = await this.#ctx.runs.start(this.#userId, {
-      messageId: chat.userMessage.id,
+      messageId: chat.runKey,
       text: chat.userMessage.text,
       threadId: chat.chatId,
       agent: chat.agent,

@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto';
 import type { z } from 'zod';
 import type { ConversationMessage, RunInputContext } from '../../agents/define-agent.js';
 import { type approvalSchema, chatBodySchema, type messageSchema } from '../../protocol/ai-sdk-chat.js';
@@ -31,6 +32,12 @@ export interface ChatRequest {
    * are the run's text.
    */
   readonly userMessage: { readonly id: string; readonly text: string };
+  /**
+   * The run's idempotency key (`user_message.id`, E): the last user message's id, or for `regenerate-message`
+   * a key of that id and the regenerated message's (`messageId`), so a regenerate starts a new run and a
+   * retried one does not start two.
+   */
+  readonly runKey: string;
   /** Approval answers in the last message when it is the assistant's (`addToolApprovalResponse` + resend). */
   readonly approvals: readonly ApprovalResponseIn[];
   /** The body's `agent` field: which agent runs it, as `user_message.data.agent` (the default agent when absent). */
@@ -45,6 +52,14 @@ export interface ChatRequest {
 const SDK_FIELDS = new Set(['id', 'messages', 'trigger', 'messageId', 'agent', 'on_busy']);
 /** WebSocket `send` frames carry these too; they are the transport's, not the app's. */
 const FRAME_FIELDS = new Set(['type', 'requestId', 'headers', 'body', 'metadata']);
+
+/** The idempotency key of a regenerate: `regenerate:` and a digest of the two ids (at most 128 characters). */
+function regenerateKey(userMessageId: string, messageId: string | undefined): string {
+  const digest = createHash('sha256')
+    .update(`${userMessageId}\n${messageId ?? ''}`)
+    .digest('base64url');
+  return `regenerate:${digest}`;
+}
 
 /** The text of a UI message: its text parts, joined. */
 function textOf(message: UiMessageIn): string {
@@ -102,6 +117,8 @@ export function parseChatRequest(
       chatId: body.id,
       messages: body.messages,
       userMessage: { id: userId.data, text: textOf(lastUser) },
+      runKey:
+        body.trigger === 'regenerate-message' ? regenerateKey(userId.data, body.messageId) : userId.data,
       approvals,
       agent: body.agent,
       onBusy: body.on_busy,
