@@ -350,8 +350,9 @@ export class AgentcastClient {
       }
       case 'error': {
         const message = `${frame.code}: ${frame.message}`;
-        // A CONFLICT's message ends with the decision that won (docs/protocol.md G).
-        const decision = /(approved|denied|expired|cancelled)$/.exec(frame.message)?.[1] as ApprovalDecision;
+        // A CONFLICT names the decision that won (docs/protocol.md G); an older gateway only in its message.
+        const decision = (frame.decision ??
+          /(approved|denied|expired|cancelled)$/.exec(frame.message)?.[1]) as ApprovalDecision;
         const error = new ClientError(ClientErrorCode.Server, message, { serverCode: frame.code, decision });
         if (frame.id === undefined || !this.#outbox.reject(frame.id, error))
           this.#lifecycle.emit('error', error);

@@ -15,6 +15,8 @@ export type ServerFrame =
       readonly id: string | undefined;
       readonly code: string;
       readonly message: string;
+      /** With CONFLICT: the decision that won (docs/protocol.md G). */
+      readonly decision?: string | undefined;
     }
   | { readonly kind: 'pong' }
   | { readonly kind: 'auth_ok' }
@@ -97,6 +99,7 @@ export function parseServerFrame(text: string): ServerFrame | undefined {
         id: typeof raw.id === 'string' ? raw.id : undefined,
         code: str(data?.code),
         message: str(data?.message),
+        decision: typeof data?.decision === 'string' ? data.decision : undefined,
       };
     case 'pong':
       return { kind: 'pong' };

@@ -45,7 +45,7 @@ export class SseReader {
   }
 
   #take(split: ReturnType<NdjsonSplitter['push']>): SseOutcome {
-    if (!split.ok) return split;
+    if (!split.ok) return { ok: false, message: split.message };
     const events: SseEvent[] = [];
     for (const { number, text } of split.lines) {
       if (text === '') {

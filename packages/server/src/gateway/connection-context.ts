@@ -40,6 +40,8 @@ export interface RunRefusal {
   readonly message: string;
   /** With BUSY: the thread's run (docs/protocol.md E). */
   readonly runId?: string | undefined;
+  /** With CONFLICT: the decision that won the approval (docs/protocol.md G). */
+  readonly decision?: string | undefined;
 }
 
 /**

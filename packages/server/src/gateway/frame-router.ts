@@ -85,7 +85,11 @@ async function answerApproval(
         duplicate: outcome.duplicate,
       }),
     );
-  } else conn.sendError(outcome.code, outcome.message, frame.id);
+  } else {
+    // G: a CONFLICT names the decision that won, for a client to show without parsing the message.
+    const details = outcome.decision === undefined ? undefined : { decision: outcome.decision };
+    conn.sendError(outcome.code, outcome.message, frame.id, details);
+  }
 }
 
 /** Turns an unexpected failure of a handler into an INTERNAL error frame (nothing throws across the socket). */

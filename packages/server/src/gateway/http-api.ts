@@ -883,7 +883,15 @@ async function answerApproval(
     });
   }
   const status = outcome.code === ErrorCode.NotFound ? 404 : outcome.code === ErrorCode.Conflict ? 409 : 503;
-  sendError(res, status, outcome.code, outcome.message, status === 503 ? { 'Retry-After': '1' } : {});
+  const details = outcome.decision === undefined ? undefined : { decision: outcome.decision };
+  sendError(
+    res,
+    status,
+    outcome.code,
+    outcome.message,
+    status === 503 ? { 'Retry-After': '1' } : {},
+    details,
+  );
 }
 
 /** GET /v1/approvals?state=pending: the user's approvals waiting for an answer (docs/protocol.md G). */

@@ -121,7 +121,7 @@ export const encodeServerFrame = {
       | { run_id: string; duplicate?: boolean }
       | { approval_id: string; decision: string; duplicate: boolean },
   ): string => JSON.stringify({ type: ServerFrameType.Ack, id, data }),
-  /** `details` adds fields to `data`: `run_id` with BUSY (docs/protocol.md E). */
+  /** `details` adds fields to `data`: `run_id` with BUSY (docs/protocol.md E), `decision` with CONFLICT (G). */
   error: (code: ErrorCode, message: string, id?: string | number, details?: ErrorDetails): string =>
     JSON.stringify({ type: ServerFrameType.Error, id, data: { code, message, ...details } }),
   runSnapshot: (data: RunSnapshot): string =>
@@ -134,9 +134,13 @@ export const encodeServerFrame = {
     }),
 };
 
-/** Fields an error carries besides `code` and `message`: the thread's run of a BUSY (docs/protocol.md E). */
+/**
+ * Fields an error carries besides `code` and `message`: the thread's run of a BUSY (docs/protocol.md E), the
+ * decision that won of a CONFLICT (G).
+ */
 export interface ErrorDetails {
   readonly run_id?: string;
+  readonly decision?: string;
 }
 
 /** The body of POST /v1/messages (docs/protocol.md H): a `user_message` frame's `id` and `data` fields, flat. */
