@@ -189,6 +189,13 @@ const NOT_RUNNABLE: readonly Excuse[] = [
     reason: 'a sample event frame; "wire samples match real frames" compares it with a real one.',
   },
   {
+    file: 'docs/ai-sdk.md',
+    contains: 'useChat({ id: chatId, messages: initial, transport, resume: true })',
+    reason:
+      'lines of a React page, not a program; test/browser/ai-sdk-app/chat-page.ts holds them (checked by ' +
+      'test/browser/ai-sdk.test.ts, which also runs that page in Chromium).',
+  },
+  {
     file: 'docs/security.md',
     contains: 'origins[0] "https://*example.com"',
     reason: 'error output, not a command; "error samples are what agentcast prints" produces it for real.',

@@ -180,6 +180,24 @@ describe('corsDecision', () => {
     });
   });
 
+  it('exposes the AI SDK chat routes to allowed origins without exposeApiToBrowsers (docs/protocol.md J)', () => {
+    const preflightApi = { ...preflightPublic, 'Access-Control-Allow-Methods': 'GET, POST' };
+    for (const path of ['/v1/ai-sdk/chat', '/v1/ai-sdk/chat/c1/stream', '/v1/ai-sdk/chat/c1/cancel']) {
+      expect(decide({ method: 'POST', path })).toStrictEqual({ action: 'continue', headers: allow });
+      expect(decide({ method: 'OPTIONS', path, accessControlRequestMethod: 'POST' })).toStrictEqual({
+        action: 'preflight',
+        status: 204,
+        headers: preflightApi,
+      });
+    }
+    expect(
+      decide({ method: 'OPTIONS', path: '/v1/ai-sdk/chat/c1/other', accessControlRequestMethod: 'POST' }),
+    ).toMatchObject({
+      action: 'refuse',
+      reason: 'api_not_exposed',
+    });
+  });
+
   it('lets requests without Origin through when requireOrigin is off, and refuses an empty Origin', () => {
     const lax = new OriginPolicy({ env: 'production', origins: [APP] });
     const base = { policy: lax, method: 'GET', path: '/healthz', exposeApiToBrowsers: false };

@@ -301,6 +301,15 @@ export const OPTION_SPECS = [
     help: 'Largest inbound WebSocket frame in bytes (1009 above it)',
   },
   {
+    key: 'aiSdkMaxBodyBytes',
+    kind: 'int',
+    group: 'limits',
+    default: 1_048_576,
+    min: 1024,
+    max: 16_777_216,
+    help: 'Largest AI SDK chat request in bytes: a POST /v1/ai-sdk/chat body (413 above it) or a /v1/ai-sdk/ws frame (1009)',
+  },
+  {
     key: 'maxConnections',
     kind: 'int',
     group: 'limits',
@@ -484,7 +493,7 @@ export const OPTION_SPECS = [
     default: 15_000,
     min: 100,
     max: 600_000,
-    help: 'Interval of the comment line (: ping) written to every Server-Sent Events stream, so proxies keep it open',
+    help: 'Interval of the comment line (: ping) written to every Server-Sent Events stream (GET /v1/events, the AG-UI and AI SDK streams), so proxies keep it open',
   },
   {
     key: 'sseRetryMs',

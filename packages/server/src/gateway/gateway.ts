@@ -15,6 +15,8 @@ import { generateDevSecret } from '../auth/dev-token.js';
 import { readTokenKeySource, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
 import { handleAgUi, StreamHeartbeat } from '../edges/ag-ui/ag-ui-endpoint.js';
+import { handleAiSdkHttp } from '../edges/ai-sdk/ai-sdk-http.js';
+import { AiSdkSocket } from '../edges/ai-sdk/ai-sdk-socket.js';
 import { SseEndpoint } from '../edges/sse/sse-endpoint.js';
 import { createEngine } from '../engine/create-engine.js';
 import type { Engine } from '../engine/engine.js';
@@ -95,6 +97,8 @@ export class Gateway {
   readonly #server: Server;
   readonly #metricsServer: Server | undefined;
   readonly #wss: WebSocketServer;
+  /** `GET /v1/ai-sdk/ws` (docs/protocol.md J): its frames are chat requests, bounded by --ai-sdk-max-body-bytes. */
+  readonly #aiSdkWss: WebSocketServer;
   /** `GET /v1/events`: Server-Sent Events streams (docs/protocol.md H). */
   readonly #sse: SseEndpoint;
   readonly #origins: OriginGuard;
@@ -175,6 +179,13 @@ export class Gateway {
       // §1: select agentcast.v1; never echo bearer.<jwt>, which would send the token back.
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });
+    this.#aiSdkWss = new WebSocketServer({
+      noServer: true,
+      clientTracking: false,
+      maxPayload: config.aiSdkMaxBodyBytes,
+      perMessageDeflate: false,
+      handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
+    });
     const verifier = this.#verifier;
     const handshakes = new HandshakeLimiter(config.maxHandshakesPerIp);
     const accepting = (): boolean => this.#state === 'running';
@@ -199,6 +210,12 @@ export class Gateway {
       metrics: this.metrics,
       accepting,
       ctx: { ...sessions, onClosed: (conn) => this.#registry.delete(conn) },
+      aiSdk: {
+        path: '/v1/ai-sdk/ws',
+        wss: this.#aiSdkWss,
+        open: (ws, socket, info) =>
+          new AiSdkSocket(ws, socket, { ...sessions, onClosed: (s) => this.#registry.delete(s) }, info),
+      },
     });
     const tickets = new StreamTickets(this.engine);
     this.#sse = new SseEndpoint({
@@ -212,13 +229,16 @@ export class Gateway {
     });
     const sse = this.#sse;
     const userApi = { ...sessions, tickets };
-    const agUi = { ...userApi, heartbeat: new StreamHeartbeat(config.sseHeartbeatMs) };
+    // One heartbeat for the edges' streams of one run (AG-UI, the AI SDK's chat streams): one timer for all.
+    const heartbeat = new StreamHeartbeat(config.sseHeartbeatMs);
+    const agUi = { ...userApi, heartbeat };
     // A demo token is a token for any user, to anyone who asks: only the throw-away dev secret signs
     // them, unless --demo-tokens says the configured secret may.
     const demoSecret = this.devSecret ?? (config.demoTokens ? config.jwtSecret : undefined);
     const demo = config.demo
       ? createDemoRoutes({ secret: demoSecret, defaultAgent: config.defaultAgent })
       : undefined;
+    const aiSdk = { ...sessions, heartbeat };
     const httpContext = {
       config,
       demo,
@@ -235,6 +255,8 @@ export class Gateway {
       // docs/protocol.md I: the AG-UI routes are user routes too, on the same session core and run control.
       userApi: async (req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) =>
         (await handleAgUi(req, res, agUi, url)) || handleUserApi(req, res, userApi, url, operator),
+      aiSdk: (req: IncomingMessage, res: ServerResponse, path: string) =>
+        handleAiSdkHttp(req, res, aiSdk, path),
     };
     // One budget of plain HTTP sockets for both ports: file descriptors are the process's.
     const trusted = new TrustedProxies(config.trustProxy);
@@ -460,6 +482,7 @@ export class Gateway {
     await this.runtime.close();
     await this.#registry.closeAll(CloseCode.ServiceRestart, CloseReason.Draining, CLOSE_GRACE_MS);
     this.#wss.close();
+    this.#aiSdkWss.close();
     await Promise.all([closeServer(this.#server), this.#metricsServer && closeServer(this.#metricsServer)]);
     if (this.#ownsEngine) await this.engine.close();
     await this.#tracing?.shutdown();

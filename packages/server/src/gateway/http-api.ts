@@ -79,6 +79,13 @@ export interface HttpApiContext {
   readonly userApi?:
     | ((req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) => Promise<boolean>)
     | undefined;
+  /**
+   * The AI SDK's chat routes (docs/protocol.md J, edges/ai-sdk/): the `/v1/ai-sdk/chat` routes, with the user's JWT.
+   * True when it answered.
+   */
+  readonly aiSdk?:
+    | ((req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>)
+    | undefined;
   /** Routes served only with the demo on: `/`, `/demo/token`, static assets. */
   readonly demo?: ((req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>) | undefined;
 }
@@ -249,6 +256,7 @@ async function handleApi(
   url: URL,
 ): Promise<void> {
   const path = url.pathname;
+  if (ctx.aiSdk !== undefined && (await ctx.aiSdk(req, res, path))) return;
   const operator = apiKeyMatches(req.headers.authorization, ctx.config.apiKey);
   // H: the API key is compared first, so a backend's cancel never reaches the user routes; any other
   // bearer on a user route must be a user's JWT (tickets and messages take only a JWT).

@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer } from 'ws';
 import { tokenFromUpgrade } from '../auth/token-source.js';
 import type { Config } from '../config/config.js';
 import type { Metrics } from '../observability/metrics.js';
 import { Connection } from './connection.js';
 import type { ConnectionContext } from './connection-context.js';
-import type { ConnectionRegistry } from './connection-registry.js';
+import type { ConnectionRegistry, RegisteredSession } from './connection-registry.js';
 import type { OriginGuard } from './origin-guard.js';
 import { checkAdmission } from './session-admission.js';
 import { checkRequest, offeredSubprotocols, resumeFromQuery } from './upgrade-checks.js';
@@ -23,6 +23,21 @@ export interface UpgradeHandlerDeps {
   readonly metrics: Metrics;
   /** False once the gateway drains or closes: new upgrades get 503. */
   readonly accepting: () => boolean;
+  /**
+   * `GET /v1/ai-sdk/ws` (docs/protocol.md J): the same checks, then its own server (its frame limit is
+   * `--ai-sdk-max-body-bytes`) and session.
+   */
+  readonly aiSdk?:
+    | {
+        readonly path: string;
+        readonly wss: WebSocketServer;
+        open(
+          ws: WebSocket,
+          socket: Socket,
+          info: { id: string; ip: string; token: string | undefined },
+        ): RegisteredSession;
+      }
+    | undefined;
 }
 
 /**
@@ -39,12 +54,14 @@ export class UpgradeHandler {
   }
 
   handle(req: IncomingMessage, socket: Socket, head: Buffer): void {
-    const { config, origins, registry, wss, ctx } = this.#deps;
+    const { config, origins, registry, ctx, aiSdk } = this.#deps;
     const url = new URL(req.url ?? '/', 'http://localhost');
-    if (url.pathname !== '/ws') {
+    const isAiSdk = aiSdk !== undefined && url.pathname === aiSdk.path;
+    if (url.pathname !== '/ws' && !isAiSdk) {
       this.#reject(socket, { status: 400, reason: 'bad_path', message: 'the WebSocket endpoint is /ws' });
       return;
     }
+    const wss = isAiSdk ? aiSdk.wss : this.#deps.wss;
     const ip = origins.clientIp(req);
     const rejection =
       checkAdmission(
@@ -86,7 +103,8 @@ export class UpgradeHandler {
       settle();
       socket.off('close', failed);
       const id = `c_${randomBytes(9).toString('base64url')}`;
-      registry.add(new Connection(ws, socket, ctx, { id, ip, token: token?.token, resume }));
+      if (isAiSdk) registry.add(aiSdk.open(ws, socket, { id, ip, token: token?.token }));
+      else registry.add(new Connection(ws, socket, ctx, { id, ip, token: token?.token, resume }));
     });
   }
 

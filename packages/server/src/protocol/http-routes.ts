@@ -1,5 +1,6 @@
 import { RunAgentInputSchema } from '@ag-ui/core/schemas';
 import { z } from 'zod';
+import { chatBodySchema, chatIdleSchema, chatPathSchema } from './ai-sdk-chat.js';
 import { messageBodySchema } from './frames.js';
 import {
   actingUserQuerySchema,
@@ -657,6 +658,112 @@ export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
         status: 400,
       },
       { name: 'no_jwt', summary: 'Without a JWT', auth: 'none', path: { run_id: 'r_nope' }, status: 401 },
+    ],
+  },
+  {
+    method: 'post',
+    path: '/v1/ai-sdk/chat',
+    operationId: 'aiSdkChat',
+    tag: 'browser',
+    summary:
+      "The AI SDK's chat request (`DefaultChatTransport`): starts a run, answers its UI message stream",
+    description:
+      'docs/protocol.md J: the run of the chat `id` (its `thread_id`), idempotent by the last user message `id`, streamed as ' +
+      '`data: <chunk>` lines and `data: [DONE]`. Answered approvals in a resent assistant message settle those approvals ' +
+      "instead of starting a run. A body the SDK's `validateUIMessages` would refuse is `400` naming the field.",
+    security: ['userJwt'],
+    body: { required: true, content: { 'application/json': chatBodySchema } },
+    answers: {
+      200: {
+        description: 'The UI message stream (`x-vercel-ai-ui-message-stream: v1`).',
+        contentType: 'text/event-stream',
+        headers: { 'x-vercel-ai-ui-message-stream': '`v1`' },
+      },
+    },
+    errors: {
+      ...JSON_BODY_ERRORS,
+      ...UNAUTHORIZED,
+      404: ['NOT_FOUND'],
+      409: ['BUSY'],
+      429: ['RATE_LIMITED'],
+      ...API_ERRORS,
+      ...ENGINE_DOWN,
+    },
+    examples: [
+      {
+        name: 'chat',
+        summary: 'A chat of one user message, for the default agent',
+        auth: 'userJwt',
+        body: {
+          id: 'chat-1',
+          messages: [{ id: 'm-1', role: 'user', parts: [{ type: 'text', text: 'What is 6 * 7?' }] }],
+        },
+        status: 200,
+      },
+      {
+        name: 'no_text',
+        summary: 'A text part without its text',
+        auth: 'userJwt',
+        body: { id: 'chat-1', messages: [{ id: 'm-2', role: 'user', parts: [{ type: 'text' }] }] },
+        status: 400,
+      },
+      {
+        name: 'no_token',
+        summary: 'Without a JWT',
+        auth: 'none',
+        body: { id: 'chat-1', messages: [] },
+        status: 401,
+      },
+    ],
+  },
+  {
+    method: 'get',
+    path: '/v1/ai-sdk/chat/{chat_id}/stream',
+    operationId: 'aiSdkResumeChat',
+    tag: 'browser',
+    summary: "The chat's active run from its first chunk (`reconnectToStream`), or 204",
+    description:
+      "docs/protocol.md J: the user's active run of the chat, replayed from its first chunk and then live; `204` when the " +
+      "user has none (another user's chat id too).",
+    security: ['userJwt'],
+    pathParams: chatPathSchema,
+    answers: {
+      200: { description: 'The UI message stream of the active run.', contentType: 'text/event-stream' },
+      204: { description: 'No active run in this chat.', contentType: 'text/plain' },
+    },
+    errors: { ...ID_ERRORS, ...UNAUTHORIZED, ...API_ERRORS, ...ENGINE_DOWN },
+    examples: [
+      { name: 'no_token', summary: 'Without a JWT', auth: 'none', path: { chat_id: 'chat-1' }, status: 401 },
+    ],
+  },
+  {
+    method: 'post',
+    path: '/v1/ai-sdk/chat/{chat_id}/cancel',
+    operationId: 'aiSdkCancelChat',
+    tag: 'browser',
+    summary: "Cancels the chat's active run (`stop()` over HTTP)",
+    description:
+      "docs/protocol.md J: the chat's active run is cancelled on whichever node runs it, as `POST /v1/runs/{run_id}/cancel` " +
+      'does (`202 cancelling`, `200 ended`); `200 idle` when the chat has no active run.',
+    security: ['userJwt'],
+    pathParams: chatPathSchema,
+    answers: {
+      200: {
+        description: 'Nothing to cancel, or the run had already ended.',
+        schema: chatIdleSchema.or(cancelResultSchema),
+      },
+      202: { description: 'The run is being cancelled.', schema: cancelResultSchema },
+    },
+    errors: { ...ID_ERRORS, ...UNAUTHORIZED, 404: ['NOT_FOUND'], ...API_ERRORS, ...ENGINE_DOWN },
+    examples: [
+      {
+        name: 'idle',
+        summary: 'A chat with no active run',
+        auth: 'userJwt',
+        path: { chat_id: 'chat-idle' },
+        status: 200,
+      },
+      { name: 'no_token', summary: 'Without a JWT', auth: 'none', path: { chat_id: 'chat-1' }, status: 401 },
     ],
   },
   {

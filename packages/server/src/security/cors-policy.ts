@@ -64,11 +64,15 @@ export function isUserRoute(path: string): boolean {
     path === '/v1/tickets' ||
     path === '/v1/messages' ||
     /^\/v1\/runs\/[^/]+\/cancel$/.test(path) ||
+    AI_SDK_ROUTE.test(path) ||
     path === '/v1/ag-ui' ||
     /^\/v1\/ag-ui\/runs\/[^/]+$/.test(path) ||
     isSnapshotOrApprovalRoute(path)
   );
 }
+
+/** The AI SDK's chat routes (docs/protocol.md J): `useChat` calls them from the page, with the user's JWT. */
+const AI_SDK_ROUTE = /^\/v1\/ai-sdk\/chat(\/[^/]+\/(stream|cancel))?$/;
 
 /** `/v1/runs`, `/v1/runs/:run_id` (docs/protocol.md F), `/v1/approvals`, `/v1/approvals/:approval_id` (G). */
 export function isSnapshotOrApprovalRoute(path: string): boolean {
