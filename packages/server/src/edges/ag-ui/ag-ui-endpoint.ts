@@ -15,13 +15,14 @@ import {
 } from '../../gateway/authenticate-session.js';
 import { NO_BODY, readJsonBody, sendError } from '../../gateway/http-api.js';
 import type { RunFollower, RunStreamFrom, RunStreamSink, RunStreams } from '../../gateway/run-stream.js';
+import type { StreamHeartbeat } from '../../gateway/stream-heartbeat.js';
 import { START_REFUSAL_STATUS } from '../../gateway/user-api.js';
 import { closeIfSlow } from '../../gateway/user-stream.js';
 import { isEngineUnavailable } from '../../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../../protocol/error-codes.js';
 import { EventType, ID_MAX_LENGTH, idSchema, type StoredEvent } from '../../protocol/events.js';
 import { parseBody } from '../../protocol/http-bodies.js';
-import { resumeFromLastEventId, SSE_PING } from '../sse/sse-frame.js';
+import { resumeFromLastEventId } from '../sse/sse-frame.js';
 import { type AgUiFrame, AgUiRunEncoder, agUiSseFrame } from './ag-ui-encoder.js';
 
 /** What the AG-UI routes need from their gateway: the session core and the one run control. */
@@ -31,36 +32,7 @@ export interface AgUiContext extends AuthContext, RevocationContext {
   readonly runs: Pick<AgentRuntime, 'start'>;
   readonly runStreams: Pick<RunStreams, 'subscribe'>;
   /** Keeps open streams alive through proxies while a run is quiet (a question waiting for its user). */
-  readonly heartbeat: StreamHeartbeat;
-}
-
-/**
- * One interval for every open AG-UI stream of a gateway (docs/architecture.md, "Hot path": no timer per
- * stream): each `everyMs` it writes the SSE comment `: ping`, which AG-UI clients ignore and proxies see as
- * traffic (docs/protocol.md I). It runs only while a stream is open.
- */
-export class StreamHeartbeat {
-  readonly #everyMs: number;
-  readonly #open = new Set<ServerResponse>();
-  #timer: NodeJS.Timeout | undefined;
-
-  constructor(everyMs: number) {
-    this.#everyMs = everyMs;
-  }
-
-  add(res: ServerResponse): void {
-    this.#open.add(res);
-    this.#timer ??= setInterval(() => {
-      for (const open of this.#open) open.write(SSE_PING);
-    }, this.#everyMs).unref();
-  }
-
-  delete(res: ServerResponse): void {
-    this.#open.delete(res);
-    if (this.#open.size > 0) return;
-    clearInterval(this.#timer);
-    this.#timer = undefined;
-  }
+  readonly heartbeat: Pick<StreamHeartbeat, 'add' | 'delete'>;
 }
 
 const RUN_PATH = /^\/v1\/ag-ui\/runs\/([^/]+)$/;

@@ -16,6 +16,7 @@ import {
 } from '../../gateway/authenticate-session.js';
 import { answerCancel, NO_BODY, readJsonBody, sendError, sendJson } from '../../gateway/http-api.js';
 import type { RunFollow, RunFollower, RunStreamEnd, RunStreams } from '../../gateway/run-stream.js';
+import type { StreamHeartbeat } from '../../gateway/stream-heartbeat.js';
 import { START_REFUSAL_STATUS } from '../../gateway/user-api.js';
 import type { Logger } from '../../observability/logger.js';
 import { isEngineUnavailable } from '../../protocol/agentcast-error.js';
@@ -42,7 +43,7 @@ export interface AiSdkContext extends AuthContext, RevocationContext {
    * The gateway's one heartbeat of single-run streams (`: ping` every `--sse-heartbeat-ms`, which the SDK's
    * SSE parser skips), so proxies do not cut a stream that waits, for an approval say.
    */
-  readonly heartbeat?: { add(res: ServerResponse): void; delete(res: ServerResponse): void } | undefined;
+  readonly heartbeat?: Pick<StreamHeartbeat, 'add' | 'delete'> | undefined;
 }
 
 /**

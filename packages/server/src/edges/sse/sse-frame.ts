@@ -7,7 +7,7 @@ import type { ResumeRequest } from '../../protocol/resume-request.js';
  */
 
 /** A comment line: ignored by every SSE parser, it only keeps proxies from closing an idle stream. */
-export const SSE_PING = ': ping\n\n';
+export { SSE_PING } from '../../gateway/stream-heartbeat.js';
 
 /** Ends one SSE event: the blank line that dispatches it. */
 export const SSE_EVENT_END = '\n\n';
