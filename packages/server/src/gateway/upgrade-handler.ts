@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { WebSocketServer } from 'ws';
+import type { Server as WsServer } from 'ws';
 import { tokenFromUpgrade } from '../auth/token-source.js';
 import type { Config } from '../config/config.js';
 import type { Metrics } from '../observability/metrics.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionSocket } from './connection.js';
 import type { ConnectionContext } from './connection-context.js';
 import type { ConnectionRegistry } from './connection-registry.js';
 import type { OriginGuard } from './origin-guard.js';
@@ -16,7 +16,7 @@ import { rejectUpgrade, type UpgradeRejection } from './upgrade-rejection.js';
 /** What the upgrade path needs from its gateway. */
 export interface UpgradeHandlerDeps {
   readonly config: Config;
-  readonly wss: WebSocketServer;
+  readonly wss: WsServer<typeof ConnectionSocket>;
   readonly origins: OriginGuard;
   readonly registry: ConnectionRegistry;
   readonly ctx: ConnectionContext<Connection>;
