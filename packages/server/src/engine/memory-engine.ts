@@ -155,7 +155,12 @@ export class MemoryEngine implements Engine {
   readonly #claims = new Map<string, { readonly value: string; readonly expiresAt: number }>();
   /** Stream tickets by key, in insertion order (which is expiry order for tickets of one ttl). */
   readonly #tickets = new Map<string, { readonly value: string; readonly expiresAt: number }>();
-  readonly #slots = new Map<string, Set<string>>();
+  /**
+   * Connection slots and their presence records in one map: user id -> connection id -> its record, or
+   * null before the first one (Engine.acquireConnectionSlot, Engine.putPresence). A record lives as long as
+   * its slot, as on Redis; one map per user instead of a Set and a Map saves each connected user ~150 bytes.
+   */
+  readonly #slots = new Map<string, Map<string, PresenceEntry | null>>();
   /** Publish idempotency records by publishRecordId, in insertion order. */
   readonly #publishKeys = new Map<string, PublishRecord>();
   /** Registered runs: user id -> run id -> run. A lapsed run is kept `runRetainMs`, then forgotten. */
@@ -172,8 +177,6 @@ export class MemoryEngine implements Engine {
   readonly #snapshotTtlMs: number;
   /** Approvals: user id -> approval id -> approval (docs/protocol.md G). */
   readonly #approvals = new Map<string, Map<string, HeldApproval>>();
-  /** Presence records: user id -> connection id -> record (Engine.putPresence). */
-  readonly #presence = new Map<string, Map<string, PresenceEntry>>();
   /** Token revocations and disconnect listeners (Engine.disconnectUser). */
   readonly #disconnects: UserDisconnects;
   readonly #sweepTimer: NodeJS.Timeout;
@@ -364,10 +367,10 @@ export class MemoryEngine implements Engine {
     if (held?.has(connectionId)) return true;
     if ((held?.size ?? 0) >= limit) return false;
     if (held === undefined) {
-      held = new Set();
+      held = new Map();
       this.#slots.set(userId, held);
     }
-    held.add(connectionId);
+    held.set(connectionId, null);
     return true;
   }
 
@@ -391,8 +394,7 @@ export class MemoryEngine implements Engine {
 
   /** A no-op after close(): releasing is cleanup, and cleanup during shutdown must not throw. */
   async releaseConnectionSlot(userId: string, connectionId: string): Promise<void> {
-    // The presence record lives as long as the slot (as on Redis, where it stops counting).
-    await this.removePresence(userId, connectionId);
+    // The presence record lives as long as the slot (as on Redis, where it stops counting): it goes with it.
     const held = this.#slots.get(userId);
     if (held === undefined) return;
     held.delete(connectionId);
@@ -547,29 +549,21 @@ export class MemoryEngine implements Engine {
     this.#assertOpen();
     for (const { userId, entry } of entries) {
       // Only while the connection holds its slot, as on Redis: a record written after its release is dropped.
-      if (!this.#slots.get(userId)?.has(entry.connectionId)) continue;
-      let held = this.#presence.get(userId);
-      if (held === undefined) {
-        held = new Map();
-        this.#presence.set(userId, held);
-      }
-      held.set(entry.connectionId, entry);
+      const held = this.#slots.get(userId);
+      if (held?.has(entry.connectionId) === true) held.set(entry.connectionId, entry);
     }
   }
 
   async removePresence(userId: string, connectionId: string): Promise<void> {
-    const held = this.#presence.get(userId);
-    held?.delete(connectionId);
-    if (held?.size === 0) this.#presence.delete(userId);
+    const held = this.#slots.get(userId);
+    if (held?.has(connectionId) === true) held.set(connectionId, null);
   }
 
   async presence(userId: string): Promise<PresenceEntry[]> {
     this.#assertOpen();
-    const slots = this.#slots.get(userId);
-    const entries = [...(this.#presence.get(userId)?.values() ?? [])];
-    return entries
-      .filter((entry) => slots?.has(entry.connectionId) === true)
-      .sort((a, b) => a.connectedAt - b.connectedAt);
+    const entries: PresenceEntry[] = [];
+    for (const entry of this.#slots.get(userId)?.values() ?? []) if (entry !== null) entries.push(entry);
+    return entries.sort((a, b) => a.connectedAt - b.connectedAt);
   }
 
   async activeRuns(userId: string): Promise<ActiveRun[]> {
@@ -732,7 +726,6 @@ export class MemoryEngine implements Engine {
     this.#snapshots.clear();
     this.#approvals.clear();
     this.#disconnects.clear();
-    this.#presence.clear();
   }
 
   #log(userId: string): UserLog {
