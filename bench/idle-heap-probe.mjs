@@ -13,7 +13,7 @@ import { connectAll, Scope, snapshot, userIds } from './lib/load.mjs';
  * clients as `bench/run.mjs --only idle_memory`, with a configurable size and no results file.
  *
  *   node bench/idle-heap-probe.mjs [--connections 5000] [--reps 3] [--servers agentcast,bare-ws]
- *                                  [--snapshot] [--top 30]
+ *                                  [--snapshot] [--top 30] [--redis redis://127.0.0.1:6379/5]
  *
  * --snapshot writes a heap snapshot of each server before and after connecting (--heapsnapshot-signal) and
  * prints what the connections added, per connection, grouped by constructor / closure / string: which
@@ -27,6 +27,8 @@ const { values: args } = parseArgs({
     servers: { type: 'string', default: 'agentcast,bare-ws' },
     snapshot: { type: 'boolean', default: false },
     top: { type: 'string', default: '30' },
+    // agentcast on the Redis engine instead of the memory engine (the bench's engines scenario uses db 5).
+    redis: { type: 'string' },
   },
 });
 const n = Number(args.connections);
@@ -153,7 +155,7 @@ for (let rep = 0; rep < reps; rep++) {
   for (const kind of kinds) {
     const scope = new Scope(pins);
     try {
-      const server = await scope.server(kind);
+      const server = await scope.server(kind, kind === 'agentcast' ? { redis: args.redis } : {});
       await sleep(500);
       const base = await server.memory();
       const baseSnap = args.snapshot ? aggregate(await heapSnapshot(server.pid)) : undefined;
