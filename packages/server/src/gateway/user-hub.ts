@@ -41,7 +41,7 @@ class UserEntry<M extends HubMember> {
     const members = this.#members;
     if (members === undefined) this.#members = member;
     else if (members instanceof Set) members.add(member);
-    else if (members !== member) this.#members = new Set([members, member]);
+    else this.#members = new Set([members, member]);
   }
 
   /** True when `member` was one. */
