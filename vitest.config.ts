@@ -7,6 +7,7 @@ const here = (path: string): string => fileURLToPath(new URL(path, import.meta.u
 const alias = {
   '@agentcast/client': here('./packages/client/src/index.ts'),
   '@agentcast/react': here('./packages/react/src/index.ts'),
+  '@agentcast/ag-ui': here('./packages/ag-ui/src/index.ts'),
 };
 
 export default defineConfig({

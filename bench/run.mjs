@@ -11,6 +11,7 @@ import { writeReport } from './lib/report.mjs';
 import { ROOT, SERVER_KINDS, SERVER_LABELS } from './lib/servers.mjs';
 import { catchUp, engineRun, engineSetups, originChecks } from './scenarios/agentcast-only.mjs';
 import { COMMON_SCENARIOS } from './scenarios/common.mjs';
+import { ingestCost, TOKEN_SETUPS, tokenStream } from './scenarios/token-stream.mjs';
 
 /**
  * `npm run bench`: agentcast, bare ws and Socket.IO 4.8 side by side, in one run, on loopback.
@@ -18,7 +19,7 @@ import { COMMON_SCENARIOS } from './scenarios/common.mjs';
  * every scenario has a time limit and every child is killed on exit, error or Ctrl-C. Writes
  * bench/results/<date>.json and regenerates BENCHMARKS.md with its SVG charts (complete full runs, or --report).
  *
- *   node bench/run.mjs [--quick] [--only idle_memory,fanout,latency,storm,origin,engines,catch_up]
+ *   node bench/run.mjs [--quick] [--only idle_memory,fanout,latency,storm,origin,engines,catch_up,token_burst,ingest,token_stream]
  *                      [--servers agentcast,agentcast-sse,bare-ws,socketio,nchan,nchan-wspub] [--redis-url redis://127.0.0.1:6379/5]
  *                      [--no-pin] [--report] [--profile]
  */
@@ -38,6 +39,11 @@ const SCALES = {
     stormConcurrency: 200,
     originMs: 3000,
     engineMs: 8000,
+    tokenSteps: [100, 200, 400, 800, 1600],
+    tokenCompareN: 200,
+    tokenWarmupMs: 2000,
+    tokenMeasureMs: 5000,
+    ingestEvents: 50_000,
   },
   quick: {
     idleConnections: 1000,
@@ -53,6 +59,11 @@ const SCALES = {
     stormConcurrency: 200,
     originMs: 1000,
     engineMs: 4000,
+    tokenSteps: [50, 100, 200, 400],
+    tokenCompareN: 100,
+    tokenWarmupMs: 1000,
+    tokenMeasureMs: 3000,
+    ingestEvents: 20_000,
   },
 };
 
@@ -114,6 +125,10 @@ async function step(label, timeoutMs, fn) {
 
 function summarize(r) {
   if (r.status === 'pending') return `pending: ${r.reason}`;
+  if (r.post?.us_per_event !== undefined)
+    return `POST ${r.post.us_per_event} µs per event${r.ndjson ? `, NDJSON ${r.ndjson.us_per_event} µs` : ''} of server CPU`;
+  if (r.max_runs_p99_under_100ms !== undefined)
+    return `${r.max_runs_p99_under_100ms} runs under 100 ms p99; ${r.events_per_cpu_s?.toLocaleString('en-US') ?? 'n/a'} events per CPU-s at ${r.compare_runs} runs`;
   if (r.rss_per_conn_bytes !== undefined)
     return Number.isFinite(r.heap_per_conn_bytes)
       ? `${(r.rss_per_conn_bytes / 1024).toFixed(1)} KB RSS, ${(r.heap_per_conn_bytes / 1024).toFixed(1)} KB heap per connection`
@@ -178,8 +193,15 @@ if (args.profile) {
 }
 const commons = COMMON_SCENARIOS.filter((s) => wanted(s.id));
 const setups = wanted('engines') ? engineSetups(args['redis-url']) : [];
+const tokenSetups = wanted('token_stream') ? TOKEN_SETUPS.filter((t) => kinds.includes(t.kind)) : [];
+const ingestKinds = wanted('ingest') ? ['agentcast', 'bare-ws'].filter((k) => kinds.includes(k)) : [];
 const total =
-  commons.length * kinds.length + (wanted('origin') ? 1 : 0) + (wanted('catch_up') ? 1 : 0) + setups.length;
+  commons.length * kinds.length +
+  (wanted('origin') ? 1 : 0) +
+  (wanted('catch_up') ? 1 : 0) +
+  setups.length +
+  tokenSetups.length +
+  ingestKinds.length;
 const progress = new Progress(total);
 const startedAt = new Date();
 process.stderr.write(
@@ -226,6 +248,29 @@ if (setups.length > 0) {
       label: setup.label,
       ...(await step(`Engines · ${setup.label}`, stepTimeout('engines'), (scope) =>
         engineRun({ scope, scale, progress, setup }),
+      )),
+    };
+  }
+}
+if (ingestKinds.length > 0) {
+  results.agentcast_only.ingest = {};
+  for (const kind of ingestKinds) {
+    results.agentcast_only.ingest[kind] = await step(
+      `Ingest cost · ${SERVER_LABELS[kind]}`,
+      300_000,
+      (scope) => ingestCost({ scope, scale, kind }),
+    );
+  }
+}
+if (tokenSetups.length > 0) {
+  results.agentcast_only.token_stream = {};
+  const s = scale;
+  const perStep = s.tokenWarmupMs + s.tokenMeasureMs + 1500 + 15_000;
+  for (const setup of tokenSetups) {
+    results.agentcast_only.token_stream[setup.id] = {
+      label: setup.label,
+      ...(await step(`Token streaming · ${setup.label}`, s.tokenSteps.length * perStep + 60_000, (scope) =>
+        tokenStream({ scope, scale, progress, setup }),
       )),
     };
   }

@@ -2,7 +2,7 @@ import { existsSync, mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { spawnProcess } from './children.mjs';
-import { sleep } from './clock.mjs';
+import { awaitHealthz } from './healthz.mjs';
 import { rssBytes } from './proc-stats.mjs';
 
 /** Debian's nginx and its nchan module (`apt-get install nginx-light libnginx-mod-nchan`). */
@@ -72,21 +72,7 @@ export async function startNchan({ kind, port, cpus, publishProtocol }) {
     label: `${kind} server`,
   });
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (!proc.alive) throw new Error(`${kind} server exited at start: ${proc.tail()}`);
-    try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) break;
-    } catch {
-      // not listening yet: retry until the deadline
-    }
-    if (Date.now() > deadline) {
-      await proc.stop();
-      throw new Error(`${kind} server did not answer /healthz in 15 s: ${proc.tail()}`);
-    }
-    await sleep(100);
-  }
+  await awaitHealthz(proc, base, kind);
   return {
     kind,
     proc,

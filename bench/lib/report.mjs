@@ -41,6 +41,24 @@ function catchUpOk(results) {
   return r?.status === 'ok' ? r : undefined;
 }
 
+/** A token-streaming setup's result when it ran (section 6). */
+function tokenOk(results, id) {
+  const r = results.agentcast_only?.token_stream?.[id];
+  return r?.status === 'ok' ? r : undefined;
+}
+
+/** The ingest-cost result of a server when it ran (section 6). */
+function ingestOk(results, kind) {
+  const r = results.agentcast_only?.ingest?.[kind];
+  return r?.status === 'ok' ? r : undefined;
+}
+
+/** An engine setup's fan-out events per server CPU-second (section 5). */
+function enginePerCpu(results, id) {
+  const e = results.agentcast_only?.engines?.[id];
+  return e?.status === 'ok' ? e.throughput.delivered_per_s / e.throughput.server_cpu_cores : undefined;
+}
+
 /** The issue's targets, as ratios of agentcast to the baselines measured in the same run. */
 export function evaluateTargets(results) {
   const a = (s) => ok(results, s, 'agentcast');
@@ -117,6 +135,52 @@ export function evaluateTargets(results) {
       ratio(sse('fanout')?.delivered_per_cpu_s, a('fanout')?.delivered_per_cpu_s),
       '>=',
       0.8,
+    ],
+    // Issue 20: token traffic. Each ratio compares setups of the token-streaming scenario (section 6) at the
+    // same number of runs, or engines of section 5, measured in the same run.
+    [
+      'Ingest: streamed NDJSON vs one POST per event, events per server CPU-second (issue 20)',
+      ratio(
+        ingestOk(results, 'agentcast')?.ndjson?.events_per_cpu_s,
+        ingestOk(results, 'agentcast')?.post?.events_per_cpu_s,
+      ) ??
+        ratio(
+          tokenOk(results, 'agentcast_ndjson')?.events_per_cpu_s,
+          tokenOk(results, 'agentcast_post')?.events_per_cpu_s,
+        ),
+      '>=',
+      3,
+    ],
+    [
+      'Ingest: one POST per event, events per server CPU-second vs bare ws (issue 20)',
+      ratio(
+        ingestOk(results, 'agentcast')?.post?.events_per_cpu_s,
+        ingestOk(results, 'bare-ws')?.post?.events_per_cpu_s,
+      ) ??
+        ratio(
+          tokenOk(results, 'agentcast_post')?.events_per_cpu_s,
+          tokenOk(results, 'bare_ws_post')?.events_per_cpu_s,
+        ),
+      '>=',
+      0.9,
+    ],
+    [
+      'Idle heap per connection vs bare ws (issue 20)',
+      ratio(a('idle_memory')?.heap_per_conn_bytes, b('idle_memory')?.heap_per_conn_bytes),
+      '<=',
+      1.3,
+    ],
+    [
+      'Redis engine (1 node) fan-out per server CPU-second vs memory engine (issue 20)',
+      ratio(enginePerCpu(results, 'redis_1'), enginePerCpu(results, 'memory')),
+      '>=',
+      0.8,
+    ],
+    [
+      'Token burst, events per server CPU-second vs bare ws (issue 20)',
+      ratio(a('token_burst')?.delivered_per_cpu_s, b('token_burst')?.delivered_per_cpu_s),
+      '>=',
+      1.5,
     ],
   ];
   return rows.map(([name, value, op, target]) => ({
@@ -555,13 +619,14 @@ function markdown(results, jsonName) {
     lines.push('![engines](bench/results/engines.svg)');
     lines.push('');
   }
+  lines.push(...tokenSection(results));
   lines.push(analysis(results, { ok, ratio, evaluateTargets }));
   lines.push('');
   lines.push('## Reproduce');
   lines.push('');
   lines.push('```sh');
   lines.push('npm run build');
-  lines.push('npm run bench            # full run, about 8 minutes on 2 cores; rewrites this file');
+  lines.push('npm run bench            # full run, about 12 minutes on 2 cores; rewrites this file');
   lines.push('npm run bench:quick      # small sizes, 5 s windows: for working on the harness');
   lines.push(
     'npm run bench:redis      # only the engine comparison (needs Redis at 127.0.0.1:6379; uses db 5)',
@@ -570,11 +635,154 @@ function markdown(results, jsonName) {
   lines.push('```');
   lines.push('');
   lines.push(
-    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up`, `--servers agentcast,agentcast-sse,bare-ws,socketio,nchan,nchan-wspub`, ' +
+    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up,token_burst,ingest,token_stream`, `--servers agentcast,agentcast-sse,bare-ws,socketio,nchan,nchan-wspub`, ' +
       '`--redis-url redis://127.0.0.1:6379/5`, `--no-pin`, `--report` (write this page after a quick run), `--profile` (CPU profiles of every server into /tmp/agentcast-bench-profiles/<server>/, read them with `node bench/profile-summary.mjs <file>`).',
   );
   lines.push('');
   return lines.join('\n');
+}
+
+/** Section 6, token streaming (issue 20): one row per setup, then each setup's steps. */
+function tokenSection(results) {
+  const token = results.agentcast_only?.token_stream;
+  const ingest = results.agentcast_only?.ingest;
+  if (token === undefined && ingest === undefined && results.scenarios?.token_burst === undefined) return [];
+  const sc = results.settings.scale;
+  const post = tokenOk(results, 'agentcast_post');
+  const lines = ['## 6. Token streaming', ''];
+  if (results.scenarios?.token_burst !== undefined) {
+    lines.push(
+      '**Token burst**: 20 connections, every published batch of 100 events for one user (4 batches in flight), so a connection ' +
+        'gets 100 events in one tick: agentcast writes them in one corked write, the baselines frame by frame.',
+    );
+    lines.push('');
+    lines.push(
+      table(
+        ['server', 'delivered events/s', 'server CPU', 'events per CPU-s', 'vs bare ws', 'vs Socket.IO'],
+        scenarioRows(
+          results,
+          'token_burst',
+          (r) =>
+            r === undefined
+              ? ['', '', '']
+              : [int(r.delivered_per_s), pct(r.server_cpu_cores), int(r.delivered_per_cpu_s)],
+          (r) => r.delivered_per_cpu_s,
+        ),
+      ),
+    );
+    lines.push('');
+  }
+  if (ingest !== undefined) {
+    lines.push(
+      `**Ingest cost**: ${int(sc.ingestEvents)} \`stream_chunk\` events for 200 users published as fast as the server takes them, no receivers; ` +
+        'server CPU (from /proc, the server process only) per event. One `POST /v1/publish` per event, 32 in flight on keep-alive sockets; ' +
+        'streamed NDJSON as 200 requests (one per user, as one per run), 5 lines per write.',
+    );
+    lines.push('');
+    const rows = [];
+    const post = ingestOk(results, 'agentcast')?.post;
+    for (const [kind, r] of Object.entries(ingest)) {
+      if (r.status !== 'ok') {
+        rows.push([SERVER_LABELS[kind], `**${r.status}**: ${r.error ?? r.reason}`, '', '', '']);
+        continue;
+      }
+      for (const mode of ['post', 'ndjson']) {
+        const m = r[mode];
+        if (m === undefined) continue;
+        rows.push([
+          `${SERVER_LABELS[kind]}, ${mode === 'post' ? 'one POST per event' : 'streamed NDJSON'}`,
+          m.us_per_event.toFixed(1),
+          int(m.events_per_cpu_s),
+          fmtRatio(ratio(m.events_per_cpu_s, post?.events_per_cpu_s)),
+          String(m.load_average),
+        ]);
+      }
+    }
+    lines.push(
+      table(
+        [
+          'publish',
+          'server CPU per event (µs)',
+          'events per CPU-s',
+          'vs agentcast one POST per event',
+          'load avg',
+        ],
+        rows,
+      ),
+    );
+    lines.push('');
+  }
+  if (token === undefined) return lines;
+  lines.push(
+    `N concurrent runs, each streaming \`stream_chunk\` tokens at 30 tokens/s to its user's one connection (bench/scenarios/token-stream.mjs). ` +
+      'agentcast is fed three ways: one `POST /v1/publish` per token; one streamed `application/x-ndjson` request per run, a line per token ' +
+      '(docs/protocol.md D, "Streamed publish"); and through its webhook agent (each run started with `POST /v1/messages`, the backend answering with an NDJSON stream). ' +
+      'bare ws and Socket.IO get the same per-token POSTs. ' +
+      `N grows through ${sc.tokenSteps.join(', ')} runs (${sc.tokenWarmupMs / 1000} s warm-up, ${sc.tokenMeasureMs / 1000} s measured each) until p99 publish→receive latency reaches 100 ms or deliveries fall short. ` +
+      `Events per server CPU-second are compared at ${sc.tokenCompareN} runs for every setup; memory per streaming run is heap and RSS after a full GC while ${sc.tokenCompareN} runs stream, minus the same connections idle ` +
+      '(it includes the history the tokens add: agentcast keeps it, the baselines keep none).',
+  );
+  lines.push('');
+  lines.push(
+    table(
+      [
+        'setup',
+        'largest N with p99 < 100 ms',
+        `events per server CPU-second at ${sc.tokenCompareN} runs`,
+        'vs one POST per token (agentcast)',
+        `p99 at ${sc.tokenCompareN} runs (ms)`,
+        'heap per streaming run (KB)',
+        'RSS per streaming run (KB)',
+      ],
+      Object.values(token).map((t) =>
+        t.status === 'ok'
+          ? [
+              t.label,
+              int(t.max_runs_p99_under_100ms),
+              int(t.events_per_cpu_s),
+              fmtRatio(ratio(t.events_per_cpu_s, post?.events_per_cpu_s)),
+              ms(t.p99_ms_at_compare),
+              kb(t.memory_per_run?.heap_bytes),
+              kb(t.memory_per_run?.rss_bytes),
+            ]
+          : [t.label, `**${t.status}**: ${t.error ?? t.reason}`, '', '', '', '', ''],
+      ),
+    ),
+  );
+  lines.push('');
+  const steps = Object.values(token).flatMap((t) =>
+    t.status === 'ok'
+      ? t.steps.map((st) => [
+          t.label,
+          int(st.runs),
+          `${int(st.delivered_per_s)} / ${int(st.expected_per_s)}`,
+          pct(st.server_cpu_cores),
+          int(st.events_per_cpu_s),
+          ms(st.p50_ms),
+          ms(st.p99_ms),
+          st.sustained ? 'yes' : 'no',
+          String(st.load_average),
+        ])
+      : [],
+  );
+  lines.push(
+    table(
+      [
+        'setup',
+        'runs',
+        'delivered / due events/s',
+        'server CPU',
+        'events per CPU-s',
+        'p50 (ms)',
+        'p99 (ms)',
+        'sustained',
+        'load avg',
+      ],
+      steps,
+    ),
+  );
+  lines.push('');
+  return lines;
 }
 
 /** Writes BENCHMARKS.md and the charts; returns the paths written (relative to the root). */

@@ -1,7 +1,7 @@
 import { createServer } from 'node:net';
 import { fileURLToPath } from 'node:url';
 import { spawnNode } from './children.mjs';
-import { sleep } from './clock.mjs';
+import { awaitHealthz } from './healthz.mjs';
 import { nchanAvailable, startNchan } from './nchan.mjs';
 import { rssBytes } from './proc-stats.mjs';
 
@@ -106,21 +106,7 @@ export async function startServer(kind, { cpus, redis, cpuProfDir, serverId, ext
   };
   const proc = spawnNode([...probe, ...prof, ...script], { cpus, env, label: `${kind} server` });
   const base = `http://127.0.0.1:${port}`;
-  const deadline = Date.now() + 15_000;
-  for (;;) {
-    if (!proc.alive) throw new Error(`${kind} server exited at start: ${proc.tail()}`);
-    try {
-      const res = await fetch(`${base}/healthz`, { signal: AbortSignal.timeout(1000) });
-      if (res.ok) break;
-    } catch {
-      // not listening yet: retry until the deadline
-    }
-    if (Date.now() > deadline) {
-      await proc.stop();
-      throw new Error(`${kind} server did not answer /healthz in 15 s: ${proc.tail()}`);
-    }
-    await sleep(100);
-  }
+  await awaitHealthz(proc, base, kind);
   return {
     kind,
     proc,

@@ -113,9 +113,36 @@ export async function storm({ scope, kind, scale, progress }) {
   };
 }
 
+/**
+ * 5. Token burst (issue 20): many events to one connection within a tick, as a run's tokens arrive in a
+ * batch. 20 users, one connection each; every published batch of 100 events goes to one user, 4 batches in
+ * flight. agentcast writes a tick's frames for a connection in one corked write; the baselines write each.
+ */
+export async function tokenBurst({ scope, kind, scale, progress }) {
+  const server = await scope.server(kind);
+  const clients = scope.clients(scale.clientWorkers);
+  const publisher = scope.worker('publisher');
+  const users = userIds(20, 'b');
+  const opened = await connectAll(clients, server, users);
+  if (opened.failed > 0) throw new Error(`${opened.failed} connections failed: ${opened.lastError}`);
+  // The publisher takes users round-robin per event: 100 copies of each id in a row make a batch one user's.
+  const perBatch = users.flatMap((u) => Array.from({ length: 100 }, () => u));
+  return measureFanout({
+    publisher,
+    clients,
+    publishTo: server,
+    servers: [server],
+    users: perBatch,
+    warmupMs: scale.warmupMs,
+    measureMs: scale.engineMs,
+    progress,
+  });
+}
+
 export const COMMON_SCENARIOS = [
   { id: 'idle_memory', title: 'Idle memory', run: idleMemory },
   { id: 'fanout', title: 'Fan-out throughput', run: fanout },
   { id: 'latency', title: 'Latency at a fixed rate', run: latency },
   { id: 'storm', title: 'Connection storm', run: storm },
+  { id: 'token_burst', title: 'Token burst', run: tokenBurst },
 ];

@@ -19,6 +19,13 @@ BACKOFF_BASE_S = 0.2
 BACKOFF_MAX_S = 5.0
 #: The longest Retry-After honoured, in seconds: a longer one is cut to this.
 RETRY_AFTER_MAX_S = 30.0
+#: The media type of a streamed publish (docs/protocol.md D, "Streamed publish").
+NDJSON = "application/x-ndjson"
+JSON = "application/json"
+#: A run's stream is ended and a new one opened past this age (the gateway's request timeout is 30 s)...
+STREAM_MAX_AGE_S = 20.0
+#: ...or this many lines (the gateway's --publish-stream-max-lines is 10,000 by default).
+STREAM_MAX_LINES = 5_000
 
 
 class Endpoint:
@@ -64,15 +71,51 @@ def new_key() -> str:
     return str(uuid.uuid4())
 
 
-def headers(api_key: str, idempotency_key: str, length: int, host: str) -> Dict[str, str]:
-    return {
+def headers(api_key: str, idempotency_key: str, length: Optional[int], host: str,
+            content_type: str = JSON) -> Dict[str, str]:
+    """The headers of a publish; without a length, of a chunked (streamed) body."""
+    out = {
         "Host": host,
         "Authorization": f"Bearer {api_key}",
-        "Content-Type": "application/json",
-        "Content-Length": str(length),
+        "Content-Type": content_type,
         "Idempotency-Key": idempotency_key,
         "Connection": "keep-alive",
     }
+    if length is None:
+        out["Transfer-Encoding"] = "chunked"
+    else:
+        out["Content-Length"] = str(length)
+    return out
+
+
+def line(event: Mapping[str, Any]) -> bytes:
+    """One line of a streamed publish."""
+    return encode(event) + b"\n"
+
+
+def chunk(data: bytes) -> bytes:
+    """``data`` as one chunk of a chunked body."""
+    return b"%x\r\n%s\r\n" % (len(data), data)
+
+
+#: The end of a chunked body.
+LAST_CHUNK = b"0\r\n\r\n"
+
+
+def streams_supported(status: int, text: bytes) -> bool:
+    """Whether the answer to an empty streamed publish says the gateway takes streams: ``202`` with
+    ``accepted``. A gateway from before streams reads the empty body as JSON and answers ``400``."""
+    try:
+        body = json.loads(text.decode("utf-8")) if text else None
+    except ValueError:
+        body = None
+    if status == 202:
+        # A gateway (or a stand-in) that read the empty body as something else: one publish per event.
+        return isinstance(body, dict) and "accepted" in body
+    if status in (400, 415):
+        return False
+    results_of(status, text)  # raises PublishError for what it is (401, 503, …)
+    raise PublishError(status, "HTTP_ERROR", f"unexpected answer: {text[:200]!r}")
 
 
 def results_of(status: int, text: bytes) -> List[Dict[str, Any]]:

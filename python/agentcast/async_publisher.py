@@ -40,6 +40,8 @@ class AsyncPublisher:
         # Made on first use: on Python 3.9 a Semaphore binds to the loop current when it is made.
         self._slots: Optional[asyncio.Semaphore] = None
         self._closed = False
+        #: Whether the gateway takes streamed publishes; asked once, by the first run.
+        self._streams: Optional[bool] = None
 
     async def publish(
         self,
@@ -84,13 +86,27 @@ class AsyncPublisher:
     async def __aexit__(self, *exc: object) -> None:
         await self.aclose()
 
-    async def _send(self, body: bytes, key: str) -> List[Dict[str, Any]]:
+    async def _streams_supported(self) -> bool:
+        """:meth:`Publisher._streams_supported`, awaited."""
+        if self._streams is None:
+            status, text = await self._send_raw(b"", _wire.new_key(), _wire.NDJSON)
+            self._streams = _wire.streams_supported(status, text)
+        return self._streams
+
+    async def _run_stream(self) -> Optional["AsyncRunStream"]:
+        return AsyncRunStream(self) if await self._streams_supported() else None
+
+    async def _send(self, body: bytes, key: str, content_type: str = _wire.JSON) -> List[Dict[str, Any]]:
+        return _wire.results_of(*(await self._send_raw(body, key, content_type)))
+
+    async def _send_raw(self, body: bytes, key: str, content_type: str) -> Tuple[int, bytes]:
         if self._closed:
             raise RuntimeError("AsyncPublisher used after aclose()")
         failure: Optional[PublishError] = None
         for attempt in range(self._retries + 1):
             try:
-                status, retry_after, text = await asyncio.wait_for(self._exchange(body, key), self._timeout)
+                status, retry_after, text = await asyncio.wait_for(self._exchange(body, key, content_type),
+                                                                   self._timeout)
             except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError) as error:
                 failure = _wire.unreachable(error)
                 if attempt < self._retries:
@@ -99,45 +115,42 @@ class AsyncPublisher:
             if _wire.should_retry(status) and attempt < self._retries:
                 await asyncio.sleep(_wire.delay(attempt, retry_after))
                 continue
-            return _wire.results_of(status, text)
+            return status, text
         assert failure is not None  # the loop ends without an answer only after connection errors
         raise failure
 
-    async def _exchange(self, body: bytes, key: str) -> _wire.Answer:
+    async def _exchange(self, body: bytes, key: str, content_type: str) -> _wire.Answer:
         if self._slots is None:
             self._slots = asyncio.Semaphore(self._max_connections)
         async with self._slots:
             if self._idle:
                 stream = self._idle.pop()
                 try:
-                    return await self._once(stream, body, key)
+                    return await self._once(stream, body, key, content_type)
                 except (OSError, asyncio.IncompleteReadError):
                     pass  # the gateway closed the idle socket: once more on a new one (same key: safe)
-            return await self._once(await self._open(), body, key)
+            return await self._once(await self._open(), body, key, content_type)
 
     async def _open(self) -> _Stream:
         e = self._endpoint
         context = ssl.create_default_context() if e.tls else None
         return await asyncio.open_connection(e.host, e.port, ssl=context)
 
-    async def _once(self, stream: _Stream, body: bytes, key: str) -> _wire.Answer:
+    def _request_head(self, key: str, length: Optional[int], content_type: str) -> bytes:
+        e = self._endpoint
+        head = "".join(f"{name}: {value}\r\n" for name, value in
+                       _wire.headers(self._api_key, key, length, e.host_header, content_type).items())
+        return f"POST {e.path} HTTP/1.1\r\n{head}\r\n".encode("latin-1")
+
+    async def _once(self, stream: _Stream, body: bytes, key: str, content_type: str) -> _wire.Answer:
         reader, writer = stream
         keep = False
         try:
-            e = self._endpoint
-            head = "".join(f"{name}: {value}\r\n" for name, value in
-                           _wire.headers(self._api_key, key, len(body), e.host_header).items())
-            writer.write(f"POST {e.path} HTTP/1.1\r\n{head}\r\n".encode("latin-1") + body)
+            writer.write(self._request_head(key, len(body), content_type) + body)
             await writer.drain()
             status, headers = await _read_head(reader)
-            length = headers.get("content-length")
-            if length is not None:
-                text = await reader.readexactly(int(length))
-            elif headers.get("transfer-encoding", "").lower() == "chunked":
-                text = await _read_chunked(reader)
-            else:
-                text = await reader.read()  # delimited by the close
-            keep = headers.get("connection", "").lower() != "close" and length is not None
+            text = await _read_body(reader, headers)
+            keep = headers.get("connection", "").lower() != "close" and "content-length" in headers
             return status, headers.get("retry-after"), text
         finally:
             if keep and not self._closed:
@@ -163,6 +176,15 @@ async def _read_head(reader: asyncio.StreamReader) -> Tuple[int, Dict[str, str]]
     raise ValueError("too many header lines")
 
 
+async def _read_body(reader: asyncio.StreamReader, headers: Dict[str, str]) -> bytes:
+    length = headers.get("content-length")
+    if length is not None:
+        return await reader.readexactly(int(length))
+    if headers.get("transfer-encoding", "").lower() == "chunked":
+        return await _read_chunked(reader)
+    return await reader.read()  # delimited by the close
+
+
 async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
     out = bytearray()
     while True:
@@ -172,3 +194,81 @@ async def _read_chunked(reader: asyncio.StreamReader) -> bytes:
             return bytes(out)
         out += await reader.readexactly(size)
         await reader.readexactly(2)
+
+
+class AsyncRunStream:
+    """:class:`agentcast.publisher.RunStream` for asyncio: a run's events as streamed publishes, one
+    chunked request at a time on a connection of its own, retried whole with the same key."""
+
+    def __init__(self, publisher: AsyncPublisher) -> None:
+        self._publisher = publisher
+        self._stream: Optional[_Stream] = None
+        #: The gateway's answer, read as soon as it comes (early when it refuses a line).
+        self._head: Optional["asyncio.Future[Tuple[int, Dict[str, str]]]"] = None
+        self._lines: List[bytes] = []
+        self._key = ""
+        self._opened = 0.0
+        self.results: List[Dict[str, Any]] = []
+
+    async def send(self, event: Mapping[str, Any]) -> None:
+        loop = asyncio.get_running_loop()
+        if self._lines and (loop.time() - self._opened > _wire.STREAM_MAX_AGE_S
+                            or len(self._lines) >= _wire.STREAM_MAX_LINES):
+            await self.close()
+        data = _wire.line(event)
+        if not self._lines:
+            self._key = _wire.new_key()
+            self._opened = loop.time()
+        self._lines.append(data)
+        try:
+            if self._stream is None:
+                reader, writer = await asyncio.wait_for(self._publisher._open(), self._publisher._timeout)
+                self._stream = (reader, writer)
+                writer.write(self._publisher._request_head(self._key, None, _wire.NDJSON))
+                self._head = asyncio.ensure_future(_read_head(reader))
+            self._stream[1].write(_wire.chunk(data))
+            await asyncio.wait_for(self._stream[1].drain(), self._publisher._timeout)
+            answered = self._head is not None and self._head.done()
+        except (OSError, asyncio.TimeoutError):
+            answered = True  # the connection broke: settle now
+        if answered:
+            await self.close()
+
+    async def close(self) -> None:
+        """Ends the current request and settles its answer; raises PublishError for a refusal."""
+        if not self._lines:
+            return
+        stream, self._stream = self._stream, None
+        head, self._head = self._head, None
+        lines, self._lines = self._lines, []
+        status: Optional[int] = None
+        text = b""
+        retry_after: Optional[str] = None
+        if stream is not None and head is not None:
+            reader, writer = stream
+            try:
+                if not head.done():
+                    writer.write(_wire.LAST_CHUNK)
+                    await asyncio.wait_for(writer.drain(), self._publisher._timeout)
+                status, headers = await asyncio.wait_for(head, self._publisher._timeout)
+                text = await asyncio.wait_for(_read_body(reader, headers), self._publisher._timeout)
+                retry_after = headers.get("retry-after")
+            except (OSError, asyncio.TimeoutError, asyncio.IncompleteReadError, ValueError):
+                status = None
+            finally:
+                if not head.done():
+                    head.cancel()
+                writer.close()
+        if _wire.should_retry(status):
+            if status is not None:
+                await asyncio.sleep(_wire.delay(0, retry_after))
+            status, text = await self._publisher._send_raw(b"".join(lines), self._key, _wire.NDJSON)
+        self.results.extend(_wire.results_of(status, text))
+
+    def abandon(self) -> None:
+        if self._head is not None and not self._head.done():
+            self._head.cancel()
+        if self._stream is not None:
+            self._stream[1].close()
+        self._stream = None
+        self._head = None

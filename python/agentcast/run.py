@@ -5,14 +5,21 @@ from __future__ import annotations
 import secrets
 import time
 from types import TracebackType
-from typing import Any, Dict, Mapping, Optional, Type
+from typing import Any, Dict, List, Mapping, Optional, Type
 
-from . import events
-from ._sink import AsyncSink, Sink
+from . import _wire, events
+from ._sink import AsyncSink, AsyncStreamSink, Sink, StreamSink
+from .errors import PublishError
 
 
 def new_run_id() -> str:
     return "r_py_" + secrets.token_hex(8)
+
+
+def _terminal_lost(error: PublishError) -> bool:
+    """Whether a streamed run's terminal is known not to be stored: the gateway refused a line
+    (``400``, ``409``, ``413``), which stops the stream there. Not after a ``503`` or no answer."""
+    return error.status is not None and not _wire.should_retry(error.status)
 
 
 def _failure(exc_type: Optional[Type[BaseException]]) -> events.Event:
@@ -59,34 +66,63 @@ class Run(_RunState):
     ``complete()``'s; ``failed`` with the exception's type as code when the block raises (also
     ``KeyboardInterrupt``; the exception still propagates); ``failed`` / ``INCOMPLETE`` when the block
     ends without ``complete()``.
+
+    The events go as one streamed publish (docs/protocol.md D, "Streamed publish"): each is on the
+    user's screen as soon as it is written, without a request of its own. Their ``{"seq", "epoch"}``
+    are known once the run ends (``results``); the methods return ``None`` then. A gateway from before
+    streams gets one publish per event, and the methods return each event's ``{"seq", "epoch"}``.
     """
 
     def __init__(self, publisher: Sink, user_id: str, *, run_id: Optional[str] = None,
                  agent_name: str = "python", task_description: str = "") -> None:
         super().__init__(user_id, run_id, agent_name, task_description)
         self._publisher = publisher
+        self._stream: Optional[StreamSink] = None
+        self._results: List[Dict[str, Any]] = []
+
+    @property
+    def results(self) -> List[Dict[str, Any]]:
+        """``{"seq", "epoch"}`` of the run's events stored so far, in order."""
+        return self._stream.results if self._stream is not None else self._results
 
     def __enter__(self) -> "Run":
+        self._stream = self._publisher._run_stream()
         self._emit(events.agent_started(self.agent_name, self.task_description))
         self.started = True
         return self
 
     def __exit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
                  tb: Optional[TracebackType]) -> None:
-        if self.ended:
-            return
-        self.ended = True
         try:
-            self._emit(_failure(exc_type))
+            if not self.ended:
+                self.ended = True
+                self._emit(_failure(exc_type))
+            self._settle()
         except Exception:
+            if self._stream is not None:
+                self._stream.abandon()
             if exc_type is None:
                 raise
             # The block's own exception is the one the caller must see; the gateway ends nothing here.
 
-    def thinking(self, reasoning: str) -> Dict[str, Any]:
+    def _settle(self) -> None:
+        """Ends the stream. A refused line stops it, so the terminal after it was not stored: the run
+        then ends ``failed`` as if the refusal had been raised in the block, and the refusal propagates."""
+        if self._stream is None:
+            return
+        try:
+            self._stream.close()
+        except PublishError as error:
+            if not _terminal_lost(error):
+                raise
+            self._emit(_failure(PublishError))
+            self._stream.close()
+            raise
+
+    def thinking(self, reasoning: str) -> Optional[Dict[str, Any]]:
         return self._event(events.thinking(reasoning))
 
-    def chunk(self, text: str) -> Dict[str, Any]:
+    def chunk(self, text: str) -> Optional[Dict[str, Any]]:
         return self._event(events.chunk(text))
 
     def tool(self, name: str, args: Optional[Mapping[str, Any]] = None) -> "Tool":
@@ -94,18 +130,23 @@ class Run(_RunState):
         self.check_open()
         return Tool(self, name, args)
 
-    def complete(self, final_response: Any = None) -> Dict[str, Any]:
+    def complete(self, final_response: Any = None) -> Optional[Dict[str, Any]]:
         """Ends the run ``succeeded``; nothing of it may be published after this."""
         result = self._event(events.completed(final_response))
         self.ended = True
         return result
 
-    def _event(self, event: events.Event) -> Dict[str, Any]:
+    def _event(self, event: events.Event) -> Optional[Dict[str, Any]]:
         self.check_open()
         return self._emit(event)
 
-    def _emit(self, event: events.Event) -> Dict[str, Any]:
-        return self._publisher.publish(self.user_id, event["type"], event["data"], run_id=self.run_id)
+    def _emit(self, event: events.Event) -> Optional[Dict[str, Any]]:
+        if self._stream is not None:
+            self._stream.send(_wire.event_body(self.user_id, event["type"], event["data"], self.run_id))
+            return None
+        result = self._publisher.publish(self.user_id, event["type"], event["data"], run_id=self.run_id)
+        self._results.append(result)
+        return result
 
 
 class Tool:
@@ -148,44 +189,72 @@ class AsyncRun(_RunState):
                  agent_name: str = "python", task_description: str = "") -> None:
         super().__init__(user_id, run_id, agent_name, task_description)
         self._publisher = publisher
+        self._stream: Optional[AsyncStreamSink] = None
+        self._results: List[Dict[str, Any]] = []
+
+    @property
+    def results(self) -> List[Dict[str, Any]]:
+        """``{"seq", "epoch"}`` of the run's events stored so far, in order."""
+        return self._stream.results if self._stream is not None else self._results
 
     async def __aenter__(self) -> "AsyncRun":
+        self._stream = await self._publisher._run_stream()
         await self._emit(events.agent_started(self.agent_name, self.task_description))
         self.started = True
         return self
 
     async def __aexit__(self, exc_type: Optional[Type[BaseException]], exc: Optional[BaseException],
                         tb: Optional[TracebackType]) -> None:
-        if self.ended:
-            return
-        self.ended = True
         try:
-            await self._emit(_failure(exc_type))
+            if not self.ended:
+                self.ended = True
+                await self._emit(_failure(exc_type))
+            await self._settle()
         except Exception:
+            if self._stream is not None:
+                self._stream.abandon()
             if exc_type is None:
                 raise
 
-    async def thinking(self, reasoning: str) -> Dict[str, Any]:
+    async def _settle(self) -> None:
+        """:meth:`Run._settle`, awaited."""
+        if self._stream is None:
+            return
+        try:
+            await self._stream.close()
+        except PublishError as error:
+            if not _terminal_lost(error):
+                raise
+            await self._emit(_failure(PublishError))
+            await self._stream.close()
+            raise
+
+    async def thinking(self, reasoning: str) -> Optional[Dict[str, Any]]:
         return await self._event(events.thinking(reasoning))
 
-    async def chunk(self, text: str) -> Dict[str, Any]:
+    async def chunk(self, text: str) -> Optional[Dict[str, Any]]:
         return await self._event(events.chunk(text))
 
     def tool(self, name: str, args: Optional[Mapping[str, Any]] = None) -> "AsyncTool":
         self.check_open()
         return AsyncTool(self, name, args)
 
-    async def complete(self, final_response: Any = None) -> Dict[str, Any]:
+    async def complete(self, final_response: Any = None) -> Optional[Dict[str, Any]]:
         result = await self._event(events.completed(final_response))
         self.ended = True
         return result
 
-    async def _event(self, event: events.Event) -> Dict[str, Any]:
+    async def _event(self, event: events.Event) -> Optional[Dict[str, Any]]:
         self.check_open()
         return await self._emit(event)
 
-    async def _emit(self, event: events.Event) -> Dict[str, Any]:
-        return await self._publisher.publish(self.user_id, event["type"], event["data"], run_id=self.run_id)
+    async def _emit(self, event: events.Event) -> Optional[Dict[str, Any]]:
+        if self._stream is not None:
+            await self._stream.send(_wire.event_body(self.user_id, event["type"], event["data"], self.run_id))
+            return None
+        result = await self._publisher.publish(self.user_id, event["type"], event["data"], run_id=self.run_id)
+        self._results.append(result)
+        return result
 
 
 class AsyncTool:

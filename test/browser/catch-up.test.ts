@@ -1,9 +1,7 @@
-import { mkdirSync } from 'node:fs';
 import type { ServerResponse } from 'node:http';
-import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
-import { launchChromium, skipBrowserTests } from '../helpers/browser.js';
+import type { Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
+import { ARTIFACTS, skipBrowserTests, useChromium } from '../helpers/browser.js';
 import { deferred } from '../helpers/deferred.js';
 import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 import { line, useWebhookFixture } from '../integration/agents/local-backend.js';
@@ -15,7 +13,6 @@ import { line, useWebhookFixture } from '../integration/agents/local-backend.js'
  * second tab mid-answer is docs/images/catch-up.png (copied from test-artifacts/catch-up.png).
  */
 
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const PAGE_WAIT_MS = 10_000;
 const WORDS =
   'a late tab needs the whole run so far and the gateway keeps each run folded into one snapshot'.split(' ');
@@ -28,22 +25,13 @@ const textOf = (from: number, to: number) =>
 
 describe.skipIf(skipBrowserTests())('demo page catch-up in Chromium', () => {
   const { backend } = useWebhookFixture();
-  let browser: Browser | undefined;
   let gw: Harness | undefined;
-  let context: BrowserContext | undefined;
-  beforeAll(async () => {
-    browser = await launchChromium();
-    mkdirSync(ARTIFACTS, { recursive: true });
-  });
   afterEach(async () => {
-    await context?.close();
     await gw?.close();
-    context = undefined;
     gw = undefined;
   });
-  afterAll(async () => {
-    await browser?.close();
-  });
+  // After the gateway's afterEach: hooks run last-registered first, so pages close before the gateway.
+  const chromium = useChromium();
 
   /** The page's answer bubble text and the stream_chunk entries its timeline drew. */
   async function drawn(page: Page) {
@@ -76,7 +64,7 @@ describe.skipIf(skipBrowserTests())('demo page catch-up in Chromium', () => {
       agentSecret: 'catch-up-secret',
       defaultAgent: 'webhook',
     });
-    context = await (browser as Browser).newContext({ viewport: { width: 1280, height: 800 } });
+    const context = await chromium.context();
     const first = await context.newPage();
     first.setDefaultTimeout(PAGE_WAIT_MS);
     const errors: string[] = [];

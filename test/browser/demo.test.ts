@@ -1,11 +1,9 @@
-import { mkdirSync } from 'node:fs';
-import { fileURLToPath } from 'node:url';
-import type { Browser, BrowserContext, Page } from 'playwright-core';
-import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest';
+import type { BrowserContext, Page } from 'playwright-core';
+import { afterEach, describe, expect, it } from 'vitest';
 import type { AgentcastClient } from '../../packages/client/src/index.js';
 import { defineAgent } from '../../packages/server/src/agents/define-agent.js';
 import { CloseCode } from '../../packages/server/src/protocol/close-codes.js';
-import { launchChromium, skipBrowserTests } from '../helpers/browser.js';
+import { ARTIFACTS, skipBrowserTests, useChromium } from '../helpers/browser.js';
 import { deferred } from '../helpers/deferred.js';
 import { type Harness, startGateway } from '../helpers/gateway-harness.js';
 
@@ -16,7 +14,6 @@ import { type Harness, startGateway } from '../helpers/gateway-harness.js';
  * concurrent runs are labelled, the hint fits the agent, and a too-long message is refused at the input.
  */
 
-const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
 const GOLDEN_PATH = [
   'agent_started',
   'agent_thinking',
@@ -88,26 +85,19 @@ async function probe(page: Page): Promise<PageProbe> {
 }
 
 describe.skipIf(skipBrowserTests())('demo page in Chromium', () => {
-  let browser: Browser | undefined;
   let gw: Harness | undefined;
   let context: BrowserContext | undefined;
-  beforeAll(async () => {
-    browser = await launchChromium();
-    mkdirSync(ARTIFACTS, { recursive: true });
-  });
   afterEach(async () => {
-    await context?.close();
     await gw?.close();
     context = undefined;
     gw = undefined;
   });
-  afterAll(async () => {
-    await browser?.close();
-  });
+  // After the gateway's afterEach: hooks run last-registered first, so pages close before the gateway.
+  const chromium = useChromium();
 
   /** A fresh page on `url`, connected (its client open); `onPage` sees it before it loads. */
   async function openPage(url: string, onPage?: (page: Page) => void): Promise<Page> {
-    context = await (browser as Browser).newContext({ viewport: { width: 1280, height: 800 } });
+    context = await chromium.context();
     const page = await context.newPage();
     page.setDefaultTimeout(PAGE_WAIT_MS);
     onPage?.(page);
@@ -312,7 +302,7 @@ describe.skipIf(skipBrowserTests())('demo page in Chromium', () => {
     gw = await startGateway({ demo: true, demoTokens: true });
     let page = await openPage(`${gw.httpUrl}/`);
     await expect(page.getByTestId('message-input').getAttribute('placeholder')).resolves.toBe(
-      'Ask some arithmetic, e.g. what is 6 times 7?',
+      'Try: what is 6 times 7? Or: email bob the plan',
     );
     await context?.close();
     await gw.close();
@@ -357,7 +347,7 @@ describe.skipIf(skipBrowserTests())('demo page in Chromium', () => {
 
   it('says why it cannot connect when the gateway signs no demo tokens (a --jwt-secret without --demo-tokens)', async () => {
     gw = await startGateway({ demo: true });
-    context = await (browser as Browser).newContext();
+    context = await chromium.context();
     const page = await context.newPage();
     page.setDefaultTimeout(PAGE_WAIT_MS);
     await page.goto(`${gw.httpUrl}/`);

@@ -1,6 +1,6 @@
 import fc from 'fast-check';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import type { Engine, UserDisconnect } from '../../packages/server/src/engine/engine.js';
+import type { BusyPolicy, Engine, UserDisconnect } from '../../packages/server/src/engine/engine.js';
 import type { SnapshotLimits } from '../../packages/server/src/engine/run-snapshot.js';
 import { AgentcastErrorCode } from '../../packages/server/src/protocol/agentcast-error.js';
 import { encodeEvent, type NewEvent, type StoredEvent } from '../../packages/server/src/protocol/events.js';
@@ -892,6 +892,47 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
           expect((await everything(engine, 'alice')).map((e) => e.seq)).toEqual([1, 2, 3]);
         });
 
+        it('resolves a reaped run’s pending approval cancelled, once, just before its one terminal', async () => {
+          const { engine, elapse } = await setup();
+          await engine.startRun('alice', start('dead', 'node-a', 3, SHORT_TTL_MS));
+          const fence = { node: 'node-a' };
+          await engine.append('alice', { type: 'agent_started', run_id: 'dead', data: {} }, fence);
+          const question = {
+            approval_id: 'a_dead',
+            tool_name: 'send_email',
+            tool_args: {},
+            message: 'Send it?',
+            expires_at: new Date(Date.now() + 60_000).toISOString(),
+          };
+          await engine.append('alice', { type: 'approval_requested', run_id: 'dead', data: question }, fence);
+          // Another run's question, whose node lives, stays pending.
+          await engine.startRun('alice', start('alive', 'node-b', 3, LEASE_MS));
+          const other = { ...question, approval_id: 'a_alive' };
+          await engine.append(
+            'alice',
+            { type: 'approval_requested', run_id: 'alive', data: other },
+            { node: 'node-b' },
+          );
+          await lapsed(engine, 'alice', 'dead', elapse);
+          await reapUntilSome(engine, 3);
+          const types = (await everything(engine, 'alice'))
+            .filter((e) => e.run_id === 'dead')
+            .map((e) => [e.type, e.data.decision ?? null]);
+          expect(types).toEqual([
+            ['agent_started', null],
+            ['approval_requested', null],
+            ['approval_resolved', 'cancelled'],
+            ['agent_completed', null],
+          ]);
+          expect(await engine.pendingApprovals('alice')).toEqual([{ runId: 'alive', request: other }]);
+          expect(
+            await engine.resolveApproval('alice', 'a_dead', { decision: 'approved', by: 'user' }),
+          ).toEqual({
+            kind: 'conflict',
+            decision: 'cancelled',
+          });
+        });
+
         it('stores one terminal when the owner ends its lapsed run while reapers reap it', async () => {
           const { engine, elapse } = await setup();
           for (const n of range(1, 5)) await engine.startRun(`u${n}`, start('r', 'node-a', 3, SHORT_TTL_MS));
@@ -1097,6 +1138,139 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
         const closed = { code: AgentcastErrorCode.EngineClosed };
         await expect(engine.requestCancel('alice', 'r1')).rejects.toMatchObject(closed);
         await expect(engine.onCancelRequest('node-a', () => undefined)).rejects.toMatchObject(closed);
+      });
+    });
+
+    describe('thread turns (#startRun with a thread / #promoteRun, docs/protocol.md E)', () => {
+      const LEASE_MS = 60_000;
+      const turn = (
+        runId: string,
+        node: string,
+        policy: BusyPolicy,
+        extra: { key?: string; leaseMs?: number; threadId?: string } = {},
+      ) => ({
+        runId,
+        agent: 'demo',
+        node,
+        limit: 10,
+        leaseMs: extra.leaseMs ?? LEASE_MS,
+        key: extra.key,
+        thread: { threadId: extra.threadId ?? 't1', policy, maxQueued: 2 },
+      });
+      const ended = (runId: string): NewEvent => ({
+        type: 'agent_completed',
+        run_id: runId,
+        data: { status: 'succeeded', final_response: null },
+      });
+
+      it('reject: a thread holds one run; its next message is refused busy naming it, others start, a retry is a duplicate', async () => {
+        const { engine } = await setup();
+        expect(await engine.startRun('alice', turn('r1', 'node-a', 'reject', { key: 'k1' }))).toEqual({
+          ok: true,
+        });
+        expect(await engine.startRun('alice', turn('r2', 'node-b', 'reject'))).toEqual({
+          ok: false,
+          reason: 'busy',
+          runId: 'r1',
+        });
+        expect(await engine.startRun('alice', turn('r3', 'node-b', 'reject', { key: 'k1' }))).toEqual({
+          ok: false,
+          reason: 'duplicate',
+          runId: 'r1',
+        });
+        expect(await engine.startRun('alice', turn('r4', 'node-b', 'reject', { threadId: 't2' }))).toEqual({
+          ok: true,
+        });
+        const { thread: _thread, ...free } = turn('r5', 'node-a', 'reject');
+        expect(await engine.startRun('alice', free)).toEqual({ ok: true });
+        expect(await engine.startRun('bob', turn('r6', 'node-a', 'reject'))).toEqual({ ok: true });
+        expect(await engine.endRun('alice', 'r1', 'node-a')).toBe(true);
+        expect(await engine.startRun('alice', turn('r7', 'node-b', 'reject'))).toEqual({ ok: true });
+      });
+
+      it('enqueue: queued runs wait first in, first out, bounded, and each takes its turn once the runs ahead ended', async () => {
+        const { engine } = await setup();
+        await engine.startRun('alice', turn('r1', 'node-a', 'enqueue'));
+        const queued = (behind: string) => ({ ok: true, queued: true, behind });
+        expect(await engine.startRun('alice', turn('r2', 'node-b', 'enqueue', { key: 'k2' }))).toEqual(
+          queued('r1'),
+        );
+        expect(await engine.startRun('alice', turn('r3', 'node-a', 'enqueue'))).toEqual(queued('r1'));
+        expect(await engine.startRun('alice', turn('r4', 'node-a', 'enqueue'))).toEqual({
+          ok: false,
+          reason: 'queue_full',
+        });
+        // A retry of a queued run's message is a duplicate, even with the queue full.
+        expect(await engine.startRun('alice', turn('r5', 'node-a', 'enqueue', { key: 'k2' }))).toEqual({
+          ok: false,
+          reason: 'duplicate',
+          runId: 'r2',
+        });
+        // Queued runs are listed with their thread, and say they wait.
+        const listed = (await engine.activeRuns('alice')).sort((x, y) => x.runId.localeCompare(y.runId));
+        expect(listed.map(({ runId, threadId, queued }) => ({ runId, threadId, queued }))).toEqual([
+          { runId: 'r1', threadId: 't1', queued: undefined },
+          { runId: 'r2', threadId: 't1', queued: true },
+          { runId: 'r3', threadId: 't1', queued: true },
+        ]);
+        expect(await engine.promoteRun('alice', 'r2', 'node-b')).toBe('waiting');
+        expect(await engine.promoteRun('alice', 'r2', 'node-a')).toBe('gone');
+        expect(await engine.promoteRun('alice', 'r1', 'node-a')).toBe('started');
+        await engine.append('alice', ended('r1'), { node: 'node-a', ends: true });
+        expect(await engine.promoteRun('alice', 'r3', 'node-a')).toBe('waiting');
+        expect(await engine.promoteRun('alice', 'r2', 'node-b')).toBe('started');
+        expect(await engine.promoteRun('alice', 'r2', 'node-b')).toBe('started');
+        expect(await engine.promoteRun('alice', 'r3', 'node-a')).toBe('waiting');
+        expect(await engine.startRun('alice', turn('r6', 'node-a', 'reject'))).toMatchObject({ runId: 'r2' });
+        expect(await engine.endRun('alice', 'r2', 'node-b')).toBe(true);
+        expect(await engine.promoteRun('alice', 'r3', 'node-a')).toBe('started');
+        expect(await engine.promoteRun('alice', 'gone', 'node-a')).toBe('gone');
+        // Queued runs are the user's runs: listed, and counted against the limit.
+        expect((await engine.activeRuns('alice')).map((r) => r.runId)).toEqual(['r3']);
+      });
+
+      it('interrupt: asks the active run’s node to cancel it as interrupted, and goes ahead of the queue', async () => {
+        const { engine } = await setup();
+        const got: string[] = [];
+        const stop = await engine.onCancelRequest('node-a', (userId, runId, reason) =>
+          got.push(`${userId}/${runId}/${reason}`),
+        );
+        await engine.startRun('alice', turn('r1', 'node-a', 'interrupt'));
+        expect(await engine.startRun('alice', turn('r2', 'node-b', 'enqueue'))).toMatchObject({
+          behind: 'r1',
+        });
+        expect(await engine.startRun('alice', turn('r3', 'node-b', 'interrupt'))).toEqual({
+          ok: true,
+          queued: true,
+          behind: 'r1',
+        });
+        await vi.waitFor(() => expect(got).toEqual(['alice/r1/interrupted']), WAIT);
+        await engine.requestCancel('alice', 'r1');
+        await vi.waitFor(() => expect(got).toEqual(['alice/r1/interrupted', 'alice/r1/cancel']), WAIT);
+        await engine.append('alice', ended('r1'), { node: 'node-a', ends: true });
+        expect(await engine.promoteRun('alice', 'r2', 'node-b')).toBe('waiting');
+        expect(await engine.promoteRun('alice', 'r3', 'node-b')).toBe('started');
+        await stop();
+      });
+
+      it('skips a queued run whose lease lapsed (it is gone); a dead node’s active run holds the thread until reaped', async () => {
+        const { engine, elapse } = await setup();
+        await engine.startRun('alice', turn('r1', 'node-a', 'enqueue', { leaseMs: SHORT_TTL_MS }));
+        await engine.startRun('alice', turn('r2', 'node-b', 'enqueue', { leaseMs: SHORT_TTL_MS }));
+        await engine.startRun('alice', turn('r3', 'node-c', 'enqueue'));
+        elapse(SHORT_TTL_MS + 1);
+        await vi.waitFor(
+          async () => expect((await engine.activeRuns('alice')).map((r) => r.runId)).toEqual(['r3']),
+          WAIT,
+        );
+        expect(await engine.promoteRun('alice', 'r2', 'node-b')).toBe('gone');
+        expect(await engine.promoteRun('alice', 'r3', 'node-c')).toBe('waiting');
+        // r1 (active, its node dead) still holds the thread: a rejecting message is told about it.
+        expect(await engine.startRun('alice', turn('r4', 'node-c', 'reject'))).toMatchObject({ runId: 'r1' });
+        await vi.waitFor(async () => {
+          await engine.reapLapsedRuns(10, ended);
+          expect(await engine.promoteRun('alice', 'r3', 'node-c')).toBe('started');
+        }, WAIT);
       });
     });
 

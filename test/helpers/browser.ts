@@ -1,6 +1,8 @@
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
+import { fileURLToPath } from 'node:url';
 import { type BuildOptions, build } from 'esbuild';
-import { type Browser, chromium } from 'playwright-core';
+import { type Browser, type BrowserContext, type BrowserContextOptions, chromium } from 'playwright-core';
+import { afterAll, afterEach, beforeAll } from 'vitest';
 
 /** Debian's Chromium; CI installs it (.ci/run). Browsers are never downloaded. */
 export const CHROMIUM_PATH = '/usr/bin/chromium';
@@ -55,4 +57,42 @@ export async function bundleForBrowser(options: BuildOptions): Promise<string> {
   const [file] = result.outputFiles ?? [];
   if (file === undefined) throw new Error('esbuild produced no output');
   return file.text;
+}
+
+/** Where browser tests write their screenshots (docs/images/ holds the copies the docs show). */
+export const ARTIFACTS = fileURLToPath(new URL('../../test-artifacts/', import.meta.url));
+
+/** What {@link useChromium} gives a describe. */
+export interface ChromiumFixture {
+  /** A new browser context (1280×800 unless `options` say otherwise), closed after the test. */
+  context(options?: BrowserContextOptions): Promise<BrowserContext>;
+}
+
+/**
+ * One Chromium for the calling describe: launched before its tests (and ARTIFACTS created), each test's
+ * contexts closed after it, the browser closed after the last test. Call it inside `describe.skipIf(
+ * skipBrowserTests())`. Hooks run in reverse order of registration, so call it after registering a
+ * gateway's own afterAll: the pages close before their gateway does.
+ */
+export function useChromium(): ChromiumFixture {
+  let browser: Browser | undefined;
+  const open: BrowserContext[] = [];
+  beforeAll(async () => {
+    browser = await launchChromium();
+    mkdirSync(ARTIFACTS, { recursive: true });
+  });
+  afterEach(async () => {
+    for (const context of open.splice(0)) await context.close();
+  });
+  afterAll(async () => {
+    await browser?.close();
+  });
+  return {
+    async context(options) {
+      if (browser === undefined) throw new Error('useChromium(): the browser is not launched yet');
+      const context = await browser.newContext({ viewport: { width: 1280, height: 800 }, ...options });
+      open.push(context);
+      return context;
+    },
+  };
 }

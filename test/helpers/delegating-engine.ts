@@ -16,6 +16,7 @@ import type {
   LogHead,
   PendingApproval,
   PresenceEntry,
+  Promotion,
   PublishKey,
   ReapedRun,
   RunFence,
@@ -264,6 +265,9 @@ export class DelegatingEngine implements Engine {
   }
   startRun(userId: string, start: RunStart): Promise<RunReservation> {
     return this.inner.startRun(userId, start);
+  }
+  promoteRun(userId: string, runId: string, node: string): Promise<Promotion> {
+    return this.inner.promoteRun(userId, runId, node);
   }
   renewRuns(node: string, runs: readonly RunRef[], leaseMs: number): Promise<string[]> {
     return this.inner.renewRuns(node, runs, leaseMs);

@@ -91,6 +91,7 @@ describe('approvals through the gateway (docs/protocol.md G)', () => {
         expect(conflict?.data).toEqual({
           code: 'CONFLICT',
           message: `approval ${approvalId} was already resolved: ${won}`,
+          decision: won,
         });
         const events = await runOf(a, runId);
         expect(events.filter((f) => f.type === 'approval_resolved')).toEqual([
@@ -171,9 +172,9 @@ describe('approvals through the gateway (docs/protocol.md G)', () => {
     ]);
     expect(await (await post('approve', 'k')).json()).toMatchObject({ duplicate: true });
     const late = await post('deny', 'other');
-    expect([late.status, ((await late.json()) as { error: { code: string } }).error.code]).toEqual([
+    expect([late.status, ((await late.json()) as { error: unknown }).error]).toMatchObject([
       409,
-      'CONFLICT',
+      { code: 'CONFLICT', decision: 'approved' },
     ]);
     const events = await runOf(reloaded, runId);
     expect(events.map((f) => f.type)).toEqual([
@@ -200,7 +201,7 @@ describe('approvals through the gateway (docs/protocol.md G)', () => {
     });
     expect(events.at(-1)?.data).toMatchObject({ status: 'succeeded', final_response: 'decision: expired' });
     a.send(answerFrame('late', approvalId, 'approve'));
-    expect((await answered(a, 'late')).data).toMatchObject({ code: 'CONFLICT' });
+    expect((await answered(a, 'late')).data).toMatchObject({ code: 'CONFLICT', decision: 'expired' });
   });
 
   it('a cancel while the question is pending resolves it cancelled before the run’s one agent_completed', async () => {

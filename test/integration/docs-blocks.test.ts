@@ -148,9 +148,23 @@ const NOT_RUNNABLE: readonly Excuse[] = [
   },
   {
     file: 'docs/agents.md',
+    contains: 'approval = request.get("approval")',
+    reason:
+      'the Python continuation backend: test/integration/agents/webhook-continuation.test.ts runs this block behind a ' +
+      'real gateway and approves its question from a client.',
+  },
+  {
+    file: 'docs/agents.md',
     contains: '{"run_id":"r_…","user_id":"u1"',
     reason:
       'a sample of the body the webhook agent POSTs; "wire samples match real frames" compares it with a real one.',
+  },
+  {
+    file: 'docs/agents.md',
+    contains: "import { AgentcastAgent } from '@agentcast/ag-ui';",
+    reason:
+      "an app's code (its token endpoint, its saved messages); test/browser/ag-ui.test.ts makes the same calls " +
+      '(connectAgent after a reload, runAgent) in Chromium, test/integration/ag-ui/ag-ui-endpoint.test.ts in Node.',
   },
   {
     file: 'docs/client.md',

@@ -5,11 +5,11 @@ import { buildConnectionRequest } from './connection-request.js';
 import { Emitter, type Unsubscribe } from './emitter.js';
 import { Heartbeat } from './heartbeat.js';
 import type { ClientState, LifecycleEvents } from './lifecycle-events.js';
-import { type Ack, Outbox } from './outbox.js';
+import { type Ack, type ApprovalAck, type ApprovalDecision, Outbox, type Reply } from './outbox.js';
 import { CloseCode } from './protocol/close-codes.js';
 import type { WelcomeData } from './protocol/wire.js';
 import { type ReconnectPlan, ReconnectPolicy } from './reconnect-policy.js';
-import { MAX_RUNS, type RunState, RunStates } from './run-state.js';
+import { MAX_RUNS, type PendingApproval, pendingApprovals, type RunState, RunStates } from './run-state.js';
 import { SeenReporter } from './seen-reporter.js';
 import { SeqTracker } from './seq-tracker.js';
 import { parseServerFrame } from './server-frame.js';
@@ -50,6 +50,7 @@ export class AgentcastClient {
   readonly #seen: SeenReporter | undefined;
   readonly #tokens: TokenSource;
   readonly #transport: TransportChoice;
+  #approvals: readonly PendingApproval[] = [];
   #state: ClientState = 'connecting';
   #everOpen = false;
   #closedByApp = false;
@@ -121,6 +122,38 @@ export class AgentcastClient {
   /** One run of {@link runs}, or undefined when the client has not seen it (or forgot it). */
   run(runId: string): RunState | undefined {
     return this.#runs.map.get(runId);
+  }
+
+  /**
+   * The approvals waiting for this user's answer (docs/protocol.md G), read from {@link runs}: a question
+   * joins when its `approval_requested` (or a snapshot holding it) arrives and leaves with its
+   * `approval_resolved`. The same array until it changes; the lifecycle event `approvals` tells when.
+   */
+  get approvals(): readonly PendingApproval[] {
+    return this.#approvals;
+  }
+
+  /**
+   * Answers an approval (docs/protocol.md G): the `approval` frame (over SSE, `POST /v1/approvals/:id`),
+   * resent after reconnects until acked like {@link sendMessage}. The first answer from any tab wins:
+   * resolves with the ack, or rejects with a {@link ClientError} whose `serverCode` is `CONFLICT` (and
+   * `decision` the one that won) or `NOT_FOUND` (unknown, or another user's). `id` is the answer's
+   * idempotency key (default a random UUID): a retry with the same id is acked `duplicate`, not CONFLICT.
+   */
+  answerApproval(
+    approvalId: string,
+    decision: 'approve' | 'deny',
+    reason?: string,
+    id: string = this.#o.generateId(),
+  ): Promise<ApprovalAck> {
+    if (decision !== 'approve' && decision !== 'deny')
+      return Promise.reject(new TypeError('answerApproval: decision must be "approve" or "deny"'));
+    const data = { approval_id: approvalId, decision, reason };
+    return this.#request(id, JSON.stringify({ type: 'approval', id, data })).then((ack) => ({
+      approval_id: approvalId,
+      decision: ack.decision as ApprovalDecision,
+      duplicate: ack.duplicate,
+    }));
   }
 
   /**
@@ -211,7 +244,7 @@ export class AgentcastClient {
     return Promise.resolve();
   }
 
-  #request(id: string, frame: string): Promise<Ack> {
+  #request(id: string, frame: string): Promise<Reply> {
     if (this.#state === 'closed') {
       return Promise.reject(
         new ClientError(ClientErrorCode.Closed, 'the client is closed; call reconnect() or connect()'),
@@ -310,12 +343,17 @@ export class AgentcastClient {
       case 'run_snapshot':
         this.#onRun(this.#runs.snapshot(frame.snapshot));
         break;
-      case 'ack':
-        this.#outbox.ack({ id: frame.id, runId: frame.runId, duplicate: frame.duplicate });
+      case 'ack': {
+        const { kind: _, ...ack } = frame;
+        this.#outbox.ack(ack);
         break;
+      }
       case 'error': {
         const message = `${frame.code}: ${frame.message}`;
-        const error = new ClientError(ClientErrorCode.Server, message, { serverCode: frame.code });
+        // A CONFLICT names the decision that won (docs/protocol.md G); an older gateway only in its message.
+        const decision = (frame.decision ??
+          /(approved|denied|expired|cancelled)$/.exec(frame.message)?.[1]) as ApprovalDecision;
+        const error = new ClientError(ClientErrorCode.Server, message, { serverCode: frame.code, decision });
         if (frame.id === undefined || !this.#outbox.reject(frame.id, error))
           this.#lifecycle.emit('error', error);
         break;
@@ -387,7 +425,15 @@ export class AgentcastClient {
   }
 
   #onRun(run: RunState | undefined): void {
-    if (run !== undefined) this.#lifecycle.emit('run', run);
+    if (run === undefined) return;
+    this.#lifecycle.emit('run', run);
+    // Only a waiting run adds a question, and only while some are pending can one leave.
+    if (run.status !== 'waiting' && this.#approvals.length === 0) return;
+    const next = pendingApprovals(this.#runs.map.values());
+    const ids = (list: readonly PendingApproval[]) => list.map((a) => a.approval_id).join();
+    if (ids(next) === ids(this.#approvals)) return;
+    this.#approvals = next;
+    this.#lifecycle.emit('approvals', next);
   }
 
   #scheduleRefresh(): void {

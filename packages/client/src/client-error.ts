@@ -1,3 +1,4 @@
+import type { ApprovalDecision } from './outbox.js';
 import type { ErrorCode } from './protocol/error-codes.js';
 
 /** Stable codes of the errors the client reports; never renumbered or reused. */
@@ -28,6 +29,8 @@ export interface ClientErrorOptions {
   readonly closeCode?: number;
   /** The server's error code, for {@link ClientErrorCode.Server}. */
   readonly serverCode?: ErrorCode | string;
+  /** With `serverCode` CONFLICT: the decision that resolved the approval first (docs/protocol.md G). */
+  readonly decision?: ApprovalDecision | undefined;
   readonly cause?: unknown;
 }
 
@@ -36,6 +39,8 @@ export class ClientError extends Error {
   readonly code: ClientErrorCode;
   readonly closeCode: number | undefined;
   readonly serverCode: string | undefined;
+  /** With `serverCode` CONFLICT (`answerApproval`): the decision that won. */
+  readonly decision: ApprovalDecision | undefined;
 
   constructor(code: ClientErrorCode, message: string, options: ClientErrorOptions = {}) {
     super(message, options.cause === undefined ? undefined : { cause: options.cause });
@@ -43,5 +48,6 @@ export class ClientError extends Error {
     this.code = code;
     this.closeCode = options.closeCode;
     this.serverCode = options.serverCode;
+    this.decision = options.decision;
   }
 }

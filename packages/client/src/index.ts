@@ -10,7 +10,7 @@ export type { CatchUp, ConnectOptions, TokenTransport } from './client-options.j
 export { connect } from './connect.js';
 export { Emitter, type ListenerErrorReporter, type Unsubscribe } from './emitter.js';
 export type { ClientState, LifecycleEvents } from './lifecycle-events.js';
-export type { Ack } from './outbox.js';
+export type { Ack, ApprovalAck, ApprovalDecision } from './outbox.js';
 export {
   CLOSE_CODE_ACTIONS,
   type CloseAction,
@@ -29,7 +29,14 @@ export {
   RunStatus,
   type WelcomeData,
 } from './protocol/wire.js';
-export { foldRunEvent, MAX_RUNS, type RunState, RunStates } from './run-state.js';
+export {
+  foldRunEvent,
+  MAX_RUNS,
+  type PendingApproval,
+  pendingApprovals,
+  type RunState,
+  RunStates,
+} from './run-state.js';
 export type { ResetReason, StreamPosition } from './seq-tracker.js';
 export type { Timers } from './timers.js';
 export type { WebSocketConstructor, WebSocketLike } from './web-socket-like.js';

@@ -1,5 +1,6 @@
 import type { ClientError } from './client-error.js';
 import type { RunSnapshot, WelcomeData } from './protocol/wire.js';
+import type { PendingApproval } from './run-state.js';
 import type { ResetReason, StreamPosition } from './seq-tracker.js';
 
 /** `connecting` (never open yet) → `open` ⇄ `reconnecting` → `closed` (from any state). */
@@ -25,6 +26,11 @@ export interface LifecycleEvents {
   disconnect: { readonly code: number; readonly reason: string; readonly retryInMs: number | undefined };
   /** A run of `client.runs` changed (a `run_snapshot`, or an event of it): its new state (`client.onRun`). */
   run: RunSnapshot;
+  /**
+   * The pending approvals changed (`client.approvals`, docs/client.md "Approvals"): one was asked, answered,
+   * or came with a run's snapshot. The payload is the new list.
+   */
+  approvals: readonly PendingApproval[];
   /** An `error` frame not tied to a request, a failed getToken(), a bad frame, or why the client stopped. */
   error: ClientError;
 }

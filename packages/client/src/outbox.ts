@@ -1,4 +1,5 @@
 import { ClientError, ClientErrorCode } from './client-error.js';
+import type { RunSnapshotApproval } from './protocol/wire.js';
 import type { TimerHandle, Timers } from './timers.js';
 
 /** The server's answer to a `user_message` or `cancel` (docs/protocol.md §6). */
@@ -11,10 +12,28 @@ export interface Ack {
   readonly duplicate: boolean;
 }
 
+/** An approval's decision as the gateway names it (docs/protocol.md G). */
+export type ApprovalDecision = NonNullable<RunSnapshotApproval['decision']>;
+
+/** The server's answer to an `approval` frame or `POST /v1/approvals/:id` (docs/protocol.md G). */
+export interface ApprovalAck {
+  readonly approval_id: string;
+  /** The decision the answer resolved the approval with (for a duplicate: the first copy's). */
+  readonly decision: ApprovalDecision;
+  /** True when the server had seen this answer's id already: it was acted on once. */
+  readonly duplicate: boolean;
+}
+
+/** Any ack the outbox settles: a run's, or an approval's (then `runId` is empty and `decision` set). */
+export interface Reply extends Ack {
+  readonly approvalId?: string;
+  readonly decision?: ApprovalDecision;
+}
+
 interface Pending {
   readonly frame: string;
-  readonly promise: Promise<Ack>;
-  readonly resolve: (ack: Ack) => void;
+  readonly promise: Promise<Reply>;
+  readonly resolve: (ack: Reply) => void;
   readonly reject: (error: ClientError) => void;
   readonly timer: TimerHandle;
 }
@@ -43,12 +62,12 @@ export class Outbox {
    * Registers a request; the promise settles with its ack, or rejects on timeout or close. Adding an id that
    * is already pending returns the first promise and keeps the first frame.
    */
-  add(id: string, frame: string): Promise<Ack> {
+  add(id: string, frame: string): Promise<Reply> {
     const existing = this.#pending.get(id);
     if (existing !== undefined) return existing.promise;
-    let resolve!: (ack: Ack) => void;
+    let resolve!: (ack: Reply) => void;
     let reject!: (error: ClientError) => void;
-    const promise = new Promise<Ack>((res, rej) => {
+    const promise = new Promise<Reply>((res, rej) => {
       resolve = res;
       reject = rej;
     });
@@ -71,7 +90,7 @@ export class Outbox {
   }
 
   /** Settles `id` with its ack. Returns false for an unknown id (already settled, or not ours). */
-  ack(ack: Ack): boolean {
+  ack(ack: Reply): boolean {
     const entry = this.#settle(ack.id);
     entry?.resolve(ack);
     return entry !== undefined;

@@ -16,6 +16,25 @@ export type RunState = RunSnapshot;
 
 type Mutable<T> = { -readonly [K in keyof T]: T[K] };
 
+/**
+ * An approval waiting for an answer (docs/protocol.md G): its question, with the run that asked it. The
+ * shape of an entry of `GET /v1/approvals`.
+ */
+export type PendingApproval = RunSnapshotApproval & { readonly run_id: string };
+
+/**
+ * The approvals of `runs` waiting for an answer, in the runs' order. Read from the runs alone (one source
+ * of truth: a question is pending while its run waits and it has no decision), so `client.approvals` and
+ * a run's `approvals` never disagree.
+ */
+export function pendingApprovals(runs: Iterable<RunState>): PendingApproval[] {
+  const pending: PendingApproval[] = [];
+  for (const run of runs)
+    if (run.status === 'waiting')
+      for (const a of run.approvals) if (a.decision === undefined) pending.push({ ...a, run_id: run.run_id });
+  return pending;
+}
+
 /** How many runs the client keeps (docs/client.md): the most recently active ones. */
 export const MAX_RUNS = 50;
 

@@ -1,4 +1,5 @@
 import type { AgentEvent } from './agent-event.js';
+import type { ApprovalDecision, Reply } from './outbox.js';
 import type { ResumeOutcome, RunSnapshot, WelcomeData } from './protocol/wire.js';
 
 /** A server frame, read just far enough to route it. */
@@ -7,12 +8,15 @@ export type ServerFrame =
   | { readonly kind: 'welcome'; readonly welcome: WelcomeData }
   /** A run's state at the welcome's seq, sent after a `resume: "snapshot"` welcome (docs/protocol.md F). */
   | { readonly kind: 'run_snapshot'; readonly snapshot: RunSnapshot }
-  | { readonly kind: 'ack'; readonly id: string; readonly runId: string; readonly duplicate: boolean }
+  /** A run's ack (`runId`), or an approval's (`approvalId` and `decision`, `runId` empty: G). */
+  | ({ readonly kind: 'ack' } & Reply)
   | {
       readonly kind: 'error';
       readonly id: string | undefined;
       readonly code: string;
       readonly message: string;
+      /** With CONFLICT: the decision that won (docs/protocol.md G). */
+      readonly decision?: string | undefined;
     }
   | { readonly kind: 'pong' }
   | { readonly kind: 'auth_ok' }
@@ -77,15 +81,25 @@ export function parseServerFrame(text: string): ServerFrame | undefined {
       // Trusted like event payloads: the gateway builds it from validated events.
       if (typeof data?.run_id !== 'string' || typeof data.last_seq !== 'number') return undefined;
       return { kind: 'run_snapshot', snapshot: data as unknown as RunSnapshot };
-    case 'ack':
-      if (typeof raw.id !== 'string' || typeof data?.run_id !== 'string') return undefined;
-      return { kind: 'ack', id: raw.id, runId: data.run_id, duplicate: data.duplicate === true };
+    case 'ack': {
+      if (typeof raw.id !== 'string' || data === undefined) return undefined;
+      const ack = {
+        kind: 'ack',
+        id: raw.id,
+        runId: str(data.run_id),
+        duplicate: data.duplicate === true,
+      } as const;
+      if (typeof data.run_id === 'string') return ack;
+      if (typeof data.approval_id !== 'string') return undefined;
+      return { ...ack, approvalId: data.approval_id, decision: data.decision as ApprovalDecision };
+    }
     case 'error':
       return {
         kind: 'error',
         id: typeof raw.id === 'string' ? raw.id : undefined,
         code: str(data?.code),
         message: str(data?.message),
+        decision: typeof data?.decision === 'string' ? data.decision : undefined,
       };
     case 'pong':
       return { kind: 'pong' };

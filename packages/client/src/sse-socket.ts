@@ -14,8 +14,8 @@ function httpUrl(wsUrl: URL, path: string): URL {
  * A Server-Sent Events stream with the face of a WebSocket (docs/protocol.md H), so the client's
  * reconnect, resume, dedupe and outbox work unchanged over either transport. Frames arrive as the same
  * JSON as on a WebSocket; sent frames become HTTP requests with the user's JWT (`user_message` → POST
- * /v1/messages, `cancel` → POST /v1/runs/:run_id/cancel), whose answers come back as `ack` or `error`
- * frames. The stream's end becomes a close: the code of its STREAM_CLOSED frame, 4001 for a 401, 1006
+ * /v1/messages, `cancel` → POST /v1/runs/:run_id/cancel, `approval` → POST /v1/approvals/:approval_id with
+ * the frame's id as `Idempotency-Key`), whose answers come back as `ack` or `error` frames. The stream's end becomes a close: the code of its STREAM_CLOSED frame, 4001 for a 401, 1006
  * otherwise. `wsUrl` carries the resume query (`since`, `epoch`) the WebSocket would have used.
  */
 export class SseSocket implements WebSocketLike {
@@ -84,12 +84,16 @@ export class SseSocket implements WebSocketLike {
     // Liveness is the stream's own (its comment lines, TCP): a ping is answered here.
     if (type === 'ping') queueMicrotask(() => this.#frame('{"type":"pong"}'));
     const runId = frame.data?.run_id as string;
+    const { approval_id: approvalId, ...answerBody } = frame.data ?? {};
     const answer =
       type === 'user_message'
         ? this.#post('messages', { id, ...frame.data })
         : type === 'cancel'
           ? this.#post(`runs/${encodeURIComponent(runId)}/cancel`).then(() => ({ run_id: runId }))
-          : undefined;
+          : type === 'approval'
+            ? // The frame's id is the answer's idempotency key either way (G): a resend is a duplicate.
+              this.#post(`approvals/${encodeURIComponent(approvalId as string)}`, answerBody, id)
+            : undefined;
     // An error the server answered rejects the request; a lost request is resent after the next welcome.
     answer?.then(
       (ack) => this.#frame(JSON.stringify({ type: 'ack', id, data: ack })),
@@ -104,10 +108,14 @@ export class SseSocket implements WebSocketLike {
     );
   }
 
-  async #post(path: string, body?: unknown): Promise<Record<string, unknown>> {
+  async #post(path: string, body?: unknown, key?: string): Promise<Record<string, unknown>> {
     const res = await fetch(httpUrl(this.#ws, path), {
       method: 'POST',
-      headers: { ...this.#auth, 'Content-Type': 'application/json' },
+      headers: {
+        ...this.#auth,
+        'Content-Type': 'application/json',
+        ...(key === undefined ? {} : { 'Idempotency-Key': key }),
+      },
       body: JSON.stringify(body ?? {}),
     });
     if (!res.ok) throw res;

@@ -1,11 +1,13 @@
 import type { Unsubscribe } from '@agentcast/client';
-import { ClientError, ClientErrorCode, type Timers } from '@agentcast/client';
+import { ClientError, ClientErrorCode, pendingApprovals, type Timers } from '@agentcast/client';
 import type {
   Ack,
   AgentcastClientLike,
   AgentEvent,
+  ApprovalAck,
   ClientState,
   ConnectionRole,
+  PendingApproval,
   RunState,
   SendMessageOptions,
   StreamPosition,
@@ -79,6 +81,7 @@ function status(
 export const SERVER_STATUS: ConnectionStatus = status('connecting', undefined, undefined, () => undefined);
 export const SERVER_EVENTS: readonly AgentEvent[] = EMPTY;
 export const SERVER_RUNS: readonly RunState[] = Object.freeze([]);
+export const SERVER_APPROVALS: readonly PendingApproval[] = Object.freeze([]);
 
 const systemTimers: Timers = {
   setTimeout: (callback, ms) => globalThis.setTimeout(callback, ms),
@@ -130,6 +133,9 @@ export class AgentcastStore {
   readonly #runsListeners = new Set<() => void>();
   #runsSnapshot: readonly RunState[] = SERVER_RUNS;
   #runsDirty = true;
+  /** The pending approvals, and the runs array they were read from. */
+  #approvals: readonly PendingApproval[] = SERVER_APPROVALS;
+  #approvalsFrom: readonly RunState[] | undefined;
   #waiting: Waiter[] = [];
 
   constructor(options: AgentcastStoreOptions) {
@@ -290,6 +296,41 @@ export class AgentcastStore {
     };
   };
 
+  // --- approvals --------------------------------------------------------------------------------------
+
+  /**
+   * The approvals waiting for an answer (docs/client.md "Approvals"), read from the client's runs with the
+   * SDK's own `pendingApprovals`, so every tab of `shareAcrossTabs` has them too. The same array until an
+   * approval is asked or settled.
+   */
+  readonly getApprovals = (): readonly PendingApproval[] => {
+    const runs = this.getRuns();
+    if (runs === this.#approvalsFrom) return this.#approvals;
+    this.#approvalsFrom = runs;
+    const next = pendingApprovals(runs);
+    const ids = (list: readonly PendingApproval[]) => list.map((a) => a.approval_id).join('\u0000');
+    if (ids(next) !== ids(this.#approvals)) this.#approvals = Object.freeze(next);
+    return this.#approvals;
+  };
+
+  /** Calls `listener` when a run changes; {@link getApprovals} keeps its array unless the approvals did. */
+  readonly subscribeApprovals = this.subscribeRuns;
+
+  /**
+   * `client.answerApproval`, waiting for the client like {@link sendMessage}. Rejects with a ClientError:
+   * `serverCode` CONFLICT (with the `decision` that won) or NOT_FOUND.
+   */
+  readonly answerApproval = (
+    approvalId: string,
+    decision: 'approve' | 'deny',
+    reason?: string,
+  ): Promise<ApprovalAck> =>
+    this.#withClient((client) =>
+      client.answerApproval === undefined
+        ? Promise.reject(new TypeError('this client cannot answer approvals (no answerApproval)'))
+        : client.answerApproval(approvalId, decision, reason),
+    );
+
   // --- requests ---------------------------------------------------------------------------------------
 
   /**
@@ -301,12 +342,12 @@ export class AgentcastStore {
 
   readonly cancel = (runId: string): Promise<Ack> => this.#withClient((client) => client.cancel(runId));
 
-  #withClient(request: (client: AgentcastClientLike) => Promise<Ack>): Promise<Ack> {
+  #withClient<T>(request: (client: AgentcastClientLike) => Promise<T>): Promise<T> {
     if (this.#client !== undefined) return request(this.#client);
     if (this.#opened && this.#refs === 0) {
       return Promise.reject(new ClientError(ClientErrorCode.Closed, 'the AgentcastProvider is unmounted'));
     }
-    return new Promise<Ack>((resolve, reject) => {
+    return new Promise<T>((resolve, reject) => {
       this.#waiting.push({ run: (client) => request(client).then(resolve, reject) });
     });
   }

@@ -1,9 +1,11 @@
 import type {
   Ack,
   AgentEvent,
+  ApprovalAck,
   ClientState,
   EventOf,
   LifecycleEvents,
+  PendingApproval,
   RunState,
   SendMessageOptions,
   StreamPosition,
@@ -13,9 +15,11 @@ import type {
 export type {
   Ack,
   AgentEvent,
+  ApprovalAck,
   ClientState,
   EventOf,
   LifecycleEvents,
+  PendingApproval,
   RunState,
   SendMessageOptions,
   StreamPosition,
@@ -45,6 +49,16 @@ export interface AgentcastClientLike {
   onRun?(handler: (run: RunState) => void): Unsubscribe;
   sendMessage(text: string, options?: SendMessageOptions): Promise<Ack>;
   cancel(runId: string): Promise<Ack>;
+  /**
+   * Answers an approval (docs/client.md "Approvals"); `id` is its idempotency key. Optional like `runs`:
+   * `useAnswerApproval` rejects on a stand-in without it.
+   */
+  answerApproval?(
+    approvalId: string,
+    decision: 'approve' | 'deny',
+    reason?: string,
+    id?: string,
+  ): Promise<ApprovalAck>;
   close(): Promise<void>;
 }
 

@@ -3,11 +3,19 @@ import {
   type AgentcastStore,
   type ConnectionStatus,
   type EventFilter,
+  SERVER_APPROVALS,
   SERVER_EVENTS,
   SERVER_RUNS,
   SERVER_STATUS,
 } from './agentcast-store.js';
-import type { Ack, AgentEvent, RunState, SendMessageOptions } from './client-like.js';
+import type {
+  Ack,
+  AgentEvent,
+  ApprovalAck,
+  PendingApproval,
+  RunState,
+  SendMessageOptions,
+} from './client-like.js';
 import { AgentcastContext } from './provider.js';
 import { pendingRun, type RunView } from './run-view.js';
 
@@ -20,6 +28,7 @@ function useStore(hook: string): AgentcastStore {
 const serverStatus = (): ConnectionStatus => SERVER_STATUS;
 const serverEvents = (): readonly AgentEvent[] => SERVER_EVENTS;
 const serverRuns = (): readonly RunState[] => SERVER_RUNS;
+const serverApprovals = (): readonly PendingApproval[] => SERVER_APPROVALS;
 const NO_RUN = pendingRun('');
 const noRun = (): RunView => NO_RUN;
 const subscribeNothing = () => () => undefined;
@@ -87,4 +96,31 @@ export interface SendMessageApi {
 export function useSendMessage(): SendMessageApi {
   const store = useStore('useSendMessage');
   return useMemo(() => ({ send: store.sendMessage, cancel: store.cancel }), [store]);
+}
+
+/**
+ * The approvals waiting for this user's answer (docs/client.md "Approvals"): each question of a run with
+ * its `run_id`, read from the client's runs, so it is there after a reload (catch-up) and on every tab.
+ * The array keeps its identity until a question is asked or settled (by this tab, another, or the
+ * timeout). Empty on the server and before the client exists.
+ */
+export function useApprovals(): readonly PendingApproval[] {
+  const store = useStore('useApprovals');
+  return useSyncExternalStore(store.subscribeApprovals, store.getApprovals, serverApprovals);
+}
+
+/** What {@link useAnswerApproval} returns: `client.answerApproval`, the same function for the provider's life. */
+export type AnswerApproval = (
+  approvalId: string,
+  decision: 'approve' | 'deny',
+  reason?: string,
+) => Promise<ApprovalAck>;
+
+/**
+ * Answers an approval. The first answer from any tab wins: resolves with the ack, or rejects with a
+ * ClientError whose `serverCode` is CONFLICT (its `decision` the one that won) or NOT_FOUND. Either way
+ * the question leaves {@link useApprovals} when its `approval_resolved` arrives.
+ */
+export function useAnswerApproval(): AnswerApproval {
+  return useStore('useAnswerApproval').answerApproval;
 }

@@ -13,16 +13,28 @@ export type {
   Ack,
   AgentcastClientLike,
   AgentEvent,
+  ApprovalAck,
   ClientState,
   ConnectionRole,
   EventOf,
   LifecycleEvents,
+  PendingApproval,
   RunState,
   SendMessageOptions,
   StreamPosition,
 } from './client-like.js';
 export { createConnection, type ShareAcrossTabsOptions } from './create-connection.js';
-export { type SendMessageApi, useAgentcast, useEvents, useRun, useRuns, useSendMessage } from './hooks.js';
+export {
+  type AnswerApproval,
+  type SendMessageApi,
+  useAgentcast,
+  useAnswerApproval,
+  useApprovals,
+  useEvents,
+  useRun,
+  useRuns,
+  useSendMessage,
+} from './hooks.js';
 export { AgentcastProvider, type AgentcastProviderProps } from './provider.js';
 export {
   assembleRun,

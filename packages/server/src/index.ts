@@ -19,6 +19,7 @@ export {
   type RunInputContext,
 } from './agents/define-agent.js';
 export { createDemoAgent, type DemoAgentOptions } from './agents/demo-agent.js';
+export type { ApprovalRequest, ApprovalResult } from './agents/run-approval.js';
 export { RunErrorCode } from './agents/run-error-code.js';
 export { createWebhookAgent, type WebhookAgentOptions } from './agents/webhook-agent.js';
 export { signToken } from './auth/dev-token.js';

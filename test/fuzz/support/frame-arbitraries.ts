@@ -68,6 +68,7 @@ export const validFrameObject: fc.Arbitrary<Record<string, unknown>> = fc.oneof(
         text: fc.string({ minLength: 1, maxLength: 30 }),
         thread_id: idString,
         agent: fc.constantFrom('demo', 'nope', ''),
+        on_busy: fc.constantFrom('reject', 'enqueue', 'interrupt', 'later', ''),
       },
       { requiredKeys: ['text'] },
     ),

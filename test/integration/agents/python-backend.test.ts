@@ -131,10 +131,14 @@ describe.skipIf(!hasPython)('examples/python_backend.py', () => {
     );
     const [code] = (await once(child, 'exit')) as [number];
     expect(code).toBe(0);
-    expect(gateway.requests.map((r) => [r.req.method, r.req.url, r.req.headers.authorization])).toEqual(
+    // The run first asks whether the gateway takes streamed publishes (an empty NDJSON stream,
+    // docs/protocol.md D); this stand-in answers as a gateway without them, so each event is its own POST.
+    const [probe, ...requests] = gateway.requests;
+    expect([probe?.req.headers['content-type'], probe?.body]).toEqual(['application/x-ndjson', '']);
+    expect(requests.map((r) => [r.req.method, r.req.url, r.req.headers.authorization])).toEqual(
       Array(8).fill(['POST', '/v1/publish', 'Bearer k1']),
     );
-    const items = gateway.requests.map((r) => {
+    const items = requests.map((r) => {
       const parsed = parsePublishBody(JSON.parse(r.body));
       if (!parsed.ok) throw new Error(parsed.message);
       return parsed.value[0];
@@ -152,7 +156,7 @@ describe.skipIf(!hasPython)('examples/python_backend.py', () => {
     expect(items.every((i) => i?.userId === 'u7' && i.event.run_id === 'r_py')).toBe(true);
     expect(items.every((i) => parseNewEvent(i?.event).ok)).toBe(true);
     // Every publish of the package carries its own Idempotency-Key, so a retry never duplicates it.
-    const keys = gateway.requests.map((r) => r.req.headers['idempotency-key']);
+    const keys = requests.map((r) => r.req.headers['idempotency-key']);
     expect(new Set(keys).size).toBe(8);
     expect(keys.every((k) => typeof k === 'string' && /^[0-9a-f-]{36}$/.test(k))).toBe(true);
   });

@@ -3,7 +3,9 @@ import { readFileSync } from 'node:fs';
 import { fileURLToPath } from 'node:url';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
 import { parse } from 'yaml';
+import { signToken } from '../../../packages/server/src/auth/dev-token.js';
 import { type GatewayProcess, spawnGateway } from '../../helpers/gateway-process.js';
+import { SseStream } from '../../helpers/sse-stream.js';
 
 /**
  * deploy/prometheus/alerts.yaml and deploy/grafana/agentcast.json (issue 19, "Observe"): the rules pass
@@ -89,16 +91,34 @@ describe('deploy/grafana/agentcast.json', () => {
   });
 });
 
+const SECRET = 'm'.repeat(40);
+
 describe('every metric the alerts and the dashboard use exists in /metrics of a running gateway', () => {
   let gw: GatewayProcess | undefined;
   let served = new Set<string>();
   beforeAll(async () => {
-    gw = await spawnGateway(['--port', '0', '--env', 'test', '--jwt-secret', 'm'.repeat(40), '--no-demo']);
+    gw = await spawnGateway(['--port', '0', '--env', 'test', '--jwt-secret', SECRET, '--no-demo']);
     served = servedNames(await (await fetch(`http://127.0.0.1:${gw.port}/metrics`)).text());
   });
   afterAll(async () => {
     gw?.child.kill('SIGKILL');
     await gw?.exited;
+  });
+
+  it('counts SSE streams beside WebSocket connections (the dashboard splits the two)', async () => {
+    const scrape = async () => {
+      const text = await (await fetch(`http://127.0.0.1:${gw?.port}/metrics`)).text();
+      const value = (name: string) => Number(new RegExp(`^${name} (\\S+)$`, 'm').exec(text)?.[1]);
+      return { sse: value('agentcast_sse_streams'), all: value('agentcast_connections') };
+    };
+    const token = await signToken(SECRET, 'u1', 60);
+    const stream = await SseStream.open(`http://127.0.0.1:${gw?.port}/v1/events`, {
+      Authorization: `Bearer ${token}`,
+    });
+    await stream.next('welcome');
+    expect(await scrape()).toEqual({ sse: 1, all: 1 });
+    stream.close();
+    await expect.poll(scrape, { timeout: 5000 }).toEqual({ sse: 0, all: 0 });
   });
 
   it('finds the names in an expression (so the checks below can fail)', () => {

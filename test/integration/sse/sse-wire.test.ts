@@ -56,6 +56,8 @@ describe('GET /v1/events (docs/protocol.md H)', () => {
     expect(s.headers['cache-control']).toBe('no-cache, no-transform');
     expect(s.headers['x-accel-buffering']).toBe('no');
     expect(s.headers['content-encoding']).toBeUndefined();
+    // A close-delimited body (docs/protocol.md H): no chunked framing around each message.
+    expect(s.headers['transfer-encoding']).toBeUndefined();
     const welcome = await s.next();
     expect(s.raw.startsWith('retry: 1000\n\ndata: {"type":"welcome"')).toBe(true);
     expect(welcome.id).toBeUndefined();

@@ -9,6 +9,7 @@ async function collect(
   text: string,
   options: Parameters<typeof createDemoAgent>[0] = {},
   signal?: AbortSignal,
+  approval: AgentContext['approval'] = async () => ({ decision: 'approved' }),
 ) {
   const controller = new AbortController();
   const ctx: AgentContext = {
@@ -23,7 +24,7 @@ async function collect(
         now: () => 0,
         log: silentLogger(),
       }),
-    approval: async () => ({ decision: 'approved' }),
+    approval,
   };
   const events: AgentEvent[] = [];
   for await (const event of createDemoAgent({ delayMs: 0, ...options }).run({ text, messageId: 'm' }, ctx)) {
@@ -33,6 +34,66 @@ async function collect(
 }
 
 describe('createDemoAgent', () => {
+  describe('asks before sending an email (docs/agents.md, the built-in demo agent)', () => {
+    it('asks with send_email and its arguments, then runs the tool once approved', async () => {
+      const asked: Parameters<AgentContext['approval']>[0][] = [];
+      const events = await collect(
+        'Please EMAIL bob@example.org the plan',
+        {},
+        undefined,
+        async (request) => {
+          asked.push(request);
+          return { decision: 'approved' };
+        },
+      );
+      const args = { to: 'bob@example.org', subject: 'Hello from the agentcast demo' };
+      expect(asked).toEqual([
+        {
+          tool_name: 'send_email',
+          tool_args: args,
+          message: 'Send an email to bob@example.org with the subject "Hello from the agentcast demo"?',
+        },
+      ]);
+      expect(events.filter((e) => e.type === 'tool_completed').map((e) => e.data)).toMatchObject([
+        { tool_name: 'send_email', success: true, results: { sent: true, to: 'bob@example.org' } },
+      ]);
+      expect(events.at(-1)?.data).toEqual({
+        status: 'succeeded',
+        final_response: 'I sent the email to bob@example.org.',
+      });
+    });
+
+    it.each(['denied', 'expired'] as const)('runs no tool when %s and still succeeds', async (decision) => {
+      const events = await collect('send an email', {}, undefined, async () => ({ decision }));
+      expect(events.some((e) => e.type === 'tool_executing')).toBe(false);
+      expect(events.at(-1)?.data).toEqual({
+        status: 'succeeded',
+        final_response: `I did not send the email to friend@example.com: the request was ${decision}.`,
+      });
+    });
+
+    it('computes arithmetic after the email when the message asks for both', async () => {
+      const events = await collect('email me 6 times 7');
+      expect(events.filter((e) => e.type === 'tool_completed').map((e) => e.data.tool_name)).toEqual([
+        'send_email',
+        'web_search',
+        'calculator',
+      ]);
+      expect(String(events.at(-1)?.data.final_response)).toMatch(
+        /^I sent the email to friend@example\.com\. I found 2 sources: .* 6 \* 7 = 42\. /,
+      );
+    });
+
+    it('asks nothing for a message without the word', async () => {
+      let asked = 0;
+      await collect('What is 6 times 7?', {}, undefined, async () => {
+        asked += 1;
+        return { decision: 'approved' };
+      });
+      expect(asked).toBe(0);
+    });
+  });
+
   it('is deterministic: the same seed and question give the same events', async () => {
     expect(await collect('What is 2 + 2?', { seed: 3 })).toEqual(
       await collect('What is 2 + 2?', { seed: 3 }),

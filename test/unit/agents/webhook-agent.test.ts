@@ -1,9 +1,9 @@
 import { describe, expect, it } from 'vitest';
 import { AG_UI_LIMITS } from '../../../packages/server/src/agents/ag-ui-mapping.js';
-import { NDJSON_LINE_MAX } from '../../../packages/server/src/agents/ndjson-splitter.js';
 import { randomId } from '../../../packages/server/src/agents/random-id.js';
 import { createWebhookAgent } from '../../../packages/server/src/agents/webhook-agent.js';
 import { loadConfig } from '../../../packages/server/src/config/load-config.js';
+import { NDJSON_LINE_MAX } from '../../../packages/server/src/protocol/ndjson-splitter.js';
 import { agentInvalid } from './support/agent-invalid.js';
 
 describe('createWebhookAgent', () => {

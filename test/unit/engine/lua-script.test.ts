@@ -18,6 +18,8 @@ describe('LuaScript', () => {
       'head',
       'history',
       'presence',
+      'promote-run',
+      'reap-run',
       'renew-run',
       'request-cancel',
       'run-index',
@@ -25,7 +27,7 @@ describe('LuaScript', () => {
       'start-run',
     ]);
     for (const [name, script] of Object.entries(scripts)) {
-      if (name === 'append-once') continue; // composed, below
+      if (name === 'append-once' || name === 'reap-run') continue; // composed, below
       const source = readFileSync(
         new URL(`../../../packages/server/src/engine/lua/${name}.lua`, import.meta.url),
         'utf8',
@@ -45,6 +47,13 @@ describe('LuaScript', () => {
     const source = `local function append_one(KEYS, ARGV)\n${scripts.append.source}\nend\n${wrapper}`;
     expect(scripts['append-once'].source).toBe(source);
     expect(scripts['append-once'].sha).toBe(createHash('sha1').update(source).digest('hex'));
+    const reaper = readFileSync(
+      new URL('../../../packages/server/src/engine/lua/reap-run.lua', import.meta.url),
+      'utf8',
+    );
+    expect(scripts['reap-run'].source).toBe(
+      `local function append_one(KEYS, ARGV)\n${scripts.append.source}\nend\n${reaper}`,
+    );
   });
 
   it('gives EVALSHA the number of keys the call holds, then its keys, then its other arguments', () => {

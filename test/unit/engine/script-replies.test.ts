@@ -6,7 +6,9 @@ import {
   parseClaimReply,
   parseHeadReply,
   parseHistoryReply,
+  parsePromoteReply,
   parseSlotReply,
+  parseStartRunReply,
 } from '../../../packages/server/src/engine/script-replies.js';
 import { encodeEvent } from '../../../packages/server/src/protocol/events.js';
 
@@ -48,6 +50,19 @@ describe('script replies', () => {
     expect(parseCancelReply(['lapsed', 'node-a'])).toEqual({ state: 'lapsed', node: 'node-a' });
     expect(parseCancelReply(['ended'])).toEqual({ state: 'ended' });
     expect(parseCancelReply(['unknown'])).toEqual({ state: 'unknown' });
+  });
+
+  it('decodes start-run and promote-run replies, thread turns included (docs/protocol.md E)', () => {
+    expect(parseStartRunReply(1)).toEqual({ ok: true });
+    expect(parseStartRunReply(0)).toEqual({ ok: false, reason: 'limit' });
+    expect(parseStartRunReply('r_1')).toEqual({ ok: false, reason: 'duplicate', runId: 'r_1' });
+    expect(parseStartRunReply(['queued', 'r_1'])).toEqual({ ok: true, queued: true, behind: 'r_1' });
+    expect(parseStartRunReply(['busy', 'r_1'])).toEqual({ ok: false, reason: 'busy', runId: 'r_1' });
+    expect(parseStartRunReply(['queue_full'])).toEqual({ ok: false, reason: 'queue_full' });
+    expect(() => parseStartRunReply(['later'])).toThrow('RedisEngine: unexpected start-run reply later');
+    for (const promotion of ['started', 'waiting', 'gone'])
+      expect(parsePromoteReply(promotion)).toBe(promotion);
+    expect(() => parsePromoteReply(1)).toThrow('RedisEngine: unexpected promote-run reply 1');
   });
 
   it.each([

@@ -48,6 +48,7 @@ describe('docs/protocol.md catalogue', () => {
       ErrorCode.Internal,
       ErrorCode.Unavailable,
       ErrorCode.Conflict, // POST /v1/approvals/:approval_id (docs/protocol.md G)
+      ErrorCode.Busy, // POST /v1/messages on a busy thread (docs/protocol.md E)
       ...Object.values(UPGRADE_ERROR_CODES),
     ]);
     expect(tableColumn('HTTP error codes').sort()).toEqual([...fromCode].sort());

@@ -15,6 +15,11 @@ export const ErrorCode = {
   NotFound: 'NOT_FOUND',
   /** The thing was settled otherwise first (an approval another answer resolved, docs/protocol.md G). */
   Conflict: 'CONFLICT',
+  /**
+   * The message's thread already has a run and its busy policy is `reject` (docs/protocol.md E); the
+   * message names the thread's run. Nothing started.
+   */
+  Busy: 'BUSY',
   /** A dependency (the engine, Redis) is unavailable; retry later. */
   Unavailable: 'UNAVAILABLE',
   /** A bug in the gateway. Nothing accepted before it was lost. */

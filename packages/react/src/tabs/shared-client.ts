@@ -3,6 +3,7 @@ import {
   ClientErrorCode,
   Emitter,
   MAX_RUNS,
+  pendingApprovals,
   type ResetReason,
   RunStates,
   type Timers,
@@ -12,9 +13,11 @@ import type {
   Ack,
   AgentcastClientLike,
   AgentEvent,
+  ApprovalAck,
   ClientState,
   EventOf,
   LifecycleEvents,
+  PendingApproval,
   RunState,
   SendMessageOptions,
   StreamPosition,
@@ -71,7 +74,7 @@ export type TabRole = 'leader' | 'follower';
 
 interface PendingRequest {
   readonly request: TabRequest;
-  readonly resolve: (ack: Ack) => void;
+  readonly resolve: (ack: Ack | ApprovalAck) => void;
   readonly reject: (error: Error) => void;
   readonly timer: unknown;
 }
@@ -109,6 +112,7 @@ export class SharedClient implements AgentcastClientLike {
   readonly #runs = new RunStates(MAX_RUNS);
   readonly #abort = new AbortController();
   readonly #pending = new Map<string, PendingRequest>();
+  #approvals: readonly PendingApproval[] = [];
   #role: TabRole = 'follower';
   #state: ClientState = 'connecting';
   #closed = false;
@@ -189,6 +193,11 @@ export class SharedClient implements AgentcastClientLike {
     return this.#lifecycle.on('run', handler);
   }
 
+  /** The pending approvals of {@link runs}, as `client.approvals` (docs/client.md "Approvals"). */
+  get approvals(): readonly PendingApproval[] {
+    return this.#approvals;
+  }
+
   /** Called when this tab becomes the leader (followers never change role otherwise). */
   onRoleChange(handler: (role: TabRole) => void): Unsubscribe {
     return this.#roles.on('role', handler);
@@ -204,11 +213,24 @@ export class SharedClient implements AgentcastClientLike {
       op: 'send',
       text,
       options: { id, agent: options.agent, threadId: options.threadId },
-    });
+    }) as Promise<Ack>;
   }
 
   cancel(runId: string): Promise<Ack> {
-    return this.#request({ op: 'cancel', runId });
+    return this.#request({ op: 'cancel', runId }) as Promise<Ack>;
+  }
+
+  /**
+   * `client.answerApproval` on the tab holding the socket (docs/client.md "Approvals"). The id is fixed
+   * here, so a request resent to the next leader is acked `duplicate` rather than refused CONFLICT.
+   */
+  answerApproval(
+    approvalId: string,
+    decision: 'approve' | 'deny',
+    reason?: string,
+    id: string = this.#generateId(),
+  ): Promise<ApprovalAck> {
+    return this.#request({ op: 'approval', approvalId, decision, reason, id }) as Promise<ApprovalAck>;
   }
 
   /** Leaves the group: closes the socket if this tab held it (the next tab takes over). Idempotent. */
@@ -402,11 +424,7 @@ export class SharedClient implements AgentcastClientLike {
   #serve(from: TabId, reqId: string, request: TabRequest): void {
     const client = this.#client;
     if (client === undefined) return;
-    const answer =
-      request.op === 'send'
-        ? client.sendMessage(request.text, request.options)
-        : client.cancel(request.runId);
-    answer.then(
+    perform(client, request).then(
       (ack) => this.#post({ t: 'reply', from: this.id, to: from, reqId, ack }),
       (error: unknown) => {
         // Closing rejects everything pending with AC_CLIENT_CLOSED; the follower resends to the next leader.
@@ -438,14 +456,25 @@ export class SharedClient implements AgentcastClientLike {
     const run = this.#runs.event(event);
     this.#events.emit(event.type, event);
     this.#events.emit('*', event);
-    if (run !== undefined) this.#lifecycle.emit('run', run);
+    if (run !== undefined) this.#runChanged(run);
+  }
+
+  /** Emits `run`, then `approvals` when the pending questions changed, as the client does. */
+  #runChanged(run: RunState): void {
+    this.#lifecycle.emit('run', run);
+    if (run.status !== 'waiting' && this.#approvals.length === 0) return;
+    const next = pendingApprovals(this.#runs.map.values());
+    const ids = (list: readonly PendingApproval[]) => list.map((a) => a.approval_id).join();
+    if (ids(next) === ids(this.#approvals)) return;
+    this.#approvals = next;
+    this.#lifecycle.emit('approvals', next);
   }
 
   /** Takes a run's state unless this tab already has it at that point or later; returns whether it did. */
   #takeRun(run: RunState): boolean {
     const known = this.#runs.map.get(run.run_id);
     if (known !== undefined && known.epoch === run.epoch && known.last_seq >= run.last_seq) return false;
-    this.#lifecycle.emit('run', this.#runs.snapshot(run));
+    this.#runChanged(this.#runs.snapshot(run));
     return true;
   }
 
@@ -536,12 +565,12 @@ export class SharedClient implements AgentcastClientLike {
 
   // --- requests ---------------------------------------------------------------------------------------
 
-  #request(request: TabRequest): Promise<Ack> {
+  #request(request: TabRequest): Promise<Ack | ApprovalAck> {
     if (this.#closed) {
       return Promise.reject(new ClientError(ClientErrorCode.Closed, 'the client is closed'));
     }
     const reqId = this.#generateId();
-    return new Promise<Ack>((resolve, reject) => {
+    return new Promise<Ack | ApprovalAck>((resolve, reject) => {
       const timer = this.#timers.setTimeout(() => {
         if (!this.#pending.delete(reqId)) return;
         const message = `no ack within ${this.#requestTimeoutMs} ms from the tab holding the connection`;
@@ -561,18 +590,14 @@ export class SharedClient implements AgentcastClientLike {
       this.#pending.delete(reqId);
       this.#timers.clearTimeout(pending.timer);
       const { request } = pending;
-      const answer =
-        request.op === 'send'
-          ? client.sendMessage(request.text, request.options)
-          : client.cancel(request.runId);
-      answer.then(pending.resolve, pending.reject);
+      perform(client, request).then(pending.resolve, pending.reject);
       return;
     }
     const to = this.#leaderId;
     if (to !== undefined) this.#post({ t: 'request', from: this.id, to, reqId, request: pending.request });
   }
 
-  #settle(reqId: string, ack: Ack | undefined, error: SerializedError | undefined): void {
+  #settle(reqId: string, ack: Ack | ApprovalAck | undefined, error: SerializedError | undefined): void {
     const pending = this.#pending.get(reqId);
     if (pending === undefined) return;
     this.#pending.delete(reqId);
@@ -610,6 +635,7 @@ function serializeError(error: unknown): SerializedError {
       message: error.message,
       closeCode: error.closeCode,
       serverCode: error.serverCode,
+      decision: error.decision,
     };
   }
   const message = error instanceof Error ? error.message : String(error);
@@ -620,7 +646,17 @@ function deserializeError(error: SerializedError): ClientError {
   return new ClientError(error.code as ClientErrorCode, error.message, {
     ...(error.closeCode === undefined ? {} : { closeCode: error.closeCode }),
     ...(error.serverCode === undefined ? {} : { serverCode: error.serverCode }),
+    ...(error.decision === undefined ? {} : { decision: error.decision }),
   });
+}
+
+/** Runs a tab's request on the client that holds the socket. */
+function perform(client: AgentcastClientLike, request: TabRequest): Promise<Ack | ApprovalAck> {
+  if (request.op === 'send') return client.sendMessage(request.text, request.options);
+  if (request.op === 'cancel') return client.cancel(request.runId);
+  if (client.answerApproval === undefined)
+    return Promise.reject(new TypeError('this client cannot answer approvals (no answerApproval)'));
+  return client.answerApproval(request.approvalId, request.decision, request.reason, request.id);
 }
 
 /** `crypto.randomUUID()` (secure contexts, which Web Locks require anyway), else 128 random bits in hex. */

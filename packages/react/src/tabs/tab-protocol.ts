@@ -1,4 +1,4 @@
-import type { ResetReason } from '@agentcast/client';
+import type { ApprovalAck, ApprovalDecision, ResetReason } from '@agentcast/client';
 import type {
   Ack,
   AgentEvent,
@@ -11,9 +11,10 @@ import type {
 /**
  * The messages tabs of one origin exchange over a BroadcastChannel (see README.md, "shareAcrossTabs").
  * Bumped when a message changes meaning; it is part of the lock and channel names, so tabs running two
- * versions of the app form two groups (two sockets) instead of misreading each other.
+ * versions of the app form two groups (two sockets) instead of misreading each other. 2: the `approval`
+ * request (a version 1 leader would have read it as a cancel).
  */
-export const TAB_PROTOCOL_VERSION = 1;
+export const TAB_PROTOCOL_VERSION = 2;
 
 /** A random id per tab (per SharedClient), fixed for its life. */
 export type TabId = string;
@@ -24,6 +25,7 @@ export interface SerializedError {
   readonly message: string;
   readonly closeCode?: number | undefined;
   readonly serverCode?: string | undefined;
+  readonly decision?: ApprovalDecision | undefined;
 }
 
 /** A follower's `sendMessage`, always with an idempotency id so a resend to a new leader starts no second run. */
@@ -42,7 +44,16 @@ export interface CancelRequest {
   readonly runId: string;
 }
 
-export type TabRequest = SendRequest | CancelRequest;
+/** A follower's `answerApproval`, with its idempotency id fixed, so a resend to a new leader is a duplicate. */
+export interface ApprovalRequest {
+  readonly op: 'approval';
+  readonly approvalId: string;
+  readonly decision: 'approve' | 'deny';
+  readonly reason?: string | undefined;
+  readonly id: string;
+}
+
+export type TabRequest = SendRequest | CancelRequest | ApprovalRequest;
 
 export type TabMessage =
   /** A tab started; the leader answers with `leader` addressed to it. */
@@ -91,7 +102,7 @@ export type TabMessage =
       readonly from: TabId;
       readonly to: TabId;
       readonly reqId: string;
-      readonly ack?: Ack;
+      readonly ack?: Ack | ApprovalAck;
       readonly error?: SerializedError;
     }
   /** A follower found a gap: it asks the leader for the events after `after` from its history. */

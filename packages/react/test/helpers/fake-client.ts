@@ -1,6 +1,7 @@
 import {
   type Ack,
   type AgentEvent,
+  type ApprovalAck,
   ClientError,
   ClientErrorCode,
   type ClientState,
@@ -18,11 +19,14 @@ import {
 import type { AgentcastClientLike } from '../../src/client-like.js';
 
 interface Request {
-  readonly op: 'send' | 'cancel';
+  readonly op: 'send' | 'cancel' | 'approval';
   readonly text?: string;
   readonly options?: SendMessageOptions;
   readonly runId?: string;
-  readonly resolve: (ack: Ack) => void;
+  /** An `approval`'s arguments. */
+  readonly approval?: { approvalId: string; decision: string; reason?: string; id?: string };
+  // One resolve for every op: the test answers each request with the ack of its kind.
+  readonly resolve: (ack: never) => void;
   readonly reject: (error: Error) => void;
 }
 
@@ -62,6 +66,18 @@ export class FakeClient implements AgentcastClientLike {
 
   cancel(runId: string): Promise<Ack> {
     return new Promise((resolve, reject) => this.requests.push({ op: 'cancel', runId, resolve, reject }));
+  }
+
+  answerApproval(
+    approvalId: string,
+    decision: 'approve' | 'deny',
+    reason?: string,
+    id?: string,
+  ): Promise<ApprovalAck> {
+    const approval = { approvalId, decision, ...(reason === undefined ? {} : { reason }), id };
+    return new Promise((resolve, reject) =>
+      this.requests.push({ op: 'approval', approval, resolve, reject }),
+    );
   }
 
   close(): Promise<void> {
@@ -117,12 +133,12 @@ export class FakeClient implements AgentcastClientLike {
   }
 
   /** Answers the oldest unanswered request. */
-  answer(ack: (r: Request) => Ack | Error): Request {
+  answer(ack: (r: Request) => Ack | ApprovalAck | Error): Request {
     const r = this.requests.shift();
     if (r === undefined) throw new Error('no request to answer');
     const result = ack(r);
     if (result instanceof Error) r.reject(result);
-    else r.resolve(result);
+    else r.resolve(result as never);
     return r;
   }
 }

@@ -1,7 +1,15 @@
 import type { WebSocketLike } from '@agentcast/client';
 import { renderToString } from 'react-dom/server';
 import { afterEach, describe, expect, it, vi } from 'vitest';
-import { AgentcastProvider, useAgentcast, useEvents, useRun, useSendMessage } from '../../src/index.js';
+import {
+  AgentcastProvider,
+  useAgentcast,
+  useAnswerApproval,
+  useApprovals,
+  useEvents,
+  useRun,
+  useSendMessage,
+} from '../../src/index.js';
 
 /** Records every socket anyone tries to open. */
 const opened: string[] = [];
@@ -42,8 +50,16 @@ function Run() {
   const run = useRun('r1');
   const none = useRun(undefined);
   const { send } = useSendMessage();
+  const approvals = useApprovals();
+  const answer = useAnswerApproval();
   return (
-    <section data-status={run.status} data-none={none.status} data-can-send={typeof send}>
+    <section
+      data-status={run.status}
+      data-none={none.status}
+      data-can-send={typeof send}
+      data-approvals={approvals.length}
+      data-can-answer={typeof answer}
+    >
       {run.text}
     </section>
   );
@@ -112,6 +128,8 @@ describe('server rendering', () => {
       expect(html).toContain('data-status="pending"');
       expect(html).toContain('data-none="pending"');
       expect(html).toContain('data-can-send="function"');
+      expect(html).toContain('data-approvals="0"');
+      expect(html).toContain('data-can-answer="function"');
     },
   );
 

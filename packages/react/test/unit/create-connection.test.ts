@@ -64,7 +64,7 @@ describe('createConnection', () => {
     const b = createConnection(options, { name: 'user-42' }, undefined);
     expect(a).toBeInstanceOf(SharedClient);
     expect(b).toBeInstanceOf(SharedClient);
-    expect(channels).toEqual(['agentcast.v1:ws://127.0.0.1:9/ws', 'agentcast.v1:user-42']);
+    expect(channels).toEqual(['agentcast.v2:ws://127.0.0.1:9/ws', 'agentcast.v2:user-42']);
     expect(locks.request.mock.calls.map((c) => (c as unknown[])[0])).toEqual(channels);
     expect([a.epoch, a.lastSeq]).toEqual(['e1', 4]);
     await Promise.all([a.close(), b.close()]);

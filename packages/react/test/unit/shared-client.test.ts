@@ -380,7 +380,7 @@ describe('SharedClient: one socket for all tabs', () => {
   });
 
   it('names the lock and channel with the protocol version, so two app versions never mix', () => {
-    expect(groupName('ws://gw/ws')).toBe('agentcast.v1:ws://gw/ws');
+    expect(groupName('ws://gw/ws')).toBe('agentcast.v2:ws://gw/ws');
   });
 
   it('delivers in order to every tab across two failovers while events keep coming', async () => {

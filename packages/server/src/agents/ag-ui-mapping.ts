@@ -19,6 +19,8 @@ interface OpenToolCall {
   args: string;
   readonly startedAt: number;
   announced: boolean;
+  /** The parsed arguments, once announced (the text is dropped then). */
+  parsed?: Record<string, unknown>;
 }
 
 /** `RUN_ERROR.code` is passed on when it fits `agent_completed.error.code` (1..64 characters). */
@@ -94,6 +96,16 @@ export class AgUiMapper {
     }
   }
 
+  /**
+   * A tool call started and not yet given its result: its name and arguments (those streamed so far when
+   * it was not announced, `{}` when they do not parse yet). An interrupt may be about it.
+   */
+  openCall(id: string): { readonly name: string; readonly args: Record<string, unknown> } | undefined {
+    const call = this.#calls.get(id);
+    if (call === undefined) return undefined;
+    return { name: call.name, args: call.parsed ?? parseArgs(call.args) ?? {} };
+  }
+
   #textDelta(delta: string | undefined): MapOutcome {
     if (delta === undefined || delta === '') return none;
     this.#text = appendFinalText(this.#text, delta);
@@ -153,6 +165,7 @@ export class AgUiMapper {
     if (args === undefined)
       return { ok: false, message: `arguments of tool call ${id} are not a JSON object` };
     call.announced = true;
+    call.parsed = args;
     // Published; the text is no longer needed while the call waits for its result.
     call.args = '';
     return {

@@ -56,6 +56,11 @@ export interface AgentRunOptions {
   readonly approvalTimeoutMs: number;
   /** A fresh `approval_id` for `ctx.approval()`. */
   readonly approvalId: () => string;
+  /**
+   * A queued run's turn in its thread (docs/protocol.md E): the run stores nothing, and its timeout does
+   * not run, until this resolves. Stopped meanwhile, it ends with its terminal alone (no `agent_started`).
+   */
+  readonly turn?: Promise<void> | undefined;
 }
 
 /** What the pump hands to the end of the run: the terminal event, ready to store. */
@@ -122,9 +127,10 @@ export class AgentRun {
     this.#stopped = new Promise<RunEnd>((resolve) => {
       this.#resolveStop = resolve;
     });
-    // The timeout counts from acceptance, so a slow engine cannot stretch a run past run_timeout_ms.
+    // The timeout counts from acceptance, so a slow engine cannot stretch a run past run_timeout_ms; a
+    // queued run's from its turn (waiting for the thread is not working).
     this.#deadline = options.now() + options.timeoutMs;
-    this.#armTimeout();
+    if (options.turn === undefined) this.#armTimeout();
     // Deferred to a later macrotask so the gateway's ack (sent right after `start()` resolves) reaches
     // the client before the run's first event (docs/protocol.md §6: ack, then the run's events).
     this.done = new Promise<void>((resolve) => setImmediate(resolve)).then(() => this.#drive());
@@ -263,7 +269,13 @@ export class AgentRun {
   }
 
   async #pump(): Promise<Terminal> {
-    const { agent, input, runId, userId } = this.#options;
+    const { agent, input, runId, userId, turn, now, timeoutMs } = this.#options;
+    if (turn !== undefined) {
+      const stopped = await Promise.race([turn.then(() => undefined), this.#stopped]);
+      if (stopped !== undefined) return this.#byRuntime(stopped);
+      this.#deadline = now() + timeoutMs;
+      this.#armTimeout();
+    }
     try {
       await this.#append({
         type: EventType.AgentStarted,

@@ -1,9 +1,12 @@
 import type {
   ApprovalOutcome,
+  BusyPolicy,
   CancelDelivery,
+  CancelReason,
   Engine,
   PendingApproval,
   RunRef,
+  ThreadTurn,
   Unsubscribe,
 } from '../engine/engine.js';
 import { ENGINE_DEFAULTS } from '../engine/engine-defaults.js';
@@ -11,11 +14,11 @@ import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { ErrorCode } from '../protocol/error-codes.js';
-import type { ApprovalDecision } from '../protocol/events.js';
+import { type ApprovalDecision, EventType } from '../protocol/events.js';
 import { AgentRun } from './agent-run.js';
 import { type AgentDefinition, agentInvalid, type RunInputContext } from './define-agent.js';
 import { type IdPrefix, randomId } from './random-id.js';
-import { errorMessage, failedEnd } from './run-end.js';
+import { errorMessage, failedEnd, type RunEnd } from './run-end.js';
 import { RunErrorCode } from './run-error-code.js';
 import { RunReaper } from './run-reaper.js';
 
@@ -46,6 +49,13 @@ export interface AgentRuntimeOptions {
    * registry, across every node sharing the engine. Default 3.
    */
   readonly maxRunsPerUser?: number;
+  /**
+   * `--busy-policy`: what a message does when its thread already has a run (docs/protocol.md E), unless
+   * it says (`data.on_busy`). Default `reject`.
+   */
+  readonly busyPolicy?: BusyPolicy;
+  /** `--max-queued-runs-per-thread`: runs that may wait for their thread's turn. Default 2. */
+  readonly maxQueuedRunsPerThread?: number;
   /** This node's name in the run registry (`--server-id`). Default `local`. */
   readonly node?: string;
   /**
@@ -73,12 +83,20 @@ export interface StartRequest {
   readonly agent?: string | undefined;
   /** The conversation an edge received with the message (AG-UI, AI SDK), handed to the agent as is. */
   readonly context?: RunInputContext | undefined;
+  /** `user_message.data.on_busy`: this message's busy policy; `--busy-policy` when absent. */
+  readonly onBusy?: BusyPolicy | undefined;
 }
 
 /** The answer to `start()`: an `ack` (`run_id`, `duplicate`) or an `error` frame (docs/protocol.md §6). */
 export type StartResult =
   | { readonly ok: true; readonly runId: string; readonly duplicate: boolean }
-  | { readonly ok: false; readonly code: ErrorCode; readonly message: string };
+  | {
+      readonly ok: false;
+      readonly code: ErrorCode;
+      readonly message: string;
+      /** With BUSY: the thread's run (its active run, else the first of its queue). */
+      readonly runId?: string;
+    };
 
 /**
  * The answer to `cancel()`: accepted (`ended` when the run had already ended, so nothing is left to
@@ -128,6 +146,8 @@ export class AgentRuntime {
   readonly #runTimeoutMs: number;
   readonly #approvalTimeoutMs: number;
   readonly #maxRunsPerUser: number;
+  readonly #busyPolicy: BusyPolicy;
+  readonly #maxQueuedRunsPerThread: number;
   readonly #idempotencyTtlMs: number;
   readonly #log: Logger;
   readonly #metrics: Metrics | undefined;
@@ -159,8 +179,10 @@ export class AgentRuntime {
   /** Renews leases and retries unregistrations; runs only while `#registered` is not empty. */
   #leaseTimer: NodeJS.Timeout | undefined;
   #draining: Promise<void> | undefined;
-  /** Runs cancelled after their registration but before their launch: stopped as they launch. */
-  readonly #cancelAtLaunch = new Set<string>();
+  /** Runs cancelled after their registration but before their launch, with how: stopped as they launch. */
+  readonly #cancelAtLaunch = new Map<string, RunEnd>();
+  /** This node's queued runs waiting for their thread's turn (docs/protocol.md E), by run id. */
+  readonly #queued = new Map<string, QueuedRun>();
   /** Listening for cancel requests other nodes send this node (Engine.onCancelRequest). */
   readonly #cancelListener: Promise<Unsubscribe | undefined>;
   /** Ends other nodes' runs whose lease lapsed (NODE_LOST); one per runtime, stopped once drained. */
@@ -178,6 +200,12 @@ export class AgentRuntime {
     this.#runTimeoutMs = positiveInt('runTimeoutMs', options.runTimeoutMs, 120_000);
     this.#approvalTimeoutMs = positiveInt('approvalTimeoutMs', options.approvalTimeoutMs, 600_000);
     this.#maxRunsPerUser = positiveInt('maxRunsPerUser', options.maxRunsPerUser, 3);
+    this.#busyPolicy = options.busyPolicy ?? 'reject';
+    this.#maxQueuedRunsPerThread = positiveInt(
+      'maxQueuedRunsPerThread',
+      options.maxQueuedRunsPerThread,
+      DEFAULT_MAX_QUEUED_RUNS_PER_THREAD,
+    );
     this.#idempotencyTtlMs = positiveInt('idempotencyTtlMs', options.idempotencyTtlMs, 600_000);
     this.#runLeaseMs = positiveInt('runLeaseMs', options.runLeaseMs, ENGINE_DEFAULTS.runLeaseMs);
     this.#node = options.node ?? 'local';
@@ -187,8 +215,8 @@ export class AgentRuntime {
     this.#newId = options.newId ?? randomId;
     // A cancel sent on any node for a run of this node arrives here (docs/agents.md, "Runs across nodes").
     this.#cancelListener = this.#engine
-      .onCancelRequest(this.#node, (userId, runId) => {
-        this.#cancelHere(userId, runId);
+      .onCancelRequest(this.#node, (userId, runId, reason) => {
+        this.#cancelHere(userId, runId, reason);
       })
       .catch((error: unknown) => {
         // Only an engine already closed refuses; then no other node can reach this one anyway.
@@ -213,8 +241,10 @@ export class AgentRuntime {
   /**
    * Starts a run for `userId`, or returns the run an earlier `user_message` with the same id started
    * (within `idempotencyTtlMs`, on any node sharing the engine) with `duplicate: true`. Never throws.
-   * Errors: `NOT_FOUND` unknown agent, `RATE_LIMITED` max_runs_per_user reached, `UNAVAILABLE` engine
-   * down or draining. The run's events are appended after this resolves (ack first, §6).
+   * Errors: `NOT_FOUND` unknown agent, `RATE_LIMITED` max_runs_per_user reached (or the thread's queue
+   * full), `BUSY` the thread has a run and the policy is `reject`, `UNAVAILABLE` engine down or draining.
+   * The run's events are appended after this resolves (ack first, §6). With a `threadId` whose thread has a
+   * run, `enqueue` and `interrupt` ack a queued run that starts when its turn comes (docs/protocol.md E).
    */
   start(userId: string, request: StartRequest): Promise<StartResult> {
     const key = idempotencyKey(userId, request.messageId);
@@ -309,13 +339,17 @@ export class AgentRuntime {
    * launched yet (stopped at launch), one it remembers ended; `undefined` when the run is not this node's.
    * Also what a request from another node runs (the answer then goes nowhere).
    */
-  #cancelHere(userId: string, runId: string): CancelResult | undefined {
+  #cancelHere(userId: string, runId: string, reason: CancelReason = 'cancel'): CancelResult | undefined {
+    const end =
+      reason === 'interrupted'
+        ? failedEnd('cancelled', RunErrorCode.Interrupted, INTERRUPTED_MESSAGE)
+        : failedEnd('cancelled', RunErrorCode.Cancelled, 'cancelled by the user');
     const run = this.#runs.get(runId);
     if (run !== undefined) {
       // §6: a user may not cancel another user's run, and must not learn that it exists.
       if (run.userId !== userId) return notFound(runId);
-      if (run.stop(failedEnd('cancelled', RunErrorCode.Cancelled, 'cancelled by the user'))) {
-        this.#log.info({ run_id: runId, user_id: userId }, 'run cancel requested');
+      if (run.stop(end)) {
+        this.#log.info({ run_id: runId, user_id: userId, reason }, 'run cancel requested');
       }
       return { ok: true };
     }
@@ -323,7 +357,7 @@ export class AgentRuntime {
     if (registered?.state === 'running') {
       if (registered.ref.userId !== userId) return notFound(runId);
       // Registered (so listed, and cancellable from any node) but its start has not launched it yet.
-      this.#cancelAtLaunch.add(runId);
+      if (!this.#cancelAtLaunch.has(runId)) this.#cancelAtLaunch.set(runId, end);
       return { ok: true };
     }
     // A resent cancel (the client SDK resends unacked frames after a reconnect) for a run of this user
@@ -375,6 +409,15 @@ export class AgentRuntime {
     this.#perUser.set(userId, active + 1);
     const runId = this.#newId('r');
     // Then across nodes, before the idempotency claim: a claimed key must always name a run that runs.
+    // With a thread, the same step decides its turn (docs/protocol.md E).
+    const thread: ThreadTurn | undefined =
+      request.threadId === undefined
+        ? undefined
+        : {
+            threadId: request.threadId,
+            policy: request.onBusy ?? this.#busyPolicy,
+            maxQueued: this.#maxQueuedRunsPerThread,
+          };
     let reservation: Awaited<ReturnType<Engine['startRun']>>;
     try {
       reservation = await this.#engine.startRun(userId, {
@@ -384,6 +427,7 @@ export class AgentRuntime {
         limit: this.#maxRunsPerUser,
         leaseMs: this.#runLeaseMs,
         key,
+        thread,
       });
     } catch (error) {
       this.#release(userId);
@@ -394,6 +438,21 @@ export class AgentRuntime {
       this.#release(userId);
       // At the limit, a retry of a message whose run is active (on any node) is still a duplicate.
       if (reservation.reason === 'duplicate') return { ok: true, runId: reservation.runId, duplicate: true };
+      if (reservation.reason === 'busy') {
+        return {
+          ok: false,
+          code: ErrorCode.Busy,
+          message: `thread ${request.threadId ?? ''} is busy with run ${reservation.runId}`,
+          runId: reservation.runId,
+        };
+      }
+      if (reservation.reason === 'queue_full') {
+        return {
+          ok: false,
+          code: ErrorCode.RateLimited,
+          message: `at most ${this.#maxQueuedRunsPerThread} runs may wait in a thread; wait for its run to end`,
+        };
+      }
       return this.#rateLimited();
     }
     this.#register(userId, runId);
@@ -420,12 +479,21 @@ export class AgentRuntime {
         message: 'the gateway is shutting down; retry on another node',
       };
     }
-    this.#launch(userId, key, runId, agent, request);
+    this.#launch(userId, key, runId, agent, request, reservation.queued === true);
     return { ok: true, runId, duplicate: false };
   }
 
-  #launch(userId: string, key: string, runId: string, agent: AgentDefinition, request: StartRequest): void {
+  #launch(
+    userId: string,
+    key: string,
+    runId: string,
+    agent: AgentDefinition,
+    request: StartRequest,
+    queued: boolean,
+  ): void {
+    const waiting = queued ? this.#enqueue(userId, runId) : undefined;
     const run = new AgentRun({
+      turn: waiting?.turn,
       engine: this.#engine,
       agent,
       userId,
@@ -447,14 +515,22 @@ export class AgentRuntime {
     });
     this.#runs.set(runId, run);
     this.#runByKey.set(key, runId);
-    if (this.#cancelAtLaunch.delete(runId)) {
-      run.stop(failedEnd('cancelled', RunErrorCode.Cancelled, 'cancelled by the user'));
+    const cancelled = this.#cancelAtLaunch.get(runId);
+    if (cancelled !== undefined) {
+      this.#cancelAtLaunch.delete(runId);
+      run.stop(cancelled);
       this.#log.info({ run_id: runId, user_id: userId }, 'run cancel requested');
+    }
+    if (waiting !== undefined) {
+      waiting.run = run;
+      this.#log.info({ run_id: runId, user_id: userId }, 'run queued behind its thread');
+      void this.#watchTurn(waiting);
     }
     this.#metrics?.runsStarted.inc({ agent: agent.name });
     this.#metrics?.runsActive.inc();
     this.#log.info({ run_id: runId, user_id: userId, agent: agent.name }, 'run started');
     void run.done.then(() => {
+      if (waiting !== undefined) this.#dequeue(waiting);
       this.#runs.delete(runId);
       this.#rememberEnded(runId, userId);
       this.#runByKey.delete(key);
@@ -466,6 +542,74 @@ export class AgentRuntime {
       else this.#unregister(runId);
       this.#metrics?.runsActive.dec();
     });
+  }
+
+  /** A queued run's turn: opened by {@link #promote} once the engine says the thread is its. */
+  #enqueue(userId: string, runId: string): QueuedRun {
+    let open: () => void = () => undefined;
+    const turn = new Promise<void>((resolve) => {
+      open = resolve;
+    });
+    const waiting: QueuedRun = { userId, runId, turn, open, busy: false, again: false };
+    this.#queued.set(runId, waiting);
+    return waiting;
+  }
+
+  /**
+   * Listens for the user's `agent_completed` events (any node's: the thread's run may be anywhere) and
+   * asks for the turn at each, and once now in case the thread's run ended before the subscription.
+   * The renew timer asks too, so a missed event cannot stall the queue.
+   */
+  async #watchTurn(waiting: QueuedRun): Promise<void> {
+    try {
+      const stop = await this.#engine.subscribe(waiting.userId, (event) => {
+        // After the step that stored it: the memory engine tells subscribers before it ends the run.
+        if (event.type === EventType.AgentCompleted && event.run_id !== waiting.runId) {
+          queueMicrotask(() => this.#promote(waiting));
+        }
+      });
+      if (this.#queued.get(waiting.runId) === waiting) waiting.unsubscribe = stop;
+      else void stop();
+    } catch (error) {
+      // The renew timer keeps asking.
+      this.#log.warn({ run_id: waiting.runId, err_message: errorMessage(error) }, 'queued run not listening');
+    }
+    this.#promote(waiting);
+  }
+
+  /** Asks the engine for the queued run's turn; one call at a time per run, repeated if asked meanwhile. */
+  #promote(waiting: QueuedRun): void {
+    if (this.#queued.get(waiting.runId) !== waiting) return;
+    if (waiting.busy) {
+      waiting.again = true;
+      return;
+    }
+    waiting.busy = true;
+    waiting.again = false;
+    this.#engine.promoteRun(waiting.userId, waiting.runId, this.#node).then(
+      (promotion) => {
+        waiting.busy = false;
+        if (promotion === 'started') {
+          this.#log.info({ run_id: waiting.runId, user_id: waiting.userId }, 'queued run takes its turn');
+          this.#dequeue(waiting);
+          waiting.open();
+        } else if (promotion === 'gone') {
+          // Its lease lapsed (this node was cut off) and another node ends it NODE_LOST.
+          this.#dequeue(waiting);
+          waiting.run?.lost();
+        } else if (waiting.again) this.#promote(waiting);
+      },
+      () => {
+        // The engine is away: the renew timer asks again.
+        waiting.busy = false;
+      },
+    );
+  }
+
+  #dequeue(waiting: QueuedRun): void {
+    if (this.#queued.get(waiting.runId) !== waiting) return;
+    this.#queued.delete(waiting.runId);
+    void waiting.unsubscribe?.();
   }
 
   #rateLimited(): StartResult {
@@ -518,8 +662,9 @@ export class AgentRuntime {
     }
   }
 
-  /** One renewal round: renews every running run's lease, and retries failed unregistrations. */
+  /** One renewal round: renews every running run's lease, retries failed unregistrations, asks for turns. */
   #tick(): void {
+    for (const waiting of this.#queued.values()) this.#promote(waiting);
     const running: RunRef[] = [];
     for (const [runId, entry] of this.#registered) {
       if (entry.state === 'running') running.push(entry.ref);
@@ -585,6 +730,26 @@ export class AgentRuntime {
     void this.#cancelListener.then((stop) => stop?.());
     this.#reaper.stop();
   }
+}
+
+/** Runs that may wait for their thread's turn unless `--max-queued-runs-per-thread` says. */
+const DEFAULT_MAX_QUEUED_RUNS_PER_THREAD = 2;
+
+/** `agent_completed.data.error.message` of a run a newer message of its thread interrupted. */
+const INTERRUPTED_MESSAGE = 'interrupted by a newer message in its thread';
+
+/** A run of this node waiting for its thread's turn (docs/protocol.md E). */
+interface QueuedRun {
+  readonly userId: string;
+  readonly runId: string;
+  /** Resolves when the run may start. */
+  readonly turn: Promise<void>;
+  readonly open: () => void;
+  run?: AgentRun;
+  unsubscribe?: Unsubscribe;
+  /** A promoteRun call is in flight; `again`: another was asked for meanwhile. */
+  busy: boolean;
+  again: boolean;
 }
 
 function notFound(runId: string): CancelResult {

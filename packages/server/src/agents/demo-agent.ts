@@ -75,8 +75,10 @@ const EXAMPLES: readonly [string, ...string[]] = [
  * When the message asks for arithmetic (`17 * 23`, "six times seven", "square root of 81") it thinks,
  * calls a fake `web_search` (canned hits) and a real `calculator`, streams its answer in `stream_chunk`s
  * and ends with `agent_completed` / `succeeded`. When there is nothing to compute it says so, what it
- * can do and an example, and calls no tool: it never invents a sum. Its pauses abort with the run, so a
- * cancel ends it at once.
+ * can do and an example, and calls no tool: it never invents a sum. When the message holds the word
+ * "email" it first asks the user (`ctx.approval`) before a `send_email` tool: approved, the tool runs;
+ * denied or expired, it does not, and the answer says so. Its pauses abort with the run, so a cancel
+ * ends it at once.
  */
 export function createDemoAgent(options: DemoAgentOptions = {}): AgentDefinition {
   const delayMs = options.delayMs ?? 400;
@@ -88,19 +90,41 @@ export function createDemoAgent(options: DemoAgentOptions = {}): AgentDefinition
       const pause = (ms: number) => abortableSleep(ms, ctx.signal);
       const expression = findArithmetic(input.text);
       const question = clip(input.text, 80);
+      const email = EMAIL_WORD.test(input.text) ? emailOf(input.text) : undefined;
       await pause(delayMs);
       yield {
         type: EventType.AgentThinking,
         data: {
           reasoning:
-            expression === undefined
-              ? `The question is "${question}". I see no arithmetic in it to compute, so I will say what I can do.`
-              : `The question is "${question}". Plan: search for context, compute ${expression}, then answer.`,
+            email !== undefined
+              ? `The question is "${question}". It asks for an email: I will ask you before I send one to ${email.to}.`
+              : expression === undefined
+                ? `The question is "${question}". I see no arithmetic in it to compute, so I will say what I can do.`
+                : `The question is "${question}". Plan: search for context, compute ${expression}, then answer.`,
         },
       };
       let answer: string;
+      let sent = '';
+      if (email !== undefined) {
+        // docs/agents.md, the built-in demo agent: an email is sent only with the user's approval.
+        const { decision } = await ctx.approval({
+          tool_name: 'send_email',
+          tool_args: { ...email },
+          message: `Send an email to ${email.to} with the subject "${email.subject}"?`,
+        });
+        await pause(delayMs);
+        if (decision === 'approved') {
+          yield* ctx.tool('send_email', { ...email }, () => ({ sent: true, to: email.to }));
+          sent = `I sent the email to ${email.to}.`;
+        } else {
+          sent = `I did not send the email to ${email.to}: the request was ${decision}.`;
+        }
+      }
       if (expression === undefined) {
-        answer = `I am the agentcast demo agent: I only compute arithmetic, and I found none in your message. Try "${random.pick(EXAMPLES)}"`;
+        answer =
+          email !== undefined
+            ? sent
+            : `I am the agentcast demo agent: I only compute arithmetic, and I found none in your message. Try "${random.pick(EXAMPLES)}"`;
       } else {
         await pause(delayMs);
         const hits = yield* ctx.tool('web_search', { query: clip(input.text, 100) }, () => pickHits(random));
@@ -112,7 +136,7 @@ export function createDemoAgent(options: DemoAgentOptions = {}): AgentDefinition
         } catch (error) {
           computed = `I could not compute ${expression}: ${errorMessage(error)}.`;
         }
-        answer = `I found ${hits.length} sources: "${hits[0].title}" and "${hits[1].title}". ${computed} ${random.pick(CLOSINGS)}`;
+        answer = `${sent === '' ? '' : `${sent} `}I found ${hits.length} sources: "${hits[0].title}" and "${hits[1].title}". ${computed} ${random.pick(CLOSINGS)}`;
       }
       for (const text of chunk(answer)) {
         await pause(delayMs / 4);
@@ -121,6 +145,18 @@ export function createDemoAgent(options: DemoAgentOptions = {}): AgentDefinition
       yield { type: EventType.AgentCompleted, data: { status: 'succeeded', final_response: answer } };
     },
   });
+}
+
+/** A message that asks for an email (case-insensitive): the demo asks approval before `send_email`. */
+const EMAIL_WORD = /email/i;
+/** The first address in the message, if any, is the recipient. */
+const ADDRESS = /[\w.+-]+@[\w-]+(?:\.[\w-]+)+/;
+/** The recipient when the message names none. */
+const DEFAULT_RECIPIENT = 'friend@example.com';
+
+/** The `send_email` arguments the demo proposes for a message: deterministic, read from its text. */
+function emailOf(text: string): { readonly to: string; readonly subject: string } {
+  return { to: ADDRESS.exec(text)?.[0] ?? DEFAULT_RECIPIENT, subject: 'Hello from the agentcast demo' };
 }
 
 /** Twelve significant digits at most, so `0.1 + 0.2` reads 0.3 and `10 / 3` 3.33333333333. */

@@ -1,8 +1,8 @@
 import { EventSchema } from '@ag-ui/core/schemas';
 import { EventType, parseNewEvent } from '../protocol/events.js';
 import { formatIssues } from '../protocol/issues.js';
+import type { NdjsonLine } from '../protocol/ndjson-splitter.js';
 import type { AgUiMapper, MapOutcome } from './ag-ui-mapping.js';
-import type { NdjsonLine } from './ndjson-splitter.js';
 
 /** AG-UI event types are upper case (`RUN_STARTED`); agentcast types are lower case (docs/protocol.md §3). */
 const AG_UI_TYPE = /^[A-Z][A-Z0-9_]*$/;
@@ -17,15 +17,29 @@ const LEGACY_THINKING_CONTENT = 'THINKING_TEXT_MESSAGE_CONTENT';
  */
 export function parseWebhookLine(line: NdjsonLine, mapper: AgUiMapper): MapOutcome {
   const where = `line ${line.number}`;
+  const value = parseJsonObject(line.text, where);
+  return value.ok ? parseWebhookValue(value.value, where, mapper) : value;
+}
+
+/** A frame's JSON text as an object, or why it is not one (`<where>: not valid JSON`). */
+export function parseJsonObject(
+  text: string,
+  where: string,
+): { readonly ok: true; readonly value: object } | { readonly ok: false; readonly message: string } {
   let value: unknown;
   try {
-    value = JSON.parse(line.text);
+    value = JSON.parse(text);
   } catch {
     return { ok: false, message: `${where}: not valid JSON` };
   }
   if (typeof value !== 'object' || value === null || Array.isArray(value)) {
     return { ok: false, message: `${where}: not a JSON object` };
   }
+  return { ok: true, value };
+}
+
+/** {@link parseWebhookLine} of a value already parsed; `where` names its frame in messages. */
+export function parseWebhookValue(value: object, where: string, mapper: AgUiMapper): MapOutcome {
   const type = (value as { type?: unknown }).type;
   if (typeof type === 'string' && AG_UI_TYPE.test(type)) return agUi(value, type, where, mapper);
   const parsed = parseNewEvent(value);

@@ -22,6 +22,8 @@ export interface ApprovalRequest {
 export interface ApprovalResult {
   readonly decision: ApprovalDecision;
   readonly reason?: string;
+  /** The question's id (`approval_requested.approval_id`); absent when the run had ended before it was asked. */
+  readonly approval_id?: string;
 }
 
 /** What a {@link RunApproval} needs of its run. */
@@ -118,6 +120,6 @@ export class RunApproval {
     if (this.#done) return;
     this.#done = true;
     this.close();
-    this.#settle(result);
+    this.#settle({ ...result, approval_id: this.approvalId });
   }
 }

@@ -12,6 +12,11 @@ export const RunErrorCode = {
   Timeout: 'TIMEOUT',
   /** The user cancelled the run (§6 `cancel` frame). Status `cancelled`. */
   Cancelled: 'CANCELLED',
+  /**
+   * A newer message of the run's thread with the busy policy `interrupt` ended it (docs/protocol.md E,
+   * "A message while a run is busy"). Status `cancelled`.
+   */
+  Interrupted: 'INTERRUPTED',
   /** The gateway drained before the run finished (§9). Status `cancelled`. */
   Shutdown: 'SHUTDOWN',
   /** The engine failed while the run's events were being stored. Status `failed`. */
@@ -35,6 +40,11 @@ export const RunErrorCode = {
   WebhookTimeout: 'WEBHOOK_TIMEOUT',
   /** The webhook response ended without `agent_completed`, `RUN_FINISHED` or `RUN_ERROR`. Status `failed`. */
   WebhookIncomplete: 'WEBHOOK_INCOMPLETE',
+  /**
+   * An AI SDK backend (`--agent-protocol ai-sdk`) sent an `error` chunk, or finished with `finishReason`
+   * `error`; the message is its `errorText`. Status `failed`.
+   */
+  WebhookRunError: 'WEBHOOK_RUN_ERROR',
 } as const;
 
 export type RunErrorCode = (typeof RunErrorCode)[keyof typeof RunErrorCode];

@@ -1,18 +1,31 @@
+import { agUiProtocol } from '../edges/ag-ui/ag-ui-decoder.js';
+import { aiSdkProtocol } from '../edges/ai-sdk/ai-sdk-decoder.js';
 import { EventType } from '../protocol/events.js';
-import { AG_UI_LIMITS, AgUiMapper } from './ag-ui-mapping.js';
+import { NDJSON_LINE_MAX } from '../protocol/ndjson-splitter.js';
+import { AG_UI_LIMITS } from './ag-ui-mapping.js';
 import { AgentRunError } from './agent-run-error.js';
 import {
   type AgentContext,
   type AgentDefinition,
   type AgentEvent,
+  type AgentInput,
   agentInvalid,
   defineAgent,
 } from './define-agent.js';
 import { ExchangeGuard } from './exchange-guard.js';
-import { NDJSON_LINE_MAX, NdjsonSplitter } from './ndjson-splitter.js';
-import { parseWebhookLine } from './parse-webhook-line.js';
 import { RunErrorCode, webhookHttpCode } from './run-error-code.js';
-import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER } from './webhook-signature.js';
+import { agentcastProtocol } from './upstream-agentcast.js';
+import {
+  AGENT_PROTOCOLS,
+  type AgentProtocol,
+  type ContinuationAnswer,
+  type DecoderSettings,
+  frameReader,
+  type Question,
+  type UpstreamDecoder,
+  type UpstreamProtocol,
+} from './upstream-decoder.js';
+import { SIGNATURE_HEADER, signWebhook, TIMESTAMP_HEADER, USER_ID_HEADER } from './webhook-signature.js';
 
 /** Options of {@link createWebhookAgent}; flags in docs/agents.md. */
 export interface WebhookAgentOptions {
@@ -20,7 +33,7 @@ export interface WebhookAgentOptions {
   readonly url: string;
   /** `--agent-secret`: the HMAC key of `X-Agentcast-Signature`. */
   readonly secret: string;
-  /** The whole exchange, request to last line, may take this long. Default 120000. */
+  /** Each request (the first, or a continuation after an approval), sent to last line, may take this long. Default 120000. */
   readonly timeoutMs?: number;
   /** `--agent-stall-timeout-ms`: the backend may stay silent this long (before headers or between bytes). Default 30000. */
   readonly stallTimeoutMs?: number;
@@ -36,12 +49,19 @@ export interface WebhookAgentOptions {
   readonly now?: () => number;
   /** The agent's name. Default `webhook`. */
   readonly name?: string;
+  /**
+   * `--agent-protocol`: what the backend speaks (docs/agents.md). `agentcast` (default): agentcast's own
+   * request, agentcast or AG-UI events back. `ag-ui`: a standard AG-UI agent server. `ai-sdk`: an AI SDK
+   * route answering a UI message stream.
+   */
+  readonly protocol?: AgentProtocol;
 }
 
 /**
- * The built-in `webhook` agent (docs/agents.md): POSTs `{run_id, user_id, message}` to a backend, signed
- * with HMAC-SHA256, and streams the response body back as NDJSON, one agentcast or AG-UI event per line,
- * each published as it arrives. Whatever goes wrong (non-2xx, a redirect, bad line, stall, drop, timeout,
+ * The built-in `webhook` agent (docs/agents.md): POSTs the run's message to a backend, signed with
+ * HMAC-SHA256, in the request of its `protocol` (agentcast's `{run_id, user_id, message}`, AG-UI's
+ * `RunAgentInput`, the AI SDK's chat body), and streams the response body back (NDJSON or SSE, by its
+ * content type), each event published as it arrives. Whatever goes wrong (non-2xx, a redirect, bad line, stall, drop, timeout,
  * a response with no terminal event) ends the run with `agent_completed` / `failed` and a `WEBHOOK_*`
  * code. What a run holds is bounded: one line, 64 KiB of text, and the AG-UI tool-call limits.
  */
@@ -52,6 +72,10 @@ export function createWebhookAgent(options: WebhookAgentOptions): AgentDefinitio
     throw agentInvalid(`createWebhookAgent: url must be http:// or https://, got ${url.protocol}`);
   }
   if (options.secret === '') throw agentInvalid('createWebhookAgent: secret must not be empty');
+  const protocolName = options.protocol ?? 'agentcast';
+  if (!AGENT_PROTOCOLS.includes(protocolName)) {
+    throw agentInvalid(`createWebhookAgent: protocol must be one of ${AGENT_PROTOCOLS.join(', ')}`);
+  }
   const settings = {
     url: url.href,
     secret: options.secret,
@@ -63,24 +87,64 @@ export function createWebhookAgent(options: WebhookAgentOptions): AgentDefinitio
     fetch: options.fetch ?? globalThis.fetch,
     now: options.now ?? Date.now,
   };
+  const protocol = UPSTREAMS[protocolName](settings);
   return defineAgent({
     name: options.name ?? 'webhook',
-    run: (input, ctx) => exchange(settings, input, ctx),
+    run: (input, ctx) => exchange(settings, protocol, input, ctx),
   });
 }
 
-type Settings = Required<Omit<WebhookAgentOptions, 'name'>>;
+/** The request and decoder of each `--agent-protocol`. */
+const UPSTREAMS: Record<AgentProtocol, (settings: DecoderSettings) => UpstreamProtocol> = {
+  agentcast: agentcastProtocol,
+  'ag-ui': agUiProtocol,
+  'ai-sdk': aiSdkProtocol,
+};
 
+type Settings = Required<Omit<WebhookAgentOptions, 'name' | 'protocol'>>;
+
+/** One request's outcome: the run ended (its terminal was yielded), or the body paused it on questions. */
+type RequestEnd =
+  | { readonly kind: 'ended' }
+  | { readonly kind: 'approval'; readonly questions: readonly Question[] };
+
+/**
+ * The run's exchange with the backend: one request, and after each body that paused the run on questions
+ * (an `approval_requested` line, an AG-UI interrupt), the user's answer to each through `ctx.approval()`,
+ * one at a time, and one signed continuation request carrying them (docs/agents.md, "Approvals: the
+ * continuation"). One decoder reads every body of the run, so what spans them (text, open tool calls) holds.
+ */
 async function* exchange(
   settings: Settings,
-  input: { text: string; messageId: string; threadId?: string | undefined },
+  protocol: UpstreamProtocol,
+  input: AgentInput,
   ctx: AgentContext,
 ): AsyncGenerator<AgentEvent, unknown, undefined> {
-  const body = JSON.stringify({
-    run_id: ctx.runId,
-    user_id: ctx.userId,
-    message: { id: input.messageId, text: input.text, thread_id: input.threadId ?? null },
-  });
+  const decoder = protocol.decoder();
+  let answers: ContinuationAnswer[] | undefined;
+  for (;;) {
+    const body = protocol.body({ input, userId: ctx.userId, runId: ctx.runId, answers });
+    const end = yield* request(settings, protocol, decoder, JSON.stringify(body), ctx);
+    if (end.kind === 'ended') return;
+    answers = [];
+    for (const question of end.questions) {
+      const answer = await ctx.approval(question.request);
+      // The run ended while it waited (cancelled, drained): its terminal is the runtime's, nothing to send.
+      if (ctx.signal.aborted || answer.approval_id === undefined) return;
+      const { approval_id, decision } = answer;
+      answers.push({ approval_id, decision, reason: answer.reason ?? null, ref: question.ref });
+    }
+  }
+}
+
+/** One signed POST and its response body, decoded as it arrives. */
+async function* request(
+  settings: Settings,
+  protocol: UpstreamProtocol,
+  decoder: UpstreamDecoder,
+  body: string,
+  ctx: AgentContext,
+): AsyncGenerator<AgentEvent, RequestEnd, undefined> {
   const timestamp = String(Math.floor(settings.now() / 1000));
   const guard = new ExchangeGuard(ctx.signal, settings);
   let reader: ReadableStreamDefaultReader<Uint8Array> | undefined;
@@ -92,9 +156,11 @@ async function* exchange(
         method: 'POST',
         headers: {
           'content-type': 'application/json',
-          accept: 'application/x-ndjson, application/json',
+          accept: protocol.accept,
           [SIGNATURE_HEADER]: signWebhook(settings.secret, timestamp, body),
           [TIMESTAMP_HEADER]: timestamp,
+          // Percent-encoded: a header value is Latin-1, a user id may be any text.
+          [USER_ID_HEADER]: encodeURIComponent(ctx.userId),
           // docs/protocol.md D, "Trace context": the backend may continue the run's trace.
           traceparent: ctx.traceparent,
         },
@@ -113,8 +179,7 @@ async function* exchange(
       throw new AgentRunError(webhookHttpCode(response.status), `backend answered HTTP ${response.status}`);
     }
     reader = response.body.getReader();
-    const splitter = new NdjsonSplitter(settings.maxLineLength);
-    const mapper = new AgUiMapper(settings.now, settings);
+    const frames = frameReader(response.headers.get('content-type'), settings.maxLineLength);
     for (;;) {
       guard.arm();
       let chunk: ReadableStreamReadResult<Uint8Array>;
@@ -124,21 +189,19 @@ async function* exchange(
         throw guard.failure(RunErrorCode.WebhookDisconnected, error);
       }
       guard.disarm();
-      const split = chunk.done ? splitter.finish() : splitter.push(chunk.value);
+      const split = chunk.done ? frames.finish() : frames.push(chunk.value);
       if (!split.ok) throw new AgentRunError(RunErrorCode.WebhookInvalidLine, split.message);
-      for (const line of split.lines) {
-        const parsed = parseWebhookLine(line, mapper);
-        if (!parsed.ok) throw new AgentRunError(RunErrorCode.WebhookInvalidLine, parsed.message);
-        for (const event of parsed.events) {
+      for (const frame of split.frames) {
+        const decoded = decoder.frame(frame);
+        if (!decoded.ok) throw new AgentRunError(RunErrorCode.WebhookInvalidLine, decoded.message);
+        for (const event of decoded.events) {
           yield event;
           // The run ends with the terminal event; the rest of the body is not read.
-          if (event.type === EventType.AgentCompleted) return;
+          if (event.type === EventType.AgentCompleted) return { kind: 'ended' };
         }
+        if (decoded.last === true) return yield* ending(decoder);
       }
-      if (chunk.done) {
-        const message = 'backend response ended without agent_completed, RUN_FINISHED or RUN_ERROR';
-        throw new AgentRunError(RunErrorCode.WebhookIncomplete, message);
-      }
+      if (chunk.done) return yield* ending(decoder);
     }
   } finally {
     guard.close();
@@ -147,4 +210,13 @@ async function* exchange(
       // The body already failed or ended; cancelling it has nothing left to release.
     });
   }
+}
+
+/** What the end of a body means: the run ended, it paused on questions, or the body was cut. */
+async function* ending(decoder: UpstreamDecoder): AsyncGenerator<AgentEvent, RequestEnd, undefined> {
+  const end = decoder.end();
+  if (end.kind === 'incomplete') throw new AgentRunError(RunErrorCode.WebhookIncomplete, end.message);
+  if (end.kind === 'approval') return end;
+  yield* end.events;
+  return { kind: 'ended' };
 }

@@ -2,6 +2,8 @@ import { createHmac, timingSafeEqual } from 'node:crypto';
 
 /** Header carrying `sha256=<hex HMAC-SHA256>` of the signed string (docs/agents.md). */
 export const SIGNATURE_HEADER = 'X-Agentcast-Signature';
+/** Header carrying the run's user id, percent-encoded (docs/agents.md): the request body may not name it. */
+export const USER_ID_HEADER = 'X-Agentcast-User-Id';
 /** Header carrying the Unix time in seconds the request was signed at. */
 export const TIMESTAMP_HEADER = 'X-Agentcast-Timestamp';
 /** How far a timestamp may be from the verifier's clock before the request counts as a replay. */

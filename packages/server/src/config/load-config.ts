@@ -280,6 +280,13 @@ function checkCombinations(
       `${label('httpHeadersTimeoutMs')} "${v.httpHeadersTimeoutMs}": must not exceed --http-request-timeout-ms (${v.httpRequestTimeoutMs}), which covers the headers too`,
     );
   }
+  if (v.otelEndpoint !== undefined) {
+    const where = `${label('otelEndpoint')} "${redactUrl(String(v.otelEndpoint))}"`;
+    const url = URL.canParse(String(v.otelEndpoint)) ? new URL(String(v.otelEndpoint)) : undefined;
+    if (url === undefined) problems.push(`${where}: not a URL; use http://collector:4318`);
+    else if (url.protocol !== 'http:' && url.protocol !== 'https:')
+      problems.push(`${where}: must be http:// or https:// (OTLP/HTTP)`);
+  }
   checkAgents(v, label, problems);
   if (v.redis !== undefined && !/^rediss?:\/\//i.test(String(v.redis))) {
     problems.push(

@@ -3,6 +3,7 @@
  * and help text. `--help`, the loader and the README configuration table are all derived from it.
  */
 
+import { BUSY_POLICIES } from '../engine/engine.js';
 import { ENGINE_DEFAULTS } from '../engine/engine-defaults.js';
 
 /** The deployment environments (docs/protocol.md §5). */
@@ -12,6 +13,10 @@ export type Environment = (typeof ENVIRONMENTS)[number];
 /** The forwarding headers a trusted proxy may write; the gateway reads exactly one (docs/security.md). */
 export const PROXY_HEADERS = ['x-forwarded-for', 'forwarded'] as const;
 export type ProxyHeader = (typeof PROXY_HEADERS)[number];
+
+/** What the webhook agent's backend speaks (`--agent-protocol`, docs/agents.md). */
+export const AGENT_PROTOCOLS = ['agentcast', 'ag-ui', 'ai-sdk'] as const;
+export type AgentProtocol = (typeof AGENT_PROTOCOLS)[number];
 
 /** The value kinds an option can take. */
 export type OptionKind = 'string' | 'int' | 'bool' | 'list' | 'enum';
@@ -397,6 +402,15 @@ export const OPTION_SPECS = [
     help: 'Largest HTTP publish body in bytes (413 above it)',
   },
   {
+    key: 'publishStreamMaxLines',
+    kind: 'int',
+    group: 'limits',
+    default: 10_000,
+    min: 1,
+    max: 10_000_000,
+    help: 'Most lines (events) of one streamed POST /v1/publish (application/x-ndjson); the line past it is refused 413',
+  },
+  {
     key: 'publishIdempotencyTtlS',
     kind: 'int',
     group: 'limits',
@@ -480,6 +494,15 @@ export const OPTION_SPECS = [
     min: 0,
     max: 600_000,
     help: 'The retry: hint at the start of every Server-Sent Events stream: how long EventSource waits before reconnecting',
+  },
+  {
+    key: 'agUiMaxBodyBytes',
+    kind: 'int',
+    group: 'limits',
+    default: 1_048_576,
+    min: 1024,
+    max: 67_108_864,
+    help: 'Largest RunAgentInput body of POST /v1/ag-ui in bytes, the AG-UI conversation included (413 above it)',
   },
   {
     key: 'historySize',
@@ -575,6 +598,23 @@ export const OPTION_SPECS = [
     help: 'Concurrent agent runs per user, counted across every node (RATE_LIMITED above it)',
   },
   {
+    key: 'busyPolicy',
+    kind: 'enum',
+    group: 'agents',
+    default: 'reject',
+    values: BUSY_POLICIES,
+    help: 'A message whose thread_id already has a run: reject (BUSY), enqueue (starts after it) or interrupt (ends it INTERRUPTED, then starts); a message may say otherwise with data.on_busy',
+  },
+  {
+    key: 'maxQueuedRunsPerThread',
+    kind: 'int',
+    group: 'agents',
+    default: 2,
+    min: 1,
+    max: 1000,
+    help: "Runs that may wait for their thread's run to end (enqueue, interrupt; RATE_LIMITED above it); they count against max-runs-per-user",
+  },
+  {
     key: 'runLeaseS',
     kind: 'int',
     group: 'agents',
@@ -613,6 +653,14 @@ export const OPTION_SPECS = [
     help: "Shared secret for the webhook agent's HMAC signature",
   },
   {
+    key: 'agentProtocol',
+    kind: 'enum',
+    group: 'agents',
+    default: 'agentcast',
+    values: AGENT_PROTOCOLS,
+    help: "What the webhook agent's backend speaks: agentcast (NDJSON of agentcast or AG-UI events), ag-ui (an AG-UI agent server), ai-sdk (an AI SDK UI message stream route)",
+  },
+  {
     key: 'agentStallTimeoutMs',
     kind: 'int',
     group: 'agents',
@@ -628,7 +676,7 @@ export const OPTION_SPECS = [
     default: 1_048_576,
     min: 1,
     max: 16_777_216,
-    help: 'Longest line of a webhook response, characters (the run ends WEBHOOK_INVALID_LINE above it)',
+    help: 'Longest line of a webhook response, or data of one of its SSE events, characters (the run ends WEBHOOK_INVALID_LINE above it)',
   },
   {
     key: 'agentMaxToolCallLength',
@@ -637,7 +685,7 @@ export const OPTION_SPECS = [
     default: 65_536,
     min: 1,
     max: 16_777_216,
-    help: "Characters of one AG-UI tool call's name and streamed arguments from the webhook (WEBHOOK_INVALID_LINE above it)",
+    help: "Characters of one AG-UI or AI SDK tool call's name and arguments from the webhook (WEBHOOK_INVALID_LINE above it)",
   },
   {
     key: 'agentMaxOpenToolCalls',
@@ -646,7 +694,7 @@ export const OPTION_SPECS = [
     default: 32,
     min: 1,
     max: 10_000,
-    help: 'AG-UI tool calls a webhook run may have open at once (WEBHOOK_INVALID_LINE above it)',
+    help: 'AG-UI or AI SDK tool calls a webhook run may have open at once (WEBHOOK_INVALID_LINE above it)',
   },
   {
     key: 'redis',
@@ -701,6 +749,20 @@ export const OPTION_SPECS = [
     group: 'observability',
     default: false,
     help: 'Log every HTTP request (method, route, status, duration, client IP) at info; never the query or headers',
+  },
+  // Tracing (docs/deploy.md, "Tracing"): the OpenTelemetry SDK is loaded only when this is set.
+  {
+    key: 'otelEndpoint',
+    kind: 'string',
+    group: 'observability',
+    help: 'OTLP/HTTP endpoint (a collector): spans of publish, append, fan-out and webhook exchanges are POSTed as JSON to <URL>/v1/traces',
+  },
+  {
+    key: 'otelServiceName',
+    kind: 'string',
+    group: 'observability',
+    default: 'agentcast',
+    help: 'service.name of the exported spans',
   },
 ] as const satisfies readonly OptionSpec[];
 

@@ -128,16 +128,51 @@ export interface RunStart {
    * one of the user's active runs is answered with that run (`duplicate`), as a retried message is.
    */
   readonly key?: string | undefined;
+  /**
+   * The run's thread and what to do when the thread already has a run (docs/protocol.md E, "A message
+   * while a run is busy"). Without it the run starts beside any other, as before threads had a rule.
+   */
+  readonly thread?: ThreadTurn | undefined;
+}
+
+/** What a message does when its thread already has a run (`--busy-policy`, `user_message.data.on_busy`). */
+export type BusyPolicy = 'reject' | 'enqueue' | 'interrupt';
+
+/** The busy policies, in the order docs/protocol.md lists them. */
+export const BUSY_POLICIES: readonly BusyPolicy[] = ['reject', 'enqueue', 'interrupt'];
+
+/**
+ * A run's place in its thread (docs/protocol.md E). A thread has at most one active run, decided in the
+ * registry in the same atomic step as the registration; queued runs wait in it, first in first out.
+ */
+export interface ThreadTurn {
+  readonly threadId: string;
+  readonly policy: BusyPolicy;
+  /** `--max-queued-runs-per-thread`: runs that may wait in the thread (enqueue, interrupt). */
+  readonly maxQueued: number;
 }
 
 /**
- * The answer to {@link Engine.startRun}: reserved; refused because the user holds `limit` runs; or, at
- * the limit, the active run already started by the same message (`start.key`).
+ * The answer to {@link Engine.startRun}: reserved (`queued` when its thread is busy: it waits for
+ * {@link Engine.promoteRun}); refused because the user holds `limit` runs; the active run (or a queued
+ * one) already started by the same message (`start.key`); its thread is busy and the policy is `reject`
+ * (`busy`, naming the thread's run); or its thread's queue is full (`queue_full`).
  */
 export type RunReservation =
-  | { readonly ok: true }
-  | { readonly ok: false; readonly reason: 'limit' }
-  | { readonly ok: false; readonly reason: 'duplicate'; readonly runId: string };
+  | { readonly ok: true; readonly queued?: false }
+  | { readonly ok: true; readonly queued: true; readonly behind: string }
+  | { readonly ok: false; readonly reason: 'limit' | 'queue_full' }
+  | { readonly ok: false; readonly reason: 'duplicate' | 'busy'; readonly runId: string };
+
+/**
+ * The answer to {@link Engine.promoteRun}: the run is now its thread's active run (`started`, also when it
+ * already was); it must wait (`waiting`: its thread has an active run, or older queued runs); or it is
+ * not a registered run of that node any more (`gone`: ended, reaped, lapsed).
+ */
+export type Promotion = 'started' | 'waiting' | 'gone';
+
+/** Why a cancel was asked: by the user (`cancel`), or by a message that interrupts its thread's run. */
+export type CancelReason = 'cancel' | 'interrupted';
 
 /** One registered run whose lease has not lapsed. */
 export interface ActiveRun {
@@ -147,6 +182,10 @@ export interface ActiveRun {
   readonly startedAt: number;
   /** The owner node. */
   readonly node: string;
+  /** Its thread, when it was started with one (docs/protocol.md E). */
+  readonly threadId?: string;
+  /** It waits for its thread's turn (docs/protocol.md E). */
+  readonly queued?: true;
 }
 
 /** One run whose lease its owner renews. */
@@ -168,8 +207,11 @@ export type CancelDelivery =
   | { readonly state: 'active' | 'lapsed'; readonly node: string }
   | { readonly state: 'ended' | 'unknown' };
 
-/** Told of a cancel another node (or this one) asked for a run of `node` (Engine.onCancelRequest). */
-export type CancelListener = (userId: string, runId: string) => void;
+/**
+ * Told of a cancel another node (or this one) asked for a run of `node` (Engine.onCancelRequest):
+ * `reason` `interrupted` when a message of the run's thread interrupts it (docs/protocol.md E).
+ */
+export type CancelListener = (userId: string, runId: string, reason: CancelReason) => void;
 
 /**
  * The fence of an append of a run's own event by the runtime of its owner node (docs/agents.md, "Runs
@@ -306,8 +348,23 @@ export interface Engine {
    * across every node sharing the engine: two starts at once never both take the last place. A run counts
    * until {@link endRun} or until its lease lapses unrenewed (a crashed owner). Registering a run id
    * that is already active renews it.
+   *
+   * With `start.thread`, the same step decides the run's turn in its thread (docs/protocol.md E): a
+   * thread's active run is its registered run that is not queued (its lease lapsed or not: a run of a
+   * dead node holds its thread until a reaper ends it, so the next run starts after its terminal);
+   * queued runs whose lease lapsed are skipped. When the thread has an active or queued run: `reject`
+   * refuses (`busy`); `enqueue` registers the run queued at the tail; `interrupt` registers it queued at
+   * the head and sends a cancel with reason `interrupted` to the active run's owner, as
+   * {@link requestCancel} does. Queued runs count against `limit` like any registered run.
    */
   startRun(userId: string, start: RunStart): Promise<RunReservation>;
+  /**
+   * Makes a queued run of `node` its thread's active run when its turn has come: no other active run in
+   * its thread and no queued run ahead of it whose lease has not lapsed. Atomic with the registry, so two
+   * queued runs never both start. The owner calls it when an `agent_completed` of the user arrives, and
+   * on its lease timer (a missed event cannot stall a queue).
+   */
+  promoteRun(userId: string, runId: string, node: string): Promise<Promotion>;
   /**
    * Renews for `leaseMs` the leases of runs `node` owns. Returns the ids of the runs that were not renewed:
    * ended, unknown, or owned by another node.
@@ -341,7 +398,10 @@ export interface Engine {
    * Ends up to about `max` runs whose lease lapsed (their owner stopped renewing: killed, frozen, cut off),
    * across every user, by storing `terminal(runId)` for each: the append is conditional and atomic with
    * ending the run, so each run gets exactly one terminal, however many nodes reap at once and even when
-   * its owner ends it at the same moment. Returns the runs this call ended.
+   * its owner ends it at the same moment. Returns the runs this call ended. An approval of the run still
+   * pending is resolved `cancelled` (`by: run`) just before the terminal, in the same atomic step and by the
+   * same first-answer-wins rule as {@link resolveApproval}, so it gets exactly one `approval_resolved`
+   * (docs/protocol.md G).
    */
   reapLapsedRuns(max: number, terminal: (runId: string) => NewEvent): Promise<ReapedRun[]>;
   /**

@@ -10,6 +10,8 @@ export type LuaScriptName =
   | 'claim'
   | 'acquire-slot'
   | 'start-run'
+  | 'promote-run'
+  | 'reap-run'
   | 'renew-run'
   | 'end-run'
   | 'active-runs'
@@ -55,6 +57,19 @@ export class LuaScript {
   }
 
   /**
+   * `reap-run.lua` run after `append.lua` wrapped as its local function `append_one(KEYS, ARGV)`, as
+   * {@link appendOnce}: a reaped run's pending approvals and its terminal are stored by the very script a
+   * plain append runs, in one atomic step.
+   */
+  static reapRun(append: LuaScript): LuaScript {
+    const wrapper = LuaScript.load('reap-run').source;
+    return new LuaScript(
+      'reap-run',
+      `local function append_one(KEYS, ARGV)\n${append.source}\nend\n${wrapper}`,
+    );
+  }
+
+  /**
    * `append.lua` with the publish of a user's frame as `SPUBLISH` instead of `PUBLISH` (Redis 7 sharded
    * pub/sub): on a Redis Cluster the frame then reaches only the shard that owns the user's slot (the
    * channel has the user's hash tag), not every node over the cluster bus.
@@ -80,6 +95,8 @@ export class LuaScript {
       claim: LuaScript.load('claim'),
       'acquire-slot': LuaScript.load('acquire-slot'),
       'start-run': LuaScript.load('start-run'),
+      'promote-run': LuaScript.load('promote-run'),
+      'reap-run': LuaScript.reapRun(append),
       'renew-run': LuaScript.load('renew-run'),
       'end-run': LuaScript.load('end-run'),
       'active-runs': LuaScript.load('active-runs'),

@@ -15,6 +15,7 @@ import type {
   ApprovalOutcome,
   CancelDelivery,
   CancelListener,
+  CancelReason,
   CatchUp,
   DisconnectListener,
   Engine,
@@ -27,6 +28,7 @@ import type {
   LogHead,
   PendingApproval,
   PresenceEntry,
+  Promotion,
   PublishKey,
   ReapedRun,
   RunFence,
@@ -38,6 +40,7 @@ import type {
 } from './engine.js';
 import { ENGINE_DEFAULTS } from './engine-defaults.js';
 import { newEpoch } from './epoch.js';
+import { type Few, fewAdd, fewDelete, fewHas, fewSize, fewValues } from './few.js';
 import { HistoryBudget } from './history-budget.js';
 import {
   type CatchUpQuery,
@@ -95,9 +98,19 @@ interface HeldRun {
   readonly startedAt: number;
   /** When its lease ends unless renewed; it counts and is listed while `now < leaseEnd`. */
   leaseEnd: number;
+  /** Its thread, when it was started with one (docs/protocol.md E). */
+  readonly thread: string | undefined;
+  /** While it waits for its thread's turn: its place (lower goes first). */
+  queued: number | undefined;
 }
 
 const HEALTHY: EngineHealth = { ok: true };
+
+/** The presence record of `connectionId` among a user's records, if any. */
+function presenceOf(held: Few<PresenceEntry> | undefined, connectionId: string): PresenceEntry | undefined {
+  for (const entry of fewValues(held)) if (entry.connectionId === connectionId) return entry;
+  return undefined;
+}
 
 /**
  * Publish idempotency records kept at most (memory bound; the oldest are forgotten first, so a retry past
@@ -155,12 +168,7 @@ export class MemoryEngine implements Engine {
   readonly #claims = new Map<string, { readonly value: string; readonly expiresAt: number }>();
   /** Stream tickets by key, in insertion order (which is expiry order for tickets of one ttl). */
   readonly #tickets = new Map<string, { readonly value: string; readonly expiresAt: number }>();
-  /**
-   * Connection slots and their presence records in one map: user id -> connection id -> its record, or
-   * null before the first one (Engine.acquireConnectionSlot, Engine.putPresence). A record lives as long as
-   * its slot, as on Redis; one map per user instead of a Set and a Map saves each connected user ~150 bytes.
-   */
-  readonly #slots = new Map<string, Map<string, PresenceEntry | null>>();
+  readonly #slots = new Map<string, Few<string>>();
   /** Publish idempotency records by publishRecordId, in insertion order. */
   readonly #publishKeys = new Map<string, PublishRecord>();
   /** Registered runs: user id -> run id -> run. A lapsed run is kept `runRetainMs`, then forgotten. */
@@ -172,11 +180,15 @@ export class MemoryEngine implements Engine {
   readonly #endedRuns = new Map<string, number>();
   /** Cancel listeners per node (Engine.onCancelRequest): the process is every node there is. */
   readonly #cancelListeners = new Map<string, Set<CancelListener>>();
+  /** Places in thread queues (docs/protocol.md E): enqueued runs count up, interrupting ones down. */
+  #queueOrder = 0;
   /** Run snapshots (docs/protocol.md F), folded in the same synchronous step as each append. */
   readonly #snapshots: SnapshotStore;
   readonly #snapshotTtlMs: number;
   /** Approvals: user id -> approval id -> approval (docs/protocol.md G). */
   readonly #approvals = new Map<string, Map<string, HeldApproval>>();
+  /** Presence records: user id -> connection id -> record (Engine.putPresence). */
+  readonly #presence = new Map<string, Few<PresenceEntry>>();
   /** Token revocations and disconnect listeners (Engine.disconnectUser). */
   readonly #disconnects: UserDisconnects;
   readonly #sweepTimer: NodeJS.Timeout;
@@ -363,14 +375,10 @@ export class MemoryEngine implements Engine {
 
   async acquireConnectionSlot(userId: string, connectionId: string, limit: number): Promise<boolean> {
     this.#assertOpen();
-    let held = this.#slots.get(userId);
-    if (held?.has(connectionId)) return true;
-    if ((held?.size ?? 0) >= limit) return false;
-    if (held === undefined) {
-      held = new Map();
-      this.#slots.set(userId, held);
-    }
-    held.set(connectionId, null);
+    const held = this.#slots.get(userId);
+    if (fewHas(held, connectionId)) return true;
+    if (fewSize(held) >= limit) return false;
+    this.#slots.set(userId, fewAdd(held, connectionId));
     return true;
   }
 
@@ -394,13 +402,14 @@ export class MemoryEngine implements Engine {
 
   /** A no-op after close(): releasing is cleanup, and cleanup during shutdown must not throw. */
   async releaseConnectionSlot(userId: string, connectionId: string): Promise<void> {
-    // The presence record lives as long as the slot (as on Redis, where it stops counting): it goes with it.
-    const held = this.#slots.get(userId);
-    if (held === undefined) return;
-    held.delete(connectionId);
-    if (held.size === 0) this.#slots.delete(userId);
+    // The presence record lives as long as the slot (as on Redis, where it stops counting).
+    await this.removePresence(userId, connectionId);
+    const held = fewDelete(this.#slots.get(userId), connectionId);
+    if (held === undefined) this.#slots.delete(userId);
+    else this.#slots.set(userId, held);
   }
 
+  /** One synchronous step, as lua/start-run.lua: the limit, the thread's turn and the registration. */
   async startRun(userId: string, start: RunStart): Promise<RunReservation> {
     this.#assertOpen();
     const now = this.#now();
@@ -412,11 +421,30 @@ export class MemoryEngine implements Engine {
       return { ok: true };
     }
     const active = [...(held ?? [])].filter(([, run]) => run.leaseEnd > now);
+    const same = start.key === undefined ? undefined : active.find(([, run]) => run.key === start.key);
     if (active.length >= start.limit) {
-      const same = start.key === undefined ? undefined : active.find(([, run]) => run.key === start.key);
       return same === undefined
         ? { ok: false, reason: 'limit' }
         : { ok: false, reason: 'duplicate', runId: same[0] };
+    }
+    let queued: number | undefined;
+    let behind: string | undefined;
+    const thread = start.thread;
+    if (thread !== undefined) {
+      const turn = threadTurn(held, thread.threadId, now);
+      if (turn.busyWith !== undefined) {
+        // A retried message whose run is registered (active or queued) is a duplicate, not busy.
+        if (same !== undefined) return { ok: false, reason: 'duplicate', runId: same[0] };
+        if (thread.policy === 'reject') return { ok: false, reason: 'busy', runId: turn.busyWith };
+        if (turn.waiting.length >= thread.maxQueued) return { ok: false, reason: 'queue_full' };
+        this.#queueOrder += 1;
+        queued = thread.policy === 'interrupt' ? -this.#queueOrder : this.#queueOrder;
+        behind = turn.busyWith;
+        const [activeId, activeRun] = turn.active ?? [];
+        if (thread.policy === 'interrupt' && activeId !== undefined && activeRun !== undefined) {
+          this.#sendCancel(activeRun.node, userId, activeId, 'interrupted');
+        }
+      }
     }
     if (held === undefined) {
       held = new Map();
@@ -428,8 +456,27 @@ export class MemoryEngine implements Engine {
       node: start.node,
       startedAt: now,
       leaseEnd: now + start.leaseMs,
+      thread: thread?.threadId,
+      queued,
     });
-    return { ok: true };
+    return behind === undefined ? { ok: true } : { ok: true, queued: true, behind };
+  }
+
+  async promoteRun(userId: string, runId: string, node: string): Promise<Promotion> {
+    this.#assertOpen();
+    const now = this.#now();
+    const held = this.#runs.get(userId);
+    const run = held?.get(runId);
+    if (held === undefined || run === undefined || run.node !== node || run.leaseEnd <= now) return 'gone';
+    if (run.queued === undefined || run.thread === undefined) return 'started';
+    const order = run.queued;
+    for (const [otherId, other] of held) {
+      if (otherId === runId || other.thread !== run.thread) continue;
+      if (other.queued === undefined) return 'waiting';
+      if (other.leaseEnd > now && other.queued < order) return 'waiting';
+    }
+    run.queued = undefined;
+    return 'started';
   }
 
   async renewRuns(node: string, runs: readonly RunRef[], leaseMs: number): Promise<string[]> {
@@ -476,6 +523,7 @@ export class MemoryEngine implements Engine {
       for (const [runId, run] of held) {
         if (reaped.length >= max) return reaped;
         if (run.leaseEnd > now) continue;
+        this.#cancelApprovals(userId, runId);
         const event = this.#append(
           this.#log(userId),
           { ...terminal(runId), run_id: runId },
@@ -498,17 +546,22 @@ export class MemoryEngine implements Engine {
     if (run === undefined || run.leaseEnd <= now - ENGINE_DEFAULTS.runRetainMs) {
       return { state: this.#endedRuns.has(endedKey(userId, runId)) ? 'ended' : 'unknown' };
     }
-    const listeners = [...(this.#cancelListeners.get(run.node) ?? [])];
+    this.#sendCancel(run.node, userId, runId, 'cancel');
+    return { state: run.leaseEnd > now ? 'active' : 'lapsed', node: run.node };
+  }
+
+  /** Calls `node`'s cancel listeners on the next tick, as a message on its control channel arrives. */
+  #sendCancel(node: string, userId: string, runId: string, reason: CancelReason): void {
+    const listeners = [...(this.#cancelListeners.get(node) ?? [])];
     queueMicrotask(() => {
       for (const listener of listeners) {
         try {
-          listener(userId, runId);
+          listener(userId, runId, reason);
         } catch (error) {
           this.#logger.error({ err: error, user_id: userId, run_id: runId }, 'cancel listener threw');
         }
       }
     });
-    return { state: run.leaseEnd > now ? 'active' : 'lapsed', node: run.node };
   }
 
   async onCancelRequest(node: string, listener: CancelListener): Promise<Unsubscribe> {
@@ -519,7 +572,7 @@ export class MemoryEngine implements Engine {
       this.#cancelListeners.set(node, listeners);
     }
     // A wrapper, so the same function added twice is removed once per call.
-    const entry: CancelListener = (userId, runId) => listener(userId, runId);
+    const entry: CancelListener = (userId, runId, reason) => listener(userId, runId, reason);
     listeners.add(entry);
     return async () => {
       const held = this.#cancelListeners.get(node);
@@ -549,21 +602,30 @@ export class MemoryEngine implements Engine {
     this.#assertOpen();
     for (const { userId, entry } of entries) {
       // Only while the connection holds its slot, as on Redis: a record written after its release is dropped.
-      const held = this.#slots.get(userId);
-      if (held?.has(entry.connectionId) === true) held.set(entry.connectionId, entry);
+      if (!fewHas(this.#slots.get(userId), entry.connectionId)) continue;
+      // One record per connection: the one it replaces goes first.
+      const held = this.#presence.get(userId);
+      const old = presenceOf(held, entry.connectionId);
+      this.#presence.set(userId, fewAdd(old === undefined ? held : fewDelete(held, old), entry));
     }
   }
 
   async removePresence(userId: string, connectionId: string): Promise<void> {
-    const held = this.#slots.get(userId);
-    if (held?.has(connectionId) === true) held.set(connectionId, null);
+    const held = this.#presence.get(userId);
+    const old = presenceOf(held, connectionId);
+    if (old === undefined) return;
+    const left = fewDelete(held, old);
+    if (left === undefined) this.#presence.delete(userId);
+    else this.#presence.set(userId, left);
   }
 
   async presence(userId: string): Promise<PresenceEntry[]> {
     this.#assertOpen();
-    const entries: PresenceEntry[] = [];
-    for (const entry of this.#slots.get(userId)?.values() ?? []) if (entry !== null) entries.push(entry);
-    return entries.sort((a, b) => a.connectedAt - b.connectedAt);
+    const slots = this.#slots.get(userId);
+    const entries = [...fewValues(this.#presence.get(userId))];
+    return entries
+      .filter((entry) => fewHas(slots, entry.connectionId))
+      .sort((a, b) => a.connectedAt - b.connectedAt);
   }
 
   async activeRuns(userId: string): Promise<ActiveRun[]> {
@@ -572,7 +634,14 @@ export class MemoryEngine implements Engine {
     const active: ActiveRun[] = [];
     for (const [runId, run] of this.#runs.get(userId) ?? []) {
       if (run.leaseEnd > now)
-        active.push({ runId, agent: run.agent, startedAt: run.startedAt, node: run.node });
+        active.push({
+          runId,
+          agent: run.agent,
+          startedAt: run.startedAt,
+          node: run.node,
+          ...(run.thread === undefined ? {} : { threadId: run.thread }),
+          ...(run.queued === undefined ? {} : { queued: true as const }),
+        });
     }
     return active.sort((a, b) => a.startedAt - b.startedAt);
   }
@@ -622,6 +691,23 @@ export class MemoryEngine implements Engine {
     held.resolved = { decision: answer.decision, key: answer.key ?? '' };
     held.touchedAt = now;
     return { kind: 'resolved', event };
+  }
+
+  /** The run's approvals still pending get their one `approval_resolved`, `cancelled` (a reaped run). */
+  #cancelApprovals(userId: string, runId: string): void {
+    for (const [approvalId, held] of this.#approvals.get(userId) ?? []) {
+      if (held.runId !== runId || held.resolved !== undefined) continue;
+      const now = this.#now();
+      const answer = { decision: 'cancelled', by: 'run' } as const;
+      this.#append(
+        this.#log(userId),
+        approvalResolvedEvent(runId, approvalId, answer),
+        now,
+        this.#isoTime(now),
+      );
+      held.resolved = { decision: answer.decision, key: '' };
+      held.touchedAt = now;
+    }
   }
 
   async pendingApprovals(userId: string): Promise<PendingApproval[]> {
@@ -726,6 +812,7 @@ export class MemoryEngine implements Engine {
     this.#snapshots.clear();
     this.#approvals.clear();
     this.#disconnects.clear();
+    this.#presence.clear();
   }
 
   #log(userId: string): UserLog {
@@ -765,4 +852,31 @@ function positiveInteger(name: string, value: number): number {
     throw new TypeError(`MemoryEngine: ${name} must be an integer >= 1, got ${value}`);
   }
   return value;
+}
+
+/**
+ * Where a thread stands (docs/protocol.md E): its active run (any lease: a dead node's run holds the thread
+ * until it is reaped), and its queued runs whose lease has not lapsed, head first; `busyWith` names the
+ * run a refused message is told about (the active one, else the head of the queue).
+ */
+function threadTurn(
+  held: ReadonlyMap<string, HeldRun> | undefined,
+  threadId: string,
+  now: number,
+): { active?: [string, HeldRun]; waiting: [string, HeldRun][]; busyWith?: string } {
+  let active: [string, HeldRun] | undefined;
+  const waiting: [string, HeldRun][] = [];
+  for (const entry of held ?? []) {
+    const run = entry[1];
+    if (run.thread !== threadId) continue;
+    if (run.queued === undefined) active = entry;
+    else if (run.leaseEnd > now) waiting.push(entry);
+  }
+  waiting.sort((a, b) => (a[1].queued ?? 0) - (b[1].queued ?? 0));
+  const busyWith = active?.[0] ?? waiting[0]?.[0];
+  return {
+    waiting,
+    ...(active === undefined ? {} : { active }),
+    ...(busyWith === undefined ? {} : { busyWith }),
+  };
 }

@@ -1,11 +1,16 @@
 import type { Logger } from '../observability/logger.js';
-import type { CancelListener, DisconnectListener, UserDisconnect } from './engine.js';
+import type { CancelListener, CancelReason, DisconnectListener, UserDisconnect } from './engine.js';
 import type { PubSubConnection } from './redis-fanout.js';
 import type { RedisKeys } from './redis-keys.js';
 
 /** A message on a control channel, as the Lua scripts publish it. */
 type ControlMessage =
-  | { readonly type: 'cancel'; readonly userId: string; readonly runId: string }
+  | {
+      readonly type: 'cancel';
+      readonly userId: string;
+      readonly runId: string;
+      readonly reason: CancelReason;
+    }
   | ({ readonly type: 'disconnect' } & UserDisconnect);
 
 type ControlListener = (message: ControlMessage) => void;
@@ -59,7 +64,7 @@ export class RedisControl {
    */
   listen(node: string, listener: CancelListener): Promise<() => Promise<void>> {
     return this.#listen(this.#keys.control(node), (message) => {
-      if (message.type === 'cancel') listener(message.userId, message.runId);
+      if (message.type === 'cancel') listener(message.userId, message.runId, message.reason);
     });
   }
 
@@ -149,7 +154,8 @@ export class RedisControl {
 }
 
 /**
- * lua/request-cancel.lua's message, JSON {type: "cancel", user_id, run_id}, or lua/disconnect-user.lua's,
+ * lua/request-cancel.lua's message, JSON {type: "cancel", user_id, run_id} (start-run.lua's interrupt adds
+ * `reason: "interrupted"`), or lua/disconnect-user.lua's,
  * JSON {type: "disconnect", user_id, reason?, revoke_before?}.
  */
 function parseControlMessage(message: string): ControlMessage | undefined {
@@ -164,7 +170,8 @@ function parseControlMessage(message: string): ControlMessage | undefined {
   const { type, user_id: userId } = fields;
   if (typeof userId !== 'string') return undefined;
   if (type === 'cancel') {
-    return typeof fields.run_id === 'string' ? { type, userId, runId: fields.run_id } : undefined;
+    const reason: CancelReason = fields.reason === 'interrupted' ? 'interrupted' : 'cancel';
+    return typeof fields.run_id === 'string' ? { type, userId, runId: fields.run_id, reason } : undefined;
   }
   if (type !== 'disconnect') return undefined;
   const { reason, revoke_before: revokeBefore } = fields;

@@ -28,6 +28,7 @@ import type {
   LogHead,
   PendingApproval,
   PresenceEntry,
+  Promotion,
   PublishKey,
   ReapedRun,
   RunFence,
@@ -47,7 +48,7 @@ import {
   type ScriptCall,
 } from './lua-script.js';
 import { encodePresence, parsePresenceReply } from './presence-record.js';
-import { type CommandClient, RedisConnections } from './redis-connections.js';
+import { type CommandClient, type PipelineReply, RedisConnections } from './redis-connections.js';
 import { RedisControl } from './redis-control.js';
 import { type RedisEngineOptions, resolveRedisEngineOptions } from './redis-engine-options.js';
 import { type FanoutFloor, RedisFanout } from './redis-fanout.js';
@@ -74,6 +75,7 @@ import {
   parseFencedAppendReply,
   parseHeadReply,
   parseHistoryReply,
+  parsePromoteReply,
   parseRunReply,
   parseSlotReply,
   parseSnapshotsReply,
@@ -167,6 +169,17 @@ const CATCH_UP_ROUNDS = 8;
 /** Between probes of a stalled Redis whose last probe failed without timing out (e.g. LOADING). */
 const STALL_PROBE_RETRY_MS = 500;
 
+/** The append calls of one turn of the event loop and who waits for which of their replies. */
+interface TickAppends {
+  readonly calls: ScriptCall[];
+  readonly waiters: {
+    readonly start: number;
+    readonly count: number;
+    readonly resolve: (replies: PipelineReply[]) => void;
+    readonly reject: (error: unknown) => void;
+  }[];
+}
+
 /**
  * The engine for many gateway nodes sharing one Redis (issue #7, docs/redis.md). Per user, keys with
  * the hash tag `{u:<id>}`: a hash {epoch, seq, bytes}, a stream of recent wire frames with a list of their
@@ -216,6 +229,8 @@ export class RedisEngine implements Engine {
   readonly #commandTimeoutMs: number;
   readonly #metrics: RedisEngineOptions['metrics'];
   #closed = false;
+  /** The appendBatch calls of this turn of the event loop, sent as one pipeline once it ends. */
+  #tickAppends: TickAppends | undefined;
   /** A connection was lost since the last catch-up: the next recovery reads back what it missed. */
   #catchUpDue = false;
   /** A PING probe of a stalled Redis is under way. */
@@ -298,13 +313,13 @@ export class RedisEngine implements Engine {
     this.#assertUsable();
     const ts = new Date(this.#now()).toISOString();
     if (fence === undefined) {
-      const reply = await this.#call(() => this.#eval('append', this.#appendCall(userId, event, ts)));
+      const reply = await this.#call(() => this.#appendOne(this.#appendCall(userId, event, ts)));
       return this.#stored(event, ts, reply);
     }
     const runId = fencedRunId(event);
     const mode = fence.ends === true ? 'end' : 'event';
     const call = this.#fencedCall(userId, event, ts, runId, mode, fence.node, fence.epoch ?? '');
-    const reply = parseFencedAppendReply(await this.#call(() => this.#eval('append', call)));
+    const reply = parseFencedAppendReply(await this.#call(() => this.#appendOne(call)));
     if (typeof reply === 'string') throw runFenced(runId, reply);
     return this.#stored(event, ts, [reply.seq, reply.epoch]);
   }
@@ -317,7 +332,7 @@ export class RedisEngine implements Engine {
     const ts = new Date(this.#now()).toISOString();
     const calls = items.map(({ userId, event }) => this.#appendCall(userId, event, ts));
     // One pipeline (one per slot on a cluster), executed in order, so each user's events keep the batch order.
-    const results = await this.#call(() => this.#connections.pipelineEvalsha(this.#scripts.append, calls));
+    const results = await this.#call(() => this.#appendsOfTick(calls));
     const failures = results.filter(([error]) => error !== null).map(([error]) => error);
     if (failures.some(isTimeout)) this.#timedOut();
     // Stored nothing only if no call of the pipeline ran.
@@ -546,11 +561,23 @@ export class RedisEngine implements Engine {
         leaseArg(start.leaseMs),
         RUN_RETAIN_MS,
         start.key ?? '',
+        start.thread?.threadId ?? '',
+        start.thread?.policy ?? '',
+        start.thread?.maxQueued ?? 0,
+        userId,
+        this.#keys.controlPrefix,
       ],
     };
     const reservation = parseStartRunReply(await this.#call(() => this.#eval('start-run', call)));
     if (reservation.ok) await this.#indexRuns([userId], start.leaseMs);
     return reservation;
+  }
+
+  /** lua/promote-run.lua: the thread's turn checked and taken in one step. */
+  async promoteRun(userId: string, runId: string, node: string): Promise<Promotion> {
+    this.#assertUsable();
+    const call = { keys: [this.#keys.runs(userId), this.#keys.runInfo(userId)], args: [runId, node] };
+    return parsePromoteReply(await this.#call(() => this.#eval('promote-run', call)));
   }
 
   /** One pipeline (one per slot on a cluster) of lua/renew-run.lua calls. */
@@ -813,10 +840,45 @@ export class RedisEngine implements Engine {
   async #reap(userId: string, run: LapsedRun, event: NewEvent): Promise<ReapedRun | undefined> {
     const ts = new Date(this.#now()).toISOString();
     const call = this.#fencedCall(userId, { ...event, run_id: run.runId }, ts, run.runId, 'reap', '');
-    const reply = parseFencedAppendReply(await this.#call(() => this.#eval('append', call)));
+    const answers = (await this.#pendingOf(userId, run.runId)).map((approvalId) =>
+      this.#appendCall(
+        userId,
+        approvalResolvedEvent(run.runId, approvalId, { decision: 'cancelled', by: 'run' }),
+        ts,
+        undefined,
+        '',
+      ),
+    );
+    const calls = [...answers, call];
+    const reap = {
+      keys: calls.flatMap((c) => c.keys),
+      args: [
+        calls.length,
+        ...calls.flatMap((c) => [c.keys.length, c.args.length]),
+        ...calls.flatMap((c) => c.args),
+      ],
+    };
+    const reply = parseFencedAppendReply(await this.#call(() => this.#eval('reap-run', reap)));
     if (typeof reply === 'string') return undefined;
     const stored = this.#stored({ ...event, run_id: run.runId }, ts, [reply.seq, reply.epoch]);
     return { userId, runId: run.runId, agent: run.agent, node: run.node, event: stored };
+  }
+
+  /**
+   * The run's approvals pending as this reads them: lua/reap-run.lua resolves them `cancelled` with the
+   * run's terminal (docs/protocol.md G), each only if still pending then (append.lua's first-answer-wins
+   * step), so of the nodes that reap at once, one stores each.
+   */
+  async #pendingOf(userId: string, runId: string): Promise<string[]> {
+    const ids = await this.#call(() =>
+      this.#command.zrangebyscore(this.#keys.pendingApprovals(userId), '-inf', '+inf'),
+    );
+    const owned: string[] = [];
+    for (const id of ids) {
+      const owner = await this.#call(() => this.#command.hget(this.#keys.approval(userId, id), 'run_id'));
+      if (owner === runId) owned.push(id);
+    }
+    return owned;
   }
 
   async #dueRuns(userId: string, max: number): Promise<ReturnType<typeof parseDueRunsReply>> {
@@ -888,6 +950,51 @@ export class RedisEngine implements Engine {
       await this.#loadScripts();
       return await this.#command.evalsha(...args);
     }
+  }
+
+  /**
+   * One append (a run's event, `gateway.publish()`) in the pipeline of its tick, beside the other appends
+   * of the tick: an agent run streaming tokens shares the round trip with every other run's. A Redis that
+   * lost its scripts answers NOSCRIPT: they are loaded and the call is sent again on its own, as #eval does.
+   */
+  async #appendOne(call: ScriptCall): Promise<unknown> {
+    const [error, reply] = (await this.#appendsOfTick([call]))[0] ?? [new Error('no reply'), undefined];
+    if (error === null) return reply;
+    if (!isNoScript(error)) throw error;
+    await this.#loadScripts();
+    return await this.#command.evalsha(...evalshaArgs(this.#scripts.append, call));
+  }
+
+  /**
+   * Runs append calls in the pipeline of this turn of the event loop (issue 20: one round trip per tick
+   * for all pending appends): every appendBatch of the turn (the HTTP publishes whose bodies arrived
+   * together) joins one pipeline, sent by `setImmediate` once the turn's I/O callbacks ran, so nothing
+   * waits for a timer. One pipeline runs in call order, so each user's events keep the order of the calls;
+   * each caller gets the replies of its own calls.
+   */
+  #appendsOfTick(calls: readonly ScriptCall[]): Promise<PipelineReply[]> {
+    let tick = this.#tickAppends;
+    if (tick === undefined) {
+      const created: TickAppends = { calls: [], waiters: [] };
+      tick = created;
+      this.#tickAppends = created;
+      setImmediate(() => {
+        if (this.#tickAppends === created) this.#tickAppends = undefined;
+        this.#connections.pipelineEvalsha(this.#scripts.append, created.calls).then(
+          (replies) => {
+            for (const w of created.waiters) w.resolve(replies.slice(w.start, w.start + w.count));
+          },
+          (error: unknown) => {
+            for (const w of created.waiters) w.reject(error);
+          },
+        );
+      });
+    }
+    const batch = tick;
+    return new Promise<PipelineReply[]>((resolve, reject) => {
+      batch.waiters.push({ start: batch.calls.length, count: calls.length, resolve, reject });
+      batch.calls.push(...calls);
+    });
   }
 
   /**

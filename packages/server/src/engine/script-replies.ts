@@ -5,6 +5,7 @@ import type {
   HistoryResult,
   IdempotencyClaim,
   LogHead,
+  Promotion,
   ResetReason,
   RunReservation,
 } from './engine.js';
@@ -126,7 +127,20 @@ export function parseSlotReply(reply: unknown): boolean {
 /** `start-run.lua`: 1 registered, 0 at the limit, or the id of the active run of the same key. */
 export function parseStartRunReply(reply: unknown): RunReservation {
   if (typeof reply === 'string') return { ok: false, reason: 'duplicate', runId: reply };
+  if (Array.isArray(reply)) {
+    const [kind, runId] = reply as unknown[];
+    if (kind === 'queued') return { ok: true, queued: true, behind: string(runId) };
+    if (kind === 'busy') return { ok: false, reason: 'busy', runId: string(runId) };
+    if (kind === 'queue_full') return { ok: false, reason: 'queue_full' };
+    throw new TypeError(`RedisEngine: unexpected start-run reply ${String(kind)}`);
+  }
   return integer(reply) === 1 ? { ok: true } : { ok: false, reason: 'limit' };
+}
+
+/** `promote-run.lua`: 'started', 'waiting' or 'gone'. */
+export function parsePromoteReply(reply: unknown): Promotion {
+  if (reply === 'started' || reply === 'waiting' || reply === 'gone') return reply;
+  throw new TypeError(`RedisEngine: unexpected promote-run reply ${String(reply)}`);
 }
 
 /** `renew-run.lua`, `end-run.lua`: 1 done, 0 not. */
@@ -143,12 +157,14 @@ export function parseActiveRunsReply(reply: unknown): ActiveRun[] {
     if (typeof record !== 'object' || record === null) {
       throw new TypeError(`RedisEngine: unexpected run record ${String(parts[i + 1])}`);
     }
-    const { agent, node, started_at: startedAt } = record as Record<string, unknown>;
+    const { agent, node, started_at: startedAt, thread, queued } = record as Record<string, unknown>;
     runs.push({
       runId: string(parts[i]),
       agent: string(agent),
       node: string(node),
       startedAt: integer(startedAt),
+      ...(typeof thread === 'string' ? { threadId: thread } : {}),
+      ...(queued === undefined ? {} : { queued: true as const }),
     });
   }
   return runs.sort((a, b) => a.startedAt - b.startedAt);

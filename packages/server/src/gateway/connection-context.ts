@@ -1,7 +1,7 @@
 import type { ApprovalReply } from '../agents/agent-runtime.js';
 import type { TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
-import type { Engine } from '../engine/engine.js';
+import type { BusyPolicy, Engine } from '../engine/engine.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import type { ErrorCode } from '../protocol/error-codes.js';
@@ -18,6 +18,8 @@ export interface RunController {
       readonly text: string;
       readonly threadId?: string | undefined;
       readonly agent?: string | undefined;
+      /** `data.on_busy` (docs/protocol.md E). */
+      readonly onBusy?: BusyPolicy | undefined;
     },
   ): Promise<{ readonly ok: true; readonly runId: string; readonly duplicate: boolean } | RunRefusal>;
   cancel(
@@ -36,6 +38,10 @@ export interface RunRefusal {
   readonly ok: false;
   readonly code: ErrorCode;
   readonly message: string;
+  /** With BUSY: the thread's run (docs/protocol.md E). */
+  readonly runId?: string | undefined;
+  /** With CONFLICT: the decision that won the approval (docs/protocol.md G). */
+  readonly decision?: string | undefined;
 }
 
 /**

@@ -6,7 +6,7 @@ import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { CloseCode, CloseReason, closeCodeLabel } from '../protocol/close-codes.js';
 import { ErrorCode as Codes, type ErrorCode } from '../protocol/error-codes.js';
 import type { StoredEvent } from '../protocol/events.js';
-import { encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
+import { type ErrorDetails, encodeServerFrame, parseClientFrame } from '../protocol/frames.js';
 import type { CatchUpMode, ResumeRequest } from '../protocol/resume-request.js';
 import { BadFrameCounter } from '../security/bad-frame-counter.js';
 import { FrameRateLimiter } from '../security/frame-rate-limiter.js';
@@ -95,9 +95,12 @@ export class Connection implements Session {
   readonly #ws: ConnectionSocket;
   readonly #socket: Socket;
   readonly #ctx: ConnectionContext<Connection>;
-  /** Created with the first frame after the welcome: an idle connection never sends one. */
+  /**
+   * Made at the first frame after the welcome, and the counter at the first bad frame: most connections
+   * only listen, so an idle one carries neither (docs/architecture.md, "Hot path"). A bucket made then is
+   * full, as one made at the upgrade would be by then.
+   */
   #rate: FrameRateLimiter | undefined;
-  /** Created with the first bad frame. */
   #badFrames: BadFrameCounter | undefined;
   #authTimer: NodeJS.Timeout | undefined;
   #corked = false;
@@ -222,9 +225,9 @@ export class Connection implements Session {
   }
 
   /** Sends an error frame; errors never close by themselves (§6). */
-  sendError(code: ErrorCode, message: string, id?: string | number): void {
+  sendError(code: ErrorCode, message: string, id?: string | number, details?: ErrorDetails): void {
     this.#ctx.metrics.frameErrors.inc({ code });
-    this.send(encodeServerFrame.error(code, message, id));
+    this.send(encodeServerFrame.error(code, message, id, details));
   }
 
   /**
@@ -308,13 +311,13 @@ export class Connection implements Session {
   }
 
   #onOpenMessage(data: RawData, isBinary: boolean): void {
+    const now = this.#ctx.now();
     const { config } = this.#ctx;
     this.#rate ??= new FrameRateLimiter(
       { ratePerSec: config.rateLimit, burst: config.rateBurst, strikes: config.rateLimitStrikes },
-      this.#ctx.now(),
+      now,
     );
-    // A bucket made now is full, as one made at connect would be by now (it refills up to its burst).
-    const decision = this.#rate.check(this.#ctx.now());
+    const decision = this.#rate.check(now);
     if (decision !== 'accept') {
       if (decision === 'close') this.close(CloseCode.RateLimited, CloseReason.RateLimited);
       else

@@ -43,10 +43,15 @@ async function startRun(
     text: data.text,
     threadId: data.thread_id,
     agent: data.agent,
+    onBusy: data.on_busy,
   });
   if (outcome.ok)
     conn.send(encodeServerFrame.ack(frame.id, { run_id: outcome.runId, duplicate: outcome.duplicate }));
-  else conn.sendError(outcome.code, outcome.message, frame.id);
+  else {
+    // BUSY names the thread's run (docs/protocol.md E), so a client can show it or cancel it.
+    const details = outcome.runId === undefined ? undefined : { run_id: outcome.runId };
+    conn.sendError(outcome.code, outcome.message, frame.id, details);
+  }
 }
 
 async function cancelRun(
@@ -80,7 +85,11 @@ async function answerApproval(
         duplicate: outcome.duplicate,
       }),
     );
-  } else conn.sendError(outcome.code, outcome.message, frame.id);
+  } else {
+    // G: a CONFLICT names the decision that won, for a client to show without parsing the message.
+    const details = outcome.decision === undefined ? undefined : { decision: outcome.decision };
+    conn.sendError(outcome.code, outcome.message, frame.id, details);
+  }
 }
 
 /** Turns an unexpected failure of a handler into an INTERNAL error frame (nothing throws across the socket). */

@@ -14,11 +14,14 @@ import type { AgentDefinition } from '../agents/define-agent.js';
 import { generateDevSecret } from '../auth/dev-token.js';
 import { readTokenKeySource, TokenVerifier } from '../auth/token-verifier.js';
 import type { Config } from '../config/config.js';
+import { handleAgUi, StreamHeartbeat } from '../edges/ag-ui/ag-ui-endpoint.js';
 import { SseEndpoint } from '../edges/sse/sse-endpoint.js';
 import { createEngine } from '../engine/create-engine.js';
 import type { Engine } from '../engine/engine.js';
 import { createLogger, type Logger } from '../observability/logger.js';
 import { Metrics } from '../observability/metrics.js';
+import { traceAppends } from '../observability/traced-engine.js';
+import { createTracing, type Tracing } from '../observability/tracing.js';
 import { AgentcastError, AgentcastErrorCode } from '../protocol/agentcast-error.js';
 import { CloseCode, CloseReason } from '../protocol/close-codes.js';
 import type { NewEvent, StoredEvent } from '../protocol/events.js';
@@ -97,6 +100,8 @@ export class Gateway {
   readonly #sse: SseEndpoint;
   readonly #origins: OriginGuard;
   readonly #verifier: TokenVerifier;
+  /** Spans exported over OTLP (docs/deploy.md, "Tracing"); undefined without --otel-endpoint. */
+  readonly #tracing: Tracing | undefined;
   #pruneTimer: NodeJS.Timeout | undefined;
   /** Stops listening to user disconnects (set once the engine confirmed the listener). */
   #stopDisconnects: (() => Promise<void>) | undefined;
@@ -123,13 +128,24 @@ export class Gateway {
     } else {
       this.devSecret = undefined;
     }
-    const agents = [...builtInAgents(config), ...(deps.agents ?? [])];
+    const tracing =
+      config.otelEndpoint === undefined
+        ? undefined
+        : createTracing({
+            endpoint: config.otelEndpoint,
+            serviceName: config.otelServiceName,
+            serverId: config.serverId,
+            log: this.log,
+          });
+    this.#tracing = tracing;
+    const agents = [...builtInAgents(config, tracing), ...(deps.agents ?? [])];
     checkDefaultAgent(config.defaultAgent, agents);
     if (key.kind === 'remoteJwks') key = { ...key, ...this.#jwksReporting(key.url) };
     this.#verifier = new TokenVerifier({ key, issuer: config.jwtIssuer, audience: config.jwtAudience });
     this.#ownsEngine = deps.engine === undefined;
-    this.engine = deps.engine ?? createEngine(config, this.log, this.metrics);
-    this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now });
+    const engine = deps.engine ?? createEngine(config, this.log, this.metrics);
+    this.engine = tracing === undefined ? engine : traceAppends(engine, tracing);
+    this.#hub = new UserHub({ engine: this.engine, log: this.log, metrics: this.metrics, now, tracing });
     this.#runStreams = new RunStreams({ engine: this.engine, historySize: config.historySize });
     this.#registry = new ConnectionRegistry({
       heartbeatMs: config.heartbeatMs,
@@ -145,6 +161,8 @@ export class Gateway {
       runTimeoutMs: config.runTimeoutMs,
       approvalTimeoutMs: config.approvalTimeoutMs,
       maxRunsPerUser: config.maxRunsPerUser,
+      busyPolicy: config.busyPolicy,
+      maxQueuedRunsPerThread: config.maxQueuedRunsPerThread,
       node: config.serverId,
       runLeaseMs: config.runLeaseS * 1000,
       log: this.log,
@@ -197,6 +215,7 @@ export class Gateway {
     });
     const sse = this.#sse;
     const userApi = { ...sessions, tickets };
+    const agUi = { ...userApi, heartbeat: new StreamHeartbeat(config.sseHeartbeatMs) };
     // A demo token is a token for any user, to anyone who asks: only the throw-away dev secret signs
     // them, unless --demo-tokens says the configured secret may.
     const demoSecret = this.devSecret ?? (config.demoTokens ? config.jwtSecret : undefined);
@@ -209,14 +228,16 @@ export class Gateway {
       engine: this.engine,
       runs: this.runtime,
       metrics: this.metrics,
+      tracing,
       log: this.log,
       readiness: () => this.readiness(),
       stats: () => this.stats(),
       cors: (req: IncomingMessage, path: string) => origins.cors(req, path),
       userAuth: sessions,
       events: (req: IncomingMessage, res: ServerResponse, url: URL) => sse.handle(req, res, url),
-      userApi: (req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) =>
-        handleUserApi(req, res, userApi, url, operator),
+      // docs/protocol.md I: the AG-UI routes are user routes too, on the same session core and run control.
+      userApi: async (req: IncomingMessage, res: ServerResponse, url: URL, operator: boolean) =>
+        (await handleAgUi(req, res, agUi, url)) || handleUserApi(req, res, userApi, url, operator),
     };
     // One budget of plain HTTP sockets for both ports: file descriptors are the process's.
     const trusted = new TrustedProxies(config.trustProxy);
@@ -275,6 +296,7 @@ export class Gateway {
 
   /** Starts listening; resolves with the bound addresses (port 0 picks a free port). */
   async listen(): Promise<GatewayAddresses> {
+    await this.#tracing?.ready;
     await listenOn(this.#server, { port: this.config.port, host: this.config.host, flag: '--port' });
     if (this.#metricsServer !== undefined) {
       const port = this.config.metricsPort ?? 0;
@@ -443,6 +465,7 @@ export class Gateway {
     this.#wss.close();
     await Promise.all([closeServer(this.#server), this.#metricsServer && closeServer(this.#metricsServer)]);
     if (this.#ownsEngine) await this.engine.close();
+    await this.#tracing?.shutdown();
     this.log.info('gateway closed');
   }
 }

@@ -3,6 +3,7 @@ import type { Logger } from '../observability/logger.js';
 import type { CloseCode } from '../protocol/close-codes.js';
 import type { ErrorCode } from '../protocol/error-codes.js';
 import type { StoredEvent } from '../protocol/events.js';
+import type { ErrorDetails } from '../protocol/frames.js';
 import type { HubMember } from './user-hub.js';
 
 /**
@@ -27,7 +28,7 @@ export interface Session extends HubMember {
    */
   sendEvent(event: StoredEvent, frame: WireFrame): void;
   /** Sends an error frame (docs/protocol.md §6); it never closes by itself. */
-  sendError(code: ErrorCode, message: string, id?: string | number): void;
+  sendError(code: ErrorCode, message: string, id?: string | number, details?: ErrorDetails): void;
   /** Closes with a code of the docs/protocol.md §7 table. Idempotent. */
   close(code: CloseCode, reason: string): void;
   /** Takes a refreshed token of the same user (`auth` on an open connection, docs/protocol.md §2). */

@@ -76,9 +76,10 @@ export async function handleUserApi(
 }
 
 /** The status of each refusal of a start, the same codes a `user_message` gets as an error frame (§6, E). */
-const START_REFUSAL_STATUS: Readonly<Record<string, number>> = {
+export const START_REFUSAL_STATUS: Readonly<Record<string, number>> = {
   [ErrorCode.InvalidMessage]: 400,
   [ErrorCode.NotFound]: 404,
+  [ErrorCode.Busy]: 409,
   [ErrorCode.RateLimited]: 429,
   [ErrorCode.Unavailable]: 503,
 };
@@ -94,14 +95,22 @@ async function postMessage(
   if (json === NO_BODY) return;
   const body = parseMessageBody(json.value);
   if (!body.ok) return sendError(res, 400, ErrorCode.InvalidMessage, body.message);
-  const { id, text, thread_id: threadId, agent } = body.value;
-  const outcome = await ctx.runs.start(userId, { messageId: id, text, threadId, agent });
+  const { id, text, thread_id: threadId, agent, on_busy: onBusy } = body.value;
+  const outcome = await ctx.runs.start(userId, { messageId: id, text, threadId, agent, onBusy });
   if (outcome.ok) {
     sendJson(res, 202, { run_id: outcome.runId, duplicate: outcome.duplicate });
     return;
   }
   const status = START_REFUSAL_STATUS[outcome.code] ?? 500;
-  sendError(res, status, outcome.code, outcome.message, status === 503 ? { 'Retry-After': '1' } : {});
+  const details = outcome.runId === undefined ? undefined : { run_id: outcome.runId };
+  sendError(
+    res,
+    status,
+    outcome.code,
+    outcome.message,
+    status === 503 ? { 'Retry-After': '1' } : {},
+    details,
+  );
 }
 
 /** POST /v1/runs/:run_id/cancel with the user's JWT: only the user's own run (404 for another's). */

@@ -1,6 +1,8 @@
 import type { Engine, Unsubscribe } from '../engine/engine.js';
+import { type Few, fewAdd, fewDelete, fewSize, fewValues } from '../engine/few.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
+import type { Tracing } from '../observability/tracing.js';
 import type { StoredEvent } from '../protocol/events.js';
 
 /** One event in this many is timed for the publish->send latency histogram. */
@@ -17,68 +19,21 @@ export interface HubMember {
   deliver(event: StoredEvent, frame: Buffer): boolean;
 }
 
-/**
- * One user's members on this node and its engine subscription, kept small (docs/architecture.md, "Hot
- * path"): most users hold one connection, so the only member is held directly and a Set exists only from
- * the second on; once the engine subscribed, the entry keeps the unsubscribe function, not the promise.
- */
-class UserEntry<M extends HubMember> {
-  #members: M | Set<M> | undefined = undefined;
-  /** Pending while the engine subscribes; the unsubscribe function once it did. */
-  subscription: Promise<Unsubscribe> | Unsubscribe;
+interface UserEntry<M extends HubMember> {
+  /**
+   * The user's one member, or a Set of them (most users have one connection: no Set for them); a box the
+   * subscription's listener shares.
+   */
+  readonly members: { current: Few<M> | undefined };
+  /** Resolves when the engine delivers this user's events to the entry. */
+  readonly subscribed: Promise<Unsubscribe>;
+}
 
-  /** `subscribe` starts the engine subscription whose listener hands events to this entry. */
-  constructor(subscribe: (entry: UserEntry<M>) => Promise<Unsubscribe>) {
-    this.subscription = subscribe(this);
-  }
-
-  get size(): number {
-    const members = this.#members;
-    return members === undefined ? 0 : members instanceof Set ? members.size : 1;
-  }
-
-  add(member: M): void {
-    const members = this.#members;
-    if (members === undefined) this.#members = member;
-    else if (members instanceof Set) members.add(member);
-    else this.#members = new Set([members, member]);
-  }
-
-  /** True when `member` was one. */
-  delete(member: M): boolean {
-    const members = this.#members;
-    if (members instanceof Set) {
-      if (!members.delete(member)) return false;
-      if (members.size === 1) this.#members = members.values().next().value;
-      return true;
-    }
-    if (members !== member) return false;
-    this.#members = undefined;
-    return true;
-  }
-
-  /** Every member, without a copy. */
-  *values(): IterableIterator<M> {
-    const members = this.#members;
-    if (members instanceof Set) yield* members;
-    else if (members !== undefined) yield members;
-  }
-
-  /** A copy, safe to iterate while members join or leave. */
-  list(): M[] {
-    const members = this.#members;
-    return members === undefined ? [] : members instanceof Set ? [...members] : [members];
-  }
-
-  /** Hands one event to every member; returns how many wrote it. */
-  deliver(event: StoredEvent, bytes: Buffer): number {
-    const members = this.#members;
-    if (members === undefined) return 0;
-    if (!(members instanceof Set)) return members.deliver(event, bytes) ? 1 : 0;
-    let written = 0;
-    for (const m of members) if (m.deliver(event, bytes)) written++;
-    return written;
-  }
+/** Removes `member` from its entry; whether it was there. */
+function removeMember<M extends HubMember>(entry: UserEntry<M>, member: M): boolean {
+  const before = fewSize(entry.members.current);
+  entry.members.current = fewDelete(entry.members.current, member);
+  return fewSize(entry.members.current) < before;
 }
 
 /**
@@ -92,6 +47,7 @@ export class UserHub<M extends HubMember = HubMember> {
   readonly #log: Logger;
   readonly #metrics: Metrics;
   readonly #now: () => number;
+  readonly #tracing: Tracing | undefined;
   #members = 0;
   #sampled = 0;
 
@@ -100,7 +56,10 @@ export class UserHub<M extends HubMember = HubMember> {
     readonly log: Logger;
     readonly metrics: Metrics;
     readonly now: () => number;
+    /** With --otel-endpoint: an `agentcast.fanout` span per traced event (docs/deploy.md, "Tracing"). */
+    readonly tracing?: Tracing | undefined;
   }) {
+    this.#tracing = options.tracing;
     this.#engine = options.engine;
     this.#now = options.now;
     this.#log = options.log;
@@ -113,66 +72,68 @@ export class UserHub<M extends HubMember = HubMember> {
    * caller reads history only afterwards.
    */
   async join(member: M): Promise<void> {
-    const { userId } = member;
-    let entry = this.#users.get(userId);
+    let entry = this.#users.get(member.userId);
     if (entry === undefined) {
-      entry = this.#subscribe(userId);
-      this.#users.set(userId, entry);
+      // The listener reads the members when an event comes, so it sees every join and leave.
+      const members: { current: Few<M> | undefined } = { current: undefined };
+      const subscribed = this.#engine.subscribe(member.userId, (event, frame) => {
+        const bytes = Buffer.from(frame);
+        const current = members.current;
+        let written = 0;
+        if (current instanceof Set) {
+          for (const m of current) if (m.deliver(event, bytes)) written++;
+        } else if (current?.deliver(event, bytes) === true) written++;
+        if (written > 0) this.#metrics.eventsDelivered.inc(written);
+        if (this.#tracing !== undefined && event.meta !== undefined) this.#traceFanout(event, written);
+        // Sampled (1 event in LATENCY_SAMPLE_EVERY): a histogram observation per event costs more
+        // than the rest of the fan-out of a small event.
+        if (++this.#sampled % LATENCY_SAMPLE_EVERY !== 0) return;
+        this.#metrics.publishToSend.observe((this.#now() - Date.parse(event.ts)) / 1000);
+      });
+      entry = { members, subscribed };
+      this.#users.set(member.userId, entry);
       this.#metrics.users.set(this.#users.size);
+      // A failed subscribe is reported to every joiner by the await below; drop the entry so the
+      // next join tries again instead of waiting on a dead promise.
+      subscribed.catch(() => this.#dropIfCurrent(member.userId, entry as UserEntry<M>));
     }
-    entry.add(member);
+    entry.members.current = fewAdd(entry.members.current, member);
     this.#members++;
-    const { subscription } = entry;
-    if (typeof subscription === 'function') return;
     try {
-      await subscription;
+      await entry.subscribed;
     } catch (err) {
-      // The entry may already be gone from the map (dropped when the subscribe failed), so undo this
+      // The entry may already be gone from the map (dropped by the catch above), so undo this
       // member's bookkeeping on the entry itself rather than through leave().
-      if (entry.delete(member)) this.#members--;
-      this.#dropIfCurrent(userId, entry);
+      if (removeMember(entry, member)) this.#members--;
+      this.#dropIfCurrent(member.userId, entry);
       throw err;
     }
-  }
-
-  /** Subscribes to the engine for a new entry; its listener holds the entry and the hub, nothing else. */
-  #subscribe(userId: string): UserEntry<M> {
-    const entry = new UserEntry<M>((self) =>
-      this.#engine.subscribe(userId, (event, frame) => this.#fanOut(self, event, frame)),
-    );
-    (entry.subscription as Promise<Unsubscribe>).then(
-      (unsubscribe) => {
-        entry.subscription = unsubscribe;
-      },
-      // A failed subscribe is reported to every joiner by their await; drop the entry so the next
-      // join tries again instead of waiting on a dead promise.
-      () => this.#dropIfCurrent(userId, entry),
-    );
-    return entry;
-  }
-
-  #fanOut(entry: UserEntry<M>, event: StoredEvent, frame: string): void {
-    const written = entry.deliver(event, Buffer.from(frame));
-    if (written > 0) this.#metrics.eventsDelivered.inc(written);
-    // Sampled (1 event in LATENCY_SAMPLE_EVERY): a histogram observation per event costs more
-    // than the rest of the fan-out of a small event.
-    if (++this.#sampled % LATENCY_SAMPLE_EVERY !== 0) return;
-    this.#metrics.publishToSend.observe((this.#now() - Date.parse(event.ts)) / 1000);
   }
 
   /** Removes a member; the user's subscription ends with its last member. Idempotent. */
   leave(member: M): void {
     const entry = this.#users.get(member.userId);
-    if (entry === undefined || !entry.delete(member)) return;
+    if (entry === undefined || !removeMember(entry, member)) return;
     this.#members--;
-    if (entry.size > 0) return;
+    if (entry.members.current !== undefined) return;
     this.#dropIfCurrent(member.userId, entry);
-    Promise.resolve(entry.subscription)
+    entry.subscribed
       .then(
         (unsubscribe) => unsubscribe(),
         () => undefined, // the subscribe failure was already reported to the joiner
       )
       .catch((err: unknown) => this.#log.warn({ err, user_id: member.userId }, 'unsubscribe failed'));
+  }
+
+  /** The delivery of one event to this node's sessions of its user, as a span of the event's trace. */
+  #traceFanout(event: StoredEvent, written: number): void {
+    this.#tracing
+      ?.start('agentcast.fanout', event.meta?.traceparent, 'internal', {
+        'agentcast.seq': event.seq,
+        'agentcast.sessions': written,
+        ...(event.run_id !== undefined && { 'agentcast.run_id': event.run_id }),
+      })
+      .end();
   }
 
   #dropIfCurrent(userId: string, entry: UserEntry<M>): void {
@@ -183,12 +144,12 @@ export class UserHub<M extends HubMember = HubMember> {
 
   /** Members of one user on this node (a copy). */
   membersOf(userId: string): M[] {
-    return this.#users.get(userId)?.list() ?? [];
+    return [...fewValues(this.#users.get(userId)?.members.current)];
   }
 
   /** Every member, for sweeps (heartbeat, token expiry, drain). */
   *members(): IterableIterator<M> {
-    for (const entry of this.#users.values()) yield* entry.values();
+    for (const entry of this.#users.values()) yield* fewValues(entry.members.current);
   }
 
   /** Users with at least one member on this node. */

@@ -8,6 +8,7 @@ import { packageVersion } from './package-version.js';
 export class Metrics {
   readonly registry: Registry;
   readonly connections: Gauge;
+  readonly sseStreams: Gauge;
   readonly users: Gauge;
   readonly connectionsOpened: Counter;
   readonly closes: Counter<'code'>;
@@ -51,7 +52,12 @@ export class Metrics {
     collectDefaultMetrics({ register: registry });
     this.connections = new Gauge({
       name: 'agentcast_connections',
-      help: 'Open WebSocket connections on this node, authenticated or not yet',
+      help: 'Open sessions on this node, WebSocket connections and SSE streams, authenticated or not yet',
+      registers,
+    });
+    this.sseStreams = new Gauge({
+      name: 'agentcast_sse_streams',
+      help: 'Open Server-Sent Events streams (GET /v1/events) on this node, authenticated or not yet; also counted in agentcast_connections',
       registers,
     });
     this.users = new Gauge({
@@ -61,7 +67,7 @@ export class Metrics {
     });
     this.connectionsOpened = new Counter({
       name: 'agentcast_connections_opened_total',
-      help: 'WebSocket upgrades accepted',
+      help: 'Sessions accepted: WebSocket upgrades and SSE streams past the admission checks',
       registers,
     });
     this.closes = new Counter({

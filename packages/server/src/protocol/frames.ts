@@ -20,6 +20,8 @@ const userMessageData = z.object({
   text: z.string().min(1),
   thread_id: idSchema.optional(),
   agent: z.string().min(1).max(64).optional(),
+  /** What this message does when its thread already has a run (docs/protocol.md E); `--busy-policy` when absent. */
+  on_busy: z.enum(['reject', 'enqueue', 'interrupt']).optional(),
 });
 
 const clientFrameSchemas = {
@@ -119,8 +121,9 @@ export const encodeServerFrame = {
       | { run_id: string; duplicate?: boolean }
       | { approval_id: string; decision: string; duplicate: boolean },
   ): string => JSON.stringify({ type: ServerFrameType.Ack, id, data }),
-  error: (code: ErrorCode, message: string, id?: string | number): string =>
-    JSON.stringify({ type: ServerFrameType.Error, id, data: { code, message } }),
+  /** `details` adds fields to `data`: `run_id` with BUSY (docs/protocol.md E), `decision` with CONFLICT (G). */
+  error: (code: ErrorCode, message: string, id?: string | number, details?: ErrorDetails): string =>
+    JSON.stringify({ type: ServerFrameType.Error, id, data: { code, message, ...details } }),
   runSnapshot: (data: RunSnapshot): string =>
     JSON.stringify({ type: ServerFrameType.RunSnapshot, run_id: data.run_id, data }),
   /** The last frame of an SSE stream (docs/protocol.md H): why it ends, as a WebSocket close code. */
@@ -130,6 +133,15 @@ export const encodeServerFrame = {
       data: { code: Codes.StreamClosed, message: reason, close_code: closeCode },
     }),
 };
+
+/**
+ * Fields an error carries besides `code` and `message`: the thread's run of a BUSY (docs/protocol.md E), the
+ * decision that won of a CONFLICT (G).
+ */
+export interface ErrorDetails {
+  readonly run_id?: string;
+  readonly decision?: string;
+}
 
 /** The body of POST /v1/messages (docs/protocol.md H): a `user_message` frame's `id` and `data` fields, flat. */
 export const messageBodySchema = userMessageData.extend({ id: idSchema });

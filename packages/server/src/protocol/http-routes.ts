@@ -1,3 +1,4 @@
+import { RunAgentInputSchema } from '@ag-ui/core/schemas';
 import { z } from 'zod';
 import { messageBodySchema } from './frames.js';
 import {
@@ -564,6 +565,98 @@ export const HTTP_ROUTES: readonly HttpRouteSpec[] = [
         status: 400,
       },
       { name: 'no_credential', summary: 'Neither a JWT nor a ticket', auth: 'none', status: 401 },
+    ],
+  },
+  {
+    method: 'post',
+    path: '/v1/ag-ui',
+    operationId: 'runAgUi',
+    tag: 'browser',
+    summary: 'AG-UI: a RunAgentInput starts a run, streamed back as AG-UI events',
+    description:
+      'docs/protocol.md I: the last user message starts a run as a `user_message` would (idempotent by its `id`); ' +
+      'the answer is the run as AG-UI events over SSE, each with `id: <epoch>:<seq>`, until `RUN_FINISHED` or ' +
+      "`RUN_ERROR`. The body is `@ag-ui/core`'s RunAgentInput, at most `--ag-ui-max-body-bytes`.",
+    security: ['userJwt'],
+    body: { required: true, content: { 'application/json': RunAgentInputSchema } },
+    answers: {
+      200: {
+        description: 'The run as AG-UI events (`data: <json>` per event), `: ping` heartbeats.',
+        contentType: 'text/event-stream',
+      },
+    },
+    errors: {
+      ...JSON_BODY_ERRORS,
+      ...UNAUTHORIZED,
+      404: ['NOT_FOUND'],
+      429: ['RATE_LIMITED'],
+      ...API_ERRORS,
+      ...ENGINE_DOWN,
+    },
+    examples: [
+      {
+        name: 'ask',
+        summary: 'Ask the default agent, as @ag-ui/client HttpAgent does',
+        auth: 'userJwt',
+        body: {
+          threadId: 't_1',
+          runId: 'client-run-1',
+          messages: [{ id: 'm_ag_1', role: 'user', content: 'What is 6 * 7?' }],
+          tools: [],
+          context: [],
+        },
+        status: 200,
+      },
+      {
+        name: 'no_user_message',
+        summary: 'No user message to start a run from',
+        auth: 'userJwt',
+        body: { threadId: 't_1', runId: 'client-run-2', messages: [] },
+        status: 400,
+      },
+      { name: 'no_jwt', summary: 'Without a JWT', auth: 'none', body: { threadId: 't_1' }, status: 401 },
+    ],
+  },
+  {
+    method: 'get',
+    path: '/v1/ag-ui/runs/{run_id}',
+    operationId: 'streamAgUiRun',
+    tag: 'browser',
+    summary: "AG-UI: one of the user's runs as AG-UI events, resumable",
+    description:
+      "docs/protocol.md I: after `Last-Event-ID` (or `?since=`), the run's AG-UI events after that id, then live; " +
+      'without one, the run so far (its snapshot as AG-UI events), then live. A run already over replays to its end.',
+    security: ['userJwt'],
+    pathParams: runPathSchema,
+    query: z.object({
+      since: z.string().optional().meta({ description: '`<epoch>:<seq>`, as `Last-Event-ID`.' }),
+    }),
+    headers: {
+      'Last-Event-ID': z
+        .string()
+        .meta({ description: '`<epoch>:<seq>`, an id an AG-UI stream of the run wrote: resume after it.' }),
+    },
+    answers: {
+      200: { description: 'The run as AG-UI events, `: ping` heartbeats.', contentType: 'text/event-stream' },
+    },
+    errors: { ...ID_ERRORS, ...UNAUTHORIZED, 404: ['NOT_FOUND'], ...API_ERRORS, ...ENGINE_DOWN },
+    examples: [
+      {
+        name: 'unknown',
+        summary: 'A run the user does not have',
+        auth: 'userJwt',
+        path: { run_id: 'r_nope' },
+        status: 404,
+      },
+      {
+        name: 'bad_id',
+        summary: 'A malformed Last-Event-ID',
+        auth: 'userJwt',
+        path: { run_id: 'r_nope' },
+        headers: { 'Last-Event-ID': 'garbage' },
+        status: 400,
+      },
+      { name: 'no_jwt', summary: 'Without a JWT', auth: 'none', path: { run_id: 'r_nope' }, status: 401 },
     ],
   },
   {

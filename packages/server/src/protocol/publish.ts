@@ -58,3 +58,31 @@ export function parsePublishItem(userId: unknown, event: unknown): ParseOutcome<
   const parsed = parseNewEvent(event);
   return parsed.ok ? { ok: true, value: { userId: user.data, event: parsed.value } } : parsed;
 }
+
+/** An `idempotency_key` of a streamed publish line, as the `Idempotency-Key` header (docs/protocol.md D). */
+export const IDEMPOTENCY_KEY_PATTERN = /^[\x21-\x7e]{1,128}$/;
+
+/** One line of a streamed publish (docs/protocol.md D, "Streamed publish"): the event and its own key. */
+export interface PublishLine extends PublishItem {
+  /** The line's `idempotency_key`, when it has one. */
+  readonly key?: string | undefined;
+}
+
+/**
+ * Validates one line of a streamed publish: a single event of the JSON path's shape (`{"user_id","type",
+ * "run_id"?,"data"?}`, never `{"events":[…]}`) plus an optional `idempotency_key`. Same rules, same
+ * messages as {@link parsePublishBody}, so a backend fixes a bad line as it fixes a bad request.
+ */
+export function parsePublishLine(json: unknown): ParseOutcome<PublishLine> {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) {
+    return { ok: false, message: 'must be one event object {"user_id","type","data"}' };
+  }
+  const { idempotency_key: key, ...event } = json as Record<string, unknown>;
+  if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key))) {
+    return { ok: false, message: 'idempotency_key: must be 1..128 visible ASCII characters (no spaces)' };
+  }
+  if ('events' in event) return { ok: false, message: 'events: one event per line, not a batch' };
+  const parsed = publishEventSchema.safeParse(event);
+  if (!parsed.success) return { ok: false, message: formatIssues(parsed.error) };
+  return { ok: true, value: { ...toItem(parsed.data), key } };
+}

@@ -54,8 +54,8 @@ export const CORS_ALLOW_HEADERS = 'Authorization, Content-Type, Idempotency-Key,
 export const CORS_MAX_AGE_S = 600;
 
 /**
- * The routes a browser calls with the user's JWT (docs/protocol.md H): the SSE stream, tickets, messages
- * and a user's cancel. Allowed origins may call them without `--expose-api-to-browsers`: they are the
+ * The routes a browser calls with the user's JWT (docs/protocol.md H, I): the SSE stream, tickets, messages,
+ * a user's cancel and the AG-UI routes. Allowed origins may call them without `--expose-api-to-browsers`: they are the
  * browser's own API, like the WebSocket.
  */
 export function isUserRoute(path: string): boolean {
@@ -64,6 +64,8 @@ export function isUserRoute(path: string): boolean {
     path === '/v1/tickets' ||
     path === '/v1/messages' ||
     /^\/v1\/runs\/[^/]+\/cancel$/.test(path) ||
+    path === '/v1/ag-ui' ||
+    /^\/v1\/ag-ui\/runs\/[^/]+$/.test(path) ||
     isSnapshotOrApprovalRoute(path)
   );
 }

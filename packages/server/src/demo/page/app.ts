@@ -59,9 +59,12 @@ async function errorMessage(res: Response): Promise<string> {
   return res.statusText;
 }
 
-/** The input's hint: arithmetic only for the demo agent, which is all it answers (any other agent: its name). */
+/**
+ * The input's hint: for the demo agent, what it answers (arithmetic) and the email it asks approval for
+ * (docs/agents.md); any other agent: its name.
+ */
 function placeholderFor(agent: string): string {
-  return agent === 'demo' ? 'Ask some arithmetic, e.g. what is 6 times 7?' : `Message the ${agent} agent`;
+  return agent === 'demo' ? 'Try: what is 6 times 7? Or: email bob the plan' : `Message the ${agent} agent`;
 }
 
 const STATE_LABEL: Record<ClientState, string> = {
@@ -102,6 +105,7 @@ function start(): AgentcastClient {
   });
   const chat = new ChatView(byTestId<HTMLOListElement>('messages'), {
     stop: (runId) => client.cancel(runId),
+    answer: (approvalId, decision) => client.answerApproval(approvalId, decision),
   });
   const showPosition = () => {
     position.textContent = `epoch ${client.epoch ?? '–'} · seq ${client.lastSeq}`;

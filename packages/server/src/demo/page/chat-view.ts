@@ -1,4 +1,5 @@
 import type { RunState } from '@agentcast/client';
+import { type AnswerApproval, ApprovalView } from './approval-view.js';
 import { createElement } from './create-element.js';
 import { followBottom } from './follow-bottom.js';
 
@@ -16,19 +17,23 @@ interface Answer {
   stop: HTMLButtonElement | undefined;
   /** Characters of the run's text already in `text`. */
   shown: number;
+  /** The run's questions (docs/protocol.md G), by approval id, drawn above the footer. */
+  readonly approvals: Map<string, ApprovalView>;
 }
 
 /** What the chat asks of the page. */
 export interface ChatActions {
   /** Cancels a run (the Stop button); rejects with the reason when the cancel was refused. */
   stop(runId: string): Promise<unknown>;
+  /** Answers an approval (its Approve / Deny buttons). */
+  answer: AnswerApproval;
 }
 
 /**
  * The chat column: the user's messages and one answer bubble per run, drawn from the client's runs
  * (`client.runs`, docs/client.md "Runs"): a tab opened mid-run gets the whole answer so far from the run's
  * snapshot, then the rest as it streams. A finished run shows its `final_response` when it has one. A
- * running answer has a Stop button; the column follows a growing answer while the reader is at the bottom.
+ * running answer has a Stop button, a question of the run (an approval) its Approve / Deny buttons; the column follows a growing answer while the reader is at the bottom.
  */
 export class ChatView {
   readonly #list: HTMLOListElement;
@@ -90,6 +95,17 @@ export class ChatView {
       else answer.text.textContent = run.text;
     });
     answer.shown = run.text.length;
+    for (const approval of run.approvals) {
+      let view = answer.approvals.get(approval.approval_id);
+      if (view === undefined) {
+        view = new ApprovalView(approval, this.#actions.answer);
+        answer.approvals.set(approval.approval_id, view);
+        const shown = view.element;
+        // Above the answer's text: the question comes first, the answer streams after it is settled.
+        followBottom(this.#list, () => answer.text.before(shown));
+      }
+      view.update(approval);
+    }
     if (run.status === 'running' || run.status === 'waiting') return;
     const final = run.final_response;
     followBottom(this.#list, () => {
@@ -118,7 +134,7 @@ export class ChatView {
       { className: 'bubble agent', attrs: { 'data-testid': 'answer', 'data-run-id': runId } },
       [text, createElement('div', { className: 'footer' }, [status, stop])],
     );
-    const answer: Answer = { bubble, text, status, stop, shown: 0 };
+    const answer: Answer = { bubble, text, status, stop, shown: 0, approvals: new Map() };
     stop.addEventListener('click', () => this.#stop(runId, answer));
     this.#answers.set(runId, answer);
     this.#push(bubble);

@@ -70,6 +70,24 @@ export function describeEvent(ev: AgentEvent): EventLook {
         details: error,
       };
     }
+    // docs/protocol.md G: a question of the run, and how it was settled.
+    case 'approval_requested':
+      return {
+        icon: '?',
+        tone: 'tool',
+        title: `Asks before ${str(d.tool_name)}`,
+        details: [str(d.message), compactJson(d.tool_args)],
+      };
+    case 'approval_resolved': {
+      const ok = d.decision === 'approved';
+      const reason = typeof d.reason === 'string' ? [d.reason] : [];
+      return {
+        icon: ok ? '✓' : '✗',
+        tone: ok ? 'ok' : 'fail',
+        title: `${str(d.decision)} (by ${str(d.by)})`,
+        details: reason,
+      };
+    }
     default:
       return { icon: '•', tone: 'note', title: ev.type, details: [compactJson(d)] };
   }

@@ -50,6 +50,7 @@ export class SseEndpoint {
       onOpened: (session) => this.#open.add(session),
       onClosed: (session) => {
         this.#open.delete(session);
+        deps.metrics.sseStreams.dec();
         deps.registry.delete(session);
       },
     };
@@ -116,6 +117,7 @@ export class SseEndpoint {
     const id = `c_${randomBytes(9).toString('base64url')}`;
     const session = new SseSession(res, this.#ctx, { id, ip, headers: cors.headers });
     registry.add(session);
+    this.#deps.metrics.sseStreams.inc();
     session.start(credential, resume);
   }
 

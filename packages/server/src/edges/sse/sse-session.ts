@@ -1,4 +1,5 @@
 import type { ServerResponse } from 'node:http';
+import type { Socket } from 'node:net';
 import { ReplayBuffer, type WireFrame } from '../../engine/replay-buffer.js';
 import {
   acquireSessionSlot,
@@ -46,6 +47,17 @@ export interface SseRequestInfo {
 const PEER_GONE = 1006;
 
 const EVENT_END_BYTES = Buffer.from(SSE_EVENT_END);
+const PING_BYTES = Buffer.from(SSE_PING);
+const DATA_BYTES = Buffer.from(SSE_DATA);
+const NO_HEADERS: Readonly<Record<string, string>> = Object.freeze({});
+
+/**
+ * The SSE bytes of the last event framed, and the frame they were framed from: the hub hands one event's
+ * frame (one Buffer) to every local session of its user in one loop, so every stream of that user writes
+ * the same bytes, framed once, as every WebSocket of the user sends the same frame.
+ */
+let lastFrame: Uint8Array | undefined;
+let lastBytes: Buffer = EVENT_END_BYTES;
 
 /**
  * One Server-Sent Events stream of a user (docs/protocol.md H): `authenticating → joining → open → closed`.
@@ -65,8 +77,13 @@ export class SseSession implements Session, RegisteredSession {
   #userId = '';
   #replay: ReplayBuffer | undefined;
   readonly #res: ServerResponse;
+  /**
+   * The response's socket once the stream's headers are written: the body is written to it directly
+   * (close-delimited, no chunked framing), one write per message, as a WebSocket writes its frames.
+   */
+  #socket: Socket | undefined;
   readonly #ctx: SseContext;
-  readonly #headers: Readonly<Record<string, string>>;
+  #headers: Readonly<Record<string, string>>;
   #corked = false;
   #hasSlot = false;
   #closeCode: number = PEER_GONE;
@@ -78,7 +95,8 @@ export class SseSession implements Session, RegisteredSession {
     this.#res = res;
     this.#ctx = ctx;
     this.#headers = info.headers;
-    res.once('close', () => this.#onClose());
+    // `on`, not `once`: 'close' is emitted once anyway, and once's wrapper would be kept per stream.
+    res.on('close', () => this.#onClose());
   }
 
   get state(): RegisteredSession['state'] {
@@ -139,7 +157,11 @@ export class SseSession implements Session, RegisteredSession {
       this.#releaseSlot(); // closed while the slot was being taken
       return;
     }
-    this.#res.writeHead(200, {
+    const res = this.#res;
+    // The body ends with the connection (Connection: close), so it needs no chunked framing: each
+    // message is one write of its own bytes to the socket (RFC 9112 §6.3: a close-delimited body).
+    res.removeHeader('Transfer-Encoding');
+    res.writeHead(200, {
       'Content-Type': 'text/event-stream; charset=utf-8',
       // F: no proxy may cache, transform or buffer the stream; it is never compressed.
       'Cache-Control': 'no-cache, no-transform',
@@ -147,7 +169,10 @@ export class SseSession implements Session, RegisteredSession {
       Connection: 'close',
       ...this.#headers,
     });
-    this.#res.write(ssePreamble(this.#ctx.config.sseRetryMs));
+    res.flushHeaders();
+    this.#headers = NO_HEADERS;
+    this.#socket = res.socket ?? undefined;
+    this.#socket?.write(ssePreamble(this.#ctx.config.sseRetryMs));
     const replay = new ReplayBuffer({ maxBuffered: this.#ctx.config.historySize });
     this.#replay = replay;
     if (!(await openUserStream(this, replay, this.#ctx, resume))) return;
@@ -163,54 +188,57 @@ export class SseSession implements Session, RegisteredSession {
 
   /** A control frame: `data:` only, no `id:` (H), so EventSource's Last-Event-ID stays the last event's. */
   send(frame: WireFrame): void {
-    this.#write(SSE_DATA, frame);
+    this.#write(Buffer.concat([DATA_BYTES, Buffer.from(frame), EVENT_END_BYTES]));
   }
 
-  /** An event: `id: <epoch>:<seq>` then the WebSocket's bytes of it as the `data:` line (H). */
   /**
    * Delivery receipts come as `seen` frames (docs/protocol.md B), which an SSE client has no socket to send:
    * an SSE stream reports no `seen_seq`.
    */
   markSeen(_seq: number): void {}
 
+  /**
+   * An event: `id: <epoch>:<seq>` then the WebSocket's bytes of it as the `data:` line (H). A live event's
+   * frame is the hub's one Buffer for every session of the user: its SSE bytes are framed once.
+   */
   sendEvent(event: StoredEvent, frame: WireFrame): void {
-    this.#write(sseEventHead(event.epoch, event.seq), frame);
+    if (typeof frame === 'string') {
+      this.#write(`${sseEventHead(event.epoch, event.seq)}${frame}${SSE_EVENT_END}`);
+      return;
+    }
+    if (frame !== lastFrame) {
+      lastBytes = Buffer.concat([Buffer.from(sseEventHead(event.epoch, event.seq)), frame, EVENT_END_BYTES]);
+      lastFrame = frame;
+    }
+    this.#write(lastBytes);
   }
 
   /** The heartbeat's comment line (H); written only to open streams. */
   writePing(): void {
     if (this.#state !== 'open') return;
-    this.#cork();
-    this.#res.write(SSE_PING);
+    this.#write(PING_BYTES);
   }
 
   /**
-   * Writes one message as one write: with chunked encoding every write is a chunk of its own, so three
-   * writes would triple the framing. Writes of one tick share one corked write, like a WebSocket's
+   * Writes one whole message. Writes of one tick share one corked write, like a WebSocket's
    * (docs/architecture.md, "Hot path").
    */
-  #write(head: string, frame: WireFrame): void {
-    if (this.#state === 'closed' || !this.#res.headersSent) return;
-    this.#cork();
-    this.#res.write(
-      typeof frame === 'string'
-        ? head + frame + SSE_EVENT_END
-        : Buffer.concat([Buffer.from(head), frame, EVENT_END_BYTES]),
-    );
-  }
-
-  #cork(): void {
-    if (this.#corked) return;
-    this.#corked = true;
-    this.#res.cork();
-    process.nextTick(SseSession.#flush, this);
+  #write(message: string | Buffer): void {
+    const socket = this.#socket;
+    if (this.#state === 'closed' || socket === undefined) return;
+    if (!this.#corked) {
+      this.#corked = true;
+      socket.cork();
+      process.nextTick(SseSession.#flush, this, socket);
+    }
+    socket.write(message);
   }
 
   /** §5 after the flush, as for a WebSocket: unsent bytes over max_buffered_bytes end the stream (4013). */
-  static #flush(session: SseSession): void {
+  static #flush(session: SseSession, socket: Socket): void {
     session.#corked = false;
-    session.#res.uncork();
-    closeIfSlow(session, session.#res.writableLength, session.#ctx.config.maxBufferedBytes);
+    socket.uncork();
+    closeIfSlow(session, socket.writableLength, session.#ctx.config.maxBufferedBytes);
   }
 
   sendError(code: ErrorCode, message: string, id?: string | number): void {
@@ -229,16 +257,17 @@ export class SseSession implements Session, RegisteredSession {
     this.#closeCode = code;
     this.log.info({ close_code: code, reason }, 'closing stream');
     const res = this.#res;
+    const socket = this.#socket;
     if (!res.headersSent) {
       const refusal = httpRefusal(code);
       sendError(res, refusal.status, refusal.code, reason, { ...this.#headers, ...refusal.headers });
       return;
     }
-    if (res.writableLength > this.#ctx.config.maxBufferedBytes) {
+    if (socket === undefined || socket.writableLength > this.#ctx.config.maxBufferedBytes) {
       res.destroy();
       return;
     }
-    res.write(`${SSE_DATA}${encodeServerFrame.streamClosed(code, reason)}${SSE_EVENT_END}`);
+    socket.write(`${SSE_DATA}${encodeServerFrame.streamClosed(code, reason)}${SSE_EVENT_END}`);
     res.end();
   }
 

@@ -1,7 +1,7 @@
 -- Lists a user's runs whose lease has not lapsed (GET /v1/users/:user_id/runs, docs/protocol.md D).
 --
 -- KEYS[1]  `<prefix>{u:<id>}:runs`, KEYS[2] `<prefix>{u:<id>}:run-info` (as start-run.lua)
--- Returns {run id, JSON {agent, node, started_at, key?}, run id, JSON, ...}.
+-- Returns {run id, JSON {agent, node, started_at, key?, thread?, queued?}, run id, JSON, ...}.
 redis.replicate_commands() -- Redis 6.x: allow TIME (a no-op from Redis 7)
 
 local runs, info = KEYS[1], KEYS[2]

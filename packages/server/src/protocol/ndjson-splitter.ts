@@ -4,10 +4,14 @@ export interface NdjsonLine {
   readonly text: string;
 }
 
-/** Lines found in a chunk, or why the stream is unusable. */
+/**
+ * Lines found in a chunk, or why the stream is unusable. A failure keeps the complete lines of the chunk
+ * before the bad one (`before`), so a reader that acts on each line (the streamed publish, docs/protocol.md
+ * D) can still act on them; the webhook agent ends the run at the failure and ignores them.
+ */
 export type NdjsonOutcome =
   | { readonly ok: true; readonly lines: readonly NdjsonLine[] }
-  | { readonly ok: false; readonly message: string };
+  | { readonly ok: false; readonly message: string; readonly before: readonly NdjsonLine[] };
 
 /** Default longest line, in characters (1 MiB of ASCII). */
 export const NDJSON_LINE_MAX = 1_048_576;
@@ -32,9 +36,12 @@ export class NdjsonSplitter {
   /** Whether the open line ends with `\r` (which may be the start of a CRLF). */
   #pendingEndsWithCr = false;
   #number = 0;
+  readonly #keepBlank: boolean;
 
-  constructor(maxLineLength = NDJSON_LINE_MAX) {
+  /** `keepBlank`: hand out blank lines too (SSE ends an event with one, see sse-reader.ts). */
+  constructor(maxLineLength = NDJSON_LINE_MAX, keepBlank = false) {
     this.#maxLineLength = maxLineLength;
+    this.#keepBlank = keepBlank;
   }
 
   /** Feeds the next chunk of bytes. */
@@ -51,7 +58,7 @@ export class NdjsonSplitter {
     const end = text.lastIndexOf('\n');
     if (end === -1 && !final) {
       this.#hold(text);
-      return this.#pendingTooLong() ? this.#tooLong(this.#number + 1) : { ok: true, lines: [] };
+      return this.#pendingTooLong() ? this.#tooLong(this.#number + 1, []) : { ok: true, lines: [] };
     }
     // Every line up to the last newline is complete; at the end of the stream, so is the rest.
     const complete = `${this.#release()}${final ? text : text.slice(0, end)}`;
@@ -59,12 +66,14 @@ export class NdjsonSplitter {
     for (const part of complete.split('\n')) {
       this.#number += 1;
       const line = part.endsWith('\r') ? part.slice(0, -1) : part;
-      if (line.length > this.#maxLineLength) return this.#tooLong(this.#number);
-      if (line.trim() !== '') lines.push({ number: this.#number, text: line });
+      if (line.length > this.#maxLineLength) return this.#tooLong(this.#number, lines);
+      if (this.#keepBlank || line.trim() !== '') lines.push({ number: this.#number, text: line });
     }
+    // A stream's last newline leaves an empty remainder: not a line, even when blank lines are kept.
+    if (final && this.#keepBlank && lines.at(-1)?.text === '') lines.pop();
     if (final) return { ok: true, lines };
     this.#hold(text.slice(end + 1));
-    if (this.#pendingTooLong()) return this.#tooLong(this.#number + 1);
+    if (this.#pendingTooLong()) return this.#tooLong(this.#number + 1, lines);
     return { ok: true, lines };
   }
 
@@ -97,7 +106,11 @@ export class NdjsonSplitter {
     return this.#pendingLength - (this.#pendingEndsWithCr ? 1 : 0) > this.#maxLineLength;
   }
 
-  #tooLong(number: number): NdjsonOutcome {
-    return { ok: false, message: `line ${number} is longer than ${this.#maxLineLength} characters` };
+  #tooLong(number: number, before: readonly NdjsonLine[]): NdjsonOutcome {
+    return {
+      ok: false,
+      message: `line ${number} is longer than ${this.#maxLineLength} characters`,
+      before,
+    };
   }
 }

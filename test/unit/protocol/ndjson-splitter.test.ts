@@ -1,5 +1,5 @@
 import { describe, expect, it } from 'vitest';
-import { NdjsonSplitter } from '../../../packages/server/src/agents/ndjson-splitter.js';
+import { NdjsonSplitter } from '../../../packages/server/src/protocol/ndjson-splitter.js';
 
 const bytes = (text: string) => new TextEncoder().encode(text);
 
@@ -50,13 +50,30 @@ describe('NdjsonSplitter', () => {
     expect(new NdjsonSplitter(3).push(bytes('ok\nabcd\n'))).toEqual({
       ok: false,
       message: 'line 2 is longer than 3 characters',
+      before: [{ number: 1, text: 'ok' }],
     });
   });
 
   it('refuses an unterminated line as soon as it outgrows maxLineLength', () => {
     const s = new NdjsonSplitter(4);
     expect(s.push(bytes('ab\nabcd'))).toEqual({ ok: true, lines: [{ number: 1, text: 'ab' }] });
-    expect(s.push(bytes('e'))).toEqual({ ok: false, message: 'line 2 is longer than 4 characters' });
+    expect(s.push(bytes('e'))).toEqual({
+      ok: false,
+      message: 'line 2 is longer than 4 characters',
+      before: [],
+    });
+  });
+
+  it('keeps the complete lines before a line that outgrows the limit in the same chunk', () => {
+    const s = new NdjsonSplitter(4);
+    expect(s.push(bytes('a\nb\nabcdef'))).toEqual({
+      ok: false,
+      message: 'line 3 is longer than 4 characters',
+      before: [
+        { number: 1, text: 'a' },
+        { number: 2, text: 'b' },
+      ],
+    });
   });
 
   it('does not count a CRLF against the limit', () => {
@@ -73,6 +90,7 @@ describe('NdjsonSplitter', () => {
     expect(new NdjsonSplitter(3).push(bytes('abcd\r'))).toEqual({
       ok: false,
       message: 'line 1 is longer than 3 characters',
+      before: [],
     });
   });
 
