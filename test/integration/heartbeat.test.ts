@@ -91,6 +91,17 @@ describe('heartbeat (docs/protocol.md §6)', () => {
     expect(await client.next('pong')).toMatchObject({ id: 'alive' });
   });
 
+  it("answers the client's own WebSocket pings with pongs, and stays open", async () => {
+    h = await startGateway({ heartbeatMs: HEARTBEAT_MS });
+    const client = await h.connect('u1');
+    // The ping reaches the server's ConnectionSocket as an event its Connection does not take; ws answers it.
+    const pong = new Promise<string>((resolve) => client.ws.once('pong', (data) => resolve(data.toString())));
+    client.ws.ping('are-you-there');
+    expect(await pong).toBe('are-you-there');
+    client.send({ type: 'ping', id: 'still-open' });
+    expect(await client.next('pong')).toMatchObject({ id: 'still-open' });
+  });
+
   it('does not count frame-level pings as answers to protocol pings', async () => {
     h = await startGateway({ heartbeatMs: HEARTBEAT_MS });
     const client = await openSilent(h, 'u1');

@@ -68,6 +68,25 @@ describe('UserHub', () => {
     expect(hub.memberCount).toBe(1);
   });
 
+  it('keeps delivering to exactly the members as a user goes from one member to three and back', async () => {
+    const { hub, publish } = setup();
+    const [a, b, c] = [new Member('u1'), new Member('u1'), new Member('u1')];
+    await hub.join(a); // one member: held without a Set
+    await publish('u1');
+    await hub.join(b);
+    await hub.join(c);
+    hub.leave(new Member('u1')); // never joined: nothing changes
+    await publish('u1');
+    hub.leave(a);
+    hub.leave(c); // back to one member
+    hub.leave(a); // no longer a member
+    await publish('u1');
+    expect([hub.memberCount, hub.membersOf('u1'), [...hub.members()]]).toEqual([1, [b], [b]]);
+    await hub.join(a);
+    await publish('u1');
+    expect([a.seqs, b.seqs, c.seqs]).toEqual([[1, 2, 4], [2, 3, 4], [2]]);
+  });
+
   it("hands every event of a user to all of that user's members and to no one else", async () => {
     const { hub, publish } = setup();
     const [a, b, other] = [new Member('u1'), new Member('u1'), new Member('u2')];

@@ -55,6 +55,13 @@ export type ReplayOutcome =
   | { readonly kind: 'overflow'; readonly maxBuffered: number }
   | { readonly kind: 'epoch_changed'; readonly historyEpoch: string; readonly liveEpoch: string };
 
+/**
+ * What the buffer holds once it is no longer replaying: one frozen empty array shared by every buffer, so
+ * a live connection keeps no arrays of its own (pushing to it would throw, and nothing does: only the
+ * replaying state pushes).
+ */
+const NOTHING_HELD: never[] = Object.freeze([]) as never[];
+
 /** `replaying → live`, or `→ failed` on overflow, gap or epoch change. */
 export type ReplayState = 'replaying' | 'live' | 'failed';
 
@@ -149,8 +156,8 @@ export class ReplayBuffer {
       this.#fail();
       return { kind: 'gap', expectedSeq: last + 1, bufferedSeq: undefined };
     }
-    this.#events = [];
-    this.#frames = [];
+    this.#events = NOTHING_HELD;
+    this.#frames = NOTHING_HELD;
     this.#state = 'live';
     this.#epoch = position.epoch;
     this.#lastSeq = last;
@@ -180,7 +187,7 @@ export class ReplayBuffer {
 
   #fail(): void {
     this.#state = 'failed';
-    this.#events = [];
-    this.#frames = [];
+    this.#events = NOTHING_HELD;
+    this.#frames = NOTHING_HELD;
   }
 }

@@ -7,7 +7,7 @@ import {
 } from 'node:http';
 import type { AddressInfo, Socket } from 'node:net';
 import type { Duplex } from 'node:stream';
-import { WebSocketServer } from 'ws';
+import { WebSocketServer, type Server as WsServer } from 'ws';
 import { AgentRuntime } from '../agents/agent-runtime.js';
 import { builtInAgents } from '../agents/built-in-agents.js';
 import type { AgentDefinition } from '../agents/define-agent.js';
@@ -31,6 +31,7 @@ import { SUBPROTOCOL } from '../protocol/frames.js';
 import { parsePublishItem } from '../protocol/publish.js';
 import { HandshakeLimiter } from '../security/handshake-limiter.js';
 import { TrustedProxies } from '../security/trusted-proxies.js';
+import { ConnectionSocket } from './connection.js';
 import { ConnectionRegistry } from './connection-registry.js';
 import { createDemoRoutes } from './demo-routes.js';
 import { handleHttp, handleMetricsPort, type Readiness } from './http-api.js';
@@ -97,7 +98,7 @@ export class Gateway {
   readonly #registry: ConnectionRegistry;
   readonly #server: Server;
   readonly #metricsServer: Server | undefined;
-  readonly #wss: WebSocketServer;
+  readonly #wss: WsServer<typeof ConnectionSocket>;
   /** `GET /v1/ai-sdk/ws` (docs/protocol.md J): its frames are chat requests, bounded by --ai-sdk-max-body-bytes. */
   readonly #aiSdkWss: WebSocketServer;
   /** `GET /v1/events`: Server-Sent Events streams (docs/protocol.md H). */
@@ -177,6 +178,8 @@ export class Gateway {
       clientTracking: false,
       maxPayload: config.maxPayload,
       perMessageDeflate: false,
+      // Hands socket events to their Connection without a listener per event (connection.ts).
+      WebSocket: ConnectionSocket,
       // §1: select agentcast.v1; never echo bearer.<jwt>, which would send the token back.
       handleProtocols: (protocols) => (protocols.has(SUBPROTOCOL) ? SUBPROTOCOL : false),
     });

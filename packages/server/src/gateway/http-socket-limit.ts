@@ -6,7 +6,7 @@ import { PerIpCount } from '../security/per-ip-count.js';
 import { rejectUpgrade } from './upgrade-rejection.js';
 
 /** The part of a socket the limit uses (a net.Socket in the gateway, a fake in unit tests). */
-export type LimitedSocket = Pick<Socket, 'remoteAddress' | 'once' | 'end' | 'destroy' | 'destroyed'>;
+export type LimitedSocket = Pick<Socket, 'remoteAddress' | 'once' | 'off' | 'end' | 'destroy' | 'destroyed'>;
 
 /** Options of {@link HttpSocketLimit}. */
 export interface HttpSocketLimitOptions {
@@ -39,9 +39,18 @@ export class HttpSocketLimit {
   /** Sockets counted now, with the address they count against. */
   readonly #held = new Map<LimitedSocket, string>();
   readonly #refusalLog = new LogThrottle({ perSec: 1, burst: 10 });
+  /**
+   * One `close` listener shared by every socket (`this` is the socket), removed again by `release`: a
+   * WebSocket would otherwise carry a dead closure (and a grown listener array) for its whole life.
+   */
+  readonly #onClose: (this: LimitedSocket) => void;
 
   constructor(options: HttpSocketLimitOptions) {
     this.#options = options;
+    const release = (socket: LimitedSocket): void => this.release(socket);
+    this.#onClose = function onClose(this: LimitedSocket) {
+      release(this);
+    };
   }
 
   /** Plain HTTP sockets counted now. */
@@ -75,7 +84,7 @@ export class HttpSocketLimit {
     }
     this.#held.set(socket, key);
     this.#perIp.add(key);
-    socket.once('close', () => this.release(socket));
+    socket.once('close', this.#onClose);
     return undefined;
   }
 
@@ -85,6 +94,7 @@ export class HttpSocketLimit {
     if (key === undefined) return;
     this.#held.delete(socket);
     this.#perIp.remove(key);
+    socket.off('close', this.#onClose);
   }
 
   #refuse(socket: LimitedSocket, key: string, refusal: HttpSocketRefusal): void {

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import type { IncomingMessage } from 'node:http';
 import type { Socket } from 'node:net';
-import type { WebSocket, WebSocketServer } from 'ws';
+import type { WebSocket, WebSocketServer, Server as WsServer } from 'ws';
 import { tokenFromUpgrade } from '../auth/token-source.js';
 import type { Config } from '../config/config.js';
 import type { Metrics } from '../observability/metrics.js';
-import { Connection } from './connection.js';
+import { Connection, type ConnectionSocket } from './connection.js';
 import type { ConnectionContext } from './connection-context.js';
 import type { ConnectionRegistry, RegisteredSession } from './connection-registry.js';
 import type { OriginGuard } from './origin-guard.js';
@@ -16,7 +16,7 @@ import { rejectUpgrade, type UpgradeRejection } from './upgrade-rejection.js';
 /** What the upgrade path needs from its gateway. */
 export interface UpgradeHandlerDeps {
   readonly config: Config;
-  readonly wss: WebSocketServer;
+  readonly wss: WsServer<typeof ConnectionSocket>;
   readonly origins: OriginGuard;
   readonly registry: ConnectionRegistry;
   readonly ctx: ConnectionContext<Connection>;
@@ -61,7 +61,6 @@ export class UpgradeHandler {
       this.#reject(socket, { status: 400, reason: 'bad_path', message: 'the WebSocket endpoint is /ws' });
       return;
     }
-    const wss = isAiSdk ? aiSdk.wss : this.#deps.wss;
     const ip = origins.clientIp(req);
     const rejection =
       checkAdmission(
@@ -99,13 +98,21 @@ export class UpgradeHandler {
     };
     this.#pending++;
     socket.once('close', failed);
-    wss.handleUpgrade(req, socket, head, (ws) => {
+    const upgraded = (): string => {
       settle();
       socket.off('close', failed);
-      const id = `c_${randomBytes(9).toString('base64url')}`;
-      if (isAiSdk) registry.add(aiSdk.open(ws, socket, { id, ip, token: token?.token }));
-      else registry.add(new Connection(ws, socket, ctx, { id, ip, token: token?.token, resume }));
-    });
+      return `c_${randomBytes(9).toString('base64url')}`;
+    };
+    if (isAiSdk) {
+      aiSdk.wss.handleUpgrade(req, socket, head, (ws) => {
+        registry.add(aiSdk.open(ws, socket, { id: upgraded(), ip, token: token?.token }));
+      });
+    } else {
+      this.#deps.wss.handleUpgrade(req, socket, head, (ws) => {
+        const id = upgraded();
+        registry.add(new Connection(ws, socket, ctx, { id, ip, token: token?.token, resume }));
+      });
+    }
   }
 
   #reject(socket: Socket, rejection: UpgradeRejection): void {
