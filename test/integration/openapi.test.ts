@@ -3,6 +3,8 @@ import { join } from 'node:path';
 import { compileErrors, dereference, validate } from '@readme/openapi-parser';
 import { Ajv2020 } from 'ajv/dist/2020.js';
 import { afterAll, beforeAll, describe, expect, it } from 'vitest';
+import { helpText } from '../../packages/server/src/config/help-text.js';
+import { flagName, OPTION_SPECS } from '../../packages/server/src/config/options.js';
 import { HTTP_ROUTES, type RouteExample } from '../../packages/server/src/protocol/http-routes.js';
 import { fillPath } from '../../packages/server/src/protocol/openapi.js';
 import { type Harness, startGateway, TEST_API_KEY } from '../helpers/gateway-harness.js';
@@ -42,6 +44,21 @@ describe('GET /v1/openapi.json', () => {
     expect(result.valid ? 'valid' : compileErrors(result)).toBe('valid');
     expect(result.specification).toBe('OpenAPI');
     expect(doc).toMatchObject({ openapi: '3.1.0' });
+  });
+
+  it('names every flag of agentcast serve, as --help does, in x-agentcast-flags', () => {
+    const flags = (doc as { 'x-agentcast-flags': { flag: string; env: string; description: string }[] })[
+      'x-agentcast-flags'
+    ];
+    expect(flags.map((f) => f.flag)).toEqual(OPTION_SPECS.map((spec) => flagName(spec.key)));
+    const help = helpText();
+    for (const f of flags) {
+      expect(help).toContain(f.flag);
+      expect(f.env).toMatch(/^AGENTCAST_[A-Z0-9_]+$|^[A-Z][A-Z0-9_]+$/);
+      expect(f.description.length).toBeGreaterThan(5);
+    }
+    // A secret's value is never in the document.
+    expect(served).not.toContain('dev-agent-secret');
   });
 
   it('is byte for byte the committed docs/openapi.json (npm run build writes it)', () => {

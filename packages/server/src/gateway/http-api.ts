@@ -5,6 +5,7 @@ import type { AgentRuntime, CancelResult } from '../agents/agent-runtime.js';
 import { bearerCredential } from '../auth/token-source.js';
 import { apiKeyList } from '../config/api-keys.js';
 import type { Config } from '../config/config.js';
+import { envName, flagName, OPTION_SPECS, type OptionSpec } from '../config/options.js';
 import type { Engine, PresenceEntry } from '../engine/engine.js';
 import { provesNothingApplied } from '../engine/engine-unavailable.js';
 import type { Logger } from '../observability/logger.js';
@@ -208,8 +209,34 @@ let openApiText: string | undefined;
 
 /** The OpenAPI document's text, as served and as the build writes it to docs/openapi.json. */
 export function openApiJson(): string {
-  openApiText ??= `${JSON.stringify(buildOpenApiDocument(packageVersion()), null, 2)}\n`;
+  openApiText ??= `${JSON.stringify(
+    { ...buildOpenApiDocument(packageVersion()), 'x-agentcast-flags': flagList() },
+    null,
+    2,
+  )}\n`;
   return openApiText;
+}
+
+/**
+ * Every flag of `agentcast serve` with its environment variable, default, bounds and help, from the one
+ * options table (src/config/options.ts), as the vendor extension `x-agentcast-flags`: the limits the routes
+ * answer by (413, 429, …) are these flags, so the document names them beside the routes.
+ */
+function flagList(): Record<string, unknown>[] {
+  return OPTION_SPECS.map((spec: OptionSpec) => ({
+    flag: flagName(spec.key),
+    env: spec.env ?? envName(spec.key),
+    kind: spec.kind,
+    ...(spec.default === undefined
+      ? spec.defaultText === undefined
+        ? {}
+        : { default: spec.defaultText }
+      : { default: spec.secret === true ? '(secret)' : spec.default }),
+    ...(spec.min === undefined ? {} : { minimum: spec.min }),
+    ...(spec.max === undefined ? {} : { maximum: spec.max }),
+    ...(spec.values === undefined ? {} : { enum: spec.values }),
+    description: spec.help,
+  }));
 }
 
 /** `GET /v1/openapi.json`: no credential; it says nothing a reader of the docs does not know. */
