@@ -47,9 +47,8 @@ describe('GET /v1/openapi.json', () => {
   });
 
   it('names every flag of agentcast serve, as --help does, in x-agentcast-flags', () => {
-    const flags = (doc as { 'x-agentcast-flags': { flag: string; env: string; description: string }[] })[
-      'x-agentcast-flags'
-    ];
+    type Flag = { flag: string; env: string; description: string };
+    const flags = (JSON.parse(served) as { 'x-agentcast-flags': Flag[] })['x-agentcast-flags'];
     expect(flags.map((f) => f.flag)).toEqual(OPTION_SPECS.map((spec) => flagName(spec.key)));
     const help = helpText();
     for (const f of flags) {

@@ -8,6 +8,7 @@ import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
 import { parseMessageBody } from '../protocol/frames.js';
 import {
   type AuthContext,
+  type Authentication,
   authenticateRequest,
   type RevocationContext,
   refusalWord,
@@ -48,15 +49,8 @@ export async function handleUserApi(
     sendError(res, 405, HttpErrorCode.MethodNotAllowed, 'use POST', { Allow: 'POST' });
     return true;
   }
-  const token = bearerCredential(req.headers.authorization);
-  const auth = token === undefined ? undefined : await authenticateRequest(ctx, token);
-  if (auth === undefined || !auth.ok) {
-    const why = auth === undefined ? 'missing' : refusalWord(auth.refusal);
-    sendError(res, 401, HttpErrorCode.Unauthorized, `${why} token; send Authorization: Bearer <jwt>`, {
-      'WWW-Authenticate': 'Bearer',
-    });
-    return true;
-  }
+  const auth = await requireUser(req, res, ctx);
+  if (auth === undefined) return true;
   try {
     if (path === '/v1/tickets') {
       const { ticket, expiresInS } = await ctx.tickets.issue(auth, ctx.now());
@@ -73,6 +67,26 @@ export async function handleUserApi(
     });
   }
   return true;
+}
+
+/**
+ * The user of a request to a user's route (docs/protocol.md H, I, J): the user's JWT as `Authorization:
+ * Bearer`, checked by the session core (signature, expiry, revocation). Undefined once it answered `401`
+ * (with `WWW-Authenticate: Bearer` and the reason's word) for a missing or refused token.
+ */
+export async function requireUser(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: AuthContext & RevocationContext,
+): Promise<Extract<Authentication, { ok: true }> | undefined> {
+  const token = bearerCredential(req.headers.authorization);
+  const auth = token === undefined ? undefined : await authenticateRequest(ctx, token);
+  if (auth?.ok) return auth;
+  const why = auth === undefined ? 'missing' : refusalWord(auth.refusal);
+  sendError(res, 401, HttpErrorCode.Unauthorized, `${why} token; send Authorization: Bearer <jwt>`, {
+    'WWW-Authenticate': 'Bearer',
+  });
+  return undefined;
 }
 
 /** The status of each refusal of a start, the same codes a `user_message` gets as an error frame (§6, E). */

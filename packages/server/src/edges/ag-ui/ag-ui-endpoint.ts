@@ -4,19 +4,13 @@ import { RunAgentInputSchema } from '@ag-ui/core/schemas';
 import type { RunSnapshot } from '@agentcast/client';
 import type { AgentRuntime } from '../../agents/agent-runtime.js';
 import type { ConversationMessage } from '../../agents/define-agent.js';
-import { bearerCredential } from '../../auth/token-source.js';
 import type { Config } from '../../config/config.js';
 import type { Engine } from '../../engine/engine.js';
-import {
-  type AuthContext,
-  authenticateRequest,
-  type RevocationContext,
-  refusalWord,
-} from '../../gateway/authenticate-session.js';
+import type { AuthContext, RevocationContext } from '../../gateway/authenticate-session.js';
 import { NO_BODY, readJsonBody, sendError } from '../../gateway/http-api.js';
 import type { RunFollower, RunStreamFrom, RunStreamSink, RunStreams } from '../../gateway/run-stream.js';
 import type { StreamHeartbeat } from '../../gateway/stream-heartbeat.js';
-import { START_REFUSAL_STATUS } from '../../gateway/user-api.js';
+import { requireUser, START_REFUSAL_STATUS } from '../../gateway/user-api.js';
 import { closeIfSlow } from '../../gateway/user-stream.js';
 import { isEngineUnavailable } from '../../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../../protocol/error-codes.js';
@@ -61,15 +55,8 @@ export async function handleAgUi(
     sendError(res, 405, HttpErrorCode.MethodNotAllowed, `use ${method}`, { Allow: method });
     return true;
   }
-  const token = bearerCredential(req.headers.authorization);
-  const auth = token === undefined ? undefined : await authenticateRequest(ctx, token);
-  if (auth === undefined || !auth.ok) {
-    const why = auth === undefined ? 'missing' : refusalWord(auth.refusal);
-    sendError(res, 401, HttpErrorCode.Unauthorized, `${why} token; send Authorization: Bearer <jwt>`, {
-      'WWW-Authenticate': 'Bearer',
-    });
-    return true;
-  }
+  const auth = await requireUser(req, res, ctx);
+  if (auth === undefined) return true;
   try {
     if (run === null) await startRun(req, res, ctx, auth.userId);
     else await streamRun(req, res, ctx, auth.userId, run[1] as string, url);

@@ -6,18 +6,12 @@ import type {
   StartRequest,
   StartResult,
 } from '../../agents/agent-runtime.js';
-import { bearerCredential } from '../../auth/token-source.js';
 import type { Config } from '../../config/config.js';
-import {
-  type AuthContext,
-  authenticateRequest,
-  type RevocationContext,
-  refusalWord,
-} from '../../gateway/authenticate-session.js';
+import type { AuthContext, RevocationContext } from '../../gateway/authenticate-session.js';
 import { answerCancel, NO_BODY, readJsonBody, sendError, sendJson } from '../../gateway/http-api.js';
 import type { RunFollow, RunFollower, RunStreamEnd, RunStreams } from '../../gateway/run-stream.js';
 import type { StreamHeartbeat } from '../../gateway/stream-heartbeat.js';
-import { START_REFUSAL_STATUS } from '../../gateway/user-api.js';
+import { requireUser, START_REFUSAL_STATUS } from '../../gateway/user-api.js';
 import type { Logger } from '../../observability/logger.js';
 import { isEngineUnavailable } from '../../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../../protocol/error-codes.js';
@@ -79,15 +73,8 @@ export async function handleAiSdkHttp(
     sendError(res, 405, HttpErrorCode.MethodNotAllowed, `use ${method}`, { Allow: method });
     return true;
   }
-  const token = bearerCredential(req.headers.authorization);
-  const auth = token === undefined ? undefined : await authenticateRequest(ctx, token);
-  if (auth === undefined || !auth.ok) {
-    const why = auth === undefined ? 'missing' : refusalWord(auth.refusal);
-    sendError(res, 401, HttpErrorCode.Unauthorized, `${why} token; send Authorization: Bearer <jwt>`, {
-      'WWW-Authenticate': 'Bearer',
-    });
-    return true;
-  }
+  const auth = await requireUser(req, res, ctx);
+  if (auth === undefined) return true;
   let chatId: string | undefined;
   if (route !== null) {
     chatId = decodedId(route[1] as string);
