@@ -1,5 +1,5 @@
-import type { ApprovalDecision } from './outbox.js';
 import type { ErrorCode } from './protocol/error-codes.js';
+import type { ApprovalDecision } from './protocol/wire.js';
 
 /** Stable codes of the errors the client reports; never renumbered or reused. */
 export const ClientErrorCode = {

@@ -1,5 +1,5 @@
 import { ClientError, ClientErrorCode } from './client-error.js';
-import type { RunSnapshotApproval } from './protocol/wire.js';
+import type { ApprovalDecision } from './protocol/wire.js';
 import type { TimerHandle, Timers } from './timers.js';
 
 /** The server's answer to a `user_message` or `cancel` (docs/protocol.md §6). */
@@ -12,8 +12,7 @@ export interface Ack {
   readonly duplicate: boolean;
 }
 
-/** An approval's decision as the gateway names it (docs/protocol.md G). */
-export type ApprovalDecision = NonNullable<RunSnapshotApproval['decision']>;
+export type { ApprovalDecision } from './protocol/wire.js';
 
 /** The server's answer to an `approval` frame or `POST /v1/approvals/:id` (docs/protocol.md G). */
 export interface ApprovalAck {

@@ -60,6 +60,9 @@ export interface RunSnapshotApproval {
   readonly by?: 'user' | 'timeout' | 'run';
 }
 
+/** An approval's decision as the gateway names it (docs/protocol.md G). */
+export type ApprovalDecision = NonNullable<RunSnapshotApproval['decision']>;
+
 /**
  * A run's state folded from every event of it so far (docs/protocol.md F): what a tab that opens mid-run
  * needs to draw it, exact up to `last_seq`, the run's latest event.

@@ -7,7 +7,6 @@ import { apiKeyList } from '../config/api-keys.js';
 import type { Config } from '../config/config.js';
 import { envName, flagName, OPTION_SPECS, type OptionSpec } from '../config/options.js';
 import type { Engine, PresenceEntry } from '../engine/engine.js';
-import { provesNothingApplied } from '../engine/engine-unavailable.js';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
 import { packageVersion } from '../observability/package-version.js';
@@ -15,7 +14,6 @@ import type { Tracing } from '../observability/tracing.js';
 import { isEngineUnavailable, isEventInvalid } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
 import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
-import type { ErrorDetails } from '../protocol/frames.js';
 import {
   approvalBodySchema,
   approvalsQuerySchema,
@@ -38,6 +36,8 @@ import {
   type RevocationContext,
   refusalWord,
 } from './authenticate-session.js';
+import { sendError, sendJson } from './http-reply.js';
+import { keyScope, unstoredMessage } from './publish-answers.js';
 import { isNdjsonRequest, publishStream } from './publish-stream.js';
 import { readBody } from './read-body.js';
 
@@ -91,39 +91,8 @@ export interface HttpApiContext {
   readonly demo?: ((req: IncomingMessage, res: ServerResponse, path: string) => Promise<boolean>) | undefined;
 }
 
-/** Writes a JSON answer. */
-export function sendJson(
-  res: ServerResponse,
-  status: number,
-  body: unknown,
-  headers: Record<string, string> = {},
-): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    ...headers,
-  });
-  res.end(text);
-}
-
-/**
- * Writes the error body of docs/protocol.md §8: `{"error":{"code","message"}}`, with `Connection: close`
- * (docs/protocol.md D). A refused request's body may still be arriving, a byte at a time: Node would
- * read and discard it on a kept-alive socket for as long as the peer likes, so the socket is closed
- * once the answer is written (Node ends and destroys it after `Connection: close`) and the rest of
- * the body is never read.
- */
-export function sendError(
-  res: ServerResponse,
-  status: number,
-  code: string,
-  message: string,
-  headers?: Record<string, string>,
-  details?: ErrorDetails,
-): void {
-  sendJson(res, status, { error: { code, message, ...details } }, { ...headers, Connection: 'close' });
-}
+export { sendError, sendJson } from './http-reply.js';
+export { keyScope, unstoredMessage } from './publish-answers.js';
 
 /**
  * The HTTP routes of docs/protocol.md §8. Every failure is a JSON error with a documented code; nothing
@@ -552,40 +521,6 @@ async function publishOnce(
   }
   ctx.metrics.eventsPublished.inc({ source: 'http' }, answer.events.length);
   sendJson(res, 202, { results: answer.events.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
-}
-
-/** What scopes a publish's idempotency key to the API key: a digest, so the key itself is never stored. */
-export function keyScope(apiKey: string | undefined): string {
-  return createHash('sha256')
-    .update(apiKey ?? '')
-    .digest('hex')
-    .slice(0, 16);
-}
-
-/**
- * The 503 message of a publish the engine failed (docs/protocol.md D), true to what is known: "nothing
- * was stored" only when the engine refused before sending anything; otherwise the write may have run
- * in Redis after its timeout, and only a retry with the same `Idempotency-Key` cannot store it twice.
- */
-export function unstoredMessage(
-  error: unknown,
-  events: number,
-  options: { readonly keyed: boolean } = { keyed: false },
-): string {
-  if (provesNothingApplied(error)) return 'the engine is unavailable; nothing was stored, retry later';
-  if (options.keyed) {
-    // One script stores a keyed publish: all of it or none.
-    const what =
-      events === 1
-        ? 'the event may or may not have been stored'
-        : 'none or all of the events may have been stored';
-    return `the engine did not confirm the write: ${what}; retry with the same Idempotency-Key, which stores ${events === 1 ? 'it' : 'them'} at most once`;
-  }
-  const what =
-    events === 1
-      ? 'the event may or may not have been stored, and a retry may store it twice'
-      : 'none, some or all of the events may have been stored, and a retry may store them twice';
-  return `the engine did not confirm the write: ${what}; send an Idempotency-Key header so that a retry stores at most once (docs/protocol.md D)`;
 }
 
 async function userHistory(

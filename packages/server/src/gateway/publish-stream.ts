@@ -1,12 +1,24 @@
 import { createHash } from 'node:crypto';
 import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { LogHead } from '../engine/engine.js';
+import type { Config } from '../config/config.js';
+import type { Engine, LogHead } from '../engine/engine.js';
+import type { Logger } from '../observability/logger.js';
+import type { Metrics } from '../observability/metrics.js';
 import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
 import { type NdjsonLine, type NdjsonOutcome, NdjsonSplitter } from '../protocol/ndjson-splitter.js';
 import { type PublishItem, type PublishLine, parsePublishLine } from '../protocol/publish.js';
 import { parseTraceparent } from '../protocol/trace-context.js';
-import { type HttpApiContext, keyScope, sendJson, unstoredMessage } from './http-api.js';
+import { sendJson } from './http-reply.js';
+import { keyScope, unstoredMessage } from './publish-answers.js';
+
+/** What a streamed publish uses of the HTTP API's context (gateway/http-api.ts gives it). */
+export interface PublishStreamContext {
+  readonly config: Config;
+  readonly engine: Engine;
+  readonly metrics: Metrics;
+  readonly log: Logger;
+}
 
 /** The media types of a streamed publish (docs/protocol.md D, "Streamed publish"); parameters ignored. */
 const NDJSON_TYPES: ReadonlySet<string> = new Set(['application/x-ndjson', 'application/ndjson']);
@@ -44,7 +56,7 @@ interface Stop {
 export function publishStream(
   req: IncomingMessage,
   res: ServerResponse,
-  ctx: HttpApiContext,
+  ctx: PublishStreamContext,
   headerKey: string | undefined,
 ): Promise<void> {
   const stream = new StreamedPublish(res, ctx, headerKey, parseTraceparent(req.headers.traceparent));
@@ -110,7 +122,7 @@ class StreamedPublish {
 
   constructor(
     private readonly res: ServerResponse,
-    private readonly ctx: HttpApiContext,
+    private readonly ctx: PublishStreamContext,
     private readonly headerKey: string | undefined,
     private readonly traceparent: string | undefined,
   ) {
