@@ -361,10 +361,7 @@ describe('AI SDK WebSocket resume with lastSequence', () => {
       trigger: 'submit-message',
       body: { agent: 'steps' },
     });
-    const before = await chunksOf(
-      sender,
-      ({ chunk }) => chunk.type === 'text-delta' && chunk.delta === 'c ',
-    );
+    const before = await chunksOf(sender, ({ chunk }) => chunk.type === 'text-delta' && chunk.delta === 'c ');
     expect(before.last).toBe('stopped');
     sender.ws.close();
     // One tab reads the whole run from the start while it runs; another resumes after what the sender got.
