@@ -321,7 +321,13 @@ export class AiSdkSocket implements RegisteredSession {
       this.#send(aiSdkFrame.error(frame.requestId, `${started.code}: ${started.message}`));
       return;
     }
-    return this.#follow(request, started.runId, new UiMessageEncoder(), { kind: 'first' }, !started.duplicate);
+    return this.#follow(
+      request,
+      started.runId,
+      new UiMessageEncoder(),
+      { kind: 'first' },
+      !started.duplicate,
+    );
   }
 
   /**
