@@ -1341,6 +1341,7 @@ export function describeEngineContract(name: string, makeEngine: MakeEngine): vo
           ],
           approvals: [],
           final_response: 'done',
+          first_seq: first.seq,
           last_seq: last.seq,
           epoch: last.epoch,
           truncated: false,

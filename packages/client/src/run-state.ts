@@ -68,7 +68,8 @@ interface FoldData {
  * Folds one event into its run exactly as the gateway folds it into the snapshot (docs/protocol.md F, the
  * fold table; G for approvals) and returns the new state, or `run` itself when the event is already in it
  * (same epoch, `seq <= last_seq`). `event` is one of the run's (its `run_id` is the run's). Pure: `run` is
- * never changed. `run` undefined: the run is first seen by this event, which sets `started_at`. Like the
+ * never changed. `run` undefined: the run is first seen by this event, which sets `started_at` and
+ * `first_seq`. Like the
  * gateway, a truncated run keeps its text, reasoning, tools and approvals as they are (a part of them is
  * missing, and appending would hide the hole) while `status`, `ended_at` and `last_seq` stay exact; and an
  * ended run's status never changes. The client trusts the gateway's validation of the fields (§3, B).
@@ -82,12 +83,15 @@ export function foldRunEvent(run: RunState | undefined, event: AgentEvent): RunS
     reasoning: '',
     tools: [],
     approvals: [],
+    first_seq: event.seq,
     last_seq: 0,
     epoch: event.epoch,
     truncated: false,
   };
   if (r.epoch === event.epoch && event.seq <= r.last_seq) return r;
   const next: Mutable<RunState> = { ...r, last_seq: event.seq, epoch: event.epoch };
+  // As the gateway: a run whose events span epochs has no first seq of its current epoch.
+  if (r.epoch !== event.epoch) delete next.first_seq;
   const { type } = event;
   const d = event.data as FoldData;
   const ending = type === 'agent_completed';

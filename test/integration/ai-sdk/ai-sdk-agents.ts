@@ -4,7 +4,9 @@ import { deferred } from '../../helpers/deferred.js';
 /**
  * Agents for the AI SDK edge tests, held at a gate between their two halves so a test can cut, resume or
  * cancel mid-run without sleeping: `gated` streams "one " and "two ", then waits for `release(text)`, then
- * streams "three " and ends; `asks` asks for approval of `send_email` and runs it when approved.
+ * streams "three " and ends; `asks` asks for approval of `send_email` and runs it when approved; `steps`
+ * interleaves reasoning, text and a tool call (so a snapshot's order differs from the events'), waits at
+ * its gate after "c ", then streams "d", calls another tool and ends.
  */
 export function testAgents(): {
   readonly agents: AgentDefinition[];
@@ -54,8 +56,28 @@ export function testAgents(): {
       return decision;
     },
   });
+  const steps = defineAgent({
+    name: 'steps',
+    async *run(input, ctx) {
+      yield { type: 'agent_thinking', data: { reasoning: 'Plan.' } };
+      yield { type: 'stream_chunk', data: { text: 'a ' } };
+      yield* ctx.tool('lookup', { q: 1 }, () => 'found');
+      yield { type: 'agent_thinking', data: { reasoning: 'More.' } };
+      yield { type: 'stream_chunk', data: { text: 'b ' } };
+      yield { type: 'stream_chunk', data: { text: 'c ' } };
+      const gate = gateOf(input.text);
+      gate.reached.resolve(undefined);
+      await Promise.race([
+        gate.open.promise,
+        new Promise((resolve) => ctx.signal.addEventListener('abort', resolve, { once: true })),
+      ]);
+      yield { type: 'stream_chunk', data: { text: 'd' } };
+      yield* ctx.tool('lookup', { q: 2 }, () => 'again');
+      return 'a b c d';
+    },
+  });
   return {
-    agents: [gated, asks],
+    agents: [gated, asks, steps],
     reached: (text) => gateOf(text).reached.promise,
     release: (text) => gateOf(text).open.resolve(undefined),
   };

@@ -315,3 +315,123 @@ describe('AI SDK over WebSocket (WebSocketChatTransport)', () => {
     raw.ws.close();
   });
 });
+
+/** One chunk as a request's `chunk` frame carries it (docs/protocol.md J). */
+interface Numbered {
+  readonly sequence: number;
+  readonly chunk: UIMessageChunk;
+}
+
+async function rawSocket(harness: Harness, userId: string): Promise<Client> {
+  const raw = Client.open(`ws://127.0.0.1:${harness.port}/v1/ai-sdk/ws`, {
+    protocols: ['agentcast.v1', `bearer.${await harness.token(userId)}`],
+  });
+  await raw.opened();
+  return raw;
+}
+
+/** The chunks of one request up to its `end` (or until `stop`), and the frame that ended the read. */
+async function chunksOf(
+  raw: Client,
+  stop: (c: Numbered) => boolean = () => false,
+): Promise<{ chunks: Numbered[]; last: string }> {
+  const chunks: Numbered[] = [];
+  for (let i = 0; i < 200; i++) {
+    const frame = await raw.next();
+    if (frame.type !== 'chunk') {
+      if (frame.type === 'start') continue;
+      return { chunks, last: frame.type === 'error' ? `error: ${String(frame.errorText)}` : frame.type };
+    }
+    const numbered = { sequence: frame.sequence as number, chunk: frame.chunk as UIMessageChunk };
+    chunks.push(numbered);
+    if (stop(numbered)) return { chunks, last: 'stopped' };
+  }
+  throw new Error('no end in 200 frames');
+}
+
+describe('AI SDK WebSocket resume with lastSequence', () => {
+  it('continues at lastSequence + 1 with the numbering and chunks of an uninterrupted read', async () => {
+    // The sender reads until "c " (reasoning, text and a tool behind it), then its socket drops.
+    const sender = await rawSocket(h, 'w-seq');
+    sender.send({
+      type: 'send',
+      requestId: 'q1',
+      id: 'ws-seq',
+      messages: [user('wm-seq', 'seq cut')],
+      trigger: 'submit-message',
+      body: { agent: 'steps' },
+    });
+    const before = await chunksOf(sender, ({ chunk }) => chunk.type === 'text-delta' && chunk.delta === 'c ');
+    expect(before.last).toBe('stopped');
+    sender.ws.close();
+    // One tab reads the whole run from the start while it runs; another resumes after what the sender got.
+    const whole = await rawSocket(h, 'w-seq');
+    whole.send({ type: 'resume', requestId: 'q2', id: 'ws-seq' });
+    const lastSequence = before.chunks.at(-1)?.sequence as number;
+    const resumer = await rawSocket(h, 'w-seq');
+    resumer.send({ type: 'resume', requestId: 'q3', id: 'ws-seq', lastSequence });
+    await Promise.all([whole.next('start'), resumer.next('start')]);
+    agents.release('seq cut');
+    const [all, after] = await Promise.all([chunksOf(whole), chunksOf(resumer)]);
+    expect([all.last, after.last]).toEqual(['end', 'end']);
+    expect(after.chunks[0]?.sequence).toBe(lastSequence + 1);
+    expect([...before.chunks, ...after.chunks]).toEqual(all.chunks);
+    expect(all.chunks.map((c) => c.sequence)).toEqual(all.chunks.map((_, i) => i));
+    // Interleaved as the events came (a snapshot would have put the reasoning first and the text last).
+    expect(all.chunks.map((c) => c.chunk.type).slice(0, 10)).toEqual([
+      'start',
+      'start-step',
+      'reasoning-start',
+      'reasoning-delta',
+      'reasoning-end',
+      'text-start',
+      'text-delta',
+      'text-end',
+      'tool-input-available',
+      'tool-output-available',
+    ]);
+    for (const c of [whole, resumer]) c.ws.close();
+  });
+});
+
+describe('AI SDK WebSocket resume once history lost the run’s start', () => {
+  let small: Harness;
+  beforeAll(async () => {
+    // Three events of history: the steps run's eight before its gate push its first one out.
+    small = await startGateway({ historySize: 3 }, { agents: agents.agents });
+  });
+  afterAll(async () => {
+    await small.close();
+  });
+
+  it('refuses a lastSequence with a documented error; without one the run comes whole from its snapshot', async () => {
+    const sender = await rawSocket(small, 'w-gone');
+    sender.send({
+      type: 'send',
+      requestId: 'q1',
+      id: 'ws-gone',
+      messages: [user('wm-gone', 'seq gone')],
+      trigger: 'submit-message',
+      body: { agent: 'steps' },
+    });
+    await agents.reached('seq gone');
+    sender.ws.close();
+    const raw = await rawSocket(small, 'w-gone');
+    raw.send({ type: 'resume', requestId: 'q2', id: 'ws-gone', lastSequence: 4 });
+    expect(await raw.next()).toEqual({ type: 'start', requestId: 'q2' });
+    expect(await raw.next()).toEqual({
+      type: 'error',
+      requestId: 'q2',
+      errorText: 'resume point no longer available; reload the chat',
+    });
+    raw.send({ type: 'resume', requestId: 'q3', id: 'ws-gone' });
+    await raw.next('start');
+    agents.release('seq gone');
+    const whole = await chunksOf(raw);
+    expect(whole.last).toBe('end');
+    expect(whole.chunks.map((c) => c.sequence)).toEqual(whole.chunks.map((_, i) => i));
+    const text = whole.chunks.map(({ chunk }) => (chunk.type === 'text-delta' ? chunk.delta : '')).join('');
+    expect(text).toBe('a b c d');
+    raw.ws.close();
+  });
+});

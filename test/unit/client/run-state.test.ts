@@ -36,8 +36,9 @@ function serverFold(events: readonly RunEvent[], maxBytes = 1 << 20): RunSnapsho
 const started = ev(1, 'agent_started', { agent_name: 'demo', task_description: 'Hi', thread_id: 't1' });
 
 describe('foldRunEvent (docs/protocol.md F, the fold table)', () => {
-  it('starts a run first seen by its events at the first event: running, started_at its ts', () => {
-    expect(foldRunEvent(undefined, ev(7, 'stream_chunk', { text: 'a' }))).toEqual({
+  it('starts a run first seen by its events at the first event: running, started_at its ts, first_seq its seq', () => {
+    const run = foldRunEvent(undefined, ev(7, 'stream_chunk', { text: 'a' }));
+    expect(run).toEqual({
       run_id: 'r1',
       status: 'running',
       started_at: TS(7),
@@ -45,10 +46,13 @@ describe('foldRunEvent (docs/protocol.md F, the fold table)', () => {
       reasoning: '',
       tools: [],
       approvals: [],
+      first_seq: 7,
       last_seq: 7,
       epoch: 'e1',
       truncated: false,
     });
+    // An event of another epoch: the run's start is no longer a seq of its epoch (as the gateway folds it).
+    expect(foldRunEvent(run, ev(1, 'stream_chunk', { text: 'b' }, 'e2'))).not.toHaveProperty('first_seq');
   });
 
   it('takes agent, task and thread_id from agent_started (thread_id only when a string)', () => {

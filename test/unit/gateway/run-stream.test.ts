@@ -184,6 +184,64 @@ describe('RunStreams: one run of a user, exactly once, from its start or after a
     expect(rec.text()).toBe('ab');
   });
 
+  it('from the first event: every event of the run from history, however late, then live; NOT_FOUND unknown', async () => {
+    setup();
+    const first = await engine.append('u1', started('r1'));
+    await engine.append('u1', chunk('r2', 'other'));
+    await engine.append('u1', chunk('r1', 'a'));
+    expect((await engine.runSnapshot('u1', 'r1'))?.first_seq).toBe(first.seq);
+    const rec = recorder();
+    await (await subscribe('u1')).follow('r1', { kind: 'first' }, rec.sink);
+    await engine.append('u1', chunk('r1', 'b'));
+    await engine.append('u1', completed('r1'));
+    expect(await rec.ended).toBe('ended');
+    expect(rec.snapshots).toEqual([]);
+    expect(rec.events.map((e) => e.type)).toEqual([
+      'agent_started',
+      'stream_chunk',
+      'stream_chunk',
+      'agent_completed',
+    ]);
+    expect(rec.events[0]?.seq).toBe(first.seq);
+    expect(await (await subscribe('u1')).follow('nope', { kind: 'first' }, recorder().sink)).toEqual({
+      ok: false,
+      code: 'NOT_FOUND',
+    });
+  });
+
+  it('from the first event once history lost it (or a snapshot without first_seq): the snapshot, marked reset', async () => {
+    engine = new MemoryEngine({ historySize: 2 });
+    streams = new RunStreams({ engine, historySize: 2 });
+    await engine.append('u1', started('r1'));
+    for (const text of ['a', 'b', 'c']) await engine.append('u1', chunk('r1', text));
+    const rec = recorder();
+    await (await subscribe('u1')).follow('r1', { kind: 'first' }, rec.sink);
+    await engine.append('u1', completed('r1'));
+    expect(await rec.ended).toBe('ended');
+    expect(rec.snapshots.map((s) => s.reason)).toEqual(['reset']);
+    expect(rec.text()).toBe('abc');
+    // A snapshot stored before first_seq existed (or whose run spans epochs) cannot be read from its start.
+    const old = new RunStreams({
+      engine: {
+        subscribe: (u, l) => engine.subscribe(u, l),
+        head: (u) => engine.head(u),
+        history: (u, q) => engine.history(u, q),
+        runSnapshots: (u, q) => engine.runSnapshots(u, q),
+        runSnapshot: async (u, r) => {
+          const { first_seq: _, ...snapshot } = (await engine.runSnapshot(u, r)) as RunSnapshot;
+          return snapshot;
+        },
+      },
+      historySize: 1000,
+    });
+    const again = recorder();
+    const follower = await old.subscribe('u1');
+    followers.push(follower);
+    await follower.follow('r1', { kind: 'first' }, again.sink);
+    expect(await again.ended).toBe('ended');
+    expect(again.snapshots.map((s) => s.reason)).toEqual(['reset']);
+  });
+
   it('after the run’s end: ended at once, nothing given', async () => {
     setup();
     await engine.append('u1', started('r1'));

@@ -88,6 +88,11 @@ export interface RunSnapshot {
   readonly approvals: readonly RunSnapshotApproval[];
   readonly final_response?: string | null;
   readonly error?: { readonly code: string; readonly message: string };
+  /**
+   * Seq of the run's first event, in `epoch` (docs/protocol.md F); absent when the run's events span epochs
+   * (or the snapshot was stored before this field existed).
+   */
+  readonly first_seq?: number;
   /** Seq of the run's latest event folded in; events of the run after it come on the stream. */
   readonly last_seq: number;
   readonly epoch: string;

@@ -28,7 +28,7 @@ export interface SnapshotPatch {
 export type SnapshotAppendTarget = 'text' | 'reasoning' | 'tools' | 'approvals';
 
 /**
- * A snapshot as an engine stores it. `fields` holds `started_at`, `status`, `last_seq`, `epoch`, `bytes`,
+ * A snapshot as an engine stores it. `fields` holds `started_at`, `status`, `first_seq`, `last_seq`, `epoch`, `bytes`,
  * `truncated` (`'1'` once truncated) and the optional fields of {@link SnapshotPatch.fields}, all strings
  * (a Redis hash); `tools` the tool entries in order (JSON each).
  */
@@ -189,6 +189,8 @@ export class SnapshotState {
   bytes = 0;
   truncated = false;
   lastSeq = 0;
+  /** Seq of the run's first event, while every event of the run is of one epoch. */
+  firstSeq: number | undefined;
   epoch = '';
   /** Time of the last event, ms (its expiry is `ttlMs` after it). */
   touchedAt: number;
@@ -208,6 +210,7 @@ export class SnapshotState {
     return {
       fields: {
         ...this.fields,
+        ...(this.firstSeq === undefined ? {} : { first_seq: String(this.firstSeq) }),
         last_seq: String(this.lastSeq),
         epoch: this.epoch,
         bytes: String(this.bytes),
@@ -235,6 +238,8 @@ export function applySnapshotPatch(
   ts: string,
   maxBytes: number,
 ): void {
+  if (state.epoch === '') state.firstSeq = seq;
+  else if (state.epoch !== epoch) state.firstSeq = undefined;
   state.lastSeq = seq;
   state.epoch = epoch;
   if (patch.status !== undefined && !state.ended) {
@@ -332,6 +337,7 @@ export function snapshotFromRecord(runId: string, record: SnapshotRecord): RunSn
     approvals: foldApprovals(record.approvals),
     ...(f.final_response === undefined ? {} : { final_response: finalResponse as string | null }),
     ...(error === undefined ? {} : { error: error as { code: string; message: string } }),
+    ...(f.first_seq === undefined ? {} : { first_seq: Number(f.first_seq) }),
     last_seq: Number(f.last_seq ?? 0),
     epoch: f.epoch ?? '',
     truncated: f.truncated === '1',

@@ -8,10 +8,14 @@ import { EventType, type StoredEvent } from '../protocol/events.js';
  * Where a follower starts reading a run (docs/protocol.md F, §4):
  * - `start`: the run so far as its snapshot, then each later event;
  * - `after`: the run's events after this position of the user's stream (from history), then live; when
- *   history can no longer serve it (§4 would answer `reset`), the snapshot instead, with reason `reset`.
+ *   history can no longer serve it (§4 would answer `reset`), the snapshot instead, with reason `reset`;
+ * - `first`: every event of the run from its first one (its snapshot's `first_seq`, from history), then
+ *   live, so what the sink gets is a function of the run's events alone, however late it starts; when
+ *   history no longer holds the run's start, the snapshot instead, with reason `reset`.
  */
 export type RunStreamFrom =
   | { readonly kind: 'start' }
+  | { readonly kind: 'first' }
   | { readonly kind: 'after'; readonly epoch: string; readonly seq: number };
 
 /** How a follow ended: see {@link RunStreamSink.end}. */
@@ -20,8 +24,8 @@ export type RunStreamEnd = 'ended' | 'lost' | 'closed';
 /** What an edge does with one run's stream: encodes it into its protocol's frames. */
 export interface RunStreamSink {
   /**
-   * The run folded up to `snapshot.last_seq`: `start` from kind `start`, `reset` when `after` could not be
-   * served exactly. Not called for a run with no stored event yet (a `pending` follow of a run just started).
+   * The run folded up to `snapshot.last_seq`: `start` from kind `start`, `reset` when `after` or `first` could
+   * not be served exactly. Not called for a run with no stored event yet (a `pending` follow of a run just started).
    */
   snapshot(snapshot: RunSnapshot, reason: 'start' | 'reset'): void;
   /** Each event of the run after what was given, once, in seq order (its `agent_completed` last). */
@@ -148,11 +152,11 @@ class UserRunFollower implements RunFollower {
     }
     this.#runId = runId;
     let position: ReplayPosition | 'not_found' | 'ended' | 'lost';
+    const pending = options.pending === true;
     try {
-      position =
-        from.kind === 'after'
-          ? await this.#readAfter(runId, from, sink)
-          : await this.#readStart(runId, sink, options.pending === true, 'start');
+      if (from.kind === 'after') position = await this.#readAfter(runId, from, sink);
+      else if (from.kind === 'first') position = await this.#readFirst(runId, sink, pending);
+      else position = await this.#readStart(runId, sink, pending, 'start');
     } catch {
       this.close();
       return { ok: false, code: 'UNAVAILABLE' };
@@ -189,6 +193,24 @@ class UserRunFollower implements RunFollower {
     if (TERMINAL_STATUSES.has(snapshot.status)) return 'ended';
     this.#skipThrough = snapshot.last_seq;
     return { epoch: head.epoch, lastSentSeq: head.seq, complete: true };
+  }
+
+  /**
+   * The run's events from its first one: history after the seq before it. A run not stored yet (pending)
+   * is all live; one whose start history cannot give (another epoch, expired) is its snapshot (`reset`).
+   */
+  async #readFirst(
+    runId: string,
+    sink: RunStreamSink,
+    pending: boolean,
+  ): Promise<ReplayPosition | 'not_found' | 'ended' | 'lost'> {
+    const head = await this.#options.engine.head(this.#userId);
+    const snapshot = await this.#options.engine.runSnapshot(this.#userId, runId);
+    if (snapshot === undefined) {
+      return pending ? { epoch: head.epoch, lastSentSeq: head.seq, complete: true } : 'not_found';
+    }
+    if (snapshot.first_seq === undefined) return this.#readStart(runId, sink, false, 'reset');
+    return this.#readAfter(runId, { epoch: snapshot.epoch, seq: snapshot.first_seq - 1 }, sink);
   }
 
   /** History after the position, page by page, keeping the run's events; a reset falls back to the snapshot. */

@@ -327,6 +327,7 @@ export const runSnapshotSchema = z.looseObject({
   reasoning: z.string(),
   tools: z.array(z.looseObject({ execution_id: z.string(), tool_name: z.string() })),
   approvals: z.array(z.looseObject({ approval_id: z.string(), tool_name: z.string() })),
+  first_seq: z.int().nonnegative().optional(),
   last_seq: z.int().nonnegative(),
   epoch: z.string(),
   truncated: z.boolean(),

@@ -46,7 +46,16 @@ export interface AiSdkSocketContext extends AiSdkContext {
 /** The `errorText` of a request whose stream could not stay exact (docs/protocol.md J). */
 const LOST = 'the stream was interrupted; resume the chat';
 
-/** One request of the socket: a run followed, its chunks numbered from 0. */
+/**
+ * The `errorText` of a `resume` with `lastSequence` whose run's start history no longer holds
+ * (docs/protocol.md J): chunks after it cannot be numbered as the client's were.
+ */
+const RESUME_GONE = 'resume point no longer available; reload the chat';
+
+/**
+ * One request of the socket: a run followed, its chunks numbered from 0. A `send` or `resume` encodes the
+ * run's events from its first one, so chunk n is the same chunk on every request of that run.
+ */
 interface ActiveRequest {
   readonly requestId: string;
   runId?: string;
@@ -316,7 +325,7 @@ export class AiSdkSocket implements RegisteredSession {
       request,
       started.runId,
       new UiMessageEncoder(),
-      { kind: 'start' },
+      { kind: 'first' },
       !started.duplicate,
     );
   }
@@ -345,12 +354,16 @@ export class AiSdkSocket implements RegisteredSession {
     return this.#follow(request, active.run_id, encoder, from);
   }
 
-  /** `start`, then the run's chunks numbered from 0, then `end` once the run ended. */
+  /**
+   * `start`, then the run's chunks numbered from 0, then `end` once the run ended. From `first` (a `send`, a
+   * `resume`) the chunks are the encoding of the run's events from its first one: the same numbering on
+   * every request of the run, so `lastSequence` names one chunk (docs/protocol.md J).
+   */
   async #follow(
     request: ActiveRequest,
     runId: string,
     encoder = new UiMessageEncoder(),
-    from: RunStreamFrom = { kind: 'start' },
+    from: RunStreamFrom = { kind: 'first' },
     pending = false,
   ): Promise<void> {
     request.runId = runId;
@@ -369,7 +382,10 @@ export class AiSdkSocket implements RegisteredSession {
       {
         snapshot: (snapshot, reason) => {
           // A reset mid-continuation cannot be appended to what the client holds: it resumes from the start.
-          if (reason === 'reset' && from.kind === 'after') this.#lose(request);
+          if (reason === 'reset' && from.kind === 'after') this.#lose(request, LOST);
+          // The run's start is gone from history: its snapshot is numbered otherwise than the chunks the
+          // client counted, so only a client that holds none of them (no lastSequence) can take it.
+          else if (reason === 'reset' && request.skipThrough >= 0) this.#lose(request, RESUME_GONE);
           else write(encoder.snapshot(snapshot));
         },
         event: (event) => write(encoder.event(event)),
@@ -399,11 +415,11 @@ export class AiSdkSocket implements RegisteredSession {
     if (this.#requests.get(requestId) !== request) follow.close();
   }
 
-  /** Ends a request that can no longer be continued exactly: an `error`, the client resumes. */
-  #lose(request: ActiveRequest): void {
+  /** Ends a request that can no longer be continued exactly: an `error` saying what the client does. */
+  #lose(request: ActiveRequest, errorText: string): void {
     if (this.#requests.get(request.requestId) !== request) return;
     this.#finish(request);
-    this.#send(aiSdkFrame.error(request.requestId, LOST));
+    this.#send(aiSdkFrame.error(request.requestId, errorText));
   }
 
   /** `abort`: the request's run is cancelled (it ends `cancelled` everywhere, on any node), then it detaches. */

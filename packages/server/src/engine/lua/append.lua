@@ -28,7 +28,7 @@
 -- An event of a run (docs/protocol.md F) is also folded into the run's snapshot here, in the same atomic
 -- step, so a snapshot is never ahead of or behind the stream. Then KEYS[4..6] are always given (ARGV[10]
 -- '' when the append is not fenced) and:
--- KEYS[7]  snapshot hash `<prefix>{u:<id>}:snap:<run_id>` {started_at, status, ended_at, last_seq, epoch,
+-- KEYS[7]  snapshot hash `<prefix>{u:<id>}:snap:<run_id>` {started_at, status, ended_at, first_seq, last_seq, epoch,
 --          bytes, truncated, and the fields of ARGV[26..]}; KEYS[8] its text, KEYS[9] its reasoning
 --          (strings, APPENDed), KEYS[10] its tool entries, KEYS[11] its approval entries (lists)
 -- KEYS[12] sorted set of the user's active runs, KEYS[13] of all the user's runs, scored by last_seq
@@ -147,7 +147,12 @@ if snapshot then
   local max_bytes, snap_ttl, per_user = tonumber(ARGV[18]), tonumber(ARGV[19]), tonumber(ARGV[20])
   local terminal = {succeeded = true, failed = true, cancelled = true, timed_out = true}
   local created = redis.call('HSETNX', snap, 'started_at', ts) == 1
-  if created then redis.call('HSET', snap, 'status', 'running', 'bytes', 0, 'truncated', '0') end
+  if created then
+    redis.call('HSET', snap, 'status', 'running', 'bytes', 0, 'truncated', '0', 'first_seq', seq)
+  elseif redis.call('HGET', snap, 'epoch') ~= epoch then
+    -- The run's events now span epochs: its start can no longer be read from this epoch's history.
+    redis.call('HDEL', snap, 'first_seq')
+  end
   redis.call('HSET', snap, 'last_seq', seq, 'epoch', epoch)
   if status ~= '' and not terminal[redis.call('HGET', snap, 'status')] then
     redis.call('HSET', snap, 'status', status)
