@@ -36,7 +36,7 @@ import {
   type RevocationContext,
   refusalWord,
 } from './authenticate-session.js';
-import { sendError, sendJson } from './http-reply.js';
+import { decodedSegment, sendError, sendJson } from './http-reply.js';
 import { keyScope, unstoredMessage } from './publish-answers.js';
 import { isNdjsonRequest, publishStream } from './publish-stream.js';
 import { readBody } from './read-body.js';
@@ -729,15 +729,6 @@ async function disconnectUser(
     status: 'disconnecting',
     ...(revokeBefore === undefined ? {} : { revoke_before: revokeBefore }),
   });
-}
-
-/** A percent-decoded path segment, or undefined when its encoding is malformed (`%E0%A4%A`, `%zz`). */
-function decodedSegment(segment: string): string | undefined {
-  try {
-    return decodeURIComponent(segment);
-  } catch {
-    return undefined;
-  }
 }
 
 /**

@@ -1,4 +1,6 @@
 import type { ServerResponse } from 'node:http';
+import { ErrorCode } from '../protocol/error-codes.js';
+import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
 import type { ErrorDetails } from '../protocol/frames.js';
 
 /** Writes a JSON answer. */
@@ -33,4 +35,29 @@ export function sendError(
   details?: ErrorDetails,
 ): void {
   sendJson(res, status, { error: { code, message, ...details } }, { ...headers, Connection: 'close' });
+}
+
+/** A percent-decoded path segment, or undefined when its encoding is malformed (`%E0%A4%A`, `%zz`). */
+export function decodedSegment(segment: string): string | undefined {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    return undefined;
+  }
+}
+
+/**
+ * The run id of a route's path segment (`/v1/runs/:run_id/cancel`, `/v1/ag-ui/runs/:run_id`), or undefined
+ * once it answered `400 INVALID_MESSAGE` for a malformed encoding or an id outside 1..ID_MAX_LENGTH.
+ */
+export function runIdSegment(res: ServerResponse, segment: string): string | undefined {
+  const runId = decodedSegment(segment);
+  if (runId === undefined) {
+    sendError(res, 400, ErrorCode.InvalidMessage, 'run_id: not valid percent-encoded UTF-8');
+  } else if (!idSchema.safeParse(runId).success) {
+    sendError(res, 400, ErrorCode.InvalidMessage, `run_id: must be 1..${ID_MAX_LENGTH} characters`);
+  } else {
+    return runId;
+  }
+  return undefined;
 }

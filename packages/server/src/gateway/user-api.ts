@@ -4,7 +4,6 @@ import { bearerCredential } from '../auth/token-source.js';
 import type { Config } from '../config/config.js';
 import { isEngineUnavailable } from '../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../protocol/error-codes.js';
-import { ID_MAX_LENGTH, idSchema } from '../protocol/events.js';
 import { parseMessageBody } from '../protocol/frames.js';
 import {
   type AuthContext,
@@ -15,6 +14,7 @@ import {
 } from './authenticate-session.js';
 import type { RunController } from './connection-context.js';
 import { answerCancel, NO_BODY, readJsonBody, sendError, sendJson } from './http-api.js';
+import { runIdSegment } from './http-reply.js';
 import type { StreamTickets } from './stream-tickets.js';
 
 /** What the user routes need from their gateway. */
@@ -134,14 +134,7 @@ async function cancelOwnRun(
   userId: string,
   segment: string,
 ): Promise<void> {
-  let runId: string;
-  try {
-    runId = decodeURIComponent(segment);
-  } catch {
-    return sendError(res, 400, ErrorCode.InvalidMessage, 'run_id: not valid percent-encoded UTF-8');
-  }
-  if (!idSchema.safeParse(runId).success) {
-    return sendError(res, 400, ErrorCode.InvalidMessage, `run_id: must be 1..${ID_MAX_LENGTH} characters`);
-  }
+  const runId = runIdSegment(res, segment);
+  if (runId === undefined) return;
   answerCancel(res, runId, await ctx.runs.cancel(userId, runId));
 }

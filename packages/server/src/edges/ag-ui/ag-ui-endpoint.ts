@@ -8,6 +8,7 @@ import type { Config } from '../../config/config.js';
 import type { Engine } from '../../engine/engine.js';
 import type { AuthContext, RevocationContext } from '../../gateway/authenticate-session.js';
 import { NO_BODY, readJsonBody, sendError } from '../../gateway/http-api.js';
+import { runIdSegment } from '../../gateway/http-reply.js';
 import type { RunFollower, RunStreamFrom, RunStreamSink, RunStreams } from '../../gateway/run-stream.js';
 import type { StreamHeartbeat } from '../../gateway/stream-heartbeat.js';
 import { requireUser, START_REFUSAL_STATUS } from '../../gateway/user-api.js';
@@ -173,15 +174,8 @@ async function streamRun(
   segment: string,
   url: URL,
 ): Promise<void> {
-  let runId: string;
-  try {
-    runId = decodeURIComponent(segment);
-  } catch {
-    return sendError(res, 400, ErrorCode.InvalidMessage, 'run_id: not valid percent-encoded UTF-8');
-  }
-  if (!idSchema.safeParse(runId).success) {
-    return sendError(res, 400, ErrorCode.InvalidMessage, `run_id: must be 1..${ID_MAX_LENGTH} characters`);
-  }
+  const runId = runIdSegment(res, segment);
+  if (runId === undefined) return;
   const header = req.headers['last-event-id'];
   const given =
     (Array.isArray(header) ? header.join(',') : header) || url.searchParams.get('since') || undefined;

@@ -9,6 +9,7 @@ import type {
 import type { Config } from '../../config/config.js';
 import type { AuthContext, RevocationContext } from '../../gateway/authenticate-session.js';
 import { answerCancel, NO_BODY, readJsonBody, sendError, sendJson } from '../../gateway/http-api.js';
+import { decodedSegment } from '../../gateway/http-reply.js';
 import type { RunFollow, RunFollower, RunStreamEnd, RunStreams } from '../../gateway/run-stream.js';
 import type { StreamHeartbeat } from '../../gateway/stream-heartbeat.js';
 import { requireUser, START_REFUSAL_STATUS } from '../../gateway/user-api.js';
@@ -99,12 +100,8 @@ export async function handleAiSdkHttp(
 }
 
 function decodedId(segment: string): string | undefined {
-  try {
-    const id = decodeURIComponent(segment);
-    return idSchema.safeParse(id).success ? id : undefined;
-  } catch {
-    return undefined;
-  }
+  const id = decodedSegment(segment);
+  return id !== undefined && idSchema.safeParse(id).success ? id : undefined;
 }
 
 /**
