@@ -12,7 +12,7 @@ import {
   type RevocationContext,
   refusalWord,
 } from './authenticate-session.js';
-import type { RunController } from './connection-context.js';
+import type { RunController, RunRefusal } from './connection-context.js';
 import { answerCancel, NO_BODY, readJsonBody, sendError, sendJson } from './http-api.js';
 import { runIdSegment } from './http-reply.js';
 import type { StreamTickets } from './stream-tickets.js';
@@ -90,7 +90,7 @@ export async function requireUser(
 }
 
 /** The status of each refusal of a start, the same codes a `user_message` gets as an error frame (§6, E). */
-export const START_REFUSAL_STATUS: Readonly<Record<string, number>> = {
+const START_REFUSAL_STATUS: Readonly<Record<string, number>> = {
   [ErrorCode.InvalidMessage]: 400,
   [ErrorCode.NotFound]: 404,
   [ErrorCode.Busy]: 409,
@@ -115,13 +115,21 @@ async function postMessage(
     sendJson(res, 202, { run_id: outcome.runId, duplicate: outcome.duplicate });
     return;
   }
-  const status = START_REFUSAL_STATUS[outcome.code] ?? 500;
-  const details = outcome.runId === undefined ? undefined : { run_id: outcome.runId };
+  sendStartRefusal(res, outcome);
+}
+
+/**
+ * Answers a start the run control refused, on every route that starts runs (POST /v1/messages, AG-UI, the
+ * AI SDK's chat): the status of its code, `Retry-After` with a 503, and BUSY's `run_id` (docs/protocol.md E).
+ */
+export function sendStartRefusal(res: ServerResponse, refusal: RunRefusal): void {
+  const status = START_REFUSAL_STATUS[refusal.code] ?? 500;
+  const details = refusal.runId === undefined ? undefined : { run_id: refusal.runId };
   sendError(
     res,
     status,
-    outcome.code,
-    outcome.message,
+    refusal.code,
+    refusal.message,
     status === 503 ? { 'Retry-After': '1' } : {},
     details,
   );

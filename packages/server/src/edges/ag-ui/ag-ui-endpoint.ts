@@ -11,7 +11,7 @@ import { NO_BODY, readJsonBody, sendError } from '../../gateway/http-api.js';
 import { runIdSegment } from '../../gateway/http-reply.js';
 import type { RunFollower, RunStreamFrom, RunStreamSink, RunStreams } from '../../gateway/run-stream.js';
 import type { StreamHeartbeat } from '../../gateway/stream-heartbeat.js';
-import { requireUser, START_REFUSAL_STATUS } from '../../gateway/user-api.js';
+import { requireUser, sendStartRefusal } from '../../gateway/user-api.js';
 import { closeIfSlow } from '../../gateway/user-stream.js';
 import { isEngineUnavailable } from '../../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../../protocol/error-codes.js';
@@ -148,14 +148,7 @@ async function startRun(
   }
   if (!started.ok) {
     follower.close();
-    const status = START_REFUSAL_STATUS[started.code] ?? 500;
-    return sendError(
-      res,
-      status,
-      started.code,
-      started.message,
-      status === 503 ? { 'Retry-After': '1' } : {},
-    );
+    return sendStartRefusal(res, started);
   }
   const encoder = new AgUiRunEncoder({ runId: started.runId, threadId: input.threadId });
   await follow(res, ctx, follower, started.runId, { kind: 'start' }, encoder, true);

@@ -12,7 +12,7 @@ import { answerCancel, NO_BODY, readJsonBody, sendError, sendJson } from '../../
 import { decodedSegment } from '../../gateway/http-reply.js';
 import type { RunFollow, RunFollower, RunStreamEnd, RunStreams } from '../../gateway/run-stream.js';
 import type { StreamHeartbeat } from '../../gateway/stream-heartbeat.js';
-import { requireUser, START_REFUSAL_STATUS } from '../../gateway/user-api.js';
+import { requireUser, sendStartRefusal } from '../../gateway/user-api.js';
 import type { Logger } from '../../observability/logger.js';
 import { isEngineUnavailable } from '../../protocol/agentcast-error.js';
 import { ErrorCode, HttpErrorCode } from '../../protocol/error-codes.js';
@@ -134,14 +134,7 @@ async function postChat(
   });
   if (!started.ok) {
     follower.close();
-    const status = START_REFUSAL_STATUS[started.code] ?? 500;
-    return sendError(
-      res,
-      status,
-      started.code,
-      started.message,
-      status === 503 ? { 'Retry-After': '1' } : {},
-    );
+    return sendStartRefusal(res, started);
   }
   // A run just started may have no stored event yet: waited for. A duplicate's run was stored long ago.
   await streamRun(
