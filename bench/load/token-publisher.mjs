@@ -92,6 +92,30 @@ async function runPost({ base, apiKey, users, tokensPerS, durationMs, maxSockets
   return { sent, ...counters };
 }
 
+/**
+ * Counts the answer of one streamed publish (`POST /v1/publish`, NDJSON): its status, the `accepted` of its
+ * body, or a failure for a body that is not JSON or a request that failed; then calls `done`.
+ */
+function countStreamAnswer(req, counters, done) {
+  req.on('response', (res) => {
+    counters.statuses[res.statusCode] = (counters.statuses[res.statusCode] ?? 0) + 1;
+    const chunks = [];
+    res.on('data', (c) => chunks.push(c));
+    res.on('end', () => {
+      try {
+        counters.accepted += JSON.parse(Buffer.concat(chunks).toString()).accepted ?? 0;
+      } catch {
+        counters.failed++;
+      }
+      done();
+    });
+  });
+  req.on('error', () => {
+    counters.failed++;
+    done();
+  });
+}
+
 async function runNdjson({ base, apiKey, users, tokensPerS, durationMs }) {
   const counters = { accepted: 0, failed: 0, statuses: {} };
   const answers = [];
@@ -100,27 +124,7 @@ async function runNdjson({ base, apiKey, users, tokensPerS, durationMs }) {
       method: 'POST',
       headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/x-ndjson' },
     });
-    answers.push(
-      new Promise((resolve) => {
-        req.on('response', (res) => {
-          counters.statuses[res.statusCode] = (counters.statuses[res.statusCode] ?? 0) + 1;
-          const chunks = [];
-          res.on('data', (c) => chunks.push(c));
-          res.on('end', () => {
-            try {
-              counters.accepted += JSON.parse(Buffer.concat(chunks).toString()).accepted ?? 0;
-            } catch {
-              counters.failed++;
-            }
-            resolve();
-          });
-        });
-        req.on('error', () => {
-          counters.failed++;
-          resolve();
-        });
-      }),
-    );
+    answers.push(new Promise((resolve) => countStreamAnswer(req, counters, resolve)));
     req.flushHeaders();
     return { req, runId: `r_${user}` };
   });
@@ -245,22 +249,7 @@ async function ingest({ base, apiKey, mode, count, inFlight = 32 }) {
               method: 'POST',
               headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/x-ndjson' },
             });
-            req.on('response', (res) => {
-              const chunks = [];
-              res.on('data', (c) => chunks.push(c));
-              res.on('end', () => {
-                try {
-                  counters.accepted += JSON.parse(Buffer.concat(chunks).toString()).accepted ?? 0;
-                } catch {
-                  counters.failed++;
-                }
-                resolve();
-              });
-            });
-            req.on('error', () => {
-              counters.failed++;
-              resolve();
-            });
+            countStreamAnswer(req, counters, resolve);
             let k = 0;
             const write = () => {
               while (k < per) {
