@@ -181,6 +181,39 @@ describe('GET /v1/events (docs/protocol.md H)', () => {
     await s.end();
   });
 
+  it('keeps only the socket of an open stream: counted as a request once open, still delivering, ended by the client going away or by the gateway', async () => {
+    const g = await start();
+    const opened = () =>
+      metricValue(g.gateway.metrics, 'agentcast_http_requests_total', { route: '/v1/events', status: '200' });
+    const leaving = await streamOf(g, 'u1');
+    const staying = await streamOf(g, 'u2');
+    await leaving.next('welcome');
+    await staying.next('welcome');
+    // node:http's request and response are done once the stream is handed over (gateway/socket-handover.ts):
+    // the request is counted then, not when the stream ends hours later.
+    await vi.waitFor(async () => expect(await opened()).toBe(2), { timeout: 5000, interval: 10 });
+    expect(g.gateway.stats().connections).toBe(2);
+    expect((await g.publish(notify('u1', 1))).status).toBe(202);
+    expect((await leaving.events(1))[0]?.frame.data).toMatchObject({ n: 1 });
+    // The client goes away: its socket's end is the session's end.
+    leaving.close();
+    await vi.waitFor(() => expect(g.gateway.stats().connections).toBe(1), { timeout: 5000, interval: 10 });
+    expect(await metricValue(g.gateway.metrics, 'agentcast_connections_closed_total', { code: '1006' })).toBe(
+      1,
+    );
+    // The server still parses new requests (the freed parsers are reused) and the other stream still delivers.
+    const again = await streamOf(g, 'u1');
+    await again.next('welcome');
+    expect((await g.publish(notify('u2', 2))).status).toBe(202);
+    expect((await staying.events(1))[0]?.frame.data).toMatchObject({ n: 2 });
+    await g.gateway.close();
+    for (const s of [staying, again]) {
+      expect((await s.next('error')).frame.data).toMatchObject({ code: 'STREAM_CLOSED', close_code: 1012 });
+      await s.end();
+    }
+    expect(await opened()).toBe(3);
+  });
+
   it('ends every stream with close_code 1012 when the gateway closes', async () => {
     const g = await start();
     const s = await streamOf(g, 'u1');

@@ -13,6 +13,7 @@ import type { ConnectionContext } from '../../gateway/connection-context.js';
 import type { RegisteredSession } from '../../gateway/connection-registry.js';
 import { sendError } from '../../gateway/http-api.js';
 import type { Session } from '../../gateway/session.js';
+import { handOverSocket } from '../../gateway/socket-handover.js';
 import type { StreamTickets } from '../../gateway/stream-tickets.js';
 import { closeIfSlow, deliverLive, openUserStream } from '../../gateway/user-stream.js';
 import type { Logger } from '../../observability/logger.js';
@@ -76,7 +77,11 @@ export class SseSession implements Session, RegisteredSession {
   #state: RegisteredSession['state'] = 'authenticating';
   #userId = '';
   #replay: ReplayBuffer | undefined;
-  readonly #res: ServerResponse;
+  /**
+   * The response until its socket is handed over (socket-handover.ts): before the headers a refusal is
+   * written through it; once the stream is open the session keeps only the socket.
+   */
+  #res: ServerResponse | undefined;
   /**
    * The response's socket once the stream's headers are written: the body is written to it directly
    * (close-delimited, no chunked framing), one write per message, as a WebSocket writes its frames.
@@ -95,8 +100,11 @@ export class SseSession implements Session, RegisteredSession {
     this.#res = res;
     this.#ctx = ctx;
     this.#headers = info.headers;
-    // `on`, not `once`: 'close' is emitted once anyway, and once's wrapper would be kept per stream.
-    res.on('close', () => this.#onClose());
+    // `on`, not `once`: 'close' is emitted once anyway, and once's wrapper would be kept per stream. After
+    // the hand-over the socket's 'close' ends the session; the response's own close is then not the end.
+    res.on('close', () => {
+      if (this.#res === res) this.#onClose();
+    });
   }
 
   get state(): RegisteredSession['state'] {
@@ -158,6 +166,7 @@ export class SseSession implements Session, RegisteredSession {
       return;
     }
     const res = this.#res;
+    if (res === undefined) return;
     // The body ends with the connection (Connection: close), so it needs no chunked framing: each
     // message is one write of its own bytes to the socket (RFC 9112 §6.3: a close-delimited body).
     res.removeHeader('Transfer-Encoding');
@@ -179,6 +188,25 @@ export class SseSession implements Session, RegisteredSession {
     this.#state = 'open';
     this.#ctx.handshakes.release(this.ip);
     this.#ctx.onOpened(this);
+    // On a later turn: node:http's parser must not be freed while it may still be executing.
+    setImmediate(SseSession.#handOver, this);
+  }
+
+  /**
+   * Keeps only the socket of an open stream (gateway/socket-handover.ts): node:http's parser, request and
+   * response go, as they do for a WebSocket after its upgrade. Where node:http offers no hand-over, the
+   * stream keeps its response and works the same.
+   */
+  static #handOver(session: SseSession): void {
+    const res = session.#res;
+    if (res === undefined || session.#state !== 'open') return;
+    session.#res = undefined;
+    const socket = handOverSocket(res);
+    if (socket === undefined) {
+      session.#res = res;
+      return;
+    }
+    socket.on('close', () => session.#onClose());
   }
 
   /** Takes one event of the user from the hub (§3, §4; the rule lives in deliverLive). */
@@ -258,23 +286,27 @@ export class SseSession implements Session, RegisteredSession {
     this.log.info({ close_code: code, reason }, 'closing stream');
     const res = this.#res;
     const socket = this.#socket;
-    if (!res.headersSent) {
+    if (socket === undefined) {
+      if (res === undefined || res.headersSent) return;
       const refusal = httpRefusal(code);
       sendError(res, refusal.status, refusal.code, reason, { ...this.#headers, ...refusal.headers });
       return;
     }
-    if (socket === undefined || socket.writableLength > this.#ctx.config.maxBufferedBytes) {
-      res.destroy();
+    if (socket.writableLength > this.#ctx.config.maxBufferedBytes) {
+      socket.destroy();
       return;
     }
     socket.write(`${SSE_DATA}${encodeServerFrame.streamClosed(code, reason)}${SSE_EVENT_END}`);
-    res.end();
+    // A close-delimited body ends with the connection (docs/protocol.md H): once its last bytes are
+    // written the socket is closed, whether or not the peer ends its side.
+    if (res !== undefined) res.end();
+    else socket.end(() => socket.destroy());
   }
 
   /** Drops the stream without a last frame. */
   terminate(): void {
     this.#enterClosed();
-    this.#res.destroy();
+    (this.#res ?? this.#socket)?.destroy();
   }
 
   /** The registry's WebSocket ping: nothing to do, the SSE heartbeat is the comment line. */
