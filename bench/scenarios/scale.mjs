@@ -108,6 +108,7 @@ export async function connectionScale({ scope, kind, scale, progress }) {
   const before = await snapshot(clients);
   const t0 = Date.now();
   const published = await publishOneEach(server.base, users);
+  const publishMs = Date.now() - t0;
   let after = await snapshot(clients);
   const deadline = t0 + scale.scaleDeliveryMs;
   while (after.received - before.received < after.open && Date.now() < deadline) {
@@ -139,6 +140,8 @@ export async function connectionScale({ scope, kind, scale, progress }) {
     heap_loaded_bytes: loaded.heapUsed,
     published,
     delivered,
+    // From the first publish request until the last delivery counted (or the deadline).
+    publish_ms: publishMs,
     delivery_ms: Date.now() - t0,
     open_at_end: after.open,
     all_alive: delivered === opened.opened && after.open === opened.opened,
