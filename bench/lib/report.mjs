@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { analysis } from './analysis.mjs';
-import { SERVER_KINDS, SERVER_LABELS } from './servers.mjs';
+import { AGENTCAST_BENCH_FLAGS, SERVER_KINDS, SERVER_LABELS } from './servers.mjs';
 import { barChart, PALETTE, percentileChart } from './svg.mjs';
 
 /**
@@ -508,7 +508,7 @@ function markdown(results, jsonName) {
   lines.push('## 4. Connection storm');
   lines.push('');
   lines.push(
-    `${int(sc.stormConnections)} connections opened as fast as the server completes them (${sc.stormConcurrency} in flight over ${sc.clientWorkers} processes), each with a JWT the server verifies; ` +
+    `${int(sc.stormConnections)} connections opened as fast as the server completes them (${sc.stormConcurrency} in flight from each of ${sc.clientWorkers} processes), each with a JWT the server verifies; ` +
       'a connect counts when the first application message arrives (welcome / Socket.IO CONNECT).',
   );
   lines.push('');
@@ -657,7 +657,7 @@ function scaleSection(results) {
   const bound = a !== undefined && a.target < sc.scaleConnections;
   lines.push(
     `As many authenticated idle connections (one user each) as one server process can hold, each server a fresh process, opened from ${sc.scaleWorkers} client processes ` +
-      `(each from its own loopback address, with its own descriptor limit) with ${sc.scaleInFlight} handshakes in flight in total; ` +
+      `(each from its own loopback address, with its own descriptor limit) with ${sc.scaleInFlight} handshakes in flight in total (${Math.ceil(sc.scaleInFlight / sc.scaleWorkers)} from each); ` +
       'a connect counts when the first application message arrives, as in the storm. ' +
       "The client processes share the load generators' CPU: where the server CPU stays well below one core, the connect rate is what the clients managed, not the server's ceiling (section 4 measures that). " +
       'Memory per connection is (after − before) / open connections, both read after a full GC, as in section 1. ' +
@@ -675,14 +675,15 @@ function scaleSection(results) {
             `("Max open files" in /proc/<pid>/limits${hard}). Each server's count is that limit minus the descriptors it already holds when it has started ` +
             `(${[...new Set(done.map((r) => int(r.fds_at_start)))].join(' or ')}: stdio, the IPC channel to the bench, the listening socket, and Node's own epoll, eventfd and pipe descriptors) ` +
             `minus a margin of ${a.fd_margin} (the publisher's connection, anything the server opens later). The "server fds" column is what the server held with every connection open. ` +
-            'A node meant for more connections raises its `ulimit -n` (LimitNOFILE= in systemd, `--ulimit nofile=` in Docker).'
+            "At the limit itself a server can accept nothing more, not even the backend's publish request, hence the margin. " +
+            'A node meant for more connections raises its `ulimit -n` (deploy/systemd/agentcast.service sets LimitNOFILE=65536; docs/security.md: keep it above `--max-connections` + `--max-http-sockets` + about 100).'
         : `${int(sc.scaleConnections)} connections, below the server's descriptor limit of ${int(a.fd_limit)}.`,
     );
     lines.push('');
   }
   if (a?.agentcast_flags !== undefined) {
     lines.push(
-      'agentcast runs with the flags of the other scenarios (bench/lib/servers.mjs), then its own caps raised above what the descriptor limit allows, ' +
+      `agentcast runs with the flags of the other scenarios (bench/lib/servers.mjs: \`${AGENTCAST_BENCH_FLAGS.join(' ')}\`), then its own caps raised above what the descriptor limit allows, ` +
         `so that the process limit, not a flag, is what the scenario meets: \`${a.agentcast_flags}\` ` +
         '(an SSE stream is a plain HTTP socket to the gateway, so the HTTP socket caps bound SSE streams as --max-connections bounds WebSockets).',
     );
