@@ -11,6 +11,7 @@ import { writeReport } from './lib/report.mjs';
 import { ROOT, SERVER_KINDS, SERVER_LABELS } from './lib/servers.mjs';
 import { catchUp, engineRun, engineSetups, originChecks } from './scenarios/agentcast-only.mjs';
 import { COMMON_SCENARIOS } from './scenarios/common.mjs';
+import { connectionScale, SCALE_KINDS } from './scenarios/scale.mjs';
 import { ingestCost, TOKEN_SETUPS, tokenStream } from './scenarios/token-stream.mjs';
 
 /**
@@ -19,7 +20,7 @@ import { ingestCost, TOKEN_SETUPS, tokenStream } from './scenarios/token-stream.
  * every scenario has a time limit and every child is killed on exit, error or Ctrl-C. Writes
  * bench/results/<date>.json and regenerates BENCHMARKS.md with its SVG charts (complete full runs, or --report).
  *
- *   node bench/run.mjs [--quick] [--only idle_memory,fanout,latency,storm,origin,engines,catch_up,token_burst,ingest,token_stream]
+ *   node bench/run.mjs [--quick] [--only idle_memory,fanout,latency,storm,origin,engines,catch_up,token_burst,ingest,token_stream,scale]
  *                      [--servers agentcast,agentcast-sse,bare-ws,socketio,nchan,nchan-wspub] [--redis-url redis://127.0.0.1:6379/5]
  *                      [--no-pin] [--report] [--profile]
  */
@@ -44,6 +45,13 @@ const SCALES = {
     tokenWarmupMs: 2000,
     tokenMeasureMs: 5000,
     ingestEvents: 50_000,
+    // Capped by the server's descriptor limit (bench/scenarios/scale.mjs): 19,9xx where it is 20,000.
+    scaleConnections: 20_000,
+    scaleWorkers: 4,
+    scaleInFlight: 200,
+    scaleSettleMs: 3000,
+    scaleConnectTimeoutMs: 150_000,
+    scaleDeliveryMs: 30_000,
   },
   quick: {
     idleConnections: 1000,
@@ -64,6 +72,12 @@ const SCALES = {
     tokenWarmupMs: 1000,
     tokenMeasureMs: 3000,
     ingestEvents: 20_000,
+    scaleConnections: 2000,
+    scaleWorkers: 4,
+    scaleInFlight: 200,
+    scaleSettleMs: 1000,
+    scaleConnectTimeoutMs: 60_000,
+    scaleDeliveryMs: 10_000,
   },
 };
 
@@ -124,6 +138,8 @@ async function step(label, timeoutMs, fn) {
 }
 
 function summarize(r) {
+  if (r.fd_limit !== undefined)
+    return `${r.connections.toLocaleString('en-US')} of ${r.target.toLocaleString('en-US')} connected (${r.failed} failed) at ${r.connects_per_s.toLocaleString('en-US')}/s; ${(r.rss_per_conn_bytes / 1024).toFixed(1)} KB RSS per connection; ${r.delivered.toLocaleString('en-US')} delivered, ${r.open_at_end.toLocaleString('en-US')} open at the end`;
   if (r.status === 'pending') return `pending: ${r.reason}`;
   if (r.post?.us_per_event !== undefined)
     return `POST ${r.post.us_per_event} µs per event${r.ndjson ? `, NDJSON ${r.ndjson.us_per_event} µs` : ''} of server CPU`;
@@ -159,6 +175,8 @@ function stepTimeout(id) {
       return 2 * (s.warmupMs + s.latencyMs) + slack;
     case 'storm':
       return 90_000;
+    case 'scale':
+      return s.scaleConnectTimeoutMs + s.scaleSettleMs + s.scaleDeliveryMs + slack;
     default:
       return 4 * (s.warmupMs + s.engineMs) + slack;
   }
@@ -194,9 +212,11 @@ if (args.profile) {
 const commons = COMMON_SCENARIOS.filter((s) => wanted(s.id));
 const setups = wanted('engines') ? engineSetups(args['redis-url']) : [];
 const tokenSetups = wanted('token_stream') ? TOKEN_SETUPS.filter((t) => kinds.includes(t.kind)) : [];
+const scaleKinds = wanted('scale') ? SCALE_KINDS.filter((k) => kinds.includes(k)) : [];
 const ingestKinds = wanted('ingest') ? ['agentcast', 'bare-ws'].filter((k) => kinds.includes(k)) : [];
 const total =
   commons.length * kinds.length +
+  scaleKinds.length +
   (wanted('origin') ? 1 : 0) +
   (wanted('catch_up') ? 1 : 0) +
   setups.length +
@@ -226,6 +246,16 @@ for (const scenario of commons) {
       `${scenario.title} · ${SERVER_LABELS[kind]}`,
       stepTimeout(scenario.id),
       (scope) => scenario.run({ scope, kind, scale, progress }),
+    );
+  }
+}
+if (scaleKinds.length > 0) {
+  results.scenarios.scale = {};
+  for (const kind of scaleKinds) {
+    results.scenarios.scale[kind] = await step(
+      `Connection scale · ${SERVER_LABELS[kind]}`,
+      stepTimeout('scale'),
+      (scope) => connectionScale({ scope, kind, scale, progress }),
     );
   }
 }

@@ -1,4 +1,4 @@
-import { readFileSync } from 'node:fs';
+import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 
 /** Clock ticks per second of /proc/<pid>/stat times (USER_HZ; 100 on every Linux we run on). */
@@ -40,4 +40,21 @@ export function cpuMeter(pid) {
 /** The 1-minute load average, a noise indicator recorded with every measurement. */
 export function loadAverage() {
   return Math.round(os.loadavg()[0] * 100) / 100;
+}
+
+/** The "Max open files" of a process (soft, the one enforced, and hard), from /proc/<pid>/limits. */
+export function fdLimit(pid) {
+  const match = /^Max open files\s+(\d+)\s+(\d+|unlimited)/m.exec(
+    readFileSync(`/proc/${pid}/limits`, 'utf8'),
+  );
+  if (match === null) throw new Error(`no "Max open files" in /proc/${pid}/limits`);
+  return {
+    soft: Number(match[1]),
+    hard: match[2] === 'unlimited' ? Number.POSITIVE_INFINITY : Number(match[2]),
+  };
+}
+
+/** File descriptors a process holds open right now (entries of /proc/<pid>/fd). */
+export function openFds(pid) {
+  return readdirSync(`/proc/${pid}/fd`).length;
 }

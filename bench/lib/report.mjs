@@ -1,6 +1,6 @@
 import { writeFileSync } from 'node:fs';
 import { analysis } from './analysis.mjs';
-import { SERVER_KINDS, SERVER_LABELS } from './servers.mjs';
+import { AGENTCAST_BENCH_FLAGS, SERVER_KINDS, SERVER_LABELS } from './servers.mjs';
 import { barChart, PALETTE, percentileChart } from './svg.mjs';
 
 /**
@@ -35,25 +35,25 @@ function ratio(a, b) {
 
 const fmtRatio = (x) => (x === undefined ? 'n/a' : `${x.toFixed(2)}x`);
 
-/** The catch-up result when it ran (section 5). */
+/** The catch-up result when it ran (section 6). */
 function catchUpOk(results) {
   const r = results.agentcast_only?.catch_up;
   return r?.status === 'ok' ? r : undefined;
 }
 
-/** A token-streaming setup's result when it ran (section 6). */
+/** A token-streaming setup's result when it ran (section 7). */
 function tokenOk(results, id) {
   const r = results.agentcast_only?.token_stream?.[id];
   return r?.status === 'ok' ? r : undefined;
 }
 
-/** The ingest-cost result of a server when it ran (section 6). */
+/** The ingest-cost result of a server when it ran (section 7). */
 function ingestOk(results, kind) {
   const r = results.agentcast_only?.ingest?.[kind];
   return r?.status === 'ok' ? r : undefined;
 }
 
-/** An engine setup's fan-out events per server CPU-second (section 5). */
+/** An engine setup's fan-out events per server CPU-second (section 6). */
 function enginePerCpu(results, id) {
   const e = results.agentcast_only?.engines?.[id];
   return e?.status === 'ok' ? e.throughput.delivered_per_s / e.throughput.server_cpu_cores : undefined;
@@ -136,8 +136,8 @@ export function evaluateTargets(results) {
       '>=',
       0.8,
     ],
-    // Issue 20: token traffic. Each ratio compares setups of the token-streaming scenario (section 6) at the
-    // same number of runs, or engines of section 5, measured in the same run.
+    // Issue 20: token traffic. Each ratio compares setups of the token-streaming scenario (section 7) at the
+    // same number of runs, or engines of section 6, measured in the same run.
     [
       'Ingest: streamed NDJSON vs one POST per event, events per server CPU-second (issue 20)',
       ratio(
@@ -508,7 +508,7 @@ function markdown(results, jsonName) {
   lines.push('## 4. Connection storm');
   lines.push('');
   lines.push(
-    `${int(sc.stormConnections)} connections opened as fast as the server completes them (${sc.stormConcurrency} in flight over ${sc.clientWorkers} processes), each with a JWT the server verifies; ` +
+    `${int(sc.stormConnections)} connections opened as fast as the server completes them (${sc.stormConcurrency} in flight from each of ${sc.clientWorkers} processes), each with a JWT the server verifies; ` +
       'a connect counts when the first application message arrives (welcome / Socket.IO CONNECT).',
   );
   lines.push('');
@@ -535,7 +535,8 @@ function markdown(results, jsonName) {
   lines.push('');
   lines.push('![connection storm](bench/results/storm.svg)');
   lines.push('');
-  lines.push('## 5. agentcast only');
+  lines.push(...scaleSection(results));
+  lines.push('## 6. agentcast only');
   lines.push('');
   const origin = results.agentcast_only?.origin_checks;
   if (origin !== undefined) {
@@ -626,7 +627,7 @@ function markdown(results, jsonName) {
   lines.push('');
   lines.push('```sh');
   lines.push('npm run build');
-  lines.push('npm run bench            # full run, about 12 minutes on 2 cores; rewrites this file');
+  lines.push('npm run bench            # full run, about 16 minutes on 2 cores; rewrites this file');
   lines.push('npm run bench:quick      # small sizes, 5 s windows: for working on the harness');
   lines.push(
     'npm run bench:redis      # only the engine comparison (needs Redis at 127.0.0.1:6379; uses db 5)',
@@ -635,21 +636,112 @@ function markdown(results, jsonName) {
   lines.push('```');
   lines.push('');
   lines.push(
-    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up,token_burst,ingest,token_stream`, `--servers agentcast,agentcast-sse,bare-ws,socketio,nchan,nchan-wspub`, ' +
+    'Options of `node bench/run.mjs`: `--quick`, `--only idle_memory,fanout,latency,storm,origin,engines,catch_up,token_burst,ingest,token_stream,scale`, `--servers agentcast,agentcast-sse,bare-ws,socketio,nchan,nchan-wspub`, ' +
       '`--redis-url redis://127.0.0.1:6379/5`, `--no-pin`, `--report` (write this page after a quick run), `--profile` (CPU profiles of every server into /tmp/agentcast-bench-profiles/<server>/, read them with `node bench/profile-summary.mjs <file>`).',
   );
   lines.push('');
   return lines.join('\n');
 }
 
-/** Section 6, token streaming (issue 20): one row per setup, then each setup's steps. */
+/**
+ * Section 5, connection scale (issue 20): as many idle connections as one server process can hold, with the
+ * reason the count is what it is (the process's descriptor limit) spelled out from the results.
+ */
+function scaleSection(results) {
+  const all = results.scenarios?.scale;
+  if (all === undefined) return [];
+  const sc = results.settings.scale;
+  const done = Object.values(all).filter((r) => r.status === 'ok');
+  const a = done.find((r) => r.agentcast_flags !== undefined) ?? done[0];
+  const lines = ['## 5. Connection scale', ''];
+  const bound = a !== undefined && a.target < sc.scaleConnections;
+  lines.push(
+    `As many authenticated idle connections (one user each) as one server process can hold, each server a fresh process, opened from ${sc.scaleWorkers} client processes ` +
+      `(each from its own loopback address, with its own descriptor limit) with ${sc.scaleInFlight} handshakes in flight in total (${Math.ceil(sc.scaleInFlight / sc.scaleWorkers)} from each); ` +
+      'a connect counts when the first application message arrives, as in the storm. ' +
+      "The client processes share the load generators' CPU: where the server CPU stays well below one core, the connect rate is what the clients managed, not the server's ceiling (section 4 measures that). " +
+      'Memory per connection is (after − before) / open connections, both read after a full GC, as in section 1. ' +
+      `Then one \`stream_chunk\` is published to every user (\`POST /v1/publish\`, 500 events a request) and the deliveries are counted at the receivers (${sc.scaleDeliveryMs / 1000} s at most): ` +
+      'each user has one connection, so "delivered" is the number of connections still alive and served at the end, ' +
+      '"all delivered in" the time from the first publish request to the last delivery (a fan-out to as many users as connections, each user\'s first event).',
+  );
+  lines.push('');
+  if (a !== undefined) {
+    const hard =
+      a.fd_limit_hard === a.fd_limit ? '; soft and hard limit alike, so the process cannot raise it' : '';
+    lines.push(
+      bound
+        ? `**Why ${int(a.target)} and not ${int(sc.scaleConnections)}**: every TCP connection is one file descriptor of the server process, and the process may hold ${int(a.fd_limit)} ` +
+            `("Max open files" in /proc/<pid>/limits${hard}). Each server's count is that limit minus the descriptors it already holds when it has started ` +
+            `(${[...new Set(done.map((r) => int(r.fds_at_start)))].join(' or ')}: stdio, the IPC channel to the bench, the listening socket, and Node's own epoll, eventfd and pipe descriptors) ` +
+            `minus a margin of ${a.fd_margin} (the publisher's connection, anything the server opens later). The "server fds" column is what the server held with every connection open. ` +
+            "At the limit itself a server can accept nothing more, not even the backend's publish request, hence the margin. " +
+            'A node meant for more connections raises its `ulimit -n` (deploy/systemd/agentcast.service sets LimitNOFILE=65536; docs/security.md: keep it above `--max-connections` + `--max-http-sockets` + about 100).'
+        : `${int(sc.scaleConnections)} connections, below the server's descriptor limit of ${int(a.fd_limit)}.`,
+    );
+    lines.push('');
+  }
+  if (a?.agentcast_flags !== undefined) {
+    lines.push(
+      `agentcast runs with the flags of the other scenarios (bench/lib/servers.mjs: \`${AGENTCAST_BENCH_FLAGS.join(' ')}\`), then its own caps raised above what the descriptor limit allows, ` +
+        `so that the process limit, not a flag, is what the scenario meets: \`${a.agentcast_flags}\` ` +
+        '(an SSE stream is a plain HTTP socket to the gateway, so the HTTP socket caps bound SSE streams as --max-connections bounds WebSockets).',
+    );
+    lines.push('');
+  }
+  lines.push(
+    table(
+      [
+        'server',
+        'connected / target',
+        'failed',
+        'seconds',
+        'connects/s',
+        'server CPU',
+        'server fds',
+        'RSS / conn (KB)',
+        'heap / conn (KB)',
+        'RSS total (MB)',
+        'delivered / open at end',
+        'all delivered in (s)',
+        'RSS vs bare ws',
+        'RSS vs Socket.IO',
+      ],
+      scenarioRows(
+        results,
+        'scale',
+        (r) =>
+          r
+            ? [
+                `${int(r.connections)} / ${int(r.target)}`,
+                int(r.failed),
+                r.seconds.toFixed(2),
+                int(r.connects_per_s),
+                pct(r.server_cpu_cores),
+                `${int(r.server_fds_loaded)} of ${int(r.fd_limit)}`,
+                kb(r.rss_per_conn_bytes),
+                kb(r.heap_per_conn_bytes),
+                int(r.rss_loaded_bytes / 1048576),
+                `${int(r.delivered)} / ${int(r.open_at_end)}${r.all_alive ? '' : ' **(not all)**'}`,
+                (r.delivery_ms / 1000).toFixed(2),
+              ]
+            : [0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0],
+        (r) => r.rss_per_conn_bytes,
+      ),
+    ) + failures(results, 'scale'),
+  );
+  lines.push('');
+  return lines;
+}
+
+/** Section 7, token streaming (issue 20): one row per setup, then each setup's steps. */
 function tokenSection(results) {
   const token = results.agentcast_only?.token_stream;
   const ingest = results.agentcast_only?.ingest;
   if (token === undefined && ingest === undefined && results.scenarios?.token_burst === undefined) return [];
   const sc = results.settings.scale;
   const post = tokenOk(results, 'agentcast_post');
-  const lines = ['## 6. Token streaming', ''];
+  const lines = ['## 7. Token streaming', ''];
   if (results.scenarios?.token_burst !== undefined) {
     lines.push(
       '**Token burst**: 20 connections, every published batch of 100 events for one user (4 batches in flight), so a connection ' +
