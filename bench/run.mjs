@@ -149,7 +149,8 @@ function summarize(r) {
     return Number.isFinite(r.heap_per_conn_bytes)
       ? `${(r.rss_per_conn_bytes / 1024).toFixed(1)} KB RSS, ${(r.heap_per_conn_bytes / 1024).toFixed(1)} KB heap per connection`
       : `${(r.rss_per_conn_bytes / 1024).toFixed(1)} KB RSS per connection`;
-  if (r.p99_ms !== undefined) return `p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, p99.9 ${r.p999_ms} ms`;
+  if (r.p99_ms !== undefined)
+    return `p50 ${r.p50_ms} ms, p99 ${r.p99_ms} ms, p99.9 ${r.p999_ms} ms${waitedForCpu(r)}`;
   if (r.delivered_per_s !== undefined)
     return `${r.delivered_per_s.toLocaleString('en-US')} ev/s at ${r.server_cpu_cores} cores`;
   if (r.connects_per_s !== undefined)
@@ -159,8 +160,15 @@ function summarize(r) {
   if (r.bytes_ratio !== undefined)
     return `catch-up ${r.catch_up.frames} frames, ${r.catch_up.bytes.toLocaleString('en-US')} B vs replay ${r.replay.frames} frames, ${r.replay.bytes.toLocaleString('en-US')} B`;
   if (r.throughput !== undefined)
-    return `${r.throughput.delivered_per_s.toLocaleString('en-US')} ev/s, p99 ${r.latency.p99_ms} ms`;
+    return `${r.throughput.delivered_per_s.toLocaleString('en-US')} ev/s, p99 ${r.latency.p99_ms} ms${waitedForCpu(r.latency)}`;
   return 'done';
+}
+
+/** ", waited for CPU: server 12 %, load 3 %" for a latency result that measured it (measure.mjs). */
+function waitedForCpu(r) {
+  if (r.server_cpu_wait === undefined) return '';
+  const pct = (x) => `${Math.round(x * 100)} %`;
+  return `; waited for CPU: server ${pct(r.server_cpu_wait)}, load ${pct(r.load_cpu_wait)}`;
 }
 
 function stepTimeout(id) {

@@ -37,6 +37,40 @@ export function cpuMeter(pid) {
   };
 }
 
+/**
+ * Seconds a process's main thread (its event loop: the thread whose id is the pid) has spent runnable but
+ * waiting for a CPU, from /proc/<pid>/schedstat (second field, ns). Its own work does not count, only the
+ * time other processes held the CPU it could have run on. NaN where the kernel has no schedstat.
+ */
+export function runQueueWaitSeconds(pid) {
+  try {
+    return Number(readFileSync(`/proc/${pid}/schedstat`, 'latin1').split(' ')[1]) / 1e9;
+  } catch {
+    return Number.NaN;
+  }
+}
+
+/**
+ * A contention meter for one process: `stop` returns the share of the window its event loop was ready to
+ * run but waiting for a CPU (0 = never, 0.5 = half the window). On a shared machine this is what turns
+ * into latency that is not the server's: an event published while the loop waits is delivered when it
+ * runs again, whatever the server.
+ */
+export function cpuWaitMeter(pid) {
+  let wait0 = 0;
+  let t0 = 0n;
+  return {
+    start() {
+      wait0 = runQueueWaitSeconds(pid);
+      t0 = process.hrtime.bigint();
+    },
+    stop() {
+      const seconds = Number(process.hrtime.bigint() - t0) / 1e9;
+      return (runQueueWaitSeconds(pid) - wait0) / seconds;
+    },
+  };
+}
+
 /** The 1-minute load average, a noise indicator recorded with every measurement. */
 export function loadAverage() {
   return Math.round(os.loadavg()[0] * 100) / 100;

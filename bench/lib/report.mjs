@@ -27,6 +27,8 @@ const int = (v) =>
   v === undefined || v === null || !Number.isFinite(v) ? 'n/a' : Math.round(v).toLocaleString('en-US');
 const kb = (bytes) => (Number.isFinite(bytes) ? (bytes / 1024).toFixed(1) : 'n/a');
 const ms = (v) => (Number.isFinite(v) ? (v < 10 ? v.toFixed(2) : v.toFixed(1)) : 'n/a');
+/** Share of a latency window the server's and the load's event loops waited for a CPU (measure.mjs). */
+const waited = (r) => `${pct(r.server_cpu_wait)} / ${pct(r.load_cpu_wait)}`;
 const pct = (cores) => (Number.isFinite(cores) ? `${Math.round(cores * 100)} %` : 'n/a');
 
 function ratio(a, b) {
@@ -475,7 +477,9 @@ function markdown(results, jsonName) {
   lines.push('');
   lines.push(
     `${sc.users} connections; the publisher sends ${int(sc.latencyRate)} events/s (a batch every 5 ms) for ${sc.warmupMs / 1000} s of warm-up, then ${sc.latencyMs / 1000} s measured. ` +
-      'Each event carries the CLOCK_MONOTONIC time at which its batch was built, so HTTP, queueing and delivery all count; HdrHistogram, 3 significant digits.',
+      'Each event carries the CLOCK_MONOTONIC time at which its batch was built, so HTTP, queueing and delivery all count; HdrHistogram, 3 significant digits. ' +
+      '"Waited for CPU" is the share of the measured window the event loop of the server (and of the busiest load process: publisher or receivers) was ready to run but another process held the CPU (/proc/<pid>/schedstat): ' +
+      'an event published then waits with it whatever the server, so a row with more than a few % there measured the machine, not the server; compare its p99 only with rows that waited as little.',
   );
   lines.push('');
   lines.push(
@@ -488,6 +492,7 @@ function markdown(results, jsonName) {
         'p99.9 (ms)',
         'max (ms)',
         'server CPU',
+        'waited for CPU: server / load',
         'p99 vs bare ws',
         'p99 vs Socket.IO',
       ],
@@ -496,8 +501,16 @@ function markdown(results, jsonName) {
         'latency',
         (r) =>
           r
-            ? [int(r.count), ms(r.p50_ms), ms(r.p99_ms), ms(r.p999_ms), ms(r.max_ms), pct(r.server_cpu_cores)]
-            : [0, 0, 0, 0, 0, 0],
+            ? [
+                int(r.count),
+                ms(r.p50_ms),
+                ms(r.p99_ms),
+                ms(r.p999_ms),
+                ms(r.max_ms),
+                pct(r.server_cpu_cores),
+                waited(r),
+              ]
+            : [0, 0, 0, 0, 0, 0, 0],
         (r) => r.p99_ms,
       ),
     ) + failures(results, 'latency'),
@@ -600,6 +613,7 @@ function markdown(results, jsonName) {
           'p50 (ms)',
           'p99 (ms)',
           'p99.9 (ms)',
+          'waited for CPU: server / load',
         ],
         Object.values(engines).map((e) =>
           e.status === 'ok'
@@ -611,8 +625,9 @@ function markdown(results, jsonName) {
                 ms(e.latency.p50_ms),
                 ms(e.latency.p99_ms),
                 ms(e.latency.p999_ms),
+                waited(e.latency),
               ]
-            : [e.label, `**${e.status}**: ${e.error ?? e.reason}`, '', '', '', '', ''],
+            : [e.label, `**${e.status}**: ${e.error ?? e.reason}`, '', '', '', '', '', ''],
         ),
       ),
     );

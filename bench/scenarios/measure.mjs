@@ -1,6 +1,6 @@
 import { sleep } from '../lib/clock.mjs';
 import { latencySummary, mergedHistogram, snapshot } from '../lib/load.mjs';
-import { cpuMeter, loadAverage } from '../lib/proc-stats.mjs';
+import { cpuMeter, cpuWaitMeter, loadAverage } from '../lib/proc-stats.mjs';
 import { API_KEY } from '../lib/servers.mjs';
 
 /** Waits (bounded) until the receivers stop receiving, and returns the last snapshot. */
@@ -112,10 +112,15 @@ export async function measureLatency({
   await progress.wait(warmupMs, 'warm-up');
   await Promise.all(clients.map((c) => c.call('resetHistogram')));
   const meters = servers.map((s) => cpuMeter(s.pid));
+  // Time the event loops were ready but had no CPU: the servers', and the load's (publisher, receivers).
+  const serverWaits = servers.map((s) => cpuWaitMeter(s.pid));
+  const loadWaits = [publisher, ...clients].map((p) => cpuWaitMeter(p.pid));
   const load = loadAverage();
-  for (const m of meters) m.start();
+  for (const m of [...meters, ...serverWaits, ...loadWaits]) m.start();
   await progress.wait(measureMs, `measuring at ${rate.toLocaleString('en-US')} ev/s`);
   const cpu = meters.map((m) => m.stop());
+  const serverWait = Math.max(...serverWaits.map((m) => m.stop()));
+  const loadWait = Math.max(...loadWaits.map((m) => m.stop()));
   const published = await running;
   const final = await settle(clients, 3000);
   const summary = latencySummary(await mergedHistogram(clients));
@@ -126,6 +131,9 @@ export async function measureLatency({
       cpu.reduce((sum, c) => sum + c.cores, 0),
       3,
     ),
+    // Share of the window (0..1) the busiest server's / load process's event loop waited for a CPU.
+    server_cpu_wait: round(serverWait, 3),
+    load_cpu_wait: round(loadWait, 3),
     published_total: published.accepted,
     achieved_publish_rate: Math.round(published.sent / published.seconds),
     delivered_total: final.received,
