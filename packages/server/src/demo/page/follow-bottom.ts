@@ -11,3 +11,31 @@ export function followBottom(scroller: HTMLElement, change: () => void): void {
   change();
   if (atBottom) scroller.scrollTop = scroller.scrollHeight;
 }
+
+/**
+ * {@link followBottom} for a list that changes many times a frame (a burst of tokens, one span each):
+ * whether the reader is at the bottom is read once, before the frame's first change, and the list is
+ * scrolled once, at the next frame. One layout a frame instead of one per change, which for a burst of
+ * thousands of tokens is the difference between a page that keeps up and one that freezes for seconds.
+ */
+export class FrameFollower {
+  readonly #scroller: HTMLElement;
+  /** Whether the reader was at the bottom before this frame's first change; undefined between frames. */
+  #atBottom: boolean | undefined;
+
+  constructor(scroller: HTMLElement) {
+    this.#scroller = scroller;
+  }
+
+  change(change: () => void): void {
+    if (this.#atBottom === undefined) {
+      const s = this.#scroller;
+      this.#atBottom = s.scrollHeight - s.scrollTop - s.clientHeight <= SLACK_PX;
+      requestAnimationFrame(() => {
+        if (this.#atBottom === true) s.scrollTop = s.scrollHeight;
+        this.#atBottom = undefined;
+      });
+    }
+    change();
+  }
+}

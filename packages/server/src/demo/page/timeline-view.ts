@@ -1,7 +1,7 @@
 import type { AgentEvent } from '@agentcast/client';
 import { createElement } from './create-element.js';
 import { describeEvent } from './describe-event.js';
-import { followBottom } from './follow-bottom.js';
+import { FrameFollower } from './follow-bottom.js';
 
 /**
  * The run timeline: one entry per event, keyed by epoch and seq, so an event can never be drawn twice
@@ -12,6 +12,8 @@ import { followBottom } from './follow-bottom.js';
  */
 export class TimelineView {
   readonly #list: HTMLOListElement;
+  /** Keeps the newest entry in view with one layout a frame, however many events the frame draws. */
+  readonly #follow: FrameFollower;
   readonly #seen = new Set<string>();
   readonly #streams = new Map<string, HTMLElement>();
   /** run_id → its label, in the order runs appeared. */
@@ -19,6 +21,7 @@ export class TimelineView {
 
   constructor(list: HTMLOListElement) {
     this.#list = list;
+    this.#follow = new FrameFollower(list);
   }
 
   /** Draws `ev` unless it was drawn already; returns whether it was new. */
@@ -75,9 +78,7 @@ export class TimelineView {
     }
     const chunk = typeof ev.data.text === 'string' ? ev.data.text : '';
     const stream = text;
-    followBottom(this.#list, () =>
-      stream.append(createElement('span', { text: chunk, attrs: eventAttrs(ev) })),
-    );
+    this.#follow.change(() => stream.append(createElement('span', { text: chunk, attrs: eventAttrs(ev) })));
   }
 
   /** The label of `ev`'s run (none for an event outside a run), with the full run id as its tooltip. */
@@ -98,7 +99,7 @@ export class TimelineView {
   }
 
   #push(item: HTMLLIElement): void {
-    followBottom(this.#list, () => this.#list.append(item));
+    this.#follow.change(() => this.#list.append(item));
     this.#list.dataset.empty = 'false';
   }
 }
