@@ -66,6 +66,7 @@ import {
   type HistoryReply,
   type LapsedRun,
   parseActiveRunsReply,
+  parseAppendBatchReply,
   parseAppendOnceReply,
   parseAppendReply,
   parseApprovalReply,
@@ -1078,13 +1079,12 @@ export class RedisEngine implements Engine {
     const replies: PipelineReply[] = new Array(parts.length);
     for (const [c, indexes] of members.entries()) {
       const [error, reply] = results[c] ?? [new Error('no reply'), undefined];
-      const each =
-        error === null && Array.isArray(reply) && reply.length === indexes.length ? reply : undefined;
+      const each = error === null ? parseAppendBatchReply(reply, indexes.length) : undefined;
       for (const [j, i] of indexes.entries()) {
-        const one: unknown = each?.[j];
-        if (each === undefined)
-          replies[i] = [error ?? new TypeError('RedisEngine: unexpected append-batch reply'), undefined];
-        else replies[i] = one instanceof Error ? [one, undefined] : [null, one];
+        replies[i] = each?.[j] ?? [
+          error ?? new TypeError('RedisEngine: unexpected append-batch reply'),
+          undefined,
+        ];
       }
     }
     return replies;

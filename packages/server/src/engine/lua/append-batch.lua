@@ -11,8 +11,10 @@
 -- then for each append: its key count, its own argument count, and its own arguments: append.lua's
 --           ARGV[5..7] (channel, frame head, frame tail) and ARGV[9..]
 -- KEYS      the KEYS of each append, one append after the other
--- Returns one reply per append, in order: append.lua's reply, or an error reply for an append that failed
--- (what it wrote before failing stays, as after a failed plain append; the others are not affected).
+-- Returns the replies as one JSON array (cjson), one per append in order: append.lua's reply ([seq, epoch] or
+-- a fenced append's refusal), or {"err": message} for an append that failed (what it wrote before failing
+-- stays, as after a failed plain append; the others are not affected). One string, not nested replies:
+-- the gateway decodes one value per call instead of three per event.
 local n = tonumber(ARGV[1])
 local epoch, size, ttl, meta_ttl, max_bytes = ARGV[2], ARGV[3], ARGV[4], ARGV[5], ARGV[6]
 local key_at, at = 1, 7
@@ -29,9 +31,9 @@ for i = 1, n do
   if ok then
     replies[i] = reply
   elseif type(reply) == 'table' and reply.err then
-    replies[i] = reply
+    replies[i] = {err = reply.err}
   else
     replies[i] = {err = tostring(reply)}
   end
 end
-return replies
+return cjson.encode(replies)
