@@ -91,6 +91,10 @@ function agentcastArgs(port, redis) {
     ...AGENTCAST_BENCH_FLAGS,
     '--log-level',
     'warn',
+    // Stopped with SIGTERM and a 5 s grace before SIGKILL: a drain delay as long (5 s outside development)
+    // meant SIGKILL, and --profile wrote no CPU profile.
+    '--drain-delay-ms',
+    '0',
     ...(redis === undefined ? [] : ['--redis', redis]),
   ];
 }

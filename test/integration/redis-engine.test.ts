@@ -144,6 +144,33 @@ describe('RedisEngine', () => {
       expect(lines).toContainEqual(expect.objectContaining({ level: 50, user_id: 'alice' }));
     });
 
+    it('fails only the append that fails when one script call carries the appends of a turn', async () => {
+      const prefix = uniquePrefix('batch-failure');
+      const engine = shared({}, prefix);
+      await engine.ready();
+      const raw = new Redis(REDIS_URL);
+      try {
+        // bob's meta is no hash: append.lua's HGET on it fails (WRONGTYPE) for bob's events only.
+        await raw.set(`${prefix}{u:bob}:meta`, 'not a hash');
+      } finally {
+        raw.disconnect();
+      }
+      // Called in one turn: one lua/append-batch.lua call holds the three appends, in call order.
+      const [a1, bob, a2] = await Promise.allSettled([
+        engine.append('alice', note(1)),
+        engine.append('bob', note(1)),
+        engine.append('alice', note(2)),
+      ]);
+      expect(bob).toMatchObject({
+        status: 'rejected',
+        reason: { code: AgentcastErrorCode.EngineUnavailable },
+      });
+      expect(a1).toMatchObject({ status: 'fulfilled', value: { seq: 1 } });
+      expect(a2).toMatchObject({ status: 'fulfilled', value: { seq: 2 } });
+      const history = await engine.history('alice', { since: 0, limit: 10 });
+      expect(history.kind === 'ok' && history.events.map((e) => e.data.n)).toEqual([1, 2]);
+    });
+
     it('renews the leases of its live connections', async () => {
       const prefix = uniquePrefix('renew');
       const engine = shared({ slotLeaseMs: 300 }, prefix);

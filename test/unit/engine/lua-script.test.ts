@@ -10,6 +10,7 @@ describe('LuaScript', () => {
       'acquire-slot',
       'active-runs',
       'append',
+      'append-batch',
       'append-once',
       'claim',
       'disconnect-user',
@@ -27,7 +28,7 @@ describe('LuaScript', () => {
       'start-run',
     ]);
     for (const [name, script] of Object.entries(scripts)) {
-      if (name === 'append-once' || name === 'reap-run') continue; // composed, below
+      if (name === 'append-once' || name === 'append-batch' || name === 'reap-run') continue; // composed, below
       const source = readFileSync(
         new URL(`../../../packages/server/src/engine/lua/${name}.lua`, import.meta.url),
         'utf8',
@@ -38,7 +39,7 @@ describe('LuaScript', () => {
     }
   });
 
-  it('composes append-once from append.lua wrapped as its function append_one, then append-once.lua', () => {
+  it('composes append-once, append-batch and reap-run from append.lua wrapped as its function append_one', () => {
     const scripts = LuaScript.loadAll();
     const wrapper = readFileSync(
       new URL('../../../packages/server/src/engine/lua/append-once.lua', import.meta.url),
@@ -53,6 +54,13 @@ describe('LuaScript', () => {
     );
     expect(scripts['reap-run'].source).toBe(
       `local function append_one(KEYS, ARGV)\n${scripts.append.source}\nend\n${reaper}`,
+    );
+    const batch = readFileSync(
+      new URL('../../../packages/server/src/engine/lua/append-batch.lua', import.meta.url),
+      'utf8',
+    );
+    expect(scripts['append-batch'].source).toBe(
+      `local function append_one(KEYS, ARGV)\n${scripts.append.source}\nend\n${batch}`,
     );
   });
 

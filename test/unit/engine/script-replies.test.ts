@@ -1,5 +1,6 @@
 import { describe, expect, it } from 'vitest';
 import {
+  parseAppendBatchReply,
   parseAppendOnceReply,
   parseAppendReply,
   parseCancelReply,
@@ -22,6 +23,22 @@ describe('script replies', () => {
     expect(parseClaimReply([0, 'r_1'])).toEqual({ claimed: false, value: 'r_1' });
     expect(parseSlotReply(1)).toBe(true);
     expect(parseSlotReply(0)).toBe(false);
+  });
+
+  it('decodes append-batch replies: one per append, an error for an append that failed', () => {
+    const reply = JSON.stringify([[1, 'e_a'], 'not_owner', { err: 'WRONGTYPE no hash' }, [2, 'e_a']]);
+    expect(parseAppendBatchReply(reply, 4)).toEqual([
+      [null, [1, 'e_a']],
+      [null, 'not_owner'],
+      [new Error('WRONGTYPE no hash'), undefined],
+      [null, [2, 'e_a']],
+    ]);
+    expect(parseAppendBatchReply(Buffer.from('[[3,"e_b"]]'), 1)).toEqual([[null, [3, 'e_b']]]);
+    // Not one reply per append, or not the JSON array: every append of the call fails.
+    expect(parseAppendBatchReply(reply, 3)).toBeUndefined();
+    expect(parseAppendBatchReply('{"err":"x"}', 1)).toBeUndefined();
+    expect(parseAppendBatchReply('not json', 1)).toBeUndefined();
+    expect(parseAppendBatchReply([[1, 'e_a']], 1)).toBeUndefined();
   });
 
   it('decodes append-once replies: conflict, or the record of seqs and epochs', () => {

@@ -4,6 +4,7 @@ import { readFileSync } from 'node:fs';
 /** The Lua scripts of the Redis engine, one `.lua` file each in `src/engine/lua/` (copied to dist/ by the build). */
 export type LuaScriptName =
   | 'append'
+  | 'append-batch'
   | 'append-once'
   | 'head'
   | 'history'
@@ -57,6 +58,19 @@ export class LuaScript {
   }
 
   /**
+   * `append-batch.lua` run after `append.lua` wrapped as its local function `append_one(KEYS, ARGV)`, as
+   * {@link appendOnce}: the appends of one turn of the event loop go to Redis as one script call, each
+   * stored by the very script a plain append runs (issue 20).
+   */
+  static appendBatch(append: LuaScript): LuaScript {
+    const wrapper = LuaScript.load('append-batch').source;
+    return new LuaScript(
+      'append-batch',
+      `local function append_one(KEYS, ARGV)\n${append.source}\nend\n${wrapper}`,
+    );
+  }
+
+  /**
    * `reap-run.lua` run after `append.lua` wrapped as its local function `append_one(KEYS, ARGV)`, as
    * {@link appendOnce}: a reaped run's pending approvals and its terminal are stored by the very script a
    * plain append runs, in one atomic step.
@@ -89,6 +103,7 @@ export class LuaScript {
     const append = options.sharded === true ? LuaScript.shardedAppend(classic) : classic;
     return {
       append,
+      'append-batch': LuaScript.appendBatch(append),
       'append-once': LuaScript.appendOnce(append),
       head: LuaScript.load('head'),
       history: LuaScript.load('history'),

@@ -66,6 +66,7 @@ import {
   type HistoryReply,
   type LapsedRun,
   parseActiveRunsReply,
+  parseAppendBatchReply,
   parseAppendOnceReply,
   parseAppendReply,
   parseApprovalReply,
@@ -163,13 +164,19 @@ function leaseArg(leaseMs: number): number {
   return Math.max(1, Math.ceil(leaseMs));
 }
 
+/**
+ * Appends in one lua/append-batch.lua call at most: a script holds Redis for its whole run, so a turn with
+ * more appends sends several calls (in one pipeline), letting other clients' commands in between.
+ */
+const APPENDS_PER_CALL = 256;
+
 /** Rounds of snapshots.lua a catch-up takes at most before it gives up (a user starting runs non-stop). */
 const CATCH_UP_ROUNDS = 8;
 
 /** Between probes of a stalled Redis whose last probe failed without timing out (e.g. LOADING). */
 const STALL_PROBE_RETRY_MS = 500;
 
-/** The append calls of one turn of the event loop and who waits for which of their replies. */
+/** The appends of one turn of the event loop (their parts) and who waits for which of their replies. */
 interface TickAppends {
   readonly calls: ScriptCall[];
   readonly waiters: {
@@ -313,12 +320,12 @@ export class RedisEngine implements Engine {
     this.#assertUsable();
     const ts = new Date(this.#now()).toISOString();
     if (fence === undefined) {
-      const reply = await this.#call(() => this.#appendOne(this.#appendCall(userId, event, ts)));
+      const reply = await this.#call(() => this.#appendOne(this.#appendPart(userId, event, ts)));
       return this.#stored(event, ts, reply);
     }
     const runId = fencedRunId(event);
     const mode = fence.ends === true ? 'end' : 'event';
-    const call = this.#fencedCall(userId, event, ts, runId, mode, fence.node, fence.epoch ?? '');
+    const call = this.#fencedPart(userId, event, ts, runId, mode, fence.node, fence.epoch ?? '');
     const reply = parseFencedAppendReply(await this.#call(() => this.#appendOne(call)));
     if (typeof reply === 'string') throw runFenced(runId, reply);
     return this.#stored(event, ts, [reply.seq, reply.epoch]);
@@ -330,9 +337,9 @@ export class RedisEngine implements Engine {
     this.#assertUsable();
     if (items.length === 0) return [];
     const ts = new Date(this.#now()).toISOString();
-    const calls = items.map(({ userId, event }) => this.#appendCall(userId, event, ts));
-    // One pipeline (one per slot on a cluster), executed in order, so each user's events keep the batch order.
-    const results = await this.#call(() => this.#appendsOfTick(calls));
+    const parts = items.map(({ userId, event }) => this.#appendPart(userId, event, ts));
+    // One script call (one per slot on a cluster), run in order, so each user's events keep the batch order.
+    const results = await this.#call(() => this.#appendsOfTick(parts));
     const failures = results.filter(([error]) => error !== null).map(([error]) => error);
     if (failures.some(isTimeout)) this.#timedOut();
     // Stored nothing only if no call of the pipeline ran.
@@ -782,19 +789,58 @@ export class RedisEngine implements Engine {
     fence?: AppendFence,
     answerKey?: string,
   ): ScriptCall {
-    const parts = frameParts(event, ts);
-    const keys = [this.#keys.meta(userId), this.#keys.log(userId), this.#keys.sizes(userId)];
-    const args: (string | number)[] = [
+    return this.#fullAppendCall(this.#appendPart(userId, event, ts, fence, answerKey));
+  }
+
+  /**
+   * What lua/append.lua's ARGV for one event holds beside {@link #appendPart}'s own arguments: ARGV[1..4]
+   * and ARGV[8], the same for every event, so lua/append-batch.lua takes them once per call.
+   */
+  #sharedAppendArgs(): (string | number)[] {
+    return [
       // A fresh candidate per call: an epoch must never be reused across a loss of the user's data (§4).
       this.#newEpoch(),
       this.#historySize,
       this.#historyTtlMs,
       this.#metaTtlMs,
-      this.#keys.channel(userId),
-      parts.head,
-      parts.tail,
       this.#historyMaxBytes,
     ];
+  }
+
+  /** lua/append.lua's whole call from one event's part: the shared arguments put in their places. */
+  #fullAppendCall(part: ScriptCall): ScriptCall {
+    const [epoch, size, ttl, metaTtl, maxBytes] = this.#sharedAppendArgs();
+    const [channel, head, tail, ...rest] = part.args;
+    return {
+      keys: part.keys,
+      args: [
+        epoch ?? '',
+        size ?? 0,
+        ttl ?? 0,
+        metaTtl ?? 0,
+        channel ?? '',
+        head ?? '',
+        tail ?? '',
+        maxBytes ?? 0,
+        ...rest,
+      ],
+    };
+  }
+
+  /**
+   * One event's own part of lua/append.lua: its KEYS, and of its ARGV only what is the event's (ARGV[5..7]
+   * and ARGV[9..]); {@link #sharedAppendArgs} holds the rest.
+   */
+  #appendPart(
+    userId: string,
+    event: NewEvent,
+    ts: string,
+    fence?: AppendFence,
+    answerKey?: string,
+  ): ScriptCall {
+    const parts = frameParts(event, ts);
+    const keys = [this.#keys.meta(userId), this.#keys.log(userId), this.#keys.sizes(userId)];
+    const args: (string | number)[] = [this.#keys.channel(userId), parts.head, parts.tail];
     const runId = event.run_id;
     if (runId === undefined) return { keys, args };
     keys.push(this.#keys.runs(userId), this.#keys.runInfo(userId), this.#keys.runsEnded(userId));
@@ -823,8 +869,8 @@ export class RedisEngine implements Engine {
     return { keys, args };
   }
 
-  /** lua/append.lua with a run fence (mode 'event', 'end' or 'reap'). */
-  #fencedCall(
+  /** lua/append.lua's part (see {@link #appendPart}) with a run fence (mode 'event', 'end' or 'reap'). */
+  #fencedPart(
     userId: string,
     event: NewEvent,
     ts: string,
@@ -833,13 +879,15 @@ export class RedisEngine implements Engine {
     node: string,
     epoch = '',
   ): ScriptCall {
-    return this.#appendCall(userId, { ...event, run_id: runId }, ts, { mode, node, epoch });
+    return this.#appendPart(userId, { ...event, run_id: runId }, ts, { mode, node, epoch });
   }
 
   /** Stores a lapsed run's terminal if it is still lapsed and registered; undefined when it is not. */
   async #reap(userId: string, run: LapsedRun, event: NewEvent): Promise<ReapedRun | undefined> {
     const ts = new Date(this.#now()).toISOString();
-    const call = this.#fencedCall(userId, { ...event, run_id: run.runId }, ts, run.runId, 'reap', '');
+    const call = this.#fullAppendCall(
+      this.#fencedPart(userId, { ...event, run_id: run.runId }, ts, run.runId, 'reap', ''),
+    );
     const answers = (await this.#pendingOf(userId, run.runId)).map((approvalId) =>
       this.#appendCall(
         userId,
@@ -926,15 +974,16 @@ export class RedisEngine implements Engine {
     return { keys: [this.#keys.slots(userId)], args: [connectionId, limit, this.#slotLeaseMs] };
   }
 
+  /** The stored event of an append's reply: one object, no spreads (issue 20: nothing per event that can be avoided). */
   #stored(event: NewEvent, ts: string, reply: unknown): StoredEvent {
-    const stored = {
-      ...parseAppendReply(reply),
-      ts,
-      ...(event.meta === undefined ? {} : { meta: event.meta }),
-    };
-    return event.run_id === undefined
-      ? { type: event.type, data: event.data, ...stored }
-      : { type: event.type, run_id: event.run_id, data: event.data, ...stored };
+    const { epoch, seq } = parseAppendReply(reply);
+    const { type, run_id: runId, data, meta } = event;
+    if (runId === undefined) {
+      return meta === undefined ? { type, data, epoch, seq, ts } : { type, data, epoch, seq, ts, meta };
+    }
+    return meta === undefined
+      ? { type, run_id: runId, data, epoch, seq, ts }
+      : { type, run_id: runId, data, epoch, seq, ts, meta };
   }
 
   /**
@@ -953,26 +1002,28 @@ export class RedisEngine implements Engine {
   }
 
   /**
-   * One append (a run's event, `gateway.publish()`) in the pipeline of its tick, beside the other appends
-   * of the tick: an agent run streaming tokens shares the round trip with every other run's. A Redis that
-   * lost its scripts answers NOSCRIPT: they are loaded and the call is sent again on its own, as #eval does.
+   * One append (a run's event, `gateway.publish()`) in the script call of its tick, beside the other
+   * appends of the tick: an agent run streaming tokens shares the round trip with every other run's. A
+   * Redis that lost its scripts answers NOSCRIPT: they are loaded and the append is sent again on its own,
+   * as #eval does.
    */
-  async #appendOne(call: ScriptCall): Promise<unknown> {
-    const [error, reply] = (await this.#appendsOfTick([call]))[0] ?? [new Error('no reply'), undefined];
+  async #appendOne(part: ScriptCall): Promise<unknown> {
+    const [error, reply] = (await this.#appendsOfTick([part]))[0] ?? [new Error('no reply'), undefined];
     if (error === null) return reply;
     if (!isNoScript(error)) throw error;
     await this.#loadScripts();
-    return await this.#command.evalsha(...evalshaArgs(this.#scripts.append, call));
+    return await this.#command.evalsha(...evalshaArgs(this.#scripts.append, this.#fullAppendCall(part)));
   }
 
   /**
-   * Runs append calls in the pipeline of this turn of the event loop (issue 20: one round trip per tick
-   * for all pending appends): every appendBatch of the turn (the HTTP publishes whose bodies arrived
-   * together) joins one pipeline, sent by `setImmediate` once the turn's I/O callbacks ran, so nothing
-   * waits for a timer. One pipeline runs in call order, so each user's events keep the order of the calls;
-   * each caller gets the replies of its own calls.
+   * Runs appends (their {@link #appendPart}s) with the other appends of this turn of the event loop
+   * (issue 20: one round trip per tick for all pending appends): every append and appendBatch of the turn
+   * (the HTTP publishes whose bodies arrived together, the runs' next events) joins one lua/append-batch.lua
+   * call, sent by `setImmediate` once the turn's I/O callbacks ran, so nothing waits for a timer. The
+   * script stores them in call order, so each user's events keep the order of the calls; each caller gets
+   * the replies of its own appends.
    */
-  #appendsOfTick(calls: readonly ScriptCall[]): Promise<PipelineReply[]> {
+  #appendsOfTick(parts: readonly ScriptCall[]): Promise<PipelineReply[]> {
     let tick = this.#tickAppends;
     if (tick === undefined) {
       const created: TickAppends = { calls: [], waiters: [] };
@@ -980,7 +1031,7 @@ export class RedisEngine implements Engine {
       this.#tickAppends = created;
       setImmediate(() => {
         if (this.#tickAppends === created) this.#tickAppends = undefined;
-        this.#connections.pipelineEvalsha(this.#scripts.append, created.calls).then(
+        this.#runAppends(created.calls).then(
           (replies) => {
             for (const w of created.waiters) w.resolve(replies.slice(w.start, w.start + w.count));
           },
@@ -992,9 +1043,51 @@ export class RedisEngine implements Engine {
     }
     const batch = tick;
     return new Promise<PipelineReply[]>((resolve, reject) => {
-      batch.waiters.push({ start: batch.calls.length, count: calls.length, resolve, reject });
-      batch.calls.push(...calls);
+      batch.waiters.push({ start: batch.calls.length, count: parts.length, resolve, reject });
+      for (const part of parts) batch.calls.push(part);
     });
+  }
+
+  /**
+   * Sends appends as lua/append-batch.lua calls of at most APPENDS_PER_CALL appends each, all in one
+   * pipeline (on a cluster one call per hash slot, as a script may only name keys of one slot, and one
+   * pipeline per master), and gives one reply per append, in order: append.lua's reply, or the error of
+   * that append, or of its whole call.
+   */
+  async #runAppends(parts: readonly ScriptCall[]): Promise<PipelineReply[]> {
+    const groups = this.#connections.cluster
+      ? [...groupBySlot(parts, (part) => part.keys[0] ?? '').values()]
+      : [parts.map((_, i) => i)];
+    const calls: ScriptCall[] = [];
+    const members: number[][] = [];
+    for (const group of groups) {
+      for (let from = 0; from < group.length; from += APPENDS_PER_CALL) {
+        const indexes = group.slice(from, from + APPENDS_PER_CALL);
+        const keys: string[] = [];
+        const args: (string | number)[] = [indexes.length, ...this.#sharedAppendArgs()];
+        for (const i of indexes) {
+          const part = parts[i] ?? { keys: [], args: [] };
+          for (const key of part.keys) keys.push(key);
+          args.push(part.keys.length, part.args.length);
+          for (const arg of part.args) args.push(arg);
+        }
+        calls.push({ keys, args });
+        members.push(indexes);
+      }
+    }
+    const results = await this.#connections.pipelineEvalsha(this.#scripts['append-batch'], calls);
+    const replies: PipelineReply[] = new Array(parts.length);
+    for (const [c, indexes] of members.entries()) {
+      const [error, reply] = results[c] ?? [new Error('no reply'), undefined];
+      const each = error === null ? parseAppendBatchReply(reply, indexes.length) : undefined;
+      for (const [j, i] of indexes.entries()) {
+        replies[i] = each?.[j] ?? [
+          error ?? new TypeError('RedisEngine: unexpected append-batch reply'),
+          undefined,
+        ];
+      }
+    }
+    return replies;
   }
 
   /**

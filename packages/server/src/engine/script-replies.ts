@@ -54,6 +54,29 @@ export function parseAppendReply(reply: unknown): LogHead {
 }
 
 /**
+ * `append-batch.lua`: one JSON array with a reply per append, in order: append.lua's reply ([seq, epoch], or
+ * a fenced append's refusal), or `{"err": message}` for an append that failed, given here as its error.
+ * Undefined when the reply is not that array of `count` replies.
+ */
+export function parseAppendBatchReply(reply: unknown, count: number): [Error | null, unknown][] | undefined {
+  if (typeof reply !== 'string' && !Buffer.isBuffer(reply)) return undefined;
+  let parsed: unknown;
+  try {
+    parsed = JSON.parse(reply.toString());
+  } catch {
+    // Not JSON: the scripts and this code disagree; every append of the call fails.
+    return undefined;
+  }
+  if (!Array.isArray(parsed) || parsed.length !== count) return undefined;
+  return parsed.map((one: unknown): [Error | null, unknown] => {
+    if (typeof one === 'object' && one !== null && !Array.isArray(one) && 'err' in one) {
+      return [new Error(String(one.err)), undefined];
+    }
+    return [null, one];
+  });
+}
+
+/**
  * `append-once.lua`: 'conflict', or {'stored' | 'repeat', record}, the record JSON
  * `{"f": fingerprint, "r": [[seq, epoch], …]}` (its seq and epoch per event).
  */
