@@ -37,6 +37,7 @@ import {
   refusalWord,
 } from './authenticate-session.js';
 import { decodedSegment, sendError, sendJson } from './http-reply.js';
+import { requestPath, requestUrl } from './http-route.js';
 import { keyScope, unstoredMessage } from './publish-answers.js';
 import { isNdjsonRequest, publishStream } from './publish-stream.js';
 import { readBody } from './read-body.js';
@@ -102,13 +103,12 @@ export async function handleHttp(
   req: IncomingMessage,
   res: ServerResponse,
   ctx: HttpApiContext,
+  path: string = requestPath(req.url),
 ): Promise<void> {
-  const url = new URL(req.url ?? '/', 'http://localhost');
-  const path = url.pathname;
   try {
     // F: the stream runs the upgrade's origin checks (a refused origin is a violation), not the CORS refusal.
     if (path === '/v1/events' && req.method !== 'OPTIONS' && ctx.events !== undefined)
-      return ctx.events(req, res, url);
+      return ctx.events(req, res, requestUrl(req.url));
     const cors = ctx.cors(req, path);
     if (cors.action === 'preflight') {
       res.writeHead(cors.status, cors.headers);
@@ -133,7 +133,9 @@ export async function handleHttp(
     if (path === '/metrics' && ctx.config.metricsPort === undefined)
       return await serveMetrics(req, res, ctx.metrics);
     if (path === '/v1/openapi.json') return only(req, res, 'GET', () => sendOpenApi(res));
-    if (path.startsWith('/v1/')) return await handleApi(req, res, ctx, url);
+    // The publish route first: no other route of handleApi answers its path, and it needs no URL object.
+    if (path === '/v1/publish') return await publishRoute(req, res, ctx);
+    if (path.startsWith('/v1/')) return await handleApi(req, res, ctx, requestUrl(req.url));
     if (ctx.demo !== undefined && (await ctx.demo(req, res, path))) return;
     sendError(res, 404, HttpErrorCode.NotFound, `no route ${req.method} ${path}`);
   } catch (err) {
@@ -291,21 +293,7 @@ async function handleApi(
     }
     return runSnapshot(res, ctx, caller, runId);
   }
-  if (!operator) {
-    return sendError(
-      res,
-      401,
-      HttpErrorCode.Unauthorized,
-      'missing or wrong API key; send Authorization: Bearer <api key>',
-      {
-        'WWW-Authenticate': 'Bearer',
-      },
-    );
-  }
-  if (path === '/v1/publish') {
-    if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
-    return publish(req, res, ctx);
-  }
+  if (!operator) return unauthorized(res);
   if (path === '/v1/stats') return only(req, res, 'GET', () => sendJson(res, 200, ctx.stats()));
   const history = /^\/v1\/users\/([^/]+)\/history$/.exec(path);
   if (history !== null) {
@@ -353,6 +341,25 @@ async function handleApi(
     return cancelRun(req, res, ctx, runId);
   }
   sendError(res, 404, HttpErrorCode.NotFound, `no route ${req.method} ${path}`);
+}
+
+/** `POST /v1/publish`: the API key, then the method, then {@link publish}. */
+function publishRoute(req: IncomingMessage, res: ServerResponse, ctx: HttpApiContext): Promise<void> | void {
+  if (!apiKeyMatches(req.headers.authorization, ctx.config.apiKey)) return unauthorized(res);
+  if (req.method !== 'POST') return methodNotAllowed(res, 'POST');
+  return publish(req, res, ctx);
+}
+
+function unauthorized(res: ServerResponse): void {
+  sendError(
+    res,
+    401,
+    HttpErrorCode.Unauthorized,
+    'missing or wrong API key; send Authorization: Bearer <api key>',
+    {
+      'WWW-Authenticate': 'Bearer',
+    },
+  );
 }
 
 /**
