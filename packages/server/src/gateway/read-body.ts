@@ -5,6 +5,8 @@ export type BodyResult =
   | { readonly ok: true; readonly text: string }
   | { readonly ok: false; readonly reason: 'too_large' | 'aborted' };
 
+const ABORTED: BodyResult = { ok: false, reason: 'aborted' };
+
 /**
  * Reads a request body up to `maxBytes`. A larger body is refused as soon as it is known to be too
  * large (from Content-Length, or while streaming) without buffering the rest.
@@ -30,7 +32,8 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyRe
       chunks.push(chunk);
     });
     req.on('end', () => resolve({ ok: true, text: Buffer.concat(chunks).toString('utf8') }));
-    req.on('error', () => resolve({ ok: false, reason: 'aborted' }));
-    req.on('close', () => resolve({ ok: false, reason: 'aborted' }));
+    const aborted = (): void => resolve(ABORTED);
+    req.on('error', aborted);
+    req.on('close', aborted);
   });
 }
