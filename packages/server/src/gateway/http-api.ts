@@ -493,7 +493,7 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
   try {
     if (key === undefined) {
       const stored = await ctx.engine.appendBatch(items);
-      ctx.metrics.eventsPublished.inc({ source: 'http' }, stored.length);
+      ctx.metrics.countHttpPublished(stored.length);
       sendJson(res, 202, { results: stored.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
     } else {
       await publishOnce(res, ctx, items, key, body.text);
@@ -541,7 +541,7 @@ async function publishOnce(
     const results = answer.results.map(({ seq, epoch }) => ({ seq, epoch }));
     return sendJson(res, 202, { results }, { 'Idempotent-Replayed': 'true' });
   }
-  ctx.metrics.eventsPublished.inc({ source: 'http' }, answer.events.length);
+  ctx.metrics.countHttpPublished(answer.events.length);
   sendJson(res, 202, { results: answer.events.map((e) => ({ seq: e.seq, epoch: e.epoch })) });
 }
 

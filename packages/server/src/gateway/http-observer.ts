@@ -33,7 +33,7 @@ export function observeHttp(
     const method = httpMethodLabel(req.method);
     // A socket that went away before an answer was written has no status of its own.
     const status = res.headersSent ? String(res.statusCode) : 'aborted';
-    ctx.metrics.httpRequests.inc({ route, method, status });
+    ctx.metrics.countHttpRequest(route, method, status);
     ctx.metrics.httpDuration.observe({ route, method }, seconds);
     if (ctx.accessLog) {
       ctx.log.info(

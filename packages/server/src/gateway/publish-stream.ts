@@ -223,7 +223,7 @@ class StreamedPublish {
   async #append(items: readonly PublishItem[], firstLine: number): Promise<Stop | undefined> {
     try {
       const stored = await this.ctx.engine.appendBatch(items);
-      this.ctx.metrics.eventsPublished.inc({ source: 'http' }, stored.length);
+      this.ctx.metrics.countHttpPublished(stored.length);
       for (const e of stored) this.#results.push({ seq: e.seq, epoch: e.epoch });
       return undefined;
     } catch (err) {
@@ -249,7 +249,7 @@ class StreamedPublish {
         for (const { seq, epoch } of answer.results) this.#results.push({ seq, epoch, replayed: true });
         return undefined;
       }
-      this.ctx.metrics.eventsPublished.inc({ source: 'http' }, answer.events.length);
+      this.ctx.metrics.countHttpPublished(answer.events.length);
       for (const e of answer.events) this.#results.push({ seq: e.seq, epoch: e.epoch });
       return undefined;
     } catch (err) {
