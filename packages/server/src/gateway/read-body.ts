@@ -31,7 +31,11 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyRe
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve({ ok: true, text: Buffer.concat(chunks).toString('utf8') }));
+    req.on('end', () => {
+      // A small body is one chunk: decoded where it lies, without Buffer.concat's copy.
+      const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      resolve({ ok: true, text: whole.toString('utf8') });
+    });
     const aborted = (): void => resolve(ABORTED);
     req.on('error', aborted);
     req.on('close', aborted);
