@@ -109,7 +109,12 @@ export async function startServer(kind, { cpus, redis, cpuProfDir, serverId, ext
   const probe = ['--expose-gc', '--require', `${BENCH_DIR}lib/mem-probe.cjs`];
   const prof = cpuProfDir === undefined ? [] : ['--cpu-prof', '--cpu-prof-dir', cpuProfDir];
   const script = kind.startsWith('agentcast')
-    ? [...agentcastArgs(port, redis), ...extraArgs]
+    ? // --cpu-prof writes its profile at exit: without a drain delay the server exits before stop()'s SIGKILL.
+      [
+        ...agentcastArgs(port, redis),
+        ...(cpuProfDir === undefined ? [] : ['--drain-delay-ms', '0']),
+        ...extraArgs,
+      ]
     : [`${BENCH_DIR}servers/${kind}.mjs`];
   const env = {
     PORT: String(port),

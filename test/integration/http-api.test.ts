@@ -1,5 +1,7 @@
+import { once } from 'node:events';
 import { createServer, type Server } from 'node:http';
 import type { AddressInfo } from 'node:net';
+import { connect } from 'node:net';
 import { afterEach, describe, expect, it } from 'vitest';
 import { loadConfig } from '../../packages/server/src/config/load-config.js';
 import { EngineUnavailableError } from '../../packages/server/src/engine/engine-unavailable.js';
@@ -257,6 +259,33 @@ describe('HTTP API (docs/protocol.md §8)', () => {
       status: 405,
       body: { error: { code: 'METHOD_NOT_ALLOWED' } },
     });
+  });
+
+  it('answers 404 to a target the URL parser refuses (`//`) and keeps serving', async () => {
+    h = await startGateway();
+    // fetch normalises `//`, so the request line is written by hand; before, it crashed the process.
+    const exchange = async (head: string): Promise<string> => {
+      const socket = connect(h.port, '127.0.0.1');
+      socket.end(`GET // HTTP/1.1\r\nHost: x\r\n${head}\r\n`);
+      let answer = '';
+      socket.on('data', (chunk: Buffer) => {
+        answer += chunk.toString('utf8');
+      });
+      await once(socket, 'close');
+      return answer;
+    };
+    const answer = await exchange('');
+    expect(answer.split('\r\n')[0]).toBe('HTTP/1.1 404 Not Found');
+    expect(answer).toContain('"message":"no route GET //"');
+    const upgrade = await exchange(
+      'Upgrade: websocket\r\nConnection: Upgrade\r\nSec-WebSocket-Version: 13\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n',
+    );
+    expect(upgrade.split('\r\n')[0]).toBe('HTTP/1.1 400 Bad Request');
+    expect(await call(h, '/healthz')).toMatchObject({ status: 200 });
+    const metrics = await call(h, '/metrics');
+    expect(metrics.body).toContain(
+      'agentcast_http_requests_total{route="other",method="GET",status="404"} 1',
+    );
   });
 
   it('publishes from code through gateway.publish with the same validation', async () => {

@@ -1,5 +1,6 @@
+import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
-import { httpMethodLabel, httpRoute } from '../../../packages/server/src/gateway/http-route.js';
+import { httpMethodLabel, httpRoute, requestPath } from '../../../packages/server/src/gateway/http-route.js';
 
 describe('httpRoute', () => {
   it.each([
@@ -52,5 +53,80 @@ describe('httpRoute', () => {
       'OPTIONS',
     ]);
     expect(['BREW', 'get', undefined].map(httpMethodLabel)).toEqual(['other', 'other', 'other']);
+  });
+});
+
+describe('requestPath', () => {
+  // The WHATWG pathname; a target the parser refuses keeps its path part (no route has it: a 404).
+  const whatwg = (target: string) => {
+    try {
+      return new URL(target, 'http://localhost').pathname;
+    } catch {
+      return target.split('?')[0];
+    }
+  };
+
+  it.each([
+    '/v1/publish',
+    '/v1/publish?x=1',
+    '/v1/users/alice/history?after=3#x',
+    '//evil.example/v1/publish',
+    '/v1/../publish',
+    '/v1/./publish',
+    '/v1/%2e%2e/publish',
+    '/v1\\publish',
+    '/v1/pub lish',
+    '/v1/openapi.json',
+    'http://other/v1/publish?q',
+    '/caf\u00e9',
+    '',
+    '?',
+    '/',
+  ])('gives %j the pathname the WHATWG parser gives', (target) => {
+    expect(requestPath(target)).toBe(whatwg(target));
+  });
+
+  it('gives every target the pathname the WHATWG parser gives', () => {
+    // Targets built from the characters that change a parse: dots, slashes, backslashes, escapes, query, hash.
+    const part = fc.constantFrom(
+      '/',
+      '//',
+      '.',
+      '..',
+      '\\',
+      '%2e',
+      '%2F',
+      '?',
+      '#',
+      'a',
+      'v1',
+      '-',
+      '_',
+      ' ',
+      '\t',
+      '\u00e9',
+      ':',
+      '@',
+    );
+    const target = fc.oneof(
+      fc.array(part, { maxLength: 12 }).map((parts) => parts.join('')),
+      fc.string({ maxLength: 30 }),
+      fc.string({ maxLength: 30 }).map((s) => `/${s}`),
+    );
+    fc.assert(
+      fc.property(target, (t) => {
+        expect(requestPath(t)).toBe(whatwg(t));
+      }),
+      { numRuns: 5000 },
+    );
+  });
+
+  it('does not throw on a target the WHATWG parser refuses', () => {
+    expect(requestPath('//')).toBe('//');
+    expect(requestPath('//[?x')).toBe('//[');
+  });
+
+  it('reads an absent target as /', () => {
+    expect(requestPath(undefined)).toBe('/');
   });
 });

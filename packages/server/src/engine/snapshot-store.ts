@@ -13,13 +13,21 @@ import {
 } from './run-snapshot.js';
 
 /**
+ * One user's runs, least recently active first (insertion order), and the id of the last one folded, which
+ * is the last key whenever it is still held (only fold inserts; nothing deletes the last key but the sweep).
+ */
+class UserRuns extends Map<string, SnapshotState> {
+  latest: string | undefined;
+}
+
+/**
  * The memory engine's run snapshots (docs/protocol.md F): per user, the runs in order of their latest event
  * (a Map re-inserted on every event, so the least recently active is first), at most `perUser` of them,
  * each dropped `ttlMs` after its last event. No I/O and no timers; time comes in as arguments.
  */
 export class SnapshotStore {
   readonly #limits: SnapshotLimits;
-  readonly #users = new Map<string, Map<string, SnapshotState>>();
+  readonly #users = new Map<string, UserRuns>();
 
   constructor(limits: SnapshotLimits) {
     this.#limits = limits;
@@ -31,16 +39,20 @@ export class SnapshotStore {
     if (runId === undefined) return;
     let runs = this.#users.get(userId);
     if (runs === undefined) {
-      runs = new Map();
+      runs = new UserRuns();
       this.#users.set(userId, runs);
     }
     let state = runs.get(runId);
     if (state === undefined) {
       state = new SnapshotState(event.ts, nowMs);
-    } else {
-      runs.delete(runId); // re-inserted below: the Map's order is the order of the latest events
+      runs.set(runId, state);
+    } else if (runs.latest !== runId) {
+      // Re-inserted: the Map's order is the order of the latest events. A run already last (the common
+      // case: a run streams its chunks one after the other) keeps its place without a delete and a set.
+      runs.delete(runId);
+      runs.set(runId, state);
     }
-    runs.set(runId, state);
+    runs.latest = runId;
     state.touchedAt = nowMs;
     applySnapshotPatch(state, snapshotPatch(event), event.seq, event.epoch, event.ts, this.#limits.maxBytes);
     // Over the bound: the least recently active run goes, as lua/append.lua trims its index.

@@ -36,6 +36,7 @@ import { ConnectionRegistry } from './connection-registry.js';
 import { createDemoRoutes } from './demo-routes.js';
 import { handleHttp, handleMetricsPort, type Readiness } from './http-api.js';
 import { observeHttp } from './http-observer.js';
+import { requestPath } from './http-route.js';
 import { HttpSocketLimit } from './http-socket-limit.js';
 import { OriginGuard } from './origin-guard.js';
 import { RunStreams } from './run-stream.js';
@@ -278,8 +279,10 @@ export class Gateway {
       clientIp: (req: IncomingMessage) => origins.clientIp(req),
     };
     this.#server = createServer(httpServerOptions(config), (req, res) => {
-      observeHttp(req, res, observer);
-      void handleHttp(req, res, httpContext);
+      // One parse of the target for the routes and the metrics' route label.
+      const path = requestPath(req.url);
+      observeHttp(req, res, observer, path);
+      void handleHttp(req, res, httpContext, path);
     });
     this.#server.on('connection', (socket: Socket) => sockets.admit(socket));
     this.#server.on('upgrade', (req: IncomingMessage, socket: Duplex, head: Buffer) => {

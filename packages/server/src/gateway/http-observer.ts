@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Logger } from '../observability/logger.js';
 import type { Metrics } from '../observability/metrics.js';
-import { httpMethodLabel, httpRoute } from './http-route.js';
+import { httpMethodLabel, httpRoute, requestPath } from './http-route.js';
 
 /** What {@link observeHttp} needs from the gateway. */
 export interface HttpObserverContext {
@@ -19,15 +19,21 @@ export interface HttpObserverContext {
  * line when asked. Labels and the log carry the route template (http-route.ts), never the path's ids, the
  * query (which may hold a token) or any header.
  */
-export function observeHttp(req: IncomingMessage, res: ServerResponse, ctx: HttpObserverContext): void {
+export function observeHttp(
+  req: IncomingMessage,
+  res: ServerResponse,
+  ctx: HttpObserverContext,
+  path: string = requestPath(req.url),
+): void {
   const started = performance.now();
-  res.once('close', () => {
+  // `on`, not `once`: a response closes once, and once's wrapper is an allocation per request.
+  res.on('close', () => {
     const seconds = (performance.now() - started) / 1000;
-    const route = httpRoute(new URL(req.url ?? '/', 'http://localhost').pathname);
+    const route = httpRoute(path);
     const method = httpMethodLabel(req.method);
     // A socket that went away before an answer was written has no status of its own.
     const status = res.headersSent ? String(res.statusCode) : 'aborted';
-    ctx.metrics.httpRequests.inc({ route, method, status });
+    ctx.metrics.countHttpRequest(route, method, status);
     ctx.metrics.httpDuration.observe({ route, method }, seconds);
     if (ctx.accessLog) {
       ctx.log.info(

@@ -39,3 +39,31 @@ export function httpRoute(path: string): string {
 export function httpMethodLabel(method: string | undefined): string {
   return method !== undefined && KNOWN_METHODS.has(method) ? method : 'other';
 }
+
+/** A path whose WHATWG parse is itself: a leading `/` (not `//`), then only letters, digits, `_`, `-` and `/`. */
+const PLAIN_PATH = /^\/(?!\/)[\w\-/]*$/;
+
+/**
+ * The path of a request target, exactly as `new URL(target, 'http://localhost').pathname` gives it, without
+ * building a URL when the path part is plain (every route but `/v1/openapi.json`, without dot segments,
+ * percent escapes or a scheme): the publish path runs this on every request, twice before (the routes and
+ * the metrics' route label each parsed the URL). A target the WHATWG parser refuses (`//`, `//[`: an
+ * authority with a bad host) is its own path part, which no route has (404, label `other`): it must not
+ * throw, for it runs before any handler could catch it.
+ */
+export function requestPath(target: string | undefined): string {
+  const raw = target ?? '/';
+  const queryAt = raw.indexOf('?');
+  const path = queryAt === -1 ? raw : raw.slice(0, queryAt);
+  if (PLAIN_PATH.test(path)) return path;
+  try {
+    return new URL(raw, 'http://localhost').pathname;
+  } catch {
+    return path;
+  }
+}
+
+/** The request target as a URL, for the routes that read its query; only after {@link requestPath} found a route. */
+export function requestUrl(target: string | undefined): URL {
+  return new URL(target ?? '/', 'http://localhost');
+}

@@ -138,7 +138,9 @@ export class OriginGuard {
       policy: this.#policy,
       method: req.method ?? 'GET',
       path,
-      origin: req.headersDistinct.origin,
+      // headersDistinct builds an object of every header on each read: only asked when there is an Origin
+      // (req.headers.origin is undefined exactly when no Origin header came).
+      origin: req.headers.origin === undefined ? undefined : req.headersDistinct.origin,
       accessControlRequestMethod: req.headers['access-control-request-method'],
       exposeApiToBrowsers: this.#exposeApi,
     });

@@ -25,7 +25,8 @@ const NDJSON_TYPES: ReadonlySet<string> = new Set(['application/x-ndjson', 'appl
 
 /** Whether a request's `Content-Type` asks for the streamed publish. */
 export function isNdjsonRequest(contentType: string | undefined): boolean {
-  if (contentType === undefined) return false;
+  // The common answer without splitting and lower-casing a string on every publish.
+  if (contentType === undefined || contentType === 'application/json') return false;
   return NDJSON_TYPES.has((contentType.split(';')[0] ?? '').trim().toLowerCase());
 }
 
@@ -222,7 +223,7 @@ class StreamedPublish {
   async #append(items: readonly PublishItem[], firstLine: number): Promise<Stop | undefined> {
     try {
       const stored = await this.ctx.engine.appendBatch(items);
-      this.ctx.metrics.eventsPublished.inc({ source: 'http' }, stored.length);
+      this.ctx.metrics.countHttpPublished(stored.length);
       for (const e of stored) this.#results.push({ seq: e.seq, epoch: e.epoch });
       return undefined;
     } catch (err) {
@@ -248,7 +249,7 @@ class StreamedPublish {
         for (const { seq, epoch } of answer.results) this.#results.push({ seq, epoch, replayed: true });
         return undefined;
       }
-      this.ctx.metrics.eventsPublished.inc({ source: 'http' }, answer.events.length);
+      this.ctx.metrics.countHttpPublished(answer.events.length);
       for (const e of answer.events) this.#results.push({ seq: e.seq, epoch: e.epoch });
       return undefined;
     } catch (err) {

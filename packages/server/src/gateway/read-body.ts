@@ -5,6 +5,8 @@ export type BodyResult =
   | { readonly ok: true; readonly text: string }
   | { readonly ok: false; readonly reason: 'too_large' | 'aborted' };
 
+const ABORTED: BodyResult = { ok: false, reason: 'aborted' };
+
 /**
  * Reads a request body up to `maxBytes`. A larger body is refused as soon as it is known to be too
  * large (from Content-Length, or while streaming) without buffering the rest.
@@ -29,8 +31,13 @@ export function readBody(req: IncomingMessage, maxBytes: number): Promise<BodyRe
       }
       chunks.push(chunk);
     });
-    req.on('end', () => resolve({ ok: true, text: Buffer.concat(chunks).toString('utf8') }));
-    req.on('error', () => resolve({ ok: false, reason: 'aborted' }));
-    req.on('close', () => resolve({ ok: false, reason: 'aborted' }));
+    req.on('end', () => {
+      // A small body is one chunk: decoded where it lies, without Buffer.concat's copy.
+      const whole = chunks.length === 1 ? (chunks[0] as Buffer) : Buffer.concat(chunks);
+      resolve({ ok: true, text: whole.toString('utf8') });
+    });
+    const aborted = (): void => resolve(ABORTED);
+    req.on('error', aborted);
+    req.on('close', aborted);
   });
 }

@@ -8,6 +8,7 @@ import type { Metrics } from '../observability/metrics.js';
 import { Connection, type ConnectionSocket } from './connection.js';
 import type { ConnectionContext } from './connection-context.js';
 import type { ConnectionRegistry, RegisteredSession } from './connection-registry.js';
+import { requestPath, requestUrl } from './http-route.js';
 import type { OriginGuard } from './origin-guard.js';
 import { checkAdmission } from './session-admission.js';
 import { checkRequest, offeredSubprotocols, resumeFromQuery } from './upgrade-checks.js';
@@ -55,12 +56,14 @@ export class UpgradeHandler {
 
   handle(req: IncomingMessage, socket: Socket, head: Buffer): void {
     const { config, origins, registry, ctx, aiSdk } = this.#deps;
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    const isAiSdk = aiSdk !== undefined && url.pathname === aiSdk.path;
-    if (url.pathname !== '/ws' && !isAiSdk) {
+    // requestPath does not throw on a target the URL parser refuses (`//`): a bad path, not a crash.
+    const path = requestPath(req.url);
+    const isAiSdk = aiSdk !== undefined && path === aiSdk.path;
+    if (path !== '/ws' && !isAiSdk) {
       this.#reject(socket, { status: 400, reason: 'bad_path', message: 'the WebSocket endpoint is /ws' });
       return;
     }
+    const url = requestUrl(req.url);
     const ip = origins.clientIp(req);
     const rejection =
       checkAdmission(

@@ -44,6 +44,13 @@ export class Metrics {
    * engine's histories; 0 on Redis, whose histories live in Redis).
    */
   historyBytesSource: () => number = () => 0;
+  /**
+   * Counts of the two counters every publish request adds to, kept here and handed to prom-client when the
+   * counter is read (a scrape, `get()`, through its `collect`): prom-client's `inc` hashes and validates
+   * its labels object on each call, which {@link countHttpRequest} and {@link countHttpPublished} skip.
+   */
+  readonly #httpCounts = new Map<string, { readonly labels: Record<string, string>; count: number }>();
+  #httpPublished = 0;
 
   constructor(registry: Registry = new Registry()) {
     this.registry = registry;
@@ -99,11 +106,20 @@ export class Metrics {
       help: 'Client IPs blocked for repeated origin violations',
       registers,
     });
+    const takeHttpPublished = (): number => {
+      const count = this.#httpPublished;
+      this.#httpPublished = 0;
+      return count;
+    };
     this.eventsPublished = new Counter({
       name: 'agentcast_events_published_total',
       help: 'Events stored, by source (http, api, agent)',
       labelNames: ['source'],
       registers,
+      collect() {
+        const count = takeHttpPublished();
+        if (count > 0) this.inc({ source: 'http' }, count);
+      },
     });
     this.eventsDelivered = new Counter({
       name: 'agentcast_events_delivered_total',
@@ -164,11 +180,19 @@ export class Metrics {
         this.set(readHistoryBytes());
       },
     });
+    const httpCounts = this.#httpCounts;
     this.httpRequests = new Counter({
       name: 'agentcast_http_requests_total',
       help: 'HTTP requests answered (WebSocket upgrades not included), by route template, method and status',
       labelNames: ['route', 'method', 'status'],
       registers,
+      collect() {
+        for (const entry of httpCounts.values()) {
+          if (entry.count === 0) continue;
+          this.inc(entry.labels, entry.count);
+          entry.count = 0;
+        }
+      },
     });
     this.httpDuration = new Histogram({
       name: 'agentcast_http_request_duration_seconds',
@@ -220,5 +244,18 @@ export class Metrics {
         this.set(readSubscriptions());
       },
     });
+  }
+
+  /** Adds one to `agentcast_http_requests_total{route,method,status}` (read at the counter's next collect). */
+  countHttpRequest(route: string, method: string, status: string): void {
+    const key = `${route} ${method} ${status}`;
+    const entry = this.#httpCounts.get(key);
+    if (entry === undefined) this.#httpCounts.set(key, { labels: { route, method, status }, count: 1 });
+    else entry.count += 1;
+  }
+
+  /** Adds `count` to `agentcast_events_published_total{source="http"}` (read at the counter's next collect). */
+  countHttpPublished(count: number): void {
+    this.#httpPublished += count;
   }
 }

@@ -1,14 +1,23 @@
 import { z } from 'zod';
 import type { ParseOutcome } from './events.js';
 import {
+  APPROVAL_EVENT_TYPES,
+  EVENT_TYPE_PATTERN,
+  eventDataSchemas,
   eventFields,
+  ID_MAX_LENGTH,
   idSchema,
+  isWellFormed,
+  type JsonObject,
   MAX_BATCH_EVENTS,
+  MAX_DATA_DEPTH,
   type NewEvent,
+  nestsDeeperThan,
   parseNewEvent,
   refineEventData,
 } from './events.js';
 import { formatIssues } from './issues.js';
+import { RESERVED_EVENT_TYPES } from './server-frame-type.js';
 
 /** One event addressed to one user, as `POST /v1/publish` takes it (docs/protocol.md §8). */
 export interface PublishItem {
@@ -34,8 +43,19 @@ function toItem(e: PublishEvent): PublishItem {
 /**
  * Validates a publish body: one event or `{"events":[…]}` (at most 500). The message names the failing
  * field (`events.3.data.tool_name: required`), so a backend can fix its request.
+ *
+ * The common body (events of a custom type, `stream_chunk` or `agent_thinking`, plain JSON objects) is
+ * checked by {@link fastPublishItem} first, about ten times cheaper than zod on the publish path; anything
+ * it does not accept goes to the schemas, which give the answer and its message. It accepts only what the
+ * schemas accept, with the same value: test/unit/protocol/publish-fast-path.test.ts compares both.
  */
 export function parsePublishBody(body: unknown): ParseOutcome<PublishItem[]> {
+  const fast = fastPublishBody(body);
+  return fast === undefined ? parsePublishBodyWithSchemas(body) : { ok: true, value: fast };
+}
+
+/** {@link parsePublishBody} by the zod schemas alone: the reference its fast path is tested against. */
+export function parsePublishBodyWithSchemas(body: unknown): ParseOutcome<PublishItem[]> {
   if (typeof body === 'object' && body !== null && 'events' in body) {
     const parsed = publishBatchSchema.safeParse(body);
     return parsed.success
@@ -46,6 +66,89 @@ export function parsePublishBody(body: unknown): ParseOutcome<PublishItem[]> {
   return parsed.success
     ? { ok: true, value: [toItem(parsed.data)] }
     : { ok: false, message: formatIssues(parsed.error) };
+}
+
+/** The items of a body {@link fastPublishItem} accepts every event of, else undefined (ask the schemas). */
+function fastPublishBody(body: unknown): PublishItem[] | undefined {
+  if (typeof body !== 'object' || body === null) return undefined;
+  if (!('events' in body)) {
+    const item = fastPublishItem(body);
+    return item === undefined ? undefined : [item];
+  }
+  if (Array.isArray(body)) return undefined;
+  const events = (body as { readonly events: unknown }).events;
+  if (!Array.isArray(events) || events.length === 0 || events.length > MAX_BATCH_EVENTS) return undefined;
+  const items: PublishItem[] = new Array(events.length);
+  for (let i = 0; i < events.length; i++) {
+    const item = fastPublishItem(events[i]);
+    if (item === undefined) return undefined;
+    items[i] = item;
+  }
+  return items;
+}
+
+/** Golden-path types whose `data` rule {@link fastPublishItem} checks itself: one string field each. */
+const FAST_DATA_STRING_FIELD: ReadonlyMap<string, string> = new Map([
+  ['stream_chunk', 'text'],
+  ['agent_thinking', 'reasoning'],
+]);
+
+/**
+ * One event of a publish body checked by hand, as {@link publishEventSchema} would parse it: the item, or
+ * undefined when the event is invalid or simply not of the common shape (an object not made by JSON, a
+ * golden-path type with a richer `data` rule). Step by step what the schema does: `user_id` an id, `type`
+ * matching EVENT_TYPE_PATTERN, `run_id` absent or an id, `data` absent (`{}`) or a plain object, copied
+ * as zod's record copies it (own enumerable string keys, `__proto__` skipped), then refineEventData's
+ * rules on the copy.
+ */
+function fastPublishItem(input: unknown): PublishItem | undefined {
+  if (typeof input !== 'object' || input === null || Object.getPrototypeOf(input) !== Object.prototype) {
+    return undefined;
+  }
+  const ev = input as Record<string, unknown>;
+  const userId = ev.user_id;
+  if (!isFastId(userId)) return undefined;
+  const type = ev.type;
+  if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) return undefined;
+  if (RESERVED_EVENT_TYPES.has(type) || APPROVAL_EVENT_TYPES.has(type)) return undefined;
+  const runId = ev.run_id;
+  if (runId !== undefined && !isFastId(runId)) return undefined;
+  const data = fastRecord(ev.data);
+  if (data === undefined || nestsDeeperThan(data, MAX_DATA_DEPTH)) return undefined;
+  if (Object.hasOwn(eventDataSchemas, type)) {
+    const field = FAST_DATA_STRING_FIELD.get(type);
+    if (field === undefined || typeof data[field] !== 'string') return undefined;
+  }
+  return { userId, event: { type, run_id: runId, data } };
+}
+
+function isFastId(value: unknown): value is string {
+  return (
+    typeof value === 'string' && value.length >= 1 && value.length <= ID_MAX_LENGTH && isWellFormed(value)
+  );
+}
+
+/**
+ * `data` as `z.record(z.string(), z.unknown()).default({})` outputs it: `{}` when absent; for an object of
+ * Object.prototype without an own `constructor` (zod's plain-object test then passes), a copy of its own
+ * keys without `__proto__`. Undefined for anything else (a symbol or non-enumerable key, another
+ * prototype): JSON never makes those, and the schema decides.
+ */
+function fastRecord(value: unknown): JsonObject | undefined {
+  if (value === undefined) return {};
+  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) {
+    return undefined;
+  }
+  if (Object.hasOwn(value, 'constructor') || Object.getOwnPropertySymbols(value).length > 0) return undefined;
+  // zod copies the own enumerable keys (Reflect.ownKeys, filtered): for-in gives those, in the same order,
+  // plus inherited enumerable ones, skipped here (Object.prototype has none unless someone added one).
+  const copy: Record<string, unknown> = {};
+  const record = value as Record<string, unknown>;
+  for (const key in record) {
+    if (key === '__proto__' || !Object.hasOwn(record, key)) continue;
+    copy[key] = record[key];
+  }
+  return copy as JsonObject;
 }
 
 /**
