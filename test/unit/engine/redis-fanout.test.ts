@@ -71,6 +71,53 @@ function collector() {
 }
 
 describe('RedisFanout', () => {
+  describe('a lost frame (onGap)', () => {
+    function withGaps() {
+      const connection = new FakeConnection();
+      const { log: logger } = captureLog('info');
+      const gaps: Array<{ userId: string; epoch: string; seq: number }> = [];
+      const fanout = new RedisFanout({ connection, keys, logger, onGap: (from) => gaps.push(from) });
+      const publish = (user: string, event: StoredEvent) =>
+        fanout.onMessage(channel(user), encodeEvent(event));
+      return { fanout, gaps, publish };
+    }
+
+    it('holds the user at a skipped seq, asks for what is missing once, and delivers it in order', async () => {
+      const { fanout, gaps, publish } = withGaps();
+      const a = collector();
+      const b = collector();
+      await fanout.subscribe('alice', a.listener);
+      await fanout.subscribe('bob', b.listener);
+      publish('alice', ev(1));
+      publish('alice', ev(4));
+      publish('alice', ev(5));
+      publish('bob', ev(1));
+      publish('bob', ev(2));
+      expect(gaps).toEqual([{ userId: 'alice', epoch: 'e_a', seq: 1 }]);
+      expect(a.seqs).toEqual([1]);
+      // Other users are not held.
+      expect(b.seqs).toEqual([1, 2]);
+      // The engine read 2..4 back from history: the held 4 is not delivered twice, 5 follows.
+      for (const seq of [2, 3, 4]) fanout.deliver('alice', ev(seq), encodeEvent(ev(seq)));
+      fanout.endCatchUp('alice');
+      expect(a.seqs).toEqual([1, 2, 3, 4, 5]);
+    });
+
+    it('lets the gap flow when nothing fills it, and sees none across an epoch or before the first event', async () => {
+      const { fanout, gaps, publish } = withGaps();
+      const a = collector();
+      await fanout.subscribe('alice', a.listener);
+      publish('alice', ev(7));
+      publish('alice', ev(8));
+      publish('alice', ev(1, 'e_b'));
+      expect(gaps).toEqual([]);
+      publish('alice', ev(3, 'e_b'));
+      expect(gaps).toEqual([{ userId: 'alice', epoch: 'e_b', seq: 1 }]);
+      fanout.endCatchUp('alice');
+      expect(a.seqs).toEqual([7, 8, 1, 3]);
+    });
+  });
+
   describe('#resubscribeAll and #endCatchUp', () => {
     it('holds live events after a reconnect until the catch-up is merged, so a missed seq is not overtaken', async () => {
       const { fanout, publish } = make();

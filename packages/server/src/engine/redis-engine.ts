@@ -51,7 +51,7 @@ import { encodePresence, parsePresenceReply } from './presence-record.js';
 import { type CommandClient, type PipelineReply, RedisConnections } from './redis-connections.js';
 import { RedisControl } from './redis-control.js';
 import { type RedisEngineOptions, resolveRedisEngineOptions } from './redis-engine-options.js';
-import { type FanoutFloor, RedisFanout } from './redis-fanout.js';
+import { type FanoutFloor, type FanoutPosition, RedisFanout } from './redis-fanout.js';
 import { type RedisConnectionRole, RedisHealth } from './redis-health.js';
 import { RedisKeys } from './redis-keys.js';
 import {
@@ -268,6 +268,7 @@ export class RedisEngine implements Engine {
       keys: this.#keys,
       logger: this.#logger,
       ...(this.#connections.cluster ? { readFloor: (userId: string) => this.#readFloor(userId) } : {}),
+      onGap: (from) => void this.#fillGap(from),
     });
     this.#control = new RedisControl({
       connection: this.#subscriber,
@@ -1220,25 +1221,43 @@ export class RedisEngine implements Engine {
    * starts another catch-up.
    */
   async #catchUp(): Promise<void> {
-    for (const { userId, epoch, seq } of this.#fanout.positions()) {
+    for (const position of this.#fanout.positions()) {
       if (this.#closed || !this.#health.current.ok) return;
       try {
-        const { result, frames } = await this.#readHistory(userId, {
-          since: seq,
-          epoch,
-          limit: this.#historySize,
-        });
-        if (result.kind === 'ok') {
-          for (const [i, event] of result.events.entries())
-            this.#fanout.deliver(userId, event, frames[i] ?? '');
-        }
-        // A reset cannot be filled from here: the connections' ReplayBuffers see the gap and resume.
-        this.#fanout.endCatchUp(userId);
+        await this.#readBack(position);
       } catch {
         // Redis went away again: health already reports it, and recovery runs another catch-up.
         return;
       }
     }
+  }
+
+  /**
+   * A live frame of a user arrived past a lost one (RedisFanoutOptions.onGap): reads the missing events
+   * back from history. If that fails, the held events flow with their gap and the connections resume.
+   */
+  async #fillGap(from: FanoutPosition): Promise<void> {
+    try {
+      if (!this.#closed) await this.#readBack(from);
+    } catch {
+      // Redis is failing: health reports it.
+    } finally {
+      this.#fanout.endCatchUp(from.userId);
+    }
+  }
+
+  /** Delivers what a held user missed after `position`, then releases the live events held meanwhile. */
+  async #readBack({ userId, epoch, seq }: FanoutPosition): Promise<void> {
+    const { result, frames } = await this.#readHistory(userId, {
+      since: seq,
+      epoch,
+      limit: this.#historySize,
+    });
+    if (result.kind === 'ok') {
+      for (const [i, event] of result.events.entries()) this.#fanout.deliver(userId, event, frames[i] ?? '');
+    }
+    // A reset cannot be filled from here: the connections' ReplayBuffers see the gap and resume.
+    this.#fanout.endCatchUp(userId);
   }
 
   async #renewSlots(): Promise<void> {

@@ -32,6 +32,13 @@ export interface RedisFanoutOptions {
    * SUBSCRIBE reply and PING order the connection.
    */
   readonly readFloor?: (userId: string) => Promise<FanoutFloor>;
+  /**
+   * A live event skipped seqs after `from` (same epoch): pub/sub is at most once, so a frame was lost (a
+   * subscriber dropped and came back between two publishes). The user's live events are held from here;
+   * the engine reads what is missing from history, delivers it, and calls `endCatchUp` (also when the read
+   * fails or history no longer has it: then the gap flows on and the connections resume, docs/protocol.md §4).
+   */
+  readonly onGap?: (from: FanoutPosition) => void;
 }
 
 /** Where a held user's delivery stands: the last event handed to local listeners. */
@@ -81,6 +88,7 @@ export class RedisFanout {
   readonly #keys: RedisKeys;
   readonly #logger: Logger;
   readonly #readFloor: ((userId: string) => Promise<FanoutFloor>) | undefined;
+  readonly #onGap: ((from: FanoutPosition) => void) | undefined;
   readonly #users = new Map<string, HeldUser>();
   /** channel → user id, for incoming messages. */
   readonly #channels = new Map<string, string>();
@@ -96,6 +104,7 @@ export class RedisFanout {
     this.#keys = options.keys;
     this.#logger = options.logger;
     this.#readFloor = options.readFloor;
+    this.#onGap = options.onGap;
   }
 
   /** Users with at least one local listener (= channels subscribed). */
@@ -165,6 +174,18 @@ export class RedisFanout {
         return;
       }
       this.endCatchUp(userId);
+    }
+    const held = this.#users.get(userId);
+    if (
+      this.#onGap !== undefined &&
+      held !== undefined &&
+      held.lastSeq > 0 &&
+      event.epoch === held.lastEpoch &&
+      event.seq > held.lastSeq + 1
+    ) {
+      this.#catchingUp.set(userId, [[event, frame]]);
+      this.#onGap({ userId, epoch: held.lastEpoch, seq: held.lastSeq });
+      return;
     }
     this.deliver(userId, event, frame);
   }

@@ -41,7 +41,7 @@ function endWithPeer(this: Socket): void {
  * an upgrade: the parser goes back to its pool, the server's listeners and its request timeout bookkeeping
  * leave the socket, and the request and response objects are no longer held. An idle Server-Sent Events
  * stream then costs its socket and its session, not a parser, an IncomingMessage with its headers (the
- * token among them) and a ServerResponse for as long as it stays open (docs/architecture.md, "Idle memory").
+ * token among them) and a ServerResponse for as long as it stays open (docs/architecture.md, "Hot path").
  *
  * The response is done as far as node:http knows: its `close` is emitted now, so the request is counted
  * and logged once, with its status and the time it took to open (docs/deploy.md, metrics). From here the
