@@ -9,7 +9,7 @@ import { type Ack, type ApprovalAck, type ApprovalDecision, Outbox, type Reply }
 import { CloseCode } from './protocol/close-codes.js';
 import type { WelcomeData } from './protocol/wire.js';
 import { type ReconnectPlan, ReconnectPolicy } from './reconnect-policy.js';
-import { MAX_RUNS, type PendingApproval, pendingApprovals, type RunState, RunStates } from './run-state.js';
+import { changedApprovals, MAX_RUNS, type PendingApproval, type RunState, RunStates } from './run-state.js';
 import { SeenReporter } from './seen-reporter.js';
 import { SeqTracker } from './seq-tracker.js';
 import { parseServerFrame } from './server-frame.js';
@@ -429,9 +429,8 @@ export class AgentcastClient {
     this.#lifecycle.emit('run', run);
     // Only a waiting run adds a question, and only while some are pending can one leave.
     if (run.status !== 'waiting' && this.#approvals.length === 0) return;
-    const next = pendingApprovals(this.#runs.map.values());
-    const ids = (list: readonly PendingApproval[]) => list.map((a) => a.approval_id).join();
-    if (ids(next) === ids(this.#approvals)) return;
+    const next = changedApprovals(this.#runs.map.values(), this.#approvals);
+    if (next === undefined) return;
     this.#approvals = next;
     this.#lifecycle.emit('approvals', next);
   }

@@ -30,6 +30,7 @@ export {
   type WelcomeData,
 } from './protocol/wire.js';
 export {
+  changedApprovals,
   foldRunEvent,
   MAX_RUNS,
   type PendingApproval,

@@ -35,6 +35,19 @@ export function pendingApprovals(runs: Iterable<RunState>): PendingApproval[] {
   return pending;
 }
 
+/**
+ * The pending approvals of `runs` when they differ from `current` (a question asked or one settled), else
+ * undefined: a caller keeps its array, and tells its listeners nothing, until the approvals change.
+ */
+export function changedApprovals(
+  runs: Iterable<RunState>,
+  current: readonly PendingApproval[],
+): PendingApproval[] | undefined {
+  const next = pendingApprovals(runs);
+  const ids = (list: readonly PendingApproval[]) => list.map((a) => a.approval_id).join('\u0000');
+  return ids(next) === ids(current) ? undefined : next;
+}
+
 /** How many runs the client keeps (docs/client.md): the most recently active ones. */
 export const MAX_RUNS = 50;
 

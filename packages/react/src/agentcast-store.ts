@@ -1,5 +1,5 @@
 import type { Unsubscribe } from '@agentcast/client';
-import { ClientError, ClientErrorCode, pendingApprovals, type Timers } from '@agentcast/client';
+import { ClientError, ClientErrorCode, changedApprovals, type Timers } from '@agentcast/client';
 import type {
   Ack,
   AgentcastClientLike,
@@ -307,9 +307,8 @@ export class AgentcastStore {
     const runs = this.getRuns();
     if (runs === this.#approvalsFrom) return this.#approvals;
     this.#approvalsFrom = runs;
-    const next = pendingApprovals(runs);
-    const ids = (list: readonly PendingApproval[]) => list.map((a) => a.approval_id).join('\u0000');
-    if (ids(next) !== ids(this.#approvals)) this.#approvals = Object.freeze(next);
+    const next = changedApprovals(runs, this.#approvals);
+    if (next !== undefined) this.#approvals = Object.freeze(next);
     return this.#approvals;
   };
 

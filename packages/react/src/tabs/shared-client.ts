@@ -1,9 +1,9 @@
 import {
   ClientError,
   ClientErrorCode,
+  changedApprovals,
   Emitter,
   MAX_RUNS,
-  pendingApprovals,
   type ResetReason,
   RunStates,
   type Timers,
@@ -463,9 +463,8 @@ export class SharedClient implements AgentcastClientLike {
   #runChanged(run: RunState): void {
     this.#lifecycle.emit('run', run);
     if (run.status !== 'waiting' && this.#approvals.length === 0) return;
-    const next = pendingApprovals(this.#runs.map.values());
-    const ids = (list: readonly PendingApproval[]) => list.map((a) => a.approval_id).join();
-    if (ids(next) === ids(this.#approvals)) return;
+    const next = changedApprovals(this.#runs.map.values(), this.#approvals);
+    if (next === undefined) return;
     this.#approvals = next;
     this.#lifecycle.emit('approvals', next);
   }
