@@ -1,5 +1,6 @@
-import { Agent, request } from 'node:http';
+import { Agent } from 'node:http';
 import { nowMicros, sleep } from '../lib/clock.mjs';
+import { postJson } from '../lib/post-json.mjs';
 import { serveRpc } from '../lib/worker-rpc.mjs';
 import { openRawWebSocket } from './raw-ws-client.mjs';
 
@@ -16,32 +17,12 @@ let accepted = 0;
 let failedRequests = 0;
 const statuses = {};
 
-function post(agent, url, apiKey, body) {
-  return new Promise((resolve) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          Authorization: `Bearer ${apiKey}`,
-          'Content-Type': 'application/json',
-          'Content-Length': Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        statuses[res.statusCode] = (statuses[res.statusCode] ?? 0) + 1;
-        res.resume();
-        res.on('end', () => resolve(res.statusCode));
-      },
-    );
-    req.setTimeout(30_000, () => req.destroy(new Error('publish timed out')));
-    req.on('error', () => {
-      failedRequests++;
-      resolve(0);
-    });
-    req.end(body);
-  });
+/** One POST; its status counted (0: the request failed). */
+async function post(agent, url, apiKey, body) {
+  const status = await postJson(agent, url, apiKey, body, 30_000);
+  if (status === 0) failedRequests++;
+  else statuses[status] = (statuses[status] ?? 0) + 1;
+  return status;
 }
 
 /**

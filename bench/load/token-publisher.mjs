@@ -1,6 +1,7 @@
 import { Agent, createServer, request } from 'node:http';
 import { nowMicros, sleep } from '../lib/clock.mjs';
 import { signHs256 } from '../lib/jwt.mjs';
+import { postJson } from '../lib/post-json.mjs';
 import { serveRpc } from '../lib/worker-rpc.mjs';
 
 /**
@@ -48,33 +49,14 @@ async function schedule(n, tokensPerS, durationMs, each) {
   return sent.reduce((a, b) => a + b, 0);
 }
 
-function postOnce(agent, url, apiKey, body, counters) {
-  return new Promise((resolve) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          Authorization: `Bearer ${apiKey}`,
-          'Content-Type': 'application/json',
-          'Content-Length': Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        counters.statuses[res.statusCode] = (counters.statuses[res.statusCode] ?? 0) + 1;
-        if (res.statusCode === 202) counters.accepted++;
-        res.resume();
-        res.on('end', resolve);
-      },
-    );
-    req.setTimeout(30_000, () => req.destroy(new Error('publish timed out')));
-    req.on('error', () => {
-      counters.failed++;
-      resolve();
-    });
-    req.end(body);
-  });
+async function postOnce(agent, url, apiKey, body, counters) {
+  const status = await postJson(agent, url, apiKey, body, 30_000);
+  if (status === 0) {
+    counters.failed++;
+    return;
+  }
+  counters.statuses[status] = (counters.statuses[status] ?? 0) + 1;
+  if (status === 202) counters.accepted++;
 }
 
 async function runPost({ base, apiKey, users, tokensPerS, durationMs, maxSockets = 64 }) {
@@ -192,27 +174,7 @@ async function runWebhook({ base, secret, users, tokensPerS, durationMs }) {
 }
 
 function postMessage(agent, url, token, id) {
-  const body = JSON.stringify({ id, text: 'stream tokens' });
-  return new Promise((resolve) => {
-    const req = request(
-      url,
-      {
-        method: 'POST',
-        agent,
-        headers: {
-          Authorization: `Bearer ${token}`,
-          'Content-Type': 'application/json',
-          'Content-Length': Buffer.byteLength(body),
-        },
-      },
-      (res) => {
-        res.resume();
-        res.on('end', () => resolve(res.statusCode));
-      },
-    );
-    req.on('error', () => resolve(0));
-    req.end(body);
-  });
+  return postJson(agent, url, token, JSON.stringify({ id, text: 'stream tokens' }));
 }
 
 /**
