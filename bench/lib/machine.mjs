@@ -1,10 +1,12 @@
 import { execFileSync } from 'node:child_process';
 import { readFileSync } from 'node:fs';
 import os from 'node:os';
+import { fdLimit } from './proc-stats.mjs';
 
-function fdLimit() {
+/** This process's open-files limit (soft), as the results have always recorded it: a string. */
+function ownFdLimit() {
   try {
-    return execFileSync('sh', ['-c', 'ulimit -n'], { encoding: 'utf8' }).trim();
+    return String(fdLimit(process.pid).soft);
   } catch {
     return 'unknown';
   }
@@ -35,7 +37,7 @@ export function machineInfo(root) {
     memory_gb: Math.round((os.totalmem() / 2 ** 30) * 10) / 10,
     os: `${os.type()} ${os.release()}`,
     node: process.version,
-    fd_limit: fdLimit(),
+    fd_limit: ownFdLimit(),
     load_average_at_start: os.loadavg().map((x) => Math.round(x * 100) / 100),
     agentcast_commit: gitCommit(root),
     versions: {
