@@ -1237,11 +1237,11 @@ export class RedisEngine implements Engine {
    * back from history. If that fails, the held events flow with their gap and the connections resume.
    */
   async #fillGap(from: FanoutPosition): Promise<void> {
+    if (this.#closed) return;
     try {
-      if (!this.#closed) await this.#readBack(from);
+      await this.#readBack(from);
     } catch {
-      // Redis is failing: health reports it.
-    } finally {
+      // Redis is failing (health reports it): the held events go on with their gap.
       this.#fanout.endCatchUp(from.userId);
     }
   }

@@ -176,9 +176,9 @@ export class RedisFanout {
       this.endCatchUp(userId);
     }
     const held = this.#users.get(userId);
+    if (held === undefined) return;
     if (
       this.#onGap !== undefined &&
-      held !== undefined &&
       held.lastSeq > 0 &&
       event.epoch === held.lastEpoch &&
       event.seq > held.lastSeq + 1
@@ -187,7 +187,7 @@ export class RedisFanout {
       this.#onGap({ userId, epoch: held.lastEpoch, seq: held.lastSeq });
       return;
     }
-    this.deliver(userId, event, frame);
+    this.#deliverTo(userId, held, event, frame);
   }
 
   /** The catch-up read of `userId` was delivered (or cannot be): release its held live events, in order. */
@@ -205,7 +205,10 @@ export class RedisFanout {
    */
   deliver(userId: string, event: StoredEvent, frame: string): void {
     const held = this.#users.get(userId);
-    if (held === undefined) return;
+    if (held !== undefined) this.#deliverTo(userId, held, event, frame);
+  }
+
+  #deliverTo(userId: string, held: HeldUser, event: StoredEvent, frame: string): void {
     if (event.epoch === held.lastEpoch && event.seq <= held.lastSeq) return;
     held.lastEpoch = event.epoch;
     held.lastSeq = event.seq;
