@@ -7,9 +7,9 @@ const SLACK_PX = 24;
  * something earlier is left where they are.
  */
 export function followBottom(scroller: HTMLElement, change: () => void): void {
-  const atBottom = scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= SLACK_PX;
+  const wasAtBottom = atBottom(scroller);
   change();
-  if (atBottom) scroller.scrollTop = scroller.scrollHeight;
+  if (wasAtBottom) scroller.scrollTop = scroller.scrollHeight;
 }
 
 /**
@@ -30,7 +30,7 @@ export class FrameFollower {
   change(change: () => void): void {
     if (this.#atBottom === undefined) {
       const s = this.#scroller;
-      this.#atBottom = s.scrollHeight - s.scrollTop - s.clientHeight <= SLACK_PX;
+      this.#atBottom = atBottom(s);
       requestAnimationFrame(() => {
         if (this.#atBottom === true) s.scrollTop = s.scrollHeight;
         this.#atBottom = undefined;
@@ -38,4 +38,9 @@ export class FrameFollower {
     }
     change();
   }
+}
+
+/** Whether the reader is at the bottom of `scroller`, within a line of slack (reads the layout). */
+function atBottom(scroller: HTMLElement): boolean {
+  return scroller.scrollHeight - scroller.scrollTop - scroller.clientHeight <= SLACK_PX;
 }
