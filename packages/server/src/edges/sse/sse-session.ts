@@ -287,9 +287,12 @@ export class SseSession implements Session, RegisteredSession {
     const res = this.#res;
     const socket = this.#socket;
     if (socket === undefined) {
-      if (res === undefined || res.headersSent) return;
-      const refusal = httpRefusal(code);
-      sendError(res, refusal.status, refusal.code, reason, { ...this.#headers, ...refusal.headers });
+      // Before the headers (a socket is only ever given up after them, so the response is still here).
+      if (res?.headersSent) res.destroy();
+      else if (res !== undefined) {
+        const refusal = httpRefusal(code);
+        sendError(res, refusal.status, refusal.code, reason, { ...this.#headers, ...refusal.headers });
+      }
       return;
     }
     if (socket.writableLength > this.#ctx.config.maxBufferedBytes) {
