@@ -8,9 +8,9 @@ describe('Metrics.countHttpRequest / countHttpPublished', () => {
 
   it('shows every count at the next scrape, and counts each once', async () => {
     const m = new Metrics();
-    m.countHttpRequest('/v1/publish', 'POST', '202');
-    m.countHttpRequest('/v1/publish', 'POST', '202');
-    m.countHttpRequest('/v1/publish', 'POST', '400');
+    m.countHttpRequest('/v1/publish', 'POST', '202', 0.002);
+    m.countHttpRequest('/v1/publish', 'POST', '202', 0.002);
+    m.countHttpRequest('/v1/publish', 'POST', '400', 0.002);
     m.countHttpPublished(3);
     m.eventsPublished.inc({ source: 'http' }, 2);
     const ok = 'agentcast_http_requests_total{route="/v1/publish",method="POST",status="202"}';
@@ -21,7 +21,7 @@ describe('Metrics.countHttpRequest / countHttpPublished', () => {
     expect(await line(m, http)).toBe(`${http} 5`);
     // A second scrape adds nothing; new counts add to the totals.
     expect(await line(m, ok)).toBe(`${ok} 2`);
-    m.countHttpRequest('/v1/publish', 'POST', '202');
+    m.countHttpRequest('/v1/publish', 'POST', '202', 0.002);
     m.countHttpPublished(1);
     expect(await line(m, ok)).toBe(`${ok} 3`);
     expect(await line(m, http)).toBe(`${http} 6`);

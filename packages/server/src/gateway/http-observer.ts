@@ -33,8 +33,7 @@ export function observeHttp(
     const method = httpMethodLabel(req.method);
     // A socket that went away before an answer was written has no status of its own.
     const status = res.headersSent ? String(res.statusCode) : 'aborted';
-    ctx.metrics.countHttpRequest(route, method, status);
-    ctx.metrics.httpDuration.observe({ route, method }, seconds);
+    ctx.metrics.countHttpRequest(route, method, status, seconds);
     if (ctx.accessLog) {
       ctx.log.info(
         { method, route, status, duration_ms: Math.round(seconds * 1000), ip: ctx.clientIp(req) },

@@ -1,5 +1,6 @@
 import { Counter, collectDefaultMetrics, Gauge, Histogram, Registry } from 'prom-client';
 import { packageVersion } from './package-version.js';
+import { type HistogramSeries, SeriesHistogram } from './series-histogram.js';
 
 /**
  * Every Prometheus metric of one gateway instance, registered on its own Registry so two gateways
@@ -28,7 +29,7 @@ export class Metrics {
   readonly engineUp: Gauge;
   readonly historyBytes: Gauge;
   readonly httpRequests: Counter<'route' | 'method' | 'status'>;
-  readonly httpDuration: Histogram<'route' | 'method'>;
+  readonly httpDuration: SeriesHistogram;
   readonly buildInfo: Gauge<'version' | 'node'>;
   readonly ready: Gauge;
   readonly publishRejections: Counter<'code'>;
@@ -49,7 +50,10 @@ export class Metrics {
    * counter is read (a scrape, `get()`, through its `collect`): prom-client's `inc` hashes and validates
    * its labels object on each call, which {@link countHttpRequest} and {@link countHttpPublished} skip.
    */
-  readonly #httpCounts = new Map<string, { readonly labels: Record<string, string>; count: number }>();
+  readonly #httpCounts = new Map<
+    string,
+    { readonly labels: Record<string, string>; count: number; readonly duration: HistogramSeries }
+  >();
   #httpPublished = 0;
 
   constructor(registry: Registry = new Registry()) {
@@ -194,7 +198,7 @@ export class Metrics {
         }
       },
     });
-    this.httpDuration = new Histogram({
+    this.httpDuration = new SeriesHistogram({
       name: 'agentcast_http_request_duration_seconds',
       help: 'Time from an HTTP request arriving to its answer being written, by route template and method',
       labelNames: ['route', 'method'],
@@ -246,12 +250,24 @@ export class Metrics {
     });
   }
 
-  /** Adds one to `agentcast_http_requests_total{route,method,status}` (read at the counter's next collect). */
-  countHttpRequest(route: string, method: string, status: string): void {
+  /**
+   * One answered HTTP request: adds one to `agentcast_http_requests_total{route,method,status}` (read at the
+   * counter's next collect) and observes `seconds` in `agentcast_http_request_duration_seconds{route,method}`.
+   * One map lookup per request; both series are found once per label set.
+   */
+  countHttpRequest(route: string, method: string, status: string, seconds: number): void {
     const key = `${route} ${method} ${status}`;
-    const entry = this.#httpCounts.get(key);
-    if (entry === undefined) this.#httpCounts.set(key, { labels: { route, method, status }, count: 1 });
-    else entry.count += 1;
+    let entry = this.#httpCounts.get(key);
+    if (entry === undefined) {
+      entry = {
+        labels: { route, method, status },
+        count: 0,
+        duration: this.httpDuration.series({ route, method }),
+      };
+      this.#httpCounts.set(key, entry);
+    }
+    entry.count += 1;
+    entry.duration.observe(seconds);
   }
 
   /** Adds `count` to `agentcast_events_published_total{source="http"}` (read at the counter's next collect). */
