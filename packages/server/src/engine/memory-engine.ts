@@ -281,13 +281,16 @@ export class MemoryEngine implements Engine {
   /** Appends, then charges the bytes to the global budget, which may evict other users' oldest events. */
   #append(log: UserLog, event: NewEvent, now: number, ts: string): StoredEvent {
     const before = log.historyBytes;
-    const stored = log.append(event, now, ts, this.#budget.nextOrder(), (userId, e) => {
-      this.#snapshots.fold(userId, e, now);
-      if (e.type === EventType.ApprovalRequested) this.#openApproval(userId, e, now);
-    });
+    const stored = log.append(event, now, ts, this.#budget.nextOrder(), this.#onStored);
     this.#budget.changed(log, log.historyBytes - before);
     return stored;
   }
+
+  /** What is stored with each event, in its append's synchronous step (one function, not one per event). */
+  readonly #onStored = (userId: string, event: StoredEvent, now: number): void => {
+    this.#snapshots.fold(userId, event, now);
+    if (event.type === EventType.ApprovalRequested) this.#openApproval(userId, event, now);
+  };
 
   /** `ts` of events stored at `nowMs`: formatted once per millisecond, not once per event. */
   #isoTime(nowMs: number): string {
@@ -304,7 +307,12 @@ export class MemoryEngine implements Engine {
     this.#assertOpen();
     const now = this.#now();
     const ts = this.#isoTime(now);
-    return items.map(({ userId, event }) => this.#append(this.#log(userId), event, now, ts));
+    const stored: StoredEvent[] = new Array(items.length);
+    for (let i = 0; i < items.length; i += 1) {
+      const { userId, event } = items[i] as (typeof items)[number];
+      stored[i] = this.#append(this.#log(userId), event, now, ts);
+    }
+    return stored;
   }
 
   /** Checked, appended and recorded in one synchronous step: no await before the record is written. */

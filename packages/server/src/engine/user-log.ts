@@ -102,7 +102,7 @@ export class UserLog {
     nowMs: number,
     ts: string = new Date(nowMs).toISOString(),
     order = 0,
-    onStored?: (userId: string, stored: StoredEvent) => void,
+    onStored?: (userId: string, stored: StoredEvent, nowMs: number) => void,
   ): StoredEvent {
     this.#seq += 1;
     // One object shape for every stored event (run_id present, possibly undefined): no temporary
@@ -131,7 +131,7 @@ export class UserLog {
     this.#touchedAt = nowMs;
     // Before delivery, in the same synchronous step: whatever is stored with the event (its run's
     // snapshot, docs/protocol.md F) is never behind what a subscriber was sent.
-    onStored?.(this.#userId, stored);
+    onStored?.(this.#userId, stored, nowMs);
     this.#deliver(stored, frame);
     return stored;
   }

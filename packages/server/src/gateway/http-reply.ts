@@ -8,14 +8,25 @@ export function sendJson(
   res: ServerResponse,
   status: number,
   body: unknown,
-  headers: Record<string, string> = {},
+  headers?: Record<string, string>,
 ): void {
-  const text = JSON.stringify(body);
-  res.writeHead(status, {
-    'Content-Type': 'application/json; charset=utf-8',
-    'Content-Length': Buffer.byteLength(text),
-    ...headers,
-  });
+  sendJsonText(res, status, JSON.stringify(body), headers);
+}
+
+/** Writes a JSON answer already serialised (`text` must be JSON). */
+export function sendJsonText(
+  res: ServerResponse,
+  status: number,
+  text: string,
+  headers?: Record<string, string>,
+): void {
+  const length = Buffer.byteLength(text);
+  res.writeHead(
+    status,
+    headers === undefined
+      ? { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': length }
+      : { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': length, ...headers },
+  );
   res.end(text);
 }
 

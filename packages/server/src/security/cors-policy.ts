@@ -83,7 +83,11 @@ const SNAPSHOT_OR_APPROVAL_ROUTE = /^\/v1\/(runs|approvals)(\/[^/]+)?$/;
 
 const PUBLIC_METHODS = ['GET', 'HEAD'];
 const API_METHODS = ['GET', 'POST'];
-const VARY = { Vary: 'Origin' } as const;
+const VARY: CorsHeaders = Object.freeze({ Vary: 'Origin' });
+const NO_HEADERS: CorsHeaders = Object.freeze({});
+/** The two answers of every request without an Origin (backends, curl, Prometheus): built once, not per request. */
+const CONTINUE: CorsDecision = Object.freeze({ action: 'continue', headers: NO_HEADERS });
+const CONTINUE_VARY: CorsDecision = Object.freeze({ action: 'continue', headers: VARY });
 
 /**
  * Decides CORS for one HTTP request. Rules:
@@ -103,10 +107,12 @@ export function corsDecision(request: CorsRequest): CorsDecision {
   const isPublic = PUBLIC_CORS_PATHS.includes(path);
   const exposed = isPublic || request.exposeApiToBrowsers || isUserRoute(path);
   // Vary on every response a CORS header could appear on, so a cache never serves one origin's answer to another.
-  const vary = exposed ? VARY : {};
+  const vary = exposed ? VARY : NO_HEADERS;
+  // No Origin: continue, whatever the policy (requireOrigin guards upgrades only: HTTP clients without
+  // Origin, as curl, Prometheus and backends, are fine). The publish path takes this branch on every request.
+  if (request.origin === undefined) return exposed ? CONTINUE_VARY : CONTINUE;
   const checked = request.policy.check(request.origin);
   if (!checked.ok) {
-    // requireOrigin guards upgrades only: HTTP clients without Origin (curl, Prometheus, backends) are fine.
     return checked.reason === 'missing_origin'
       ? { action: 'continue', headers: vary }
       : { action: 'refuse', status: 403, reason: checked.reason, headers: vary };
@@ -116,8 +122,8 @@ export function corsDecision(request: CorsRequest): CorsDecision {
   const requested = request.method === 'OPTIONS' ? request.accessControlRequestMethod : undefined;
   if (!exposed) {
     return requested === undefined
-      ? { action: 'continue', headers: {} }
-      : { action: 'refuse', status: 403, reason: 'api_not_exposed', headers: {} };
+      ? CONTINUE
+      : { action: 'refuse', status: 403, reason: 'api_not_exposed', headers: NO_HEADERS };
   }
   const allowOrigin = { 'Access-Control-Allow-Origin': checked.origin, ...VARY };
   if (requested === undefined) return { action: 'continue', headers: allowOrigin };
