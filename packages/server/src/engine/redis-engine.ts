@@ -176,9 +176,34 @@ const CATCH_UP_ROUNDS = 8;
 /** Between probes of a stalled Redis whose last probe failed without timing out (e.g. LOADING). */
 const STALL_PROBE_RETRY_MS = 500;
 
+/** One event as lua/append-batch.lua takes it: the user's meta key and the event's own strings. */
+interface PackedAppend {
+  readonly metaKey: string;
+  /** `[frame head, frame tail, ...append.lua's ARGV[9..]]` (the last only for an event of a run). */
+  readonly entry: readonly string[];
+}
+
+/**
+ * The appends' entries as lua/append-batch.lua's one JSON argument. Redis's cjson refuses a lone UTF-16
+ * surrogate (`"\ud800"`), which JSON.stringify writes as such an escape: a string that has one is sent as its
+ * well-formed form (U+FFFD in its place), which is what its UTF-8 bytes were as a separate argument.
+ */
+export function packEntries(entries: readonly (readonly string[])[]): string {
+  const text = JSON.stringify(entries);
+  // Only an escaped lone surrogate writes `\ud8`..`\udf` (pairs are written as they are); an escaped backslash
+  // before such letters only costs the slow path.
+  if (!/\\ud[89a-f]/i.test(text)) return text;
+  return JSON.stringify(entries.map((entry) => entry.map(wellFormed)));
+}
+
+/** `text` with every lone surrogate replaced by U+FFFD (String.prototype.toWellFormed, ES2024). */
+function wellFormed(text: string): string {
+  return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+}
+
 /** The appends of one turn of the event loop (their parts) and who waits for which of their replies. */
 interface TickAppends {
-  readonly calls: ScriptCall[];
+  readonly calls: PackedAppend[];
   readonly waiters: {
     readonly start: number;
     readonly count: number;
@@ -321,13 +346,17 @@ export class RedisEngine implements Engine {
     this.#assertUsable();
     const ts = new Date(this.#now()).toISOString();
     if (fence === undefined) {
-      const reply = await this.#call(() => this.#appendOne(this.#appendPart(userId, event, ts)));
+      const reply = await this.#call(() => this.#appendOne(this.#packedPart(userId, event, ts)));
       return this.#stored(event, ts, reply);
     }
     const runId = fencedRunId(event);
     const mode = fence.ends === true ? 'end' : 'event';
-    const call = this.#fencedPart(userId, event, ts, runId, mode, fence.node, fence.epoch ?? '');
-    const reply = parseFencedAppendReply(await this.#call(() => this.#appendOne(call)));
+    const part = this.#packedPart(userId, { ...event, run_id: runId }, ts, {
+      mode,
+      node: fence.node,
+      epoch: fence.epoch ?? '',
+    });
+    const reply = parseFencedAppendReply(await this.#call(() => this.#appendOne(part)));
     if (typeof reply === 'string') throw runFenced(runId, reply);
     return this.#stored(event, ts, [reply.seq, reply.epoch]);
   }
@@ -338,7 +367,7 @@ export class RedisEngine implements Engine {
     this.#assertUsable();
     if (items.length === 0) return [];
     const ts = new Date(this.#now()).toISOString();
-    const parts = items.map(({ userId, event }) => this.#appendPart(userId, event, ts));
+    const parts = items.map(({ userId, event }) => this.#packedPart(userId, event, ts));
     // One script call (one per slot on a cluster), run in order, so each user's events keep the batch order.
     const results = await this.#call(() => this.#appendsOfTick(parts));
     const failures = results.filter(([error]) => error !== null).map(([error]) => error);
@@ -846,9 +875,44 @@ export class RedisEngine implements Engine {
     if (runId === undefined) return { keys, args };
     keys.push(this.#keys.runs(userId), this.#keys.runInfo(userId), this.#keys.runsEnded(userId));
     keys.push(...this.#keys.snapshot(userId, runId), ...this.#keys.snapshotIndex(userId));
+    const own = this.#runArgs(event, runId, ts, fence, answerKey);
+    keys.push(this.#keys.approval(userId, own.approvalId), this.#keys.pendingApprovals(userId));
+    for (const arg of own.args) args.push(arg);
+    return { keys, args };
+  }
+
+  /**
+   * One event as lua/append-batch.lua takes it (issue 20): the user's meta key, and `[head, tail, ...ARGV[9..]]`
+   * as strings, sent with the other appends of the call as one JSON argument. The script names the user's other
+   * keys from the meta key (redis-keys.ts's names; a test compares both ways), so an event costs the gateway one
+   * key and one array instead of up to 15 keys and 20 arguments, each its own RESP bulk string.
+   */
+  #packedPart(userId: string, event: NewEvent, ts: string, fence?: AppendFence): PackedAppend {
+    const parts = frameParts(event, ts);
+    const entry = [parts.head, parts.tail];
+    const runId = event.run_id;
+    if (runId !== undefined) {
+      for (const arg of this.#runArgs(event, runId, ts, fence).args) entry.push(String(arg));
+    }
+    return { metaKey: this.#keys.meta(userId), entry };
+  }
+
+  /** lua/append.lua's ARGV[9..] for an event of a run (its fence, snapshot patch and approval step). */
+  #runArgs(
+    event: NewEvent,
+    runId: string,
+    ts: string,
+    fence?: AppendFence,
+    answerKey?: string,
+  ): { readonly args: (string | number)[]; readonly approvalId: string } {
     const approval = approvalOp(event, answerKey);
-    keys.push(this.#keys.approval(userId, approval.id), this.#keys.pendingApprovals(userId));
-    args.push(runId, fence?.mode ?? '', fence?.node ?? '', RUN_RETAIN_MS, fence?.epoch ?? '');
+    const args: (string | number)[] = [
+      runId,
+      fence?.mode ?? '',
+      fence?.node ?? '',
+      RUN_RETAIN_MS,
+      fence?.epoch ?? '',
+    ];
     const patch = snapshotPatch(event);
     const limits = this.#snapshotLimits;
     const fields = Object.entries(patch.fields ?? {});
@@ -867,7 +931,7 @@ export class RedisEngine implements Engine {
       fields.length,
     );
     for (const [field, value] of fields) args.push(field, value);
-    return { keys, args };
+    return { args, approvalId: approval.id };
   }
 
   /** lua/append.lua's part (see {@link #appendPart}) with a run fence (mode 'event', 'end' or 'reap'). */
@@ -1003,28 +1067,29 @@ export class RedisEngine implements Engine {
   }
 
   /**
-   * One append (a run's event, `gateway.publish()`) in the script call of its tick, beside the other
-   * appends of the tick: an agent run streaming tokens shares the round trip with every other run's. A
-   * Redis that lost its scripts answers NOSCRIPT: they are loaded and the append is sent again on its own,
-   * as #eval does.
+   * One append, sent with the other appends of this turn (one round trip). Redis without the scripts
+   * (restarted empty, SCRIPT FLUSH) answers NOSCRIPT before running anything: they are loaded again and the
+   * append is sent once more.
    */
-  async #appendOne(part: ScriptCall): Promise<unknown> {
+  async #appendOne(part: PackedAppend): Promise<unknown> {
     const [error, reply] = (await this.#appendsOfTick([part]))[0] ?? [new Error('no reply'), undefined];
     if (error === null) return reply;
     if (!isNoScript(error)) throw error;
     await this.#loadScripts();
-    return await this.#command.evalsha(...evalshaArgs(this.#scripts.append, this.#fullAppendCall(part)));
+    const [again, retried] = (await this.#appendsOfTick([part]))[0] ?? [new Error('no reply'), undefined];
+    if (again !== null) throw again;
+    return retried;
   }
 
   /**
-   * Runs appends (their {@link #appendPart}s) with the other appends of this turn of the event loop
+   * Runs appends (their {@link #packedPart}s) with the other appends of this turn of the event loop
    * (issue 20: one round trip per tick for all pending appends): every append and appendBatch of the turn
    * (the HTTP publishes whose bodies arrived together, the runs' next events) joins one lua/append-batch.lua
    * call, sent by `setImmediate` once the turn's I/O callbacks ran, so nothing waits for a timer. The
    * script stores them in call order, so each user's events keep the order of the calls; each caller gets
    * the replies of its own appends.
    */
-  #appendsOfTick(parts: readonly ScriptCall[]): Promise<PipelineReply[]> {
+  #appendsOfTick(parts: readonly PackedAppend[]): Promise<PipelineReply[]> {
     let tick = this.#tickAppends;
     if (tick === undefined) {
       const created: TickAppends = { calls: [], waiters: [] };
@@ -1055,9 +1120,9 @@ export class RedisEngine implements Engine {
    * pipeline per master), and gives one reply per append, in order: append.lua's reply, or the error of
    * that append, or of its whole call.
    */
-  async #runAppends(parts: readonly ScriptCall[]): Promise<PipelineReply[]> {
+  async #runAppends(parts: readonly PackedAppend[]): Promise<PipelineReply[]> {
     const groups = this.#connections.cluster
-      ? [...groupBySlot(parts, (part) => part.keys[0] ?? '').values()]
+      ? [...groupBySlot(parts, (part) => part.metaKey).values()]
       : [parts.map((_, i) => i)];
     const calls: ScriptCall[] = [];
     const members: number[][] = [];
@@ -1065,14 +1130,13 @@ export class RedisEngine implements Engine {
       for (let from = 0; from < group.length; from += APPENDS_PER_CALL) {
         const indexes = group.slice(from, from + APPENDS_PER_CALL);
         const keys: string[] = [];
-        const args: (string | number)[] = [indexes.length, ...this.#sharedAppendArgs()];
+        const entries: (readonly string[])[] = [];
         for (const i of indexes) {
-          const part = parts[i] ?? { keys: [], args: [] };
-          for (const key of part.keys) keys.push(key);
-          args.push(part.keys.length, part.args.length);
-          for (const arg of part.args) args.push(arg);
+          const part = parts[i] as PackedAppend;
+          keys.push(part.metaKey);
+          entries.push(part.entry);
         }
-        calls.push({ keys, args });
+        calls.push({ keys, args: [...this.#sharedAppendArgs(), packEntries(entries)] });
         members.push(indexes);
       }
     }
