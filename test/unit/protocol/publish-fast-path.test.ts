@@ -3,6 +3,8 @@ import { describe, expect, it } from 'vitest';
 import {
   parsePublishBody,
   parsePublishBodyWithSchemas,
+  parsePublishLine,
+  parsePublishLineWithSchemas,
 } from '../../../packages/server/src/protocol/publish.js';
 
 /**
@@ -240,5 +242,38 @@ describe('parsePublishBody: the hand-written check and the zod schemas', () => {
       ok: true,
       value: [{ userId: 'u1', event: { type: 'stream_chunk', run_id: 'r1', data: { t: 1, text: 'tok ' } } }],
     });
+  });
+});
+
+/** A streamed publish's line (docs/protocol.md D): one event, its own key; the same hand check first. */
+describe('parsePublishLine: the hand-written check and the zod schema', () => {
+  const key = fc.oneof(
+    fc.constantFrom(undefined, 'k-1', 'x'.repeat(128), 'x'.repeat(129), '', 'has space', 'é', 7, null),
+    fc.string({ maxLength: 6 }),
+  );
+  const line = fc.oneof(
+    fc
+      .tuple(fc.oneof(oneFieldOff, event, validEvent), key)
+      .map(([ev, k]) =>
+        typeof ev === 'object' && ev !== null && !Array.isArray(ev) && k !== undefined
+          ? { ...ev, idempotency_key: k }
+          : ev,
+      ),
+    validEvent.map((ev) => ({ ...ev, events: [ev] })),
+    fc.constantFrom<unknown>(null, [], 'line', { events: [] }),
+  );
+  const expectSameLine = (input: unknown) => {
+    const fast = parsePublishLine(input);
+    const schema = parsePublishLineWithSchemas(input);
+    expect(fast).toStrictEqual(schema);
+    expect(JSON.stringify(fast)).toBe(JSON.stringify(schema));
+  };
+
+  it('agree on generated lines, as objects and as JSON text', () => {
+    fc.assert(fc.property(line, expectSameLine), { numRuns: 1000 });
+    fc.assert(
+      fc.property(line, (l) => expectSameLine(JSON.parse(JSON.stringify(l) ?? 'null'))),
+      { numRuns: 500 },
+    );
   });
 });

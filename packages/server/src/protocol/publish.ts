@@ -177,14 +177,31 @@ export interface PublishLine extends PublishItem {
  * messages as {@link parsePublishBody}, so a backend fixes a bad line as it fixes a bad request.
  */
 export function parsePublishLine(json: unknown): ParseOutcome<PublishLine> {
+  return parseLine(json, true);
+}
+
+/** {@link parsePublishLine} by the zod schemas alone: the reference its fast path is tested against. */
+export function parsePublishLineWithSchemas(json: unknown): ParseOutcome<PublishLine> {
+  return parseLine(json, false);
+}
+
+/**
+ * One line: its own checks, then the event. With `fast`, the common event is checked by hand as a publish
+ * body's events are ({@link fastPublishItem}, which reads only the event's fields), and anything it does
+ * not accept goes to the schema, which gives the answer and its message.
+ */
+function parseLine(json: unknown, fast: boolean): ParseOutcome<PublishLine> {
   if (typeof json !== 'object' || json === null || Array.isArray(json)) {
     return { ok: false, message: 'must be one event object {"user_id","type","data"}' };
   }
-  const { idempotency_key: key, ...event } = json as Record<string, unknown>;
+  const key = (json as Record<string, unknown>).idempotency_key;
   if (key !== undefined && (typeof key !== 'string' || !IDEMPOTENCY_KEY_PATTERN.test(key))) {
     return { ok: false, message: 'idempotency_key: must be 1..128 visible ASCII characters (no spaces)' };
   }
-  if ('events' in event) return { ok: false, message: 'events: one event per line, not a batch' };
+  if ('events' in json) return { ok: false, message: 'events: one event per line, not a batch' };
+  const item = fast ? fastPublishItem(json) : undefined;
+  if (item !== undefined) return { ok: true, value: { userId: item.userId, event: item.event, key } };
+  const { idempotency_key: _key, ...event } = json as Record<string, unknown>;
   const parsed = publishEventSchema.safeParse(event);
   if (!parsed.success) return { ok: false, message: formatIssues(parsed.error) };
   return { ok: true, value: { ...toItem(parsed.data), key } };
