@@ -1,5 +1,6 @@
 import fc from 'fast-check';
 import { describe, expect, it } from 'vitest';
+import { parseNewEvent, parseNewEventWithSchema } from '../../../packages/server/src/protocol/events.js';
 import {
   parsePublishBody,
   parsePublishBodyWithSchemas,
@@ -275,5 +276,33 @@ describe('parsePublishLine: the hand-written check and the zod schema', () => {
       fc.property(line, (l) => expectSameLine(JSON.parse(JSON.stringify(l) ?? 'null'))),
       { numRuns: 500 },
     );
+  });
+});
+
+/** An agent's event (webhook lines, the AI SDK decoder, gateway.publish): the same hand check first. */
+describe('parseNewEvent: the hand-written check and the zod schema', () => {
+  const expectSameEvent = (input: unknown) => {
+    const fast = parseNewEvent(input, 'events.0');
+    const schema = parseNewEventWithSchema(input, 'events.0');
+    expect(fast).toStrictEqual(schema);
+    expect(JSON.stringify(fast)).toBe(JSON.stringify(schema));
+  };
+
+  it('agree on generated events, as objects and as JSON text', () => {
+    const input = fc.oneof(oneFieldOff, event, validEvent);
+    fc.assert(fc.property(input, expectSameEvent), { numRuns: 1000 });
+    fc.assert(
+      fc.property(input, (ev) => expectSameEvent(JSON.parse(JSON.stringify(ev) ?? 'null'))),
+      { numRuns: 500 },
+    );
+  });
+
+  it('agree on every data case, for each kind of type', () => {
+    for (const t of ['progress', 'stream_chunk', 'agent_thinking', 'tool_executing', 'welcome']) {
+      for (const data of DATA_CASES) {
+        expectSameEvent({ type: t, run_id: 'r1', data });
+        expectSameEvent({ type: t, data });
+      }
+    }
   });
 });

@@ -1,23 +1,16 @@
 import { z } from 'zod';
 import type { ParseOutcome } from './events.js';
 import {
-  APPROVAL_EVENT_TYPES,
-  EVENT_TYPE_PATTERN,
-  eventDataSchemas,
   eventFields,
-  ID_MAX_LENGTH,
+  fastEventFields,
   idSchema,
-  isWellFormed,
-  type JsonObject,
+  isFastId,
   MAX_BATCH_EVENTS,
-  MAX_DATA_DEPTH,
   type NewEvent,
-  nestsDeeperThan,
   parseNewEvent,
   refineEventData,
 } from './events.js';
 import { formatIssues } from './issues.js';
-import { RESERVED_EVENT_TYPES } from './server-frame-type.js';
 
 /** One event addressed to one user, as `POST /v1/publish` takes it (docs/protocol.md §8). */
 export interface PublishItem {
@@ -87,19 +80,10 @@ function fastPublishBody(body: unknown): PublishItem[] | undefined {
   return items;
 }
 
-/** Golden-path types whose `data` rule {@link fastPublishItem} checks itself: one string field each. */
-const FAST_DATA_STRING_FIELD: ReadonlyMap<string, string> = new Map([
-  ['stream_chunk', 'text'],
-  ['agent_thinking', 'reasoning'],
-]);
-
 /**
  * One event of a publish body checked by hand, as {@link publishEventSchema} would parse it: the item, or
- * undefined when the event is invalid or simply not of the common shape (an object not made by JSON, a
- * golden-path type with a richer `data` rule). Step by step what the schema does: `user_id` an id, `type`
- * matching EVENT_TYPE_PATTERN, `run_id` absent or an id, `data` absent (`{}`) or a plain object, copied
- * as zod's record copies it (own enumerable string keys, `__proto__` skipped), then refineEventData's
- * rules on the copy.
+ * undefined when the event is invalid or simply not of the common shape (see {@link fastEventFields}): then
+ * the schema decides. `user_id` an id, then the event's own fields.
  */
 function fastPublishItem(input: unknown): PublishItem | undefined {
   if (typeof input !== 'object' || input === null || Object.getPrototypeOf(input) !== Object.prototype) {
@@ -108,47 +92,9 @@ function fastPublishItem(input: unknown): PublishItem | undefined {
   const ev = input as Record<string, unknown>;
   const userId = ev.user_id;
   if (!isFastId(userId)) return undefined;
-  const type = ev.type;
-  if (typeof type !== 'string' || !EVENT_TYPE_PATTERN.test(type)) return undefined;
-  if (RESERVED_EVENT_TYPES.has(type) || APPROVAL_EVENT_TYPES.has(type)) return undefined;
-  const runId = ev.run_id;
-  if (runId !== undefined && !isFastId(runId)) return undefined;
-  const data = fastRecord(ev.data);
-  if (data === undefined || nestsDeeperThan(data, MAX_DATA_DEPTH)) return undefined;
-  if (Object.hasOwn(eventDataSchemas, type)) {
-    const field = FAST_DATA_STRING_FIELD.get(type);
-    if (field === undefined || typeof data[field] !== 'string') return undefined;
-  }
-  return { userId, event: { type, run_id: runId, data } };
-}
-
-function isFastId(value: unknown): value is string {
-  return (
-    typeof value === 'string' && value.length >= 1 && value.length <= ID_MAX_LENGTH && isWellFormed(value)
-  );
-}
-
-/**
- * `data` as `z.record(z.string(), z.unknown()).default({})` outputs it: `{}` when absent; for an object of
- * Object.prototype without an own `constructor` (zod's plain-object test then passes), a copy of its own
- * keys without `__proto__`. Undefined for anything else (a symbol or non-enumerable key, another
- * prototype): JSON never makes those, and the schema decides.
- */
-function fastRecord(value: unknown): JsonObject | undefined {
-  if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) {
-    return undefined;
-  }
-  if (Object.hasOwn(value, 'constructor') || Object.getOwnPropertySymbols(value).length > 0) return undefined;
-  // zod copies the own enumerable keys (Reflect.ownKeys, filtered): for-in gives those, in the same order,
-  // plus inherited enumerable ones, skipped here (Object.prototype has none unless someone added one).
-  const copy: Record<string, unknown> = {};
-  const record = value as Record<string, unknown>;
-  for (const key in record) {
-    if (key === '__proto__' || !Object.hasOwn(record, key)) continue;
-    copy[key] = record[key];
-  }
-  return copy as JsonObject;
+  const fields = fastEventFields(ev);
+  if (fields === undefined) return undefined;
+  return { userId, event: { type: fields.type, run_id: fields.runId, data: fields.data } };
 }
 
 /**
