@@ -452,12 +452,11 @@ export async function readJsonBody(
  * `Idempotency-Key`, at most once per key and API key (docs/protocol.md D).
  */
 async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiContext): Promise<void> {
-  const rejected = (code: string) => publishRejected(ctx, code);
   const header = req.headers['idempotency-key'];
   // Node joins repeated headers with ", ": a space, so several keys are refused as one malformed key.
   const key = Array.isArray(header) ? header.join(', ') : header;
   if (key !== undefined && !idempotencyKeySchema.safeParse(key).success) {
-    rejected(ErrorCode.InvalidMessage);
+    publishRejected(ctx, ErrorCode.InvalidMessage);
     return sendError(
       res,
       400,
@@ -471,12 +470,12 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
   if (body === NO_BODY) {
     // Answered 413 or 400 by readJsonBody, or the client went away mid-body (nothing to count).
     if (res.headersSent)
-      rejected(res.statusCode === 413 ? HttpErrorCode.PayloadTooLarge : ErrorCode.InvalidJson);
+      publishRejected(ctx, res.statusCode === 413 ? HttpErrorCode.PayloadTooLarge : ErrorCode.InvalidJson);
     return;
   }
   const parsed = parsePublishBody(body.value);
   if (!parsed.ok) {
-    rejected(ErrorCode.InvalidMessage);
+    publishRejected(ctx, ErrorCode.InvalidMessage);
     return sendError(res, 400, ErrorCode.InvalidMessage, parsed.message);
   }
   // D, "Trace context": the request's traceparent travels with each of its events to the screen; with
@@ -502,7 +501,7 @@ async function publish(req: IncomingMessage, res: ServerResponse, ctx: HttpApiCo
   } catch (err) {
     span?.end(err);
     if (isEngineUnavailable(err)) {
-      rejected(ErrorCode.Unavailable);
+      publishRejected(ctx, ErrorCode.Unavailable);
       const message = unstoredMessage(err, parsed.value.length, { keyed: key !== undefined });
       return sendError(res, 503, ErrorCode.Unavailable, message, { 'Retry-After': '1' });
     }
