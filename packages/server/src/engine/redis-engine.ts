@@ -809,8 +809,9 @@ export class RedisEngine implements Engine {
   }
 
   /**
-   * lua/append.lua for one event; with `fence`, in mode 'event', 'end' or 'reap'. An event of a run also
-   * names the run registry and the run's snapshot keys, and carries its snapshot patch (run-snapshot.ts).
+   * lua/append.lua's whole call for one event (append-once, an approval's answer, a reap: the scripts that
+   * are given every key); with `fence`, in mode 'event', 'end' or 'reap'. An event of a run also names the
+   * run registry and the run's snapshot keys, and carries its snapshot patch (run-snapshot.ts).
    */
   #appendCall(
     userId: string,
@@ -819,12 +820,32 @@ export class RedisEngine implements Engine {
     fence?: AppendFence,
     answerKey?: string,
   ): ScriptCall {
-    return this.#fullAppendCall(this.#appendPart(userId, event, ts, fence, answerKey));
+    const parts = frameParts(event, ts);
+    const [epoch, size, ttl, metaTtl, maxBytes] = this.#sharedAppendArgs();
+    const keys = [this.#keys.meta(userId), this.#keys.log(userId), this.#keys.sizes(userId)];
+    const args: (string | number)[] = [
+      epoch ?? '',
+      size ?? 0,
+      ttl ?? 0,
+      metaTtl ?? 0,
+      this.#keys.channel(userId),
+      parts.head,
+      parts.tail,
+      maxBytes ?? 0,
+    ];
+    const runId = event.run_id;
+    if (runId === undefined) return { keys, args };
+    keys.push(this.#keys.runs(userId), this.#keys.runInfo(userId), this.#keys.runsEnded(userId));
+    keys.push(...this.#keys.snapshot(userId, runId), ...this.#keys.snapshotIndex(userId));
+    const own = this.#runArgs(event, runId, ts, fence, answerKey);
+    keys.push(this.#keys.approval(userId, own.approvalId), this.#keys.pendingApprovals(userId));
+    for (const arg of own.args) args.push(arg);
+    return { keys, args };
   }
 
   /**
-   * What lua/append.lua's ARGV for one event holds beside {@link #appendPart}'s own arguments: ARGV[1..4]
-   * and ARGV[8], the same for every event, so lua/append-batch.lua takes them once per call.
+   * What lua/append.lua's ARGV for one event holds that is not the event's own: ARGV[1..4] and ARGV[8], the
+   * same for every event, so lua/append-batch.lua takes them once per call.
    */
   #sharedAppendArgs(): (string | number)[] {
     return [
@@ -835,50 +856,6 @@ export class RedisEngine implements Engine {
       this.#metaTtlMs,
       this.#historyMaxBytes,
     ];
-  }
-
-  /** lua/append.lua's whole call from one event's part: the shared arguments put in their places. */
-  #fullAppendCall(part: ScriptCall): ScriptCall {
-    const [epoch, size, ttl, metaTtl, maxBytes] = this.#sharedAppendArgs();
-    const [channel, head, tail, ...rest] = part.args;
-    return {
-      keys: part.keys,
-      args: [
-        epoch ?? '',
-        size ?? 0,
-        ttl ?? 0,
-        metaTtl ?? 0,
-        channel ?? '',
-        head ?? '',
-        tail ?? '',
-        maxBytes ?? 0,
-        ...rest,
-      ],
-    };
-  }
-
-  /**
-   * One event's own part of lua/append.lua: its KEYS, and of its ARGV only what is the event's (ARGV[5..7]
-   * and ARGV[9..]); {@link #sharedAppendArgs} holds the rest.
-   */
-  #appendPart(
-    userId: string,
-    event: NewEvent,
-    ts: string,
-    fence?: AppendFence,
-    answerKey?: string,
-  ): ScriptCall {
-    const parts = frameParts(event, ts);
-    const keys = [this.#keys.meta(userId), this.#keys.log(userId), this.#keys.sizes(userId)];
-    const args: (string | number)[] = [this.#keys.channel(userId), parts.head, parts.tail];
-    const runId = event.run_id;
-    if (runId === undefined) return { keys, args };
-    keys.push(this.#keys.runs(userId), this.#keys.runInfo(userId), this.#keys.runsEnded(userId));
-    keys.push(...this.#keys.snapshot(userId, runId), ...this.#keys.snapshotIndex(userId));
-    const own = this.#runArgs(event, runId, ts, fence, answerKey);
-    keys.push(this.#keys.approval(userId, own.approvalId), this.#keys.pendingApprovals(userId));
-    for (const arg of own.args) args.push(arg);
-    return { keys, args };
   }
 
   /**
@@ -934,25 +911,14 @@ export class RedisEngine implements Engine {
     return { args, approvalId: approval.id };
   }
 
-  /** lua/append.lua's part (see {@link #appendPart}) with a run fence (mode 'event', 'end' or 'reap'). */
-  #fencedPart(
-    userId: string,
-    event: NewEvent,
-    ts: string,
-    runId: string,
-    mode: 'event' | 'end' | 'reap',
-    node: string,
-    epoch = '',
-  ): ScriptCall {
-    return this.#appendPart(userId, { ...event, run_id: runId }, ts, { mode, node, epoch });
-  }
-
   /** Stores a lapsed run's terminal if it is still lapsed and registered; undefined when it is not. */
   async #reap(userId: string, run: LapsedRun, event: NewEvent): Promise<ReapedRun | undefined> {
     const ts = new Date(this.#now()).toISOString();
-    const call = this.#fullAppendCall(
-      this.#fencedPart(userId, { ...event, run_id: run.runId }, ts, run.runId, 'reap', ''),
-    );
+    const call = this.#appendCall(userId, { ...event, run_id: run.runId }, ts, {
+      mode: 'reap',
+      node: '',
+      epoch: '',
+    });
     const answers = (await this.#pendingOf(userId, run.runId)).map((approvalId) =>
       this.#appendCall(
         userId,
