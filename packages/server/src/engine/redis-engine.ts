@@ -9,6 +9,7 @@ import {
   type JsonObject,
   type NewEvent,
   type StoredEvent,
+  toWellFormed,
 } from '../protocol/events.js';
 import { groupBySlot } from './cluster-slot.js';
 import type {
@@ -193,12 +194,7 @@ export function packEntries(entries: readonly (readonly string[])[]): string {
   // Only an escaped lone surrogate writes `\ud8`..`\udf` (pairs are written as they are); an escaped backslash
   // before such letters only costs the slow path.
   if (!/\\ud[89a-f]/i.test(text)) return text;
-  return JSON.stringify(entries.map((entry) => entry.map(wellFormed)));
-}
-
-/** `text` with every lone surrogate replaced by U+FFFD (String.prototype.toWellFormed, ES2024). */
-function wellFormed(text: string): string {
-  return text.replace(/[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/g, '\ufffd');
+  return JSON.stringify(entries.map((entry) => entry.map(toWellFormed)));
 }
 
 /** The appends of one turn of the event loop (their parts) and who waits for which of their replies. */

@@ -64,6 +64,16 @@ export function isWellFormed(text: string): boolean {
   return (text as string & { isWellFormed(): boolean }).isWellFormed();
 }
 
+/** `text` with each lone surrogate replaced by U+FFFD, as its UTF-8 bytes carry it (`toWellFormed`, ES2024). */
+export function toWellFormed(text: string): string {
+  return (text as string & { toWellFormed(): string }).toWellFormed();
+}
+
+/** An object of Object.prototype, as JSON.parse makes them: what the hand checks of events accept. */
+export function isPlainObject(value: unknown): value is Record<string, unknown> {
+  return typeof value === 'object' && value !== null && Object.getPrototypeOf(value) === Object.prototype;
+}
+
 /** Users, runs, threads, message and idempotency keys: 1..128 characters, well-formed (docs/protocol.md B). */
 export const idSchema = z.string().min(1).max(ID_MAX_LENGTH).refine(isWellFormed, ILL_FORMED_ID_MESSAGE);
 const jsonObject = z.record(z.string(), z.unknown());
@@ -296,9 +306,7 @@ export function isFastId(value: unknown): value is string {
  */
 function fastRecord(value: unknown): JsonObject | undefined {
   if (value === undefined) return {};
-  if (typeof value !== 'object' || value === null || Object.getPrototypeOf(value) !== Object.prototype) {
-    return undefined;
-  }
+  if (!isPlainObject(value)) return undefined;
   if (Object.hasOwn(value, 'constructor') || Object.getOwnPropertySymbols(value).length > 0) return undefined;
   // zod copies the own enumerable keys (Reflect.ownKeys, filtered): for-in gives those, in the same order,
   // plus inherited enumerable ones, skipped here (Object.prototype has none unless someone added one).
@@ -316,8 +324,8 @@ function fastRecord(value: unknown): JsonObject | undefined {
  * hand ({@link fastEventFields}), anything else by the schema, which gives the message.
  */
 export function parseNewEvent(input: unknown, pathPrefix = ''): ParseOutcome<NewEvent> {
-  if (typeof input === 'object' && input !== null && Object.getPrototypeOf(input) === Object.prototype) {
-    const fields = fastEventFields(input as Record<string, unknown>);
+  if (isPlainObject(input)) {
+    const fields = fastEventFields(input);
     if (fields !== undefined) {
       // As the schema outputs it: a run_id key only where the input has one.
       const { type, runId, data } = fields;

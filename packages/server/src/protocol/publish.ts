@@ -5,6 +5,7 @@ import {
   fastEventFields,
   idSchema,
   isFastId,
+  isPlainObject,
   MAX_BATCH_EVENTS,
   type NewEvent,
   parseNewEvent,
@@ -86,13 +87,10 @@ function fastPublishBody(body: unknown): PublishItem[] | undefined {
  * the schema decides. `user_id` an id, then the event's own fields.
  */
 function fastPublishItem(input: unknown): PublishItem | undefined {
-  if (typeof input !== 'object' || input === null || Object.getPrototypeOf(input) !== Object.prototype) {
-    return undefined;
-  }
-  const ev = input as Record<string, unknown>;
-  const userId = ev.user_id;
+  if (!isPlainObject(input)) return undefined;
+  const userId = input.user_id;
   if (!isFastId(userId)) return undefined;
-  const fields = fastEventFields(ev);
+  const fields = fastEventFields(input);
   if (fields === undefined) return undefined;
   return { userId, event: { type: fields.type, run_id: fields.runId, data: fields.data } };
 }
