@@ -20,13 +20,11 @@ export function sendJsonText(
   text: string,
   headers?: Record<string, string>,
 ): void {
-  const length = Buffer.byteLength(text);
-  res.writeHead(
-    status,
-    headers === undefined
-      ? { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': length }
-      : { 'Content-Type': 'application/json; charset=utf-8', 'Content-Length': length, ...headers },
-  );
+  const head = {
+    'Content-Type': 'application/json; charset=utf-8',
+    'Content-Length': Buffer.byteLength(text),
+  };
+  res.writeHead(status, headers === undefined ? head : { ...head, ...headers });
   res.end(text);
 }
 
